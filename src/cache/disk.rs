@@ -1,0 +1,406 @@
+//! The local disk store.
+//!
+//! Layout under the root:
+//! ```text
+//! blobs/sha256/ab/abcdef…          content-addressed zips and go.mods
+//! meta/<escaped module>/@v/<escaped version>.{zip,mod}.json
+//! meta/<escaped module>/@v/<escaped version>.info, list, ../@latest
+//! sumdb/<name>/latest              the trusted signed tree head
+//! sumdb/<name>/{lookup,tile}/…     proven lookups, authenticated tiles
+//! tmp/                             spool for in-flight writes, swept at start
+//! quarantine/                      blobs that failed a digest re-check
+//! ```
+//! Every write is temp file in `tmp/` → fsync → rename → fsync of the
+//! directory, and metadata is written after the blob it names, so a crash
+//! never leaves a visible partial entry: at worst an unreferenced blob or a
+//! temp file that the next start sweeps.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+
+use super::{ArtifactMeta, DocKey, ProofRecord, Store, StoreError, SweepReport};
+use crate::module;
+use crate::verify::{ArtifactKind, VerifiedMod, VerifiedZip};
+
+/// Current [`ArtifactMeta::v`].
+const META_VERSION: u32 = 1;
+
+/// The disk store. Cheap to share behind an `Arc`.
+#[derive(Debug)]
+pub struct DiskStore {
+    root: PathBuf,
+}
+
+/// Lowercase hex.
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+impl DiskStore {
+    /// Opens (creating if needed) a store at `root` and sweeps temp files
+    /// left by an earlier crash.
+    pub fn open(root: impl Into<PathBuf>) -> Result<(DiskStore, SweepReport), StoreError> {
+        let root = root.into();
+        for d in ["blobs/sha256", "meta", "sumdb", "tmp", "quarantine"] {
+            let p = root.join(d);
+            fs::create_dir_all(&p).map_err(|e| StoreError::io("create", &p, e))?;
+        }
+        let store = DiskStore { root };
+        let report = store.sweep()?;
+        Ok((store, report))
+    }
+
+    /// The root directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Removes everything in `tmp/`: only interrupted writes live there.
+    pub fn sweep(&self) -> Result<SweepReport, StoreError> {
+        let tmp = self.root.join("tmp");
+        let mut report = SweepReport::default();
+        let entries = fs::read_dir(&tmp).map_err(|e| StoreError::io("read", &tmp, e))?;
+        for entry in entries {
+            let entry = entry.map_err(|e| StoreError::io("read", &tmp, e))?;
+            let p = entry.path();
+            let res = if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                fs::remove_dir_all(&p)
+            } else {
+                fs::remove_file(&p)
+            };
+            res.map_err(|e| StoreError::io("remove", &p, e))?;
+            report.temp_files += 1;
+        }
+        Ok(report)
+    }
+
+    fn blob_path(&self, sha256_hex: &str) -> PathBuf {
+        let shard = sha256_hex.get(..2).unwrap_or("00");
+        self.root.join("blobs/sha256").join(shard).join(sha256_hex)
+    }
+
+    fn meta_path(
+        &self,
+        kind: ArtifactKind,
+        module: &str,
+        version: &str,
+    ) -> Result<PathBuf, StoreError> {
+        let bad = |e: module::ModuleError| StoreError::Corrupt {
+            path: self.root.join("meta"),
+            msg: e.to_string(),
+        };
+        let p = module::escape_path(module).map_err(bad)?;
+        let v = module::escape_version(version).map_err(bad)?;
+        let ext = match kind {
+            ArtifactKind::Zip => "zip",
+            ArtifactKind::Mod => "mod",
+        };
+        Ok(self
+            .root
+            .join("meta")
+            .join(p)
+            .join("@v")
+            .join(format!("{v}.{ext}.json")))
+    }
+
+    /// Writes `bytes` to `dest` atomically and durably.
+    fn write_atomic(&self, dest: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+        let mut tmp = self.temp_file()?;
+        tmp.write_all(bytes)
+            .and_then(|()| tmp.as_file().sync_all())
+            .map_err(|e| StoreError::io("write", tmp.path(), e))?;
+        self.persist(tmp, dest)
+    }
+
+    /// Renames a synced temp file into place and syncs the directory.
+    fn persist(&self, tmp: tempfile::NamedTempFile, dest: &Path) -> Result<(), StoreError> {
+        let dir = dest.parent().unwrap_or(&self.root);
+        fs::create_dir_all(dir).map_err(|e| StoreError::io("create", dir, e))?;
+        tmp.persist(dest)
+            .map_err(|e| StoreError::io("rename into", dest, e.error))?;
+        sync_dir(dir)
+    }
+
+    fn commit_blob(&self, file: tempfile::NamedTempFile, sha: &str) -> Result<(), StoreError> {
+        let dest = self.blob_path(sha);
+        file.as_file()
+            .sync_all()
+            .map_err(|e| StoreError::io("sync", file.path(), e))?;
+        // Same name means same content: a blob that exists is kept.
+        if dest.exists() {
+            return Ok(());
+        }
+        self.persist(file, &dest)
+    }
+
+    /// Keeps the proven copy if the version is already stored; logs loudly
+    /// when the upstream's bytes differ from it.
+    fn existing(&self, meta: &ArtifactMeta) -> Result<Option<ArtifactMeta>, StoreError> {
+        let Some(old) = self.meta(meta.kind, &meta.module, &meta.version)? else {
+            return Ok(None);
+        };
+        if old.sha256 != meta.sha256 {
+            tracing::warn!(
+                module = %meta.module, version = %meta.version, kind = meta.kind.as_str(),
+                stored = %old.sha256, upstream = %meta.sha256,
+                "upstream served different bytes for a version already proven and cached; keeping the cached copy"
+            );
+            metrics::counter!("goward_upstream_changed_total", "kind" => meta.kind.as_str())
+                .increment(1);
+        }
+        Ok(Some(old))
+    }
+
+    fn write_meta(&self, meta: &ArtifactMeta) -> Result<(), StoreError> {
+        let path = self.meta_path(meta.kind, &meta.module, &meta.version)?;
+        let json = serde_json::to_vec_pretty(meta).map_err(|e| StoreError::Corrupt {
+            path: path.clone(),
+            msg: e.to_string(),
+        })?;
+        self.write_atomic(&path, &json)
+    }
+}
+
+fn sync_dir(dir: &Path) -> Result<(), StoreError> {
+    #[cfg(unix)]
+    {
+        fs::File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| StoreError::io("sync", dir, e))?;
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
+    Ok(())
+}
+
+impl Store for DiskStore {
+    fn temp_file(&self) -> Result<tempfile::NamedTempFile, StoreError> {
+        let dir = self.root.join("tmp");
+        tempfile::Builder::new()
+            .prefix("in-flight-")
+            .tempfile_in(&dir)
+            .map_err(|e| StoreError::io("create temp file in", dir, e))
+    }
+
+    fn put_zip(&self, zip: VerifiedZip) -> Result<ArtifactMeta, StoreError> {
+        let (checked, proof) = zip.into_parts();
+        let meta = ArtifactMeta {
+            v: META_VERSION,
+            kind: ArtifactKind::Zip,
+            module: checked.module().to_owned(),
+            version: checked.version().to_owned(),
+            sha256: hex(checked.sha256()),
+            size: checked.size(),
+            h1: checked.h1().as_str().to_owned(),
+            proof: ProofRecord::from_proof(&proof),
+            verified_at: now_secs(),
+        };
+        if let Some(old) = self.existing(&meta)? {
+            return Ok(old);
+        }
+        self.commit_blob(checked.into_file(), &meta.sha256)?;
+        self.write_meta(&meta)?;
+        Ok(meta)
+    }
+
+    fn put_mod(&self, m: VerifiedMod) -> Result<ArtifactMeta, StoreError> {
+        let checked = m.checked();
+        let sha = {
+            use sha2::Digest;
+            sha2::Sha256::digest(checked.bytes())
+        };
+        let meta = ArtifactMeta {
+            v: META_VERSION,
+            kind: ArtifactKind::Mod,
+            module: checked.module().to_owned(),
+            version: checked.version().to_owned(),
+            sha256: hex(&sha),
+            size: checked.bytes().len() as u64,
+            h1: checked.h1().as_str().to_owned(),
+            proof: ProofRecord::from_proof(m.proof()),
+            verified_at: now_secs(),
+        };
+        if let Some(old) = self.existing(&meta)? {
+            return Ok(old);
+        }
+        let mut tmp = self.temp_file()?;
+        tmp.write_all(checked.bytes())
+            .map_err(|e| StoreError::io("write", tmp.path(), e))?;
+        self.commit_blob(tmp, &meta.sha256)?;
+        self.write_meta(&meta)?;
+        Ok(meta)
+    }
+
+    fn meta(
+        &self,
+        kind: ArtifactKind,
+        module: &str,
+        version: &str,
+    ) -> Result<Option<ArtifactMeta>, StoreError> {
+        let path = self.meta_path(kind, module, version)?;
+        let bytes = match fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(StoreError::io("read", path, e)),
+        };
+        let meta: ArtifactMeta =
+            serde_json::from_slice(&bytes).map_err(|e| StoreError::Corrupt {
+                path: path.clone(),
+                msg: e.to_string(),
+            })?;
+        if meta.v != META_VERSION
+            || meta.kind != kind
+            || meta.module != module
+            || meta.version != version
+            || meta.sha256.len() != 64
+            || !meta
+                .sha256
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+        {
+            return Err(StoreError::Corrupt {
+                path,
+                msg: "record does not match its location or format".into(),
+            });
+        }
+        Ok(Some(meta))
+    }
+
+    fn open_blob(&self, meta: &ArtifactMeta) -> Result<fs::File, StoreError> {
+        let p = self.blob_path(&meta.sha256);
+        fs::File::open(&p).map_err(|e| StoreError::io("open", p, e))
+    }
+
+    fn quarantine(&self, meta: &ArtifactMeta, why: &str) -> Result<(), StoreError> {
+        let blob = self.blob_path(&meta.sha256);
+        let dest = self
+            .root
+            .join("quarantine")
+            .join(format!("{}.{}", meta.sha256, now_secs()));
+        match fs::rename(&blob, &dest) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(StoreError::io("quarantine", blob, e)),
+        }
+        let note = dest.with_extension("why");
+        let _ = fs::write(
+            &note,
+            format!(
+                "{} {} {}: {why}\n",
+                meta.module,
+                meta.version,
+                meta.kind.as_str()
+            ),
+        );
+        let mp = self.meta_path(meta.kind, &meta.module, &meta.version)?;
+        match fs::remove_file(&mp) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(StoreError::io("remove", mp, e)),
+        }
+        tracing::error!(module = %meta.module, version = %meta.version, kind = meta.kind.as_str(),
+            sha256 = %meta.sha256, quarantined = %dest.display(), "{why}");
+        Ok(())
+    }
+
+    fn get_doc(&self, key: &DocKey) -> Result<Option<Bytes>, StoreError> {
+        let p = self.root.join(key.rel_path());
+        match fs::read(&p) {
+            // An empty file counts as missing (cmd/go sumdb.go ReadCache).
+            Ok(b) if b.is_empty() => Ok(None),
+            Ok(b) => Ok(Some(Bytes::from(b))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(StoreError::io("read", p, e)),
+        }
+    }
+
+    fn put_doc(&self, key: &DocKey, bytes: &[u8]) -> Result<(), StoreError> {
+        let p = self.root.join(key.rel_path());
+        self.write_atomic(&p, bytes)
+    }
+
+    fn delete_doc(&self, key: &DocKey) -> Result<(), StoreError> {
+        let p = self.root.join(key.rel_path());
+        match fs::remove_file(&p) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(StoreError::io("remove", p, e)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sweep_removes_leftovers_only_from_tmp() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, r) = DiskStore::open(dir.path()).unwrap();
+        assert_eq!(r.temp_files, 0);
+        let t = store.temp_file().unwrap();
+        let (_f, p) = t.keep().unwrap();
+        store
+            .put_doc(&DocKey::List("example.com/m".into()), b"v1.0.0\n")
+            .unwrap();
+        drop(store);
+        let (store, r) = DiskStore::open(dir.path()).unwrap();
+        assert_eq!(r.temp_files, 1);
+        assert!(!p.exists());
+        assert_eq!(
+            store
+                .get_doc(&DocKey::List("example.com/m".into()))
+                .unwrap()
+                .unwrap(),
+            Bytes::from_static(b"v1.0.0\n")
+        );
+    }
+
+    #[test]
+    fn docs_round_trip_and_empty_is_missing() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _) = DiskStore::open(dir.path()).unwrap();
+        let k = DocKey::SumdbTile("sum.golang.org".into(), "tile/8/0/x001/234.p/5".into());
+        assert_eq!(store.get_doc(&k).unwrap(), None);
+        store.put_doc(&k, b"").unwrap();
+        assert_eq!(store.get_doc(&k).unwrap(), None);
+        store.put_doc(&k, b"abc").unwrap();
+        assert_eq!(
+            store.get_doc(&k).unwrap().unwrap(),
+            Bytes::from_static(b"abc")
+        );
+        store.delete_doc(&k).unwrap();
+        assert_eq!(store.get_doc(&k).unwrap(), None);
+    }
+
+    #[test]
+    fn corrupt_meta_is_an_error_not_a_hit() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _) = DiskStore::open(dir.path()).unwrap();
+        let p = store
+            .meta_path(ArtifactKind::Zip, "example.com/m", "v1.0.0")
+            .unwrap();
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        fs::write(&p, b"{not json").unwrap();
+        assert!(matches!(
+            store.meta(ArtifactKind::Zip, "example.com/m", "v1.0.0"),
+            Err(StoreError::Corrupt { .. })
+        ));
+    }
+}

@@ -1,0 +1,397 @@
+//! Configuration: command-line flags, `GOWARD_*` environment variables, a
+//! TOML file and embedded defaults, merged in that order of precedence
+//! (flags > env > file > defaults) into one validated [`Config`].
+//!
+//! This is the only module that reads the process environment.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use serde::Deserialize;
+
+use crate::sumdb::SumdbSpec;
+use crate::upstream::FetchLimits;
+
+/// Default upstream: the Go module mirror.
+pub const DEFAULT_UPSTREAM: &str = "https://proxy.golang.org";
+/// Default listen address: loopback only; exposing goward is a decision.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+
+/// goward: a verifying Go module proxy. Every module zip and go.mod it
+/// serves was proven against the Go checksum database before it was stored,
+/// and its digest is re-checked before it is served.
+#[derive(Debug, Parser)]
+#[command(name = "goward", version, about, max_term_width = 100)]
+pub struct Cli {
+    /// What to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the verifying GOPROXY server.
+    ///
+    /// Settings come from flags, then GOWARD_* environment variables, then
+    /// the TOML file given by --config, then the embedded defaults.
+    Serve(ServeArgs),
+    /// Check a module zip against every module-zip rule and print its h1: hash.
+    ///
+    /// Exit status: 0 valid (and equal to --h1 when given), 1 invalid,
+    /// 2 usage or I/O error. The same checks the server runs.
+    VerifyZip(VerifyZipArgs),
+}
+
+/// Log output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Flags of `goward serve`.
+#[derive(Debug, Args, Default)]
+pub struct ServeArgs {
+    /// TOML configuration file (keys as the long flags, with `_` for `-`).
+    #[arg(long, env = "GOWARD_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, env = "GOWARD_LISTEN", value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+    /// Cache directory [default: the per-user cache dir + /goward].
+    #[arg(long, env = "GOWARD_CACHE_DIR", value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Upstream proxies, GOPROXY syntax: "," falls through on 404/410 only,
+    /// "|" on any error; http://, https://, file:// [default: https://proxy.golang.org].
+    #[arg(long, env = "GOWARD_UPSTREAM", value_name = "LIST")]
+    pub upstream: Option<String>,
+    /// A checksum database, as GOSUMDB: "name+hash+key [URL]" (repeatable;
+    /// ";"-separated in GOWARD_SUMDB). The first one proves modules; all are
+    /// served under /sumdb/<name>/. Without URL it is reached through the
+    /// upstream proxies, then https://<name> [default: sum.golang.org].
+    #[arg(
+        long = "sumdb",
+        env = "GOWARD_SUMDB",
+        value_name = "KEY [URL]",
+        value_delimiter = ';'
+    )]
+    pub sumdb: Vec<String>,
+    /// Log format [default: text].
+    #[arg(long, env = "GOWARD_LOG_FORMAT", value_enum)]
+    pub log_format: Option<LogFormat>,
+    /// Largest module zip accepted, in bytes [default: 524288000, the go command's limit].
+    #[arg(long, env = "GOWARD_MAX_ZIP_SIZE", value_name = "BYTES")]
+    pub max_zip_size: Option<u64>,
+    /// Seconds a @v/list or @latest answer is reused [default: 60].
+    #[arg(long, env = "GOWARD_LIST_TTL", value_name = "SECS")]
+    pub list_ttl: Option<u64>,
+    /// Seconds allowed for an upstream request with a small body [default: 60].
+    #[arg(long, env = "GOWARD_UPSTREAM_TIMEOUT", value_name = "SECS")]
+    pub upstream_timeout: Option<u64>,
+    /// Seconds an upstream body may stall between chunks [default: 30].
+    #[arg(long, env = "GOWARD_IDLE_TIMEOUT", value_name = "SECS")]
+    pub idle_timeout: Option<u64>,
+}
+
+/// Flags of `goward verify-zip`.
+#[derive(Debug, Args)]
+pub struct VerifyZipArgs {
+    /// The module zip.
+    pub file: PathBuf,
+    /// Module path the zip must be for.
+    #[arg(long)]
+    pub module: String,
+    /// Version the zip must be for.
+    #[arg(long)]
+    pub version: String,
+    /// Expected h1: hash.
+    #[arg(long)]
+    pub h1: Option<String>,
+}
+
+/// The TOML file. Unknown keys are errors, reported with line and column.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<SocketAddr>,
+    cache_dir: Option<PathBuf>,
+    upstream: Option<String>,
+    sumdb: Option<Vec<String>>,
+    log_format: Option<LogFormat>,
+    max_zip_size: Option<u64>,
+    list_ttl: Option<u64>,
+    upstream_timeout: Option<u64>,
+    idle_timeout: Option<u64>,
+    connect_timeout: Option<u64>,
+    zip_timeout: Option<u64>,
+}
+
+/// A configuration problem; the message names the setting and the source.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("reading config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file does not parse (the message carries line and column).
+    #[error("config file {path}: {msg}")]
+    Parse { path: PathBuf, msg: String },
+    /// A value is invalid.
+    #[error("invalid {setting}: {msg}")]
+    Invalid { setting: &'static str, msg: String },
+}
+
+/// The validated configuration of `goward serve`.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Listen address.
+    pub listen: SocketAddr,
+    /// Cache root.
+    pub cache_dir: PathBuf,
+    /// GOPROXY-style upstream list.
+    pub upstream: String,
+    /// Checksum databases; the first proves modules.
+    pub sumdbs: Vec<SumdbSpec>,
+    /// Log format.
+    pub log_format: LogFormat,
+    /// Largest zip accepted.
+    pub max_zip_size: u64,
+    /// TTL of list/latest answers.
+    pub list_ttl: Duration,
+    /// Upstream timeouts.
+    pub fetch: FetchLimits,
+}
+
+impl Config {
+    /// Merges flags/env (already merged by clap) over the file over defaults.
+    pub fn load(args: &ServeArgs) -> Result<Config, ConfigError> {
+        let file = match &args.config {
+            Some(p) => read_file(p)?,
+            None => FileConfig::default(),
+        };
+        let sumdb_values = if !args.sumdb.is_empty() {
+            args.sumdb.clone()
+        } else {
+            file.sumdb
+                .clone()
+                .unwrap_or_else(|| vec!["sum.golang.org".to_owned()])
+        };
+        if sumdb_values.is_empty() {
+            return Err(ConfigError::Invalid {
+                setting: "sumdb",
+                msg: "at least one checksum database is required; goward does not serve unproven modules".into(),
+            });
+        }
+        let mut sumdbs = Vec::new();
+        for v in &sumdb_values {
+            let spec = SumdbSpec::parse(v).map_err(|msg| ConfigError::Invalid {
+                setting: "sumdb",
+                msg,
+            })?;
+            if sumdbs.iter().any(|s: &SumdbSpec| s.name == spec.name) {
+                return Err(ConfigError::Invalid {
+                    setting: "sumdb",
+                    msg: format!("checksum database {} is configured twice", spec.name),
+                });
+            }
+            sumdbs.push(spec);
+        }
+        let cache_dir = match args.cache_dir.clone().or(file.cache_dir) {
+            Some(d) => d,
+            None => default_cache_dir().ok_or(ConfigError::Invalid {
+                setting: "cache-dir",
+                msg: "no per-user cache directory could be determined; set --cache-dir".into(),
+            })?,
+        };
+        let secs = |flag: Option<u64>, file: Option<u64>, default: u64, setting: &'static str| {
+            let v = flag.or(file).unwrap_or(default);
+            if v == 0 {
+                return Err(ConfigError::Invalid {
+                    setting,
+                    msg: "must be at least 1 second".into(),
+                });
+            }
+            Ok(Duration::from_secs(v))
+        };
+        let defaults = FetchLimits::default();
+        let fetch = FetchLimits {
+            connect_timeout: secs(
+                None,
+                file.connect_timeout,
+                defaults.connect_timeout.as_secs(),
+                "connect_timeout",
+            )?,
+            idle_timeout: secs(
+                args.idle_timeout,
+                file.idle_timeout,
+                defaults.idle_timeout.as_secs(),
+                "idle-timeout",
+            )?,
+            request_timeout: secs(
+                args.upstream_timeout,
+                file.upstream_timeout,
+                defaults.request_timeout.as_secs(),
+                "upstream-timeout",
+            )?,
+            zip_timeout: secs(
+                None,
+                file.zip_timeout,
+                defaults.zip_timeout.as_secs(),
+                "zip_timeout",
+            )?,
+        };
+        let max_zip_size = args
+            .max_zip_size
+            .or(file.max_zip_size)
+            .unwrap_or(crate::verify::zip::ZipLimits::default().max_zip_file);
+        if max_zip_size == 0 {
+            return Err(ConfigError::Invalid {
+                setting: "max-zip-size",
+                msg: "must be positive".into(),
+            });
+        }
+        Ok(Config {
+            listen: args.listen.or(file.listen).unwrap_or_else(|| {
+                DEFAULT_LISTEN
+                    .parse()
+                    .unwrap_or_else(|_| unreachable!("the default listen address parses"))
+            }),
+            cache_dir,
+            upstream: args
+                .upstream
+                .clone()
+                .or(file.upstream)
+                .unwrap_or_else(|| DEFAULT_UPSTREAM.to_owned()),
+            sumdbs,
+            log_format: args.log_format.or(file.log_format).unwrap_or_default(),
+            max_zip_size,
+            list_ttl: secs(args.list_ttl, file.list_ttl, 60, "list-ttl")?,
+            fetch,
+        })
+    }
+}
+
+fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    toml::from_str(&text).map_err(|e| ConfigError::Parse {
+        path: path.to_owned(),
+        msg: e.to_string().trim_end().to_owned(),
+    })
+}
+
+/// The per-user cache directory: `%LOCALAPPDATA%\goward` on Windows,
+/// `~/Library/Caches/goward` on macOS, `$XDG_CACHE_HOME/goward` or
+/// `~/.cache/goward` elsewhere.
+pub fn default_cache_dir() -> Option<PathBuf> {
+    let env = |k: &str| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    let base = if cfg!(windows) {
+        env("LOCALAPPDATA")
+    } else if cfg!(target_os = "macos") {
+        env("HOME").map(|h| h.join("Library/Caches"))
+    } else {
+        env("XDG_CACHE_HOME").or_else(|| env("HOME").map(|h| h.join(".cache")))
+    }?;
+    Some(base.join("goward"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(v: &[&str]) -> ServeArgs {
+        let mut full = vec!["goward", "serve"];
+        full.extend_from_slice(v);
+        match Cli::try_parse_from(full).unwrap().command {
+            Command::Serve(a) => a,
+            Command::VerifyZip(_) => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn defaults_are_the_public_ecosystem() {
+        let c = Config::load(&args(&["--cache-dir", "/tmp/x"])).unwrap();
+        assert_eq!(c.upstream, DEFAULT_UPSTREAM);
+        assert_eq!(c.listen.to_string(), DEFAULT_LISTEN);
+        assert_eq!(c.sumdbs.len(), 1);
+        assert_eq!(c.sumdbs[0].vkey, crate::sumdb::SUM_GOLANG_ORG_KEY);
+        assert_eq!(c.max_zip_size, 500 << 20);
+    }
+
+    #[test]
+    fn flags_beat_file_beat_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("goward.toml");
+        std::fs::write(
+            &f,
+            "listen = \"127.0.0.1:9000\"\ncache_dir = \"/srv/goward\"\nupstream = \"http://127.0.0.1:1\"\nlist_ttl = 5\n",
+        )
+        .unwrap();
+        let fs = f.to_str().unwrap();
+        let c = Config::load(&args(&["--config", fs])).unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:9000");
+        assert_eq!(c.cache_dir, PathBuf::from("/srv/goward"));
+        assert_eq!(c.list_ttl, Duration::from_secs(5));
+        let c = Config::load(&args(&[
+            "--config",
+            fs,
+            "--listen",
+            "127.0.0.1:7000",
+            "--list-ttl",
+            "9",
+        ]))
+        .unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:7000");
+        assert_eq!(c.list_ttl, Duration::from_secs(9));
+        assert_eq!(c.upstream, "http://127.0.0.1:1");
+    }
+
+    #[test]
+    fn bad_files_name_the_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("goward.toml");
+        std::fs::write(&f, "listen = \"127.0.0.1:9000\"\nbogus = 1\n").unwrap();
+        let e = Config::load(&args(&["--config", f.to_str().unwrap()]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("line 2") && e.contains("bogus"), "{e}");
+        std::fs::write(&f, "list_ttl = 0\ncache_dir=\"/x\"\n").unwrap();
+        let e = Config::load(&args(&["--config", f.to_str().unwrap()]))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(e, "invalid list-ttl: must be at least 1 second");
+    }
+
+    #[test]
+    fn sumdb_values_are_validated() {
+        let e = Config::load(&args(&["--cache-dir", "/x", "--sumdb", "nonsense"])).unwrap_err();
+        assert!(e.to_string().starts_with("invalid sumdb:"), "{e}");
+        let e = Config::load(&args(&[
+            "--cache-dir",
+            "/x",
+            "--sumdb",
+            "sum.golang.org",
+            "--sumdb",
+            "sum.golang.org",
+        ]))
+        .unwrap_err();
+        assert!(e.to_string().contains("configured twice"), "{e}");
+    }
+}

@@ -1,0 +1,202 @@
+//! One error type for a request, mapped once to an HTTP status, a
+//! `text/plain` body that the go command shows to its user, and a metric
+//! label.
+//!
+//! Status choices matter for safety: 404/410 make the go command fall
+//! through to the next GOPROXY entry, so they are used only when something
+//! genuinely does not exist. A failed verification is 502 (or 503 while a
+//! checksum database is untrusted): goward's answer is final.
+
+use std::sync::Arc;
+
+use axum::http::StatusCode;
+
+use crate::cache::StoreError;
+use crate::request::RequestError;
+use crate::sumdb::SumdbError;
+use crate::upstream::{FetchError, FetchErrorKind};
+use crate::verify::VerifyError;
+use crate::verify::gomod::ModError;
+use crate::verify::info::InfoError;
+use crate::verify::zip::ZipCheckError;
+
+/// Everything that can end a request without the artifact.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProxyError {
+    /// A malformed or unknown request path.
+    #[error(transparent)]
+    Request(#[from] RequestError),
+    /// The upstream proxies have no such module/version (404 or 410).
+    #[error("not found: {0}")]
+    NotFound(String, u16),
+    /// Upstream unreachable or misbehaving.
+    #[error("{0}")]
+    Upstream(FetchError),
+    /// The zip broke a module-zip rule.
+    #[error("{target}: invalid zip: {source}")]
+    Zip {
+        target: String,
+        #[source]
+        source: ZipCheckError,
+    },
+    /// The go.mod was rejected.
+    #[error("{target}: invalid go.mod: {source}")]
+    Mod {
+        target: String,
+        #[source]
+        source: ModError,
+    },
+    /// The `.info` was rejected.
+    #[error("{target}: invalid .info: {source}")]
+    Info {
+        target: String,
+        #[source]
+        source: InfoError,
+    },
+    /// The hash did not match the proof (boxed: it carries two hashes).
+    #[error("verifying {target}: {source}")]
+    Verify {
+        target: String,
+        #[source]
+        source: Box<VerifyError>,
+    },
+    /// No proof could be had for an artifact.
+    #[error("verifying {target}: {source}")]
+    Proof {
+        target: String,
+        #[source]
+        source: Arc<SumdbError>,
+    },
+    /// A checksum-database proxy request failed.
+    #[error("{0}")]
+    Sumdb(Arc<SumdbError>),
+    /// Local storage failed.
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    /// A bug or an unexpected runtime failure.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// Longest body the go command shows (8 lines of 81 bytes, web/api.go).
+const MAX_BODY: usize = 8 * 81;
+
+impl ProxyError {
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ProxyError::Request(e) if e.is_not_found() => StatusCode::NOT_FOUND,
+            ProxyError::Request(_) => StatusCode::BAD_REQUEST,
+            ProxyError::NotFound(_, 410) => StatusCode::GONE,
+            ProxyError::NotFound(..) => StatusCode::NOT_FOUND,
+            ProxyError::Upstream(e) if matches!(e.kind, FetchErrorKind::Timeout) => {
+                StatusCode::GATEWAY_TIMEOUT
+            }
+            ProxyError::Upstream(_) => StatusCode::BAD_GATEWAY,
+            ProxyError::Zip { .. }
+            | ProxyError::Mod { .. }
+            | ProxyError::Info { .. }
+            | ProxyError::Verify { .. } => StatusCode::BAD_GATEWAY,
+            ProxyError::Proof { source, .. } => sumdb_status(source, false),
+            ProxyError::Sumdb(e) => sumdb_status(e, true),
+            ProxyError::Store(_) | ProxyError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The metric label for `goward_verification_failures_total` and logs.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            ProxyError::Request(e) if e.is_not_found() => "not_found",
+            ProxyError::Request(_) => "bad_request",
+            ProxyError::NotFound(..) => "not_found",
+            ProxyError::Upstream(e) => e.reason(),
+            ProxyError::Zip { source, .. } => source.reason(),
+            ProxyError::Mod { source, .. } => source.reason(),
+            ProxyError::Info { source, .. } => source.reason(),
+            ProxyError::Verify { source, .. } => source.reason(),
+            ProxyError::Proof { source, .. } | ProxyError::Sumdb(source) => source.reason(),
+            ProxyError::Store(_) => "store",
+            ProxyError::Internal(_) => "internal",
+        }
+    }
+
+    /// Whether this counts as a verification failure (for metrics).
+    pub fn is_verification_failure(&self) -> bool {
+        matches!(
+            self,
+            ProxyError::Zip { .. }
+                | ProxyError::Mod { .. }
+                | ProxyError::Info { .. }
+                | ProxyError::Verify { .. }
+        ) || matches!(self, ProxyError::Proof { source, .. } | ProxyError::Sumdb(source)
+            if !matches!(**source, SumdbError::Upstream { .. } | SumdbError::Store(_) | SumdbError::BadRequest { .. } | SumdbError::TileNotCovered { .. }))
+    }
+
+    /// The `text/plain` body: `goward: <what failed and why>`, kept within
+    /// what the go command displays (graphic characters, no blank line,
+    /// ≤ 8 lines / 648 bytes).
+    pub fn body(&self) -> String {
+        let mut s = format!("goward: {self}");
+        if let ProxyError::Zip { source, .. } = self {
+            let problems = source.problems();
+            if problems.len() > 1 {
+                s = format!("goward: {}: invalid zip:", self.target_name());
+                for p in problems {
+                    s.push('\n');
+                    s.push_str(&p);
+                }
+            }
+        }
+        let mut out = String::with_capacity(s.len().min(MAX_BODY) + 1);
+        for (i, line) in s
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .take(8)
+            .enumerate()
+        {
+            if i > 0 {
+                out.push('\n');
+            }
+            out.extend(line.chars().map(|c| if c.is_control() { ' ' } else { c }));
+        }
+        if out.len() > MAX_BODY - 1 {
+            let mut cut = MAX_BODY - 4;
+            while !out.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            out.truncate(cut);
+            out.push_str("...");
+        }
+        out.push('\n');
+        out
+    }
+
+    fn target_name(&self) -> &str {
+        match self {
+            ProxyError::Zip { target, .. } => target,
+            _ => "",
+        }
+    }
+}
+
+fn sumdb_status(e: &SumdbError, endpoint: bool) -> StatusCode {
+    match e {
+        SumdbError::Poisoned { .. } | SumdbError::Fork { .. } => StatusCode::SERVICE_UNAVAILABLE,
+        SumdbError::NotFound { .. } | SumdbError::TileNotCovered { .. } if endpoint => {
+            StatusCode::NOT_FOUND
+        }
+        SumdbError::BadRequest { .. } if endpoint => StatusCode::BAD_REQUEST,
+        SumdbError::Upstream { source, .. } if matches!(source.kind, FetchErrorKind::Timeout) => {
+            StatusCode::GATEWAY_TIMEOUT
+        }
+        SumdbError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        _ => StatusCode::BAD_GATEWAY,
+    }
+}
+
+impl From<Arc<SumdbError>> for ProxyError {
+    fn from(e: Arc<SumdbError>) -> Self {
+        ProxyError::Sumdb(e)
+    }
+}

@@ -1,0 +1,28 @@
+//! goward: a verifying Go module proxy.
+//!
+//! Data flows one way: [`request`] parses and validates the path →
+//! [`service`] looks in the [`cache`] → fetches from the [`upstream`]
+//! proxies → runs the [`verify`] stages (module-zip rules, go.mod, `h1:`
+//! hashes, a checksum-database proof from [`sumdb`]) → stores → serves
+//! through [`server`]. Only [`service`] sequences the stages.
+//!
+//! Fail-closed by construction: each verification stage returns a proof
+//! token that only it can construct, and [`cache::Store`] accepts nothing
+//! but [`verify::VerifiedZip`] / [`verify::VerifiedMod`], which can only be
+//! assembled from those tokens.
+
+#![forbid(unsafe_code)]
+
+pub mod cache;
+pub mod config;
+pub mod dirhash;
+pub mod error;
+pub mod metrics;
+pub mod module;
+pub mod request;
+pub mod semver;
+pub mod server;
+pub mod service;
+pub mod sumdb;
+pub mod upstream;
+pub mod verify;

@@ -1,0 +1,135 @@
+//! The `goward` command line. Errors become messages and exit codes here:
+//! 0 success, 1 verification failed, 2 usage, configuration or I/O error.
+
+#![forbid(unsafe_code)]
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::Parser;
+use goward::config::{Cli, Command, Config, LogFormat, ServeArgs, VerifyZipArgs};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => match serve(&args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("goward: {e:#}");
+                ExitCode::from(2)
+            }
+        },
+        Command::VerifyZip(args) => verify_zip(&args),
+    }
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let b = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => b.init(),
+        LogFormat::Json => b.json().init(),
+    }
+}
+
+fn serve(args: &ServeArgs) -> anyhow::Result<()> {
+    let config = Config::load(args)?;
+    init_logging(config.log_format);
+    // One TLS crypto provider for the process (ring: small, no C build deps).
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    rt.block_on(async {
+        let app = Arc::new(goward::server::App::from_config(&config)?);
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("listening on {}", config.listen))?;
+        let addr = listener.local_addr()?;
+        // The one line on stdout: scripts and tests read the bound address here.
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "goward listening on http://{addr}")?;
+        out.flush()?;
+        drop(out);
+        tracing::info!(
+            %addr,
+            cache = %config.cache_dir.display(),
+            upstream = %config.upstream,
+            sumdb = %config.sumdbs.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(","),
+            "serving"
+        );
+        goward::server::run(listener, app, shutdown_signal()).await?;
+        tracing::info!("stopped");
+        Ok(())
+    })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}
+
+fn verify_zip(args: &VerifyZipArgs) -> ExitCode {
+    use goward::verify::zip::{ZipLimits, check_zip_path};
+    let want = match args
+        .h1
+        .as_deref()
+        .map(goward::dirhash::H1::parse)
+        .transpose()
+    {
+        Ok(w) => w,
+        Err(e) => {
+            eprintln!("goward: invalid --h1: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Err(e) = std::fs::metadata(&args.file) {
+        eprintln!("goward: {}: {e}", args.file.display());
+        return ExitCode::from(2);
+    }
+    match check_zip_path(
+        &args.file,
+        &args.module,
+        &args.version,
+        &ZipLimits::default(),
+    ) {
+        Ok(report) => {
+            println!("{}", report.h1);
+            match want {
+                Some(w) if w != report.h1 => {
+                    eprintln!("h1 mismatch: zip has {}, expected {w}", report.h1);
+                    ExitCode::from(1)
+                }
+                _ => ExitCode::SUCCESS,
+            }
+        }
+        Err(e) => {
+            for p in e.problems() {
+                eprintln!("{p}");
+            }
+            ExitCode::from(1)
+        }
+    }
+}

@@ -1,0 +1,416 @@
+//! Parsing request paths into typed requests.
+//!
+//! Nothing downstream ever sees a raw path: module paths and versions are
+//! case-decoded and validated here (x/mod `module.UnescapePath`,
+//! `UnescapeVersion`, `CheckPath`), before any cache or upstream access, and
+//! every key built later comes from these validated values. Percent-escapes
+//! are refused outright: no valid module path or version needs one, and
+//! refusing them removes `%2e%2e` and encoded-slash tricks as a class.
+
+use crate::module;
+use crate::sumdb::tlog::Tile;
+
+/// Longest request path accepted (module paths are far shorter in practice).
+pub const MAX_PATH_LEN: usize = 2048;
+
+/// A validated module path with its case-encoded form.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ModulePath {
+    path: String,
+    escaped: String,
+}
+
+impl ModulePath {
+    /// Validates a decoded module path.
+    pub fn new(path: &str) -> Result<ModulePath, RequestError> {
+        module::check_path(path).map_err(|e| RequestError::BadModule(e.to_string()))?;
+        let escaped =
+            module::escape_path(path).map_err(|e| RequestError::BadModule(e.to_string()))?;
+        Ok(ModulePath {
+            path: path.to_owned(),
+            escaped,
+        })
+    }
+
+    /// The module path.
+    pub fn as_str(&self) -> &str {
+        &self.path
+    }
+
+    /// The case-encoded path (safe as a relative file or URL path).
+    pub fn escaped(&self) -> &str {
+        &self.escaped
+    }
+}
+
+/// A module at a canonical version that fits its path's major version.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ModuleVersion {
+    /// The module.
+    pub module: ModulePath,
+    version: String,
+    escaped_version: String,
+}
+
+impl ModuleVersion {
+    /// Validates that `version` is canonical and valid for `module`.
+    pub fn new(module: ModulePath, version: &str) -> Result<ModuleVersion, RequestError> {
+        match module::canonical_version(version) {
+            Some(c) if c == version => {}
+            Some(c) => {
+                return Err(RequestError::NotCanonical {
+                    version: version.to_owned(),
+                    canonical: Some(c),
+                });
+            }
+            None => {
+                return Err(RequestError::NotCanonical {
+                    version: version.to_owned(),
+                    canonical: None,
+                });
+            }
+        }
+        module::check(module.as_str(), version)
+            .map_err(|e| RequestError::BadVersion(e.to_string()))?;
+        let escaped_version =
+            module::escape_version(version).map_err(|e| RequestError::BadVersion(e.to_string()))?;
+        Ok(ModuleVersion {
+            module,
+            version: version.to_owned(),
+            escaped_version,
+        })
+    }
+
+    /// The canonical version.
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+
+    /// The case-encoded version.
+    pub fn escaped_version(&self) -> &str {
+        &self.escaped_version
+    }
+
+    /// Relative upstream path of `@v/<version>.<ext>`.
+    pub fn upstream_path(&self, ext: &str) -> String {
+        format!(
+            "{}/@v/{}.{ext}",
+            self.module.escaped(),
+            self.escaped_version
+        )
+    }
+}
+
+impl std::fmt::Display for ModuleVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}@{}", self.module.as_str(), self.version)
+    }
+}
+
+/// A checksum-database proxy request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SumdbOp {
+    /// `/supported`
+    Supported,
+    /// `/latest`
+    Latest,
+    /// `/lookup/<path>@<version>`
+    Lookup(ModulePath, String),
+    /// `/tile/…`
+    Tile(Tile),
+}
+
+/// What a client asked for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Request {
+    /// `<module>/@v/list`
+    List(ModulePath),
+    /// `<module>/@latest`
+    Latest(ModulePath),
+    /// `<module>/@v/<canonical>.info`
+    Info(ModuleVersion),
+    /// `<module>/@v/<query>.info` for a non-canonical query (branch, hash…):
+    /// passed through, never cached.
+    InfoQuery(ModulePath, String),
+    /// `<module>/@v/<version>.mod`
+    Mod(ModuleVersion),
+    /// `<module>/@v/<version>.zip`
+    Zip(ModuleVersion),
+    /// `/sumdb/<name>/…`, with the index of the configured database.
+    Sumdb(usize, SumdbOp),
+}
+
+impl Request {
+    /// Endpoint name for metrics.
+    pub fn endpoint(&self) -> &'static str {
+        match self {
+            Request::List(_) => "list",
+            Request::Latest(_) => "latest",
+            Request::Info(_) | Request::InfoQuery(..) => "info",
+            Request::Mod(_) => "mod",
+            Request::Zip(_) => "zip",
+            Request::Sumdb(_, SumdbOp::Supported) => "sumdb_supported",
+            Request::Sumdb(_, SumdbOp::Latest) => "sumdb_latest",
+            Request::Sumdb(_, SumdbOp::Lookup(..)) => "sumdb_lookup",
+            Request::Sumdb(_, SumdbOp::Tile(_)) => "sumdb_tile",
+        }
+    }
+}
+
+/// Why a request path was refused (400), or that it names nothing (404).
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RequestError {
+    /// Over [`MAX_PATH_LEN`].
+    #[error("request path too long ({0} bytes; limit is {MAX_PATH_LEN})")]
+    TooLong(usize),
+    /// Percent-escapes, control characters, backslashes and the like.
+    #[error("invalid character {0:?} in request path")]
+    BadChar(char),
+    /// The module path does not decode or is not a valid module path.
+    #[error("{0}")]
+    BadModule(String),
+    /// The version does not decode or does not fit the module path.
+    #[error("{0}")]
+    BadVersion(String),
+    /// `.mod`/`.zip` need canonical versions (the go command only asks for those).
+    #[error("version {version:?} is not canonical{}", canonical.as_ref().map(|c| format!(" (should be {c:?})")).unwrap_or_default())]
+    NotCanonical {
+        version: String,
+        canonical: Option<String>,
+    },
+    /// A malformed checksum-database path.
+    #[error("invalid checksum database request: {0}")]
+    BadSumdb(String),
+    /// Not a GOPROXY or checksum-database endpoint.
+    #[error("not found: {0} is not a module proxy endpoint")]
+    UnknownEndpoint(String),
+    /// `/sumdb/<name>/` for a database goward does not serve (404 so the go
+    /// command falls through to the next proxy, as cmd/go expects).
+    #[error("not found: checksum database {0} is not served here")]
+    UnknownSumdb(String),
+}
+
+impl RequestError {
+    /// Whether this is "no such thing" (404) rather than a malformed request (400).
+    pub fn is_not_found(&self) -> bool {
+        matches!(
+            self,
+            RequestError::UnknownEndpoint(_) | RequestError::UnknownSumdb(_)
+        )
+    }
+}
+
+/// Parses the path of a GET request. `sumdbs` are the configured database
+/// names, in order.
+pub fn parse(raw: &str, sumdbs: &[String]) -> Result<Request, RequestError> {
+    if raw.len() > MAX_PATH_LEN {
+        return Err(RequestError::TooLong(raw.len()));
+    }
+    if let Some(c) = raw
+        .chars()
+        .find(|&c| c == '%' || c == '\\' || c.is_control() || !c.is_ascii())
+    {
+        return Err(RequestError::BadChar(c));
+    }
+    let path = raw
+        .strip_prefix('/')
+        .ok_or_else(|| RequestError::UnknownEndpoint(raw.to_owned()))?;
+    if let Some(rest) = path.strip_prefix("sumdb/") {
+        return parse_sumdb(rest, sumdbs);
+    }
+    if let Some(m) = path.strip_suffix("/@latest") {
+        return Ok(Request::Latest(decode_module(m)?));
+    }
+    let Some((m, file)) = path.rsplit_once("/@v/") else {
+        return Err(RequestError::UnknownEndpoint(raw.to_owned()));
+    };
+    let module = decode_module(m)?;
+    if file == "list" {
+        return Ok(Request::List(module));
+    }
+    let Some((ev, ext)) = file.rsplit_once('.') else {
+        return Err(RequestError::UnknownEndpoint(raw.to_owned()));
+    };
+    if !matches!(ext, "info" | "mod" | "zip") {
+        return Err(RequestError::UnknownEndpoint(raw.to_owned()));
+    }
+    let version =
+        module::unescape_version(ev).map_err(|e| RequestError::BadVersion(e.to_string()))?;
+    if ext == "info" && module::canonical_version(&version).as_deref() != Some(version.as_str()) {
+        return Ok(Request::InfoQuery(module, version));
+    }
+    let mv = ModuleVersion::new(module, &version)?;
+    Ok(match ext {
+        "info" => Request::Info(mv),
+        "mod" => Request::Mod(mv),
+        _ => Request::Zip(mv),
+    })
+}
+
+fn decode_module(escaped: &str) -> Result<ModulePath, RequestError> {
+    let path =
+        module::unescape_path(escaped).map_err(|e| RequestError::BadModule(e.to_string()))?;
+    ModulePath::new(&path)
+}
+
+fn parse_sumdb(rest: &str, sumdbs: &[String]) -> Result<Request, RequestError> {
+    // Names may contain '/', so match configured names as prefixes.
+    let Some((db, op)) = sumdbs.iter().enumerate().find_map(|(i, name)| {
+        rest.strip_prefix(name.as_str())
+            .and_then(|r| r.strip_prefix('/'))
+            .map(|op| (i, op))
+    }) else {
+        let name = rest.split('/').next().unwrap_or_default();
+        return Err(RequestError::UnknownSumdb(name.to_owned()));
+    };
+    let op = match op {
+        "supported" => SumdbOp::Supported,
+        "latest" => SumdbOp::Latest,
+        _ if op.starts_with("lookup/") => {
+            let key = &op["lookup/".len()..];
+            // x/mod sumdb/server.go: ^[^@]+@v[0-9]+\.[0-9]+\.[0-9]+(-[^@]*)?(\+incompatible)?$
+            let (ep, ev) = key
+                .split_once('@')
+                .filter(|(p, v)| !p.is_empty() && !v.contains('@'))
+                .ok_or_else(|| RequestError::BadSumdb(format!("invalid lookup {key:?}")))?;
+            let module = decode_module(ep)?;
+            let version = module::unescape_version(ev)
+                .map_err(|e| RequestError::BadVersion(e.to_string()))?;
+            let mv = ModuleVersion::new(module, &version)?;
+            SumdbOp::Lookup(mv.module, version)
+        }
+        _ if op.starts_with("tile/") => SumdbOp::Tile(
+            Tile::parse_path(op)
+                .map_err(|e| RequestError::BadSumdb(format!("invalid tile syntax: {e}")))?,
+        ),
+        _ => return Err(RequestError::UnknownEndpoint(format!("/sumdb/{rest}"))),
+    };
+    Ok(Request::Sumdb(db, op))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(s: &str) -> Result<Request, RequestError> {
+        parse(
+            s,
+            &["sum.golang.org".into(), "localhost.localdev/sumdb".into()],
+        )
+    }
+
+    fn mv(m: &str, v: &str) -> ModuleVersion {
+        ModuleVersion::new(ModulePath::new(m).unwrap(), v).unwrap()
+    }
+
+    #[test]
+    fn parses_every_endpoint() {
+        let azure = ModulePath::new("github.com/Azure/azure-sdk-for-go").unwrap();
+        assert_eq!(azure.escaped(), "github.com/!azure/azure-sdk-for-go");
+        assert_eq!(
+            p("/github.com/!azure/azure-sdk-for-go/@v/list"),
+            Ok(Request::List(azure.clone()))
+        );
+        assert_eq!(
+            p("/github.com/!azure/azure-sdk-for-go/@latest"),
+            Ok(Request::Latest(azure))
+        );
+        assert_eq!(
+            p("/rsc.io/quote/@v/v1.5.2.info"),
+            Ok(Request::Info(mv("rsc.io/quote", "v1.5.2")))
+        );
+        assert_eq!(
+            p("/rsc.io/quote/@v/v1.5.2.mod"),
+            Ok(Request::Mod(mv("rsc.io/quote", "v1.5.2")))
+        );
+        assert_eq!(
+            p("/rsc.io/quote/@v/v1.5.2.zip"),
+            Ok(Request::Zip(mv("rsc.io/quote", "v1.5.2")))
+        );
+        assert_eq!(
+            p("/rsc.io/quote/@v/master.info"),
+            Ok(Request::InfoQuery(
+                ModulePath::new("rsc.io/quote").unwrap(),
+                "master".into()
+            ))
+        );
+        assert_eq!(
+            p("/example.com/m/@v/v2.0.0+incompatible.zip"),
+            Ok(Request::Zip(mv("example.com/m", "v2.0.0+incompatible")))
+        );
+        assert_eq!(
+            p("/golang.org/toolchain/@v/v0.0.1-go1.21.9.linux-amd64.zip"),
+            Ok(Request::Zip(mv(
+                "golang.org/toolchain",
+                "v0.0.1-go1.21.9.linux-amd64"
+            )))
+        );
+        assert_eq!(
+            p("/sumdb/sum.golang.org/supported"),
+            Ok(Request::Sumdb(0, SumdbOp::Supported))
+        );
+        assert_eq!(
+            p("/sumdb/localhost.localdev/sumdb/latest"),
+            Ok(Request::Sumdb(1, SumdbOp::Latest))
+        );
+        assert_eq!(
+            p("/sumdb/sum.golang.org/lookup/rsc.io/!quote@v1.5.2"),
+            Ok(Request::Sumdb(
+                0,
+                SumdbOp::Lookup(ModulePath::new("rsc.io/Quote").unwrap(), "v1.5.2".into())
+            ))
+        );
+        assert!(matches!(
+            p("/sumdb/sum.golang.org/tile/8/0/x001/234.p/5"),
+            Ok(Request::Sumdb(0, SumdbOp::Tile(_)))
+        ));
+    }
+
+    #[test]
+    fn rejects_malicious_paths_before_any_access() {
+        let bad = [
+            "/rsc.io/quote/@v/..%2f..%2fetc.zip",
+            "/%2e%2e/@v/list",
+            "/rsc.io/quote%2f/@v/list",
+            "/rsc.io/Quote/@v/list",
+            "/rsc.io/!!quote/@v/list",
+            "/rsc.io/quote!/@v/list",
+            "/rsc.io/../quote/@v/list",
+            "/rsc.io/./quote/@v/list",
+            "/../../etc/passwd/@v/list",
+            "/rsc.io/quote/@v/v1.5.2\0.zip",
+            "/rsc.io\\quote/@v/list",
+            "/rsc.io/quote/@v/v1.5.2/../../x.zip",
+            "/rsc.io/quote/@v/V1.5.2.zip",
+            "/rsc.io/quote/@v/v1.5.zip",
+            "/rsc.io/quote/@v/v1.5.2+meta.zip",
+            "/rsc.io/quote/@v/v2.0.0.zip",
+            "/rsc.io/quote/v2/@v/v1.0.0.mod",
+            "/noDot/@v/list",
+            "/sumdb/sum.golang.org/lookup/rsc.io/quote",
+            "/sumdb/sum.golang.org/lookup/rsc.io/quote@v1@v2",
+            "/sumdb/sum.golang.org/tile/8/0/1234",
+            "/sumdb/sum.golang.org/tile/8/0/x001/234.p/0",
+        ];
+        for b in bad {
+            let e = p(b).expect_err(b);
+            assert!(!e.is_not_found(), "{b}: {e}");
+        }
+        let long = format!("/{}/@v/list", "a".repeat(MAX_PATH_LEN));
+        assert_eq!(p(&long), Err(RequestError::TooLong(long.len())));
+        assert_eq!(p("/x%2e/@v/list"), Err(RequestError::BadChar('%')));
+    }
+
+    #[test]
+    fn unknown_things_are_not_found() {
+        for nf in [
+            "/",
+            "/favicon.ico",
+            "/rsc.io/quote/@v/v1.0.0.tar",
+            "/sumdb/other.db/supported",
+        ] {
+            assert!(p(nf).expect_err(nf).is_not_found(), "{nf}");
+        }
+    }
+}

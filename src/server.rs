@@ -1,0 +1,474 @@
+//! HTTP front end: the GOPROXY protocol, the checksum-database proxy
+//! endpoints, health and metrics. Handlers only parse, call the service and
+//! shape responses; no verification logic lives here except the digest
+//! re-check that is fused with streaming a zip.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use metrics_exporter_prometheus::PrometheusHandle;
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncReadExt;
+
+use crate::cache::ArtifactMeta;
+use crate::error::ProxyError;
+use crate::request::{self, Request, SumdbOp};
+use crate::service::{Failure, Service};
+
+/// Shared state of the HTTP server.
+#[derive(Debug)]
+pub struct App {
+    service: Arc<Service>,
+    sumdb_names: Vec<String>,
+    metrics: PrometheusHandle,
+}
+
+impl App {
+    /// Wraps a service.
+    pub fn new(service: Arc<Service>, metrics: PrometheusHandle) -> App {
+        let sumdb_names = service
+            .sumdbs()
+            .iter()
+            .map(|c| c.name().to_owned())
+            .collect();
+        App {
+            service,
+            sumdb_names,
+            metrics,
+        }
+    }
+}
+
+/// Why goward could not start; each names the setting or path involved.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// The cache directory could not be opened.
+    #[error("opening cache directory {dir}: {source}")]
+    Store {
+        dir: std::path::PathBuf,
+        #[source]
+        source: crate::cache::StoreError,
+    },
+    /// The upstream list or HTTP client is invalid.
+    #[error("invalid upstream: {0}")]
+    Upstream(#[from] crate::upstream::UpstreamConfigError),
+    /// A checksum database could not be set up.
+    #[error("checksum database: {0}")]
+    Sumdb(#[from] crate::sumdb::SumdbError),
+}
+
+/// User-Agent of goward's upstream requests.
+pub const USER_AGENT: &str = concat!("goward/", env!("CARGO_PKG_VERSION"));
+
+impl App {
+    /// Builds the whole pipeline from a validated configuration: opens (and
+    /// sweeps) the cache, parses the upstream list, loads each checksum
+    /// database's trusted head.
+    pub fn from_config(config: &crate::config::Config) -> Result<App, StartError> {
+        use crate::cache::{DiskStore, Store};
+        use crate::sumdb::{SumdbClient, client::SumdbLimits};
+        use crate::upstream::{HttpClient, HttpUpstream, ProxyList, Upstream};
+
+        let (store, sweep) =
+            DiskStore::open(&config.cache_dir).map_err(|source| StartError::Store {
+                dir: config.cache_dir.clone(),
+                source,
+            })?;
+        if sweep.temp_files > 0 {
+            tracing::info!(
+                removed = sweep.temp_files,
+                "swept temp files left by an interrupted run"
+            );
+        }
+        let store: Arc<dyn Store> = Arc::new(store);
+        let http = HttpClient::new(&config.fetch, USER_AGENT)?;
+        let upstreams = Arc::new(ProxyList::parse(&config.upstream, &http)?);
+        let mut sumdbs = Vec::new();
+        for spec in &config.sumdbs {
+            let base = spec
+                .url
+                .clone()
+                .unwrap_or_else(|| format!("https://{}", spec.name));
+            let direct: Arc<dyn Upstream> = Arc::new(HttpUpstream::new(&base, &http)?);
+            sumdbs.push(Arc::new(SumdbClient::new(
+                spec,
+                upstreams.clone(),
+                direct,
+                store.clone(),
+                SumdbLimits::default(),
+            )?));
+        }
+        let mut limits = crate::service::ServiceLimits::default();
+        limits.zip.max_zip_file = config.max_zip_size;
+        limits.list_ttl = config.list_ttl;
+        let service = Arc::new(Service::new(upstreams, store, sumdbs, limits));
+        Ok(App::new(service, crate::metrics::install()))
+    }
+}
+
+/// The router: everything goes through one handler, since module paths
+/// contain slashes and do not fit a route table.
+pub fn router(app: Arc<App>) -> Router {
+    Router::new().fallback(handle).with_state(app)
+}
+
+/// Serves until `shutdown` resolves, then drains in-flight requests.
+pub async fn run(
+    listener: tokio::net::TcpListener,
+    app: Arc<App>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(app))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+const TEXT: &str = "text/plain; charset=utf-8";
+
+fn text(status: StatusCode, body: impl Into<String>) -> Response {
+    (status, [(header::CONTENT_TYPE, TEXT)], body.into()).into_response()
+}
+
+async fn handle(
+    State(app): State<Arc<App>>,
+    method: Method,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
+    let path = uri.path();
+    match path {
+        "/healthz" => return text(StatusCode::OK, "ok\n"),
+        "/readyz" => {
+            return match app.service.ready() {
+                Ok(()) => text(StatusCode::OK, "ready\n"),
+                Err(e) => text(StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {e}\n")),
+            };
+        }
+        "/metrics" => {
+            return (
+                [(
+                    header::CONTENT_TYPE,
+                    "text/plain; version=0.0.4; charset=utf-8",
+                )],
+                app.metrics.render(),
+            )
+                .into_response();
+        }
+        _ => {}
+    }
+    if method != Method::GET && method != Method::HEAD {
+        let mut r = text(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "goward: only GET and HEAD are supported\n",
+        );
+        r.headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+        return r;
+    }
+    let (endpoint, result) = match request::parse(path, &app.sumdb_names) {
+        Ok(req) => (req.endpoint(), dispatch(&app, req, &headers).await),
+        Err(e) => ("invalid", Err(Arc::new(ProxyError::from(e)))),
+    };
+    let resp = match result {
+        Ok(r) => r,
+        Err(e) => error_response(path, &e),
+    };
+    let status = resp.status().as_u16().to_string();
+    metrics::counter!("goward_requests_total", "endpoint" => endpoint, "status" => status)
+        .increment(1);
+    if let Some(len) = resp
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        metrics::counter!("goward_served_bytes_total", "endpoint" => endpoint).increment(len);
+    }
+    resp
+}
+
+fn error_response(path: &str, e: &ProxyError) -> Response {
+    let status = e.status();
+    if e.is_verification_failure() {
+        metrics::counter!("goward_verification_failures_total", "reason" => e.reason())
+            .increment(1);
+        tracing::warn!(
+            path,
+            status = status.as_u16(),
+            reason = e.reason(),
+            "refused: {e}"
+        );
+    } else if status.is_server_error() {
+        tracing::warn!(path, status = status.as_u16(), reason = e.reason(), "{e}");
+    } else {
+        tracing::debug!(path, status = status.as_u16(), "{e}");
+    }
+    text(status, e.body())
+}
+
+fn ok(content_type: &'static str, body: Bytes) -> Response {
+    (StatusCode::OK, [(header::CONTENT_TYPE, content_type)], body).into_response()
+}
+
+async fn dispatch(app: &App, req: Request, headers: &HeaderMap) -> Result<Response, Failure> {
+    let svc = &app.service;
+    Ok(match req {
+        Request::List(m) => ok(TEXT, svc.list(&m).await?),
+        Request::Latest(m) => ok("application/json", svc.latest(&m).await?),
+        Request::Info(mv) => ok("application/json", svc.info(&mv).await?),
+        Request::InfoQuery(m, q) => ok("application/json", svc.info_query(&m, &q).await?),
+        Request::Mod(mv) => ok(TEXT, svc.go_mod(&mv).await?),
+        Request::Zip(mv) => {
+            let (meta, file) = svc.open_zip(&mv).await?;
+            serve_zip(svc.clone(), meta, file, headers)
+        }
+        Request::Sumdb(i, op) => {
+            let db = &svc.sumdbs()[i];
+            match op {
+                SumdbOp::Supported => {
+                    db.check_trusted()
+                        .map_err(|e| ProxyError::Sumdb(Arc::new(e)))?;
+                    text(StatusCode::OK, "")
+                }
+                SumdbOp::Latest => ok(
+                    TEXT,
+                    db.latest()
+                        .await
+                        .map_err(|e| ProxyError::Sumdb(Arc::new(e)))?,
+                ),
+                SumdbOp::Lookup(m, v) => ok(
+                    TEXT,
+                    db.lookup(m.as_str(), &v).await.map_err(ProxyError::Sumdb)?,
+                ),
+                SumdbOp::Tile(t) => {
+                    let ct = if t.l < 0 {
+                        TEXT
+                    } else {
+                        "application/octet-stream"
+                    };
+                    ok(
+                        ct,
+                        db.tile(t)
+                            .await
+                            .map_err(|e| ProxyError::Sumdb(Arc::new(e)))?,
+                    )
+                }
+            }
+        }
+    })
+}
+
+/// A single byte range, inclusive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct ByteRange {
+    start: u64,
+    end: u64,
+}
+
+/// Parses `Range: bytes=…` for one range. `Ok(None)`: serve the whole body
+/// (absent, multi-range or not bytes); `Err(())`: unsatisfiable (416).
+fn parse_range(value: Option<&str>, size: u64) -> Result<Option<ByteRange>, ()> {
+    let Some(spec) = value.and_then(|v| v.trim().strip_prefix("bytes=")) else {
+        return Ok(None);
+    };
+    if spec.contains(',') {
+        return Ok(None);
+    }
+    let (a, b) = spec.split_once('-').ok_or(())?;
+    let (a, b) = (a.trim(), b.trim());
+    let r = if a.is_empty() {
+        let n: u64 = b.parse().map_err(|_| ())?;
+        if n == 0 || size == 0 {
+            return Err(());
+        }
+        ByteRange {
+            start: size.saturating_sub(n),
+            end: size - 1,
+        }
+    } else {
+        let start: u64 = a.parse().map_err(|_| ())?;
+        let end = if b.is_empty() {
+            size.saturating_sub(1)
+        } else {
+            b.parse::<u64>()
+                .map_err(|_| ())?
+                .min(size.saturating_sub(1))
+        };
+        if start >= size || end < start {
+            return Err(());
+        }
+        ByteRange { start, end }
+    };
+    Ok(Some(r))
+}
+
+/// The strong validator of a stored zip: its digest plus its verification
+/// time, so a re-fetched copy never matches an `If-Range` of the copy it
+/// replaced (no splicing of two copies on resume).
+fn etag(meta: &ArtifactMeta) -> String {
+    format!("\"{}-{}\"", &meta.sha256[..32], meta.verified_at)
+}
+
+/// Streams a stored zip, honouring `Range`/`If-Range`, with the digest
+/// re-check fused into the read: the whole blob is hashed in one pass and
+/// the last piece of the response is held back until the digest matches. A
+/// corrupted blob is quarantined and the response aborted, so a client never
+/// receives a complete corrupted body.
+fn serve_zip(
+    svc: Arc<Service>,
+    meta: Arc<ArtifactMeta>,
+    file: std::fs::File,
+    headers: &HeaderMap,
+) -> Response {
+    let size = meta.size;
+    let tag = etag(&meta);
+    let if_range_ok = headers
+        .get(header::IF_RANGE)
+        .map(|v| v.to_str().is_ok_and(|v| v == tag))
+        .unwrap_or(true);
+    let range = if if_range_ok {
+        parse_range(
+            headers.get(header::RANGE).and_then(|v| v.to_str().ok()),
+            size,
+        )
+    } else {
+        Ok(None)
+    };
+    let range = match range {
+        Ok(r) => r,
+        Err(()) => {
+            return Response::builder()
+                .status(StatusCode::RANGE_NOT_SATISFIABLE)
+                .header(header::CONTENT_RANGE, format!("bytes */{size}"))
+                .header(header::CONTENT_TYPE, TEXT)
+                .body(Body::from("goward: requested range not satisfiable\n"))
+                .unwrap_or_default();
+        }
+    };
+    let want = range.unwrap_or(ByteRange {
+        start: 0,
+        end: size.saturating_sub(1),
+    });
+    let len = if size == 0 {
+        0
+    } else {
+        want.end - want.start + 1
+    };
+    let stream = verifying_stream(svc, meta.clone(), tokio::fs::File::from_std(file), want);
+    let mut b = Response::builder()
+        .header(header::CONTENT_TYPE, "application/zip")
+        .header(header::CONTENT_LENGTH, len)
+        .header(header::ETAG, &tag)
+        .header(header::ACCEPT_RANGES, "bytes");
+    b = match range {
+        Some(r) => b.status(StatusCode::PARTIAL_CONTENT).header(
+            header::CONTENT_RANGE,
+            format!("bytes {}-{}/{size}", r.start, r.end),
+        ),
+        None => b.status(StatusCode::OK),
+    };
+    b.body(Body::from_stream(stream)).unwrap_or_default()
+}
+
+struct Verifying {
+    svc: Arc<Service>,
+    meta: Arc<ArtifactMeta>,
+    file: tokio::fs::File,
+    hasher: Sha256,
+    pos: u64,
+    want: ByteRange,
+    held: Option<Bytes>,
+    buf: Vec<u8>,
+    done: bool,
+}
+
+const CHUNK: usize = 64 << 10;
+
+fn verifying_stream(
+    svc: Arc<Service>,
+    meta: Arc<ArtifactMeta>,
+    file: tokio::fs::File,
+    want: ByteRange,
+) -> impl futures_util::Stream<Item = std::io::Result<Bytes>> + Send + 'static {
+    let st = Verifying {
+        svc,
+        meta,
+        file,
+        hasher: Sha256::new(),
+        pos: 0,
+        want,
+        held: None,
+        buf: vec![0; CHUNK],
+        done: false,
+    };
+    futures_util::stream::unfold(st, |mut st| async move {
+        if st.done {
+            return None;
+        }
+        loop {
+            let n = match st.file.read(&mut st.buf).await {
+                Ok(n) => n,
+                Err(e) => {
+                    st.done = true;
+                    return Some((Err(e), st));
+                }
+            };
+            if n == 0 {
+                st.done = true;
+                let digest = crate::cache::disk::hex(&st.hasher.clone().finalize());
+                if st.pos == st.meta.size && digest == st.meta.sha256 {
+                    return st.held.take().map(|b| (Ok(b), st));
+                }
+                let why = format!(
+                    "cached zip failed its digest check while serving ({} bytes, sha256 {digest}; expected {} bytes, sha256 {})",
+                    st.pos, st.meta.size, st.meta.sha256
+                );
+                st.svc.quarantine(&st.meta, &why).await;
+                return Some((Err(std::io::Error::other(why)), st));
+            }
+            let chunk = &st.buf[..n];
+            st.hasher.update(chunk);
+            let (lo, hi) = (st.pos, st.pos + n as u64);
+            st.pos = hi;
+            let s = st.want.start.max(lo);
+            let e = (st.want.end + 1).min(hi);
+            if s < e && st.meta.size > 0 {
+                let piece = Bytes::copy_from_slice(&chunk[(s - lo) as usize..(e - lo) as usize]);
+                if let Some(prev) = st.held.replace(piece) {
+                    return Some((Ok(prev), st));
+                }
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges() {
+        let r = |s: &str| parse_range(Some(s), 100);
+        assert_eq!(r("bytes=0-"), Ok(Some(ByteRange { start: 0, end: 99 })));
+        assert_eq!(r("bytes=10-19"), Ok(Some(ByteRange { start: 10, end: 19 })));
+        assert_eq!(
+            r("bytes=90-200"),
+            Ok(Some(ByteRange { start: 90, end: 99 }))
+        );
+        assert_eq!(r("bytes=-10"), Ok(Some(ByteRange { start: 90, end: 99 })));
+        assert_eq!(r("bytes=0-1,5-6"), Ok(None));
+        assert_eq!(r("items=0-1"), Ok(None));
+        assert_eq!(parse_range(None, 100), Ok(None));
+        assert_eq!(r("bytes=100-"), Err(()));
+        assert_eq!(r("bytes=20-10"), Err(()));
+        assert_eq!(r("bytes=-0"), Err(()));
+        assert_eq!(r("bytes=x-"), Err(()));
+    }
+}

@@ -1,0 +1,870 @@
+//! The checksum-database client: proves lookups, authenticates tiles, and
+//! keeps the trusted tree head moving forward only along consistent trees.
+//!
+//! This follows x/mod `sumdb/client.go` (with the 2026 fixes) and cmd/go
+//! `modfetch/sumdb.go`, with three deliberate differences:
+//! * a record that has no `h1:` line for the artifact is a failure, and hash
+//!   lines are taken from the proven record text only (CVE-2026-42501,
+//!   CVE-2026-56864; see [`crate::verify`]);
+//! * tiles are authenticated by [`tlog::authenticate`], which never assumes
+//!   one tile per root subtree (CVE-2026-56865);
+//! * a fork (a tree inconsistent with the persisted head) poisons the
+//!   database: a report is written next to the head and nothing is proven by
+//!   or served from that database until an operator removes it.
+
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::sync::{Mutex, OnceCell};
+
+use super::note::{self, Verifier};
+use super::tlog::{self, Hash, Tile, Tree};
+use super::{ProvenRecord, SumdbSpec, TILE_HEIGHT};
+use crate::cache::{DocKey, Store, StoreError};
+use crate::dirhash::H1;
+use crate::module;
+use crate::upstream::{Fallback, FetchError, ProxyList, Upstream};
+
+/// Size caps for checksum-database bodies (endless-data defence).
+#[derive(Clone, Debug)]
+pub struct SumdbLimits {
+    /// `/lookup/` responses (a record plus a note: well under 1 KiB in practice).
+    pub lookup: u64,
+    /// `/latest` notes.
+    pub latest: u64,
+    /// Data tiles (256 records).
+    pub data_tile: u64,
+    /// How long a fetched `/latest` is reused before asking upstream again.
+    pub latest_ttl: Duration,
+}
+
+impl Default for SumdbLimits {
+    fn default() -> Self {
+        SumdbLimits {
+            lookup: 1 << 20,
+            latest: 64 << 10,
+            data_tile: 16 << 20,
+            latest_ttl: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Why a checksum-database operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SumdbError {
+    /// A fork was detected earlier; nothing is trusted from this database.
+    #[error(
+        "checksum database {db} is not trusted: a fork was detected (SECURITY ERROR); see {report}"
+    )]
+    Poisoned { db: String, report: String },
+    /// This request revealed a fork (the report was logged and persisted).
+    #[error(
+        "SECURITY ERROR: checksum database {db} served tree {new_n} that is inconsistent with the tree {old_n} goward trusted; all use of {db} is stopped"
+    )]
+    Fork { db: String, old_n: u64, new_n: u64 },
+    /// The database has no record for the module version.
+    #[error("{path}@{version} is not in checksum database {db}: {message}")]
+    NotFound {
+        db: String,
+        path: String,
+        version: String,
+        message: String,
+    },
+    /// Reaching the database failed.
+    #[error("checksum database {db}: {source}")]
+    Upstream {
+        db: String,
+        #[source]
+        source: FetchError,
+    },
+    /// The signed tree note did not verify.
+    #[error("checksum database {db}: verifying tree note: {source}")]
+    Note {
+        db: String,
+        #[source]
+        source: note::NoteError,
+    },
+    /// A malformed lookup, tree, record or tile.
+    #[error("checksum database {db}: {what}: {source}")]
+    Malformed {
+        db: String,
+        what: String,
+        #[source]
+        source: tlog::TlogError,
+    },
+    /// Tile bytes did not authenticate against the signed tree.
+    #[error("checksum database {db}: downloaded inconsistent tile: {source}")]
+    Tile {
+        db: String,
+        #[source]
+        source: tlog::TlogError,
+    },
+    /// A data tile whose records do not match the authenticated leaves.
+    #[error("checksum database {db}: data tile {tile} is inconsistent: {msg}")]
+    DataTile {
+        db: String,
+        tile: String,
+        msg: String,
+    },
+    /// The record's hash is not the leaf in the signed tree.
+    #[error(
+        "checksum database {db}: cannot authenticate record {id} for {path}@{version}: its hash is not in tree {tree_n}"
+    )]
+    RecordNotProven {
+        db: String,
+        path: String,
+        version: String,
+        id: u64,
+        tree_n: u64,
+    },
+    /// The record number lies outside the signed tree.
+    #[error("checksum database {db}: record {id} is outside tree of size {tree_n}")]
+    RecordOutOfRange { db: String, id: u64, tree_n: u64 },
+    /// The proven record is about something else (CVE-2026-56864).
+    #[error(
+        "checksum database {db}: lookup of {path}@{version} returned a record for another module or version: {line:?}"
+    )]
+    WrongRecord {
+        db: String,
+        path: String,
+        version: String,
+        line: String,
+    },
+    /// The requested tile lies beyond every tree goward trusts.
+    #[error("checksum database {db}: {tile} is not in the trusted tree of size {tree_n}")]
+    TileNotCovered {
+        db: String,
+        tile: String,
+        tree_n: u64,
+    },
+    /// A bad request (tile height, lookup path).
+    #[error("checksum database {db}: {msg}")]
+    BadRequest { db: String, msg: String },
+    /// Local storage failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl SumdbError {
+    /// Stable metric label.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            SumdbError::Poisoned { .. } => "sumdb_poisoned",
+            SumdbError::Fork { .. } => "sumdb_fork",
+            SumdbError::NotFound { .. } => "sumdb_not_found",
+            SumdbError::Upstream { .. } => "sumdb_unreachable",
+            SumdbError::Note { .. } => "sumdb_bad_note",
+            SumdbError::Malformed { .. } => "sumdb_malformed",
+            SumdbError::Tile { .. } | SumdbError::DataTile { .. } => "sumdb_bad_tile",
+            SumdbError::RecordNotProven { .. } => "sumdb_record_not_proven",
+            SumdbError::RecordOutOfRange { .. } => "sumdb_record_out_of_range",
+            SumdbError::WrongRecord { .. } => "sumdb_wrong_record",
+            SumdbError::TileNotCovered { .. } => "sumdb_tile_not_covered",
+            SumdbError::BadRequest { .. } => "sumdb_bad_request",
+            SumdbError::Store(_) => "store",
+        }
+    }
+}
+
+/// How the database is reached, decided once like cmd/go `initBase`.
+#[derive(Debug, Clone, Copy)]
+enum Route {
+    /// `<upstream entry i>/sumdb/<name>/…`
+    Proxy(usize),
+    /// The explicit URL, or `https://<name>`.
+    Direct,
+}
+
+/// The trusted head: the newest tree goward has verified, with its note.
+#[derive(Debug, Clone)]
+struct Head {
+    tree: Tree,
+    note: Bytes,
+}
+
+/// A client for one checksum database.
+#[derive(Debug)]
+pub struct SumdbClient {
+    name: String,
+    verifier: Verifier,
+    upstreams: Arc<ProxyList>,
+    direct: Arc<dyn Upstream>,
+    has_explicit_url: bool,
+    store: Arc<dyn Store>,
+    limits: SumdbLimits,
+    route: OnceCell<Route>,
+    /// Serializes head updates: a merge reads tiles then installs the head,
+    /// and two merges must not interleave (cmd/go does a CAS loop instead).
+    head: Mutex<Head>,
+    poisoned: RwLock<Option<String>>,
+    /// Tiles that authenticated before; re-authenticated on every use anyway.
+    tiles: moka::future::Cache<Tile, Bytes>,
+    /// Proven lookups: the log is append-only and our head only moves along
+    /// consistent trees, so a record proven once stays proven.
+    proven: moka::future::Cache<(String, String), Arc<(ProvenRecord, Bytes)>>,
+    /// The last `/latest` fetched from upstream, reused for a short while.
+    latest: moka::future::Cache<(), Bytes>,
+}
+
+fn tlog_err(db: &str, what: impl Into<String>) -> impl FnOnce(tlog::TlogError) -> SumdbError + '_ {
+    let what = what.into();
+    move |source| SumdbError::Malformed {
+        db: db.to_owned(),
+        what,
+        source,
+    }
+}
+
+impl SumdbClient {
+    /// Builds a client and loads the persisted head and fork marker.
+    ///
+    /// `direct` is the HTTP upstream for the explicit URL or `https://<name>`.
+    pub fn new(
+        spec: &SumdbSpec,
+        upstreams: Arc<ProxyList>,
+        direct: Arc<dyn Upstream>,
+        store: Arc<dyn Store>,
+        limits: SumdbLimits,
+    ) -> Result<SumdbClient, SumdbError> {
+        let name = spec.name.clone();
+        let verifier = Verifier::parse(&spec.vkey).map_err(|source| SumdbError::Note {
+            db: name.clone(),
+            source,
+        })?;
+        let head = match store.get_doc(&DocKey::SumdbHead(name.clone()))? {
+            None => Head {
+                tree: Tree {
+                    n: 0,
+                    hash: tlog::empty_tree_hash(),
+                },
+                note: Bytes::new(),
+            },
+            Some(noteb) => {
+                let n = note::open(&noteb, &verifier).map_err(|source| SumdbError::Note {
+                    db: name.clone(),
+                    source,
+                })?;
+                let tree = tlog::parse_tree(n.text.as_bytes())
+                    .map_err(tlog_err(&name, "persisted tree head"))?;
+                Head { tree, note: noteb }
+            }
+        };
+        let poisoned = store
+            .get_doc(&DocKey::SumdbFork(name.clone()))?
+            .map(|_| DocKey::SumdbFork(name.clone()).rel_path());
+        Ok(SumdbClient {
+            name,
+            verifier,
+            upstreams,
+            direct,
+            has_explicit_url: spec.url.is_some(),
+            store,
+            route: OnceCell::new(),
+            head: Mutex::new(head),
+            poisoned: RwLock::new(poisoned),
+            tiles: moka::future::Cache::builder()
+                .max_capacity(64 << 20)
+                .weigher(|_, v: &Bytes| u32::try_from(v.len()).unwrap_or(u32::MAX))
+                .build(),
+            proven: moka::future::Cache::builder().max_capacity(100_000).build(),
+            latest: moka::future::Cache::builder()
+                .time_to_live(limits.latest_ttl)
+                .build(),
+            limits,
+        })
+    }
+
+    /// The database name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The trusted tree size (for metrics and readiness).
+    pub async fn trusted_size(&self) -> u64 {
+        self.head.lock().await.tree.n
+    }
+
+    /// Fails if a fork was detected.
+    pub fn check_trusted(&self) -> Result<(), SumdbError> {
+        let guard = self.poisoned.read().unwrap_or_else(|e| e.into_inner());
+        match &*guard {
+            Some(report) => Err(SumdbError::Poisoned {
+                db: self.name.clone(),
+                report: report.clone(),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&dyn Store) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, SumdbError> {
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || f(&*store))
+            .await
+            .map_err(|e| {
+                SumdbError::Store(StoreError::io(
+                    "join",
+                    "blocking task",
+                    std::io::Error::other(e),
+                ))
+            })?
+            .map_err(SumdbError::from)
+    }
+
+    async fn route(&self) -> Result<Route, SumdbError> {
+        self.route
+            .get_or_try_init(|| async {
+                if self.has_explicit_url {
+                    return Ok(Route::Direct);
+                }
+                // cmd/go sumdb.go initBase: the first proxy that answers
+                // `supported` with 200 carries all checksum-database traffic.
+                for (i, (up, fallback)) in self.upstreams.entries().enumerate() {
+                    match up.get(&format!("sumdb/{}/supported", self.name)).await {
+                        Ok(_) => {
+                            tracing::debug!(db = %self.name, proxy = up.base(), "checksum database reached through proxy");
+                            return Ok(Route::Proxy(i));
+                        }
+                        Err(e) if e.is_not_found() => continue,
+                        Err(_) if matches!(fallback, Fallback::AnyError) => continue,
+                        Err(source) => {
+                            return Err(SumdbError::Upstream {
+                                db: self.name.clone(),
+                                source,
+                            });
+                        }
+                    }
+                }
+                Ok(Route::Direct)
+            })
+            .await
+            .copied()
+    }
+
+    /// GETs `rel` (e.g. `lookup/…`) from the database, capped at `max` bytes.
+    async fn fetch(&self, rel: &str, max: u64) -> Result<Bytes, FetchError> {
+        let route = match self.route().await {
+            Ok(r) => r,
+            Err(SumdbError::Upstream { source, .. }) => return Err(source),
+            Err(_) => Route::Direct,
+        };
+        let body = match route {
+            Route::Proxy(i) => {
+                let (up, _) = self
+                    .upstreams
+                    .entries()
+                    .nth(i)
+                    .unwrap_or_else(|| unreachable!("route index comes from the same list"));
+                up.get(&format!("sumdb/{}/{rel}", self.name)).await?
+            }
+            Route::Direct => self.direct.get(rel).await?,
+        };
+        metrics::counter!("goward_upstream_requests_total", "kind" => "sumdb").increment(1);
+        body.bytes(max).await
+    }
+
+    fn upstream_err(&self, source: FetchError) -> SumdbError {
+        metrics::counter!("goward_upstream_errors_total", "kind" => "sumdb", "reason" => source.reason())
+            .increment(1);
+        SumdbError::Upstream {
+            db: self.name.clone(),
+            source,
+        }
+    }
+
+    /// Reads tile bytes: memory, disk, then network (exact tile, then the
+    /// full tile truncated, as x/mod client.go `readTile`). Returns the bytes
+    /// and whether they came from the network.
+    async fn read_tile(&self, t: Tile) -> Result<(Bytes, bool), SumdbError> {
+        let want = t.w as usize * 32;
+        if let Some(b) = self.tiles.get(&t).await {
+            return Ok((b, false));
+        }
+        let full = Tile { w: 1 << t.h, ..t };
+        for cand in [t, full] {
+            let key = DocKey::SumdbTile(self.name.clone(), cand.path());
+            if let Some(b) = self.blocking(move |s| s.get_doc(&key)).await?
+                && b.len() >= want
+            {
+                return Ok((b.slice(..want), false));
+            }
+        }
+        match self.fetch(&t.path(), want as u64).await {
+            Ok(b) => Ok((b, true)),
+            Err(e) if t.w < (1 << t.h) && e.is_not_found() => {
+                let b = self
+                    .fetch(&full.path(), (32u64) << t.h)
+                    .await
+                    .map_err(|e| self.upstream_err(e))?;
+                if b.len() < want {
+                    return Err(SumdbError::Tile {
+                        db: self.name.clone(),
+                        source: tlog::TlogError::TileLength {
+                            tile: full.path(),
+                            len: b.len(),
+                            want,
+                            w: t.w,
+                        },
+                    });
+                }
+                Ok((b.slice(..want), true))
+            }
+            Err(e) => Err(self.upstream_err(e)),
+        }
+    }
+
+    /// Reads the stored hashes at `indexes` of `tree`, authenticating every
+    /// tile used against the signed root before any is cached.
+    async fn read_hashes(&self, tree: &Tree, indexes: &[u64]) -> Result<Vec<Hash>, SumdbError> {
+        let plan = tlog::plan_tiles(TILE_HEIGHT, tree.n, indexes)
+            .map_err(tlog_err(&self.name, "planning tiles"))?;
+        let mut data = Vec::with_capacity(plan.tiles().len());
+        let mut fresh = Vec::new();
+        for &t in plan.tiles() {
+            let (b, from_net) = self.read_tile(t).await?;
+            if from_net {
+                fresh.push((t, b.clone()));
+            }
+            data.push(b.to_vec());
+        }
+        let hashes = tlog::authenticate(tree, &plan, &data).map_err(|source| SumdbError::Tile {
+            db: self.name.clone(),
+            source,
+        })?;
+        // Only now, authenticated, may tiles be remembered.
+        for (i, &t) in plan.tiles().iter().enumerate() {
+            self.tiles.insert(t, Bytes::from(data[i].clone())).await;
+        }
+        for (t, b) in fresh {
+            let key = DocKey::SumdbTile(self.name.clone(), t.path());
+            self.blocking(move |s| s.put_doc(&key, &b)).await?;
+        }
+        Ok(hashes)
+    }
+
+    /// The hash of the first `n` records, read from tiles authenticated
+    /// against `tree` (x/mod client.go `checkTrees`).
+    async fn tree_hash_at(&self, tree: &Tree, n: u64) -> Result<Hash, SumdbError> {
+        if n == 0 {
+            return Ok(tlog::empty_tree_hash());
+        }
+        let idx = tlog::subtree_indexes(0, n);
+        let hs = self.read_hashes(tree, &idx).await?;
+        let mut h = *hs.last().unwrap_or(&tlog::empty_tree_hash());
+        for x in hs[..hs.len().saturating_sub(1)].iter().rev() {
+            h = tlog::node_hash(x, &h);
+        }
+        Ok(h)
+    }
+
+    /// Opens a signed tree note with this database's key.
+    fn open_tree(&self, note_bytes: &[u8]) -> Result<Tree, SumdbError> {
+        let n = note::open(note_bytes, &self.verifier).map_err(|source| SumdbError::Note {
+            db: self.name.clone(),
+            source,
+        })?;
+        tlog::parse_tree(n.text.as_bytes()).map_err(tlog_err(&self.name, "signed tree"))
+    }
+
+    /// Merges a verified tree into the trusted head (x/mod `mergeLatestMem`):
+    /// a newer tree must contain the head, an older one must be contained in
+    /// it. Anything else is a fork and poisons the database.
+    async fn merge(&self, tree: Tree, note_bytes: &Bytes) -> Result<Head, SumdbError> {
+        let mut head = self.head.lock().await;
+        self.check_trusted()?;
+        if tree.n == head.tree.n {
+            if tree.hash != head.tree.hash {
+                return Err(self
+                    .fork(&head, &tree, note_bytes, tree.hash, Vec::new())
+                    .await);
+            }
+            return Ok(head.clone());
+        }
+        let (older, older_note, newer, newer_note) = if tree.n > head.tree.n {
+            (head.tree, head.note.clone(), tree, note_bytes.clone())
+        } else {
+            (tree, note_bytes.clone(), head.tree, head.note.clone())
+        };
+        let got = self.tree_hash_at(&newer, older.n).await?;
+        if got != older.hash {
+            let proof = self.tree_proof(&newer, older.n).await.unwrap_or_default();
+            let (old_head, new_tree, new_note) = if tree.n > head.tree.n {
+                (head.clone(), newer, newer_note)
+            } else {
+                (head.clone(), older, older_note)
+            };
+            return Err(self.fork(&old_head, &new_tree, &new_note, got, proof).await);
+        }
+        if tree.n > head.tree.n {
+            let key = DocKey::SumdbHead(self.name.clone());
+            let nb = note_bytes.clone();
+            self.blocking(move |s| s.put_doc(&key, &nb)).await?;
+            tracing::info!(db = %self.name, from = head.tree.n, to = tree.n, "trusted tree head advanced");
+            *head = Head {
+                tree,
+                note: note_bytes.clone(),
+            };
+        }
+        Ok(head.clone())
+    }
+
+    /// The RFC 6962 consistency proof between sizes `n` and `newer.n`, for
+    /// the SECURITY ERROR report.
+    async fn tree_proof(&self, newer: &Tree, n: u64) -> Result<Vec<Hash>, SumdbError> {
+        let idx = tlog::tree_proof_indexes(newer.n, n)
+            .map_err(tlog_err(&self.name, "consistency proof"))?;
+        let hs = self.read_hashes(newer, &idx).await?;
+        let map: std::collections::BTreeMap<u64, Hash> = idx.into_iter().zip(hs).collect();
+        tlog::prove_tree(newer.n, n, &map).map_err(tlog_err(&self.name, "consistency proof"))
+    }
+
+    /// Records a fork: logs a SECURITY ERROR with both heads and the proof,
+    /// persists the report, and stops trusting the database.
+    async fn fork(
+        &self,
+        old: &Head,
+        new: &Tree,
+        new_note: &[u8],
+        computed: Hash,
+        proof: Vec<Hash>,
+    ) -> SumdbError {
+        use base64::Engine as _;
+        let b64 = |h: &Hash| base64::engine::general_purpose::STANDARD.encode(h);
+        let indent = |b: &[u8]| String::from_utf8_lossy(b).trim_end().replace('\n', "\n\t");
+        let mut report = format!(
+            "SECURITY ERROR\ngo.sum database server misbehavior detected!\n\ndatabase: {}\n\nold database:\n\t{}\n\nnew database:\n\t{}\n\nproof of misbehavior:\n\t{}",
+            self.name,
+            indent(&old.note),
+            indent(new_note),
+            b64(&computed)
+        );
+        for h in &proof {
+            report.push_str("\n\t");
+            report.push_str(&b64(h));
+        }
+        report.push('\n');
+        tracing::error!(db = %self.name, old_size = old.tree.n, new_size = new.n, "{report}");
+        metrics::counter!("goward_verification_failures_total", "reason" => "sumdb_fork")
+            .increment(1);
+        let key = DocKey::SumdbFork(self.name.clone());
+        let rel = key.rel_path();
+        let bytes = report.into_bytes();
+        if let Err(e) = self.blocking(move |s| s.put_doc(&key, &bytes)).await {
+            tracing::error!(db = %self.name, "could not persist the fork report: {e}");
+        }
+        *self.poisoned.write().unwrap_or_else(|e| e.into_inner()) = Some(rel);
+        SumdbError::Fork {
+            db: self.name.clone(),
+            old_n: old.tree.n,
+            new_n: new.n,
+        }
+    }
+
+    /// Proves `path@version` (a canonical version, without `/go.mod`) and
+    /// returns the proven record. Concurrent calls for one version share a
+    /// single lookup, hence the shared error.
+    pub async fn prove(&self, path: &str, version: &str) -> Result<ProvenRecord, Arc<SumdbError>> {
+        Ok(self.prove_with_body(path, version).await?.0.clone())
+    }
+
+    /// The raw lookup response, served to clients only once proven.
+    pub async fn lookup(&self, path: &str, version: &str) -> Result<Bytes, Arc<SumdbError>> {
+        Ok(self.prove_with_body(path, version).await?.1.clone())
+    }
+
+    async fn prove_with_body(
+        &self,
+        path: &str,
+        version: &str,
+    ) -> Result<Arc<(ProvenRecord, Bytes)>, Arc<SumdbError>> {
+        self.check_trusted()?;
+        let key = (path.to_owned(), version.to_owned());
+        let r = self
+            .proven
+            .try_get_with(key, self.prove_uncached(path, version))
+            .await?;
+        // A fork found after this record was cached stops it too.
+        self.check_trusted()?;
+        Ok(r)
+    }
+
+    async fn prove_uncached(
+        &self,
+        path: &str,
+        version: &str,
+    ) -> Result<Arc<(ProvenRecord, Bytes)>, SumdbError> {
+        let bad = |e: module::ModuleError| SumdbError::BadRequest {
+            db: self.name.clone(),
+            msg: e.to_string(),
+        };
+        let epath = module::escape_path(path).map_err(bad)?;
+        let ever = module::escape_version(version).map_err(bad)?;
+        let lookup_key = format!("{epath}@{ever}");
+        let doc = DocKey::SumdbLookup(self.name.clone(), lookup_key.clone());
+        let cached = {
+            let doc = doc.clone();
+            self.blocking(move |s| s.get_doc(&doc)).await?
+        };
+        let (body, from_net) = match cached {
+            Some(b) => (b, false),
+            None => {
+                let b = self
+                    .fetch(&format!("lookup/{lookup_key}"), self.limits.lookup)
+                    .await
+                    .map_err(|e| {
+                        if let crate::upstream::FetchErrorKind::NotFound { message, .. } = &e.kind {
+                            SumdbError::NotFound {
+                                db: self.name.clone(),
+                                path: path.to_owned(),
+                                version: version.to_owned(),
+                                message: message.clone(),
+                            }
+                        } else {
+                            self.upstream_err(e)
+                        }
+                    })?;
+                (b, true)
+            }
+        };
+        let record = self.verify_lookup(path, version, &body).await?;
+        if from_net {
+            let b = body.clone();
+            self.blocking(move |s| s.put_doc(&doc, &b)).await?;
+        }
+        Ok(Arc::new((record, body)))
+    }
+
+    /// Steps 3–6 of x/mod `Client.Lookup`, with the 2026 fixes.
+    async fn verify_lookup(
+        &self,
+        path: &str,
+        version: &str,
+        body: &Bytes,
+    ) -> Result<ProvenRecord, SumdbError> {
+        // 3. Split: record id, record text, signed tree note.
+        let (id, text, note_bytes) =
+            tlog::parse_record(body).map_err(tlog_err(&self.name, "lookup response"))?;
+        let text = std::str::from_utf8(text)
+            .map_err(|_| SumdbError::BadRequest {
+                db: self.name.clone(),
+                msg: "lookup record is not UTF-8".into(),
+            })?
+            .to_owned();
+        let note_bytes = Bytes::copy_from_slice(note_bytes);
+        // 4. Verify the note and merge its tree into the trusted head.
+        let tree = self.open_tree(&note_bytes)?;
+        if id >= tree.n {
+            return Err(SumdbError::RecordOutOfRange {
+                db: self.name.clone(),
+                id,
+                tree_n: tree.n,
+            });
+        }
+        let head = self.merge(tree, &note_bytes).await?;
+        // 5. The record's hash must be leaf `id` of the trusted tree.
+        let leaf = self
+            .read_hashes(&head.tree, &[tlog::stored_hash_index(0, id)])
+            .await?;
+        if leaf.first() != Some(&tlog::record_hash(text.as_bytes())) {
+            return Err(SumdbError::RecordNotProven {
+                db: self.name.clone(),
+                path: path.to_owned(),
+                version: version.to_owned(),
+                id,
+                tree_n: head.tree.n,
+            });
+        }
+        // 6. Hash lines come from the proven text only, and every line must
+        // be about exactly this module version.
+        let mod_version = format!("{version}/go.mod");
+        let mut zip_h1s = Vec::new();
+        let mut mod_h1s = Vec::new();
+        for line in text.lines() {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            let wrong = || SumdbError::WrongRecord {
+                db: self.name.clone(),
+                path: path.to_owned(),
+                version: version.to_owned(),
+                line: line.to_owned(),
+            };
+            let [p, v, h] = f.as_slice() else {
+                return Err(wrong());
+            };
+            if *p != path {
+                return Err(wrong());
+            }
+            let dst = if *v == version {
+                &mut zip_h1s
+            } else if *v == mod_version {
+                &mut mod_h1s
+            } else {
+                return Err(wrong());
+            };
+            if h.starts_with("h1:") {
+                dst.push(H1::parse(h).map_err(|_| wrong())?);
+            }
+        }
+        Ok(ProvenRecord {
+            db: self.name.clone(),
+            path: path.to_owned(),
+            version: version.to_owned(),
+            id,
+            text,
+            tree: head.tree,
+            note: head.note.to_vec(),
+            zip_h1s,
+            mod_h1s,
+        })
+    }
+
+    /// The signed tree head for `/latest`: upstream's, once verified and
+    /// merged; the persisted trusted head when upstream is unreachable
+    /// (offline and air-gapped serving).
+    pub async fn latest(&self) -> Result<Bytes, SumdbError> {
+        self.check_trusted()?;
+        if let Some(b) = self.latest.get(&()).await {
+            return Ok(b);
+        }
+        match self.fetch("latest", self.limits.latest).await {
+            Ok(b) => {
+                let tree = self.open_tree(&b)?;
+                let head = self.merge(tree, &b).await?;
+                // An older (but consistent) upstream view is answered with
+                // our newer head: never roll a client back.
+                let out = if head.tree.n > tree.n { head.note } else { b };
+                self.latest.insert((), out.clone()).await;
+                Ok(out)
+            }
+            Err(e) => {
+                let head = self.head.lock().await.clone();
+                if head.tree.n == 0 {
+                    return Err(self.upstream_err(e));
+                }
+                tracing::warn!(db = %self.name, error = %e, "upstream unreachable; serving the trusted tree head");
+                Ok(head.note)
+            }
+        }
+    }
+
+    /// An authenticated tile for `/tile/…`. Hash tiles are rebuilt from
+    /// hashes authenticated against the trusted head, so unauthenticated
+    /// bytes are never passed through; data tiles are checked record by
+    /// record against authenticated leaf hashes.
+    pub async fn tile(&self, t: Tile) -> Result<Bytes, SumdbError> {
+        self.check_trusted()?;
+        if t.h != TILE_HEIGHT {
+            return Err(SumdbError::BadRequest {
+                db: self.name.clone(),
+                msg: format!("tile height {} is not served (only {TILE_HEIGHT})", t.h),
+            });
+        }
+        let level = if t.l < 0 { 0 } else { t.l as u32 * t.h };
+        let first = t.n << t.h;
+        let end = first + u64::from(t.w);
+        // The tile covers records [first<<level, end<<level).
+        let needed = end.checked_shl(level).unwrap_or(u64::MAX);
+        let mut head = self.head.lock().await.clone();
+        if needed > head.tree.n {
+            // The client may know a newer tree than we do: catch up once.
+            self.latest.invalidate(&()).await;
+            let _ = self.latest().await?;
+            head = self.head.lock().await.clone();
+            if needed > head.tree.n {
+                return Err(SumdbError::TileNotCovered {
+                    db: self.name.clone(),
+                    tile: t.path(),
+                    tree_n: head.tree.n,
+                });
+            }
+        }
+        let idx: Vec<u64> = (first..end)
+            .map(|i| tlog::stored_hash_index(level, i))
+            .collect();
+        let hashes = self.read_hashes(&head.tree, &idx).await?;
+        if t.l >= 0 {
+            return Ok(Bytes::from(hashes.concat()));
+        }
+        let key = DocKey::SumdbTile(self.name.clone(), t.path());
+        let data = {
+            let key = key.clone();
+            self.blocking(move |s| s.get_doc(&key)).await?
+        };
+        let (data, from_net) = match data {
+            Some(d) => (d, false),
+            None => (
+                self.fetch(&t.path(), self.limits.data_tile)
+                    .await
+                    .map_err(|e| self.upstream_err(e))?,
+                true,
+            ),
+        };
+        check_data_tile(&data, &hashes).map_err(|msg| SumdbError::DataTile {
+            db: self.name.clone(),
+            tile: t.path(),
+            msg,
+        })?;
+        if from_net {
+            let d = data.clone();
+            self.blocking(move |s| s.put_doc(&key, &d)).await?;
+        }
+        Ok(data)
+    }
+}
+
+/// A data tile is each record's text followed by a blank line; record `i`
+/// must hash to `leaves[i]`.
+fn check_data_tile(data: &[u8], leaves: &[Hash]) -> Result<(), String> {
+    let mut rest = data;
+    for (i, leaf) in leaves.iter().enumerate() {
+        let end = rest
+            .windows(2)
+            .position(|w| w == b"\n\n")
+            .ok_or_else(|| format!("record {i} is truncated"))?;
+        let text = &rest[..=end];
+        if tlog::record_hash(text) != *leaf {
+            return Err(format!("record {i} does not match the signed tree"));
+        }
+        rest = &rest[end + 2..];
+    }
+    if !rest.is_empty() {
+        return Err("trailing data after the last record".into());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn data_tile_checks_every_record() {
+        let a = b"example.com/a v1.0.0 h1:x\n".to_vec();
+        let b = b"example.com/b v1.0.0 h1:y\n".to_vec();
+        let leaves = [tlog::record_hash(&a), tlog::record_hash(&b)];
+        let mut tile = a.clone();
+        tile.push(b'\n');
+        tile.extend_from_slice(&b);
+        tile.push(b'\n');
+        assert_eq!(check_data_tile(&tile, &leaves), Ok(()));
+        let mut forged = tile.clone();
+        forged[15] ^= 1;
+        assert_eq!(
+            check_data_tile(&forged, &leaves),
+            Err("record 0 does not match the signed tree".into())
+        );
+        assert_eq!(
+            check_data_tile(&tile[..tile.len() - 1], &leaves),
+            Err("record 1 is truncated".into())
+        );
+        let mut extra = tile.clone();
+        extra.extend_from_slice(b"junk");
+        assert_eq!(
+            check_data_tile(&extra, &leaves),
+            Err("trailing data after the last record".into())
+        );
+    }
+}

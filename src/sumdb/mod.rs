@@ -1,0 +1,166 @@
+//! Checksum databases: signed notes, the tiled transparency log, and the
+//! client that proves lookups before anything is stored or served.
+
+pub mod client;
+pub mod note;
+pub mod tlog;
+
+use crate::dirhash::H1;
+
+pub use client::{SumdbClient, SumdbError};
+
+/// The key of sum.golang.org (cmd/go `modfetch/key.go`).
+pub const SUM_GOLANG_ORG_KEY: &str =
+    "sum.golang.org+033de0ae+Ac4zctda0e5eza+HJyk9SxEdh+s3Ux18htTTAD8OuAn8";
+
+/// Tile height used by sum.golang.org and the go command (client.go).
+pub const TILE_HEIGHT: u32 = 8;
+
+/// One configured checksum database, from a `GOSUMDB`-style value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SumdbSpec {
+    /// `name+hash+key`.
+    pub vkey: String,
+    /// The database name (the first field of the key).
+    pub name: String,
+    /// Where to reach it; `None` means through the upstream proxies
+    /// (`<proxy>/sumdb/<name>/…`), then `https://<name>`.
+    pub url: Option<String>,
+}
+
+impl SumdbSpec {
+    /// Parses `KEY [URL]` as the go command parses `GOSUMDB` (cmd/go
+    /// `modfetch/sumdb.go` `dbDial`), including the bare `sum.golang.org`
+    /// and `sum.golang.google.cn` shorthands.
+    pub fn parse(value: &str) -> Result<SumdbSpec, String> {
+        let fields: Vec<&str> = value.split_whitespace().collect();
+        let (key, mut url) = match fields.as_slice() {
+            [k] => (*k, None),
+            [k, u] => (*k, Some((*u).to_owned())),
+            [] => return Err("empty checksum database setting".into()),
+            _ => {
+                return Err(format!(
+                    "invalid checksum database {value:?}: too many fields (want \"KEY [URL]\")"
+                ));
+            }
+        };
+        let key = match key {
+            "sum.golang.org" => SUM_GOLANG_ORG_KEY,
+            "sum.golang.google.cn" => {
+                url.get_or_insert_with(|| "https://sum.golang.google.cn".to_owned());
+                SUM_GOLANG_ORG_KEY
+            }
+            k => k,
+        };
+        let verifier = note::Verifier::parse(key)
+            .map_err(|e| format!("invalid checksum database key {key:?}: {e}"))?;
+        let name = verifier.name().to_owned();
+        if name.is_empty()
+            || name.ends_with('/')
+            || name.starts_with('/')
+            || name.contains("//")
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-._~/:".contains(c))
+        {
+            return Err(format!(
+                "invalid checksum database name {name:?}: must be host[/path]"
+            ));
+        }
+        if let Some(u) = &url
+            && !(u.starts_with("https://") || u.starts_with("http://"))
+        {
+            return Err(format!(
+                "invalid checksum database URL {u:?}: must be http:// or https://"
+            ));
+        }
+        Ok(SumdbSpec {
+            vkey: key.to_owned(),
+            name,
+            url,
+        })
+    }
+}
+
+/// Proof token: a checksum-database record proven included in a signed tree
+/// head that is consistent with every head goward has trusted before.
+///
+/// Only [`SumdbClient`] constructs it, after the inclusion proof; the hash
+/// lines come from the proven record text alone, never from the note that
+/// follows it (CVE-2026-56864).
+#[derive(Clone, Debug)]
+pub struct ProvenRecord {
+    db: String,
+    path: String,
+    version: String,
+    id: u64,
+    text: String,
+    tree: tlog::Tree,
+    note: Vec<u8>,
+    zip_h1s: Vec<H1>,
+    mod_h1s: Vec<H1>,
+}
+
+impl ProvenRecord {
+    /// The database name.
+    pub fn db(&self) -> &str {
+        &self.db
+    }
+    /// Module path the record is for.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+    /// Version the record is for.
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+    /// Record number in the log.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+    /// The proven record text (go.sum lines).
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+    /// The tree the record was proven in.
+    pub fn tree(&self) -> tlog::Tree {
+        self.tree
+    }
+    /// The signed note of that tree.
+    pub fn note(&self) -> &[u8] {
+        &self.note
+    }
+    /// `h1:` lines for the zip.
+    pub fn zip_h1s(&self) -> &[H1] {
+        &self.zip_h1s
+    }
+    /// `h1:` lines for the go.mod.
+    pub fn mod_h1s(&self) -> &[H1] {
+        &self.mod_h1s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_gosumdb_values() {
+        let s = SumdbSpec::parse("sum.golang.org").unwrap();
+        assert_eq!(s.vkey, SUM_GOLANG_ORG_KEY);
+        assert_eq!(s.name, "sum.golang.org");
+        assert_eq!(s.url, None);
+        let s = SumdbSpec::parse("sum.golang.google.cn").unwrap();
+        assert_eq!(s.url.as_deref(), Some("https://sum.golang.google.cn"));
+        let s = SumdbSpec::parse(&format!("{SUM_GOLANG_ORG_KEY} http://127.0.0.1:9/x")).unwrap();
+        assert_eq!(s.url.as_deref(), Some("http://127.0.0.1:9/x"));
+        for bad in [
+            "",
+            "a b c",
+            "sum.golang.org+00000000+AAAA",
+            "sum.golang.org ftp://x",
+        ] {
+            assert!(SumdbSpec::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,374 @@
+//! The `.mod` stage: a go.mod from upstream must be small, parse, and declare
+//! the module that was requested (go-protocol.md §1.1, §3.3).
+//!
+//! Only the lexical structure and the `module` directive are checked: that is
+//! what lets a swapped or truncated go.mod be caught even for clients that do
+//! not verify, without re-implementing all of `x/mod/modfile`.
+
+use bytes::Bytes;
+
+use crate::dirhash::{self, H1};
+
+/// `x/mod/zip.MaxGoMod` and cmd/go `codehost.MaxGoMod`.
+pub const MAX_GO_MOD: u64 = 16 << 20;
+
+/// Proof token: a go.mod that passed [`check_mod`]. Fields are private; only
+/// `check_mod` builds it.
+#[derive(Debug, Clone)]
+pub struct ModChecked {
+    module: String,
+    version: String,
+    bytes: Bytes,
+    h1: H1,
+}
+
+impl ModChecked {
+    /// The requested module path.
+    pub fn module(&self) -> &str {
+        &self.module
+    }
+    /// The requested (canonical) version.
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+    /// The exact bytes that were checked and hashed.
+    pub fn bytes(&self) -> &Bytes {
+        &self.bytes
+    }
+    /// `h1:` of the go.mod, as in `path version/go.mod h1:…`.
+    pub fn h1(&self) -> &H1 {
+        &self.h1
+    }
+}
+
+/// Why a go.mod was rejected.
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ModError {
+    /// Larger than [`MAX_GO_MOD`].
+    #[error("go.mod is too large ({size} bytes; limit is {limit} bytes)")]
+    TooLarge { size: u64, limit: u64 },
+    /// Not UTF-8 (the go command's parser rejects it too).
+    #[error("go.mod is not valid UTF-8")]
+    NotUtf8,
+    /// A lexical error.
+    #[error("go.mod:{line}: {msg}")]
+    Syntax { line: usize, msg: String },
+    /// No `module` directive.
+    #[error("go.mod has no module directive")]
+    NoModule,
+    /// More than one `module` directive.
+    #[error("go.mod:{line}: repeated module directive")]
+    RepeatedModule { line: usize },
+    /// The go.mod declares another module (mix-and-match or a swapped file).
+    #[error("go.mod declares module {got:?}, but {want:?} was requested")]
+    WrongModule { want: String, got: String },
+}
+
+impl ModError {
+    /// Stable metric label.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            ModError::TooLarge { .. } => "mod_too_large",
+            ModError::NotUtf8 | ModError::Syntax { .. } => "mod_syntax",
+            ModError::NoModule | ModError::RepeatedModule { .. } => "mod_no_module",
+            ModError::WrongModule { .. } => "mod_wrong_module",
+        }
+    }
+}
+
+/// Checks a go.mod served for `module@version` and hashes it.
+pub fn check_mod(module: &str, version: &str, bytes: Bytes) -> Result<ModChecked, ModError> {
+    if bytes.len() as u64 > MAX_GO_MOD {
+        return Err(ModError::TooLarge {
+            size: bytes.len() as u64,
+            limit: MAX_GO_MOD,
+        });
+    }
+    let text = std::str::from_utf8(&bytes).map_err(|_| ModError::NotUtf8)?;
+    let declared = module_directive(text)?;
+    if declared != module {
+        return Err(ModError::WrongModule {
+            want: module.to_owned(),
+            got: declared,
+        });
+    }
+    let h1 = dirhash::hash_go_mod(&bytes);
+    Ok(ModChecked {
+        module: module.to_owned(),
+        version: version.to_owned(),
+        bytes,
+        h1,
+    })
+}
+
+/// One token of a go.mod line (x/mod/modfile/read.go lexer, simplified).
+#[derive(Debug, PartialEq, Eq)]
+enum Token {
+    Word(String),
+    LParen,
+    RParen,
+}
+
+/// Splits one line into tokens, dropping `//` comments and unquoting strings.
+fn tokenize(line: &str, lineno: usize) -> Result<Vec<Token>, ModError> {
+    let syntax = |msg: &str| ModError::Syntax {
+        line: lineno,
+        msg: msg.to_owned(),
+    };
+    let mut out = Vec::new();
+    let mut chars = line.char_indices().peekable();
+    while let Some(&(i, c)) = chars.peek() {
+        match c {
+            c if c.is_whitespace() => {
+                chars.next();
+            }
+            '/' if line[i..].starts_with("//") => break,
+            '(' => {
+                chars.next();
+                out.push(Token::LParen);
+            }
+            ')' => {
+                chars.next();
+                out.push(Token::RParen);
+            }
+            '"' => {
+                chars.next();
+                let mut s = String::new();
+                let mut closed = false;
+                while let Some((_, c)) = chars.next() {
+                    match c {
+                        '"' => {
+                            closed = true;
+                            break;
+                        }
+                        '\\' => match chars.next() {
+                            Some((_, e)) => s.push(e),
+                            None => return Err(syntax("unterminated quoted string")),
+                        },
+                        c => s.push(c),
+                    }
+                }
+                if !closed {
+                    return Err(syntax("unterminated quoted string"));
+                }
+                out.push(Token::Word(s));
+            }
+            '`' => {
+                chars.next();
+                let mut s = String::new();
+                let mut closed = false;
+                for (_, c) in chars.by_ref() {
+                    if c == '`' {
+                        closed = true;
+                        break;
+                    }
+                    s.push(c);
+                }
+                if !closed {
+                    return Err(syntax("unterminated raw string"));
+                }
+                out.push(Token::Word(s));
+            }
+            _ => {
+                let mut s = String::new();
+                while let Some(&(j, c)) = chars.peek() {
+                    if c.is_whitespace() || c == '(' || c == ')' || c == '"' || c == '`' {
+                        break;
+                    }
+                    if c == '/' && line[j..].starts_with("//") {
+                        break;
+                    }
+                    s.push(c);
+                    chars.next();
+                }
+                out.push(Token::Word(s));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Returns the path of the single `module` directive, checking that blocks
+/// are balanced on the way.
+fn module_directive(text: &str) -> Result<String, ModError> {
+    let mut found: Option<String> = None;
+    // The verb of the block we are in, if any.
+    let mut block: Option<(String, usize)> = None;
+    for (idx, line) in text.lines().enumerate() {
+        let lineno = idx + 1;
+        let toks = tokenize(line, lineno)?;
+        let Some(first) = toks.first() else { continue };
+        let mut entry: Option<(String, Vec<&Token>)> = None;
+        match (&block, first) {
+            (Some(_), Token::RParen) => {
+                if toks.len() != 1 {
+                    return Err(ModError::Syntax {
+                        line: lineno,
+                        msg: "unexpected tokens after )".into(),
+                    });
+                }
+                block = None;
+            }
+            (Some((verb, _)), _) => entry = Some((verb.clone(), toks.iter().collect())),
+            (None, Token::Word(verb)) => {
+                if toks.last() == Some(&Token::LParen) {
+                    if toks.len() != 2 {
+                        return Err(ModError::Syntax {
+                            line: lineno,
+                            msg: "unexpected tokens before (".into(),
+                        });
+                    }
+                    block = Some((verb.clone(), lineno));
+                } else {
+                    entry = Some((verb.clone(), toks[1..].iter().collect()));
+                }
+            }
+            (None, _) => {
+                return Err(ModError::Syntax {
+                    line: lineno,
+                    msg: "unexpected parenthesis".into(),
+                });
+            }
+        }
+        if let Some((verb, args)) = entry {
+            if args.iter().any(|t| !matches!(t, Token::Word(_))) {
+                return Err(ModError::Syntax {
+                    line: lineno,
+                    msg: "unexpected parenthesis".into(),
+                });
+            }
+            if verb == "module" {
+                if found.is_some() {
+                    return Err(ModError::RepeatedModule { line: lineno });
+                }
+                match args.as_slice() {
+                    [Token::Word(p)] => found = Some(p.clone()),
+                    _ => {
+                        return Err(ModError::Syntax {
+                            line: lineno,
+                            msg: "usage: module module/path".into(),
+                        });
+                    }
+                }
+            }
+        }
+    }
+    if let Some((_, line)) = block {
+        return Err(ModError::Syntax {
+            line,
+            msg: "unterminated block".into(),
+        });
+    }
+    found.ok_or(ModError::NoModule)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(text: &str) -> Result<ModChecked, ModError> {
+        check_mod("example.com/m", "v1.0.0", Bytes::from(text.to_owned()))
+    }
+
+    #[test]
+    fn accepts_real_go_mods() {
+        let ok = [
+            "module example.com/m\n",
+            "module example.com/m\n\ngo 1.21\n\nrequire (\n\tgolang.org/x/text v0.3.0 // indirect\n)\n",
+            "// Deprecated: use v2\nmodule \"example.com/m\"\n",
+            "module example.com/m // comment\nretract [v1.0.0, v1.0.1]\n",
+            "module (\n\texample.com/m\n)\n",
+            "module `example.com/m`\n",
+        ];
+        for t in ok {
+            let c = check(t).unwrap_or_else(|e| panic!("{t:?}: {e}"));
+            assert_eq!(c.module(), "example.com/m");
+        }
+    }
+
+    #[test]
+    fn hash_is_go_mod_h1() {
+        let c = check_mod(
+            "golang.org/toolchain",
+            "v0.0.1-go1.21.9.linux-amd64",
+            Bytes::from_static(b"module golang.org/toolchain\n"),
+        )
+        .unwrap();
+        assert_eq!(
+            c.h1().as_str(),
+            "h1:8wlg68NqwW7eMnI1aABk/C2pDYXj8mrMY4TyRfiLeS0="
+        );
+    }
+
+    #[test]
+    fn rejects_bad_go_mods_with_the_exact_reason() {
+        let cases: &[(&str, ModError)] = &[
+            ("", ModError::NoModule),
+            ("go 1.21\n", ModError::NoModule),
+            (
+                "module example.com/other\n",
+                ModError::WrongModule {
+                    want: "example.com/m".into(),
+                    got: "example.com/other".into(),
+                },
+            ),
+            (
+                "module example.com/m\nmodule example.com/m\n",
+                ModError::RepeatedModule { line: 2 },
+            ),
+            (
+                "module \"example.com/m\n",
+                ModError::Syntax {
+                    line: 1,
+                    msg: "unterminated quoted string".into(),
+                },
+            ),
+            (
+                "require (\n\tx v1\n",
+                ModError::Syntax {
+                    line: 1,
+                    msg: "unterminated block".into(),
+                },
+            ),
+            (
+                "module a b\n",
+                ModError::Syntax {
+                    line: 1,
+                    msg: "usage: module module/path".into(),
+                },
+            ),
+            (
+                ")\n",
+                ModError::Syntax {
+                    line: 1,
+                    msg: "unexpected parenthesis".into(),
+                },
+            ),
+        ];
+        for (text, want) in cases {
+            assert_eq!(check(text).unwrap_err(), *want, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn rejects_non_utf8_and_oversize() {
+        assert_eq!(
+            check_mod(
+                "example.com/m",
+                "v1.0.0",
+                Bytes::from_static(b"module \xff\n")
+            )
+            .unwrap_err(),
+            ModError::NotUtf8
+        );
+        let big = Bytes::from(vec![b' '; MAX_GO_MOD as usize + 1]);
+        assert_eq!(
+            check_mod("example.com/m", "v1.0.0", big).unwrap_err(),
+            ModError::TooLarge {
+                size: MAX_GO_MOD + 1,
+                limit: MAX_GO_MOD
+            }
+        );
+    }
+}
