@@ -172,6 +172,7 @@ async fn handle(
             .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
         return r;
     }
+    let started = std::time::Instant::now();
     let (endpoint, result) = match request::parse(path, &app.sumdb_names) {
         Ok(req) => (req.endpoint(), dispatch(&app, req, &headers).await),
         Err(e) => ("invalid", Err(Arc::new(ProxyError::from(e)))),
@@ -180,8 +181,10 @@ async fn handle(
         Ok(r) => r,
         Err(e) => error_response(path, &e),
     };
-    let status = resp.status().as_u16().to_string();
-    metrics::counter!("goward_requests_total", "endpoint" => endpoint, "status" => status)
+    let status = resp.status().as_u16();
+    // Access log; filter with RUST_LOG=goward::access=warn to silence it.
+    tracing::info!(target: "goward::access", %method, path, status, ms = started.elapsed().as_millis() as u64);
+    metrics::counter!("goward_requests_total", "endpoint" => endpoint, "status" => status.to_string())
         .increment(1);
     if let Some(len) = resp
         .headers()

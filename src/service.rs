@@ -59,6 +59,9 @@ pub struct Service {
     infos: moka::future::Cache<ModuleVersion, Bytes>,
     lists: moka::future::Cache<ModulePath, Bytes>,
     latests: moka::future::Cache<ModulePath, Bytes>,
+    /// Bounds concurrent zip checks: each holds the zip's names and a
+    /// hashing buffer, so memory stays flat under a burst of cold fetches.
+    zip_checks: tokio::sync::Semaphore,
 }
 
 async fn blocking<T: Send + 'static>(
@@ -100,6 +103,9 @@ impl Service {
                 .max_capacity(50_000)
                 .time_to_live(ttl)
                 .build(),
+            zip_checks: tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, |n| n.get().max(2)),
+            ),
             limits,
         }
     }
@@ -438,6 +444,11 @@ impl Service {
             mv.version().to_owned(),
         );
         let target = mv.to_string();
+        let _permit = self
+            .zip_checks
+            .acquire()
+            .await
+            .map_err(|e| ProxyError::Internal(e.to_string()))?;
         blocking(move || {
             zipcheck::check_zip(tmp, &m, &v, &limits)
                 .map_err(|source| ProxyError::Zip { target, source })

@@ -446,8 +446,11 @@ fn check_handles(
         size_error: false,
     };
     let mut problems: Vec<EntryError> = Vec::new();
-    let mut digests: Vec<(Vec<u8>, [u8; 32])> = Vec::with_capacity(entries.min(1 << 12));
-    let mut body = BufReader::new(body);
+    // Pass 1: names and rules only, no entry data. Everything that lives until the end (names,
+    // the collision tree) is allocated here, before any entry is inflated: interleaving those
+    // small long-lived allocations with the inflater's large per-entry buffers fragmented the
+    // heap and grew RSS by ~1.5x the zip size (measured on a 64 MB toolchain zip).
+    let mut plan: Vec<(Vec<u8>, Kind)> = Vec::with_capacity(entries.min(1 << 16));
     let files = archive.files().map_err(ZipCheckError::Malformed)?;
     let mut first = None;
     for entry in &mut *files {
@@ -459,24 +462,7 @@ fn check_handles(
                 name: String::from_utf8_lossy(&raw).into_owned(),
                 problem,
             }),
-            // dirhash HashZip lists directory entries (and the bare prefix) with empty content.
-            Ok(Kind::Dir) => digests.push((raw, dirhash::sha256(b""))),
-            Ok(Kind::File { declared }) => {
-                // Once the zip is known to be bad, reading data is wasted work.
-                if !problems.is_empty() || state.size_error {
-                    continue;
-                }
-                let name = || String::from_utf8_lossy(&raw).into_owned();
-                let reader = entry
-                    .with_reader(&mut body, ZipReadOptions::new())
-                    .map_err(|e| ZipCheckError::Corrupt {
-                        name: name(),
-                        source: io::Error::other(e),
-                    })?;
-                let digest = dirhash::sha256_exact(reader, declared)
-                    .map_err(|e| content_error(name(), e))?;
-                digests.push((raw, digest));
-            }
+            Ok(kind) => plan.push((raw, kind)),
         }
     }
     same_directory_as_go(files.reader_mut(), &go_dir, entries, first)?;
@@ -489,10 +475,47 @@ fn check_handles(
     if !problems.is_empty() {
         return Err(ZipCheckError::InvalidEntries(problems));
     }
+    // Pass 2: inflate and hash every file. Per-entry allocations are freed before the next
+    // entry, so memory stays flat whatever the zip's size.
+    let mut digests: Vec<[u8; 32]> = Vec::with_capacity(plan.len());
+    let mut body = BufReader::new(body);
+    let files = archive.files().map_err(ZipCheckError::Malformed)?;
+    for ((raw, kind), entry) in plan.iter().zip(&mut *files) {
+        let entry = entry.map_err(ZipCheckError::Malformed)?;
+        if entry.name_raw() != raw.as_slice() {
+            return Err(ZipCheckError::Malformed(
+                zip::result::ZipError::InvalidArchive(Cow::Borrowed(
+                    "central directory changed between passes",
+                )),
+            ));
+        }
+        let digest = match kind {
+            // dirhash HashZip lists directory entries (and the bare prefix) with empty content.
+            Kind::Dir => dirhash::sha256(b""),
+            Kind::File { declared } => {
+                let name = || String::from_utf8_lossy(raw).into_owned();
+                let reader = entry
+                    .with_reader(&mut body, ZipReadOptions::new())
+                    .map_err(|e| ZipCheckError::Corrupt {
+                        name: name(),
+                        source: io::Error::other(e),
+                    })?;
+                dirhash::sha256_exact(reader, *declared).map_err(|e| content_error(name(), e))?
+            }
+        };
+        digests.push(digest);
+    }
+    if digests.len() != plan.len() {
+        return Err(ZipCheckError::Malformed(
+            zip::result::ZipError::InvalidArchive(Cow::Borrowed(
+                "central directory changed between passes",
+            )),
+        ));
+    }
     let h1 = dirhash::hash1_bytes(
-        digests
-            .iter()
-            .map(|(n, d)| (Cow::Borrowed(n.as_slice()), *d))
+        plan.iter()
+            .zip(&digests)
+            .map(|((n, _), d)| (Cow::Borrowed(n.as_slice()), *d))
             .collect(),
     )
     .map_err(ZipCheckError::Hash)?;

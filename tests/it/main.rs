@@ -1,4 +1,9 @@
 //! goward integration tests (one test binary; see `support` for the harness).
 
+mod cache;
 mod e2e_go;
+mod request;
+mod sumdb;
 mod support;
+mod upstream;
+mod verify;

@@ -1,0 +1,823 @@
+//! goward's verified cache, driven through the goward binary and inspected on disk.
+//!
+//! Layout (README "Cache layout"): `blobs/sha256/ab/abcdef…`, `meta/<module>/@v/<v>.{zip,mod}.json`
+//! (what proved the blob, with its sha256), `.info`, `list`, `@latest`, `tmp/` (swept at start),
+//! `quarantine/` (blobs that failed a digest re-check).
+//!
+//! The promises tested (README "What is verified, and when"; attacks.md #10): a blob's digest is
+//! re-checked on every read, a corrupted one is quarantined and the version fetched and proven
+//! again, and a client never receives a complete corrupted body; concurrent misses share one
+//! upstream fetch; verified versions are immutable; interrupted writes never become visible; the
+//! small documents outlive the upstream.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Barrier};
+use std::time::Duration;
+
+use sha2::Digest as _;
+
+use crate::support::fakeproxy::{FakeProxy, Fault, Published, default_info, escape};
+use crate::support::modzip::ModZip;
+use crate::support::testlog::TestLog;
+use crate::support::{Goward, files_under, partial_copies_of, try_http_get, wait_until};
+
+/// Name of the fake checksum DB.
+const DB: &str = "sum.cache-it.test";
+
+// ---------------------------------------------------------------------------------------------
+// Helpers.
+
+/// Incompressible bytes, so a zip holding them is about `len` bytes long.
+fn noise(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+/// Publishes `path@v1.0.0` with `data_len` bytes of noise (0: a tiny zip).
+fn publish(fake: &FakeProxy, path: &str, data_len: usize) -> Published {
+    let mut z = ModZip::new(path, "v1.0.0").file("m.go", "package m\n");
+    if data_len > 0 {
+        z = z.file(
+            "data.bin",
+            noise(data_len as u64 ^ path.len() as u64, data_len),
+        );
+    }
+    fake.publish(z, &format!("module {path}\n\ngo 1.21\n"))
+}
+
+fn world() -> (FakeProxy, String) {
+    let fake = FakeProxy::start(TestLog::new(DB));
+    let vkey = fake.with_log(|l| l.vkey());
+    (fake, vkey)
+}
+
+fn meta_file(cache: &Path, p: &Published, ext: &str) -> PathBuf {
+    cache
+        .join("meta")
+        .join(escape(&p.path))
+        .join("@v")
+        .join(format!("{}.{ext}.json", escape(&p.version)))
+}
+
+/// The blob a stored artifact's metadata points at.
+fn blob_file(cache: &Path, p: &Published, ext: &str) -> PathBuf {
+    let meta = meta_file(cache, p, ext);
+    let json: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(&meta).unwrap_or_else(|e| panic!("{}: {e}", meta.display())),
+    )
+    .expect("metadata is JSON");
+    let sha = json["sha256"].as_str().expect("sha256 field").to_owned();
+    cache.join("blobs/sha256").join(&sha[..2]).join(sha)
+}
+
+fn sha256_hex(b: &[u8]) -> String {
+    sha2::Sha256::digest(b)
+        .iter()
+        .map(|x| format!("{x:02x}"))
+        .collect()
+}
+
+fn quarantined(cache: &Path) -> Vec<PathBuf> {
+    files_under(&cache.join("quarantine"))
+}
+
+/// Flips one bit of the file at byte `at` (from the end if negative).
+fn corrupt(path: &Path, at: i64) {
+    let mut b = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let i = if at < 0 {
+        b.len() - at.unsigned_abs() as usize
+    } else {
+        at as usize
+    };
+    b[i] ^= 0x10;
+    std::fs::write(path, b).expect("write corrupted blob");
+}
+
+#[track_caller]
+fn assert_serves(g: &Goward, path: &str, want: &[u8]) {
+    let r = g.get(path);
+    assert_eq!(r.status, 200, "GET {path}: {}", r.text());
+    assert!(
+        r.body == want,
+        "GET {path}: served bytes differ from the published ones"
+    );
+}
+
+/// A GET with extra request headers, read to EOF (or to a reset).
+#[derive(Debug)]
+struct Raw {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+    /// The whole body announced by Content-Length arrived and the connection ended cleanly.
+    complete: bool,
+}
+
+impl Raw {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// `None`: the connection ended before a complete response header.
+fn raw_get(g: &Goward, path: &str, extra: &[(&str, &str)]) -> Option<Raw> {
+    let hostport = g.url().trim_start_matches("http://").to_owned();
+    let mut s = TcpStream::connect(&hostport).expect("connect to goward");
+    s.set_read_timeout(Some(Duration::from_secs(60))).ok();
+    let mut req = format!(
+        "GET {path} HTTP/1.1\r\nHost: {hostport}\r\nAccept-Encoding: identity\r\nConnection: close\r\n"
+    );
+    for (k, v) in extra {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes()).expect("send request");
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 64 << 10];
+    let clean = loop {
+        match s.read(&mut buf) {
+            Ok(0) => break true,
+            Ok(n) => raw.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => break false,
+        }
+    };
+    let end = raw.windows(4).position(|w| w == b"\r\n\r\n")?;
+    let head = String::from_utf8_lossy(&raw[..end]).into_owned();
+    let mut lines = head.split("\r\n");
+    let status = lines.next()?.split_whitespace().nth(1)?.parse().ok()?;
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    let mut body = raw[end + 4..].to_vec();
+    let len = headers
+        .iter()
+        .find(|(k, _)| k == "content-length")
+        .and_then(|(_, v)| v.parse::<usize>().ok());
+    let complete = match len {
+        Some(len) => {
+            let ok = clean && body.len() >= len;
+            body.truncate(len);
+            ok
+        }
+        None => false,
+    };
+    Some(Raw {
+        status,
+        headers,
+        body,
+        complete,
+    })
+}
+
+/// After a start: nothing left in `tmp/`, every blob is named by its own digest and sits in the
+/// right shard, every artifact record parses and names an existing blob of its size, and no
+/// partial copy of any `artifacts` lies anywhere in the cache.
+#[track_caller]
+fn assert_cache_consistent(cache: &Path, artifacts: &[&[u8]]) {
+    let tmp = files_under(&cache.join("tmp"));
+    assert!(tmp.is_empty(), "temp files left: {tmp:?}");
+    let tmp_entries: Vec<_> = std::fs::read_dir(cache.join("tmp"))
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    assert!(
+        tmp_entries.is_empty(),
+        "entries left in tmp/: {tmp_entries:?}"
+    );
+    for blob in files_under(&cache.join("blobs")) {
+        let bytes = std::fs::read(&blob).expect("read blob");
+        let sha = sha256_hex(&bytes);
+        let name = blob
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        let shard = blob
+            .parent()
+            .and_then(|d| d.file_name())
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        assert!(
+            name == sha && shard == &sha[..2],
+            "blob {} holds other bytes (sha256 {sha})",
+            blob.display()
+        );
+    }
+    for meta in files_under(&cache.join("meta")) {
+        let n = meta.to_string_lossy();
+        if !(n.ends_with(".zip.json") || n.ends_with(".mod.json")) {
+            continue;
+        }
+        let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&meta).expect("meta"))
+            .unwrap_or_else(|e| panic!("{n}: not JSON: {e}"));
+        let sha = json["sha256"].as_str().expect("sha256");
+        let blob = cache.join("blobs/sha256").join(&sha[..2]).join(sha);
+        let len = std::fs::metadata(&blob)
+            .unwrap_or_else(|e| panic!("{n} names a missing blob {}: {e}", blob.display()))
+            .len();
+        assert_eq!(Some(len), json["size"].as_u64(), "{n}: size of its blob");
+    }
+    for a in artifacts {
+        let partial = partial_copies_of(cache, a);
+        assert!(partial.is_empty(), "partial copies left: {partial:?}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Corruption on disk (attacks.md #10).
+
+/// A zip blob flipped on disk after it was cached: the next GET does not deliver a complete body,
+/// the blob goes to quarantine, and the GET after that fetches, proves and serves the genuine
+/// zip. Small (one read chunk) and large (many chunks) zips, corruption early and at the end.
+#[test]
+fn corrupted_zip_blob_is_quarantined_then_fetched_and_proven_again() {
+    let (fake, vkey) = world();
+    let cases = [
+        ("example.com/small", 0usize, 40i64),
+        ("example.com/smallend", 0, -1),
+        ("example.com/large", 400 << 10, 70_000),
+        ("example.com/largeend", 400 << 10, -1),
+        ("example.com/largestart", 400 << 10, 10),
+    ];
+    let pubs: Vec<Published> = cases
+        .iter()
+        .map(|(p, len, _)| publish(&fake, p, *len))
+        .collect();
+    let g = Goward::start(&fake.url(), &vkey, &[]);
+    for ((_, _, at), p) in cases.iter().zip(&pubs) {
+        let zp = p.zip_path();
+        assert_serves(&g, &zp, &p.zip);
+        assert_eq!(fake.requests(&zp), 1);
+        let blob = blob_file(g.cache_dir(), p, "zip");
+        assert_eq!(std::fs::read(&blob).ok().as_ref(), Some(&p.zip));
+        corrupt(&blob, *at);
+        let bad = std::fs::read(&blob).expect("blob");
+        let before = quarantined(g.cache_dir()).len();
+
+        match g.try_get(&zp, Duration::from_secs(60)) {
+            Ok(r) => assert_ne!(
+                r.status,
+                200,
+                "{}: a complete body was served from a corrupted blob ({} bytes, genuine: {})",
+                p.at(),
+                r.body.len(),
+                r.body == p.zip
+            ),
+            Err(e) => eprintln!("{}: corrupted blob: transfer aborted: {e}", p.at()),
+        }
+        let q = quarantined(g.cache_dir());
+        assert!(q.len() > before, "{}: nothing was quarantined", p.at());
+        assert!(
+            q.iter()
+                .any(|f| std::fs::read(f).ok().as_ref() == Some(&bad)),
+            "{}: the corrupted blob is not in quarantine: {q:?}",
+            p.at()
+        );
+        assert!(
+            std::fs::read(&blob).map_or(true, |b| b != bad),
+            "{}: the corrupted blob is still in place",
+            p.at()
+        );
+
+        assert_serves(&g, &zp, &p.zip);
+        assert_eq!(
+            fake.requests(&zp),
+            2,
+            "{}: not fetched again exactly once",
+            p.at()
+        );
+        assert_eq!(
+            std::fs::read(&blob).ok().as_ref(),
+            Some(&p.zip),
+            "{}: blob",
+            p.at()
+        );
+        assert_serves(&g, &zp, &p.zip);
+        assert_eq!(fake.requests(&zp), 2);
+    }
+    let all: Vec<&[u8]> = pubs.iter().map(|p| p.zip.as_slice()).collect();
+    assert_cache_consistent(g.cache_dir(), &all);
+}
+
+/// A go.mod blob flipped on disk: quarantined, fetched and proven again, and the genuine bytes
+/// served on the same request.
+#[test]
+fn corrupted_go_mod_blob_is_replaced_before_serving() {
+    let (fake, vkey) = world();
+    let p = publish(&fake, "example.com/gomod", 0);
+    let g = Goward::start(&fake.url(), &vkey, &[]);
+    assert_serves(&g, &p.mod_path(), &p.mod_bytes);
+    for at in [0i64, -1, 10] {
+        let blob = blob_file(g.cache_dir(), &p, "mod");
+        corrupt(&blob, at);
+        let bad = std::fs::read(&blob).expect("blob");
+        let asked = fake.requests(&p.mod_path());
+        assert_serves(&g, &p.mod_path(), &p.mod_bytes);
+        assert_eq!(
+            fake.requests(&p.mod_path()),
+            asked + 1,
+            "go.mod not fetched again"
+        );
+        assert!(
+            quarantined(g.cache_dir())
+                .iter()
+                .any(|f| std::fs::read(f).ok().as_ref() == Some(&bad)),
+            "the corrupted go.mod is not in quarantine"
+        );
+        assert_eq!(std::fs::read(&blob).ok().as_ref(), Some(&p.mod_bytes));
+    }
+}
+
+/// A blob deleted behind goward's back is fetched and proven again.
+#[test]
+fn deleted_blobs_are_fetched_again() {
+    let (fake, vkey) = world();
+    let p = publish(&fake, "example.com/deleted", 100 << 10);
+    let mut g = Goward::start(&fake.url(), &vkey, &[]);
+    assert_serves(&g, &p.zip_path(), &p.zip);
+    assert_serves(&g, &p.mod_path(), &p.mod_bytes);
+    for restart in [false, true] {
+        for (ext, want) in [("zip", &p.zip), ("mod", &p.mod_bytes)] {
+            let path = if ext == "zip" {
+                p.zip_path()
+            } else {
+                p.mod_path()
+            };
+            let blob = blob_file(g.cache_dir(), &p, ext);
+            std::fs::remove_file(&blob).expect("delete blob");
+            if restart {
+                g.restart();
+            }
+            let asked = fake.requests(&path);
+            assert_serves(&g, &path, want);
+            assert_eq!(fake.requests(&path), asked + 1, "{ext} not fetched again");
+            assert_eq!(std::fs::read(&blob).ok().as_ref(), Some(want));
+        }
+    }
+}
+
+/// Range requests read through the same digest check: a corrupted blob never yields a complete
+/// 206 whose bytes differ from the genuine zip's.
+#[test]
+fn range_request_on_a_corrupted_blob_never_returns_other_bytes() {
+    let (fake, vkey) = world();
+    let p = publish(&fake, "example.com/ranged", 300 << 10);
+    let g = Goward::start(&fake.url(), &vkey, &[]);
+    let size = p.zip.len();
+    assert_serves(&g, &p.zip_path(), &p.zip);
+    // Sanity: an honest range request is answered 206 with the right bytes.
+    let r = raw_get(&g, &p.zip_path(), &[("Range", "bytes=100-199")]).expect("response");
+    assert_eq!(r.status, 206);
+    assert!(r.complete && r.body == p.zip[100..200]);
+    let etag = r.header("etag").expect("etag").to_owned();
+
+    // (range, first, last, byte to flip)
+    let cases: [(String, usize, usize, usize); 5] = [
+        ("bytes=0-1999".into(), 0, 1999, 1000),
+        ("bytes=100000-".into(), 100_000, size - 1, size - 5),
+        (format!("bytes=-{}", 500), size - 500, size - 1, size - 200),
+        ("bytes=70000-70100".into(), 70_000, 70_100, 70_050),
+        // The flipped byte lies outside the requested range.
+        ("bytes=0-99".into(), 0, 99, size / 2),
+    ];
+    for (range, first, last, at) in &cases {
+        let blob = blob_file(g.cache_dir(), &p, "zip");
+        corrupt(&blob, *at as i64);
+        for headers in [
+            vec![("Range", range.as_str())],
+            vec![("Range", range.as_str()), ("If-Range", etag.as_str())],
+        ] {
+            let Some(r) = raw_get(&g, &p.zip_path(), &headers) else {
+                eprintln!("{range}: connection closed before a response header");
+                continue;
+            };
+            let expected: &[u8] = match r.status {
+                206 => &p.zip[*first..=*last],
+                _ => &p.zip,
+            };
+            let genuine = r.body == expected;
+            eprintln!(
+                "{range} {headers:?} on a corrupted blob: {} complete={} genuine={genuine}",
+                r.status, r.complete
+            );
+            if (r.status == 206 || r.status == 200) && r.complete {
+                assert!(genuine, "{range}: a complete {} with other bytes", r.status);
+            }
+        }
+        assert!(
+            !quarantined(g.cache_dir()).is_empty(),
+            "{range}: the corrupted blob was not quarantined"
+        );
+        assert_serves(&g, &p.zip_path(), &p.zip);
+        assert_eq!(std::fs::read(&blob).ok().as_ref(), Some(&p.zip));
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Coalescing and immutability.
+
+fn concurrent_gets(
+    g: &Goward,
+    path: &str,
+    n: usize,
+) -> Vec<std::io::Result<crate::support::HttpResponse>> {
+    let barrier = Arc::new(Barrier::new(n));
+    let handles: Vec<_> = (0..n)
+        .map(|_| {
+            let url = g.url_for(path);
+            let barrier = barrier.clone();
+            std::thread::spawn(move || {
+                barrier.wait();
+                try_http_get(&url, Duration::from_secs(120))
+            })
+        })
+        .collect();
+    handles
+        .into_iter()
+        .map(|h| h.join().expect("client thread"))
+        .collect()
+}
+
+/// 16 concurrent GETs of one uncached zip (and of one uncached go.mod): one upstream fetch, one
+/// lookup, sixteen identical genuine answers.
+#[test]
+fn concurrent_misses_share_one_upstream_fetch() {
+    let (fake, vkey) = world();
+    let z = publish(&fake, "example.com/coalzip", 200 << 10);
+    let m = publish(&fake, "example.com/coalmod", 0);
+    // A slow upstream keeps the first fetch in flight while the others arrive.
+    fake.set_fault(
+        &z.zip_path(),
+        Fault::Trickle {
+            chunk: 16 << 10,
+            delay: Duration::from_millis(40),
+        },
+    );
+    fake.set_fault(
+        &m.mod_path(),
+        Fault::Trickle {
+            chunk: 4,
+            delay: Duration::from_millis(40),
+        },
+    );
+    let g = Goward::start(&fake.url(), &vkey, &[]);
+    for (p, path, want) in [(&z, z.zip_path(), &z.zip), (&m, m.mod_path(), &m.mod_bytes)] {
+        let results = concurrent_gets(&g, &path, 16);
+        for r in results {
+            let r = r.unwrap_or_else(|e| panic!("GET {path}: {e}"));
+            assert_eq!(r.status, 200, "GET {path}: {}", r.text());
+            assert!(r.body == *want, "GET {path}: other bytes");
+        }
+        assert_eq!(
+            fake.requests(&path),
+            1,
+            "{path}: the upstream was asked more than once: {:?}",
+            fake.request_log()
+        );
+        assert_eq!(fake.requests(&p.lookup_path(DB)), 1, "{}: lookups", p.at());
+    }
+}
+
+/// Once proven and cached, a version is served from the cache even when the upstream starts
+/// serving other bytes for it, without asking the upstream, also after a restart.
+#[test]
+fn cached_versions_are_immutable() {
+    let (fake, vkey) = world();
+    let p = publish(&fake, "example.com/immutable", 50 << 10);
+    let mut g = Goward::start(&fake.url(), &vkey, &[]);
+    assert_serves(&g, &p.zip_path(), &p.zip);
+    assert_serves(&g, &p.mod_path(), &p.mod_bytes);
+    assert_serves(&g, &p.info_path(), &default_info(&p.version));
+    let other = FakeProxy::prepare(
+        ModZip::new(&p.path, &p.version)
+            .file("m.go", "package m\n\nvar Changed = true\n")
+            .file("data.bin", noise(99, 50 << 10)),
+        &format!("module {}\n\ngo 1.21\n\n// changed\n", p.path),
+    );
+    fake.set_fault(&p.zip_path(), Fault::Body(other.zip.clone()));
+    fake.set_fault(&p.mod_path(), Fault::Body(other.mod_bytes.clone()));
+    fake.set_fault(
+        &p.info_path(),
+        Fault::Body(
+            format!(
+                "{{\"Version\":\"{}\",\"Time\":\"2030-01-01T00:00:00Z\"}}\n",
+                p.version
+            )
+            .into_bytes(),
+        ),
+    );
+    let asked: Vec<usize> = [p.zip_path(), p.mod_path(), p.info_path()]
+        .iter()
+        .map(|x| fake.requests(x))
+        .collect();
+    for restart in [false, true] {
+        if restart {
+            g.restart();
+        }
+        assert_serves(&g, &p.zip_path(), &p.zip);
+        assert_serves(&g, &p.mod_path(), &p.mod_bytes);
+        assert_serves(&g, &p.info_path(), &default_info(&p.version));
+    }
+    let now: Vec<usize> = [p.zip_path(), p.mod_path(), p.info_path()]
+        .iter()
+        .map(|x| fake.requests(x))
+        .collect();
+    assert_eq!(
+        asked, now,
+        "goward asked the upstream again for a cached version"
+    );
+    assert!(
+        files_under(g.cache_dir())
+            .iter()
+            .all(|f| std::fs::read(f).is_ok_and(|b| b != other.zip && b != other.mod_bytes))
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Start-up sweep and damaged metadata.
+
+/// Leftovers in `tmp/` from a crashed run are removed at start; nothing else is touched.
+#[test]
+fn temp_leftovers_are_swept_at_start() {
+    let (fake, vkey) = world();
+    let p = publish(&fake, "example.com/sweep", 20 << 10);
+    let cache = tempfile::tempdir().expect("cache dir");
+    let mut g = Goward::start_in(cache.path(), &fake.url(), &vkey, &[]);
+    assert_serves(&g, &p.zip_path(), &p.zip);
+    g.kill_hard();
+    let tmp = cache.path().join("tmp");
+    std::fs::write(tmp.join("in-flight-abc123"), &p.zip[..p.zip.len() / 2]).expect("write");
+    std::fs::write(tmp.join("stray.json"), b"{\"v\":1").expect("write");
+    std::fs::create_dir_all(tmp.join("dir/sub")).expect("mkdir");
+    std::fs::write(tmp.join("dir/sub/x"), b"x").expect("write");
+    g.restart();
+    let left: Vec<_> = std::fs::read_dir(&tmp)
+        .expect("tmp/ exists")
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert!(left.is_empty(), "not swept: {left:?}");
+    assert_serves(&g, &p.zip_path(), &p.zip);
+    assert_eq!(fake.requests(&p.zip_path()), 1);
+    assert_cache_consistent(cache.path(), &[&p.zip]);
+}
+
+/// Damaged artifact records (garbage, a torn write, a flipped digest character) are never
+/// taken for a hit that serves other bytes.
+#[test]
+fn corrupted_metadata_is_never_served_as_a_hit() {
+    let (fake, vkey) = world();
+    let p = publish(&fake, "example.com/badmeta", 30 << 10);
+    let cache = tempfile::tempdir().expect("cache dir");
+    let mut g = Goward::start_in(cache.path(), &fake.url(), &vkey, &[]);
+    assert_serves(&g, &p.zip_path(), &p.zip);
+    assert_serves(&g, &p.mod_path(), &p.mod_bytes);
+    let zmeta = meta_file(cache.path(), &p, "zip");
+    let mmeta = meta_file(cache.path(), &p, "mod");
+    let good_z = std::fs::read(&zmeta).expect("zip meta");
+    let good_m = std::fs::read(&mmeta).expect("mod meta");
+
+    let flip_sha = |b: &[u8]| {
+        let mut json: serde_json::Value = serde_json::from_slice(b).expect("json");
+        let sha = json["sha256"].as_str().expect("sha").to_owned();
+        let c = if sha.starts_with('0') { "1" } else { "0" };
+        json["sha256"] = serde_json::Value::String(format!("{c}{}", &sha[1..]));
+        serde_json::to_vec_pretty(&json).expect("json")
+    };
+    let cases: Vec<(&str, Vec<u8>, Vec<u8>)> = vec![
+        (
+            "garbage",
+            b"\x00\xffnot json at all".to_vec(),
+            b"}{".to_vec(),
+        ),
+        (
+            "torn write",
+            good_z[..good_z.len() / 2].to_vec(),
+            good_m[..good_m.len() / 2].to_vec(),
+        ),
+        ("empty", Vec::new(), Vec::new()),
+        ("flipped digest", flip_sha(&good_z), flip_sha(&good_m)),
+    ];
+    for (what, z, m) in cases {
+        g.kill_hard();
+        std::fs::write(&zmeta, &z).expect("write meta");
+        std::fs::write(&mmeta, &m).expect("write meta");
+        g.restart();
+        for (path, want) in [(p.zip_path(), &p.zip), (p.mod_path(), &p.mod_bytes)] {
+            match g.try_get(&path, Duration::from_secs(60)) {
+                Ok(r) => {
+                    eprintln!(
+                        "{what} metadata, GET {path}: {} {}",
+                        r.status,
+                        if r.status == 200 {
+                            String::new()
+                        } else {
+                            r.text()
+                        }
+                    );
+                    assert!(
+                        r.status != 200 || r.body == *want,
+                        "{what} metadata: {path} served other bytes"
+                    );
+                }
+                Err(e) => eprintln!("{what} metadata, GET {path}: transfer failed: {e}"),
+            }
+        }
+        // Put the good records back for the next case (goward may have replaced them).
+        g.kill_hard();
+        std::fs::write(&zmeta, &good_z).expect("restore meta");
+        std::fs::write(&mmeta, &good_m).expect("restore meta");
+        g.restart();
+        assert_serves(&g, &p.zip_path(), &p.zip);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Small documents.
+
+/// `.info`, `list` and `@latest` are kept: served when the upstream fails, also after a restart
+/// and with the upstream gone.
+#[test]
+fn info_list_and_latest_outlive_the_upstream() {
+    let (fake, vkey) = world();
+    let p = publish(&fake, "example.com/docs", 0);
+    let list = format!("/{}/@v/list", escape(&p.path));
+    let latest = format!("/{}/@latest", escape(&p.path));
+    let mut g = Goward::start(&fake.url(), &vkey, &[]);
+    let want_info = default_info(&p.version);
+    assert_serves(&g, &p.info_path(), &want_info);
+    let want_list = g.get(&list);
+    assert_eq!(want_list.status, 200);
+    assert_eq!(want_list.text(), "v1.0.0\n");
+    let want_latest = g.get(&latest);
+    assert_eq!(want_latest.status, 200);
+    assert_eq!(want_latest.body, want_info);
+    let cache = g.cache_dir().to_path_buf();
+    for f in [
+        cache.join(format!("meta/{}/@v/list", escape(&p.path))),
+        cache.join(format!("meta/{}/@latest", escape(&p.path))),
+        cache.join(format!("meta/{}/@v/v1.0.0.info", escape(&p.path))),
+    ] {
+        assert!(f.is_file(), "{} not kept", f.display());
+    }
+
+    for path in [&p.info_path(), &list, &latest] {
+        fake.set_fault(path, Fault::Status(500, b"down\n".to_vec()));
+    }
+    let check = |g: &Goward, ctx: &str| {
+        assert_serves(g, &p.info_path(), &want_info);
+        let r = g.get(&list);
+        assert_eq!(
+            (r.status, r.body.as_slice()),
+            (200, want_list.body.as_slice()),
+            "{ctx}: list"
+        );
+        let r = g.get(&latest);
+        assert_eq!(
+            (r.status, r.body.as_slice()),
+            (200, want_latest.body.as_slice()),
+            "{ctx}: @latest"
+        );
+    };
+    check(&g, "upstream failing");
+    g.restart();
+    let before = fake.requests(&list);
+    check(&g, "upstream failing, after a restart");
+    assert!(
+        fake.requests(&list) > before,
+        "the list was not refreshed after a restart"
+    );
+    drop(fake);
+    g.restart();
+    check(&g, "upstream gone, after a restart");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Crash safety.
+
+/// Three SIGKILLs while many downloads (zips and go.mods, some slow, some fast) are in flight,
+/// at different points of the transfers. After each restart: temp files swept, every blob named
+/// by its digest, every record pointing at a whole blob, no partial copy anywhere, and every
+/// artifact served byte-identical to the published one.
+#[test]
+fn repeated_sigkill_during_concurrent_downloads_leaves_a_consistent_cache() {
+    const SIZE: usize = 512 << 10;
+    let (fake, vkey) = world();
+    let sets: Vec<Vec<Published>> = (0..3)
+        .map(|cycle| {
+            (0..3)
+                .map(|i| {
+                    publish(
+                        &fake,
+                        &format!("example.com/crash{cycle}x{i}"),
+                        SIZE + i * 1000,
+                    )
+                })
+                .collect()
+        })
+        .collect();
+    let cache = tempfile::tempdir().expect("cache dir");
+    let mut g = Goward::start_in(cache.path(), &fake.url(), &vkey, &[]);
+
+    for (cycle, set) in sets.iter().enumerate() {
+        // Cycle 2 leaves its first module fast, so it completes before the kill.
+        for (i, p) in set.iter().enumerate() {
+            if cycle == 2 && i == 0 {
+                continue;
+            }
+            fake.set_fault(
+                &p.zip_path(),
+                Fault::Trickle {
+                    chunk: 16 << 10,
+                    delay: Duration::from_millis(10 + 5 * i as u64),
+                },
+            );
+            fake.set_fault(
+                &p.mod_path(),
+                Fault::Trickle {
+                    chunk: 8,
+                    delay: Duration::from_millis(30),
+                },
+            );
+        }
+        let clients: Vec<_> = set
+            .iter()
+            .flat_map(|p| {
+                [
+                    (p.zip_path(), p.zip.clone()),
+                    (p.mod_path(), p.mod_bytes.clone()),
+                ]
+                .into_iter()
+                .flat_map(|(path, want)| (0..2).map(move |_| (path.clone(), want.clone())))
+                .collect::<Vec<_>>()
+            })
+            .map(|(path, want)| {
+                let url = g.url_for(&path);
+                let h = std::thread::spawn(move || try_http_get(&url, Duration::from_secs(120)));
+                (path, want, h)
+            })
+            .collect();
+        let sent = |p: &Published| fake.bytes_sent(&p.zip_path());
+        match cycle {
+            0 => wait_until("every zip started", Duration::from_secs(120), || {
+                set.iter().all(|p| sent(p) > 0)
+            }),
+            1 => wait_until("every zip half-way", Duration::from_secs(120), || {
+                set.iter().all(|p| sent(p) >= (SIZE / 2) as u64)
+            }),
+            _ => wait_until(
+                "the fast module served, the slow ones a quarter through",
+                Duration::from_secs(120),
+                || {
+                    clients
+                        .iter()
+                        .filter(|(path, _, _)| *path == set[0].zip_path())
+                        .all(|(_, _, h)| h.is_finished())
+                        && set[1..].iter().all(|p| sent(p) >= (SIZE / 4) as u64)
+                },
+            ),
+        }
+        g.kill_hard();
+        for (path, want, h) in clients {
+            if let Ok(Ok(r)) = h.join()
+                && r.status == 200
+            {
+                assert!(
+                    r.body == want,
+                    "cycle {cycle}: {path}: a client got other bytes"
+                );
+            }
+        }
+        fake.clear_faults();
+        g.restart();
+        let published: Vec<&[u8]> = sets[..=cycle]
+            .iter()
+            .flatten()
+            .flat_map(|p| [p.zip.as_slice(), p.mod_bytes.as_slice()])
+            .collect();
+        assert_cache_consistent(cache.path(), &published);
+        for p in sets[..=cycle].iter().flatten() {
+            assert_serves(&g, &p.zip_path(), &p.zip);
+            assert_serves(&g, &p.mod_path(), &p.mod_bytes);
+        }
+        assert_cache_consistent(cache.path(), &published);
+        eprintln!(
+            "cycle {cycle}: upstream zip requests {:?}",
+            set.iter()
+                .map(|p| fake.requests(&p.zip_path()))
+                .collect::<Vec<_>>()
+        );
+    }
+}
