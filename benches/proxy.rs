@@ -430,6 +430,8 @@ fn graph_bench(s: &Settings, report: &mut Report) -> Result<()> {
     go_mod_download(warm.url(), &gosumdb, &graph).context("filling goward's cache")?;
     warm.restart();
 
+    let probe = probe_latencies(&fake, warm.url(), &graph, &log)?;
+
     // Untimed warm-up of the other arms (page cache, go binary).
     go_mod_download(&file_url, &gosumdb, &graph).context("warm-up via file://")?;
     go_mod_download(&fake.url(), &gosumdb, &graph).context("warm-up via the fake upstream")?;
@@ -437,6 +439,7 @@ fn graph_bench(s: &Settings, report: &mut Report) -> Result<()> {
     let mut times: Vec<Vec<Duration>> = vec![Vec::new(); Arm::ALL.len()];
     let mut cold_hwm: Vec<u64> = Vec::new();
     let mut cold_upstream: Vec<usize> = Vec::new();
+    let mut warm_upstream: Vec<usize> = Vec::new();
     println!();
     println!("timing {} runs per arm, arms interleaved", s.runs);
     for round in 0..s.runs {
@@ -446,7 +449,12 @@ fn graph_bench(s: &Settings, report: &mut Report) -> Result<()> {
             let arm = Arm::ALL[idx];
             let d = match arm {
                 Arm::FileWarm => go_mod_download(&file_url, &gosumdb, &graph)?,
-                Arm::GowardWarm => go_mod_download(warm.url(), &gosumdb, &graph)?,
+                Arm::GowardWarm => {
+                    fake.reset_requests();
+                    let d = go_mod_download(warm.url(), &gosumdb, &graph)?;
+                    warm_upstream.push(fake.request_log().len());
+                    d
+                }
                 Arm::DirectCold => go_mod_download(&fake.url(), &gosumdb, &graph)?,
                 Arm::GowardCold => {
                     let g = Goward::start(&fake.url(), &vkey, &[]);
@@ -494,10 +502,13 @@ fn graph_bench(s: &Settings, report: &mut Report) -> Result<()> {
         );
     }
     println!(
-        "  goward cold runs made {} upstream requests each (median); warm goward VmRSS at the end {:.1} MiB",
+        "  upstream requests per run (median): goward cold {}, goward warm {}; warm goward VmRSS at the end {:.1} MiB",
         median_usize(&cold_upstream),
+        median_usize(&warm_upstream),
         kib_mib(warm_rss)
     );
+    println!();
+    println!("{probe}");
     let m = |a: Arm| median(&times[Arm::ALL.iter().position(|x| *x == a).unwrap_or(0)]);
     let warm_ratio = m(Arm::GowardWarm).as_secs_f64() / m(Arm::FileWarm).as_secs_f64();
     let cold_ratio = m(Arm::GowardCold).as_secs_f64() / m(Arm::DirectCold).as_secs_f64();
@@ -521,6 +532,167 @@ fn graph_bench(s: &Settings, report: &mut Report) -> Result<()> {
         None,
     );
     Ok(())
+}
+
+/// Median latency of single GETs (a new connection each, as `support::http_get` does) of each
+/// kind of request the go command makes, on warm goward and on the fake upstream: where the
+/// time of a warm download goes.
+fn probe_latencies(fake: &FakeProxy, goward: &str, graph: &Graph, log: &TestLog) -> Result<String> {
+    let sample: Vec<&Published> = graph
+        .mods
+        .iter()
+        .step_by(graph.mods.len().div_ceil(20))
+        .collect();
+    let db = format!("/sumdb/{}", log.name());
+    let tiles: Vec<String> =
+        goward::sumdb::tlog::new_tiles(support::testlog::TILE_HEIGHT, 0, log.size())
+            .iter()
+            .map(|t| format!("{db}/{}", t.path()))
+            .collect();
+    let kinds: Vec<(&str, Vec<String>)> = vec![
+        (".info", sample.iter().map(|p| p.info_path()).collect()),
+        (".mod", sample.iter().map(|p| p.mod_path()).collect()),
+        (
+            ".zip (small)",
+            sample
+                .iter()
+                .filter(|p| p.zip.len() < 64 << 10)
+                .map(|p| p.zip_path())
+                .collect(),
+        ),
+        (
+            ".zip (1 MiB)",
+            graph
+                .mods
+                .iter()
+                .filter(|p| p.zip.len() >= 1 << 20)
+                .map(|p| p.zip_path())
+                .collect(),
+        ),
+        ("sumdb supported", vec![format!("{db}/supported"); 10]),
+        ("sumdb latest", vec![format!("{db}/latest"); 10]),
+        (
+            "sumdb lookup",
+            sample.iter().map(|p| p.lookup_path(log.name())).collect(),
+        ),
+        ("sumdb tile", tiles),
+    ];
+    let mut out = format!(
+        "{:<36} {:^25}   {:^25}\n{:<36} {:>12} {:>12}   {:>12} {:>12}",
+        "GET latency, sequential, median",
+        "new connection each",
+        "one keep-alive connection",
+        "",
+        "goward warm",
+        "upstream",
+        "goward warm",
+        "upstream"
+    );
+    for (what, paths) in kinds {
+        if paths.is_empty() {
+            continue;
+        }
+        let lat = |base: &str| -> Result<Duration> {
+            let mut v = Vec::new();
+            for p in &paths {
+                let t = Instant::now();
+                let r = support::try_http_get(&format!("{base}{p}"), Duration::from_secs(30))?;
+                v.push(t.elapsed());
+                ensure!(r.status == 200, "GET {base}{p}: {} {}", r.status, r.text());
+            }
+            Ok(median(&v))
+        };
+        let keep = |base: &str| -> Result<Duration> {
+            let mut c = KeepAlive::connect(base)?;
+            let mut v = Vec::new();
+            for p in &paths {
+                let t = Instant::now();
+                c.get(p)?;
+                v.push(t.elapsed());
+            }
+            Ok(median(&v))
+        };
+        let g = lat(goward)?;
+        let f = lat(&fake.url())?;
+        let gk = keep(goward)?;
+        let fk = keep(&fake.url())?;
+        let _ = write!(
+            out,
+            "\n  {:<34} {:>9.2} ms {:>9.2} ms   {:>9.2} ms {:>9.2} ms",
+            format!("{what} ({} paths)", paths.len()),
+            g.as_secs_f64() * 1e3,
+            f.as_secs_f64() * 1e3,
+            gk.as_secs_f64() * 1e3,
+            fk.as_secs_f64() * 1e3,
+        );
+    }
+    Ok(out)
+}
+
+/// A minimal HTTP/1.1 keep-alive client (Content-Length bodies only), as the go command reuses
+/// connections.
+struct KeepAlive {
+    hostport: String,
+    s: TcpStream,
+    buf: Vec<u8>,
+}
+
+impl KeepAlive {
+    fn connect(base: &str) -> Result<KeepAlive> {
+        let hostport = base
+            .strip_prefix("http://")
+            .context("not an http URL")?
+            .to_owned();
+        let s = TcpStream::connect(&hostport)?;
+        s.set_nodelay(true)?;
+        s.set_read_timeout(Some(Duration::from_secs(30)))?;
+        Ok(KeepAlive {
+            hostport,
+            s,
+            buf: Vec::new(),
+        })
+    }
+
+    /// GETs `path`, returning the body length; fails unless 200 with a Content-Length.
+    fn get(&mut self, path: &str) -> Result<usize> {
+        // One write per request, and no Nagle: the go command's client does the same.
+        let req = format!(
+            "GET {path} HTTP/1.1\r\nHost: {}\r\nUser-Agent: goward-bench\r\nAccept-Encoding: identity\r\n\r\n",
+            self.hostport
+        );
+        self.s.write_all(req.as_bytes())?;
+        let mut chunk = vec![0u8; 64 << 10];
+        let head_end = loop {
+            if let Some(i) = self.buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                break i + 4;
+            }
+            let k = self.s.read(&mut chunk)?;
+            ensure!(k > 0, "GET {path}: connection closed");
+            self.buf.extend_from_slice(&chunk[..k]);
+        };
+        let head = String::from_utf8_lossy(&self.buf[..head_end]).into_owned();
+        let status = head
+            .split_whitespace()
+            .nth(1)
+            .unwrap_or_default()
+            .to_owned();
+        let len: usize = head
+            .lines()
+            .find_map(|l| {
+                let (k, v) = l.split_once(':')?;
+                k.eq_ignore_ascii_case("content-length")
+                    .then(|| v.trim().parse().ok())?
+            })
+            .with_context(|| format!("GET {path}: no Content-Length ({head:?})"))?;
+        while self.buf.len() < head_end + len {
+            let k = self.s.read(&mut chunk)?;
+            ensure!(k > 0, "GET {path}: connection closed in the body");
+            self.buf.extend_from_slice(&chunk[..k]);
+        }
+        self.buf.drain(..head_end + len);
+        ensure!(status == "200", "GET {path}: status {status}");
+        Ok(len)
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -656,11 +828,12 @@ fn stream_get(url: &str, hash: bool) -> Result<Fetched> {
     let rest = url.strip_prefix("http://").context("not an http URL")?;
     let (hostport, path) = rest.split_at(rest.find('/').context("no path")?);
     let mut s = TcpStream::connect(hostport)?;
+    s.set_nodelay(true)?;
     s.set_read_timeout(Some(Duration::from_secs(300)))?;
-    write!(
-        s,
+    let req = format!(
         "GET {path} HTTP/1.1\r\nHost: {hostport}\r\nUser-Agent: goward-bench\r\nAccept-Encoding: identity\r\nConnection: close\r\n\r\n"
-    )?;
+    );
+    s.write_all(req.as_bytes())?;
     let mut buf = vec![0u8; 256 << 10];
     let mut head = Vec::new();
     let body_start = loop {

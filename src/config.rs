@@ -43,6 +43,13 @@ pub enum Command {
     /// Exit status: 0 valid (and equal to --h1 when given), 1 invalid,
     /// 2 usage or I/O error. The same checks the server runs.
     VerifyZip(VerifyZipArgs),
+    /// Prove a Go toolchain (module zip, go.dev/dl archive or installed tree) against the
+    /// checksum database.
+    ///
+    /// Maps a release archive or a GOROOT to the golang.org/toolchain module (go-protocol.md
+    /// 5.2), hashes it and compares the h1: with the proven checksum-database record, online
+    /// or from goward's verified cache (--offline); names every differing file.
+    VerifyToolchain(crate::toolchain::cli::VerifyToolchainArgs),
 }
 
 /// Log output formats.
@@ -92,10 +99,11 @@ pub struct ServeArgs {
     /// Seconds a @v/list or @latest answer is reused [default: 60].
     #[arg(long, env = "GOWARD_LIST_TTL", value_name = "SECS")]
     pub list_ttl: Option<u64>,
-    /// Seconds allowed for an upstream request with a small body [default: 60].
+    /// Seconds allowed for a whole upstream request with a small body [default: 120].
     #[arg(long, env = "GOWARD_UPSTREAM_TIMEOUT", value_name = "SECS")]
     pub upstream_timeout: Option<u64>,
-    /// Seconds an upstream body may stall between chunks [default: 30].
+    /// Seconds an upstream may stay silent, before the response head or
+    /// between body chunks [default: 60].
     #[arg(long, env = "GOWARD_IDLE_TIMEOUT", value_name = "SECS")]
     pub idle_timeout: Option<u64>,
 }
@@ -321,7 +329,7 @@ mod tests {
         full.extend_from_slice(v);
         match Cli::try_parse_from(full).unwrap().command {
             Command::Serve(a) => a,
-            Command::VerifyZip(_) => unreachable!(),
+            _ => unreachable!(),
         }
     }
 

@@ -137,6 +137,10 @@ impl ProxyError {
     /// what the go command displays (graphic characters, no blank line,
     /// ≤ 8 lines / 648 bytes).
     pub fn body(&self) -> String {
+        // Local failures name cache paths: they go to the log, not to clients.
+        if matches!(self, ProxyError::Store(_) | ProxyError::Internal(_)) {
+            return "goward: internal error; see the goward log\n".to_owned();
+        }
         let mut s = format!("goward: {self}");
         if let ProxyError::Zip { source, .. } = self {
             let problems = source.problems();

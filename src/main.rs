@@ -22,6 +22,7 @@ fn main() -> ExitCode {
             }
         },
         Command::VerifyZip(args) => verify_zip(&args),
+        Command::VerifyToolchain(args) => goward::toolchain::cli::run(&args),
     }
 }
 

@@ -3,9 +3,11 @@
 //! Nothing downstream ever sees a raw path: module paths and versions are
 //! case-decoded and validated here (x/mod `module.UnescapePath`,
 //! `UnescapeVersion`, `CheckPath`), before any cache or upstream access, and
-//! every key built later comes from these validated values. Percent-escapes
-//! are refused outright: no valid module path or version needs one, and
-//! refusing them removes `%2e%2e` and encoded-slash tricks as a class.
+//! every key built later comes from these validated values. The go command
+//! percent-escapes each path (cmd/go proxy.go `pathEscape`: `!` goes out as
+//! `%21`), so escapes are decoded first; an escape that decodes to `/`, `\`,
+//! `%`, a control or non-ASCII byte is refused, and `%2e%2e` decodes to `..`,
+//! which the module-path rules then reject.
 
 use crate::module;
 use crate::sumdb::tlog::Tile;
@@ -167,6 +169,9 @@ pub enum RequestError {
     /// Percent-escapes, control characters, backslashes and the like.
     #[error("invalid character {0:?} in request path")]
     BadChar(char),
+    /// A percent-escape that is malformed or decodes to a forbidden character.
+    #[error("invalid percent-escape {0:?} in request path")]
+    BadEscape(String),
     /// The module path does not decode or is not a valid module path.
     #[error("{0}")]
     BadModule(String),
@@ -207,9 +212,11 @@ pub fn parse(raw: &str, sumdbs: &[String]) -> Result<Request, RequestError> {
     if raw.len() > MAX_PATH_LEN {
         return Err(RequestError::TooLong(raw.len()));
     }
+    let decoded = percent_decode(raw)?;
+    let raw = decoded.as_str();
     if let Some(c) = raw
         .chars()
-        .find(|&c| c == '%' || c == '\\' || c.is_control() || !c.is_ascii())
+        .find(|&c| c == '\\' || c.is_control() || !c.is_ascii())
     {
         return Err(RequestError::BadChar(c));
     }
@@ -246,6 +253,39 @@ pub fn parse(raw: &str, sumdbs: &[String]) -> Result<Request, RequestError> {
         "mod" => Request::Mod(mv),
         _ => Request::Zip(mv),
     })
+}
+
+/// Decodes `%XX` escapes. Only characters that may appear in an escaped
+/// module path or version are accepted from an escape.
+fn percent_decode(raw: &str) -> Result<String, RequestError> {
+    if !raw.contains('%') {
+        return Ok(raw.to_owned());
+    }
+    let b = raw.as_bytes();
+    let mut out = String::with_capacity(raw.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let hex = raw
+                .get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+                .ok_or_else(|| {
+                    RequestError::BadEscape(
+                        raw.get(i..(i + 3).min(raw.len())).unwrap_or("%").to_owned(),
+                    )
+                })?;
+            let c = char::from(hex);
+            if !(c.is_ascii_alphanumeric() || "!-._~+@".contains(c)) {
+                return Err(RequestError::BadEscape(format!("%{hex:02X}")));
+            }
+            out.push(c);
+            i += 3;
+        } else {
+            out.push(char::from(b[i]));
+            i += 1;
+        }
+    }
+    Ok(out)
 }
 
 fn decode_module(escaped: &str) -> Result<ModulePath, RequestError> {
@@ -306,6 +346,11 @@ mod tests {
 
     #[test]
     fn parses_every_endpoint() {
+        // What the go command sends for example.com/Upper@v1.0.0-RC.1 (pathEscape).
+        assert_eq!(
+            p("/example.com/%21upper/@v/v1.0.0-%21r%21c.1.zip"),
+            Ok(Request::Zip(mv("example.com/Upper", "v1.0.0-RC.1")))
+        );
         let azure = ModulePath::new("github.com/Azure/azure-sdk-for-go").unwrap();
         assert_eq!(azure.escaped(), "github.com/!azure/azure-sdk-for-go");
         assert_eq!(
@@ -399,7 +444,23 @@ mod tests {
         }
         let long = format!("/{}/@v/list", "a".repeat(MAX_PATH_LEN));
         assert_eq!(p(&long), Err(RequestError::TooLong(long.len())));
-        assert_eq!(p("/x%2e/@v/list"), Err(RequestError::BadChar('%')));
+        assert_eq!(
+            p("/x%2f/@v/list"),
+            Err(RequestError::BadEscape("%2F".into()))
+        );
+        assert_eq!(
+            p("/x%zz/@v/list"),
+            Err(RequestError::BadEscape("%zz".into()))
+        );
+        assert_eq!(p("/x%2"), Err(RequestError::BadEscape("%2".into())));
+        assert_eq!(
+            p("/x%00/@v/list"),
+            Err(RequestError::BadEscape("%00".into()))
+        );
+        assert_eq!(
+            p("/x%25/@v/list"),
+            Err(RequestError::BadEscape("%25".into()))
+        );
     }
 
     #[test]

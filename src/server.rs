@@ -143,6 +143,15 @@ async fn handle(
     uri: Uri,
 ) -> Response {
     let path = uri.path();
+    if method != Method::GET && method != Method::HEAD {
+        let mut r = text(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "goward: only GET and HEAD are supported\n",
+        );
+        r.headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+        return r;
+    }
     match path {
         "/healthz" => return text(StatusCode::OK, "ok\n"),
         "/readyz" => {
@@ -163,15 +172,6 @@ async fn handle(
         }
         _ => {}
     }
-    if method != Method::GET && method != Method::HEAD {
-        let mut r = text(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "goward: only GET and HEAD are supported\n",
-        );
-        r.headers_mut()
-            .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
-        return r;
-    }
     let started = std::time::Instant::now();
     let (endpoint, result) = match request::parse(path, &app.sumdb_names) {
         Ok(req) => (req.endpoint(), dispatch(&app, req, &headers).await),
@@ -186,12 +186,18 @@ async fn handle(
     tracing::info!(target: "goward::access", %method, path, status, ms = started.elapsed().as_millis() as u64);
     metrics::counter!("goward_requests_total", "endpoint" => endpoint, "status" => status.to_string())
         .increment(1);
-    if let Some(len) = resp
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok())
-    {
+    // Bytes actually sent: none for HEAD; the declared length for a zip
+    // stream, the exact size of any other body.
+    let sent = if method == Method::HEAD {
+        None
+    } else {
+        resp.headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok())
+            .or_else(|| http_body::Body::size_hint(resp.body()).exact())
+    };
+    if let Some(len) = sent {
         metrics::counter!("goward_served_bytes_total", "endpoint" => endpoint).increment(len);
     }
     resp
@@ -312,11 +318,11 @@ fn parse_range(value: Option<&str>, size: u64) -> Result<Option<ByteRange>, ()> 
     Ok(Some(r))
 }
 
-/// The strong validator of a stored zip: its digest plus its verification
-/// time, so a re-fetched copy never matches an `If-Range` of the copy it
-/// replaced (no splicing of two copies on resume).
+/// The strong validator of a stored zip: its digest plus the stored copy's
+/// instance stamp, so a re-fetched copy never matches an `If-Range` of the
+/// copy it replaced (no splicing of two copies on resume).
 fn etag(meta: &ArtifactMeta) -> String {
-    format!("\"{}-{}\"", &meta.sha256[..32], meta.verified_at)
+    format!("\"{}-{:x}\"", &meta.sha256[..32], meta.instance)
 }
 
 /// Streams a stored zip, honouring `Range`/`If-Range`, with the digest

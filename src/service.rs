@@ -204,6 +204,10 @@ impl Service {
     /// `.info` for a canonical version: validated (it must name exactly the
     /// requested version) and kept.
     pub async fn info(&self, mv: &ModuleVersion) -> Result<Bytes, Failure> {
+        if let Some(b) = self.infos.get(mv).await {
+            cache_metric("info", true);
+            return Ok(b);
+        }
         self.infos
             .try_get_with(mv.clone(), async {
                 let key = DocKey::Info(
@@ -343,9 +347,16 @@ impl Service {
         } else {
             "mod"
         };
-        let meta = self
+        let key = (kind, mv.clone());
+        let cached = self.artifacts.get(&key).await;
+        if cached.is_some() {
+            cache_metric(endpoint, true);
+        }
+        let meta = match cached {
+            Some(m) => m,
+            None => self
             .artifacts
-            .try_get_with((kind, mv.clone()), async {
+            .try_get_with(key, async {
                 let store = self.store();
                 let (m, v) = (mv.module.as_str().to_owned(), mv.version().to_owned());
                 if let Some(meta) = blocking(move || store.meta(kind, &m, &v).map_err(ProxyError::from)).await? {
@@ -360,7 +371,8 @@ impl Service {
                 tracing::info!(module = %meta.module, version = %meta.version, kind = kind.as_str(), h1 = %meta.h1, "verified and stored");
                 Ok(Arc::new(meta))
             })
-            .await?;
+            .await?,
+        };
         if let Some(db) = meta.proof.db()
             && let Some(client) = self.sumdbs.iter().find(|c| c.name() == db)
         {

@@ -45,6 +45,13 @@ pub fn hex(bytes: &[u8]) -> String {
     s
 }
 
+fn now_nanos() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
 fn now_secs() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -210,6 +217,7 @@ impl Store for DiskStore {
             h1: checked.h1().as_str().to_owned(),
             proof: ProofRecord::from_proof(&proof),
             verified_at: now_secs(),
+            instance: now_nanos(),
         };
         if let Some(old) = self.existing(&meta)? {
             return Ok(old);
@@ -235,6 +243,7 @@ impl Store for DiskStore {
             h1: checked.h1().as_str().to_owned(),
             proof: ProofRecord::from_proof(m.proof()),
             verified_at: now_secs(),
+            instance: now_nanos(),
         };
         if let Some(old) = self.existing(&meta)? {
             return Ok(old);
@@ -259,27 +268,42 @@ impl Store for DiskStore {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(StoreError::io("read", path, e)),
         };
-        let meta: ArtifactMeta =
-            serde_json::from_slice(&bytes).map_err(|e| StoreError::Corrupt {
-                path: path.clone(),
-                msg: e.to_string(),
-            })?;
-        if meta.v != META_VERSION
-            || meta.kind != kind
-            || meta.module != module
-            || meta.version != version
-            || meta.sha256.len() != 64
-            || !meta
-                .sha256
-                .bytes()
-                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
-        {
-            return Err(StoreError::Corrupt {
-                path,
-                msg: "record does not match its location or format".into(),
+        let meta = serde_json::from_slice::<ArtifactMeta>(&bytes)
+            .map_err(|e| e.to_string())
+            .and_then(|meta| {
+                let ok = meta.v == META_VERSION
+                    && meta.kind == kind
+                    && meta.module == module
+                    && meta.version == version
+                    && meta.sha256.len() == 64
+                    && meta
+                        .sha256
+                        .bytes()
+                        .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase());
+                if ok {
+                    Ok(meta)
+                } else {
+                    Err("record does not match its location or format".to_owned())
+                }
             });
+        match meta {
+            Ok(meta) => Ok(Some(meta)),
+            Err(msg) => {
+                // A damaged record proves nothing: move it aside and treat the
+                // version as not cached, so it is fetched and proven again.
+                let name = path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                let dest = self
+                    .root
+                    .join("quarantine")
+                    .join(format!("meta.{}.{name}", now_nanos()));
+                fs::rename(&path, &dest).map_err(|e| StoreError::io("quarantine", &path, e))?;
+                tracing::error!(path = %path.display(), quarantined = %dest.display(), "damaged cache metadata: {msg}");
+                Ok(None)
+            }
         }
-        Ok(Some(meta))
     }
 
     fn open_blob(&self, meta: &ArtifactMeta) -> Result<fs::File, StoreError> {
@@ -390,7 +414,7 @@ mod tests {
     }
 
     #[test]
-    fn corrupt_meta_is_an_error_not_a_hit() {
+    fn corrupt_meta_is_quarantined_not_a_hit() {
         let dir = tempfile::tempdir().unwrap();
         let (store, _) = DiskStore::open(dir.path()).unwrap();
         let p = store
@@ -398,9 +422,16 @@ mod tests {
             .unwrap();
         fs::create_dir_all(p.parent().unwrap()).unwrap();
         fs::write(&p, b"{not json").unwrap();
-        assert!(matches!(
-            store.meta(ArtifactKind::Zip, "example.com/m", "v1.0.0"),
-            Err(StoreError::Corrupt { .. })
-        ));
+        assert_eq!(
+            store
+                .meta(ArtifactKind::Zip, "example.com/m", "v1.0.0")
+                .unwrap(),
+            None
+        );
+        assert!(!p.exists());
+        assert_eq!(
+            fs::read_dir(dir.path().join("quarantine")).unwrap().count(),
+            1
+        );
     }
 }

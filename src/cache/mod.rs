@@ -42,6 +42,11 @@ pub struct ArtifactMeta {
     pub proof: ProofRecord,
     /// Unix seconds at verification.
     pub verified_at: u64,
+    /// Distinguishes this stored copy from any earlier or later copy of the
+    /// same content (nanosecond clock at store time): part of the `ETag`, so
+    /// a resumed download never splices two copies.
+    #[serde(default)]
+    pub instance: u64,
 }
 
 /// Serialized evidence, kept for audits and for re-verification.

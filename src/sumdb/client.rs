@@ -86,6 +86,9 @@ pub enum SumdbError {
         #[source]
         source: note::NoteError,
     },
+    /// A signed note that carries a go.sum-shaped line (CVE-2026-56864).
+    #[error("checksum database {db}: signed tree note carries a go.sum line {line:?}; refusing it")]
+    NoteWithHashLine { db: String, line: String },
     /// A malformed lookup, tree, record or tile.
     #[error("checksum database {db}: {what}: {source}")]
     Malformed {
@@ -155,7 +158,7 @@ impl SumdbError {
             SumdbError::Fork { .. } => "sumdb_fork",
             SumdbError::NotFound { .. } => "sumdb_not_found",
             SumdbError::Upstream { .. } => "sumdb_unreachable",
-            SumdbError::Note { .. } => "sumdb_bad_note",
+            SumdbError::Note { .. } | SumdbError::NoteWithHashLine { .. } => "sumdb_bad_note",
             SumdbError::Malformed { .. } => "sumdb_malformed",
             SumdbError::Tile { .. } | SumdbError::DataTile { .. } => "sumdb_bad_tile",
             SumdbError::RecordNotProven { .. } => "sumdb_record_not_proven",
@@ -467,6 +470,16 @@ impl SumdbClient {
             db: self.name.clone(),
             source,
         })?;
+        // CVE-2026-56864: pre-fix go commands read go.sum lines from the whole
+        // lookup body, note included. A signed note may carry extra lines, so
+        // one that carries anything shaped like a go.sum line is refused: it
+        // could vouch for bytes that are in no log entry.
+        if let Some(line) = n.text.lines().skip(3).find(|l| looks_like_go_sum_line(l)) {
+            return Err(SumdbError::NoteWithHashLine {
+                db: self.name.clone(),
+                line: line.to_owned(),
+            });
+        }
         tlog::parse_tree(n.text.as_bytes()).map_err(tlog_err(&self.name, "signed tree"))
     }
 
@@ -732,7 +745,22 @@ impl SumdbClient {
         match self.fetch("latest", self.limits.latest).await {
             Ok(b) => {
                 let tree = self.open_tree(&b)?;
-                let head = self.merge(tree, &b).await?;
+                let head = match self.merge(tree, &b).await {
+                    Ok(head) => head,
+                    // A lagging upstream may no longer serve tiles of our
+                    // newer head, so the older tree cannot be checked: keep
+                    // the trusted head rather than fail (or roll back).
+                    Err(e @ SumdbError::Upstream { .. }) => {
+                        let head = self.head.lock().await.clone();
+                        if head.tree.n <= tree.n {
+                            return Err(e);
+                        }
+                        tracing::warn!(db = %self.name, upstream_size = tree.n, trusted_size = head.tree.n, error = %e,
+                            "upstream serves an older tree that cannot be checked now; serving the trusted tree head");
+                        head
+                    }
+                    Err(e) => return Err(e),
+                };
                 // An older (but consistent) upstream view is answered with
                 // our newer head: never roll a client back.
                 let out = if head.tree.n > tree.n { head.note } else { b };
@@ -815,6 +843,15 @@ impl SumdbClient {
     }
 }
 
+/// `path version hash` with an `algo:` hash: what a go.sum reader would take.
+fn looks_like_go_sum_line(line: &str) -> bool {
+    let f: Vec<&str> = line.split_whitespace().collect();
+    f.len() == 3
+        && f[2]
+            .split_once(':')
+            .is_some_and(|(algo, _)| !algo.is_empty())
+}
+
 /// A data tile is each record's text followed by a blank line; record `i`
 /// must hash to `leaves[i]`.
 fn check_data_tile(data: &[u8], leaves: &[Hash]) -> Result<(), String> {
@@ -839,6 +876,15 @@ fn check_data_tile(data: &[u8], leaves: &[Hash]) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn go_sum_shaped_note_lines_are_spotted() {
+        assert!(looks_like_go_sum_line("example.com/m v1.0.0 h1:abc="));
+        assert!(looks_like_go_sum_line("example.com/m v1.0.0/go.mod h2:x"));
+        assert!(!looks_like_go_sum_line("timestamp 12345"));
+        assert!(!looks_like_go_sum_line("a b c"));
+        assert!(!looks_like_go_sum_line(""));
+    }
 
     #[test]
     fn data_tile_checks_every_record() {

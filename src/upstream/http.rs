@@ -176,12 +176,21 @@ impl HttpUpstream {
         let total = limits.total_timeout(rel);
         let deadline = Instant::now() + total;
         let send = self.client.inner.get(url).send();
-        let resp = match tokio::time::timeout_at(deadline, send).await {
+        // A silent upstream is cut after the idle timeout, before the response
+        // head as between body chunks (slow loris), never later than the
+        // whole-request deadline.
+        let head_deadline = deadline.min(Instant::now() + limits.idle_timeout);
+        let resp = match tokio::time::timeout_at(head_deadline, send).await {
             Ok(Ok(resp)) => resp,
             Ok(Err(e)) => return Err(send_error(&e, shown)),
             Err(_) => {
+                let waited = if head_deadline < deadline {
+                    limits.idle_timeout
+                } else {
+                    total
+                };
                 return Err(FetchError::new(FetchErrorKind::Timeout, shown)
-                    .with_detail(format!("no response within {total:?}")));
+                    .with_detail(format!("no response within {waited:?}")));
             }
         };
         let status = resp.status().as_u16();

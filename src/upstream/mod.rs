@@ -51,7 +51,7 @@ impl Default for FetchLimits {
     fn default() -> Self {
         FetchLimits {
             connect_timeout: Duration::from_secs(10),
-            idle_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(60),
             request_timeout: Duration::from_secs(120),
             zip_timeout: Duration::from_secs(15 * 60),
         }

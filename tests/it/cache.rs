@@ -425,6 +425,53 @@ fn range_request_on_a_corrupted_blob_never_returns_other_bytes() {
     }
 }
 
+/// A client that got part of a zip from a corrupted blob (the transfer was aborted) resumes
+/// with `Range` + `If-Range: <ETag>` as HTTP clients do. The re-fetched copy must not match that
+/// validator, or the client splices the corrupted prefix onto genuine bytes (README: the ETag is
+/// "its digest plus its verification time, so a re-fetched copy never matches an If-Range of
+/// the copy it replaced").
+#[test]
+fn resume_after_an_aborted_transfer_of_a_corrupted_blob_does_not_splice_copies() {
+    let (fake, vkey) = world();
+    let p = publish(&fake, "example.com/splice", 400 << 10);
+    let g = Goward::start(&fake.url(), &vkey, &[]);
+    // Verification and re-fetch within one wall-clock second, as on a busy proxy: start at the
+    // beginning of a second.
+    wait_until("the start of a second", Duration::from_secs(5), || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .is_ok_and(|d| d.subsec_millis() < 100)
+    });
+    assert_serves(&g, &p.zip_path(), &p.zip);
+    let blob = blob_file(g.cache_dir(), &p, "zip");
+    let at = 70_050;
+    corrupt(&blob, at as i64);
+    let cut = raw_get(&g, &p.zip_path(), &[]).expect("a response header");
+    assert!(!cut.complete, "a complete body from a corrupted blob");
+    if cut.body.len() <= at {
+        eprintln!("the corrupted byte was held back; nothing to splice");
+        return;
+    }
+    let etag = cut.header("etag").expect("etag").to_owned();
+    let from = cut.body.len();
+    let range = format!("bytes={from}-");
+    let resumed =
+        raw_get(&g, &p.zip_path(), &[("Range", &range), ("If-Range", &etag)]).expect("a response");
+    eprintln!(
+        "resume {range} If-Range {etag}: {} {:?} complete={}",
+        resumed.status,
+        resumed.header("etag"),
+        resumed.complete
+    );
+    if resumed.status == 206 && resumed.complete {
+        let spliced = [cut.body.as_slice(), resumed.body.as_slice()].concat();
+        assert!(
+            spliced == p.zip,
+            "the resumed download spliced the corrupted copy's prefix onto the new copy"
+        );
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Coalescing and immutability.
 

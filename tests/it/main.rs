@@ -3,7 +3,9 @@
 mod cache;
 mod e2e_go;
 mod request;
+mod serve;
 mod sumdb;
 mod support;
+mod toolchain;
 mod upstream;
 mod verify;

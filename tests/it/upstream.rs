@@ -292,12 +292,14 @@ enum Kind {
     Zip,
     Lookup,
     Tile,
+    /// The checksum DB's signed tree head (`/latest`), fetched for goward's own `/latest`.
+    Note,
 }
 
 /// `--max-zip-size` in the fault tests.
 const ZIP_CAP: u64 = 1 << 20;
 /// `--upstream-timeout` (whole request, non-zip bodies) and the config file's `zip_timeout`.
-const REQUEST_TIMEOUT: &str = "3";
+const REQUEST_TIMEOUT: &str = "5";
 /// `--idle-timeout`.
 const IDLE_TIMEOUT: &str = "1";
 
@@ -369,6 +371,7 @@ impl Faulty {
                 let n = self.fake.with_log(|l| l.size());
                 (format!("/sumdb/{DB}/tile/8/0/000.p/{n}"), v.mod_path())
             }
+            Kind::Note => (format!("/sumdb/{DB}/latest"), format!("/sumdb/{DB}/latest")),
         }
     }
 
@@ -407,6 +410,7 @@ impl Faulty {
                 let n = self.honest_len(kind);
                 (vec![0u8; n + 32], n as u64)
             }
+            Kind::Note => (vec![b'x'; 100 << 10], 64 << 10),
         }
     }
 }
@@ -439,10 +443,9 @@ fn faults_fail_cleanly(kind: Kind) {
             "slow loris (hang)",
             Fault::Hang,
             504,
-            vec![
-                "timed out".into(),
-                format!("no response within {REQUEST_TIMEOUT}s"),
-            ],
+            // Cut by the idle timeout or by the whole-request limit, whichever goward applies
+            // before the response head.
+            vec!["timed out".into(), "no response within".into()],
         ),
         ("endless", Fault::Endless, 502, vec![cap_msg]),
     ];
@@ -481,6 +484,10 @@ fn faults_fail_cleanly(kind: Kind) {
         }
         // Other modules are still served while the fault lasts (a tile fault spoils every
         // proof in that tree, so it is lifted first).
+        if matches!(kind, Kind::Note) {
+            let head = g.cache_dir().join("sumdb").join(DB).join("latest");
+            assert!(!head.exists(), "{what}: stored a tree head");
+        }
         if matches!(kind, Kind::Tile) {
             f.fake.clear_faults();
         }
@@ -489,6 +496,12 @@ fn faults_fail_cleanly(kind: Kind) {
             (f.bystander.mod_path(), &f.bystander.mod_bytes),
         ] {
             assert_body(&g.get(&path), &format!("{what}: bystander {path}"), want);
+        }
+        if matches!(kind, Kind::Note) {
+            // Now that a tree head is trusted, goward answers `/latest` with it while the
+            // upstream's is broken.
+            let honest = f.fake.with_log(|l| l.signed_tree());
+            assert_body(&g.get(&down), &format!("{what}: trusted head"), &honest);
         }
         // And the victim itself once the upstream behaves: nothing was poisoned.
         f.fake.clear_faults();
@@ -525,6 +538,11 @@ fn sumdb_lookup_faults_fail_cleanly() {
 #[test]
 fn sumdb_tile_faults_fail_cleanly() {
     faults_fail_cleanly(Kind::Tile);
+}
+
+#[test]
+fn sumdb_latest_faults_fail_cleanly() {
+    faults_fail_cleanly(Kind::Note);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -737,4 +755,26 @@ fn file_upstream_from_a_real_go_module_cache() {
         fake.requests(&p.lookup_path(DB)) > 0,
         "no lookup: {asked:?}"
     );
+}
+
+/// An upstream that accepts the request and never answers is a slow loris too: with a short
+/// `--idle-timeout` and every other limit at its default, goward must give up on it long
+/// before the client does (here: answer within 60 s, for a `.mod` and for a zip).
+#[test]
+fn hanging_upstream_is_cut_by_the_idle_timeout() {
+    let fake = FakeProxy::start(TestLog::new(DB));
+    let p = fake.publish(
+        zip_of("example.com/hang", "v1.0.0"),
+        &go_mod("example.com/hang"),
+    );
+    let vkey = fake.with_log(|l| l.vkey());
+    fake.set_fault(&p.mod_path(), Fault::Hang);
+    fake.set_fault(&p.zip_path(), Fault::Hang);
+    let g = Goward::start(&fake.url(), &vkey, &["--idle-timeout", IDLE_TIMEOUT]);
+    for path in [p.mod_path(), p.zip_path()] {
+        let r = g
+            .try_get(&path, Duration::from_secs(60))
+            .unwrap_or_else(|e| panic!("{path}: goward did not answer within 60 s: {e}"));
+        assert_status(&r, &path, 504, &["timed out"]);
+    }
 }

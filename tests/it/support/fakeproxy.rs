@@ -508,8 +508,32 @@ fn count_sent(inner: &Shared, path: &str, n: usize) {
     *lock(inner).sent.entry(path.to_owned()).or_default() += n as u64;
 }
 
+fn percent_decode(p: &str) -> String {
+    let b = p.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = (b[i] == b'%')
+            .then(|| p.get(i + 1..i + 3))
+            .flatten()
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match hex {
+            Some(c) => {
+                out.push(c);
+                i += 3;
+            }
+            None => {
+                out.push(b[i]);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 async fn handle(State(state): State<AppState>, req: Request) -> Response<Body> {
-    let path = req.uri().path().to_owned();
+    // The go command percent-escapes paths (`!` goes out as `%21`).
+    let path = percent_decode(req.uri().path());
     let fault = {
         let mut inner = lock(&state.inner);
         inner.requests.push(path.clone());

@@ -2,8 +2,7 @@
 //! method, extra headers (`Range`, `If-Range`, `Accept-Encoding`), HEAD, and request targets
 //! with arbitrary bytes (NUL, control characters, raw `%`), sent exactly as given.
 //!
-//! Not registered in `support/mod.rs` (helpers may not edit it): test modules include it with
-//! `#[path = "support/rawhttp.rs"] mod rawhttp;`.
+//! Not registered in `support/mod.rs` (helpers may not edit it): `request.rs` declares it with
 #![allow(dead_code)]
 
 use std::io::{Error, ErrorKind, Read, Write};

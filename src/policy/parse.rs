@@ -1,0 +1,1353 @@
+//! Loading a policy: TOML → raw structs with spans → validated [`Policy`].
+//!
+//! Every problem becomes a [`Diagnostic`] with file, line and column; the
+//! loader keeps going after a problem so that one run reports them all.
+//! Cross-rule checks (rules that can never apply, toolchain proof) run on
+//! the rules that are individually valid.
+
+use std::collections::HashMap;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::Deserialize;
+use serde::de::{self, Deserializer, SeqAccess, Visitor};
+use toml::Spanned;
+
+use super::pins::{PinSet, PinSite};
+use super::rules::{Glob, Patterns, PlatformGlob};
+use super::version::{self, Constraint, Filter, Kind, KindSet, Scheme};
+use super::{
+    Auth, Diagnostic, Mode, Policy, PolicyError, PrivateRoute, ProofKind, Rule, Secret, Section,
+    Settings, TOOLCHAIN_MODULE, ToolchainRules,
+};
+use crate::module::quote;
+
+type Span = Range<usize>;
+
+/// A string or an array of strings.
+#[derive(Debug)]
+enum OneOrMany {
+    One(String),
+    Many(Vec<Spanned<String>>),
+}
+
+impl<'de> Deserialize<'de> for OneOrMany {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = OneOrMany;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string or an array of strings")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<OneOrMany, E> {
+                Ok(OneOrMany::One(v.to_owned()))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<OneOrMany, A::Error> {
+                let mut out = Vec::new();
+                while let Some(s) = seq.next_element::<Spanned<String>>()? {
+                    out.push(s);
+                }
+                Ok(OneOrMany::Many(out))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// The items of a [`OneOrMany`] with their spans.
+fn items(v: &Spanned<OneOrMany>) -> Vec<(String, Span)> {
+    match v.get_ref() {
+        OneOrMany::One(s) => vec![(s.clone(), v.span())],
+        OneOrMany::Many(list) => list
+            .iter()
+            .map(|s| (s.get_ref().clone(), s.span()))
+            .collect(),
+    }
+}
+
+/// A byte count or a string with a unit.
+#[derive(Debug)]
+enum Size {
+    Int(i64),
+    Text(String),
+}
+
+impl<'de> Deserialize<'de> for Size {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Size;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a number of bytes or a string such as \"200 MiB\"")
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Size, E> {
+                Ok(Size::Int(v))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Size, E> {
+                Ok(Size::Int(i64::try_from(v).unwrap_or(i64::MAX)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Size, E> {
+                Ok(Size::Text(v.to_owned()))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPolicy {
+    mode: Option<Spanned<String>>,
+    defaults: Option<Spanned<RawDefaults>>,
+    #[serde(default)]
+    deny: Vec<Spanned<RawDeny>>,
+    #[serde(default)]
+    allow: Vec<Spanned<RawAllow>>,
+    #[serde(default)]
+    private: Vec<Spanned<RawPrivate>>,
+    toolchain: Option<Spanned<RawToolchain>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDefaults {
+    proof: Option<Spanned<OneOrMany>>,
+    pins: Option<Spanned<OneOrMany>>,
+    max_zip_size: Option<Spanned<Size>>,
+    deny_retracted: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDeny {
+    name: Spanned<String>,
+    modules: Spanned<OneOrMany>,
+    versions: Option<Spanned<String>>,
+    kinds: Option<Spanned<OneOrMany>>,
+    reason: Spanned<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAllow {
+    name: Spanned<String>,
+    modules: Spanned<OneOrMany>,
+    versions: Option<Spanned<String>>,
+    kinds: Option<Spanned<OneOrMany>>,
+    reason: Option<String>,
+    proof: Option<Spanned<OneOrMany>>,
+    pins: Option<Spanned<OneOrMany>>,
+    max_zip_size: Option<Spanned<Size>>,
+    deny_retracted: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPrivate {
+    name: Spanned<String>,
+    modules: Spanned<OneOrMany>,
+    upstream: Spanned<String>,
+    auth: Option<Spanned<RawAuth>>,
+    reason: Option<String>,
+    proof: Option<Spanned<OneOrMany>>,
+    pins: Option<Spanned<OneOrMany>>,
+    max_zip_size: Option<Spanned<Size>>,
+    deny_retracted: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAuth {
+    #[serde(rename = "type")]
+    kind: Spanned<String>,
+    token_env: Option<Spanned<String>>,
+    token_file: Option<Spanned<String>>,
+    username: Option<Spanned<String>>,
+    password_env: Option<Spanned<String>>,
+    password_file: Option<Spanned<String>>,
+    file: Option<Spanned<String>>,
+    // Accepted by the parser only to reject them with a clear message.
+    token: Option<Spanned<toml::Value>>,
+    password: Option<Spanned<toml::Value>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawToolchain {
+    min_version: Option<Spanned<String>>,
+    versions: Option<Spanned<String>>,
+    kinds: Option<Spanned<OneOrMany>>,
+    platforms: Option<Spanned<OneOrMany>>,
+}
+
+/// Reads a file named by the policy (pins). Injected so tests need no disk.
+pub(crate) type ReadFile<'a> = &'a dyn Fn(&Path) -> std::io::Result<String>;
+
+struct Ctx<'a> {
+    text: &'a str,
+    origin: &'a str,
+    base: &'a Path,
+    read: ReadFile<'a>,
+    diags: Vec<Diagnostic>,
+    /// Parsed pin files by resolved path (`None`: unreadable or invalid).
+    pin_files: HashMap<PathBuf, Option<Arc<PinSet>>>,
+}
+
+impl Ctx<'_> {
+    fn pos(&self, offset: usize) -> (usize, usize) {
+        let offset = offset.min(self.text.len());
+        let before = &self.text[..offset];
+        let line = before.matches('\n').count() + 1;
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        (line, before[line_start..].chars().count() + 1)
+    }
+
+    fn line(&self, span: &Span) -> usize {
+        self.pos(span.start).0
+    }
+
+    fn err(&mut self, span: &Span, message: String) {
+        let (line, column) = self.pos(span.start);
+        self.diags.push(Diagnostic {
+            file: self.origin.to_owned(),
+            line,
+            column,
+            message,
+        });
+    }
+
+    fn resolve(&self, p: &str) -> PathBuf {
+        let p = Path::new(p);
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            self.base.join(p)
+        }
+    }
+}
+
+/// Where a rule's proof was written, kept for cross-rule messages.
+#[derive(Clone, Debug)]
+struct SettingSpans {
+    proof: Option<Span>,
+}
+
+/// A rule plus what the cross-rule checks need.
+struct Built {
+    rule: Rule,
+    header: Span,
+    spans: SettingSpans,
+}
+
+pub(crate) fn parse(
+    text: &str,
+    origin: &str,
+    base: &Path,
+    read: ReadFile<'_>,
+) -> Result<Policy, PolicyError> {
+    let mut cx = Ctx {
+        text,
+        origin,
+        base,
+        read,
+        diags: Vec::new(),
+        pin_files: HashMap::new(),
+    };
+    let raw: RawPolicy = match toml::from_str(text) {
+        Ok(r) => r,
+        Err(e) => {
+            let span = e.span().unwrap_or(0..0);
+            cx.err(&span, e.message().trim_end().to_owned());
+            return Err(PolicyError::Invalid(cx.diags));
+        }
+    };
+
+    let mode = match &raw.mode {
+        None => Mode::Open,
+        Some(m) => match m.get_ref().as_str() {
+            "open" => Mode::Open,
+            "allow-list" => Mode::AllowList,
+            other => {
+                cx.err(
+                    &m.span(),
+                    format!(
+                        "mode: unknown mode {}: expected \"open\" or \"allow-list\"",
+                        quote(other)
+                    ),
+                );
+                Mode::Open
+            }
+        },
+    };
+
+    // [defaults]
+    let empty = RawDefaults::default();
+    let d = raw.defaults.as_ref().map_or(&empty, |d| d.get_ref());
+    let ctx = "[defaults]";
+    let d_proof = d
+        .proof
+        .as_ref()
+        .and_then(|p| parse_proof(&mut cx, ctx, p, false));
+    let d_pins = d.pins.as_ref().and_then(|p| load_pins(&mut cx, ctx, p));
+    let defaults = Settings {
+        proofs: d_proof.unwrap_or_else(|| vec![ProofKind::Sumdb]),
+        pins: d_pins,
+        max_zip_size: d
+            .max_zip_size
+            .as_ref()
+            .and_then(|s| parse_size(&mut cx, ctx, s)),
+        deny_retracted: d.deny_retracted.unwrap_or(false),
+    };
+    let default_spans = SettingSpans {
+        proof: d.proof.as_ref().map(Spanned::span),
+    };
+    if defaults.proofs.contains(&ProofKind::Pinned)
+        && d.pins.is_none()
+        && let Some(s) = &default_spans.proof
+    {
+        cx.err(
+            s,
+            format!("{ctx}: proof \"pinned\" needs pin files: set pins = [\"….sum\"]"),
+        );
+    }
+
+    // Names: valid, unique across all sections.
+    let mut seen: HashMap<String, Span> = HashMap::new();
+    let names = raw
+        .deny
+        .iter()
+        .map(|r| &r.get_ref().name)
+        .chain(raw.allow.iter().map(|r| &r.get_ref().name))
+        .chain(raw.private.iter().map(|r| &r.get_ref().name));
+    let mut name_checks = Vec::new();
+    for n in names {
+        name_checks.push((n.get_ref().clone(), n.span()));
+    }
+    for (name, span) in name_checks {
+        if let Err(msg) = check_name(&name) {
+            cx.err(&span, msg);
+        } else if let Some(first) = seen.get(&name) {
+            let (l, c) = cx.pos(first.start);
+            cx.err(
+                &span,
+                format!(
+                    "duplicate rule name {}: first used at line {l}, column {c}",
+                    quote(&name)
+                ),
+            );
+        } else {
+            seen.insert(name, span);
+        }
+    }
+
+    let mut deny = Vec::new();
+    for r in &raw.deny {
+        if let Some(b) = build_deny(&mut cx, r) {
+            deny.push(b);
+        }
+    }
+    let mut allow = Vec::new();
+    for r in &raw.allow {
+        if let Some(b) = build_allow(&mut cx, r, &defaults, &default_spans) {
+            allow.push(b);
+        }
+    }
+    let mut private = Vec::new();
+    for r in &raw.private {
+        if let Some(b) = build_private(&mut cx, r, &defaults) {
+            private.push(b);
+        }
+    }
+    let toolchain = raw
+        .toolchain
+        .as_ref()
+        .and_then(|t| build_toolchain(&mut cx, t));
+
+    cross_checks(
+        &mut cx,
+        mode,
+        &deny,
+        &allow,
+        &private,
+        &defaults,
+        &default_spans,
+        raw.toolchain.as_ref().map(Spanned::span),
+    );
+
+    if !cx.diags.is_empty() {
+        let origin = origin.to_owned();
+        cx.diags.sort_by(|a, b| {
+            (a.file != origin, &a.file, a.line, a.column).cmp(&(
+                b.file != origin,
+                &b.file,
+                b.line,
+                b.column,
+            ))
+        });
+        return Err(PolicyError::Invalid(cx.diags));
+    }
+    Ok(Policy {
+        origin: origin.to_owned(),
+        mode,
+        defaults,
+        deny: deny.into_iter().map(|b| b.rule).collect(),
+        allow: allow.into_iter().map(|b| b.rule).collect(),
+        private: private.into_iter().map(|b| b.rule).collect(),
+        toolchain,
+    })
+}
+
+fn check_name(name: &str) -> Result<(), String> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name.as_bytes()[0].is_ascii_alphanumeric()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    if !ok {
+        return Err(format!(
+            "bad rule name {}: use 1 to 64 letters, digits, '-', '_' or '.', starting with a letter or digit",
+            quote(name)
+        ));
+    }
+    if matches!(name, "default" | "toolchain") {
+        return Err(format!(
+            "rule name {} is reserved (decisions without a rule and the [toolchain] section use it)",
+            quote(name)
+        ));
+    }
+    Ok(())
+}
+
+fn parse_patterns(cx: &mut Ctx<'_>, ctx: &str, v: &Spanned<OneOrMany>) -> Option<Patterns> {
+    let list = items(v);
+    if list.is_empty() {
+        cx.err(
+            &v.span(),
+            format!("{ctx}: modules is empty: the rule can never match"),
+        );
+        return None;
+    }
+    let mut globs = Vec::new();
+    let mut ok = true;
+    for (s, span) in list {
+        for part in s.split(',') {
+            match Glob::parse(part.trim()) {
+                Ok(g) => globs.push(g),
+                Err(msg) => {
+                    cx.err(&span, format!("{ctx}: {msg}"));
+                    ok = false;
+                }
+            }
+        }
+    }
+    ok.then_some(Patterns { globs })
+}
+
+fn parse_kinds(
+    cx: &mut Ctx<'_>,
+    ctx: &str,
+    v: &Spanned<OneOrMany>,
+    scheme: Scheme,
+) -> Option<KindSet> {
+    let mut set = KindSet::NONE;
+    let mut ok = true;
+    for (s, span) in items(v) {
+        let k = match s.as_str() {
+            "release" => Kind::Release,
+            "prerelease" => Kind::Prerelease,
+            "pseudo" if scheme == Scheme::Module => Kind::Pseudo,
+            "pseudo" => {
+                cx.err(&span, format!("{ctx}: toolchains have no pseudo-versions"));
+                ok = false;
+                continue;
+            }
+            other => {
+                let expected = if scheme == Scheme::Module {
+                    "\"release\", \"prerelease\" or \"pseudo\""
+                } else {
+                    "\"release\" or \"prerelease\""
+                };
+                cx.err(
+                    &span,
+                    format!(
+                        "{ctx}: unknown version kind {}: expected {expected}",
+                        quote(other)
+                    ),
+                );
+                ok = false;
+                continue;
+            }
+        };
+        if !set.insert(k) {
+            cx.err(&span, format!("{ctx}: kind {} is listed twice", quote(&s)));
+            ok = false;
+        }
+    }
+    if ok && set.is_empty() {
+        cx.err(
+            &v.span(),
+            format!("{ctx}: kinds is empty: the rule can never match"),
+        );
+        return None;
+    }
+    ok.then_some(set)
+}
+
+fn parse_filter(
+    cx: &mut Ctx<'_>,
+    ctx: &str,
+    versions: Option<&Spanned<String>>,
+    kinds: Option<&Spanned<OneOrMany>>,
+) -> Option<Filter> {
+    let mut f = Filter::all(Scheme::Module);
+    let mut ok = true;
+    if let Some(v) = versions {
+        match Constraint::parse(v.get_ref(), Scheme::Module) {
+            Ok(c) => f.constraint = Some(c),
+            Err(msg) => {
+                cx.err(&v.span(), format!("{ctx}: bad versions: {msg}"));
+                ok = false;
+            }
+        }
+    }
+    if let Some(k) = kinds {
+        match parse_kinds(cx, ctx, k, Scheme::Module) {
+            Some(set) => f.kinds = set,
+            None => ok = false,
+        }
+    }
+    ok.then_some(f)
+}
+
+/// `None` on error (already reported).
+fn parse_proof(
+    cx: &mut Ctx<'_>,
+    ctx: &str,
+    v: &Spanned<OneOrMany>,
+    private: bool,
+) -> Option<Vec<ProofKind>> {
+    let list = items(v);
+    if list.is_empty() {
+        cx.err(
+            &v.span(),
+            format!(
+                "{ctx}: proof must name at least one kind: goward never serves unproven modules"
+            ),
+        );
+        return None;
+    }
+    let mut out = Vec::new();
+    let mut ok = true;
+    for (s, span) in list {
+        let k = match s.as_str() {
+            "sumdb" if private => {
+                cx.err(
+                    &span,
+                    format!(
+                        "{ctx}: private modules are never looked up in a public checksum database; use proof = [\"pinned\"]"
+                    ),
+                );
+                ok = false;
+                continue;
+            }
+            "sumdb" => ProofKind::Sumdb,
+            "pinned" => ProofKind::Pinned,
+            "signature" => {
+                cx.err(
+                    &span,
+                    format!(
+                        "{ctx}: proof \"signature\" is not supported yet: goward cannot verify signatures, and a policy that requires them is rejected rather than ignored"
+                    ),
+                );
+                ok = false;
+                continue;
+            }
+            other => {
+                cx.err(
+                    &span,
+                    format!(
+                        "{ctx}: unknown proof kind {}: expected \"sumdb\", \"pinned\" or \"signature\"",
+                        quote(other)
+                    ),
+                );
+                ok = false;
+                continue;
+            }
+        };
+        if out.contains(&k) {
+            cx.err(&span, format!("{ctx}: proof {} is listed twice", quote(&s)));
+            ok = false;
+        } else {
+            out.push(k);
+        }
+    }
+    // Always in the same order: sumdb first.
+    out.sort_by_key(|k| *k != ProofKind::Sumdb);
+    ok.then_some(out)
+}
+
+fn parse_size(cx: &mut Ctx<'_>, ctx: &str, v: &Spanned<Size>) -> Option<u64> {
+    let bad = |what: &str| {
+        format!(
+            "{ctx}: bad max_zip_size {what}: want a positive number of bytes, or a number with B, KiB, MiB, GiB (or KB, MB, GB)"
+        )
+    };
+    let n = match v.get_ref() {
+        Size::Int(n) if *n > 0 => u64::try_from(*n).ok(),
+        Size::Int(n) => {
+            cx.err(&v.span(), bad(&n.to_string()));
+            return None;
+        }
+        Size::Text(s) => {
+            let t = s.trim();
+            let digits = t.bytes().take_while(u8::is_ascii_digit).count();
+            let (num, unit) = t.split_at(digits);
+            let mult: Option<u64> = match unit.trim() {
+                "" | "B" => Some(1),
+                "KiB" => Some(1 << 10),
+                "MiB" => Some(1 << 20),
+                "GiB" => Some(1 << 30),
+                "KB" => Some(1_000),
+                "MB" => Some(1_000_000),
+                "GB" => Some(1_000_000_000),
+                _ => None,
+            };
+            match (num.parse::<u64>().ok(), mult) {
+                (Some(n), Some(m)) if n > 0 => n.checked_mul(m),
+                _ => None,
+            }
+            .or_else(|| {
+                cx.err(&v.span(), bad(&quote(s)));
+                None
+            })
+        }
+    };
+    n
+}
+
+/// Loads the pins files of a rule (each file parsed once per load).
+fn load_pins(cx: &mut Ctx<'_>, ctx: &str, v: &Spanned<OneOrMany>) -> Option<Arc<PinSet>> {
+    let list = items(v);
+    if list.is_empty() {
+        cx.err(&v.span(), format!("{ctx}: pins is empty"));
+        return None;
+    }
+    let mut sets = Vec::new();
+    let mut written = Vec::new();
+    let mut ok = true;
+    for (name, span) in list {
+        let path = cx.resolve(&name);
+        let set = match cx.pin_files.get(&path) {
+            Some(s) => s.clone(),
+            None => {
+                let display = path.display().to_string();
+                let parsed = match (cx.read)(&path) {
+                    Err(e) => {
+                        cx.err(
+                            &span,
+                            format!("{ctx}: reading pins file {}: {e}", quote(&display)),
+                        );
+                        None
+                    }
+                    Ok(text) => match PinSet::parse(&display, &text) {
+                        Ok(s) => Some(Arc::new(s)),
+                        Err(errs) => {
+                            push_pin_errors(cx, errs);
+                            None
+                        }
+                    },
+                };
+                cx.pin_files.insert(path.clone(), parsed.clone());
+                parsed
+            }
+        };
+        match set {
+            Some(s) => sets.push(s),
+            None => ok = false,
+        }
+        written.push(name);
+    }
+    if !ok {
+        return None;
+    }
+    if sets.len() == 1 {
+        let mut s = (*sets[0]).clone();
+        s.files = written;
+        return Some(Arc::new(s));
+    }
+    match PinSet::union(&sets) {
+        Ok(mut s) => {
+            s.files = written;
+            Some(Arc::new(s))
+        }
+        Err(errs) => {
+            push_pin_errors(cx, errs);
+            None
+        }
+    }
+}
+
+fn push_pin_errors(cx: &mut Ctx<'_>, errs: Vec<(PinSite, String)>) {
+    for (site, message) in errs {
+        let d = Diagnostic {
+            file: site.file,
+            line: site.line,
+            column: site.col,
+            message,
+        };
+        if !cx.diags.contains(&d) {
+            cx.diags.push(d);
+        }
+    }
+}
+
+fn build_deny(cx: &mut Ctx<'_>, r: &Spanned<RawDeny>) -> Option<Built> {
+    let raw = r.get_ref();
+    let ctx = format!("rule {}", quote(raw.name.get_ref()));
+    let patterns = parse_patterns(cx, &ctx, &raw.modules);
+    let filter = parse_filter(cx, &ctx, raw.versions.as_ref(), raw.kinds.as_ref());
+    let reason = raw.reason.get_ref().trim();
+    if reason.is_empty() {
+        cx.err(
+            &raw.reason.span(),
+            format!("{ctx}: reason is empty: say why, it is shown to the user who is denied"),
+        );
+        return None;
+    }
+    Some(Built {
+        rule: Rule {
+            section: Section::Deny,
+            name: raw.name.get_ref().clone(),
+            line: cx.line(&r.span()),
+            patterns: patterns?,
+            filter: filter?,
+            reason: Some(reason.to_owned()),
+            settings: Settings {
+                proofs: Vec::new(),
+                pins: None,
+                max_zip_size: None,
+                deny_retracted: false,
+            },
+            route: None,
+        },
+        header: r.span(),
+        spans: SettingSpans { proof: None },
+    })
+}
+
+/// Resolves a rule's settings over `[defaults]` and checks proof/pins
+/// consistency.
+#[allow(clippy::too_many_arguments)]
+fn settings(
+    cx: &mut Ctx<'_>,
+    ctx: &str,
+    proof: Option<&Spanned<OneOrMany>>,
+    pins: Option<&Spanned<OneOrMany>>,
+    max_zip_size: Option<&Spanned<Size>>,
+    deny_retracted: Option<bool>,
+    defaults: &Settings,
+    default_spans: &SettingSpans,
+    private: bool,
+) -> Option<(Settings, SettingSpans)> {
+    let mut ok = true;
+    let proofs = match proof {
+        Some(p) => match parse_proof(cx, ctx, p, private) {
+            Some(v) => v,
+            None => {
+                ok = false;
+                Vec::new()
+            }
+        },
+        None if private => vec![ProofKind::Pinned],
+        None => defaults.proofs.clone(),
+    };
+    let own_pins = match pins {
+        Some(p) => match load_pins(cx, ctx, p) {
+            Some(s) => Some(s),
+            None => {
+                ok = false;
+                None
+            }
+        },
+        None => None,
+    };
+    let size = match max_zip_size {
+        Some(s) => match parse_size(cx, ctx, s) {
+            Some(n) => Some(n),
+            None => {
+                ok = false;
+                None
+            }
+        },
+        None => defaults.max_zip_size,
+    };
+    if !ok {
+        return None;
+    }
+    let wants_pins = proofs.contains(&ProofKind::Pinned);
+    if let (Some(p), false) = (pins, wants_pins) {
+        cx.err(
+            &p.span(),
+            format!(
+                "{ctx}: pins are only used with proof \"pinned\", which this rule does not require"
+            ),
+        );
+        return None;
+    }
+    let pins_resolved = own_pins.or_else(|| defaults.pins.clone());
+    if wants_pins && pins_resolved.is_none() {
+        let span = proof
+            .map(Spanned::span)
+            .or_else(|| default_spans.proof.clone())
+            .unwrap_or(0..0);
+        let msg = if private {
+            format!(
+                "{ctx}: a private rule needs pins = [\"….sum\"]: its modules can only be proven by pinned hashes"
+            )
+        } else {
+            format!("{ctx}: proof \"pinned\" needs pin files: set pins here or in [defaults]")
+        };
+        cx.err(&span, msg);
+        return None;
+    }
+    Some((
+        Settings {
+            proofs,
+            pins: if wants_pins { pins_resolved } else { None },
+            max_zip_size: size,
+            deny_retracted: deny_retracted.unwrap_or(defaults.deny_retracted),
+        },
+        SettingSpans {
+            proof: proof.map(Spanned::span).or_else(|| {
+                if private {
+                    None
+                } else {
+                    default_spans.proof.clone()
+                }
+            }),
+        },
+    ))
+}
+
+fn build_allow(
+    cx: &mut Ctx<'_>,
+    r: &Spanned<RawAllow>,
+    defaults: &Settings,
+    default_spans: &SettingSpans,
+) -> Option<Built> {
+    let raw = r.get_ref();
+    let ctx = format!("rule {}", quote(raw.name.get_ref()));
+    let patterns = parse_patterns(cx, &ctx, &raw.modules);
+    let filter = parse_filter(cx, &ctx, raw.versions.as_ref(), raw.kinds.as_ref());
+    let settings = settings(
+        cx,
+        &ctx,
+        raw.proof.as_ref(),
+        raw.pins.as_ref(),
+        raw.max_zip_size.as_ref(),
+        raw.deny_retracted,
+        defaults,
+        default_spans,
+        false,
+    );
+    let (settings, spans) = settings?;
+    Some(Built {
+        rule: Rule {
+            section: Section::Allow,
+            name: raw.name.get_ref().clone(),
+            line: cx.line(&r.span()),
+            patterns: patterns?,
+            filter: filter?,
+            reason: raw.reason.clone(),
+            settings,
+            route: None,
+        },
+        header: r.span(),
+        spans,
+    })
+}
+
+fn build_private(cx: &mut Ctx<'_>, r: &Spanned<RawPrivate>, defaults: &Settings) -> Option<Built> {
+    let raw = r.get_ref();
+    let ctx = format!("rule {}", quote(raw.name.get_ref()));
+    let patterns = parse_patterns(cx, &ctx, &raw.modules);
+    let no_spans = SettingSpans { proof: None };
+    let settings = settings(
+        cx,
+        &ctx,
+        raw.proof.as_ref(),
+        raw.pins.as_ref(),
+        raw.max_zip_size.as_ref(),
+        raw.deny_retracted,
+        defaults,
+        &no_spans,
+        true,
+    );
+    let urls = match validate_upstream(raw.upstream.get_ref()) {
+        Ok(u) => Some(u),
+        Err(msg) => {
+            cx.err(&raw.upstream.span(), format!("{ctx}: {msg}"));
+            None
+        }
+    };
+    let auth = match &raw.auth {
+        None => Some(None),
+        Some(a) => parse_auth(cx, &ctx, a).map(Some),
+    };
+    if let (Some(urls), Some(Some(_))) = (&urls, &auth)
+        && let Some(u) = urls
+            .iter()
+            .find(|u| u.starts_with("http://") && !is_loopback(u))
+    {
+        cx.err(
+            &raw.upstream.span(),
+            format!(
+                "{ctx}: credentials would be sent in clear text to {}; use https://",
+                quote(u)
+            ),
+        );
+        return None;
+    }
+    let (settings, spans) = settings?;
+    let (_, auth) = (urls?, auth?);
+    let name = raw.name.get_ref().clone();
+    Some(Built {
+        rule: Rule {
+            section: Section::Private,
+            name: name.clone(),
+            line: cx.line(&r.span()),
+            patterns: patterns?,
+            filter: Filter::all(Scheme::Module),
+            reason: raw.reason.clone(),
+            settings,
+            route: Some(PrivateRoute {
+                rule: name,
+                upstream: raw.upstream.get_ref().trim().to_owned(),
+                auth,
+            }),
+        },
+        header: r.span(),
+        spans,
+    })
+}
+
+fn is_loopback(url: &str) -> bool {
+    let rest = url.strip_prefix("http://").unwrap_or(url);
+    let host = rest.split(['/', '?']).next().unwrap_or("");
+    let host = host.rsplit_once(':').map_or(host, |(h, p)| {
+        if p.bytes().all(|b| b.is_ascii_digit()) {
+            h
+        } else {
+            host
+        }
+    });
+    matches!(host, "localhost" | "127.0.0.1" | "[::1]")
+}
+
+/// Validates a GOPROXY-style list as `--upstream` does (upstream/mod.rs
+/// `ProxyList::parse`), without building clients. Returns the URLs.
+fn validate_upstream(spec: &str) -> Result<Vec<String>, String> {
+    let mut out = Vec::new();
+    for raw in spec.split([',', '|']) {
+        let raw = raw.trim();
+        match raw {
+            "" => continue,
+            "off" => {
+                return Err(
+                    "upstream \"off\" would serve nothing; give the private proxy's URL".into(),
+                );
+            }
+            "direct" => {
+                return Err(
+                    "upstream \"direct\" is not supported: goward does not fetch from version control"
+                        .into(),
+                );
+            }
+            _ => {}
+        }
+        let url = if raw.contains(['.', ':', '/']) && !raw.contains(":/") && !raw.starts_with('/') {
+            format!("https://{raw}")
+        } else {
+            raw.to_owned()
+        };
+        let Some((scheme, rest)) = url.split_once("://") else {
+            return Err(format!(
+                "bad upstream {}: expected an http://, https:// or file:// URL",
+                quote(raw)
+            ));
+        };
+        if !matches!(scheme, "http" | "https" | "file") {
+            return Err(format!(
+                "bad upstream {}: expected an http://, https:// or file:// URL",
+                quote(raw)
+            ));
+        }
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+        if authority.contains('@') {
+            return Err(format!(
+                "upstream {} has credentials in the URL; secrets never go in a policy: use auth with token_env, token_file, password_env, password_file or a netrc file",
+                quote(raw)
+            ));
+        }
+        if scheme != "file" && authority.is_empty() {
+            return Err(format!("bad upstream {}: no host", quote(raw)));
+        }
+        if url.contains('#') {
+            return Err(format!("bad upstream {}: URL has a fragment", quote(raw)));
+        }
+        out.push(url);
+    }
+    if out.is_empty() {
+        return Err("upstream is empty: a private rule needs its own upstream proxy".into());
+    }
+    Ok(out)
+}
+
+fn parse_auth(cx: &mut Ctx<'_>, ctx: &str, a: &Spanned<RawAuth>) -> Option<Auth> {
+    let raw = a.get_ref();
+    for (field, v) in [("token", &raw.token), ("password", &raw.password)] {
+        if let Some(v) = v {
+            cx.err(
+                &v.span(),
+                format!(
+                    "{ctx}: inline secrets are not allowed in a policy: use {field}_env (an environment variable) or {field}_file instead of {field}"
+                ),
+            );
+            return None;
+        }
+    }
+    let kind = raw.kind.get_ref().as_str();
+    let fields: [(&str, &Option<Spanned<String>>); 6] = [
+        ("token_env", &raw.token_env),
+        ("token_file", &raw.token_file),
+        ("username", &raw.username),
+        ("password_env", &raw.password_env),
+        ("password_file", &raw.password_file),
+        ("file", &raw.file),
+    ];
+    let allowed: &[&str] = match kind {
+        "bearer" => &["token_env", "token_file"],
+        "basic" => &["username", "password_env", "password_file"],
+        "netrc" => &["file"],
+        other => {
+            cx.err(
+                &raw.kind.span(),
+                format!(
+                    "{ctx}: unknown auth type {}: expected \"bearer\", \"basic\" or \"netrc\"",
+                    quote(other)
+                ),
+            );
+            return None;
+        }
+    };
+    let mut ok = true;
+    for (name, v) in fields {
+        if let Some(v) = v
+            && !allowed.contains(&name)
+        {
+            cx.err(
+                &v.span(),
+                format!("{ctx}: auth type {} does not take {name}", quote(kind)),
+            );
+            ok = false;
+        }
+    }
+    if !ok {
+        return None;
+    }
+    let mut secret =
+        |what: &str, env: &Option<Spanned<String>>, file: &Option<Spanned<String>>| match (
+            env, file,
+        ) {
+            (Some(e), None) => {
+                let name = e.get_ref();
+                let valid = !name.is_empty()
+                    && !name.as_bytes()[0].is_ascii_digit()
+                    && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+                if valid {
+                    Some(Secret::Env(name.clone()))
+                } else {
+                    cx.err(
+                        &e.span(),
+                        format!(
+                            "{ctx}: {what}_env must name an environment variable, not {}",
+                            quote(name)
+                        ),
+                    );
+                    None
+                }
+            }
+            (None, Some(f)) if !f.get_ref().is_empty() => {
+                Some(Secret::File(cx.resolve(f.get_ref())))
+            }
+            (None, Some(f)) => {
+                cx.err(&f.span(), format!("{ctx}: {what}_file is empty"));
+                None
+            }
+            (Some(_), Some(f)) => {
+                cx.err(
+                    &f.span(),
+                    format!("{ctx}: give either {what}_env or {what}_file, not both"),
+                );
+                None
+            }
+            (None, None) => {
+                cx.err(
+                    &a.span(),
+                    format!(
+                        "{ctx}: auth type {} needs {what}_env or {what}_file",
+                        quote(kind)
+                    ),
+                );
+                None
+            }
+        };
+    match kind {
+        "bearer" => Some(Auth::Bearer {
+            token: secret("token", &raw.token_env, &raw.token_file)?,
+        }),
+        "basic" => {
+            let password = secret("password", &raw.password_env, &raw.password_file)?;
+            match &raw.username {
+                Some(u) if !u.get_ref().is_empty() => Some(Auth::Basic {
+                    username: u.get_ref().clone(),
+                    password,
+                }),
+                _ => {
+                    cx.err(
+                        &a.span(),
+                        format!("{ctx}: auth type \"basic\" needs username"),
+                    );
+                    None
+                }
+            }
+        }
+        _ => match &raw.file {
+            Some(f) if !f.get_ref().is_empty() => Some(Auth::Netrc {
+                file: cx.resolve(f.get_ref()),
+            }),
+            _ => {
+                cx.err(&a.span(), format!("{ctx}: auth type \"netrc\" needs file"));
+                None
+            }
+        },
+    }
+}
+
+fn build_toolchain(cx: &mut Ctx<'_>, t: &Spanned<RawToolchain>) -> Option<ToolchainRules> {
+    let raw = t.get_ref();
+    let ctx = "[toolchain]";
+    let mut ok = true;
+    let min = match &raw.min_version {
+        Some(m) => match version::parse_version(m.get_ref(), Scheme::Go) {
+            Ok(v) => Some((v, m.span())),
+            Err(msg) => {
+                cx.err(&m.span(), format!("{ctx}: bad min_version: {msg}"));
+                ok = false;
+                None
+            }
+        },
+        None => None,
+    };
+    let versions = match &raw.versions {
+        Some(v) => match Constraint::parse(v.get_ref(), Scheme::Go) {
+            Ok(c) => Some((c, v.span())),
+            Err(msg) => {
+                cx.err(&v.span(), format!("{ctx}: bad versions: {msg}"));
+                ok = false;
+                None
+            }
+        },
+        None => None,
+    };
+    if let (Some((m, _)), Some((c, span))) = (&min, &versions)
+        && c.clone().with_min(m).is_none()
+    {
+        cx.err(
+            span,
+            format!(
+                "{ctx}: no version satisfies both min_version go{m} and versions {c}: no toolchain can ever be served"
+            ),
+        );
+        ok = false;
+    }
+    let kinds = match &raw.kinds {
+        Some(k) => parse_kinds(cx, ctx, k, Scheme::Go),
+        None => Some(KindSet::all(Scheme::Go)),
+    };
+    let platforms = match &raw.platforms {
+        None => Some(None),
+        Some(p) => {
+            let list = items(p);
+            if list.is_empty() {
+                cx.err(
+                    &p.span(),
+                    format!("{ctx}: platforms is empty: no toolchain can ever be served"),
+                );
+                None
+            } else {
+                let mut out = Vec::new();
+                for (s, span) in list {
+                    match PlatformGlob::parse(&s) {
+                        Ok(g) => out.push(g),
+                        Err(msg) => {
+                            cx.err(&span, format!("{ctx}: {msg}"));
+                            ok = false;
+                        }
+                    }
+                }
+                Some(Some(out))
+            }
+        }
+    };
+    if !ok {
+        return None;
+    }
+    Some(ToolchainRules {
+        line: cx.line(&t.span()),
+        min_version: min.map(|m| m.0),
+        versions: versions.map(|v| v.0),
+        kinds: kinds?,
+        platforms: platforms?,
+    })
+}
+
+fn at(cx: &Ctx<'_>, b: &Built) -> String {
+    format!("line {}", cx.line(&b.header))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn cross_checks(
+    cx: &mut Ctx<'_>,
+    mode: Mode,
+    deny: &[Built],
+    allow: &[Built],
+    private: &[Built],
+    defaults: &Settings,
+    default_spans: &SettingSpans,
+    toolchain_span: Option<Span>,
+) {
+    let covers = |a: &Rule, b: &Rule| a.patterns.covers(&b.patterns) && a.filter.covers(&b.filter);
+    let disjoint =
+        |a: &Rule, b: &Rule| a.patterns.disjoint(&b.patterns) || a.filter.disjoint(&b.filter);
+    let never = "can never apply";
+
+    for (i, d) in deny.iter().enumerate() {
+        if let Some(e) = deny[..i].iter().find(|e| covers(&e.rule, &d.rule)) {
+            let msg = format!(
+                "rule {}: {never}: everything it matches is already denied by rule {} ({})",
+                quote(&d.rule.name),
+                quote(&e.rule.name),
+                at(cx, e)
+            );
+            cx.err(&d.header, msg);
+            continue;
+        }
+        if mode == Mode::AllowList
+            && allow
+                .iter()
+                .chain(private)
+                .all(|a| disjoint(&a.rule, &d.rule))
+        {
+            let msg = format!(
+                "rule {}: {never}: in allow-list mode nothing it matches is allowed by an [[allow]] or [[private]] rule, so it is denied anyway",
+                quote(&d.rule.name)
+            );
+            cx.err(&d.header, msg);
+        }
+    }
+    for (i, p) in private.iter().enumerate() {
+        let name = quote(&p.rule.name);
+        if let Some(e) = deny.iter().find(|e| covers(&e.rule, &p.rule)) {
+            let msg = format!(
+                "rule {name}: {never}: everything it matches is denied by rule {} ({}); deny always wins",
+                quote(&e.rule.name),
+                at(cx, e)
+            );
+            cx.err(&p.header, msg);
+        } else if let Some(e) = private[..i].iter().find(|e| covers(&e.rule, &p.rule)) {
+            let msg = format!(
+                "rule {name}: {never}: everything it matches is matched first by private rule {} ({})",
+                quote(&e.rule.name),
+                at(cx, e)
+            );
+            cx.err(&p.header, msg);
+        }
+        if p.rule.patterns.matches(TOOLCHAIN_MODULE) {
+            let msg = format!(
+                "rule {name}: {TOOLCHAIN_MODULE} can never be private: Go toolchains must always be proven in the checksum database; narrow the modules pattern"
+            );
+            cx.err(&p.header, msg);
+        }
+    }
+    for (i, a) in allow.iter().enumerate() {
+        let name = quote(&a.rule.name);
+        if let Some(e) = deny.iter().find(|e| covers(&e.rule, &a.rule)) {
+            let msg = format!(
+                "rule {name}: {never}: everything it matches is denied by rule {} ({}); deny always wins",
+                quote(&e.rule.name),
+                at(cx, e)
+            );
+            cx.err(&a.header, msg);
+            continue;
+        }
+        if let Some(e) = allow[..i].iter().find(|e| covers(&e.rule, &a.rule)) {
+            let msg = format!(
+                "rule {name}: {never}: everything it matches is matched first by rule {} ({}); put the more specific rule first",
+                quote(&e.rule.name),
+                at(cx, e)
+            );
+            cx.err(&a.header, msg);
+            continue;
+        }
+        if let Some(e) = private.iter().find(|e| covers(&e.rule, &a.rule)) {
+            let msg = format!(
+                "rule {name}: {never}: every module it matches is private (rule {}, {}), and private modules take their settings from their [[private]] rule",
+                quote(&e.rule.name),
+                at(cx, e)
+            );
+            cx.err(&a.header, msg);
+            continue;
+        }
+        if a.rule.patterns.matches(TOOLCHAIN_MODULE)
+            && !a.rule.settings.proofs.contains(&ProofKind::Sumdb)
+        {
+            let span = a.spans.proof.clone().unwrap_or_else(|| a.header.clone());
+            let msg = format!(
+                "rule {name}: its proof would turn off checksum-database proof for {TOOLCHAIN_MODULE}, which no policy may do: add \"sumdb\", or narrow the modules pattern"
+            );
+            cx.err(&span, msg);
+        }
+    }
+    // Does [defaults] decide some toolchain versions?
+    let toolchain_fully_allowed = allow
+        .iter()
+        .any(|a| a.rule.patterns.matches(TOOLCHAIN_MODULE) && a.rule.filter.is_all());
+    if mode == Mode::Open
+        && !toolchain_fully_allowed
+        && !defaults.proofs.contains(&ProofKind::Sumdb)
+    {
+        let span = default_spans.proof.clone().unwrap_or(0..0);
+        cx.err(
+            &span,
+            format!(
+                "[defaults]: this proof applies to {TOOLCHAIN_MODULE}, which must always be proven in the checksum database: add \"sumdb\", or add an [[allow]] rule for {TOOLCHAIN_MODULE} with proof = [\"sumdb\"]"
+            ),
+        );
+    }
+    if mode == Mode::AllowList
+        && let Some(span) = toolchain_span
+        && !allow
+            .iter()
+            .any(|a| a.rule.patterns.matches(TOOLCHAIN_MODULE))
+    {
+        cx.err(
+            &span,
+            format!(
+                "[toolchain]: {never}: in allow-list mode no [[allow]] rule matches {TOOLCHAIN_MODULE}, so every toolchain is denied"
+            ),
+        );
+    }
+}

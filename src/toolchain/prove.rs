@@ -1,0 +1,302 @@
+//! Proving a toolchain's `h1:` with goward's own pipeline: the first
+//! configured checksum database's [`SumdbClient`] (trusted head, tiles and
+//! lookups persisted in the cache directory) and, for per-file reports, the
+//! toolchain module zip through [`Service`] (verified cache, else upstream →
+//! module-zip rules → checksum-database proof → cache).
+//!
+//! Offline, the same objects run over goward's cache alone: their upstream is
+//! an empty `file://` directory, so every piece that is not already cached
+//! (and therefore already verified) fails, naming what is missing.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Seek, SeekFrom};
+use std::sync::Arc;
+
+use sha2::{Digest, Sha256};
+
+use super::{TOOLCHAIN_MODULE, Target};
+use crate::cache::{DiskStore, DocKey, Store};
+use crate::config::Config;
+use crate::dirhash::H1;
+use crate::request::{ModulePath, ModuleVersion};
+use crate::service::{Service, ServiceLimits};
+use crate::sumdb::client::SumdbLimits;
+use crate::sumdb::{ProvenRecord, SumdbClient, SumdbError};
+use crate::upstream::{FileUpstream, HttpClient, HttpUpstream, ProxyList, Upstream};
+
+/// A failure with the exit status it deserves: 1 (not verified) or 2 (could
+/// not tell: usage, configuration, I/O, network, missing cache pieces).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// Exit status.
+    pub code: u8,
+    /// What went wrong.
+    pub msg: String,
+}
+
+impl Failure {
+    /// Exit status 2.
+    pub fn cannot_tell(msg: impl Into<String>) -> Failure {
+        Failure {
+            code: 2,
+            msg: msg.into(),
+        }
+    }
+    /// Exit status 1.
+    pub fn not_verified(msg: impl Into<String>) -> Failure {
+        Failure {
+            code: 1,
+            msg: msg.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.msg)
+    }
+}
+
+/// goward's verification pipeline, online or over the cache only.
+#[derive(Debug)]
+pub struct Backend {
+    rt: tokio::runtime::Runtime,
+    service: Arc<Service>,
+    offline: bool,
+    db: String,
+    cache_dir: std::path::PathBuf,
+    _offline_dir: Option<tempfile::TempDir>,
+}
+
+/// The toolchain module version as goward's request layer validates it.
+pub fn module_version(target: &Target) -> Result<ModuleVersion, Failure> {
+    ModulePath::new(TOOLCHAIN_MODULE)
+        .and_then(|m| ModuleVersion::new(m, &target.module_version()))
+        .map_err(|e| Failure::cannot_tell(format!("{}: {e}", target.module_version())))
+}
+
+impl Backend {
+    /// Builds the pipeline like `App::from_config`, for the first checksum
+    /// database of `config` only. Offline, checks first that the cache holds
+    /// a trusted head and the lookup for `target`, without creating anything.
+    pub fn open(config: &Config, offline: bool, target: &Target) -> Result<Backend, Failure> {
+        let spec = config
+            .sumdbs
+            .first()
+            .ok_or_else(|| Failure::cannot_tell("no checksum database configured"))?;
+        let mv = module_version(target)?;
+        if offline {
+            let head = config
+                .cache_dir
+                .join(DocKey::SumdbHead(spec.name.clone()).rel_path());
+            if !head.is_file() {
+                return Err(Failure::cannot_tell(format!(
+                    "offline: goward's cache {} has no trusted tree head for checksum database {} ({} is missing); run once online, or serve the toolchain through goward first",
+                    config.cache_dir.display(),
+                    spec.name,
+                    head.display()
+                )));
+            }
+            let lookup = config.cache_dir.join(
+                DocKey::SumdbLookup(
+                    spec.name.clone(),
+                    format!("{}@{}", mv.module.escaped(), mv.escaped_version()),
+                )
+                .rel_path(),
+            );
+            if !lookup.is_file() {
+                return Err(Failure::cannot_tell(format!(
+                    "offline: goward's cache {} has no proven lookup of {mv} in checksum database {} ({} is missing); run once online, or serve the toolchain through goward first",
+                    config.cache_dir.display(),
+                    spec.name,
+                    lookup.display()
+                )));
+            }
+        }
+        // One TLS crypto provider for the process, as `goward serve` installs.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let (store, _) = DiskStore::open(&config.cache_dir).map_err(|e| {
+            Failure::cannot_tell(format!(
+                "opening cache directory {}: {e}",
+                config.cache_dir.display()
+            ))
+        })?;
+        let store: Arc<dyn Store> = Arc::new(store);
+        let http = HttpClient::new(&config.fetch, crate::server::USER_AGENT)
+            .map_err(|e| Failure::cannot_tell(format!("invalid upstream: {e}")))?;
+        let (upstreams, direct, offline_dir) = if offline {
+            let dir = tempfile::Builder::new()
+                .prefix("goward-offline-no-network-")
+                .tempdir()
+                .map_err(|e| Failure::cannot_tell(format!("creating a temp dir: {e}")))?;
+            let url = reqwest::Url::from_directory_path(dir.path())
+                .map_err(|()| Failure::cannot_tell("temp dir path is not absolute"))?;
+            let list = ProxyList::parse(url.as_str(), &http)
+                .map_err(|e| Failure::cannot_tell(format!("offline upstream: {e}")))?;
+            let direct: Arc<dyn Upstream> = Arc::new(FileUpstream::new(dir.path(), &config.fetch));
+            (Arc::new(list), direct, Some(dir))
+        } else {
+            let list = ProxyList::parse(&config.upstream, &http)
+                .map_err(|e| Failure::cannot_tell(format!("invalid upstream: {e}")))?;
+            let base = spec
+                .url
+                .clone()
+                .unwrap_or_else(|| format!("https://{}", spec.name));
+            let direct: Arc<dyn Upstream> = Arc::new(
+                HttpUpstream::new(&base, &http)
+                    .map_err(|e| Failure::cannot_tell(format!("checksum database URL: {e}")))?,
+            );
+            (Arc::new(list), direct, None)
+        };
+        let client = SumdbClient::new(
+            spec,
+            upstreams.clone(),
+            direct,
+            store.clone(),
+            SumdbLimits::default(),
+        )
+        .map_err(|e| Failure::cannot_tell(format!("checksum database: {e}")))?;
+        let mut limits = ServiceLimits::default();
+        limits.zip.max_zip_file = config.max_zip_size;
+        let service = Arc::new(Service::new(
+            upstreams,
+            store,
+            vec![Arc::new(client)],
+            limits,
+        ));
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .map_err(|e| Failure::cannot_tell(format!("starting the async runtime: {e}")))?;
+        Ok(Backend {
+            rt,
+            service,
+            offline,
+            db: spec.name.clone(),
+            cache_dir: config.cache_dir.clone(),
+            _offline_dir: offline_dir,
+        })
+    }
+
+    /// The checksum database's name.
+    pub fn db(&self) -> &str {
+        &self.db
+    }
+
+    /// Whether only the cache is used.
+    pub fn offline(&self) -> bool {
+        self.offline
+    }
+
+    /// Starts proving `target`'s record in the background (so hashing a large
+    /// input and reaching the checksum database overlap).
+    pub fn start_proof(&self, target: &Target) -> PendingProof {
+        let svc = self.service.clone();
+        let version = target.module_version();
+        PendingProof(self.rt.spawn(async move {
+            let db = svc.sumdbs().first().cloned();
+            match db {
+                Some(db) => db.prove(TOOLCHAIN_MODULE, &version).await,
+                None => Err(Arc::new(SumdbError::BadRequest {
+                    db: String::new(),
+                    msg: "no checksum database configured".into(),
+                })),
+            }
+        }))
+    }
+
+    /// Waits for a proof.
+    pub fn finish_proof(&self, p: PendingProof) -> Result<ProvenRecord, Failure> {
+        match self.rt.block_on(p.0) {
+            Ok(Ok(r)) => Ok(r),
+            Ok(Err(e)) => Err(self.sumdb_failure(&e)),
+            Err(e) => Err(Failure::cannot_tell(format!("proof task failed: {e}"))),
+        }
+    }
+
+    fn sumdb_failure(&self, e: &SumdbError) -> Failure {
+        match e {
+            SumdbError::Upstream { .. } if self.offline => Failure::cannot_tell(format!(
+                "offline: goward's cache {} lacks a piece of the proof: {e}",
+                self.cache_dir.display()
+            )),
+            SumdbError::Upstream { .. }
+            | SumdbError::Store(_)
+            | SumdbError::BadRequest { .. }
+            | SumdbError::TileNotCovered { .. } => Failure::cannot_tell(e.to_string()),
+            SumdbError::NotFound { .. } => Failure::not_verified(format!(
+                "{e} (no official release has this version and platform)"
+            )),
+            _ => Failure::not_verified(e.to_string()),
+        }
+    }
+
+    /// The module zip's file list (module-relative name → SHA-256), from a
+    /// copy goward verified: its cache, else (online) the upstream through
+    /// the whole verification pipeline, which also caches it. The blob's
+    /// digest is re-checked before it is read.
+    pub fn reference_files(&self, target: &Target) -> Result<BTreeMap<String, [u8; 32]>, Failure> {
+        let mv = module_version(target)?;
+        let (meta, mut file) = self.rt.block_on(self.service.open_zip(&mv)).map_err(|e| {
+            if self.offline {
+                Failure::cannot_tell(format!(
+                    "offline: goward's cache {} holds no verified copy of the toolchain module zip ({e})",
+                    self.cache_dir.display()
+                ))
+            } else {
+                Failure::cannot_tell(format!("fetching the toolchain module zip: {e}"))
+            }
+        })?;
+        let mut h = Sha256::new();
+        let mut buf = vec![0u8; 256 << 10];
+        loop {
+            let n = file
+                .read(&mut buf)
+                .map_err(|e| Failure::cannot_tell(format!("reading the cached zip: {e}")))?;
+            if n == 0 {
+                break;
+            }
+            h.update(&buf[..n]);
+        }
+        let got = crate::cache::disk::hex(&h.finalize());
+        if got != meta.sha256 {
+            let why = "cached toolchain zip failed its digest check";
+            self.rt.block_on(self.service.quarantine(&meta, why));
+            return Err(Failure::cannot_tell(format!(
+                "{why} (quarantined; run again to fetch it anew)"
+            )));
+        }
+        file.seek(SeekFrom::Start(0))
+            .map_err(|e| Failure::cannot_tell(format!("reading the cached zip: {e}")))?;
+        super::archive::module_zip_files_in(file, &target.zip_prefix())
+            .map_err(|e| Failure::cannot_tell(format!("reading the cached zip: {e}")))
+    }
+}
+
+/// A proof running in the background.
+#[derive(Debug)]
+pub struct PendingProof(tokio::task::JoinHandle<Result<ProvenRecord, Arc<SumdbError>>>);
+
+/// How a computed `h1:` compares with the proven record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecordCheck {
+    /// Every `h1:` line for the zip equals it.
+    Match,
+    /// The record has no `h1:` line for the zip (CVE-2026-42501): never a pass.
+    NoZipLine,
+    /// The record says this instead.
+    Mismatch(H1),
+}
+
+/// Compares `h1` with the zip lines of `record`, as `verify::check_against`.
+pub fn check_record(record: &ProvenRecord, h1: &H1) -> RecordCheck {
+    let lines = record.zip_h1s();
+    if lines.is_empty() {
+        return RecordCheck::NoZipLine;
+    }
+    match lines.iter().find(|want| *want != h1) {
+        Some(want) => RecordCheck::Mismatch(want.clone()),
+        None => RecordCheck::Match,
+    }
+}

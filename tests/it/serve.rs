@@ -1,0 +1,801 @@
+//! Serving stage: zip responses (length, strong ETag, ranges, `If-Range`, HEAD, no
+//! content-coding), content types, health and metrics endpoints, and the command line
+//! (`goward verify-zip`, `goward serve` with a bad configuration).
+
+use crate::support::fakeproxy::{FakeProxy, Fault, Published, default_info};
+use crate::support::modzip::{ModZip, h1_zip};
+use crate::support::rawhttp::{RawResponse, get_with, metric, request};
+use crate::support::testlog::TestLog;
+use crate::support::{Goward, run_goward};
+
+const DB: &str = "sum.goward.test";
+
+/// Incompressible bytes.
+fn noise(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+struct World {
+    fake: FakeProxy,
+    /// A zip of about 300 KB, several of goward's 64 KiB read chunks.
+    p: Published,
+    g: Goward,
+}
+
+fn world() -> World {
+    let fake = FakeProxy::start(TestLog::new(DB));
+    let p = fake.publish(
+        ModZip::new("example.com/big", "v1.0.0")
+            .file("big.go", "package big\n")
+            .file("data.bin", noise(11, 300_000)),
+        "module example.com/big\n\ngo 1.21\n",
+    );
+    assert!(p.zip.len() > 4 * (64 << 10), "zip unexpectedly small");
+    let vkey = fake.with_log(|l| l.vkey());
+    let g = Goward::start(&fake.url(), &vkey, &[]);
+    World { fake, p, g }
+}
+
+impl World {
+    fn get(&self, path: &str, headers: &[(&str, &str)]) -> RawResponse {
+        get_with(self.g.url(), path, headers)
+    }
+
+    fn metrics(&self) -> String {
+        let r = self.get("/metrics", &[]);
+        assert_eq!(r.status, 200, "{}", r.text());
+        r.text()
+    }
+}
+
+#[track_caller]
+fn assert_partial(r: &RawResponse, zip: &[u8], start: usize, end: usize) {
+    let what = format!("bytes {start}-{end}");
+    assert_eq!(r.status, 206, "{what}: {:?}", r.text());
+    assert_eq!(
+        r.header("content-range"),
+        Some(format!("bytes {start}-{end}/{}", zip.len()).as_str()),
+        "{what}"
+    );
+    assert_eq!(
+        r.header("content-length"),
+        Some((end - start + 1).to_string().as_str()),
+        "{what}"
+    );
+    assert!(r.body == zip[start..=end], "{what}: wrong bytes");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Zip responses.
+
+/// The full zip: exact bytes, `Content-Length`, a strong `ETag` that stays the same, `Accept-
+/// Ranges: bytes`, and no `Content-Encoding` even when the client offers gzip.
+#[test]
+fn zip_response_headers() {
+    let w = world();
+    let zip = &w.p.zip;
+    let r = w.get(&w.p.zip_path(), &[("Accept-Encoding", "gzip, deflate, br")]);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(r.body == *zip, "wrong zip bytes");
+    assert_eq!(
+        r.header("content-length"),
+        Some(zip.len().to_string().as_str())
+    );
+    assert_eq!(r.header("accept-ranges"), Some("bytes"));
+    assert_eq!(r.header("content-type"), Some("application/zip"));
+    assert_eq!(r.header("content-encoding"), None, "{:?}", r.headers);
+    assert_eq!(r.header("transfer-encoding"), None, "{:?}", r.headers);
+    let etag = r.header("etag").expect("ETag").to_owned();
+    assert!(
+        etag.starts_with('"') && etag.ends_with('"') && etag.len() > 2,
+        "not a strong ETag: {etag}"
+    );
+    // Served from the cache the second time, same validator.
+    let again = w.get(&w.p.zip_path(), &[("Accept-Encoding", "gzip")]);
+    assert!(again.body == *zip);
+    assert_eq!(again.header("etag"), Some(etag.as_str()));
+    assert_eq!(w.fake.requests(&w.p.zip_path()), 1, "fetched twice");
+}
+
+/// Single ranges in every form, across goward's internal read chunks.
+#[test]
+fn zip_ranges() {
+    let w = world();
+    let zip = &w.p.zip;
+    let len = zip.len();
+    let path = w.p.zip_path();
+    let range = |spec: &str| w.get(&path, &[("Range", spec)]);
+
+    assert_partial(&range("bytes=100000-"), zip, 100_000, len - 1);
+    assert_partial(&range("bytes=-1000"), zip, len - 1000, len - 1);
+    assert_partial(&range("bytes=65530-131080"), zip, 65_530, 131_080);
+    assert_partial(&range("bytes=0-0"), zip, 0, 0);
+    assert_partial(
+        &range(&format!("bytes={}-", len - 1)),
+        zip,
+        len - 1,
+        len - 1,
+    );
+    // An end beyond the size is clipped; a suffix longer than the body is the whole body.
+    assert_partial(&range("bytes=10-999999999"), zip, 10, len - 1);
+    assert_partial(&range(&format!("bytes=-{}", len + 5)), zip, 0, len - 1);
+
+    // Unsatisfiable.
+    for spec in [
+        format!("bytes={len}-"),
+        format!("bytes={}-{}", len + 10, len + 20),
+        "bytes=-0".to_owned(),
+        "bytes=20-10".to_owned(),
+    ] {
+        let r = range(&spec);
+        assert_eq!(r.status, 416, "{spec}: {:?}", r.text());
+        assert_eq!(
+            r.header("content-range"),
+            Some(format!("bytes */{len}").as_str()),
+            "{spec}"
+        );
+        assert!(
+            r.text().contains("range not satisfiable"),
+            "{spec}: {:?}",
+            r.text()
+        );
+    }
+
+    // Multiple ranges or another unit: the whole body (RFC 9110 lets a server ignore Range).
+    for spec in ["bytes=0-1,5-6", "items=0-1"] {
+        let r = range(spec);
+        assert_eq!(r.status, 200, "{spec}");
+        assert!(r.body == *zip, "{spec}: wrong bytes");
+    }
+    assert_eq!(w.fake.requests(&path), 1, "fetched more than once");
+}
+
+/// `If-Range` with the current ETag resumes (206); with another validator the whole zip is sent
+/// (200), so a client never splices two different copies.
+#[test]
+fn zip_if_range() {
+    let w = world();
+    let zip = &w.p.zip;
+    let path = w.p.zip_path();
+    let etag = w.get(&path, &[]).header("etag").expect("ETag").to_owned();
+
+    let r = w.get(&path, &[("Range", "bytes=5000-"), ("If-Range", &etag)]);
+    assert_partial(&r, zip, 5000, zip.len() - 1);
+
+    for stale in [
+        "\"0000000000000000-1\"".to_owned(),
+        format!("W/{etag}"),
+        "Wed, 21 Oct 2015 07:28:00 GMT".to_owned(),
+    ] {
+        let r = w.get(&path, &[("Range", "bytes=5000-"), ("If-Range", &stale)]);
+        assert_eq!(r.status, 200, "If-Range {stale}: {:?}", r.text());
+        assert_eq!(r.header("content-range"), None, "If-Range {stale}");
+        assert!(r.body == *zip, "If-Range {stale}: not the whole zip");
+    }
+    // If-Range without Range changes nothing.
+    let r = w.get(&path, &[("If-Range", &etag)]);
+    assert_eq!(r.status, 200);
+    assert!(r.body == *zip);
+}
+
+/// HEAD answers with the headers of the GET and no body, for every endpoint.
+#[test]
+fn head_sends_headers_without_body() {
+    let w = world();
+    let zip = &w.p.zip;
+    let r = request(w.g.url(), "HEAD", w.p.zip_path().as_bytes(), &[]);
+    assert_eq!(r.status, 200, "{:?}", r.after_head);
+    assert_eq!(
+        r.header("content-length"),
+        Some(zip.len().to_string().as_str())
+    );
+    assert_eq!(r.header("accept-ranges"), Some("bytes"));
+    assert_eq!(r.header("content-type"), Some("application/zip"));
+    let etag = r.header("etag").expect("ETag on HEAD").to_owned();
+    assert!(
+        r.after_head.is_empty(),
+        "HEAD sent {} body bytes",
+        r.after_head.len()
+    );
+    assert_eq!(
+        w.get(&w.p.zip_path(), &[]).header("etag"),
+        Some(etag.as_str()),
+        "HEAD and GET disagree on the ETag"
+    );
+
+    let r = request(
+        w.g.url(),
+        "HEAD",
+        w.p.zip_path().as_bytes(),
+        &[("Range", "bytes=10-19")],
+    );
+    assert_eq!(r.status, 206);
+    assert_eq!(
+        r.header("content-range"),
+        Some(format!("bytes 10-19/{}", zip.len()).as_str())
+    );
+    assert!(r.after_head.is_empty(), "HEAD sent a body");
+
+    let list = "/example.com/big/@v/list";
+    for path in [w.p.mod_path(), w.p.info_path(), list.to_owned()] {
+        let r = request(w.g.url(), "HEAD", path.as_bytes(), &[]);
+        assert_eq!(r.status, 200, "HEAD {path}");
+        assert!(r.after_head.is_empty(), "HEAD {path} sent a body");
+    }
+    // Errors too.
+    let r = request(w.g.url(), "HEAD", b"/%2e%2e/@v/list", &[]);
+    assert_eq!(r.status, 400);
+    assert!(r.after_head.is_empty(), "HEAD error sent a body");
+}
+
+/// The conventional content types (go-protocol.md §1.6), and the checksum-DB endpoints'.
+#[test]
+fn content_types() {
+    let w = world();
+    let list = "/example.com/big/@v/list".to_owned();
+    let latest = "/example.com/big/@latest".to_owned();
+    let n = w.fake.with_log(|l| l.size());
+    let cases = [
+        (list, "text/plain; charset=utf-8", b"v1.0.0\n".to_vec()),
+        (
+            w.p.mod_path(),
+            "text/plain; charset=utf-8",
+            w.p.mod_bytes.clone(),
+        ),
+        (w.p.info_path(), "application/json", default_info("v1.0.0")),
+        (latest, "application/json", default_info("v1.0.0")),
+        (w.p.zip_path(), "application/zip", w.p.zip.clone()),
+    ];
+    for (path, ct, body) in cases {
+        let r = w.get(&path, &[]);
+        assert_eq!(r.status, 200, "{path}: {:?}", r.text());
+        assert_eq!(r.header("content-type"), Some(ct), "{path}");
+        assert!(r.body == body, "{path}: wrong body");
+    }
+    for (path, ct) in [
+        (
+            format!("/sumdb/{DB}/supported"),
+            "text/plain; charset=utf-8",
+        ),
+        (format!("/sumdb/{DB}/latest"), "text/plain; charset=utf-8"),
+        (w.p.lookup_path(DB), "text/plain; charset=utf-8"),
+        (
+            format!("/sumdb/{DB}/tile/8/0/000.p/{n}"),
+            "application/octet-stream",
+        ),
+        (
+            format!("/sumdb/{DB}/tile/8/data/000.p/{n}"),
+            "text/plain; charset=utf-8",
+        ),
+    ] {
+        let r = w.get(&path, &[]);
+        assert_eq!(r.status, 200, "{path}: {:?}", r.text());
+        assert_eq!(r.header("content-type"), Some(ct), "{path}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Health and metrics.
+
+#[test]
+fn healthz_and_readyz() {
+    let w = world();
+    let r = w.get("/healthz", &[]);
+    assert_eq!((r.status, r.text().as_str()), (200, "ok\n"));
+    let r = w.get("/readyz", &[]);
+    assert_eq!((r.status, r.text().as_str()), (200, "ready\n"));
+    assert!(
+        w.fake.request_log().is_empty(),
+        "health checks went upstream"
+    );
+}
+
+/// Request counters by endpoint and status, verification failures by reason, and served bytes,
+/// after a known sequence of requests on a fresh process.
+#[test]
+fn metrics_count_what_happened() {
+    let w = world();
+    // A second module whose zip the upstream tampers with.
+    let tampered = w.fake.publish(
+        ModZip::new("example.com/tampered", "v1.0.0").file("t.go", "package tampered\n"),
+        "module example.com/tampered\n",
+    );
+    let evil = FakeProxy::prepare(
+        ModZip::new("example.com/tampered", "v1.0.0").file("t.go", "package tampered // evil\n"),
+        "module example.com/tampered\n",
+    )
+    .zip;
+    w.fake.set_fault(&tampered.zip_path(), Fault::Body(evil));
+
+    // Served bytes are every body byte sent for the endpoint, error texts included.
+    let mut zip_bytes = 0u64;
+    let mut count = |r: &RawResponse| zip_bytes += r.body.len() as u64;
+    for _ in 0..2 {
+        let r = w.get(&w.p.zip_path(), &[]);
+        assert_eq!(r.status, 200);
+        count(&r);
+    }
+    let r = w.get(&w.p.zip_path(), &[("Range", "bytes=-100")]);
+    assert_eq!(r.status, 206);
+    count(&r);
+    let r = w.get(&tampered.zip_path(), &[]);
+    assert_eq!(r.status, 502, "{:?}", r.text());
+    assert!(r.text().contains("zip hash mismatch"), "{:?}", r.text());
+    count(&r);
+    assert_eq!(w.get(&w.p.mod_path(), &[]).status, 200);
+    assert_eq!(w.get("/example.com/absent/@v/v1.0.0.mod", &[]).status, 404);
+    assert_eq!(w.get("/%2e%2e/@v/list", &[]).status, 400);
+
+    let page = w.metrics();
+    let m = |name: &str, labels: &[(&str, &str)]| metric(&page, name, labels);
+    let req = |endpoint: &str, status: &str| {
+        m(
+            "goward_requests_total",
+            &[("endpoint", endpoint), ("status", status)],
+        )
+    };
+    assert_eq!(req("zip", "200"), Some(2.0), "{page}");
+    assert_eq!(req("zip", "206"), Some(1.0), "{page}");
+    assert_eq!(req("zip", "502"), Some(1.0), "{page}");
+    assert_eq!(req("mod", "200"), Some(1.0), "{page}");
+    assert_eq!(req("mod", "404"), Some(1.0), "{page}");
+    assert_eq!(req("invalid", "400"), Some(1.0), "{page}");
+    assert_eq!(
+        m(
+            "goward_verification_failures_total",
+            &[("reason", "hash_mismatch")]
+        ),
+        Some(1.0),
+        "{page}"
+    );
+    assert_eq!(
+        m("goward_served_bytes_total", &[("endpoint", "zip")]),
+        Some(zip_bytes as f64),
+        "{page}"
+    );
+    assert!(
+        zip_bytes > 2 * w.p.zip.len() as u64,
+        "the test served less than it thinks"
+    );
+    // The zip went upstream once; the checksum DB was asked too.
+    assert_eq!(
+        m("goward_upstream_requests_total", &[("kind", "proxy")]).map(|v| v >= 1.0),
+        Some(true),
+        "{page}"
+    );
+    assert_eq!(
+        m("goward_upstream_requests_total", &[("kind", "sumdb")]).map(|v| v >= 1.0),
+        Some(true),
+        "{page}"
+    );
+}
+
+/// `goward_cache_total{endpoint,result}` counts a first request as a miss and every repeat as
+/// a hit, whether the repeat is answered from memory or, after a restart, from disk.
+#[test]
+fn cache_metrics_count_hits_and_misses() {
+    let mut w = world();
+    let paths = [
+        ("zip", w.p.zip_path()),
+        ("mod", w.p.mod_path()),
+        ("info", w.p.info_path()),
+    ];
+    for (_, path) in &paths {
+        for _ in 0..3 {
+            assert_eq!(w.get(path, &[]).status, 200, "{path}");
+        }
+    }
+    let page = w.metrics();
+    for (endpoint, _) in &paths {
+        let c = |result: &str| {
+            metric(
+                &page,
+                "goward_cache_total",
+                &[("endpoint", endpoint), ("result", result)],
+            )
+        };
+        assert_eq!(c("miss"), Some(1.0), "{endpoint} misses\n{page}");
+        assert_eq!(c("hit"), Some(2.0), "{endpoint} hits\n{page}");
+    }
+    // A new process on the same cache: hits from disk, no misses.
+    w.g.restart();
+    for (_, path) in &paths {
+        assert_eq!(w.get(path, &[]).status, 200, "{path}");
+    }
+    let page = w.metrics();
+    for (endpoint, _) in &paths {
+        let c = |result: &str| {
+            metric(
+                &page,
+                "goward_cache_total",
+                &[("endpoint", endpoint), ("result", result)],
+            )
+        };
+        assert_eq!(c("hit"), Some(1.0), "{endpoint} hits after restart\n{page}");
+        assert_eq!(
+            c("miss").unwrap_or(0.0),
+            0.0,
+            "{endpoint} misses after restart"
+        );
+    }
+}
+
+/// The first request for an artifact is a miss; after a restart on the same cache, the first
+/// request is a hit answered from disk, and nothing goes upstream.
+#[test]
+fn cache_metrics_count_first_requests() {
+    let mut w = world();
+    let paths = [
+        ("zip", w.p.zip_path()),
+        ("mod", w.p.mod_path()),
+        ("info", w.p.info_path()),
+    ];
+    for (_, path) in &paths {
+        assert_eq!(w.get(path, &[]).status, 200, "{path}");
+    }
+    let page = w.metrics();
+    for (endpoint, _) in &paths {
+        let c = |result: &str| {
+            metric(
+                &page,
+                "goward_cache_total",
+                &[("endpoint", endpoint), ("result", result)],
+            )
+        };
+        assert_eq!(c("miss"), Some(1.0), "{endpoint} misses\n{page}");
+        assert_eq!(c("hit").unwrap_or(0.0), 0.0, "{endpoint} hits\n{page}");
+    }
+    w.g.restart();
+    w.fake.reset_requests();
+    for (_, path) in &paths {
+        assert_eq!(w.get(path, &[]).status, 200, "{path}");
+    }
+    assert!(
+        w.fake.request_log().is_empty(),
+        "a restarted goward went upstream for cached artifacts: {:?}",
+        w.fake.request_log()
+    );
+    let page = w.metrics();
+    for (endpoint, _) in &paths {
+        let c = |result: &str| {
+            metric(
+                &page,
+                "goward_cache_total",
+                &[("endpoint", endpoint), ("result", result)],
+            )
+        };
+        assert_eq!(c("hit"), Some(1.0), "{endpoint} hits after restart\n{page}");
+        assert_eq!(
+            c("miss").unwrap_or(0.0),
+            0.0,
+            "{endpoint} misses after restart"
+        );
+    }
+}
+
+/// A HEAD sends no body, so it serves no bytes.
+#[test]
+fn head_requests_serve_no_bytes() {
+    let w = world();
+    let r = w.get(&w.p.zip_path(), &[]);
+    assert_eq!(r.status, 200);
+    let served = |w: &World| {
+        metric(
+            &w.metrics(),
+            "goward_served_bytes_total",
+            &[("endpoint", "zip")],
+        )
+    };
+    let before = served(&w);
+    assert_eq!(before, Some(w.p.zip.len() as f64));
+    for _ in 0..3 {
+        let r = request(w.g.url(), "HEAD", w.p.zip_path().as_bytes(), &[]);
+        assert_eq!(r.status, 200);
+        assert!(r.after_head.is_empty());
+    }
+    assert_eq!(
+        served(&w),
+        before,
+        "HEAD requests were counted as served bytes"
+    );
+}
+
+/// `goward_served_bytes_total{endpoint}` counts the bodies of every endpoint, not only zips.
+#[test]
+fn served_bytes_count_every_endpoint() {
+    let w = world();
+    let list = "/example.com/big/@v/list".to_owned();
+    let cases = [
+        ("mod", w.p.mod_path()),
+        ("info", w.p.info_path()),
+        ("list", list),
+        ("sumdb_lookup", w.p.lookup_path(DB)),
+    ];
+    let mut want = Vec::new();
+    for (endpoint, path) in &cases {
+        let r = w.get(path, &[]);
+        assert_eq!(r.status, 200, "{path}: {:?}", r.text());
+        want.push((endpoint, r.body.len()));
+    }
+    let page = w.metrics();
+    let mut wrong = Vec::new();
+    for (endpoint, len) in want {
+        let got = metric(
+            &page,
+            "goward_served_bytes_total",
+            &[("endpoint", endpoint)],
+        );
+        if got != Some(len as f64) {
+            wrong.push(format!("{endpoint}: want {len}, got {got:?}"));
+        }
+    }
+    assert!(wrong.is_empty(), "{}\n{page}", wrong.join("\n"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// `goward verify-zip`.
+
+fn write_temp(dir: &tempfile::TempDir, name: &str, bytes: &[u8]) -> String {
+    let p = dir.path().join(name);
+    std::fs::write(&p, bytes).expect("write temp file");
+    p.to_str().expect("utf-8 temp path").to_owned()
+}
+
+fn code(out: &crate::support::gocmd::GoOutput) -> Option<i32> {
+    out.status.code()
+}
+
+/// A good zip: exit 0 and its h1 (as the independent oracle computes it); `--h1` decides.
+#[test]
+fn verify_zip_good_zip_prints_its_h1() {
+    let dir = tempfile::tempdir().expect("dir");
+    let zip = ModZip::new("example.com/Good", "v1.2.3")
+        .file("go.mod", "module example.com/Good\n")
+        .file("good.go", "package good\n")
+        .file("sub/x.go", "package sub\n")
+        .build();
+    let want = h1_zip(&zip);
+    let file = write_temp(&dir, "good.zip", &zip);
+    let args = [
+        "verify-zip",
+        &file,
+        "--module",
+        "example.com/Good",
+        "--version",
+        "v1.2.3",
+    ];
+
+    let out = run_goward(&args);
+    assert_eq!(code(&out), Some(0), "{}", out.dump());
+    assert_eq!(out.stdout.trim(), want, "{}", out.dump());
+
+    let mut with_h1 = args.to_vec();
+    with_h1.extend(["--h1", &want]);
+    let out = run_goward(&with_h1);
+    assert_eq!(code(&out), Some(0), "{}", out.dump());
+
+    let other = h1_zip(
+        &ModZip::new("example.com/Good", "v1.2.3")
+            .file("go.mod", "module example.com/Good\n")
+            .build(),
+    );
+    let mut wrong = args.to_vec();
+    wrong.extend(["--h1", &other]);
+    let out = run_goward(&wrong);
+    assert_eq!(code(&out), Some(1), "{}", out.dump());
+    assert!(out.stderr.contains("h1 mismatch"), "{}", out.dump());
+    assert!(
+        out.stderr.contains(&want) && out.stderr.contains(&other),
+        "the mismatch names both hashes: {}",
+        out.dump()
+    );
+
+    let mut garbage = args.to_vec();
+    garbage.extend(["--h1", "sha256:nope"]);
+    let out = run_goward(&garbage);
+    assert_eq!(code(&out), Some(2), "{}", out.dump());
+    assert!(out.stderr.contains("invalid --h1"), "{}", out.dump());
+}
+
+/// An invalid zip: exit 1, one line per problem, each naming its entry.
+#[test]
+fn verify_zip_invalid_zip_lists_every_problem() {
+    let dir = tempfile::tempdir().expect("dir");
+    let zip = ModZip::new("example.com/slip", "v1.0.0")
+        .file("go.mod", "module example.com/slip\n")
+        .raw(
+            "example.com/slip@v1.0.0/../../../tmp/goward-slip.go",
+            "package evil\n",
+        )
+        .symlink("link", "/etc/passwd")
+        .raw("elsewhere/x.go", "package x\n")
+        .build();
+    let file = write_temp(&dir, "slip.zip", &zip);
+    let out = run_goward(&[
+        "verify-zip",
+        &file,
+        "--module",
+        "example.com/slip",
+        "--version",
+        "v1.0.0",
+    ]);
+    assert_eq!(code(&out), Some(1), "{}", out.dump());
+    let lines: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .collect();
+    assert_eq!(lines.len(), 3, "one line per problem:\n{}", out.dump());
+    for (entry, problem) in [
+        (
+            "example.com/slip@v1.0.0/../../../tmp/goward-slip.go",
+            "malformed file path",
+        ),
+        ("example.com/slip@v1.0.0/link", "file is a symbolic link"),
+        ("elsewhere/x.go", "path does not have prefix"),
+    ] {
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.contains(entry) && l.contains(problem)),
+            "no line for {entry}: {problem}\n{}",
+            out.dump()
+        );
+    }
+    assert!(
+        !out.stdout.contains("h1:"),
+        "printed an h1 for an invalid zip"
+    );
+
+    // A good zip checked against the wrong module: every entry is outside the prefix.
+    let good = ModZip::new("example.com/a", "v1.0.0")
+        .file("go.mod", "module example.com/a\n")
+        .file("a.go", "package a\n")
+        .build();
+    let file = write_temp(&dir, "a.zip", &good);
+    let out = run_goward(&[
+        "verify-zip",
+        &file,
+        "--module",
+        "example.com/b",
+        "--version",
+        "v1.0.0",
+    ]);
+    assert_eq!(code(&out), Some(1), "{}", out.dump());
+    assert_eq!(
+        out.stderr
+            .lines()
+            .filter(|l| l.contains("path does not have prefix"))
+            .count(),
+        2,
+        "{}",
+        out.dump()
+    );
+}
+
+/// Usage and I/O errors exit 2.
+#[test]
+fn verify_zip_usage_errors_exit_2() {
+    let dir = tempfile::tempdir().expect("dir");
+    let missing = dir.path().join("missing.zip");
+    let missing = missing.to_str().expect("utf-8");
+    let out = run_goward(&[
+        "verify-zip",
+        missing,
+        "--module",
+        "example.com/m",
+        "--version",
+        "v1.0.0",
+    ]);
+    assert_eq!(code(&out), Some(2), "{}", out.dump());
+    assert!(out.stderr.contains("missing.zip"), "{}", out.dump());
+
+    let file = write_temp(&dir, "x.zip", b"PK");
+    let out = run_goward(&["verify-zip", &file, "--version", "v1.0.0"]);
+    assert_eq!(code(&out), Some(2), "{}", out.dump());
+    assert!(
+        out.stderr.contains("--module") && out.stderr.contains("Usage"),
+        "clap usage error expected: {}",
+        out.dump()
+    );
+    let out = run_goward(&[
+        "verify-zip",
+        "--module",
+        "example.com/m",
+        "--version",
+        "v1.0.0",
+    ]);
+    assert_eq!(code(&out), Some(2), "{}", out.dump());
+    let out = run_goward(&[
+        "verify-zip",
+        &file,
+        "--module",
+        "example.com/m",
+        "--version",
+        "v1.0.0",
+        "--bogus",
+    ]);
+    assert_eq!(code(&out), Some(2), "{}", out.dump());
+}
+
+// ---------------------------------------------------------------------------------------------
+// `goward serve` with a bad configuration.
+
+/// `goward serve` must exit 2 with `needle` on stderr, without ever listening.
+#[track_caller]
+fn assert_serve_refuses(extra: &[&str], needle: &str) {
+    let cache = tempfile::tempdir().expect("cache dir");
+    let mut args = vec![
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--cache-dir",
+        cache.path().to_str().expect("utf-8"),
+    ];
+    args.extend_from_slice(extra);
+    let out = run_goward(&args);
+    assert_eq!(code(&out), Some(2), "{}", out.dump());
+    assert!(
+        out.stderr.contains(needle),
+        "lacks {needle:?}: {}",
+        out.dump()
+    );
+    assert!(
+        !out.stdout.contains("listening"),
+        "it listened: {}",
+        out.dump()
+    );
+}
+
+#[test]
+fn serve_refuses_a_bad_configuration() {
+    let dir = tempfile::tempdir().expect("dir");
+    let toml = write_temp(
+        &dir,
+        "goward.toml",
+        b"listen = \"127.0.0.1:0\"\nlist_ttl = 5\nupstreams = \"http://127.0.0.1:1\"\n",
+    );
+    assert_serve_refuses(&["--config", &toml], "line 3");
+    assert_serve_refuses(&["--config", &toml], "upstreams");
+    let toml = write_temp(&dir, "syntax.toml", b"listen = \n");
+    assert_serve_refuses(&["--config", &toml], "line 1");
+    let missing = dir.path().join("missing.toml");
+    assert_serve_refuses(
+        &["--config", missing.to_str().expect("utf-8")],
+        "missing.toml",
+    );
+
+    assert_serve_refuses(
+        &["--upstream", "direct"],
+        "direct VCS fetching is not supported by goward",
+    );
+    assert_serve_refuses(
+        &["--upstream", "https://proxy.golang.org,direct"],
+        "direct VCS fetching is not supported by goward",
+    );
+    assert_serve_refuses(
+        &["--upstream", "off"],
+        "goward cannot run with lookups disabled",
+    );
+    assert_serve_refuses(
+        &["--upstream", "ftp://example.com"],
+        "invalid scheme \"ftp\"",
+    );
+    assert_serve_refuses(&["--upstream", ","], "contains no entries");
+    assert_serve_refuses(&["--sumdb", "nonsense"], "invalid sumdb");
+    assert_serve_refuses(
+        &["--sumdb", "sum.golang.org+00000000+AAAA"],
+        "invalid sumdb",
+    );
+    assert_serve_refuses(&["--list-ttl", "0"], "must be at least 1 second");
+    assert_serve_refuses(&["--max-zip-size", "0"], "must be positive");
+    assert_serve_refuses(&["--log-format", "xml"], "xml");
+}
