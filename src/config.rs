@@ -50,6 +50,11 @@ pub enum Command {
     /// 5.2), hashes it and compares the h1: with the proven checksum-database record, online
     /// or from goward's verified cache (--offline); names every differing file.
     VerifyToolchain(crate::toolchain::cli::VerifyToolchainArgs),
+    /// Validate a policy file, or explain what a policy decides for a module.
+    ///
+    /// `check FILE` exits 0 valid, 2 invalid; `explain MODULE@VERSION
+    /// [--policy FILE]` exits 0 allowed, 1 denied, 2 usage error.
+    Policy(crate::policy::cli::PolicyArgs),
 }
 
 /// Log output formats.
@@ -96,6 +101,10 @@ pub struct ServeArgs {
     /// Largest module zip accepted, in bytes [default: 524288000, the go command's limit].
     #[arg(long, env = "GOWARD_MAX_ZIP_SIZE", value_name = "BYTES")]
     pub max_zip_size: Option<u64>,
+    /// Policy file (policy/README.md); reloaded on SIGHUP and when it
+    /// changes [default: the embedded policy/default.toml].
+    #[arg(long, env = "GOWARD_POLICY", value_name = "FILE")]
+    pub policy: Option<PathBuf>,
     /// Seconds a @v/list or @latest answer is reused [default: 60].
     #[arg(long, env = "GOWARD_LIST_TTL", value_name = "SECS")]
     pub list_ttl: Option<u64>,
@@ -139,6 +148,7 @@ struct FileConfig {
     idle_timeout: Option<u64>,
     connect_timeout: Option<u64>,
     zip_timeout: Option<u64>,
+    policy: Option<PathBuf>,
 }
 
 /// A configuration problem; the message names the setting and the source.
@@ -175,6 +185,8 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Largest zip accepted.
     pub max_zip_size: u64,
+    /// The policy file; `None`: the embedded default.
+    pub policy: Option<PathBuf>,
     /// TTL of list/latest answers.
     pub list_ttl: Duration,
     /// Upstream timeouts.
@@ -269,7 +281,13 @@ impl Config {
                 msg: "must be positive".into(),
             });
         }
+        // A relative policy path in the config file is relative to that file.
+        let file_policy = file.policy.map(|p| match &args.config {
+            Some(c) if p.is_relative() => c.parent().map_or(p.clone(), |d| d.join(&p)),
+            _ => p,
+        });
         Ok(Config {
+            policy: args.policy.clone().or(file_policy),
             listen: args.listen.or(file.listen).unwrap_or_else(|| {
                 DEFAULT_LISTEN
                     .parse()
@@ -385,6 +403,20 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert_eq!(e, "invalid list-ttl: must be at least 1 second");
+    }
+
+    #[test]
+    fn policy_from_flag_or_relative_to_the_config_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("goward.toml");
+        std::fs::write(&f, "cache_dir = \"/x\"\npolicy = \"p.toml\"\n").unwrap();
+        let fs = f.to_str().unwrap();
+        let c = Config::load(&args(&["--config", fs])).unwrap();
+        assert_eq!(c.policy, Some(dir.path().join("p.toml")));
+        let c = Config::load(&args(&["--config", fs, "--policy", "/etc/q.toml"])).unwrap();
+        assert_eq!(c.policy, Some(PathBuf::from("/etc/q.toml")));
+        let c = Config::load(&args(&["--cache-dir", "/x"])).unwrap();
+        assert_eq!(c.policy, None);
     }
 
     #[test]

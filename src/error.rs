@@ -71,6 +71,13 @@ pub enum ProxyError {
     /// A checksum-database proxy request failed.
     #[error("{0}")]
     Sumdb(Arc<SumdbError>),
+    /// The policy denies the request; `reason` names the rule.
+    #[error("{reason}")]
+    Denied { reason: String },
+    /// A cached artifact lacks a proof the policy now requires, and proving
+    /// it again did not yield one.
+    #[error("{target}: {msg}")]
+    Unproven { target: String, msg: String },
     /// Local storage failed.
     #[error("{0}")]
     Store(#[from] StoreError),
@@ -99,6 +106,8 @@ impl ProxyError {
             | ProxyError::Info { .. }
             | ProxyError::Verify { .. } => StatusCode::BAD_GATEWAY,
             ProxyError::Proof { source, .. } => sumdb_status(source, false),
+            ProxyError::Denied { .. } => StatusCode::FORBIDDEN,
+            ProxyError::Unproven { .. } => StatusCode::BAD_GATEWAY,
             ProxyError::Sumdb(e) => sumdb_status(e, true),
             ProxyError::Store(_) | ProxyError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -116,6 +125,8 @@ impl ProxyError {
             ProxyError::Info { source, .. } => source.reason(),
             ProxyError::Verify { source, .. } => source.reason(),
             ProxyError::Proof { source, .. } | ProxyError::Sumdb(source) => source.reason(),
+            ProxyError::Denied { .. } => "policy_denied",
+            ProxyError::Unproven { .. } => "policy_unproven",
             ProxyError::Store(_) => "store",
             ProxyError::Internal(_) => "internal",
         }
@@ -129,6 +140,7 @@ impl ProxyError {
                 | ProxyError::Mod { .. }
                 | ProxyError::Info { .. }
                 | ProxyError::Verify { .. }
+                | ProxyError::Unproven { .. }
         ) || matches!(self, ProxyError::Proof { source, .. } | ProxyError::Sumdb(source)
             if !matches!(**source, SumdbError::Upstream { .. } | SumdbError::Store(_) | SumdbError::BadRequest { .. } | SumdbError::TileNotCovered { .. }))
     }

@@ -23,6 +23,7 @@ fn main() -> ExitCode {
         },
         Command::VerifyZip(args) => verify_zip(&args),
         Command::VerifyToolchain(args) => goward::toolchain::cli::run(&args),
+        Command::Policy(args) => goward::policy::cli::run(&args),
     }
 }
 
@@ -51,6 +52,12 @@ fn serve(args: &ServeArgs) -> anyhow::Result<()> {
         .context("starting the async runtime")?;
     rt.block_on(async {
         let app = Arc::new(goward::server::App::from_config(&config)?);
+        if config.policy.is_some() {
+            // Reload when the file changes, and on SIGHUP.
+            app.service()
+                .watch_policy(std::time::Duration::from_secs(2));
+            spawn_reload_on_sighup(app.clone());
+        }
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("listening on {}", config.listen))?;
@@ -71,6 +78,26 @@ fn serve(args: &ServeArgs) -> anyhow::Result<()> {
         tracing::info!("stopped");
         Ok(())
     })
+}
+
+/// Reloads the policy on every SIGHUP (unix); an invalid policy is logged
+/// by the service and the one in force stays.
+fn spawn_reload_on_sighup(app: Arc<goward::server::App>) {
+    #[cfg(unix)]
+    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+        Ok(mut s) => {
+            tokio::spawn(async move {
+                while s.recv().await.is_some() {
+                    tracing::info!(target: "goward::policy", "SIGHUP: reloading the policy");
+                    let a = app.clone();
+                    let _ = tokio::task::spawn_blocking(move || a.reload_policy()).await;
+                }
+            });
+        }
+        Err(e) => tracing::warn!("cannot listen for SIGHUP; policy reload on signal is off: {e}"),
+    }
+    #[cfg(not(unix))]
+    let _ = app;
 }
 
 async fn shutdown_signal() {

@@ -62,6 +62,16 @@ pub enum StartError {
     /// A checksum database could not be set up.
     #[error("checksum database: {0}")]
     Sumdb(#[from] crate::sumdb::SumdbError),
+    /// The policy is invalid (one `file:line:col: message` per problem;
+    /// not a `source`, so a printed error chain shows them once).
+    #[error("invalid policy:\n{0}")]
+    Policy(crate::service::PolicyLoadError),
+}
+
+impl From<crate::service::PolicyLoadError> for StartError {
+    fn from(e: crate::service::PolicyLoadError) -> Self {
+        StartError::Policy(e)
+    }
 }
 
 /// User-Agent of goward's upstream requests.
@@ -108,8 +118,24 @@ impl App {
         let mut limits = crate::service::ServiceLimits::default();
         limits.zip.max_zip_file = config.max_zip_size;
         limits.list_ttl = config.list_ttl;
-        let service = Arc::new(Service::new(upstreams, store, sumdbs, limits));
-        Ok(App::new(service, crate::metrics::install()))
+        let mut service = Service::new(upstreams, store, sumdbs, limits);
+        if let Some(path) = &config.policy {
+            let active = crate::service::load_policy(path, &http)?;
+            tracing::info!(target: "goward::policy", policy = %path.display(), "policy loaded");
+            service = service.with_policy(active, Some((path.clone(), http.clone())));
+        }
+        Ok(App::new(Arc::new(service), crate::metrics::install()))
+    }
+
+    /// The service.
+    pub fn service(&self) -> &Arc<Service> {
+        &self.service
+    }
+
+    /// Loads the policy file again (SIGHUP); an invalid policy is logged and
+    /// the one in force stays.
+    pub fn reload_policy(&self) -> Result<(), crate::service::PolicyLoadError> {
+        self.service.reload_policy()
     }
 }
 
@@ -252,6 +278,15 @@ async fn dispatch(app: &App, req: Request, headers: &HeaderMap) -> Result<Respon
                         .await
                         .map_err(|e| ProxyError::Sumdb(Arc::new(e)))?,
                 ),
+                SumdbOp::Lookup(m, _) if let Some(rule) = svc.private_rule(m.as_str()) => {
+                    return Err(Arc::new(ProxyError::NotFound(
+                        format!(
+                            "{} is private (policy rule {rule:?}); goward never looks it up in a public checksum database",
+                            m.as_str()
+                        ),
+                        404,
+                    )));
+                }
                 SumdbOp::Lookup(m, v) => ok(
                     TEXT,
                     db.lookup(m.as_str(), &v).await.map_err(ProxyError::Sumdb)?,

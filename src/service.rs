@@ -5,21 +5,30 @@
 //! Concurrent requests for the same uncached artifact share one upstream
 //! fetch and one verification (moka's `try_get_with` coalesces them);
 //! failures are shared with every waiter and never cached.
+//!
+//! The policy is consulted on every request, before any cache: a denied
+//! request never reaches the cache or an upstream, and a cached artifact is
+//! served only while its recorded proofs satisfy what the policy in force
+//! requires (otherwise it is proven again, or refused). Private paths are
+//! fetched from their own route and never looked up in a checksum database.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use bytes::Bytes;
 use sha2::Digest;
 
-use crate::cache::{ArtifactMeta, DocKey, Store, StoreError};
+use crate::cache::{ArtifactMeta, DocKey, ProofRecord, Store, StoreError};
 use crate::error::ProxyError;
+use crate::policy::{Decision, Policy, PolicyError, RequiredProof};
 use crate::request::{ModulePath, ModuleVersion};
 use crate::sumdb::SumdbClient;
-use crate::upstream::{FetchErrorKind, ProxyList};
+use crate::upstream::{FetchErrorKind, HttpClient, ProxyList};
 use crate::verify::info::{self, MAX_INFO};
 use crate::verify::zip::{self as zipcheck, ZipLimits};
-use crate::verify::{ArtifactKind, Proof, VerifiedMod, VerifiedZip, gomod};
+use crate::verify::{ArtifactKind, PinnedHash, Proof, VerifiedMod, VerifiedZip, gomod};
 
 /// A failure shared between coalesced requests.
 pub type Failure = Arc<ProxyError>;
@@ -48,6 +57,79 @@ impl Default for ServiceLimits {
 
 type ArtifactKey = (ArtifactKind, ModuleVersion);
 
+/// A loaded policy with the upstream lists of its private routes built
+/// (credentials resolved once, at load).
+#[derive(Debug)]
+pub struct ActivePolicy {
+    policy: Policy,
+    routes: HashMap<String, Arc<ProxyList>>,
+}
+
+impl ActivePolicy {
+    /// Builds every private route's upstream list, reading its secrets.
+    pub fn new(policy: Policy, http: &HttpClient) -> Result<ActivePolicy, String> {
+        let mut routes = HashMap::new();
+        for r in policy.private_routes() {
+            let authorize = |url: &reqwest::Url| match &r.auth {
+                Some(a) => {
+                    crate::upstream::auth::authorization(a, url.host_str().unwrap_or_default())
+                }
+                None => Ok(None),
+            };
+            let list = ProxyList::parse_with_auth(&r.upstream, http, &authorize)
+                .map_err(|e| format!("{}: private rule {:?}: {e}", policy.origin(), r.rule))?;
+            routes.insert(r.rule.clone(), Arc::new(list));
+        }
+        Ok(ActivePolicy { policy, routes })
+    }
+
+    /// The embedded default policy (no private routes).
+    pub fn embedded_default() -> ActivePolicy {
+        ActivePolicy {
+            policy: Policy::embedded_default(),
+            routes: HashMap::new(),
+        }
+    }
+
+    /// The policy.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+}
+
+/// Why a policy could not be (re)loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyLoadError {
+    /// The file is unreadable or invalid (messages carry file:line:col).
+    #[error("{0}")]
+    Policy(#[from] PolicyError),
+    /// A private route could not be set up (e.g. a missing secret).
+    #[error("{0}")]
+    Route(String),
+    /// No policy file was configured.
+    #[error("no policy file configured (--policy); the embedded default stays in force")]
+    NoFile,
+}
+
+/// Loads a policy file and builds its routes.
+pub fn load_policy(
+    path: &std::path::Path,
+    http: &HttpClient,
+) -> Result<ActivePolicy, PolicyLoadError> {
+    let policy = Policy::load(path)?;
+    ActivePolicy::new(policy, http).map_err(PolicyLoadError::Route)
+}
+
+/// Where a reloadable policy comes from.
+#[derive(Debug)]
+struct PolicySource {
+    path: PathBuf,
+    http: HttpClient,
+    /// The policy file's and its pin files' contents last acted on (loaded
+    /// or rejected), for the watcher.
+    last_seen: Mutex<Option<Vec<u8>>>,
+}
+
 /// The verifying proxy service.
 #[derive(Debug)]
 pub struct Service {
@@ -62,6 +144,9 @@ pub struct Service {
     /// Bounds concurrent zip checks: each holds the zip's names and a
     /// hashing buffer, so memory stays flat under a burst of cold fetches.
     zip_checks: tokio::sync::Semaphore,
+    /// The policy in force; swapped whole on reload.
+    policy: RwLock<Arc<ActivePolicy>>,
+    policy_source: Option<PolicySource>,
 }
 
 async fn blocking<T: Send + 'static>(
@@ -107,7 +192,256 @@ impl Service {
                 std::thread::available_parallelism().map_or(2, |n| n.get().max(2)),
             ),
             limits,
+            policy: RwLock::new(Arc::new(ActivePolicy::embedded_default())),
+            policy_source: None,
         }
+    }
+
+    /// Puts `policy` in force; with `source`, [`Service::reload_policy`]
+    /// and [`Service::watch_policy`] load that file again.
+    pub fn with_policy(
+        mut self,
+        policy: ActivePolicy,
+        source: Option<(PathBuf, HttpClient)>,
+    ) -> Service {
+        self.policy = RwLock::new(Arc::new(policy));
+        self.policy_source = source.map(|(path, http)| PolicySource {
+            path,
+            http,
+            last_seen: Mutex::new(None),
+        });
+        self.remember_files();
+        self
+    }
+
+    /// The policy file's contents followed by those of the pin files of the
+    /// policy in force; `None` if the policy file is unreadable.
+    fn fingerprint(&self, src: &PolicySource) -> Option<Vec<u8>> {
+        let mut fp = std::fs::read(&src.path).ok()?;
+        for f in self.policy().policy.pin_files() {
+            fp.extend_from_slice(b"\0");
+            fp.extend_from_slice(&std::fs::read(&f).unwrap_or_default());
+        }
+        Some(fp)
+    }
+
+    /// Records the files as they are now, so the watcher reacts only to
+    /// later changes.
+    fn remember_files(&self) {
+        if let Some(src) = &self.policy_source {
+            let fp = self.fingerprint(src);
+            *src.last_seen
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = fp;
+        }
+    }
+
+    /// One watcher poll: reloads if the policy file or a pin file changed.
+    fn poll_policy(&self) {
+        let Some(src) = &self.policy_source else {
+            return;
+        };
+        let Some(now) = self.fingerprint(src) else {
+            return;
+        };
+        let seen = src
+            .last_seen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        if seen.as_deref() == Some(now.as_slice()) {
+            return;
+        }
+        tracing::info!(target: "goward::policy", policy = %src.path.display(), "policy or pin file changed; reloading");
+        let _ = self.apply_reload(src);
+        self.remember_files();
+    }
+
+    /// The policy in force.
+    pub fn policy(&self) -> Arc<ActivePolicy> {
+        self.policy
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Loads the policy file again and puts it in force. An invalid policy
+    /// is logged with its errors and the one in force stays; requests in
+    /// flight finish under the policy they started with.
+    pub fn reload_policy(&self) -> Result<(), PolicyLoadError> {
+        let src = self.policy_source.as_ref().ok_or(PolicyLoadError::NoFile)?;
+        let r = self.apply_reload(src);
+        self.remember_files();
+        r
+    }
+
+    fn apply_reload(&self, src: &PolicySource) -> Result<(), PolicyLoadError> {
+        match load_policy(&src.path, &src.http) {
+            Ok(active) => {
+                *self
+                    .policy
+                    .write()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(active);
+                // Routes may have changed: forget documents fetched under the old ones.
+                self.lists.invalidate_all();
+                self.latests.invalidate_all();
+                self.infos.invalidate_all();
+                metrics::counter!("goward_policy_reloads_total", "result" => "ok").increment(1);
+                tracing::info!(target: "goward::policy", policy = %src.path.display(), "policy reloaded");
+                Ok(())
+            }
+            Err(e) => {
+                metrics::counter!("goward_policy_reloads_total", "result" => "rejected")
+                    .increment(1);
+                tracing::error!(target: "goward::policy", policy = %src.path.display(),
+                    "new policy rejected; the previous policy stays in force:\n{e}");
+                Err(e)
+            }
+        }
+    }
+
+    /// Polls the policy file and its pin files every `every` and reloads
+    /// the policy when their contents change. Does nothing without a policy
+    /// file.
+    pub fn watch_policy(self: &Arc<Self>, every: Duration) {
+        if self.policy_source.is_none() {
+            return;
+        }
+        let weak = Arc::downgrade(self);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                let Some(svc) = weak.upgrade() else { return };
+                let _ = tokio::task::spawn_blocking(move || svc.poll_policy()).await;
+            }
+        });
+    }
+
+    /// Logs and counts a decision; a denial becomes [`ProxyError::Denied`].
+    fn enforce(
+        &self,
+        d: Decision,
+        subject: &str,
+        endpoint: &'static str,
+    ) -> Result<Decision, ProxyError> {
+        let decision = if d.allowed { "allow" } else { "deny" };
+        metrics::counter!("goward_policy_decisions_total", "rule" => d.rule_label().to_owned(), "decision" => decision)
+            .increment(1);
+        tracing::info!(
+            target: "goward::policy",
+            subject,
+            endpoint,
+            rule = d.rule_label(),
+            decision,
+            private = d.private.as_ref().map(|r| r.rule.as_str()),
+            reason = %d.reason,
+            "policy decision"
+        );
+        if d.allowed {
+            Ok(d)
+        } else {
+            Err(ProxyError::Denied { reason: d.reason })
+        }
+    }
+
+    /// The private rule that routes `module`, if any (the checksum-database
+    /// proxy refuses lookups for such paths).
+    pub fn private_rule(&self, module: &str) -> Option<String> {
+        self.policy()
+            .policy
+            .decide(module, None)
+            .private
+            .map(|r| r.rule)
+    }
+
+    /// The upstream list a decision routes to: its private route, else the
+    /// public list.
+    fn route(&self, pol: &ActivePolicy, d: &Decision) -> Result<Arc<ProxyList>, ProxyError> {
+        match &d.private {
+            Some(r) => pol.routes.get(&r.rule).cloned().ok_or_else(|| {
+                ProxyError::Internal(format!("private rule {:?} has no upstream list", r.rule))
+            }),
+            None => Ok(self.upstreams.clone()),
+        }
+    }
+
+    /// Decides a concrete version's artifact (or `.info` with `kind` None),
+    /// including the retraction check.
+    async fn decide_version(
+        &self,
+        pol: &ActivePolicy,
+        mv: &ModuleVersion,
+        kind: Option<ArtifactKind>,
+    ) -> Result<Decision, Failure> {
+        let (m, v) = (mv.module.as_str(), mv.version());
+        let (d, endpoint) = match kind {
+            Some(k) => (
+                pol.policy.decide_artifact(m, v, k),
+                if k == ArtifactKind::Zip { "zip" } else { "mod" },
+            ),
+            None => (pol.policy.decide(m, Some(v)), "info"),
+        };
+        let d = self.enforce(d, &mv.to_string(), endpoint)?;
+        if d.deny_retracted {
+            self.check_retracted(pol, mv, &d).await?;
+        }
+        Ok(d)
+    }
+
+    /// Denies `mv` if the go.mod of its module's latest version retracts it.
+    /// That go.mod is fetched through the verified path; if it cannot be had,
+    /// the request fails (never served unchecked).
+    async fn check_retracted(
+        &self,
+        pol: &ActivePolicy,
+        mv: &ModuleVersion,
+        d: &Decision,
+    ) -> Result<(), Failure> {
+        let cannot = |why: String| {
+            Arc::new(ProxyError::Unproven {
+                target: mv.to_string(),
+                msg: format!("cannot check retractions (deny_retracted): {why}"),
+            })
+        };
+        // Any failure is final (502), never a 404 the client would fall
+        // through on to a source that does not check retractions.
+        let fail = |e: Failure| match &*e {
+            ProxyError::Denied { .. } => e,
+            other => cannot(other.to_string()),
+        };
+        let latest = self.latest_decided(pol, &mv.module).await.map_err(fail)?;
+        let version = info::check_info(&latest, None).map_err(|e| cannot(e.to_string()))?;
+        let lmv =
+            ModuleVersion::new(mv.module.clone(), &version).map_err(|e| cannot(e.to_string()))?;
+        let ld = pol
+            .policy
+            .decide_artifact(lmv.module.as_str(), lmv.version(), ArtifactKind::Mod);
+        if !ld.allowed {
+            return Err(cannot(format!(
+                "the go.mod of the latest version {version} is denied by the policy"
+            )));
+        }
+        let text = self.read_mod(&lmv, pol, &ld).await.map_err(fail)?;
+        let list = crate::policy::retract::retractions(&String::from_utf8_lossy(&text))
+            .map_err(|e| cannot(format!("go.mod of {lmv}: {e}")))?;
+        if let Some(r) = crate::policy::retract::retracted(&list, mv.version()) {
+            let by = match &d.rule {
+                Some(rule) => format!("denied by policy rule {rule:?}"),
+                None => "denied by policy (deny_retracted)".to_owned(),
+            };
+            let why = if r.rationale.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", r.rationale)
+            };
+            metrics::counter!("goward_policy_decisions_total", "rule" => d.rule_label().to_owned(), "decision" => "deny_retracted")
+                .increment(1);
+            tracing::info!(target: "goward::policy", subject = %mv, rule = d.rule_label(), decision = "deny", "retracted by {lmv}");
+            return Err(Arc::new(ProxyError::Denied {
+                reason: format!("{by}: {mv} is retracted by its author{why}"),
+            }));
+        }
+        Ok(())
     }
 
     /// The configured checksum databases.
@@ -128,8 +462,8 @@ impl Service {
     }
 
     /// GETs a small upstream body.
-    async fn fetch_small(&self, rel: &str, max: u64) -> Result<Bytes, ProxyError> {
-        let (body, _) = self.upstreams.get(rel).await.map_err(upstream_error)?;
+    async fn fetch_small(&self, ups: &ProxyList, rel: &str, max: u64) -> Result<Bytes, ProxyError> {
+        let (body, _) = ups.get(rel).await.map_err(upstream_error)?;
         metrics::counter!("goward_upstream_requests_total", "kind" => "proxy").increment(1);
         body.bytes(max).await.map_err(upstream_error)
     }
@@ -137,10 +471,14 @@ impl Service {
     /// `@v/list`: refreshed after the TTL; the last good copy is served when
     /// every upstream fails (with a warning), so an outage does not stop builds.
     pub async fn list(&self, m: &ModulePath) -> Result<Bytes, Failure> {
+        let pol = self.policy();
+        let d = self.enforce(pol.policy.decide(m.as_str(), None), m.as_str(), "list")?;
+        let ups = self.route(&pol, &d)?;
         self.lists
             .try_get_with(
                 m.clone(),
                 self.refresh_doc(
+                    &ups,
                     DocKey::List(m.escaped().to_owned()),
                     format!("{}/@v/list", m.escaped()),
                 ),
@@ -150,10 +488,18 @@ impl Service {
 
     /// `@latest`, with the same freshness rules as `list`.
     pub async fn latest(&self, m: &ModulePath) -> Result<Bytes, Failure> {
+        let pol = self.policy();
+        self.latest_decided(&pol, m).await
+    }
+
+    async fn latest_decided(&self, pol: &ActivePolicy, m: &ModulePath) -> Result<Bytes, Failure> {
+        let d = self.enforce(pol.policy.decide(m.as_str(), None), m.as_str(), "latest")?;
+        let ups = self.route(pol, &d)?;
         self.latests
             .try_get_with(
                 m.clone(),
                 self.refresh_doc(
+                    &ups,
                     DocKey::Latest(m.escaped().to_owned()),
                     format!("{}/@latest", m.escaped()),
                 ),
@@ -161,14 +507,19 @@ impl Service {
             .await
     }
 
-    async fn refresh_doc(&self, key: DocKey, rel: String) -> Result<Bytes, ProxyError> {
+    async fn refresh_doc(
+        &self,
+        ups: &ProxyList,
+        key: DocKey,
+        rel: String,
+    ) -> Result<Bytes, ProxyError> {
         let is_list = matches!(key, DocKey::List(_));
         let max = if is_list {
             self.limits.max_list
         } else {
             MAX_INFO
         };
-        let fresh = self.fetch_small(&rel, max).await.and_then(|b| {
+        let fresh = self.fetch_small(ups, &rel, max).await.and_then(|b| {
             if is_list {
                 Ok(sanitize_list(&b))
             } else {
@@ -204,6 +555,9 @@ impl Service {
     /// `.info` for a canonical version: validated (it must name exactly the
     /// requested version) and kept.
     pub async fn info(&self, mv: &ModuleVersion) -> Result<Bytes, Failure> {
+        let pol = self.policy();
+        let d = self.decide_version(&pol, mv, None).await?;
+        let ups = self.route(&pol, &d)?;
         if let Some(b) = self.infos.get(mv).await {
             cache_metric("info", true);
             return Ok(b);
@@ -224,7 +578,7 @@ impl Service {
                 }
                 cache_metric("info", false);
                 let b = self
-                    .fetch_small(&mv.upstream_path("info"), MAX_INFO)
+                    .fetch_small(&ups, &mv.upstream_path("info"), MAX_INFO)
                     .await?;
                 info::check_info(&b, Some(mv.version())).map_err(|source| ProxyError::Info {
                     target: mv.to_string(),
@@ -239,16 +593,22 @@ impl Service {
     }
 
     /// `.info` for a query such as a branch name: validated, not cached.
+    /// The policy decides the module first, then the version it resolves to.
     pub async fn info_query(&self, m: &ModulePath, query: &str) -> Result<Bytes, Failure> {
+        let pol = self.policy();
+        let d = self.enforce(pol.policy.decide(m.as_str(), None), m.as_str(), "info")?;
+        let ups = self.route(&pol, &d)?;
         let ev = crate::module::escape_version(query)
             .map_err(|e| Arc::new(ProxyError::Internal(e.to_string())))?;
         let b = self
-            .fetch_small(&format!("{}/@v/{ev}.info", m.escaped()), MAX_INFO)
+            .fetch_small(&ups, &format!("{}/@v/{ev}.info", m.escaped()), MAX_INFO)
             .await?;
-        info::check_info(&b, None).map_err(|source| ProxyError::Info {
+        let version = info::check_info(&b, None).map_err(|source| ProxyError::Info {
             target: format!("{}@{query}", m.as_str()),
             source,
         })?;
+        let mv = ModuleVersion::new(m.clone(), &version).map_err(|e| Arc::new(e.into()))?;
+        self.decide_version(&pol, &mv, None).await?;
         Ok(b)
     }
 
@@ -256,8 +616,22 @@ impl Service {
     /// re-checked on every read. A corrupted copy is quarantined and the
     /// version fetched and proven again.
     pub async fn go_mod(&self, mv: &ModuleVersion) -> Result<Bytes, Failure> {
+        let pol = self.policy();
+        let d = self
+            .decide_version(&pol, mv, Some(ArtifactKind::Mod))
+            .await?;
+        self.read_mod(mv, &pol, &d).await
+    }
+
+    /// Reads a go.mod under an allowed decision.
+    async fn read_mod(
+        &self,
+        mv: &ModuleVersion,
+        pol: &ActivePolicy,
+        d: &Decision,
+    ) -> Result<Bytes, Failure> {
         for _ in 0..2 {
-            let meta = self.artifact(ArtifactKind::Mod, mv).await?;
+            let meta = self.artifact(ArtifactKind::Mod, mv, pol, d).await?;
             let store = self.store();
             let m = meta.clone();
             let read = blocking(move || {
@@ -293,7 +667,11 @@ impl Service {
     /// The metadata of a proven zip; the caller streams the blob with
     /// [`Service::open_zip`] and re-checks its digest while serving.
     pub async fn zip(&self, mv: &ModuleVersion) -> Result<Arc<ArtifactMeta>, Failure> {
-        self.artifact(ArtifactKind::Zip, mv).await
+        let pol = self.policy();
+        let d = self
+            .decide_version(&pol, mv, Some(ArtifactKind::Zip))
+            .await?;
+        self.artifact(ArtifactKind::Zip, mv, &pol, &d).await
     }
 
     /// Opens a stored zip; a missing blob is quarantined and re-fetched once.
@@ -334,13 +712,17 @@ impl Service {
         }
     }
 
-    /// A stored artifact, or fetch → verify → store. Every waiter shares one
-    /// run; an artifact proven by a database that has since been found
-    /// forked is refused.
+    /// A stored artifact, or fetch → verify → store, under an allowed
+    /// decision. Every waiter shares one run; an artifact proven by a
+    /// database that has since been found forked is refused, and one whose
+    /// recorded proofs do not satisfy the decision is proven again (or
+    /// refused), never served.
     async fn artifact(
         &self,
         kind: ArtifactKind,
         mv: &ModuleVersion,
+        pol: &ActivePolicy,
+        d: &Decision,
     ) -> Result<Arc<ArtifactMeta>, Failure> {
         let endpoint = if kind == ArtifactKind::Zip {
             "zip"
@@ -349,6 +731,12 @@ impl Service {
         };
         let key = (kind, mv.clone());
         let cached = self.artifacts.get(&key).await;
+        let fetch = || async {
+            match kind {
+                ArtifactKind::Zip => self.fetch_zip(mv, pol, d).await,
+                ArtifactKind::Mod => self.fetch_mod(mv, pol, d).await,
+            }
+        };
         if cached.is_some() {
             cache_metric(endpoint, true);
         }
@@ -356,7 +744,7 @@ impl Service {
             Some(m) => m,
             None => self
             .artifacts
-            .try_get_with(key, async {
+            .try_get_with(key.clone(), async {
                 let store = self.store();
                 let (m, v) = (mv.module.as_str().to_owned(), mv.version().to_owned());
                 if let Some(meta) = blocking(move || store.meta(kind, &m, &v).map_err(ProxyError::from)).await? {
@@ -364,28 +752,131 @@ impl Service {
                     return Ok(Arc::new(meta));
                 }
                 cache_metric(endpoint, false);
-                let meta = match kind {
-                    ArtifactKind::Zip => self.fetch_zip(mv).await?,
-                    ArtifactKind::Mod => self.fetch_mod(mv).await?,
-                };
+                let meta = fetch().await?;
                 tracing::info!(module = %meta.module, version = %meta.version, kind = kind.as_str(), h1 = %meta.h1, "verified and stored");
                 Ok(Arc::new(meta))
             })
             .await?,
         };
-        if let Some(db) = meta.proof.db()
-            && let Some(client) = self.sumdbs.iter().find(|c| c.name() == db)
-        {
-            client.check_trusted().map_err(|e| ProxyError::Proof {
-                target: mv.to_string(),
-                source: Arc::new(e),
-            })?;
+        let meta = match self.satisfies(&meta, pol, d) {
+            Ok(()) => meta,
+            Err(why) => {
+                tracing::info!(module = %mv.module.as_str(), version = %mv.version(), kind = kind.as_str(),
+                    "cached copy lacks a proof the policy now requires ({why}); proving it again");
+                self.artifacts.invalidate(&key).await;
+                let fresh = Arc::new(fetch().await?);
+                self.satisfies(&fresh, pol, d)
+                    .map_err(|msg| ProxyError::Unproven {
+                        target: format!("{mv} {}", kind.as_str()),
+                        msg,
+                    })?;
+                self.artifacts.insert(key, fresh.clone()).await;
+                fresh
+            }
+        };
+        for db in meta.proofs.iter().filter_map(ProofRecord::db) {
+            if let Some(client) = self.sumdbs.iter().find(|c| c.name() == db) {
+                client.check_trusted().map_err(|e| ProxyError::Proof {
+                    target: mv.to_string(),
+                    source: Arc::new(e),
+                })?;
+            }
         }
         Ok(meta)
     }
 
+    /// Whether the proofs recorded for a stored artifact satisfy every
+    /// proof `d` requires: a checksum-database record from the primary
+    /// database (never for a private path), the hash pinned now.
+    fn satisfies(
+        &self,
+        meta: &ArtifactMeta,
+        pol: &ActivePolicy,
+        d: &Decision,
+    ) -> Result<(), String> {
+        if d.proofs.is_empty() {
+            return Err("the policy requires no proof, and goward serves nothing unproven".into());
+        }
+        for req in &d.proofs {
+            match req {
+                RequiredProof::Sumdb => {
+                    if d.private.is_some() {
+                        return Err(
+                            "a private path cannot be proven in a public checksum database".into(),
+                        );
+                    }
+                    let primary = self.sumdbs.first().map(|c| c.name()).unwrap_or_default();
+                    let ok = meta
+                        .proofs
+                        .iter()
+                        .any(|p| matches!(p, ProofRecord::Sumdb { db, .. } if db == primary));
+                    if !ok {
+                        return Err(format!(
+                            "no proof from checksum database {primary} on record"
+                        ));
+                    }
+                }
+                RequiredProof::Pinned { .. } => {
+                    match pol.policy.pinned_h1(&meta.module, &meta.version, meta.kind) {
+                        Some(h) if h.as_str() == meta.h1 => {}
+                        Some(h) => {
+                            return Err(format!(
+                                "the cached {} has {}, the policy pins {h}",
+                                meta.kind.as_str(),
+                                meta.h1
+                            ));
+                        }
+                        None => return Err(format!("the {} is not pinned", meta.kind.as_str())),
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Every proof `d` requires for `mv`'s `kind`: the checksum database
+    /// (never asked about a private path), the policy's pin.
+    async fn prove(
+        &self,
+        mv: &ModuleVersion,
+        kind: ArtifactKind,
+        pol: &ActivePolicy,
+        d: &Decision,
+    ) -> Result<Vec<Proof>, ProxyError> {
+        let mut out = Vec::with_capacity(d.proofs.len());
+        for req in &d.proofs {
+            match req {
+                RequiredProof::Sumdb => {
+                    if d.private.is_some() {
+                        return Err(ProxyError::Internal(format!(
+                            "{mv}: refusing a public checksum-database lookup for a private path"
+                        )));
+                    }
+                    out.push(self.prove_sumdb(mv).await?);
+                }
+                RequiredProof::Pinned { .. } => {
+                    let pin = PinnedHash::from_policy(
+                        &pol.policy,
+                        mv.module.as_str(),
+                        mv.version(),
+                        kind,
+                    )
+                    .ok_or_else(|| ProxyError::Denied {
+                        reason: format!(
+                            "denied by policy rule {:?}: the {} of {mv} is not pinned",
+                            d.rule_label(),
+                            kind.as_str()
+                        ),
+                    })?;
+                    out.push(Proof::Pinned(pin));
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// Proves `mv` in the primary checksum database.
-    async fn prove(&self, mv: &ModuleVersion) -> Result<Proof, ProxyError> {
+    async fn prove_sumdb(&self, mv: &ModuleVersion) -> Result<Proof, ProxyError> {
         let db = self
             .sumdbs
             .first()
@@ -399,10 +890,18 @@ impl Service {
             })
     }
 
-    async fn fetch_mod(&self, mv: &ModuleVersion) -> Result<ArtifactMeta, ProxyError> {
+    async fn fetch_mod(
+        &self,
+        mv: &ModuleVersion,
+        pol: &ActivePolicy,
+        d: &Decision,
+    ) -> Result<ArtifactMeta, ProxyError> {
         let rel = mv.upstream_path("mod");
-        let (bytes, proof) =
-            tokio::join!(self.fetch_small(&rel, gomod::MAX_GO_MOD), self.prove(mv));
+        let ups = self.route(pol, d)?;
+        let (bytes, proof) = tokio::join!(
+            self.fetch_small(&ups, &rel, gomod::MAX_GO_MOD),
+            self.prove(mv, ArtifactKind::Mod, pol, d)
+        );
         let checked =
             gomod::check_mod(mv.module.as_str(), mv.version(), bytes?).map_err(|source| {
                 ProxyError::Mod {
@@ -418,8 +917,21 @@ impl Service {
         blocking(move || store.put_mod(verified).map_err(ProxyError::from)).await
     }
 
-    async fn fetch_zip(&self, mv: &ModuleVersion) -> Result<ArtifactMeta, ProxyError> {
-        let (checked, proof) = tokio::join!(self.download_and_check_zip(mv), self.prove(mv));
+    async fn fetch_zip(
+        &self,
+        mv: &ModuleVersion,
+        pol: &ActivePolicy,
+        d: &Decision,
+    ) -> Result<ArtifactMeta, ProxyError> {
+        let ups = self.route(pol, d)?;
+        let mut limits = self.limits.zip.clone();
+        if let Some(cap) = d.max_zip_size {
+            limits.max_zip_file = limits.max_zip_file.min(cap);
+        }
+        let (checked, proof) = tokio::join!(
+            self.download_and_check_zip(mv, &ups, limits),
+            self.prove(mv, ArtifactKind::Zip, pol, d)
+        );
         let verified = VerifiedZip::new(checked?, proof?).map_err(|source| ProxyError::Verify {
             target: mv.to_string(),
             source: Box::new(source),
@@ -433,11 +945,12 @@ impl Service {
     async fn download_and_check_zip(
         &self,
         mv: &ModuleVersion,
+        ups: &ProxyList,
+        limits: ZipLimits,
     ) -> Result<zipcheck::ZipChecked, ProxyError> {
         let store = self.store();
         let tmp = blocking(move || store.temp_file().map_err(ProxyError::from)).await?;
-        let (body, _) = self
-            .upstreams
+        let (body, _) = ups
             .get(&mv.upstream_path("zip"))
             .await
             .map_err(upstream_error)?;
@@ -446,15 +959,11 @@ impl Service {
             .reopen()
             .map_err(|e| ProxyError::Store(StoreError::io("open", tmp.path(), e)))?;
         let mut file = tokio::fs::File::from_std(std_file);
-        body.write_to(&mut file, self.limits.zip.max_zip_file)
+        body.write_to(&mut file, limits.max_zip_file)
             .await
             .map_err(upstream_error)?;
         drop(file);
-        let (limits, m, v) = (
-            self.limits.zip.clone(),
-            mv.module.as_str().to_owned(),
-            mv.version().to_owned(),
-        );
+        let (m, v) = (mv.module.as_str().to_owned(), mv.version().to_owned());
         let target = mv.to_string();
         let _permit = self
             .zip_checks

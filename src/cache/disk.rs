@@ -27,7 +27,7 @@ use crate::module;
 use crate::verify::{ArtifactKind, VerifiedMod, VerifiedZip};
 
 /// Current [`ArtifactMeta::v`].
-const META_VERSION: u32 = 1;
+const META_VERSION: u32 = 2;
 
 /// The disk store. Cheap to share behind an `Arc`.
 #[derive(Debug)]
@@ -78,7 +78,9 @@ impl DiskStore {
         &self.root
     }
 
-    /// Removes everything in `tmp/`: only interrupted writes live there.
+    /// Removes what interrupted writes left in `tmp/`. Every in-flight temp
+    /// file is locked by the process writing it, so files another live
+    /// process (a CLI command beside the server) is writing are left alone.
     pub fn sweep(&self) -> Result<SweepReport, StoreError> {
         let tmp = self.root.join("tmp");
         let mut report = SweepReport::default();
@@ -89,10 +91,17 @@ impl DiskStore {
             let res = if entry.file_type().is_ok_and(|t| t.is_dir()) {
                 fs::remove_dir_all(&p)
             } else {
-                fs::remove_file(&p)
+                match fs::File::open(&p).map(|f| f.try_lock()) {
+                    Ok(Err(std::fs::TryLockError::WouldBlock)) => continue,
+                    // Unlocked (its writer is gone) or unreadable: a leftover.
+                    _ => fs::remove_file(&p),
+                }
             };
-            res.map_err(|e| StoreError::io("remove", &p, e))?;
-            report.temp_files += 1;
+            match res {
+                Ok(()) => report.temp_files += 1,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(StoreError::io("remove", &p, e)),
+            }
         }
         Ok(report)
     }
@@ -157,11 +166,16 @@ impl DiskStore {
     }
 
     /// Keeps the proven copy if the version is already stored; logs loudly
-    /// when the upstream's bytes differ from it.
+    /// when the upstream's bytes differ from it. The same bytes proven again
+    /// (e.g. under a policy that requires other proofs) are recorded with
+    /// the new proofs, so the caller re-writes the metadata.
     fn existing(&self, meta: &ArtifactMeta) -> Result<Option<ArtifactMeta>, StoreError> {
         let Some(old) = self.meta(meta.kind, &meta.module, &meta.version)? else {
             return Ok(None);
         };
+        if old.sha256 == meta.sha256 && old.proofs != meta.proofs {
+            return Ok(None);
+        }
         if old.sha256 != meta.sha256 {
             tracing::warn!(
                 module = %meta.module, version = %meta.version, kind = meta.kind.as_str(),
@@ -199,14 +213,19 @@ fn sync_dir(dir: &Path) -> Result<(), StoreError> {
 impl Store for DiskStore {
     fn temp_file(&self) -> Result<tempfile::NamedTempFile, StoreError> {
         let dir = self.root.join("tmp");
-        tempfile::Builder::new()
+        let tmp = tempfile::Builder::new()
             .prefix("in-flight-")
             .tempfile_in(&dir)
-            .map_err(|e| StoreError::io("create temp file in", dir, e))
+            .map_err(|e| StoreError::io("create temp file in", dir, e))?;
+        // Held until the file is committed or dropped: tells a concurrent
+        // sweep that this file is in use. Best effort where locks are not
+        // supported.
+        let _ = tmp.as_file().try_lock();
+        Ok(tmp)
     }
 
     fn put_zip(&self, zip: VerifiedZip) -> Result<ArtifactMeta, StoreError> {
-        let (checked, proof) = zip.into_parts();
+        let (checked, proofs) = zip.into_parts();
         let meta = ArtifactMeta {
             v: META_VERSION,
             kind: ArtifactKind::Zip,
@@ -215,7 +234,7 @@ impl Store for DiskStore {
             sha256: hex(checked.sha256()),
             size: checked.size(),
             h1: checked.h1().as_str().to_owned(),
-            proof: ProofRecord::from_proof(&proof),
+            proofs: proofs.iter().map(ProofRecord::from_proof).collect(),
             verified_at: now_secs(),
             instance: now_nanos(),
         };
@@ -241,7 +260,7 @@ impl Store for DiskStore {
             sha256: hex(&sha),
             size: checked.bytes().len() as u64,
             h1: checked.h1().as_str().to_owned(),
-            proof: ProofRecord::from_proof(m.proof()),
+            proofs: m.proofs().iter().map(ProofRecord::from_proof).collect(),
             verified_at: now_secs(),
             instance: now_nanos(),
         };
@@ -379,7 +398,8 @@ mod tests {
         let (store, r) = DiskStore::open(dir.path()).unwrap();
         assert_eq!(r.temp_files, 0);
         let t = store.temp_file().unwrap();
-        let (_f, p) = t.keep().unwrap();
+        let (f, p) = t.keep().unwrap();
+        drop(f);
         store
             .put_doc(&DocKey::List("example.com/m".into()), b"v1.0.0\n")
             .unwrap();
@@ -394,6 +414,22 @@ mod tests {
                 .unwrap(),
             Bytes::from_static(b"v1.0.0\n")
         );
+    }
+
+    #[test]
+    fn sweep_spares_files_another_process_is_writing() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, _) = DiskStore::open(dir.path()).unwrap();
+        let in_flight = a.temp_file().unwrap();
+        let (b, r) = DiskStore::open(dir.path()).unwrap();
+        assert_eq!(r.temp_files, 0);
+        assert!(in_flight.path().exists());
+        drop(in_flight);
+        let leftover = b.temp_file().unwrap();
+        let (_f, p) = leftover.keep().unwrap();
+        drop(_f);
+        assert_eq!(b.sweep().unwrap().temp_files, 1);
+        assert!(!p.exists());
     }
 
     #[test]

@@ -38,8 +38,9 @@ pub struct ArtifactMeta {
     pub size: u64,
     /// The artifact's `h1:`.
     pub h1: String,
-    /// What proved it.
-    pub proof: ProofRecord,
+    /// Everything that proved it (all the proofs the policy required when
+    /// it was stored).
+    pub proofs: Vec<ProofRecord>,
     /// Unix seconds at verification.
     pub verified_at: u64,
     /// Distinguishes this stored copy from any earlier or later copy of the
@@ -67,6 +68,13 @@ pub enum ProofRecord {
         /// The signed tree note, verbatim.
         note: String,
     },
+    /// Equal to a hash pinned by the policy.
+    Pinned {
+        /// The pinned `h1:`.
+        h1: String,
+        /// The policy that pinned it.
+        policy: String,
+    },
 }
 
 impl ProofRecord {
@@ -74,6 +82,7 @@ impl ProofRecord {
     pub fn db(&self) -> Option<&str> {
         match self {
             ProofRecord::Sumdb { db, .. } => Some(db),
+            ProofRecord::Pinned { .. } => None,
         }
     }
 
@@ -85,6 +94,10 @@ impl ProofRecord {
                 text: r.text().to_owned(),
                 tree_size: r.tree().n,
                 note: String::from_utf8_lossy(r.note()).into_owned(),
+            },
+            Proof::Pinned(p) => ProofRecord::Pinned {
+                h1: p.h1().as_str().to_owned(),
+                policy: p.origin().to_owned(),
             },
         }
     }

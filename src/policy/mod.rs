@@ -504,7 +504,7 @@ impl ToolchainRules {
             parts.push(format!("versions {c}"));
         }
         if self.kinds != KindSet::all(Scheme::Go) {
-            parts.push("release versions only".to_owned());
+            parts.push("releases only".to_owned());
         }
         if let Some(p) = &self.platforms {
             parts.push(format!(
@@ -591,6 +591,34 @@ impl Policy {
     /// Where the policy came from.
     pub fn origin(&self) -> &str {
         &self.origin
+    }
+
+    /// The routes of the `[[private]]` rules, in file order.
+    pub fn private_routes(&self) -> impl Iterator<Item = &PrivateRoute> {
+        self.private.iter().filter_map(|r| r.route.as_ref())
+    }
+
+    /// Every pin file the policy read, resolved against its directory (for
+    /// reload watchers).
+    pub fn pin_files(&self) -> Vec<PathBuf> {
+        let base = Path::new(&self.origin)
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        let rules = self.deny.iter().chain(&self.allow).chain(&self.private);
+        let mut out: Vec<PathBuf> = Vec::new();
+        for set in std::iter::once(&self.defaults)
+            .chain(rules.map(|r| &r.settings))
+            .filter_map(|s| s.pins.as_ref())
+        {
+            for f in &set.files {
+                let p = base.join(f);
+                if !out.contains(&p) {
+                    out.push(p);
+                }
+            }
+        }
+        out
     }
 
     /// Open or allow-list.
@@ -815,7 +843,7 @@ impl Policy {
                         r.filter.describe()
                     ),
                     None => format!(
-                        "path matches {:?}; applies only to versions {}",
+                        "path matches {:?}; applies only to {}",
                         glob.text,
                         r.filter.describe()
                     ),
@@ -842,12 +870,7 @@ impl Policy {
             };
             match verdict {
                 Some(why) => {
-                    step(
-                        "toolchain",
-                        "toolchain",
-                        t.line,
-                        format!("{why}: decides, denied"),
-                    );
+                    step("toolchain", "", t.line, format!("{why}: decides, denied"));
                     return denied(
                         Some("toolchain"),
                         format!("denied by policy rule \"toolchain\": {why}"),
@@ -856,7 +879,7 @@ impl Policy {
                 }
                 None => step(
                     "toolchain",
-                    "toolchain",
+                    "",
                     t.line,
                     format!("within the limits ({})", t.describe()),
                 ),
@@ -895,7 +918,7 @@ impl Policy {
                             r.filter.describe()
                         ),
                         None => format!(
-                            "path matches {:?}; allows only versions {}",
+                            "path matches {:?}; allows {}",
                             glob.text,
                             r.filter.describe()
                         ),
@@ -944,7 +967,7 @@ impl Policy {
         if self.mode == Mode::AllowList && source.is_none() {
             let why = match partial {
                 Some(r) => format!(
-                    "{subj} is not on the allow-list (rule {:?} allows only {})",
+                    "{subj} is not on the allow-list (rule {:?} allows {})",
                     r.name,
                     r.filter.describe()
                 ),
@@ -1008,7 +1031,7 @@ impl Policy {
                 route.as_ref().map_or("", |r| r.upstream.as_str())
             ),
             Some(r) if version.is_none() && !r.filter.is_all() => format!(
-                "allowed by policy rule {:?} (for versions {})",
+                "allowed by policy rule {:?} (for {})",
                 r.name,
                 r.filter.describe()
             ),
@@ -1049,7 +1072,7 @@ fn denied(rule: Option<&str>, reason: String, private: Option<PrivateRoute>) -> 
 /// `524288000` → `500 MiB`; exact units only.
 pub(crate) fn format_size(n: u64) -> String {
     for (unit, shift) in [("GiB", 30), ("MiB", 20), ("KiB", 10)] {
-        if n >= 1 << shift && n % (1 << shift) == 0 {
+        if n >= 1 << shift && n.is_multiple_of(1 << shift) {
             return format!("{} {unit}", n >> shift);
         }
     }

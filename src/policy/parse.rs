@@ -594,11 +594,11 @@ fn parse_size(cx: &mut Ctx<'_>, ctx: &str, v: &Spanned<Size>) -> Option<u64> {
             "{ctx}: bad max_zip_size {what}: want a positive number of bytes, or a number with B, KiB, MiB, GiB (or KB, MB, GB)"
         )
     };
-    let n = match v.get_ref() {
+    match v.get_ref() {
         Size::Int(n) if *n > 0 => u64::try_from(*n).ok(),
         Size::Int(n) => {
             cx.err(&v.span(), bad(&n.to_string()));
-            return None;
+            None
         }
         Size::Text(s) => {
             let t = s.trim();
@@ -623,8 +623,7 @@ fn parse_size(cx: &mut Ctx<'_>, ctx: &str, v: &Spanned<Size>) -> Option<u64> {
                 None
             })
         }
-    };
-    n
+    }
 }
 
 /// Loads the pins files of a rule (each file parsed once per load).

@@ -366,11 +366,11 @@ kinds = ["release"]
     );
     assert_eq!(
         p.decide("golang.org/x/mod", Some("v0.9.0")).reason,
-        r#"denied by policy: golang.org/x/mod@v0.9.0 is not on the allow-list (rule "x-releases" allows only >= v0.10.0 (release versions only))"#
+        r#"denied by policy: golang.org/x/mod@v0.9.0 is not on the allow-list (rule "x-releases" allows >= v0.10.0 (releases only))"#
     );
     assert_eq!(
         p.decide("golang.org/x/mod", None).reason,
-        r#"allowed by policy rule "x-releases" (for versions >= v0.10.0 (release versions only))"#
+        r#"allowed by policy rule "x-releases" (for >= v0.10.0 (releases only))"#
     );
 }
 
@@ -694,14 +694,15 @@ pins = "all.sum"
         ]
     );
     assert_eq!(
-        errors(
+        errors_with(
             r#"
 [[private]]
 name = "everything-golang"
 modules = "golang.org"
 upstream = "https://proxy.internal"
 pins = "p.sum"
-"#
+"#,
+            &[("p.sum", "")]
         )
         .into_iter()
         .filter(|e| e.contains("never be private"))
@@ -774,7 +775,7 @@ fn explain_lists_every_matching_rule_in_order() {
     assert_eq!(
         x.to_string(),
         r#"github.com/a/b@v2.0.0 (policy policy.toml)
-  deny "no-pseudo" (line 18): path matches "github.com" but v2.0.0 is not selected (any version (pseudo versions only))
+  deny "no-pseudo" (line 18): path matches "github.com" but v2.0.0 is not selected (pseudo-versions only)
   deny "no-old-a" (line 24): path matches "github.com/a" but v2.0.0 is not selected (< v2.0.0)
   allow "a-specific" (line 35): matches "github.com/a/b": supplies the settings
   allow "github" (line 41): matches "github.com", but an earlier allow rule comes first
@@ -1525,4 +1526,11 @@ fn cli_explain() {
         bad.to_str().unwrap(),
     ]);
     assert_eq!(code, 2);
+}
+
+#[test]
+fn policy_is_shareable_across_threads() {
+    fn shareable<T: Send + Sync + Clone + 'static>() {}
+    shareable::<Policy>();
+    shareable::<Decision>();
 }

@@ -72,6 +72,14 @@ impl Kind {
         }
     }
 
+    fn plural(self) -> &'static str {
+        match self {
+            Kind::Release => "releases",
+            Kind::Prerelease => "pre-releases",
+            Kind::Pseudo => "pseudo-versions",
+        }
+    }
+
     fn bit(self) -> u8 {
         match self {
             Kind::Release => 1,
@@ -127,14 +135,6 @@ impl KindSet {
 
     pub(crate) fn is_empty(self) -> bool {
         self.0 == 0
-    }
-
-    fn names(self) -> Vec<&'static str> {
-        Kind::ALL
-            .into_iter()
-            .filter(|k| self.contains(*k))
-            .map(Kind::name)
-            .collect()
     }
 }
 
@@ -527,17 +527,21 @@ impl Filter {
 
     /// The selection as text, e.g. `>= v1.2.0 (release versions only)`.
     pub(crate) fn describe(&self) -> String {
-        let mut s = match &self.constraint {
-            Some(c) => c.to_string(),
-            None => "any version".to_owned(),
+        let restricted = self.kinds != KindSet::all(self.scheme);
+        let kinds = || {
+            Kind::ALL
+                .into_iter()
+                .filter(|k| self.kinds.contains(*k))
+                .map(Kind::plural)
+                .collect::<Vec<_>>()
+                .join(" and ")
         };
-        if self.kinds != KindSet::all(self.scheme) {
-            s.push_str(&format!(
-                " ({} versions only)",
-                self.kinds.names().join(" and ")
-            ));
+        match (&self.constraint, restricted) {
+            (Some(c), false) => c.to_string(),
+            (Some(c), true) => format!("{c} ({} only)", kinds()),
+            (None, true) => format!("{} only", kinds()),
+            (None, false) => "any version".to_owned(),
         }
-        s
     }
 }
 

@@ -99,16 +99,14 @@ impl Progress {
         }
         self.last = Some(now);
         let mib = |b: u64| b as f64 / f64::from(1 << 20);
-        let line = if self.total > 0 {
-            format!(
-                "{}: {:3}% ({:.0}/{:.0} MiB)",
+        let line = match (self.done.min(self.total) * 100).checked_div(self.total) {
+            Some(pct) => format!(
+                "{}: {pct:3}% ({:.0}/{:.0} MiB)",
                 self.label,
-                (self.done.min(self.total) * 100) / self.total,
                 mib(self.done),
                 mib(self.total)
-            )
-        } else {
-            format!("{}: {:.0} MiB", self.label, mib(self.done))
+            ),
+            None => format!("{}: {:.0} MiB", self.label, mib(self.done)),
         };
         eprint!("\r{line}\x1b[K");
         self.drawn = true;

@@ -35,10 +35,12 @@ What each input can tell:
   installed tree (--goroot DIR): the same mapping over the files on disk (version from
     DIR/VERSION, platform from DIR/pkg/tool/OS_ARCH). A tree unpacked from a release
     archive verifies as long as nothing was added, changed or removed outside api/ doc/
-    misc/ test/; a tree the go command unpacked into its module cache (where each _go.mod
-    has a go.mod copy beside it) verifies too. Files a Go installation may gain after
-    unpacking (for example a pkg/ directory written by an old 'go install std', or
-    editor or OS metadata files) are reported as extra.
+    misc/ test/ (which nothing checks in a tree); a tree the go command unpacked into its
+    module cache (where each _go.mod has a go.mod copy beside it) verifies too. Local
+    edits are reported like any tampering: files a Go installation gained after unpacking
+    (a pkg/ directory written by an old 'go install std', editor or OS metadata files) are
+    extra, and an edited go.env (images often set GOTOOLCHAIN=local there) is changed -
+    rightly so, since go.env sets the default GOPROXY, GOSUMDB and GOTOOLCHAIN.
 
 The checksum database holds one hash per toolchain, not a file list. When the hash
 differs, goward takes the official file list from the toolchain module zip (goward's
@@ -418,6 +420,9 @@ fn verify_into(args: &VerifyToolchainArgs, report: &mut Report) -> Result<(), Fa
     let config = load_config(args)?;
     let (input, target) = classify(args)?;
     report.input_kind = input.kind();
+    if let Input::Goroot(dir) = &input {
+        report.input = dir.display().to_string();
+    }
     report.version = Some(target.module_version());
     report.go_version = Some(target.go_version.clone());
     report.goos = Some(target.goos.clone());
@@ -443,8 +448,10 @@ fn verify_into(args: &VerifyToolchainArgs, report: &mut Report) -> Result<(), Fa
     let mut set: Option<FileSet> = None;
     let (h1, whole_sha) = match &input {
         Input::ModuleZip(path) => {
-            let mut limits = crate::verify::zip::ZipLimits::default();
-            limits.max_zip_file = config.max_zip_size;
+            let limits = crate::verify::zip::ZipLimits {
+                max_zip_file: config.max_zip_size,
+                ..Default::default()
+            };
             let r = crate::verify::zip::check_zip_path(
                 path,
                 TOOLCHAIN_MODULE,

@@ -125,6 +125,10 @@ pub struct HttpUpstream {
     client: HttpClient,
     base: Url,
     shown: String,
+    /// Sent with every request (private routes of the policy); marked
+    /// sensitive, so it is never logged and reqwest drops it on a redirect
+    /// to another host.
+    authorization: Option<reqwest::header::HeaderValue>,
 }
 
 impl HttpUpstream {
@@ -155,7 +159,17 @@ impl HttpUpstream {
             shown: redact_url(&url),
             client: client.clone(),
             base: url,
+            authorization: None,
         })
+    }
+
+    /// Sends `Authorization: <value>` with every request.
+    pub fn with_authorization(mut self, value: &str) -> Result<HttpUpstream, String> {
+        let mut v = reqwest::header::HeaderValue::from_str(value)
+            .map_err(|_| "the credentials contain characters not allowed in a header".to_owned())?;
+        v.set_sensitive(true);
+        self.authorization = Some(v);
+        Ok(self)
     }
 
     /// `base` joined with `rel` (cmd/go proxy.go: `strings.TrimSuffix(base.Path, "/") + "/" + path`).
@@ -175,7 +189,11 @@ impl HttpUpstream {
         let limits = &self.client.limits;
         let total = limits.total_timeout(rel);
         let deadline = Instant::now() + total;
-        let send = self.client.inner.get(url).send();
+        let mut req = self.client.inner.get(url);
+        if let Some(v) = &self.authorization {
+            req = req.header(reqwest::header::AUTHORIZATION, v.clone());
+        }
+        let send = req.send();
         // A silent upstream is cut after the idle timeout, before the response
         // head as between body chunks (slow loris), never later than the
         // whole-request deadline.

@@ -10,6 +10,7 @@
 //! The list syntax and fall-through rules are the go command's (cmd/go/internal/modfetch
 //! proxy.go `proxyList` and `TryProxies`), minus `direct`/`off`, which goward rejects.
 
+pub mod auth;
 pub mod file;
 pub mod http;
 
@@ -496,7 +497,19 @@ pub enum UpstreamConfigError {
     /// reqwest refused the client configuration (e.g. an invalid User-Agent).
     #[error("building the HTTP client: {0}")]
     Client(#[source] reqwest::Error),
+    /// Credentials for an entry could not be resolved.
+    #[error("upstream list entry {entry:?}: credentials: {reason}")]
+    Auth {
+        /// The entry, password redacted.
+        entry: String,
+        /// What is wrong.
+        reason: String,
+    },
 }
+
+/// Resolves the `Authorization` header value for an http(s) entry of a
+/// [`ProxyList`] (by its URL); `Ok(None)` sends none.
+pub type Authorize<'a> = &'a dyn Fn(&reqwest::Url) -> Result<Option<String>, String>;
 
 /// An entry of a [`ProxyList`].
 #[derive(Debug)]
@@ -519,6 +532,17 @@ impl ProxyList {
     /// `direct` are errors (goward only talks to proxies), and so is an http(s) URL with a
     /// fragment.
     pub fn parse(spec: &str, client: &HttpClient) -> Result<ProxyList, UpstreamConfigError> {
+        ProxyList::parse_with_auth(spec, client, &|_| Ok(None))
+    }
+
+    /// [`ProxyList::parse`], with an `Authorization` header for every
+    /// http(s) entry as `authorize` resolves it (private routes of the
+    /// policy).
+    pub fn parse_with_auth(
+        spec: &str,
+        client: &HttpClient,
+        authorize: Authorize<'_>,
+    ) -> Result<ProxyList, UpstreamConfigError> {
         let mut entries = Vec::new();
         let mut rest = spec;
         while !rest.is_empty() {
@@ -549,7 +573,7 @@ impl ProxyList {
                     raw.to_string()
                 };
             entries.push(Entry {
-                upstream: new_upstream(&url, client)?,
+                upstream: new_upstream(&url, client, authorize)?,
                 fallback,
             });
         }
@@ -606,10 +630,30 @@ impl ProxyList {
     }
 }
 
-fn new_upstream(url: &str, client: &HttpClient) -> Result<Box<dyn Upstream>, UpstreamConfigError> {
+fn new_upstream(
+    url: &str,
+    client: &HttpClient,
+    authorize: Authorize<'_>,
+) -> Result<Box<dyn Upstream>, UpstreamConfigError> {
     let parsed = parse_url(url)?;
     match parsed.scheme() {
-        "http" | "https" => Ok(Box::new(HttpUpstream::from_url(url, parsed, client)?)),
+        "http" | "https" => {
+            let auth = authorize(&parsed).map_err(|reason| UpstreamConfigError::Auth {
+                entry: redact_str(url),
+                reason,
+            })?;
+            let up = HttpUpstream::from_url(url, parsed, client)?;
+            Ok(Box::new(match auth {
+                Some(v) => {
+                    up.with_authorization(&v)
+                        .map_err(|reason| UpstreamConfigError::Auth {
+                            entry: redact_str(url),
+                            reason,
+                        })?
+                }
+                None => up,
+            }))
+        }
         "file" => Ok(Box::new(FileUpstream::from_url(
             url,
             &parsed,

@@ -4,8 +4,9 @@
 //! are private to the module that performs the check), in the style of
 //! rustls' `HandshakeSignatureValid`. The store accepts nothing but
 //! [`VerifiedZip`] and [`VerifiedMod`], which can only be built here, from a
-//! content token ([`zip::ZipChecked`], [`gomod::ModChecked`]) and a [`Proof`]
-//! whose hash lines equal the content's `h1:`. "Stored but not verified"
+//! content token ([`zip::ZipChecked`], [`gomod::ModChecked`]) and every
+//! [`Proof`] the policy requires (at least one), each of whose hash lines
+//! equal the content's `h1:`. "Stored but not verified"
 //! therefore does not compile; reviewing the trust boundary means reading
 //! this file and the constructors it names.
 
@@ -14,6 +15,7 @@ pub mod info;
 pub mod zip;
 
 use crate::dirhash::H1;
+use crate::policy::Policy;
 use crate::sumdb::ProvenRecord;
 
 /// Evidence that an artifact's hash is vouched for by an authority.
@@ -25,6 +27,49 @@ use crate::sumdb::ProvenRecord;
 pub enum Proof {
     /// The record was proven included in a checksum database's signed tree.
     Sumdb(ProvenRecord),
+    /// The policy pins this artifact's hash (go.sum-format pin files).
+    Pinned(PinnedHash),
+}
+
+/// A hash pinned by the policy for one artifact. Built only from
+/// [`Policy::pinned_h1`]; fields are private to this module.
+#[derive(Clone, Debug)]
+pub struct PinnedHash {
+    path: String,
+    version: String,
+    kind: ArtifactKind,
+    h1: [H1; 1],
+    origin: String,
+}
+
+impl PinnedHash {
+    /// The pin `policy` holds for this artifact under the rule that decides
+    /// it; `None` when it pins nothing for it.
+    pub fn from_policy(
+        policy: &Policy,
+        path: &str,
+        version: &str,
+        kind: ArtifactKind,
+    ) -> Option<PinnedHash> {
+        let h1 = policy.pinned_h1(path, version, kind)?.clone();
+        Some(PinnedHash {
+            path: path.to_owned(),
+            version: version.to_owned(),
+            kind,
+            h1: [h1],
+            origin: policy.origin().to_owned(),
+        })
+    }
+
+    /// The pinned hash.
+    pub fn h1(&self) -> &H1 {
+        &self.h1[0]
+    }
+
+    /// The policy that pinned it.
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
 }
 
 impl Proof {
@@ -34,12 +79,15 @@ impl Proof {
                 ArtifactKind::Zip => r.zip_h1s(),
                 ArtifactKind::Mod => r.mod_h1s(),
             },
+            Proof::Pinned(p) if p.kind == kind => &p.h1,
+            Proof::Pinned(_) => &[],
         }
     }
 
     fn subject(&self) -> (&str, &str) {
         match self {
             Proof::Sumdb(r) => (r.path(), r.version()),
+            Proof::Pinned(p) => (&p.path, &p.version),
         }
     }
 
@@ -47,6 +95,7 @@ impl Proof {
     pub fn authority(&self) -> String {
         match self {
             Proof::Sumdb(r) => format!("checksum database {} record {}", r.db(), r.id()),
+            Proof::Pinned(p) => format!("pinned hash of policy {}", p.origin),
         }
     }
 }
@@ -93,6 +142,9 @@ pub enum VerifyError {
         path: String,
         version: String,
     },
+    /// No proof at all was offered: goward never stores unproven artifacts.
+    #[error("no proof offered for {path}@{version}")]
+    NoProof { path: String, version: String },
     /// The bytes hash to something else than the proven record says.
     #[error("{kind} hash mismatch for {path}@{version}: downloaded {got}, {authority} says {want}", kind = kind.as_str())]
     HashMismatch {
@@ -112,6 +164,7 @@ impl VerifyError {
             VerifyError::WrongSubject { .. } => "proof_wrong_subject",
             VerifyError::MissingLine { .. } => "proof_missing_line",
             VerifyError::HashMismatch { .. } => "hash_mismatch",
+            VerifyError::NoProof { .. } => "proof_missing",
         }
     }
 }
@@ -159,25 +212,46 @@ fn check_against(
     Ok(())
 }
 
+/// Checks every proof in `proofs` (there must be at least one).
+fn check_all(
+    proofs: &[Proof],
+    kind: ArtifactKind,
+    path: &str,
+    version: &str,
+    h1: &H1,
+) -> Result<(), VerifyError> {
+    if proofs.is_empty() {
+        return Err(VerifyError::NoProof {
+            path: path.to_owned(),
+            version: version.to_owned(),
+        });
+    }
+    for p in proofs {
+        check_against(p, kind, path, version, h1)?;
+    }
+    Ok(())
+}
+
 /// A module zip that passed every zip rule and whose `h1:` is proven.
 /// The only value [`crate::cache::Store::put_zip`] accepts.
 #[derive(Debug)]
 pub struct VerifiedZip {
     checked: zip::ZipChecked,
-    proof: Proof,
+    proofs: Vec<Proof>,
 }
 
 impl VerifiedZip {
-    /// Joins a checked zip with a proof of its hash.
-    pub fn new(checked: zip::ZipChecked, proof: Proof) -> Result<VerifiedZip, VerifyError> {
-        check_against(
-            &proof,
+    /// Joins a checked zip with every required proof of its hash (at
+    /// least one; each must vouch for exactly this `h1:`).
+    pub fn new(checked: zip::ZipChecked, proofs: Vec<Proof>) -> Result<VerifiedZip, VerifyError> {
+        check_all(
+            &proofs,
             ArtifactKind::Zip,
             checked.module(),
             checked.version(),
             checked.h1(),
         )?;
-        Ok(VerifiedZip { checked, proof })
+        Ok(VerifiedZip { checked, proofs })
     }
 
     /// The checked bytes and their hashes.
@@ -186,13 +260,13 @@ impl VerifiedZip {
     }
 
     /// What vouched for the hash.
-    pub fn proof(&self) -> &Proof {
-        &self.proof
+    pub fn proofs(&self) -> &[Proof] {
+        &self.proofs
     }
 
     /// Hands the temp file to the store, which renames it into place.
-    pub fn into_parts(self) -> (zip::ZipChecked, Proof) {
-        (self.checked, self.proof)
+    pub fn into_parts(self) -> (zip::ZipChecked, Vec<Proof>) {
+        (self.checked, self.proofs)
     }
 }
 
@@ -201,20 +275,21 @@ impl VerifiedZip {
 #[derive(Debug)]
 pub struct VerifiedMod {
     checked: gomod::ModChecked,
-    proof: Proof,
+    proofs: Vec<Proof>,
 }
 
 impl VerifiedMod {
-    /// Joins a checked go.mod with a proof of its hash.
-    pub fn new(checked: gomod::ModChecked, proof: Proof) -> Result<VerifiedMod, VerifyError> {
-        check_against(
-            &proof,
+    /// Joins a checked go.mod with every required proof of its hash (at
+    /// least one; each must vouch for exactly this `h1:`).
+    pub fn new(checked: gomod::ModChecked, proofs: Vec<Proof>) -> Result<VerifiedMod, VerifyError> {
+        check_all(
+            &proofs,
             ArtifactKind::Mod,
             checked.module(),
             checked.version(),
             checked.h1(),
         )?;
-        Ok(VerifiedMod { checked, proof })
+        Ok(VerifiedMod { checked, proofs })
     }
 
     /// The checked bytes and their hash.
@@ -223,7 +298,92 @@ impl VerifiedMod {
     }
 
     /// What vouched for the hash.
-    pub fn proof(&self) -> &Proof {
-        &self.proof
+    pub fn proofs(&self) -> &[Proof] {
+        &self.proofs
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+
+    const GO_MOD: &str = "module example.com/m\n\ngo 1.21\n";
+
+    fn checked(text: &str, version: &str) -> gomod::ModChecked {
+        gomod::check_mod("example.com/m", version, Bytes::from(text.to_owned())).unwrap()
+    }
+
+    /// A policy whose rule for example.com/m requires pins, pinning the go.mod of v1.0.0.
+    fn pinning(dir: &std::path::Path, h1: &H1) -> Policy {
+        std::fs::write(
+            dir.join("pins.sum"),
+            format!("example.com/m v1.0.0/go.mod {h1}\n"),
+        )
+        .unwrap();
+        let origin = dir.join("policy.toml");
+        Policy::parse(
+            "[[allow]]\nname = \"m\"\nmodules = \"example.com/m\"\nproof = [\"pinned\"]\npins = [\"pins.sum\"]\n",
+            origin.to_str().unwrap(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn pinned_proof_vouches_for_the_exact_h1_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = checked(GO_MOD, "v1.0.0");
+        let p = pinning(dir.path(), c.h1());
+        let pin = PinnedHash::from_policy(&p, "example.com/m", "v1.0.0", ArtifactKind::Mod)
+            .expect("pinned");
+        let v = VerifiedMod::new(c, vec![Proof::Pinned(pin.clone())]).unwrap();
+        assert_eq!(v.proofs().len(), 1);
+        // Nothing pinned for the zip, nor for another version.
+        assert!(
+            PinnedHash::from_policy(&p, "example.com/m", "v1.0.0", ArtifactKind::Zip).is_none()
+        );
+        assert!(
+            PinnedHash::from_policy(&p, "example.com/m", "v1.0.1", ArtifactKind::Mod).is_none()
+        );
+        // Other bytes: mismatch.
+        let other = checked("module example.com/m\n", "v1.0.0");
+        let e = VerifiedMod::new(other, vec![Proof::Pinned(pin.clone())]).unwrap_err();
+        assert_eq!(e.reason(), "hash_mismatch", "{e}");
+        // Another version: wrong subject.
+        let later = checked(GO_MOD, "v1.0.1");
+        let e = VerifiedMod::new(later, vec![Proof::Pinned(pin)]).unwrap_err();
+        assert_eq!(e.reason(), "proof_wrong_subject", "{e}");
+    }
+
+    #[test]
+    fn no_proof_is_a_failure() {
+        let e = VerifiedMod::new(checked(GO_MOD, "v1.0.0"), Vec::new()).unwrap_err();
+        assert_eq!(e.reason(), "proof_missing", "{e}");
+    }
+
+    #[test]
+    fn every_proof_must_hold() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = checked(GO_MOD, "v1.0.0");
+        let p = pinning(dir.path(), c.h1());
+        let pin = PinnedHash::from_policy(&p, "example.com/m", "v1.0.0", ArtifactKind::Mod)
+            .expect("pinned");
+        // A pin of the go.mod cannot vouch for a zip-kind check: the zip line is missing.
+        let e = check_all(
+            &[Proof::Pinned(pin.clone())],
+            ArtifactKind::Zip,
+            "example.com/m",
+            "v1.0.0",
+            c.h1(),
+        )
+        .unwrap_err();
+        assert_eq!(e.reason(), "proof_missing_line", "{e}");
+        // Two proofs, one wrong: refused.
+        let other = checked("module example.com/m\n", "v1.0.0");
+        let p2 = pinning(dir.path(), other.h1());
+        let pin2 = PinnedHash::from_policy(&p2, "example.com/m", "v1.0.0", ArtifactKind::Mod)
+            .expect("pinned");
+        let e = VerifiedMod::new(c, vec![Proof::Pinned(pin), Proof::Pinned(pin2)]).unwrap_err();
+        assert_eq!(e.reason(), "hash_mismatch", "{e}");
     }
 }

@@ -2,6 +2,7 @@
 
 mod cache;
 mod e2e_go;
+mod policy;
 mod request;
 mod serve;
 mod sumdb;
