@@ -55,6 +55,13 @@ pub enum Command {
     /// `check FILE` exits 0 valid, 2 invalid; `explain MODULE@VERSION
     /// [--policy FILE]` exits 0 allowed, 1 denied, 2 usage error.
     Policy(crate::policy::cli::PolicyArgs),
+    /// Check the cache (`verify`) or shrink it (`gc`).
+    Cache(crate::hygiene::CacheArgs),
+    /// Diagnose the Go host: go commands on PATH, GOROOT, compressed cache
+    /// directories, settings that weaken verification.
+    ///
+    /// Exit status: 0 nothing worse than info, 1 a warning or an error, 2 usage.
+    Doctor(crate::doctor::DoctorArgs),
 }
 
 /// Log output formats.

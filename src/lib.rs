@@ -16,7 +16,10 @@
 pub mod cache;
 pub mod config;
 pub mod dirhash;
+pub mod doctor;
 pub mod error;
+pub mod hostcheck;
+pub mod hygiene;
 pub mod metrics;
 pub mod module;
 pub mod policy;

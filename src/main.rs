@@ -24,6 +24,8 @@ fn main() -> ExitCode {
         Command::VerifyZip(args) => verify_zip(&args),
         Command::VerifyToolchain(args) => goward::toolchain::cli::run(&args),
         Command::Policy(args) => goward::policy::cli::run(&args),
+        Command::Cache(args) => goward::hygiene::run(&args),
+        Command::Doctor(args) => goward::doctor::run(&args),
     }
 }
 

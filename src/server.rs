@@ -56,6 +56,10 @@ pub enum StartError {
         #[source]
         source: crate::cache::StoreError,
     },
+    /// The cache directory is compressed by the filesystem and goward could
+    /// not change that (the message says what to run).
+    #[error("{0}")]
+    Compressed(String),
     /// The upstream list or HTTP client is invalid.
     #[error("invalid upstream: {0}")]
     Upstream(#[from] crate::upstream::UpstreamConfigError),
@@ -91,6 +95,7 @@ impl App {
                 dir: config.cache_dir.clone(),
                 source,
             })?;
+        crate::hostcheck::check_cache_dir(&config.cache_dir).map_err(StartError::Compressed)?;
         if sweep.temp_files > 0 {
             tracing::info!(
                 removed = sweep.temp_files,

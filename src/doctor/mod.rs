@@ -1,0 +1,251 @@
+//! `goward doctor`: diagnoses the Go host it runs on.
+//!
+//! Every OS fact comes through [`crate::hostcheck::Host`]; [`gather`] turns
+//! them into [`checks::Facts`] and [`checks`] decides, so each decision is
+//! unit-tested with fake facts. Linux and generic checks so far; on other
+//! systems the compression check reports "not applicable".
+//!
+//! Exit status: 0 when the worst finding is ok or info, 1 when there is a
+//! warning or an error (not fixed by `--fix`), 2 usage error.
+
+pub mod checks;
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+
+use crate::hostcheck::{Compression, Host, RealHost};
+use checks::{Facts, Finding, GoInstall, Severity};
+
+/// Flags of `goward doctor`.
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Print one JSON object on stdout instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Apply the fixes goward can apply itself (clearing the compression
+    /// flag of cache directories); the others are printed.
+    #[arg(long)]
+    pub fix: bool,
+    /// goward's URL as clients should use it; GOPROXY is checked against it.
+    #[arg(long, value_name = "URL")]
+    pub goward_url: Option<String>,
+    /// Also prove the installed Go tree (`go env GOROOT`) against the
+    /// checksum database with `goward verify-toolchain`.
+    #[arg(long)]
+    pub verify_goroot: bool,
+    /// TOML configuration file of goward (for its cache directory).
+    #[arg(long, env = "GOWARD_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// goward's cache directory [default: as for serve].
+    #[arg(long, env = "GOWARD_CACHE_DIR", value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+}
+
+/// Collects the facts the checks need.
+pub fn gather(host: &dyn Host, goward_url: Option<String>, goward_cache: Option<PathBuf>) -> Facts {
+    let mut f = Facts {
+        goward_url,
+        goroot_env: host.env("GOROOT"),
+        home: host.env("HOME").or_else(|| host.env("USERPROFILE")),
+        ..Facts::default()
+    };
+    for path in host.go_on_path() {
+        let canonical = host.canonical(&path);
+        if f.gos.iter().any(|g| g.canonical == canonical) {
+            continue;
+        }
+        let out = |args: &[&str]| {
+            host.run(&path, args)
+                .ok()
+                .filter(|o| o.code == Some(0))
+                .map(|o| o.stdout.trim().to_owned())
+        };
+        f.gos.push(GoInstall {
+            version: out(&["version"]),
+            goroot: out(&["env", "GOROOT"]),
+            path,
+            canonical,
+        });
+    }
+    if let Some(go) = f.gos.first() {
+        match host.run(&go.path, &["env", "-json"]) {
+            Ok(o) if o.code == Some(0) => {
+                match serde_json::from_str::<BTreeMap<String, serde_json::Value>>(&o.stdout) {
+                    Ok(m) => {
+                        f.go_env = m
+                            .into_iter()
+                            .filter_map(|(k, v)| v.as_str().map(|s| (k, s.to_owned())))
+                            .collect();
+                    }
+                    Err(e) => f.go_env_error = Some(format!("go env -json: {e}")),
+                }
+            }
+            Ok(o) => f.go_env_error = Some(format!("go env -json: {}", o.stderr.trim())),
+            Err(e) => f.go_env_error = Some(e),
+        }
+    }
+    if let Some(v) = host.env("GONOSUMCHECK") {
+        f.legacy_env.insert("GONOSUMCHECK".into(), v);
+    }
+    let mut dirs: Vec<(String, PathBuf)> = Vec::new();
+    if let Some(gp) = f.go_env.get("GOPATH") {
+        for (i, d) in std::env::split_paths(gp).enumerate() {
+            let label = if i == 0 {
+                "GOPATH".to_owned()
+            } else {
+                format!("GOPATH[{i}]")
+            };
+            dirs.push((label, d));
+        }
+    }
+    for k in ["GOMODCACHE", "GOCACHE"] {
+        if let Some(d) = f.go_env.get(k).filter(|d| !d.is_empty() && *d != "off") {
+            dirs.push((k.to_owned(), PathBuf::from(d)));
+        }
+    }
+    if let Some(c) = goward_cache {
+        dirs.push(("goward cache".to_owned(), c));
+    }
+    for (label, dir) in dirs {
+        if host.is_dir(&dir) {
+            let state = host.compression(&dir);
+            f.dirs.push((label, dir, state));
+        }
+    }
+    f
+}
+
+/// Applies what `--fix` can: clearing the compression flag.
+pub fn apply_fixes(host: &dyn Host, findings: &mut [Finding]) {
+    for x in findings.iter_mut() {
+        let Some(dir) = x.dir.clone() else { continue };
+        if x.check != "compressed-dir" || x.severity < Severity::Warning {
+            continue;
+        }
+        match host.clear_compression(&dir) {
+            Ok(()) if host.compression(&dir) != Compression::Compressed => {
+                x.fixed = Some(format!(
+                    "cleared the compression flag on {}; files already stored compressed stay so until rewritten ({})",
+                    dir.display(),
+                    crate::hostcheck::uncompress_command(&dir)
+                ));
+            }
+            Ok(()) => x
+                .evidence
+                .push("--fix: the flag is still set after clearing it".into()),
+            Err(e) => x.evidence.push(format!("--fix failed: {e}")),
+        }
+    }
+}
+
+/// Runs `goward doctor`.
+pub fn run(args: &DoctorArgs) -> ExitCode {
+    let host = RealHost;
+    let cache = {
+        let serve = crate::config::ServeArgs {
+            config: args.config.clone(),
+            cache_dir: args.cache_dir.clone(),
+            ..crate::config::ServeArgs::default()
+        };
+        match crate::config::Config::load(&serve) {
+            Ok(c) => Some(c.cache_dir),
+            Err(e) => {
+                eprintln!("goward: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    };
+    let facts = gather(&host, args.goward_url.clone(), cache);
+    let mut findings = checks::all(&facts);
+    if args.verify_goroot {
+        findings.push(verify_goroot(&host, &facts, args));
+    }
+    if args.fix {
+        apply_fixes(&host, &mut findings);
+    }
+    let code = checks::exit_code(&findings);
+    if args.json {
+        let doc = serde_json::json!({
+            "worst": checks::worst(&findings),
+            "findings": findings,
+        });
+        match serde_json::to_string_pretty(&doc) {
+            Ok(s) => println!("{s}"),
+            Err(e) => eprintln!("goward: encoding the report: {e}"),
+        }
+    } else {
+        print_text(&findings);
+    }
+    ExitCode::from(code)
+}
+
+fn verify_goroot(host: &dyn Host, facts: &Facts, args: &DoctorArgs) -> Finding {
+    let Some(dir) = facts
+        .go_env
+        .get("GOROOT")
+        .cloned()
+        .or_else(|| facts.gos.first().and_then(|g| g.goroot.clone()))
+    else {
+        return Finding::new(
+            "goroot-verified",
+            Severity::Warning,
+            "no GOROOT to verify (no go command found)",
+        );
+    };
+    let exe = match std::env::current_exe() {
+        Ok(e) => e,
+        Err(e) => {
+            return checks::goroot_verification(
+                &dir,
+                None,
+                &format!("{{\"error\":{:?}}}", e.to_string()),
+            );
+        }
+    };
+    let mut a: Vec<String> = vec![
+        "verify-toolchain".into(),
+        "--goroot".into(),
+        dir.clone(),
+        "--json".into(),
+    ];
+    if let Some(c) = &args.config {
+        a.push("--config".into());
+        a.push(c.display().to_string());
+    }
+    if let Some(c) = &args.cache_dir {
+        a.push("--cache-dir".into());
+        a.push(c.display().to_string());
+    }
+    let refs: Vec<&str> = a.iter().map(String::as_str).collect();
+    match host.run(&exe, &refs) {
+        Ok(o) => checks::goroot_verification(&dir, o.code, &o.stdout),
+        Err(e) => {
+            checks::goroot_verification(&dir, None, &serde_json::json!({ "error": e }).to_string())
+        }
+    }
+}
+
+fn print_text(findings: &[Finding]) {
+    for x in findings {
+        let sev = match x.severity {
+            Severity::Ok => "ok",
+            Severity::Info => "info",
+            Severity::Warning => "WARNING",
+            Severity::Error => "ERROR",
+        };
+        println!("[{sev}] {}: {}", x.check, x.summary);
+        for e in &x.evidence {
+            println!("    {e}");
+        }
+        if let Some(f) = &x.fixed {
+            println!("    fixed: {f}");
+        } else if let Some(f) = &x.fix {
+            println!("    fix: {f}");
+        }
+    }
+}

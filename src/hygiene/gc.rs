@@ -1,0 +1,365 @@
+//! `goward cache gc`: removes the least-recently-verified artifacts until the
+//! blob store is under `--max-size` and nothing is older than `--older-than`.
+//!
+//! Metadata records go first, then the blobs no record points at any more,
+//! so a concurrent `serve` never finds a record without its blob (at worst
+//! it re-fetches and proves a version it was about to serve). The checksum
+//! database state (`sumdb/`: trusted heads, tiles, proven lookups) is never
+//! touched, nor are `.info`, `list` and `@latest` documents (small, and
+//! re-validated on use). Without a limit nothing is removed.
+
+use std::collections::{HashMap, HashSet};
+use std::fs;
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime};
+
+use serde::Serialize;
+
+use super::scan;
+use crate::cache::{ArtifactMeta, StoreError};
+
+/// An unreferenced blob younger than this may belong to a `serve` that has
+/// committed the blob but not yet written its record: left alone.
+pub const ORPHAN_GRACE: Duration = Duration::from_secs(3600);
+
+/// One artifact the collector may remove.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry {
+    /// The metadata record.
+    pub meta_path: PathBuf,
+    /// `module@version (kind)`.
+    pub name: String,
+    /// The blob it points at.
+    pub sha256: String,
+    /// Unix seconds of its verification.
+    pub verified_at: u64,
+}
+
+/// Hook for content that must survive collection (mirrored or pinned
+/// modules). Nothing is mirrored or pinned yet, so nothing is protected;
+/// when a mirror list exists, return `true` here for its members unless
+/// the operator asked to collect them too.
+pub fn protected(_e: &Entry) -> bool {
+    false
+}
+
+/// Limits; `None` everywhere means "report only".
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Limits {
+    /// Largest total blob size to keep.
+    pub max_size: Option<u64>,
+    /// Remove artifacts verified longer ago than this.
+    pub older_than: Option<Duration>,
+}
+
+/// What to remove.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Plan {
+    /// Indexes into the entries.
+    pub remove: Vec<usize>,
+    /// Blobs left without a record (digests).
+    pub blobs: Vec<String>,
+    /// Bytes freed.
+    pub freed: u64,
+    /// Blob bytes kept.
+    pub after: u64,
+}
+
+/// A blob on disk: size and whether it is old enough to collect when no
+/// record points at it.
+#[derive(Clone, Copy, Debug)]
+pub struct BlobInfo {
+    /// Size in bytes.
+    pub size: u64,
+    /// Older than [`ORPHAN_GRACE`].
+    pub settled: bool,
+}
+
+/// Decides what to remove: unreferenced settled blobs, then records oldest
+/// verification first while over the size limit or older than the age limit.
+pub fn plan(
+    entries: &[Entry],
+    blobs: &HashMap<String, BlobInfo>,
+    limits: Limits,
+    now: u64,
+) -> Plan {
+    let mut p = Plan::default();
+    let total: u64 = blobs.values().map(|b| b.size).sum();
+    if limits.max_size.is_none() && limits.older_than.is_none() {
+        p.after = total;
+        return p;
+    }
+    let mut refs: HashMap<&str, usize> = HashMap::new();
+    for e in entries {
+        *refs.entry(e.sha256.as_str()).or_default() += 1;
+    }
+    let mut current = total;
+    let mut orphans: Vec<&String> = blobs
+        .iter()
+        .filter(|(sha, b)| b.settled && !refs.contains_key(sha.as_str()))
+        .map(|(sha, _)| sha)
+        .collect();
+    orphans.sort();
+    for sha in orphans {
+        current -= blobs[sha].size;
+        p.blobs.push(sha.clone());
+    }
+    let mut order: Vec<usize> = (0..entries.len()).collect();
+    order.sort_by(|&a, &b| {
+        (entries[a].verified_at, &entries[a].name).cmp(&(entries[b].verified_at, &entries[b].name))
+    });
+    for i in order {
+        let e = &entries[i];
+        if protected(e) {
+            continue;
+        }
+        let too_old = limits
+            .older_than
+            .is_some_and(|age| e.verified_at.saturating_add(age.as_secs()) <= now);
+        let too_big = limits.max_size.is_some_and(|m| current > m);
+        if !(too_old || too_big) {
+            continue;
+        }
+        p.remove.push(i);
+        let r = refs.entry(e.sha256.as_str()).or_default();
+        *r = r.saturating_sub(1);
+        if *r == 0
+            && let Some(b) = blobs.get(&e.sha256)
+        {
+            current -= b.size;
+            p.blobs.push(e.sha256.clone());
+        }
+    }
+    p.freed = total - current;
+    p.after = current;
+    p
+}
+
+/// What a run did (or would do, with `--dry-run` or no limit).
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct GcReport {
+    /// The cache root.
+    pub cache_dir: String,
+    /// Whether anything was (to be) removed: a limit was given.
+    pub limited: bool,
+    /// Nothing was removed on purpose.
+    pub dry_run: bool,
+    /// Artifacts (records) in the cache.
+    pub artifacts: u64,
+    /// Blob bytes before.
+    pub before_bytes: u64,
+    /// Blob bytes after.
+    pub after_bytes: u64,
+    /// Blob bytes freed.
+    pub freed_bytes: u64,
+    /// Records removed (`module@version (kind)`).
+    pub removed: Vec<String>,
+    /// Blobs removed.
+    pub removed_blobs: u64,
+    /// Bytes of blobs no record points at (freed by any run with a limit).
+    pub unreferenced_bytes: u64,
+    /// Records that could not be read (left alone; `cache verify` deals with them).
+    pub unreadable: Vec<String>,
+}
+
+fn read_entries(root: &std::path::Path, report: &mut GcReport) -> Result<Vec<Entry>, StoreError> {
+    let metas = scan::meta_files(root).map_err(|e| StoreError::io("read", root.join("meta"), e))?;
+    let mut out = Vec::new();
+    for mf in metas {
+        let bytes = match fs::read(&mf.path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(StoreError::io("read", &mf.path, e)),
+        };
+        match serde_json::from_slice::<ArtifactMeta>(&bytes) {
+            Ok(m) if scan::is_sha256_hex(&m.sha256) => out.push(Entry {
+                name: format!("{}@{} ({})", m.module, m.version, m.kind.as_str()),
+                meta_path: mf.path,
+                sha256: m.sha256,
+                verified_at: m.verified_at,
+            }),
+            _ => report.unreadable.push(mf.path.display().to_string()),
+        }
+    }
+    Ok(out)
+}
+
+/// Plans and (unless `dry_run` or without limits) applies a collection.
+pub fn collect(
+    root: &std::path::Path,
+    limits: Limits,
+    dry_run: bool,
+) -> Result<GcReport, StoreError> {
+    let mut report = GcReport {
+        cache_dir: root.display().to_string(),
+        limited: limits.max_size.is_some() || limits.older_than.is_some(),
+        dry_run,
+        ..GcReport::default()
+    };
+    let entries = read_entries(root, &mut report)?;
+    report.artifacts = entries.len() as u64;
+    let now_sys = SystemTime::now();
+    let blob_files =
+        scan::blob_files(root).map_err(|e| StoreError::io("read", root.join("blobs"), e))?;
+    let mut blobs = HashMap::new();
+    for b in blob_files.iter().filter(|b| b.well_named) {
+        let settled = b
+            .modified
+            .and_then(|m| now_sys.duration_since(m).ok())
+            .is_some_and(|age| age >= ORPHAN_GRACE);
+        blobs.insert(
+            b.name.clone(),
+            BlobInfo {
+                size: b.size,
+                settled,
+            },
+        );
+    }
+    let referenced: HashSet<&str> = entries.iter().map(|e| e.sha256.as_str()).collect();
+    report.unreferenced_bytes = blobs
+        .iter()
+        .filter(|(sha, b)| b.settled && !referenced.contains(sha.as_str()))
+        .map(|(_, b)| b.size)
+        .sum();
+    let p = plan(&entries, &blobs, limits, scan::now_secs());
+    report.before_bytes = blobs.values().map(|b| b.size).sum();
+    report.after_bytes = p.after;
+    report.freed_bytes = p.freed;
+    report.removed = p.remove.iter().map(|&i| entries[i].name.clone()).collect();
+    report.removed_blobs = p.blobs.len() as u64;
+    if dry_run || !report.limited {
+        return Ok(report);
+    }
+    for &i in &p.remove {
+        let path = &entries[i].meta_path;
+        match fs::remove_file(path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(StoreError::io("remove", path, e)),
+        }
+    }
+    // Records written meanwhile (a concurrent serve) keep their blobs.
+    let mut again = GcReport::default();
+    let still: HashSet<String> = read_entries(root, &mut again)?
+        .into_iter()
+        .map(|e| e.sha256)
+        .collect();
+    let mut freed = 0u64;
+    let mut removed_blobs = 0u64;
+    for sha in &p.blobs {
+        if still.contains(sha) {
+            continue;
+        }
+        let path = scan::blob_path(root, sha);
+        match fs::remove_file(&path) {
+            Ok(()) => {
+                freed += blobs.get(sha).map_or(0, |b| b.size);
+                removed_blobs += 1;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(StoreError::io("remove", path, e)),
+        }
+    }
+    report.freed_bytes = freed;
+    report.removed_blobs = removed_blobs;
+    report.after_bytes = report.before_bytes - freed;
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn e(name: &str, sha: &str, at: u64) -> Entry {
+        Entry {
+            meta_path: PathBuf::from(name),
+            name: name.into(),
+            sha256: sha.into(),
+            verified_at: at,
+        }
+    }
+
+    fn blobs(v: &[(&str, u64, bool)]) -> HashMap<String, BlobInfo> {
+        v.iter()
+            .map(|(s, size, settled)| {
+                (
+                    (*s).to_owned(),
+                    BlobInfo {
+                        size: *size,
+                        settled: *settled,
+                    },
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn no_limit_removes_nothing() {
+        let en = [e("a", "1", 10), e("b", "2", 20)];
+        let b = blobs(&[("1", 100, true), ("2", 100, true), ("9", 5, true)]);
+        let p = plan(&en, &b, Limits::default(), 1000);
+        assert_eq!(p.remove, Vec::<usize>::new());
+        assert!(p.blobs.is_empty());
+        assert_eq!((p.freed, p.after), (0, 205));
+    }
+
+    #[test]
+    fn max_size_removes_oldest_first_and_shared_blobs_last() {
+        // c and d share blob 3 (two versions with the same go.mod).
+        let en = [
+            e("new", "1", 300),
+            e("old", "2", 100),
+            e("c", "3", 150),
+            e("d", "3", 400),
+        ];
+        let b = blobs(&[("1", 100, true), ("2", 100, true), ("3", 100, true)]);
+        let p = plan(
+            &en,
+            &b,
+            Limits {
+                max_size: Some(150),
+                older_than: None,
+            },
+            1000,
+        );
+        // old (frees 2), then c (frees nothing: d still points at 3), then new (frees 1).
+        assert_eq!(p.remove, vec![1, 2, 0]);
+        assert_eq!(p.blobs, vec!["2".to_owned(), "1".to_owned()]);
+        assert_eq!((p.freed, p.after), (200, 100));
+    }
+
+    #[test]
+    fn orphans_go_first_but_only_settled_ones() {
+        let en = [e("a", "1", 10)];
+        let b = blobs(&[("1", 100, true), ("o", 50, true), ("fresh", 70, false)]);
+        let p = plan(
+            &en,
+            &b,
+            Limits {
+                max_size: Some(1000),
+                older_than: None,
+            },
+            1000,
+        );
+        assert!(p.remove.is_empty());
+        assert_eq!(p.blobs, vec!["o".to_owned()]);
+        assert_eq!((p.freed, p.after), (50, 170));
+    }
+
+    #[test]
+    fn older_than_removes_by_age_only() {
+        let en = [e("a", "1", 100), e("b", "2", 900)];
+        let b = blobs(&[("1", 10, true), ("2", 10, true)]);
+        let p = plan(
+            &en,
+            &b,
+            Limits {
+                max_size: None,
+                older_than: Some(Duration::from_secs(500)),
+            },
+            1000,
+        );
+        assert_eq!(p.remove, vec![0]);
+        assert_eq!(p.freed, 10);
+    }
+}

@@ -1,0 +1,241 @@
+//! Cache hygiene: `goward cache verify` and `goward cache gc`.
+//!
+//! Both work on the disk store offline and are safe to run while a
+//! `goward serve` uses the same cache directory (see [`verify`] and [`gc`]).
+//! Exit codes: 0 clean / done, 1 `verify` found something wrong, 2 usage,
+//! configuration or I/O error.
+
+pub mod gc;
+pub mod scan;
+pub mod units;
+pub mod verify;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Subcommand};
+
+use crate::cache::DiskStore;
+use crate::config::{Config, ServeArgs};
+
+/// Flags of `goward cache`.
+#[derive(Debug, Args)]
+pub struct CacheArgs {
+    /// What to do with the cache.
+    #[command(subcommand)]
+    pub command: CacheCommand,
+}
+
+/// Subcommands of `goward cache`.
+#[derive(Debug, Subcommand)]
+pub enum CacheCommand {
+    /// Re-check every blob, metadata record, proof and trusted tree head;
+    /// quarantine what is wrong.
+    ///
+    /// Safe while `goward serve` runs on the same cache. Exit status: 0 clean,
+    /// 1 something was wrong (each problem is printed and quarantined), 2 usage,
+    /// configuration or I/O error.
+    Verify(VerifyArgs),
+    /// Remove the least-recently-verified artifacts until under --max-size and
+    /// none is older than --older-than.
+    ///
+    /// Never touches the checksum-database state. Without a limit nothing is
+    /// removed; the report says what is there. Exit status: 0 done, 2 usage or
+    /// I/O error.
+    Gc(GcArgs),
+}
+
+/// Where the cache is and which checksum databases are configured.
+#[derive(Debug, Args)]
+pub struct CacheLocation {
+    /// TOML configuration file (as for serve: cache_dir, sumdb, max_zip_size matter).
+    #[arg(long, env = "GOWARD_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Cache directory [default: the per-user cache dir + /goward].
+    #[arg(long, env = "GOWARD_CACHE_DIR", value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Checksum database, as GOSUMDB (repeatable) [default: sum.golang.org].
+    #[arg(
+        long = "sumdb",
+        env = "GOWARD_SUMDB",
+        value_name = "KEY [URL]",
+        value_delimiter = ';'
+    )]
+    pub sumdb: Vec<String>,
+    /// Print one JSON object on stdout instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Flags of `goward cache verify`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    #[command(flatten)]
+    pub location: CacheLocation,
+}
+
+/// Flags of `goward cache gc`.
+#[derive(Debug, Args)]
+pub struct GcArgs {
+    #[command(flatten)]
+    pub location: CacheLocation,
+    /// Keep the blob store under this size, e.g. 10GiB or 500MB.
+    #[arg(long, value_name = "SIZE", value_parser = units::parse_size)]
+    pub max_size: Option<u64>,
+    /// Remove artifacts verified longer ago than this, e.g. 30d or 12h.
+    #[arg(long, value_name = "AGE", value_parser = units::parse_age)]
+    pub older_than: Option<Duration>,
+    /// Print what would be removed; remove nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// Runs `goward cache …`.
+pub fn run(args: &CacheArgs) -> ExitCode {
+    match &args.command {
+        CacheCommand::Verify(a) => run_verify(a),
+        CacheCommand::Gc(a) => run_gc(a),
+    }
+}
+
+fn load(loc: &CacheLocation) -> Result<Config, String> {
+    let serve = ServeArgs {
+        config: loc.config.clone(),
+        cache_dir: loc.cache_dir.clone(),
+        sumdb: loc.sumdb.clone(),
+        ..ServeArgs::default()
+    };
+    let c = Config::load(&serve).map_err(|e| e.to_string())?;
+    if !c.cache_dir.is_dir() {
+        return Err(format!("no cache directory at {}", c.cache_dir.display()));
+    }
+    Ok(c)
+}
+
+fn print_json<T: serde::Serialize>(v: &T) {
+    match serde_json::to_string_pretty(v) {
+        Ok(s) => println!("{s}"),
+        Err(e) => eprintln!("goward: encoding the report: {e}"),
+    }
+}
+
+fn run_verify(a: &VerifyArgs) -> ExitCode {
+    let config = match load(&a.location) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("goward: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let res = DiskStore::open(&config.cache_dir).and_then(|(store, _)| {
+        let zip_limits = crate::verify::zip::ZipLimits {
+            max_zip_file: config.max_zip_size,
+            ..Default::default()
+        };
+        verify::verify_cache(
+            &store,
+            &verify::VerifyOptions {
+                zip_limits,
+                sumdbs: config.sumdbs.clone(),
+            },
+        )
+    });
+    let report = match res {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("goward: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if a.location.json {
+        print_json(&report);
+    } else {
+        for p in &report.problems {
+            let who = p
+                .artifact
+                .as_deref()
+                .map(|a| format!("{a}: "))
+                .unwrap_or_default();
+            println!(
+                "BAD {} {}: {who}{} [{}]",
+                p.what, p.path, p.detail, p.action
+            );
+        }
+        for n in &report.notes {
+            println!("note: {n}");
+        }
+        println!(
+            "{}: {} artifacts, {} blobs ({}), {} proofs, {} tree heads checked; {} problem(s)",
+            report.cache_dir,
+            report.artifacts,
+            report.blobs,
+            units::human(report.bytes),
+            report.proofs,
+            report.tree_heads,
+            report.problems.len()
+        );
+    }
+    if report.clean() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+fn run_gc(a: &GcArgs) -> ExitCode {
+    let config = match load(&a.location) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("goward: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let limits = gc::Limits {
+        max_size: a.max_size,
+        older_than: a.older_than,
+    };
+    let report = match gc::collect(&config.cache_dir, limits, a.dry_run) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("goward: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if a.location.json {
+        print_json(&report);
+        return ExitCode::SUCCESS;
+    }
+    let verb = if report.dry_run {
+        "would remove"
+    } else {
+        "removed"
+    };
+    if report.limited {
+        for r in &report.removed {
+            println!("{verb} {r}");
+        }
+        println!(
+            "{}: {verb} {} artifact(s) and {} blob(s), {} freed; {} -> {}",
+            report.cache_dir,
+            report.removed.len(),
+            report.removed_blobs,
+            units::human(report.freed_bytes),
+            units::human(report.before_bytes),
+            units::human(report.after_bytes)
+        );
+    } else {
+        println!(
+            "{}: {} artifact(s), {} of blobs; {} in blobs no record points at would be freed by any collection; \
+             nothing removed: give --max-size SIZE and/or --older-than AGE",
+            report.cache_dir,
+            report.artifacts,
+            units::human(report.before_bytes),
+            units::human(report.unreferenced_bytes)
+        );
+    }
+    for u in &report.unreadable {
+        println!("skipped unreadable record {u} (run `goward cache verify`)");
+    }
+    ExitCode::SUCCESS
+}
