@@ -17,5 +17,5 @@ cargo build --release --locked
 cp "$target_dir/release/goward" "$target_dir/release/goward-bench"
 export GOWARD_TEST_BIN="$PWD/$target_dir/release/goward-bench"
 case "$target_dir" in /*) export GOWARD_TEST_BIN="$target_dir/release/goward-bench" ;; esac
-cargo bench --locked --bench proxy --no-run
+# Builds the bench target (bench profile = release) and runs it.
 exec cargo bench --locked --bench proxy

@@ -30,6 +30,9 @@ use crate::verify::info::{self, MAX_INFO};
 use crate::verify::zip::{self as zipcheck, ZipLimits};
 use crate::verify::{ArtifactKind, PinnedHash, Proof, VerifiedMod, VerifiedZip, gomod};
 
+/// How many zips may be prefetched at once.
+const PREFETCH_LIMIT: usize = 8;
+
 /// A failure shared between coalesced requests.
 pub type Failure = Arc<ProxyError>;
 
@@ -144,6 +147,8 @@ pub struct Service {
     /// Bounds concurrent zip checks: each holds the zip's names and a
     /// hashing buffer, so memory stays flat under a burst of cold fetches.
     zip_checks: tokio::sync::Semaphore,
+    /// Bounds background zip prefetches (see [`Service::prefetch_zip`]).
+    prefetches: Arc<tokio::sync::Semaphore>,
     /// The policy in force; swapped whole on reload.
     policy: RwLock<Arc<ActivePolicy>>,
     policy_source: Option<PolicySource>,
@@ -191,6 +196,7 @@ impl Service {
             zip_checks: tokio::sync::Semaphore::new(
                 std::thread::available_parallelism().map_or(2, |n| n.get().max(2)),
             ),
+            prefetches: Arc::new(tokio::sync::Semaphore::new(PREFETCH_LIMIT)),
             limits,
             policy: RwLock::new(Arc::new(ActivePolicy::embedded_default())),
             policy_source: None,
@@ -540,7 +546,12 @@ impl Service {
             Err(e @ ProxyError::NotFound(..)) => Err(e),
             Err(e) => {
                 let k = key.clone();
-                match blocking(move || store.get_doc(&k).map_err(ProxyError::from)).await? {
+                // Re-validated on read: the file is not fsynced (see DiskStore).
+                let stale = blocking(move || store.get_doc(&k).map_err(ProxyError::from))
+                    .await?
+                    .filter(|b| is_list || info::check_info(b, None).is_ok())
+                    .map(|b| if is_list { sanitize_list(&b) } else { b });
+                match stale {
                     Some(stale) => {
                         tracing::warn!(path = %rel, error = %e, "every upstream failed; serving the last good copy");
                         metrics::counter!("goward_stale_served_total").increment(1);
@@ -570,8 +581,10 @@ impl Service {
                 );
                 let store = self.store();
                 let k = key.clone();
+                // Re-validated on read: the file is not fsynced (see DiskStore).
                 if let Some(b) =
                     blocking(move || store.get_doc(&k).map_err(ProxyError::from)).await?
+                    && info::check_info(&b, Some(mv.version())).is_ok()
                 {
                     cache_metric("info", true);
                     return Ok(b);
@@ -662,6 +675,30 @@ impl Service {
         Err(Arc::new(ProxyError::Internal(format!(
             "{mv}: go.mod failed its digest check twice in a row"
         ))))
+    }
+
+    /// Starts fetching and proving the zip of a version whose go.mod was just
+    /// served, unless it is already cached or too many prefetches run. The
+    /// go command loads the whole graph's go.mod files first and asks for the
+    /// zips afterwards, so by then they are proven (Athens likewise fetches a
+    /// version whole). Failures are left for the real request to report.
+    pub fn prefetch_zip(self: &Arc<Self>, mv: &ModuleVersion) {
+        if self
+            .artifacts
+            .contains_key(&(ArtifactKind::Zip, mv.clone()))
+        {
+            return;
+        }
+        let Ok(permit) = self.prefetches.clone().try_acquire_owned() else {
+            return;
+        };
+        let (svc, mv) = (self.clone(), mv.clone());
+        tokio::spawn(async move {
+            if let Err(e) = svc.zip(&mv).await {
+                tracing::debug!(subject = %mv, "zip prefetch: {e}");
+            }
+            drop(permit);
+        });
     }
 
     /// The metadata of a proven zip; the caller streams the blob with

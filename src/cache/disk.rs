@@ -137,20 +137,49 @@ impl DiskStore {
 
     /// Writes `bytes` to `dest` atomically and durably.
     fn write_atomic(&self, dest: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+        self.write_atomic_with(dest, bytes, true)
+    }
+
+    /// Atomic always (temp file + rename); durable (fsync of file and
+    /// directory) only when asked: documents that are re-verified whenever
+    /// they are read can be lost in a power cut without harm.
+    fn write_atomic_with(
+        &self,
+        dest: &Path,
+        bytes: &[u8],
+        durable: bool,
+    ) -> Result<(), StoreError> {
         let mut tmp = self.temp_file()?;
         tmp.write_all(bytes)
-            .and_then(|()| tmp.as_file().sync_all())
+            .and_then(|()| {
+                if durable {
+                    tmp.as_file().sync_all()
+                } else {
+                    Ok(())
+                }
+            })
             .map_err(|e| StoreError::io("write", tmp.path(), e))?;
-        self.persist(tmp, dest)
+        self.persist_with(tmp, dest, durable)
     }
 
     /// Renames a synced temp file into place and syncs the directory.
     fn persist(&self, tmp: tempfile::NamedTempFile, dest: &Path) -> Result<(), StoreError> {
+        self.persist_with(tmp, dest, true)
+    }
+
+    fn persist_with(
+        &self,
+        tmp: tempfile::NamedTempFile,
+        dest: &Path,
+        durable: bool,
+    ) -> Result<(), StoreError> {
         let dir = dest.parent().unwrap_or(&self.root);
-        fs::create_dir_all(dir).map_err(|e| StoreError::io("create", dir, e))?;
+        if !dir.is_dir() {
+            fs::create_dir_all(dir).map_err(|e| StoreError::io("create", dir, e))?;
+        }
         tmp.persist(dest)
             .map_err(|e| StoreError::io("rename into", dest, e.error))?;
-        sync_dir(dir)
+        if durable { sync_dir(dir) } else { Ok(()) }
     }
 
     fn commit_blob(&self, file: tempfile::NamedTempFile, sha: &str) -> Result<(), StoreError> {
@@ -375,7 +404,11 @@ impl Store for DiskStore {
 
     fn put_doc(&self, key: &DocKey, bytes: &[u8]) -> Result<(), StoreError> {
         let p = self.root.join(key.rel_path());
-        self.write_atomic(&p, bytes)
+        // The trusted tree head and a fork report must survive a power cut;
+        // tiles and lookups are re-authenticated and .info/list/@latest
+        // re-validated whenever they are used, so they skip the fsyncs.
+        let durable = matches!(key, DocKey::SumdbHead(_) | DocKey::SumdbFork(_));
+        self.write_atomic_with(&p, bytes, durable)
     }
 
     fn delete_doc(&self, key: &DocKey) -> Result<(), StoreError> {
