@@ -920,3 +920,40 @@ fn verify_toolchain_refuses_unknown_and_unproven_toolchains() {
     );
     assert_eq!(v["checksum_db"]["record_h1"], serde_json::Value::Null);
 }
+
+/// The policy's `[toolchain]` rules apply to `GOTOOLCHAIN` switches through goward: a
+/// toolchain below the minimum version is answered 403 with the rule's reason, which the go
+/// command shows, and goward never fetches it.
+#[test]
+fn toolchain_denied_by_policy_fails_go_with_the_reason() {
+    let (goos, goarch) = host_platform();
+    let w = world(&[(goos.as_str(), goarch.as_str()), ("linux", "amd64")]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(&policy, "[toolchain]\nmin_version = \"go1.100.0\"\n").expect("write policy");
+    let g = Goward::start(
+        &w.fake.url(),
+        &w.vkey,
+        &["--policy", policy.to_str().expect("utf-8 path")],
+    );
+    let env = switch_env(&g, &w.vkey);
+    let out = env.go(&["version"]);
+    make_writable(&env.modcache());
+    assert!(!out.success(), "the denied toolchain ran:\n{}", out.dump());
+    let all = format!("{}{}", out.stdout, out.stderr);
+    assert!(
+        all.contains("denied by policy rule") && all.contains("older than the minimum go1.100.0"),
+        "go did not show the policy's reason:\n{}",
+        out.dump()
+    );
+    let host = w.toolchain(&goos, &goarch);
+    assert_eq!(
+        w.fake.requests(&host.zip_path()),
+        0,
+        "{:?}",
+        w.fake.request_log()
+    );
+    let r = g.get(&host.zip_path());
+    assert_eq!(r.status, 403, "{}", r.text());
+    assert_no_toolchain_zip_cached(&g, &host.version);
+}
