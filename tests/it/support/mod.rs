@@ -14,7 +14,7 @@ pub(crate) mod fakeproxy;
 pub(crate) mod gocmd;
 pub(crate) mod modzip;
 pub(crate) mod rawhttp;
-// testlog.rs (helper "tlog") declares plain `pub` items.
+// testlog.rs declares plain `pub` items.
 #[allow(unreachable_pub)]
 pub(crate) mod testlog;
 
