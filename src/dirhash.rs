@@ -214,10 +214,11 @@ pub(crate) fn hash1_bytes(mut files: Vec<(Cow<'_, [u8]>, [u8; 32])>) -> Result<H
     Ok(H1::from_digest(&h.finalize().into()))
 }
 
-fn hex(digest: &[u8; 32]) -> String {
+/// Lowercase hex, as in the dirhash summary lines and cache blob names.
+pub fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(64);
-    for b in digest {
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
         s.push(char::from(DIGITS[usize::from(b >> 4)]));
         s.push(char::from(DIGITS[usize::from(b & 0xf)]));
     }

@@ -35,15 +35,7 @@ pub struct DiskStore {
     root: PathBuf,
 }
 
-/// Lowercase hex.
-pub fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(s, "{b:02x}");
-    }
-    s
-}
+pub use crate::dirhash::hex;
 
 fn now_nanos() -> u64 {
     SystemTime::now()

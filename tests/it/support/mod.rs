@@ -410,7 +410,7 @@ pub(crate) fn try_http_get(url: &str, timeout: Duration) -> std::io::Result<Http
     })
 }
 
-fn decode_chunked(mut b: &[u8]) -> Result<Vec<u8>, String> {
+pub(crate) fn decode_chunked(mut b: &[u8]) -> Result<Vec<u8>, String> {
     let mut out = Vec::new();
     loop {
         let eol = b

@@ -9,6 +9,8 @@ use std::io::{Error, ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
+use super::decode_chunked;
+
 /// A response read to the end of the connection.
 #[derive(Clone, Debug)]
 pub(crate) struct RawResponse {
@@ -168,29 +170,6 @@ pub(crate) fn try_request(
         body,
         after_head,
     })
-}
-
-fn decode_chunked(mut b: &[u8]) -> Result<Vec<u8>, String> {
-    let mut out = Vec::new();
-    loop {
-        let eol = b
-            .windows(2)
-            .position(|w| w == b"\r\n")
-            .ok_or("truncated chunk size")?;
-        let size_str = String::from_utf8_lossy(&b[..eol]);
-        let size_str = size_str.split(';').next().unwrap_or_default().trim();
-        let size = usize::from_str_radix(size_str, 16)
-            .map_err(|_| format!("bad chunk size {size_str:?}"))?;
-        b = &b[eol + 2..];
-        if size == 0 {
-            return Ok(out);
-        }
-        if b.len() < size + 2 {
-            return Err("truncated chunk".into());
-        }
-        out.extend_from_slice(&b[..size]);
-        b = &b[size + 2..];
-    }
 }
 
 /// Value of the Prometheus sample `name{labels…}` whose label set contains every `labels` pair
