@@ -62,6 +62,10 @@ pub enum Command {
     ///
     /// Exit status: 0 nothing worse than info, 1 a warning or an error, 2 usage.
     Doctor(crate::doctor::DoctorArgs),
+    /// Install, remove, start or stop goward as a Windows service.
+    ///
+    /// Windows only; on Linux use contrib/goward.service. Exit status: 0 done, 2 error.
+    Service(crate::winsvc::ServiceArgs),
 }
 
 /// Log output formats.

@@ -1,13 +1,15 @@
 //! Facts about the host goward runs on, behind one seam ([`Host`]) so the
-//! decisions made from them ([`crate::doctor`], the start-up compression
-//! check) are unit-tested with fake facts on any OS.
+//! decisions made from them ([`crate::doctor`], the start-up checks of the
+//! cache) are unit-tested with fake facts on any OS.
 //!
 //! [`RealHost`] implements the seam: process environment, `PATH` lookup,
-//! running programs, and the filesystem-compression flag. Compression is
-//! read and cleared on Linux (the inode flag `FS_COMPR_FL`, set e.g. by
-//! `chattr +c` on btrfs); elsewhere it is "not applicable" for now (the
-//! Windows `FILE_ATTRIBUTE_COMPRESSED` check, Defender exclusions and the
-//! MSI registry entry slot in here as further methods).
+//! running programs, and the filesystem-compression flag (Linux: the inode
+//! flag `FS_COMPR_FL`, set e.g. by `chattr +c` on btrfs; Windows:
+//! `FILE_ATTRIBUTE_COMPRESSED` of NTFS). Defender exclusions, elevation and
+//! MSI installs are read by running Windows' own tools through
+//! [`Host::run`] ([`win`]), and are "not applicable" elsewhere.
+
+pub mod win;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -54,6 +56,8 @@ pub trait Host {
     /// Clears the compression flag of a directory so new files in it are
     /// stored uncompressed.
     fn clear_compression(&self, dir: &Path) -> Result<(), String>;
+    /// Whether this is Windows (Defender, the registry and elevation exist).
+    fn is_windows(&self) -> bool;
 }
 
 /// The real host.
@@ -96,19 +100,21 @@ impl Host for RealHost {
             .map_err(|e| format!("running {}: {e}", program.display()))?;
         let mut out = child.stdout.take();
         let mut err = child.stderr.take();
+        // Lossy: Windows tools print in the console's code page, and one
+        // odd byte must not lose the whole output.
         let t_out = std::thread::spawn(move || {
-            let mut s = String::new();
+            let mut b = Vec::new();
             if let Some(o) = out.as_mut() {
-                let _ = o.read_to_string(&mut s);
+                let _ = o.read_to_end(&mut b);
             }
-            s
+            String::from_utf8_lossy(&b).into_owned()
         });
         let t_err = std::thread::spawn(move || {
-            let mut s = String::new();
+            let mut b = Vec::new();
             if let Some(e) = err.as_mut() {
-                let _ = e.read_to_string(&mut s);
+                let _ = e.read_to_end(&mut b);
             }
-            s
+            String::from_utf8_lossy(&b).into_owned()
         });
         let start = std::time::Instant::now();
         let status = loop {
@@ -140,6 +146,10 @@ impl Host for RealHost {
 
     fn clear_compression(&self, dir: &Path) -> Result<(), String> {
         os::clear_compression(dir)
+    }
+
+    fn is_windows(&self) -> bool {
+        cfg!(windows)
     }
 }
 
@@ -197,17 +207,40 @@ mod os {
     }
 }
 
-#[cfg(not(target_os = "linux"))]
+#[cfg(windows)]
+mod os {
+    use super::Compression;
+    use std::path::Path;
+
+    pub(super) fn compression(dir: &Path) -> Compression {
+        use std::os::windows::fs::MetadataExt;
+        use windows_sys::Win32::Storage::FileSystem::FILE_ATTRIBUTE_COMPRESSED;
+        match std::fs::metadata(dir) {
+            Ok(md) if md.file_attributes() & FILE_ATTRIBUTE_COMPRESSED != 0 => {
+                Compression::Compressed
+            }
+            Ok(_) => Compression::Uncompressed,
+            Err(e) => Compression::Unknown(format!("{}: {e}", dir.display())),
+        }
+    }
+
+    pub(super) fn clear_compression(dir: &Path) -> Result<(), String> {
+        crate::winffi::set_compression_none(dir)
+            .map_err(|e| format!("FSCTL_SET_COMPRESSION on {}: {e}", dir.display()))
+    }
+}
+
+#[cfg(not(any(target_os = "linux", windows)))]
 mod os {
     use super::Compression;
     use std::path::Path;
 
     pub(super) fn compression(_dir: &Path) -> Compression {
-        Compression::NotApplicable("compression is only checked on Linux so far".into())
+        Compression::NotApplicable("compression is checked on Linux and Windows only".into())
     }
 
     pub(super) fn clear_compression(_dir: &Path) -> Result<(), String> {
-        Err("not supported on this OS yet".into())
+        Err("not supported on this OS".into())
     }
 }
 
@@ -299,7 +332,9 @@ pub fn ensure_cache_uncompressed(
     })
 }
 
-/// The start-up check, on the real host; logs what it cleared.
+/// The start-up check, on the real host: clears compression (or refuses,
+/// see [`ensure_cache_uncompressed`]) and warns when Defender scans the
+/// cache.
 pub fn check_cache_dir(cache_dir: &Path) -> Result<(), String> {
     if let CacheCompression::Cleared(dirs) = ensure_cache_uncompressed(&RealHost, cache_dir)? {
         tracing::warn!(
@@ -308,7 +343,44 @@ pub fn check_cache_dir(cache_dir: &Path) -> Result<(), String> {
             uncompress_command(cache_dir)
         );
     }
+    let abs = std::path::absolute(cache_dir).unwrap_or_else(|_| cache_dir.to_path_buf());
+    match cache_defender_warning(&RealHost, &abs) {
+        Some((true, msg)) => tracing::warn!("{msg}"),
+        Some((false, msg)) => tracing::info!("{msg}"),
+        None => {}
+    }
     Ok(())
+}
+
+/// What `serve` says at start about Defender and the cache: `(true, …)` a
+/// warning (scanned), `(false, …)` a note (cannot tell); `None`: nothing to
+/// say. A warning only: scanning slows goward down but cannot make it serve
+/// unverified bytes. `dir` must be absolute, as exclusions are.
+pub fn cache_defender_warning(host: &dyn Host, dir: &Path) -> Option<(bool, String)> {
+    match win::defender(host) {
+        win::Defender::NotApplicable(_) | win::Defender::RealtimeOff => None,
+        win::Defender::Unknown(why) => Some((
+            false,
+            format!(
+                "cannot tell whether Microsoft Defender scans the cache directory {}: {why}",
+                dir.display()
+            ),
+        )),
+        win::Defender::Exclusions(x) => match win::excluded_by(dir, &x) {
+            Some(_) => None,
+            None => Some((
+                true,
+                format!(
+                    "the cache directory {} is not excluded from Microsoft Defender real-time scanning, \
+                     which locks and slows cache files (random go command timeouts). Run elevated:\n    {}\n\
+                     goward re-checks every blob's digest before serving it and `goward cache verify` re-checks the whole cache, \
+                     which is what makes the exclusion safe",
+                    dir.display(),
+                    win::exclusion_command(dir)
+                ),
+            )),
+        },
+    }
 }
 
 #[cfg(test)]
@@ -331,6 +403,12 @@ pub(crate) mod fake {
         pub(crate) na: bool,
         pub(crate) clear_fails: bool,
         pub(crate) cleared: RefCell<Vec<PathBuf>>,
+        pub(crate) windows: bool,
+        /// Every `run` call, in order (program and args joined by spaces).
+        pub(crate) ran: RefCell<Vec<String>>,
+        /// Outputs returned once each, in order, before falling back to
+        /// `runs` (a tool that answers differently after a fix).
+        pub(crate) queued: RefCell<HashMap<String, Vec<RunOutput>>>,
     }
 
     impl Host for FakeHost {
@@ -348,6 +426,12 @@ pub(crate) mod fake {
         }
         fn run(&self, program: &Path, args: &[&str]) -> Result<RunOutput, String> {
             let key = format!("{} {}", program.display(), args.join(" "));
+            self.ran.borrow_mut().push(key.clone());
+            if let Some(q) = self.queued.borrow_mut().get_mut(&key)
+                && !q.is_empty()
+            {
+                return Ok(q.remove(0));
+            }
             self.runs
                 .get(&key)
                 .cloned()
@@ -372,6 +456,9 @@ pub(crate) mod fake {
             self.compressed.borrow_mut().remove(dir);
             self.cleared.borrow_mut().push(dir.to_path_buf());
             Ok(())
+        }
+        fn is_windows(&self) -> bool {
+            self.windows
         }
     }
 
@@ -430,7 +517,11 @@ mod tests {
         h.clear_fails = true;
         h.compressed.borrow_mut().insert(root.join("tmp"));
         let e = ensure_cache_uncompressed(&h, root).unwrap_err();
-        assert!(e.contains("/srv/goward/tmp is compressed"), "{e}");
+        let tmp = root.join("tmp");
+        assert!(
+            e.contains(&format!("{} is compressed", tmp.display())),
+            "{e}"
+        );
         assert!(e.contains("Operation not permitted"), "{e}");
         if !cfg!(windows) {
             assert!(e.contains("chattr -c -R '/srv/goward'"), "{e}");

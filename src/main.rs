@@ -10,11 +10,18 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::Parser;
 use goward::config::{Cli, Command, Config, LogFormat, ServeArgs, VerifyZipArgs};
+use goward::winsvc::ServeHooks;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Serve(args) => match serve(&args) {
+        Command::Serve(args) => match serve(
+            &args,
+            ServeHooks {
+                shutdown: Box::pin(shutdown_signal()),
+                on_ready: None,
+            },
+        ) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("goward: {e:#}");
@@ -26,6 +33,7 @@ fn main() -> ExitCode {
         Command::Policy(args) => goward::policy::cli::run(&args),
         Command::Cache(args) => goward::hygiene::run(&args),
         Command::Doctor(args) => goward::doctor::run(&args),
+        Command::Service(args) => goward::winsvc::run(&args, serve),
     }
 }
 
@@ -43,7 +51,9 @@ fn init_logging(format: LogFormat) {
     }
 }
 
-fn serve(args: &ServeArgs) -> anyhow::Result<()> {
+/// `goward serve`, and what the Windows service runs: serves until
+/// `hooks.shutdown` resolves, then drains.
+fn serve(args: &ServeArgs, hooks: ServeHooks) -> anyhow::Result<()> {
     let config = Config::load(args)?;
     init_logging(config.log_format);
     // One TLS crypto provider for the process (ring: small, no C build deps).
@@ -69,6 +79,9 @@ fn serve(args: &ServeArgs) -> anyhow::Result<()> {
         writeln!(out, "goward listening on http://{addr}")?;
         out.flush()?;
         drop(out);
+        if let Some(ready) = hooks.on_ready {
+            ready(addr);
+        }
         tracing::info!(
             %addr,
             cache = %config.cache_dir.display(),
@@ -76,7 +89,7 @@ fn serve(args: &ServeArgs) -> anyhow::Result<()> {
             sumdb = %config.sumdbs.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(","),
             "serving"
         );
-        goward::server::run(listener, app, shutdown_signal()).await?;
+        goward::server::run(listener, app, hooks.shutdown).await?;
         tracing::info!("stopped");
         Ok(())
     })

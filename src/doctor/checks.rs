@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
+use crate::hostcheck::win::{self, Defender, Msi};
 use crate::hostcheck::{Compression, uncompress_command};
 
 /// How bad a finding is. Ordered: the worst decides the exit status.
@@ -39,7 +40,7 @@ pub struct Finding {
     /// What `--fix` did.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fixed: Option<String>,
-    /// The directory a compression finding is about (for `--fix`).
+    /// The directory a compression or Defender finding is about (for `--fix`).
     #[serde(skip)]
     pub dir: Option<PathBuf>,
 }
@@ -103,6 +104,10 @@ pub struct Facts {
     pub dirs: Vec<(String, PathBuf, Compression)>,
     /// goward's URL, if given (`--goward-url`).
     pub goward_url: Option<String>,
+    /// Microsoft Defender's real-time state and exclusions.
+    pub defender: Defender,
+    /// MSI installs of Go.
+    pub msi: Msi,
 }
 
 /// Runs every check.
@@ -111,6 +116,8 @@ pub fn all(f: &Facts) -> Vec<Finding> {
     v.extend(go_binaries(f));
     v.extend(goroot(f));
     v.extend(compression(f));
+    v.extend(defender(f));
+    v.extend(msi(f));
     v.extend(settings(f));
     v
 }
@@ -261,6 +268,188 @@ pub fn compression(f: &Facts) -> Vec<Finding> {
         v.push(x);
     }
     v
+}
+
+/// Why excluding `label`'s directory from scanning is safe.
+fn exclusion_safe_because(label: &str) -> &'static str {
+    if label == "goward cache" {
+        "goward re-checks every blob's digest before serving it, and goward cache verify re-checks the whole cache"
+    } else {
+        "the go command checks modules against go.sum when it downloads them, and go mod verify re-checks the module cache"
+    }
+}
+
+/// Go's and goward's directories scanned by Microsoft Defender on every
+/// access (locked files, timeouts).
+pub fn defender(f: &Facts) -> Vec<Finding> {
+    let exclusions = match &f.defender {
+        Defender::NotApplicable(why) => {
+            return vec![Finding::new(
+                "defender-exclusion",
+                Severity::Ok,
+                format!("Defender exclusions not applicable: {why}"),
+            )];
+        }
+        Defender::RealtimeOff => {
+            return vec![Finding::new(
+                "defender-exclusion",
+                Severity::Ok,
+                "Microsoft Defender real-time protection is off: nothing is scanned on access",
+            )];
+        }
+        Defender::Unknown(why) => {
+            let mut x = Finding::new(
+                "defender-exclusion",
+                Severity::Info,
+                "cannot tell whether Microsoft Defender scans Go's and goward's directories",
+            )
+            .evidence(why.clone());
+            let cmds: Vec<String> = f
+                .dirs
+                .iter()
+                .map(|(_, d, _)| win::exclusion_command(d))
+                .collect();
+            x.fix = Some(if cmds.is_empty() {
+                "run goward doctor from an elevated prompt".to_owned()
+            } else {
+                format!(
+                    "run goward doctor from an elevated prompt; to exclude them: {}",
+                    cmds.join("; ")
+                )
+            });
+            return vec![x];
+        }
+        Defender::Exclusions(x) => x,
+    };
+    let mut v = Vec::new();
+    let mut checked = Vec::new();
+    for (label, dir, _) in &f.dirs {
+        match win::excluded_by(dir, exclusions) {
+            Some(x) => checked.push(format!("{label}={} (excluded by {})", dir.display(), x.raw)),
+            None => {
+                let mut x = Finding::new(
+                    "defender-exclusion",
+                    Severity::Warning,
+                    format!("{label} is scanned by Microsoft Defender on every access"),
+                )
+                .evidence(format!(
+                    "{label}={} is under none of Defender's {} excluded paths",
+                    dir.display(),
+                    exclusions.len()
+                ))
+                .fix(format!(
+                    "from an elevated PowerShell: {} (goward doctor --fix applies it when run elevated); safe because {}",
+                    win::exclusion_command(dir),
+                    exclusion_safe_because(label)
+                ));
+                x.dir = Some(dir.clone());
+                v.push(x);
+            }
+        }
+    }
+    if v.is_empty() && !checked.is_empty() {
+        let mut x = Finding::new(
+            "defender-exclusion",
+            Severity::Ok,
+            "Go's and goward's directories are excluded from Defender scanning",
+        );
+        x.evidence = checked;
+        v.push(x);
+    }
+    v
+}
+
+/// Go installed by MSI: upgrades and repairs by Windows Installer fight a
+/// ZIP install beside it and rewrite the tree under the user's feet.
+pub fn msi(f: &Facts) -> Vec<Finding> {
+    let found = match &f.msi {
+        Msi::NotApplicable(why) => {
+            return vec![Finding::new(
+                "go-msi",
+                Severity::Ok,
+                format!("MSI check not applicable: {why}"),
+            )];
+        }
+        Msi::Unknown(why) => {
+            return vec![
+                Finding::new(
+                    "go-msi",
+                    Severity::Info,
+                    "could not read the uninstall registry",
+                )
+                .evidence(why.clone()),
+            ];
+        }
+        Msi::Found(v) if v.is_empty() => {
+            return vec![Finding::new(
+                "go-msi",
+                Severity::Ok,
+                "Go was not installed by MSI",
+            )];
+        }
+        Msi::Found(v) => v,
+    };
+    let outside: Vec<&GoInstall> = f
+        .gos
+        .iter()
+        .filter(|g| {
+            let p = g.canonical.to_string_lossy();
+            !found
+                .iter()
+                .any(|m| m.location.as_deref().is_some_and(|l| win::within(&p, l)))
+        })
+        .collect();
+    let any_location = found.iter().any(|m| m.location.is_some());
+    let mixed = found.len() > 1 || (any_location && !outside.is_empty());
+    let (sev, summary) = if mixed {
+        (
+            Severity::Warning,
+            "Go is installed by MSI and also otherwise: MSI upgrades and repairs fight the other installation",
+        )
+    } else {
+        (
+            Severity::Info,
+            "Go is installed by MSI: Windows Installer upgrades it, not a verified archive",
+        )
+    };
+    let mut x = Finding::new("go-msi", sev, summary);
+    for m in found {
+        x = x.evidence(format!(
+            "{}: {}{}{}",
+            m.key,
+            m.name,
+            m.version
+                .as_deref()
+                .map(|v| format!(", version {v}"))
+                .unwrap_or_default(),
+            m.location
+                .as_deref()
+                .map(|l| format!(", in {l}"))
+                .unwrap_or_default()
+        ));
+    }
+    for g in outside.iter().filter(|_| any_location) {
+        x = x.evidence(format!(
+            "{} is not inside an MSI installation",
+            g.path.display()
+        ));
+    }
+    x = x.evidence(
+        "an MSI-managed tree is rewritten by MSI upgrades and repairs (undoing a ZIP unpacked over it), and GOTOOLCHAIN switches leave the MSI's own toolchain as the base",
+    );
+    let uninstall = found
+        .iter()
+        .filter_map(|m| m.product_code())
+        .map(|c| format!("msiexec /x {c}"))
+        .collect::<Vec<_>>();
+    vec![x.fix(format!(
+        "uninstall it ({}) and install Go from a ZIP proven with goward verify-toolchain; if the MSI stays, check its tree with goward doctor --verify-goroot",
+        if uninstall.is_empty() {
+            "Settings > Apps".to_owned()
+        } else {
+            uninstall.join(", ")
+        }
+    ))]
 }
 
 /// Code hosts that hold most public modules: a pattern naming one of them

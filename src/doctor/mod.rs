@@ -2,8 +2,9 @@
 //!
 //! Every OS fact comes through [`crate::hostcheck::Host`]; [`gather`] turns
 //! them into [`checks::Facts`] and [`checks`] decides, so each decision is
-//! unit-tested with fake facts. Linux and generic checks so far; on other
-//! systems the compression check reports "not applicable".
+//! unit-tested with fake facts. The Windows checks (Defender exclusions, MSI
+//! installs) report "not applicable" elsewhere, as does the compression
+//! check outside Linux and Windows.
 //!
 //! Exit status: 0 when the worst finding is ok or info, 1 when there is a
 //! warning or an error (not fixed by `--fix`), 2 usage error.
@@ -18,7 +19,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 
-use crate::hostcheck::{Compression, Host, RealHost};
+use crate::hostcheck::{Compression, Host, RealHost, win};
 use checks::{Facts, Finding, GoInstall, Severity};
 
 /// Flags of `goward doctor`.
@@ -28,7 +29,8 @@ pub struct DoctorArgs {
     #[arg(long)]
     pub json: bool,
     /// Apply the fixes goward can apply itself (clearing the compression
-    /// flag of cache directories); the others are printed.
+    /// flag of cache directories; on Windows, when elevated, adding
+    /// Defender exclusions); the others are printed.
     #[arg(long)]
     pub fix: bool,
     /// goward's URL as clients should use it; GOPROXY is checked against it.
@@ -117,11 +119,19 @@ pub fn gather(host: &dyn Host, goward_url: Option<String>, goward_cache: Option<
             f.dirs.push((label, dir, state));
         }
     }
+    f.defender = win::defender(host);
+    f.msi = win::msi_go(host);
     f
 }
 
-/// Applies what `--fix` can: clearing the compression flag.
+/// Applies what `--fix` can: clearing the compression flag, and adding
+/// Defender exclusions when elevated.
 pub fn apply_fixes(host: &dyn Host, findings: &mut [Finding]) {
+    fix_compression(host, findings);
+    fix_defender(host, findings);
+}
+
+fn fix_compression(host: &dyn Host, findings: &mut [Finding]) {
     for x in findings.iter_mut() {
         let Some(dir) = x.dir.clone() else { continue };
         if x.check != "compressed-dir" || x.severity < Severity::Warning {
@@ -143,6 +153,66 @@ pub fn apply_fixes(host: &dyn Host, findings: &mut [Finding]) {
     }
 }
 
+/// Adds a Defender exclusion for each directory found scanned, then reads
+/// the exclusions again: a finding counts as fixed only when Defender lists
+/// the directory as excluded.
+fn fix_defender(host: &dyn Host, findings: &mut [Finding]) {
+    let todo: Vec<usize> = (0..findings.len())
+        .filter(|&i| {
+            let x = &findings[i];
+            x.check == "defender-exclusion" && x.severity >= Severity::Warning && x.dir.is_some()
+        })
+        .collect();
+    if todo.is_empty() {
+        return;
+    }
+    if win::elevated(host) != Some(true) {
+        for &i in &todo {
+            findings[i].evidence.push(
+                "--fix: not elevated; Defender exclusions need an administrator: re-run goward doctor --fix from an elevated prompt (Run as administrator)".into(),
+            );
+        }
+        return;
+    }
+    let mut added = Vec::new();
+    for &i in &todo {
+        let Some(dir) = findings[i].dir.clone() else {
+            continue;
+        };
+        match win::add_exclusion(host, &dir) {
+            Ok(()) => added.push((i, dir)),
+            Err(e) => findings[i].evidence.push(format!("--fix failed: {e}")),
+        }
+    }
+    if added.is_empty() {
+        return;
+    }
+    let now = match win::defender(host) {
+        win::Defender::Exclusions(x) => x,
+        other => {
+            for (i, _) in added {
+                findings[i].evidence.push(format!(
+                    "--fix: added the exclusion, but cannot read it back: {other:?}"
+                ));
+            }
+            return;
+        }
+    };
+    for (i, dir) in added {
+        if win::excluded_by(&dir, &now).is_some() {
+            findings[i].fixed = Some(format!(
+                "excluded from Defender scanning: {}",
+                win::exclusion_command(&dir)
+            ));
+        } else {
+            findings[i].evidence.push(
+                "--fix: Add-MpPreference succeeded, but Defender does not list the exclusion"
+                    .into(),
+            );
+        }
+    }
+}
+
 /// Runs `goward doctor`.
 pub fn run(args: &DoctorArgs) -> ExitCode {
     let host = RealHost;
@@ -153,7 +223,8 @@ pub fn run(args: &DoctorArgs) -> ExitCode {
             ..crate::config::ServeArgs::default()
         };
         match crate::config::Config::load(&serve) {
-            Ok(c) => Some(c.cache_dir),
+            // Absolute, as Defender's exclusions are.
+            Ok(c) => Some(std::path::absolute(&c.cache_dir).unwrap_or(c.cache_dir)),
             Err(e) => {
                 eprintln!("goward: {e}");
                 return ExitCode::from(2);

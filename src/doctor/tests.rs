@@ -418,3 +418,585 @@ fn exit_codes_by_worst_finding() {
         Severity::Error
     );
 }
+
+// ---- Windows: Defender, elevation, MSI (real-looking tool output through the fake host)
+
+mod windows {
+    use std::path::{Path, PathBuf};
+
+    use super::super::checks::{self, *};
+    use super::super::{apply_fixes, gather};
+    use super::find;
+    use crate::hostcheck::RunOutput;
+    use crate::hostcheck::fake::{FakeHost, ok};
+    use crate::hostcheck::win::*;
+
+    const PS: &str = "C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe";
+    const REG: &str = "C:\\Windows\\System32\\reg.exe";
+    const WHOAMI: &str = "C:\\Windows\\System32\\whoami.exe";
+
+    fn ps_key(script: &str) -> String {
+        format!(
+            "{PS} -NoProfile -NonInteractive -Command [Console]::OutputEncoding = [System.Text.Encoding]::UTF8; {script}"
+        )
+    }
+
+    fn out(code: i32, stdout: &str, stderr: &str) -> RunOutput {
+        RunOutput {
+            code: Some(code),
+            stdout: stdout.into(),
+            stderr: stderr.into(),
+        }
+    }
+
+    fn windows_host() -> FakeHost {
+        let mut h = FakeHost {
+            windows: true,
+            ..FakeHost::default()
+        };
+        h.env.insert("SystemRoot".into(), "C:\\Windows".into());
+        h.env.insert("ProgramData".into(), "C:\\ProgramData".into());
+        h.env.insert("USERPROFILE".into(), "C:\\Users\\ann".into());
+        h
+    }
+
+    fn env_of(h: &FakeHost) -> impl Fn(&str) -> Option<String> + '_ {
+        |k| h.env.get(k).cloned()
+    }
+
+    const NOT_RECOGNIZED: &str = "Get-MpComputerStatus : The term 'Get-MpComputerStatus' is not recognized as the name of a cmdlet, function, script
+file, or operable program. Check the spelling of the name, or if a path was included, verify that the path is correct
+and try again.
+At line:1 char:88
++ ... ncoding]::UTF8; 'realtime=' + (Get-MpComputerStatus).RealTimeProtectio ...
++                                    ~~~~~~~~~~~~~~~~~~~~
+    + CategoryInfo          : ObjectNotFound: (Get-MpComputerStatus:String) [], CommandNotFoundException
+    + FullyQualifiedErrorId : CommandNotFoundException
+
+Get-MpPreference : The term 'Get-MpPreference' is not recognized as the name of a cmdlet, function, script file, or
+operable program. Check the spelling of the name, or if a path was included, verify that the path is correct and try
+again.
+    + CategoryInfo          : ObjectNotFound: (Get-MpPreference:String) [], CommandNotFoundException
+    + FullyQualifiedErrorId : CommandNotFoundException
+";
+
+    const SERVICE_OFF: &str = "Get-MpComputerStatus : Operation failed with the following error: 0x800106ba. Possible reason: the Microsoft
+Defender service is not running.
+    + CategoryInfo          : NotSpecified: (MSFT_MpComputerStatus:ROOT\\Microsoft\\...MpComputerStatus) [Get-MpComputerStatus], CimException
+    + FullyQualifiedErrorId : HRESULT 0x800106ba,Get-MpComputerStatus
+";
+
+    #[test]
+    fn defender_output_parsing() {
+        let h = windows_host();
+        let env = env_of(&h);
+        let d = parse_defender(
+            &out(
+                0,
+                "realtime=True\r\nC:\\ProgramData\\goward\r\n%USERPROFILE%\\go\r\nD:\\build\\*\r\n",
+                "",
+            ),
+            &env,
+        );
+        let Defender::Exclusions(x) = d else {
+            panic!("{d:?}")
+        };
+        assert_eq!(
+            x.iter().map(|e| e.path.as_str()).collect::<Vec<_>>(),
+            [
+                "C:\\ProgramData\\goward",
+                "C:\\Users\\ann\\go",
+                "D:\\build\\*"
+            ]
+        );
+        assert_eq!(x[1].raw, "%USERPROFILE%\\go");
+
+        let d = parse_defender(
+            &out(
+                0,
+                "realtime=True\r\nN/A: Must be an administrator to view exclusions\r\n",
+                "",
+            ),
+            &env,
+        );
+        assert!(
+            matches!(&d, Defender::Unknown(w) if w.contains("Must be an administrator") && w.contains("run elevated")),
+            "{d:?}"
+        );
+        assert_eq!(
+            parse_defender(&out(0, "realtime=False\r\nC:\\x\r\n", ""), &env),
+            Defender::RealtimeOff
+        );
+        assert!(matches!(
+            parse_defender(&out(1, "", NOT_RECOGNIZED), &env),
+            Defender::NotApplicable(w) if w.contains("not installed")
+        ));
+        assert!(matches!(
+            parse_defender(&out(1, "realtime=\r\n", SERVICE_OFF), &env),
+            Defender::NotApplicable(w) if w.contains("not running")
+        ));
+        // Real-time protection on, nothing excluded.
+        assert_eq!(
+            parse_defender(&out(0, "realtime=True\r\n", ""), &env),
+            Defender::Exclusions(vec![])
+        );
+        // Some other failure: cannot tell.
+        assert!(matches!(
+            parse_defender(&out(1, "", "Get-MpComputerStatus : Access denied\r\n"), &env),
+            Defender::Unknown(w) if w.contains("Access denied")
+        ));
+    }
+
+    #[test]
+    fn env_expansion() {
+        let h = windows_host();
+        let env = env_of(&h);
+        assert_eq!(
+            expand_env("%ProgramData%\\goward", &env),
+            "C:\\ProgramData\\goward"
+        );
+        assert_eq!(
+            expand_env("%PROGRAMDATA%\\g", &env),
+            "%PROGRAMDATA%\\g",
+            "fake env is case-sensitive; Windows' is not"
+        );
+        assert_eq!(expand_env("%NOPE%\\x", &env), "%NOPE%\\x");
+        assert_eq!(expand_env("100%", &env), "100%");
+        assert_eq!(expand_env("a%%b", &env), "a%%b");
+    }
+
+    fn excl(paths: &[&str]) -> Vec<Exclusion> {
+        paths
+            .iter()
+            .map(|p| Exclusion {
+                raw: (*p).into(),
+                path: (*p).into(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn exclusion_matching_is_by_component_and_ignores_case() {
+        let x = excl(&[
+            "c:\\programdata\\GOWARD\\",
+            "C:/Users/*/go",
+            "D:\\build\\*",
+            "E:\\",
+        ]);
+        let m = |d: &str| excluded_by(Path::new(d), &x).map(|e| e.raw.clone());
+        assert_eq!(
+            m("C:\\ProgramData\\goward\\cache").as_deref(),
+            Some("c:\\programdata\\GOWARD\\")
+        );
+        assert_eq!(
+            m("C:\\ProgramData\\goward").as_deref(),
+            Some("c:\\programdata\\GOWARD\\")
+        );
+        assert_eq!(
+            m("C:\\ProgramData\\gowardx"),
+            None,
+            "a prefix of a name is no match"
+        );
+        assert_eq!(m("C:\\ProgramData"), None, "the parent is not excluded");
+        assert_eq!(
+            m("C:\\Users\\ann\\go\\pkg\\mod").as_deref(),
+            Some("C:/Users/*/go")
+        );
+        assert_eq!(m("C:\\Users\\ann\\sdk"), None);
+        assert_eq!(m("D:\\build").as_deref(), Some("D:\\build\\*"));
+        assert_eq!(m("\\\\?\\D:\\build\\x").as_deref(), Some("D:\\build\\*"));
+        assert_eq!(m("E:\\anything").as_deref(), Some("E:\\"));
+        assert!(within(
+            "C:\\Program Files\\Go\\bin\\go.exe",
+            "c:\\program files\\go\\"
+        ));
+        assert!(!within("C:\\Go\\bin\\go.exe", "C:\\Program Files\\Go\\"));
+    }
+
+    #[test]
+    fn exclusion_command_quotes_for_powershell() {
+        assert_eq!(
+            exclusion_command(Path::new("C:\\ProgramData\\goward")),
+            "Add-MpPreference -ExclusionPath 'C:\\ProgramData\\goward'"
+        );
+        assert_eq!(
+            exclusion_command(Path::new("C:\\Users\\o'brien\\go")),
+            "Add-MpPreference -ExclusionPath 'C:\\Users\\o''brien\\go'"
+        );
+    }
+
+    const WHOAMI_ELEVATED: &str = "
+GROUP INFORMATION
+-----------------
+
+Group Name                                                    Type             SID          Attributes
+============================================================= ================ ============ ===============================================================
+Everyone                                                      Well-known group S-1-1-0      Mandatory group, Enabled by default, Enabled group
+BUILTIN\\Administrators                                        Alias            S-1-5-32-544 Mandatory group, Enabled by default, Enabled group, Group owner
+NT AUTHORITY\\INTERACTIVE                                      Well-known group S-1-5-4      Mandatory group, Enabled by default, Enabled group
+Mandatory Label\\High Mandatory Level                          Label            S-1-16-12288
+";
+    const WHOAMI_MEDIUM: &str = "
+Group Name                                                    Type             SID          Attributes
+============================================================= ================ ============ ===============================================================
+BUILTIN\\Administrators                                        Alias            S-1-5-32-544 Group used for deny only
+Mandatory Label\\Medium Mandatory Level                        Label            S-1-16-8192
+";
+
+    #[test]
+    fn elevation_from_whoami_groups() {
+        assert_eq!(parse_whoami_groups(WHOAMI_ELEVATED), Some(true));
+        assert_eq!(parse_whoami_groups(WHOAMI_MEDIUM), Some(false));
+        assert_eq!(
+            parse_whoami_groups("Mandatory Label\\System Mandatory Level Label S-1-16-16384"),
+            Some(true)
+        );
+        assert_eq!(parse_whoami_groups(""), None);
+        let mut h = windows_host();
+        h.runs
+            .insert(format!("{WHOAMI} /groups"), ok(WHOAMI_MEDIUM));
+        assert_eq!(elevated(&h), Some(false));
+        assert_eq!(elevated(&FakeHost::default()), None, "not Windows");
+    }
+
+    fn scanned_host(exclusions: &str) -> FakeHost {
+        let mut h = windows_host();
+        h.runs.insert(
+            ps_key(DEFENDER_SCRIPT),
+            ok(&format!("realtime=True\r\n{exclusions}")),
+        );
+        for d in [
+            "C:\\ProgramData\\goward\\cache",
+            "C:\\Users\\ann\\go\\pkg\\mod",
+        ] {
+            h.dirs.insert(d.into());
+        }
+        h
+    }
+
+    fn gather_windows(h: &FakeHost) -> Facts {
+        let mut f = gather(h, None, Some("C:\\ProgramData\\goward\\cache".into()));
+        // No go on PATH in these hosts; GOMODCACHE comes from facts directly.
+        f.dirs.insert(
+            0,
+            (
+                "GOMODCACHE".into(),
+                PathBuf::from("C:\\Users\\ann\\go\\pkg\\mod"),
+                crate::hostcheck::Compression::Uncompressed,
+            ),
+        );
+        f
+    }
+
+    #[test]
+    fn defender_findings_per_directory() {
+        let h = scanned_host("%ProgramData%\\goward\r\n");
+        let f = gather_windows(&h);
+        let v = checks::defender(&f);
+        assert_eq!(v.len(), 1, "{v:#?}");
+        assert_eq!(v[0].severity, Severity::Warning);
+        assert!(v[0].summary.starts_with("GOMODCACHE is scanned"), "{v:?}");
+        let fix = v[0].fix.as_deref().unwrap();
+        assert!(
+            fix.contains("Add-MpPreference -ExclusionPath 'C:\\Users\\ann\\go\\pkg\\mod'"),
+            "{fix}"
+        );
+        assert!(fix.contains("go mod verify"), "{fix}");
+
+        let h = scanned_host("C:\\ProgramData\\goward\r\nC:\\Users\\*\\go\r\n");
+        let v = checks::defender(&gather_windows(&h));
+        assert_eq!(v.len(), 1);
+        assert_eq!(v[0].severity, Severity::Ok);
+        assert!(
+            v[0].evidence
+                .iter()
+                .any(|e| e.contains("excluded by C:\\ProgramData\\goward")),
+            "{v:?}"
+        );
+
+        let h = scanned_host("");
+        let v = checks::defender(&gather_windows(&h));
+        let g = v
+            .iter()
+            .find(|x| x.summary.starts_with("goward cache"))
+            .unwrap();
+        assert!(
+            g.fix
+                .as_deref()
+                .unwrap()
+                .contains("goward re-checks every blob's digest"),
+            "{g:?}"
+        );
+
+        let mut h = windows_host();
+        h.runs.insert(
+            ps_key(DEFENDER_SCRIPT),
+            ok("realtime=True\r\nN/A: Must be an administrator to view exclusions\r\n"),
+        );
+        h.dirs.insert("C:\\ProgramData\\goward\\cache".into());
+        let v = checks::defender(&gather(
+            &h,
+            None,
+            Some("C:\\ProgramData\\goward\\cache".into()),
+        ));
+        assert_eq!(v[0].severity, Severity::Info);
+        assert!(v[0].fix.as_deref().unwrap().contains("elevated"), "{v:?}");
+        assert!(
+            v[0].fix
+                .as_deref()
+                .unwrap()
+                .contains("Add-MpPreference -ExclusionPath 'C:\\ProgramData\\goward\\cache'"),
+            "{v:?}"
+        );
+    }
+
+    #[test]
+    fn not_windows_is_not_applicable_and_runs_nothing() {
+        let h = FakeHost::default();
+        let f = gather(&h, None, None);
+        assert!(
+            h.ran
+                .borrow()
+                .iter()
+                .all(|r| !r.contains("powershell") && !r.contains("reg.exe"))
+        );
+        let d = find(&checks::defender(&f), "defender-exclusion").clone();
+        assert_eq!(d.severity, Severity::Ok);
+        assert!(d.summary.contains("not applicable"), "{d:?}");
+        let m = find(&msi(&f), "go-msi").clone();
+        assert_eq!(m.severity, Severity::Ok);
+        assert!(m.summary.contains("not applicable"), "{m:?}");
+        let mut all = all(&f);
+        apply_fixes(&h, &mut all);
+        assert!(h.ran.borrow().is_empty());
+    }
+
+    /// The Defender findings for `f` after `--fix` on `h`.
+    fn fix_defender(h: &FakeHost, f: &Facts) -> Vec<Finding> {
+        let mut v = checks::defender(f);
+        apply_fixes(h, &mut v);
+        v
+    }
+
+    fn has_evidence(v: &[Finding], needle: &str) -> bool {
+        v[0].evidence.iter().any(|e| e.contains(needle))
+    }
+
+    #[test]
+    fn fix_adds_exclusions_only_when_elevated_and_checks_them() {
+        let dir = "C:\\ProgramData\\goward\\cache";
+        let add = ps_key(&format!("Add-MpPreference -ExclusionPath '{dir}'"));
+        let whoami = format!("{WHOAMI} /groups");
+
+        // Not elevated: nothing is run, the finding says to re-run elevated.
+        let mut h = scanned_host("");
+        h.dirs.remove(Path::new("C:\\Users\\ann\\go\\pkg\\mod"));
+        h.runs.insert(whoami.clone(), ok(WHOAMI_MEDIUM));
+        let f = gather(&h, None, Some(dir.into()));
+        let v = fix_defender(&h, &f);
+        assert!(v[0].fixed.is_none());
+        assert!(
+            has_evidence(&v, "re-run goward doctor --fix from an elevated prompt"),
+            "{v:?}"
+        );
+        assert!(!h.ran.borrow().contains(&add));
+
+        // Elevated: added, read back, fixed.
+        h.runs.insert(whoami, ok(WHOAMI_ELEVATED));
+        h.runs.insert(add.clone(), ok(""));
+        h.queued.borrow_mut().insert(
+            ps_key(DEFENDER_SCRIPT),
+            vec![ok(&format!("realtime=True\r\n{dir}\r\n"))],
+        );
+        let v = fix_defender(&h, &f);
+        assert!(h.ran.borrow().contains(&add));
+        assert_eq!(
+            v[0].fixed.as_deref(),
+            Some(
+                "excluded from Defender scanning: Add-MpPreference -ExclusionPath 'C:\\ProgramData\\goward\\cache'"
+            )
+        );
+        assert_eq!(exit_code(&v), 0);
+
+        // Elevated, but Defender refuses (tamper protection, group policy).
+        let refused = "Add-MpPreference : Operation failed with the following error: 0x%1!x!\r\n";
+        h.runs.insert(add.clone(), out(1, "", refused));
+        let v = fix_defender(&h, &f);
+        assert!(v[0].fixed.is_none());
+        assert!(
+            has_evidence(&v, "--fix failed: Add-MpPreference : Operation failed"),
+            "{v:?}"
+        );
+
+        // Added, but not listed afterwards: not counted as fixed.
+        h.runs.insert(add, ok(""));
+        let v = fix_defender(&h, &f);
+        assert!(v[0].fixed.is_none());
+        assert!(has_evidence(&v, "does not list the exclusion"), "{v:?}");
+    }
+
+    const REG_SEARCH: &str = "
+HKEY_LOCAL_MACHINE\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Uninstall\\{B5D9E7E2-2A2C-4C0C-9D29-6B7F0F0A1E3D}
+    DisplayName    REG_SZ    Go Programming Language amd64 go1.22.1
+
+End of search: 1 match(es) found.
+";
+    const REG_KEY: &str = "
+HKEY_LOCAL_MACHINE\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Uninstall\\{B5D9E7E2-2A2C-4C0C-9D29-6B7F0F0A1E3D}
+    AuthorizedCDFPrefix    REG_SZ
+    Comments    REG_SZ
+    DisplayVersion    REG_SZ    1.22.1
+    HelpLink    REG_SZ    https://go.dev
+    InstallDate    REG_SZ    20240312
+    InstallLocation    REG_SZ    C:\\Program Files\\Go\\
+    InstallSource    REG_SZ    C:\\Users\\ann\\Downloads\\
+    ModifyPath    REG_EXPAND_SZ    MsiExec.exe /X{B5D9E7E2-2A2C-4C0C-9D29-6B7F0F0A1E3D}
+    Publisher    REG_SZ    https://go.dev
+    EstimatedSize    REG_DWORD    0x3a5b2
+    DisplayName    REG_SZ    Go Programming Language amd64 go1.22.1
+";
+    const KEY: &str = "HKEY_LOCAL_MACHINE\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Uninstall\\{B5D9E7E2-2A2C-4C0C-9D29-6B7F0F0A1E3D}";
+
+    #[test]
+    fn reg_output_parsing() {
+        assert_eq!(
+            parse_reg_search(REG_SEARCH),
+            vec![(
+                KEY.to_owned(),
+                "Go Programming Language amd64 go1.22.1".to_owned()
+            )]
+        );
+        assert!(parse_reg_search("\nEnd of search: 0 match(es) found.\n").is_empty());
+        // A match in another value, or another product naming Go, is not Go's MSI.
+        assert!(
+            parse_reg_search(
+                "HKEY_LOCAL_MACHINE\\X\\{1}\n    Comments    REG_SZ    Go Programming Language tools\nHKEY_LOCAL_MACHINE\\X\\{2}\n    DisplayName    REG_SZ    Tutorial for the Go Programming Language\n"
+            )
+            .is_empty()
+        );
+        let vals = parse_reg_values(REG_KEY);
+        let get = |k: &str| vals.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+        assert_eq!(get("DisplayVersion"), Some("1.22.1"));
+        assert_eq!(get("InstallLocation"), Some("C:\\Program Files\\Go\\"));
+        assert_eq!(get("Comments"), Some(""));
+        assert_eq!(get("EstimatedSize"), Some("0x3a5b2"));
+        assert_eq!(
+            reg_search_args(UNINSTALL_ROOTS[1]).join(" "),
+            "query HKLM\\SOFTWARE\\WOW6432Node\\Microsoft\\Windows\\CurrentVersion\\Uninstall /s /f Go Programming Language /d"
+        );
+    }
+
+    fn msi_host() -> FakeHost {
+        let mut h = windows_host();
+        h.runs.insert(
+            format!("{REG} {}", reg_search_args(UNINSTALL_ROOTS[0]).join(" ")),
+            ok(REG_SEARCH),
+        );
+        h.runs.insert(
+            format!("{REG} {}", reg_search_args(UNINSTALL_ROOTS[1]).join(" ")),
+            out(
+                1,
+                "",
+                "ERROR: The system was unable to find the specified registry key or value.\r\n",
+            ),
+        );
+        h.runs.insert(format!("{REG} query {KEY}"), ok(REG_KEY));
+        h
+    }
+
+    #[test]
+    fn msi_installs_are_found_in_both_registry_views() {
+        let h = msi_host();
+        let m = msi_go(&h);
+        let Msi::Found(v) = &m else { panic!("{m:?}") };
+        assert_eq!(v.len(), 1);
+        assert_eq!(v[0].version.as_deref(), Some("1.22.1"));
+        assert_eq!(v[0].location.as_deref(), Some("C:\\Program Files\\Go\\"));
+        assert_eq!(
+            v[0].product_code(),
+            Some("{B5D9E7E2-2A2C-4C0C-9D29-6B7F0F0A1E3D}")
+        );
+        assert!(
+            h.ran.borrow().iter().any(|r| r.contains("WOW6432Node")),
+            "the 32-bit view is searched too"
+        );
+    }
+
+    #[test]
+    fn msi_findings() {
+        let h = msi_host();
+        let mut f = gather(&h, None, None);
+        f.gos = vec![super::go(
+            "C:\\Program Files\\Go\\bin\\go.exe",
+            "go version go1.22.1 windows/amd64",
+            "C:\\Program Files\\Go",
+        )];
+        let x = find(&msi(&f), "go-msi").clone();
+        assert_eq!(x.severity, Severity::Info, "{x:?}");
+        assert!(
+            x.evidence[0].contains("version 1.22.1, in C:\\Program Files\\Go\\"),
+            "{x:?}"
+        );
+        assert!(
+            x.fix
+                .as_deref()
+                .unwrap()
+                .contains("msiexec /x {B5D9E7E2-2A2C-4C0C-9D29-6B7F0F0A1E3D}"),
+            "{x:?}"
+        );
+        assert!(
+            x.evidence.iter().any(|e| e.contains("GOTOOLCHAIN")),
+            "{x:?}"
+        );
+
+        // A ZIP install beside the MSI one: they fight.
+        f.gos.insert(
+            0,
+            super::go(
+                "C:\\Go\\bin\\go.exe",
+                "go version go1.23.0 windows/amd64",
+                "C:\\Go",
+            ),
+        );
+        let x = find(&msi(&f), "go-msi").clone();
+        assert_eq!(x.severity, Severity::Warning);
+        assert!(
+            x.evidence
+                .iter()
+                .any(|e| e == "C:\\Go\\bin\\go.exe is not inside an MSI installation"),
+            "{x:?}"
+        );
+
+        f.msi = Msi::Found(vec![]);
+        assert_eq!(find(&msi(&f), "go-msi").severity, Severity::Ok);
+        f.msi = Msi::Unknown("running reg.exe: not found".into());
+        assert_eq!(find(&msi(&f), "go-msi").severity, Severity::Info);
+    }
+
+    #[test]
+    fn serve_start_warns_only_when_the_cache_is_scanned() {
+        use crate::hostcheck::cache_defender_warning;
+        let cache = Path::new("C:\\ProgramData\\goward\\cache");
+        let (warn, msg) = cache_defender_warning(&scanned_host("D:\\other\r\n"), cache).unwrap();
+        assert!(warn);
+        assert!(
+            msg.contains("Add-MpPreference -ExclusionPath '")
+                && msg.contains("goward cache verify"),
+            "{msg}"
+        );
+        assert_eq!(
+            cache_defender_warning(&scanned_host("%ProgramData%\\goward\r\n"), cache),
+            None
+        );
+        let mut h = windows_host();
+        h.runs.insert(
+            ps_key(DEFENDER_SCRIPT),
+            ok("realtime=True\r\nN/A: Must be an administrator to view exclusions\r\n"),
+        );
+        assert!(matches!(
+            cache_defender_warning(&h, cache),
+            Some((false, _))
+        ));
+        assert_eq!(cache_defender_warning(&FakeHost::default(), cache), None);
+    }
+}

@@ -169,8 +169,6 @@ impl Upstream for FileUpstream {
 
 #[cfg(test)]
 mod tests {
-    use std::os::unix::fs::PermissionsExt;
-
     use super::super::testutil::{client, limits};
     use super::super::{Fallback, ProxyList};
     use super::*;
@@ -274,8 +272,10 @@ mod tests {
         }
     }
 
+    #[cfg(unix)]
     #[tokio::test]
     async fn permission_denied_is_403() {
+        use std::os::unix::fs::PermissionsExt;
         let dir = tree();
         let p = dir.path().join("example.com/!m/@v/list");
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o000)).unwrap();
