@@ -540,6 +540,11 @@ Defender service is not running.
             parse_defender(&out(0, "realtime=True\r\n", ""), &env),
             Defender::Exclusions(vec![])
         );
+        // A PowerShell that runs nothing (wine's stub): cannot tell.
+        assert!(matches!(
+            parse_defender(&out(0, "", ""), &env),
+            Defender::Unknown(w) if w.contains("printed nothing")
+        ));
         // Some other failure: cannot tell.
         assert!(matches!(
             parse_defender(&out(1, "", "Get-MpComputerStatus : Access denied\r\n"), &env),

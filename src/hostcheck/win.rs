@@ -120,17 +120,16 @@ pub fn parse_defender(out: &RunOutput, env: &dyn Fn(&str) -> Option<String>) -> 
     if realtime == Some(false) {
         return Defender::RealtimeOff;
     }
+    // The realtime line always prints when Get-MpComputerStatus ran.
     if realtime.is_none() && exclusions.is_empty() {
         let err = out.stderr.lines().map(str::trim).find(|l| !l.is_empty());
-        if let Some(err) = err {
-            return Defender::Unknown(format!("reading Defender's settings: {err}"));
-        }
-        if out.code != Some(0) {
-            return Defender::Unknown(format!(
-                "reading Defender's settings: PowerShell exited with {:?}",
+        return Defender::Unknown(match err {
+            Some(err) => format!("reading Defender's settings: {err}"),
+            None => format!(
+                "reading Defender's settings: PowerShell printed nothing (exit status {:?})",
                 out.code
-            ));
-        }
+            ),
+        });
     }
     Defender::Exclusions(exclusions)
 }

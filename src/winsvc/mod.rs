@@ -65,8 +65,10 @@ pub mod event_id {
     pub const STARTED: u32 = 1;
     /// The service stopped cleanly.
     pub const STOPPED: u32 = 2;
-    /// The service stopped on an error (configuration, listen address, panic).
+    /// The service stopped on an error (configuration, listen address).
     pub const FATAL: u32 = 3;
+    /// A thread panicked.
+    pub const PANIC: u32 = 4;
 }
 
 /// Flags of `goward service`.
@@ -205,6 +207,20 @@ pub fn launch_arguments(config: &Path) -> Vec<OsString> {
         "--config".into(),
         config.as_os_str().to_owned(),
     ]
+}
+
+/// The `sc.exe` command that sets the same failure actions by hand, for
+/// when the service control manager refuses them at install.
+pub fn sc_failure_command() -> String {
+    let actions: Vec<String> = RESTART_DELAYS
+        .iter()
+        .map(|d| format!("restart/{}", d.as_millis()))
+        .collect();
+    format!(
+        "sc.exe failure {SERVICE_NAME} reset= {} actions= {}",
+        FAILURE_RESET.as_secs(),
+        actions.join("/")
+    )
 }
 
 /// `reg.exe` argument lists that register the event-log source. The

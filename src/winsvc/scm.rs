@@ -150,7 +150,9 @@ fn install(a: &InstallArgs) -> Result<String, String> {
     service
         .set_description(DESCRIPTION)
         .map_err(|e| scm_err("setting the description", &e))?;
-    service
+    let mut notes = Vec::new();
+    // Without them the service still runs, it only is not restarted.
+    let restart = service
         .update_failure_actions(ServiceFailureActions {
             reset_period: ServiceFailureResetPeriod::After(FAILURE_RESET),
             reboot_msg: None,
@@ -165,13 +167,16 @@ fn install(a: &InstallArgs) -> Result<String, String> {
                     .collect(),
             ),
         })
-        .map_err(|e| scm_err("setting the restart-on-failure actions", &e))?;
-    // Also restart when goward exits with an error, not only on a crash.
-    service
-        .set_failure_actions_on_non_crash_failures(true)
-        .map_err(|e| scm_err("setting the restart-on-failure actions", &e))?;
-
-    let mut notes = Vec::new();
+        // Also restart when goward exits with an error, not only on a crash.
+        .and_then(|()| service.set_failure_actions_on_non_crash_failures(true));
+    let restarts = restart.is_ok();
+    if let Err(e) = restart {
+        notes.push(format!(
+            "warning: {}; set them with: {}",
+            scm_err("setting the restart-on-failure actions", &e),
+            super::sc_failure_command()
+        ));
+    }
     for args in super::eventlog_register_args() {
         if let Err(e) = run_tool("reg.exe", &args) {
             notes.push(format!(
@@ -194,8 +199,13 @@ fn install(a: &InstallArgs) -> Result<String, String> {
         notes.push(format!("note: {msg}"));
     }
     let mut msg = format!(
-        "installed the {SERVICE_NAME} service (starts automatically, runs as {}, restarts after a failure):\n    {} service run --config {}\nstart it with: goward service start",
+        "installed the {SERVICE_NAME} service (starts automatically, runs as {}{}):\n    {} service run --config {}\nstart it with: goward service start",
         plan.account.as_deref().unwrap_or("LocalSystem"),
+        if restarts {
+            ", restarts after a failure"
+        } else {
+            ""
+        },
         exe.display(),
         plan.config.display()
     );
@@ -251,8 +261,11 @@ fn uninstall() -> Result<String, String> {
     s.delete()
         .map_err(|e| scm_err("deleting the service", &e))?;
     let mut msg = format!("removed the {SERVICE_NAME} service (its cache and configuration stay)");
-    if let Err(e) = run_tool("reg.exe", &super::eventlog_unregister_args()) {
-        msg.push_str(&format!("\nwarning: removing the event-log source: {e}"));
+    match run_tool("reg.exe", &super::eventlog_unregister_args()) {
+        Err(e) if !e.contains("nable to find") => {
+            msg.push_str(&format!("\nwarning: removing the event-log source: {e}"));
+        }
+        _ => {}
     }
     Ok(msg)
 }
@@ -334,12 +347,16 @@ pub(crate) fn service_main(_args: Vec<OsString>) {
     let Some((config, serve)) = RUN.get() else {
         return;
     };
-    std::panic::set_hook(Box::new(|info| {
+    // Nothing reads stderr under the service control manager: panics go
+    // to the event log too (tokio survives a panicking task, so not fatal).
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
         event(
             EventKind::Error,
-            event_id::FATAL,
-            &format!("goward panicked: {info}"),
+            event_id::PANIC,
+            &format!("goward: {info}"),
         );
+        previous(info);
     }));
     if let Err(e) = run_service(config, *serve) {
         event(

@@ -83,6 +83,10 @@ fn failure_actions_restart_after_5_10_30_seconds_and_reset_after_a_day() {
         "the third action repeats for later failures"
     );
     assert_eq!(FAILURE_RESET, Duration::from_secs(86_400));
+    assert_eq!(
+        sc_failure_command(),
+        "sc.exe failure goward reset= 86400 actions= restart/5000/restart/10000/restart/30000"
+    );
 }
 
 #[test]
