@@ -539,6 +539,24 @@ mod tests {
         ));
     }
 
+    /// The real calls on Windows: a fresh temp dir reads as uncompressed,
+    /// and the directory opens for DeviceIoControl, which clears the flag
+    /// (NTFS) or answers ERROR_NOT_SUPPORTED (FAT, ReFS, wine).
+    #[cfg(windows)]
+    #[test]
+    fn real_attribute_reads_and_clears_on_windows() {
+        let d = tempfile::tempdir().unwrap();
+        assert_eq!(RealHost.compression(d.path()), Compression::Uncompressed);
+        if let Err(e) = RealHost.clear_compression(d.path()) {
+            assert!(
+                e.starts_with("FSCTL_SET_COMPRESSION on ") && e.ends_with("(os error 50)"),
+                "{e}"
+            );
+        }
+        assert_eq!(RealHost.compression(d.path()), Compression::Uncompressed);
+        ensure_cache_uncompressed(&RealHost, d.path()).unwrap();
+    }
+
     #[cfg(target_os = "linux")]
     #[test]
     fn real_flag_reads_on_this_filesystem() {
