@@ -2,7 +2,7 @@
 //! `$GOMODCACHE/cache/download` (go-protocol.md §1.6; mod.md "file:// proxies").
 
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
 use bytes::BytesMut;
 use futures_util::StreamExt;
@@ -43,7 +43,10 @@ impl FileUpstream {
 
     /// From a `file:` list entry, which may hold only an absolute path (cmd/go proxy.go
     /// `newProxyRepo`: `file://host/...`, user, port, query, fragment and opaque forms such as
-    /// `file:dir` are refused). `raw` is the entry as written; `url` its parse.
+    /// `file:dir` are refused). The path becomes a directory as cmd/go web/url.go
+    /// `urlToFilePath` does it: `file:///srv/goproxy` is `/srv/goproxy` on Unix; on Windows
+    /// the path must start with a drive, `file:///C:/goproxy` being `C:\goproxy`. `raw` is
+    /// the entry as written; `url` its parse.
     pub(crate) fn from_url(
         raw: &str,
         url: &Url,
@@ -52,12 +55,20 @@ impl FileUpstream {
         let bad = || UpstreamConfigError::FileNotPath {
             entry: redact_str(raw),
         };
-        // The URL parser normalizes `file://localhost/x` and `file:x` into plain paths, so
-        // the "path only" rule is checked on the text: after `file:` comes `/`, and after
-        // `file://` comes another `/` (an empty host).
+        // The URL parser normalizes `file://localhost/x`, `file:x` and (as a Windows drive)
+        // `file://C:/x` into plain paths, so the "path only" rule is checked on the text:
+        // after `file:` comes `/`, and after `file://` comes another `/` (an empty host).
         let after_scheme = raw.get(5..).ok_or_else(bad)?;
         let path_only = match after_scheme.strip_prefix("//") {
-            Some(rest) => rest.starts_with('/'),
+            Some(rest) => {
+                if cfg!(windows) && starts_with_drive(rest) {
+                    // The drive is where the host goes: too few slashes.
+                    return Err(UpstreamConfigError::FileNoDrive {
+                        entry: redact_str(raw),
+                    });
+                }
+                rest.starts_with('/')
+            }
             None => after_scheme.starts_with('/'),
         };
         if !path_only
@@ -70,12 +81,52 @@ impl FileUpstream {
         {
             return Err(bad());
         }
+        // web/url_windows.go `convertFileURLPath`: without a host, the path is a drive and
+        // a path on it. (`file:///C:` alone, drive-relative, is not absolute; it is refused
+        // here because the URL crate's conversion assumes a `/` after the drive.)
+        if cfg!(windows) {
+            let path = url.path().strip_prefix('/').unwrap_or_default();
+            if !starts_with_drive(path) {
+                return Err(UpstreamConfigError::FileNoDrive {
+                    entry: redact_str(raw),
+                });
+            }
+            let drive_len = if path.as_bytes()[1] == b':' { 2 } else { 4 };
+            if !path[drive_len..].starts_with('/') {
+                return Err(bad());
+            }
+        }
         let dir = url.to_file_path().map_err(|()| bad())?;
+        // web/url.go `urlToFilePath` `checkAbs`.
+        if !dir.is_absolute() {
+            return Err(bad());
+        }
         Ok(FileUpstream {
             dir,
             shown: url.to_string(),
             limits: limits.clone(),
         })
+    }
+
+    /// The local path of `rel`, one segment at a time. `check_rel` leaves only plain names
+    /// on Unix; on Windows a segment could still be a drive (`C:`, which would replace the
+    /// whole path) or name an NTFS alternate data stream (`list:x`), so `:` is refused there.
+    fn local_path(&self, rel: &str) -> Result<PathBuf, &'static str> {
+        let mut path = self.dir.clone();
+        for seg in rel.split('/') {
+            if cfg!(windows) && seg.contains(':') {
+                return Err("path contains ':'");
+            }
+            let mut parts = Path::new(seg).components();
+            if !matches!(
+                (parts.next(), parts.next()),
+                (Some(Component::Normal(name)), None) if name == seg
+            ) {
+                return Err("path segment is not a plain name");
+            }
+            path.push(seg);
+        }
+        Ok(path)
     }
 
     /// The directory served.
@@ -85,31 +136,36 @@ impl FileUpstream {
 
     async fn fetch(&self, rel: &str) -> Result<Body, FetchError> {
         let shown = format!("{}/{rel}", self.shown.trim_end_matches('/'));
-        if let Err(why) = check_rel(rel) {
-            return Err(FetchError::new(FetchErrorKind::InvalidPath, shown).with_detail(why));
-        }
+        let path = match check_rel(rel).and_then(|()| self.local_path(rel)) {
+            Ok(path) => path,
+            Err(why) => {
+                return Err(FetchError::new(FetchErrorKind::InvalidPath, shown).with_detail(why));
+            }
+        };
         let total = self.limits.total_timeout(rel);
         let deadline = Instant::now() + total;
-        let path = self.dir.join(rel);
-        let opened = tokio::time::timeout_at(deadline, async {
-            let file = tokio::fs::File::open(&path).await?;
-            let meta = file.metadata().await?;
-            Ok::<_, io::Error>((file, meta))
-        })
+        let opened = tokio::time::timeout_at(
+            deadline,
+            tokio::task::spawn_blocking(move || open_regular(&path)),
+        )
         .await;
         let (file, meta) = match opened {
-            Ok(Ok(opened)) => opened,
-            Ok(Err(e)) => return Err(open_error(&e, shown)),
+            Ok(Ok(Ok(Some(opened)))) => opened,
+            Ok(Ok(Ok(None))) => {
+                return Err(
+                    FetchError::new(FetchErrorKind::Io, shown).with_detail("not a regular file")
+                );
+            }
+            Ok(Ok(Err(e))) => return Err(open_error(&e, shown)),
+            Ok(Err(join)) => {
+                return Err(FetchError::new(FetchErrorKind::Io, shown)
+                    .with_detail(format!("opening file: {join}")));
+            }
             Err(_) => {
                 return Err(FetchError::new(FetchErrorKind::Timeout, shown)
                     .with_detail(format!("file not opened within {total:?}")));
             }
         };
-        if !meta.is_file() {
-            return Err(
-                FetchError::new(FetchErrorKind::Io, shown).with_detail("not a regular file")
-            );
-        }
         let err_url = shown.clone();
         let stream = futures_util::stream::unfold(Some(file), move |state| {
             let err_url = err_url.clone();
@@ -137,6 +193,33 @@ impl FileUpstream {
             total,
         ))
     }
+}
+
+/// Whether `rest` starts with a drive letter, `C:` or percent-encoded `C%3A`.
+fn starts_with_drive(rest: &str) -> bool {
+    let b = rest.as_bytes();
+    b.first().is_some_and(u8::is_ascii_alphabetic)
+        && (b.get(1) == Some(&b':')
+            || rest
+                .get(1..4)
+                .is_some_and(|c| c.eq_ignore_ascii_case("%3a")))
+}
+
+/// Opens `path` if it is a regular file; `Ok(None)` if it is something else. A directory
+/// (or FIFO, device...) is recognized before it is opened: Windows refuses to open a
+/// directory with "access denied", which would read as a 403 rather than the error it is.
+/// Permission errors still come from the open itself, as before. The check after the open
+/// catches a file replaced in between.
+fn open_regular(path: &Path) -> io::Result<Option<(tokio::fs::File, std::fs::Metadata)>> {
+    if !std::fs::metadata(path)?.is_file() {
+        return Ok(None);
+    }
+    let file = std::fs::File::open(path)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Ok(None);
+    }
+    Ok(Some((tokio::fs::File::from_std(file), meta)))
 }
 
 /// web/http.go `getFile`: not-exist → 404, permission → 403, anything else is an error.
@@ -244,8 +327,11 @@ mod tests {
     async fn directory_is_an_error() {
         let dir = tree();
         let up = FileUpstream::new(dir.path(), &limits());
-        let e = up.get("example.com/!m/@v").await.unwrap_err();
-        assert_eq!(e.kind, FetchErrorKind::Io, "{e}");
+        for rel in ["example.com/!m/@v", "example.com"] {
+            let e = up.get(rel).await.unwrap_err();
+            assert_eq!(e.kind, FetchErrorKind::Io, "{rel}: {e}");
+            assert!(e.to_string().contains("not a regular file"), "{rel}: {e}");
+        }
     }
 
     #[tokio::test]
@@ -269,6 +355,17 @@ mod tests {
             let e = up.get(rel).await.unwrap_err();
             assert_eq!(e.kind, FetchErrorKind::InvalidPath, "{rel:?}: {e}");
             assert_eq!(e.reason(), "invalid_path");
+        }
+        // On Windows a drive in any segment would replace the directory served, and
+        // `name:stream` is an NTFS alternate data stream. On Unix these are plain (missing)
+        // names.
+        for rel in ["C:/secret", "a/C:/secret", "C:secret", "secret:x"] {
+            let e = up.get(rel).await.unwrap_err();
+            if cfg!(windows) {
+                assert_eq!(e.kind, FetchErrorKind::InvalidPath, "{rel:?}: {e}");
+            } else {
+                assert!(e.is_not_found(), "{rel:?}: {e}");
+            }
         }
     }
 
@@ -308,21 +405,80 @@ mod tests {
     #[tokio::test]
     async fn file_list_entry() {
         let dir = tree();
-        let spec = format!(" file://{} ", dir.path().display());
+        // file:///tmp/x on Unix, file:///C:/Users/.../x on Windows.
+        let url = Url::from_file_path(dir.path()).unwrap().to_string();
+        let spec = format!(" {url} ");
         let list = ProxyList::parse(&spec, &client()).unwrap();
         let entries: Vec<_> = list.entries().collect();
         assert_eq!(entries.len(), 1);
         assert_eq!(entries[0].1, Fallback::NotFoundOnly);
-        assert_eq!(
-            entries[0].0.base(),
-            format!("file://{}", dir.path().display())
-        );
+        assert_eq!(entries[0].0.base(), url);
         let (body, i) = list.get("example.com/!m/@v/list").await.unwrap();
         assert_eq!(i, 0);
-        assert_eq!(
-            body.url(),
-            format!("file://{}/example.com/!m/@v/list", dir.path().display())
-        );
+        assert_eq!(body.url(), format!("{url}/example.com/!m/@v/list"));
         assert_eq!(&body.bytes(100).await.unwrap()[..], b"v1.0.0\nv1.1.0\n");
+        // The same entry as FileUpstream::new shows it.
+        assert_eq!(FileUpstream::new(dir.path(), &limits()).base(), url);
+    }
+
+    fn from_raw(raw: &str) -> Result<FileUpstream, UpstreamConfigError> {
+        let url = Url::parse(raw).unwrap_or_else(|e| panic!("{raw}: {e}"));
+        FileUpstream::from_url(raw, &url, &limits())
+    }
+
+    /// web/url.go `urlToFilePath`: the path as is on Unix (url_other.go), a drive and a
+    /// path on Windows (url_windows.go).
+    #[test]
+    fn file_urls_to_dirs() {
+        #[cfg(not(windows))]
+        let cases = [
+            ("file:///srv/goproxy", "/srv/goproxy"),
+            ("file:/srv/goproxy", "/srv/goproxy"),
+            ("file:///srv/go%20proxy/", "/srv/go proxy/"),
+            // Not a drive on Unix: a directory named "C:".
+            ("file:///C:/goproxy", "/C:/goproxy"),
+        ];
+        #[cfg(windows)]
+        let cases = [
+            ("file:///C:/goproxy", r"C:\goproxy"),
+            ("file:/C:/goproxy", r"C:\goproxy"),
+            ("file:///c:/go%20proxy/", r"c:\go proxy\"),
+            ("file:///C%3A/goproxy", r"C:\goproxy"),
+            ("file:///D:/", r"D:\"),
+        ];
+        for (raw, want) in cases {
+            let up = from_raw(raw).unwrap_or_else(|e| panic!("{raw}: {e}"));
+            assert_eq!(up.dir(), Path::new(want), "{raw}");
+        }
+    }
+
+    #[cfg(windows)]
+    #[test]
+    fn windows_file_urls_need_a_drive() {
+        type Check = fn(&UpstreamConfigError) -> bool;
+        let no_drive: Check = |e| matches!(e, UpstreamConfigError::FileNoDrive { .. });
+        let not_path: Check = |e| matches!(e, UpstreamConfigError::FileNotPath { .. });
+        for (raw, check) in [
+            // url_windows.go: "file URL missing drive letter".
+            ("file:///srv/goproxy", no_drive),
+            ("file:/srv/goproxy", no_drive),
+            ("file:///", no_drive),
+            ("file:////server/share/goproxy", no_drive),
+            // "file URL encodes volume in host field: too few slashes?"
+            ("file://C:/goproxy", no_drive),
+            ("file://C:\\goproxy", no_drive),
+            // Drive-relative: not absolute (url.go `checkAbs`).
+            ("file:///C:", not_path),
+            ("file:///C:goproxy", not_path),
+            // UNC hosts are refused like any host (proxy.go `newProxyRepo`).
+            ("file://server/share/goproxy", not_path),
+        ] {
+            match from_raw(raw) {
+                Ok(up) => panic!("{raw}: accepted as {}", up.dir().display()),
+                Err(e) => assert!(check(&e), "{raw}: wrong error {e:?}"),
+            }
+        }
+        let e = from_raw("file:///srv").unwrap_err().to_string();
+        assert!(e.contains("file:///C:/goproxy"), "{e}");
     }
 }

@@ -15,6 +15,7 @@ pub mod file;
 pub mod http;
 
 use std::fmt;
+use std::path::Path;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -483,6 +484,17 @@ pub enum UpstreamConfigError {
         /// The entry, password redacted.
         entry: String,
     },
+    /// Windows only: a `file://` URL whose path does not start with a drive letter, such as
+    /// `file:///srv/goproxy`, or `file://C:/goproxy` with the drive where the host goes
+    /// (cmd/go web/url_windows.go `convertFileURLPath`: "file URL missing drive letter",
+    /// "file URL encodes volume in host field: too few slashes?").
+    #[error(
+        "upstream list entry {entry:?}: a file:// URL on Windows must name a drive after three slashes, as in file:///C:/goproxy"
+    )]
+    FileNoDrive {
+        /// The entry, password redacted.
+        entry: String,
+    },
     /// An http(s) URL with a fragment, which cannot be joined with request paths.
     #[error("upstream list entry {entry:?}: an http(s) proxy URL may not have a fragment")]
     Fragment {
@@ -528,7 +540,8 @@ impl ProxyList {
     /// Parses a list as the go command parses GOPROXY (proxy.go `proxyList`): split on `,`
     /// and `|`, where the separator *after* an entry sets its [`Fallback`]; trim whitespace;
     /// skip empty entries; prefix `https://` to an entry containing `.`, `:` or `/` that has
-    /// no `:/` and is not an absolute path. Differences from the go command: `off` and
+    /// no `:/` and is not an absolute path (`/...`, or on Windows also `C:\...` and
+    /// `\\host\share`, as `filepath.IsAbs`). Differences from the go command: `off` and
     /// `direct` are errors (goward only talks to proxies), and so is an http(s) URL with a
     /// fragment.
     pub fn parse(spec: &str, client: &HttpClient) -> Result<ProxyList, UpstreamConfigError> {
@@ -566,12 +579,15 @@ impl ProxyList {
                 "direct" => return Err(UpstreamConfigError::Direct),
                 _ => {}
             }
-            let url =
-                if raw.contains(['.', ':', '/']) && !raw.contains(":/") && !raw.starts_with('/') {
-                    format!("https://{raw}")
-                } else {
-                    raw.to_string()
-                };
+            let url = if raw.contains(['.', ':', '/'])
+                && !raw.contains(":/")
+                && !raw.starts_with('/')
+                && !Path::new(raw).is_absolute()
+            {
+                format!("https://{raw}")
+            } else {
+                raw.to_string()
+            };
             entries.push(Entry {
                 upstream: new_upstream(&url, client, authorize)?,
                 fallback,
@@ -667,15 +683,18 @@ fn new_upstream(
 }
 
 /// Parses a list entry; a missing scheme gets its own error, as in cmd/go proxy.go
-/// `newProxyRepo` ("invalid proxy URL missing scheme").
+/// `newProxyRepo` ("invalid proxy URL missing scheme"). On Windows a bare absolute path
+/// such as `C:\goproxy` counts as missing its scheme too (the go command reports its
+/// drive letter as an invalid scheme "c"), so the error suggests `file://`.
 pub(crate) fn parse_url(raw: &str) -> Result<reqwest::Url, UpstreamConfigError> {
     // RFC 3986 scheme: ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) ":"
-    let has_scheme = raw.split_once(':').is_some_and(|(scheme, _)| {
-        scheme.starts_with(|c: char| c.is_ascii_alphabetic())
-            && scheme
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
-    });
+    let has_scheme = !Path::new(raw).is_absolute()
+        && raw.split_once(':').is_some_and(|(scheme, _)| {
+            scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+                && scheme
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+        });
     if !has_scheme {
         return Err(UpstreamConfigError::MissingScheme {
             entry: redact_str(raw),
@@ -945,17 +964,29 @@ mod tests {
             ("localhost:8080", &[("https://localhost:8080/", N)]),
             ("example.com/goproxy", &[("https://example.com/goproxy", N)]),
             ("HTTPS://A.example", &[("https://a.example/", N)]),
-            ("file:///srv/goproxy", &[("file:///srv/goproxy", N)]),
-            (
-                "file:/srv/goproxy|https://a.example",
-                &[("file:///srv/goproxy", A), ("https://a.example/", N)],
-            ),
             (
                 "https://user:secret@a.example/",
                 &[("https://user:xxxxx@a.example/", N)],
             ),
         ];
-        for (spec, want) in cases {
+        // A file:// path must be absolute on the OS goward runs on.
+        #[cfg(not(windows))]
+        let file_cases: &[(&str, &[(&str, Fallback)])] = &[
+            ("file:///srv/goproxy", &[("file:///srv/goproxy", N)]),
+            (
+                "file:/srv/goproxy|https://a.example",
+                &[("file:///srv/goproxy", A), ("https://a.example/", N)],
+            ),
+        ];
+        #[cfg(windows)]
+        let file_cases: &[(&str, &[(&str, Fallback)])] = &[
+            ("file:///C:/srv/goproxy", &[("file:///C:/srv/goproxy", N)]),
+            (
+                "file:/C:/srv/goproxy|https://a.example",
+                &[("file:///C:/srv/goproxy", A), ("https://a.example/", N)],
+            ),
+        ];
+        for (spec, want) in cases.iter().chain(file_cases) {
             let list = parse(spec).unwrap_or_else(|e| panic!("{spec:?}: {e}"));
             let want: Vec<(String, Fallback)> =
                 want.iter().map(|(b, f)| (b.to_string(), *f)).collect();
@@ -1010,6 +1041,30 @@ mod tests {
             }),
             ("file://", |e| {
                 matches!(e, UpstreamConfigError::FileNotPath { .. })
+            }),
+            ("file://C:/srv", |e| {
+                if cfg!(windows) {
+                    matches!(e, UpstreamConfigError::FileNoDrive { .. })
+                } else {
+                    matches!(e, UpstreamConfigError::FileNotPath { .. })
+                }
+            }),
+            // Absolute on Windows, so not given https:// (proxy.go uses `filepath.IsAbs`).
+            // (On Unix "C:/srv" has the scheme "c".)
+            #[cfg(windows)]
+            (r"C:\srv", |e| {
+                matches!(e, UpstreamConfigError::MissingScheme { .. })
+            }),
+            ("C:/srv", |e| {
+                if cfg!(windows) {
+                    matches!(e, UpstreamConfigError::MissingScheme { .. })
+                } else {
+                    matches!(e, UpstreamConfigError::Scheme { .. })
+                }
+            }),
+            #[cfg(windows)]
+            ("file:///srv/goproxy", |e| {
+                matches!(e, UpstreamConfigError::FileNoDrive { .. })
             }),
             ("https://a.example/#frag", |e| {
                 matches!(e, UpstreamConfigError::Fragment { .. })
