@@ -345,7 +345,23 @@ fn write_file_proxy(dir: &Path, graph: &Graph, log: &TestLog, with_sumdb: bool) 
 }
 
 /// One timed `go mod download` of the whole graph in a fresh module cache.
-fn go_mod_download(proxy: &str, gosumdb: &str, graph: &Graph) -> Result<Duration> {
+/// Directories of finished runs, deleted only after the last timed run: on ext4 without a
+/// journal (this project's machines), deleting thousands of files makes every file created in
+/// the next ~30 s scan past the recently deleted inodes (`recently_deleted()` in the inode
+/// allocator). `perf` showed most of the go command's and goward's CPU time there, growing round
+/// by round, when each run's module cache was deleted as soon as it finished.
+#[derive(Default)]
+struct Leftovers {
+    envs: Vec<GoEnv>,
+    gowards: Vec<Goward>,
+}
+
+fn go_mod_download(
+    proxy: &str,
+    gosumdb: &str,
+    graph: &Graph,
+    keep: &mut Leftovers,
+) -> Result<Duration> {
     let env = GoEnv::new(proxy, gosumdb);
     env.write("go.mod", &graph.root_go_mod);
     let t = Instant::now();
@@ -369,6 +385,7 @@ fn go_mod_download(proxy: &str, gosumdb: &str, graph: &Graph) -> Result<Duration
             zip.display()
         );
     }
+    keep.envs.push(env);
     Ok(elapsed)
 }
 
@@ -426,20 +443,24 @@ fn graph_bench(s: &Settings, report: &mut Report) -> Result<()> {
     let warm_cache = tempfile::Builder::new()
         .prefix("goward-bench-warm-")
         .tempdir()?;
+    let mut keep = Leftovers::default();
     let mut warm = Goward::start_in(warm_cache.path(), &fake.url(), &vkey, &[]);
-    go_mod_download(warm.url(), &gosumdb, &graph).context("filling goward's cache")?;
+    go_mod_download(warm.url(), &gosumdb, &graph, &mut keep).context("filling goward's cache")?;
     warm.restart();
 
     let probe = probe_latencies(&fake, &vkey, warm.url(), &graph, &log)?;
 
     // Untimed warm-up of the other arms (page cache, go binary).
-    go_mod_download(&file_url, &gosumdb, &graph).context("warm-up via file://")?;
-    go_mod_download(&fake.url(), &gosumdb, &graph).context("warm-up via the fake upstream")?;
+    go_mod_download(&file_url, &gosumdb, &graph, &mut keep).context("warm-up via file://")?;
+    go_mod_download(&fake.url(), &gosumdb, &graph, &mut keep)
+        .context("warm-up via the fake upstream")?;
 
     let mut times: Vec<Vec<Duration>> = vec![Vec::new(); Arm::ALL.len()];
     let mut cold_hwm: Vec<u64> = Vec::new();
     let mut cold_upstream: Vec<usize> = Vec::new();
     let mut warm_upstream: Vec<usize> = Vec::new();
+    let mut warm_cpu: Vec<Duration> = Vec::new();
+    let mut cold_cpu: Vec<Duration> = Vec::new();
     println!();
     println!("timing {} runs per arm, arms interleaved", s.runs);
     for round in 0..s.runs {
@@ -448,20 +469,25 @@ fn graph_bench(s: &Settings, report: &mut Report) -> Result<()> {
             let idx = (k + round) % Arm::ALL.len();
             let arm = Arm::ALL[idx];
             let d = match arm {
-                Arm::FileWarm => go_mod_download(&file_url, &gosumdb, &graph)?,
+                Arm::FileWarm => go_mod_download(&file_url, &gosumdb, &graph, &mut keep)?,
                 Arm::GowardWarm => {
                     fake.reset_requests();
-                    let d = go_mod_download(warm.url(), &gosumdb, &graph)?;
+                    let cpu0 = proc_cpu(pid(&warm)?)?;
+                    let d = go_mod_download(warm.url(), &gosumdb, &graph, &mut keep)?;
+                    warm_cpu.push(proc_cpu(pid(&warm)?)?.saturating_sub(cpu0));
                     warm_upstream.push(fake.request_log().len());
                     d
                 }
-                Arm::DirectCold => go_mod_download(&fake.url(), &gosumdb, &graph)?,
+                Arm::DirectCold => go_mod_download(&fake.url(), &gosumdb, &graph, &mut keep)?,
                 Arm::GowardCold => {
-                    let g = Goward::start(&fake.url(), &vkey, &[]);
+                    let mut g = Goward::start(&fake.url(), &vkey, &[]);
                     fake.reset_requests();
-                    let d = go_mod_download(g.url(), &gosumdb, &graph)?;
+                    let d = go_mod_download(g.url(), &gosumdb, &graph, &mut keep)?;
                     cold_upstream.push(fake.request_log().len());
                     cold_hwm.push(proc_kib(pid(&g)?, "VmHWM")?);
+                    cold_cpu.push(proc_cpu(pid(&g)?)?);
+                    g.kill_hard();
+                    keep.gowards.push(g);
                     d
                 }
             };
@@ -478,6 +504,7 @@ fn graph_bench(s: &Settings, report: &mut Report) -> Result<()> {
                 .join(", ")
         );
     }
+    drop(keep);
     let warm_hwm = proc_kib(pid(&warm)?, "VmHWM")?;
     let warm_rss = proc_kib(pid(&warm)?, "VmRSS")?;
 
@@ -507,6 +534,11 @@ fn graph_bench(s: &Settings, report: &mut Report) -> Result<()> {
         median_usize(&warm_upstream),
         kib_mib(warm_rss)
     );
+    println!(
+        "  goward CPU time per run (user+system, median): warm {:.3} s, cold {:.3} s (start-up included)",
+        median(&warm_cpu).as_secs_f64(),
+        median(&cold_cpu).as_secs_f64()
+    );
     println!();
     println!("{probe}");
     let m = |a: Arm| median(&times[Arm::ALL.iter().position(|x| *x == a).unwrap_or(0)]);
@@ -515,6 +547,14 @@ fn graph_bench(s: &Settings, report: &mut Report) -> Result<()> {
     println!();
     println!("  warm ratio goward / file://        {warm_ratio:.2}×  (target ≤ {WARM_TARGET}×)");
     println!("  cold ratio goward / fake upstream  {cold_ratio:.2}×  (target ≤ {COLD_TARGET}×)");
+    // The floor for any HTTP proxy: the fake upstream answers from memory and does no work, so
+    // its ratio to file:// is the go command's own cost of HTTP over reading files.
+    let floor = m(Arm::DirectCold).as_secs_f64() / m(Arm::FileWarm).as_secs_f64();
+    let warm_vs_http = m(Arm::GowardWarm).as_secs_f64() / m(Arm::DirectCold).as_secs_f64();
+    println!(
+        "  zero-work HTTP server (fake upstream) / file://   {floor:.2}×  (the go client's HTTP cost)"
+    );
+    println!("  warm goward / zero-work HTTP server               {warm_vs_http:.2}×");
     report.ratio(
         "warm go mod download: goward / file://",
         warm_ratio,
@@ -524,6 +564,18 @@ fn graph_bench(s: &Settings, report: &mut Report) -> Result<()> {
         "cold go mod download: goward / upstream",
         cold_ratio,
         COLD_TARGET,
+    );
+    report.info(
+        "floor: zero-work HTTP server / file://",
+        format!("{floor:.2}×"),
+    );
+    report.info(
+        "warm goward / zero-work HTTP server",
+        format!("{warm_vs_http:.2}×"),
+    );
+    report.info(
+        "goward CPU per cold run (median)",
+        format!("{:.2} s", median(&cold_cpu).as_secs_f64()),
     );
     report.rss("goward VmHWM, warm graph runs", kib_mib(warm_hwm), None);
     report.rss(
@@ -1091,6 +1143,26 @@ fn proc_kib(pid: u32, field: &str) -> Result<u64> {
                 .ok()
         })
         .with_context(|| format!("no {field} in /proc/{pid}/status"))
+}
+
+/// User + system CPU time of a process so far (/proc/<pid>/stat fields 14 and 15, in clock
+/// ticks of 1/100 s, the Linux USER_HZ).
+fn proc_cpu(pid: u32) -> Result<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .with_context(|| format!("reading /proc/{pid}/stat"))?;
+    // The command name (field 2) may contain spaces; fields after it are plain.
+    let rest = stat
+        .rsplit_once(')')
+        .map(|(_, r)| r)
+        .context("malformed /proc/<pid>/stat")?;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| -> Result<u64> {
+        f.get(i)
+            .and_then(|v| v.parse().ok())
+            .context("malformed /proc/<pid>/stat")
+    };
+    // Field 3 (state) is f[0], so utime (14) is f[11] and stime (15) f[12].
+    Ok(Duration::from_millis((ticks(11)? + ticks(12)?) * 10))
 }
 
 fn cpu_model() -> String {

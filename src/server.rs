@@ -274,7 +274,7 @@ async fn dispatch(app: &App, req: Request, headers: &HeaderMap) -> Result<Respon
         Request::InfoQuery(m, q) => ok("application/json", svc.info_query(&m, &q).await?),
         Request::Mod(mv) => {
             let body = svc.go_mod(&mv).await?;
-            svc.prefetch_zip(&mv);
+            svc.prefetch(&mv);
             ok(TEXT, body)
         }
         Request::Zip(mv) => {

@@ -147,7 +147,7 @@ pub struct Service {
     /// Bounds concurrent zip checks: each holds the zip's names and a
     /// hashing buffer, so memory stays flat under a burst of cold fetches.
     zip_checks: tokio::sync::Semaphore,
-    /// Bounds background zip prefetches (see [`Service::prefetch_zip`]).
+    /// Bounds background zip prefetches (see [`Service::prefetch`]).
     prefetches: Arc<tokio::sync::Semaphore>,
     /// The policy in force; swapped whole on reload.
     policy: RwLock<Arc<ActivePolicy>>,
@@ -677,16 +677,18 @@ impl Service {
         ))))
     }
 
-    /// Starts fetching and proving the zip of a version whose go.mod was just
-    /// served, unless it is already cached or too many prefetches run. The
-    /// go command loads the whole graph's go.mod files first and asks for the
-    /// zips afterwards, so by then they are proven (Athens likewise fetches a
-    /// version whole). Failures are left for the real request to report.
-    pub fn prefetch_zip(self: &Arc<Self>, mv: &ModuleVersion) {
-        if self
+    /// Starts fetching and proving the zip (and `.info`) of a version whose
+    /// go.mod was just served, unless cached or too many prefetches run.
+    /// The go command loads the whole graph's go.mod files first and asks
+    /// for the zips afterwards, so by then they are proven (Athens likewise
+    /// fetches a version whole). Failures are left for the real request to
+    /// report.
+    pub fn prefetch(self: &Arc<Self>, mv: &ModuleVersion) {
+        let need_zip = !self
             .artifacts
-            .contains_key(&(ArtifactKind::Zip, mv.clone()))
-        {
+            .contains_key(&(ArtifactKind::Zip, mv.clone()));
+        let need_info = !self.infos.contains_key(mv);
+        if !need_zip && !need_info {
             return;
         }
         let Ok(permit) = self.prefetches.clone().try_acquire_owned() else {
@@ -694,9 +696,17 @@ impl Service {
         };
         let (svc, mv) = (self.clone(), mv.clone());
         tokio::spawn(async move {
-            if let Err(e) = svc.zip(&mv).await {
-                tracing::debug!(subject = %mv, "zip prefetch: {e}");
-            }
+            let zip = async {
+                if need_zip && let Err(e) = svc.zip(&mv).await {
+                    tracing::debug!(subject = %mv, "zip prefetch: {e}");
+                }
+            };
+            let info = async {
+                if need_info && let Err(e) = svc.info(&mv).await {
+                    tracing::debug!(subject = %mv, "info prefetch: {e}");
+                }
+            };
+            tokio::join!(zip, info);
             drop(permit);
         });
     }

@@ -209,6 +209,11 @@ pub struct SumdbClient {
     proven: moka::future::Cache<(String, String), Arc<(ProvenRecord, Bytes)>>,
     /// The last `/latest` fetched from upstream, reused for a short while.
     latest: moka::future::Cache<(), Bytes>,
+    /// Tiles already served: a tile's path fixes its content in an
+    /// append-only log, and one served was authenticated against a trusted
+    /// head, so it is answered again without rebuilding it (a fork found
+    /// later still stops it, by `check_trusted`).
+    served: moka::future::Cache<Tile, Bytes>,
 }
 
 fn tlog_err(db: &str, what: impl Into<String>) -> impl FnOnce(tlog::TlogError) -> SumdbError + '_ {
@@ -274,6 +279,10 @@ impl SumdbClient {
             proven: moka::future::Cache::builder().max_capacity(100_000).build(),
             latest: moka::future::Cache::builder()
                 .time_to_live(limits.latest_ttl)
+                .build(),
+            served: moka::future::Cache::builder()
+                .max_capacity(32 << 20)
+                .weigher(|_, v: &Bytes| u32::try_from(v.len()).unwrap_or(u32::MAX))
                 .build(),
             limits,
         })
@@ -784,6 +793,15 @@ impl SumdbClient {
     /// record against authenticated leaf hashes.
     pub async fn tile(&self, t: Tile) -> Result<Bytes, SumdbError> {
         self.check_trusted()?;
+        if let Some(b) = self.served.get(&t).await {
+            return Ok(b);
+        }
+        let b = self.tile_uncached(t).await?;
+        self.served.insert(t, b.clone()).await;
+        Ok(b)
+    }
+
+    async fn tile_uncached(&self, t: Tile) -> Result<Bytes, SumdbError> {
         if t.h != TILE_HEIGHT {
             return Err(SumdbError::BadRequest {
                 db: self.name.clone(),
