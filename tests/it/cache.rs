@@ -13,6 +13,7 @@
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
@@ -869,4 +870,340 @@ fn repeated_sigkill_during_concurrent_downloads_leaves_a_consistent_cache() {
                 .collect::<Vec<_>>()
         );
     }
+}
+
+/// Where a crash cycle kills goward. Every point is reached by observing progress (bytes the
+/// upstream sent, bytes a client received, requests the upstream saw), never by sleeping.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum KillPoint {
+    /// Every new zip's transfer from the upstream has begun.
+    UpstreamStarted,
+    /// Every new zip is half-way through its transfer from the upstream.
+    UpstreamHalf,
+    /// Every new zip arrived whole (so it is in the zip checks or checked and in `tmp/`) while
+    /// its checksum-database lookup hangs: downloaded, not yet proven or stored.
+    AwaitingProof,
+    /// The moment the upstream sent the last byte of the first new zip: lands in the zip checks,
+    /// the proof, the fsyncs or the renames of the store.
+    JustDownloaded,
+    /// The moment the first new zip's blob appears under `blobs/`: between the blob's rename
+    /// and its metadata record (or just after).
+    MidStore,
+    /// A client slowly reading an already cached zip is part-way through it (goward is
+    /// mid-serve) while the new zips are a quarter through their transfers.
+    MidServe,
+    /// One new zip (not trickled) was served whole to its two clients; the others are a
+    /// quarter through their transfers.
+    SomeServed,
+}
+
+/// The crash cycles, in order.
+const CRASH_CYCLES: [KillPoint; 8] = [
+    KillPoint::UpstreamStarted,
+    KillPoint::UpstreamHalf,
+    KillPoint::AwaitingProof,
+    KillPoint::JustDownloaded,
+    KillPoint::MidServe,
+    KillPoint::SomeServed,
+    KillPoint::MidStore,
+    KillPoint::JustDownloaded,
+];
+
+/// The module whose versions the crash test downloads.
+const BIG: &str = "example.com/crashbig";
+
+/// `BIG@version`: a stored (uncompressed) zip of `len` bytes of noise seeded by `len`.
+fn publish_big(fake: &FakeProxy, version: &str, len: usize) -> Published {
+    let z = ModZip::new(BIG, version)
+        .stored()
+        .file("big.go", "package big\n")
+        .file("data.bin", noise(len as u64, len));
+    fake.publish(z, &format!("module {BIG}\n\ngo 1.21\n"))
+}
+
+/// Where a held client stops reading.
+const HOLD_AT: u64 = 256 << 10;
+
+/// A concurrent download of a zip through goward, its progress visible.
+struct Download<'a> {
+    want: &'a Published,
+    received: Arc<AtomicU64>,
+    handle: std::thread::JoinHandle<std::io::Result<crate::support::HttpResponse>>,
+}
+
+impl<'a> Download<'a> {
+    /// Starts downloading `want`'s zip. With `hold`, the client stops reading once it has
+    /// [`HOLD_AT`] bytes, until `hold` is set: the response stays in flight.
+    fn start(g: &Goward, want: &'a Published, hold: Option<Arc<AtomicBool>>) -> Download<'a> {
+        let url = g.url_for(&want.zip_path());
+        let received = Arc::new(AtomicU64::new(0));
+        let r = received.clone();
+        let handle = std::thread::spawn(move || {
+            crate::support::try_http_get_observed(&url, Duration::from_secs(120), &mut |n| {
+                r.store(n, Ordering::SeqCst);
+                if let Some(h) = &hold
+                    && n >= HOLD_AT
+                {
+                    while !h.load(Ordering::SeqCst) {
+                        std::thread::sleep(Duration::from_millis(5));
+                    }
+                }
+            })
+        });
+        Download {
+            want,
+            received,
+            handle,
+        }
+    }
+
+    fn received(&self) -> u64 {
+        self.received.load(Ordering::SeqCst)
+    }
+
+    /// Waits for the end of the transfer. A 200 must be the whole, genuine zip: nothing partial
+    /// or foreign is ever delivered as complete. Returns how it ended.
+    fn finish(self, ctx: &str) -> &'static str {
+        let path = self.want.zip_path();
+        match self.handle.join().expect("download thread") {
+            Ok(r) if r.status == 200 => {
+                assert!(
+                    r.body == self.want.zip,
+                    "{ctx}: {path}: a client got a 200 with other bytes ({} of {})",
+                    r.body.len(),
+                    self.want.zip.len()
+                );
+                "whole"
+            }
+            Ok(r) => {
+                eprintln!("{ctx}: {path}: {} {}", r.status, r.text().trim_end());
+                "error status"
+            }
+            Err(_) => "cut off",
+        }
+    }
+}
+
+/// Polls `cond` every millisecond (kill points that last only a moment).
+#[track_caller]
+fn poll_fast(ctx: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + timeout;
+    while !cond() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{ctx}: timed out after {timeout:?}"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Blobs no metadata record names (what a kill between a blob's rename and its record's leaves).
+fn orphan_blobs(cache: &Path) -> usize {
+    let named: std::collections::HashSet<String> = files_under(&cache.join("meta"))
+        .iter()
+        .filter(|m| m.to_string_lossy().ends_with(".json"))
+        .filter_map(|m| {
+            let json: serde_json::Value = serde_json::from_slice(&std::fs::read(m).ok()?).ok()?;
+            Some(json["sha256"].as_str()?.to_owned())
+        })
+        .collect();
+    files_under(&cache.join("blobs"))
+        .iter()
+        .filter(|b| {
+            b.file_name()
+                .and_then(|n| n.to_str())
+                .is_none_or(|n| !named.contains(n))
+        })
+        .count()
+}
+
+/// `goward cache verify` (the binary the harness runs) on `cache`: exit 0, no problem, no note.
+/// Returns its summary line.
+#[track_caller]
+fn assert_cache_verify_clean(cache: &Path, vkey: &str, ctx: &str) -> String {
+    let dir = cache.to_str().expect("utf-8 cache path");
+    let o = crate::support::run_goward(&["cache", "verify", "--cache-dir", dir, "--sumdb", vkey]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{ctx}: cache verify failed:\n{}\n{}",
+        o.stdout,
+        o.stderr
+    );
+    assert!(
+        o.stdout.contains("; 0 problem(s)")
+            && !o
+                .stdout
+                .lines()
+                .any(|l| l.starts_with("BAD ") || l.starts_with("note: ")),
+        "{ctx}: cache verify reported something:\n{}",
+        o.stdout
+    );
+    o.stdout.lines().last().unwrap_or_default().to_owned()
+}
+
+/// Files anywhere in the cache that are a strict prefix of one of `zips` (one read per file).
+fn partial_zips(cache: &Path, zips: &[Published]) -> Vec<PathBuf> {
+    files_under(cache)
+        .into_iter()
+        .filter(|f| {
+            std::fs::read(f).is_ok_and(|b| {
+                !b.is_empty()
+                    && zips
+                        .iter()
+                        .any(|p| b.len() < p.zip.len() && p.zip.starts_with(&b))
+            })
+        })
+        .collect()
+}
+
+/// Issue 5's crash test: four clients download large zips (a little over 3 MiB each, three new
+/// versions a cycle, trickled by the upstream) concurrently; goward is SIGKILLed at a different
+/// observed point each cycle ([`KillPoint`]) and restarted on the same cache dir, eight times.
+/// In the mid-serve cycle the fourth client has part-read a 16 MiB zip cached beforehand, so the
+/// kill cuts off a response goward is still sending. No client ever gets a 200 with partial or
+/// foreign bytes. After every restart, before anything
+/// new is served: `tmp/` was swept, `goward cache verify` exits 0 and reports no problem (every
+/// blob re-hashed, every record and proof checked), no partial copy of a zip lies anywhere in the
+/// cache; then every zip published so far is served byte-identical, with the published `h1:`.
+/// Every other cycle `cache verify` also runs on the cache exactly as the crash left it.
+#[test]
+fn sigkill_during_concurrent_large_downloads_then_cache_verify_is_clean() {
+    let (fake, vkey) = world();
+    let cache = tempfile::tempdir().expect("cache dir");
+    let mut g = Goward::start_in(cache.path(), &fake.url(), &vkey, &[]);
+    // Cached before the crashes, what the held client reads in the mid-serve cycle: larger
+    // than the socket buffers hold, so that the kill lands while goward is still sending it.
+    let warm = publish_big(&fake, "v1.99.0", 16 << 20);
+    assert_serves(&g, &warm.zip_path(), &warm.zip);
+    let mut all: Vec<Published> = vec![warm];
+    for (cycle, &kill) in CRASH_CYCLES.iter().enumerate() {
+        let ctx = format!("cycle {cycle} ({kill:?})");
+        let new: Vec<Published> = (0..3)
+            .map(|i| {
+                let len = (3 << 20) + i * (96 << 10) + cycle * 4096;
+                publish_big(&fake, &format!("v1.{cycle}.{i}"), len)
+            })
+            .collect();
+        for (i, p) in new.iter().enumerate() {
+            if !(kill == KillPoint::SomeServed && i == 0) {
+                fake.set_fault(
+                    &p.zip_path(),
+                    Fault::Trickle {
+                        chunk: 32 << 10,
+                        delay: Duration::from_millis(8),
+                    },
+                );
+            }
+            if kill == KillPoint::AwaitingProof {
+                fake.set_fault(&p.lookup_path(DB), Fault::Hang);
+            }
+        }
+        // Four clients: one per new version, and a fourth on the first new version (a shared
+        // fetch) or, in the mid-serve cycle, slowly on a zip cached in cycle 0.
+        let hold = Arc::new(AtomicBool::new(false));
+        let mut clients: Vec<Download<'_>> =
+            new.iter().map(|p| Download::start(&g, p, None)).collect();
+        clients.push(if kill == KillPoint::MidServe {
+            Download::start(&g, &all[0], Some(hold.clone()))
+        } else {
+            Download::start(&g, &new[0], None)
+        });
+        let sent = |p: &Published| fake.bytes_sent(&p.zip_path());
+        let len = |p: &Published| p.zip.len() as u64;
+        let limit = Duration::from_secs(60);
+        match kill {
+            KillPoint::UpstreamStarted => wait_until("every zip started", limit, || {
+                new.iter().all(|p| sent(p) > 0)
+            }),
+            KillPoint::UpstreamHalf => wait_until("every zip half-way", limit, || {
+                new.iter().all(|p| sent(p) >= len(p) / 2)
+            }),
+            KillPoint::AwaitingProof => {
+                wait_until("every zip downloaded, its lookup hanging", limit, || {
+                    new.iter()
+                        .all(|p| sent(p) == len(p) && fake.requests(&p.lookup_path(DB)) > 0)
+                })
+            }
+            KillPoint::JustDownloaded => {
+                poll_fast(&ctx, limit, || new.iter().any(|p| sent(p) == len(p)))
+            }
+            KillPoint::MidStore => {
+                let blobs: Vec<PathBuf> = new
+                    .iter()
+                    .map(|p| {
+                        let sha = sha256_hex(&p.zip);
+                        cache.path().join("blobs/sha256").join(&sha[..2]).join(sha)
+                    })
+                    .collect();
+                poll_fast(&ctx, limit, || blobs.iter().any(|b| b.exists()))
+            }
+            KillPoint::MidServe => wait_until(
+                "the held client part-way, the new zips a quarter through",
+                limit,
+                || clients[3].received() >= HOLD_AT && new.iter().all(|p| sent(p) >= len(p) / 4),
+            ),
+            KillPoint::SomeServed => wait_until(
+                "the fast zip served, the others a quarter through",
+                limit,
+                || {
+                    [&clients[0], &clients[3]]
+                        .iter()
+                        .all(|c| c.handle.is_finished())
+                        && new[1..].iter().all(|p| sent(p) >= len(p) / 4)
+                },
+            ),
+        }
+        let at_kill: Vec<String> = new
+            .iter()
+            .map(|p| format!("{}/{}", sent(p), len(p)))
+            .collect();
+        let fourth = clients[3].received();
+        g.kill_hard();
+        hold.store(true, Ordering::SeqCst);
+        let outcomes: Vec<&str> = clients.into_iter().map(|c| c.finish(&ctx)).collect();
+        let leftovers = files_under(&cache.path().join("tmp")).len();
+        let stored: Vec<bool> = new
+            .iter()
+            .map(|p| meta_file(cache.path(), p, "zip").exists())
+            .collect();
+        let orphans = orphan_blobs(cache.path());
+        if cycle % 2 == 0 {
+            assert_cache_verify_clean(cache.path(), &vkey, &format!("{ctx}, as the crash left it"));
+        }
+        fake.clear_faults();
+        g.restart();
+
+        // Before anything new is served.
+        assert_cache_consistent(cache.path(), &[]);
+        let summary = assert_cache_verify_clean(cache.path(), &vkey, &format!("{ctx}, restarted"));
+        all.extend(new);
+        let partial = partial_zips(cache.path(), &all);
+        assert!(partial.is_empty(), "{ctx}: partial zips left: {partial:?}");
+        eprintln!(
+            "{ctx}: upstream sent {at_kill:?} at the kill, client 3 had {fourth} bytes; \
+             clients: {outcomes:?}; left by the crash: {leftovers} temp file(s), {orphans} \
+             blob(s) without a record, new zips stored {stored:?}; verify after restart: \
+             {summary}"
+        );
+
+        for p in &all {
+            let r = g
+                .try_get(&p.zip_path(), Duration::from_secs(60))
+                .unwrap_or_else(|e| panic!("{ctx}: GET {}: {e}", p.zip_path()));
+            assert_eq!(r.status, 200, "{ctx}: GET {}: {}", p.zip_path(), r.text());
+            assert!(
+                r.body == p.zip,
+                "{ctx}: GET {}: served bytes differ from the upstream's",
+                p.zip_path()
+            );
+            assert_eq!(
+                crate::support::modzip::try_h1_zip(&r.body).as_deref(),
+                Ok(p.zip_h1.as_str()),
+                "{ctx}: GET {}: h1",
+                p.zip_path()
+            );
+        }
+    }
+    assert_cache_verify_clean(cache.path(), &vkey, "after the last cycle");
 }

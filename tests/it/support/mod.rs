@@ -321,6 +321,16 @@ pub(crate) fn http_get(url: &str) -> HttpResponse {
 /// GET `url` with `Connection: close`, reading the whole response within `timeout`. A body
 /// shorter than its Content-Length, or a truncated chunked body, is an error.
 pub(crate) fn try_http_get(url: &str, timeout: Duration) -> std::io::Result<HttpResponse> {
+    try_http_get_observed(url, timeout, &mut |_| {})
+}
+
+/// [`try_http_get`] that calls `on_read` after every read with the number of response bytes
+/// (header included) received so far: to report a client's progress, or to read slowly.
+pub(crate) fn try_http_get_observed(
+    url: &str,
+    timeout: Duration,
+    on_read: &mut dyn FnMut(u64),
+) -> std::io::Result<HttpResponse> {
     use std::io::{Error, ErrorKind};
     let bad = |m: String| Error::new(ErrorKind::InvalidData, m);
     let rest = url
@@ -354,7 +364,10 @@ pub(crate) fn try_http_get(url: &str, timeout: Duration) -> std::io::Result<Http
         s.set_read_timeout(Some(left))?;
         match s.read(&mut buf) {
             Ok(0) => break,
-            Ok(n) => raw.extend_from_slice(&buf[..n]),
+            Ok(n) => {
+                raw.extend_from_slice(&buf[..n]);
+                on_read(raw.len() as u64);
+            }
             Err(e) if e.kind() == ErrorKind::Interrupted => {}
             Err(e) => return Err(e),
         }
