@@ -259,8 +259,7 @@ impl Service {
             return;
         }
         tracing::info!(target: "goward::policy", policy = %src.path.display(), "policy or pin file changed; reloading");
-        let _ = self.apply_reload(src);
-        self.remember_files();
+        let _ = self.reload_from(src, Some(now));
     }
 
     /// The policy in force.
@@ -276,8 +275,29 @@ impl Service {
     /// flight finish under the policy they started with.
     pub fn reload_policy(&self) -> Result<(), PolicyLoadError> {
         let src = self.policy_source.as_ref().ok_or(PolicyLoadError::NoFile)?;
+        let before = self.fingerprint(src);
+        self.reload_from(src, before)
+    }
+
+    /// Reloads and remembers the files as they were read *before* loading
+    /// (`before`): a file changed while the policy was loading then differs
+    /// from what is remembered, and the watcher reloads again instead of
+    /// missing the change. If the reload changed which pin files the policy
+    /// names, `before` covers the wrong files and they are read again.
+    fn reload_from(
+        &self,
+        src: &PolicySource,
+        before: Option<Vec<u8>>,
+    ) -> Result<(), PolicyLoadError> {
+        let files = self.policy().policy.pin_files();
         let r = self.apply_reload(src);
-        self.remember_files();
+        if self.policy().policy.pin_files() == files {
+            *src.last_seen
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = before;
+        } else {
+            self.remember_files();
+        }
         r
     }
 
