@@ -21,6 +21,7 @@ use sha2::Digest as _;
 
 use crate::support::fakeproxy::{FakeProxy, Fault, Published, default_info, escape};
 use crate::support::modzip::ModZip;
+use crate::support::modzip::noise;
 use crate::support::testlog::TestLog;
 use crate::support::{Goward, files_under, partial_copies_of, try_http_get, wait_until};
 
@@ -29,19 +30,6 @@ const DB: &str = "sum.cache-it.test";
 
 // ---------------------------------------------------------------------------------------------
 // Helpers.
-
-/// Incompressible bytes, so a zip holding them is about `len` bytes long.
-fn noise(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
 
 /// Publishes `path@v1.0.0` with `data_len` bytes of noise (0: a tiny zip).
 fn publish(fake: &FakeProxy, path: &str, data_len: usize) -> Published {

@@ -16,6 +16,7 @@ use std::time::Duration;
 use crate::support::fakeproxy::{FakeProxy, Fault, Published};
 use crate::support::gocmd::{GoEnv, GoOutput};
 use crate::support::modzip::ModZip;
+use crate::support::modzip::noise;
 use crate::support::testlog::TestLog;
 use crate::support::{
     Goward, files_containing, note_keypair, partial_copies_of, try_http_get, wait_until,
@@ -625,19 +626,6 @@ fn zip_larger_than_max_zip_size_is_refused() {
 
 // ---------------------------------------------------------------------------------------------
 // Crash safety.
-
-/// Incompressible bytes, so deflate cannot shrink the trickled zip.
-fn noise(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
 
 /// SIGKILL while several large zips are being fetched slowly from the upstream; after a restart
 /// on the same cache every artifact is byte-identical to the published one, the go command

@@ -8,22 +8,11 @@ use std::time::Duration;
 
 use crate::support::fakeproxy::{FakeProxy, Fault, Published, escape};
 use crate::support::modzip::ModZip;
+use crate::support::modzip::noise;
 use crate::support::testlog::TestLog;
 use crate::support::{Goward, files_under, run_goward, try_http_get, wait_until};
 
 const DB: &str = "sum.hygiene-it.test";
-
-fn noise(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
 
 fn publish(fake: &FakeProxy, path: &str, data_len: usize) -> Published {
     let mut z = ModZip::new(path, "v1.0.0").file("m.go", "package m\n");

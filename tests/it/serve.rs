@@ -3,25 +3,13 @@
 //! (`goward verify-zip`, `goward serve` with a bad configuration).
 
 use crate::support::fakeproxy::{FakeProxy, Fault, Published, default_info};
+use crate::support::modzip::noise;
 use crate::support::modzip::{ModZip, h1_zip};
 use crate::support::rawhttp::{RawResponse, get_with, metric, request};
 use crate::support::testlog::TestLog;
 use crate::support::{Goward, run_goward};
 
 const DB: &str = "sum.goward.test";
-
-/// Incompressible bytes.
-fn noise(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
 
 struct World {
     fake: FakeProxy,

@@ -15,6 +15,7 @@ use std::time::Duration;
 use crate::support::fakeproxy::{FakeProxy, Fault, Published, default_info};
 use crate::support::gocmd::GoEnv;
 use crate::support::modzip::ModZip;
+use crate::support::modzip::noise;
 use crate::support::testlog::TestLog;
 use crate::support::{Goward, HttpResponse, files_under, http_get};
 
@@ -27,19 +28,6 @@ fn go_mod(path: &str) -> String {
 fn zip_of(path: &str, version: &str) -> ModZip {
     let pkg = path.rsplit('/').next().unwrap_or("m").to_ascii_lowercase();
     ModZip::new(path, version).file("m.go", format!("package {pkg}\n\n// {version}\n"))
-}
-
-/// Incompressible bytes.
-fn noise(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
 }
 
 #[track_caller]

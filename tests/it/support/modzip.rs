@@ -362,6 +362,20 @@ pub(crate) fn h1_mod(go_mod: &[u8]) -> String {
     hash1(&[(b"go.mod".to_vec(), go_mod.to_vec())])
 }
 
+/// Incompressible bytes (xorshift), so a zip holding them is about `len` bytes long and
+/// deflate cannot shrink a trickled transfer. Different seeds give different bytes.
+pub(crate) fn noise(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
