@@ -193,14 +193,16 @@ enum Arm {
     FileWarm,
     GowardWarm,
     DirectCold,
+    RelayCold,
     GowardCold,
 }
 
 impl Arm {
-    const ALL: [Arm; 4] = [
+    const ALL: [Arm; 5] = [
         Arm::FileWarm,
         Arm::GowardWarm,
         Arm::DirectCold,
+        Arm::RelayCold,
         Arm::GowardCold,
     ];
 
@@ -209,6 +211,7 @@ impl Arm {
             Arm::FileWarm => "warm  GOPROXY=file:// (same files)",
             Arm::GowardWarm => "warm  goward, cache filled",
             Arm::DirectCold => "cold  GOPROXY=<fake upstream>",
+            Arm::RelayCold => "cold  zero-work relay -> fake upstream",
             Arm::GowardCold => "cold  goward, empty cache",
         }
     }
@@ -454,6 +457,9 @@ fn graph_bench(s: &Settings, report: &mut Report) -> Result<()> {
     go_mod_download(&file_url, &gosumdb, &graph, &mut keep).context("warm-up via file://")?;
     go_mod_download(&fake.url(), &gosumdb, &graph, &mut keep)
         .context("warm-up via the fake upstream")?;
+    let relay = Relay::start(&fake.url())?;
+    go_mod_download(&relay.url(), &gosumdb, &graph, &mut keep)
+        .context("warm-up via the zero-work relay")?;
 
     let mut times: Vec<Vec<Duration>> = vec![Vec::new(); Arm::ALL.len()];
     let mut cold_hwm: Vec<u64> = Vec::new();
@@ -479,6 +485,7 @@ fn graph_bench(s: &Settings, report: &mut Report) -> Result<()> {
                     d
                 }
                 Arm::DirectCold => go_mod_download(&fake.url(), &gosumdb, &graph, &mut keep)?,
+                Arm::RelayCold => go_mod_download(&relay.url(), &gosumdb, &graph, &mut keep)?,
                 Arm::GowardCold => {
                     let mut g = Goward::start(&fake.url(), &vkey, &[]);
                     fake.reset_requests();
@@ -555,6 +562,13 @@ fn graph_bench(s: &Settings, report: &mut Report) -> Result<()> {
         "  zero-work HTTP server (fake upstream) / file://   {floor:.2}×  (the go client's HTTP cost)"
     );
     println!("  warm goward / zero-work HTTP server               {warm_vs_http:.2}×");
+    // The floor for the cold ratio: a proxy that forwards every request and does nothing else.
+    let relay_floor = m(Arm::RelayCold).as_secs_f64() / m(Arm::DirectCold).as_secs_f64();
+    let cold_vs_relay = m(Arm::GowardCold).as_secs_f64() / m(Arm::RelayCold).as_secs_f64();
+    println!(
+        "  zero-work relay / fake upstream                   {relay_floor:.2}×  (the cost of one more hop)"
+    );
+    println!("  cold goward / zero-work relay                     {cold_vs_relay:.2}×");
     report.ratio(
         "warm go mod download: goward / file://",
         warm_ratio,
@@ -572,6 +586,14 @@ fn graph_bench(s: &Settings, report: &mut Report) -> Result<()> {
     report.info(
         "warm goward / zero-work HTTP server",
         format!("{warm_vs_http:.2}×"),
+    );
+    report.info(
+        "floor: zero-work relay / upstream",
+        format!("{relay_floor:.2}×"),
+    );
+    report.info(
+        "cold goward / zero-work relay",
+        format!("{cold_vs_relay:.2}×"),
     );
     report.info(
         "goward CPU per cold run (median)",
@@ -1204,4 +1226,103 @@ fn kib_mib(kib: u64) -> f64 {
 
 fn mbps(bytes: u64, d: Duration) -> f64 {
     bytes as f64 / 1e6 / d.as_secs_f64().max(1e-9)
+}
+
+/// A proxy that does no work: every request is forwarded to the fake upstream and the answer
+/// streamed back unchanged, with goward's own HTTP stack (axum server, reqwest client with a
+/// keep-alive pool) but no cache, no verification and no logging. Its time over the direct arm is
+/// what any proxy pays for the extra hop on this machine: the floor for the cold ratio.
+struct Relay {
+    addr: std::net::SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Relay {
+    fn start(upstream: &str) -> Result<Relay> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let tls = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()?
+            .with_root_certificates(rustls::RootCertStore::empty())
+            .with_no_client_auth();
+        let client = reqwest::Client::builder()
+            .tls_backend_preconfigured(tls)
+            .no_proxy()
+            .build()?;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        listener.set_nonblocking(true)?;
+        let addr = listener.local_addr()?;
+        let upstream = upstream.trim_end_matches('/').to_owned();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("relay".into())
+            .spawn(move || {
+                let rt = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .enable_all()
+                    .build()
+                    .expect("relay: tokio runtime");
+                rt.block_on(async move {
+                    let listener =
+                        tokio::net::TcpListener::from_std(listener).expect("relay: listener");
+                    let app = axum::Router::new().fallback(move |req: axum::extract::Request| {
+                        let url = format!("{upstream}{}", req.uri());
+                        let client = client.clone();
+                        async move { relay_one(&client, &url).await }
+                    });
+                    tokio::select! {
+                        r = axum::serve(listener, app) => r.expect("relay: serve"),
+                        _ = stop_rx => {}
+                    }
+                });
+                rt.shutdown_background();
+            })?;
+        Ok(Relay {
+            addr,
+            stop: Some(stop_tx),
+            thread: Some(thread),
+        })
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+async fn relay_one(
+    client: &reqwest::Client,
+    url: &str,
+) -> axum::response::Response<axum::body::Body> {
+    use axum::http::{StatusCode, header};
+    match client.get(url).send().await {
+        Ok(resp) => {
+            let mut out = axum::response::Response::builder().status(resp.status().as_u16());
+            for name in [header::CONTENT_TYPE, header::CONTENT_LENGTH] {
+                if let Some(v) = resp.headers().get(name.as_str()) {
+                    out = out.header(name, v.as_bytes());
+                }
+            }
+            out.body(axum::body::Body::from_stream(resp.bytes_stream()))
+                .unwrap_or_else(|_| {
+                    axum::response::Response::new(axum::body::Body::from("relay: bad response"))
+                })
+        }
+        Err(e) => {
+            let mut r =
+                axum::response::Response::new(axum::body::Body::from(format!("relay: {e}")));
+            *r.status_mut() = StatusCode::BAD_GATEWAY;
+            r
+        }
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
 }

@@ -402,15 +402,24 @@ async fn serve_small_zip(
     meta: &Arc<ArtifactMeta>,
     file: std::fs::File,
 ) -> Option<Response> {
-    let m = meta.clone();
-    let read = tokio::task::spawn_blocking(move || {
+    let size = meta.size;
+    let read = move || {
         use std::io::Read;
-        let mut buf = Vec::with_capacity(m.size as usize);
+        let mut buf = Vec::with_capacity(size as usize);
         file.take(SMALL_ZIP + 1).read_to_end(&mut buf).map(|_| buf)
-    })
-    .await;
+    };
+    // See `Store::small_io_inline`: a few KiB from the page cache cost less
+    // than a hop to the blocking pool.
+    let read = if size <= crate::cache::SMALL_IO && svc.store_reads_inline() {
+        read().ok()
+    } else {
+        tokio::task::spawn_blocking(read)
+            .await
+            .ok()
+            .and_then(Result::ok)
+    };
     match read {
-        Ok(Ok(buf)) if crate::cache::disk::hex(&Sha256::digest(&buf)) == meta.sha256 => Some(
+        Some(buf) if crate::cache::disk::hex(&Sha256::digest(&buf)) == meta.sha256 => Some(
             (
                 StatusCode::OK,
                 [

@@ -487,6 +487,24 @@ impl Service {
         self.store.clone()
     }
 
+    /// Whether small reads from the store may run on an async worker
+    /// ([`Store::small_io_inline`]).
+    pub fn store_reads_inline(&self) -> bool {
+        self.store.small_io_inline()
+    }
+
+    /// Runs a store operation; a `small` one may run inline (see
+    /// [`crate::cache::run`]).
+    async fn store_op<T: Send + 'static>(
+        &self,
+        small: bool,
+        f: impl FnOnce(&dyn Store) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, ProxyError> {
+        crate::cache::run(self.store(), small, f)
+            .await
+            .map_err(ProxyError::from)
+    }
+
     /// GETs a small upstream body.
     async fn fetch_small(&self, ups: &ProxyList, rel: &str, max: u64) -> Result<Bytes, ProxyError> {
         let (body, _) = ups.get(rel).await.map_err(upstream_error)?;
@@ -556,18 +574,19 @@ impl Service {
                 Ok(b)
             }
         });
-        let store = self.store();
         match fresh {
             Ok(b) => {
                 let (k, b2) = (key.clone(), b.clone());
-                blocking(move || store.put_doc(&k, &b2).map_err(ProxyError::from)).await?;
+                self.store_op(!k.durable(), move |s| s.put_doc(&k, &b2))
+                    .await?;
                 Ok(b)
             }
             Err(e @ ProxyError::NotFound(..)) => Err(e),
             Err(e) => {
                 let k = key.clone();
                 // Re-validated on read: the file is not fsynced (see DiskStore).
-                let stale = blocking(move || store.get_doc(&k).map_err(ProxyError::from))
+                let stale = self
+                    .store_op(true, move |s| s.get_doc(&k))
                     .await?
                     .filter(|b| is_list || info::check_info(b, None).is_ok())
                     .map(|b| if is_list { sanitize_list(&b) } else { b });
@@ -599,11 +618,9 @@ impl Service {
                     mv.module.escaped().to_owned(),
                     mv.escaped_version().to_owned(),
                 );
-                let store = self.store();
                 let k = key.clone();
                 // Re-validated on read: the file is not fsynced (see DiskStore).
-                if let Some(b) =
-                    blocking(move || store.get_doc(&k).map_err(ProxyError::from)).await?
+                if let Some(b) = self.store_op(true, move |s| s.get_doc(&k)).await?
                     && info::check_info(&b, Some(mv.version())).is_ok()
                 {
                     cache_metric("info", true);
@@ -617,9 +634,9 @@ impl Service {
                     target: mv.to_string(),
                     source,
                 })?;
-                let store = self.store();
                 let b2 = b.clone();
-                blocking(move || store.put_doc(&key, &b2).map_err(ProxyError::from)).await?;
+                self.store_op(!key.durable(), move |s| s.put_doc(&key, &b2))
+                    .await?;
                 Ok(b)
             })
             .await
@@ -665,18 +682,19 @@ impl Service {
     ) -> Result<Bytes, Failure> {
         for _ in 0..2 {
             let meta = self.artifact(ArtifactKind::Mod, mv, pol, d).await?;
-            let store = self.store();
             let m = meta.clone();
-            let read = blocking(move || {
-                use std::io::Read;
-                let f = store.open_blob(&m)?;
-                let mut buf = Vec::with_capacity(m.size as usize);
-                f.take(gomod::MAX_GO_MOD + 1)
-                    .read_to_end(&mut buf)
-                    .map_err(|e| ProxyError::Store(StoreError::io("read", "blob", e)))?;
-                Ok(buf)
-            })
-            .await;
+            let small = m.size <= crate::cache::SMALL_IO;
+            let read = self
+                .store_op(small, move |s| {
+                    use std::io::Read;
+                    let f = s.open_blob(&m)?;
+                    let mut buf = Vec::with_capacity(m.size as usize);
+                    f.take(gomod::MAX_GO_MOD + 1)
+                        .read_to_end(&mut buf)
+                        .map_err(|e| StoreError::io("read", "blob", e))?;
+                    Ok(buf)
+                })
+                .await;
             match read {
                 Ok(buf) if crate::cache::disk::hex(&sha2::Sha256::digest(&buf)) == meta.sha256 => {
                     return Ok(Bytes::from(buf));
@@ -748,9 +766,8 @@ impl Service {
     ) -> Result<(Arc<ArtifactMeta>, std::fs::File), Failure> {
         for _ in 0..2 {
             let meta = self.zip(mv).await?;
-            let store = self.store();
             let m = meta.clone();
-            match blocking(move || store.open_blob(&m).map_err(ProxyError::from)).await {
+            match self.store_op(true, move |s| s.open_blob(&m)).await {
                 Ok(f) => return Ok((meta, f)),
                 Err(e) => {
                     self.quarantine(&meta, &format!("cached zip is unreadable: {e}"))
@@ -772,9 +789,8 @@ impl Service {
         {
             self.artifacts.invalidate(&(meta.kind, mv)).await;
         }
-        let store = self.store();
         let (m, w) = (meta.clone(), why.to_owned());
-        if let Err(e) = blocking(move || store.quarantine(&m, &w).map_err(ProxyError::from)).await {
+        if let Err(e) = self.store_op(false, move |s| s.quarantine(&m, &w)).await {
             tracing::error!(module = %meta.module, version = %meta.version, "quarantine failed: {e}");
         }
     }
@@ -812,9 +828,8 @@ impl Service {
             None => self
             .artifacts
             .try_get_with(key.clone(), async {
-                let store = self.store();
                 let (m, v) = (mv.module.as_str().to_owned(), mv.version().to_owned());
-                if let Some(meta) = blocking(move || store.meta(kind, &m, &v).map_err(ProxyError::from)).await? {
+                if let Some(meta) = self.store_op(true, move |s| s.meta(kind, &m, &v)).await? {
                     cache_metric(endpoint, true);
                     return Ok(Arc::new(meta));
                 }
@@ -980,8 +995,8 @@ impl Service {
             target: mv.to_string(),
             source: Box::new(source),
         })?;
-        let store = self.store();
-        blocking(move || store.put_mod(verified).map_err(ProxyError::from)).await
+        // Fsyncs: never inline.
+        self.store_op(false, move |s| s.put_mod(verified)).await
     }
 
     async fn fetch_zip(
@@ -1003,8 +1018,7 @@ impl Service {
             target: mv.to_string(),
             source: Box::new(source),
         })?;
-        let store = self.store();
-        blocking(move || store.put_zip(verified).map_err(ProxyError::from)).await
+        self.store_op(false, move |s| s.put_zip(verified)).await
     }
 
     /// Streams the zip into a temp file in the store (never into memory),
@@ -1015,8 +1029,7 @@ impl Service {
         ups: &ProxyList,
         limits: ZipLimits,
     ) -> Result<zipcheck::ZipChecked, ProxyError> {
-        let store = self.store();
-        let tmp = blocking(move || store.temp_file().map_err(ProxyError::from)).await?;
+        let tmp = self.store_op(true, |s| s.temp_file()).await?;
         let (body, _) = ups
             .get(&mv.upstream_path("zip"))
             .await
@@ -1026,22 +1039,29 @@ impl Service {
             .reopen()
             .map_err(|e| ProxyError::Store(StoreError::io("open", tmp.path(), e)))?;
         let mut file = tokio::fs::File::from_std(std_file);
-        body.write_to(&mut file, limits.max_zip_file)
+        let size = body
+            .write_to(&mut file, limits.max_zip_file)
             .await
             .map_err(upstream_error)?;
         drop(file);
         let (m, v) = (mv.module.as_str().to_owned(), mv.version().to_owned());
         let target = mv.to_string();
+        let check = move || {
+            zipcheck::check_zip(tmp, &m, &v, &limits)
+                .map_err(|source| ProxyError::Zip { target, source })
+        };
+        // Most module zips are a few KiB: checked in microseconds, right here
+        // (see `Store::small_io_inline`); larger ones on the blocking pool, a
+        // few at a time.
+        if size <= crate::cache::SMALL_IO && self.store.small_io_inline() {
+            return check();
+        }
         let _permit = self
             .zip_checks
             .acquire()
             .await
             .map_err(|e| ProxyError::Internal(e.to_string()))?;
-        blocking(move || {
-            zipcheck::check_zip(tmp, &m, &v, &limits)
-                .map_err(|source| ProxyError::Zip { target, source })
-        })
-        .await
+        blocking(check).await
     }
 }
 

@@ -234,6 +234,10 @@ fn sync_dir(dir: &Path) -> Result<(), StoreError> {
 }
 
 impl Store for DiskStore {
+    fn small_io_inline(&self) -> bool {
+        true
+    }
+
     fn temp_file(&self) -> Result<tempfile::NamedTempFile, StoreError> {
         let dir = self.root.join("tmp");
         let tmp = tempfile::Builder::new()
@@ -396,11 +400,8 @@ impl Store for DiskStore {
 
     fn put_doc(&self, key: &DocKey, bytes: &[u8]) -> Result<(), StoreError> {
         let p = self.root.join(key.rel_path());
-        // The trusted tree head and a fork report must survive a power cut;
-        // tiles and lookups are re-authenticated and .info/list/@latest
-        // re-validated whenever they are used, so they skip the fsyncs.
-        let durable = matches!(key, DocKey::SumdbHead(_) | DocKey::SumdbFork(_));
-        self.write_atomic_with(&p, bytes, durable)
+        // Only the documents that must survive a power cut pay for fsyncs.
+        self.write_atomic_with(&p, bytes, key.durable())
     }
 
     fn delete_doc(&self, key: &DocKey) -> Result<(), StoreError> {

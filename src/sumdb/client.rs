@@ -310,20 +310,15 @@ impl SumdbClient {
         }
     }
 
-    async fn blocking<T: Send + 'static>(
+    /// Runs a store operation; a `small` one may run inline (see
+    /// [`crate::cache::run`]).
+    async fn store_op<T: Send + 'static>(
         &self,
+        small: bool,
         f: impl FnOnce(&dyn Store) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, SumdbError> {
-        let store = self.store.clone();
-        tokio::task::spawn_blocking(move || f(&*store))
+        crate::cache::run(self.store.clone(), small, f)
             .await
-            .map_err(|e| {
-                SumdbError::Store(StoreError::io(
-                    "join",
-                    "blocking task",
-                    std::io::Error::other(e),
-                ))
-            })?
             .map_err(SumdbError::from)
     }
 
@@ -399,7 +394,7 @@ impl SumdbClient {
         let full = Tile { w: 1 << t.h, ..t };
         for cand in [t, full] {
             let key = DocKey::SumdbTile(self.name.clone(), cand.path());
-            if let Some(b) = self.blocking(move |s| s.get_doc(&key)).await?
+            if let Some(b) = self.store_op(true, move |s| s.get_doc(&key)).await?
                 && b.len() >= want
             {
                 return Ok((b.slice(..want), false));
@@ -453,7 +448,8 @@ impl SumdbClient {
         }
         for (t, b) in fresh {
             let key = DocKey::SumdbTile(self.name.clone(), t.path());
-            self.blocking(move |s| s.put_doc(&key, &b)).await?;
+            self.store_op(!key.durable(), move |s| s.put_doc(&key, &b))
+                .await?;
         }
         Ok(hashes)
     }
@@ -524,7 +520,8 @@ impl SumdbClient {
         if tree.n > head.tree.n {
             let key = DocKey::SumdbHead(self.name.clone());
             let nb = note_bytes.clone();
-            self.blocking(move |s| s.put_doc(&key, &nb)).await?;
+            self.store_op(!key.durable(), move |s| s.put_doc(&key, &nb))
+                .await?;
             tracing::info!(db = %self.name, from = head.tree.n, to = tree.n, "trusted tree head advanced");
             *head = Head {
                 tree,
@@ -575,7 +572,10 @@ impl SumdbClient {
         let key = DocKey::SumdbFork(self.name.clone());
         let rel = key.rel_path();
         let bytes = report.into_bytes();
-        if let Err(e) = self.blocking(move |s| s.put_doc(&key, &bytes)).await {
+        if let Err(e) = self
+            .store_op(!key.durable(), move |s| s.put_doc(&key, &bytes))
+            .await
+        {
             tracing::error!(db = %self.name, "could not persist the fork report: {e}");
         }
         *self.poisoned.write().unwrap_or_else(|e| e.into_inner()) = Some(rel);
@@ -629,7 +629,7 @@ impl SumdbClient {
         let doc = DocKey::SumdbLookup(self.name.clone(), lookup_key.clone());
         let cached = {
             let doc = doc.clone();
-            self.blocking(move |s| s.get_doc(&doc)).await?
+            self.store_op(true, move |s| s.get_doc(&doc)).await?
         };
         let (body, from_net) = match cached {
             Some(b) => (b, false),
@@ -655,7 +655,8 @@ impl SumdbClient {
         let record = self.verify_lookup(path, version, &body).await?;
         if from_net {
             let b = body.clone();
-            self.blocking(move |s| s.put_doc(&doc, &b)).await?;
+            self.store_op(!doc.durable(), move |s| s.put_doc(&doc, &b))
+                .await?;
         }
         Ok(Arc::new((record, body)))
     }
@@ -837,7 +838,7 @@ impl SumdbClient {
         let key = DocKey::SumdbTile(self.name.clone(), t.path());
         let data = {
             let key = key.clone();
-            self.blocking(move |s| s.get_doc(&key)).await?
+            self.store_op(true, move |s| s.get_doc(&key)).await?
         };
         let (data, from_net) = match data {
             Some(d) => (d, false),
@@ -855,7 +856,8 @@ impl SumdbClient {
         })?;
         if from_net {
             let d = data.clone();
-            self.blocking(move |s| s.put_doc(&key, &d)).await?;
+            self.store_op(!key.durable(), move |s| s.put_doc(&key, &d))
+                .await?;
         }
         Ok(data)
     }
