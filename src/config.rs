@@ -79,10 +79,39 @@ pub enum LogFormat {
     Json,
 }
 
+/// Where goward's cache is: `--config` (whose `cache_dir` may set it) and
+/// `--cache-dir`. Declared once so that every command that opens the cache
+/// (`cache`, `doctor`, `verify-toolchain`) takes the same flags and
+/// `GOWARD_*` variables; a command that needs other help text says so with
+/// `#[command(mut_arg(...))]` next to its `#[command(flatten)]`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct CacheLocation {
+    /// TOML configuration file (keys as the long flags, with `_` for `-`).
+    #[arg(long, env = "GOWARD_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Cache directory [default: the per-user cache dir + /goward].
+    #[arg(long, env = "GOWARD_CACHE_DIR", value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+}
+
+impl CacheLocation {
+    /// `serve`'s arguments for this location, everything else unset: the
+    /// other commands load the configuration exactly as `serve` does.
+    pub fn serve_args(&self) -> ServeArgs {
+        ServeArgs {
+            config: self.config.clone(),
+            cache_dir: self.cache_dir.clone(),
+            ..ServeArgs::default()
+        }
+    }
+}
+
 /// Flags of `goward serve`.
 #[derive(Debug, Args, Default)]
 pub struct ServeArgs {
     /// TOML configuration file (keys as the long flags, with `_` for `-`).
+    // `config` and `cache_dir` repeat `CacheLocation` because the Windows
+    // service builds `ServeArgs { config, .. }`; a test keeps them equal.
     #[arg(long, env = "GOWARD_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Address to listen on [default: 127.0.0.1:8080].
@@ -428,6 +457,27 @@ mod tests {
         assert_eq!(c.policy, Some(PathBuf::from("/etc/q.toml")));
         let c = Config::load(&args(&["--cache-dir", "/x"])).unwrap();
         assert_eq!(c.policy, None);
+    }
+
+    #[test]
+    fn serve_takes_the_cache_location_flags() {
+        use clap::CommandFactory;
+        let shape = |a: &clap::Arg| {
+            (
+                a.get_long().map(str::to_owned),
+                a.get_env().map(|e| e.to_os_string()),
+                a.get_value_names().map(<[_]>::to_vec),
+                a.get_help().map(ToString::to_string),
+            )
+        };
+        let shared = CacheLocation::augment_args(clap::Command::new("x"));
+        let cli = Cli::command();
+        let serve = cli.find_subcommand("serve").unwrap();
+        for id in ["config", "cache_dir"] {
+            let want = shared.get_arguments().find(|a| a.get_id() == id).unwrap();
+            let got = serve.get_arguments().find(|a| a.get_id() == id).unwrap();
+            assert_eq!(shape(got), shape(want), "{id}");
+        }
     }
 
     #[test]

@@ -24,6 +24,10 @@ use checks::{Facts, Finding, GoInstall, Severity};
 
 /// Flags of `goward doctor`.
 #[derive(Debug, Args)]
+#[command(
+    mut_arg("config", |a| a.help("TOML configuration file of goward (for its cache directory)")),
+    mut_arg("cache_dir", |a| a.help("goward's cache directory [default: as for serve]"))
+)]
 pub struct DoctorArgs {
     /// Print one JSON object on stdout instead of text.
     #[arg(long)]
@@ -40,12 +44,8 @@ pub struct DoctorArgs {
     /// checksum database with `goward verify-toolchain`.
     #[arg(long)]
     pub verify_goroot: bool,
-    /// TOML configuration file of goward (for its cache directory).
-    #[arg(long, env = "GOWARD_CONFIG", value_name = "FILE")]
-    pub config: Option<PathBuf>,
-    /// goward's cache directory [default: as for serve].
-    #[arg(long, env = "GOWARD_CACHE_DIR", value_name = "DIR")]
-    pub cache_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub location: crate::config::CacheLocation,
 }
 
 /// Collects the facts the checks need.
@@ -216,19 +216,12 @@ fn fix_defender(host: &dyn Host, findings: &mut [Finding]) {
 /// Runs `goward doctor`.
 pub fn run(args: &DoctorArgs) -> ExitCode {
     let host = RealHost;
-    let cache = {
-        let serve = crate::config::ServeArgs {
-            config: args.config.clone(),
-            cache_dir: args.cache_dir.clone(),
-            ..crate::config::ServeArgs::default()
-        };
-        match crate::config::Config::load(&serve) {
-            // Absolute, as Defender's exclusions are.
-            Ok(c) => Some(std::path::absolute(&c.cache_dir).unwrap_or(c.cache_dir)),
-            Err(e) => {
-                eprintln!("goward: {e}");
-                return ExitCode::from(2);
-            }
+    let cache = match crate::config::Config::load(&args.location.serve_args()) {
+        // Absolute, as Defender's exclusions are.
+        Ok(c) => Some(std::path::absolute(&c.cache_dir).unwrap_or(c.cache_dir)),
+        Err(e) => {
+            eprintln!("goward: {e}");
+            return ExitCode::from(2);
         }
     };
     let facts = gather(&host, args.goward_url.clone(), cache);
@@ -284,11 +277,11 @@ fn verify_goroot(host: &dyn Host, facts: &Facts, args: &DoctorArgs) -> Finding {
         dir.clone(),
         "--json".into(),
     ];
-    if let Some(c) = &args.config {
+    if let Some(c) = &args.location.config {
         a.push("--config".into());
         a.push(c.display().to_string());
     }
-    if let Some(c) = &args.cache_dir {
+    if let Some(c) = &args.location.cache_dir {
         a.push("--cache-dir".into());
         a.push(c.display().to_string());
     }

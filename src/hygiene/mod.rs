@@ -10,14 +10,13 @@ pub mod scan;
 pub mod units;
 pub mod verify;
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
 
 use crate::cache::DiskStore;
-use crate::config::{Config, ServeArgs};
+use crate::config::{CacheLocation, Config, ServeArgs};
 
 /// Flags of `goward cache`.
 #[derive(Debug, Args)]
@@ -46,15 +45,15 @@ pub enum CacheCommand {
     Gc(GcArgs),
 }
 
-/// Where the cache is and which checksum databases are configured.
+/// Flags of both subcommands: where the cache is, which checksum databases
+/// are configured, the output format.
 #[derive(Debug, Args)]
-pub struct CacheLocation {
-    /// TOML configuration file (as for serve: cache_dir, sumdb, max_zip_size matter).
-    #[arg(long, env = "GOWARD_CONFIG", value_name = "FILE")]
-    pub config: Option<PathBuf>,
-    /// Cache directory [default: the per-user cache dir + /goward].
-    #[arg(long, env = "GOWARD_CACHE_DIR", value_name = "DIR")]
-    pub cache_dir: Option<PathBuf>,
+#[command(mut_arg("config", |a| a.help(
+    "TOML configuration file (as for serve: cache_dir, sumdb, max_zip_size matter)"
+)))]
+pub struct CommonArgs {
+    #[command(flatten)]
+    pub location: CacheLocation,
     /// Checksum database, as GOSUMDB (repeatable) [default: sum.golang.org].
     #[arg(
         long = "sumdb",
@@ -72,14 +71,14 @@ pub struct CacheLocation {
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
     #[command(flatten)]
-    pub location: CacheLocation,
+    pub common: CommonArgs,
 }
 
 /// Flags of `goward cache gc`.
 #[derive(Debug, Args)]
 pub struct GcArgs {
     #[command(flatten)]
-    pub location: CacheLocation,
+    pub common: CommonArgs,
     /// Keep the blob store under this size, e.g. 10GiB or 500MB.
     #[arg(long, value_name = "SIZE", value_parser = units::parse_size)]
     pub max_size: Option<u64>,
@@ -99,12 +98,10 @@ pub fn run(args: &CacheArgs) -> ExitCode {
     }
 }
 
-fn load(loc: &CacheLocation) -> Result<Config, String> {
+fn load(common: &CommonArgs) -> Result<Config, String> {
     let serve = ServeArgs {
-        config: loc.config.clone(),
-        cache_dir: loc.cache_dir.clone(),
-        sumdb: loc.sumdb.clone(),
-        ..ServeArgs::default()
+        sumdb: common.sumdb.clone(),
+        ..common.location.serve_args()
     };
     let c = Config::load(&serve).map_err(|e| e.to_string())?;
     if !c.cache_dir.is_dir() {
@@ -121,7 +118,7 @@ fn print_json<T: serde::Serialize>(v: &T) {
 }
 
 fn run_verify(a: &VerifyArgs) -> ExitCode {
-    let config = match load(&a.location) {
+    let config = match load(&a.common) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("goward: {e}");
@@ -148,7 +145,7 @@ fn run_verify(a: &VerifyArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if a.location.json {
+    if a.common.json {
         print_json(&report);
     } else {
         for p in &report.problems {
@@ -184,7 +181,7 @@ fn run_verify(a: &VerifyArgs) -> ExitCode {
 }
 
 fn run_gc(a: &GcArgs) -> ExitCode {
-    let config = match load(&a.location) {
+    let config = match load(&a.common) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("goward: {e}");
@@ -202,7 +199,7 @@ fn run_gc(a: &GcArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if a.location.json {
+    if a.common.json {
         print_json(&report);
         return ExitCode::SUCCESS;
     }

@@ -22,6 +22,7 @@ use super::{
     Settings, TOOLCHAIN_MODULE, ToolchainRules,
 };
 use crate::module::quote;
+use crate::upstream;
 
 type Span = Range<usize>;
 
@@ -884,8 +885,8 @@ fn build_private(cx: &mut Ctx<'_>, r: &Spanned<RawPrivate>, defaults: &Settings)
         &no_spans,
         true,
     );
-    let urls = match validate_upstream(raw.upstream.get_ref()) {
-        Ok(u) => Some(u),
+    let entries = match validate_upstream(raw.upstream.get_ref()) {
+        Ok(e) => Some(e),
         Err(msg) => {
             cx.err(&raw.upstream.span(), format!("{ctx}: {msg}"));
             None
@@ -895,22 +896,22 @@ fn build_private(cx: &mut Ctx<'_>, r: &Spanned<RawPrivate>, defaults: &Settings)
         None => Some(None),
         Some(a) => parse_auth(cx, &ctx, a).map(Some),
     };
-    if let (Some(urls), Some(Some(_))) = (&urls, &auth)
-        && let Some(u) = urls
+    if let (Some(entries), Some(Some(_))) = (&entries, &auth)
+        && let Some(e) = entries
             .iter()
-            .find(|u| u.starts_with("http://") && !is_loopback(u))
+            .find(|e| e.parsed.scheme() == "http" && !is_loopback(&e.parsed))
     {
         cx.err(
             &raw.upstream.span(),
             format!(
                 "{ctx}: credentials would be sent in clear text to {}; use https://",
-                quote(u)
+                quote(&e.url)
             ),
         );
         return None;
     }
     let (settings, spans) = settings?;
-    let (_, auth) = (urls?, auth?);
+    let (_, auth) = (entries?, auth?);
     let name = raw.name.get_ref().clone();
     Some(Built {
         rule: Rule {
@@ -932,76 +933,41 @@ fn build_private(cx: &mut Ctx<'_>, r: &Spanned<RawPrivate>, defaults: &Settings)
     })
 }
 
-fn is_loopback(url: &str) -> bool {
-    let rest = url.strip_prefix("http://").unwrap_or(url);
-    let host = rest.split(['/', '?']).next().unwrap_or("");
-    let host = host.rsplit_once(':').map_or(host, |(h, p)| {
-        if p.bytes().all(|b| b.is_ascii_digit()) {
-            h
-        } else {
-            host
-        }
-    });
-    matches!(host, "localhost" | "127.0.0.1" | "[::1]")
+fn is_loopback(url: &reqwest::Url) -> bool {
+    matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"))
 }
 
-/// Validates a GOPROXY-style list as `--upstream` does (upstream/mod.rs
-/// `ProxyList::parse`), without building clients. Returns the URLs.
-fn validate_upstream(spec: &str) -> Result<Vec<String>, String> {
-    let mut out = Vec::new();
-    for raw in spec.split([',', '|']) {
-        let raw = raw.trim();
-        match raw {
-            "" => continue,
-            "off" => {
-                return Err(
-                    "upstream \"off\" would serve nothing; give the private proxy's URL".into(),
-                );
-            }
-            "direct" => {
-                return Err(
-                    "upstream \"direct\" is not supported: goward does not fetch from version control"
-                        .into(),
-                );
-            }
-            _ => {}
+/// Checks a private rule's GOPROXY-style list with the parser of `--upstream`
+/// ([`upstream::parse_spec`]), so that a list accepted here cannot fail when
+/// the service builds the route; then the policy's own rule: no credentials
+/// in a URL (secrets never go in a policy file).
+fn validate_upstream(spec: &str) -> Result<Vec<upstream::SpecEntry>, String> {
+    use upstream::UpstreamConfigError as E;
+    let entries = upstream::parse_spec(spec).map_err(|e| match e {
+        E::Off => "upstream \"off\" would serve nothing; give the private proxy's URL".to_owned(),
+        E::Direct => {
+            "upstream \"direct\" is not supported: goward does not fetch from version control"
+                .to_owned()
         }
-        let url = if raw.contains(['.', ':', '/']) && !raw.contains(":/") && !raw.starts_with('/') {
-            format!("https://{raw}")
-        } else {
-            raw.to_owned()
-        };
-        let Some((scheme, rest)) = url.split_once("://") else {
-            return Err(format!(
-                "bad upstream {}: expected an http://, https:// or file:// URL",
-                quote(raw)
-            ));
-        };
-        if !matches!(scheme, "http" | "https" | "file") {
-            return Err(format!(
-                "bad upstream {}: expected an http://, https:// or file:// URL",
-                quote(raw)
-            ));
+        E::Empty { .. } => {
+            "upstream is empty: a private rule needs its own upstream proxy".to_owned()
         }
-        let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-        if authority.contains('@') {
-            return Err(format!(
-                "upstream {} has credentials in the URL; secrets never go in a policy: use auth with token_env, token_file, password_env, password_file or a netrc file",
-                quote(raw)
-            ));
-        }
-        if scheme != "file" && authority.is_empty() {
-            return Err(format!("bad upstream {}: no host", quote(raw)));
-        }
-        if url.contains('#') {
-            return Err(format!("bad upstream {}: URL has a fragment", quote(raw)));
-        }
-        out.push(url);
+        E::MissingScheme { entry } | E::Scheme { entry, .. } => format!(
+            "bad upstream {}: expected an http://, https:// or file:// URL",
+            quote(&entry)
+        ),
+        other => other.to_string(),
+    })?;
+    if let Some(e) = entries
+        .iter()
+        .find(|e| !e.parsed.username().is_empty() || e.parsed.password().is_some())
+    {
+        return Err(format!(
+            "upstream {} has credentials in the URL; secrets never go in a policy: use auth with token_env, token_file, password_env, password_file or a netrc file",
+            quote(&e.url)
+        ));
     }
-    if out.is_empty() {
-        return Err("upstream is empty: a private rule needs its own upstream proxy".into());
-    }
-    Ok(out)
+    Ok(entries)
 }
 
 fn parse_auth(cx: &mut Ctx<'_>, ctx: &str, a: &Spanned<RawAuth>) -> Option<Auth> {

@@ -1062,11 +1062,16 @@ fn private_rule_mistakes() {
         }
     }
     assert!(failures.is_empty(), "\n{}", failures.join("\n"));
-    // The accepted forms.
+    // The accepted forms (a file:// path must be absolute on the OS goward runs on).
+    let upstream = if cfg!(windows) {
+        "goproxy.corp.example.com|file:///C:/srv/mirror"
+    } else {
+        "goproxy.corp.example.com|file:///srv/mirror"
+    };
     let p = parse_with(
-        &base(
-            "upstream = \"goproxy.corp.example.com|file:///srv/mirror\"\nauth = { type = \"basic\", username = \"ci\", password_file = \"secrets/pw\" }\n",
-        ),
+        &base(&format!(
+            "upstream = \"{upstream}\"\nauth = {{ type = \"basic\", username = \"ci\", password_file = \"secrets/pw\" }}\n",
+        )),
         &[("p.sum", "")],
     )
     .unwrap();
@@ -1074,7 +1079,7 @@ fn private_rule_mistakes() {
         p.decide("corp.example.com/x", None).private,
         Some(PrivateRoute {
             rule: "p".into(),
-            upstream: "goproxy.corp.example.com|file:///srv/mirror".into(),
+            upstream: upstream.into(),
             auth: Some(Auth::Basic {
                 username: "ci".into(),
                 password: Secret::File(PathBuf::from("secrets/pw")),
@@ -1092,6 +1097,40 @@ fn private_rule_mistakes() {
             file: PathBuf::from("/etc/netrc")
         })
     );
+}
+
+/// A private upstream is checked by the parser the service builds the route
+/// with: these passed the policy's own checks before, then failed at serve time.
+#[test]
+fn private_upstream_is_refused_as_serve_refuses_it() {
+    let base = |upstream: &str| {
+        format!(
+            "[[private]]\nname = \"p\"\nmodules = \"corp.example.com\"\npins = \"p.sum\"\nupstream = '{upstream}'\n"
+        )
+    };
+    let mut cases = vec![
+        (
+            "file://mirror.corp/srv/goproxy",
+            r#"policy.toml:5:12: rule "p": upstream list entry "file://mirror.corp/srv/goproxy": a file:// URL may hold only an absolute path (no host, user, port, query or fragment)"#,
+        ),
+        (
+            "https://goproxy.corp:99999",
+            r#"policy.toml:5:12: rule "p": upstream list entry "https://goproxy.corp:99999": invalid URL: invalid port number"#,
+        ),
+    ];
+    if cfg!(windows) {
+        cases.push((
+            r"C:\goproxy",
+            r#"policy.toml:5:12: rule "p": bad upstream "C:\\goproxy": expected an http://, https:// or file:// URL"#,
+        ));
+    }
+    let client = crate::upstream::testutil::client();
+    for (upstream, want) in cases {
+        let err = crate::upstream::ProxyList::parse(upstream, &client).map(|_| ());
+        assert!(err.is_err(), "{upstream}: the service accepts it");
+        let got = parse_with(&base(upstream), &[("p.sum", "")]).map(|_| ());
+        assert_eq!(got.unwrap_err().to_string(), want, "{upstream}");
+    }
 }
 
 #[test]

@@ -17,7 +17,7 @@ use super::{
     unmap_module_path,
 };
 use crate::cache::disk::hex;
-use crate::config::{Config, ServeArgs};
+use crate::config::{CacheLocation, Config, ServeArgs};
 
 const AFTER_LONG_HELP: &str = "\
 What each input can tell:
@@ -60,7 +60,14 @@ Exit status: 0 verified, 1 not verified, 2 usage, configuration, I/O or network 
 #[derive(Debug, Args)]
 #[command(
     group(ArgGroup::new("input").required(true).args(["file", "goroot"])),
-    after_long_help = AFTER_LONG_HELP
+    after_long_help = AFTER_LONG_HELP,
+    mut_arg("config", |a| a.help(
+        "TOML configuration file (as for serve; only the keys below and the timeouts matter)"
+    )),
+    mut_arg("cache_dir", |a| a.help(
+        "Cache directory: trusted tree head, proven lookups and tiles, verified zips \
+         [default: the per-user cache dir + /goward]"
+    ))
 )]
 pub struct VerifyToolchainArgs {
     /// A golang.org/toolchain module zip, or a go.dev/dl release archive
@@ -92,13 +99,8 @@ pub struct VerifyToolchainArgs {
     /// Print one JSON object on stdout instead of text.
     #[arg(long)]
     pub json: bool,
-    /// TOML configuration file (as for serve; only the keys below and the timeouts matter).
-    #[arg(long, env = "GOWARD_CONFIG", value_name = "FILE")]
-    pub config: Option<PathBuf>,
-    /// Cache directory: trusted tree head, proven lookups and tiles, verified zips
-    /// [default: the per-user cache dir + /goward].
-    #[arg(long, env = "GOWARD_CACHE_DIR", value_name = "DIR")]
-    pub cache_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub location: CacheLocation,
     /// Upstream proxies, GOPROXY syntax [default: https://proxy.golang.org].
     #[arg(long, env = "GOWARD_UPSTREAM", value_name = "LIST")]
     pub upstream: Option<String>,
@@ -254,11 +256,9 @@ fn verify(args: &VerifyToolchainArgs) -> Report {
 
 fn load_config(args: &VerifyToolchainArgs) -> Result<Config, Failure> {
     let serve = ServeArgs {
-        config: args.config.clone(),
-        cache_dir: args.cache_dir.clone(),
         upstream: args.upstream.clone(),
         sumdb: args.sumdb.clone(),
-        ..ServeArgs::default()
+        ..args.location.serve_args()
     };
     Config::load(&serve).map_err(|e| Failure::cannot_tell(e.to_string()))
 }

@@ -537,13 +537,7 @@ pub struct ProxyList {
 }
 
 impl ProxyList {
-    /// Parses a list as the go command parses GOPROXY (proxy.go `proxyList`): split on `,`
-    /// and `|`, where the separator *after* an entry sets its [`Fallback`]; trim whitespace;
-    /// skip empty entries; prefix `https://` to an entry containing `.`, `:` or `/` that has
-    /// no `:/` and is not an absolute path (`/...`, or on Windows also `C:\...` and
-    /// `\\host\share`, as `filepath.IsAbs`). Differences from the go command: `off` and
-    /// `direct` are errors (goward only talks to proxies), and so is an http(s) URL with a
-    /// fragment.
+    /// Parses a list with [`parse_spec`] and builds its upstreams.
     pub fn parse(spec: &str, client: &HttpClient) -> Result<ProxyList, UpstreamConfigError> {
         ProxyList::parse_with_auth(spec, client, &|_| Ok(None))
     }
@@ -556,48 +550,15 @@ impl ProxyList {
         client: &HttpClient,
         authorize: Authorize<'_>,
     ) -> Result<ProxyList, UpstreamConfigError> {
-        let mut entries = Vec::new();
-        let mut rest = spec;
-        while !rest.is_empty() {
-            let (raw, fallback) = match rest.find([',', '|']) {
-                Some(i) => {
-                    let fallback = if rest.as_bytes()[i] == b'|' {
-                        Fallback::AnyError
-                    } else {
-                        Fallback::NotFoundOnly
-                    };
-                    let raw = &rest[..i];
-                    rest = &rest[i + 1..];
-                    (raw, fallback)
-                }
-                None => (std::mem::take(&mut rest), Fallback::NotFoundOnly),
-            };
-            let raw = raw.trim();
-            match raw {
-                "" => continue,
-                "off" => return Err(UpstreamConfigError::Off),
-                "direct" => return Err(UpstreamConfigError::Direct),
-                _ => {}
-            }
-            let url = if raw.contains(['.', ':', '/'])
-                && !raw.contains(":/")
-                && !raw.starts_with('/')
-                && !Path::new(raw).is_absolute()
-            {
-                format!("https://{raw}")
-            } else {
-                raw.to_string()
-            };
-            entries.push(Entry {
-                upstream: new_upstream(&url, client, authorize)?,
-                fallback,
-            });
-        }
-        if entries.is_empty() {
-            return Err(UpstreamConfigError::Empty {
-                spec: spec.to_string(),
-            });
-        }
+        let entries = parse_spec(spec)?
+            .into_iter()
+            .map(|e| {
+                Ok(Entry {
+                    fallback: e.fallback,
+                    upstream: new_upstream(e, client, authorize)?,
+                })
+            })
+            .collect::<Result<_, UpstreamConfigError>>()?;
         Ok(ProxyList { entries })
     }
 
@@ -646,40 +607,120 @@ impl ProxyList {
     }
 }
 
+/// An entry of a GOPROXY-style list, checked but not connected.
+#[derive(Clone, Debug)]
+pub struct SpecEntry {
+    /// The entry as written, trimmed, with `https://` prefixed to a bare host (credentials
+    /// are not redacted).
+    pub url: String,
+    /// `url` parsed; its scheme is http, https or file.
+    pub parsed: reqwest::Url,
+    /// What the separator after the entry says.
+    pub fallback: Fallback,
+}
+
+/// Parses and checks a list as the go command parses GOPROXY (proxy.go `proxyList`): split
+/// on `,` and `|`, where the separator *after* an entry sets its [`Fallback`]; trim
+/// whitespace; skip empty entries; prefix `https://` to an entry containing `.`, `:` or `/`
+/// that has no `:/` and is not an absolute path (`/...`, or on Windows also `C:\...` and
+/// `\\host\share`, as `filepath.IsAbs`). Differences from the go command: `off` and
+/// `direct` are errors (goward only talks to proxies), and so is an http(s) URL with a
+/// fragment. Needs no HTTP client, so the policy checks its private upstreams with it:
+/// every list it accepts, [`ProxyList::parse`] accepts.
+pub fn parse_spec(spec: &str) -> Result<Vec<SpecEntry>, UpstreamConfigError> {
+    let mut entries = Vec::new();
+    let mut rest = spec;
+    while !rest.is_empty() {
+        let (raw, fallback) = match rest.find([',', '|']) {
+            Some(i) => {
+                let fallback = if rest.as_bytes()[i] == b'|' {
+                    Fallback::AnyError
+                } else {
+                    Fallback::NotFoundOnly
+                };
+                let raw = &rest[..i];
+                rest = &rest[i + 1..];
+                (raw, fallback)
+            }
+            None => (std::mem::take(&mut rest), Fallback::NotFoundOnly),
+        };
+        let raw = raw.trim();
+        match raw {
+            "" => continue,
+            "off" => return Err(UpstreamConfigError::Off),
+            "direct" => return Err(UpstreamConfigError::Direct),
+            _ => {}
+        }
+        let url = if raw.contains(['.', ':', '/'])
+            && !raw.contains(":/")
+            && !raw.starts_with('/')
+            && !Path::new(raw).is_absolute()
+        {
+            format!("https://{raw}")
+        } else {
+            raw.to_string()
+        };
+        let parsed = parse_url(&url)?;
+        match parsed.scheme() {
+            "http" | "https" if parsed.fragment().is_some() => {
+                return Err(UpstreamConfigError::Fragment {
+                    entry: redact_str(&url),
+                });
+            }
+            "http" | "https" => {}
+            "file" => {
+                // Built only for its checks; `new_upstream` builds it with the client's limits.
+                FileUpstream::from_url(&url, &parsed, &FetchLimits::default())?;
+            }
+            other => {
+                return Err(UpstreamConfigError::Scheme {
+                    entry: redact_str(&url),
+                    scheme: other.to_string(),
+                });
+            }
+        }
+        entries.push(SpecEntry {
+            url,
+            parsed,
+            fallback,
+        });
+    }
+    if entries.is_empty() {
+        return Err(UpstreamConfigError::Empty {
+            spec: spec.to_string(),
+        });
+    }
+    Ok(entries)
+}
+
+/// The upstream for an entry [`parse_spec`] accepted.
 fn new_upstream(
-    url: &str,
+    entry: SpecEntry,
     client: &HttpClient,
     authorize: Authorize<'_>,
 ) -> Result<Box<dyn Upstream>, UpstreamConfigError> {
-    let parsed = parse_url(url)?;
-    match parsed.scheme() {
-        "http" | "https" => {
-            let auth = authorize(&parsed).map_err(|reason| UpstreamConfigError::Auth {
-                entry: redact_str(url),
-                reason,
-            })?;
-            let up = HttpUpstream::from_url(url, parsed, client)?;
-            Ok(Box::new(match auth {
-                Some(v) => {
-                    up.with_authorization(&v)
-                        .map_err(|reason| UpstreamConfigError::Auth {
-                            entry: redact_str(url),
-                            reason,
-                        })?
-                }
-                None => up,
-            }))
-        }
-        "file" => Ok(Box::new(FileUpstream::from_url(
-            url,
+    let SpecEntry { url, parsed, .. } = entry;
+    if parsed.scheme() == "file" {
+        return Ok(Box::new(FileUpstream::from_url(
+            &url,
             &parsed,
             client.limits(),
-        )?)),
-        other => Err(UpstreamConfigError::Scheme {
-            entry: redact_str(url),
-            scheme: other.to_string(),
-        }),
+        )?));
     }
+    let auth = authorize(&parsed).map_err(|reason| UpstreamConfigError::Auth {
+        entry: redact_str(&url),
+        reason,
+    })?;
+    let up = HttpUpstream::from_url(&url, parsed, client)?;
+    Ok(Box::new(match auth {
+        Some(v) => up
+            .with_authorization(&v)
+            .map_err(|reason| UpstreamConfigError::Auth {
+                entry: redact_str(&url),
+                reason,
+            })?,
+        None => up,
+    }))
 }
 
 /// Parses a list entry; a missing scheme gets its own error, as in cmd/go proxy.go
@@ -1082,6 +1123,21 @@ mod tests {
                 Err(e) => assert!(check(&e), "{spec:?}: wrong error {e:?}"),
             }
         }
+    }
+
+    #[test]
+    fn parse_spec_needs_no_client() {
+        let got: Vec<(String, Fallback)> = parse_spec(" a.example | https://u:p@b.example/x ")
+            .unwrap()
+            .into_iter()
+            .map(|e| (e.url, e.fallback))
+            .collect();
+        // The text as written (the policy refuses credentials in it), https:// prefixed.
+        let want = [
+            ("https://a.example".to_owned(), Fallback::AnyError),
+            ("https://u:p@b.example/x".to_owned(), Fallback::NotFoundOnly),
+        ];
+        assert_eq!(got, want);
     }
 
     #[test]
