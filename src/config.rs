@@ -81,7 +81,7 @@ pub enum LogFormat {
 
 /// Where goward's cache is: `--config` (whose `cache_dir` may set it) and
 /// `--cache-dir`. Declared once so that every command that opens the cache
-/// (`cache`, `doctor`, `verify-toolchain`) takes the same flags and
+/// (`serve`, `cache`, `doctor`, `verify-toolchain`) takes the same flags and
 /// `GOWARD_*` variables; a command that needs other help text says so with
 /// `#[command(mut_arg(...))]` next to its `#[command(flatten)]`.
 #[derive(Debug, Clone, Default, Args)]
@@ -99,8 +99,7 @@ impl CacheLocation {
     /// other commands load the configuration exactly as `serve` does.
     pub fn serve_args(&self) -> ServeArgs {
         ServeArgs {
-            config: self.config.clone(),
-            cache_dir: self.cache_dir.clone(),
+            location: self.clone(),
             ..ServeArgs::default()
         }
     }
@@ -109,17 +108,11 @@ impl CacheLocation {
 /// Flags of `goward serve`.
 #[derive(Debug, Args, Default)]
 pub struct ServeArgs {
-    /// TOML configuration file (keys as the long flags, with `_` for `-`).
-    // `config` and `cache_dir` repeat `CacheLocation` because the Windows
-    // service builds `ServeArgs { config, .. }`; a test keeps them equal.
-    #[arg(long, env = "GOWARD_CONFIG", value_name = "FILE")]
-    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub location: CacheLocation,
     /// Address to listen on [default: 127.0.0.1:8080].
     #[arg(long, env = "GOWARD_LISTEN", value_name = "ADDR")]
     pub listen: Option<SocketAddr>,
-    /// Cache directory [default: the per-user cache dir + /goward].
-    #[arg(long, env = "GOWARD_CACHE_DIR", value_name = "DIR")]
-    pub cache_dir: Option<PathBuf>,
     /// Upstream proxies, GOPROXY syntax: "," falls through on 404/410 only,
     /// "|" on any error; http://, https://, file:// [default: https://proxy.golang.org].
     #[arg(long, env = "GOWARD_UPSTREAM", value_name = "LIST")]
@@ -236,7 +229,7 @@ pub struct Config {
 impl Config {
     /// Merges flags/env (already merged by clap) over the file over defaults.
     pub fn load(args: &ServeArgs) -> Result<Config, ConfigError> {
-        let file = match &args.config {
+        let file = match &args.location.config {
             Some(p) => read_file(p)?,
             None => FileConfig::default(),
         };
@@ -267,7 +260,7 @@ impl Config {
             }
             sumdbs.push(spec);
         }
-        let cache_dir = match args.cache_dir.clone().or(file.cache_dir) {
+        let cache_dir = match args.location.cache_dir.clone().or(file.cache_dir) {
             Some(d) => d,
             None => default_cache_dir().ok_or(ConfigError::Invalid {
                 setting: "cache-dir",
@@ -322,7 +315,7 @@ impl Config {
             });
         }
         // A relative policy path in the config file is relative to that file.
-        let file_policy = file.policy.map(|p| match &args.config {
+        let file_policy = file.policy.map(|p| match &args.location.config {
             Some(c) if p.is_relative() => c.parent().map_or(p.clone(), |d| d.join(&p)),
             _ => p,
         });
@@ -457,27 +450,6 @@ mod tests {
         assert_eq!(c.policy, Some(PathBuf::from("/etc/q.toml")));
         let c = Config::load(&args(&["--cache-dir", "/x"])).unwrap();
         assert_eq!(c.policy, None);
-    }
-
-    #[test]
-    fn serve_takes_the_cache_location_flags() {
-        use clap::CommandFactory;
-        let shape = |a: &clap::Arg| {
-            (
-                a.get_long().map(str::to_owned),
-                a.get_env().map(|e| e.to_os_string()),
-                a.get_value_names().map(<[_]>::to_vec),
-                a.get_help().map(ToString::to_string),
-            )
-        };
-        let shared = CacheLocation::augment_args(clap::Command::new("x"));
-        let cli = Cli::command();
-        let serve = cli.find_subcommand("serve").unwrap();
-        for id in ["config", "cache_dir"] {
-            let want = shared.get_arguments().find(|a| a.get_id() == id).unwrap();
-            let got = serve.get_arguments().find(|a| a.get_id() == id).unwrap();
-            assert_eq!(shape(got), shape(want), "{id}");
-        }
     }
 
     #[test]

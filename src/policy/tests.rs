@@ -1353,7 +1353,19 @@ fn every_shipped_policy_loads() {
     assert!(examples.len() >= 3, "{examples:?}");
     names.extend(examples);
     for n in &names {
-        if let Err(e) = Policy::load(n) {
+        let loaded = Policy::load(n);
+        // Its internal mirror is `file:///srv/…`: on Windows a file:// URL
+        // must name a drive (as cmd/go requires), and loading says so.
+        if cfg!(windows) && n.ends_with("air-gapped.toml") {
+            let e = loaded.expect_err("file:///srv/… without a drive on Windows");
+            assert!(
+                e.to_string()
+                    .contains("a file:// URL on Windows must name a drive"),
+                "{e}"
+            );
+            continue;
+        }
+        if let Err(e) = loaded {
             panic!("{}:\n{e}", n.display());
         }
     }
@@ -1445,6 +1457,8 @@ fn private_modules_example_decisions() {
 }
 
 #[test]
+// On Windows the example does not load (see `every_shipped_policy_loads`).
+#[cfg(not(windows))]
 fn air_gapped_example_decisions() {
     let p = Policy::load(&repo("policy/examples/air-gapped.toml")).unwrap();
     let d = p.decide_artifact("golang.org/x/mod", "v0.43.0", ArtifactKind::Zip);

@@ -27,7 +27,7 @@ use std::time::Duration;
 
 use clap::{Args, Subcommand};
 
-use crate::config::ServeArgs;
+use crate::config::{CacheLocation, ServeArgs};
 
 /// The service's name with the service control manager and the event log.
 pub const SERVICE_NAME: &str = "goward";
@@ -173,10 +173,13 @@ pub fn plan_install(config: &Path, account: &str) -> Result<InstallPlan, String>
             abs.display()
         ));
     }
-    let cfg = crate::config::Config::load(&ServeArgs {
-        config: Some(abs.clone()),
-        ..ServeArgs::default()
-    })
+    let cfg = crate::config::Config::load(
+        &CacheLocation {
+            config: Some(abs.clone()),
+            cache_dir: None,
+        }
+        .serve_args(),
+    )
     .map_err(|e| e.to_string())?;
     if !cfg.cache_dir.is_absolute() {
         return Err(format!(

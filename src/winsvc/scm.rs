@@ -23,7 +23,7 @@ use super::{
     DESCRIPTION, DISPLAY_NAME, FAILURE_RESET, InstallArgs, RESTART_DELAYS, SERVICE_NAME, ServeFn,
     ServeHooks, ServiceAction, ServiceArgs, event_id,
 };
-use crate::config::ServeArgs;
+use crate::config::CacheLocation;
 use crate::hostcheck::{Host, RealHost, win::system32};
 use crate::winffi::{self, EventKind};
 
@@ -414,10 +414,11 @@ fn run_service(config: &Path, serve: ServeFn) -> Result<(), String> {
             );
         })),
     };
-    let args = ServeArgs {
+    let args = CacheLocation {
         config: Some(config.to_path_buf()),
-        ..ServeArgs::default()
-    };
+        cache_dir: None,
+    }
+    .serve_args();
     let exit = match serve(&args, hooks) {
         Ok(()) => {
             event(EventKind::Info, event_id::STOPPED, "goward stopped");
