@@ -432,11 +432,15 @@ impl Rule {
     /// Whether the rule selects `module` at `version` (version-less: only
     /// rules without a version filter).
     fn selects(&self, module: &str, version: Option<&str>) -> bool {
-        self.patterns.matches(module)
-            && match version {
-                Some(v) => self.filter.matches(v),
-                None => self.filter.is_all(),
-            }
+        self.patterns.matches(module) && self.selects_version(version)
+    }
+
+    /// The version half of [`Rule::selects`].
+    fn selects_version(&self, version: Option<&str>) -> bool {
+        match version {
+            Some(v) => self.filter.matches(v),
+            None => self.filter.is_all(),
+        }
     }
 }
 
@@ -815,11 +819,7 @@ impl Policy {
             let Some(glob) = r.patterns.matching(module) else {
                 continue;
             };
-            let selected = match version {
-                Some(v) => r.filter.matches(v),
-                None => r.filter.is_all(),
-            };
-            if selected {
+            if r.selects_version(version) {
                 let why = match version.and_then(|v| r.filter.describe_match(v)) {
                     Some(m) => format!("{subj} {m}"),
                     None => format!("{subj} matches {:?}", glob.text),
@@ -904,11 +904,7 @@ impl Policy {
             let Some(glob) = r.patterns.matching(module) else {
                 continue;
             };
-            let selected = match version {
-                Some(v) => r.filter.matches(v),
-                None => r.filter.is_all(),
-            };
-            if !selected {
+            if !r.selects_version(version) {
                 partial.get_or_insert(r);
                 if tracing {
                     let note = match version {
