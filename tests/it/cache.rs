@@ -22,8 +22,9 @@ use sha2::Digest as _;
 use crate::support::fakeproxy::{FakeProxy, Fault, Published, default_info, escape};
 use crate::support::modzip::ModZip;
 use crate::support::modzip::noise;
-use crate::support::testlog::TestLog;
-use crate::support::{Goward, files_under, partial_copies_of, try_http_get, wait_until};
+use crate::support::{
+    Goward, fake_with_log, files_under, meta_file, partial_copies_of, try_http_get, wait_until,
+};
 
 /// Name of the fake checksum DB.
 const DB: &str = "sum.cache-it.test";
@@ -41,20 +42,6 @@ fn publish(fake: &FakeProxy, path: &str, data_len: usize) -> Published {
         );
     }
     fake.publish(z, &format!("module {path}\n\ngo 1.21\n"))
-}
-
-fn world() -> (FakeProxy, String) {
-    let fake = FakeProxy::start(TestLog::new(DB));
-    let vkey = fake.with_log(|l| l.vkey());
-    (fake, vkey)
-}
-
-fn meta_file(cache: &Path, p: &Published, ext: &str) -> PathBuf {
-    cache
-        .join("meta")
-        .join(escape(&p.path))
-        .join("@v")
-        .join(format!("{}.{ext}.json", escape(&p.version)))
 }
 
 /// The blob a stored artifact's metadata points at.
@@ -232,7 +219,7 @@ fn assert_cache_consistent(cache: &Path, artifacts: &[&[u8]]) {
 /// goes to quarantine, and the genuine zip is fetched, proven and served exactly once more. Small (one read chunk) and large (many chunks) zips, corruption early and at the end.
 #[test]
 fn corrupted_zip_blob_is_quarantined_then_fetched_and_proven_again() {
-    let (fake, vkey) = world();
+    let (fake, vkey) = fake_with_log(DB);
     let cases = [
         ("example.com/small", 0usize, 40i64),
         ("example.com/smallend", 0, -1),
@@ -306,7 +293,7 @@ fn corrupted_zip_blob_is_quarantined_then_fetched_and_proven_again() {
 /// served on the same request.
 #[test]
 fn corrupted_go_mod_blob_is_replaced_before_serving() {
-    let (fake, vkey) = world();
+    let (fake, vkey) = fake_with_log(DB);
     let p = publish(&fake, "example.com/gomod", 0);
     let g = Goward::start(&fake.url(), &vkey, &[]);
     assert_serves(&g, &p.mod_path(), &p.mod_bytes);
@@ -334,7 +321,7 @@ fn corrupted_go_mod_blob_is_replaced_before_serving() {
 /// A blob deleted behind goward's back is fetched and proven again.
 #[test]
 fn deleted_blobs_are_fetched_again() {
-    let (fake, vkey) = world();
+    let (fake, vkey) = fake_with_log(DB);
     let p = publish(&fake, "example.com/deleted", 100 << 10);
     let mut g = Goward::start(&fake.url(), &vkey, &[]);
     assert_serves(&g, &p.zip_path(), &p.zip);
@@ -363,7 +350,7 @@ fn deleted_blobs_are_fetched_again() {
 /// 206 whose bytes differ from the genuine zip's.
 #[test]
 fn range_request_on_a_corrupted_blob_never_returns_other_bytes() {
-    let (fake, vkey) = world();
+    let (fake, vkey) = fake_with_log(DB);
     let p = publish(&fake, "example.com/ranged", 300 << 10);
     let g = Goward::start(&fake.url(), &vkey, &[]);
     let size = p.zip.len();
@@ -423,7 +410,7 @@ fn range_request_on_a_corrupted_blob_never_returns_other_bytes() {
 /// the copy it replaced").
 #[test]
 fn resume_after_an_aborted_transfer_of_a_corrupted_blob_does_not_splice_copies() {
-    let (fake, vkey) = world();
+    let (fake, vkey) = fake_with_log(DB);
     let p = publish(&fake, "example.com/splice", 400 << 10);
     let g = Goward::start(&fake.url(), &vkey, &[]);
     // Verification and re-fetch within one wall-clock second, as on a busy proxy: start at the
@@ -492,7 +479,7 @@ fn concurrent_gets(
 /// lookup, sixteen identical genuine answers.
 #[test]
 fn concurrent_misses_share_one_upstream_fetch() {
-    let (fake, vkey) = world();
+    let (fake, vkey) = fake_with_log(DB);
     let z = publish(&fake, "example.com/coalzip", 200 << 10);
     let m = publish(&fake, "example.com/coalmod", 0);
     // A slow upstream keeps the first fetch in flight while the others arrive.
@@ -532,7 +519,7 @@ fn concurrent_misses_share_one_upstream_fetch() {
 /// serving other bytes for it, without asking the upstream, also after a restart.
 #[test]
 fn cached_versions_are_immutable() {
-    let (fake, vkey) = world();
+    let (fake, vkey) = fake_with_log(DB);
     let p = publish(&fake, "example.com/immutable", 50 << 10);
     let mut g = Goward::start(&fake.url(), &vkey, &[]);
     assert_serves(&g, &p.zip_path(), &p.zip);
@@ -589,7 +576,7 @@ fn cached_versions_are_immutable() {
 /// Leftovers in `tmp/` from a crashed run are removed at start; nothing else is touched.
 #[test]
 fn temp_leftovers_are_swept_at_start() {
-    let (fake, vkey) = world();
+    let (fake, vkey) = fake_with_log(DB);
     let p = publish(&fake, "example.com/sweep", 20 << 10);
     let cache = tempfile::tempdir().expect("cache dir");
     let mut g = Goward::start_in(cache.path(), &fake.url(), &vkey, &[]);
@@ -616,7 +603,7 @@ fn temp_leftovers_are_swept_at_start() {
 /// taken for a hit that serves other bytes.
 #[test]
 fn corrupted_metadata_is_never_served_as_a_hit() {
-    let (fake, vkey) = world();
+    let (fake, vkey) = fake_with_log(DB);
     let p = publish(&fake, "example.com/badmeta", 30 << 10);
     let cache = tempfile::tempdir().expect("cache dir");
     let mut g = Goward::start_in(cache.path(), &fake.url(), &vkey, &[]);
@@ -689,7 +676,7 @@ fn corrupted_metadata_is_never_served_as_a_hit() {
 /// and with the upstream gone.
 #[test]
 fn info_list_and_latest_outlive_the_upstream() {
-    let (fake, vkey) = world();
+    let (fake, vkey) = fake_with_log(DB);
     let p = publish(&fake, "example.com/docs", 0);
     let list = format!("/{}/@v/list", escape(&p.path));
     let latest = format!("/{}/@latest", escape(&p.path));
@@ -752,7 +739,7 @@ fn info_list_and_latest_outlive_the_upstream() {
 #[test]
 fn repeated_sigkill_during_concurrent_downloads_leaves_a_consistent_cache() {
     const SIZE: usize = 512 << 10;
-    let (fake, vkey) = world();
+    let (fake, vkey) = fake_with_log(DB);
     let sets: Vec<Vec<Published>> = (0..3)
         .map(|cycle| {
             (0..3)
@@ -1057,7 +1044,7 @@ fn partial_zips(cache: &Path, zips: &[Published]) -> Vec<PathBuf> {
 /// Every other cycle `cache verify` also runs on the cache exactly as the crash left it.
 #[test]
 fn sigkill_during_concurrent_large_downloads_then_cache_verify_is_clean() {
-    let (fake, vkey) = world();
+    let (fake, vkey) = fake_with_log(DB);
     let cache = tempfile::tempdir().expect("cache dir");
     let mut g = Goward::start_in(cache.path(), &fake.url(), &vkey, &[]);
     // Cached before the crashes, what the held client reads in the mid-serve cycle: larger

@@ -14,7 +14,7 @@
 use std::time::Duration;
 
 use crate::support::fakeproxy::{FakeProxy, Fault, Published};
-use crate::support::gocmd::{GoEnv, GoOutput};
+use crate::support::gocmd::{GoEnv, assert_refused_by_goward};
 use crate::support::modzip::ModZip;
 use crate::support::modzip::noise;
 use crate::support::testlog::TestLog;
@@ -156,22 +156,6 @@ fn assert_not_cached(g: &Goward, what: &str, bytes: &[u8]) {
     assert!(hits.is_empty(), "{what} reached goward's cache: {hits:?}");
 }
 
-/// `go` failed with goward's `reason`.
-#[track_caller]
-fn assert_refused(out: &GoOutput, reason: &str) {
-    // cmd/go web/api.go prints a proxy's text/plain error body after "server response:"; the
-    // reason must come from there, not from the go command's own checks.
-    eprintln!("`{}` (expecting {reason:?}):\n{}", out.cmdline, out.dump());
-    out.assert_failure_containing("server response:");
-    let from_goward = &out.stderr[out.stderr.find("server response:").unwrap_or(0)..];
-    assert!(
-        from_goward.contains(reason),
-        "`{}` failed, but goward's response lacks {reason:?}\n{}",
-        out.cmdline,
-        out.dump()
-    );
-}
-
 /// goward serves exactly `want` at `path`.
 #[track_caller]
 fn assert_serves(g: &Goward, path: &str, want: &[u8]) {
@@ -291,7 +275,7 @@ fn tampered_zip_is_refused_and_not_cached() {
         .set_fault(&w.hello.zip_path(), Fault::Body(evil.clone()));
 
     let env = app_env(g.url(), "off");
-    assert_refused(&env.go(&["mod", "download"]), REASON_ZIP_HASH);
+    assert_refused_by_goward(&env.go(&["mod", "download"]), REASON_ZIP_HASH);
     assert_not_cached(&g, "the tampered zip", &evil);
 
     // A flipped byte in the compressed stream (the archive itself is damaged).
@@ -320,7 +304,7 @@ fn tampered_go_mod_is_refused_and_not_cached() {
         .set_fault(&w.hello.mod_path(), Fault::Body(evil.clone().into_bytes()));
 
     let env = app_env(g.url(), "off");
-    assert_refused(&env.go(&["mod", "download"]), REASON_MOD_HASH);
+    assert_refused_by_goward(&env.go(&["mod", "download"]), REASON_MOD_HASH);
     assert_not_cached(&g, "the tampered go.mod", evil.as_bytes());
 
     w.fake.clear_faults();
@@ -361,7 +345,7 @@ fn module_missing_from_checksum_db_is_refused() {
     let g = Goward::start(&fake.url(), &vkey, &[]);
 
     let env = app_env(g.url(), "off");
-    assert_refused(&env.go(&["mod", "download"]), REASON_NOT_IN_SUMDB);
+    assert_refused_by_goward(&env.go(&["mod", "download"]), REASON_NOT_IN_SUMDB);
     assert_not_cached(&g, "hello's unlogged zip", &hello.zip);
     assert_not_cached(&g, "hello's unlogged go.mod", &hello.mod_bytes);
 
@@ -401,7 +385,7 @@ fn record_without_the_artifacts_h1_line_is_refused() {
     let g = Goward::start(&fake.url(), &vkey, &[]);
 
     let env = bare_env(g.url(), "off");
-    assert_refused(
+    assert_refused_by_goward(
         &env.go(&["mod", "download", &nozip.at()]),
         REASON_SUMDB_MISSING_LINE,
     );
@@ -412,7 +396,7 @@ fn record_without_the_artifacts_h1_line_is_refused() {
         "goward served the unproven zip"
     );
 
-    assert_refused(
+    assert_refused_by_goward(
         &env.go(&["mod", "download", &nomod.at()]),
         REASON_SUMDB_MISSING_LINE,
     );
@@ -437,7 +421,7 @@ fn lookup_answered_with_another_modules_record_is_refused() {
     w.fake.set_fault(&hello_lookup, Fault::Body(greets));
 
     let env = app_env(g.url(), "off");
-    assert_refused(&env.go(&["mod", "download"]), REASON_WRONG_RECORD);
+    assert_refused_by_goward(&env.go(&["mod", "download"]), REASON_WRONG_RECORD);
     assert!(
         w.fake.requests(&hello_lookup) > 0,
         "goward never looked hello up"
@@ -463,7 +447,7 @@ fn tree_signed_by_the_wrong_key_is_refused() {
     let honest = w.fake.set_log(evil);
 
     let env = app_env(g.url(), "off");
-    assert_refused(&env.go(&["mod", "download"]), REASON_BAD_SIGNATURE);
+    assert_refused_by_goward(&env.go(&["mod", "download"]), REASON_BAD_SIGNATURE);
     let evil_sig = last_line(&evil_note);
     assert_not_cached(&g, "the wrongly signed note", evil_sig.as_bytes());
     assert_not_cached(&g, "hello's unproven zip", &w.hello.zip);
@@ -514,15 +498,15 @@ fn forked_checksum_db_is_reported_and_then_distrusted() {
     let honest = w.fake.set_log(fork);
 
     let env2 = bare_env(g.url(), "off");
-    assert_refused(&env2.go(&["mod", "download", &other.at()]), REASON_FORK);
+    assert_refused_by_goward(&env2.go(&["mod", "download", &other.at()]), REASON_FORK);
     assert_not_cached(&g, "the module only the fork knows", &other.zip);
 
     // Nothing from that DB any more, cached or not, forked or honest.
     let fresh = app_env(g.url(), "off");
-    assert_refused(&fresh.go(&["mod", "download"]), REASON_DISTRUSTED);
+    assert_refused_by_goward(&fresh.go(&["mod", "download"]), REASON_DISTRUSTED);
     w.fake.set_log(honest);
     let fresh = app_env(g.url(), "off");
-    assert_refused(&fresh.go(&["mod", "download"]), REASON_DISTRUSTED);
+    assert_refused_by_goward(&fresh.go(&["mod", "download"]), REASON_DISTRUSTED);
     let r = g.get(&w.greet.lookup_path(DB_NAME));
     assert_ne!(
         r.status, 200,
@@ -542,7 +526,7 @@ fn assert_malicious_zip_refused(zip: ModZip, reason: &str) {
     let g = Goward::start(&fake.url(), &vkey, &[]);
 
     let env = bare_env(g.url(), "off");
-    assert_refused(&env.go(&["mod", "download", &p.at()]), reason);
+    assert_refused_by_goward(&env.go(&["mod", "download", &p.at()]), reason);
     assert_not_cached(&g, "the malicious zip", &p.zip);
     let r = g.get(&p.zip_path());
     assert_ne!(r.status, 200, "goward served the malicious zip");
@@ -605,7 +589,7 @@ fn zip_larger_than_max_zip_size_is_refused() {
     );
     let g = Goward::start(&fake.url(), &vkey, &["--max-zip-size", &CAP.to_string()]);
     let env = bare_env(g.url(), "off");
-    assert_refused(&env.go(&["mod", "download", &p.at()]), REASON_ZIP_OVER_CAP);
+    assert_refused_by_goward(&env.go(&["mod", "download", &p.at()]), REASON_ZIP_OVER_CAP);
     assert_not_cached(&g, "the oversize zip", &p.zip[..64 << 10]);
     assert_ne!(
         g.get(&p.zip_path()).status,
@@ -616,7 +600,7 @@ fn zip_larger_than_max_zip_size_is_refused() {
     // No Content-Length and no end: the cap must hold while streaming.
     fake.set_fault(&p.zip_path(), Fault::Endless);
     let env = bare_env(g.url(), "off");
-    assert_refused(&env.go(&["mod", "download", &p.at()]), REASON_ZIP_OVER_CAP);
+    assert_refused_by_goward(&env.go(&["mod", "download", &p.at()]), REASON_ZIP_OVER_CAP);
     let sent = fake.bytes_sent(&p.zip_path());
     assert!(
         sent < CAP + (8 << 20),

@@ -6,11 +6,12 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::support::fakeproxy::{FakeProxy, Fault, Published, escape};
+use crate::support::fakeproxy::{FakeProxy, Fault, Published};
 use crate::support::modzip::ModZip;
 use crate::support::modzip::noise;
-use crate::support::testlog::TestLog;
-use crate::support::{Goward, files_under, run_goward, try_http_get, wait_until};
+use crate::support::{
+    Goward, fake_with_log, files_under, meta_file, run_goward, try_http_get, wait_until,
+};
 
 const DB: &str = "sum.hygiene-it.test";
 
@@ -23,20 +24,6 @@ fn publish(fake: &FakeProxy, path: &str, data_len: usize) -> Published {
         );
     }
     fake.publish(z, &format!("module {path}\n\ngo 1.21\n"))
-}
-
-fn world() -> (FakeProxy, String) {
-    let fake = FakeProxy::start(TestLog::new(DB));
-    let vkey = fake.with_log(|l| l.vkey());
-    (fake, vkey)
-}
-
-fn meta_file(cache: &Path, p: &Published, ext: &str) -> PathBuf {
-    cache
-        .join("meta")
-        .join(escape(&p.path))
-        .join("@v")
-        .join(format!("{}.{ext}.json", escape(&p.version)))
 }
 
 fn meta_json(cache: &Path, p: &Published, ext: &str) -> serde_json::Value {
@@ -76,7 +63,7 @@ fn code(o: &crate::support::gocmd::GoOutput) -> Option<i32> {
 /// quarantined; verify is clean afterwards, and the running serve fetches and proves each again.
 #[test]
 fn cache_verify_finds_names_and_quarantines_damage() {
-    let (fake, vkey) = world();
+    let (fake, vkey) = fake_with_log(DB);
     let a = publish(&fake, "example.com/flipped", 0);
     let b = publish(&fake, "example.com/badmeta", 0);
     let c = publish(&fake, "example.com/truncated", 200 << 10);
@@ -216,7 +203,7 @@ fn cache_commands_usage_errors_exit_2() {
 /// running serve fetches a collected version again.
 #[test]
 fn gc_max_size_removes_oldest_and_keeps_sumdb_state() {
-    let (fake, vkey) = world();
+    let (fake, vkey) = fake_with_log(DB);
     let pubs: Vec<Published> = ["example.com/gc1", "example.com/gc2", "example.com/gc3"]
         .iter()
         .map(|p| publish(&fake, p, 100 << 10))
@@ -330,7 +317,7 @@ fn gc_max_size_removes_oldest_and_keeps_sumdb_state() {
 /// left alone, verify is clean, and the download completes with the genuine bytes.
 #[test]
 fn cache_verify_beside_a_running_serve_spares_in_flight_downloads() {
-    let (fake, vkey) = world();
+    let (fake, vkey) = fake_with_log(DB);
     let warm = publish(&fake, "example.com/warm", 0);
     let big = publish(&fake, "example.com/slowbig", 1 << 20);
     fake.set_fault(

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::support::fakeproxy::{FakeProxy, Published};
-use crate::support::gocmd::{GoEnv, GoOutput};
+use crate::support::gocmd::{GoEnv, assert_refused_by_goward};
 use crate::support::modzip::ModZip;
 use crate::support::testlog::TestLog;
 use crate::support::{Goward, run_goward, wait_until};
@@ -122,20 +122,6 @@ fn bare_env(g: &Goward, w: &World) -> GoEnv {
     env
 }
 
-/// `go` failed showing goward's text/plain `reason` (cmd/go prints it after "server
-/// response:").
-#[track_caller]
-fn assert_refused(out: &GoOutput, reason: &str) {
-    eprintln!("`{}` (expecting {reason:?}):\n{}", out.cmdline, out.dump());
-    out.assert_failure_containing("server response:");
-    let from_goward = &out.stderr[out.stderr.find("server response:").unwrap_or(0)..];
-    assert!(
-        from_goward.contains(reason),
-        "goward's response lacks {reason:?}\n{}",
-        out.dump()
-    );
-}
-
 fn sighup(g: &Goward) {
     let pid = g.pid().expect("goward pid");
     let st = std::process::Command::new("kill")
@@ -152,8 +138,8 @@ fn denied_module_fails_go_with_the_rules_reason() {
     let g = w.goward();
     let env = bare_env(&g, &w);
     let out = env.go(&["mod", "download", "example.com/greet@v1.1.0"]);
-    assert_refused(&out, "denied by policy rule \"no-greet\"");
-    assert_refused(&out, "CVE-TEST-0001");
+    assert_refused_by_goward(&out, "denied by policy rule \"no-greet\"");
+    assert_refused_by_goward(&out, "CVE-TEST-0001");
     let r = g.get(&w.greet.zip_path());
     assert_eq!(r.status, 403, "{}", r.text());
     assert!(
@@ -225,7 +211,7 @@ fn unpinned_private_version_is_denied() {
     let env = bare_env(&g, &w);
     env.write("go.sum", w.lib_unpinned.go_sum());
     let out = env.go(&["mod", "download", &w.lib_unpinned.at()]);
-    assert_refused(&out, "corp");
+    assert_refused_by_goward(&out, "corp");
     for p in [w.lib_unpinned.zip_path(), w.lib_unpinned.mod_path()] {
         let r = g.get(&p);
         assert_eq!(r.status, 403, "{p}: {}", r.text());

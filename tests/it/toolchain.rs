@@ -15,7 +15,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::support::fakeproxy::{FakeProxy, Fault, Published};
-use crate::support::gocmd::{GoEnv, GoOutput};
+use crate::support::gocmd::{GoEnv, GoOutput, assert_refused_by_goward};
 use crate::support::modzip::{ModZip, h1_mod};
 use crate::support::testlog::TestLog;
 use crate::support::{Goward, files_containing, files_under, run_goward};
@@ -237,24 +237,6 @@ fn assert_no_toolchain_zip_cached(g: &Goward, version: &str) {
             b.display()
         );
     }
-}
-
-/// `go` failed with goward's `reason` after "server response:" (cmd/go web/api.go).
-#[track_caller]
-fn assert_refused_by_goward(out: &GoOutput, reason: &str) {
-    eprintln!("`{}` (expecting {reason:?}):\n{}", out.cmdline, out.dump());
-    out.assert_failure_containing("server response:");
-    let from_goward = &out.stderr[out.stderr.find("server response:").unwrap_or(0)..];
-    assert!(
-        from_goward.contains(reason),
-        "goward's response lacks {reason:?}\n{}",
-        out.dump()
-    );
-    assert!(
-        !out.stdout.contains(MARKER) && !out.stdout.contains("EVIL"),
-        "a toolchain ran\n{}",
-        out.dump()
-    );
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -55,6 +55,22 @@ pub(crate) struct GoOutput {
     pub(crate) stderr: String,
 }
 
+/// Panics unless `out` failed with goward's `reason`: cmd/go (web/api.go) prints a proxy's
+/// text/plain error body after "server response:", and the reason must come from there, not from
+/// the go command's own checks.
+#[track_caller]
+pub(crate) fn assert_refused_by_goward(out: &GoOutput, reason: &str) {
+    eprintln!("`{}` (expecting {reason:?}):\n{}", out.cmdline, out.dump());
+    out.assert_failure_containing("server response:");
+    let from_goward = &out.stderr[out.stderr.find("server response:").unwrap_or(0)..];
+    assert!(
+        from_goward.contains(reason),
+        "`{}` failed, but goward's response lacks {reason:?}\n{}",
+        out.cmdline,
+        out.dump()
+    );
+}
+
 impl GoOutput {
     /// Whether the command exited with status 0.
     pub(crate) fn success(&self) -> bool {

@@ -446,6 +446,23 @@ pub(crate) fn decode_chunked(mut b: &[u8]) -> Result<Vec<u8>, String> {
     }
 }
 
+/// A fake upstream serving a fresh checksum database named `db`, and that database's verifier
+/// key.
+pub(crate) fn fake_with_log(db: &str) -> (fakeproxy::FakeProxy, String) {
+    let fake = fakeproxy::FakeProxy::start(testlog::TestLog::new(db));
+    let vkey = fake.with_log(|l| l.vkey());
+    (fake, vkey)
+}
+
+/// goward's metadata record of `p`'s `.mod` or `.zip` (`ext`) in `cache`.
+pub(crate) fn meta_file(cache: &Path, p: &fakeproxy::Published, ext: &str) -> PathBuf {
+    cache
+        .join("meta")
+        .join(fakeproxy::escape(&p.path))
+        .join("@v")
+        .join(format!("{}.{ext}.json", fakeproxy::escape(&p.version)))
+}
+
 /// Every regular file under `dir` (recursively), sorted.
 pub(crate) fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
