@@ -8,9 +8,18 @@
 //! `%21`), so escapes are decoded first; an escape that decodes to `/`, `\`,
 //! `%`, a control or non-ASCII byte is refused, and `%2e%2e` decodes to `..`,
 //! which the module-path rules then reject.
+//!
+//! Paths are hostile input, so parsing must not panic or overflow on them.
+#![warn(
+    clippy::arithmetic_side_effects,
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
 
 use crate::module;
-use crate::sumdb::tlog::Tile;
+use crate::sumdb::tlog::{Tile, TlogError};
 
 /// Longest request path accepted (module paths are far shorter in practice).
 pub const MAX_PATH_LEN: usize = 2048;
@@ -320,16 +329,27 @@ fn parse_sumdb(rest: &str, sumdbs: &[String]) -> Result<Request, RequestError> {
             let mv = ModuleVersion::new(module, &version)?;
             SumdbOp::Lookup(mv.module, version)
         }
-        _ if op.starts_with("tile/") => SumdbOp::Tile(
-            Tile::parse_path(op)
-                .map_err(|e| RequestError::BadSumdb(format!("invalid tile syntax: {e}")))?,
-        ),
+        _ if op.starts_with("tile/") => {
+            SumdbOp::Tile(Tile::parse_path(op).map_err(|e| match e {
+                TlogError::MalformedTilePath(_) => {
+                    RequestError::BadSumdb(format!("invalid tile syntax: {e}"))
+                }
+                e => RequestError::BadSumdb(e.to_string()),
+            })?)
+        }
         _ => return Err(RequestError::UnknownEndpoint(format!("/sumdb/{rest}"))),
     };
     Ok(Request::Sumdb(db, op))
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::arithmetic_side_effects,
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
 mod tests {
     use super::*;
 

@@ -809,11 +809,11 @@ impl SumdbClient {
                 msg: format!("tile height {} is not served (only {TILE_HEIGHT})", t.h),
             });
         }
-        let level = if t.l < 0 { 0 } else { t.l as u32 * t.h };
-        let first = t.n << t.h;
-        let end = first + u64::from(t.w);
-        // The tile covers records [first<<level, end<<level).
-        let needed = end.checked_shl(level).unwrap_or(u64::MAX);
+        let span = t.span().map_err(|e| SumdbError::BadRequest {
+            db: self.name.clone(),
+            msg: e.to_string(),
+        })?;
+        let needed = span.records_end;
         let mut head = self.head.lock().await.clone();
         if needed > head.tree.n {
             // The client may know a newer tree than we do: catch up once.
@@ -828,8 +828,8 @@ impl SumdbClient {
                 });
             }
         }
-        let idx: Vec<u64> = (first..end)
-            .map(|i| tlog::stored_hash_index(level, i))
+        let idx: Vec<u64> = (span.first..span.end)
+            .map(|i| tlog::stored_hash_index(span.level, i))
             .collect();
         let hashes = self.read_hashes(&head.tree, &idx).await?;
         if t.l >= 0 {
@@ -894,6 +894,13 @@ fn check_data_tile(data: &[u8], leaves: &[Hash]) -> Result<(), String> {
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::arithmetic_side_effects,
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
 mod tests {
     use super::*;
 

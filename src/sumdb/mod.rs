@@ -1,5 +1,16 @@
 //! Checksum databases: signed notes, the tiled transparency log, and the
 //! client that proves lookups before anything is stored or served.
+//!
+//! Tile coordinates, record ids and tree sizes arrive from clients and from
+//! the database itself, so arithmetic on them must be checked, and nothing
+//! here may panic on input: these lints hold every submodule to that.
+#![warn(
+    clippy::arithmetic_side_effects,
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
 
 pub mod client;
 pub mod note;
@@ -141,6 +152,13 @@ impl ProvenRecord {
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::arithmetic_side_effects,
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
 mod tests {
     use super::*;
 

@@ -461,6 +461,13 @@ pub fn open(msg: &[u8], verifier: &Verifier) -> Result<Note, NoteError> {
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::arithmetic_side_effects,
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
 mod tests {
     //! Ported from x/mod v0.43.0 `sumdb/note/note_test.go` and `example_test.go`.
     use super::*;

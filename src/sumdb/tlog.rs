@@ -875,6 +875,7 @@ impl Tile {
         if t.path() != p {
             return Err(bad());
         }
+        t.span()?;
         Ok(t)
     }
 
@@ -882,6 +883,62 @@ impl Tile {
     pub fn is_full(&self) -> bool {
         u64::from(self.w) == 1u64 << self.h.min(63)
     }
+
+    /// Which stored hashes (or, for a data tile, records) the tile holds,
+    /// with checked arithmetic: a tile that no tree of at most
+    /// [`MAX_TREE_SIZE`] records has is an error, since its coordinates come
+    /// from request paths and would otherwise overflow the index arithmetic.
+    pub fn span(&self) -> Result<TileSpan, TlogError> {
+        let invalid = |reason| TlogError::InvalidTile {
+            tile: self.path(),
+            reason,
+        };
+        if !(1..=MAX_TILE_HEIGHT).contains(&self.h) {
+            return Err(invalid("height out of range"));
+        }
+        let full = 1u64 << self.h;
+        if self.w < 1 || u64::from(self.w) > full {
+            return Err(invalid("width out of range"));
+        }
+        let level = match self.l {
+            -1 => 0,
+            l => u32::try_from(l)
+                .map_err(|_| invalid("level out of range"))?
+                .checked_mul(self.h)
+                .filter(|&level| level < 63)
+                .ok_or_else(|| invalid(BEYOND_ANY_TREE))?,
+        };
+        let first = self.n.checked_mul(full);
+        let end = first.and_then(|f| f.checked_add(u64::from(self.w)));
+        let records_end = end.and_then(|e| e.checked_mul(1u64 << level));
+        match (first, end, records_end) {
+            (Some(first), Some(end), Some(records_end)) if records_end <= MAX_TREE_SIZE => {
+                Ok(TileSpan {
+                    level,
+                    first,
+                    end,
+                    records_end,
+                })
+            }
+            _ => Err(invalid(BEYOND_ANY_TREE)),
+        }
+    }
+}
+
+const BEYOND_ANY_TREE: &str = "it lies beyond the largest possible tree (2^62 records)";
+
+/// What a tile holds ([`Tile::span`]): the hashes `first..end` of tree level
+/// `level` (records, for a data tile), which cover records `..records_end`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TileSpan {
+    /// Tree level of the hashes (`l*h`; 0 for a data tile).
+    pub level: u32,
+    /// The first hash's number within its level.
+    pub first: u64,
+    /// One past the last hash's number.
+    pub end: u64,
+    /// One past the last record the tile depends on: the smallest tree that has it.
+    pub records_end: u64,
 }
 
 fn check_height(h: u32) -> Result<(), TlogError> {
@@ -1327,6 +1384,13 @@ where
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::arithmetic_side_effects,
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
 mod tests {
     //! Ported from x/mod v0.43.0 `sumdb/tlog/{tlog,tile,note,ct}_test.go`, plus
     //! RFC 6962 reference vectors and the CVE-2026-56865 regression.
@@ -1651,6 +1715,113 @@ mod tests {
             }
             .to_string(),
             "tile/8/data/005.p/3"
+        );
+    }
+
+    /// Tiles beyond any tree of at most 2^62 records are refused by name
+    /// (issue 10 §6: these two overflowed the tile arithmetic).
+    #[test]
+    fn impossible_tiles_are_refused() {
+        for path in [
+            "tile/8/536870912/001",
+            "tile/8/0/x072/x057/x594/x037/x927/935",
+            "tile/8/data/x072/x057/x594/x037/x927/935",
+            "tile/8/0/x018/x014/x398/x509/x481/984",
+            "tile/8/7/000",
+            "tile/8/7/000.p/65",
+            "tile/8/8/000.p/1",
+            "tile/30/3/000.p/1",
+            "tile/1/2147483647/000",
+        ] {
+            assert_eq!(
+                Tile::parse_path(path),
+                Err(TlogError::InvalidTile {
+                    tile: path.to_string(),
+                    reason: "it lies beyond the largest possible tree (2^62 records)",
+                }),
+                "{path}"
+            );
+        }
+        // The largest tiles that still fit, at the edge of the arithmetic.
+        let edge = |p: &str| Tile::parse_path(p).unwrap().span().unwrap();
+        let s = edge("tile/8/0/x018/x014/x398/x509/x481/983");
+        assert_eq!((s.level, s.records_end), (0, MAX_TREE_SIZE));
+        assert_eq!(s.first, MAX_TREE_SIZE - 256);
+        let s = edge("tile/8/data/x018/x014/x398/x509/x481/983");
+        assert_eq!(
+            (s.level, s.end, s.records_end),
+            (0, MAX_TREE_SIZE, MAX_TREE_SIZE)
+        );
+        let s = edge("tile/8/7/000.p/64");
+        assert_eq!(
+            (s.level, s.first, s.end, s.records_end),
+            (56, 0, 64, MAX_TREE_SIZE)
+        );
+        let s = edge("tile/2/31/000.p/1");
+        assert_eq!((s.level, s.records_end), (62, MAX_TREE_SIZE));
+        // Tiles built in code get the same checks.
+        let bad = |t: Tile, reason| {
+            assert_eq!(
+                t.span(),
+                Err(TlogError::InvalidTile {
+                    tile: t.path(),
+                    reason
+                })
+            )
+        };
+        bad(
+            Tile {
+                h: 8,
+                l: 0,
+                n: 0,
+                w: 0,
+            },
+            "width out of range",
+        );
+        bad(
+            Tile {
+                h: 8,
+                l: 0,
+                n: 0,
+                w: 257,
+            },
+            "width out of range",
+        );
+        bad(
+            Tile {
+                h: 31,
+                l: 0,
+                n: 0,
+                w: 1,
+            },
+            "height out of range",
+        );
+        bad(
+            Tile {
+                h: 8,
+                l: -2,
+                n: 0,
+                w: 1,
+            },
+            "level out of range",
+        );
+        bad(
+            Tile {
+                h: 8,
+                l: i32::MAX,
+                n: 0,
+                w: 1,
+            },
+            "it lies beyond the largest possible tree (2^62 records)",
+        );
+        bad(
+            Tile {
+                h: 8,
+                l: 0,
+                n: u64::MAX,
+                w: 256,
+            },
+            "it lies beyond the largest possible tree (2^62 records)",
         );
     }
 

@@ -388,6 +388,19 @@ fn invalid_module_paths_are_rejected_before_any_access() {
             "/sumdb/sum.goward.test/tile/8/0/../../x",
             "invalid tile syntax",
         ),
+        // Coordinates beyond any tree (2^62 records) once overflowed the tile arithmetic.
+        (
+            "/sumdb/sum.goward.test/tile/8/536870912/001",
+            "invalid checksum database request: invalid tile tile/8/536870912/001: it lies beyond the largest possible tree (2^62 records)",
+        ),
+        (
+            "/sumdb/sum.goward.test/tile/8/0/x072/x057/x594/x037/x927/935",
+            "invalid checksum database request: invalid tile tile/8/0/x072/x057/x594/x037/x927/935: it lies beyond the largest possible tree (2^62 records)",
+        ),
+        (
+            "/sumdb/sum.goward.test/tile/8/data/x072/x057/x594/x037/x927/935",
+            "it lies beyond the largest possible tree (2^62 records)",
+        ),
     ];
     let mut answers = Answers::default();
     for (target, needle) in cases {
