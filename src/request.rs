@@ -10,7 +10,7 @@
 //! which the module-path rules then reject.
 //!
 //! Paths are hostile input, so parsing must not panic or overflow on them.
-#![warn(
+#![deny(
     clippy::arithmetic_side_effects,
     clippy::indexing_slicing,
     clippy::unwrap_used,
@@ -270,30 +270,26 @@ fn percent_decode(raw: &str) -> Result<String, RequestError> {
     if !raw.contains('%') {
         return Ok(raw.to_owned());
     }
-    let b = raw.as_bytes();
     let mut out = String::with_capacity(raw.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' {
-            let hex = raw
-                .get(i + 1..i + 3)
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-                .ok_or_else(|| {
-                    RequestError::BadEscape(
-                        raw.get(i..(i + 3).min(raw.len())).unwrap_or("%").to_owned(),
-                    )
-                })?;
-            let c = char::from(hex);
-            if !(c.is_ascii_alphanumeric() || "!-._~+@".contains(c)) {
-                return Err(RequestError::BadEscape(format!("%{hex:02X}")));
-            }
-            out.push(c);
-            i += 3;
-        } else {
-            out.push(char::from(b[i]));
-            i += 1;
+    let mut rest = raw;
+    while let Some((before, after)) = rest.split_once('%') {
+        out.push_str(before);
+        let hex = after
+            .get(..2)
+            .filter(|h| h.bytes().all(|b| b.is_ascii_hexdigit()))
+            .and_then(|h| u8::from_str_radix(h, 16).ok())
+            .ok_or_else(|| {
+                let shown: String = after.chars().take(2).collect();
+                RequestError::BadEscape(format!("%{shown}"))
+            })?;
+        let c = char::from(hex);
+        if !(c.is_ascii_alphanumeric() || "!-._~+@".contains(c)) {
+            return Err(RequestError::BadEscape(format!("%{hex:02X}")));
         }
+        out.push(c);
+        rest = after.get(2..).unwrap_or_default();
     }
+    out.push_str(rest);
     Ok(out)
 }
 

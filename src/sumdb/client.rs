@@ -387,7 +387,9 @@ impl SumdbClient {
     /// full tile truncated, as x/mod client.go `readTile`). Returns the bytes
     /// and whether they came from the network.
     async fn read_tile(&self, t: Tile) -> Result<(Bytes, bool), SumdbError> {
-        let want = t.w as usize * 32;
+        let want = usize::try_from(t.w)
+            .unwrap_or(usize::MAX)
+            .saturating_mul(tlog::HASH_SIZE);
         if let Some(b) = self.tiles.get(&t).await {
             return Ok((b, false));
         }
@@ -443,8 +445,8 @@ impl SumdbClient {
             source,
         })?;
         // Only now, authenticated, may tiles be remembered.
-        for (i, &t) in plan.tiles().iter().enumerate() {
-            self.tiles.insert(t, Bytes::from(data[i].clone())).await;
+        for (&t, d) in plan.tiles().iter().zip(data) {
+            self.tiles.insert(t, Bytes::from(d)).await;
         }
         for (t, b) in fresh {
             let key = DocKey::SumdbTile(self.name.clone(), t.path());
@@ -462,11 +464,10 @@ impl SumdbClient {
         }
         let idx = tlog::subtree_indexes(0, n);
         let hs = self.read_hashes(tree, &idx).await?;
-        let mut h = *hs.last().unwrap_or(&tlog::empty_tree_hash());
-        for x in hs[..hs.len().saturating_sub(1)].iter().rev() {
-            h = tlog::node_hash(x, &h);
-        }
-        Ok(h)
+        let Some((last, init)) = hs.split_last() else {
+            return Ok(tlog::empty_tree_hash());
+        };
+        Ok(init.iter().rev().fold(*last, |h, x| tlog::node_hash(x, &h)))
     }
 
     /// Opens a signed tree note with this database's key.
@@ -866,10 +867,9 @@ impl SumdbClient {
 /// `path version hash` with an `algo:` hash: what a go.sum reader would take.
 fn looks_like_go_sum_line(line: &str) -> bool {
     let f: Vec<&str> = line.split_whitespace().collect();
-    f.len() == 3
-        && f[2]
-            .split_once(':')
-            .is_some_and(|(algo, _)| !algo.is_empty())
+    matches!(f.as_slice(), [_, _, hash] if hash
+        .split_once(':')
+        .is_some_and(|(algo, _)| !algo.is_empty()))
 }
 
 /// A data tile is each record's text followed by a blank line; record `i`
@@ -877,15 +877,12 @@ fn looks_like_go_sum_line(line: &str) -> bool {
 fn check_data_tile(data: &[u8], leaves: &[Hash]) -> Result<(), String> {
     let mut rest = data;
     for (i, leaf) in leaves.iter().enumerate() {
-        let end = rest
-            .windows(2)
-            .position(|w| w == b"\n\n")
-            .ok_or_else(|| format!("record {i} is truncated"))?;
-        let text = &rest[..=end];
+        let (text, after) =
+            tlog::split_blank_line(rest).ok_or_else(|| format!("record {i} is truncated"))?;
         if tlog::record_hash(text) != *leaf {
             return Err(format!("record {i} does not match the signed tree"));
         }
-        rest = &rest[end + 2..];
+        rest = after;
     }
     if !rest.is_empty() {
         return Err("trailing data after the last record".into());

@@ -4,7 +4,7 @@
 //! Tile coordinates, record ids and tree sizes arrive from clients and from
 //! the database itself, so arithmetic on them must be checked, and nothing
 //! here may panic on input: these lints hold every submodule to that.
-#![warn(
+#![deny(
     clippy::arithmetic_side_effects,
     clippy::indexing_slicing,
     clippy::unwrap_used,

@@ -89,8 +89,9 @@ fn key_hash(name: &str, key: &[u8]) -> u32 {
     h.update(name.as_bytes());
     h.update(b"\n");
     h.update(key);
-    let sum = h.finalize();
-    u32::from_be_bytes([sum[0], sum[1], sum[2], sum[3]])
+    let sum: [u8; 32] = h.finalize().into();
+    let [a, b, c, d, ..] = sum;
+    u32::from_be_bytes([a, b, c, d])
 }
 
 /// note.go `isValidName`: non-empty, no Unicode white space, no '+'.
@@ -145,7 +146,9 @@ impl Verifier {
                 "invalid verifier hash: the key says {hash:08x} but {name}'s key data hashes to {computed:08x}"
             )));
         }
-        let (alg, public) = (key[0], &key[1..]);
+        let Some((&alg, public)) = key.split_first() else {
+            return Err(bad("the key is empty"));
+        };
         if alg != ALG_ED25519 {
             return Err(NoteError::InvalidKey(format!(
                 "unknown verifier algorithm {alg} (only 1, Ed25519, is defined)"
@@ -316,7 +319,7 @@ pub fn sign(text: &str, signers: &[&Signer]) -> Result<Vec<u8>, NoteError> {
     if !text.ends_with('\n') {
         return Err(NoteError::Malformed("the text does not end in a newline"));
     }
-    let mut out = Vec::with_capacity(text.len() + 1 + signers.len() * 128);
+    let mut out = Vec::with_capacity(text.len().saturating_add(signers.len().saturating_mul(128)));
     out.extend_from_slice(text.as_bytes());
     out.push(b'\n');
     for s in signers {
@@ -378,7 +381,8 @@ pub fn open(msg: &[u8], verifier: &Verifier) -> Result<Note, NoteError> {
             "there is no blank line before the signatures",
         ));
     };
-    let (text, mut sigs) = (&msg[..split + 1], &msg[split + 2..]);
+    let (text, sigs) = msg.split_at(split.saturating_add(1)); // split < msg.len()
+    let mut sigs = sigs.get(1..).unwrap_or_default();
     if sigs.is_empty() {
         return Err(NoteError::Malformed("there are no signature lines"));
     }
@@ -412,8 +416,13 @@ pub fn open(msg: &[u8], verifier: &Verifier) -> Result<Note, NoteError> {
                 ));
             }
         };
-        let hash = u32::from_be_bytes([raw[0], raw[1], raw[2], raw[3]]);
-        num_sig += 1;
+        let [a, b, c, d, sig @ ..] = raw.as_slice() else {
+            return Err(NoteError::Malformed(
+                "a signature line has a bad key name or signature encoding",
+            ));
+        };
+        let hash = u32::from_be_bytes([*a, *b, *c, *d]);
+        num_sig = num_sig.saturating_add(1);
         if num_sig > MAX_SIGNATURES {
             return Err(NoteError::Malformed("it has more than 100 signatures"));
         }
@@ -434,7 +443,7 @@ pub fn open(msg: &[u8], verifier: &Verifier) -> Result<Note, NoteError> {
             continue;
         }
         seen_trusted = true;
-        if !verifier.verify(text.as_bytes(), &raw[4..]) {
+        if !verifier.verify(text.as_bytes(), sig) {
             return Err(NoteError::InvalidSignature {
                 name: name.to_string(),
                 hash,

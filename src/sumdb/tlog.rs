@@ -215,6 +215,9 @@ pub fn parse_tree(text: &[u8]) -> Result<Tree, TlogError> {
     let n = parse_canonical_i64(size).ok_or(TlogError::MalformedTree(
         "the tree size is not a canonical decimal number",
     ))?;
+    // Stricter than Go: a signed size beyond MAX_TREE_SIZE would overflow
+    // the stored-hash arithmetic later, so it is refused here.
+    check_size(n)?;
     let hash = GO_STD_BASE64
         .decode(hash.unwrap_or_default())
         .ok()
@@ -277,18 +280,18 @@ pub fn parse_record(msg: &[u8]) -> Result<(u64, &[u8], &[u8]), TlogError> {
         return Err(TlogError::MalformedRecord("there is no record id line"));
     };
     // strconv.ParseInt(s, 10, 64): sign and leading zeros allowed; ids are never negative.
-    let id = std::str::from_utf8(&msg[..i])
+    let (id_line, msg) = msg.split_at(i);
+    let id = std::str::from_utf8(id_line)
         .ok()
         .and_then(|s| s.parse::<i64>().ok())
         .and_then(|n| u64::try_from(n).ok())
         .ok_or(TlogError::MalformedRecord("the record id is not a number"))?;
-    let msg = &msg[i + 1..];
-    let Some(j) = msg.windows(2).position(|w| w == b"\n\n") else {
+    let msg = msg.get(1..).unwrap_or_default();
+    let Some((text, rest)) = split_blank_line(msg) else {
         return Err(TlogError::MalformedRecord(
             "the record text is not followed by a blank line",
         ));
     };
-    let (text, rest) = (&msg[..j + 1], &msg[j + 2..]);
     check_record_text(text)?;
     Ok((id, text, rest))
 }
@@ -318,12 +321,21 @@ pub fn empty_tree_hash() -> Hash {
     Sha256::digest(b"").into()
 }
 
+/// Splits at the first blank line: the text through its first `\n`, and what
+/// follows the second.
+pub(crate) fn split_blank_line(b: &[u8]) -> Option<(&[u8], &[u8])> {
+    let j = b.windows(2).position(|w| w == b"\n\n")?;
+    let (text, rest) = b.split_at(j.checked_add(1)?);
+    Some((text, rest.get(1..)?))
+}
+
 /// tlog.go `maxpow2`: the largest power of two k < n (k = 1 for n ≤ 1), and log₂ k.
 fn maxpow2(n: u64) -> (u64, u32) {
     let l = if n <= 2 {
         0
     } else {
-        63 - (n - 1).leading_zeros()
+        // n > 2, so n - 1 ≥ 2 has at most 62 leading zeros.
+        63u32.saturating_sub(n.saturating_sub(1).leading_zeros())
     };
     (1 << l, l)
 }
@@ -354,11 +366,13 @@ pub fn split_stored_hash_index(index: u64) -> (u32, u64) {
     loop {
         // Each new record n adds 1 + trailingZeros(n+1) hashes.
         let x = index_n
-            .checked_add(1 + u64::from(n.wrapping_add(1).trailing_zeros()))
+            .checked_add(u64::from(n.wrapping_add(1).trailing_zeros()))
+            .and_then(|x| x.checked_add(1))
             .filter(|&x| x <= index);
         match x {
             Some(x) => {
-                n += 1;
+                // n ≤ index/2 + 65 here, far from overflow.
+                n = n.wrapping_add(1);
                 index_n = x;
             }
             None => break,
@@ -366,7 +380,7 @@ pub fn split_stored_hash_index(index: u64) -> (u32, u64) {
     }
     // The hash we want was committed with record n: one of (0, n), (1, n/2), ...
     // (level < 1 + trailing_zeros(n+1) ≤ 65, so the cast is lossless.)
-    let level = index - index_n;
+    let level = index.saturating_sub(index_n); // index_n ≤ index throughout
     (level as u32, shr(n, level))
 }
 
@@ -375,10 +389,11 @@ pub fn stored_hash_count(n: u64) -> u64 {
     if n == 0 {
         return 0;
     }
-    let mut num = stored_hash_index(0, n - 1) + 1;
-    let mut i = n - 1;
+    // Wraps beyond MAX_TREE_SIZE, like stored_hash_index.
+    let mut i = n.wrapping_sub(1);
+    let mut num = stored_hash_index(0, i).wrapping_add(1);
     while i & 1 != 0 {
-        num += 1;
+        num = num.wrapping_add(1);
         i >>= 1;
     }
     num
@@ -454,10 +469,11 @@ pub fn stored_hashes_for_record_hash(
         return Err(TlogError::TreeTooLarge(n));
     }
     // Each trailing 1 bit of n completes a subtree and consumes a hash from an adjacent one.
-    let m = (n + 1).trailing_zeros();
+    // (n < MAX_TREE_SIZE, and bit i of n is set for every i < m, so n >> i ≥ 1.)
+    let m = n.wrapping_add(1).trailing_zeros();
     let indexes: Vec<u64> = (0..m)
         .rev()
-        .map(|i| stored_hash_index(i, (n >> i) - 1))
+        .map(|i| stored_hash_index(i, (n >> i).wrapping_sub(1)))
         .collect();
     let old = read_exact(existing, &indexes)?;
     let mut hashes = vec![h];
@@ -498,9 +514,10 @@ pub fn tree_hash(n: u64, r: &dyn HashReader) -> Result<Hash, TlogError> {
 /// ranges Go uses the result is the same).
 fn first_subtree(lo: u64, hi: u64) -> (u64, u32) {
     // maxpow2(m + 1) is the largest power of two ≤ m (no overflow for m = u64::MAX).
-    let mut level = 63 - (hi - lo).leading_zeros();
+    // Callers guarantee lo < hi, so hi - lo ≥ 1 has at most 63 leading zeros.
+    let mut level = 63u32.saturating_sub(hi.saturating_sub(lo).leading_zeros());
     let mut k = 1u64 << level;
-    if lo != 0 && lo & (k - 1) != 0 {
+    if lo != 0 && lo & k.wrapping_sub(1) != 0 {
         level = lo.trailing_zeros();
         k = 1 << level;
     }
@@ -520,7 +537,7 @@ fn sub_tree_index(mut lo: u64, hi: u64, need: &mut Vec<u64>) {
     while lo < hi {
         let (k, level) = first_subtree(lo, hi);
         need.push(stored_hash_index(level, lo >> level));
-        lo += k;
+        lo = lo.saturating_add(k); // k ≤ hi - lo
     }
 }
 
@@ -530,17 +547,17 @@ fn subtree_hash(mut lo: u64, hi: u64, hashes: &[Hash]) -> Result<(Hash, &[Hash])
     let mut num = 0usize;
     while lo < hi {
         let (k, _) = first_subtree(lo, hi);
-        num += 1;
-        lo += k;
+        num = num.saturating_add(1); // at most 64 subtrees
+        lo = lo.saturating_add(k); // k ≤ hi - lo
     }
+    let bad = || TlogError::Internal("bad index math in subTreeHash".into());
     if num == 0 || hashes.len() < num {
-        return Err(TlogError::Internal("bad index math in subTreeHash".into()));
+        return Err(bad());
     }
-    let mut h = hashes[num - 1];
-    for x in hashes[..num - 1].iter().rev() {
-        h = node_hash(x, &h);
-    }
-    Ok((h, &hashes[num..]))
+    let (mine, rest) = hashes.split_at(num);
+    let (last, init) = mine.split_last().ok_or_else(bad)?;
+    let h = init.iter().rev().fold(*last, |h, x| node_hash(x, &h));
+    Ok((h, rest))
 }
 
 // ---------------------------------------------------------------------------
@@ -562,6 +579,10 @@ pub fn record_proof_indexes(t: u64, n: u64) -> Result<Vec<u64>, TlogError> {
     Ok(need)
 }
 
+#[allow(
+    clippy::arithmetic_side_effects,
+    reason = "lo ≤ n ≤ hi ≤ MAX_TREE_SIZE (checked by the public entry point) and k < hi - lo, so every sum stays within 0..=hi"
+)]
 fn leaf_proof_index(lo: u64, hi: u64, n: u64, need: &mut Vec<u64>) {
     // Callers guarantee lo <= n < hi.
     if lo + 1 >= hi {
@@ -577,6 +598,10 @@ fn leaf_proof_index(lo: u64, hi: u64, n: u64, need: &mut Vec<u64>) {
     }
 }
 
+#[allow(
+    clippy::arithmetic_side_effects,
+    reason = "lo ≤ n ≤ hi ≤ MAX_TREE_SIZE (checked by the public entry point) and k < hi - lo, so every sum stays within 0..=hi"
+)]
 fn leaf_proof(
     lo: u64,
     hi: u64,
@@ -629,6 +654,10 @@ pub fn check_record(p: &RecordProof, t: u64, th: Hash, n: u64, h: Hash) -> Resul
     }
 }
 
+#[allow(
+    clippy::arithmetic_side_effects,
+    reason = "lo ≤ n ≤ hi ≤ MAX_TREE_SIZE (checked by the public entry point) and k < hi - lo, so every sum stays within 0..=hi"
+)]
 fn run_record_proof(p: &[Hash], lo: u64, hi: u64, n: u64, leaf: Hash) -> Result<Hash, TlogError> {
     if lo + 1 >= hi {
         // The proof must not have any unnecessary hashes.
@@ -662,6 +691,10 @@ pub fn tree_proof_indexes(t: u64, n: u64) -> Result<Vec<u64>, TlogError> {
     Ok(need)
 }
 
+#[allow(
+    clippy::arithmetic_side_effects,
+    reason = "lo ≤ n ≤ hi ≤ MAX_TREE_SIZE (checked by the public entry point) and k < hi - lo, so every sum stays within 0..=hi"
+)]
 fn tree_proof_index(lo: u64, hi: u64, n: u64, need: &mut Vec<u64>) {
     // Callers guarantee lo < n <= hi.
     if n == hi {
@@ -680,6 +713,10 @@ fn tree_proof_index(lo: u64, hi: u64, n: u64, need: &mut Vec<u64>) {
     }
 }
 
+#[allow(
+    clippy::arithmetic_side_effects,
+    reason = "lo ≤ n ≤ hi ≤ MAX_TREE_SIZE (checked by the public entry point) and k < hi - lo, so every sum stays within 0..=hi"
+)]
 fn tree_proof(
     lo: u64,
     hi: u64,
@@ -738,6 +775,10 @@ pub fn check_tree(p: &TreeProof, t: u64, th: Hash, n: u64, h: Hash) -> Result<()
     }
 }
 
+#[allow(
+    clippy::arithmetic_side_effects,
+    reason = "lo ≤ n ≤ hi ≤ MAX_TREE_SIZE (checked by the public entry point) and k < hi - lo, so every sum stays within 0..=hi"
+)]
 fn run_tree_proof(
     p: &[Hash],
     lo: u64,
@@ -825,34 +866,40 @@ impl Tile {
     /// (the one [`Tile::path`] produces) is accepted.
     pub fn parse_path(p: &str) -> Result<Tile, TlogError> {
         let bad = || TlogError::MalformedTilePath(p.to_string());
-        let mut f: Vec<&str> = p.split('/').collect();
-        if f.len() < 4 || f[0] != "tile" {
+        let f: Vec<&str> = p.split('/').collect();
+        let ["tile", hs, ls, n_elems @ ..] = f.as_slice() else {
+            return Err(bad());
+        };
+        let mut n_elems = n_elems.to_vec();
+        if n_elems.is_empty() {
             return Err(bad());
         }
-        let h: i64 = f[1].parse().map_err(|_| bad())?;
-        let is_data = f[2] == "data";
+        let h: i64 = hs.parse().map_err(|_| bad())?;
+        let is_data = *ls == "data";
         let l: i32 = if is_data {
             0
         } else {
-            f[2].parse().map_err(|_| bad())?
+            ls.parse().map_err(|_| bad())?
         };
         if h < 1 || l < 0 || h > i64::from(MAX_TILE_HEIGHT) {
             return Err(bad());
         }
         let h = h as u32; // 1..=30
         let mut w = 1u32 << h;
-        let last = f.len() - 1;
-        if let Some(stem) = f[last - 1].strip_suffix(".p") {
-            let ww: i64 = f[last].parse().map_err(|_| bad())?;
+        // `…/NNN.p/W`: the width is the last element, after a `.p` one.
+        if let [.., stem_elem, width] = n_elems.as_mut_slice()
+            && let Some(stem) = stem_elem.strip_suffix(".p")
+        {
+            let ww: i64 = width.parse().map_err(|_| bad())?;
             if ww <= 0 || ww >= i64::from(w) {
                 return Err(bad());
             }
             w = ww as u32; // 1..2^30
-            f[last - 1] = stem;
-            f.truncate(last);
+            *stem_elem = stem;
+            n_elems.pop();
         }
         let mut n = 0u64;
-        for s in &f[3..] {
+        for s in &n_elems {
             let nn: i64 = s
                 .strip_prefix('x')
                 .unwrap_or(s)
@@ -941,6 +988,14 @@ pub struct TileSpan {
     pub records_end: u64,
 }
 
+/// `w * 32`, the byte length of a tile of width w (at most 2^30 * 32 for a
+/// valid tile; saturating for the invalid ones, which then fail a length check).
+fn tile_bytes(w: u32) -> usize {
+    usize::try_from(w)
+        .unwrap_or(usize::MAX)
+        .saturating_mul(HASH_SIZE)
+}
+
 fn check_height(h: u32) -> Result<(), TlogError> {
     if h == 0 || h > MAX_TILE_HEIGHT {
         return Err(TlogError::InvalidHeight(h));
@@ -950,6 +1005,10 @@ fn check_height(h: u32) -> Result<(), TlogError> {
 
 /// The tile of height h and least width that stores `index`, and the byte
 /// range within it whose tile hash is the stored hash (tile.go `tileForIndex`).
+#[allow(
+    clippy::arithmetic_side_effects,
+    reason = "h ≥ 1 (callers check it), level ≤ 64, and the offset within the tile is below 2^h ≤ 2^30"
+)]
 fn tile_for_index_range(h: u32, index: u64) -> (Tile, usize, usize) {
     let (level, n) = split_stored_hash_index(index);
     let l = level / h;
@@ -983,11 +1042,13 @@ pub fn tile_for_index(h: u32, index: u64) -> Tile {
 fn tile_hash(data: &[u8]) -> Hash {
     if data.len() <= HASH_SIZE {
         let mut h = [0u8; HASH_SIZE];
-        h[..data.len()].copy_from_slice(data);
+        for (d, s) in h.iter_mut().zip(data) {
+            *d = *s;
+        }
         return h;
     }
-    let half = data.len() / 2;
-    node_hash(&tile_hash(&data[..half]), &tile_hash(&data[half..]))
+    let (left, right) = data.split_at(data.len() / 2);
+    node_hash(&tile_hash(left), &tile_hash(right))
 }
 
 /// The hash at `index` from the data of tile `t`, which must be
@@ -1006,7 +1067,7 @@ pub fn hash_from_tile(t: Tile, data: &[u8], index: u64) -> Result<Hash, TlogErro
     if t.w < 1 || t.w > 1 << t.h {
         return Err(invalid("width out of range"));
     }
-    let want = t.w as usize * HASH_SIZE;
+    let want = tile_bytes(t.w);
     if data.len() < want {
         return Err(TlogError::TileDataTooShort {
             tile: t.path(),
@@ -1022,7 +1083,12 @@ pub fn hash_from_tile(t: Tile, data: &[u8], index: u64) -> Result<Hash, TlogErro
             want: t1.path(),
         });
     }
-    Ok(tile_hash(&data[start..end]))
+    let bytes = data.get(start..end).ok_or(TlogError::TileDataTooShort {
+        tile: t.path(),
+        len: data.len(),
+        want: end,
+    })?;
+    Ok(tile_hash(bytes))
 }
 
 /// The tiles of height h to publish when the tree grows from `old_n` to
@@ -1030,6 +1096,10 @@ pub fn hash_from_tile(t: Tile, data: &[u8], index: u64) -> Result<Hash, TlogErro
 ///
 /// # Panics
 /// If h is not in 1..=30 (Go panics likewise).
+#[allow(
+    clippy::arithmetic_side_effects,
+    reason = "h ≤ 30 (asserted) and level ≤ 64, so h * level is small; n << h ≤ new and level only counts shifts"
+)]
 pub fn new_tiles(h: u32, old_n: u64, new_n: u64) -> Vec<Tile> {
     assert!(
         (1..=MAX_TILE_HEIGHT).contains(&h),
@@ -1087,7 +1157,7 @@ pub fn read_tile_data(t: Tile, r: &dyn HashReader) -> Result<Vec<u8>, TlogError>
     if size > 1 << t.h {
         return Err(invalid("width out of range"));
     }
-    let level = t.h * t.l as u32;
+    let level = t.span()?.level;
     let start = t.n.checked_shl(t.h).filter(|s| s >> t.h == t.n);
     let start = start.ok_or_else(|| invalid("number out of range"))?;
     let indexes: Vec<u64> = (0..size)
@@ -1099,6 +1169,10 @@ pub fn read_tile_data(t: Tile, r: &dyn HashReader) -> Result<Vec<u8>, TlogError>
 
 /// t's k'th parent tile in the tiling of a tree of size n, with the exact
 /// width that tree has; `None` if the tree has no such tile (tile.go `tileParent`).
+#[allow(
+    clippy::arithmetic_side_effects,
+    reason = "k and h are u32, so their u64 products cannot overflow; max - start is taken only when start < max"
+)]
 pub fn tile_parent(t: Tile, k: u32, n: u64) -> Option<Tile> {
     let mut t = t;
     t.l = t.l.checked_add(i32::try_from(k).ok()?)?;
@@ -1176,7 +1250,7 @@ pub fn plan_tiles(h: u32, n: u64, indexes: &[u64]) -> Result<TilePlan, TlogError
             tile_parent(tile_for_index_range(h, x).0, 0, n).ok_or_else(|| lost("root tile"))?;
         let j = *order.entry(tile).or_insert_with(|| {
             tiles.push(tile);
-            tiles.len() - 1
+            tiles.len().saturating_sub(1) // just pushed
         });
         root_tiles.push(j);
     }
@@ -1200,7 +1274,7 @@ pub fn plan_tiles(h: u32, n: u64, indexes: &[u64]) -> Result<TilePlan, TlogError
             {
                 break j;
             }
-            k += 1;
+            k = k.saturating_add(1); // at most 65
         };
         // ...then walk back down recording each child after its parent.
         let mut here = found;
@@ -1262,7 +1336,7 @@ pub fn authenticate(
         )));
     }
     for (tile, d) in plan.tiles.iter().zip(data) {
-        let want = tile.w as usize * HASH_SIZE;
+        let want = tile_bytes(tile.w);
         if d.len() != want {
             return Err(TlogError::TileLength {
                 tile: tile.path(),
@@ -1273,11 +1347,15 @@ pub fn authenticate(
         }
     }
     let internal = |e: TlogError| TlogError::Internal(format!("tile authentication: {e}"));
+    // Plan positions index both lists, whose lengths were just checked equal.
+    let lost = |j: usize| TlogError::Internal(format!("tile authentication: no planned tile {j}"));
+    let tile_at = |j: usize| plan.tiles.get(j).copied().ok_or_else(|| lost(j));
+    let data_at = |j: usize| data.get(j).ok_or_else(|| lost(j));
 
     // 1. The root tiles, against the signed root hash.
     let mut th: Option<Hash> = None;
     for (&x, &j) in plan.root_indexes.iter().zip(&plan.root_tiles).rev() {
-        let h = hash_from_tile(plan.tiles[j], &data[j], x).map_err(internal)?;
+        let h = hash_from_tile(tile_at(j)?, data_at(j)?, x).map_err(internal)?;
         th = Some(match th {
             None => h,
             Some(right) => node_hash(&h, &right),
@@ -1289,19 +1367,19 @@ pub fn authenticate(
         roots.dedup();
         let tiles = roots
             .iter()
-            .map(|&j| plan.tiles[j].path())
-            .collect::<Vec<_>>()
+            .map(|&j| tile_at(j).map(|t| t.path()))
+            .collect::<Result<Vec<_>, _>>()?
             .join(", ");
         return Err(TlogError::InconsistentRoot { n: tree.n, tiles });
     }
     let mut authenticated: HashMap<Tile, usize> = plan
         .root_tiles
         .iter()
-        .map(|&j| (plan.tiles[j], j))
-        .collect();
+        .map(|&j| Ok((tile_at(j)?, j)))
+        .collect::<Result<_, TlogError>>()?;
 
     // 2. Every other tile, against its entry in its already-authenticated parent.
-    for (i, &tile) in plan.tiles.iter().enumerate() {
+    for (i, (&tile, tile_data)) in plan.tiles.iter().zip(data).enumerate() {
         if authenticated.contains_key(&tile) {
             continue;
         }
@@ -1318,13 +1396,10 @@ pub fn authenticate(
                 "partial tile {tile} is not a root tile"
             )));
         }
-        let want = hash_from_tile(
-            parent,
-            &data[j],
-            stored_hash_index(parent.h * parent.l as u32, tile.n),
-        )
-        .map_err(internal)?;
-        if tile_hash(&data[i]) != want {
+        let level = parent.span().map_err(internal)?.level;
+        let want = hash_from_tile(parent, data_at(j)?, stored_hash_index(level, tile.n))
+            .map_err(internal)?;
+        if tile_hash(tile_data) != want {
             return Err(TlogError::InconsistentTile {
                 tile: tile.path(),
                 parent: parent.path(),
@@ -1338,13 +1413,13 @@ pub fn authenticate(
         .iter()
         .zip(&plan.index_tiles)
         .map(|(&x, &j)| {
-            let tile = plan.tiles[j];
+            let tile = tile_at(j)?;
             if authenticated.get(&tile) != Some(&j) {
                 return Err(TlogError::Internal(format!(
                     "tile {tile} was not authenticated"
                 )));
             }
-            hash_from_tile(tile, &data[j], x).map_err(internal)
+            hash_from_tile(tile, data_at(j)?, x).map_err(internal)
         })
         .collect()
 }
@@ -1497,8 +1572,7 @@ mod tests {
         ] {
             assert_eq!(parse_tree(good.as_bytes()).unwrap(), want);
         }
-        let max = "go.sum database tree\n9223372036854775807\nTszzRgjTG6xce+z2AG31kAXYKBgQVtCSCE40HmuwBb0=\n";
-        assert_eq!(parse_tree(max.as_bytes()).unwrap().n, i64::MAX as u64);
+        // Sizes beyond MAX_TREE_SIZE: see huge_signed_tree_sizes_are_refused.
     }
 
     #[test]
@@ -1720,6 +1794,22 @@ mod tests {
 
     /// Tiles beyond any tree of at most 2^62 records are refused by name
     /// (issue 10 §6: these two overflowed the tile arithmetic).
+    #[test]
+    fn huge_signed_tree_sizes_are_refused() {
+        let h = format_hash(&record_hash(b"x"));
+        let text = |n: u64| format!("go.sum database tree\n{n}\n{h}\n");
+        assert_eq!(
+            parse_tree(text(MAX_TREE_SIZE).as_bytes()).unwrap().n,
+            MAX_TREE_SIZE
+        );
+        for n in [MAX_TREE_SIZE + 1, i64::MAX as u64] {
+            assert_eq!(
+                parse_tree(text(n).as_bytes()),
+                Err(TlogError::TreeTooLarge(n))
+            );
+        }
+    }
+
     #[test]
     fn impossible_tiles_are_refused() {
         for path in [
