@@ -412,6 +412,37 @@ impl Store for DiskStore {
             Err(e) => Err(StoreError::io("remove", p, e)),
         }
     }
+
+    /// An exclusive lock on a `<name>.lock` sibling serializes the
+    /// read-compare-write across processes; readers need no lock, since the
+    /// write itself is still temp file, fsync, rename, directory fsync.
+    fn compare_and_swap_doc(
+        &self,
+        key: &DocKey,
+        expected: Option<&[u8]>,
+        new: &[u8],
+    ) -> Result<bool, StoreError> {
+        let p = self.root.join(key.rel_path());
+        let dir = p.parent().unwrap_or(&self.root);
+        fs::create_dir_all(dir).map_err(|e| StoreError::io("create", dir, e))?;
+        let mut lock_name = p.file_name().unwrap_or_default().to_owned();
+        lock_name.push(".lock");
+        let lock_path = p.with_file_name(lock_name);
+        let lock = fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&lock_path)
+            .map_err(|e| StoreError::io("open", &lock_path, e))?;
+        lock.lock()
+            .map_err(|e| StoreError::io("lock", &lock_path, e))?;
+        if self.get_doc(key)?.as_deref() != expected {
+            return Ok(false);
+        }
+        self.write_atomic_with(&p, new, key.durable())?;
+        Ok(true)
+    }
 }
 
 #[cfg(test)]
@@ -473,6 +504,59 @@ mod tests {
         );
         store.delete_doc(&k).unwrap();
         assert_eq!(store.get_doc(&k).unwrap(), None);
+    }
+
+    #[test]
+    fn compare_and_swap_writes_only_over_the_expected_document() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _) = DiskStore::open(dir.path()).unwrap();
+        let k = DocKey::SumdbHead("sum.golang.org".into());
+        assert!(!store.compare_and_swap_doc(&k, Some(b"a"), b"b").unwrap());
+        assert_eq!(store.get_doc(&k).unwrap(), None);
+        assert!(store.compare_and_swap_doc(&k, None, b"a").unwrap());
+        assert!(!store.compare_and_swap_doc(&k, None, b"x").unwrap());
+        assert!(!store.compare_and_swap_doc(&k, Some(b"z"), b"x").unwrap());
+        assert_eq!(
+            store.get_doc(&k).unwrap().unwrap(),
+            Bytes::from_static(b"a")
+        );
+        assert!(store.compare_and_swap_doc(&k, Some(b"a"), b"b").unwrap());
+        assert_eq!(
+            store.get_doc(&k).unwrap().unwrap(),
+            Bytes::from_static(b"b")
+        );
+    }
+
+    /// Racing swaps from one expected value: exactly one wins, whichever
+    /// store handle (standing in for a process) it runs on.
+    #[test]
+    fn compare_and_swap_has_one_winner() {
+        let dir = tempfile::tempdir().unwrap();
+        let k = DocKey::SumdbHead("sum.golang.org".into());
+        let (store, _) = DiskStore::open(dir.path()).unwrap();
+        store.put_doc(&k, b"old").unwrap();
+        let wins: usize = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..8u8)
+                .map(|i| {
+                    let root = dir.path().to_owned();
+                    let k = k.clone();
+                    s.spawn(move || {
+                        let store = DiskStore { root };
+                        usize::from(
+                            store
+                                .compare_and_swap_doc(&k, Some(b"old"), &[b'n', i])
+                                .unwrap(),
+                        )
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).sum()
+        });
+        assert_eq!(wins, 1);
+        assert_ne!(
+            store.get_doc(&k).unwrap().unwrap(),
+            Bytes::from_static(b"old")
+        );
     }
 
     #[test]

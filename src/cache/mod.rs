@@ -235,6 +235,17 @@ pub trait Store: Send + Sync + fmt::Debug {
 
     /// Removes a document (no error if absent).
     fn delete_doc(&self, key: &DocKey) -> Result<(), StoreError>;
+
+    /// Writes `new` only if the document still holds `expected` (`None`:
+    /// absent or empty), atomically with respect to every process sharing
+    /// the store; returns whether it was written. This keeps two processes
+    /// from rolling the trusted tree head back over each other.
+    fn compare_and_swap_doc(
+        &self,
+        key: &DocKey,
+        expected: Option<&[u8]>,
+        new: &[u8],
+    ) -> Result<bool, StoreError>;
 }
 
 /// Runs a blocking store operation from async code: inline when `small` and

@@ -12,11 +12,11 @@
 //!   database: a report is written next to the head and nothing is proven by
 //!   or served from that database until an operator removes it.
 
-use std::sync::{Arc, RwLock};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use tokio::sync::{Mutex, OnceCell};
+use tokio::sync::OnceCell;
 
 use super::note::{self, Verifier};
 use super::tlog::{self, Hash, Tile, Tree};
@@ -180,6 +180,11 @@ enum Route {
     Direct,
 }
 
+/// How often, at most, a request re-reads the fork report that another
+/// process sharing the store may have written (every head update re-reads it
+/// regardless). Documented in README's checksum-database section.
+pub const FORK_RECHECK: Duration = Duration::from_secs(10);
+
 /// The trusted head: the newest tree goward has verified, with its note.
 #[derive(Debug, Clone)]
 struct Head {
@@ -198,10 +203,14 @@ pub struct SumdbClient {
     store: Arc<dyn Store>,
     limits: SumdbLimits,
     route: OnceCell<Route>,
-    /// Serializes head updates: a merge reads tiles then installs the head,
-    /// and two merges must not interleave (cmd/go does a CAS loop instead).
-    head: Mutex<Head>,
+    /// The trusted head. Held only to copy or replace it, never across
+    /// network or disk I/O: a merge checks a tree against a snapshot, then
+    /// installs it by compare-and-swap, retrying if the head moved (x/mod
+    /// client.go `mergeLatest`).
+    head: RwLock<Head>,
     poisoned: RwLock<Option<String>>,
+    /// When the fork report was last looked for on disk.
+    fork_checked: Mutex<Option<Instant>>,
     /// Tiles that authenticated before; re-authenticated on every use anyway.
     tiles: moka::future::Cache<Tile, Bytes>,
     /// Proven lookups: the log is append-only and our head only moves along
@@ -259,9 +268,7 @@ impl SumdbClient {
                 Head { tree, note: noteb }
             }
         };
-        let poisoned = store
-            .get_doc(&DocKey::SumdbFork(name.clone()))?
-            .map(|_| DocKey::SumdbFork(name.clone()).rel_path());
+        let poisoned = fork_report(&*store, name.clone())?;
         Ok(SumdbClient {
             name,
             verifier,
@@ -270,8 +277,9 @@ impl SumdbClient {
             has_explicit_url: spec.url.is_some(),
             store,
             route: OnceCell::new(),
-            head: Mutex::new(head),
+            head: RwLock::new(head),
             poisoned: RwLock::new(poisoned),
+            fork_checked: Mutex::new(Some(Instant::now())),
             tiles: moka::future::Cache::builder()
                 .max_capacity(64 << 20)
                 .weigher(|_, v: &Bytes| u32::try_from(v.len()).unwrap_or(u32::MAX))
@@ -295,11 +303,72 @@ impl SumdbClient {
 
     /// The trusted tree size (for metrics and readiness).
     pub async fn trusted_size(&self) -> u64 {
-        self.head.lock().await.tree.n
+        self.snapshot().tree.n
+    }
+
+    fn snapshot(&self) -> Head {
+        self.head.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Installs `new` if it is newer than the in-memory head (which callers
+    /// have checked it against) and returns the head.
+    fn install(&self, new: Head) -> Head {
+        let mut head = self.head.write().unwrap_or_else(|e| e.into_inner());
+        if new.tree.n > head.tree.n {
+            *head = new;
+        }
+        head.clone()
+    }
+
+    /// Whether to look for a fork report on disk now: always when `force`,
+    /// else at most every [`FORK_RECHECK`].
+    fn fork_check_due(&self, force: bool) -> bool {
+        if self
+            .poisoned
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some()
+        {
+            return false;
+        }
+        let mut last = self.fork_checked.lock().unwrap_or_else(|e| e.into_inner());
+        let due = force || last.is_none_or(|t| t.elapsed() >= FORK_RECHECK);
+        if due {
+            *last = Some(Instant::now());
+        }
+        due
+    }
+
+    /// Stops trusting the database if another process sharing the store
+    /// has written a fork report.
+    fn adopt_fork_report(&self, found: Option<String>) {
+        if let Some(rel) = found {
+            tracing::error!(db = %self.name, report = %rel, "another goward process recorded a fork of this checksum database; stopping all use of it");
+            *self.poisoned.write().unwrap_or_else(|e| e.into_inner()) = Some(rel);
+        }
+    }
+
+    /// Reads the fork report now (off the async workers if the store wants).
+    async fn recheck_fork(&self) -> Result<(), SumdbError> {
+        if self.fork_check_due(true) {
+            let name = self.name.clone();
+            let found = self.store_op(true, move |s| fork_report(s, name)).await?;
+            self.adopt_fork_report(found);
+        }
+        self.check_trusted()
     }
 
     /// Fails if a fork was detected.
     pub fn check_trusted(&self) -> Result<(), SumdbError> {
+        // A report written by another process stops this one within
+        // FORK_RECHECK; only a store whose small reads are cheap is asked
+        // from here (the async paths ask any store, in `recheck_fork`).
+        if self.store.small_io_inline() && self.fork_check_due(false) {
+            match fork_report(&*self.store, self.name.clone()) {
+                Ok(found) => self.adopt_fork_report(found),
+                Err(e) => tracing::warn!(db = %self.name, "could not look for a fork report: {e}"),
+            }
+        }
         let guard = self.poisoned.read().unwrap_or_else(|e| e.into_inner());
         match &*guard {
             Some(report) => Err(SumdbError::Poisoned {
@@ -489,47 +558,85 @@ impl SumdbClient {
         tlog::parse_tree(n.text.as_bytes()).map_err(tlog_err(&self.name, "signed tree"))
     }
 
-    /// Merges a verified tree into the trusted head (x/mod `mergeLatestMem`):
+    /// Merges a verified tree into the trusted head (x/mod `mergeLatest`):
     /// a newer tree must contain the head, an older one must be contained in
     /// it. Anything else is a fork and poisons the database.
+    ///
+    /// Tiles are read and the head persisted without holding the head lock:
+    /// the tree is checked against a snapshot and installed only if neither
+    /// this process nor another one sharing the store moved the head
+    /// meanwhile; if one did, the moved head is checked and the merge redone.
     async fn merge(&self, tree: Tree, note_bytes: &Bytes) -> Result<Head, SumdbError> {
-        let mut head = self.head.lock().await;
-        self.check_trusted()?;
-        if tree.n == head.tree.n {
-            if tree.hash != head.tree.hash {
-                return Err(self
-                    .fork(&head, &tree, note_bytes, tree.hash, Vec::new())
-                    .await);
+        let key = DocKey::SumdbHead(self.name.clone());
+        loop {
+            self.check_trusted()?;
+            let cur = self.snapshot();
+            if tree == cur.tree {
+                return Ok(cur);
             }
-            return Ok(head.clone());
+            self.check_consistent(&cur, &tree, note_bytes).await?;
+            if tree.n < cur.tree.n {
+                return Ok(cur);
+            }
+            // Newer: first whatever another process has persisted.
+            self.recheck_fork().await?;
+            let disk = {
+                let key = key.clone();
+                self.store_op(true, move |s| s.get_doc(&key)).await?
+            };
+            if let Some(d) = disk.as_ref().filter(|d| **d != cur.note) {
+                let dtree = self.open_tree(d)?;
+                self.check_consistent(&cur, &dtree, d).await?;
+                self.install(Head {
+                    tree: dtree,
+                    note: d.clone(),
+                });
+                if dtree.n > cur.tree.n {
+                    continue; // check ours against it
+                }
+            }
+            let (k, nb) = (key.clone(), note_bytes.clone());
+            let swapped = self
+                .store_op(false, move |s| {
+                    s.compare_and_swap_doc(&k, disk.as_deref(), &nb)
+                })
+                .await?;
+            if swapped {
+                tracing::info!(db = %self.name, from = cur.tree.n, to = tree.n, "trusted tree head advanced");
+                return Ok(self.install(Head {
+                    tree,
+                    note: note_bytes.clone(),
+                }));
+            }
         }
-        let (older, older_note, newer, newer_note) = if tree.n > head.tree.n {
-            (head.tree, head.note.clone(), tree, note_bytes.clone())
+    }
+
+    /// Checks `tree` against the head `cur` by reading the hash of the
+    /// smaller tree from tiles of the larger one (x/mod `checkTrees`); a
+    /// mismatch is a fork.
+    async fn check_consistent(
+        &self,
+        cur: &Head,
+        tree: &Tree,
+        note: &[u8],
+    ) -> Result<(), SumdbError> {
+        if tree.n == cur.tree.n {
+            if tree.hash != cur.tree.hash {
+                return Err(self.fork(cur, tree, note, tree.hash, Vec::new()).await);
+            }
+            return Ok(());
+        }
+        let (older, newer) = if tree.n > cur.tree.n {
+            (cur.tree, *tree)
         } else {
-            (tree, note_bytes.clone(), head.tree, head.note.clone())
+            (*tree, cur.tree)
         };
         let got = self.tree_hash_at(&newer, older.n).await?;
         if got != older.hash {
             let proof = self.tree_proof(&newer, older.n).await.unwrap_or_default();
-            let (old_head, new_tree, new_note) = if tree.n > head.tree.n {
-                (head.clone(), newer, newer_note)
-            } else {
-                (head.clone(), older, older_note)
-            };
-            return Err(self.fork(&old_head, &new_tree, &new_note, got, proof).await);
+            return Err(self.fork(cur, tree, note, got, proof).await);
         }
-        if tree.n > head.tree.n {
-            let key = DocKey::SumdbHead(self.name.clone());
-            let nb = note_bytes.clone();
-            self.store_op(!key.durable(), move |s| s.put_doc(&key, &nb))
-                .await?;
-            tracing::info!(db = %self.name, from = head.tree.n, to = tree.n, "trusted tree head advanced");
-            *head = Head {
-                tree,
-                note: note_bytes.clone(),
-            };
-        }
-        Ok(head.clone())
+        Ok(())
     }
 
     /// The RFC 6962 consistency proof between sizes `n` and `newer.n`, for
@@ -762,7 +869,7 @@ impl SumdbClient {
                     // newer head, so the older tree cannot be checked: keep
                     // the trusted head rather than fail (or roll back).
                     Err(e @ SumdbError::Upstream { .. }) => {
-                        let head = self.head.lock().await.clone();
+                        let head = self.snapshot();
                         if head.tree.n <= tree.n {
                             return Err(e);
                         }
@@ -779,7 +886,7 @@ impl SumdbClient {
                 Ok(out)
             }
             Err(e) => {
-                let head = self.head.lock().await.clone();
+                let head = self.snapshot();
                 if head.tree.n == 0 {
                     return Err(self.upstream_err(e));
                 }
@@ -815,12 +922,12 @@ impl SumdbClient {
             msg: e.to_string(),
         })?;
         let needed = span.records_end;
-        let mut head = self.head.lock().await.clone();
+        let mut head = self.snapshot();
         if needed > head.tree.n {
             // The client may know a newer tree than we do: catch up once.
             self.latest.invalidate(&()).await;
             let _ = self.latest().await?;
-            head = self.head.lock().await.clone();
+            head = self.snapshot();
             if needed > head.tree.n {
                 return Err(SumdbError::TileNotCovered {
                     db: self.name.clone(),
@@ -862,6 +969,12 @@ impl SumdbClient {
         }
         Ok(data)
     }
+}
+
+/// The fork report's path if one is stored for database `name`.
+fn fork_report(store: &dyn Store, name: String) -> Result<Option<String>, StoreError> {
+    let key = DocKey::SumdbFork(name);
+    Ok(store.get_doc(&key)?.map(|_| key.rel_path()))
 }
 
 /// `path version hash` with an `algo:` hash: what a go.sum reader would take.

@@ -938,6 +938,51 @@ fn forked_latest_is_a_security_error_until_the_report_is_removed() {
     assert_body(&g.get(&b.lookup_path(DB)), &b_lookup.body, "b lookup");
 }
 
+/// One tile fetch that never answers stalls only the proof that needs it: the trusted head is
+/// not locked across network I/O, so other proofs and tile requests go on (issue 10 §3).
+#[test]
+fn a_hanging_tile_fetch_does_not_stall_other_proofs_or_tiles() {
+    let fake = FakeProxy::start(TestLog::new(DB));
+    let a = publish(&fake, "example.com/hanga", "v1.0.0");
+    let d = publish(&fake, "example.com/hangd", "v1.0.0");
+    // d's lookup as the DB gave it at size 2, the head goward is about to trust.
+    let d_lookup = honest_lookup(&fake, &d);
+    let g = goward(&fake);
+    assert_body(&g.get(&a.zip_path()), &a.zip, "a, trusting the tree of size 2");
+
+    // The log grows; the tile that proves the new tree against the head never arrives.
+    let c = publish(&fake, "example.com/hangc", "v1.0.0");
+    let stuck = sdb("tile/8/0/000.p/3");
+    fake.set_fault(&stuck, Fault::Hang);
+    // A mirror that still answers d from the tree goward trusts.
+    fake.set_fault(&d.lookup_path(DB), Fault::Body(d_lookup.clone()));
+    let url = g.url_for(&c.zip_path());
+    let _stuck_client = std::thread::spawn(move || {
+        crate::support::try_http_get(&url, std::time::Duration::from_secs(3600))
+    });
+    crate::support::wait_until(
+        "goward asks for the hanging tile",
+        std::time::Duration::from_secs(30),
+        || fake.requests(&stuck) > 0,
+    );
+
+    let guard = std::time::Duration::from_secs(30);
+    let r = g
+        .try_get(&d.zip_path(), guard)
+        .expect("d's proof completes while c's tile hangs");
+    assert_body(&r, &d.zip, "d, proven while c's tile hangs");
+    let r = g
+        .try_get(&d.lookup_path(DB), guard)
+        .expect("d's lookup completes while c's tile hangs");
+    assert_body(&r, &d_lookup, "d lookup");
+    let r = g
+        .try_get(&sdb("tile/8/0/000.p/2"), guard)
+        .expect("a tile request completes while c's tile hangs");
+    let want = fake.with_log(|l| l.tile("tile/8/0/000.p/2")).expect("tile");
+    assert_body(&r, &want, "tile of the trusted tree");
+    assert_eq!(fake.requests(&stuck), 1, "the hanging tile was asked for once");
+}
+
 // ---------------------------------------------------------------------------------------------
 // The real go command verifying through goward.
 
