@@ -948,7 +948,11 @@ fn a_hanging_tile_fetch_does_not_stall_other_proofs_or_tiles() {
     // d's lookup as the DB gave it at size 2, the head goward is about to trust.
     let d_lookup = honest_lookup(&fake, &d);
     let g = goward(&fake);
-    assert_body(&g.get(&a.zip_path()), &a.zip, "a, trusting the tree of size 2");
+    assert_body(
+        &g.get(&a.zip_path()),
+        &a.zip,
+        "a, trusting the tree of size 2",
+    );
 
     // The log grows; the tile that proves the new tree against the head never arrives.
     let c = publish(&fake, "example.com/hangc", "v1.0.0");
@@ -980,7 +984,90 @@ fn a_hanging_tile_fetch_does_not_stall_other_proofs_or_tiles() {
         .expect("a tile request completes while c's tile hangs");
     let want = fake.with_log(|l| l.tile("tile/8/0/000.p/2")).expect("tile");
     assert_body(&r, &want, "tile of the trusted tree");
-    assert_eq!(fake.requests(&stuck), 1, "the hanging tile was asked for once");
+    assert_eq!(
+        fake.requests(&stuck),
+        1,
+        "the hanging tile was asked for once"
+    );
+}
+
+/// Two goward processes on one cache dir (issue 10 §3): one never rolls back the head the other
+/// persisted, and a fork report written by one stops the other at its next head update.
+#[test]
+fn two_processes_on_one_store_never_roll_the_head_back_and_share_fork_reports() {
+    let fake = FakeProxy::start(TestLog::new(DB));
+    let vkey = fake.with_log(|l| l.vkey());
+    let a = publish(&fake, "example.com/twoa", "v1.0.0");
+    let b = publish(&fake, "example.com/twob", "v1.0.0");
+    let base = fake.log_snapshot();
+    fake.with_log(|l| l.add_fillers(1));
+    let note3 = fake.with_log(|l| l.signed_tree());
+    let cache = tempfile::tempdir().expect("temp dir");
+    let p1 = Goward::start_in(cache.path(), &fake.url(), &vkey, &[]);
+    let p2 = Goward::start_in(cache.path(), &fake.url(), &vkey, &[]);
+    assert_body(
+        &p2.get(&a.zip_path()),
+        &a.zip,
+        "p2 trusts the tree of size 3",
+    );
+
+    // p1 advances the shared head to 5.
+    fake.with_log(|l| l.add_fillers(1));
+    let c = publish(&fake, "example.com/twoc", "v1.0.0");
+    let note5 = fake.with_log(|l| l.signed_tree());
+    assert_body(
+        &p1.get(&c.zip_path()),
+        &c.zip,
+        "p1 trusts the tree of size 5",
+    );
+    assert_eq!(
+        std::fs::read(head_file(cache.path())).ok(),
+        Some(note5.clone())
+    );
+
+    // p2, still at 3 in memory, proves b against a tree of size 4: older than the shared
+    // head, which must stay at 5.
+    let b_text = {
+        let body = honest_lookup(&fake, &b);
+        let (_, text, _) = tlog::parse_record(&body).expect("lookup");
+        String::from_utf8(text.to_vec()).expect("utf-8")
+    };
+    let note4 = {
+        let mut four = base.clone();
+        four.add_fillers(2);
+        assert_eq!(four.tree(), fake.with_log(|l| l.tree_at(4)), "same history");
+        four.signed_tree()
+    };
+    assert_ne!(note4, note3);
+    fake.set_fault(
+        &b.lookup_path(DB),
+        Fault::Body(lookup_body(1, &b_text, &note4)),
+    );
+    assert_body(&p2.get(&b.zip_path()), &b.zip, "p2 proves b in tree 4");
+    assert_eq!(
+        std::fs::read(head_file(cache.path())).ok(),
+        Some(note5.clone()),
+        "p2 rolled the shared head back"
+    );
+    fake.clear_faults();
+
+    // p1 sees a fork and records it; p2 stops at its next head update.
+    let honest = fake.log_snapshot();
+    let mut fork = base;
+    fork.add_fillers(9);
+    fake.set_log(fork);
+    assert_status(&p1.get(&sdb("latest")), 503, "p1, forked latest");
+    assert!(fork_file(cache.path()).exists(), "no fork report");
+    fake.set_log(honest);
+    let d = publish(&fake, "example.com/twod", "v1.0.0");
+    let r = p2.get(&d.zip_path());
+    assert_status(&r, 503, "p2 after p1 recorded a fork");
+    assert!(
+        r.text().contains("a fork was detected"),
+        "p2's answer: {}",
+        r.text()
+    );
+    assert_status(&p2.get("/readyz"), 503, "p2 readyz");
 }
 
 // ---------------------------------------------------------------------------------------------
