@@ -57,6 +57,9 @@ pub enum Command {
     Policy(crate::policy::cli::PolicyArgs),
     /// Check the cache (`verify`) or shrink it (`gc`).
     Cache(crate::hygiene::CacheArgs),
+    /// Checksum-database maintenance: `clear-fork NAME --yes` removes a fork
+    /// report after an investigation.
+    Sumdb(crate::sumdb::cli::SumdbArgs),
     /// Diagnose the Go host: go commands on PATH, GOROOT, compressed cache
     /// directories, settings that weaken verification.
     ///

@@ -32,6 +32,7 @@ fn main() -> ExitCode {
         Command::VerifyToolchain(args) => goward::toolchain::cli::run(&args),
         Command::Policy(args) => goward::policy::cli::run(&args),
         Command::Cache(args) => goward::hygiene::run(&args),
+        Command::Sumdb(args) => goward::sumdb::cli::run(&args),
         Command::Doctor(args) => goward::doctor::run(&args),
         Command::Service(args) => goward::winsvc::run(&args, serve),
     }

@@ -12,6 +12,7 @@
     clippy::panic
 )]
 
+pub mod cli;
 pub mod client;
 pub mod note;
 pub mod tlog;
@@ -66,18 +67,7 @@ impl SumdbSpec {
         let verifier = note::Verifier::parse(key)
             .map_err(|e| format!("invalid checksum database key {key:?}: {e}"))?;
         let name = verifier.name().to_owned();
-        if name.is_empty()
-            || name.ends_with('/')
-            || name.starts_with('/')
-            || name.contains("//")
-            || !name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "-._~/:".contains(c))
-        {
-            return Err(format!(
-                "invalid checksum database name {name:?}: must be host[/path]"
-            ));
-        }
+        check_name(&name)?;
         if let Some(u) = &url
             && !(u.starts_with("https://") || u.starts_with("http://"))
         {
@@ -90,6 +80,26 @@ impl SumdbSpec {
             name,
             url,
         })
+    }
+}
+
+/// Checks a database name: `host[/path]`, which also keeps it a safe
+/// relative path under `<cache>/sumdb/`.
+pub fn check_name(name: &str) -> Result<(), String> {
+    let ok = !name.is_empty()
+        && !name.ends_with('/')
+        && !name.starts_with('/')
+        && !name.contains("//")
+        && name.split('/').all(|e| e != "." && e != "..")
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-._~/:".contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "invalid checksum database name {name:?}: must be host[/path]"
+        ))
     }
 }
 
@@ -161,6 +171,24 @@ impl ProvenRecord {
 )]
 mod tests {
     use super::*;
+
+    #[test]
+    fn database_names_are_safe_relative_paths() {
+        for good in ["sum.golang.org", "localhost.localdev/sumdb", "h:8080/a.b/c"] {
+            assert_eq!(check_name(good), Ok(()), "{good}");
+        }
+        for bad in [
+            "", "/x", "x/", "a//b", "..", "a/../b", "./a", "a/.", "a b", "a\\b",
+        ] {
+            assert_eq!(
+                check_name(bad),
+                Err(format!(
+                    "invalid checksum database name {bad:?}: must be host[/path]"
+                )),
+                "{bad}"
+            );
+        }
+    }
 
     #[test]
     fn parses_gosumdb_values() {

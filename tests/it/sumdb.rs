@@ -917,8 +917,48 @@ fn forked_latest_is_a_security_error_until_the_report_is_removed() {
     g.restart();
     untrusted(&g, "after a restart");
 
-    // The operator removes the report: goward trusts the DB again, from its old head.
-    std::fs::remove_file(fork_file(g.cache_dir())).expect("remove report");
+    // The operator looks at the report, then clears it: goward trusts the DB again, from its
+    // old head.
+    let cache_dir = g.cache_dir().to_str().expect("utf-8 cache dir").to_owned();
+    let clear = |extra: &[&str]| {
+        let mut args = vec!["sumdb", "clear-fork", DB, "--cache-dir", &cache_dir];
+        args.extend_from_slice(extra);
+        crate::support::run_goward(&args)
+    };
+    let shown = clear(&[]);
+    assert_eq!(shown.status.code(), Some(1), "without --yes: {shown:?}");
+    assert!(
+        shown.stdout.contains("SECURITY ERROR") && shown.stdout.contains("run again with --yes"),
+        "the report is shown, not removed: {}",
+        shown.stdout
+    );
+    assert!(fork_file(g.cache_dir()).exists(), "removed without --yes");
+    let removed = clear(&["--yes"]);
+    assert_eq!(removed.status.code(), Some(0), "with --yes: {removed:?}");
+    assert!(
+        removed.stdout.contains("SECURITY ERROR") && removed.stdout.contains("removed "),
+        "{}",
+        removed.stdout
+    );
+    assert!(!fork_file(g.cache_dir()).exists(), "not removed with --yes");
+    let again = clear(&["--yes"]);
+    assert_eq!(again.status.code(), Some(1), "nothing left: {again:?}");
+    assert!(again.stdout.contains("no fork report"), "{}", again.stdout);
+    let bad = crate::support::run_goward(&[
+        "sumdb",
+        "clear-fork",
+        "../../etc",
+        "--cache-dir",
+        &cache_dir,
+        "--yes",
+    ]);
+    assert_eq!(bad.status.code(), Some(2), "{bad:?}");
+    assert!(
+        bad.stderr
+            .contains("invalid checksum database name \"../../etc\": must be host[/path]"),
+        "{}",
+        bad.stderr
+    );
     let c = publish(&fake, "example.com/forkc", "v1.0.0");
     g.restart();
     assert_status(
