@@ -358,11 +358,12 @@ impl SumdbClient {
         self.check_trusted()
     }
 
-    /// Fails if a fork was detected.
+    /// Fails if a fork was detected, by this process or by another one
+    /// sharing the store.
     pub fn check_trusted(&self) -> Result<(), SumdbError> {
-        // A report written by another process stops this one within
-        // FORK_RECHECK; only a store whose small reads are cheap is asked
-        // from here (the async paths ask any store, in `recheck_fork`).
+        // Another process's report stops this one within FORK_RECHECK. Only a
+        // store whose small reads are cheap is read from here; any other is
+        // asked on head updates only (`recheck_fork`).
         if self.store.small_io_inline() && self.fork_check_due(false) {
             match fork_report(&*self.store, self.name.clone()) {
                 Ok(found) => self.adopt_fork_report(found),
