@@ -10,7 +10,9 @@ set -euo pipefail
 cd "$(dirname "$0")"
 seconds="${FUZZ_SECONDS:-60}"
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || mapfile -t targets < <(cargo +nightly fuzz list)
+if [ ${#targets[@]} -eq 0 ]; then
+  for f in fuzz_targets/*.rs; do targets+=("$(basename "$f" .rs)"); done
+fi
 status=0
 for t in "${targets[@]}"; do
   echo "== $t (${seconds}s)"

@@ -51,8 +51,12 @@ pub fn tile_path(data: &[u8]) {
 /// `note::open` and `tlog::parse_tree` on what follows the text).
 pub fn lookup_record(data: &[u8]) {
     if let Ok((id, text, rest)) = tlog::parse_record(data) {
-        let again = tlog::format_record(id, text).expect("parsed record text formats again");
-        assert!(data.starts_with(&again[..again.len() - 1]));
+        // The id line may have a sign or leading zeros (Go's ParseInt), so only the text must
+        // be one that formats again.
+        assert!(
+            tlog::format_record(id, text).is_ok(),
+            "a parsed record text formats again"
+        );
         signed_note(rest);
     }
 }
