@@ -20,6 +20,8 @@ pub mod config;
 pub mod dirhash;
 pub mod doctor;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod hostcheck;
 pub mod hygiene;
 pub mod metrics;

@@ -1,0 +1,107 @@
+//! Entry points for fuzzing: one function per parser that reads outside bytes.
+//!
+//! `fuzz/` (cargo-fuzz targets, run by `fuzz/run.sh`) and the integration test that replays the
+//! committed corpus (`tests/it/fuzz_corpus.rs`) both call these, so the suite exercises exactly
+//! what the fuzzer does. Each function must return normally for every input: a panic is a bug.
+//! Where a parser has a canonical form, the round trip is asserted too.
+
+use std::io::Write;
+
+use bytes::Bytes;
+
+use crate::policy::Policy;
+use crate::sumdb::note::{self, Verifier};
+use crate::sumdb::tlog::{self, Tile};
+use crate::verify::{gomod, zip};
+
+/// Name and Ed25519 seed of the key that signs the corpus's notes: a fixed test key, so seeds
+/// with valid signatures reach the code after signature verification.
+const NOTE_KEY: (&str, [u8; 32]) = ("fuzz.goward.test", [7; 32]);
+
+/// The signer of the corpus's notes (for writing seeds).
+pub fn note_signer() -> note::Signer {
+    note::Signer::from_seed(NOTE_KEY.0, NOTE_KEY.1).expect("the fixed fuzz key is valid")
+}
+
+/// The names a request path may use for `/sumdb/<name>/…`.
+const SUMDBS: &[&str] = &["sum.golang.org"];
+
+/// A GOPROXY or checksum-database request path (`request::parse`).
+pub fn request_path(data: &[u8]) {
+    let Ok(s) = std::str::from_utf8(data) else {
+        return;
+    };
+    let names: Vec<String> = SUMDBS.iter().map(|s| (*s).to_owned()).collect();
+    let _ = crate::request::parse(s, &names);
+}
+
+/// A tile path (`Tile::parse_path`): only the canonical form parses, so it must print back
+/// byte for byte, and the tile's position in the tree must be computable without overflow.
+pub fn tile_path(data: &[u8]) {
+    let Ok(s) = std::str::from_utf8(data) else {
+        return;
+    };
+    if let Ok(t) = Tile::parse_path(s) {
+        assert_eq!(t.path(), s, "a parsed tile path must print back unchanged");
+        let _ = tlog::tile_parent(t, 1, u64::MAX);
+    }
+}
+
+/// A lookup response: record id, record text, signed tree note (`tlog::parse_record`, then
+/// `note::open` and `tlog::parse_tree` on what follows the text).
+pub fn lookup_record(data: &[u8]) {
+    if let Ok((id, text, rest)) = tlog::parse_record(data) {
+        // The id line may have a sign or leading zeros (Go's ParseInt), so only the text must
+        // be one that formats again.
+        assert!(
+            tlog::format_record(id, text).is_ok(),
+            "a parsed record text formats again"
+        );
+        signed_note(rest);
+    }
+}
+
+/// A signed note (`note::open` with [`NOTE_VKEY`]), and the tree in its text.
+pub fn signed_note(data: &[u8]) {
+    static VERIFIER: std::sync::OnceLock<Verifier> = std::sync::OnceLock::new();
+    let verifier = VERIFIER.get_or_init(|| {
+        Verifier::parse(&note_signer().verifier_key()).expect("the fuzz verifier key parses")
+    });
+    if let Ok(n) = note::open(data, verifier) {
+        let _ = tlog::parse_tree(n.text.as_bytes());
+    }
+}
+
+/// A module zip for `example.com/m@v1.0.0`, through every module-zip rule (`zip::check_zip`).
+pub fn module_zip(data: &[u8]) {
+    let Ok(mut f) = tempfile::NamedTempFile::new() else {
+        return;
+    };
+    if f.write_all(data).is_err() {
+        return;
+    }
+    let _ = zip::check_zip(f, "example.com/m", "v1.0.0", &zip::ZipLimits::default());
+}
+
+/// A go.mod served for `example.com/m@v1.0.0` (`gomod::check_mod`).
+pub fn go_mod(data: &[u8]) {
+    let _ = gomod::check_mod("example.com/m", "v1.0.0", Bytes::copy_from_slice(data));
+}
+
+/// A policy file (`Policy::parse`).
+pub fn policy(data: &[u8]) {
+    if let Ok(s) = std::str::from_utf8(data) {
+        let _ = Policy::parse(s, "fuzz.toml");
+    }
+}
+
+/// Every target by name, as `fuzz/` and the corpus replay name them.
+pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+    ("request_path", request_path),
+    ("tile_path", tile_path),
+    ("lookup_record", lookup_record),
+    ("signed_note", signed_note),
+    ("module_zip", module_zip),
+    ("go_mod", go_mod),
+    ("policy", policy),
+];
