@@ -20,6 +20,7 @@ pub mod config;
 pub mod dirhash;
 pub mod doctor;
 pub mod error;
+mod flight;
 pub mod hostcheck;
 pub mod hygiene;
 pub mod metrics;

@@ -2,6 +2,7 @@
 
 mod cache;
 mod e2e_go;
+mod fills;
 mod hygiene;
 mod policy;
 mod request;
