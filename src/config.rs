@@ -184,6 +184,8 @@ struct FileConfig {
     idle_timeout: Option<u64>,
     connect_timeout: Option<u64>,
     zip_timeout: Option<u64>,
+    max_fills: Option<u64>,
+    spool_budget: Option<u64>,
     policy: Option<PathBuf>,
 }
 
@@ -227,6 +229,10 @@ pub struct Config {
     pub list_ttl: Duration,
     /// Upstream timeouts.
     pub fetch: FetchLimits,
+    /// Fills running at once.
+    pub max_fills: usize,
+    /// Spool bytes for zips in flight.
+    pub spool_budget: u64,
 }
 
 impl Config {
@@ -317,6 +323,19 @@ impl Config {
                 msg: "must be positive".into(),
             });
         }
+        let service_defaults = crate::service::ServiceLimits::default();
+        let max_fills = match file.max_fills {
+            None => service_defaults.max_fills,
+            Some(0) => {
+                return Err(ConfigError::Invalid {
+                    setting: "max_fills",
+                    msg: "must be positive".into(),
+                });
+            }
+            Some(n) => usize::try_from(n).unwrap_or(usize::MAX),
+        };
+        // A zip declared larger than the budget waits for the whole budget.
+        let spool_budget = file.spool_budget.unwrap_or(service_defaults.spool_budget);
         // A relative policy path in the config file is relative to that file.
         let file_policy = file.policy.map(|p| match &args.location.config {
             Some(c) if p.is_relative() => c.parent().map_or(p.clone(), |d| d.join(&p)),
@@ -340,6 +359,8 @@ impl Config {
             max_zip_size,
             list_ttl: secs(args.list_ttl, file.list_ttl, 60, "list-ttl")?,
             fetch,
+            max_fills,
+            spool_budget,
         })
     }
 }

@@ -22,6 +22,7 @@ pub mod doctor;
 pub mod error;
 #[doc(hidden)]
 pub mod fuzzing;
+mod flight;
 pub mod hostcheck;
 pub mod hygiene;
 pub mod metrics;

@@ -5,6 +5,7 @@
 //! - `goward_verification_failures_total{reason}`
 //! - `goward_served_bytes_total{endpoint}`
 //! - `goward_stale_served_total`, `goward_upstream_changed_total{kind}`
+//! - `goward_fills_running`, `goward_fills_waiting` (gauges: fills in a slot, fills waiting for one)
 
 use std::sync::OnceLock;
 

@@ -2,9 +2,13 @@
 //! request → cache → upstream → verify (zip rules, go.mod, `h1:`, checksum
 //! database proof) → store → serve.
 //!
-//! Concurrent requests for the same uncached artifact share one upstream
-//! fetch and one verification (moka's `try_get_with` coalesces them);
-//! failures are shared with every waiter and never cached.
+//! Concurrent requests for the same uncached artifact share one fill (fetch,
+//! verification, store), which runs as a task of its own ([`crate::flight`]):
+//! it survives the disconnect of the client that started it, and failures
+//! are shared with every waiter and never cached. Fills are bounded: at most
+//! [`ServiceLimits::max_fills`] at once, and a zip's spool space is reserved
+//! from [`ServiceLimits::spool_budget`] before its body is downloaded. The
+//! download and the proof run together, and the first failure stops both.
 //!
 //! The policy is consulted on every request, before any cache: a denied
 //! request never reaches the cache or an upstream, and a cached artifact is
@@ -22,6 +26,7 @@ use sha2::Digest;
 
 use crate::cache::{ArtifactMeta, DocKey, ProofRecord, Store, StoreError};
 use crate::error::ProxyError;
+use crate::flight::Flights;
 use crate::policy::{Decision, Policy, PolicyError, RequiredProof};
 use crate::request::{ModulePath, ModuleVersion};
 use crate::sumdb::SumdbClient;
@@ -46,6 +51,14 @@ pub struct ServiceLimits {
     /// How long `@v/list` and `@latest` answers are reused before asking
     /// upstream again; older copies are still served while upstream is down.
     pub list_ttl: Duration,
+    /// Fills (fetch → verify → store of one artifact) running at once; more
+    /// wait for a slot before they contact an upstream.
+    pub max_fills: usize,
+    /// Bytes of zips being downloaded and checked at once. A zip reserves its
+    /// declared size (the zip limit when undeclared; the whole budget at
+    /// most) before its body is read, so a burst of cold zips cannot fill
+    /// the disk with spool files.
+    pub spool_budget: u64,
 }
 
 impl Default for ServiceLimits {
@@ -54,11 +67,31 @@ impl Default for ServiceLimits {
             zip: ZipLimits::default(),
             max_list: 4 << 20,
             list_ttl: Duration::from_secs(60),
+            max_fills: 64,
+            spool_budget: 4 << 30,
         }
     }
 }
 
 type ArtifactKey = (ArtifactKind, ModuleVersion);
+
+/// What a fill is for: loading (or fetching) an artifact, or proving a
+/// cached one again because the policy now requires more.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+enum FillKey {
+    Load(ArtifactKind, ModuleVersion),
+    Reprove(ArtifactKind, ModuleVersion),
+}
+
+/// Spool budget unit: permits are KiB, so a `u32` reservation covers 4 TiB.
+const SPOOL_UNIT: u64 = 1024;
+
+/// Permits for `bytes` of spool space, rounded up, at least one.
+fn spool_units(bytes: u64) -> usize {
+    usize::try_from(bytes.div_ceil(SPOOL_UNIT).max(1))
+        .unwrap_or(usize::MAX)
+        .min(tokio::sync::Semaphore::MAX_PERMITS)
+}
 
 /// A loaded policy with the upstream lists of its private routes built
 /// (credentials resolved once, at load).
@@ -141,6 +174,12 @@ pub struct Service {
     sumdbs: Vec<Arc<SumdbClient>>,
     limits: ServiceLimits,
     artifacts: moka::future::Cache<ArtifactKey, Arc<ArtifactMeta>>,
+    /// Fills in progress, shared by every request that needs them.
+    fills: Flights<FillKey, Arc<ArtifactMeta>>,
+    /// Bounds concurrent fills ([`ServiceLimits::max_fills`]).
+    fill_slots: tokio::sync::Semaphore,
+    /// Spool space for zips in flight, in KiB ([`ServiceLimits::spool_budget`]).
+    spool: tokio::sync::Semaphore,
     infos: moka::future::Cache<ModuleVersion, Bytes>,
     lists: moka::future::Cache<ModulePath, Bytes>,
     latests: moka::future::Cache<ModulePath, Bytes>,
@@ -160,6 +199,23 @@ async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| ProxyError::Internal(format!("blocking task failed: {e}")))?
+}
+
+/// One unit of a gauge, held while a fill waits or runs; dropping it
+/// (on any path, cancellation included) gives the unit back.
+struct Gauge(&'static str);
+
+impl Gauge {
+    fn enter(name: &'static str) -> Gauge {
+        metrics::gauge!(name).increment(1.0);
+        Gauge(name)
+    }
+}
+
+impl Drop for Gauge {
+    fn drop(&mut self) {
+        metrics::gauge!(self.0).decrement(1.0);
+    }
 }
 
 /// Counts a cache lookup.
@@ -184,6 +240,9 @@ impl Service {
             store,
             sumdbs,
             artifacts: moka::future::Cache::builder().max_capacity(200_000).build(),
+            fills: Flights::new(),
+            fill_slots: tokio::sync::Semaphore::new(limits.max_fills.max(1)),
+            spool: tokio::sync::Semaphore::new(spool_units(limits.spool_budget)),
             infos: moka::future::Cache::builder().max_capacity(200_000).build(),
             lists: moka::future::Cache::builder()
                 .max_capacity(50_000)
@@ -382,7 +441,7 @@ impl Service {
 
     /// The upstream list a decision routes to: its private route, else the
     /// public list.
-    fn route(&self, pol: &ActivePolicy, d: &Decision) -> Result<Arc<ProxyList>, ProxyError> {
+    fn route(&self, pol: &Arc<ActivePolicy>, d: &Decision) -> Result<Arc<ProxyList>, ProxyError> {
         match &d.private {
             Some(r) => pol.routes.get(&r.rule).cloned().ok_or_else(|| {
                 ProxyError::Internal(format!("private rule {:?} has no upstream list", r.rule))
@@ -394,8 +453,8 @@ impl Service {
     /// Decides a concrete version's artifact (or `.info` with `kind` None),
     /// including the retraction check.
     async fn decide_version(
-        &self,
-        pol: &ActivePolicy,
+        self: &Arc<Self>,
+        pol: &Arc<ActivePolicy>,
         mv: &ModuleVersion,
         kind: Option<ArtifactKind>,
     ) -> Result<Decision, Failure> {
@@ -418,8 +477,8 @@ impl Service {
     /// That go.mod is fetched through the verified path; if it cannot be had,
     /// the request fails (never served unchecked).
     async fn check_retracted(
-        &self,
-        pol: &ActivePolicy,
+        self: &Arc<Self>,
+        pol: &Arc<ActivePolicy>,
         mv: &ModuleVersion,
         d: &Decision,
     ) -> Result<(), Failure> {
@@ -514,7 +573,7 @@ impl Service {
 
     /// `@v/list`: refreshed after the TTL; the last good copy is served when
     /// every upstream fails (with a warning), so an outage does not stop builds.
-    pub async fn list(&self, m: &ModulePath) -> Result<Bytes, Failure> {
+    pub async fn list(self: &Arc<Self>, m: &ModulePath) -> Result<Bytes, Failure> {
         let pol = self.policy();
         let d = self.enforce(pol.policy.decide(m.as_str(), None), m.as_str(), "list")?;
         let ups = self.route(&pol, &d)?;
@@ -531,12 +590,16 @@ impl Service {
     }
 
     /// `@latest`, with the same freshness rules as `list`.
-    pub async fn latest(&self, m: &ModulePath) -> Result<Bytes, Failure> {
+    pub async fn latest(self: &Arc<Self>, m: &ModulePath) -> Result<Bytes, Failure> {
         let pol = self.policy();
         self.latest_decided(&pol, m).await
     }
 
-    async fn latest_decided(&self, pol: &ActivePolicy, m: &ModulePath) -> Result<Bytes, Failure> {
+    async fn latest_decided(
+        self: &Arc<Self>,
+        pol: &Arc<ActivePolicy>,
+        m: &ModulePath,
+    ) -> Result<Bytes, Failure> {
         let d = self.enforce(pol.policy.decide(m.as_str(), None), m.as_str(), "latest")?;
         let ups = self.route(pol, &d)?;
         self.latests
@@ -604,7 +667,7 @@ impl Service {
 
     /// `.info` for a canonical version: validated (it must name exactly the
     /// requested version) and kept.
-    pub async fn info(&self, mv: &ModuleVersion) -> Result<Bytes, Failure> {
+    pub async fn info(self: &Arc<Self>, mv: &ModuleVersion) -> Result<Bytes, Failure> {
         let pol = self.policy();
         let d = self.decide_version(&pol, mv, None).await?;
         let ups = self.route(&pol, &d)?;
@@ -644,7 +707,11 @@ impl Service {
 
     /// `.info` for a query such as a branch name: validated, not cached.
     /// The policy decides the module first, then the version it resolves to.
-    pub async fn info_query(&self, m: &ModulePath, query: &str) -> Result<Bytes, Failure> {
+    pub async fn info_query(
+        self: &Arc<Self>,
+        m: &ModulePath,
+        query: &str,
+    ) -> Result<Bytes, Failure> {
         let pol = self.policy();
         let d = self.enforce(pol.policy.decide(m.as_str(), None), m.as_str(), "info")?;
         let ups = self.route(&pol, &d)?;
@@ -665,7 +732,7 @@ impl Service {
     /// The go.mod of a version: proven before it was stored, and its digest
     /// re-checked on every read. A corrupted copy is quarantined and the
     /// version fetched and proven again.
-    pub async fn go_mod(&self, mv: &ModuleVersion) -> Result<Bytes, Failure> {
+    pub async fn go_mod(self: &Arc<Self>, mv: &ModuleVersion) -> Result<Bytes, Failure> {
         let pol = self.policy();
         let d = self
             .decide_version(&pol, mv, Some(ArtifactKind::Mod))
@@ -675,9 +742,9 @@ impl Service {
 
     /// Reads a go.mod under an allowed decision.
     async fn read_mod(
-        &self,
+        self: &Arc<Self>,
         mv: &ModuleVersion,
-        pol: &ActivePolicy,
+        pol: &Arc<ActivePolicy>,
         d: &Decision,
     ) -> Result<Bytes, Failure> {
         for _ in 0..2 {
@@ -751,7 +818,7 @@ impl Service {
 
     /// The metadata of a proven zip; the caller streams the blob with
     /// [`Service::open_zip`] and re-checks its digest while serving.
-    pub async fn zip(&self, mv: &ModuleVersion) -> Result<Arc<ArtifactMeta>, Failure> {
+    pub async fn zip(self: &Arc<Self>, mv: &ModuleVersion) -> Result<Arc<ArtifactMeta>, Failure> {
         let pol = self.policy();
         let d = self
             .decide_version(&pol, mv, Some(ArtifactKind::Zip))
@@ -761,7 +828,7 @@ impl Service {
 
     /// Opens a stored zip; a missing blob is quarantined and re-fetched once.
     pub async fn open_zip(
-        &self,
+        self: &Arc<Self>,
         mv: &ModuleVersion,
     ) -> Result<(Arc<ArtifactMeta>, std::fs::File), Failure> {
         for _ in 0..2 {
@@ -801,10 +868,10 @@ impl Service {
     /// recorded proofs do not satisfy the decision is proven again (or
     /// refused), never served.
     async fn artifact(
-        &self,
+        self: &Arc<Self>,
         kind: ArtifactKind,
         mv: &ModuleVersion,
-        pol: &ActivePolicy,
+        pol: &Arc<ActivePolicy>,
         d: &Decision,
     ) -> Result<Arc<ArtifactMeta>, Failure> {
         let endpoint = if kind == ArtifactKind::Zip {
@@ -813,32 +880,19 @@ impl Service {
             "mod"
         };
         let key = (kind, mv.clone());
-        let cached = self.artifacts.get(&key).await;
-        let fetch = || async {
-            match kind {
-                ArtifactKind::Zip => self.fetch_zip(mv, pol, d).await,
-                ArtifactKind::Mod => self.fetch_mod(mv, pol, d).await,
+        let meta = match self.artifacts.get(&key).await {
+            Some(m) => {
+                cache_metric(endpoint, true);
+                m
             }
-        };
-        if cached.is_some() {
-            cache_metric(endpoint, true);
-        }
-        let meta = match cached {
-            Some(m) => m,
-            None => self
-            .artifacts
-            .try_get_with(key.clone(), async {
-                let (m, v) = (mv.module.as_str().to_owned(), mv.version().to_owned());
-                if let Some(meta) = self.store_op(true, move |s| s.meta(kind, &m, &v)).await? {
-                    cache_metric(endpoint, true);
-                    return Ok(Arc::new(meta));
-                }
-                cache_metric(endpoint, false);
-                let meta = fetch().await?;
-                tracing::info!(module = %meta.module, version = %meta.version, kind = kind.as_str(), h1 = %meta.h1, "verified and stored");
-                Ok(Arc::new(meta))
-            })
-            .await?,
+            None => {
+                let (svc, mv, pol, d) = (self.clone(), mv.clone(), pol.clone(), d.clone());
+                self.fills
+                    .join(FillKey::Load(kind, mv.clone()), move || async move {
+                        svc.load_or_fill(kind, endpoint, &mv, &pol, &d).await
+                    })
+                    .await?
+            }
         };
         let meta = match self.satisfies(&meta, pol, d) {
             Ok(()) => meta,
@@ -846,13 +900,24 @@ impl Service {
                 tracing::info!(module = %mv.module.as_str(), version = %mv.version(), kind = kind.as_str(),
                     "cached copy lacks a proof the policy now requires ({why}); proving it again");
                 self.artifacts.invalidate(&key).await;
-                let fresh = Arc::new(fetch().await?);
+                let (svc, mv2, pol2, d2) = (self.clone(), mv.clone(), pol.clone(), d.clone());
+                let fresh = self
+                    .fills
+                    .join(FillKey::Reprove(kind, mv.clone()), move || async move {
+                        let fresh = Arc::new(svc.fill(kind, &mv2, &pol2, &d2).await?);
+                        if svc.satisfies(&fresh, &pol2, &d2).is_ok() {
+                            svc.artifacts.insert((kind, mv2), fresh.clone()).await;
+                        }
+                        Ok(fresh)
+                    })
+                    .await?;
+                // Joined runs may have started under another policy: check
+                // the result against this request's decision.
                 self.satisfies(&fresh, pol, d)
                     .map_err(|msg| ProxyError::Unproven {
                         target: format!("{mv} {}", kind.as_str()),
                         msg,
                     })?;
-                self.artifacts.insert(key, fresh.clone()).await;
                 fresh
             }
         };
@@ -867,13 +932,65 @@ impl Service {
         Ok(meta)
     }
 
+    /// The body of a [`FillKey::Load`] run: the stored record, or a fill,
+    /// remembered for the next request either way.
+    async fn load_or_fill(
+        self: &Arc<Self>,
+        kind: ArtifactKind,
+        endpoint: &'static str,
+        mv: &ModuleVersion,
+        pol: &Arc<ActivePolicy>,
+        d: &Decision,
+    ) -> Result<Arc<ArtifactMeta>, Failure> {
+        let (m, v) = (mv.module.as_str().to_owned(), mv.version().to_owned());
+        let meta = match self.store_op(true, move |s| s.meta(kind, &m, &v)).await? {
+            Some(meta) => {
+                cache_metric(endpoint, true);
+                Arc::new(meta)
+            }
+            None => {
+                cache_metric(endpoint, false);
+                let meta = self.fill(kind, mv, pol, d).await?;
+                tracing::info!(module = %meta.module, version = %meta.version, kind = kind.as_str(), h1 = %meta.h1, "verified and stored");
+                Arc::new(meta)
+            }
+        };
+        self.artifacts
+            .insert((kind, mv.clone()), meta.clone())
+            .await;
+        Ok(meta)
+    }
+
+    /// Fetch → verify → store, in one of the [`ServiceLimits::max_fills`]
+    /// slots.
+    async fn fill(
+        &self,
+        kind: ArtifactKind,
+        mv: &ModuleVersion,
+        pol: &Arc<ActivePolicy>,
+        d: &Decision,
+    ) -> Result<ArtifactMeta, ProxyError> {
+        let waiting = Gauge::enter("goward_fills_waiting");
+        let _slot = self
+            .fill_slots
+            .acquire()
+            .await
+            .map_err(|e| ProxyError::Internal(e.to_string()))?;
+        drop(waiting);
+        let _running = Gauge::enter("goward_fills_running");
+        match kind {
+            ArtifactKind::Zip => self.fetch_zip(mv, pol, d).await,
+            ArtifactKind::Mod => self.fetch_mod(mv, pol, d).await,
+        }
+    }
+
     /// Whether the proofs recorded for a stored artifact satisfy every
     /// proof `d` requires: a checksum-database record from the primary
     /// database (never for a private path), the hash pinned now.
     fn satisfies(
         &self,
         meta: &ArtifactMeta,
-        pol: &ActivePolicy,
+        pol: &Arc<ActivePolicy>,
         d: &Decision,
     ) -> Result<(), String> {
         if d.proofs.is_empty() {
@@ -922,7 +1039,7 @@ impl Service {
         &self,
         mv: &ModuleVersion,
         kind: ArtifactKind,
-        pol: &ActivePolicy,
+        pol: &Arc<ActivePolicy>,
         d: &Decision,
     ) -> Result<Vec<Proof>, ProxyError> {
         let mut out = Vec::with_capacity(d.proofs.len());
@@ -975,7 +1092,7 @@ impl Service {
     async fn fetch_mod(
         &self,
         mv: &ModuleVersion,
-        pol: &ActivePolicy,
+        pol: &Arc<ActivePolicy>,
         d: &Decision,
     ) -> Result<ArtifactMeta, ProxyError> {
         let rel = mv.upstream_path("mod");
@@ -1002,7 +1119,7 @@ impl Service {
     async fn fetch_zip(
         &self,
         mv: &ModuleVersion,
-        pol: &ActivePolicy,
+        pol: &Arc<ActivePolicy>,
         d: &Decision,
     ) -> Result<ArtifactMeta, ProxyError> {
         let ups = self.route(pol, d)?;
@@ -1010,31 +1127,74 @@ impl Service {
         if let Some(cap) = d.max_zip_size {
             limits.max_zip_file = limits.max_zip_file.min(cap);
         }
-        let (checked, proof) = tokio::join!(
-            self.download_and_check_zip(mv, &ups, limits),
-            self.prove(mv, ArtifactKind::Zip, pol, d)
-        );
-        let verified = VerifiedZip::new(checked?, proof?).map_err(|source| ProxyError::Verify {
+        let proof = self.prove(mv, ArtifactKind::Zip, pol, d);
+        tokio::pin!(proof);
+        let mut proven = None;
+        // The response head and the proof run together. The upstream's
+        // answer comes first (a 404 stays a 404 the go command may fall
+        // through on), but a proof that failed means the body is never read.
+        let rel = mv.upstream_path("zip");
+        let head = ups.get(&rel);
+        tokio::pin!(head);
+        let head = loop {
+            tokio::select! {
+                h = &mut head => break h,
+                p = &mut proof, if proven.is_none() => proven = Some(p),
+            }
+        };
+        let (body, _) = head.map_err(upstream_error)?;
+        metrics::counter!("goward_upstream_requests_total", "kind" => "proxy").increment(1);
+        if let Some(Err(e)) = proven {
+            return Err(e);
+        }
+        // Then the body and the zip check: a failed proof stops them at once
+        // (no waiting for a large body that cannot be served); a failed
+        // download still waits for the proof, whose store writes finish
+        // before the error is answered.
+        let download = self.spool_and_check(mv, body, limits);
+        tokio::pin!(download);
+        let (checked, proof) = match proven {
+            Some(p) => (download.await, p),
+            None => tokio::select! {
+                c = &mut download => (c, proof.await),
+                p = &mut proof => match p {
+                    Err(e) => return Err(e),
+                    ok => (download.await, ok),
+                },
+            },
+        };
+        let ((checked, _spool), proof) = (checked?, proof?);
+        let verified = VerifiedZip::new(checked, proof).map_err(|source| ProxyError::Verify {
             target: mv.to_string(),
             source: Box::new(source),
         })?;
+        // The spool space is released once the zip is stored (or dropped).
         self.store_op(false, move |s| s.put_zip(verified)).await
     }
 
-    /// Streams the zip into a temp file in the store (never into memory),
-    /// then runs every module-zip rule over it.
-    async fn download_and_check_zip(
+    /// Streams a zip body into a temp file in the store (never into
+    /// memory), then runs every module-zip rule over it. The returned permit
+    /// holds the zip's share of the spool budget until the caller is done
+    /// with it.
+    async fn spool_and_check(
         &self,
         mv: &ModuleVersion,
-        ups: &ProxyList,
+        body: crate::upstream::Body,
         limits: ZipLimits,
-    ) -> Result<zipcheck::ZipChecked, ProxyError> {
-        let tmp = self.store_op(true, |s| s.temp_file()).await?;
-        let (body, _) = ups
-            .get(&mv.upstream_path("zip"))
+    ) -> Result<(zipcheck::ZipChecked, tokio::sync::SemaphorePermit<'_>), ProxyError> {
+        // Reserved after the response head (its Content-Length) and before
+        // the body is read; an oversized declaration fails in `write_to`.
+        let want = body
+            .content_length()
+            .unwrap_or(limits.max_zip_file)
+            .min(limits.max_zip_file);
+        let units = spool_units(want).min(spool_units(self.limits.spool_budget));
+        let spool = self
+            .spool
+            .acquire_many(u32::try_from(units).unwrap_or(u32::MAX))
             .await
-            .map_err(upstream_error)?;
-        metrics::counter!("goward_upstream_requests_total", "kind" => "proxy").increment(1);
+            .map_err(|e| ProxyError::Internal(e.to_string()))?;
+        let tmp = self.store_op(true, |s| s.temp_file()).await?;
         let std_file = tmp
             .reopen()
             .map_err(|e| ProxyError::Store(StoreError::io("open", tmp.path(), e)))?;
@@ -1054,14 +1214,14 @@ impl Service {
         // (see `Store::small_io_inline`); larger ones on the blocking pool, a
         // few at a time.
         if size <= crate::cache::SMALL_IO && self.store.small_io_inline() {
-            return check();
+            return Ok((check()?, spool));
         }
         let _permit = self
             .zip_checks
             .acquire()
             .await
             .map_err(|e| ProxyError::Internal(e.to_string()))?;
-        blocking(check).await
+        Ok((blocking(check).await?, spool))
     }
 }
 

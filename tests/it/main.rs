@@ -2,6 +2,7 @@
 
 mod cache;
 mod e2e_go;
+mod fills;
 mod fuzz_corpus;
 mod hygiene;
 mod policy;
