@@ -20,9 +20,9 @@ pub mod config;
 pub mod dirhash;
 pub mod doctor;
 pub mod error;
+mod flight;
 #[doc(hidden)]
 pub mod fuzzing;
-mod flight;
 pub mod hostcheck;
 pub mod hygiene;
 pub mod metrics;
