@@ -293,45 +293,16 @@ async fn dispatch(app: &App, req: Request, headers: &HeaderMap) -> Result<Respon
             serve_zip(svc.clone(), meta, file, headers)
         }
         Request::Sumdb(i, op) => {
-            let db = &svc.sumdbs()[i];
-            match op {
-                SumdbOp::Supported => {
-                    db.check_trusted()
-                        .map_err(|e| ProxyError::Sumdb(Arc::new(e)))?;
-                    text(StatusCode::OK, "")
-                }
-                SumdbOp::Latest => ok(
-                    TEXT,
-                    db.latest()
-                        .await
-                        .map_err(|e| ProxyError::Sumdb(Arc::new(e)))?,
-                ),
-                SumdbOp::Lookup(m, _) if let Some(rule) = svc.private_rule(m.as_str()) => {
-                    return Err(Arc::new(ProxyError::NotFound(
-                        format!(
-                            "{} is private (policy rule {rule:?}); goward never looks it up in a public checksum database",
-                            m.as_str()
-                        ),
-                        404,
-                    )));
-                }
-                SumdbOp::Lookup(m, v) => ok(
-                    TEXT,
-                    db.lookup(m.as_str(), &v).await.map_err(ProxyError::Sumdb)?,
-                ),
-                SumdbOp::Tile(t) => {
-                    let ct = if t.l < 0 {
-                        TEXT
-                    } else {
-                        "application/octet-stream"
-                    };
-                    ok(
-                        ct,
-                        db.tile(t)
-                            .await
-                            .map_err(|e| ProxyError::Sumdb(Arc::new(e)))?,
-                    )
-                }
+            let ct = match &op {
+                SumdbOp::Tile(t) if t.l >= 0 => "application/octet-stream",
+                _ => TEXT,
+            };
+            let supported = matches!(op, SumdbOp::Supported);
+            let body = svc.sumdb(i, op).await?;
+            if supported {
+                text(StatusCode::OK, "")
+            } else {
+                ok(ct, body)
             }
         }
     })

@@ -28,7 +28,7 @@ use crate::cache::{ArtifactMeta, DocKey, ProofRecord, Store, StoreError};
 use crate::error::ProxyError;
 use crate::flight::Flights;
 use crate::policy::{Decision, Policy, PolicyError, RequiredProof};
-use crate::request::{ModulePath, ModuleVersion};
+use crate::request::{ModulePath, ModuleVersion, SumdbOp};
 use crate::sumdb::SumdbClient;
 use crate::upstream::{FetchErrorKind, HttpClient, ProxyList};
 use crate::verify::info::{self, MAX_INFO};
@@ -426,6 +426,45 @@ impl Service {
             Ok(d)
         } else {
             Err(ProxyError::Denied { reason: d.reason })
+        }
+    }
+
+    /// A checksum-database request for database `i` (`/sumdb/<name>/…`).
+    /// Lookups go through the policy like every module request: a private
+    /// path is never looked up in a public database, a denied module is
+    /// refused, and the decision is logged and counted; tiles, `/latest`
+    /// and `/supported` name no module.
+    pub async fn sumdb(&self, i: usize, op: SumdbOp) -> Result<Bytes, Failure> {
+        let db = self
+            .sumdbs
+            .get(i)
+            .ok_or_else(|| Arc::new(ProxyError::Internal(format!("no checksum database #{i}"))))?;
+        let plain = |e: crate::sumdb::SumdbError| Arc::new(ProxyError::Sumdb(Arc::new(e)));
+        match op {
+            SumdbOp::Supported => db.check_trusted().map(|()| Bytes::new()).map_err(plain),
+            SumdbOp::Latest => db.latest().await.map_err(plain),
+            SumdbOp::Tile(t) => db.tile(t).await.map_err(plain),
+            SumdbOp::Lookup(m, v) => {
+                if let Some(rule) = self.private_rule(m.as_str()) {
+                    return Err(Arc::new(ProxyError::NotFound(
+                        format!(
+                            "{} is private (policy rule {rule:?}); goward never looks it up in a public checksum database",
+                            m.as_str()
+                        ),
+                        404,
+                    )));
+                }
+                let pol = self.policy();
+                let subject = format!("{}@{v}", m.as_str());
+                self.enforce(
+                    pol.policy.decide(m.as_str(), Some(&v)),
+                    &subject,
+                    "sumdb_lookup",
+                )?;
+                db.lookup(m.as_str(), &v)
+                    .await
+                    .map_err(|e| Arc::new(ProxyError::Sumdb(e)))
+            }
         }
     }
 

@@ -156,9 +156,30 @@ fn denied_module_fails_go_with_the_rules_reason() {
         "{:?}",
         w.public.request_log()
     );
+    // The checksum-database proxy applies the same rule to lookups, and counts the decision.
+    let r = g.get(&format!("/sumdb/{DB_NAME}/lookup/{}", w.greet.at()));
+    assert_eq!(r.status, 403, "{}", r.text());
+    assert!(
+        r.text().contains("denied by policy rule \"no-greet\""),
+        "{}",
+        r.text()
+    );
+    assert!(
+        w.public
+            .requests_with_prefix(&format!("/sumdb/{DB_NAME}/lookup/example.com/greet@"))
+            .is_empty(),
+        "a denied module was looked up: {:?}",
+        w.public.request_log()
+    );
     let m = g.get("/metrics").text();
     assert!(
         m.contains("goward_policy_decisions_total") && m.contains("no-greet"),
+        "{m}"
+    );
+    assert!(
+        m.lines().any(|l| l.contains("goward_requests_total")
+            && l.contains("sumdb_lookup")
+            && l.contains("403")),
         "{m}"
     );
 }
