@@ -11,3 +11,4 @@ mod support;
 mod toolchain;
 mod upstream;
 mod verify;
+mod zipdiff;
