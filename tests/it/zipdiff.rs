@@ -18,8 +18,11 @@ use std::sync::OnceLock;
 use goward::verify::zip::{HashedEntry, ZipLimits, check_zip_path_listing};
 use serde::Deserialize;
 
+use crate::support::fakeproxy::{FakeProxy, Fault};
 use crate::support::gocmd::GoEnv;
-use crate::support::modzip::noise;
+use crate::support::modzip::{ModZip, noise};
+use crate::support::testlog::TestLog;
+use crate::support::{Goward, files_containing, files_under};
 
 const M: &str = "example.com/m";
 const V: &str = "v1.0.0";
@@ -384,8 +387,10 @@ fn m_go(v: &mut [E]) -> &mut E {
 
 /// Two local headers for `m.go` with the same CRC, and a central header whose saturated offset
 /// two zip64 blocks give, the first pointing at `evil`.
+const HONEST_M_GO: &[u8] = b"package m\n\nconst Answer = 42 // honest\n";
+
 fn two_zip64_offsets(evil_first: bool) -> Z {
-    let honest = b"package m\n\nconst Answer = 42 // honest\n".to_vec();
+    let honest = HONEST_M_GO.to_vec();
     let mut evil = b"package m\n\nfunc init() { panic(0) }".to_vec();
     evil.resize(honest.len() - 4, b' ');
     let evil = forge_crc(&evil, crc32(&honest));
@@ -1058,4 +1063,58 @@ fn mutated_zips_match_go() {
     // Not vacuous: some mutations leave a zip both read the same, many break it.
     assert!(accepted.len() >= 20, "only {} accepted", accepted.len());
     assert!(refused.len() >= 20, "only {} refused", refused.len());
+}
+
+/// The issue's scenario through `goward serve`, for a client that verifies nothing itself
+/// (`GOSUMDB=off`): the checksum DB logs the honest module; the upstream serves a zip that the
+/// zip crate reads as exactly that module (so the old check passed it and logged "verified and
+/// stored") while Go's archive/zip extracts the evil `m.go`. goward refuses it and stores
+/// nothing.
+#[test]
+fn serve_refuses_the_two_zip64_attack() {
+    let go_mod = std::str::from_utf8(GO_MOD).unwrap();
+    let genuine = ModZip::new(M, V)
+        .file("m.go", HONEST_M_GO)
+        .file("go.mod", GO_MOD)
+        .file("sub/b.go", noise(1, 300))
+        .file("LICENSE", b"Permission is granted. ".repeat(40));
+    let honest_h1 = genuine.h1();
+    let fake = FakeProxy::start(TestLog::new("sum.goward.test"));
+    let p = fake.publish(genuine, go_mod);
+    let vkey = fake.with_log(|l| l.vkey());
+    let g = Goward::start(&fake.url(), &vkey, &[]);
+
+    let attack = build(&two_zip64_offsets(true));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("attack.zip");
+    std::fs::write(&path, &attack).unwrap();
+    // The premise: the zip crate's reading hashes to the logged h1, Go's does not.
+    assert_eq!(
+        goward::dirhash::hash_zip(&path).unwrap().as_str(),
+        honest_h1
+    );
+    let out = std::process::Command::new(zipview())
+        .args([M, V, &path.display().to_string()])
+        .output()
+        .unwrap();
+    let go: GoView = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((go.check.as_str(), go.unzip.as_str()), ("ok", "ok"));
+    assert_ne!(go.h1, honest_h1, "Go must read the evil m.go");
+
+    fake.set_fault(&p.zip_path(), Fault::Body(attack.clone()));
+    let r = g.get(&p.zip_path());
+    assert_eq!(r.status, 502, "{:?}", r.text());
+    assert!(
+        r.text().contains(
+            "ambiguous module zip: example.com/m@v1.0.0/m.go: 2 zip64 extra fields in its \
+             central header (Go's archive/zip reads the first, other readers the last)"
+        ),
+        "{:?}",
+        r.text()
+    );
+    assert!(files_containing(g.cache_dir(), &attack).is_empty());
+    for d in ["blobs", "meta", "tmp"] {
+        let stored = files_under(&g.cache_dir().join(d));
+        assert!(stored.is_empty(), "stored {stored:?}");
+    }
 }
