@@ -2532,6 +2532,57 @@ mod tests {
         );
     }
 
+    /// The zip crate must agree with Go on every field of every entry. With zip 9.8.2 only the
+    /// fields the explicit refusals cover (zip64 blocks, Unicode fields) can make them differ,
+    /// and those refusals come first; this is the net for whatever a later crate version reads
+    /// differently, so it is tested on the comparison itself.
+    #[test]
+    fn zip_crate_must_agree_with_go() {
+        let bytes = raw_zip(&[f("a.go", "package a\n")]);
+        let tmp = temp_with(&bytes);
+        let dir = goread::directory_end(tmp.as_file(), bytes.len() as u64)
+            .unwrap()
+            .unwrap();
+        let go = goread::Walk::new(tmp.as_file(), &dir)
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        let mut archive = ZipIterable::try_new(Cursor::new(&bytes), Default::default()).unwrap();
+        let krate = archive.files().unwrap().next().unwrap().unwrap();
+        same_entry(&go, &krate).unwrap();
+        let cases: [(fn(&mut goread::Entry), &str); 7] = [
+            (
+                |g| g.name.push(b'x'),
+                r#"name "example.com/m@v1.0.0/a.gox", the zip crate "example.com/m@v1.0.0/a.go""#,
+            ),
+            (
+                |g| g.header_offset = 7,
+                "local header offset 7, the zip crate 0",
+            ),
+            (
+                |g| g.compressed += 1,
+                "compressed size 16, the zip crate 15",
+            ),
+            (
+                |g| g.uncompressed = 0,
+                "uncompressed size 0, the zip crate 10",
+            ),
+            (|g| g.crc32 = 1, "CRC-32 1, the zip crate 3375514309"),
+            (|g| g.method = 0, "compression method 0, the zip crate 8"),
+            (|g| g.flags = 0x800, "flags 2048, the zip crate 0"),
+        ];
+        for (change, want) in cases {
+            let mut g = go.clone();
+            change(&mut g);
+            assert_eq!(
+                same_entry(&g, &krate).unwrap_err().to_string(),
+                format!("Go's archive/zip reads {want}")
+            );
+        }
+    }
+
     /// Every entry point shares `check_handles`: `verify-zip` and `cache verify` use
     /// `check_zip_path`, serve uses `check_zip`.
     #[test]
