@@ -2552,7 +2552,8 @@ mod tests {
         let mut archive = ZipIterable::try_new(Cursor::new(&bytes), Default::default()).unwrap();
         let krate = archive.files().unwrap().next().unwrap().unwrap();
         same_entry(&go, &krate).unwrap();
-        let cases: [(fn(&mut goread::Entry), &str); 7] = [
+        type Change = fn(&mut goread::Entry);
+        let cases: [(Change, &str); 7] = [
             (
                 |g| g.name.push(b'x'),
                 r#"name "example.com/m@v1.0.0/a.gox", the zip crate "example.com/m@v1.0.0/a.go""#,
