@@ -30,6 +30,19 @@
 //! the zip crate asks users of it for an exact version requirement (`zip = "=9.8.2"`), and
 //! Cargo.lock pins that version meanwhile.
 
+// Parsing hostile input: no arithmetic that can overflow, no indexing that can panic, no
+// unwrap/expect/panic outside the tests.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::arithmetic_side_effects,
+        clippy::indexing_slicing,
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic
+    )
+)]
+
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fs::File;
@@ -840,11 +853,9 @@ impl EntryState<'_> {
             check_entry_kind(entry, true)?;
             return Ok(Kind::Dir);
         }
-        let is_dir = rest.ends_with(b"/");
-        let name = if is_dir {
-            &rest[..rest.len() - 1]
-        } else {
-            rest
+        let (name, is_dir) = match rest.strip_suffix(b"/") {
+            Some(dir) => (dir, true),
+            None => (rest, false),
         };
         // checkZip: path.Clean(name) == name. Lossy decoding keeps every '/' and '.', so the
         // comparison gives Go's answer even for names that are not UTF-8.
@@ -878,7 +889,7 @@ impl EntryState<'_> {
         let declared = entry.uncompressed;
         let max = self.limits.max_zip_file;
         if declared <= i64::MAX as u64 && max.saturating_sub(self.total) >= declared {
-            self.total += declared;
+            self.total = self.total.saturating_add(declared);
         } else {
             self.size_error = true;
         }
@@ -982,18 +993,24 @@ impl CollisionChecker {
             .map(|(i, _)| i)
             .chain(std::iter::once(path.len()))
             .collect();
+        // Each element's (start, end) in `path`.
+        let mut spans = Vec::with_capacity(ends.len());
+        let mut begin = 0usize;
+        for end in ends {
+            spans.push((begin, end));
+            begin = end.saturating_add(1);
+        }
+        let last = spans.len().saturating_sub(1);
+        let elem = |(b, e): (usize, usize)| str_to_fold(path.get(b..e).unwrap_or_default());
         // Top-down, find the existing keys; they form a chain from the root because Go inserts
         // a key's parents in the same call, or finds them already present.
-        let mut chain = Vec::with_capacity(ends.len());
+        let mut chain = Vec::with_capacity(spans.len());
         let mut node = 0;
-        let mut start = 0;
-        for &end in &ends {
-            let key = (node, str_to_fold(&path[start..end]).into_owned());
-            match self.children.get(&key) {
+        for &span in &spans {
+            match self.children.get(&(node, elem(span).into_owned())) {
                 Some(&child) => {
                     chain.push(child);
                     node = child;
-                    start = end + 1;
                 }
                 None => break,
             }
@@ -1002,24 +1019,28 @@ impl CollisionChecker {
         // one; nothing can fail at a missing key, so inserting them first is equivalent.
         let name_idx = self.names.len();
         self.names.push(path.to_owned());
-        for level in chain.len()..ends.len() {
-            let begin = if level == 0 { 0 } else { ends[level - 1] + 1 };
-            let elem = str_to_fold(&path[begin..ends[level]]).into_owned();
+        for (level, &span) in spans.iter().enumerate().skip(chain.len()) {
             let id = self.nodes.len();
             self.nodes.push(Node {
                 name: name_idx,
-                len: ends[level],
-                is_dir: level + 1 < ends.len() || is_dir,
+                len: span.1,
+                is_dir: level < last || is_dir,
             });
-            self.children.insert((node, elem), id);
+            self.children.insert((node, elem(span).into_owned()), id);
             node = id;
         }
         // Then Go's checks on the existing keys, deepest first.
-        for (level, &id) in chain.iter().enumerate().rev() {
-            let p = &path[..ends[level]];
-            let p_is_dir = level + 1 < ends.len() || is_dir;
-            let n = &self.nodes[id];
-            let other = &self.names[n.name][..n.len];
+        for ((level, &id), &(_, end)) in chain.iter().enumerate().zip(&spans).rev() {
+            let p = path.get(..end).unwrap_or_default();
+            let p_is_dir = level < last || is_dir;
+            // Every id in the chain is a node and every node's text a prefix of its name; if
+            // not, failing as a duplicate keeps the checker closed.
+            let Some((n, other)) = self.nodes.get(id).and_then(|n| {
+                let other = self.names.get(n.name)?.get(..n.len)?;
+                Some((n, other))
+            }) else {
+                return Err(EntryProblem::Duplicate { path: p.to_owned() });
+            };
             if p != other {
                 return Err(EntryProblem::CaseCollision {
                     first: other.to_owned(),
@@ -1062,7 +1083,11 @@ fn fold_char(c: char) -> char {
     let Some(&(lo, hi, stride, delta)) = i.checked_sub(1).and_then(|i| FOLD_RUNS.get(i)) else {
         return c;
     };
-    if cp > hi || (cp - lo) % u32::from(stride) != 0 {
+    let on_stride = cp
+        .checked_sub(lo)
+        .and_then(|d| d.checked_rem(u32::from(stride)))
+        == Some(0);
+    if cp > hi || !on_stride {
         return c;
     }
     // The table only maps chars to chars; a bad entry would leave `c` unchanged.
@@ -1293,7 +1318,7 @@ const FOLD_RUNS: &[(u32, u32, u8, i32)] = &[
 /// Go `%q` for a string, close enough for error messages: `"`-quoted, with `"` and `\` escaped,
 /// control chars and non-ASCII whitespace escaped as `\n`, `\t`, `\x..` or `\u....`.
 fn go_quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
+    let mut out = String::with_capacity(s.len().saturating_add(2));
     out.push('"');
     for c in s.chars() {
         push_quoted_char(&mut out, c);
@@ -1304,7 +1329,7 @@ fn go_quote(s: &str) -> String {
 
 /// Go `%q` for bytes that may not be UTF-8: invalid bytes become `\xNN`.
 fn go_quote_bytes(b: &[u8]) -> String {
-    let mut out = String::with_capacity(b.len() + 2);
+    let mut out = String::with_capacity(b.len().saturating_add(2));
     out.push('"');
     for chunk in b.utf8_chunks() {
         for c in chunk.valid().chars() {

@@ -209,7 +209,9 @@ pub(super) fn directory_end(f: &File, size: u64) -> io::Result<Result<Directory,
     if base > 0 && dir_offset < size {
         let mut r = BufReader::new(f);
         r.seek(SeekFrom::Start(dir_offset))?;
-        if let Header::Entry(..) = read_header(&mut (&mut r).take(size - dir_offset), 0)? {
+        if let Header::Entry(..) =
+            read_header(&mut (&mut r).take(size.saturating_sub(dir_offset)), 0)?
+        {
             base = 0;
         }
     }
@@ -237,7 +239,12 @@ fn read_header(r: &mut impl Read, central: u64) -> io::Result<Header> {
     let extra_len = usize::from(u16le(&h, 30));
     let comment_len = usize::from(u16le(&h, 32));
     let offset32 = u32le(&h, 42);
-    let mut d = vec![0u8; name_len + extra_len + comment_len];
+    let mut d = vec![
+        0u8;
+        name_len
+            .saturating_add(extra_len)
+            .saturating_add(comment_len)
+    ];
     if !d.is_empty() {
         match read_full(r, &mut d)? {
             0 => return Ok(Header::Eof),
@@ -245,7 +252,7 @@ fn read_header(r: &mut impl Read, central: u64) -> io::Result<Header> {
             _ => {}
         }
     }
-    let extra_end = name_len + extra_len;
+    let extra_end = name_len.saturating_add(extra_len);
     let mut e = Entry {
         central,
         name: d.get(..name_len).unwrap_or_default().to_vec(),
@@ -307,7 +314,7 @@ fn read_header(r: &mut impl Read, central: u64) -> io::Result<Header> {
     if need_c || need_off {
         return Ok(Header::End); // ErrFormat
     }
-    Ok(Header::Entry(e, (CENTRAL_LEN + d.len()) as u64))
+    Ok(Header::Entry(e, CENTRAL_LEN.saturating_add(d.len()) as u64))
 }
 
 enum Slot {
@@ -416,12 +423,16 @@ pub(super) fn read_local(f: &File, header_offset: i64) -> io::Result<Result<Loca
     }
     let name_len = u16le(&h, 26);
     let extra_len = u16le(&h, 28);
-    let body = LOCAL_LEN as i64 + i64::from(name_len) + i64::from(extra_len);
+    let body = (LOCAL_LEN as i64)
+        .saturating_add(i64::from(name_len))
+        .saturating_add(i64::from(extra_len));
     let data_offset = header_offset.wrapping_add(body);
     if data_offset < 0 {
         return Ok(Err("its data offset overflows"));
     }
-    let extra_at = (header_offset as u64).saturating_add(LOCAL_LEN as u64 + u64::from(name_len));
+    let extra_at = (header_offset as u64)
+        .saturating_add(LOCAL_LEN as u64)
+        .saturating_add(u64::from(name_len));
     let extra = read_at(f, extra_at, usize::from(extra_len))?;
     Ok(Ok(Local {
         data_offset: data_offset as u64,
@@ -478,8 +489,10 @@ pub(super) fn hash_data(f: &File, e: &Entry, data_offset: u64) -> Result<[u8; 32
                     .map_err(|err| {
                         ContentError::Read(io::Error::new(io::ErrorKind::InvalidData, err))
                     })?;
-                let used = usize::try_from(z.total_in() - in_before).unwrap_or(usize::MAX);
-                let made = usize::try_from(z.total_out() - out_before).unwrap_or(usize::MAX);
+                let used =
+                    usize::try_from(z.total_in().saturating_sub(in_before)).unwrap_or(usize::MAX);
+                let made =
+                    usize::try_from(z.total_out().saturating_sub(out_before)).unwrap_or(usize::MAX);
                 input.consume(used);
                 emit(out.get(..made).unwrap_or_default())?;
                 if status == flate2::Status::StreamEnd {
