@@ -774,6 +774,25 @@ fn cases() -> Vec<(String, Vec<u8>)> {
             z
         }),
     ];
+    // A zip64 locator whose offset is negative as an int64: Go ignores the zip64 records.
+    let mut b = build(&Z {
+        zip64_end: true,
+        ..z(files())
+    });
+    let at = b.windows(4).rposition(|w| w == b"PK\x06\x07").unwrap();
+    b[at + 8..at + 16].copy_from_slice(&u64::MAX.to_le_bytes());
+    c.push(("zip64 locator at a negative offset", return_bytes(b)));
+    // A compressed size with the top bit set: a negative section in Go, which reads nothing.
+    c.push((
+        "compressed size with the top bit set",
+        with(|v| {
+            let mut f = e("empty.go", b"");
+            f.method = 0;
+            f.zip64 = true;
+            f.csize = Some(1 << 63);
+            v.push(f);
+        }),
+    ));
     // A hidden archive behind a multi-disk end record in the comment (Go reads the last record).
     let mut hidden = build(&z(vec![e("evil.go", b"package evil\n")]));
     let h = hidden.len() - 22;

@@ -175,21 +175,21 @@ pub(super) fn directory_end(f: &File, size: u64) -> io::Result<Result<Directory,
                 return Ok(Err(NO_END));
             }
             if l.starts_with(&END64_LOCATOR_SIG) && u32le(&l, 4) == 0 && u32le(&l, 16) == 1 {
+                // Go's int64: a "negative" offset means no zip64 record, not an error.
                 let p = u64le(&l, 8) as i64;
-                if p < 0 {
-                    return Ok(Err("the zip64 end record is at a negative offset"));
+                if p >= 0 {
+                    let e = read_at(f, p as u64, 56)?;
+                    if e.len() < 56 {
+                        return Ok(Err("the zip64 end record is past the end of the file"));
+                    }
+                    if !e.starts_with(&END64_SIG) {
+                        return Ok(Err("no zip64 end record where its locator points"));
+                    }
+                    end_offset = p;
+                    records = u64le(&e, 32);
+                    dir_size = u64le(&e, 40);
+                    dir_offset = u64le(&e, 48);
                 }
-                let e = read_at(f, p as u64, 56)?;
-                if e.len() < 56 {
-                    return Ok(Err("the zip64 end record is past the end of the file"));
-                }
-                if !e.starts_with(&END64_SIG) {
-                    return Ok(Err("no zip64 end record where its locator points"));
-                }
-                end_offset = p;
-                records = u64le(&e, 32);
-                dir_size = u64le(&e, 40);
-                dir_offset = u64le(&e, 48);
             }
         }
     }
@@ -449,6 +449,13 @@ pub(super) fn read_local(f: &File, header_offset: i64) -> io::Result<Result<Loca
 /// CRC (`readDataDescriptor`), and the CRC-32 must match — always, where Go skips a zero CRC.
 pub(super) fn hash_data(f: &File, e: &Entry, data_offset: u64) -> Result<[u8; 32], ContentError> {
     let declared = e.uncompressed;
+    // Go reads the data through an int64-sized section: a "negative" size reads nothing.
+    if e.compressed > i64::MAX as u64 {
+        return Err(ContentError::Read(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "compressed size is larger than Go's archive/zip can read",
+        )));
+    }
     let mut r = f;
     r.seek(SeekFrom::Start(data_offset))
         .map_err(ContentError::Read)?;
