@@ -591,10 +591,28 @@ fn check_handles(
     let mut plan: Vec<(Kind, DataPlan)> = Vec::with_capacity(entries.min(1 << 16));
     let files = archive.files().map_err(ZipCheckError::Malformed)?;
     let mut walk = goread::Walk::new(h.go, &go_dir).map_err(ZipCheckError::Io)?;
+    let mut first = true;
     loop {
         let go = walk.next().map_err(ZipCheckError::Io)?.map_err(not_go)?;
+        // Go's reading first, so that an entry readers disagree about gets its own message
+        // even where the zip crate fails on it.
+        let go = match go {
+            None => None,
+            Some(go) => {
+                let ambiguous = |problem| ZipCheckError::AmbiguousEntry {
+                    name: String::from_utf8_lossy(&go.name).into_owned(),
+                    problem,
+                };
+                refuse_extras(&go.extras, "central").map_err(ambiguous)?;
+                let local = goread::read_local(h.body, go.header_offset)
+                    .map_err(ZipCheckError::Io)?
+                    .map_err(|why| ambiguous(Ambiguity::LocalHeader(why)))?;
+                refuse_extras(&local.extras, "local").map_err(ambiguous)?;
+                Some((go, local))
+            }
+        };
         let krate = files.next().transpose().map_err(ZipCheckError::Malformed)?;
-        let (go, krate) = match (go, krate) {
+        let ((go, local), krate) = match (go, krate) {
             (Some(go), Some(krate)) => (go, krate),
             (None, None) => break,
             (Some(_), None) => {
@@ -608,20 +626,16 @@ fn check_handles(
                 ));
             }
         };
-        if plan.is_empty() && problems.is_empty() && go.central != krate.central_header_start() {
+        if first && go.central != krate.central_header_start() {
             return Err(ZipCheckError::Ambiguous(
                 "Go's archive/zip reads a different central directory",
             ));
         }
+        first = false;
         let ambiguous = |problem| ZipCheckError::AmbiguousEntry {
             name: String::from_utf8_lossy(&go.name).into_owned(),
             problem,
         };
-        let local = goread::read_local(h.body, go.header_offset)
-            .map_err(ZipCheckError::Io)?
-            .map_err(|why| ambiguous(Ambiguity::LocalHeader(why)))?;
-        refuse_extras(&go.extras, "central").map_err(ambiguous)?;
-        refuse_extras(&local.extras, "local").map_err(ambiguous)?;
         same_entry(&go, &krate).map_err(ambiguous)?;
         match state.check(&go) {
             Err(problem) => problems.push(EntryError {
@@ -2607,6 +2621,28 @@ mod tests {
                 format!("Go's archive/zip reads {want}")
             );
         }
+    }
+
+    /// A central extra field longer than the extra data: Go stops reading extras there, other
+    /// readers fail or read on (the zip crate fails, so the message must be goward's own).
+    #[test]
+    fn overrunning_extra_field_is_refused() {
+        for id in [0xcafe_u16, 0x7075, 0x0001] {
+            let mut e = f("a.go", "package a\n");
+            e.central_extra = extra_field(id, b"hello");
+            e.central_extra[2] = 50;
+            assert_eq!(
+                err_of(&[e]).to_string(),
+                format!(
+                    "ambiguous module zip: example.com/m@v1.0.0/a.go: extra field {id:#06x} in its \
+                     central header runs past the extra data"
+                )
+            );
+        }
+        // Fewer than 4 bytes left is not a field (Go and the zip crate both ignore it).
+        let mut e = f("a.go", "package a\n");
+        e.central_extra = vec![1, 2, 3];
+        ok_of(&[e]);
     }
 
     /// Every entry point shares `check_handles`: `verify-zip` and `cache verify` use
