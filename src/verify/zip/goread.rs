@@ -461,7 +461,7 @@ pub(super) fn hash_data(f: &File, e: &Entry, data_offset: u64) -> Result<[u8; 32
         .map_err(ContentError::Read)?;
     let mut input = BufReader::with_capacity(64 * 1024, r).take(e.compressed);
     let mut sha = Sha256::new();
-    let mut crc = flate2::Crc::new();
+    let mut crc = crc32fast::Hasher::new();
     let mut got: u64 = 0;
     let mut out = vec![0u8; 64 * 1024];
     let mut emit = |chunk: &[u8]| -> Result<(), ContentError> {
@@ -555,7 +555,7 @@ pub(super) fn hash_data(f: &File, e: &Entry, data_offset: u64) -> Result<[u8; 32
             Some(_) => {}
         }
     }
-    if crc.sum() != e.crc32 {
+    if crc.finalize() != e.crc32 {
         return Err(ContentError::Checksum);
     }
     Ok(sha.finalize().into())
