@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 
 use crate::dirhash::ContentError;
 
-pub(super) const CENTRAL_SIG: [u8; 4] = *b"PK\x01\x02";
+const CENTRAL_SIG: [u8; 4] = *b"PK\x01\x02";
 const LOCAL_SIG: [u8; 4] = *b"PK\x03\x04";
 const END_SIG: [u8; 4] = *b"PK\x05\x06";
 const END64_LOCATOR_SIG: [u8; 4] = *b"PK\x06\x07";
@@ -28,11 +28,11 @@ const CENTRAL_LEN: usize = 46;
 const LOCAL_LEN: usize = 30;
 
 /// Zip64 extended information (APPNOTE 4.5.3).
-pub(super) const ZIP64_EXTRA: u16 = 0x0001;
+const ZIP64_EXTRA: u16 = 0x0001;
 /// Info-ZIP Unicode Path: a UTF-8 name that other readers use instead of the stored one.
-pub(super) const UNICODE_PATH: u16 = 0x7075;
+const UNICODE_PATH: u16 = 0x7075;
 /// Info-ZIP Unicode Comment.
-pub(super) const UNICODE_COMMENT: u16 = 0x6375;
+const UNICODE_COMMENT: u16 = 0x6375;
 
 /// Why Go's archive/zip cannot open the archive at all.
 pub(super) type Unreadable = &'static str;
@@ -55,12 +55,18 @@ pub(super) struct Entry {
     pub(super) central: u64,
     /// The name bytes exactly as stored: Go's `File.Name`.
     pub(super) name: Vec<u8>,
+    /// "Version made by": the creator system in the high byte (Go's `CreatorVersion`).
     pub(super) creator: u16,
+    /// General-purpose flags (bit 3: a data descriptor follows the data).
     pub(super) flags: u16,
+    /// Compression method (0 store, 8 deflate).
     pub(super) method: u16,
     pub(super) crc32: u32,
+    /// Compressed size, from the first zip64 block if the 32-bit field is saturated.
     pub(super) compressed: u64,
+    /// Uncompressed size, likewise.
     pub(super) uncompressed: u64,
+    /// External attributes (Unix mode in the high 16 bits for Unix creators).
     pub(super) external: u32,
     /// Go's `headerOffset`: the stored offset (or the first zip64 block's) plus `baseOffset`.
     pub(super) header_offset: i64,
