@@ -164,6 +164,9 @@ struct E {
     payload: Option<Vec<u8>>,
     crc: Option<u32>,
     local_crc: Option<u32>,
+    local_method: Option<u16>,
+    local_flags: Option<u16>,
+    central_flags: Option<u16>,
     usize: Option<u64>,
     csize: Option<u64>,
     flags: u16,
@@ -189,6 +192,9 @@ fn e(name: &str, data: &[u8]) -> E {
         payload: None,
         crc: None,
         local_crc: None,
+        local_method: None,
+        local_flags: None,
+        central_flags: None,
         usize: None,
         csize: None,
         flags: 0,
@@ -279,8 +285,8 @@ fn build(z: &Z) -> Vec<u8> {
         let needed: u16 = if e.zip64 { 45 } else { 20 };
         out.extend_from_slice(b"PK\x03\x04");
         out.extend_from_slice(&needed.to_le_bytes());
-        out.extend_from_slice(&flags.to_le_bytes());
-        out.extend_from_slice(&e.method.to_le_bytes());
+        out.extend_from_slice(&e.local_flags.unwrap_or(flags).to_le_bytes());
+        out.extend_from_slice(&e.local_method.unwrap_or(e.method).to_le_bytes());
         out.extend_from_slice(&[0, 0, 0x21, 0]);
         if e.desc == Desc::None {
             out.extend_from_slice(&e.local_crc.unwrap_or(crc).to_le_bytes());
@@ -314,7 +320,7 @@ fn build(z: &Z) -> Vec<u8> {
         central.extend_from_slice(b"PK\x01\x02");
         central.extend_from_slice(&(e.creator << 8 | 20).to_le_bytes());
         central.extend_from_slice(&needed.to_le_bytes());
-        central.extend_from_slice(&flags.to_le_bytes());
+        central.extend_from_slice(&e.central_flags.unwrap_or(flags).to_le_bytes());
         central.extend_from_slice(&e.method.to_le_bytes());
         central.extend_from_slice(&[0, 0, 0x21, 0]);
         central.extend_from_slice(&crc.to_le_bytes());
@@ -613,6 +619,22 @@ fn cases() -> Vec<(String, Vec<u8>)> {
             with(|v| m_go(v).local_name = Some(format!("{P}evil.go").into_bytes())),
         ),
         ("local CRC differs", with(|v| m_go(v).local_crc = Some(7))),
+        (
+            "local method differs",
+            with(|v| m_go(v).local_method = Some(0)),
+        ),
+        (
+            "local header says a descriptor follows",
+            with(|v| m_go(v).local_flags = Some(8)),
+        ),
+        (
+            "descriptor only in the local header's flags",
+            with(|v| {
+                let f = m_go(v);
+                f.desc = Desc::WithSig;
+                f.central_flags = Some(0);
+            }),
+        ),
         (
             "smuggled local header",
             with(|v| {
@@ -1076,7 +1098,7 @@ fn named_cases_match_go() {
 /// Seeded mutations: the property holds for every one.
 #[test]
 fn mutated_zips_match_go() {
-    let cases = mutations(300);
+    let cases = mutations(1000);
     let (accepted, refused) = differential(&cases);
     eprintln!("accepted {}, refused {}", accepted.len(), refused.len());
     // Not vacuous: some mutations leave a zip both read the same, many break it.
