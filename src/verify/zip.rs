@@ -1,22 +1,47 @@
 //! The module-zip verifier: every module zip goes through [`check_zip`] before it is stored, and
-//! `goward verify-zip` runs [`check_zip_path`].
+//! `goward verify-zip` and `goward cache verify` run [`check_zip_path`].
 //!
 //! It applies the rules of x/mod `zip/zip.go` (v0.43.0) `checkZip` and `Unzip`, plus the go
 //! command's `modfetch/fetch.go` `downloadZip` prefix check, and is stricter where a proxy must be
-//! (non-regular entries, encryption, compression methods, header-vs-data sizes, and a zip that
-//! Go's archive/zip would read differently from the zip crate). The `h1:` hash (dirhash
-//! `HashZip`) is computed while the entries are checked, and the SHA-256 of the file in one more
-//! sequential read, so the caller never has to read a checked zip again before storing it.
+//! (non-regular entries, encryption, compression methods, header-vs-data sizes). The `h1:` hash
+//! (dirhash `HashZip`) is computed while the entries are checked, and the SHA-256 of the file in
+//! one more sequential read, so the caller never has to read a checked zip again before storing
+//! it.
 //!
-//! Streaming: entries are read one at a time from the central directory
-//! (`zip::unstable::read::ZipIterable`, which never builds an index of the archive and keeps
-//! entries that share a name), and each entry is decompressed through a reader that stops one
-//! byte past its declared size. Memory is bounded by the entry names (kept for the collision
-//! check and the hash), never by content.
+//! The authority is Go's archive/zip, ported in [`goread`]: the entry list, the raw name bytes,
+//! the sizes, the CRC and where each entry's data starts are read as go1.26 reads them (first
+//! zip64 block, stored names, local headers used only to find the data), and the bytes hashed are
+//! what Go's `File.Open` yields. Why: a client with `GOSUMDB=off` trusts goward's "verified"; if
+//! goward hashed anything other than what the go command extracts, a hostile upstream could pass
+//! the honest `h1:` and have different files built (issue 10 §6: two zip64 blocks, an Info-ZIP
+//! Unicode Path field). On top of that, entries that readers disagree about are refused (more
+//! than one zip64 block, Unicode Path/Comment fields, an overrunning extra field), and the zip
+//! crate's independent reading of every entry (name, local-header offset, data offset, sizes,
+//! CRC, method, flags) must agree with Go's, or the zip is refused as ambiguous. The differential
+//! tests (tests/it/zipdiff.rs) compare the result with the real Go code on generated zips.
+//!
+//! Streaming: entries are read one at a time from the central directory, by Go's walk and the zip
+//! crate's (`zip::unstable::read::ZipIterable`, which never builds an index of the archive and
+//! keeps entries that share a name) in step, and each entry is decompressed through a reader
+//! that stops one chunk past its declared size. Memory is bounded by the entry names and a few
+//! numbers per entry (kept for the collision check and the hash), never by content.
 //!
 //! `ZipIterable` lives in the zip crate's `unstable` module, which may change in patch releases:
 //! the zip crate asks users of it for an exact version requirement (`zip = "=9.8.2"`), and
 //! Cargo.lock pins that version meanwhile.
+
+// Parsing hostile input: no arithmetic that can overflow, no indexing that can panic, no
+// unwrap/expect/panic outside the tests.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::arithmetic_side_effects,
+        clippy::indexing_slicing,
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic
+    )
+)]
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -26,10 +51,11 @@ use std::path::Path;
 
 use zip::read::{ZipFileEntry, ZipReadOptions};
 use zip::unstable::read::ZipIterable;
-use zip::{CompressionMethod, System};
 
 use crate::dirhash::{self, ContentError, DirhashError, H1};
 use crate::module::{self, ModuleError};
+
+mod goread;
 
 /// Largest module zip file, and largest total uncompressed content (x/mod zip `MaxZipFile`).
 pub const MAX_ZIP_FILE: u64 = 500 << 20;
@@ -209,10 +235,19 @@ pub enum ZipCheckError {
     /// The archive structure (end record, central directory) is not a valid zip.
     #[error("malformed module zip: {0}")]
     Malformed(#[source] zip::result::ZipError),
-    /// Go's archive/zip would read a different central directory than the one checked (a
-    /// parser-differential zip), or could not read the zip at all.
+    /// Go's archive/zip would read a different central directory than the zip crate (a
+    /// parser-differential zip).
     #[error("ambiguous module zip: {0}")]
     Ambiguous(&'static str),
+    /// An entry that readers would read differently, or that the zip crate reads differently
+    /// from Go's archive/zip.
+    #[error("ambiguous module zip: {name}: {problem}")]
+    AmbiguousEntry {
+        /// The entry name as stored in the central directory (lossily decoded if not UTF-8).
+        name: String,
+        /// What makes it ambiguous.
+        problem: Ambiguity,
+    },
     /// The `h1:` summary could not be built.
     #[error(transparent)]
     Hash(DirhashError),
@@ -242,9 +277,9 @@ impl ZipCheckError {
             ZipCheckError::LargerThanDeclared { .. }
             | ZipCheckError::SmallerThanDeclared { .. } => "zip_size_mismatch",
             ZipCheckError::Checksum { .. } => "zip_checksum",
+            ZipCheckError::Ambiguous(_) | ZipCheckError::AmbiguousEntry { .. } => "zip_ambiguous",
             ZipCheckError::Corrupt { .. }
             | ZipCheckError::Malformed(_)
-            | ZipCheckError::Ambiguous(_)
             | ZipCheckError::Hash(_) => "zip_malformed",
             ZipCheckError::Io(_) => "zip_io",
         }
@@ -254,6 +289,54 @@ impl ZipCheckError {
 fn join_lines(list: &[EntryError]) -> String {
     let lines: Vec<String> = list.iter().map(ToString::to_string).collect();
     lines.join("\n")
+}
+
+/// Why an entry is ambiguous: goward hashes what Go's archive/zip reads, and refuses entries
+/// that another reader (the zip crate, unzip, other proxies' tools) could read otherwise.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum Ambiguity {
+    /// More than one zip64 extended-information field.
+    #[error(
+        "{count} zip64 extra fields in its {place} header (Go's archive/zip reads the first, \
+         other readers the last)"
+    )]
+    Zip64Fields {
+        /// `central` or `local`.
+        place: &'static str,
+        /// How many.
+        count: u32,
+    },
+    /// An Info-ZIP Unicode Path (0x7075) or Unicode Comment (0x6375) extra field.
+    #[error(
+        "Info-ZIP Unicode extra field {id:#06x} in its {place} header (Go's archive/zip ignores \
+         it, other readers use it instead of the stored name)"
+    )]
+    UnicodeField {
+        /// `central` or `local`.
+        place: &'static str,
+        /// The field ID.
+        id: u16,
+    },
+    /// A central extra field longer than the extra data left (Go stops reading extras there).
+    #[error("extra field {id:#06x} in its central header runs past the extra data")]
+    ExtraOverrun {
+        /// The field ID.
+        id: u16,
+    },
+    /// Go's archive/zip cannot find the entry's data.
+    #[error("Go's archive/zip cannot read it: {0}")]
+    LocalHeader(&'static str),
+    /// The zip crate reads a field differently from Go's archive/zip.
+    #[error("Go's archive/zip reads {field} {go}, the zip crate {other}")]
+    Differs {
+        /// Which field.
+        field: &'static str,
+        /// Go's value.
+        go: String,
+        /// The zip crate's value.
+        other: String,
+    },
 }
 
 /// One entry that breaks a rule: displays as `<entry name>: <problem>` (x/mod zip `FileError`).
@@ -362,10 +445,16 @@ pub fn check_zip(
     version: &str,
     limits: &ZipLimits,
 ) -> Result<ZipChecked, ZipCheckError> {
-    // A second, independent handle (own file offset) reads entry data while the first walks the
-    // central directory. `reopen` checks that it is the same file.
+    // Independent handles (own file offsets): the zip crate's walk, Go's walk, entry data.
+    // `reopen` checks that they are the same file.
+    let go = file.reopen().map_err(ZipCheckError::Io)?;
     let body = file.reopen().map_err(ZipCheckError::Io)?;
-    let report = check_handles(file.as_file(), &body, module, version, limits)?;
+    let handles = Handles {
+        krate: file.as_file(),
+        go: &go,
+        body: &body,
+    };
+    let (report, _) = check_handles(&handles, module, version, limits)?;
     file.as_file()
         .seek(SeekFrom::Start(0))
         .map_err(ZipCheckError::Io)?;
@@ -387,20 +476,61 @@ pub fn check_zip_path(
     version: &str,
     limits: &ZipLimits,
 ) -> Result<ZipReport, ZipCheckError> {
-    let meta = File::open(path).map_err(ZipCheckError::Io)?;
-    let body = File::open(path).map_err(ZipCheckError::Io)?;
-    check_handles(&meta, &body, module, version, limits)
+    check_zip_path_listing(path, module, version, limits).map(|(report, _)| report)
 }
 
-/// The checks. `meta` walks the central directory and is hashed whole at the end; `body` reads
-/// entry data. Order and messages follow x/mod zip `checkZip`.
-fn check_handles(
-    meta: &File,
-    body: &File,
+/// One entry as it was hashed: what Go's archive/zip `File.Open` yields for it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HashedEntry {
+    /// The name bytes exactly as stored in the central directory.
+    pub name: Vec<u8>,
+    /// Bytes of content (0 for directory entries).
+    pub size: u64,
+    /// SHA-256 of the content.
+    pub sha256: [u8; 32],
+}
+
+/// [`check_zip_path`], also returning every entry as hashed, in central-directory order (for
+/// comparing with Go's own reading of the zip).
+pub fn check_zip_path_listing(
+    path: &Path,
     module: &str,
     version: &str,
     limits: &ZipLimits,
-) -> Result<ZipReport, ZipCheckError> {
+) -> Result<(ZipReport, Vec<HashedEntry>), ZipCheckError> {
+    let open = || File::open(path).map_err(ZipCheckError::Io);
+    let (krate, go, body) = (open()?, open()?, open()?);
+    let handles = Handles {
+        krate: &krate,
+        go: &go,
+        body: &body,
+    };
+    check_handles(&handles, module, version, limits)
+}
+
+/// Three handles on one zip file, each with its own offset.
+struct Handles<'a> {
+    /// Walked by the zip crate, and hashed whole at the end.
+    krate: &'a File,
+    /// Walked by the port of Go's archive/zip.
+    go: &'a File,
+    /// Local headers and entry data.
+    body: &'a File,
+}
+
+/// Where and how Go reads one entry's data (from [`goread`]).
+struct DataPlan {
+    entry: goread::Entry,
+    data_offset: u64,
+}
+
+/// The checks. Order and messages follow x/mod zip `checkZip`.
+fn check_handles(
+    h: &Handles<'_>,
+    module: &str,
+    version: &str,
+    limits: &ZipLimits,
+) -> Result<(ZipReport, Vec<HashedEntry>), ZipCheckError> {
     // x/mod zip checkZip: canonical version, then module.Check.
     match module::canonical_version(version) {
         Some(c) if c == version => {}
@@ -414,7 +544,7 @@ fn check_handles(
     module::check(module, version).map_err(ZipCheckError::Module)?;
 
     // x/mod zip checkZip: the file size, before reading anything.
-    let size = meta.metadata().map_err(ZipCheckError::Io)?.len();
+    let size = h.krate.metadata().map_err(ZipCheckError::Io)?.len();
     if size > limits.max_zip_file {
         return Err(ZipCheckError::TooLarge {
             size,
@@ -422,12 +552,19 @@ fn check_handles(
         });
     }
 
-    // Where Go would read the central directory, to hold the zip crate to the same view.
-    let go_dir = go_directory(meta, size)?;
-
-    // Only the end-of-central-directory record is read here; the entry count it declares is
-    // capped before a single entry is parsed.
-    let mut archive = ZipIterable::try_new(BufReader::new(meta), zip::read::Config::default())
+    // The authority: where Go's archive/zip finds the central directory.
+    let go_dir = goread::directory_end(h.go, size)
+        .map_err(ZipCheckError::Io)?
+        .map_err(not_go)?;
+    if go_dir.records > limits.max_entries {
+        return Err(ZipCheckError::TooManyEntries {
+            entries: go_dir.records,
+            limit: limits.max_entries,
+        });
+    }
+    // The zip crate reads the end record its own way; only that is read here, and its entry
+    // count is capped before a single entry is parsed.
+    let mut archive = ZipIterable::try_new(BufReader::new(h.krate), zip::read::Config::default())
         .map_err(ZipCheckError::Malformed)?;
     let entries = archive.len();
     if entries as u64 > limits.max_entries {
@@ -446,26 +583,74 @@ fn check_handles(
         size_error: false,
     };
     let mut problems: Vec<EntryError> = Vec::new();
-    // Pass 1: names and rules only, no entry data. Everything that lives until the end (names,
-    // the collision tree) is allocated here, before any entry is inflated: interleaving those
-    // small long-lived allocations with the inflater's large per-entry buffers fragmented the
-    // heap and grew RSS by ~1.5x the zip size (measured on a 64 MB toolchain zip).
-    let mut plan: Vec<(Vec<u8>, Kind)> = Vec::with_capacity(entries.min(1 << 16));
+    // Pass 1: Go's walk and the zip crate's in step, names and rules only, no entry data.
+    // Everything that lives until the end (names, the collision tree) is allocated here, before
+    // any entry is inflated: interleaving those small long-lived allocations with the
+    // inflater's large per-entry buffers fragmented the heap and grew RSS by ~1.5x the zip size
+    // (measured on a 64 MB toolchain zip).
+    let mut plan: Vec<(Kind, DataPlan)> = Vec::with_capacity(entries.min(1 << 16));
     let files = archive.files().map_err(ZipCheckError::Malformed)?;
-    let mut first = None;
-    for entry in &mut *files {
-        let entry = entry.map_err(ZipCheckError::Malformed)?;
-        first.get_or_insert((entry.central_header_start(), entry.header_start()));
-        let raw = entry.name_raw().to_vec();
-        match state.check(&entry, &raw) {
+    let mut walk = goread::Walk::new(h.go, &go_dir).map_err(ZipCheckError::Io)?;
+    let mut first = true;
+    loop {
+        let go = walk.next().map_err(ZipCheckError::Io)?.map_err(not_go)?;
+        // Go's reading first, so that an entry readers disagree about gets its own message
+        // even where the zip crate fails on it.
+        let go = match go {
+            None => None,
+            Some(go) => {
+                let ambiguous = |problem| ZipCheckError::AmbiguousEntry {
+                    name: String::from_utf8_lossy(&go.name).into_owned(),
+                    problem,
+                };
+                refuse_extras(&go.extras, "central").map_err(ambiguous)?;
+                let local = goread::read_local(h.body, go.header_offset)
+                    .map_err(ZipCheckError::Io)?
+                    .map_err(|why| ambiguous(Ambiguity::LocalHeader(why)))?;
+                refuse_extras(&local.extras, "local").map_err(ambiguous)?;
+                Some((go, local))
+            }
+        };
+        let krate = files.next().transpose().map_err(ZipCheckError::Malformed)?;
+        let ((go, local), krate) = match (go, krate) {
+            (Some(go), Some(krate)) => (go, krate),
+            (None, None) => break,
+            (Some(_), None) => {
+                return Err(ZipCheckError::Ambiguous(
+                    "more central-directory headers than the end record declares",
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(ZipCheckError::Ambiguous(
+                    "Go's archive/zip reads fewer entries than the end record declares",
+                ));
+            }
+        };
+        if first && go.central != krate.central_header_start() {
+            return Err(ZipCheckError::Ambiguous(
+                "Go's archive/zip reads a different central directory",
+            ));
+        }
+        first = false;
+        let ambiguous = |problem| ZipCheckError::AmbiguousEntry {
+            name: String::from_utf8_lossy(&go.name).into_owned(),
+            problem,
+        };
+        same_entry(&go, &krate).map_err(ambiguous)?;
+        match state.check(&go) {
             Err(problem) => problems.push(EntryError {
-                name: String::from_utf8_lossy(&raw).into_owned(),
+                name: String::from_utf8_lossy(&go.name).into_owned(),
                 problem,
             }),
-            Ok(kind) => plan.push((raw, kind)),
+            Ok(kind) => plan.push((
+                kind,
+                DataPlan {
+                    entry: go,
+                    data_offset: local.data_offset,
+                },
+            )),
         }
     }
-    same_directory_as_go(files.reader_mut(), &go_dir, entries, first)?;
     // x/mod zip CheckedFiles.Err: the size error wins over the list of invalid files.
     if state.size_error {
         return Err(ZipCheckError::ContentTooLarge {
@@ -475,209 +660,145 @@ fn check_handles(
     if !problems.is_empty() {
         return Err(ZipCheckError::InvalidEntries(problems));
     }
-    // Pass 2: inflate and hash every file. Per-entry allocations are freed before the next
-    // entry, so memory stays flat whatever the zip's size.
-    let mut digests: Vec<[u8; 32]> = Vec::with_capacity(plan.len());
-    let mut body = BufReader::new(body);
+    // Pass 2: hash every file as Go's File.Open reads it, after the zip crate has located the
+    // same data. Per-entry allocations are freed before the next entry, so memory stays flat
+    // whatever the zip's size.
+    let mut hashed: Vec<HashedEntry> = Vec::with_capacity(plan.len());
+    let mut krate_body = BufReader::new(h.body);
     let files = archive.files().map_err(ZipCheckError::Malformed)?;
-    for ((raw, kind), entry) in plan.iter().zip(&mut *files) {
-        let entry = entry.map_err(ZipCheckError::Malformed)?;
-        if entry.name_raw() != raw.as_slice() {
-            return Err(ZipCheckError::Malformed(
-                zip::result::ZipError::InvalidArchive(Cow::Borrowed(
-                    "central directory changed between passes",
-                )),
-            ));
-        }
-        let digest = match kind {
-            // dirhash HashZip lists directory entries (and the bare prefix) with empty content.
-            Kind::Dir => dirhash::sha256(b""),
-            Kind::File { declared } => {
-                let name = || String::from_utf8_lossy(raw).into_owned();
-                let reader = entry
-                    .with_reader(&mut body, ZipReadOptions::new())
-                    .map_err(|e| ZipCheckError::Corrupt {
-                        name: name(),
-                        source: io::Error::other(e),
-                    })?;
-                dirhash::sha256_exact(reader, *declared).map_err(|e| content_error(name(), e))?
-            }
-        };
-        digests.push(digest);
-    }
-    if digests.len() != plan.len() {
-        return Err(ZipCheckError::Malformed(
-            zip::result::ZipError::InvalidArchive(Cow::Borrowed(
+    for (kind, data) in plan {
+        let go = data.entry;
+        let name = || String::from_utf8_lossy(&go.name).into_owned();
+        let krate = files
+            .next()
+            .transpose()
+            .map_err(ZipCheckError::Malformed)?
+            .filter(|k| k.name_raw() == go.name.as_slice())
+            .ok_or(ZipCheckError::Ambiguous(
                 "central directory changed between passes",
-            )),
-        ));
+            ))?;
+        let krate_start = krate
+            .with_reader(&mut krate_body, ZipReadOptions::new())
+            .map(|f| f.data_start())
+            .map_err(|e| ZipCheckError::Corrupt {
+                name: name(),
+                source: io::Error::other(e),
+            })?;
+        if krate_start != Some(data.data_offset) {
+            return Err(ZipCheckError::AmbiguousEntry {
+                name: name(),
+                problem: Ambiguity::Differs {
+                    field: "data offset",
+                    go: data.data_offset.to_string(),
+                    other: krate_start.map_or("none".to_owned(), |s| s.to_string()),
+                },
+            });
+        }
+        let (size, sha256) = match kind {
+            // dirhash HashZip lists directory entries (and the bare prefix) with empty content.
+            Kind::Dir => (0, dirhash::sha256(b"")),
+            Kind::File { declared } => (
+                declared,
+                goread::hash_data(h.body, &go, data.data_offset)
+                    .map_err(|e| content_error(name(), e))?,
+            ),
+        };
+        hashed.push(HashedEntry {
+            name: go.name,
+            size,
+            sha256,
+        });
     }
     let h1 = dirhash::hash1_bytes(
-        plan.iter()
-            .zip(&digests)
-            .map(|((n, _), d)| (Cow::Borrowed(n.as_slice()), *d))
+        hashed
+            .iter()
+            .map(|e| (Cow::Borrowed(e.name.as_slice()), e.sha256))
             .collect(),
     )
     .map_err(ZipCheckError::Hash)?;
-    let sha256 = sha256_file(meta, size)?;
-    Ok(ZipReport {
-        h1,
-        sha256,
-        size,
-        entries,
-    })
+    let sha256 = sha256_file(h.krate, size)?;
+    Ok((
+        ZipReport {
+            h1,
+            sha256,
+            size,
+            entries,
+        },
+        hashed,
+    ))
 }
 
-const CENTRAL_HEADER_SIG: [u8; 4] = *b"PK\x01\x02";
-
-/// The central directory as Go's archive/zip finds it (reader.go `readDirectoryEnd`).
-struct GoDirectory {
-    /// Absolute offset of the first central-directory header.
-    start: u64,
-    /// Go's `baseOffset`: added to every local-header offset.
-    base: i128,
-    /// The entry count of the end record (Go compares it modulo 65536).
-    records: u64,
+fn not_go(why: goread::Unreadable) -> ZipCheckError {
+    ZipCheckError::Malformed(zip::result::ZipError::InvalidArchive(Cow::Owned(format!(
+        "Go's archive/zip cannot read it: {why}"
+    ))))
 }
 
-/// Ports Go's end-of-central-directory search: the *last* `PK\x05\x06` in the final 65 KiB
-/// (`findSignatureInBlock`), its zip64 records if the 32-bit fields are saturated
-/// (`findDirectory64End`, `readDirectory64End`), and the `baseOffset` rules.
-///
-/// The zip crate searches differently (it may fall back to an earlier record), so a crafted zip
-/// could show the verifier one archive and Go another; [`same_directory_as_go`] refuses that.
-fn go_directory(f: &File, size: u64) -> Result<GoDirectory, ZipCheckError> {
-    let not_go = || {
-        ZipCheckError::Malformed(zip::result::ZipError::InvalidArchive(Cow::Borrowed(
-            "no end of central directory record that Go's archive/zip accepts",
-        )))
-    };
-    let tail_len = size.min(65 * 1024);
-    let tail = read_at(f, size - tail_len, tail_len as usize)?;
-    let i = tail
-        .len()
-        .checked_sub(22)
-        .and_then(|last| {
-            (0..=last)
-                .rev()
-                .find(|&i| tail[i..].starts_with(b"PK\x05\x06"))
-        })
-        .ok_or_else(not_go)?;
-    let b = &tail[i..];
-    let comment_len = usize::from(u16le(b, 20));
-    if i + 22 + comment_len > tail.len() {
-        return Err(not_go());
+/// Extra fields that make readers disagree about an entry: refused wherever they are.
+fn refuse_extras(x: &goread::Extras, place: &'static str) -> Result<(), Ambiguity> {
+    if x.zip64 > 1 {
+        return Err(Ambiguity::Zip64Fields {
+            place,
+            count: x.zip64,
+        });
     }
-    let mut end_offset = size - tail_len + i as u64;
-    let mut records = u64::from(u16le(b, 10));
-    let mut dir_size = u64::from(u32le(b, 12));
-    let mut dir_offset = u64::from(u32le(b, 16));
-    // Go's condition, including its comparison of the 32-bit size with 0xffff.
-    if (records == 0xffff || dir_size == 0xffff || dir_offset == 0xffff_ffff)
-        && let Some(loc) = end_offset.checked_sub(20)
-    {
-        let l = read_at(f, loc, 20)?;
-        if l.starts_with(b"PK\x06\x07") && u32le(&l, 4) == 0 && u32le(&l, 16) == 1 {
-            let p = u64le(&l, 8);
-            let e = read_at(f, p, 56).map_err(|_| not_go())?;
-            if !e.starts_with(b"PK\x06\x06") {
-                return Err(not_go());
-            }
-            end_offset = p;
-            records = u64le(&e, 32);
-            dir_size = u64le(&e, 40);
-            dir_offset = u64le(&e, 48);
-        }
+    if let Some(id) = x.unicode {
+        return Err(Ambiguity::UnicodeField { place, id });
     }
-    if dir_size > i64::MAX as u64 || dir_offset > i64::MAX as u64 {
-        return Err(not_go());
-    }
-    let mut base = i128::from(end_offset) - i128::from(dir_size) - i128::from(dir_offset);
-    let start = base + i128::from(dir_offset);
-    if start < 0 || start >= i128::from(size) {
-        return Err(not_go());
-    }
-    // Go: a positive base is dropped if a central-directory header sits at the raw offset.
-    if base > 0 && read_at(f, dir_offset, 46).is_ok_and(|h| h.starts_with(&CENTRAL_HEADER_SIG)) {
-        base = 0;
-    }
-    Ok(GoDirectory {
-        start: u64::try_from(base + i128::from(dir_offset)).unwrap_or(u64::MAX),
-        base,
-        records,
-    })
-}
-
-/// Fails unless Go would read exactly the entries that were checked: the same first header and
-/// local-header base, the same count modulo 65536, and no further header after the last one (Go
-/// reads headers until one fails to parse, whatever the end record says: reader.go `init`).
-fn same_directory_as_go(
-    r: &mut (impl Read + Seek),
-    go: &GoDirectory,
-    entries: usize,
-    first: Option<(u64, u64)>,
-) -> Result<(), ZipCheckError> {
-    let differ = ZipCheckError::Ambiguous;
-    // Whether a central-directory header starts at the reader's position.
-    let header_next = |r: &mut dyn Read| -> bool {
-        let mut sig = [0u8; 4];
-        r.read_exact(&mut sig).is_ok() && sig == CENTRAL_HEADER_SIG
-    };
-    if header_next(r) {
-        return Err(differ(
-            "more central-directory headers than the end record declares",
-        ));
-    }
-    if (entries as u64 & 0xffff) != (go.records & 0xffff) {
-        return Err(differ("Go's archive/zip reads a different entry count"));
-    }
-    match first {
-        None => {
-            r.seek(SeekFrom::Start(go.start))
-                .map_err(ZipCheckError::Io)?;
-            if header_next(r) {
-                return Err(differ(
-                    "Go's archive/zip reads a different central directory",
-                ));
-            }
-        }
-        Some((central, local)) => {
-            if central != go.start {
-                return Err(differ(
-                    "Go's archive/zip reads a different central directory",
-                ));
-            }
-            let mut raw = [0u8; 4];
-            r.seek(SeekFrom::Start(central + 42))
-                .map_err(ZipCheckError::Io)?;
-            r.read_exact(&mut raw).map_err(ZipCheckError::Io)?;
-            let raw = u32::from_le_bytes(raw);
-            // A saturated offset comes from the zip64 extra field, which both readers parse.
-            if raw != u32::MAX && i128::from(raw) + go.base != i128::from(local) {
-                return Err(differ("Go's archive/zip reads entry data at other offsets"));
-            }
-        }
+    // Go stops reading extra fields at one that overruns; other readers fail or go on. Only
+    // the central header's matter to Go.
+    if let (Some(id), "central") = (x.overrun, place) {
+        return Err(Ambiguity::ExtraOverrun { id });
     }
     Ok(())
 }
 
-fn read_at(mut f: &File, pos: u64, len: usize) -> Result<Vec<u8>, ZipCheckError> {
-    let mut buf = vec![0u8; len];
-    f.seek(SeekFrom::Start(pos)).map_err(ZipCheckError::Io)?;
-    f.read_exact(&mut buf).map_err(ZipCheckError::Io)?;
-    Ok(buf)
-}
-
-fn u16le(b: &[u8], at: usize) -> u16 {
-    u16::from_le_bytes([b[at], b[at + 1]])
-}
-
-fn u32le(b: &[u8], at: usize) -> u32 {
-    u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
-}
-
-fn u64le(b: &[u8], at: usize) -> u64 {
-    u64::from(u32le(b, at)) | u64::from(u32le(b, at + 4)) << 32
+/// The zip crate must read the entry exactly as Go does.
+fn same_entry(go: &goread::Entry, k: &ZipFileEntry<'_>) -> Result<(), Ambiguity> {
+    let differs = |field, go: String, other: String| Err(Ambiguity::Differs { field, go, other });
+    if k.name_raw() != go.name.as_slice() {
+        return differs(
+            "name",
+            go_quote_bytes(&go.name),
+            go_quote_bytes(k.name_raw()),
+        );
+    }
+    #[allow(deprecated)] // the only way to get the number of a method the crate knows
+    let krate_method = k.compression().to_u16();
+    let numbers: [(&'static str, i128, i128); 6] = [
+        (
+            "local header offset",
+            i128::from(go.header_offset),
+            i128::from(k.header_start()),
+        ),
+        (
+            "compressed size",
+            i128::from(go.compressed),
+            i128::from(k.compressed_size()),
+        ),
+        (
+            "uncompressed size",
+            i128::from(go.uncompressed),
+            i128::from(k.size()),
+        ),
+        ("CRC-32", i128::from(go.crc32), i128::from(k.crc32())),
+        (
+            "compression method",
+            i128::from(go.method),
+            i128::from(krate_method),
+        ),
+        (
+            "flags",
+            i128::from(go.flags),
+            i128::from(k.flags().as_u16()),
+        ),
+    ];
+    for (field, g, o) in numbers {
+        if g != o {
+            return differs(field, g.to_string(), o.to_string());
+        }
+    }
+    Ok(())
 }
 
 fn content_error(name: String, e: ContentError) -> ZipCheckError {
@@ -732,7 +853,8 @@ struct EntryState<'a> {
 impl EntryState<'_> {
     /// One entry's metadata, in x/mod zip `checkZip` order; goward's stricter rules come after
     /// Go's, so a zip Go rejects gets Go's message.
-    fn check(&mut self, entry: &ZipFileEntry<'_>, raw: &[u8]) -> Result<Kind, EntryProblem> {
+    fn check(&mut self, entry: &goread::Entry) -> Result<Kind, EntryProblem> {
+        let raw = entry.name.as_slice();
         // checkZip: every name has the prefix (also cmd/go fetch.go downloadZip).
         let Some(rest) = raw.strip_prefix(self.prefix.as_bytes()) else {
             return Err(EntryProblem::NoPrefix {
@@ -745,11 +867,9 @@ impl EntryState<'_> {
             check_entry_kind(entry, true)?;
             return Ok(Kind::Dir);
         }
-        let is_dir = rest.ends_with(b"/");
-        let name = if is_dir {
-            &rest[..rest.len() - 1]
-        } else {
-            rest
+        let (name, is_dir) = match rest.strip_suffix(b"/") {
+            Some(dir) => (dir, true),
+            None => (rest, false),
         };
         // checkZip: path.Clean(name) == name. Lossy decoding keeps every '/' and '.', so the
         // comparison gives Go's answer even for names that are not UTF-8.
@@ -780,10 +900,10 @@ impl EntryState<'_> {
         }
         // checkZip: declared sizes add up against the limit; Go reads the size as int64, so a
         // size with the top bit set is "negative" and always too large.
-        let declared = entry.size();
+        let declared = entry.uncompressed;
         let max = self.limits.max_zip_file;
         if declared <= i64::MAX as u64 && max.saturating_sub(self.total) >= declared {
-            self.total += declared;
+            self.total = self.total.saturating_add(declared);
         } else {
             self.size_error = true;
         }
@@ -805,32 +925,23 @@ impl EntryState<'_> {
 /// goward's stricter entry rules. Go's `CheckZip` ignores modes and `Unzip` writes every entry as
 /// a regular 0444 file, but a proxy serves the zip to other clients and tools, so anything that
 /// could extract as something else, or that Go's archive/zip cannot read, is refused.
-fn check_entry_kind(entry: &ZipFileEntry<'_>, is_dir: bool) -> Result<(), EntryProblem> {
+fn check_entry_kind(entry: &goread::Entry, is_dir: bool) -> Result<(), EntryProblem> {
     // General-purpose flags: bit 0 encrypted, bit 6 strong encryption, bit 13 masked directory.
-    if entry.encrypted() || entry.flags().as_u16() & (1 | 1 << 6 | 1 << 13) != 0 {
+    if entry.flags & (1 | 1 << 6 | 1 << 13) != 0 {
         return Err(EntryProblem::Encrypted);
     }
     // Go's archive/zip registers only these two decompressors (register.go).
-    #[allow(deprecated)] // matching `Unsupported` is the only way to get the method number
-    match entry.compression() {
-        CompressionMethod::Stored | CompressionMethod::Deflated => {}
-        CompressionMethod::Unsupported(n) => {
-            return Err(EntryProblem::UnsupportedCompression {
-                method: n.to_string(),
-            });
-        }
-        other => {
-            return Err(EntryProblem::UnsupportedCompression {
-                method: format!("{other:?}"),
-            });
-        }
+    if !matches!(entry.method, 0 | 8) {
+        return Err(EntryProblem::UnsupportedCompression {
+            method: entry.method.to_string(),
+        });
     }
     // The file type as Go's archive/zip FileHeader.Mode (struct.go) reads it: Unix mode bits for
     // creators 3 (Unix) and 19 (macOS); MS-DOS attributes for creators 0, 11 and 14 (Go's
-    // "FAT", "NTFS", "VFAT"; the zip crate names 11 "MVS"); nothing for the others.
-    let attrs = entry.external_attributes();
-    match entry.system() {
-        System::Unix | System::OsDarwin => {
+    // "FAT", "NTFS", "VFAT"); nothing for the others.
+    let attrs = entry.external;
+    match entry.creator >> 8 {
+        3 | 19 => {
             let mode = attrs >> 16;
             match (mode & 0o170000, is_dir) {
                 (0, _) | (0o100000, false) | (0o040000, true) => {}
@@ -839,16 +950,16 @@ fn check_entry_kind(entry: &ZipFileEntry<'_>, is_dir: bool) -> Result<(), EntryP
             }
         }
         // 0x10: MS-DOS directory attribute on an entry whose name says file.
-        System::Dos | System::MVS | System::VFAT if attrs & 0x10 != 0 && !is_dir => {
+        0 | 11 | 14 if attrs & 0x10 != 0 && !is_dir => {
             return Err(EntryProblem::NotRegular { mode: attrs & 0xff });
         }
         _ => {}
     }
     // Go's File.Open fails on a directory entry that declares data (archive/zip reader.go), so
     // dirhash.HashZip would fail too.
-    if is_dir && entry.size() != 0 {
+    if is_dir && entry.uncompressed != 0 {
         return Err(EntryProblem::DirectoryData {
-            declared: entry.size(),
+            declared: entry.uncompressed,
         });
     }
     Ok(())
@@ -896,18 +1007,24 @@ impl CollisionChecker {
             .map(|(i, _)| i)
             .chain(std::iter::once(path.len()))
             .collect();
+        // Each element's (start, end) in `path`.
+        let mut spans = Vec::with_capacity(ends.len());
+        let mut begin = 0usize;
+        for end in ends {
+            spans.push((begin, end));
+            begin = end.saturating_add(1);
+        }
+        let last = spans.len().saturating_sub(1);
+        let elem = |(b, e): (usize, usize)| str_to_fold(path.get(b..e).unwrap_or_default());
         // Top-down, find the existing keys; they form a chain from the root because Go inserts
         // a key's parents in the same call, or finds them already present.
-        let mut chain = Vec::with_capacity(ends.len());
+        let mut chain = Vec::with_capacity(spans.len());
         let mut node = 0;
-        let mut start = 0;
-        for &end in &ends {
-            let key = (node, str_to_fold(&path[start..end]).into_owned());
-            match self.children.get(&key) {
+        for &span in &spans {
+            match self.children.get(&(node, elem(span).into_owned())) {
                 Some(&child) => {
                     chain.push(child);
                     node = child;
-                    start = end + 1;
                 }
                 None => break,
             }
@@ -916,24 +1033,28 @@ impl CollisionChecker {
         // one; nothing can fail at a missing key, so inserting them first is equivalent.
         let name_idx = self.names.len();
         self.names.push(path.to_owned());
-        for level in chain.len()..ends.len() {
-            let begin = if level == 0 { 0 } else { ends[level - 1] + 1 };
-            let elem = str_to_fold(&path[begin..ends[level]]).into_owned();
+        for (level, &span) in spans.iter().enumerate().skip(chain.len()) {
             let id = self.nodes.len();
             self.nodes.push(Node {
                 name: name_idx,
-                len: ends[level],
-                is_dir: level + 1 < ends.len() || is_dir,
+                len: span.1,
+                is_dir: level < last || is_dir,
             });
-            self.children.insert((node, elem), id);
+            self.children.insert((node, elem(span).into_owned()), id);
             node = id;
         }
         // Then Go's checks on the existing keys, deepest first.
-        for (level, &id) in chain.iter().enumerate().rev() {
-            let p = &path[..ends[level]];
-            let p_is_dir = level + 1 < ends.len() || is_dir;
-            let n = &self.nodes[id];
-            let other = &self.names[n.name][..n.len];
+        for ((level, &id), &(_, end)) in chain.iter().enumerate().zip(&spans).rev() {
+            let p = path.get(..end).unwrap_or_default();
+            let p_is_dir = level < last || is_dir;
+            // Every id in the chain is a node and every node's text a prefix of its name; if
+            // not, failing as a duplicate keeps the checker closed.
+            let Some((n, other)) = self.nodes.get(id).and_then(|n| {
+                let other = self.names.get(n.name)?.get(..n.len)?;
+                Some((n, other))
+            }) else {
+                return Err(EntryProblem::Duplicate { path: p.to_owned() });
+            };
             if p != other {
                 return Err(EntryProblem::CaseCollision {
                     first: other.to_owned(),
@@ -976,7 +1097,11 @@ fn fold_char(c: char) -> char {
     let Some(&(lo, hi, stride, delta)) = i.checked_sub(1).and_then(|i| FOLD_RUNS.get(i)) else {
         return c;
     };
-    if cp > hi || (cp - lo) % u32::from(stride) != 0 {
+    let on_stride = cp
+        .checked_sub(lo)
+        .and_then(|d| d.checked_rem(u32::from(stride)))
+        == Some(0);
+    if cp > hi || !on_stride {
         return c;
     }
     // The table only maps chars to chars; a bad entry would leave `c` unchanged.
@@ -1207,7 +1332,7 @@ const FOLD_RUNS: &[(u32, u32, u8, i32)] = &[
 /// Go `%q` for a string, close enough for error messages: `"`-quoted, with `"` and `\` escaped,
 /// control chars and non-ASCII whitespace escaped as `\n`, `\t`, `\x..` or `\u....`.
 fn go_quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
+    let mut out = String::with_capacity(s.len().saturating_add(2));
     out.push('"');
     for c in s.chars() {
         push_quoted_char(&mut out, c);
@@ -1218,7 +1343,7 @@ fn go_quote(s: &str) -> String {
 
 /// Go `%q` for bytes that may not be UTF-8: invalid bytes become `\xNN`.
 fn go_quote_bytes(b: &[u8]) -> String {
-    let mut out = String::with_capacity(b.len() + 2);
+    let mut out = String::with_capacity(b.len().saturating_add(2));
     out.push('"');
     for chunk in b.utf8_chunks() {
         for c in chunk.valid().chars() {
@@ -1415,6 +1540,14 @@ mod tests {
         external: u32,
         descriptor: bool,
         zip64: bool,
+        /// Appended to the central header's extra fields.
+        central_extra: Vec<u8>,
+        /// Appended to the local header's extra fields.
+        local_extra: Vec<u8>,
+        /// Replaces the local-header offset in the central header.
+        offset: Option<u32>,
+        /// Written as a local header and data only, not listed in the central directory.
+        unlisted: bool,
     }
 
     impl Raw {
@@ -1433,6 +1566,10 @@ mod tests {
                 external: 0,
                 descriptor: false,
                 zip64: false,
+                central_extra: Vec::new(),
+                local_extra: Vec::new(),
+                offset: None,
+                unlisted: false,
             }
         }
         fn unix_mode(mut self, mode: u32) -> Raw {
@@ -1442,9 +1579,27 @@ mod tests {
         }
     }
 
+    /// One extra field.
+    fn extra_field(id: u16, data: &[u8]) -> Vec<u8> {
+        let mut v = id.to_le_bytes().to_vec();
+        v.extend_from_slice(&(data.len() as u16).to_le_bytes());
+        v.extend_from_slice(data);
+        v
+    }
+
+    /// An Info-ZIP Unicode Path/Comment field holding `text`, whose CRC names `stored` (the
+    /// zip crate applies it only then).
+    fn unicode_field(id: u16, stored: &[u8], text: &[u8]) -> Vec<u8> {
+        let mut data = vec![1u8];
+        data.extend_from_slice(&crc32(stored).to_le_bytes());
+        data.extend_from_slice(text);
+        extra_field(id, &data)
+    }
+
     fn raw_zip(entries: &[Raw]) -> Vec<u8> {
         let mut out = Vec::new();
         let mut central = Vec::new();
+        let mut listed = 0u16;
         for e in entries {
             let offset = out.len() as u32;
             let payload = match e.method {
@@ -1466,6 +1621,9 @@ mod tests {
                 extra.extend_from_slice(&usize64.to_le_bytes());
                 extra.extend_from_slice(&csize64.to_le_bytes());
             }
+            let mut local_extra = extra.clone();
+            local_extra.extend_from_slice(&e.local_extra);
+            extra.extend_from_slice(&e.central_extra);
             let flags = e.flags | if e.descriptor { 8 } else { 0 };
             let needed: u16 = if e.zip64 { 45 } else { 20 };
             // Local file header.
@@ -1483,9 +1641,9 @@ mod tests {
                 out.extend_from_slice(&usize32.to_le_bytes());
             }
             out.extend_from_slice(&(e.name.len() as u16).to_le_bytes());
-            out.extend_from_slice(&(extra.len() as u16).to_le_bytes());
+            out.extend_from_slice(&(local_extra.len() as u16).to_le_bytes());
             out.extend_from_slice(&e.name);
-            out.extend_from_slice(&extra);
+            out.extend_from_slice(&local_extra);
             out.extend_from_slice(&payload);
             if e.descriptor {
                 out.extend_from_slice(&0x0807_4b50u32.to_le_bytes());
@@ -1493,6 +1651,10 @@ mod tests {
                 out.extend_from_slice(&csize32.to_le_bytes());
                 out.extend_from_slice(&usize32.to_le_bytes());
             }
+            if e.unlisted {
+                continue;
+            }
+            listed += 1;
             // Central directory header.
             central.extend_from_slice(&0x0201_4b50u32.to_le_bytes());
             central.extend_from_slice(&(u16::from(e.creator) << 8 | 20).to_le_bytes());
@@ -1510,7 +1672,7 @@ mod tests {
             central.extend_from_slice(&0u16.to_le_bytes()); // disk
             central.extend_from_slice(&0u16.to_le_bytes()); // internal attrs
             central.extend_from_slice(&e.external.to_le_bytes());
-            central.extend_from_slice(&offset.to_le_bytes());
+            central.extend_from_slice(&e.offset.unwrap_or(offset).to_le_bytes());
             central.extend_from_slice(&e.name);
             central.extend_from_slice(&extra);
         }
@@ -1518,8 +1680,8 @@ mod tests {
         out.extend_from_slice(&central);
         out.extend_from_slice(&0x0605_4b50u32.to_le_bytes());
         out.extend_from_slice(&[0; 4]);
-        out.extend_from_slice(&(entries.len() as u16).to_le_bytes());
-        out.extend_from_slice(&(entries.len() as u16).to_le_bytes());
+        out.extend_from_slice(&listed.to_le_bytes());
+        out.extend_from_slice(&listed.to_le_bytes());
         out.extend_from_slice(&(central.len() as u32).to_le_bytes());
         out.extend_from_slice(&cd_offset.to_le_bytes());
         out.extend_from_slice(&0u16.to_le_bytes());
@@ -1530,7 +1692,7 @@ mod tests {
     fn crate_zip(files: &[(&str, &[u8])]) -> Vec<u8> {
         let mut w = zip::ZipWriter::new(Cursor::new(Vec::new()));
         let opts = zip::write::SimpleFileOptions::default()
-            .compression_method(CompressionMethod::Deflated)
+            .compression_method(zip::CompressionMethod::Deflated)
             .large_file(false);
         for (name, data) in files {
             w.start_file(*name, opts).unwrap();
@@ -2292,7 +2454,250 @@ mod tests {
             e.to_string(),
             "ambiguous module zip: more central-directory headers than the end record declares"
         );
-        assert_eq!(e.reason(), "zip_malformed");
+        assert_eq!(e.reason(), "zip_ambiguous");
+    }
+
+    /// What the zip crate alone reads: every entry's name and local-header offset.
+    fn crate_view(bytes: &[u8]) -> Vec<(Vec<u8>, u64)> {
+        let mut archive = ZipIterable::try_new(Cursor::new(bytes), Default::default()).unwrap();
+        let files = archive.files().unwrap();
+        files
+            .map(|e| {
+                let e = e.unwrap();
+                (e.name_raw().to_vec(), e.header_start())
+            })
+            .collect()
+    }
+
+    /// Issue 10 §6, first class: an Info-ZIP Unicode Path field (0x7075) that the zip crate
+    /// substitutes for the stored name, which is the name Go extracts. goward checked and hashed
+    /// the clean name while Go wrote `../evil.go`, or a nested go.mod.
+    #[test]
+    fn unicode_path_field_is_refused() {
+        for (stored, shown) in [("../evil.go", "evil.go"), ("sub/go.mod", "sub/x.go")] {
+            let (stored, shown) = (format!("{P}{stored}"), format!("{P}{shown}"));
+            let mut e = Raw::new(&stored, b"package evil\n");
+            e.central_extra = unicode_field(0x7075, stored.as_bytes(), shown.as_bytes());
+            let bytes = raw_zip(&[f("go.mod", "module example.com/m\n"), e]);
+            // The attack: the zip crate alone reads the clean name.
+            assert_eq!(crate_view(&bytes)[1].0, shown.as_bytes());
+            let err = check_bytes(&bytes, M, V).unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                format!(
+                    "ambiguous module zip: {stored}: Info-ZIP Unicode extra field 0x7075 in its \
+                     central header (Go's archive/zip ignores it, other readers use it instead \
+                     of the stored name)"
+                )
+            );
+            assert_eq!(err.reason(), "zip_ambiguous");
+        }
+        // Also when the name is clean, when its CRC does not match (the crate then ignores it),
+        // in the local header, and for the Unicode Comment field.
+        let name = format!("{P}a.go");
+        for (id, crc_of, local) in [
+            (0x7075, name.as_str(), false),
+            (0x7075, "other", false),
+            (0x7075, name.as_str(), true),
+            (0x6375, "", false),
+        ] {
+            let mut e = f("a.go", "package a\n");
+            let field = unicode_field(id, crc_of.as_bytes(), name.as_bytes());
+            if local {
+                e.local_extra = field;
+            } else {
+                e.central_extra = field;
+            }
+            let place = if local { "local" } else { "central" };
+            assert_eq!(
+                err_of(&[e]).to_string(),
+                format!(
+                    "ambiguous module zip: {name}: Info-ZIP Unicode extra field {id:#06x} in its \
+                     {place} header (Go's archive/zip ignores it, other readers use it instead \
+                     of the stored name)"
+                )
+            );
+        }
+    }
+
+    /// Two local headers for one entry, evil at 0 and honest after it, and a central header
+    /// whose saturated offset two zip64 blocks give, the first pointing at the evil one if
+    /// `evil_first`. Returns the zip and the two offsets.
+    fn two_zip64_offsets(evil_first: bool) -> (Vec<u8>, u64, u64) {
+        let name = format!("{P}a.go");
+        let evil = b"package a; func init() { evil() }\n";
+        let mut e = Raw::new(&name, evil);
+        e.unlisted = true;
+        let mut h = Raw::new(&name, b"package a // the honest code\n");
+        h.offset = Some(u32::MAX);
+        let at_evil = 0u64;
+        let at_honest = (30 + name.len() + deflate_stored(evil).len()) as u64;
+        let (first, second) = if evil_first {
+            (at_evil, at_honest)
+        } else {
+            (at_honest, at_evil)
+        };
+        h.central_extra = extra_field(1, &first.to_le_bytes());
+        h.central_extra
+            .extend_from_slice(&extra_field(1, &second.to_le_bytes()));
+        (raw_zip(&[e, h]), at_honest, at_evil)
+    }
+
+    /// Issue 10 §6, second class: two zip64 blocks. Go takes the first block's local-header
+    /// offset, the zip crate the last, so goward hashed the honest data while Go extracted the
+    /// evil data (tests/it/zipdiff.rs shows it with contents of equal CRC, against Go itself).
+    #[test]
+    fn two_zip64_blocks_are_refused() {
+        for evil_first in [true, false] {
+            let (bytes, at_honest, at_evil) = two_zip64_offsets(evil_first);
+            // The attack: the zip crate alone reads the last block's local header.
+            let crate_reads = crate_view(&bytes)[0].1;
+            assert_eq!(crate_reads, if evil_first { at_honest } else { at_evil });
+            let err = check_bytes(&bytes, M, V).unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                "ambiguous module zip: example.com/m@v1.0.0/a.go: 2 zip64 extra fields in its \
+                 central header (Go's archive/zip reads the first, other readers the last)"
+            );
+            assert_eq!(err.reason(), "zip_ambiguous");
+        }
+        // In a local header too (Go ignores local extras, other readers may not).
+        let mut e = f("a.go", "package a\n");
+        e.local_extra = extra_field(1, &[0; 16]).repeat(2);
+        assert_eq!(
+            err_of(&[e]).to_string(),
+            "ambiguous module zip: example.com/m@v1.0.0/a.go: 2 zip64 extra fields in its local \
+             header (Go's archive/zip reads the first, other readers the last)"
+        );
+    }
+
+    /// The zip crate must agree with Go on every field of every entry. With zip 9.8.2 only the
+    /// fields the explicit refusals cover (zip64 blocks, Unicode fields) can make them differ,
+    /// and those refusals come first; this is the net for whatever a later crate version reads
+    /// differently, so it is tested on the comparison itself.
+    #[test]
+    fn zip_crate_must_agree_with_go() {
+        let bytes = raw_zip(&[f("a.go", "package a\n")]);
+        let tmp = temp_with(&bytes);
+        let dir = goread::directory_end(tmp.as_file(), bytes.len() as u64)
+            .unwrap()
+            .unwrap();
+        let go = goread::Walk::new(tmp.as_file(), &dir)
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        let mut archive = ZipIterable::try_new(Cursor::new(&bytes), Default::default()).unwrap();
+        let krate = archive.files().unwrap().next().unwrap().unwrap();
+        same_entry(&go, &krate).unwrap();
+        type Change = fn(&mut goread::Entry);
+        let cases: [(Change, &str); 7] = [
+            (
+                |g| g.name.push(b'x'),
+                r#"name "example.com/m@v1.0.0/a.gox", the zip crate "example.com/m@v1.0.0/a.go""#,
+            ),
+            (
+                |g| g.header_offset = 7,
+                "local header offset 7, the zip crate 0",
+            ),
+            (
+                |g| g.compressed += 1,
+                "compressed size 16, the zip crate 15",
+            ),
+            (
+                |g| g.uncompressed = 0,
+                "uncompressed size 0, the zip crate 10",
+            ),
+            (|g| g.crc32 = 1, "CRC-32 1, the zip crate 3375514309"),
+            (|g| g.method = 0, "compression method 0, the zip crate 8"),
+            (|g| g.flags = 0x800, "flags 2048, the zip crate 0"),
+        ];
+        for (change, want) in cases {
+            let mut g = go.clone();
+            change(&mut g);
+            assert_eq!(
+                same_entry(&g, &krate).unwrap_err().to_string(),
+                format!("Go's archive/zip reads {want}")
+            );
+        }
+    }
+
+    /// A central extra field longer than the extra data: Go stops reading extras there, other
+    /// readers fail or read on (the zip crate fails, so the message must be goward's own).
+    #[test]
+    fn overrunning_extra_field_is_refused() {
+        for id in [0xcafe_u16, 0x7075, 0x0001] {
+            let mut e = f("a.go", "package a\n");
+            e.central_extra = extra_field(id, b"hello");
+            e.central_extra[2] = 50;
+            assert_eq!(
+                err_of(&[e]).to_string(),
+                format!(
+                    "ambiguous module zip: example.com/m@v1.0.0/a.go: extra field {id:#06x} in its \
+                     central header runs past the extra data"
+                )
+            );
+        }
+        // Fewer than 4 bytes left is not a field (Go and the zip crate both ignore it).
+        let mut e = f("a.go", "package a\n");
+        e.central_extra = vec![1, 2, 3];
+        ok_of(&[e]);
+    }
+
+    /// Every entry point shares `check_handles`: `verify-zip` and `cache verify` use
+    /// `check_zip_path`, serve uses `check_zip`.
+    #[test]
+    fn check_zip_path_refuses_ambiguous_zips() {
+        let (bytes, ..) = two_zip64_offsets(true);
+        let tmp = temp_with(&bytes);
+        let e = check_zip_path(tmp.path(), M, V, &ZipLimits::default()).unwrap_err();
+        assert_eq!(e.reason(), "zip_ambiguous");
+        assert!(e.to_string().contains("2 zip64 extra fields"), "{e}");
+    }
+
+    /// Go's File.Open reads the data descriptor and checks its CRC against the central one.
+    #[test]
+    fn data_descriptor_crc_is_checked() {
+        let mut e = f("a.go", "package a\n");
+        e.descriptor = true;
+        let mut bytes = raw_zip(&[e]);
+        let d = bytes.windows(4).position(|w| w == b"PK\x07\x08").unwrap();
+        bytes[d + 4] ^= 1;
+        let err = check_bytes(&bytes, M, V).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "example.com/m@v1.0.0/a.go: zip: checksum error"
+        );
+    }
+
+    /// A deflate stream without its final block fails in Go (unexpected EOF), even when it
+    /// already produced every declared byte.
+    #[test]
+    fn deflate_stream_must_end() {
+        let mut bytes = raw_zip(&[f("a.go", "package a\n")]);
+        let at = bytes
+            .windows(5)
+            .position(|w| w == [1, 10, 0, 0xf5, 0xff])
+            .unwrap();
+        bytes[at] = 0; // BFINAL off
+        let err = check_bytes(&bytes, M, V).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "example.com/m@v1.0.0/a.go: deflate stream ends before its final block"
+        );
+    }
+
+    /// Go's findBodyOffset runs for directory entries too: one without a local header is refused.
+    #[test]
+    fn directory_entry_needs_a_local_header() {
+        let mut d = f("d/", "");
+        d.offset = Some(1);
+        assert_eq!(
+            err_of(&[d]).to_string(),
+            "ambiguous module zip: example.com/m@v1.0.0/d/: Go's archive/zip cannot read it: no \
+             local header signature at its local header offset"
+        );
     }
 
     /// A zip whose comment hides a second archive behind a multi-disk end record: Go takes the

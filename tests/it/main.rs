@@ -13,3 +13,4 @@ mod support;
 mod toolchain;
 mod upstream;
 mod verify;
+mod zipdiff;
