@@ -260,6 +260,45 @@ fn go_downloads_and_builds_through_goward_with_gosumdb_off() {
     );
 }
 
+/// `replace example.com/greet => example.com/Fork/greet v1.2.0`, where the fork keeps the
+/// original module line (as `github.com/Sirupsen/logrus` declares `github.com/sirupsen/logrus`):
+/// the checksum DB proves the fork's bytes, and the module line is the go command's to accept.
+#[test]
+fn go_builds_a_fork_through_replace() {
+    const FORK_MARKER: &str = "goward-e2e-marker: hello from the fork";
+    let w = world();
+    let fork = w.fake.publish(
+        ModZip::new("example.com/Fork/greet", "v1.2.0").file(
+            "greet.go",
+            format!("package greet\n\nfunc Greeting() string {{ return {FORK_MARKER:?} }}\n"),
+        ),
+        GREET_GO_MOD,
+    );
+    let g = w.goward();
+    let env = GoEnv::new(g.url(), &w.vkey);
+    env.write(
+        "go.mod",
+        "module example.com/app\n\ngo 1.21\n\nrequire example.com/greet v1.1.0\n\n\
+         replace example.com/greet => example.com/Fork/greet v1.2.0\n",
+    );
+    env.write(
+        "main.go",
+        "package main\n\nimport (\n\t\"fmt\"\n\n\t\"example.com/greet\"\n)\n\n\
+         func main() { fmt.Println(greet.Greeting()) }\n",
+    );
+    env.go(&["mod", "download"]).assert_success();
+    env.go(&["build", "-mod=mod", "-o", "app", "."])
+        .assert_success();
+    let run = env.run(&env.work().join("app"), &[]);
+    run.assert_success();
+    assert_eq!(run.stdout.trim(), FORK_MARKER, "{}", run.dump());
+    let sum = env.read("go.sum");
+    for line in fork.go_sum().lines() {
+        assert!(sum.contains(line), "go.sum lacks {line:?}:\n{sum}");
+    }
+    assert_serves(&g, &fork.mod_path(), &fork.mod_bytes);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Tampered artifacts (attacks.md 4).
 
