@@ -12,7 +12,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::support::fakeproxy::{FakeProxy, Fault, Published, default_info};
+use crate::support::fakeproxy::{
+    FakeProxy, Fault, Published, default_info, file_url, write_download_dir,
+};
 use crate::support::gocmd::GoEnv;
 use crate::support::modzip::ModZip;
 use crate::support::modzip::noise;
@@ -605,23 +607,6 @@ fn list_and_latest_are_served_stale_while_every_upstream_fails() {
 
 // ---------------------------------------------------------------------------------------------
 // file:// upstreams.
-
-/// Writes `p` into `dir` laid out like `$GOMODCACHE/cache/download`.
-fn write_download_dir(dir: &Path, p: &Published, zip: &[u8]) {
-    let v = dir
-        .join(crate::support::fakeproxy::escape(&p.path))
-        .join("@v");
-    std::fs::create_dir_all(&v).expect("mkdir");
-    std::fs::write(v.join("list"), format!("{}\n", p.version)).expect("list");
-    let ev = crate::support::fakeproxy::escape(&p.version);
-    std::fs::write(v.join(format!("{ev}.info")), default_info(&p.version)).expect("info");
-    std::fs::write(v.join(format!("{ev}.mod")), &p.mod_bytes).expect("mod");
-    std::fs::write(v.join(format!("{ev}.zip")), zip).expect("zip");
-}
-
-fn file_url(dir: &Path) -> String {
-    format!("file://{}", dir.display())
-}
 
 /// A directory tree as upstream, proven through the fake checksum DB at an explicit URL.
 #[test]
