@@ -24,6 +24,7 @@ pub mod hostcheck;
 pub mod hygiene;
 pub mod metrics;
 pub mod module;
+pub mod out;
 pub mod policy;
 pub mod request;
 pub mod semver;

@@ -161,7 +161,7 @@ fn verify_zip(args: &VerifyZipArgs) -> ExitCode {
         &ZipLimits::default(),
     ) {
         Ok(report) => {
-            println!("{}", report.h1);
+            goward::outln!("{}", report.h1);
             match want {
                 Some(w) if w != report.h1 => {
                     eprintln!("h1 mismatch: zip has {}, expected {w}", report.h1);

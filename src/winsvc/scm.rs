@@ -77,7 +77,7 @@ pub(crate) fn run(args: &ServiceArgs, serve: ServeFn) -> ExitCode {
     };
     match r {
         Ok(msg) => {
-            println!("{msg}");
+            crate::outln!("{msg}");
             ExitCode::SUCCESS
         }
         Err(e) => {

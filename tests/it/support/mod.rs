@@ -43,6 +43,24 @@ pub(crate) fn goward_bin() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_goward")))
 }
 
+/// Like [`run_goward`], with stdout a pipe whose reading end is already closed (as under
+/// `| head -1` once head is done): every write to it fails with `BrokenPipe`, deterministically.
+pub(crate) fn run_goward_stdout_closed(args: &[&str]) -> gocmd::GoOutput {
+    let (reader, writer) = std::io::pipe().expect("pipe");
+    drop(reader);
+    let mut cmd = Command::new(goward_bin());
+    cmd.args(args)
+        .stdin(Stdio::null())
+        .stdout(writer)
+        .stderr(Stdio::piped());
+    scrub_proxy_env(&mut cmd);
+    gocmd::run_with_timeout(
+        cmd,
+        format!("goward {} | (closed)", args.join(" ")),
+        Duration::from_secs(60),
+    )
+}
+
 /// A `goward` binary invocation that is expected to exit (bad flags, `--help`, …).
 pub(crate) fn run_goward(args: &[&str]) -> gocmd::GoOutput {
     let mut cmd = Command::new(goward_bin());
