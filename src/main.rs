@@ -24,7 +24,7 @@ fn main() -> ExitCode {
         ) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
-                eprintln!("goward: {e:#}");
+                eprintln!("goward: {}", goward::error::display_chain(e.as_ref()));
                 ExitCode::from(2)
             }
         },

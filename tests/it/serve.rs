@@ -695,6 +695,50 @@ fn assert_serve_refuses(extra: &[&str], needle: &str) {
     );
 }
 
+/// Start-up errors print each cause once (library errors embed their cause in their message
+/// and also return it as `source()`): the exact stderr.
+#[test]
+fn start_errors_print_each_cause_once() {
+    let dir = tempfile::tempdir().expect("dir");
+    let file = dir.path().join("file");
+    std::fs::write(&file, "not a directory").expect("file");
+    let cache = dir.path().join("cache");
+    let run = |args: &[&str]| {
+        let mut all = vec!["serve", "--listen", "127.0.0.1:0"];
+        all.extend_from_slice(args);
+        let out = run_goward(&all);
+        assert_eq!(code(&out), Some(2), "{}", out.dump());
+        out.stderr
+    };
+    let c = cache.to_str().expect("utf-8");
+    assert_eq!(
+        run(&["--cache-dir", c, "--upstream", "off"]),
+        "goward: invalid upstream: upstream list entry \"off\": goward cannot run with lookups \
+         disabled; list only proxies\n"
+    );
+    let missing = dir.path().join("missing.toml");
+    let m = missing.to_str().expect("utf-8");
+    assert_eq!(
+        run(&["--config", m]),
+        format!(
+            "goward: reading config file {m}: {}\n",
+            std::fs::read(&missing).unwrap_err()
+        )
+    );
+    #[cfg(unix)]
+    {
+        let under = file.join("cache");
+        let u = under.to_str().expect("utf-8");
+        assert_eq!(
+            run(&["--cache-dir", u]),
+            format!(
+                "goward: opening cache directory {u}: cache create {u}/blobs/sha256: {}\n",
+                std::io::Error::from_raw_os_error(20)
+            )
+        );
+    }
+}
+
 #[test]
 fn serve_refuses_a_bad_configuration() {
     let dir = tempfile::tempdir().expect("dir");
