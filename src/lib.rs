@@ -30,6 +30,7 @@ pub mod request;
 pub mod semver;
 pub mod server;
 pub mod service;
+pub mod size;
 pub mod sumdb;
 pub mod toolchain;
 pub mod upstream;

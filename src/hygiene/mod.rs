@@ -80,7 +80,7 @@ pub struct GcArgs {
     #[command(flatten)]
     pub common: CommonArgs,
     /// Keep the blob store under this size, e.g. 10GiB or 500MB.
-    #[arg(long, value_name = "SIZE", value_parser = units::parse_size)]
+    #[arg(long, value_name = "SIZE", value_parser = crate::size::parse_size)]
     pub max_size: Option<u64>,
     /// Remove artifacts verified longer ago than this, e.g. 30d or 12h.
     #[arg(long, value_name = "AGE", value_parser = units::parse_age)]

@@ -626,7 +626,8 @@ fn zip_larger_than_max_zip_size_is_refused() {
             .file("data.bin", noise(7, 2 << 20)),
         "module example.com/large\n\ngo 1.21\n",
     );
-    let g = Goward::start(&fake.url(), &vkey, &["--max-zip-size", &CAP.to_string()]);
+    // The same size syntax as the config file and the policy (`1MiB` is CAP).
+    let g = Goward::start(&fake.url(), &vkey, &["--max-zip-size", "1MiB"]);
     let env = bare_env(g.url(), "off");
     assert_refused_by_goward(&env.go(&["mod", "download", &p.at()]), REASON_ZIP_OVER_CAP);
     assert_not_cached(&g, "the oversize zip", &p.zip[..64 << 10]);

@@ -695,6 +695,41 @@ fn assert_serve_refuses(extra: &[&str], needle: &str) {
     );
 }
 
+/// `GOWARD_MAX_ZIP_SIZE` takes the same sizes as the flag: a valid one gets start-up as far as
+/// the (deliberately invalid) upstream, an invalid one is named.
+#[test]
+fn max_zip_size_env_takes_sizes_with_units() {
+    let cache = tempfile::tempdir().expect("cache dir");
+    let c = cache.path().to_str().expect("utf-8");
+    let run = |size: &str| {
+        let mut cmd = std::process::Command::new(crate::support::goward_bin());
+        cmd.args(["serve", "--listen", "127.0.0.1:0", "--cache-dir", c])
+            .args(["--upstream", "off"])
+            .env("GOWARD_MAX_ZIP_SIZE", size)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let out = crate::support::gocmd::run_with_timeout(
+            cmd,
+            format!("GOWARD_MAX_ZIP_SIZE={size:?} goward serve"),
+            std::time::Duration::from_secs(60),
+        );
+        assert_eq!(code(&out), Some(2), "{}", out.dump());
+        out.stderr
+    };
+    for ok in ["100 MiB", "100MiB", "500MB", "1048576"] {
+        let e = run(ok);
+        assert!(e.starts_with("goward: invalid upstream:"), "{ok}: {e}");
+    }
+    let e = run("10 parsecs");
+    assert!(
+        e.contains(
+            "invalid value '10 parsecs' for '--max-zip-size <SIZE>': unknown unit \"parsecs\""
+        ),
+        "{e}"
+    );
+}
+
 /// Start-up errors print each cause once (library errors embed their cause in their message
 /// and also return it as `source()`): the exact stderr.
 #[test]
