@@ -133,6 +133,11 @@ fn bare_env(proxy: &str, gosumdb: &str) -> GoEnv {
 /// `go mod download` + `go build`, then runs the binary and checks it prints the marker, and
 /// that the go command computed the same go.sum hashes as the test oracle.
 fn download_build_run(env: &GoEnv, w: &World) {
+    build_and_run(env, MARKER, &[&w.greet, &w.hello]);
+}
+
+/// [`download_build_run`] for any program printing `marker` and built from `modules`.
+fn build_and_run(env: &GoEnv, marker: &str, modules: &[&Published]) {
     env.go(&["mod", "download"]).assert_success();
     // Since go 1.17 `go mod download` records only go.mod hashes; `-mod=mod` lets the build
     // add the (already downloaded and verified) zip hashes.
@@ -140,9 +145,9 @@ fn download_build_run(env: &GoEnv, w: &World) {
         .assert_success();
     let run = env.run(&env.work().join("app"), &[]);
     run.assert_success();
-    assert_eq!(run.stdout.trim(), MARKER, "{}", run.dump());
+    assert_eq!(run.stdout.trim(), marker, "{}", run.dump());
     let sum = env.read("go.sum");
-    for p in [&w.greet, &w.hello] {
+    for p in modules {
         for line in p.go_sum().lines() {
             assert!(sum.contains(line), "go.sum lacks {line:?}:\n{sum}");
         }
@@ -286,16 +291,7 @@ fn go_builds_a_fork_through_replace() {
         "package main\n\nimport (\n\t\"fmt\"\n\n\t\"example.com/greet\"\n)\n\n\
          func main() { fmt.Println(greet.Greeting()) }\n",
     );
-    env.go(&["mod", "download"]).assert_success();
-    env.go(&["build", "-mod=mod", "-o", "app", "."])
-        .assert_success();
-    let run = env.run(&env.work().join("app"), &[]);
-    run.assert_success();
-    assert_eq!(run.stdout.trim(), FORK_MARKER, "{}", run.dump());
-    let sum = env.read("go.sum");
-    for line in fork.go_sum().lines() {
-        assert!(sum.contains(line), "go.sum lacks {line:?}:\n{sum}");
-    }
+    build_and_run(&env, FORK_MARKER, &[&fork]);
     assert_serves(&g, &fork.mod_path(), &fork.mod_bytes);
 }
 

@@ -386,11 +386,7 @@ fn a_rules_max_zip_size_caps_the_download() {
 #[test]
 fn deny_retracted_works_against_a_mirror_without_latest() {
     let sumdb = FakeProxy::start(TestLog::new(DB_NAME));
-    let sumdb_arg = format!(
-        "{} {}/sumdb/{DB_NAME}",
-        sumdb.with_log(|l| l.vkey()),
-        sumdb.url()
-    );
+    let sumdb_arg = sumdb.sumdb_flag();
     let mirror = tempfile::tempdir().expect("mirror");
     let go_mod = "module golang.org/x/text\n\ngo 1.21\n";
     let mut versions = Vec::new();

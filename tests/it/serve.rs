@@ -702,17 +702,10 @@ fn max_zip_size_env_takes_sizes_with_units() {
     let cache = tempfile::tempdir().expect("cache dir");
     let c = cache.path().to_str().expect("utf-8");
     let run = |size: &str| {
-        let mut cmd = std::process::Command::new(crate::support::goward_bin());
-        cmd.args(["serve", "--listen", "127.0.0.1:0", "--cache-dir", c])
-            .args(["--upstream", "off"])
-            .env("GOWARD_MAX_ZIP_SIZE", size)
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped());
-        let out = crate::support::gocmd::run_with_timeout(
-            cmd,
-            format!("GOWARD_MAX_ZIP_SIZE={size:?} goward serve"),
-            std::time::Duration::from_secs(60),
+        let out = crate::support::run_goward_with(
+            &["serve", "--listen", "127.0.0.1:0", "--cache-dir", c],
+            &[("GOWARD_MAX_ZIP_SIZE", size), ("GOWARD_UPSTREAM", "off")],
+            std::process::Stdio::piped(),
         );
         assert_eq!(code(&out), Some(2), "{}", out.dump());
         out.stderr

@@ -82,11 +82,7 @@ struct Two {
 
 fn two() -> Two {
     let sumdb = FakeProxy::start(TestLog::new(DB));
-    let sumdb_arg = format!(
-        "{} {}/sumdb/{DB}",
-        sumdb.with_log(|l| l.vkey()),
-        sumdb.url()
-    );
+    let sumdb_arg = sumdb.sumdb_flag();
     Two {
         sumdb,
         // Their own checksum DBs have other names: nothing of A's or B's is about `DB`.
@@ -612,11 +608,7 @@ fn list_and_latest_are_served_stale_while_every_upstream_fails() {
 #[test]
 fn file_upstream_serves_modules_proven_by_the_checksum_db() {
     let sumdb = FakeProxy::start(TestLog::new(DB));
-    let sumdb_arg = format!(
-        "{} {}/sumdb/{DB}",
-        sumdb.with_log(|l| l.vkey()),
-        sumdb.url()
-    );
+    let sumdb_arg = sumdb.sumdb_flag();
     let dir = tempfile::tempdir().expect("dir");
 
     // Upper case in the path: the tree is case-encoded (`example.com/!file!mod`).

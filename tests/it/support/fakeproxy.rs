@@ -371,6 +371,13 @@ impl FakeProxy {
         p
     }
 
+    /// The `--sumdb "KEY URL"` value that reaches this fake's checksum DB at its own URL (for
+    /// upstreams that do not proxy it, such as `file://`).
+    pub(crate) fn sumdb_flag(&self) -> String {
+        let (vkey, name) = self.with_log(|l| (l.vkey(), l.name().to_owned()));
+        format!("{vkey} {}/sumdb/{name}", self.url())
+    }
+
     /// Runs `f` on the served checksum DB (e.g. to add records or read tiles).
     pub(crate) fn with_log<R>(&self, f: impl FnOnce(&mut TestLog) -> R) -> R {
         f(&mut lock(&self.log))
