@@ -134,8 +134,9 @@ pub struct ServeArgs {
     /// Log format [default: text].
     #[arg(long, env = "GOWARD_LOG_FORMAT", value_enum)]
     pub log_format: Option<LogFormat>,
-    /// Largest module zip accepted, in bytes [default: 524288000, the go command's limit].
-    #[arg(long, env = "GOWARD_MAX_ZIP_SIZE", value_name = "BYTES")]
+    /// Largest module zip accepted: bytes, or a number and a unit such as
+    /// 100MiB or 500MB [default: 500MiB, the go command's limit].
+    #[arg(long, env = "GOWARD_MAX_ZIP_SIZE", value_name = "SIZE", value_parser = crate::size::parse_size)]
     pub max_zip_size: Option<u64>,
     /// Policy file (policy/README.md); reloaded on SIGHUP and when it
     /// changes [default: the embedded policy/default.toml].
@@ -178,14 +179,14 @@ struct FileConfig {
     upstream: Option<String>,
     sumdb: Option<Vec<String>>,
     log_format: Option<LogFormat>,
-    max_zip_size: Option<u64>,
+    max_zip_size: Option<crate::size::SizeValue>,
     list_ttl: Option<u64>,
     upstream_timeout: Option<u64>,
     idle_timeout: Option<u64>,
     connect_timeout: Option<u64>,
     zip_timeout: Option<u64>,
     max_fills: Option<u64>,
-    spool_budget: Option<u64>,
+    spool_budget: Option<crate::size::SizeValue>,
     policy: Option<PathBuf>,
 }
 
@@ -313,9 +314,10 @@ impl Config {
                 "zip_timeout",
             )?,
         };
+        let from_file = file_size(file.max_zip_size.as_ref(), "max_zip_size")?;
         let max_zip_size = args
             .max_zip_size
-            .or(file.max_zip_size)
+            .or(from_file)
             .unwrap_or(crate::verify::zip::ZipLimits::default().max_zip_file);
         if max_zip_size == 0 {
             return Err(ConfigError::Invalid {
@@ -335,7 +337,14 @@ impl Config {
             Some(n) => usize::try_from(n).unwrap_or(usize::MAX),
         };
         // A zip declared larger than the budget waits for the whole budget.
-        let spool_budget = file.spool_budget.unwrap_or(service_defaults.spool_budget);
+        let spool_budget = file_size(file.spool_budget.as_ref(), "spool_budget")?
+            .unwrap_or(service_defaults.spool_budget);
+        if spool_budget == 0 {
+            return Err(ConfigError::Invalid {
+                setting: "spool_budget",
+                msg: "must be positive".into(),
+            });
+        }
         // A relative policy path in the config file is relative to that file.
         let file_policy = file.policy.map(|p| match &args.location.config {
             Some(c) if p.is_relative() => c.parent().map_or(p.clone(), |d| d.join(&p)),
@@ -363,6 +372,20 @@ impl Config {
             spool_budget,
         })
     }
+}
+
+/// A size from the config file, in bytes.
+fn file_size(
+    v: Option<&crate::size::SizeValue>,
+    setting: &'static str,
+) -> Result<Option<u64>, ConfigError> {
+    v.map(|v| {
+        v.bytes().map_err(|e| ConfigError::Invalid {
+            setting,
+            msg: format!("{v}: {e}"),
+        })
+    })
+    .transpose()
 }
 
 fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
@@ -460,6 +483,48 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert_eq!(e, "invalid list-ttl: must be at least 1 second");
+    }
+
+    /// One size syntax for the flag and the file (integer bytes or a string with a unit).
+    #[test]
+    fn max_zip_size_takes_sizes_with_units() {
+        let c = Config::load(&args(&["--cache-dir", "/x", "--max-zip-size", "100MiB"])).unwrap();
+        assert_eq!(c.max_zip_size, 100 << 20);
+        let c = Config::load(&args(&["--cache-dir", "/x", "--max-zip-size", "1000"])).unwrap();
+        assert_eq!(c.max_zip_size, 1000);
+        let e = Cli::try_parse_from(["goward", "serve", "--max-zip-size", "10 parsecs"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(
+                "invalid value '10 parsecs' for '--max-zip-size <SIZE>': unknown unit \"parsecs\""
+            ),
+            "{e}"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("goward.toml");
+        let fs = f.to_str().unwrap();
+        for (text, want) in [
+            ("max_zip_size = \"100 MiB\"", 100 << 20),
+            ("max_zip_size = \"500MB\"", 500_000_000),
+            ("max_zip_size = 4096", 4096),
+        ] {
+            std::fs::write(&f, format!("cache_dir = \"/x\"\n{text}\n")).unwrap();
+            assert_eq!(
+                Config::load(&args(&["--config", fs])).unwrap().max_zip_size,
+                want
+            );
+        }
+        std::fs::write(&f, "cache_dir = \"/x\"\nmax_zip_size = \"12 XB\"\n").unwrap();
+        assert_eq!(
+            Config::load(&args(&["--config", fs]))
+                .unwrap_err()
+                .to_string(),
+            format!(
+                "invalid max_zip_size: \"12 XB\": unknown unit \"xb\": {}",
+                crate::size::SIZE_SYNTAX
+            )
+        );
     }
 
     #[test]

@@ -216,3 +216,68 @@ impl From<Arc<SumdbError>> for ProxyError {
         ProxyError::Sumdb(e)
     }
 }
+
+/// An error and its causes on one line, each cause once.
+///
+/// goward's error types put their cause in their message (that message is
+/// what the go command shows in a response body) and also return it from
+/// `source()`; `anyhow`'s `{:#}` would then print every such cause twice or
+/// more. A cause whose text the previous link's message already contains is
+/// skipped; context added at the command line (which does not embed its
+/// cause) is followed by it.
+pub fn display_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut prev = out.clone();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let text = c.to_string();
+        if !prev.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        prev = text;
+        cause = c.source();
+    }
+    out
+}
+
+#[cfg(test)]
+mod chain_tests {
+    use super::*;
+
+    #[test]
+    fn display_chain_prints_each_cause_once() {
+        let io = std::io::Error::from_raw_os_error(20);
+        let store = StoreError::io("create", "/f/blobs", io);
+        assert_eq!(
+            display_chain(&store),
+            format!(
+                "cache create /f/blobs: {}",
+                std::io::Error::from_raw_os_error(20)
+            )
+        );
+        // A permission error on the cache names the fix.
+        let denied = StoreError::io(
+            "create",
+            "/var/cache/goward/tmp",
+            std::io::Error::from(std::io::ErrorKind::PermissionDenied),
+        );
+        assert_eq!(
+            display_chain(&denied),
+            format!(
+                "cache create /var/cache/goward/tmp: {} (the cache directory must be writable by \
+                 the user goward runs as: fix its owner, or choose another with --cache-dir)",
+                std::io::Error::from(std::io::ErrorKind::PermissionDenied)
+            )
+        );
+        // A context that does not embed its cause (as anyhow's) is followed by it.
+        #[derive(Debug, thiserror::Error)]
+        #[error("listening on 127.0.0.1:1")]
+        struct Context(#[source] std::io::Error);
+        let ctx = Context(std::io::Error::other("address in use"));
+        assert_eq!(
+            display_chain(&ctx),
+            "listening on 127.0.0.1:1: address in use"
+        );
+    }
+}

@@ -24,7 +24,7 @@ fn main() -> ExitCode {
         ) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
-                eprintln!("goward: {e:#}");
+                eprintln!("goward: {}", goward::error::display_chain(e.as_ref()));
                 ExitCode::from(2)
             }
         },
@@ -162,7 +162,7 @@ fn verify_zip(args: &VerifyZipArgs) -> ExitCode {
         &ZipLimits::default(),
     ) {
         Ok(report) => {
-            println!("{}", report.h1);
+            goward::outln!("{}", report.h1);
             match want {
                 Some(w) if w != report.h1 => {
                     eprintln!("h1 mismatch: zip has {}, expected {w}", report.h1);

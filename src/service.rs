@@ -27,6 +27,7 @@ use sha2::Digest;
 use crate::cache::{ArtifactMeta, DocKey, ProofRecord, Store, StoreError};
 use crate::error::ProxyError;
 use crate::flight::Flights;
+use crate::policy::retract::ListLatest;
 use crate::policy::{Decision, Policy, PolicyError, RequiredProof};
 use crate::request::{ModulePath, ModuleVersion, SumdbOp};
 use crate::sumdb::SumdbClient;
@@ -480,7 +481,7 @@ impl Service {
 
     /// The upstream list a decision routes to: its private route, else the
     /// public list.
-    fn route(&self, pol: &Arc<ActivePolicy>, d: &Decision) -> Result<Arc<ProxyList>, ProxyError> {
+    fn route(&self, pol: &ActivePolicy, d: &Decision) -> Result<Arc<ProxyList>, ProxyError> {
         match &d.private {
             Some(r) => pol.routes.get(&r.rule).cloned().ok_or_else(|| {
                 ProxyError::Internal(format!("private rule {:?} has no upstream list", r.rule))
@@ -533,19 +534,53 @@ impl Service {
             ProxyError::Denied { .. } => e,
             other => cannot(other.to_string()),
         };
-        let latest = self.latest_decided(pol, &mv.module).await.map_err(fail)?;
-        let version = info::check_info(&latest, None).map_err(|e| cannot(e.to_string()))?;
-        let lmv =
-            ModuleVersion::new(mv.module.clone(), &version).map_err(|e| cannot(e.to_string()))?;
-        let ld = pol
-            .policy
-            .decide_artifact(lmv.module.as_str(), lmv.version(), ArtifactKind::Mod);
-        if !ld.allowed {
-            return Err(cannot(format!(
-                "the go.mod of the latest version {version} is denied by the policy"
-            )));
-        }
-        let text = self.read_mod(&lmv, pol, &ld).await.map_err(fail)?;
+        // The go.mod of `version`, if the policy lets it be read.
+        let go_mod = |version: String| async move {
+            let lmv = ModuleVersion::new(mv.module.clone(), &version)
+                .map_err(|e| cannot(e.to_string()))?;
+            let ld =
+                pol.policy
+                    .decide_artifact(lmv.module.as_str(), lmv.version(), ArtifactKind::Mod);
+            if !ld.allowed {
+                return Err(cannot(format!(
+                    "the go.mod of the latest version {version} is denied by the policy"
+                )));
+            }
+            let text = self.read_mod(&lmv, pol, &ld).await.map_err(fail)?;
+            Ok((lmv, text))
+        };
+        let version = match self.latest_decided(pol, &mv.module).await {
+            Ok(latest) => info::check_info(&latest, None).map_err(|e| cannot(e.to_string()))?,
+            // No `@latest` (a `file://` mirror made by `go mod download`, some
+            // proxies): derived from `@v/list`, as the go command does.
+            Err(e) if matches!(&*e, ProxyError::NotFound(..)) => {
+                let list = self.list_decided(pol, &mv.module).await.map_err(fail)?;
+                match crate::policy::retract::latest_from_list(&String::from_utf8_lossy(&list)) {
+                    ListLatest::Version(v) | ListLatest::Pseudo(v) => v,
+                    ListLatest::IfGoMod {
+                        compatible,
+                        with_go_mod,
+                        without,
+                    } => {
+                        // cmd/go `LegacyGoMod`: what a version without go.mod gets.
+                        let legacy = format!("module {}\n", mv.module.as_str());
+                        let (_, text) = go_mod(compatible).await?;
+                        if text == legacy.as_bytes() {
+                            without
+                        } else {
+                            with_go_mod
+                        }
+                    }
+                    ListLatest::None => {
+                        return Err(cannot(format!(
+                            "the upstream has no @latest and no version in @v/list: {e}"
+                        )));
+                    }
+                }
+            }
+            Err(e) => return Err(fail(e)),
+        };
+        let (lmv, text) = go_mod(version).await?;
         let list = crate::policy::retract::retractions(&String::from_utf8_lossy(&text))
             .map_err(|e| cannot(format!("go.mod of {lmv}: {e}")))?;
         if let Some(r) = crate::policy::retract::retracted(&list, mv.version()) {
@@ -614,8 +649,12 @@ impl Service {
     /// every upstream fails (with a warning), so an outage does not stop builds.
     pub async fn list(self: &Arc<Self>, m: &ModulePath) -> Result<Bytes, Failure> {
         let pol = self.policy();
+        self.list_decided(&pol, m).await
+    }
+
+    async fn list_decided(&self, pol: &ActivePolicy, m: &ModulePath) -> Result<Bytes, Failure> {
         let d = self.enforce(pol.policy.decide(m.as_str(), None), m.as_str(), "list")?;
-        let ups = self.route(&pol, &d)?;
+        let ups = self.route(pol, &d)?;
         self.lists
             .try_get_with(
                 m.clone(),
@@ -636,7 +675,7 @@ impl Service {
 
     async fn latest_decided(
         self: &Arc<Self>,
-        pol: &Arc<ActivePolicy>,
+        pol: &ActivePolicy,
         m: &ModulePath,
     ) -> Result<Bytes, Failure> {
         let d = self.enforce(pol.policy.decide(m.as_str(), None), m.as_str(), "latest")?;
@@ -1029,7 +1068,7 @@ impl Service {
     fn satisfies(
         &self,
         meta: &ArtifactMeta,
-        pol: &Arc<ActivePolicy>,
+        pol: &ActivePolicy,
         d: &Decision,
     ) -> Result<(), String> {
         if d.proofs.is_empty() {
@@ -1078,7 +1117,7 @@ impl Service {
         &self,
         mv: &ModuleVersion,
         kind: ArtifactKind,
-        pol: &Arc<ActivePolicy>,
+        pol: &ActivePolicy,
         d: &Decision,
     ) -> Result<Vec<Proof>, ProxyError> {
         let mut out = Vec::with_capacity(d.proofs.len());
@@ -1131,7 +1170,7 @@ impl Service {
     async fn fetch_mod(
         &self,
         mv: &ModuleVersion,
-        pol: &Arc<ActivePolicy>,
+        pol: &ActivePolicy,
         d: &Decision,
     ) -> Result<ArtifactMeta, ProxyError> {
         let rel = mv.upstream_path("mod");
@@ -1158,7 +1197,7 @@ impl Service {
     async fn fetch_zip(
         &self,
         mv: &ModuleVersion,
-        pol: &Arc<ActivePolicy>,
+        pol: &ActivePolicy,
         d: &Decision,
     ) -> Result<ArtifactMeta, ProxyError> {
         let ups = self.route(pol, d)?;

@@ -152,7 +152,7 @@ impl DocKey {
 #[non_exhaustive]
 pub enum StoreError {
     /// An I/O error on a path in the store.
-    #[error("cache {op} {path}: {source}")]
+    #[error("cache {op} {path}: {source}{}", permission_hint(.source))]
     Io {
         op: &'static str,
         path: PathBuf,
@@ -162,6 +162,16 @@ pub enum StoreError {
     /// A metadata record that does not parse.
     #[error("cache metadata {path} is corrupt: {msg}")]
     Corrupt { path: PathBuf, msg: String },
+}
+
+/// What to do about a permission error on the cache: it is always the same fix.
+fn permission_hint(e: &std::io::Error) -> &'static str {
+    if e.kind() == std::io::ErrorKind::PermissionDenied {
+        " (the cache directory must be writable by the user goward runs as: \
+         fix its owner, or choose another with --cache-dir)"
+    } else {
+        ""
+    }
 }
 
 impl StoreError {

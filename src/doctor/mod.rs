@@ -239,7 +239,7 @@ pub fn run(args: &DoctorArgs) -> ExitCode {
             "findings": findings,
         });
         match serde_json::to_string_pretty(&doc) {
-            Ok(s) => println!("{s}"),
+            Ok(s) => crate::outln!("{s}"),
             Err(e) => eprintln!("goward: encoding the report: {e}"),
         }
     } else {
@@ -302,14 +302,14 @@ fn print_text(findings: &[Finding]) {
             Severity::Warning => "WARNING",
             Severity::Error => "ERROR",
         };
-        println!("[{sev}] {}: {}", x.check, x.summary);
+        crate::outln!("[{sev}] {}: {}", x.check, x.summary);
         for e in &x.evidence {
-            println!("    {e}");
+            crate::outln!("    {e}");
         }
         if let Some(f) = &x.fixed {
-            println!("    fixed: {f}");
+            crate::outln!("    fixed: {f}");
         } else if let Some(f) = &x.fix {
-            println!("    fix: {f}");
+            crate::outln!("    fix: {f}");
         }
     }
 }

@@ -80,7 +80,7 @@ pub struct GcArgs {
     #[command(flatten)]
     pub common: CommonArgs,
     /// Keep the blob store under this size, e.g. 10GiB or 500MB.
-    #[arg(long, value_name = "SIZE", value_parser = units::parse_size)]
+    #[arg(long, value_name = "SIZE", value_parser = crate::size::parse_size)]
     pub max_size: Option<u64>,
     /// Remove artifacts verified longer ago than this, e.g. 30d or 12h.
     #[arg(long, value_name = "AGE", value_parser = units::parse_age)]
@@ -112,7 +112,7 @@ fn load(common: &CommonArgs) -> Result<Config, String> {
 
 fn print_json<T: serde::Serialize>(v: &T) {
     match serde_json::to_string_pretty(v) {
-        Ok(s) => println!("{s}"),
+        Ok(s) => crate::outln!("{s}"),
         Err(e) => eprintln!("goward: encoding the report: {e}"),
     }
 }
@@ -154,15 +154,18 @@ fn run_verify(a: &VerifyArgs) -> ExitCode {
                 .as_deref()
                 .map(|a| format!("{a}: "))
                 .unwrap_or_default();
-            println!(
+            crate::outln!(
                 "BAD {} {}: {who}{} [{}]",
-                p.what, p.path, p.detail, p.action
+                p.what,
+                p.path,
+                p.detail,
+                p.action
             );
         }
         for n in &report.notes {
-            println!("note: {n}");
+            crate::outln!("note: {n}");
         }
-        println!(
+        crate::outln!(
             "{}: {} artifacts, {} blobs ({}), {} proofs, {} tree heads checked; {} problem(s)",
             report.cache_dir,
             report.artifacts,
@@ -210,9 +213,9 @@ fn run_gc(a: &GcArgs) -> ExitCode {
     };
     if report.limited {
         for r in &report.removed {
-            println!("{verb} {r}");
+            crate::outln!("{verb} {r}");
         }
-        println!(
+        crate::outln!(
             "{}: {verb} {} artifact(s) and {} blob(s), {} freed; {} -> {}",
             report.cache_dir,
             report.removed.len(),
@@ -222,7 +225,7 @@ fn run_gc(a: &GcArgs) -> ExitCode {
             units::human(report.after_bytes)
         );
     } else {
-        println!(
+        crate::outln!(
             "{}: {} artifact(s), {} of blobs; {} in blobs no record points at would be freed by any collection; \
              nothing removed: give --max-size SIZE and/or --older-than AGE",
             report.cache_dir,
@@ -232,7 +235,7 @@ fn run_gc(a: &GcArgs) -> ExitCode {
         );
     }
     for u in &report.unreadable {
-        println!("skipped unreadable record {u} (run `goward cache verify`)");
+        crate::outln!("skipped unreadable record {u} (run `goward cache verify`)");
     }
     ExitCode::SUCCESS
 }

@@ -1,42 +1,7 @@
-//! `--max-size` and `--older-than` values: `10GiB`, `500MB`, `30d`, `12h`.
+//! `--older-than` values (`30d`, `12h`) and sizes for reports; `--max-size`
+//! takes [`crate::size::parse_size`].
 
 use std::time::Duration;
-
-/// Parses a size: a whole number followed by an optional unit, `B`, the
-/// decimal `KB MB GB TB` (powers of 1000) or the binary `KiB MiB GiB TiB`
-/// (powers of 1024). Units are case-insensitive; a bare `K`/`M`/`G` is
-/// rejected as ambiguous.
-pub fn parse_size(s: &str) -> Result<u64, String> {
-    let t = s.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    if num.is_empty() {
-        return Err(format!(
-            "invalid size {s:?}: want a number and a unit, e.g. 10GiB or 500MB"
-        ));
-    }
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("invalid size {s:?}: number too large"))?;
-    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "kb" => 1_000,
-        "mb" => 1_000_000,
-        "gb" => 1_000_000_000,
-        "tb" => 1_000_000_000_000,
-        "kib" => 1 << 10,
-        "mib" => 1 << 20,
-        "gib" => 1 << 30,
-        "tib" => 1 << 40,
-        other => {
-            return Err(format!(
-                "invalid size {s:?}: unknown unit {other:?} (use B, KB, MB, GB, TB, KiB, MiB, GiB or TiB)"
-            ));
-        }
-    };
-    n.checked_mul(mult)
-        .ok_or_else(|| format!("invalid size {s:?}: too large"))
-}
 
 /// Parses an age: a whole number followed by `s`, `m`, `h`, `d` or `w`.
 pub fn parse_age(s: &str) -> Result<Duration, String> {
@@ -80,30 +45,6 @@ pub fn human(bytes: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sizes() {
-        assert_eq!(parse_size("10GiB").unwrap(), 10 << 30);
-        assert_eq!(parse_size("500MB").unwrap(), 500_000_000);
-        assert_eq!(parse_size("500mb").unwrap(), 500_000_000);
-        assert_eq!(parse_size("1KiB").unwrap(), 1024);
-        assert_eq!(parse_size("123").unwrap(), 123);
-        assert_eq!(parse_size("7B").unwrap(), 7);
-        assert_eq!(parse_size(" 2 TiB ").unwrap(), 2 << 40);
-        assert_eq!(parse_size("0").unwrap(), 0);
-        for bad in [
-            "",
-            "GiB",
-            "10G",
-            "10 parsecs",
-            "-1MB",
-            "1.5GiB",
-            "99999999999999999999TiB",
-        ] {
-            assert!(parse_size(bad).is_err(), "{bad:?}");
-        }
-        assert!(parse_size("20000000TiB").unwrap_err().contains("too large"));
-    }
 
     #[test]
     fn ages() {

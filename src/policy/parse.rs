@@ -67,34 +67,8 @@ fn items(v: &Spanned<OneOrMany>) -> Vec<(String, Span)> {
     }
 }
 
-/// A byte count or a string with a unit.
-#[derive(Debug)]
-enum Size {
-    Int(i64),
-    Text(String),
-}
-
-impl<'de> Deserialize<'de> for Size {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl Visitor<'_> for V {
-            type Value = Size;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a number of bytes or a string such as \"200 MiB\"")
-            }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Size, E> {
-                Ok(Size::Int(v))
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Size, E> {
-                Ok(Size::Int(i64::try_from(v).unwrap_or(i64::MAX)))
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Size, E> {
-                Ok(Size::Text(v.to_owned()))
-            }
-        }
-        d.deserialize_any(V)
-    }
-}
+/// A byte count or a string with a unit (the one size syntax, [`crate::size`]).
+use crate::size::SizeValue as Size;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -590,41 +564,18 @@ fn parse_proof(
 }
 
 fn parse_size(cx: &mut Ctx<'_>, ctx: &str, v: &Spanned<Size>) -> Option<u64> {
-    let bad = |what: &str| {
-        format!(
-            "{ctx}: bad max_zip_size {what}: want a positive number of bytes, or a number with B, KiB, MiB, GiB (or KB, MB, GB)"
-        )
-    };
-    match v.get_ref() {
-        Size::Int(n) if *n > 0 => u64::try_from(*n).ok(),
-        Size::Int(n) => {
-            cx.err(&v.span(), bad(&n.to_string()));
-            None
-        }
-        Size::Text(s) => {
-            let t = s.trim();
-            let digits = t.bytes().take_while(u8::is_ascii_digit).count();
-            let (num, unit) = t.split_at(digits);
-            let mult: Option<u64> = match unit.trim() {
-                "" | "B" => Some(1),
-                "KiB" => Some(1 << 10),
-                "MiB" => Some(1 << 20),
-                "GiB" => Some(1 << 30),
-                "KB" => Some(1_000),
-                "MB" => Some(1_000_000),
-                "GB" => Some(1_000_000_000),
-                _ => None,
-            };
-            match (num.parse::<u64>().ok(), mult) {
-                (Some(n), Some(m)) if n > 0 => n.checked_mul(m),
-                _ => None,
-            }
-            .or_else(|| {
-                cx.err(&v.span(), bad(&quote(s)));
-                None
-            })
-        }
+    match v.get_ref().bytes() {
+        Ok(0) => cx.err(
+            &v.span(),
+            format!("{ctx}: bad max_zip_size {}: must be positive", v.get_ref()),
+        ),
+        Ok(n) => return Some(n),
+        Err(e) => cx.err(
+            &v.span(),
+            format!("{ctx}: bad max_zip_size {}: {e}", v.get_ref()),
+        ),
     }
+    None
 }
 
 /// Loads the pins files of a rule (each file parsed once per load).

@@ -3,10 +3,134 @@
 //! The go command treats a version as retracted when the go.mod of the
 //! module's latest version retracts it (`retract v1.0.1`, `retract [v1.0.0,
 //! v1.0.5]`, or a `retract ( … )` block), with the comment on or just above
-//! the line as the rationale. This is a pure parser of that text: fetching
-//! the latest go.mod (through goward's verified path) is the caller's job.
+//! the line as the rationale. This is a pure parser of that text, plus the
+//! choice of that latest version from an `@v/list` body when the upstream has
+//! no `@latest` ([`latest_from_list`]): fetching (through goward's verified
+//! path) is the caller's job.
 
+use crate::module::{PseudoTime, is_pseudo_version, pseudo_version_time};
 use crate::semver;
+
+/// The version whose go.mod holds a module's retractions, chosen from an
+/// `@v/list` body as the go command's `latest` query chooses it from a proxy
+/// without `@latest` (modload `queryProxy`, modfetch/proxy.go `Versions` and
+/// `latestFromList`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ListLatest {
+    /// The highest tagged release, else the highest tagged pre-release.
+    Version(String),
+    /// Tagged `+incompatible` versions sit above the highest compatible one:
+    /// the go command ignores them iff `compatible` has a go.mod of its own
+    /// (not the `module path` line synthesized for a version without one).
+    IfGoMod {
+        /// The highest compatible tagged version, whose go.mod decides.
+        compatible: String,
+        /// The answer if it has a go.mod of its own.
+        with_go_mod: String,
+        /// The answer if its go.mod is synthesized.
+        without: String,
+    },
+    /// No tagged version: the newest pseudo-version by time.
+    Pseudo(String),
+    /// Nothing usable in the list.
+    None,
+}
+
+/// Chooses the latest version from an `@v/list` body (see [`ListLatest`]).
+pub fn latest_from_list(list: &str) -> ListLatest {
+    let mut tagged: Vec<String> = list
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|v| semver::is_valid(v) && !is_pseudo_version(v))
+        .map(str::to_owned)
+        .collect();
+    semver::sort(&mut tagged);
+    tagged.dedup();
+    if tagged.is_empty() {
+        return latest_pseudo(list).map_or(ListLatest::None, ListLatest::Pseudo);
+    }
+    let incompatible = |v: &String| v.ends_with("+incompatible");
+    // Compatible versions sort below every `+incompatible` one (v0/v1 against
+    // v2 and up), so the highest compatible is the last one before them.
+    let compatible = tagged.iter().rev().find(|v| !incompatible(v)).cloned();
+    let highest = |with_incompatible: bool| {
+        let ok = |v: &&String| with_incompatible || !incompatible(v);
+        tagged
+            .iter()
+            .rev()
+            .filter(ok)
+            .find(|v| semver::prerelease(v).is_empty())
+            .or_else(|| tagged.iter().rev().find(ok))
+            .cloned()
+            .unwrap_or_default()
+    };
+    match compatible {
+        Some(compatible) if tagged.iter().any(incompatible) => ListLatest::IfGoMod {
+            compatible,
+            with_go_mod: highest(false),
+            without: highest(true),
+        },
+        _ => ListLatest::Version(highest(true)),
+    }
+}
+
+/// The newest pseudo-version by the time the list gives for it, else its own
+/// time stamp (proxy.go `latestFromList`; ties keep the first).
+fn latest_pseudo(list: &str) -> Option<String> {
+    let mut best: Option<(i64, &str)> = None;
+    for line in list.lines() {
+        let mut f = line.split_whitespace();
+        let Some(v) = f.next().filter(|v| semver::is_valid(v)) else {
+            continue;
+        };
+        let t = match f.next() {
+            Some(t) => rfc3339_unix(t),
+            None if is_pseudo_version(v) => pseudo_version_time(v).ok().map(|t| t.unix_seconds()),
+            None => continue,
+        };
+        if let Some(t) = t
+            && best.is_none_or(|(b, _)| b < t)
+        {
+            best = Some((t, v));
+        }
+    }
+    best.map(|(_, v)| v.to_owned())
+}
+
+/// Seconds since the epoch of `YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)`.
+fn rfc3339_unix(t: &str) -> Option<i64> {
+    let b = t.as_bytes();
+    let shape = b.len() >= 20 && b[4] == b'-' && b[7] == b'-' && b[10] == b'T' && b[13] == b':';
+    if !shape || b[16] != b':' {
+        return None;
+    }
+    let digits = [
+        &t[0..4],
+        &t[5..7],
+        &t[8..10],
+        &t[11..13],
+        &t[14..16],
+        &t[17..19],
+    ]
+    .concat();
+    let secs = PseudoTime::parse(&digits)?.unix_seconds();
+    let mut rest = &t[19..];
+    if let Some(frac) = rest.strip_prefix('.') {
+        let n = frac.bytes().take_while(u8::is_ascii_digit).count();
+        rest = &frac[n..];
+    }
+    let offset = match rest.as_bytes() {
+        [b'Z'] => 0,
+        [sign @ (b'+' | b'-'), _, _, b':', _, _] => {
+            let h: i64 = rest[1..3].parse().ok()?;
+            let m: i64 = rest[4..6].parse().ok()?;
+            let o = h * 3600 + m * 60;
+            if *sign == b'+' { o } else { -o }
+        }
+        _ => return None,
+    };
+    Some(secs - offset)
+}
 
 /// One retracted interval, inclusive at both ends.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -206,6 +330,53 @@ retract (
         ] {
             assert_eq!(retracted(&r, v).map(|r| r.low.as_str()), want, "{v}");
         }
+    }
+
+    #[test]
+    fn latest_from_list_picks_what_the_go_command_picks() {
+        use ListLatest::*;
+        let v = |s: &str| Version(s.to_owned());
+        for (list, want) in [
+            // Highest release, in semver order, whatever the list order.
+            ("v1.10.0\nv1.9.0\nv1.2.0-rc.1\n", v("v1.10.0")),
+            // A higher pre-release does not beat a release.
+            ("v1.0.0\nv1.1.0-rc.1\n", v("v1.0.0")),
+            ("v1.1.0-rc.1\nv1.1.0-rc.2\n", v("v1.1.0-rc.2")),
+            // Pseudo-versions count only when nothing is tagged.
+            (
+                "v1.0.0\nv1.0.1-0.20300101000000-abcdefabcdef\n",
+                v("v1.0.0"),
+            ),
+            (
+                "v0.0.0-20240101000000-aaaaaaaaaaaa\nv0.0.0-20230101000000-bbbbbbbbbbbb\n",
+                Pseudo("v0.0.0-20240101000000-aaaaaaaaaaaa".into()),
+            ),
+            // The list's own time wins over the pseudo-version's.
+            (
+                "v0.0.0-20240101000000-aaaaaaaaaaaa 2020-01-01T00:00:00Z\n\
+                 v0.0.0-20230101000000-bbbbbbbbbbbb 2021-01-01T01:00:00+01:00\n",
+                Pseudo("v0.0.0-20230101000000-bbbbbbbbbbbb".into()),
+            ),
+            (
+                "v2.0.0+incompatible\nv3.1.0+incompatible\n",
+                v("v3.1.0+incompatible"),
+            ),
+            (
+                "v1.5.0\nv1.6.0-pre\nv2.0.0+incompatible\n",
+                IfGoMod {
+                    compatible: "v1.6.0-pre".into(),
+                    with_go_mod: "v1.5.0".into(),
+                    without: "v2.0.0+incompatible".into(),
+                },
+            ),
+            ("", None),
+            ("<html>\nnot-a-version\n", None),
+        ] {
+            assert_eq!(latest_from_list(list), want, "{list:?}");
+        }
+        assert_eq!(rfc3339_unix("1970-01-01T00:00:01.5Z"), Some(1));
+        assert_eq!(rfc3339_unix("1970-01-01T01:00:00+01:00"), Some(0));
+        assert_eq!(rfc3339_unix("yesterday"), Option::None);
     }
 
     #[test]

@@ -941,11 +941,11 @@ fn bad_policy_files_name_line_and_column() {
         // Sizes.
         (
             "[defaults]\nmax_zip_size = 0\n",
-            "policy.toml:2:16: [defaults]: bad max_zip_size 0: want a positive number of bytes, or a number with B, KiB, MiB, GiB (or KB, MB, GB)",
+            "policy.toml:2:16: [defaults]: bad max_zip_size 0: must be positive",
         ),
         (
             "[defaults]\nmax_zip_size = \"12 XB\"\n",
-            r#"policy.toml:2:16: [defaults]: bad max_zip_size "12 XB": want a positive number of bytes, or a number with B, KiB, MiB, GiB (or KB, MB, GB)"#,
+            r#"policy.toml:2:16: [defaults]: bad max_zip_size "12 XB": unknown unit "xb": want a number of bytes, or a number and a unit: B, KB, MB, GB, TB (powers of 1000) or KiB, MiB, GiB, TiB (powers of 1024), e.g. 100MiB"#,
         ),
         // Toolchain.
         (

@@ -221,7 +221,7 @@ pub fn run(args: &VerifyToolchainArgs) -> ExitCode {
     let report = verify(args);
     if args.json {
         match serde_json::to_string_pretty(&report) {
-            Ok(s) => println!("{s}"),
+            Ok(s) => crate::outln!("{s}"),
             Err(e) => eprintln!("goward: encoding the report: {e}"),
         }
         if report.code == 2
@@ -617,11 +617,11 @@ fn print_text(r: &Report) {
         "module-zip" => "toolchain module zip",
         _ => "input",
     };
-    println!("input:     {} ({kind})", r.input);
+    crate::outln!("input:     {} ({kind})", r.input);
     if let (Some(v), Some(gv), Some(os), Some(arch)) =
         (&r.version, &r.go_version, &r.goos, &r.goarch)
     {
-        println!("toolchain: {}@{v} ({gv} {os}/{arch})", r.module);
+        crate::outln!("toolchain: {}@{v} ({gv} {os}/{arch})", r.module);
     }
     if let Some(n) = r.files {
         let mib = r.bytes.unwrap_or(0) as f64 / f64::from(1 << 20);
@@ -636,13 +636,13 @@ fn print_text(r: &Report) {
                 r.not_covered
             ));
         }
-        println!("{line}");
+        crate::outln!("{line}");
     }
     if let Some(h) = &r.h1 {
-        println!("h1:        {h}");
+        crate::outln!("h1:        {h}");
     }
     if let Some(db) = &r.checksum_db {
-        println!(
+        crate::outln!(
             "record:    {} (checksum database {}, record {}, tree size {}, proven {})",
             db.record_h1.as_deref().unwrap_or("no h1: line for the zip"),
             db.name,
@@ -652,7 +652,7 @@ fn print_text(r: &Report) {
         );
     }
     if let Some(s) = &r.sha256 {
-        println!(
+        crate::outln!(
             "sha256:    {} {} {} ({})",
             s.actual,
             if s.matches { "matches" } else { "DIFFERS from" },
@@ -661,7 +661,7 @@ fn print_text(r: &Report) {
         );
     }
     if r.verified {
-        println!(
+        crate::outln!(
             "VERIFIED: {} {}/{} is byte for byte the official release{}",
             r.go_version.as_deref().unwrap_or_default(),
             r.goos.as_deref().unwrap_or_default(),
@@ -674,7 +674,7 @@ fn print_text(r: &Report) {
         );
         return;
     }
-    println!(
+    crate::outln!(
         "NOT VERIFIED: {}",
         r.error.as_deref().unwrap_or(match &r.sha256 {
             Some(s) if !s.matches => "the file's SHA-256 differs",
@@ -683,25 +683,25 @@ fn print_text(r: &Report) {
     );
     if let Some(d) = &r.differences {
         for f in &d.changed {
-            println!("changed:   {f}");
+            crate::outln!("changed:   {f}");
         }
         for f in &d.missing {
-            println!("missing:   {f}");
+            crate::outln!("missing:   {f}");
         }
         for f in &d.extra {
-            println!("extra:     {f}");
+            crate::outln!("extra:     {f}");
         }
         if d.is_empty() {
-            println!(
+            crate::outln!(
                 "(the file lists agree; the difference is in names or entries the mapping does not cover)"
             );
         }
     }
     if let Some(why) = &r.per_file_report_unavailable {
-        println!("no per-file report: {why}");
+        crate::outln!("no per-file report: {why}");
     }
     for p in &r.problems {
-        println!("problem:   {p}");
+        crate::outln!("problem:   {p}");
     }
 }
 

@@ -1,9 +1,12 @@
-//! The `.mod` stage: a go.mod from upstream must be small, parse, and declare
-//! the module that was requested (go-protocol.md §1.1, §3.3).
+//! The `.mod` stage: a go.mod from upstream must be small, parse, and have
+//! exactly one `module` directive (go-protocol.md §1.1, §3.3).
 //!
-//! Only the lexical structure and the `module` directive are checked: that is
-//! what lets a swapped or truncated go.mod be caught even for clients that do
-//! not verify, without re-implementing all of `x/mod/modfile`.
+//! Only the lexical structure and the `module` directive are checked, without
+//! re-implementing all of `x/mod/modfile`. Which path the directive names is
+//! not compared with the requested path: a fork fetched through `replace A =>
+//! Fork vX` declares `module A`, and cmd/go (modload `goModSummary`) accepts
+//! either path. The bytes themselves are proven by the checksum database or a
+//! pin, so a swapped go.mod is refused by its hash, not by its module line.
 
 use bytes::Bytes;
 
@@ -60,9 +63,6 @@ pub enum ModError {
     /// More than one `module` directive.
     #[error("go.mod:{line}: repeated module directive")]
     RepeatedModule { line: usize },
-    /// The go.mod declares another module (mix-and-match or a swapped file).
-    #[error("go.mod declares module {got:?}, but {want:?} was requested")]
-    WrongModule { want: String, got: String },
 }
 
 impl ModError {
@@ -72,7 +72,6 @@ impl ModError {
             ModError::TooLarge { .. } => "mod_too_large",
             ModError::NotUtf8 | ModError::Syntax { .. } => "mod_syntax",
             ModError::NoModule | ModError::RepeatedModule { .. } => "mod_no_module",
-            ModError::WrongModule { .. } => "mod_wrong_module",
         }
     }
 }
@@ -86,13 +85,8 @@ pub fn check_mod(module: &str, version: &str, bytes: Bytes) -> Result<ModChecked
         });
     }
     let text = std::str::from_utf8(&bytes).map_err(|_| ModError::NotUtf8)?;
-    let declared = module_directive(text)?;
-    if declared != module {
-        return Err(ModError::WrongModule {
-            want: module.to_owned(),
-            got: declared,
-        });
-    }
+    // The declared path is the go command's to judge (see the module doc).
+    module_directive(text)?;
     let h1 = dirhash::hash_go_mod(&bytes);
     Ok(ModChecked {
         module: module.to_owned(),
@@ -282,9 +276,23 @@ mod tests {
             "module `example.com/m`\n",
         ];
         for t in ok {
-            let c = check(t).unwrap_or_else(|e| panic!("{t:?}: {e}"));
-            assert_eq!(c.module(), "example.com/m");
+            check(t).unwrap_or_else(|e| panic!("{t:?}: {e}"));
+            assert_eq!(module_directive(t).unwrap(), "example.com/m", "{t:?}");
         }
+    }
+
+    /// `replace github.com/sirupsen/logrus => github.com/Sirupsen/logrus v1.9.3`: the fork's
+    /// go.mod names the original path, which the go command accepts for a replacement.
+    #[test]
+    fn accepts_a_fork_declaring_the_original_path() {
+        let c = check_mod(
+            "github.com/Sirupsen/logrus",
+            "v1.9.3",
+            Bytes::from_static(b"module github.com/sirupsen/logrus\n\ngo 1.13\n"),
+        )
+        .unwrap();
+        assert_eq!(c.module(), "github.com/Sirupsen/logrus");
+        assert_eq!(c.version(), "v1.9.3");
     }
 
     #[test]
@@ -306,13 +314,6 @@ mod tests {
         let cases: &[(&str, ModError)] = &[
             ("", ModError::NoModule),
             ("go 1.21\n", ModError::NoModule),
-            (
-                "module example.com/other\n",
-                ModError::WrongModule {
-                    want: "example.com/m".into(),
-                    got: "example.com/other".into(),
-                },
-            ),
             (
                 "module example.com/m\nmodule example.com/m\n",
                 ModError::RepeatedModule { line: 2 },

@@ -77,7 +77,7 @@ pub(crate) fn run(args: &ServiceArgs, serve: ServeFn) -> ExitCode {
     };
     match r {
         Ok(msg) => {
-            println!("{msg}");
+            crate::outln!("{msg}");
             ExitCode::SUCCESS
         }
         Err(e) => {
@@ -428,7 +428,10 @@ fn run_service(config: &Path, serve: ServeFn) -> Result<(), String> {
             event(
                 EventKind::Error,
                 event_id::FATAL,
-                &format!("goward stopped on an error: {e:#}"),
+                &format!(
+                    "goward stopped on an error: {}",
+                    crate::error::display_chain(e.as_ref())
+                ),
             );
             ServiceExitCode::ServiceSpecific(2)
         }

@@ -133,6 +133,11 @@ fn bare_env(proxy: &str, gosumdb: &str) -> GoEnv {
 /// `go mod download` + `go build`, then runs the binary and checks it prints the marker, and
 /// that the go command computed the same go.sum hashes as the test oracle.
 fn download_build_run(env: &GoEnv, w: &World) {
+    build_and_run(env, MARKER, &[&w.greet, &w.hello]);
+}
+
+/// [`download_build_run`] for any program printing `marker` and built from `modules`.
+fn build_and_run(env: &GoEnv, marker: &str, modules: &[&Published]) {
     env.go(&["mod", "download"]).assert_success();
     // Since go 1.17 `go mod download` records only go.mod hashes; `-mod=mod` lets the build
     // add the (already downloaded and verified) zip hashes.
@@ -140,9 +145,9 @@ fn download_build_run(env: &GoEnv, w: &World) {
         .assert_success();
     let run = env.run(&env.work().join("app"), &[]);
     run.assert_success();
-    assert_eq!(run.stdout.trim(), MARKER, "{}", run.dump());
+    assert_eq!(run.stdout.trim(), marker, "{}", run.dump());
     let sum = env.read("go.sum");
-    for p in [&w.greet, &w.hello] {
+    for p in modules {
         for line in p.go_sum().lines() {
             assert!(sum.contains(line), "go.sum lacks {line:?}:\n{sum}");
         }
@@ -258,6 +263,36 @@ fn go_downloads_and_builds_through_goward_with_gosumdb_off() {
             .is_empty(),
         "goward served modules without looking them up in the checksum DB"
     );
+}
+
+/// `replace example.com/greet => example.com/Fork/greet v1.2.0`, where the fork keeps the
+/// original module line (as `github.com/Sirupsen/logrus` declares `github.com/sirupsen/logrus`):
+/// the checksum DB proves the fork's bytes, and the module line is the go command's to accept.
+#[test]
+fn go_builds_a_fork_through_replace() {
+    const FORK_MARKER: &str = "goward-e2e-marker: hello from the fork";
+    let w = world();
+    let fork = w.fake.publish(
+        ModZip::new("example.com/Fork/greet", "v1.2.0").file(
+            "greet.go",
+            format!("package greet\n\nfunc Greeting() string {{ return {FORK_MARKER:?} }}\n"),
+        ),
+        GREET_GO_MOD,
+    );
+    let g = w.goward();
+    let env = GoEnv::new(g.url(), &w.vkey);
+    env.write(
+        "go.mod",
+        "module example.com/app\n\ngo 1.21\n\nrequire example.com/greet v1.1.0\n\n\
+         replace example.com/greet => example.com/Fork/greet v1.2.0\n",
+    );
+    env.write(
+        "main.go",
+        "package main\n\nimport (\n\t\"fmt\"\n\n\t\"example.com/greet\"\n)\n\n\
+         func main() { fmt.Println(greet.Greeting()) }\n",
+    );
+    build_and_run(&env, FORK_MARKER, &[&fork]);
+    assert_serves(&g, &fork.mod_path(), &fork.mod_bytes);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -587,7 +622,8 @@ fn zip_larger_than_max_zip_size_is_refused() {
             .file("data.bin", noise(7, 2 << 20)),
         "module example.com/large\n\ngo 1.21\n",
     );
-    let g = Goward::start(&fake.url(), &vkey, &["--max-zip-size", &CAP.to_string()]);
+    // The same size syntax as the config file and the policy (`1MiB` is CAP).
+    let g = Goward::start(&fake.url(), &vkey, &["--max-zip-size", "1MiB"]);
     let env = bare_env(g.url(), "off");
     assert_refused_by_goward(&env.go(&["mod", "download", &p.at()]), REASON_ZIP_OVER_CAP);
     assert_not_cached(&g, "the oversize zip", &p.zip[..64 << 10]);

@@ -10,7 +10,8 @@ use crate::support::fakeproxy::{FakeProxy, Fault, Published};
 use crate::support::modzip::ModZip;
 use crate::support::modzip::noise;
 use crate::support::{
-    Goward, fake_with_log, files_under, meta_file, run_goward, try_http_get, wait_until,
+    Goward, fake_with_log, files_under, meta_file, run_goward, run_goward_stdout_closed,
+    try_http_get, wait_until,
 };
 
 const DB: &str = "sum.hygiene-it.test";
@@ -196,6 +197,37 @@ fn cache_commands_usage_errors_exit_2() {
     assert_eq!(code(&o), Some(2), "{}", o.stderr);
     let o = run_goward(&["cache", "gc", "--cache-dir", d, "--older-than", "30"]);
     assert_eq!(code(&o), Some(2), "{}", o.stderr);
+}
+
+/// `goward … | head -1`: a closed stdout ends each command quietly with status 0 (as for go
+/// tools), never with Rust's "failed printing to stdout" panic (status 101).
+#[test]
+fn commands_exit_quietly_on_a_closed_stdout() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let policy = concat!(env!("CARGO_MANIFEST_DIR"), "/policy/default.toml");
+    for args in [
+        &[
+            "cache",
+            "gc",
+            "--dry-run",
+            "--max-size",
+            "10MB",
+            "--cache-dir",
+            d,
+        ][..],
+        &["cache", "gc", "--dry-run", "--json", "--cache-dir", d],
+        &["cache", "verify", "--cache-dir", d],
+        &["policy", "check", policy],
+    ] {
+        // The same command prints something when stdout is open.
+        let open = run_goward(args);
+        assert_eq!(code(&open), Some(0), "{}", open.dump());
+        assert!(!open.stdout.is_empty(), "{}", open.dump());
+        let o = run_goward_stdout_closed(args);
+        assert_eq!(code(&o), Some(0), "{}", o.dump());
+        assert_eq!(o.stderr, "", "{}", o.dump());
+    }
 }
 
 /// Without a limit gc removes nothing; --dry-run removes nothing; --max-size removes the

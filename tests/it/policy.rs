@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::support::fakeproxy::{FakeProxy, Published};
+use crate::support::fakeproxy::{FakeProxy, Published, file_url, write_download_dir};
 use crate::support::gocmd::{GoEnv, assert_refused_by_goward};
 use crate::support::modzip::ModZip;
 use crate::support::testlog::TestLog;
@@ -398,4 +398,70 @@ fn a_rules_max_zip_size_caps_the_download() {
     wait_until("the reload lifts the cap", RELOAD, || {
         g.get(&big.zip_path()).status == 200
     });
+}
+
+/// The shipped strict-corporate and air-gapped examples (`deny_retracted = true`) against a
+/// `file://` mirror made like `go mod download`'s cache, which has no `@latest`: the latest
+/// version is derived from `@v/list` as the go command does (the highest release, not the
+/// higher pre-release), so its retractions are enforced and the other versions are served.
+#[test]
+fn deny_retracted_works_against_a_mirror_without_latest() {
+    let sumdb = FakeProxy::start(TestLog::new(DB_NAME));
+    let sumdb_arg = sumdb.sumdb_flag();
+    let mirror = tempfile::tempdir().expect("mirror");
+    let go_mod = "module golang.org/x/text\n\ngo 1.21\n";
+    let mut versions = Vec::new();
+    for (v, go_mod) in [
+        ("v0.3.8", go_mod.to_owned()),
+        ("v0.3.9", go_mod.to_owned()),
+        (
+            "v0.4.0",
+            format!("{go_mod}\n// Broken collation tables.\nretract v0.3.9\n"),
+        ),
+        // Its go.mod would retract v0.3.8, but a pre-release is not the latest.
+        ("v0.5.0-rc.1", format!("{go_mod}\nretract v0.3.8\n")),
+    ] {
+        let mut p = FakeProxy::prepare(
+            ModZip::new("golang.org/x/text", v).file("text.go", format!("package text // {v}\n")),
+            &go_mod,
+        );
+        sumdb.log_module(&mut p);
+        write_download_dir(mirror.path(), &p, &p.zip);
+        versions.push(p);
+    }
+    let [ok, retracted, latest, _] = &versions[..] else {
+        unreachable!()
+    };
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("policy/examples");
+    for example in ["strict-corporate.toml", "air-gapped.toml"] {
+        // A copy beside a pin file holding the fake's hashes (air-gapped wants both proofs).
+        let dir = tempfile::tempdir().expect("policy dir");
+        std::fs::copy(examples.join(example), dir.path().join(example)).expect("copy");
+        let pins: String = versions.iter().map(Published::go_sum).collect();
+        std::fs::write(dir.path().join("air-gapped.sum"), pins).expect("pins");
+        let policy = dir.path().join(example);
+        let g = Goward::start(
+            &file_url(mirror.path()),
+            &sumdb_arg,
+            &["--policy", policy.to_str().expect("utf-8 path")],
+        );
+        for p in [ok, latest] {
+            let r = g.get(&p.zip_path());
+            assert_eq!(r.status, 200, "{example}: {}: {}", p.at(), r.text());
+            assert!(
+                r.body == p.zip,
+                "{example}: {}: not the published zip",
+                p.at()
+            );
+        }
+        let r = g.get(&retracted.zip_path());
+        assert_eq!(r.status, 403, "{example}: {}", r.text());
+        assert!(
+            r.text().contains(
+                "golang.org/x/text@v0.3.9 is retracted by its author: Broken collation tables."
+            ),
+            "{example}: {}",
+            r.text()
+        );
+    }
 }

@@ -695,6 +695,78 @@ fn assert_serve_refuses(extra: &[&str], needle: &str) {
     );
 }
 
+/// `GOWARD_MAX_ZIP_SIZE` takes the same sizes as the flag: a valid one gets start-up as far as
+/// the (deliberately invalid) upstream, an invalid one is named.
+#[test]
+fn max_zip_size_env_takes_sizes_with_units() {
+    let cache = tempfile::tempdir().expect("cache dir");
+    let c = cache.path().to_str().expect("utf-8");
+    let run = |size: &str| {
+        let out = crate::support::run_goward_with(
+            &["serve", "--listen", "127.0.0.1:0", "--cache-dir", c],
+            &[("GOWARD_MAX_ZIP_SIZE", size), ("GOWARD_UPSTREAM", "off")],
+            std::process::Stdio::piped(),
+        );
+        assert_eq!(code(&out), Some(2), "{}", out.dump());
+        out.stderr
+    };
+    for ok in ["100 MiB", "100MiB", "500MB", "1048576"] {
+        let e = run(ok);
+        assert!(e.starts_with("goward: invalid upstream:"), "{ok}: {e}");
+    }
+    let e = run("10 parsecs");
+    assert!(
+        e.contains(
+            "invalid value '10 parsecs' for '--max-zip-size <SIZE>': unknown unit \"parsecs\""
+        ),
+        "{e}"
+    );
+}
+
+/// Start-up errors print each cause once (library errors embed their cause in their message
+/// and also return it as `source()`): the exact stderr.
+#[test]
+fn start_errors_print_each_cause_once() {
+    let dir = tempfile::tempdir().expect("dir");
+    let file = dir.path().join("file");
+    std::fs::write(&file, "not a directory").expect("file");
+    let cache = dir.path().join("cache");
+    let run = |args: &[&str]| {
+        let mut all = vec!["serve", "--listen", "127.0.0.1:0"];
+        all.extend_from_slice(args);
+        let out = run_goward(&all);
+        assert_eq!(code(&out), Some(2), "{}", out.dump());
+        out.stderr
+    };
+    let c = cache.to_str().expect("utf-8");
+    assert_eq!(
+        run(&["--cache-dir", c, "--upstream", "off"]),
+        "goward: invalid upstream: upstream list entry \"off\": goward cannot run with lookups \
+         disabled; list only proxies\n"
+    );
+    let missing = dir.path().join("missing.toml");
+    let m = missing.to_str().expect("utf-8");
+    assert_eq!(
+        run(&["--config", m]),
+        format!(
+            "goward: reading config file {m}: {}\n",
+            std::fs::read(&missing).unwrap_err()
+        )
+    );
+    #[cfg(unix)]
+    {
+        let under = file.join("cache");
+        let u = under.to_str().expect("utf-8");
+        assert_eq!(
+            run(&["--cache-dir", u]),
+            format!(
+                "goward: opening cache directory {u}: cache create {u}/blobs/sha256: {}\n",
+                std::io::Error::from_raw_os_error(20)
+            )
+        );
+    }
+}
+
 #[test]
 fn serve_refuses_a_bad_configuration() {
     let dir = tempfile::tempdir().expect("dir");

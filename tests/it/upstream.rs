@@ -12,7 +12,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::support::fakeproxy::{FakeProxy, Fault, Published, default_info};
+use crate::support::fakeproxy::{
+    FakeProxy, Fault, Published, default_info, file_url, write_download_dir,
+};
 use crate::support::gocmd::GoEnv;
 use crate::support::modzip::ModZip;
 use crate::support::modzip::noise;
@@ -80,11 +82,7 @@ struct Two {
 
 fn two() -> Two {
     let sumdb = FakeProxy::start(TestLog::new(DB));
-    let sumdb_arg = format!(
-        "{} {}/sumdb/{DB}",
-        sumdb.with_log(|l| l.vkey()),
-        sumdb.url()
-    );
+    let sumdb_arg = sumdb.sumdb_flag();
     Two {
         sumdb,
         // Their own checksum DBs have other names: nothing of A's or B's is about `DB`.
@@ -606,32 +604,11 @@ fn list_and_latest_are_served_stale_while_every_upstream_fails() {
 // ---------------------------------------------------------------------------------------------
 // file:// upstreams.
 
-/// Writes `p` into `dir` laid out like `$GOMODCACHE/cache/download`.
-fn write_download_dir(dir: &Path, p: &Published, zip: &[u8]) {
-    let v = dir
-        .join(crate::support::fakeproxy::escape(&p.path))
-        .join("@v");
-    std::fs::create_dir_all(&v).expect("mkdir");
-    std::fs::write(v.join("list"), format!("{}\n", p.version)).expect("list");
-    let ev = crate::support::fakeproxy::escape(&p.version);
-    std::fs::write(v.join(format!("{ev}.info")), default_info(&p.version)).expect("info");
-    std::fs::write(v.join(format!("{ev}.mod")), &p.mod_bytes).expect("mod");
-    std::fs::write(v.join(format!("{ev}.zip")), zip).expect("zip");
-}
-
-fn file_url(dir: &Path) -> String {
-    format!("file://{}", dir.display())
-}
-
 /// A directory tree as upstream, proven through the fake checksum DB at an explicit URL.
 #[test]
 fn file_upstream_serves_modules_proven_by_the_checksum_db() {
     let sumdb = FakeProxy::start(TestLog::new(DB));
-    let sumdb_arg = format!(
-        "{} {}/sumdb/{DB}",
-        sumdb.with_log(|l| l.vkey()),
-        sumdb.url()
-    );
+    let sumdb_arg = sumdb.sumdb_flag();
     let dir = tempfile::tempdir().expect("dir");
 
     // Upper case in the path: the tree is case-encoded (`example.com/!file!mod`).

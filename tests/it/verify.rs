@@ -150,7 +150,8 @@ fn junk_info_is_refused() {
 // ---------------------------------------------------------------------------------------------
 // .mod
 
-/// A go.mod declaring another module, served in place of the genuine one.
+/// A go.mod declaring another module, served in place of the genuine one: its module line is
+/// the go command's to judge (forks via `replace`), but its hash is not the logged one.
 #[test]
 fn go_mod_declaring_another_module_is_refused() {
     let w = world();
@@ -158,10 +159,7 @@ fn go_mod_declaring_another_module_is_refused() {
     w.fake.set_fault(&w.p.mod_path(), Fault::Body(evil.clone()));
     w.assert_refused(
         &w.p.mod_path(),
-        &[
-            "example.com/m@v1.0.0: invalid go.mod",
-            "go.mod declares module \"example.com/other\", but \"example.com/m\" was requested",
-        ],
+        &["example.com/m@v1.0.0", "go.mod hash mismatch"],
     );
     w.assert_not_cached("the other module's go.mod", &evil);
     // Neither is a go.mod without a module directive, or one that does not lex.
@@ -184,28 +182,27 @@ fn go_mod_declaring_another_module_is_refused() {
     w.assert_recovers();
 }
 
-/// The checksum DB vouches for a go.mod that declares another module (published consistently):
-/// only the go.mod stage can refuse it.
+/// A fork published under its own path whose go.mod keeps the original module line (as
+/// `github.com/Sirupsen/logrus` declares `github.com/sirupsen/logrus`), logged consistently:
+/// the checksum DB proves the bytes, so goward serves them and leaves the module line to the go
+/// command, which accepts it in a `replace` (e2e: `go_builds_a_fork_through_replace`).
 #[test]
-fn logged_go_mod_declaring_another_module_is_refused() {
+fn logged_go_mod_of_a_fork_declaring_the_original_module_is_served() {
     let fake = FakeProxy::start(TestLog::new(DB));
-    let liar = fake.publish(
-        ModZip::new("example.com/liar", "v1.0.0").file("l.go", "package liar\n"),
-        "module example.com/honest\n",
+    let fork = fake.publish(
+        ModZip::new("example.com/Fork/m", "v1.0.0").file("m.go", M_GO),
+        GO_MOD,
     );
     let vkey = fake.with_log(|l| l.vkey());
     let g = Goward::start(&fake.url(), &vkey, &[]);
-    let r = g.get(&liar.mod_path());
-    assert_eq!(r.status, 502, "{:?}", r.text());
-    assert!(
-        r.text().contains(
-            "go.mod declares module \"example.com/honest\", but \"example.com/liar\" was requested"
-        ),
-        "{:?}",
-        r.text()
-    );
-    let files = files_under(&g.cache_dir().join("blobs"));
-    assert!(files.is_empty(), "stored {files:?}");
+    for (path, want) in [
+        (fork.mod_path(), &fork.mod_bytes),
+        (fork.zip_path(), &fork.zip),
+    ] {
+        let r = g.get(&path);
+        assert_eq!(r.status, 200, "{path}: {:?}", r.text());
+        assert!(r.body == *want, "{path}: not the published bytes");
+    }
 }
 
 /// A go.mod over 16 MiB (x/mod `MaxGoMod`) is refused without being stored.

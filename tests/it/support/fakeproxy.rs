@@ -9,6 +9,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -162,6 +163,24 @@ pub(crate) fn unescape(s: &str) -> Option<String> {
 /// Request path of an artifact: `/<escaped path>/@v/<escaped version>.<ext>`.
 pub(crate) fn artifact_path(path: &str, version: &str, ext: &str) -> String {
     format!("/{}/@v/{}.{ext}", escape(path), escape(version))
+}
+
+/// Writes `p` into `dir` laid out like `$GOMODCACHE/cache/download` (which has no `@latest`),
+/// with `zip` as its zip, adding its version to the module's `@v/list`.
+pub(crate) fn write_download_dir(dir: &Path, p: &Published, zip: &[u8]) {
+    let v = dir.join(escape(&p.path)).join("@v");
+    std::fs::create_dir_all(&v).expect("mkdir");
+    let list = std::fs::read_to_string(v.join("list")).unwrap_or_default();
+    std::fs::write(v.join("list"), format!("{list}{}\n", p.version)).expect("list");
+    let ev = escape(&p.version);
+    std::fs::write(v.join(format!("{ev}.info")), default_info(&p.version)).expect("info");
+    std::fs::write(v.join(format!("{ev}.mod")), &p.mod_bytes).expect("mod");
+    std::fs::write(v.join(format!("{ev}.zip")), zip).expect("zip");
+}
+
+/// The `file://` URL of `dir`, as `--upstream` takes it.
+pub(crate) fn file_url(dir: &Path) -> String {
+    format!("file://{}", dir.display())
 }
 
 /// Request path of a checksum-DB lookup: `/sumdb/<db>/lookup/<escaped path>@<escaped version>`.
@@ -350,6 +369,13 @@ impl FakeProxy {
         self.log_module(&mut p);
         self.serve(&p);
         p
+    }
+
+    /// The `--sumdb "KEY URL"` value that reaches this fake's checksum DB at its own URL (for
+    /// upstreams that do not proxy it, such as `file://`).
+    pub(crate) fn sumdb_flag(&self) -> String {
+        let (vkey, name) = self.with_log(|l| (l.vkey(), l.name().to_owned()));
+        format!("{vkey} {}/sumdb/{name}", self.url())
     }
 
     /// Runs `f` on the served checksum DB (e.g. to add records or read tiles).

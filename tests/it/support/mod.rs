@@ -45,15 +45,34 @@ pub(crate) fn goward_bin() -> PathBuf {
 
 /// A `goward` binary invocation that is expected to exit (bad flags, `--help`, …).
 pub(crate) fn run_goward(args: &[&str]) -> gocmd::GoOutput {
+    run_goward_with(args, &[], Stdio::piped())
+}
+
+/// Like [`run_goward`], with stdout a pipe whose reading end is already closed (as under
+/// `| head -1` once head is done): every write to it fails with `BrokenPipe`, deterministically.
+pub(crate) fn run_goward_stdout_closed(args: &[&str]) -> gocmd::GoOutput {
+    let (reader, writer) = std::io::pipe().expect("pipe");
+    drop(reader);
+    run_goward_with(args, &[], writer.into())
+}
+
+/// Like [`run_goward`], with extra environment variables and the given stdout.
+pub(crate) fn run_goward_with(
+    args: &[&str],
+    envs: &[(&str, &str)],
+    stdout: Stdio,
+) -> gocmd::GoOutput {
     let mut cmd = Command::new(goward_bin());
     cmd.args(args)
         .stdin(Stdio::null())
-        .stdout(Stdio::piped())
+        .stdout(stdout)
         .stderr(Stdio::piped());
     scrub_proxy_env(&mut cmd);
+    cmd.envs(envs.iter().copied());
+    let shown: Vec<String> = envs.iter().map(|(k, v)| format!("{k}={v:?} ")).collect();
     gocmd::run_with_timeout(
         cmd,
-        format!("goward {}", args.join(" ")),
+        format!("{}goward {}", shown.concat(), args.join(" ")),
         Duration::from_secs(60),
     )
 }
