@@ -148,6 +148,14 @@ pub struct ServeArgs {
     /// between body chunks [default: 60].
     #[arg(long, env = "GOWARD_IDLE_TIMEOUT", value_name = "SECS")]
     pub idle_timeout: Option<u64>,
+    /// Seconds a client has to send a request head, from connecting or from
+    /// the end of the previous response (so also the keep-alive idle time) [default: 30].
+    #[arg(long, env = "GOWARD_CLIENT_HEADER_TIMEOUT", value_name = "SECS")]
+    pub client_header_timeout: Option<u64>,
+    /// Open client connections; at the cap new ones wait unaccepted until one
+    /// closes [default: half the open-file limit, 64 to 4096].
+    #[arg(long, env = "GOWARD_MAX_CONNECTIONS", value_name = "N")]
+    pub max_connections: Option<usize>,
 }
 
 /// Flags of `goward verify-zip`.
@@ -182,6 +190,8 @@ struct FileConfig {
     connect_timeout: Option<u64>,
     zip_timeout: Option<u64>,
     policy: Option<PathBuf>,
+    client_header_timeout: Option<u64>,
+    max_connections: Option<usize>,
 }
 
 /// A configuration problem; the message names the setting and the source.
@@ -224,6 +234,8 @@ pub struct Config {
     pub list_ttl: Duration,
     /// Upstream timeouts.
     pub fetch: FetchLimits,
+    /// Client connection limits.
+    pub conn: crate::server::ConnLimits,
 }
 
 impl Config {
@@ -314,6 +326,25 @@ impl Config {
                 msg: "must be positive".into(),
             });
         }
+        let conn_defaults = crate::server::ConnLimits::default();
+        let conn = crate::server::ConnLimits {
+            header_timeout: secs(
+                args.client_header_timeout,
+                file.client_header_timeout,
+                conn_defaults.header_timeout.as_secs(),
+                "client-header-timeout",
+            )?,
+            max_connections: match args.max_connections.or(file.max_connections) {
+                Some(0) => {
+                    return Err(ConfigError::Invalid {
+                        setting: "max-connections",
+                        msg: "must be at least 1".into(),
+                    });
+                }
+                Some(n) => n,
+                None => conn_defaults.max_connections,
+            },
+        };
         // A relative policy path in the config file is relative to that file.
         let file_policy = file.policy.map(|p| match &args.location.config {
             Some(c) if p.is_relative() => c.parent().map_or(p.clone(), |d| d.join(&p)),
@@ -337,6 +368,7 @@ impl Config {
             max_zip_size,
             list_ttl: secs(args.list_ttl, file.list_ttl, 60, "list-ttl")?,
             fetch,
+            conn,
         })
     }
 }
@@ -450,6 +482,25 @@ mod tests {
         assert_eq!(c.policy, Some(PathBuf::from("/etc/q.toml")));
         let c = Config::load(&args(&["--cache-dir", "/x"])).unwrap();
         assert_eq!(c.policy, None);
+    }
+
+    #[test]
+    fn connection_limits() {
+        let c = Config::load(&args(&["--cache-dir", "/x"])).unwrap();
+        assert_eq!(c.conn, crate::server::ConnLimits::default());
+        let c = Config::load(&args(&[
+            "--cache-dir",
+            "/x",
+            "--client-header-timeout",
+            "5",
+            "--max-connections",
+            "10",
+        ]))
+        .unwrap();
+        assert_eq!(c.conn.header_timeout, Duration::from_secs(5));
+        assert_eq!(c.conn.max_connections, 10);
+        let e = Config::load(&args(&["--cache-dir", "/x", "--max-connections", "0"])).unwrap_err();
+        assert_eq!(e.to_string(), "invalid max-connections: must be at least 1");
     }
 
     #[test]

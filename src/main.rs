@@ -89,7 +89,7 @@ fn serve(args: &ServeArgs, hooks: ServeHooks) -> anyhow::Result<()> {
             sumdb = %config.sumdbs.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(","),
             "serving"
         );
-        goward::server::run(listener, app, hooks.shutdown).await?;
+        goward::server::run(listener, app, config.conn, hooks.shutdown).await?;
         tracing::info!("stopped");
         Ok(())
     })
