@@ -156,6 +156,9 @@ pub struct ServeArgs {
     /// closes [default: half the open-file limit, 64 to 4096].
     #[arg(long, env = "GOWARD_MAX_CONNECTIONS", value_name = "N")]
     pub max_connections: Option<usize>,
+    /// Bytes of @v/list, @latest and .info answers kept in memory [default: 67108864].
+    #[arg(long, env = "GOWARD_MEMORY_CACHE_SIZE", value_name = "BYTES")]
+    pub memory_cache_size: Option<u64>,
 }
 
 /// Flags of `goward verify-zip`.
@@ -192,6 +195,7 @@ struct FileConfig {
     policy: Option<PathBuf>,
     client_header_timeout: Option<u64>,
     max_connections: Option<usize>,
+    memory_cache_size: Option<u64>,
 }
 
 /// A configuration problem; the message names the setting and the source.
@@ -236,6 +240,8 @@ pub struct Config {
     pub fetch: FetchLimits,
     /// Client connection limits.
     pub conn: crate::server::ConnLimits,
+    /// Bytes of list/latest/info answers kept in memory.
+    pub memory_cache_size: u64,
 }
 
 impl Config {
@@ -369,6 +375,10 @@ impl Config {
             list_ttl: secs(args.list_ttl, file.list_ttl, 60, "list-ttl")?,
             fetch,
             conn,
+            memory_cache_size: args
+                .memory_cache_size
+                .or(file.memory_cache_size)
+                .unwrap_or(crate::service::ServiceLimits::default().memory_cache_bytes),
         })
     }
 }

@@ -123,6 +123,7 @@ impl App {
         let mut limits = crate::service::ServiceLimits::default();
         limits.zip.max_zip_file = config.max_zip_size;
         limits.list_ttl = config.list_ttl;
+        limits.memory_cache_bytes = config.memory_cache_size;
         let mut service = Service::new(upstreams, store, sumdbs, limits);
         if let Some(path) = &config.policy {
             let active = crate::service::load_policy(path, &http)?;
