@@ -196,6 +196,7 @@ struct FileConfig {
     client_header_timeout: Option<u64>,
     max_connections: Option<usize>,
     memory_cache_size: Option<u64>,
+    allow_internal_redirects: Option<bool>,
 }
 
 /// A configuration problem; the message names the setting and the source.
@@ -321,6 +322,9 @@ impl Config {
                 defaults.zip_timeout.as_secs(),
                 "zip_timeout",
             )?,
+            allow_internal_redirects: file
+                .allow_internal_redirects
+                .unwrap_or(defaults.allow_internal_redirects),
         };
         let max_zip_size = args
             .max_zip_size

@@ -85,7 +85,7 @@ fn serve(args: &ServeArgs, hooks: ServeHooks) -> anyhow::Result<()> {
         tracing::info!(
             %addr,
             cache = %config.cache_dir.display(),
-            upstream = %config.upstream,
+            upstream = %goward::upstream::redact_list(&config.upstream),
             sumdb = %config.sumdbs.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(","),
             "serving"
         );
