@@ -152,6 +152,18 @@ pub struct ServeArgs {
     /// between body chunks [default: 60].
     #[arg(long, env = "GOWARD_IDLE_TIMEOUT", value_name = "SECS")]
     pub idle_timeout: Option<u64>,
+    /// Seconds a client has to send a request head, from connecting or from
+    /// the end of the previous response (so also the keep-alive idle time) [default: 30].
+    #[arg(long, env = "GOWARD_CLIENT_HEADER_TIMEOUT", value_name = "SECS")]
+    pub client_header_timeout: Option<u64>,
+    /// Open client connections; at the cap new ones wait unaccepted until one
+    /// closes [default: half the open-file limit, 64 to 4096].
+    #[arg(long, env = "GOWARD_MAX_CONNECTIONS", value_name = "N")]
+    pub max_connections: Option<usize>,
+    /// Memory for @v/list, @latest and .info answers: bytes, or a number and a
+    /// unit such as 64MiB [default: 64MiB].
+    #[arg(long, env = "GOWARD_MEMORY_CACHE_SIZE", value_name = "SIZE", value_parser = crate::size::parse_size)]
+    pub memory_cache_size: Option<u64>,
 }
 
 /// Flags of `goward verify-zip`.
@@ -188,6 +200,10 @@ struct FileConfig {
     max_fills: Option<u64>,
     spool_budget: Option<crate::size::SizeValue>,
     policy: Option<PathBuf>,
+    client_header_timeout: Option<u64>,
+    max_connections: Option<usize>,
+    memory_cache_size: Option<crate::size::SizeValue>,
+    allow_internal_redirects: Option<bool>,
 }
 
 /// A configuration problem; the message names the setting and the source.
@@ -234,6 +250,10 @@ pub struct Config {
     pub max_fills: usize,
     /// Spool bytes for zips in flight.
     pub spool_budget: u64,
+    /// Client connection limits.
+    pub conn: crate::server::ConnLimits,
+    /// Bytes of list/latest/info answers kept in memory.
+    pub memory_cache_size: u64,
 }
 
 impl Config {
@@ -313,6 +333,9 @@ impl Config {
                 defaults.zip_timeout.as_secs(),
                 "zip_timeout",
             )?,
+            allow_internal_redirects: file
+                .allow_internal_redirects
+                .unwrap_or(defaults.allow_internal_redirects),
         };
         let from_file = file_size(file.max_zip_size.as_ref(), "max_zip_size")?;
         let max_zip_size = args
@@ -345,6 +368,25 @@ impl Config {
                 msg: "must be positive".into(),
             });
         }
+        let conn_defaults = crate::server::ConnLimits::default();
+        let conn = crate::server::ConnLimits {
+            header_timeout: secs(
+                args.client_header_timeout,
+                file.client_header_timeout,
+                conn_defaults.header_timeout.as_secs(),
+                "client-header-timeout",
+            )?,
+            max_connections: match args.max_connections.or(file.max_connections) {
+                Some(0) => {
+                    return Err(ConfigError::Invalid {
+                        setting: "max-connections",
+                        msg: "must be at least 1".into(),
+                    });
+                }
+                Some(n) => n,
+                None => conn_defaults.max_connections,
+            },
+        };
         // A relative policy path in the config file is relative to that file.
         let file_policy = file.policy.map(|p| match &args.location.config {
             Some(c) if p.is_relative() => c.parent().map_or(p.clone(), |d| d.join(&p)),
@@ -370,6 +412,14 @@ impl Config {
             fetch,
             max_fills,
             spool_budget,
+            conn,
+            memory_cache_size: args
+                .memory_cache_size
+                .or(file_size(
+                    file.memory_cache_size.as_ref(),
+                    "memory_cache_size",
+                )?)
+                .unwrap_or(crate::service::ServiceLimits::default().memory_cache_bytes),
         })
     }
 }
@@ -539,6 +589,25 @@ mod tests {
         assert_eq!(c.policy, Some(PathBuf::from("/etc/q.toml")));
         let c = Config::load(&args(&["--cache-dir", "/x"])).unwrap();
         assert_eq!(c.policy, None);
+    }
+
+    #[test]
+    fn connection_limits() {
+        let c = Config::load(&args(&["--cache-dir", "/x"])).unwrap();
+        assert_eq!(c.conn, crate::server::ConnLimits::default());
+        let c = Config::load(&args(&[
+            "--cache-dir",
+            "/x",
+            "--client-header-timeout",
+            "5",
+            "--max-connections",
+            "10",
+        ]))
+        .unwrap();
+        assert_eq!(c.conn.header_timeout, Duration::from_secs(5));
+        assert_eq!(c.conn.max_connections, 10);
+        let e = Config::load(&args(&["--cache-dir", "/x", "--max-connections", "0"])).unwrap_err();
+        assert_eq!(e.to_string(), "invalid max-connections: must be at least 1");
     }
 
     #[test]

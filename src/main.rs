@@ -86,11 +86,11 @@ fn serve(args: &ServeArgs, hooks: ServeHooks) -> anyhow::Result<()> {
         tracing::info!(
             %addr,
             cache = %config.cache_dir.display(),
-            upstream = %config.upstream,
+            upstream = %goward::upstream::redact_list(&config.upstream),
             sumdb = %config.sumdbs.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(","),
             "serving"
         );
-        goward::server::run(listener, app, hooks.shutdown).await?;
+        goward::server::run(listener, app, config.conn, hooks.shutdown).await?;
         tracing::info!("stopped");
         Ok(())
     })

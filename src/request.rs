@@ -37,6 +37,12 @@ impl ModulePath {
         module::check_path(path).map_err(|e| RequestError::BadModule(e.to_string()))?;
         let escaped =
             module::escape_path(path).map_err(|e| RequestError::BadModule(e.to_string()))?;
+        if let Some(e) = escaped.split('/').find(|e| e.len() > MAX_NAME_LEN) {
+            return Err(RequestError::NameTooLong {
+                what: "module path element",
+                len: e.len(),
+            });
+        }
         Ok(ModulePath {
             path: path.to_owned(),
             escaped,
@@ -85,6 +91,7 @@ impl ModuleVersion {
             .map_err(|e| RequestError::BadVersion(e.to_string()))?;
         let escaped_version =
             module::escape_version(version).map_err(|e| RequestError::BadVersion(e.to_string()))?;
+        check_version_len(&escaped_version)?;
         Ok(ModuleVersion {
             module,
             version: version.to_owned(),
@@ -168,6 +175,21 @@ impl Request {
     }
 }
 
+/// Longest escaped module path element or version: cache file names such as
+/// `<element>@<version>` (checksum lookups) and `<version>.zip.json` must
+/// stay under the 255-byte limit of common filesystems.
+pub const MAX_NAME_LEN: usize = 120;
+
+fn check_version_len(escaped: &str) -> Result<(), RequestError> {
+    if escaped.len() > MAX_NAME_LEN {
+        return Err(RequestError::NameTooLong {
+            what: "version",
+            len: escaped.len(),
+        });
+    }
+    Ok(())
+}
+
 /// Why a request path was refused (400), or that it names nothing (404).
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -175,6 +197,9 @@ pub enum RequestError {
     /// Over [`MAX_PATH_LEN`].
     #[error("request path too long ({0} bytes; limit is {MAX_PATH_LEN})")]
     TooLong(usize),
+    /// An escaped module path element or version over [`MAX_NAME_LEN`].
+    #[error("{what} too long ({len} bytes escaped; limit is {MAX_NAME_LEN})")]
+    NameTooLong { what: &'static str, len: usize },
     /// Percent-escapes, control characters, backslashes and the like.
     #[error("invalid character {0:?} in request path")]
     BadChar(char),
@@ -254,6 +279,7 @@ pub fn parse(raw: &str, sumdbs: &[String]) -> Result<Request, RequestError> {
     let version =
         module::unescape_version(ev).map_err(|e| RequestError::BadVersion(e.to_string()))?;
     if ext == "info" && module::canonical_version(&version).as_deref() != Some(version.as_str()) {
+        check_version_len(ev)?;
         return Ok(Request::InfoQuery(module, version));
     }
     let mv = ModuleVersion::new(module, &version)?;
@@ -477,6 +503,44 @@ mod tests {
             p("/x%25/@v/list"),
             Err(RequestError::BadEscape("%25".into()))
         );
+    }
+
+    #[test]
+    fn over_long_names_are_refused_by_length() {
+        let long_v = format!("v1.0.0-{}", "a".repeat(200));
+        let e = p(&format!("/example.com/m/@v/{long_v}.zip")).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "version too long (207 bytes escaped; limit is 120)"
+        );
+        let e = p(&format!("/example.com/m/@v/{long_v}.info")).unwrap_err();
+        assert_eq!(
+            e,
+            RequestError::NameTooLong {
+                what: "version",
+                len: 207
+            }
+        );
+        let e = p(&format!(
+            "/sumdb/sum.golang.org/lookup/example.com/m@{long_v}"
+        ))
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "version too long (207 bytes escaped; limit is 120)"
+        );
+        let e = p(&format!("/example.com/{}/@v/list", "a".repeat(121))).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "module path element too long (121 bytes escaped; limit is 120)"
+        );
+        // Upper case escapes to two bytes: the escaped length counts.
+        let e = p(&format!("/example.com/{}/@latest", "!a".repeat(61))).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "module path element too long (122 bytes escaped; limit is 120)"
+        );
+        assert!(p(&format!("/example.com/{}/@v/list", "a".repeat(120))).is_ok());
     }
 
     #[test]

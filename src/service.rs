@@ -60,6 +60,10 @@ pub struct ServiceLimits {
     /// most) before its body is read, so a burst of cold zips cannot fill
     /// the disk with spool files.
     pub spool_budget: u64,
+    /// Bytes of `@v/list`, `@latest` and `.info` bodies kept in memory, a
+    /// third for each: counted in bytes, not entries, since one list may be
+    /// 4 MiB and a few hundred of them would otherwise hold gigabytes.
+    pub memory_cache_bytes: u64,
 }
 
 impl Default for ServiceLimits {
@@ -70,7 +74,23 @@ impl Default for ServiceLimits {
             list_ttl: Duration::from_secs(60),
             max_fills: 64,
             spool_budget: 4 << 30,
+            memory_cache_bytes: 64 << 20,
         }
+    }
+}
+
+/// An in-memory document cache bounded by the bytes of its bodies (plus a
+/// small per-entry overhead), with an optional time to live.
+fn doc_cache<K>(max_bytes: u64, ttl: Option<Duration>) -> moka::future::Cache<K, Bytes>
+where
+    K: std::hash::Hash + Eq + Send + Sync + 'static,
+{
+    let b = moka::future::Cache::builder()
+        .max_capacity(max_bytes)
+        .weigher(|_: &K, v: &Bytes| u32::try_from(v.len() + 64).unwrap_or(u32::MAX));
+    match ttl {
+        Some(ttl) => b.time_to_live(ttl).build(),
+        None => b.build(),
     }
 }
 
@@ -244,15 +264,9 @@ impl Service {
             fills: Flights::new(),
             fill_slots: tokio::sync::Semaphore::new(limits.max_fills.max(1)),
             spool: tokio::sync::Semaphore::new(spool_units(limits.spool_budget)),
-            infos: moka::future::Cache::builder().max_capacity(200_000).build(),
-            lists: moka::future::Cache::builder()
-                .max_capacity(50_000)
-                .time_to_live(ttl)
-                .build(),
-            latests: moka::future::Cache::builder()
-                .max_capacity(50_000)
-                .time_to_live(ttl)
-                .build(),
+            infos: doc_cache(limits.memory_cache_bytes / 3, None),
+            lists: doc_cache(limits.memory_cache_bytes / 3, Some(ttl)),
+            latests: doc_cache(limits.memory_cache_bytes / 3, Some(ttl)),
             zip_checks: tokio::sync::Semaphore::new(
                 std::thread::available_parallelism().map_or(2, |n| n.get().max(2)),
             ),
@@ -1349,5 +1363,17 @@ mod tests {
             got,
             Bytes::from_static(b"v1.0.0\nv1.1.0 2020-01-01T00:00:00Z\nv2.0.0+incompatible\n")
         );
+    }
+
+    #[tokio::test]
+    async fn document_caches_are_bounded_by_bytes() {
+        let c = doc_cache::<u32>(4 << 20, Some(Duration::from_secs(3600)));
+        let body = Bytes::from(vec![b'v'; 1 << 20]);
+        for k in 0..32 {
+            c.insert(k, body.clone()).await;
+        }
+        c.run_pending_tasks().await;
+        assert!(c.weighted_size() <= 4 << 20, "{} bytes", c.weighted_size());
+        assert!(c.entry_count() <= 3, "{} entries", c.entry_count());
     }
 }

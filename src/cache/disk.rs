@@ -307,13 +307,14 @@ impl Store for DiskStore {
         version: &str,
     ) -> Result<Option<ArtifactMeta>, StoreError> {
         let path = self.meta_path(kind, module, version)?;
-        let bytes = match fs::read(&path) {
-            Ok(b) => b,
+        let bytes = match read_regular(&path) {
+            Ok(b) => Ok(b),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) if e.kind() == std::io::ErrorKind::InvalidData => Err(e.to_string()),
             Err(e) => return Err(StoreError::io("read", path, e)),
         };
-        let meta = serde_json::from_slice::<ArtifactMeta>(&bytes)
-            .map_err(|e| e.to_string())
+        let meta = bytes
+            .and_then(|b| serde_json::from_slice::<ArtifactMeta>(&b).map_err(|e| e.to_string()))
             .and_then(|meta| {
                 let ok = meta.v == META_VERSION
                     && meta.kind == kind
@@ -335,16 +336,7 @@ impl Store for DiskStore {
             Err(msg) => {
                 // A damaged record proves nothing: move it aside and treat the
                 // version as not cached, so it is fetched and proven again.
-                let name = path
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default();
-                let dest = self
-                    .root
-                    .join("quarantine")
-                    .join(format!("meta.{}.{name}", now_nanos()));
-                fs::rename(&path, &dest).map_err(|e| StoreError::io("quarantine", &path, e))?;
-                tracing::error!(path = %path.display(), quarantined = %dest.display(), "damaged cache metadata: {msg}");
+                self.move_aside(&path, "meta", &format!("damaged cache metadata: {msg}"))?;
                 Ok(None)
             }
         }
@@ -352,7 +344,7 @@ impl Store for DiskStore {
 
     fn open_blob(&self, meta: &ArtifactMeta) -> Result<fs::File, StoreError> {
         let p = self.blob_path(&meta.sha256);
-        fs::File::open(&p).map_err(|e| StoreError::io("open", p, e))
+        open_regular(&p).map_err(|e| StoreError::io("open", p, e))
     }
 
     fn quarantine(&self, meta: &ArtifactMeta, why: &str) -> Result<(), StoreError> {
@@ -389,11 +381,17 @@ impl Store for DiskStore {
 
     fn get_doc(&self, key: &DocKey) -> Result<Option<Bytes>, StoreError> {
         let p = self.root.join(key.rel_path());
-        match fs::read(&p) {
+        match read_regular(&p) {
             // An empty file counts as missing (cmd/go sumdb.go ReadCache).
             Ok(b) if b.is_empty() => Ok(None),
             Ok(b) => Ok(Some(Bytes::from(b))),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            // A re-fetchable document that is not a file is moved aside; the
+            // durable ones (trusted heads) are an error: never forget them.
+            Err(e) if e.kind() == std::io::ErrorKind::InvalidData && !key.durable() => {
+                self.move_aside(&p, "doc", &format!("damaged cache document: {e}"))?;
+                Ok(None)
+            }
             Err(e) => Err(StoreError::io("read", p, e)),
         }
     }
@@ -443,6 +441,55 @@ impl Store for DiskStore {
         self.write_atomic_with(&p, new, key.durable())?;
         Ok(true)
     }
+}
+
+impl DiskStore {
+    /// Moves a damaged file to `quarantine/<kind>.<nanos>.<name>` and logs why.
+    fn move_aside(&self, path: &Path, kind: &str, why: &str) -> Result<(), StoreError> {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let dest = self
+            .root
+            .join("quarantine")
+            .join(format!("{kind}.{}.{name}", now_nanos()));
+        fs::rename(path, &dest).map_err(|e| StoreError::io("quarantine", path, e))?;
+        tracing::error!(path = %path.display(), quarantined = %dest.display(), "{why}");
+        Ok(())
+    }
+}
+
+/// Opens a cache file for reading, refusing anything but a regular file: a
+/// FIFO or device planted in the cache would otherwise block the reading
+/// thread forever (on Linux it is opened with O_NONBLOCK, then checked).
+/// A non-regular file is `InvalidData`, "not a regular file".
+fn open_regular(path: &Path) -> std::io::Result<fs::File> {
+    let not_regular = || std::io::Error::new(std::io::ErrorKind::InvalidData, "not a regular file");
+    let mut o = fs::OpenOptions::new();
+    o.read(true);
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32);
+    }
+    #[cfg(not(target_os = "linux"))]
+    if !fs::metadata(path)?.is_file() {
+        return Err(not_regular());
+    }
+    let f = o.open(path)?;
+    if !f.metadata()?.is_file() {
+        return Err(not_regular());
+    }
+    Ok(f)
+}
+
+/// [`open_regular`], read whole.
+fn read_regular(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut buf = Vec::new();
+    open_regular(path)?.read_to_end(&mut buf)?;
+    Ok(buf)
 }
 
 #[cfg(test)]

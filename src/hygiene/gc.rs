@@ -5,8 +5,9 @@
 //! so a concurrent `serve` never finds a record without its blob (at worst
 //! it re-fetches and proves a version it was about to serve). The checksum
 //! database state (`sumdb/`: trusted heads, tiles, proven lookups) is never
-//! touched, nor are `.info`, `list` and `@latest` documents (small, and
-//! re-validated on use). Without a limit nothing is removed.
+//! touched. `.info`, `list` and `@latest` documents count towards the size
+//! and are collected with the artifacts, least recently written first: they
+//! are re-fetched on use. Without a limit nothing is removed.
 
 use std::collections::{HashMap, HashSet};
 use std::fs;
@@ -35,6 +36,17 @@ pub struct Entry {
     pub verified_at: u64,
 }
 
+/// A cached `.info`, `@v/list` or `@latest` document the collector may remove.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Doc {
+    /// The file.
+    pub path: PathBuf,
+    /// Size in bytes.
+    pub size: u64,
+    /// Unix seconds of its last write.
+    pub written_at: u64,
+}
+
 /// Hook for content that must survive collection (mirrored or pinned
 /// modules). Nothing is mirrored or pinned yet, so nothing is protected;
 /// when a mirror list exists, return `true` here for its members unless
@@ -59,9 +71,11 @@ pub struct Plan {
     pub remove: Vec<usize>,
     /// Blobs left without a record (digests).
     pub blobs: Vec<String>,
+    /// Indexes into the documents.
+    pub docs: Vec<usize>,
     /// Bytes freed.
     pub freed: u64,
-    /// Blob bytes kept.
+    /// Blob and document bytes kept.
     pub after: u64,
 }
 
@@ -75,16 +89,19 @@ pub struct BlobInfo {
     pub settled: bool,
 }
 
-/// Decides what to remove: unreferenced settled blobs, then records oldest
-/// verification first while over the size limit or older than the age limit.
+/// Decides what to remove: unreferenced settled blobs, then records and
+/// documents, oldest verification or write first, while over the size limit
+/// or older than the age limit.
 pub fn plan(
     entries: &[Entry],
+    docs: &[Doc],
     blobs: &HashMap<String, BlobInfo>,
     limits: Limits,
     now: u64,
 ) -> Plan {
     let mut p = Plan::default();
-    let total: u64 = blobs.values().map(|b| b.size).sum();
+    let total: u64 =
+        blobs.values().map(|b| b.size).sum::<u64>() + docs.iter().map(|d| d.size).sum::<u64>();
     if limits.max_size.is_none() && limits.older_than.is_none() {
         p.after = total;
         return p;
@@ -104,22 +121,38 @@ pub fn plan(
         current -= blobs[sha].size;
         p.blobs.push(sha.clone());
     }
-    let mut order: Vec<usize> = (0..entries.len()).collect();
-    order.sort_by(|&a, &b| {
-        (entries[a].verified_at, &entries[a].name).cmp(&(entries[b].verified_at, &entries[b].name))
-    });
-    for i in order {
-        let e = &entries[i];
-        if protected(e) {
+    // Records (Ok) and documents (Err) in one queue, oldest first.
+    let mut order: Vec<(u64, &str, Result<usize, usize>)> = entries
+        .iter()
+        .enumerate()
+        .map(|(i, e)| (e.verified_at, e.name.as_str(), Ok(i)))
+        .chain(
+            docs.iter()
+                .enumerate()
+                .map(|(j, d)| (d.written_at, d.path.to_str().unwrap_or_default(), Err(j))),
+        )
+        .collect();
+    order.sort();
+    for (at, _, item) in order {
+        if item.is_ok_and(|i| protected(&entries[i])) {
             continue;
         }
         let too_old = limits
             .older_than
-            .is_some_and(|age| e.verified_at.saturating_add(age.as_secs()) <= now);
+            .is_some_and(|age| at.saturating_add(age.as_secs()) <= now);
         let too_big = limits.max_size.is_some_and(|m| current > m);
         if !(too_old || too_big) {
             continue;
         }
+        let i = match item {
+            Ok(i) => i,
+            Err(j) => {
+                p.docs.push(j);
+                current -= docs[j].size;
+                continue;
+            }
+        };
+        let e = &entries[i];
         p.remove.push(i);
         let r = refs.entry(e.sha256.as_str()).or_default();
         *r = r.saturating_sub(1);
@@ -146,16 +179,20 @@ pub struct GcReport {
     pub dry_run: bool,
     /// Artifacts (records) in the cache.
     pub artifacts: u64,
-    /// Blob bytes before.
+    /// `.info`, `list` and `@latest` documents in the cache.
+    pub documents: u64,
+    /// Blob and document bytes before.
     pub before_bytes: u64,
-    /// Blob bytes after.
+    /// Blob and document bytes after.
     pub after_bytes: u64,
-    /// Blob bytes freed.
+    /// Blob and document bytes freed.
     pub freed_bytes: u64,
     /// Records removed (`module@version (kind)`).
     pub removed: Vec<String>,
     /// Blobs removed.
     pub removed_blobs: u64,
+    /// Documents removed.
+    pub removed_documents: u64,
     /// Bytes of blobs no record points at (freed by any run with a limit).
     pub unreferenced_bytes: u64,
     /// Records that could not be read (left alone; `cache verify` deals with them).
@@ -221,14 +258,38 @@ pub fn collect(
         .filter(|(sha, b)| b.settled && !referenced.contains(sha.as_str()))
         .map(|(_, b)| b.size)
         .sum();
-    let p = plan(&entries, &blobs, limits, scan::now_secs());
-    report.before_bytes = blobs.values().map(|b| b.size).sum();
+    let secs = |t: Option<SystemTime>| {
+        t.and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_secs())
+    };
+    let docs: Vec<Doc> = scan::doc_files(root)
+        .map_err(|e| StoreError::io("read", root.join("meta"), e))?
+        .into_iter()
+        .map(|d| Doc {
+            written_at: secs(d.modified),
+            path: d.path,
+            size: d.size,
+        })
+        .collect();
+    report.documents = docs.len() as u64;
+    let p = plan(&entries, &docs, &blobs, limits, scan::now_secs());
+    let doc_bytes: u64 = docs.iter().map(|d| d.size).sum();
+    report.before_bytes = blobs.values().map(|b| b.size).sum::<u64>() + doc_bytes;
     report.after_bytes = p.after;
     report.freed_bytes = p.freed;
     report.removed = p.remove.iter().map(|&i| entries[i].name.clone()).collect();
     report.removed_blobs = p.blobs.len() as u64;
+    report.removed_documents = p.docs.len() as u64;
     if dry_run || !report.limited {
         return Ok(report);
+    }
+    let mut docs_freed = 0u64;
+    for &j in &p.docs {
+        match fs::remove_file(&docs[j].path) {
+            Ok(()) => docs_freed += docs[j].size,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(StoreError::io("remove", &docs[j].path, e)),
+        }
     }
     for &i in &p.remove {
         let path = &entries[i].meta_path;
@@ -244,7 +305,7 @@ pub fn collect(
         .into_iter()
         .map(|e| e.sha256)
         .collect();
-    let mut freed = 0u64;
+    let mut freed = docs_freed;
     let mut removed_blobs = 0u64;
     for sha in &p.blobs {
         if still.contains(sha) {
@@ -297,7 +358,7 @@ mod tests {
     fn no_limit_removes_nothing() {
         let en = [e("a", "1", 10), e("b", "2", 20)];
         let b = blobs(&[("1", 100, true), ("2", 100, true), ("9", 5, true)]);
-        let p = plan(&en, &b, Limits::default(), 1000);
+        let p = plan(&en, &[], &b, Limits::default(), 1000);
         assert_eq!(p.remove, Vec::<usize>::new());
         assert!(p.blobs.is_empty());
         assert_eq!((p.freed, p.after), (0, 205));
@@ -315,6 +376,7 @@ mod tests {
         let b = blobs(&[("1", 100, true), ("2", 100, true), ("3", 100, true)]);
         let p = plan(
             &en,
+            &[],
             &b,
             Limits {
                 max_size: Some(150),
@@ -334,6 +396,7 @@ mod tests {
         let b = blobs(&[("1", 100, true), ("o", 50, true), ("fresh", 70, false)]);
         let p = plan(
             &en,
+            &[],
             &b,
             Limits {
                 max_size: Some(1000),
@@ -352,6 +415,7 @@ mod tests {
         let b = blobs(&[("1", 10, true), ("2", 10, true)]);
         let p = plan(
             &en,
+            &[],
             &b,
             Limits {
                 max_size: None,
@@ -361,5 +425,55 @@ mod tests {
         );
         assert_eq!(p.remove, vec![0]);
         assert_eq!(p.freed, 10);
+    }
+
+    #[test]
+    fn documents_count_and_go_in_age_order_with_records() {
+        let en = [e("a", "1", 200)];
+        let d = |p: &str, size, at| Doc {
+            path: PathBuf::from(p),
+            size,
+            written_at: at,
+        };
+        let docs = [d("old-list", 400, 100), d("new-list", 400, 300)];
+        let b = blobs(&[("1", 100, true)]);
+        let lim = |m| Limits {
+            max_size: Some(m),
+            older_than: None,
+        };
+        // 900 bytes: the old list goes first, then the record, then the new list.
+        let p = plan(&en, &docs, &b, lim(500), 1000);
+        assert_eq!((p.docs.clone(), p.remove.clone()), (vec![0], vec![]));
+        assert_eq!((p.freed, p.after), (400, 500));
+        let p = plan(&en, &docs, &b, lim(0), 1000);
+        assert_eq!((p.docs, p.remove), (vec![0, 1], vec![0]));
+        assert_eq!((p.freed, p.after), (900, 0));
+    }
+
+    #[test]
+    fn collect_removes_list_latest_and_info_documents() {
+        let dir = tempfile::tempdir().unwrap();
+        let v = dir.path().join("meta/example.com/m/@v");
+        fs::create_dir_all(&v).unwrap();
+        let big = vec![b'v'; 1 << 20];
+        for f in ["list", "v1.0.0.info"] {
+            fs::write(v.join(f), &big).unwrap();
+        }
+        fs::write(dir.path().join("meta/example.com/m/@latest"), &big).unwrap();
+        let r = collect(dir.path(), Limits::default(), false).unwrap();
+        assert_eq!((r.documents, r.before_bytes), (3, 3 << 20));
+        assert!(v.join("list").exists(), "no limit removes nothing");
+        let r = collect(
+            dir.path(),
+            Limits {
+                max_size: Some(1_000_000),
+                older_than: None,
+            },
+            false,
+        )
+        .unwrap();
+        assert_eq!(r.removed_documents, 3);
+        assert_eq!((r.freed_bytes, r.after_bytes), (3 << 20, 0));
+        assert_eq!(scan::doc_files(dir.path()).unwrap(), vec![]);
     }
 }

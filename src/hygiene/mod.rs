@@ -216,20 +216,22 @@ fn run_gc(a: &GcArgs) -> ExitCode {
             crate::outln!("{verb} {r}");
         }
         crate::outln!(
-            "{}: {verb} {} artifact(s) and {} blob(s), {} freed; {} -> {}",
+            "{}: {verb} {} artifact(s), {} blob(s) and {} document(s), {} freed; {} -> {}",
             report.cache_dir,
             report.removed.len(),
             report.removed_blobs,
+            report.removed_documents,
             units::human(report.freed_bytes),
             units::human(report.before_bytes),
             units::human(report.after_bytes)
         );
     } else {
         crate::outln!(
-            "{}: {} artifact(s), {} of blobs; {} in blobs no record points at would be freed by any collection; \
+            "{}: {} artifact(s), {} document(s), {} of blobs and documents; {} in blobs no record points at would be freed by any collection; \
              nothing removed: give --max-size SIZE and/or --older-than AGE",
             report.cache_dir,
             report.artifacts,
+            report.documents,
             units::human(report.before_bytes),
             units::human(report.unreferenced_bytes)
         );

@@ -89,6 +89,47 @@ pub fn classify_meta(meta: &Path, path: PathBuf) -> Option<MetaFile> {
     })
 }
 
+/// A cached `.info`, `@v/list` or `@latest` document under `root/meta`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DocFile {
+    /// Where it is.
+    pub path: PathBuf,
+    /// Size in bytes.
+    pub size: u64,
+    /// Last write.
+    pub modified: Option<SystemTime>,
+}
+
+/// Every `.info`, `@v/list` and `@latest` document under `root/meta`, sorted
+/// by path (temp files and artifact records excluded).
+pub fn doc_files(root: &Path) -> io::Result<Vec<DocFile>> {
+    let mut files = Vec::new();
+    walk(&root.join("meta"), &mut files)?;
+    files.sort();
+    let mut out = Vec::new();
+    for path in files {
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        let in_v = path
+            .parent()
+            .and_then(|p| p.file_name())
+            .is_some_and(|n| n == "@v");
+        let is_doc = (in_v && (name == "list" || name.ends_with(".info"))) || name == "@latest";
+        if !is_doc {
+            continue;
+        }
+        match fs::metadata(&path) {
+            Ok(md) => out.push(DocFile {
+                path,
+                size: md.len(),
+                modified: md.modified().ok(),
+            }),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(out)
+}
+
 /// Every file under `root/blobs/sha256`, sorted by path.
 pub fn blob_files(root: &Path) -> io::Result<Vec<BlobFile>> {
     let mut files = Vec::new();

@@ -59,15 +59,23 @@ impl HttpClient {
         // reqwest sets ALPN only on TLS configs it builds itself.
         tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
 
+        let allow_internal = limits.allow_internal_redirects;
         let mut builder = reqwest::Client::builder()
             .tls_backend_preconfigured(tls)
             .connect_timeout(limits.connect_timeout)
-            .redirect(reqwest::redirect::Policy::custom(
-                |attempt| match check_redirect(attempt.previous(), attempt.url()) {
+            .redirect(reqwest::redirect::Policy::custom(move |attempt| {
+                let checked = check_redirect(attempt.previous(), attempt.url()).and_then(|()| {
+                    if allow_internal {
+                        Ok(())
+                    } else {
+                        check_redirect_target(attempt.previous(), attempt.url())
+                    }
+                });
+                match checked {
                     Ok(()) => attempt.follow(),
                     Err(msg) => attempt.error(msg),
-                },
-            ))
+                }
+            }))
             .referer(false)
             .user_agent(user_agent);
         if !env_proxy {
@@ -103,6 +111,52 @@ pub(crate) fn check_redirect(previous: &[Url], next: &Url) -> Result<(), String>
     }
     if previous.len() >= MAX_REDIRECTS {
         return Err(format!("stopped after {MAX_REDIRECTS} redirects"));
+    }
+    Ok(())
+}
+
+/// Refuses a redirect to an address an upstream has no business sending goward
+/// to: link-local (169.254.0.0/16 holds the cloud metadata endpoint),
+/// unspecified or "this network", multicast, broadcast, the AWS IPv6 metadata
+/// address fd00:ec2::254, and loopback unless the chain began at a loopback
+/// upstream. Only IP literals are checked: a host name is not resolved here.
+pub(crate) fn check_redirect_target(previous: &[Url], next: &Url) -> Result<(), String> {
+    use std::net::IpAddr;
+    let host_ip = |u: &Url| {
+        let h = u.host_str()?;
+        let h = h
+            .strip_prefix('[')
+            .and_then(|h| h.strip_suffix(']'))
+            .unwrap_or(h);
+        h.parse::<IpAddr>().ok().map(|ip| match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+            v4 => v4,
+        })
+    };
+    let Some(ip) = host_ip(next) else {
+        return Ok(());
+    };
+    let internal = match ip {
+        IpAddr::V4(v4) => {
+            v4.is_link_local() || v4.octets()[0] == 0 || v4.is_multicast() || v4.is_broadcast()
+        }
+        IpAddr::V6(v6) => {
+            v6.is_unspecified()
+                || v6.is_multicast()
+                || v6.is_unicast_link_local()
+                || v6 == std::net::Ipv6Addr::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254)
+        }
+    };
+    let from_loopback = previous.first().is_some_and(|u| {
+        host_ip(u).is_some_and(|ip| ip.is_loopback())
+            || u.host_str()
+                .is_some_and(|h| h.eq_ignore_ascii_case("localhost"))
+    });
+    if internal || (ip.is_loopback() && !from_loopback) {
+        return Err(format!(
+            "redirected to internal address {} (allow_internal_redirects is off)",
+            redact_url(next)
+        ));
     }
     Ok(())
 }
@@ -212,6 +266,15 @@ impl HttpUpstream {
             }
         };
         let status = resp.status().as_u16();
+        // No Accept-Encoding is sent, so any coding but identity is the
+        // upstream's mistake: a gzipped list read as text would sanitize to
+        // an empty list and be kept as the last good copy.
+        if let Some(enc) = resp.headers().get(reqwest::header::CONTENT_ENCODING) {
+            let enc = String::from_utf8_lossy(enc.as_bytes()).trim().to_owned();
+            if !enc.eq_ignore_ascii_case("identity") && !enc.is_empty() {
+                return Err(FetchError::new(FetchErrorKind::Encoded(enc), shown));
+            }
+        }
         let plain = resp
             .headers()
             .get(CONTENT_TYPE)
@@ -333,6 +396,51 @@ mod tests {
             .unwrap_err();
         assert!(e.contains("https://b/y"), "{e}");
         assert!(check_redirect(&urls(&["https://a/x"]), &next("ftp://b/y")).is_err());
+    }
+
+    #[test]
+    fn redirects_to_internal_addresses_are_refused() {
+        let next = |u: &str| Url::parse(u).unwrap();
+        let from_public = urls(&["https://proxy.example/x"]);
+        for bad in [
+            "http://169.254.169.254/latest/meta-data/",
+            "http://[fd00:ec2::254]/",
+            "http://[fe80::1]/",
+            "http://0.0.0.0/",
+            "http://[::]/",
+            "http://224.0.0.1/",
+            "http://255.255.255.255/",
+            "http://[::ffff:169.254.169.254]/",
+            "http://127.0.0.1:8080/",
+            "http://[::1]/",
+        ] {
+            assert_eq!(
+                check_redirect_target(&from_public, &next(bad)),
+                Err(format!(
+                    "redirected to internal address {} (allow_internal_redirects is off)",
+                    next(bad)
+                )),
+                "{bad}"
+            );
+        }
+        for ok in [
+            "https://10.0.0.5/",
+            "https://mirror.example/",
+            "http://8.8.8.8/",
+        ] {
+            assert_eq!(
+                check_redirect_target(&from_public, &next(ok)),
+                Ok(()),
+                "{ok}"
+            );
+        }
+        // A loopback upstream may redirect to loopback; never to metadata.
+        let from_local = urls(&["http://127.0.0.1:3000/x"]);
+        assert_eq!(
+            check_redirect_target(&from_local, &next("http://127.0.0.1:3001/y")),
+            Ok(())
+        );
+        assert!(check_redirect_target(&from_local, &next("http://169.254.169.254/")).is_err());
         // Passwords are not echoed.
         let e = check_redirect(&urls(&["https://u:pw@a/x"]), &next("http://b/y")).unwrap_err();
         assert!(!e.contains("pw"), "{e}");

@@ -47,6 +47,11 @@ pub struct FetchLimits {
     /// Whole request for module zips (`rel` ending in `.zip`), which may be up to 500 MiB.
     /// Default 15 min (about 0.6 MB/s for a maximal zip).
     pub zip_timeout: Duration,
+    /// Follow redirects to link-local, unspecified, multicast and cloud
+    /// metadata addresses, and to loopback from a non-loopback upstream.
+    /// Default false: a hostile upstream must not point goward at the host's
+    /// own services or the instance metadata endpoint.
+    pub allow_internal_redirects: bool,
 }
 
 impl Default for FetchLimits {
@@ -56,6 +61,7 @@ impl Default for FetchLimits {
             idle_timeout: Duration::from_secs(60),
             request_timeout: Duration::from_secs(120),
             zip_timeout: Duration::from_secs(15 * 60),
+            allow_internal_redirects: false,
         }
     }
 }
@@ -322,8 +328,12 @@ pub enum FetchErrorKind {
     Connect,
     /// Any other transport or local I/O failure.
     Io,
-    /// A redirect was refused: https→http, or more than 10 redirects.
+    /// A redirect was refused: https→http, more than 10 redirects, or an
+    /// internal address.
     Redirect,
+    /// The body carries a `Content-Encoding` goward did not ask for (it asks
+    /// for none): read as plain text it would be garbage.
+    Encoded(String),
     /// The requested relative path is unsafe (`..`, `\`, NUL, `%`, leading `/`, ...);
     /// callers pass validated paths, so this is a bug upstream of this module.
     InvalidPath,
@@ -349,6 +359,9 @@ impl fmt::Display for FetchErrorKind {
             FetchErrorKind::Io => f.write_str("I/O error"),
             FetchErrorKind::Redirect => f.write_str("redirect refused"),
             FetchErrorKind::InvalidPath => f.write_str("unsafe upstream path"),
+            FetchErrorKind::Encoded(enc) => {
+                write!(f, "unrequested Content-Encoding {enc:?}")
+            }
         }
     }
 }
@@ -430,6 +443,7 @@ impl FetchError {
             FetchErrorKind::Io => "io",
             FetchErrorKind::Redirect => "redirect",
             FetchErrorKind::InvalidPath => "invalid_path",
+            FetchErrorKind::Encoded(_) => "encoded",
         }
     }
 }
@@ -780,6 +794,20 @@ pub(crate) fn check_rel(rel: &str) -> Result<(), &'static str> {
     Ok(())
 }
 
+/// A GOPROXY-style list for logs: every entry's password replaced by `xxxxx`,
+/// separators kept (the start-up line must not print credentials).
+pub fn redact_list(list: &str) -> String {
+    let mut out = String::with_capacity(list.len());
+    let mut rest = list;
+    while let Some(i) = rest.find([',', '|']) {
+        out.push_str(&redact_str(&rest[..i]));
+        out.push_str(&rest[i..=i]);
+        rest = &rest[i + 1..];
+    }
+    out.push_str(&redact_str(rest));
+    out
+}
+
 /// Replaces the password in a URL-like string with `xxxxx`, as Go's `url.URL.Redacted`
 /// does, without requiring the string to parse.
 pub(crate) fn redact_str(s: &str) -> String {
@@ -900,6 +928,7 @@ pub(crate) mod testutil {
             idle_timeout: Duration::from_millis(200),
             request_timeout: Duration::from_secs(5),
             zip_timeout: Duration::from_secs(5),
+            allow_internal_redirects: false,
         }
     }
 
@@ -974,6 +1003,14 @@ mod tests {
         list.entries()
             .map(|(u, f)| (u.base().to_string(), f))
             .collect()
+    }
+
+    #[test]
+    fn start_line_lists_never_show_passwords() {
+        assert_eq!(
+            redact_list("http://u:secret@a.example|https://b.example,https://t:tok@c.example/p"),
+            "http://u:xxxxx@a.example|https://b.example,https://t:xxxxx@c.example/p"
+        );
     }
 
     #[test]

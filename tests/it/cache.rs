@@ -1182,3 +1182,76 @@ fn sigkill_during_concurrent_large_downloads_then_cache_verify_is_clean() {
     }
     assert_cache_verify_clean(cache.path(), &vkey, "after the last cycle");
 }
+
+/// Replaces `path` with a FIFO (`mkfifo`): opening one for reading blocks until a writer comes.
+#[cfg(unix)]
+fn plant_fifo(path: &Path) {
+    let _ = std::fs::remove_file(path);
+    let st = std::process::Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .expect("mkfifo");
+    assert!(st.success(), "mkfifo {}", path.display());
+}
+
+/// A FIFO where a metadata record, a blob or an `.info` document belongs does not hang the
+/// server: it is moved to quarantine and the artifact fetched and proven again.
+#[cfg(unix)]
+#[test]
+fn fifos_in_the_cache_are_quarantined_not_read() {
+    let (fake, vkey) = fake_with_log(DB);
+    let p = publish(&fake, "example.com/fifo", 0);
+    let mut g = Goward::start(&fake.url(), &vkey, &[]);
+    let cache = g.cache_dir().to_path_buf();
+    // A FIFO as the .info document before goward ever stored it.
+    let info = cache.join("meta/example.com/fifo/@v/v1.0.0.info");
+    std::fs::create_dir_all(info.parent().unwrap()).unwrap();
+    plant_fifo(&info);
+    let r = try_http_get(&g.url_for(&p.info_path()), Duration::from_secs(60)).expect(".info");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.body, default_info("v1.0.0"));
+    assert!(
+        std::fs::metadata(&info).unwrap().is_file(),
+        "the FIFO stayed"
+    );
+
+    let r = try_http_get(&g.url_for(&p.zip_path()), Duration::from_secs(60)).expect("zip");
+    assert_eq!(r.status, 200, "{}", r.text());
+    // A FIFO as the zip's blob: quarantined, fetched again.
+    let blob = blob_file(&cache, &p, "zip");
+    plant_fifo(&blob);
+    let r = try_http_get(&g.url_for(&p.zip_path()), Duration::from_secs(60)).expect("zip");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.body, p.zip);
+    assert!(
+        std::fs::metadata(&blob).unwrap().is_file(),
+        "the FIFO blob stayed"
+    );
+    // A FIFO as the go.mod's metadata record (read after a restart empties the memory cache):
+    // quarantined, proven again.
+    let _ = g.get(&p.mod_path());
+    let meta = meta_file(&cache, &p, "mod");
+    plant_fifo(&meta);
+    g.restart();
+    let r = try_http_get(&g.url_for(&p.mod_path()), Duration::from_secs(60)).expect("mod");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.body, p.mod_bytes);
+    assert!(
+        std::fs::metadata(&meta).unwrap().is_file(),
+        "the FIFO record stayed"
+    );
+    let quarantined: Vec<String> = std::fs::read_dir(cache.join("quarantine"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        quarantined
+            .iter()
+            .any(|n| n.starts_with("doc.") && n.ends_with("v1.0.0.info"))
+            && quarantined
+                .iter()
+                .any(|n| n.starts_with("meta.") && n.ends_with("v1.0.0.mod.json")),
+        "{quarantined:?}"
+    );
+    assert_eq!(g.get("/healthz").status, 200);
+}

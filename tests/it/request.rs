@@ -562,3 +562,33 @@ fn go_commands_percent_encoded_case_escapes_are_accepted() {
     .expect("zip in the module cache");
     assert!(got == upper.zip, "the go command got different bytes");
 }
+
+/// Versions and module path elements too long for a cache file name are 400 naming the limit,
+/// before any upstream request or cache write (not a 500 `file name too long`).
+#[test]
+fn over_long_versions_and_elements_are_400() {
+    let w = world();
+    let long_v = format!("v1.0.0-{}", "a".repeat(300));
+    let long_e = "a".repeat(300);
+    let mut answers = Answers::default();
+    for (target, needle) in [
+        (
+            format!("/example.com/m/@v/{long_v}.zip"),
+            "version too long (307 bytes escaped; limit is 120)",
+        ),
+        (
+            format!("/example.com/m/@v/{long_v}.info"),
+            "version too long (307 bytes escaped; limit is 120)",
+        ),
+        (
+            format!("/example.com/{long_e}/@v/list"),
+            "module path element too long (300 bytes escaped; limit is 120)",
+        ),
+    ] {
+        let r = request(w.g.url(), "GET", target.as_bytes(), &[]);
+        answers.check(&r, target.as_bytes(), 400, needle);
+    }
+    answers.assert_all_ok();
+    w.assert_untouched("over-long names");
+    w.assert_still_serving();
+}

@@ -811,3 +811,94 @@ fn serve_refuses_a_bad_configuration() {
     assert_serve_refuses(&["--max-zip-size", "0"], "must be positive");
     assert_serve_refuses(&["--log-format", "xml"], "xml");
 }
+
+/// A goward with no modules, started with `extra` flags.
+fn bare_goward(extra: &[&str]) -> (FakeProxy, Goward) {
+    let fake = FakeProxy::start(TestLog::new(DB));
+    let vkey = fake.with_log(|l| l.vkey());
+    let g = Goward::start(&fake.url(), &vkey, extra);
+    (fake, g)
+}
+
+/// Reads until the server closes the connection; a reset counts as closed.
+/// Panics if the generous read timeout fires first (the server held it).
+fn read_until_closed(s: &mut std::net::TcpStream) -> Vec<u8> {
+    use std::io::Read;
+    s.set_read_timeout(Some(std::time::Duration::from_secs(60)))
+        .unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => return got,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return got,
+            Err(e) => panic!("the server held the connection open: {e}"),
+        }
+    }
+}
+
+#[test]
+fn silent_half_sent_and_idle_connections_are_closed_after_the_header_timeout() {
+    use std::io::Write;
+    let (_fake, g) = bare_goward(&["--client-header-timeout", "1"]);
+    let addr = g.url().strip_prefix("http://").unwrap();
+    // Nothing sent, half a request head: closed without an answer.
+    for sent in [&b""[..], b"GET /healthz HTTP/1.1\r\nHost: x\r\n"] {
+        let mut s = std::net::TcpStream::connect(addr).unwrap();
+        s.write_all(sent).unwrap();
+        let got = read_until_closed(&mut s);
+        let got = String::from_utf8_lossy(&got);
+        assert!(
+            got.is_empty() || got.starts_with("HTTP/1.1 408"),
+            "after {:?}: {got:?}",
+            String::from_utf8_lossy(sent)
+        );
+    }
+    // A keep-alive connection is answered, then closed once idle.
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let got = String::from_utf8_lossy(&read_until_closed(&mut s)).into_owned();
+    assert!(
+        got.starts_with("HTTP/1.1 200") && got.ends_with("\r\n\r\nok\n"),
+        "{got:?}"
+    );
+    assert_eq!(g.get("/healthz").status, 200, "still serving");
+}
+
+#[test]
+fn at_the_connection_cap_a_new_connection_waits_until_one_closes() {
+    use std::io::{Read, Write};
+    let (_fake, g) = bare_goward(&["--max-connections", "1"]);
+    let addr = g.url().strip_prefix("http://").unwrap();
+    let req = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+    // `a` is served and kept alive: it holds the only connection slot.
+    let mut a = std::net::TcpStream::connect(addr).unwrap();
+    a.write_all(req).unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !got.ends_with(b"\r\n\r\nok\n") {
+        let n = a.read(&mut buf).unwrap();
+        assert!(n > 0, "closed early: {:?}", String::from_utf8_lossy(&got));
+        got.extend_from_slice(&buf[..n]);
+    }
+    // `b` connects (the kernel's backlog) but is not served while `a` is open.
+    let mut b = std::net::TcpStream::connect(addr).unwrap();
+    b.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    b.set_read_timeout(Some(std::time::Duration::from_millis(500)))
+        .unwrap();
+    let e = b.read(&mut buf).expect_err("served beyond the cap");
+    assert!(
+        matches!(
+            e.kind(),
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+        ),
+        "{e}"
+    );
+    drop(a);
+    let got = String::from_utf8_lossy(&read_until_closed(&mut b)).into_owned();
+    assert!(got.starts_with("HTTP/1.1 200"), "{got:?}");
+    assert!(got.ends_with("\r\n\r\nok\n"), "{got:?}");
+}

@@ -601,6 +601,63 @@ fn list_and_latest_are_served_stale_while_every_upstream_fails() {
     );
 }
 
+/// A gzip-encoded (never asked for) or truncated `@v/list` is an error: without a good copy the
+/// client gets it, with one the good copy is served, and the bad body never replaces it.
+#[test]
+fn gzipped_or_truncated_lists_are_errors_not_empty_lists() {
+    let t = two();
+    let p = t.logged("example.com/m", "v1.0.0");
+    let fresh = t.logged("example.com/fresh", "v1.0.0");
+    for up in [&t.a, &t.b] {
+        up.serve(&p);
+        up.serve(&fresh);
+    }
+    let mut g = t.goward("|", &[]);
+    let list = list_path(&p);
+    assert_body(&g.get(&list), "list", b"v1.0.0\n");
+    let stored = g.cache_dir().join("meta/example.com/m/@v/list");
+    assert_eq!(std::fs::read(&stored).unwrap(), b"v1.0.0\n");
+    for (fault, error) in [
+        (
+            Fault::Gzip,
+            "unrequested Content-Encoding \"gzip\"".to_owned(),
+        ),
+        (Fault::CloseEarly(3), "body truncated".to_owned()),
+    ] {
+        for up in [&t.a, &t.b] {
+            up.set_fault(&list, fault.clone());
+            up.set_fault(&list_path(&fresh), fault.clone());
+        }
+        // A restart empties the in-memory cache: the next request asks the upstreams.
+        g.restart();
+        let before = t.a.requests(&list) + t.b.requests(&list);
+        assert_body(
+            &g.get(&list),
+            &format!("{error}: last good list"),
+            b"v1.0.0\n",
+        );
+        assert!(
+            t.a.requests(&list) + t.b.requests(&list) > before,
+            "{error}: not asked"
+        );
+        assert_eq!(std::fs::read(&stored).unwrap(), b"v1.0.0\n", "{error}");
+        // `|`: the message names whichever upstream's failure was reported.
+        let why = format!("{}: {error}", list_path(&fresh));
+        assert_status(
+            &g.get(&list_path(&fresh)),
+            &error,
+            502,
+            &["goward: GET http://127.0.0.1:", &why],
+        );
+        assert!(
+            !g.cache_dir()
+                .join("meta/example.com/fresh/@v/list")
+                .exists(),
+            "{error}: a bad list was stored"
+        );
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // file:// upstreams.
 

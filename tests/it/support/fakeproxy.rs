@@ -213,6 +213,8 @@ pub(crate) enum Fault {
     CloseEarly(usize),
     /// Accept the request and never answer.
     Hang,
+    /// The real body gzip-compressed, with `Content-Encoding: gzip` (no one asked for it).
+    Gzip,
 }
 
 /// Shared state between the test thread and the server runtime.
@@ -572,6 +574,18 @@ async fn handle(State(state): State<AppState>, req: Request) -> Response<Body> {
         }
         Some(Fault::Status(status, body)) => plain(status, body),
         Some(Fault::Body(body)) => plain(200, body),
+        Some(Fault::Gzip) => {
+            use std::io::Write;
+            let (status, body) = honest(&state, &path);
+            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+            gz.write_all(&body).expect("gzip");
+            let mut r = plain(status, gz.finish().expect("gzip"));
+            r.headers_mut().insert(
+                axum::http::header::CONTENT_ENCODING,
+                axum::http::HeaderValue::from_static("gzip"),
+            );
+            r
+        }
         Some(Fault::Hang) => {
             std::future::pending::<()>().await;
             unreachable!("pending never resolves")
