@@ -202,6 +202,7 @@ struct FileConfig {
     policy: Option<PathBuf>,
     client_header_timeout: Option<u64>,
     max_connections: Option<usize>,
+    drain_timeout: Option<u64>,
     memory_cache_size: Option<crate::size::SizeValue>,
     allow_internal_redirects: Option<bool>,
 }
@@ -386,6 +387,12 @@ impl Config {
                 Some(n) => n,
                 None => conn_defaults.max_connections,
             },
+            drain_timeout: secs(
+                None,
+                file.drain_timeout,
+                conn_defaults.drain_timeout.as_secs(),
+                "drain_timeout",
+            )?,
         };
         // A relative policy path in the config file is relative to that file.
         let file_policy = file.policy.map(|p| match &args.location.config {

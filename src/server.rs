@@ -165,6 +165,10 @@ pub struct ConnLimits {
     /// Open client connections; at the cap goward stops accepting (new
     /// connections wait in the kernel's listen backlog) until one closes.
     pub max_connections: usize,
+    /// How long a shutdown waits for requests in flight (a large zip to a
+    /// slow client) before it closes what is left: a service manager's stop
+    /// must not wait forever.
+    pub drain_timeout: std::time::Duration,
 }
 
 impl Default for ConnLimits {
@@ -172,6 +176,7 @@ impl Default for ConnLimits {
         ConnLimits {
             header_timeout: std::time::Duration::from_secs(30),
             max_connections: default_max_connections(),
+            drain_timeout: std::time::Duration::from_secs(30),
         }
     }
 }
@@ -187,7 +192,9 @@ fn default_max_connections() -> usize {
 }
 
 /// Serves HTTP/1.1 until `shutdown` resolves, then drains in-flight
-/// requests. Only HTTP/1.1: the `go` command never speaks cleartext HTTP/2,
+/// requests for at most [`ConnLimits::drain_timeout`]. Fills are tasks of
+/// their own and are not waited for: a fill cut short leaves nothing but a
+/// temp file, swept at the next start. Only HTTP/1.1: the `go` command never speaks cleartext HTTP/2,
 /// and hyper's header-read timeout does not cover HTTP/2's preface.
 pub async fn run(
     listener: tokio::net::TcpListener,
@@ -261,7 +268,17 @@ pub async fn run(
     drop(listener);
     let _ = stop_tx.send(true);
     // Every connection holds a permit until it ends: all back means drained.
-    let _ = permits.acquire_many(max).await;
+    if tokio::time::timeout(limits.drain_timeout, permits.acquire_many(max))
+        .await
+        .is_err()
+    {
+        let open = max as usize - permits.available_permits();
+        tracing::warn!(
+            open,
+            "shutdown: {open} connection(s) still busy after {}s; closing them",
+            limits.drain_timeout.as_secs()
+        );
+    }
     Ok(())
 }
 

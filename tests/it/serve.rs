@@ -902,3 +902,58 @@ fn at_the_connection_cap_a_new_connection_waits_until_one_closes() {
     assert!(got.starts_with("HTTP/1.1 200"), "{got:?}");
     assert!(got.ends_with("\r\n\r\nok\n"), "{got:?}");
 }
+
+/// A shutdown waits for requests in flight at most `drain_timeout`: a client that stops reading
+/// a large zip half-way cannot keep goward from exiting.
+#[test]
+fn shutdown_stops_waiting_for_a_stalled_client_after_the_drain_timeout() {
+    use std::io::{Read as _, Write as _};
+    let fake = FakeProxy::start(TestLog::new(DB));
+    let vkey = fake.with_log(|l| l.vkey());
+    let big = fake.publish(
+        ModZip::new("example.com/drain", "v1.0.0")
+            .stored()
+            .file("m.go", "package drain\n")
+            .file("data.bin", noise(7, 16 << 20)),
+        "module example.com/drain\n",
+    );
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = dir.path().join("goward.toml");
+    std::fs::write(&config, "drain_timeout = 1\n").expect("config");
+    let mut g = Goward::start(
+        &fake.url(),
+        &vkey,
+        &["--config", config.to_str().expect("utf-8 path")],
+    );
+    assert_eq!(g.get(&big.zip_path()).status, 200);
+    // A client that reads the response head and then stops reading: 16 MiB cannot fit in the
+    // socket buffers, so goward's response stays in flight.
+    let addr = g.url().trim_start_matches("http://").to_owned();
+    let mut held = std::net::TcpStream::connect(&addr).expect("connect");
+    write!(
+        held,
+        "GET {} HTTP/1.1\r\nHost: {addr}\r\n\r\n",
+        big.zip_path()
+    )
+    .expect("send");
+    let mut head = [0u8; 12];
+    held.read_exact(&mut head).expect("response head");
+    assert_eq!(&head, b"HTTP/1.1 200");
+    let pid = g.pid().expect("goward runs");
+    let st = std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .expect("kill -TERM");
+    assert!(st.success());
+    crate::support::wait_until(
+        "goward exits with a client stalled mid-zip",
+        std::time::Duration::from_secs(60),
+        || !g.is_running(),
+    );
+    assert!(
+        g.stderr().contains("still busy after 1s; closing them"),
+        "{}",
+        g.stderr()
+    );
+    drop(held);
+}
