@@ -392,6 +392,19 @@ pub fn check_zip_path(
     check_handles(&meta, &body, module, version, limits)
 }
 
+/// The same checks on two handles of one file the caller does not own (a
+/// stored blob re-checked before it is trusted again): `meta` walks the
+/// central directory and is hashed whole, `body` reads entry data.
+pub fn check_zip_handles(
+    meta: &File,
+    body: &File,
+    module: &str,
+    version: &str,
+    limits: &ZipLimits,
+) -> Result<ZipReport, ZipCheckError> {
+    check_handles(meta, body, module, version, limits)
+}
+
 /// The checks. `meta` walks the central directory and is hashed whole at the end; `body` reads
 /// entry data. Order and messages follow x/mod zip `checkZip`.
 fn check_handles(

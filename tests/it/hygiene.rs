@@ -133,7 +133,13 @@ fn cache_verify_finds_names_and_quarantines_damage() {
     assert!(l.contains("the record says"), "{l}");
     let l = line("example.com/badproof@v1.0.0 (zip)");
     assert!(
-        l.starts_with("BAD proof") && l.contains("has no line"),
+        l.starts_with("BAD proof")
+            && l.contains(&format!(
+                "record {} has no h1: line for {} {} [",
+                d.record.expect("logged"),
+                d.path,
+                d.version
+            )),
         "{l}"
     );
 
