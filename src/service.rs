@@ -28,9 +28,9 @@ use crate::sumdb::SumdbClient;
 use crate::sumdb::note::Verifier;
 use crate::upstream::{FetchErrorKind, HttpClient, ProxyList};
 use crate::verify::info::{self, MAX_INFO};
-use crate::verify::zip::{self as zipcheck, ZipLimits};
 use crate::verify::proof::TrustAnchors;
 use crate::verify::recheck::{self, RecheckError};
+use crate::verify::zip::{self as zipcheck, ZipLimits};
 use crate::verify::{ArtifactKind, PinnedHash, Proof, ProofKind, VerifiedMod, VerifiedZip, gomod};
 
 /// How many zips may be prefetched at once.
@@ -880,8 +880,8 @@ impl Service {
     /// exactly `mv`, its blob's SHA-256 and `h1:` as recorded (so it cannot
     /// name another version's blob), every proof re-checked offline. Runs
     /// once per record per process: the record then stays in memory. One
-    /// that fails is quarantined with its blob and `None` returned, so the
-    /// version is fetched and proven again.
+    /// that fails is quarantined (with its blob if the bytes are damaged)
+    /// and `None` returned, so the version is fetched and proven again.
     async fn recheck_loaded(
         &self,
         mv: &ModuleVersion,
@@ -909,21 +909,29 @@ impl Service {
             policy: &pol.policy,
         };
         let want = (meta.kind, mv.module.as_str(), mv.version());
-        let e: RecheckError =
-            match digests.and_then(|d| recheck::recheck_record(&meta, want, &d, &anchors)) {
-                Ok(r) => {
-                    for why in r.unanchored {
-                        tracing::debug!(subject = %mv, kind = meta.kind.as_str(), "stored evidence not checked: {why}");
-                    }
-                    return Ok(Some(meta));
+        let e: RecheckError = match digests
+            .and_then(|d| recheck::recheck_record(&meta, want, &d, &anchors))
+        {
+            Ok(r) => {
+                for why in r.unanchored {
+                    tracing::debug!(subject = %mv, kind = meta.kind.as_str(), "stored evidence not checked: {why}");
                 }
-                Err(e) => e,
-            };
+                return Ok(Some(meta));
+            }
+            Err(e) => e,
+        };
         metrics::counter!("goward_verification_failures_total", "reason" => e.reason())
             .increment(1);
         let why = format!("cached record failed its re-check: {e}");
-        self.store_op(false, move |s| s.quarantine(&meta, &why))
-            .await?;
+        let blob_bad = e.what() == "blob";
+        self.store_op(false, move |s| {
+            if blob_bad {
+                s.quarantine(&meta, &why)
+            } else {
+                s.quarantine_record(&meta, &why)
+            }
+        })
+        .await?;
         Ok(None)
     }
 

@@ -178,6 +178,10 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// the metadata that pointed at it, so the next request re-fetches.
     fn quarantine(&self, meta: &ArtifactMeta, why: &str) -> Result<(), StoreError>;
 
+    /// Moves a record that failed its re-check out of the way, leaving its
+    /// blob (intact, and maybe named by other records) in place.
+    fn quarantine_record(&self, meta: &ArtifactMeta, why: &str) -> Result<(), StoreError>;
+
     /// Reads a document.
     fn get_doc(&self, key: &DocKey) -> Result<Option<Bytes>, StoreError>;
 

@@ -189,7 +189,7 @@ pub fn verify_cache(store: &DiskStore, opts: &VerifyOptions) -> Result<VerifyRep
             Err(e) => {
                 let why = e.to_string();
                 let blob_bad = e.what() == "blob";
-                let action = quarantine_if_unchanged(store, &meta, &mf.path, blob_bad, &why)?;
+                let action = quarantine_if_unchanged(store, &meta, blob_bad, &why)?;
                 report.problems.push(Problem {
                     what: e.what(),
                     path: if blob_bad {
@@ -342,7 +342,6 @@ fn check_loose_blob(b: &BlobFile, report: &mut VerifyReport) -> Result<Option<St
 fn quarantine_if_unchanged(
     store: &DiskStore,
     meta: &ArtifactMeta,
-    meta_path: &Path,
     blob_bad: bool,
     why: &str,
 ) -> Result<String, StoreError> {
@@ -351,7 +350,7 @@ fn quarantine_if_unchanged(
             if blob_bad {
                 store.quarantine(meta, why)?;
             } else {
-                quarantine_file(store.root(), meta_path, "meta", why)?;
+                store.quarantine_record(meta, why)?;
             }
             Ok("quarantined; the next request fetches and proves it again".into())
         }

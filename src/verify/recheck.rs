@@ -286,14 +286,26 @@ mod tests {
         let pol = Policy::embedded_default();
         let b = blob(GO_MOD);
         let good = mod_line(&b.h1);
-        let rec = |text: &str, id, size, note| record(GO_MOD, vec![sumdb_proof(text, id, size, note)]);
-        assert_eq!(check(&rec(&good, 3, 10, signed(&s, 10)), &b, &pol), Ok(vec![]));
+        let rec =
+            |text: &str, id, size, note| record(GO_MOD, vec![sumdb_proof(text, id, size, note)]);
+        assert_eq!(
+            check(&rec(&good, 3, 10, signed(&s, 10)), &b, &pol),
+            Ok(vec![])
+        );
 
         let bad = |m: &ArtifactMeta, b: &BlobDigests| check(m, b, &pol).unwrap_err();
         let other_h1 = dirhash::hash_go_mod(b"module example.com/m\n\ngo 1.21\n");
         // A second, non-matching h1: line: every line must match.
         assert_eq!(
-            bad(&rec(&format!("{good}{}", mod_line(&other_h1)), 3, 10, signed(&s, 10)), &b),
+            bad(
+                &rec(
+                    &format!("{good}{}", mod_line(&other_h1)),
+                    3,
+                    10,
+                    signed(&s, 10)
+                ),
+                &b
+            ),
             format!(
                 "go.mod hash mismatch for {M}@v1.0.0: downloaded {}, checksum database sum.test record 3 says {other_h1}",
                 b.h1
@@ -301,12 +313,23 @@ mod tests {
         );
         // Only the zip's line: none for the go.mod.
         assert_eq!(
-            bad(&rec(&format!("{M} v1.0.0 {}\n", b.h1), 3, 10, signed(&s, 10)), &b),
+            bad(
+                &rec(&format!("{M} v1.0.0 {}\n", b.h1), 3, 10, signed(&s, 10)),
+                &b
+            ),
             format!("checksum database sum.test record 3 has no h1: line for {M} v1.0.0/go.mod")
         );
         // A line about another version.
         assert_eq!(
-            bad(&rec(&format!("{good}{M} v1.0.1/go.mod {}\n", b.h1), 3, 10, signed(&s, 10)), &b),
+            bad(
+                &rec(
+                    &format!("{good}{M} v1.0.1/go.mod {}\n", b.h1),
+                    3,
+                    10,
+                    signed(&s, 10)
+                ),
+                &b
+            ),
             format!(
                 "checksum database sum.test record 3: line \"{M} v1.0.1/go.mod {}\" is not about {M}@v1.0.0",
                 b.h1
@@ -315,13 +338,17 @@ mod tests {
         // A note signed by another key, a tampered note.
         let e = bad(&rec(&good, 3, 10, signed(&other, 10)), &b);
         assert!(
-            e.starts_with("checksum database sum.test record 3: the signed tree note does not verify: "),
+            e.starts_with(
+                "checksum database sum.test record 3: the signed tree note does not verify: "
+            ),
             "{e}"
         );
         let tampered = signed(&s, 10).replacen("\n10\n", "\n11\n", 1);
         let e = bad(&rec(&good, 3, 11, tampered), &b);
         assert!(
-            e.starts_with("checksum database sum.test record 3: the signed tree note does not verify: "),
+            e.starts_with(
+                "checksum database sum.test record 3: the signed tree note does not verify: "
+            ),
             "{e}"
         );
         assert_eq!(
@@ -382,8 +409,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let b = blob(GO_MOD);
         let pinning = |h1: &H1| {
-            std::fs::write(dir.path().join("pins.sum"), format!("{M} v1.0.0/go.mod {h1}\n"))
-                .unwrap();
+            std::fs::write(
+                dir.path().join("pins.sum"),
+                format!("{M} v1.0.0/go.mod {h1}\n"),
+            )
+            .unwrap();
             let origin = dir.path().join("policy.toml");
             Policy::parse(
                 "[[allow]]\nname = \"m\"\nmodules = \"example.com/m\"\nproof = [\"pinned\"]\npins = [\"pins.sum\"]\n",
@@ -462,8 +492,9 @@ mod tests {
         let e = blob_digests(&store, &z, &limits).unwrap_err();
         assert_eq!(e.what(), "metadata", "{e}");
         assert!(
-            e.to_string()
-                .starts_with(&format!("the blob fails the module-zip rules for {M}@v1.0.0: ")),
+            e.to_string().starts_with(&format!(
+                "the blob fails the module-zip rules for {M}@v1.0.0: "
+            )),
             "{e}"
         );
     }

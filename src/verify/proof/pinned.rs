@@ -65,12 +65,7 @@ pub(super) fn authority(origin: &str) -> String {
 /// The fetch-time check: the pin is for `a` and equals its `h1:`.
 pub(super) fn check(p: &PinnedHash, a: &Artifact<'_>) -> Result<(), VerifyError> {
     let lines: &[H1] = if p.kind == a.kind { &p.h1 } else { &[] };
-    vouches(
-        &|| authority(&p.origin),
-        (&p.path, &p.version),
-        lines,
-        a,
-    )
+    vouches(&|| authority(&p.origin), (&p.path, &p.version), lines, a)
 }
 
 impl Evidence {
