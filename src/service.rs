@@ -31,10 +31,13 @@ use crate::policy::retract::ListLatest;
 use crate::policy::{Decision, Policy, PolicyError, RequiredProof};
 use crate::request::{ModulePath, ModuleVersion, SumdbOp};
 use crate::sumdb::SumdbClient;
+use crate::sumdb::note::Verifier;
 use crate::upstream::{FetchErrorKind, HttpClient, ProxyList};
 use crate::verify::info::{self, MAX_INFO};
+use crate::verify::proof::TrustAnchors;
+use crate::verify::recheck::{self, RecheckError};
 use crate::verify::zip::{self as zipcheck, ZipLimits};
-use crate::verify::{ArtifactKind, PinnedHash, Proof, VerifiedMod, VerifiedZip, gomod};
+use crate::verify::{ArtifactKind, PinnedHash, Proof, ProofKind, VerifiedMod, VerifiedZip, gomod};
 
 /// How many zips may be prefetched at once.
 const PREFETCH_LIMIT: usize = 8;
@@ -193,6 +196,8 @@ pub struct Service {
     upstreams: Arc<ProxyList>,
     store: Arc<dyn Store>,
     sumdbs: Vec<Arc<SumdbClient>>,
+    /// The keys of `sumdbs`: trust anchors of the re-check of stored records.
+    sumdb_keys: Vec<Verifier>,
     limits: ServiceLimits,
     artifacts: moka::future::Cache<ArtifactKey, Arc<ArtifactMeta>>,
     /// Fills in progress, shared by every request that needs them.
@@ -259,6 +264,7 @@ impl Service {
         Service {
             upstreams,
             store,
+            sumdb_keys: sumdbs.iter().map(|c| c.verifier().clone()).collect(),
             sumdbs,
             artifacts: moka::future::Cache::builder().max_capacity(200_000).build(),
             fills: Flights::new(),
@@ -1035,7 +1041,11 @@ impl Service {
         d: &Decision,
     ) -> Result<Arc<ArtifactMeta>, Failure> {
         let (m, v) = (mv.module.as_str().to_owned(), mv.version().to_owned());
-        let meta = match self.store_op(true, move |s| s.meta(kind, &m, &v)).await? {
+        let stored = match self.store_op(true, move |s| s.meta(kind, &m, &v)).await? {
+            Some(meta) => self.recheck_loaded(mv, meta, pol).await?,
+            None => None,
+        };
+        let meta = match stored {
             Some(meta) => {
                 cache_metric(endpoint, true);
                 Arc::new(meta)
@@ -1076,6 +1086,66 @@ impl Service {
         }
     }
 
+    /// Re-checks a record read from the store before this process serves it
+    /// ([`recheck::recheck_record`], as `goward cache verify` does): about
+    /// exactly `mv`, its blob's SHA-256 and `h1:` as recorded (so it cannot
+    /// name another version's blob), every proof re-checked offline. Runs
+    /// once per record per process: the record then stays in memory. One
+    /// that fails is quarantined (with its blob if the bytes are damaged)
+    /// and `None` returned, so the version is fetched and proven again.
+    async fn recheck_loaded(
+        &self,
+        mv: &ModuleVersion,
+        meta: ArtifactMeta,
+        pol: &ActivePolicy,
+    ) -> Result<Option<ArtifactMeta>, ProxyError> {
+        let small = meta.size <= crate::cache::SMALL_IO;
+        // A large zip is read whole: bounded like a fresh zip check.
+        let _permit = if small {
+            None
+        } else {
+            Some(
+                self.zip_checks
+                    .acquire()
+                    .await
+                    .map_err(|e| ProxyError::Internal(e.to_string()))?,
+            )
+        };
+        let (m, limits) = (meta.clone(), self.limits.zip.clone());
+        let digests = self
+            .store_op(small, move |s| Ok(recheck::blob_digests(s, &m, &limits)))
+            .await?;
+        let anchors = TrustAnchors {
+            sumdb_keys: &self.sumdb_keys,
+            policy: &pol.policy,
+        };
+        let want = (meta.kind, mv.module.as_str(), mv.version());
+        let e: RecheckError = match digests
+            .and_then(|d| recheck::recheck_record(&meta, want, &d, &anchors))
+        {
+            Ok(r) => {
+                for why in r.unanchored {
+                    tracing::debug!(subject = %mv, kind = meta.kind.as_str(), "stored evidence not checked: {why}");
+                }
+                return Ok(Some(meta));
+            }
+            Err(e) => e,
+        };
+        metrics::counter!("goward_verification_failures_total", "reason" => e.reason())
+            .increment(1);
+        let why = format!("cached record failed its re-check: {e}");
+        let blob_bad = e.what() == "blob";
+        self.store_op(false, move |s| {
+            if blob_bad {
+                s.quarantine(&meta, &why)
+            } else {
+                s.quarantine_record(&meta, &why)
+            }
+        })
+        .await?;
+        Ok(None)
+    }
+
     /// Whether the proofs recorded for a stored artifact satisfy every
     /// proof `d` requires: a checksum-database record from the primary
     /// database (never for a private path), the hash pinned now.
@@ -1100,7 +1170,7 @@ impl Service {
                     let ok = meta
                         .proofs
                         .iter()
-                        .any(|p| matches!(p, ProofRecord::Sumdb { db, .. } if db == primary));
+                        .any(|p| p.kind() == ProofKind::Sumdb && p.db() == Some(primary));
                     if !ok {
                         return Err(format!(
                             "no proof from checksum database {primary} on record"

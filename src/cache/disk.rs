@@ -379,6 +379,27 @@ impl Store for DiskStore {
         Ok(())
     }
 
+    fn quarantine_record(&self, meta: &ArtifactMeta, why: &str) -> Result<(), StoreError> {
+        let mp = self.meta_path(meta.kind, &meta.module, &meta.version)?;
+        let name = mp
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let dest = self
+            .root
+            .join("quarantine")
+            .join(format!("meta.{}.{name}", now_nanos()));
+        match fs::rename(&mp, &dest) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(StoreError::io("quarantine", mp, e)),
+        }
+        let _ = fs::write(dest.with_extension("why"), format!("{why}\n"));
+        tracing::error!(module = %meta.module, version = %meta.version, kind = meta.kind.as_str(),
+            quarantined = %dest.display(), "{why}");
+        Ok(())
+    }
+
     fn get_doc(&self, key: &DocKey) -> Result<Option<Bytes>, StoreError> {
         let p = self.root.join(key.rel_path());
         match read_regular(&p) {

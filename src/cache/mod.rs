@@ -17,7 +17,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
-use crate::verify::{ArtifactKind, Proof, VerifiedMod, VerifiedZip};
+use crate::verify::{ArtifactKind, VerifiedMod, VerifiedZip};
 
 pub use disk::DiskStore;
 
@@ -51,58 +51,9 @@ pub struct ArtifactMeta {
     pub instance: u64,
 }
 
-/// Serialized evidence, kept for audits and for re-verification.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "lowercase")]
-#[non_exhaustive]
-pub enum ProofRecord {
-    /// Proven in a checksum database.
-    Sumdb {
-        /// Database name.
-        db: String,
-        /// Record number.
-        record: u64,
-        /// The record text.
-        text: String,
-        /// Size of the tree the record was proven in.
-        tree_size: u64,
-        /// The signed tree note, verbatim.
-        note: String,
-    },
-    /// Equal to a hash pinned by the policy.
-    Pinned {
-        /// The pinned `h1:`.
-        h1: String,
-        /// The policy that pinned it.
-        policy: String,
-    },
-}
-
-impl ProofRecord {
-    /// Database this proof depends on, if any.
-    pub fn db(&self) -> Option<&str> {
-        match self {
-            ProofRecord::Sumdb { db, .. } => Some(db),
-            ProofRecord::Pinned { .. } => None,
-        }
-    }
-
-    pub(crate) fn from_proof(p: &Proof) -> ProofRecord {
-        match p {
-            Proof::Sumdb(r) => ProofRecord::Sumdb {
-                db: r.db().to_owned(),
-                record: r.id(),
-                text: r.text().to_owned(),
-                tree_size: r.tree().n,
-                note: String::from_utf8_lossy(r.note()).into_owned(),
-            },
-            Proof::Pinned(p) => ProofRecord::Pinned {
-                h1: p.h1().as_str().to_owned(),
-                policy: p.origin().to_owned(),
-            },
-        }
-    }
-}
+/// Serialized evidence of one proof, kept for audits and for the offline
+/// re-check: each proof kind's own evidence type ([`crate::verify::proof`]).
+pub type ProofRecord = crate::verify::Evidence;
 
 /// Small documents kept beside the blobs. Keys are built from validated,
 /// case-encoded module paths and versions only, so they are safe as relative
@@ -236,6 +187,10 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// Moves a blob that failed its digest check out of the way and forgets
     /// the metadata that pointed at it, so the next request re-fetches.
     fn quarantine(&self, meta: &ArtifactMeta, why: &str) -> Result<(), StoreError>;
+
+    /// Moves a record that failed its re-check out of the way, leaving its
+    /// blob (intact, and maybe named by other records) in place.
+    fn quarantine_record(&self, meta: &ArtifactMeta, why: &str) -> Result<(), StoreError>;
 
     /// Reads a document.
     fn get_doc(&self, key: &DocKey) -> Result<Option<Bytes>, StoreError>;

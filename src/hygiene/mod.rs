@@ -125,6 +125,17 @@ fn run_verify(a: &VerifyArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // The policy serve runs with: its pins anchor the pinned proofs.
+    let policy = match &config.policy {
+        Some(p) => match crate::policy::Policy::load(p) {
+            Ok(p) => p,
+            Err(e) => {
+                eprintln!("goward: {e}");
+                return ExitCode::from(2);
+            }
+        },
+        None => crate::policy::Policy::embedded_default(),
+    };
     let res = DiskStore::open(&config.cache_dir).and_then(|(store, _)| {
         let zip_limits = crate::verify::zip::ZipLimits {
             max_zip_file: config.max_zip_size,
@@ -135,6 +146,7 @@ fn run_verify(a: &VerifyArgs) -> ExitCode {
             &verify::VerifyOptions {
                 zip_limits,
                 sumdbs: config.sumdbs.clone(),
+                policy,
             },
         )
     });

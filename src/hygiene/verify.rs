@@ -1,13 +1,13 @@
 //! `goward cache verify`: re-checks everything the cache holds, offline.
 //!
-//! * every blob is re-hashed (its SHA-256 is its name); zips run every
-//!   module-zip rule again and their `h1:` is compared with the metadata,
-//!   go.mods are re-hashed to `h1:`;
-//! * every artifact metadata record must parse, match its location and point
-//!   at an existing blob of the recorded size and digest;
-//! * every recorded checksum-database proof must carry the artifact's `h1:`
-//!   line in its record text, and its signed tree note must verify with the
-//!   configured key (pins must equal the artifact's `h1:`);
+//! * every artifact metadata record must parse and match its location, and
+//!   pass [`recheck_record`], the re-check `serve` runs when it loads a
+//!   record: its blob is re-hashed (a zip runs every module-zip rule again)
+//!   and must have the recorded size, SHA-256 and `h1:` — every record's,
+//!   even when records share a blob, which is read once per run — and every
+//!   recorded proof must re-check offline against the configured
+//!   checksum-database keys and the policy's pins;
+//! * every blob no record reached must be named by its SHA-256;
 //! * every persisted trusted tree head must verify.
 //!
 //! What is wrong is quarantined (`<cache>/quarantine/`) so the next request
@@ -20,7 +20,7 @@
 //! records are only ever replaced by atomic renames, and a record is
 //! quarantined only if it is still the one that was checked.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::io::Read;
 use std::path::Path;
@@ -30,12 +30,15 @@ use sha2::{Digest, Sha256};
 
 use super::scan::{self, BlobFile};
 use crate::cache::disk::hex;
-use crate::cache::{ArtifactMeta, DiskStore, DocKey, ProofRecord, Store, StoreError};
+use crate::cache::{ArtifactMeta, DiskStore, DocKey, Store, StoreError};
+use crate::policy::Policy;
 use crate::sumdb::SumdbSpec;
 use crate::sumdb::note::{self, Verifier};
 use crate::sumdb::tlog;
 use crate::verify::ArtifactKind;
-use crate::verify::zip::{ZipLimits, check_zip_path};
+use crate::verify::proof::TrustAnchors;
+use crate::verify::recheck::{BlobDigests, RecheckError, blob_digests, recheck_record};
+use crate::verify::zip::ZipLimits;
 
 /// One thing found wrong.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
@@ -88,6 +91,8 @@ pub struct VerifyOptions {
     pub zip_limits: ZipLimits,
     /// The configured checksum databases (their keys check proofs and heads).
     pub sumdbs: Vec<SumdbSpec>,
+    /// The policy `serve` runs with (its pins check pinned proofs).
+    pub policy: Policy,
 }
 
 fn artifact_name(module: &str, version: &str, kind: ArtifactKind) -> String {
@@ -101,12 +106,10 @@ pub fn verify_cache(store: &DiskStore, opts: &VerifyOptions) -> Result<VerifyRep
         cache_dir: root.display().to_string(),
         ..VerifyReport::default()
     };
-    let mut verifiers: HashMap<String, Verifier> = HashMap::new();
+    let mut verifiers: Vec<Verifier> = Vec::new();
     for spec in &opts.sumdbs {
         match Verifier::parse(&spec.vkey) {
-            Ok(v) => {
-                verifiers.insert(spec.name.clone(), v);
-            }
+            Ok(v) => verifiers.push(v),
             Err(e) => report.notes.push(format!(
                 "checksum database {}: key unusable: {e}",
                 spec.name
@@ -115,8 +118,15 @@ pub fn verify_cache(store: &DiskStore, opts: &VerifyOptions) -> Result<VerifyRep
     }
     check_heads(store, opts, &verifiers, &mut report)?;
 
-    // Digest results per blob, so a blob shared by records is hashed once.
-    let mut hashed: HashMap<String, Result<(), String>> = HashMap::new();
+    let anchors = TrustAnchors {
+        sumdb_keys: &verifiers,
+        policy: &opts.policy,
+    };
+    // Digests per blob as read for a record, so a blob shared by records is
+    // hashed once (a zip's also depend on the module version its rules are
+    // checked for); and every blob name a record reached.
+    let mut hashed: HashMap<DigestKey, Result<BlobDigests, RecheckError>> = HashMap::new();
+    let mut reached: HashSet<String> = HashSet::new();
     let metas =
         scan::meta_files(&root).map_err(|e| StoreError::io("read", root.join("meta"), e))?;
     for mf in metas {
@@ -160,37 +170,38 @@ pub fn verify_cache(store: &DiskStore, opts: &VerifyOptions) -> Result<VerifyRep
             });
             continue;
         };
-        let mut wrong: Vec<(&'static str, String)> = Vec::new();
         let blob = scan::blob_path(&root, &meta.sha256);
-        match check_blob(&blob, &meta, &opts.zip_limits, &mut hashed, &mut report) {
-            Ok(()) => {}
-            Err(why) => wrong.push(("blob", why)),
-        }
-        for why in check_proofs(&meta, &verifiers, &mut report) {
-            wrong.push(("proof", why));
-        }
-        if wrong.is_empty() {
-            continue;
-        }
-        let why = wrong
-            .iter()
-            .map(|(_, w)| w.as_str())
-            .collect::<Vec<_>>()
-            .join("; ");
-        let blob_bad = wrong.iter().any(|(w, _)| *w == "blob");
-        let action = quarantine_if_unchanged(store, &meta, &mf.path, blob_bad, &why)?;
-        for (what, detail) in wrong {
-            report.problems.push(Problem {
-                what,
-                path: if what == "blob" {
-                    blob.display().to_string()
-                } else {
-                    mf.path.display().to_string()
-                },
-                artifact: Some(name.clone()),
-                detail,
-                action: action.clone(),
-            });
+        reached.insert(meta.sha256.clone());
+        let digests = hashed
+            .entry(DigestKey::of(&meta))
+            .or_insert_with(|| {
+                report.blobs += 1;
+                report.bytes += meta.size;
+                blob_digests(store, &meta, &opts.zip_limits)
+            })
+            .clone();
+        report.proofs += meta.proofs.len() as u64;
+        let want = (mf.kind, module.as_str(), version.as_str());
+        match digests.and_then(|d| recheck_record(&meta, want, &d, &anchors)) {
+            Ok(r) => report
+                .notes
+                .extend(r.unanchored.into_iter().map(|n| format!("{name}: {n}"))),
+            Err(e) => {
+                let why = e.to_string();
+                let blob_bad = e.what() == "blob";
+                let action = quarantine_if_unchanged(store, &meta, blob_bad, &why)?;
+                report.problems.push(Problem {
+                    what: e.what(),
+                    path: if blob_bad {
+                        blob.display().to_string()
+                    } else {
+                        mf.path.display().to_string()
+                    },
+                    artifact: Some(name),
+                    detail: why,
+                    action,
+                });
+            }
         }
     }
 
@@ -198,7 +209,7 @@ pub fn verify_cache(store: &DiskStore, opts: &VerifyOptions) -> Result<VerifyRep
     let blobs =
         scan::blob_files(&root).map_err(|e| StoreError::io("read", root.join("blobs"), e))?;
     for b in blobs {
-        if hashed.contains_key(&b.name) {
+        if reached.contains(&b.name) {
             continue;
         }
         if let Some(why) = check_loose_blob(&b, &mut report)? {
@@ -218,7 +229,7 @@ pub fn verify_cache(store: &DiskStore, opts: &VerifyOptions) -> Result<VerifyRep
 fn check_heads(
     store: &DiskStore,
     opts: &VerifyOptions,
-    verifiers: &HashMap<String, Verifier>,
+    verifiers: &[Verifier],
     report: &mut VerifyReport,
 ) -> Result<(), StoreError> {
     for spec in &opts.sumdbs {
@@ -245,7 +256,7 @@ fn check_heads(
             continue;
         };
         report.tree_heads += 1;
-        let Some(v) = verifiers.get(&spec.name) else {
+        let Some(v) = verifiers.iter().find(|v| v.name() == spec.name) else {
             continue;
         };
         let res = note::open(&head, v)
@@ -268,166 +279,22 @@ fn check_heads(
     Ok(())
 }
 
-/// Size, digest and (for zips) every module-zip rule plus the `h1:`.
-fn check_blob(
-    blob: &Path,
-    meta: &ArtifactMeta,
-    limits: &ZipLimits,
-    hashed: &mut HashMap<String, Result<(), String>>,
-    report: &mut VerifyReport,
-) -> Result<(), String> {
-    if let Some(r) = hashed.get(&meta.sha256) {
-        r.clone()?;
-        if meta.kind == ArtifactKind::Mod {
-            // Same bytes: the go.mod h1 was checked with them only if the
-            // record agreed; check this record's h1 again.
-            let bytes = fs::read(blob).map_err(|e| format!("reading blob: {e}"))?;
-            let h1 = crate::dirhash::hash_go_mod(&bytes);
-            if h1.as_str() != meta.h1 {
-                return Err(format!("go.mod h1 is {h1}, the record says {}", meta.h1));
-            }
-        }
-        return Ok(());
-    }
-    let res = check_blob_uncached(blob, meta, limits, report);
-    hashed.insert(meta.sha256.clone(), res.clone());
-    res
+/// What a blob's digests depend on: its bytes and, for a zip, the module
+/// version its rules were checked for.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct DigestKey {
+    sha256: String,
+    size: u64,
+    zip_of: Option<(String, String)>,
 }
 
-fn check_blob_uncached(
-    blob: &Path,
-    meta: &ArtifactMeta,
-    limits: &ZipLimits,
-    report: &mut VerifyReport,
-) -> Result<(), String> {
-    let md = match fs::metadata(blob) {
-        Ok(m) => m,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err("blob is missing".into());
-        }
-        Err(e) => return Err(format!("blob unreadable: {e}")),
-    };
-    if md.len() != meta.size {
-        return Err(format!(
-            "blob is {} bytes, the record says {}",
-            md.len(),
-            meta.size
-        ));
-    }
-    report.blobs += 1;
-    report.bytes += md.len();
-    match meta.kind {
-        ArtifactKind::Zip => {
-            let r = check_zip_path(blob, &meta.module, &meta.version, limits)
-                .map_err(|e| format!("zip fails the module-zip rules: {e}"))?;
-            let sha = hex(&r.sha256);
-            if sha != meta.sha256 {
-                return Err(format!(
-                    "blob SHA-256 is {sha}, its name says {}",
-                    meta.sha256
-                ));
-            }
-            if r.h1.as_str() != meta.h1 {
-                return Err(format!("zip h1 is {}, the record says {}", r.h1, meta.h1));
-            }
-        }
-        ArtifactKind::Mod => {
-            let bytes = fs::read(blob).map_err(|e| format!("reading blob: {e}"))?;
-            let sha = hex(&Sha256::digest(&bytes));
-            if sha != meta.sha256 {
-                return Err(format!(
-                    "blob SHA-256 is {sha}, its name says {}",
-                    meta.sha256
-                ));
-            }
-            let h1 = crate::dirhash::hash_go_mod(&bytes);
-            if h1.as_str() != meta.h1 {
-                return Err(format!("go.mod h1 is {h1}, the record says {}", meta.h1));
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Checks the recorded proofs; returns what is wrong.
-fn check_proofs(
-    meta: &ArtifactMeta,
-    verifiers: &HashMap<String, Verifier>,
-    report: &mut VerifyReport,
-) -> Vec<String> {
-    let mut wrong = Vec::new();
-    if meta.proofs.is_empty() {
-        wrong.push("the record lists no proof".to_owned());
-    }
-    for p in &meta.proofs {
-        report.proofs += 1;
-        if let Err(why) = check_proof(meta, p, verifiers, &mut report.notes) {
-            wrong.push(why);
-        }
-    }
-    wrong
-}
-
-/// One proof: the record text has the artifact's `h1:` line, the note
-/// verifies with the configured key and its tree covers the record.
-pub fn check_proof(
-    meta: &ArtifactMeta,
-    p: &ProofRecord,
-    verifiers: &HashMap<String, Verifier>,
-    notes: &mut Vec<String>,
-) -> Result<(), String> {
-    match p {
-        ProofRecord::Pinned { h1, policy } => {
-            if *h1 != meta.h1 {
-                return Err(format!(
-                    "pinned hash {h1} (from {policy}) differs from the artifact's {}",
-                    meta.h1
-                ));
-            }
-            Ok(())
-        }
-        ProofRecord::Sumdb {
-            db,
-            record,
-            text,
-            tree_size,
-            note: note_text,
-        } => {
-            let suffix = match meta.kind {
-                ArtifactKind::Zip => "",
-                ArtifactKind::Mod => "/go.mod",
-            };
-            let want = format!("{} {}{suffix} {}", meta.module, meta.version, meta.h1);
-            if !text.lines().any(|l| l == want) {
-                return Err(format!(
-                    "checksum-database record {record} of {db} has no line {want:?}"
-                ));
-            }
-            let Some(v) = verifiers.get(db) else {
-                notes.push(format!(
-                    "{}: proof by {db}, which is not configured; its note was not checked",
-                    artifact_name(&meta.module, &meta.version, meta.kind)
-                ));
-                return Ok(());
-            };
-            let n = note::open(note_text.as_bytes(), v).map_err(|e| {
-                format!("the signed tree note of the {db} proof does not verify: {e}")
-            })?;
-            let tree = tlog::parse_tree(n.text.as_bytes())
-                .map_err(|e| format!("the {db} proof's note is not a tree head: {e}"))?;
-            if tree.n != *tree_size {
-                return Err(format!(
-                    "the {db} proof records tree size {tree_size} but its note signs size {}",
-                    tree.n
-                ));
-            }
-            if *record >= tree.n {
-                return Err(format!(
-                    "the {db} proof's record {record} lies outside its tree of size {}",
-                    tree.n
-                ));
-            }
-            Ok(())
+impl DigestKey {
+    fn of(meta: &ArtifactMeta) -> DigestKey {
+        DigestKey {
+            sha256: meta.sha256.clone(),
+            size: meta.size,
+            zip_of: (meta.kind == ArtifactKind::Zip)
+                .then(|| (meta.module.clone(), meta.version.clone())),
         }
     }
 }
@@ -475,7 +342,6 @@ fn check_loose_blob(b: &BlobFile, report: &mut VerifyReport) -> Result<Option<St
 fn quarantine_if_unchanged(
     store: &DiskStore,
     meta: &ArtifactMeta,
-    meta_path: &Path,
     blob_bad: bool,
     why: &str,
 ) -> Result<String, StoreError> {
@@ -484,7 +350,7 @@ fn quarantine_if_unchanged(
             if blob_bad {
                 store.quarantine(meta, why)?;
             } else {
-                quarantine_file(store.root(), meta_path, "meta", why)?;
+                store.quarantine_record(meta, why)?;
             }
             Ok("quarantined; the next request fetches and proves it again".into())
         }
@@ -514,134 +380,4 @@ fn quarantine_file(
     }
     let _ = fs::write(dest.with_extension("why"), format!("{why}\n"));
     Ok(format!("quarantined to {}", dest.display()))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::sumdb::note::Signer;
-    use crate::sumdb::tlog::Tree;
-
-    const H1: &str = "h1:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=";
-
-    fn meta(kind: ArtifactKind, proofs: Vec<ProofRecord>) -> ArtifactMeta {
-        ArtifactMeta {
-            v: 2,
-            kind,
-            module: "example.com/m".into(),
-            version: "v1.0.0".into(),
-            sha256: "00".repeat(32),
-            size: 1,
-            h1: H1.into(),
-            proofs,
-            verified_at: 0,
-            instance: 0,
-        }
-    }
-
-    fn signed(signer: &Signer, n: u64) -> String {
-        let text = tlog::format_tree(&Tree {
-            n,
-            hash: tlog::empty_tree_hash(),
-        });
-        String::from_utf8(note::sign(&text, &[signer]).unwrap()).unwrap()
-    }
-
-    fn proof(text: &str, record: u64, tree_size: u64, note: String) -> ProofRecord {
-        ProofRecord::Sumdb {
-            db: "sum.test".into(),
-            record,
-            text: text.into(),
-            tree_size,
-            note,
-        }
-    }
-
-    #[test]
-    fn proofs_are_checked_against_line_key_and_tree() {
-        let signer = Signer::from_seed("sum.test", [7; 32]).unwrap();
-        let other = Signer::from_seed("sum.test", [8; 32]).unwrap();
-        let vs: HashMap<String, Verifier> = [("sum.test".to_owned(), signer.verifier())]
-            .into_iter()
-            .collect();
-        let zip_line = format!("example.com/m v1.0.0 {H1}\n");
-        let mod_line = format!("example.com/m v1.0.0/go.mod {H1}\n");
-        let mut notes = Vec::new();
-        let check =
-            |m: &ArtifactMeta, notes: &mut Vec<String>| check_proof(m, &m.proofs[0], &vs, notes);
-
-        let good = meta(
-            ArtifactKind::Zip,
-            vec![proof(&zip_line, 3, 10, signed(&signer, 10))],
-        );
-        assert_eq!(check(&good, &mut notes), Ok(()));
-        let good = meta(
-            ArtifactKind::Mod,
-            vec![proof(&mod_line, 3, 10, signed(&signer, 10))],
-        );
-        assert_eq!(check(&good, &mut notes), Ok(()));
-
-        let e = check(
-            &meta(
-                ArtifactKind::Zip,
-                vec![proof(&mod_line, 3, 10, signed(&signer, 10))],
-            ),
-            &mut notes,
-        )
-        .unwrap_err();
-        assert!(e.contains("has no line"), "{e}");
-        let e = check(
-            &meta(
-                ArtifactKind::Zip,
-                vec![proof(&zip_line, 3, 10, signed(&other, 10))],
-            ),
-            &mut notes,
-        )
-        .unwrap_err();
-        assert!(e.contains("does not verify"), "{e}");
-        let e = check(
-            &meta(
-                ArtifactKind::Zip,
-                vec![proof(&zip_line, 3, 11, signed(&signer, 10))],
-            ),
-            &mut notes,
-        )
-        .unwrap_err();
-        assert!(e.contains("tree size 11"), "{e}");
-        let e = check(
-            &meta(
-                ArtifactKind::Zip,
-                vec![proof(&zip_line, 10, 10, signed(&signer, 10))],
-            ),
-            &mut notes,
-        )
-        .unwrap_err();
-        assert!(e.contains("outside its tree"), "{e}");
-
-        // A database that is no longer configured: noted, not a problem.
-        let mut p = proof(&zip_line, 3, 10, signed(&signer, 10));
-        if let ProofRecord::Sumdb { db, .. } = &mut p {
-            *db = "gone.test".into();
-        }
-        assert_eq!(check(&meta(ArtifactKind::Zip, vec![p]), &mut notes), Ok(()));
-        assert!(notes.iter().any(|n| n.contains("gone.test")));
-
-        let pin = |h1: &str| ProofRecord::Pinned {
-            h1: h1.into(),
-            policy: "p.toml".into(),
-        };
-        assert_eq!(
-            check(&meta(ArtifactKind::Zip, vec![pin(H1)]), &mut notes),
-            Ok(())
-        );
-        let e = check(
-            &meta(
-                ArtifactKind::Zip,
-                vec![pin("h1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=")],
-            ),
-            &mut notes,
-        )
-        .unwrap_err();
-        assert!(e.contains("pinned hash"), "{e}");
-    }
 }

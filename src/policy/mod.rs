@@ -135,13 +135,10 @@ impl Mode {
     }
 }
 
-/// A kind of proof a policy can require. An open set: `signature` parses
-/// but is rejected at load until goward can verify signatures.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum ProofKind {
-    Sumdb,
-    Pinned,
-}
+/// A kind of proof a policy can require: the kinds goward verifies
+/// ([`crate::verify::proof`]). `signature` parses but is rejected at load
+/// until goward can verify signatures.
+pub use crate::verify::ProofKind;
 
 /// What must be proven about an artifact before it is stored or served.
 /// Every listed proof must hold (they are conjunctive).
@@ -156,6 +153,16 @@ pub enum RequiredProof {
         /// The pin files, as written in the policy.
         files: Vec<String>,
     },
+}
+
+impl RequiredProof {
+    /// The kind of proof required.
+    pub fn kind(&self) -> ProofKind {
+        match self {
+            RequiredProof::Sumdb => ProofKind::Sumdb,
+            RequiredProof::Pinned { .. } => ProofKind::Pinned,
+        }
+    }
 }
 
 impl fmt::Display for RequiredProof {

@@ -527,8 +527,6 @@ fn parse_proof(
                 ok = false;
                 continue;
             }
-            "sumdb" => ProofKind::Sumdb,
-            "pinned" => ProofKind::Pinned,
             "signature" => {
                 cx.err(
                     &span,
@@ -539,17 +537,23 @@ fn parse_proof(
                 ok = false;
                 continue;
             }
-            other => {
-                cx.err(
-                    &span,
-                    format!(
-                        "{ctx}: unknown proof kind {}: expected \"sumdb\", \"pinned\" or \"signature\"",
-                        quote(other)
-                    ),
-                );
-                ok = false;
-                continue;
-            }
+            name => match ProofKind::from_name(name) {
+                Some(k) => k,
+                None => {
+                    let known: Vec<String> =
+                        ProofKind::ALL.iter().map(|k| quote(k.name())).collect();
+                    cx.err(
+                        &span,
+                        format!(
+                            "{ctx}: unknown proof kind {}: expected {} or \"signature\"",
+                            quote(name),
+                            known.join(", ")
+                        ),
+                    );
+                    ok = false;
+                    continue;
+                }
+            },
         };
         if out.contains(&k) {
             cx.err(&span, format!("{ctx}: proof {} is listed twice", quote(&s)));

@@ -22,7 +22,6 @@ use super::note::{self, Verifier};
 use super::tlog::{self, Hash, Tile, Tree};
 use super::{ProvenRecord, SumdbSpec, TILE_HEIGHT};
 use crate::cache::{DocKey, Store, StoreError};
-use crate::dirhash::H1;
 use crate::module;
 use crate::upstream::{Fallback, FetchError, ProxyList, Upstream};
 
@@ -299,6 +298,12 @@ impl SumdbClient {
     /// The database name.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The key its signed notes verify with (stored proofs are re-checked
+    /// against it offline).
+    pub fn verifier(&self) -> &Verifier {
+        &self.verifier
     }
 
     /// The trusted tree size (for metrics and readiness).
@@ -812,34 +817,13 @@ impl SumdbClient {
         }
         // 6. Hash lines come from the proven text only, and every line must
         // be about exactly this module version.
-        let mod_version = format!("{version}/go.mod");
-        let mut zip_h1s = Vec::new();
-        let mut mod_h1s = Vec::new();
-        for line in text.lines() {
-            let f: Vec<&str> = line.split_whitespace().collect();
-            let wrong = || SumdbError::WrongRecord {
+        let lines =
+            super::record_h1s(path, version, &text).map_err(|line| SumdbError::WrongRecord {
                 db: self.name.clone(),
                 path: path.to_owned(),
                 version: version.to_owned(),
                 line: line.to_owned(),
-            };
-            let [p, v, h] = f.as_slice() else {
-                return Err(wrong());
-            };
-            if *p != path {
-                return Err(wrong());
-            }
-            let dst = if *v == version {
-                &mut zip_h1s
-            } else if *v == mod_version {
-                &mut mod_h1s
-            } else {
-                return Err(wrong());
-            };
-            if h.starts_with("h1:") {
-                dst.push(H1::parse(h).map_err(|_| wrong())?);
-            }
-        }
+            })?;
         Ok(ProvenRecord {
             db: self.name.clone(),
             path: path.to_owned(),
@@ -848,8 +832,8 @@ impl SumdbClient {
             text,
             tree: head.tree,
             note: head.note.to_vec(),
-            zip_h1s,
-            mod_h1s,
+            zip_h1s: lines.zip,
+            mod_h1s: lines.go_mod,
         })
     }
 

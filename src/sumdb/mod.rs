@@ -103,6 +103,45 @@ pub fn check_name(name: &str) -> Result<(), String> {
     }
 }
 
+/// The `h1:` hashes of a checksum-database record text for `path@version`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RecordH1s {
+    /// `path version h1:…` lines.
+    pub zip: Vec<H1>,
+    /// `path version/go.mod h1:…` lines.
+    pub go_mod: Vec<H1>,
+}
+
+/// Reads the hash lines of a record text. Every line must be about exactly
+/// `path@version` (its zip or its go.mod); otherwise the offending line is
+/// returned. Lines with other hash algorithms are skipped, as go does.
+/// Used when proving and when re-checking a stored proof, so both read a
+/// record the same way.
+pub fn record_h1s<'t>(path: &str, version: &str, text: &'t str) -> Result<RecordH1s, &'t str> {
+    let mod_version = format!("{version}/go.mod");
+    let mut out = RecordH1s::default();
+    for line in text.lines() {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        let [p, v, h] = f.as_slice() else {
+            return Err(line);
+        };
+        if *p != path {
+            return Err(line);
+        }
+        let dst = if *v == version {
+            &mut out.zip
+        } else if *v == mod_version {
+            &mut out.go_mod
+        } else {
+            return Err(line);
+        };
+        if h.starts_with("h1:") {
+            dst.push(H1::parse(h).map_err(|_| line)?);
+        }
+    }
+    Ok(out)
+}
+
 /// Proof token: a checksum-database record proven included in a signed tree
 /// head that is consistent with every head goward has trusted before.
 ///

@@ -12,93 +12,13 @@
 
 pub mod gomod;
 pub mod info;
+pub mod proof;
+pub mod recheck;
 pub mod zip;
 
 use crate::dirhash::H1;
-use crate::policy::Policy;
-use crate::sumdb::ProvenRecord;
 
-/// Evidence that an artifact's hash is vouched for by an authority.
-///
-/// An open set: pinned go.sum hashes (policy) and Sigstore signatures slot in
-/// as further variants, each with a token only its verifier can build.
-#[derive(Clone, Debug)]
-#[non_exhaustive]
-pub enum Proof {
-    /// The record was proven included in a checksum database's signed tree.
-    Sumdb(ProvenRecord),
-    /// The policy pins this artifact's hash (go.sum-format pin files).
-    Pinned(PinnedHash),
-}
-
-/// A hash pinned by the policy for one artifact. Built only from
-/// [`Policy::pinned_h1`]; fields are private to this module.
-#[derive(Clone, Debug)]
-pub struct PinnedHash {
-    path: String,
-    version: String,
-    kind: ArtifactKind,
-    h1: [H1; 1],
-    origin: String,
-}
-
-impl PinnedHash {
-    /// The pin `policy` holds for this artifact under the rule that decides
-    /// it; `None` when it pins nothing for it.
-    pub fn from_policy(
-        policy: &Policy,
-        path: &str,
-        version: &str,
-        kind: ArtifactKind,
-    ) -> Option<PinnedHash> {
-        let h1 = policy.pinned_h1(path, version, kind)?.clone();
-        Some(PinnedHash {
-            path: path.to_owned(),
-            version: version.to_owned(),
-            kind,
-            h1: [h1],
-            origin: policy.origin().to_owned(),
-        })
-    }
-
-    /// The pinned hash.
-    pub fn h1(&self) -> &H1 {
-        &self.h1[0]
-    }
-
-    /// The policy that pinned it.
-    pub fn origin(&self) -> &str {
-        &self.origin
-    }
-}
-
-impl Proof {
-    fn hashes(&self, kind: ArtifactKind) -> &[H1] {
-        match self {
-            Proof::Sumdb(r) => match kind {
-                ArtifactKind::Zip => r.zip_h1s(),
-                ArtifactKind::Mod => r.mod_h1s(),
-            },
-            Proof::Pinned(p) if p.kind == kind => &p.h1,
-            Proof::Pinned(_) => &[],
-        }
-    }
-
-    fn subject(&self) -> (&str, &str) {
-        match self {
-            Proof::Sumdb(r) => (r.path(), r.version()),
-            Proof::Pinned(p) => (&p.path, &p.version),
-        }
-    }
-
-    /// Short description of the authority, for error messages and logs.
-    pub fn authority(&self) -> String {
-        match self {
-            Proof::Sumdb(r) => format!("checksum database {} record {}", r.db(), r.id()),
-            Proof::Pinned(p) => format!("pinned hash of policy {}", p.origin),
-        }
-    }
-}
+pub use proof::{Artifact, Evidence, PinnedHash, Proof, ProofKind};
 
 /// Which half of a module version an `h1:` line speaks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -145,6 +65,10 @@ pub enum VerifyError {
     /// No proof at all was offered: goward never stores unproven artifacts.
     #[error("no proof offered for {path}@{version}")]
     NoProof { path: String, version: String },
+    /// Stored evidence that does not hold up when re-checked (a note that
+    /// does not verify, a pin the policy contradicts).
+    #[error("{authority}: {msg}")]
+    BadEvidence { authority: String, msg: String },
     /// The bytes hash to something else than the proven record says.
     #[error("{kind} hash mismatch for {path}@{version}: downloaded {got}, {authority} says {want}", kind = kind.as_str())]
     HashMismatch {
@@ -165,71 +89,20 @@ impl VerifyError {
             VerifyError::MissingLine { .. } => "proof_missing_line",
             VerifyError::HashMismatch { .. } => "hash_mismatch",
             VerifyError::NoProof { .. } => "proof_missing",
+            VerifyError::BadEvidence { .. } => "proof_invalid",
         }
     }
 }
 
-/// Checks that `proof` vouches for exactly `h1` of `kind` for `path@version`.
-///
-/// Every `h1:` line the proof holds for this artifact must equal `h1`, and
-/// there must be at least one: an absent line is a failure, never a pass.
-fn check_against(
-    proof: &Proof,
-    kind: ArtifactKind,
-    path: &str,
-    version: &str,
-    h1: &H1,
-) -> Result<(), VerifyError> {
-    let (got_path, got_version) = proof.subject();
-    if got_path != path || got_version != version {
-        return Err(VerifyError::WrongSubject {
-            authority: proof.authority(),
-            path: path.to_owned(),
-            version: version.to_owned(),
-            got_path: got_path.to_owned(),
-            got_version: got_version.to_owned(),
-        });
-    }
-    let lines = proof.hashes(kind);
-    if lines.is_empty() {
-        return Err(VerifyError::MissingLine {
-            authority: proof.authority(),
-            kind,
-            path: path.to_owned(),
-            version: version.to_owned(),
-        });
-    }
-    if let Some(want) = lines.iter().find(|want| *want != h1) {
-        return Err(VerifyError::HashMismatch {
-            authority: proof.authority(),
-            kind,
-            path: path.to_owned(),
-            version: version.to_owned(),
-            got: h1.clone(),
-            want: want.clone(),
-        });
-    }
-    Ok(())
-}
-
-/// Checks every proof in `proofs` (there must be at least one).
-fn check_all(
-    proofs: &[Proof],
-    kind: ArtifactKind,
-    path: &str,
-    version: &str,
-    h1: &H1,
-) -> Result<(), VerifyError> {
+/// Checks every proof in `proofs` (there must be at least one) against `a`.
+fn check_all(proofs: &[Proof], a: &Artifact<'_>) -> Result<(), VerifyError> {
     if proofs.is_empty() {
         return Err(VerifyError::NoProof {
-            path: path.to_owned(),
-            version: version.to_owned(),
+            path: a.module.to_owned(),
+            version: a.version.to_owned(),
         });
     }
-    for p in proofs {
-        check_against(p, kind, path, version, h1)?;
-    }
-    Ok(())
+    proofs.iter().try_for_each(|p| p.check(a))
 }
 
 /// A module zip that passed every zip rule and whose `h1:` is proven.
@@ -246,10 +119,13 @@ impl VerifiedZip {
     pub fn new(checked: zip::ZipChecked, proofs: Vec<Proof>) -> Result<VerifiedZip, VerifyError> {
         check_all(
             &proofs,
-            ArtifactKind::Zip,
-            checked.module(),
-            checked.version(),
-            checked.h1(),
+            &Artifact {
+                kind: ArtifactKind::Zip,
+                module: checked.module(),
+                version: checked.version(),
+                h1: checked.h1(),
+                sha256: checked.sha256(),
+            },
         )?;
         Ok(VerifiedZip { checked, proofs })
     }
@@ -284,10 +160,13 @@ impl VerifiedMod {
     pub fn new(checked: gomod::ModChecked, proofs: Vec<Proof>) -> Result<VerifiedMod, VerifyError> {
         check_all(
             &proofs,
-            ArtifactKind::Mod,
-            checked.module(),
-            checked.version(),
-            checked.h1(),
+            &Artifact {
+                kind: ArtifactKind::Mod,
+                module: checked.module(),
+                version: checked.version(),
+                h1: checked.h1(),
+                sha256: &crate::dirhash::sha256(checked.bytes()),
+            },
         )?;
         Ok(VerifiedMod { checked, proofs })
     }
@@ -306,6 +185,7 @@ impl VerifiedMod {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::policy::Policy;
     use bytes::Bytes;
 
     const GO_MOD: &str = "module example.com/m\n\ngo 1.21\n";
@@ -371,10 +251,13 @@ mod tests {
         // A pin of the go.mod cannot vouch for a zip-kind check: the zip line is missing.
         let e = check_all(
             &[Proof::Pinned(pin.clone())],
-            ArtifactKind::Zip,
-            "example.com/m",
-            "v1.0.0",
-            c.h1(),
+            &Artifact {
+                kind: ArtifactKind::Zip,
+                module: "example.com/m",
+                version: "v1.0.0",
+                h1: c.h1(),
+                sha256: &[0; 32],
+            },
         )
         .unwrap_err();
         assert_eq!(e.reason(), "proof_missing_line", "{e}");

@@ -479,6 +479,25 @@ pub fn check_zip_path(
     check_zip_path_listing(path, module, version, limits).map(|(report, _)| report)
 }
 
+/// The same checks on a file the caller does not own (a stored blob
+/// re-checked before it is trusted again): `open` yields a fresh handle on
+/// it each time, one per reader, each with its own offset.
+pub fn check_zip_handles(
+    open: &dyn Fn() -> std::io::Result<File>,
+    module: &str,
+    version: &str,
+    limits: &ZipLimits,
+) -> Result<ZipReport, ZipCheckError> {
+    let open = || open().map_err(ZipCheckError::Io);
+    let (krate, go, body) = (open()?, open()?, open()?);
+    let handles = Handles {
+        krate: &krate,
+        go: &go,
+        body: &body,
+    };
+    check_handles(&handles, module, version, limits).map(|(report, _)| report)
+}
+
 /// One entry as it was hashed: what Go's archive/zip `File.Open` yields for it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HashedEntry {

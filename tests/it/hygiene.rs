@@ -134,7 +134,13 @@ fn cache_verify_finds_names_and_quarantines_damage() {
     assert!(l.contains("the record says"), "{l}");
     let l = line("example.com/badproof@v1.0.0 (zip)");
     assert!(
-        l.starts_with("BAD proof") && l.contains("has no line"),
+        l.starts_with("BAD proof")
+            && l.contains(&format!(
+                "record {} has no h1: line for {} {} [",
+                d.record.expect("logged"),
+                d.path,
+                d.version
+            )),
         "{l}"
     );
 
@@ -430,4 +436,104 @@ fn doctor_reports_json_findings() {
         1
     };
     assert_eq!(code(&o), Some(want), "{}", o.stdout);
+}
+
+/// One re-check, two paths: the same damaged records — a second, non-matching `h1:` line in the
+/// proven text, a record moved under another module, a record naming another version's (valid)
+/// zip, a tampered tree note — are refused alike by `goward cache verify` (run on a copy of the
+/// cache) and by a restarted `serve`, which fetches and proves each again instead of answering
+/// with what the record names; the intact records are trusted by both.
+#[test]
+fn serve_and_cache_verify_recheck_records_alike() {
+    let (fake, vkey) = fake_with_log(DB);
+    let good = publish(&fake, "example.com/good", 0);
+    let twoline = publish(&fake, "example.com/twoline", 0);
+    let wrongmod = publish(&fake, "example.com/wrongmod", 0);
+    let older = publish(&fake, "example.com/moved", 0);
+    let moved = fake.publish(
+        ModZip::new("example.com/moved", "v1.0.1").file("m.go", "package m // v1.0.1\n"),
+        "module example.com/moved\n\ngo 1.21\n",
+    );
+    let tampered = publish(&fake, "example.com/tampered", 0);
+    let all = [&good, &twoline, &wrongmod, &older, &moved, &tampered];
+    let mut g = Goward::start(&fake.url(), &vkey, &[]);
+    for p in all {
+        assert_serves(&g, &p.zip_path(), &p.zip);
+    }
+    let cache = g.cache_dir().to_path_buf();
+    let edit = |p: &Published, f: &dyn Fn(&mut serde_json::Value)| {
+        let mut j = meta_json(&cache, p, "zip");
+        f(&mut j);
+        std::fs::write(
+            meta_file(&cache, p, "zip"),
+            serde_json::to_vec_pretty(&j).unwrap(),
+        )
+        .unwrap();
+    };
+    edit(&twoline, &|j| {
+        let text = j["proofs"][0]["text"].as_str().unwrap().to_owned();
+        let extra = format!("{} {} {}\n", twoline.path, twoline.version, good.zip_h1);
+        j["proofs"][0]["text"] = (text + &extra).into();
+    });
+    edit(&wrongmod, &|j| j["module"] = "example.com/good".into());
+    let from = meta_json(&cache, &older, "zip");
+    edit(&moved, &|j| {
+        for k in ["sha256", "size", "h1"] {
+            j[k] = from[k].clone();
+        }
+    });
+    edit(&tampered, &|j| {
+        let note = j["proofs"][0]["note"].as_str().unwrap().to_owned();
+        let mut lines: Vec<String> = note.lines().map(str::to_owned).collect();
+        let hash = &mut lines[2];
+        let first = if hash.starts_with('A') { "B" } else { "A" };
+        hash.replace_range(..1, first);
+        j["proofs"][0]["note"] = (lines.join("\n") + "\n").into();
+    });
+
+    // Path 1: cache verify, on a copy.
+    let copy = tempfile::tempdir().unwrap();
+    for f in files_under(&cache) {
+        let to = copy.path().join(f.strip_prefix(&cache).unwrap());
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(&f, &to).unwrap();
+    }
+    let o = cache_cmd(copy.path(), &vkey, &["verify"]);
+    assert_eq!(code(&o), Some(1), "{}\n{}", o.stdout, o.stderr);
+    let by_verify: Vec<bool> = all
+        .iter()
+        .map(|p| {
+            let who = format!(" {}@{} (zip)", p.path, p.version);
+            o.stdout
+                .lines()
+                .any(|l| l.starts_with("BAD") && l.contains(&who))
+        })
+        .collect();
+
+    // Path 2: serve, restarted so that it loads every record from disk.
+    g.restart();
+    let by_serve: Vec<bool> = all
+        .iter()
+        .map(|p| {
+            let before = fake.requests(&p.zip_path());
+            assert_serves(&g, &p.zip_path(), &p.zip);
+            fake.requests(&p.zip_path()) > before
+        })
+        .collect();
+
+    assert_eq!(by_verify, by_serve, "cache verify:\n{}", o.stdout);
+    assert_eq!(by_serve, [false, true, true, false, true, true]);
+    let out = &o.stdout;
+    for want in [
+        format!(
+            "zip hash mismatch for example.com/twoline@v1.0.0: downloaded {}",
+            twoline.zip_h1
+        ),
+        "example.com/wrongmod@v1.0.0 (zip): metadata record does not match its location or format"
+            .to_owned(),
+        "example.com/moved@v1.0.1 (zip): the blob fails the module-zip rules for example.com/moved@v1.0.1".to_owned(),
+        "the signed tree note does not verify".to_owned(),
+    ] {
+        assert!(out.contains(&want), "no {want:?} in:\n{out}");
+    }
 }

@@ -1,0 +1,215 @@
+//! Proof kinds: one module per kind, one arm per kind in the enums here.
+//!
+//! Each kind supplies a fetch-time token (a variant of [`Proof`], built only
+//! by its verifier), the serializable evidence the cache records (a variant
+//! of [`Evidence`]), a `check` of the token against the downloaded
+//! artifact, and a `recheck` of stored evidence, offline, from the evidence
+//! alone plus the [`TrustAnchors`] (keys, pins). Both apply [`vouches`], the
+//! one rule for hash lines. Adding a kind is a module here and one arm in
+//! each `match` of this file.
+
+pub mod pinned;
+pub mod sumdb;
+
+use serde::{Deserialize, Serialize};
+
+use super::{ArtifactKind, VerifyError};
+use crate::dirhash::H1;
+use crate::policy::Policy;
+use crate::sumdb::ProvenRecord;
+use crate::sumdb::note::Verifier;
+
+pub use pinned::PinnedHash;
+
+/// A kind of proof, as a policy names it (`proof = ["sumdb", "pinned"]`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ProofKind {
+    /// Proven included in a checksum database's signed tree.
+    Sumdb,
+    /// Equal to a hash the policy pins in a go.sum-format file.
+    Pinned,
+}
+
+impl ProofKind {
+    /// Every kind goward can verify.
+    pub const ALL: [ProofKind; 2] = [ProofKind::Sumdb, ProofKind::Pinned];
+
+    /// The name used in policy files and in the stored records.
+    pub fn name(self) -> &'static str {
+        match self {
+            ProofKind::Sumdb => "sumdb",
+            ProofKind::Pinned => "pinned",
+        }
+    }
+
+    /// The kind called `name`, if goward can verify it.
+    pub fn from_name(name: &str) -> Option<ProofKind> {
+        ProofKind::ALL.into_iter().find(|k| k.name() == name)
+    }
+}
+
+/// The artifact a proof must vouch for: what it is and the digests of the
+/// exact bytes served (a signature is over bytes, a go.sum line over `h1:`).
+#[derive(Clone, Copy, Debug)]
+pub struct Artifact<'a> {
+    /// Zip or go.mod.
+    pub kind: ArtifactKind,
+    /// Module path.
+    pub module: &'a str,
+    /// Canonical version.
+    pub version: &'a str,
+    /// The artifact's `h1:`.
+    pub h1: &'a H1,
+    /// SHA-256 of the bytes.
+    pub sha256: &'a [u8; 32],
+}
+
+/// What stored evidence is re-checked against: the configured
+/// checksum-database keys and the policy in force (its pins).
+#[derive(Clone, Copy, Debug)]
+pub struct TrustAnchors<'a> {
+    /// Keys of the configured checksum databases.
+    pub sumdb_keys: &'a [Verifier],
+    /// The policy in force.
+    pub policy: &'a Policy,
+}
+
+/// Evidence that an artifact's hash is vouched for by an authority, as
+/// gathered at fetch time. Each variant is a token only its verifier builds.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum Proof {
+    /// The record was proven included in a checksum database's signed tree.
+    Sumdb(ProvenRecord),
+    /// The policy pins this artifact's hash (go.sum-format pin files).
+    Pinned(PinnedHash),
+}
+
+impl Proof {
+    /// Which kind of proof this is.
+    pub fn kind(&self) -> ProofKind {
+        match self {
+            Proof::Sumdb(_) => ProofKind::Sumdb,
+            Proof::Pinned(_) => ProofKind::Pinned,
+        }
+    }
+
+    /// Short description of the authority, for error messages and logs.
+    pub fn authority(&self) -> String {
+        match self {
+            Proof::Sumdb(r) => sumdb::authority(r.db(), r.id()),
+            Proof::Pinned(p) => pinned::authority(p.origin()),
+        }
+    }
+
+    /// Checks that the proof vouches for exactly `a`.
+    pub fn check(&self, a: &Artifact<'_>) -> Result<(), VerifyError> {
+        match self {
+            Proof::Sumdb(r) => sumdb::check(r, a),
+            Proof::Pinned(p) => pinned::check(p, a),
+        }
+    }
+}
+
+/// Serialized evidence of one proof, kept in the cache record for audits and
+/// for the offline re-check. The JSON is `{"type": "<kind>", ...fields}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum Evidence {
+    /// Proven in a checksum database.
+    Sumdb(sumdb::Evidence),
+    /// Equal to a hash pinned by the policy.
+    Pinned(pinned::Evidence),
+}
+
+/// What an offline re-check of one piece of evidence concluded, when it did
+/// not find it wrong.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Rechecked {
+    /// It holds against the trust anchors.
+    Verified,
+    /// It is consistent with the artifact but no anchor could check it (a
+    /// database no longer configured, a hash no longer pinned): it counts
+    /// for nothing, and this says why.
+    Unanchored(String),
+}
+
+impl Evidence {
+    /// The evidence the cache records for a proof.
+    pub fn from_proof(p: &Proof) -> Evidence {
+        match p {
+            Proof::Sumdb(r) => Evidence::Sumdb(sumdb::Evidence::from_proven(r)),
+            Proof::Pinned(p) => Evidence::Pinned(pinned::Evidence::from_pin(p)),
+        }
+    }
+
+    /// Which kind of proof this is evidence of.
+    pub fn kind(&self) -> ProofKind {
+        match self {
+            Evidence::Sumdb(_) => ProofKind::Sumdb,
+            Evidence::Pinned(_) => ProofKind::Pinned,
+        }
+    }
+
+    /// Database this proof depends on, if any.
+    pub fn db(&self) -> Option<&str> {
+        match self {
+            Evidence::Sumdb(e) => Some(&e.db),
+            Evidence::Pinned(_) => None,
+        }
+    }
+
+    /// Re-checks the evidence offline for `a` against `anchors`.
+    pub fn recheck(
+        &self,
+        a: &Artifact<'_>,
+        anchors: &TrustAnchors<'_>,
+    ) -> Result<Rechecked, VerifyError> {
+        match self {
+            Evidence::Sumdb(e) => e.recheck(a, anchors),
+            Evidence::Pinned(e) => e.recheck(a, anchors),
+        }
+    }
+}
+
+/// The one rule for hash lines, at fetch time and offline alike: the proof
+/// must be about exactly `a`'s module version, hold at least one `h1:` line
+/// for `a`'s kind (an absent line is a failure, never a pass: CVE-2026-42501)
+/// and every such line must equal `a`'s `h1:`.
+pub(crate) fn vouches(
+    authority: &dyn Fn() -> String,
+    subject: (&str, &str),
+    lines: &[H1],
+    a: &Artifact<'_>,
+) -> Result<(), VerifyError> {
+    let (got_path, got_version) = subject;
+    if got_path != a.module || got_version != a.version {
+        return Err(VerifyError::WrongSubject {
+            authority: authority(),
+            path: a.module.to_owned(),
+            version: a.version.to_owned(),
+            got_path: got_path.to_owned(),
+            got_version: got_version.to_owned(),
+        });
+    }
+    if lines.is_empty() {
+        return Err(VerifyError::MissingLine {
+            authority: authority(),
+            kind: a.kind,
+            path: a.module.to_owned(),
+            version: a.version.to_owned(),
+        });
+    }
+    if let Some(want) = lines.iter().find(|want| *want != a.h1) {
+        return Err(VerifyError::HashMismatch {
+            authority: authority(),
+            kind: a.kind,
+            path: a.module.to_owned(),
+            version: a.version.to_owned(),
+            got: a.h1.clone(),
+            want: want.clone(),
+        });
+    }
+    Ok(())
+}

@@ -1,0 +1,112 @@
+//! Proof by pin: the policy's go.sum-format pin files hold the artifact's
+//! `h1:` ([`Policy::pinned_h1`]).
+
+use serde::{Deserialize, Serialize};
+
+use super::{Artifact, Rechecked, TrustAnchors, vouches};
+use crate::dirhash::H1;
+use crate::policy::Policy;
+use crate::verify::{ArtifactKind, VerifyError};
+
+/// A hash pinned by the policy for one artifact. Built only from
+/// [`Policy::pinned_h1`]; fields are private to this module.
+#[derive(Clone, Debug)]
+pub struct PinnedHash {
+    path: String,
+    version: String,
+    kind: ArtifactKind,
+    h1: [H1; 1],
+    origin: String,
+}
+
+impl PinnedHash {
+    /// The pin `policy` holds for this artifact under the rule that decides
+    /// it; `None` when it pins nothing for it.
+    pub fn from_policy(
+        policy: &Policy,
+        path: &str,
+        version: &str,
+        kind: ArtifactKind,
+    ) -> Option<PinnedHash> {
+        let h1 = policy.pinned_h1(path, version, kind)?.clone();
+        Some(PinnedHash {
+            path: path.to_owned(),
+            version: version.to_owned(),
+            kind,
+            h1: [h1],
+            origin: policy.origin().to_owned(),
+        })
+    }
+
+    /// The pinned hash.
+    pub fn h1(&self) -> &H1 {
+        &self.h1[0]
+    }
+
+    /// The policy that pinned it.
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+}
+
+/// What the cache records of a pin.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Evidence {
+    /// The pinned `h1:`.
+    pub h1: String,
+    /// The policy that pinned it.
+    pub policy: String,
+}
+
+pub(super) fn authority(origin: &str) -> String {
+    format!("pinned hash of policy {origin}")
+}
+
+/// The fetch-time check: the pin is for `a` and equals its `h1:`.
+pub(super) fn check(p: &PinnedHash, a: &Artifact<'_>) -> Result<(), VerifyError> {
+    let lines: &[H1] = if p.kind == a.kind { &p.h1 } else { &[] };
+    vouches(&|| authority(&p.origin), (&p.path, &p.version), lines, a)
+}
+
+impl Evidence {
+    pub(super) fn from_pin(p: &PinnedHash) -> Evidence {
+        Evidence {
+            h1: p.h1().as_str().to_owned(),
+            policy: p.origin().to_owned(),
+        }
+    }
+
+    /// The offline re-check: the recorded pin equals `a`'s `h1:` by the
+    /// fetch-time rule, and the policy in force still pins that hash. A
+    /// policy that no longer pins the artifact leaves the evidence
+    /// unanchored; one that pins another hash contradicts it.
+    pub(super) fn recheck(
+        &self,
+        a: &Artifact<'_>,
+        anchors: &TrustAnchors<'_>,
+    ) -> Result<Rechecked, VerifyError> {
+        let who = || authority(&self.policy);
+        let pinned = H1::parse(&self.h1).map_err(|e| VerifyError::BadEvidence {
+            authority: who(),
+            msg: format!("the recorded pin {:?} is not an h1: hash: {e}", self.h1),
+        })?;
+        vouches(&who, (a.module, a.version), &[pinned], a)?;
+        let policy = anchors.policy;
+        match policy.pinned_h1(a.module, a.version, a.kind) {
+            Some(now) if now == a.h1 => Ok(Rechecked::Verified),
+            Some(now) => Err(VerifyError::BadEvidence {
+                authority: who(),
+                msg: format!(
+                    "the policy in force ({}) now pins {now} for the {}",
+                    policy.origin(),
+                    a.kind.as_str()
+                ),
+            }),
+            None => Ok(Rechecked::Unanchored(format!(
+                "pinned by {}, but the policy in force ({}) pins nothing for it",
+                self.policy,
+                policy.origin()
+            ))),
+        }
+    }
+}
