@@ -9,7 +9,6 @@ use futures_util::StreamExt;
 use futures_util::future::BoxFuture;
 use reqwest::Url;
 use tokio::io::AsyncReadExt;
-use tokio::time::Instant;
 
 use super::{
     Body, FetchError, FetchErrorKind, FetchLimits, Upstream, UpstreamConfigError, check_rel,
@@ -91,7 +90,11 @@ impl FileUpstream {
                     entry: redact_str(raw),
                 });
             }
-            let drive_len = if path.as_bytes()[1] == b':' { 2 } else { 4 };
+            let drive_len = if path.as_bytes().get(1) == Some(&b':') {
+                2
+            } else {
+                4
+            };
             if !path[drive_len..].starts_with('/') {
                 return Err(bad());
             }
@@ -143,7 +146,7 @@ impl FileUpstream {
             }
         };
         let total = self.limits.total_timeout(rel);
-        let deadline = Instant::now() + total;
+        let deadline = super::deadline_after(total);
         let opened = tokio::time::timeout_at(
             deadline,
             tokio::task::spawn_blocking(move || open_regular(&path)),

@@ -11,7 +11,6 @@ use futures_util::StreamExt;
 use futures_util::future::BoxFuture;
 use reqwest::Url;
 use reqwest::header::CONTENT_TYPE;
-use tokio::time::Instant;
 
 use super::{
     Body, FetchError, FetchErrorKind, FetchLimits, MAX_ERROR_DETAIL_BYTES, Upstream,
@@ -242,7 +241,7 @@ impl HttpUpstream {
         }
         let limits = &self.client.limits;
         let total = limits.total_timeout(rel);
-        let deadline = Instant::now() + total;
+        let deadline = super::deadline_after(total);
         let mut req = self.client.inner.get(url);
         if let Some(v) = &self.authorization {
             req = req.header(reqwest::header::AUTHORIZATION, v.clone());
@@ -251,7 +250,7 @@ impl HttpUpstream {
         // A silent upstream is cut after the idle timeout, before the response
         // head as between body chunks (slow loris), never later than the
         // whole-request deadline.
-        let head_deadline = deadline.min(Instant::now() + limits.idle_timeout);
+        let head_deadline = deadline.min(super::deadline_after(limits.idle_timeout));
         let resp = match tokio::time::timeout_at(head_deadline, send).await {
             Ok(Ok(resp)) => resp,
             Ok(Err(e)) => return Err(send_error(&e, shown)),

@@ -9,6 +9,16 @@
 //!
 //! The list syntax and fall-through rules are the go command's (cmd/go/internal/modfetch
 //! proxy.go `proxyList` and `TryProxies`), minus `direct`/`off`, which goward rejects.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::arithmetic_side_effects,
+        clippy::indexing_slicing,
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic
+    )
+)]
 
 pub mod auth;
 pub mod file;
@@ -158,7 +168,7 @@ impl Body {
             Some(len),
             futures_util::stream::once(async move { Ok(data) }).boxed(),
             limits.idle_timeout,
-            Instant::now() + limits.request_timeout,
+            deadline_after(limits.request_timeout),
             limits.request_timeout,
         )
     }
@@ -192,7 +202,7 @@ impl Body {
     /// request deadline and `max` (the running total may not exceed it).
     async fn next_chunk(&mut self, max: u64) -> Result<Option<Bytes>, FetchError> {
         loop {
-            let idle_at = Instant::now() + self.idle_timeout;
+            let idle_at = deadline_after(self.idle_timeout);
             let (at, whole) = if idle_at < self.deadline {
                 (idle_at, false)
             } else {
@@ -647,13 +657,14 @@ pub fn parse_spec(spec: &str) -> Result<Vec<SpecEntry>, UpstreamConfigError> {
     while !rest.is_empty() {
         let (raw, fallback) = match rest.find([',', '|']) {
             Some(i) => {
-                let fallback = if rest.as_bytes()[i] == b'|' {
+                let (raw, tail) = rest.split_at(i);
+                let mut tail = tail.chars();
+                let fallback = if tail.next() == Some('|') {
                     Fallback::AnyError
                 } else {
                     Fallback::NotFoundOnly
                 };
-                let raw = &rest[..i];
-                rest = &rest[i + 1..];
+                rest = tail.as_str();
                 (raw, fallback)
             }
             None => (std::mem::take(&mut rest), Fallback::NotFoundOnly),
@@ -800,9 +811,11 @@ pub fn redact_list(list: &str) -> String {
     let mut out = String::with_capacity(list.len());
     let mut rest = list;
     while let Some(i) = rest.find([',', '|']) {
-        out.push_str(&redact_str(&rest[..i]));
-        out.push_str(&rest[i..=i]);
-        rest = &rest[i + 1..];
+        let (entry, tail) = rest.split_at(i);
+        out.push_str(&redact_str(entry));
+        let mut tail = tail.chars();
+        out.extend(tail.next());
+        rest = tail.as_str();
     }
     out.push_str(&redact_str(rest));
     out
@@ -811,27 +824,26 @@ pub fn redact_list(list: &str) -> String {
 /// Replaces the password in a URL-like string with `xxxxx`, as Go's `url.URL.Redacted`
 /// does, without requiring the string to parse.
 pub(crate) fn redact_str(s: &str) -> String {
-    let Some(scheme_end) = s.find("://") else {
+    let Some((scheme, after)) = s.split_once("://") else {
         return s.to_string();
     };
-    let auth_start = scheme_end + 3;
-    let auth_end = s[auth_start..]
-        .find(['/', '?', '#'])
-        .map_or(s.len(), |i| auth_start + i);
-    let authority = &s[auth_start..auth_end];
-    let Some(at) = authority.rfind('@') else {
+    let (authority, tail) = after.split_at(after.find(['/', '?', '#']).unwrap_or(after.len()));
+    let Some((userinfo, host)) = authority.rsplit_once('@') else {
         return s.to_string();
     };
-    let userinfo = &authority[..at];
-    let Some(colon) = userinfo.find(':') else {
+    let Some((user, _password)) = userinfo.split_once(':') else {
         return s.to_string();
     };
-    format!(
-        "{}{}:xxxxx{}",
-        &s[..auth_start],
-        &userinfo[..colon],
-        &s[auth_start + at..]
-    )
+    format!("{scheme}://{user}:xxxxx@{host}{tail}")
+}
+
+/// `now + d`, saturating: a configured timeout too large for the clock
+/// means "practically never", not a panic.
+pub(crate) fn deadline_after(d: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(d)
+        .or_else(|| now.checked_add(Duration::from_secs(u64::from(u32::MAX))))
+        .unwrap_or(now)
 }
 
 /// Longest error body prefix examined, as the go command (web/api.go `maxErrorDetailBytes`).
@@ -870,9 +882,10 @@ pub(crate) fn error_message(prefix: &[u8]) -> String {
     let text = match std::str::from_utf8(prefix) {
         Ok(t) => t,
         // A multi-byte character cut by the prefix limit is not the server's fault.
-        Err(e) if e.error_len().is_none() => {
-            std::str::from_utf8(&prefix[..e.valid_up_to()]).unwrap_or("")
-        }
+        Err(e) if e.error_len().is_none() => prefix
+            .get(..e.valid_up_to())
+            .and_then(|p| std::str::from_utf8(p).ok())
+            .unwrap_or(""),
         Err(_) => return String::new(),
     };
     if text.chars().any(|c| !c.is_whitespace() && !is_graphic(c)) {
@@ -1198,9 +1211,16 @@ mod tests {
             ("https://h/x@y:z", "https://h/x@y:z"),
             ("https://u:p:q@h", "https://u:xxxxx@h"),
             ("no scheme u:p@h", "no scheme u:p@h"),
+            ("https://u:p@q@h/x", "https://u:xxxxx@h/x"),
+            ("https://u:p@h?x=@y", "https://u:xxxxx@h?x=@y"),
+            ("https://h?u:p@y", "https://h?u:p@y"),
         ] {
             assert_eq!(redact_str(input), want, "{input}");
         }
+        assert_eq!(
+            redact_list("https://a:b@h1,file:///x|https://c:d@h2|"),
+            "https://a:xxxxx@h1,file:///x|https://c:xxxxx@h2|"
+        );
     }
 
     #[test]

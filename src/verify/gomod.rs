@@ -190,7 +190,7 @@ fn module_directive(text: &str) -> Result<String, ModError> {
     // The verb of the block we are in, if any.
     let mut block: Option<(String, usize)> = None;
     for (idx, line) in text.lines().enumerate() {
-        let lineno = idx + 1;
+        let lineno = idx.saturating_add(1);
         let toks = tokenize(line, lineno)?;
         let Some(first) = toks.first() else { continue };
         let mut entry: Option<(String, Vec<&Token>)> = None;
@@ -215,7 +215,7 @@ fn module_directive(text: &str) -> Result<String, ModError> {
                     }
                     block = Some((verb.clone(), lineno));
                 } else {
-                    entry = Some((verb.clone(), toks[1..].iter().collect()));
+                    entry = Some((verb.clone(), toks.iter().skip(1).collect()));
                 }
             }
             (None, _) => {

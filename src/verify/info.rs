@@ -75,17 +75,18 @@ fn looks_like_rfc3339(t: &str) -> bool {
     let b = t.as_bytes();
     let digits =
         |r: std::ops::Range<usize>| b.get(r).is_some_and(|s| s.iter().all(u8::is_ascii_digit));
+    let at = |i: usize, c: &[u8]| b.get(i).is_some_and(|x| c.contains(x));
     if b.len() < 20
         || !digits(0..4)
-        || b[4] != b'-'
+        || !at(4, b"-")
         || !digits(5..7)
-        || b[7] != b'-'
+        || !at(7, b"-")
         || !digits(8..10)
-        || !(b[10] == b'T' || b[10] == b't')
+        || !at(10, b"Tt")
         || !digits(11..13)
-        || b[13] != b':'
+        || !at(13, b":")
         || !digits(14..16)
-        || b[16] != b':'
+        || !at(16, b":")
         || !digits(17..19)
     {
         return false;

@@ -10,6 +10,17 @@
 //! therefore does not compile; reviewing the trust boundary means reading
 //! this file and the constructors it names.
 
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::arithmetic_side_effects,
+        clippy::indexing_slicing,
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic
+    )
+)]
+
 pub mod gomod;
 pub mod info;
 pub mod proof;
