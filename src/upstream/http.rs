@@ -160,16 +160,10 @@ pub(crate) fn check_redirect_target(previous: &[Url], next: &Url) -> Result<(), 
     Ok(())
 }
 
-/// A URL for messages, password replaced by `xxxxx` (Go `url.URL.Redacted`).
+/// A URL for messages: its password, or a user name standing alone (a
+/// token), replaced by `xxxxx` ([`super::redact_str`]).
 fn redact_url(url: &Url) -> String {
-    if url.password().is_some() {
-        let mut u = url.clone();
-        // Setting a password only fails for URLs that cannot have one, and this one has one.
-        let _ = u.set_password(Some("xxxxx"));
-        u.to_string()
-    } else {
-        url.to_string()
-    }
+    super::redact_str(url.as_str())
 }
 
 /// An http or https module proxy.
@@ -807,5 +801,7 @@ mod tests {
             redact_url(&up.url_for("x/@v/list")),
         );
         assert!(!e.to_string().contains("hunter2"), "{e}");
+        let token = HttpUpstream::new("https://ghp_secret@proxy.example/p", &client()).unwrap();
+        assert_eq!(token.base(), "https://xxxxx@proxy.example/p");
     }
 }

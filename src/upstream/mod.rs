@@ -822,7 +822,8 @@ pub fn redact_list(list: &str) -> String {
 }
 
 /// Replaces the password in a URL-like string with `xxxxx`, as Go's `url.URL.Redacted`
-/// does, without requiring the string to parse.
+/// does, and also a user name that stands alone (a token), without requiring the string
+/// to parse.
 pub(crate) fn redact_str(s: &str) -> String {
     let Some((scheme, after)) = s.split_once("://") else {
         return s.to_string();
@@ -831,10 +832,12 @@ pub(crate) fn redact_str(s: &str) -> String {
     let Some((userinfo, host)) = authority.rsplit_once('@') else {
         return s.to_string();
     };
-    let Some((user, _password)) = userinfo.split_once(':') else {
-        return s.to_string();
-    };
-    format!("{scheme}://{user}:xxxxx@{host}{tail}")
+    // A user name alone is often a token (`https://TOKEN@host`): hidden too.
+    let user = userinfo
+        .split_once(':')
+        .map_or("xxxxx", |(user, _password)| user);
+    let password = if userinfo.contains(':') { ":xxxxx" } else { "" };
+    format!("{scheme}://{user}{password}@{host}{tail}")
 }
 
 /// `now + d`, saturating: a configured timeout too large for the clock
@@ -1207,7 +1210,7 @@ mod tests {
     fn redaction() {
         for (input, want) in [
             ("https://u:p@h/x", "https://u:xxxxx@h/x"),
-            ("https://u@h/x", "https://u@h/x"),
+            ("https://u@h/x", "https://xxxxx@h/x"),
             ("https://h/x@y:z", "https://h/x@y:z"),
             ("https://u:p:q@h", "https://u:xxxxx@h"),
             ("no scheme u:p@h", "no scheme u:p@h"),
