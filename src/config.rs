@@ -19,11 +19,21 @@ pub const DEFAULT_UPSTREAM: &str = "https://proxy.golang.org";
 /// Default listen address: loopback only; exposing goward is a decision.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 
+/// `goward --version`: which build this is.
+const LONG_VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("GOWARD_COMMIT"),
+    ", ",
+    env!("GOWARD_BUILD_DATE"),
+    ")"
+);
+
 /// goward: a verifying Go module proxy. Every module zip and go.mod it
 /// serves was proven against the Go checksum database before it was stored,
 /// and its digest is re-checked before it is served.
 #[derive(Debug, Parser)]
-#[command(name = "goward", version, about, max_term_width = 100)]
+#[command(name = "goward", version = LONG_VERSION, about, max_term_width = 100)]
 pub struct Cli {
     /// What to run.
     #[command(subcommand)]

@@ -1,28 +1,283 @@
-//! Prometheus metrics. Names:
+//! Prometheus metrics: every name, its `# HELP` text and the series that
+//! exist from start are declared here, so a scrape right after start shows
+//! what can move and alert rules never see a missing series.
+//!
+//! Names:
+//! - `goward_build_info{version,commit}` (always 1)
 //! - `goward_requests_total{endpoint,status}`
+//! - `goward_request_seconds{endpoint,phase=first_byte|last_byte}` (histogram)
 //! - `goward_cache_total{endpoint,result=hit|miss}`
 //! - `goward_upstream_requests_total{kind}`, `goward_upstream_errors_total{kind,reason}`
 //! - `goward_verification_failures_total{reason}`
 //! - `goward_served_bytes_total{endpoint}`
 //! - `goward_stale_served_total`, `goward_upstream_changed_total{kind}`
+//! - `goward_policy_decisions_total{rule,decision}`, `goward_policy_reloads_total{result}`
 //! - `goward_fills_running`, `goward_fills_waiting` (gauges: fills in a slot, fills waiting for one)
 
+use std::pin::Pin;
 use std::sync::OnceLock;
+use std::task::{Context, Poll};
+use std::time::Instant;
 
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use bytes::Bytes;
+use metrics::{describe_counter, describe_gauge, describe_histogram};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+
+/// The version and the commit it was built from (`build.rs`).
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+/// Short commit hash, or `unknown` outside a git checkout.
+pub const COMMIT: &str = env!("GOWARD_COMMIT");
+/// Date of that commit (`SOURCE_DATE_EPOCH` if set), `YYYY-MM-DD`.
+pub const BUILD_DATE: &str = env!("GOWARD_BUILD_DATE");
+
+/// Every request endpoint label ([`crate::request::Request::endpoint`],
+/// plus `invalid` for paths that do not parse).
+pub const ENDPOINTS: [&str; 10] = [
+    "list",
+    "latest",
+    "info",
+    "mod",
+    "zip",
+    "sumdb_supported",
+    "sumdb_latest",
+    "sumdb_lookup",
+    "sumdb_tile",
+    "invalid",
+];
+
+/// Latency buckets, seconds: a cache hit is sub-millisecond, a cold
+/// toolchain zip can take minutes.
+const BUCKETS: [f64; 14] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0, 30.0, 120.0,
+];
 
 /// Installs the process-wide recorder once and returns its render handle.
 pub fn install() -> PrometheusHandle {
     HANDLE
         .get_or_init(|| {
-            let recorder = PrometheusBuilder::new().build_recorder();
+            let recorder = PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Full("goward_request_seconds".into()), &BUCKETS)
+                .map(PrometheusBuilder::build_recorder);
+            // The bucket list is a non-empty constant, so this never fails;
+            // without buckets the histogram would render as a summary.
+            let recorder = recorder.unwrap_or_else(|_| PrometheusBuilder::new().build_recorder());
             let handle = recorder.handle();
             // Fails only if another recorder is installed (embedding); the
             // handle then renders an empty page rather than crashing.
-            let _ = metrics::set_global_recorder(recorder);
+            if metrics::set_global_recorder(recorder).is_ok() {
+                describe();
+                register_from_start();
+            }
             handle
         })
         .clone()
+}
+
+/// `# HELP` texts.
+fn describe() {
+    describe_gauge!(
+        "goward_build_info",
+        "Always 1; labels say which goward this is."
+    );
+    describe_counter!(
+        "goward_requests_total",
+        "Requests answered, by endpoint and HTTP status."
+    );
+    describe_histogram!(
+        "goward_request_seconds",
+        metrics::Unit::Seconds,
+        "Request latency by endpoint: to the response head (first_byte) and to the end of the body (last_byte)."
+    );
+    describe_counter!(
+        "goward_cache_total",
+        "Cache lookups by endpoint, hit or miss."
+    );
+    describe_counter!(
+        "goward_upstream_requests_total",
+        "Requests sent upstream, by kind (proxy, sumdb)."
+    );
+    describe_counter!(
+        "goward_upstream_errors_total",
+        "Upstream requests that failed, by kind and reason."
+    );
+    describe_counter!(
+        "goward_verification_failures_total",
+        "Artifacts refused or quarantined because a check failed, by reason."
+    );
+    describe_counter!(
+        "goward_served_bytes_total",
+        "Body bytes served, by endpoint."
+    );
+    describe_counter!(
+        "goward_stale_served_total",
+        "Lists and @latest answers served from the last good copy because every upstream failed."
+    );
+    describe_counter!(
+        "goward_upstream_changed_total",
+        "Artifacts an upstream served with other bytes than the proven copy stored earlier."
+    );
+    describe_counter!(
+        "goward_policy_decisions_total",
+        "Policy decisions, by rule and decision."
+    );
+    describe_counter!(
+        "goward_policy_reloads_total",
+        "Policy reloads, by result (ok, rejected)."
+    );
+    describe_gauge!(
+        "goward_fills_running",
+        "Fills (fetch, verify, store) holding a slot."
+    );
+    describe_gauge!("goward_fills_waiting", "Fills waiting for a slot.");
+}
+
+/// Series whose label values are known up front start at zero.
+fn register_from_start() {
+    metrics::gauge!("goward_build_info", "version" => VERSION, "commit" => COMMIT).set(1.0);
+    for endpoint in ENDPOINTS {
+        metrics::counter!("goward_served_bytes_total", "endpoint" => endpoint).absolute(0);
+        for result in ["hit", "miss"] {
+            metrics::counter!("goward_cache_total", "endpoint" => endpoint, "result" => result)
+                .absolute(0);
+        }
+    }
+    for kind in ["proxy", "sumdb"] {
+        metrics::counter!("goward_upstream_requests_total", "kind" => kind).absolute(0);
+    }
+    for kind in ["zip", "go.mod"] {
+        metrics::counter!("goward_upstream_changed_total", "kind" => kind).absolute(0);
+    }
+    for result in ["ok", "rejected"] {
+        metrics::counter!("goward_policy_reloads_total", "result" => result).absolute(0);
+    }
+    metrics::counter!("goward_stale_served_total").absolute(0);
+    metrics::gauge!("goward_fills_running").set(0.0);
+    metrics::gauge!("goward_fills_waiting").set(0.0);
+}
+
+/// A response body that records `goward_request_seconds{phase="last_byte"}`
+/// when it ends, is dropped early (the client went away) or fails: the time
+/// a client waited for the whole artifact, not just for the head.
+pub struct TimedBody<B> {
+    inner: B,
+    endpoint: &'static str,
+    started: Instant,
+    recorded: bool,
+}
+
+impl<B> TimedBody<B> {
+    /// Records `first_byte` now and `last_byte` when the body ends.
+    pub fn new(inner: B, endpoint: &'static str, started: Instant) -> TimedBody<B> {
+        metrics::histogram!("goward_request_seconds", "endpoint" => endpoint, "phase" => "first_byte")
+            .record(started.elapsed().as_secs_f64());
+        TimedBody {
+            inner,
+            endpoint,
+            started,
+            recorded: false,
+        }
+    }
+
+    fn record(&mut self) {
+        if !self.recorded {
+            self.recorded = true;
+            metrics::histogram!("goward_request_seconds", "endpoint" => self.endpoint, "phase" => "last_byte")
+                .record(self.started.elapsed().as_secs_f64());
+        }
+    }
+}
+
+impl<B> Drop for TimedBody<B> {
+    fn drop(&mut self) {
+        self.record();
+    }
+}
+
+impl<B> http_body::Body for TimedBody<B>
+where
+    B: http_body::Body<Data = Bytes> + Unpin,
+{
+    type Data = Bytes;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, B::Error>>> {
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.inner).poll_frame(cx);
+        if matches!(polled, Poll::Ready(None) | Poll::Ready(Some(Err(_)))) {
+            this.record();
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_series_has_help_and_starts_at_zero() {
+        let page = install().render();
+        for name in [
+            "goward_build_info",
+            "goward_requests_total",
+            "goward_cache_total",
+            "goward_upstream_requests_total",
+            "goward_stale_served_total",
+            "goward_policy_reloads_total",
+            "goward_fills_running",
+            "goward_fills_waiting",
+        ] {
+            // Counters without a sample yet (requests_total) still get no
+            // line; the ones registered from start must have one.
+            if name != "goward_requests_total" {
+                assert!(
+                    page.contains(&format!("# HELP {name} ")),
+                    "no HELP for {name}:\n{page}"
+                );
+            }
+        }
+        assert!(
+            page.contains(&format!(
+                "goward_build_info{{version=\"{VERSION}\",commit=\"{COMMIT}\"}} 1"
+            )),
+            "{page}"
+        );
+        assert!(
+            page.contains("goward_cache_total{endpoint=\"zip\",result=\"miss\"}"),
+            "{page}"
+        );
+    }
+
+    #[tokio::test]
+    async fn timed_body_records_both_phases_once_with_buckets() {
+        let handle = install();
+        let body = TimedBody::new(
+            axum::body::Body::from("abc"),
+            "sumdb_supported",
+            Instant::now(),
+        );
+        let got = axum::body::to_bytes(axum::body::Body::new(body), 16).await;
+        assert_eq!(got.ok(), Some(Bytes::from_static(b"abc")));
+        let page = handle.render();
+        for phase in ["first_byte", "last_byte"] {
+            let count = format!(
+                "goward_request_seconds_count{{endpoint=\"sumdb_supported\",phase=\"{phase}\"}} 1"
+            );
+            assert!(page.contains(&count), "{count} missing:\n{page}");
+        }
+        assert!(page.contains("goward_request_seconds_bucket{"), "{page}");
+    }
 }

@@ -352,7 +352,7 @@ async fn handle(
     if let Some(len) = sent {
         metrics::counter!("goward_served_bytes_total", "endpoint" => endpoint).increment(len);
     }
-    resp
+    resp.map(|body| axum::body::Body::new(crate::metrics::TimedBody::new(body, endpoint, started)))
 }
 
 fn error_response(path: &str, e: &ProxyError) -> Response {

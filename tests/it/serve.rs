@@ -364,6 +364,50 @@ fn metrics_count_what_happened() {
         Some(true),
         "{page}"
     );
+    // Latency: one observation per response for each phase, zips in the histogram too.
+    for phase in ["first_byte", "last_byte"] {
+        assert_eq!(
+            m(
+                "goward_request_seconds_count",
+                &[("endpoint", "zip"), ("phase", phase)]
+            ),
+            Some(4.0),
+            "{phase}\n{page}"
+        );
+    }
+    // Every series is described, and ones with known labels exist before they move.
+    for name in [
+        "goward_requests_total",
+        "goward_request_seconds",
+        "goward_cache_total",
+        "goward_fills_waiting",
+        "goward_build_info",
+    ] {
+        assert!(page.contains(&format!("# HELP {name} ")), "{name}\n{page}");
+    }
+    assert_eq!(m("goward_stale_served_total", &[]), Some(0.0), "{page}");
+    assert_eq!(
+        m(
+            "goward_cache_total",
+            &[("endpoint", "sumdb_tile"), ("result", "hit")]
+        ),
+        Some(0.0),
+        "{page}"
+    );
+    let version = run_goward(&["--version"]);
+    let line = &version.stdout;
+    let v = line.trim().strip_prefix("goward ").unwrap_or_default();
+    let (number, rest) = v.split_once(" (commit ").unwrap_or_default();
+    let commit = rest.split(',').next().unwrap_or_default();
+    assert!(!number.is_empty() && !commit.is_empty(), "{line}");
+    assert_eq!(
+        m(
+            "goward_build_info",
+            &[("version", number), ("commit", commit)]
+        ),
+        Some(1.0),
+        "{line}\n{page}"
+    );
 }
 
 /// `goward_cache_total{endpoint,result}` counts a first request as a miss and every repeat as
