@@ -144,6 +144,10 @@ pub struct ServeArgs {
     /// Log format [default: text].
     #[arg(long, env = "GOWARD_LOG_FORMAT", value_enum)]
     pub log_format: Option<LogFormat>,
+    /// What to log: a level (error, warn, info, debug, trace) or per-target
+    /// directives such as `info,goward::access=warn` [default: info].
+    #[arg(long, env = "GOWARD_LOG_LEVEL", value_name = "LEVEL")]
+    pub log_level: Option<String>,
     /// Largest module zip accepted: bytes, or a number and a unit such as
     /// 100MiB or 500MB [default: 500MiB, the go command's limit].
     #[arg(long, env = "GOWARD_MAX_ZIP_SIZE", value_name = "SIZE", value_parser = crate::size::parse_size)]
@@ -201,6 +205,7 @@ struct FileConfig {
     upstream: Option<String>,
     sumdb: Option<Vec<String>>,
     log_format: Option<LogFormat>,
+    log_level: Option<String>,
     max_zip_size: Option<crate::size::SizeValue>,
     list_ttl: Option<u64>,
     upstream_timeout: Option<u64>,
@@ -249,6 +254,8 @@ pub struct Config {
     pub sumdbs: Vec<SumdbSpec>,
     /// Log format.
     pub log_format: LogFormat,
+    /// Log filter directives (`tracing_subscriber::EnvFilter` syntax), checked.
+    pub log_level: String,
     /// Largest zip accepted.
     pub max_zip_size: u64,
     /// The policy file; `None`: the embedded default.
@@ -424,6 +431,7 @@ impl Config {
                 .unwrap_or_else(|| DEFAULT_UPSTREAM.to_owned()),
             sumdbs,
             log_format: args.log_format.or(file.log_format).unwrap_or_default(),
+            log_level: log_level(args.log_level.clone().or(file.log_level))?,
             max_zip_size,
             list_ttl: secs(args.list_ttl, file.list_ttl, 60, "list-ttl")?,
             fetch,
@@ -483,6 +491,21 @@ pub fn default_cache_dir() -> Option<PathBuf> {
         env("XDG_CACHE_HOME").or_else(|| env("HOME").map(|h| h.join(".cache")))
     }?;
     Some(base.join("goward"))
+}
+
+/// The log filter: the setting, else `RUST_LOG` (still honoured), else
+/// `info`. Checked here so a typo is a start-up error, not silence.
+fn log_level(setting: Option<String>) -> Result<String, ConfigError> {
+    let level = setting
+        .or_else(|| std::env::var("RUST_LOG").ok().filter(|s| !s.is_empty()))
+        .unwrap_or_else(|| "info".to_owned());
+    tracing_subscriber::EnvFilter::try_new(&level).map_err(|e| ConfigError::Invalid {
+        setting: "log-level",
+        msg: format!(
+            "{level:?}: {e} (use error, warn, info, debug, trace, or directives such as \"info,goward::access=warn\")"
+        ),
+    })?;
+    Ok(level)
 }
 
 #[cfg(test)]

@@ -38,9 +38,9 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+fn init_logging(format: LogFormat, level: &str) {
+    // Checked when the configuration was loaded.
+    let filter = tracing_subscriber::EnvFilter::new(level);
     use std::io::IsTerminal;
     let b = tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -56,7 +56,7 @@ fn init_logging(format: LogFormat) {
 /// `hooks.shutdown` resolves, then drains.
 fn serve(args: &ServeArgs, hooks: ServeHooks) -> anyhow::Result<()> {
     let config = Config::load(args)?;
-    init_logging(config.log_format);
+    init_logging(config.log_format, &config.log_level);
     // One TLS crypto provider for the process (ring: small, no C build deps).
     let _ = rustls::crypto::ring::default_provider().install_default();
     let rt = tokio::runtime::Builder::new_multi_thread()

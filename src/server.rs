@@ -334,7 +334,7 @@ async fn handle(
         Err(e) => error_response(path, &e),
     };
     let status = resp.status().as_u16();
-    // Access log; filter with RUST_LOG=goward::access=warn to silence it.
+    // Access log; `--log-level info,goward::access=warn` silences it.
     tracing::info!(target: "goward::access", %method, path, status, ms = started.elapsed().as_millis() as u64);
     metrics::counter!("goward_requests_total", "endpoint" => endpoint, "status" => status.to_string())
         .increment(1);

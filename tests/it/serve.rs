@@ -854,6 +854,29 @@ fn serve_refuses_a_bad_configuration() {
     assert_serve_refuses(&["--list-ttl", "0"], "must be at least 1 second");
     assert_serve_refuses(&["--max-zip-size", "0"], "must be positive");
     assert_serve_refuses(&["--log-format", "xml"], "xml");
+    assert_serve_refuses(&["--log-level", "goward=loud"], "invalid log-level");
+}
+
+/// `--log-level` takes tracing directives: here the access log stays while the
+/// info-level "serving" line is filtered out (written before any request, so
+/// its absence once the access line is there is not a race).
+#[test]
+fn log_level_directives_filter_by_target() {
+    let wait_for_access = |g: &Goward| {
+        assert_eq!(g.get("/example.com/absent/@v/list").status, 404);
+        crate::support::wait_until(
+            "the access log line",
+            std::time::Duration::from_secs(30),
+            || g.stderr().contains("goward::access"),
+        );
+        g.stderr()
+    };
+    let (_fake, g) = bare_goward(&[]);
+    let all = wait_for_access(&g);
+    assert!(all.contains("serving"), "{all}");
+    let (_fake, g) = bare_goward(&["--log-level", "warn,goward::access=info"]);
+    let filtered = wait_for_access(&g);
+    assert!(!filtered.contains("serving"), "{filtered}");
 }
 
 /// A goward with no modules, started with `extra` flags.
