@@ -4,7 +4,7 @@
 //!
 //! This is the only module that reads the process environment.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -123,9 +123,31 @@ impl CacheLocation {
 pub struct ServeArgs {
     #[command(flatten)]
     pub location: CacheLocation,
-    /// Address to listen on [default: 127.0.0.1:8080].
-    #[arg(long, env = "GOWARD_LISTEN", value_name = "ADDR")]
-    pub listen: Option<SocketAddr>,
+    /// Address to listen on: HOST:PORT, :PORT (all IPv4 interfaces), [::]:PORT
+    /// (all IPv6), localhost:PORT (every address it resolves to); repeatable,
+    /// ","-separated in GOWARD_LISTEN [default: 127.0.0.1:8080].
+    #[arg(long, env = "GOWARD_LISTEN", value_name = "ADDR", value_delimiter = ',', value_parser = ListenAddr::parse)]
+    pub listen: Vec<ListenAddr>,
+    /// Serve /metrics, /healthz and /readyz only on this address (plain HTTP),
+    /// so probes and scrapes need no client credentials; they answer 404 on
+    /// --listen then [default: served on --listen].
+    #[arg(long, env = "GOWARD_ADMIN_LISTEN", value_name = "ADDR", value_parser = ListenAddr::parse)]
+    pub admin_listen: Option<ListenAddr>,
+    /// Serve HTTPS with this certificate chain (PEM, leaf first); needs
+    /// --tls-key. Reloaded on SIGHUP and when the file changes.
+    #[arg(long, env = "GOWARD_TLS_CERT", value_name = "FILE")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM: PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, env = "GOWARD_TLS_KEY", value_name = "FILE")]
+    pub tls_key: Option<PathBuf>,
+    /// Ask clients for a certificate issued by one of these CAs (PEM).
+    #[arg(long, env = "GOWARD_TLS_CLIENT_CA", value_name = "FILE")]
+    pub tls_client_ca: Option<PathBuf>,
+    /// With --tls-client-ca: `require` refuses a handshake without a valid
+    /// client certificate; `request` accepts one without and logs the
+    /// certificate's name as `user` when there is one [default: require].
+    #[arg(long, env = "GOWARD_TLS_CLIENT_AUTH", value_enum)]
+    pub tls_client_auth: Option<crate::tls::ClientAuth>,
     /// Upstream proxies, GOPROXY syntax: "," falls through on 404/410 only,
     /// "|" on any error; http://, https://, file:// [default: https://proxy.golang.org].
     #[arg(long, env = "GOWARD_UPSTREAM", value_name = "LIST")]
@@ -200,7 +222,12 @@ pub struct VerifyZipArgs {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FileConfig {
-    listen: Option<SocketAddr>,
+    listen: Option<OneOrMany>,
+    admin_listen: Option<String>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
+    tls_client_ca: Option<PathBuf>,
+    tls_client_auth: Option<crate::tls::ClientAuth>,
     cache_dir: Option<PathBuf>,
     upstream: Option<String>,
     sumdb: Option<Vec<String>>,
@@ -220,6 +247,100 @@ struct FileConfig {
     drain_timeout: Option<u64>,
     memory_cache_size: Option<crate::size::SizeValue>,
     allow_internal_redirects: Option<bool>,
+}
+
+/// `listen = "a"`, `listen = "a,b"` or `listen = ["a", "b"]`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+/// A listen address as people type it. Kept unresolved until goward binds,
+/// so a host name binds every address it resolves to at that moment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ListenAddr {
+    /// An IP address and port (`:PORT` is `0.0.0.0:PORT`).
+    Socket(SocketAddr),
+    /// A host name and port, such as `localhost:8080`.
+    Host {
+        /// The name to resolve.
+        host: String,
+        /// The port.
+        port: u16,
+    },
+}
+
+impl ListenAddr {
+    /// Parses `HOST:PORT`, `:PORT`, `IPv4:PORT` or `[IPv6]:PORT`.
+    pub fn parse(s: &str) -> Result<ListenAddr, String> {
+        let s = s.trim();
+        let syntax = "expected HOST:PORT, :PORT, IPv4:PORT or [IPv6]:PORT";
+        if let Ok(a) = s.parse::<SocketAddr>() {
+            return Ok(ListenAddr::Socket(a));
+        }
+        let Some((host, port)) = s.rsplit_once(':') else {
+            return Err(format!("{s:?}: no port; {syntax}"));
+        };
+        let port: u16 = port
+            .parse()
+            .map_err(|_| format!("{s:?}: invalid port {port:?}; {syntax}"))?;
+        if host.is_empty() {
+            return Ok(ListenAddr::Socket(SocketAddr::new(
+                IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+                port,
+            )));
+        }
+        if host.contains(':') || host.starts_with('[') {
+            return Err(format!(
+                "{s:?}: an IPv6 address must be in brackets, as [::1]:{port}; {syntax}"
+            ));
+        }
+        // A name whose last label is numeric is a mistyped IPv4 address.
+        let numeric = host
+            .rsplit('.')
+            .next()
+            .is_some_and(|l| l.chars().all(|c| c.is_ascii_digit()));
+        if numeric
+            || !host
+                .split('.')
+                .all(|l| !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+        {
+            return Err(format!("{s:?}: invalid host {host:?}; {syntax}"));
+        }
+        Ok(ListenAddr::Host {
+            host: host.to_owned(),
+            port,
+        })
+    }
+
+    /// The addresses to bind: one for an IP address, every address a host
+    /// name resolves to (deduplicated, in resolver order).
+    pub fn resolve(&self) -> std::io::Result<Vec<SocketAddr>> {
+        match self {
+            ListenAddr::Socket(a) => Ok(vec![*a]),
+            ListenAddr::Host { host, port } => {
+                use std::net::ToSocketAddrs;
+                let mut out: Vec<SocketAddr> = Vec::new();
+                for a in (host.as_str(), *port).to_socket_addrs()? {
+                    if !out.contains(&a) {
+                        out.push(a);
+                    }
+                }
+                Ok(out)
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for ListenAddr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ListenAddr::Socket(a) => write!(f, "{a}"),
+            ListenAddr::Host { host, port } => write!(f, "{host}:{port}"),
+        }
+    }
 }
 
 /// A configuration problem; the message names the setting and the source.
@@ -244,8 +365,12 @@ pub enum ConfigError {
 /// The validated configuration of `goward serve`.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// Listen address.
-    pub listen: SocketAddr,
+    /// Listen addresses (at least one).
+    pub listen: Vec<ListenAddr>,
+    /// The admin listener (`/metrics`, `/healthz`, `/readyz`), if separate.
+    pub admin_listen: Option<ListenAddr>,
+    /// HTTPS on the listen addresses; `None`: plain HTTP.
+    pub tls: Option<crate::tls::TlsSettings>,
     /// Cache root.
     pub cache_dir: PathBuf,
     /// GOPROXY-style upstream list.
@@ -411,18 +536,34 @@ impl Config {
                 "drain_timeout",
             )?,
         };
-        // A relative policy path in the config file is relative to that file.
-        let file_policy = file.policy.map(|p| match &args.location.config {
-            Some(c) if p.is_relative() => c.parent().map_or(p.clone(), |d| d.join(&p)),
-            _ => p,
-        });
+        // A relative path in the config file is relative to that file.
+        let beside = |p: Option<PathBuf>| {
+            p.map(|p| match &args.location.config {
+                Some(c) if p.is_relative() => c.parent().map_or(p.clone(), |d| d.join(&p)),
+                _ => p,
+            })
+        };
+        let file_policy = beside(file.policy);
         Ok(Config {
             policy: args.policy.clone().or(file_policy),
-            listen: args.listen.or(file.listen).unwrap_or_else(|| {
-                DEFAULT_LISTEN
-                    .parse()
-                    .unwrap_or_else(|_| unreachable!("the default listen address parses"))
-            }),
+            listen: listen_addrs(&args.listen, file.listen)?,
+            admin_listen: match (&args.admin_listen, file.admin_listen) {
+                (Some(a), _) => Some(a.clone()),
+                (None, Some(s)) => {
+                    Some(ListenAddr::parse(&s).map_err(|msg| ConfigError::Invalid {
+                        setting: "admin_listen",
+                        msg,
+                    })?)
+                }
+                (None, None) => None,
+            },
+            tls: tls_settings(
+                args,
+                beside(file.tls_cert),
+                beside(file.tls_key),
+                beside(file.tls_client_ca),
+                file.tls_client_auth,
+            )?,
             cache_dir,
             upstream: args
                 .upstream
@@ -447,6 +588,109 @@ impl Config {
                 .unwrap_or(crate::service::ServiceLimits::default().memory_cache_bytes),
         })
     }
+}
+
+/// The listen addresses: the flags (or GOWARD_LISTEN), else the file's
+/// `listen` (a string, ","-separated, or an array), else the default.
+fn listen_addrs(
+    flags: &[ListenAddr],
+    file: Option<OneOrMany>,
+) -> Result<Vec<ListenAddr>, ConfigError> {
+    let mut out = if !flags.is_empty() {
+        flags.to_vec()
+    } else {
+        let values = match file {
+            None => vec![DEFAULT_LISTEN.to_owned()],
+            Some(OneOrMany::One(s)) => s.split(',').map(str::to_owned).collect(),
+            Some(OneOrMany::Many(v)) => v,
+        };
+        values
+            .iter()
+            .map(|v| ListenAddr::parse(v))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|msg| ConfigError::Invalid {
+                setting: "listen",
+                msg,
+            })?
+    };
+    // The same address twice is one socket; port 0 twice is two ports.
+    let mut seen = Vec::new();
+    out.retain(|a| {
+        let port = match a {
+            ListenAddr::Socket(s) => s.port(),
+            ListenAddr::Host { port, .. } => *port,
+        };
+        let new = port == 0 || !seen.contains(a);
+        seen.push(a.clone());
+        new
+    });
+    if out.is_empty() {
+        return Err(ConfigError::Invalid {
+            setting: "listen",
+            msg: "no address given".into(),
+        });
+    }
+    Ok(out)
+}
+
+/// The TLS settings: both of certificate and key, or neither; client
+/// certificates only with TLS, and their mode only with a client CA.
+fn tls_settings(
+    args: &ServeArgs,
+    file_cert: Option<PathBuf>,
+    file_key: Option<PathBuf>,
+    file_ca: Option<PathBuf>,
+    file_auth: Option<crate::tls::ClientAuth>,
+) -> Result<Option<crate::tls::TlsSettings>, ConfigError> {
+    let cert = args.tls_cert.clone().or(file_cert);
+    let key = args.tls_key.clone().or(file_key);
+    let client_ca = args.tls_client_ca.clone().or(file_ca);
+    let client_auth = args.tls_client_auth.or(file_auth);
+    let invalid = |setting, msg: &str| ConfigError::Invalid {
+        setting,
+        msg: msg.to_owned(),
+    };
+    let (cert, key) = match (cert, key) {
+        (Some(c), Some(k)) => (c, k),
+        (Some(_), None) => {
+            return Err(invalid(
+                "tls-key",
+                "--tls-cert is set but --tls-key is not; give both (PEM files)",
+            ));
+        }
+        (None, Some(_)) => {
+            return Err(invalid(
+                "tls-cert",
+                "--tls-key is set but --tls-cert is not; give both (PEM files)",
+            ));
+        }
+        (None, None) => {
+            if client_ca.is_some() {
+                return Err(invalid(
+                    "tls-client-ca",
+                    "client certificates need TLS: set --tls-cert and --tls-key",
+                ));
+            }
+            if client_auth.is_some() {
+                return Err(invalid(
+                    "tls-client-auth",
+                    "client certificates need TLS and --tls-client-ca",
+                ));
+            }
+            return Ok(None);
+        }
+    };
+    if client_auth.is_some() && client_ca.is_none() {
+        return Err(invalid(
+            "tls-client-auth",
+            "needs --tls-client-ca (the CA that issues client certificates)",
+        ));
+    }
+    Ok(Some(crate::tls::TlsSettings {
+        cert,
+        key,
+        client_ca: client_ca.map(|ca| (ca, client_auth.unwrap_or_default())),
+    }))
 }
 
 /// A size from the config file, in bytes.
@@ -525,7 +769,9 @@ mod tests {
     fn defaults_are_the_public_ecosystem() {
         let c = Config::load(&args(&["--cache-dir", "/tmp/x"])).unwrap();
         assert_eq!(c.upstream, DEFAULT_UPSTREAM);
-        assert_eq!(c.listen.to_string(), DEFAULT_LISTEN);
+        assert_eq!(c.listen, [ListenAddr::parse(DEFAULT_LISTEN).unwrap()]);
+        assert_eq!(c.admin_listen, None);
+        assert_eq!(c.tls, None);
         assert_eq!(c.sumdbs.len(), 1);
         assert_eq!(c.sumdbs[0].vkey, crate::sumdb::SUM_GOLANG_ORG_KEY);
         assert_eq!(c.max_zip_size, 500 << 20);
@@ -542,7 +788,7 @@ mod tests {
         .unwrap();
         let fs = f.to_str().unwrap();
         let c = Config::load(&args(&["--config", fs])).unwrap();
-        assert_eq!(c.listen.to_string(), "127.0.0.1:9000");
+        assert_eq!(c.listen, [ListenAddr::parse("127.0.0.1:9000").unwrap()]);
         assert_eq!(c.cache_dir, PathBuf::from("/srv/goward"));
         assert_eq!(c.list_ttl, Duration::from_secs(5));
         let c = Config::load(&args(&[
@@ -554,7 +800,7 @@ mod tests {
             "9",
         ]))
         .unwrap();
-        assert_eq!(c.listen.to_string(), "127.0.0.1:7000");
+        assert_eq!(c.listen, [ListenAddr::parse("127.0.0.1:7000").unwrap()]);
         assert_eq!(c.list_ttl, Duration::from_secs(9));
         assert_eq!(c.upstream, "http://127.0.0.1:1");
     }
@@ -648,6 +894,182 @@ mod tests {
         assert_eq!(c.conn.max_connections, 10);
         let e = Config::load(&args(&["--cache-dir", "/x", "--max-connections", "0"])).unwrap_err();
         assert_eq!(e.to_string(), "invalid max-connections: must be at least 1");
+    }
+
+    #[test]
+    fn listen_addresses_as_people_type_them() {
+        let sock = |s: &str| ListenAddr::Socket(s.parse().unwrap());
+        let p = |s: &str| ListenAddr::parse(s);
+        assert_eq!(p(":8080"), Ok(sock("0.0.0.0:8080")));
+        assert_eq!(p("0.0.0.0:8080"), Ok(sock("0.0.0.0:8080")));
+        assert_eq!(p("[::]:8080"), Ok(sock("[::]:8080")));
+        assert_eq!(p("[::1]:0"), Ok(sock("[::1]:0")));
+        assert_eq!(p(" 127.0.0.1:80 "), Ok(sock("127.0.0.1:80")));
+        assert_eq!(
+            p("localhost:8080"),
+            Ok(ListenAddr::Host {
+                host: "localhost".into(),
+                port: 8080
+            })
+        );
+        assert_eq!(p("localhost:8080").unwrap().to_string(), "localhost:8080");
+        let syntax = "expected HOST:PORT, :PORT, IPv4:PORT or [IPv6]:PORT";
+        assert_eq!(p("8080"), Err(format!("\"8080\": no port; {syntax}")));
+        assert_eq!(
+            p("localhost:http"),
+            Err(format!(
+                "\"localhost:http\": invalid port \"http\"; {syntax}"
+            ))
+        );
+        assert_eq!(
+            p(":70000"),
+            Err(format!("\":70000\": invalid port \"70000\"; {syntax}"))
+        );
+        assert_eq!(
+            p("::1:8080"),
+            Err(format!(
+                "\"::1:8080\": an IPv6 address must be in brackets, as [::1]:8080; {syntax}"
+            ))
+        );
+        assert_eq!(
+            p("300.1.1.1:80"),
+            Err(format!(
+                "\"300.1.1.1:80\": invalid host \"300.1.1.1\"; {syntax}"
+            ))
+        );
+        assert_eq!(
+            p("bad host:80"),
+            Err(format!(
+                "\"bad host:80\": invalid host \"bad host\"; {syntax}"
+            ))
+        );
+        // An IP address resolves to itself, without a lookup.
+        assert_eq!(
+            sock("127.0.0.1:0").resolve().unwrap(),
+            ["127.0.0.1:0".parse::<SocketAddr>().unwrap()]
+        );
+    }
+
+    #[test]
+    fn several_listen_addresses_from_flags_or_file() {
+        let c = Config::load(&args(&[
+            "--cache-dir",
+            "/x",
+            "--listen",
+            ":8080",
+            "--listen",
+            "127.0.0.1:1,[::1]:2",
+            "--listen",
+            ":8080",
+        ]))
+        .unwrap();
+        let shown: Vec<String> = c.listen.iter().map(ToString::to_string).collect();
+        assert_eq!(shown, ["0.0.0.0:8080", "127.0.0.1:1", "[::1]:2"]);
+        let e = Cli::try_parse_from(["goward", "serve", "--listen", "nope"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("invalid value 'nope' for '--listen <ADDR>'"),
+            "{e}"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("goward.toml");
+        let fs = f.to_str().unwrap();
+        for (text, want) in [
+            (
+                "listen = \"localhost:1, :2\"",
+                vec!["localhost:1", "0.0.0.0:2"],
+            ),
+            (
+                "listen = [\"[::]:3\", \"127.0.0.1:4\"]",
+                vec!["[::]:3", "127.0.0.1:4"],
+            ),
+        ] {
+            std::fs::write(
+                &f,
+                format!("cache_dir = \"/x\"\n{text}\nadmin_listen = \":9\"\n"),
+            )
+            .unwrap();
+            let c = Config::load(&args(&["--config", fs])).unwrap();
+            let shown: Vec<String> = c.listen.iter().map(ToString::to_string).collect();
+            assert_eq!(shown, want);
+            assert_eq!(c.admin_listen.unwrap().to_string(), "0.0.0.0:9");
+        }
+        std::fs::write(&f, "cache_dir = \"/x\"\nlisten = [\"1.2.3.4\"]\n").unwrap();
+        assert_eq!(
+            Config::load(&args(&["--config", fs]))
+                .unwrap_err()
+                .to_string(),
+            "invalid listen: \"1.2.3.4\": no port; expected HOST:PORT, :PORT, IPv4:PORT or [IPv6]:PORT"
+        );
+        std::fs::write(&f, "cache_dir = \"/x\"\nlisten = []\n").unwrap();
+        assert_eq!(
+            Config::load(&args(&["--config", fs]))
+                .unwrap_err()
+                .to_string(),
+            "invalid listen: no address given"
+        );
+    }
+
+    #[test]
+    fn tls_settings_come_in_pairs() {
+        let load = |v: &[&str]| {
+            let mut all = vec!["--cache-dir", "/x"];
+            all.extend_from_slice(v);
+            Config::load(&args(&all)).map(|c| c.tls)
+        };
+        assert_eq!(
+            load(&["--tls-cert", "c.pem"]).unwrap_err().to_string(),
+            "invalid tls-key: --tls-cert is set but --tls-key is not; give both (PEM files)"
+        );
+        assert_eq!(
+            load(&["--tls-key", "k.pem"]).unwrap_err().to_string(),
+            "invalid tls-cert: --tls-key is set but --tls-cert is not; give both (PEM files)"
+        );
+        assert_eq!(
+            load(&["--tls-client-ca", "ca.pem"])
+                .unwrap_err()
+                .to_string(),
+            "invalid tls-client-ca: client certificates need TLS: set --tls-cert and --tls-key"
+        );
+        assert_eq!(
+            load(&[
+                "--tls-cert",
+                "c",
+                "--tls-key",
+                "k",
+                "--tls-client-auth",
+                "request"
+            ])
+            .unwrap_err()
+            .to_string(),
+            "invalid tls-client-auth: needs --tls-client-ca (the CA that issues client certificates)"
+        );
+        let t = load(&["--tls-cert", "c", "--tls-key", "k", "--tls-client-ca", "ca"])
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            t.client_ca,
+            Some((PathBuf::from("ca"), crate::tls::ClientAuth::Require))
+        );
+        // Paths in the file are relative to the file.
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("goward.toml");
+        std::fs::write(
+            &f,
+            "cache_dir = \"/x\"\ntls_cert = \"c.pem\"\ntls_key = \"/k.pem\"\ntls_client_ca = \"ca.pem\"\ntls_client_auth = \"request\"\n",
+        )
+        .unwrap();
+        let t = Config::load(&args(&["--config", f.to_str().unwrap()]))
+            .unwrap()
+            .tls
+            .unwrap();
+        assert_eq!(t.cert, dir.path().join("c.pem"));
+        assert_eq!(t.key, PathBuf::from("/k.pem"));
+        assert_eq!(
+            t.client_ca,
+            Some((dir.path().join("ca.pem"), crate::tls::ClientAuth::Request))
+        );
     }
 
     #[test]

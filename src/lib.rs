@@ -35,6 +35,7 @@ pub mod server;
 pub mod service;
 pub mod size;
 pub mod sumdb;
+pub mod tls;
 pub mod toolchain;
 pub mod upstream;
 pub mod verify;

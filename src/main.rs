@@ -63,57 +63,87 @@ fn serve(args: &ServeArgs, hooks: ServeHooks) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
+    // Before anything is opened: a bad certificate refuses the start.
+    let tls = config
+        .tls
+        .as_ref()
+        .map(goward::tls::TlsServer::load)
+        .transpose()?;
     rt.block_on(async {
         let app = Arc::new(goward::server::App::from_config(&config)?);
         if config.policy.is_some() {
             // Reload when the file changes, and on SIGHUP.
             app.service()
                 .watch_policy(std::time::Duration::from_secs(2));
-            spawn_reload_on_sighup(app.clone());
         }
-        let listener = tokio::net::TcpListener::bind(config.listen)
-            .await
-            .with_context(|| format!("listening on {}", config.listen))?;
-        let addr = listener.local_addr()?;
-        // The one line on stdout: scripts and tests read the bound address here.
+        if let Some(tls) = &tls {
+            tls.watch(std::time::Duration::from_secs(2));
+        }
+        if config.policy.is_some() || tls.is_some() {
+            spawn_reload_on_sighup(config.policy.is_some().then(|| app.clone()), tls.clone());
+        }
+        let listeners =
+            goward::server::Listeners::bind(&config.listen, config.admin_listen.as_ref()).await?;
+        let addrs = goward::server::Listeners::addrs(&listeners.main)?;
+        let admin_addrs = goward::server::Listeners::addrs(&listeners.admin)?;
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        // The lines on stdout, one per bound address: scripts and tests read
+        // the addresses here.
         let mut out = std::io::stdout().lock();
-        writeln!(out, "goward listening on http://{addr}")?;
+        for a in &addrs {
+            writeln!(out, "goward listening on {scheme}://{a}")?;
+        }
+        for a in &admin_addrs {
+            writeln!(out, "goward admin listening on http://{a}")?;
+        }
         out.flush()?;
         drop(out);
+        let addr = addrs.first().copied().context("no listen address bound")?;
         if let Some(ready) = hooks.on_ready {
             ready(addr);
         }
         tracing::info!(
-            %addr,
+            addr = %addrs.iter().map(|a| format!("{scheme}://{a}")).collect::<Vec<_>>().join(","),
+            admin = %admin_addrs.iter().map(ToString::to_string).collect::<Vec<_>>().join(","),
             cache = %config.cache_dir.display(),
             upstream = %goward::upstream::redact_list(&config.upstream),
             sumdb = %config.sumdbs.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(","),
             "serving"
         );
-        goward::server::run(listener, app, config.conn, hooks.shutdown).await?;
+        goward::server::run(listeners, app, config.conn, tls, hooks.shutdown).await?;
         tracing::info!("stopped");
         Ok(())
     })
 }
 
-/// Reloads the policy on every SIGHUP (unix); an invalid policy is logged
-/// by the service and the one in force stays.
-fn spawn_reload_on_sighup(app: Arc<goward::server::App>) {
+/// Reloads the policy and the TLS certificate on every SIGHUP (unix); an
+/// invalid policy or certificate is logged and the one in force stays.
+fn spawn_reload_on_sighup(
+    app: Option<Arc<goward::server::App>>,
+    tls: Option<Arc<goward::tls::TlsServer>>,
+) {
     #[cfg(unix)]
     match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
         Ok(mut s) => {
             tokio::spawn(async move {
                 while s.recv().await.is_some() {
-                    tracing::info!(target: "goward::policy", "SIGHUP: reloading the policy");
-                    let a = app.clone();
-                    let _ = tokio::task::spawn_blocking(move || a.reload_policy()).await;
+                    if let Some(app) = &app {
+                        tracing::info!(target: "goward::policy", "SIGHUP: reloading the policy");
+                        let a = app.clone();
+                        let _ = tokio::task::spawn_blocking(move || a.reload_policy()).await;
+                    }
+                    if let Some(tls) = &tls {
+                        tracing::info!(target: "goward::tls", "SIGHUP: reloading the TLS certificate");
+                        let t = tls.clone();
+                        let _ = tokio::task::spawn_blocking(move || t.reload_logged()).await;
+                    }
                 }
             });
         }
-        Err(e) => tracing::warn!("cannot listen for SIGHUP; policy reload on signal is off: {e}"),
+        Err(e) => tracing::warn!("cannot listen for SIGHUP; reload on signal is off: {e}"),
     }
     #[cfg(not(unix))]
-    let _ = app;
+    let _ = (app, tls);
 }
 
 async fn shutdown_signal() {

@@ -4,6 +4,7 @@
 //! re-check that is fused with streaming a zip.
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
@@ -191,39 +192,279 @@ fn default_max_connections() -> usize {
     soft.map_or(4096, |n| (n / 2).clamp(64, 4096) as usize)
 }
 
-/// Serves HTTP/1.1 until `shutdown` resolves, then drains in-flight
-/// requests for at most [`ConnLimits::drain_timeout`]. Fills are tasks of
-/// their own and are not waited for: a fill cut short leaves nothing but a
-/// temp file, swept at the next start. Only HTTP/1.1: the `go` command never speaks cleartext HTTP/2,
-/// and hyper's header-read timeout does not cover HTTP/2's preface.
-pub async fn run(
-    listener: tokio::net::TcpListener,
-    app: Arc<App>,
-    limits: ConnLimits,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-    use hyper_util::server::conn::auto::Builder;
-    use hyper_util::service::TowerToHyperService;
-    use tokio::sync::{Semaphore, watch};
+/// Which requests a listener answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Everything: there is no admin listener.
+    All,
+    /// Module and checksum-database paths; `/metrics`, `/healthz` and
+    /// `/readyz` are 404 (they are on the admin listener).
+    Public,
+    /// Only `/metrics`, `/healthz` and `/readyz`.
+    Admin,
+}
 
-    let max = u32::try_from(limits.max_connections.max(1)).unwrap_or(u32::MAX);
-    let permits = Arc::new(Semaphore::new(max as usize));
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let mut builder = Builder::new(TokioExecutor::new()).http1_only();
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(limits.header_timeout);
-    let builder = Arc::new(builder);
-    let router = router(app);
-    tokio::pin!(shutdown);
+/// What a request knows about its connection.
+#[derive(Debug)]
+struct ConnInfo {
+    role: Role,
+    /// The verified client certificate's name.
+    user: Option<Box<str>>,
+}
+
+/// Probes and scrapes need few connections, and keeping them apart from
+/// the public cap keeps `/healthz` answerable when the public side is full.
+const ADMIN_MAX_CONNECTIONS: usize = 64;
+
+/// The bound sockets of `goward serve`.
+#[derive(Debug)]
+pub struct Listeners {
+    /// The public listeners (`--listen`).
+    pub main: Vec<tokio::net::TcpListener>,
+    /// The admin listeners (`--admin-listen`); empty: none.
+    pub admin: Vec<tokio::net::TcpListener>,
+}
+
+/// A listen address could not be resolved or bound.
+#[derive(Debug, thiserror::Error)]
+#[error("listening on {addr}: {source}")]
+pub struct BindError {
+    addr: String,
+    #[source]
+    source: std::io::Error,
+}
+
+impl Listeners {
+    /// Binds every listen address (each address a host name resolves to)
+    /// and the admin address, if any.
+    pub async fn bind(
+        listen: &[crate::config::ListenAddr],
+        admin: Option<&crate::config::ListenAddr>,
+    ) -> Result<Listeners, BindError> {
+        Ok(Listeners {
+            main: bind_all(listen).await?,
+            admin: match admin {
+                Some(a) => bind_all(std::slice::from_ref(a)).await?,
+                None => Vec::new(),
+            },
+        })
+    }
+
+    /// The bound addresses of `listeners`.
+    pub fn addrs(listeners: &[tokio::net::TcpListener]) -> std::io::Result<Vec<SocketAddr>> {
+        listeners.iter().map(|l| l.local_addr()).collect()
+    }
+}
+
+async fn bind_all(
+    addrs: &[crate::config::ListenAddr],
+) -> Result<Vec<tokio::net::TcpListener>, BindError> {
+    use crate::config::ListenAddr;
+    let mut out = Vec::new();
+    let mut bound: Vec<SocketAddr> = Vec::new();
+    for a in addrs {
+        let err = |source| BindError {
+            addr: a.to_string(),
+            source,
+        };
+        let resolved = match a {
+            ListenAddr::Socket(s) => vec![*s],
+            ListenAddr::Host { host, port } => {
+                let mut v: Vec<SocketAddr> = Vec::new();
+                for s in tokio::net::lookup_host((host.as_str(), *port))
+                    .await
+                    .map_err(err)?
+                {
+                    if !v.contains(&s) {
+                        v.push(s);
+                    }
+                }
+                v
+            }
+        };
+        let mut any = false;
+        let mut last_err = None;
+        for s in &resolved {
+            // `localhost:8080` and `127.0.0.1:8080` are one socket.
+            if s.port() != 0 && bound.contains(s) {
+                any = true;
+                continue;
+            }
+            match tokio::net::TcpListener::bind(s).await {
+                Ok(l) => {
+                    bound.push(*s);
+                    out.push(l);
+                    any = true;
+                }
+                // A name that also resolves to an address this host cannot
+                // bind (::1 with IPv6 off) binds the others.
+                Err(e)
+                    if matches!(a, ListenAddr::Host { .. })
+                        && e.kind() == std::io::ErrorKind::AddrNotAvailable =>
+                {
+                    tracing::warn!("listening on {a}: skipping {s}: {e}");
+                    last_err = Some(e);
+                }
+                Err(e) => {
+                    return Err(BindError {
+                        addr: if a.to_string() == s.to_string() {
+                            a.to_string()
+                        } else {
+                            format!("{a} ({s})")
+                        },
+                        source: e,
+                    });
+                }
+            }
+        }
+        if !any {
+            return Err(err(last_err.unwrap_or_else(|| {
+                std::io::Error::new(
+                    std::io::ErrorKind::AddrNotAvailable,
+                    "the name resolves to no address",
+                )
+            })));
+        }
+    }
+    Ok(out)
+}
+
+/// The router with one connection's [`ConnInfo`] put on each request.
+#[derive(Clone)]
+struct WithConn {
+    router: Router,
+    info: Arc<ConnInfo>,
+}
+
+impl<B> tower::Service<axum::http::Request<B>> for WithConn
+where
+    Router: tower::Service<axum::http::Request<B>>,
+{
+    type Response = <Router as tower::Service<axum::http::Request<B>>>::Response;
+    type Error = <Router as tower::Service<axum::http::Request<B>>>::Error;
+    type Future = <Router as tower::Service<axum::http::Request<B>>>::Future;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        tower::Service::<axum::http::Request<B>>::poll_ready(&mut self.router, cx)
+    }
+
+    fn call(&mut self, mut req: axum::http::Request<B>) -> Self::Future {
+        req.extensions_mut().insert(self.info.clone());
+        self.router.call(req)
+    }
+}
+
+/// What every connection task shares.
+struct Conns {
+    router: Router,
+    /// HTTP/1.1 with the header-read timeout.
+    http1: hyper_util::server::conn::auto::Builder<hyper_util::rt::TokioExecutor>,
+    /// HTTP/2, only after ALPN chose it.
+    h2: hyper_util::server::conn::auto::Builder<hyper_util::rt::TokioExecutor>,
+    /// Also the time a TLS handshake may take.
+    header_timeout: std::time::Duration,
+}
+
+impl Conns {
+    async fn serve(
+        &self,
+        tcp: tokio::net::TcpStream,
+        role: Role,
+        tls: Option<Arc<crate::tls::TlsServer>>,
+        mut stop: tokio::sync::watch::Receiver<bool>,
+    ) {
+        let Some(tls) = tls else {
+            let info = ConnInfo { role, user: None };
+            return self.serve_io(tcp, &self.http1, info, stop).await;
+        };
+        // A client that never finishes its handshake is cut like one that
+        // never finishes its request head.
+        let handshake = tokio::select! {
+            r = tokio::time::timeout(self.header_timeout, tls.acceptor().accept(tcp)) => r,
+            () = stopped(&mut stop) => return,
+        };
+        let stream = match handshake {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => {
+                tracing::debug!("TLS handshake: {e}");
+                return;
+            }
+            Err(_) => {
+                tracing::debug!(
+                    "TLS handshake not finished after {}s; closed",
+                    self.header_timeout.as_secs()
+                );
+                return;
+            }
+        };
+        let (_, conn) = stream.get_ref();
+        let h2 = conn.alpn_protocol() == Some(b"h2".as_slice());
+        let info = ConnInfo {
+            role,
+            user: crate::tls::client_identity(conn).map(String::into_boxed_str),
+        };
+        let builder = if h2 { &self.h2 } else { &self.http1 };
+        self.serve_io(stream, builder, info, stop).await
+    }
+
+    async fn serve_io<I>(
+        &self,
+        io: I,
+        builder: &hyper_util::server::conn::auto::Builder<hyper_util::rt::TokioExecutor>,
+        info: ConnInfo,
+        mut stop: tokio::sync::watch::Receiver<bool>,
+    ) where
+        I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
+        let svc = hyper_util::service::TowerToHyperService::new(WithConn {
+            router: self.router.clone(),
+            info: Arc::new(info),
+        });
+        let conn = builder.serve_connection(hyper_util::rt::TokioIo::new(io), svc);
+        tokio::pin!(conn);
+        let result = tokio::select! {
+            r = conn.as_mut() => Some(r),
+            () = stopped(&mut stop) => None,
+        };
+        let result = match result {
+            Some(r) => r,
+            None => {
+                conn.as_mut().graceful_shutdown();
+                conn.await
+            }
+        };
+        if let Err(e) = result {
+            tracing::debug!("client connection: {e}");
+        }
+    }
+}
+
+/// Resolves once shutdown began (or its sender is gone).
+async fn stopped(stop: &mut tokio::sync::watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await;
+}
+
+/// Accepts on one listener until `stop`, one task per connection.
+async fn accept_loop(
+    listener: tokio::net::TcpListener,
+    role: Role,
+    conns: Arc<Conns>,
+    tls: Option<Arc<crate::tls::TlsServer>>,
+    permits: Arc<tokio::sync::Semaphore>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
     loop {
         // Take a permit before accepting: at the cap, connections wait in
         // the listen backlog instead of being accepted and starved.
         let permit = tokio::select! {
-            p = permits.clone().acquire_owned() => p.map_err(std::io::Error::other)?,
-            () = &mut shutdown => break,
+            p = permits.clone().acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => return,
+            },
+            () = stopped(&mut stop) => return,
         };
         let tcp = tokio::select! {
             r = listener.accept() => match r {
@@ -235,7 +476,7 @@ pub async fn run(
                     continue;
                 }
             },
-            () = &mut shutdown => break,
+            () = stopped(&mut stop) => return,
         };
         // Without TCP_NODELAY a small body written after its headers waits
         // for the client's delayed ACK (~40 ms per small zip, measured by
@@ -243,36 +484,95 @@ pub async fn run(
         if let Err(e) = tcp.set_nodelay(true) {
             tracing::debug!("TCP_NODELAY: {e}");
         }
-        let (builder, mut stop) = (builder.clone(), stop_rx.clone());
-        let svc = TowerToHyperService::new(router.clone());
+        let (conns, tls, stop) = (conns.clone(), tls.clone(), stop.clone());
         tokio::spawn(async move {
             let _permit = permit;
-            let conn = builder.serve_connection(TokioIo::new(tcp), svc);
-            tokio::pin!(conn);
-            let result = tokio::select! {
-                r = conn.as_mut() => Some(r),
-                _ = stop.wait_for(|s| *s) => None,
-            };
-            let result = match result {
-                Some(r) => r,
-                None => {
-                    conn.as_mut().graceful_shutdown();
-                    conn.await
-                }
-            };
-            if let Err(e) = result {
-                tracing::debug!("client connection: {e}");
-            }
+            conns.serve(tcp, role, tls, stop).await;
         });
     }
-    drop(listener);
+}
+
+/// Serves until `shutdown` resolves, then drains in-flight requests for at
+/// most [`ConnLimits::drain_timeout`]. Fills are tasks of their own and are
+/// not waited for: a fill cut short leaves nothing but a temp file, swept at
+/// the next start. With `tls` the public listeners speak HTTPS, HTTP/2 when
+/// ALPN chooses it; plain HTTP is HTTP/1.1 only: the `go` command never
+/// speaks cleartext HTTP/2, and hyper's header-read timeout does not cover
+/// HTTP/2's preface. The admin listeners are plain HTTP.
+pub async fn run(
+    listeners: Listeners,
+    app: Arc<App>,
+    limits: ConnLimits,
+    tls: Option<Arc<crate::tls::TlsServer>>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    use hyper_util::rt::{TokioExecutor, TokioTimer};
+    use hyper_util::server::conn::auto::Builder;
+    use tokio::sync::{Semaphore, watch};
+
+    let max = u32::try_from(limits.max_connections.max(1)).unwrap_or(u32::MAX);
+    let admin_max = ADMIN_MAX_CONNECTIONS as u32;
+    let permits = Arc::new(Semaphore::new(max as usize));
+    let admin_permits = Arc::new(Semaphore::new(ADMIN_MAX_CONNECTIONS));
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut http1 = Builder::new(TokioExecutor::new()).http1_only();
+    http1
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout);
+    let mut h2 = Builder::new(TokioExecutor::new()).http2_only();
+    // Pings find peers that vanished; an idle but live HTTP/2 client keeps
+    // its connection (and its slot under the cap).
+    h2.http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(Some(limits.header_timeout));
+    let conns = Arc::new(Conns {
+        router: router(app),
+        http1,
+        h2,
+        header_timeout: limits.header_timeout,
+    });
+    let main_role = if listeners.admin.is_empty() {
+        Role::All
+    } else {
+        Role::Public
+    };
+    let mut loops = tokio::task::JoinSet::new();
+    for l in listeners.main {
+        loops.spawn(accept_loop(
+            l,
+            main_role,
+            conns.clone(),
+            tls.clone(),
+            permits.clone(),
+            stop_rx.clone(),
+        ));
+    }
+    for l in listeners.admin {
+        loops.spawn(accept_loop(
+            l,
+            Role::Admin,
+            conns.clone(),
+            None,
+            admin_permits.clone(),
+            stop_rx.clone(),
+        ));
+    }
+    shutdown.await;
     let _ = stop_tx.send(true);
+    // The accept loops end and close their listeners.
+    while loops.join_next().await.is_some() {}
     // Every connection holds a permit until it ends: all back means drained.
-    if tokio::time::timeout(limits.drain_timeout, permits.acquire_many(max))
+    let drained = async {
+        let _a = permits.acquire_many(max).await;
+        let _b = admin_permits.acquire_many(admin_max).await;
+    };
+    if tokio::time::timeout(limits.drain_timeout, drained)
         .await
         .is_err()
     {
-        let open = max as usize - permits.available_permits();
+        let open = max as usize - permits.available_permits()
+            + (ADMIN_MAX_CONNECTIONS - admin_permits.available_permits());
         tracing::warn!(
             open,
             "shutdown: {open} connection(s) still busy after {}s; closing them",
@@ -290,11 +590,27 @@ fn text(status: StatusCode, body: impl Into<String>) -> Response {
 
 async fn handle(
     State(app): State<Arc<App>>,
+    conn: Option<axum::Extension<Arc<ConnInfo>>>,
     method: Method,
     headers: HeaderMap,
     uri: Uri,
 ) -> Response {
     let path = uri.path();
+    let role = conn.as_ref().map_or(Role::All, |c| c.role);
+    let user = conn.as_ref().and_then(|c| c.user.as_deref());
+    let admin_path = matches!(path, "/healthz" | "/readyz" | "/metrics");
+    if role == Role::Public && admin_path {
+        return text(
+            StatusCode::NOT_FOUND,
+            format!("goward: {path} is served on the admin listener\n"),
+        );
+    }
+    if role == Role::Admin && !admin_path {
+        return text(
+            StatusCode::NOT_FOUND,
+            "goward: the admin listener serves only /metrics, /healthz and /readyz\n",
+        );
+    }
     if method != Method::GET && method != Method::HEAD {
         let mut r = text(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -335,7 +651,7 @@ async fn handle(
     };
     let status = resp.status().as_u16();
     // Access log; `--log-level info,goward::access=warn` silences it.
-    tracing::info!(target: "goward::access", %method, path, status, ms = started.elapsed().as_millis() as u64);
+    tracing::info!(target: "goward::access", %method, path, status, user, ms = started.elapsed().as_millis() as u64);
     metrics::counter!("goward_requests_total", "endpoint" => endpoint, "status" => status.to_string())
         .increment(1);
     // Bytes actually sent: none for HEAD; the declared length for a zip

@@ -10,6 +10,7 @@ mod request;
 mod serve;
 mod sumdb;
 mod support;
+mod tls;
 mod toolchain;
 mod upstream;
 mod verify;

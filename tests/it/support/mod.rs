@@ -157,10 +157,12 @@ impl Goward {
 
     fn spawn(&mut self) {
         let mut cmd = Command::new(goward_bin());
-        cmd.arg("serve")
-            .arg("--listen")
-            .arg("127.0.0.1:0")
-            .arg("--cache-dir")
+        cmd.arg("serve");
+        // A test that names its own addresses gets only those.
+        if !self.args.iter().any(|a| a == "--listen") {
+            cmd.arg("--listen").arg("127.0.0.1:0");
+        }
+        cmd.arg("--cache-dir")
             .arg(&self.cache_dir)
             .args(&self.args)
             .stdin(Stdio::null())
@@ -188,16 +190,13 @@ impl Goward {
         let stdout = child.stdout.take().expect("piped stdout");
         let (tx, rx) = mpsc::channel::<String>();
         std::thread::spawn(move || {
+            // Line by line, so later listening lines are seen as they come.
             let mut reader = BufReader::new(stdout);
-            let mut first = String::new();
-            if reader.read_line(&mut first).unwrap_or(0) > 0 {
-                lock(&stdout_buf).extend_from_slice(first.as_bytes());
-                let _ = tx.send(first);
+            let mut line = String::new();
+            while reader.read_line(&mut line).unwrap_or(0) > 0 {
+                lock(&stdout_buf).extend_from_slice(line.as_bytes());
+                let _ = tx.send(std::mem::take(&mut line));
             }
-            drop(tx);
-            let mut rest = Vec::new();
-            let _ = reader.read_to_end(&mut rest);
-            lock(&stdout_buf).extend_from_slice(&rest);
         });
         let line = match rx.recv_timeout(START_TIMEOUT) {
             Ok(line) => line,
@@ -217,10 +216,14 @@ impl Goward {
             let _ = child.kill();
             panic!("unexpected first stdout line from goward: {line:?}");
         };
+        let port = url
+            .strip_prefix("http://")
+            .or_else(|| url.strip_prefix("https://"))
+            .and_then(|hp| hp.rsplit_once(':'))
+            .map(|(_, port)| port);
         assert!(
-            url.starts_with("http://127.0.0.1:")
-                && url["http://127.0.0.1:".len()..].parse::<u16>().is_ok(),
-            "listening line must name http://127.0.0.1:PORT, got {line:?}"
+            port.is_some_and(|p| p.parse::<u16>().is_ok()),
+            "listening line must name http(s)://HOST:PORT, got {line:?}"
         );
         self.url = url.to_owned();
         self.child = Some(child);
@@ -229,6 +232,16 @@ impl Goward {
     /// Base URL, e.g. `http://127.0.0.1:39113` (no trailing slash).
     pub(crate) fn url(&self) -> &str {
         &self.url
+    }
+
+    /// Every address goward printed a line for so far: `prefix` is
+    /// [`LISTENING_PREFIX`] for the public listeners, `"goward admin listening on "` for the
+    /// admin listener.
+    pub(crate) fn urls(&self, prefix: &str) -> Vec<String> {
+        self.stdout()
+            .lines()
+            .filter_map(|l| l.strip_prefix(prefix).map(str::to_owned))
+            .collect()
     }
 
     /// `url()` + `path` (`path` starts with `/`).
