@@ -98,12 +98,16 @@ fn serve(args: &ServeArgs, hooks: ServeHooks) -> anyhow::Result<()> {
         }
         out.flush()?;
         drop(out);
-        let addr = addrs.first().copied().context("no listen address bound")?;
+        let urls = addrs
+            .iter()
+            .map(|a| format!("{scheme}://{a}"))
+            .collect::<Vec<_>>()
+            .join(", ");
         if let Some(ready) = hooks.on_ready {
-            ready(addr);
+            ready(urls.clone());
         }
         tracing::info!(
-            addr = %addrs.iter().map(|a| format!("{scheme}://{a}")).collect::<Vec<_>>().join(","),
+            addr = %urls,
             admin = %admin_addrs.iter().map(ToString::to_string).collect::<Vec<_>>().join(","),
             cache = %config.cache_dir.display(),
             upstream = %goward::upstream::redact_list(&config.upstream),

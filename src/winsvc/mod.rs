@@ -19,7 +19,6 @@ mod tests;
 
 use std::ffi::OsString;
 use std::future::Future;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::process::ExitCode;
@@ -122,8 +121,8 @@ pub struct InstallArgs {
 pub struct ServeHooks {
     /// Resolves when the server should stop (it then drains gracefully).
     pub shutdown: Pin<Box<dyn Future<Output = ()> + Send>>,
-    /// Called once the listener is bound.
-    pub on_ready: Option<Box<dyn FnOnce(SocketAddr) + Send>>,
+    /// Called once the listeners are bound, with their URLs (`, `-separated).
+    pub on_ready: Option<Box<dyn FnOnce(String) + Send>>,
 }
 
 impl std::fmt::Debug for ServeHooks {

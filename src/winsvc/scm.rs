@@ -399,7 +399,7 @@ fn run_service(config: &Path, serve: ServeFn) -> Result<(), String> {
                 STATE_WAIT,
             );
         }),
-        on_ready: Some(Box::new(move |addr| {
+        on_ready: Some(Box::new(move |urls| {
             set_status(
                 h,
                 ServiceState::Running,
@@ -410,7 +410,7 @@ fn run_service(config: &Path, serve: ServeFn) -> Result<(), String> {
             event(
                 EventKind::Info,
                 event_id::STARTED,
-                &format!("goward started: listening on http://{addr}, configuration {shown}"),
+                &format!("goward started: listening on {urls}, configuration {shown}"),
             );
         })),
     };
