@@ -161,7 +161,9 @@ pub fn router(app: Arc<App>) -> Router {
 pub struct ConnLimits {
     /// Time a client has to send a complete request head, counted from
     /// accept and again from the end of each response: so it is also how long
-    /// an idle keep-alive connection is kept.
+    /// an idle keep-alive connection is kept. Also the time a TLS handshake
+    /// may take, and how long an HTTP/2 connection may go without a new
+    /// request.
     pub header_timeout: std::time::Duration,
     /// Open client connections; at the cap goward stops accepting (new
     /// connections wait in the kernel's listen backlog) until one closes.
@@ -334,6 +336,9 @@ async fn bind_all(
 struct WithConn {
     router: Router,
     info: Arc<ConnInfo>,
+    /// When the connection's last request arrived (its idle clock); `None`
+    /// before the first.
+    last_request: Arc<std::sync::Mutex<Option<tokio::time::Instant>>>,
 }
 
 impl<B> tower::Service<axum::http::Request<B>> for WithConn
@@ -353,6 +358,10 @@ where
 
     fn call(&mut self, mut req: axum::http::Request<B>) -> Self::Future {
         req.extensions_mut().insert(self.info.clone());
+        *self
+            .last_request
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(tokio::time::Instant::now());
         self.router.call(req)
     }
 }
@@ -378,7 +387,7 @@ impl Conns {
     ) {
         let Some(tls) = tls else {
             let info = ConnInfo { role, user: None };
-            return self.serve_io(tcp, &self.http1, info, stop).await;
+            return self.serve_io(tcp, &self.http1, info, None, stop).await;
         };
         // A client that never finishes its handshake is cut like one that
         // never finishes its request head.
@@ -406,8 +415,12 @@ impl Conns {
             role,
             user: crate::tls::client_identity(conn).map(String::into_boxed_str),
         };
-        let builder = if h2 { &self.h2 } else { &self.http1 };
-        self.serve_io(stream, builder, info, stop).await
+        if h2 {
+            self.serve_io(stream, &self.h2, info, Some(self.header_timeout), stop)
+                .await
+        } else {
+            self.serve_io(stream, &self.http1, info, None, stop).await
+        }
     }
 
     async fn serve_io<I>(
@@ -415,19 +428,48 @@ impl Conns {
         io: I,
         builder: &hyper_util::server::conn::auto::Builder<hyper_util::rt::TokioExecutor>,
         info: ConnInfo,
+        idle: Option<std::time::Duration>,
         mut stop: tokio::sync::watch::Receiver<bool>,
     ) where
         I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
     {
+        let opened = tokio::time::Instant::now();
+        let last_request = Arc::new(std::sync::Mutex::new(None));
+        let last = || {
+            *last_request
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        };
         let svc = hyper_util::service::TowerToHyperService::new(WithConn {
             router: self.router.clone(),
             info: Arc::new(info),
+            last_request: last_request.clone(),
         });
         let conn = builder.serve_connection(hyper_util::rt::TokioIo::new(io), svc);
         tokio::pin!(conn);
-        let result = tokio::select! {
-            r = conn.as_mut() => Some(r),
-            () = stopped(&mut stop) => None,
+        // HTTP/2 has no header-read timeout: a connection with no new
+        // request for `idle` gets a GOAWAY (requests in flight still
+        // finish), and one that never sent a request (a GOAWAY waits for a
+        // preface that may never come) is closed after `idle` more.
+        let mut idle_closing = false;
+        let result = loop {
+            let idle_until = idle.map(|d| last().unwrap_or(opened) + d);
+            tokio::select! {
+                r = conn.as_mut() => break Some(r),
+                () = stopped(&mut stop) => break None,
+                () = sleep_until(idle_until), if !idle_closing => {
+                    if idle.is_some_and(|d| last().unwrap_or(opened).elapsed() >= d) {
+                        tracing::debug!("HTTP/2 connection idle; closing");
+                        conn.as_mut().graceful_shutdown();
+                        idle_closing = true;
+                    }
+                }
+                () = sleep_until(idle_until.map(|t| t + idle.unwrap_or_default())),
+                    if idle_closing && last().is_none() => {
+                    tracing::debug!("HTTP/2 connection idle and not closing; dropped");
+                    return;
+                }
+            }
         };
         let result = match result {
             Some(r) => r,
@@ -439,6 +481,14 @@ impl Conns {
         if let Err(e) = result {
             tracing::debug!("client connection: {e}");
         }
+    }
+}
+
+/// Sleeps until `t`; never resolves for `None`.
+async fn sleep_until(t: Option<tokio::time::Instant>) {
+    match t {
+        Some(t) => tokio::time::sleep_until(t).await,
+        None => std::future::pending().await,
     }
 }
 
@@ -521,8 +571,8 @@ pub async fn run(
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_timeout);
     let mut h2 = Builder::new(TokioExecutor::new()).http2_only();
-    // Pings find peers that vanished; an idle but live HTTP/2 client keeps
-    // its connection (and its slot under the cap).
+    // Pings find peers that vanished during a long response; idle
+    // connections are closed by `Conns::serve_io`.
     h2.http2()
         .timer(TokioTimer::new())
         .keep_alive_interval(Some(limits.header_timeout));

@@ -122,16 +122,12 @@ impl Pki {
 fn client(pki: &Pki, alpn: &[&str], client: Option<&Leaf>) -> reqwest::Client {
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-    let mut roots = rustls::RootCertStore::empty();
-    roots
-        .add(CertificateDer::from_pem_slice(pki.ca_pem.as_bytes()).expect("CA PEM"))
-        .expect("add CA");
     let b = rustls::ClientConfig::builder_with_provider(Arc::new(
         rustls::crypto::ring::default_provider(),
     ))
     .with_safe_default_protocol_versions()
     .expect("protocol versions")
-    .with_root_certificates(roots);
+    .with_root_certificates(ca_roots(pki));
     let mut config = match client {
         Some(c) => b
             .with_client_auth_cert(
@@ -148,6 +144,17 @@ fn client(pki: &Pki, alpn: &[&str], client: Option<&Leaf>) -> reqwest::Client {
         .no_proxy()
         .build()
         .expect("reqwest client")
+}
+
+/// A root store holding only the test CA.
+fn ca_roots(pki: &Pki) -> rustls::RootCertStore {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(CertificateDer::from_pem_slice(pki.ca_pem.as_bytes()).expect("CA PEM"))
+        .expect("add CA");
+    roots
 }
 
 /// What a GET saw: status, HTTP version, the server's certificate (DER) and the body.
@@ -508,6 +515,55 @@ fn stalled_handshake_is_cut() {
             std::io::ErrorKind::ConnectionReset,
             "the stalled handshake was not closed: {e}"
         ),
+    }
+}
+
+/// A client that finishes the TLS handshake with h2 and then sends nothing (no HTTP/2 preface)
+/// is closed after the header timeout, like an idle HTTP/1.1 connection.
+#[test]
+fn idle_http2_connection_is_closed() {
+    use std::io::Write as _;
+    let (fake, _, vkey) = upstream();
+    let pki = Pki::new();
+    let mut args = pki.serve_with(&pki.leaf("goward", 1, true));
+    args.extend(["--client-header-timeout".into(), "1".into()]);
+    let g = start(&fake, &vkey, &args);
+    let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("versions")
+    .with_root_certificates(ca_roots(&pki))
+    .with_no_client_auth();
+    config.alpn_protocols = vec![b"h2".to_vec()];
+    let name = rustls::pki_types::ServerName::try_from("127.0.0.1").expect("name");
+    let conn = rustls::ClientConnection::new(Arc::new(config), name).expect("client");
+    let sock =
+        std::net::TcpStream::connect(g.url().trim_start_matches("https://")).expect("connect");
+    sock.set_read_timeout(Some(WAIT)).expect("timeout");
+    let mut tls = rustls::StreamOwned::new(conn, sock);
+    tls.flush().expect("handshake");
+    while tls.conn.is_handshaking() {
+        tls.conn.complete_io(&mut tls.sock).expect("handshake");
+    }
+    assert_eq!(tls.conn.alpn_protocol(), Some(b"h2".as_slice()));
+    // goward's SETTINGS and GOAWAY may come first; then the end of the stream.
+    let mut buf = [0u8; 1024];
+    loop {
+        match tls.read(&mut buf) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(e) => {
+                assert!(
+                    matches!(
+                        e.kind(),
+                        std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::ConnectionReset
+                    ),
+                    "the idle HTTP/2 connection was not closed: {e}"
+                );
+                break;
+            }
+        }
     }
 }
 
