@@ -567,6 +567,50 @@ fn idle_http2_connection_is_closed() {
     }
 }
 
+/// A request still being answered when its HTTP/2 connection goes idle (no new request for the
+/// header timeout) finishes: the GOAWAY only stops new requests.
+#[test]
+fn http2_request_in_flight_outlives_the_idle_timeout() {
+    use crate::support::fakeproxy::Fault;
+    let fake = FakeProxy::start(TestLog::new(DB_NAME));
+    let p = fake.publish(
+        ModZip::new("example.com/slow", "v1.0.0").file(
+            "data.go",
+            format!(
+                "package slow\n\n// Data is noise.\nvar Data = {:?}\n",
+                crate::support::modzip::noise(7, 4096)
+            ),
+        ),
+        "module example.com/slow\n\ngo 1.21\n",
+    );
+    let vkey = fake.with_log(|l| l.vkey());
+    // The upstream takes several header timeouts to send the zip.
+    fake.set_fault(
+        &p.zip_path(),
+        Fault::Trickle {
+            chunk: p.zip.len() / 8 + 1,
+            delay: Duration::from_millis(500),
+        },
+    );
+    let pki = Pki::new();
+    let mut args = pki.serve_with(&pki.leaf("goward", 1, true));
+    args.extend(["--client-header-timeout".into(), "1".into()]);
+    let g = start(&fake, &vkey, &args);
+    let rt = runtime();
+    let c = client(&pki, &["h2"], None);
+    let body = rt
+        .block_on(async {
+            let r = c.get(g.url_for(&p.zip_path())).send().await?;
+            assert_eq!(
+                (r.status().as_u16(), r.version()),
+                (200, reqwest::Version::HTTP_2)
+            );
+            r.bytes().await
+        })
+        .expect("the zip over HTTP/2");
+    assert!(body == p.zip, "served bytes differ from the published zip");
+}
+
 fn refused(args: &[&str]) -> String {
     let out = run_goward(args);
     assert_eq!(out.status.code(), Some(2), "{}", out.dump());
