@@ -307,7 +307,10 @@ impl TlsServer {
 /// subject's common name, else its first DNS name, else its first URI.
 /// Control characters are replaced, so a name cannot forge log lines.
 pub fn client_identity(conn: &rustls::ServerConnection) -> Option<String> {
-    let leaf = conn.peer_certificates()?.first()?;
+    identity(conn.peer_certificates()?.first()?)
+}
+
+fn identity(leaf: &CertificateDer<'_>) -> Option<String> {
     let cert = webpki::EndEntityCert::try_from(leaf).ok()?;
     let name = common_name(cert.subject())
         .or_else(|| cert.valid_dns_names().next().map(str::to_owned))
@@ -393,6 +396,43 @@ mod tests {
         assert_eq!(common_name(&name[..13]), None);
         // Truncated: a length beyond the input is no name, not a panic.
         assert_eq!(common_name(&name[..20]), None);
+    }
+
+    /// CN first, else the first DNS name, else the first URI; control
+    /// characters cannot reach the log.
+    #[test]
+    fn identity_of_a_client_certificate() {
+        let cert = |cn: Option<&str>, sans: Vec<rcgen::SanType>| {
+            let mut p = rcgen::CertificateParams::default();
+            p.distinguished_name = rcgen::DistinguishedName::new();
+            if let Some(cn) = cn {
+                p.distinguished_name.push(rcgen::DnType::CommonName, cn);
+            }
+            p.distinguished_name
+                .push(rcgen::DnType::OrganizationName, "goward");
+            p.subject_alt_names = sans;
+            let key = rcgen::KeyPair::generate().unwrap();
+            p.self_signed(&key).unwrap().der().clone()
+        };
+        let dns = |s: &str| rcgen::SanType::DnsName(s.try_into().unwrap());
+        let uri = |s: &str| rcgen::SanType::URI(s.try_into().unwrap());
+        assert_eq!(
+            identity(&cert(Some("alice"), vec![dns("a.example")])).as_deref(),
+            Some("alice")
+        );
+        assert_eq!(
+            identity(&cert(None, vec![dns("ci.example"), dns("b.example")])).as_deref(),
+            Some("ci.example")
+        );
+        assert_eq!(
+            identity(&cert(None, vec![uri("spiffe://example/ci")])).as_deref(),
+            Some("spiffe://example/ci")
+        );
+        assert_eq!(identity(&cert(None, Vec::new())), None);
+        assert_eq!(
+            identity(&cert(Some("eve\nINFO forged"), Vec::new())).as_deref(),
+            Some("eve?INFO forged")
+        );
     }
 
     #[test]
