@@ -196,7 +196,7 @@ fn default_max_connections() -> usize {
 
 /// Which requests a listener answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
+enum Role {
     /// Everything: there is no admin listener.
     All,
     /// Module and checksum-database paths; `/metrics`, `/healthz` and
