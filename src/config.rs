@@ -156,6 +156,10 @@ pub struct ServeArgs {
     /// changes [default: the embedded policy/default.toml].
     #[arg(long, env = "GOWARD_POLICY", value_name = "FILE")]
     pub policy: Option<PathBuf>,
+    /// Audit log: one JSON line per refusal and per first-time proof,
+    /// appended to FILE [default: none].
+    #[arg(long, env = "GOWARD_AUDIT_LOG", value_name = "FILE")]
+    pub audit_log: Option<PathBuf>,
     /// Seconds a @v/list or @latest answer is reused [default: 60].
     #[arg(long, env = "GOWARD_LIST_TTL", value_name = "SECS")]
     pub list_ttl: Option<u64>,
@@ -215,6 +219,7 @@ struct FileConfig {
     max_fills: Option<u64>,
     spool_budget: Option<crate::size::SizeValue>,
     policy: Option<PathBuf>,
+    audit_log: Option<PathBuf>,
     client_header_timeout: Option<u64>,
     max_connections: Option<usize>,
     drain_timeout: Option<u64>,
@@ -260,6 +265,8 @@ pub struct Config {
     pub max_zip_size: u64,
     /// The policy file; `None`: the embedded default.
     pub policy: Option<PathBuf>,
+    /// The audit log file, if any.
+    pub audit_log: Option<PathBuf>,
     /// TTL of list/latest answers.
     pub list_ttl: Duration,
     /// Upstream timeouts.
@@ -411,13 +418,14 @@ impl Config {
                 "drain_timeout",
             )?,
         };
-        // A relative policy path in the config file is relative to that file.
-        let file_policy = file.policy.map(|p| match &args.location.config {
+        // Relative paths in the config file are relative to that file.
+        let beside_config = |p: PathBuf| match &args.location.config {
             Some(c) if p.is_relative() => c.parent().map_or(p.clone(), |d| d.join(&p)),
             _ => p,
-        });
+        };
         Ok(Config {
-            policy: args.policy.clone().or(file_policy),
+            policy: args.policy.clone().or(file.policy.map(beside_config)),
+            audit_log: args.audit_log.clone().or(file.audit_log.map(beside_config)),
             listen: args.listen.or(file.listen).unwrap_or_else(|| {
                 DEFAULT_LISTEN
                     .parse()

@@ -15,6 +15,7 @@
 // in `winffi`, the one module allowed to use `unsafe`.
 #![deny(unsafe_code)]
 
+pub mod audit;
 pub mod cache;
 pub mod config;
 pub mod dirhash;

@@ -357,6 +357,10 @@ async fn handle(
 
 fn error_response(path: &str, e: &ProxyError) -> Response {
     let status = e.status();
+    let body = e.body();
+    if e.is_verification_failure() || matches!(e, ProxyError::Denied { .. }) {
+        crate::audit::refused(path, status.as_u16(), e.reason(), &body);
+    }
     if e.is_verification_failure() {
         metrics::counter!("goward_verification_failures_total", "reason" => e.reason())
             .increment(1);
@@ -371,7 +375,7 @@ fn error_response(path: &str, e: &ProxyError) -> Response {
     } else {
         tracing::debug!(path, status = status.as_u16(), "{e}");
     }
-    text(status, e.body())
+    text(status, body)
 }
 
 fn ok(content_type: &'static str, body: Bytes) -> Response {

@@ -1080,10 +1080,12 @@ impl Service {
             .map_err(|e| ProxyError::Internal(e.to_string()))?;
         drop(waiting);
         let _running = Gauge::enter("goward_fills_running");
-        match kind {
+        let meta = match kind {
             ArtifactKind::Zip => self.fetch_zip(mv, pol, d).await,
             ArtifactKind::Mod => self.fetch_mod(mv, pol, d).await,
-        }
+        }?;
+        crate::audit::proven(&meta, d.rule.as_deref());
+        Ok(meta)
     }
 
     /// Re-checks a record read from the store before this process serves it

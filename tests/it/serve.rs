@@ -410,6 +410,86 @@ fn metrics_count_what_happened() {
     );
 }
 
+/// `--audit-log`: a refusal and every first-time proof are one JSON line each (a cache hit
+/// is not); after the file is renamed away (log rotation), the next event starts a new file.
+#[test]
+fn audit_log_records_refusals_and_first_proofs_and_survives_rotation() {
+    let fake = FakeProxy::start(TestLog::new(DB));
+    let good = fake.publish(
+        ModZip::new("example.com/good", "v1.0.0").file("g.go", "package good\n"),
+        "module example.com/good\n",
+    );
+    let tampered = fake.publish(
+        ModZip::new("example.com/tampered", "v1.0.0").file("t.go", "package tampered\n"),
+        "module example.com/tampered\n",
+    );
+    let evil = FakeProxy::prepare(
+        ModZip::new("example.com/tampered", "v1.0.0").file("t.go", "package tampered // evil\n"),
+        "module example.com/tampered\n",
+    )
+    .zip;
+    fake.set_fault(&tampered.zip_path(), Fault::Body(evil));
+    let dir = tempfile::tempdir().expect("dir");
+    let log = dir.path().join("audit.jsonl");
+    let vkey = fake.with_log(|l| l.vkey());
+    let g = Goward::start(
+        &fake.url(),
+        &vkey,
+        &["--audit-log", log.to_str().expect("utf-8")],
+    );
+    let get = |path: &str| get_with(g.url(), path, &[]).status;
+    let lines = |path: &std::path::Path| -> Vec<serde_json::Value> {
+        std::fs::read_to_string(path)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("each line is JSON"))
+            .collect()
+    };
+
+    assert_eq!(get(&good.zip_path()), 200);
+    assert_eq!(get(&good.zip_path()), 200, "a hit");
+    assert_eq!(get(&good.mod_path()), 200);
+    assert_eq!(get(&tampered.zip_path()), 502);
+    let events = lines(&log);
+    assert_eq!(events.len(), 3, "{events:#?}");
+    let proven: Vec<_> = events.iter().filter(|e| e["event"] == "proven").collect();
+    assert_eq!(proven.len(), 2, "{events:#?}");
+    let zip = proven
+        .iter()
+        .find(|e| e["kind"] == "zip")
+        .expect("zip proven");
+    assert_eq!(zip["module"], "example.com/good");
+    assert_eq!(zip["h1"], h1_zip(&good.zip).as_str());
+    let evidence = zip["evidence"][0].as_str().unwrap_or_default();
+    assert!(
+        evidence.starts_with(&format!("checksum database {DB} record ")),
+        "{evidence}"
+    );
+    let refused = events
+        .iter()
+        .find(|e| e["event"] == "refused")
+        .expect("refusal");
+    assert_eq!(refused["path"], tampered.zip_path().as_str());
+    assert_eq!(refused["status"], 502);
+    assert_eq!(refused["reason"], "hash_mismatch");
+    assert!(
+        refused["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("zip hash mismatch"),
+        "{refused}"
+    );
+
+    // Rotation: rename the file away; the next event goes to a new file at the path.
+    let rotated = dir.path().join("audit.jsonl.1");
+    std::fs::rename(&log, &rotated).expect("rotate");
+    assert_eq!(get("/example.com/tampered/@v/v1.0.0.zip"), 502);
+    assert_eq!(lines(&rotated).len(), 3);
+    let fresh = lines(&log);
+    assert_eq!(fresh.len(), 1, "{fresh:#?}");
+    assert_eq!(fresh[0]["event"], "refused");
+}
+
 /// `goward_cache_total{endpoint,result}` counts a first request as a miss and every repeat as
 /// a hit, whether the repeat is answered from memory or, after a restart, from disk (and then
 /// nothing goes upstream).
