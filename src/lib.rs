@@ -35,6 +35,7 @@ pub mod semver;
 pub mod server;
 pub mod service;
 pub mod size;
+pub mod status;
 pub mod sumdb;
 pub mod toolchain;
 pub mod upstream;

@@ -13,6 +13,8 @@
 //! - `goward_stale_served_total`, `goward_upstream_changed_total{kind}`
 //! - `goward_policy_decisions_total{rule,decision}`, `goward_policy_reloads_total{result}`
 //! - `goward_fills_running`, `goward_fills_waiting` (gauges: fills in a slot, fills waiting for one)
+//! - `goward_sumdb_tree_size{db}`, `goward_sumdb_head_age_seconds{db}`, `goward_sumdb_fork_detected{db}`
+//!   (gauges, read at scrape time)
 
 use std::pin::Pin;
 use std::sync::OnceLock;
@@ -131,6 +133,18 @@ fn describe() {
         "Fills (fetch, verify, store) holding a slot."
     );
     describe_gauge!("goward_fills_waiting", "Fills waiting for a slot.");
+    describe_gauge!(
+        "goward_sumdb_tree_size",
+        "Size of the trusted tree of each checksum database."
+    );
+    describe_gauge!(
+        "goward_sumdb_head_age_seconds",
+        "Seconds since the trusted head was last confirmed against the database (-1: not since start)."
+    );
+    describe_gauge!(
+        "goward_sumdb_fork_detected",
+        "1 if a fork of the checksum database was detected."
+    );
 }
 
 /// Series whose label values are known up front start at zero.

@@ -32,6 +32,7 @@ pub struct App {
 impl App {
     /// Wraps a service.
     pub fn new(service: Arc<Service>, metrics: PrometheusHandle) -> App {
+        crate::status::start();
         let sumdb_names = service
             .sumdbs()
             .iter()
@@ -312,7 +313,40 @@ async fn handle(
                 Err(e) => text(StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {e}\n")),
             };
         }
+        "/" => {
+            return (
+                [
+                    (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+                    (header::CACHE_CONTROL, "no-store"),
+                ],
+                crate::status::html(&app.service.status().await),
+            )
+                .into_response();
+        }
+        "/status.json" => {
+            return match serde_json::to_vec_pretty(&app.service.status().await) {
+                Ok(body) => (
+                    [
+                        (header::CONTENT_TYPE, "application/json"),
+                        (header::CACHE_CONTROL, "no-store"),
+                    ],
+                    body,
+                )
+                    .into_response(),
+                Err(e) => text(StatusCode::INTERNAL_SERVER_ERROR, format!("status: {e}\n")),
+            };
+        }
         "/metrics" => {
+            // Checksum-database gauges are read at scrape time.
+            for db in app.service.sumdbs() {
+                let s = db.status();
+                metrics::gauge!("goward_sumdb_tree_size", "db" => s.name.clone())
+                    .set(s.tree_size as f64);
+                metrics::gauge!("goward_sumdb_head_age_seconds", "db" => s.name.clone())
+                    .set(s.head_age_secs.map_or(-1.0, |a| a as f64));
+                metrics::gauge!("goward_sumdb_fork_detected", "db" => s.name)
+                    .set(if s.fork.is_some() { 1.0 } else { 0.0 });
+            }
             return (
                 [(
                     header::CONTENT_TYPE,
@@ -338,6 +372,7 @@ async fn handle(
     tracing::info!(target: "goward::access", %method, path, status, ms = started.elapsed().as_millis() as u64);
     metrics::counter!("goward_requests_total", "endpoint" => endpoint, "status" => status.to_string())
         .increment(1);
+    crate::status::request();
     // Bytes actually sent: none for HEAD; the declared length for a zip
     // stream, the exact size of any other body.
     let sent = if method == Method::HEAD {
@@ -360,6 +395,7 @@ fn error_response(path: &str, e: &ProxyError) -> Response {
     let body = e.body();
     if e.is_verification_failure() || matches!(e, ProxyError::Denied { .. }) {
         crate::audit::refused(path, status.as_u16(), e.reason(), &body);
+        crate::status::refused(path, status.as_u16(), e.reason(), &body);
     }
     if e.is_verification_failure() {
         metrics::counter!("goward_verification_failures_total", "reason" => e.reason())

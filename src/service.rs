@@ -123,6 +123,8 @@ fn spool_units(bytes: u64) -> usize {
 pub struct ActivePolicy {
     policy: Policy,
     routes: HashMap<String, Arc<ProxyList>>,
+    /// When it was put in force (Unix seconds), for the operator's page.
+    loaded_at: u64,
 }
 
 impl ActivePolicy {
@@ -140,7 +142,11 @@ impl ActivePolicy {
                 .map_err(|e| format!("{}: private rule {:?}: {e}", policy.origin(), r.rule))?;
             routes.insert(r.rule.clone(), Arc::new(list));
         }
-        Ok(ActivePolicy { policy, routes })
+        Ok(ActivePolicy {
+            policy,
+            routes,
+            loaded_at: unix_now(),
+        })
     }
 
     /// The embedded default policy (no private routes).
@@ -148,6 +154,7 @@ impl ActivePolicy {
         ActivePolicy {
             policy: Policy::embedded_default(),
             routes: HashMap::new(),
+            loaded_at: unix_now(),
         }
     }
 
@@ -155,6 +162,12 @@ impl ActivePolicy {
     pub fn policy(&self) -> &Policy {
         &self.policy
     }
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 /// Why a policy could not be (re)loaded.
@@ -217,6 +230,8 @@ pub struct Service {
     /// The policy in force; swapped whole on reload.
     policy: RwLock<Arc<ActivePolicy>>,
     policy_source: Option<PolicySource>,
+    /// Why the last reload was rejected, until one succeeds.
+    reload_error: Mutex<Option<String>>,
 }
 
 async fn blocking<T: Send + 'static>(
@@ -246,6 +261,7 @@ impl Drop for Gauge {
 
 /// Counts a cache lookup.
 fn cache_metric(endpoint: &'static str, hit: bool) {
+    crate::status::cache(hit);
     let result = if hit { "hit" } else { "miss" };
     metrics::counter!("goward_cache_total", "endpoint" => endpoint, "result" => result)
         .increment(1);
@@ -280,6 +296,7 @@ impl Service {
             limits,
             policy: RwLock::new(Arc::new(ActivePolicy::embedded_default())),
             policy_source: None,
+            reload_error: Mutex::new(None),
         }
     }
 
@@ -342,6 +359,36 @@ impl Service {
         let _ = self.reload_from(src, Some(now));
     }
 
+    /// What the operator's page shows ([`crate::status`]).
+    pub async fn status(&self) -> crate::status::Status {
+        // The count is exact only once pending inserts are applied.
+        self.artifacts.run_pending_tasks().await;
+        let pol = self.policy();
+        let (cache_hits, cache_misses, minutes, recent_refusals) = crate::status::snapshot();
+        crate::status::Status {
+            version: crate::metrics::VERSION,
+            commit: crate::metrics::COMMIT,
+            uptime_secs: crate::status::uptime_secs(),
+            sumdbs: self.sumdbs.iter().map(|c| c.status()).collect(),
+            policy: crate::status::PolicyStatus {
+                origin: pol.policy.origin().to_owned(),
+                loaded_at: pol.loaded_at,
+                rules: pol.policy.rule_count(),
+                last_reload_error: self
+                    .reload_error
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .clone(),
+            },
+            upstream: self.upstreams.describe(),
+            artifacts_in_memory: self.artifacts.entry_count(),
+            cache_hits,
+            cache_misses,
+            minutes,
+            recent_refusals,
+        }
+    }
+
     /// The policy in force.
     pub fn policy(&self) -> Arc<ActivePolicy> {
         self.policy
@@ -392,11 +439,19 @@ impl Service {
                 self.lists.invalidate_all();
                 self.latests.invalidate_all();
                 self.infos.invalidate_all();
+                *self
+                    .reload_error
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
                 metrics::counter!("goward_policy_reloads_total", "result" => "ok").increment(1);
                 tracing::info!(target: "goward::policy", policy = %src.path.display(), "policy reloaded");
                 Ok(())
             }
             Err(e) => {
+                *self
+                    .reload_error
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(e.to_string());
                 metrics::counter!("goward_policy_reloads_total", "result" => "rejected")
                     .increment(1);
                 tracing::error!(target: "goward::policy", policy = %src.path.display(),

@@ -210,6 +210,9 @@ pub struct SumdbClient {
     poisoned: RwLock<Option<String>>,
     /// When the fork report was last looked for on disk.
     fork_checked: Mutex<Option<Instant>>,
+    /// When a head fetched from the database last merged (the trusted
+    /// head is at least that fresh), for the operator's page.
+    confirmed: Mutex<Option<Instant>>,
     /// Tiles that authenticated before; re-authenticated on every use anyway.
     tiles: moka::future::Cache<Tile, Bytes>,
     /// Proven lookups: the log is append-only and our head only moves along
@@ -279,6 +282,7 @@ impl SumdbClient {
             head: RwLock::new(head),
             poisoned: RwLock::new(poisoned),
             fork_checked: Mutex::new(Some(Instant::now())),
+            confirmed: Mutex::new(None),
             tiles: moka::future::Cache::builder()
                 .max_capacity(64 << 20)
                 .weigher(|_, v: &Bytes| u32::try_from(v.len()).unwrap_or(u32::MAX))
@@ -304,6 +308,25 @@ impl SumdbClient {
     /// against it offline).
     pub fn verifier(&self) -> &Verifier {
         &self.verifier
+    }
+
+    /// Tree size, seconds since the head was last confirmed, and the fork
+    /// report if any: for the operator's page and the metrics.
+    pub fn status(&self) -> crate::status::SumdbStatus {
+        crate::status::SumdbStatus {
+            name: self.name.clone(),
+            tree_size: self.snapshot().tree.n,
+            head_age_secs: self
+                .confirmed
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .map(|t| t.elapsed().as_secs()),
+            fork: self
+                .poisoned
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone(),
+        }
     }
 
     /// The trusted tree size (for metrics and readiness).
@@ -573,6 +596,13 @@ impl SumdbClient {
     /// this process nor another one sharing the store moved the head
     /// meanwhile; if one did, the moved head is checked and the merge redone.
     async fn merge(&self, tree: Tree, note_bytes: &Bytes) -> Result<Head, SumdbError> {
+        let head = self.merge_unrecorded(tree, note_bytes).await?;
+        *self.confirmed.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
+        Ok(head)
+    }
+
+    /// [`Self::merge`] without noting the time.
+    async fn merge_unrecorded(&self, tree: Tree, note_bytes: &Bytes) -> Result<Head, SumdbError> {
         let key = DocKey::SumdbHead(self.name.clone());
         loop {
             self.check_trusted()?;

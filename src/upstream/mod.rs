@@ -561,6 +561,22 @@ pub struct ProxyList {
 }
 
 impl ProxyList {
+    /// The list as configured, credentials redacted (for the operator's page).
+    pub fn describe(&self) -> String {
+        // An entry's separator (after it) says when to fall through from it.
+        let mut out = String::new();
+        let mut sep = None;
+        for e in &self.entries {
+            out.extend(sep);
+            out.push_str(&redact_str(e.upstream.base()));
+            sep = Some(match e.fallback {
+                Fallback::AnyError => '|',
+                Fallback::NotFoundOnly => ',',
+            });
+        }
+        out
+    }
+
     /// Parses a list with [`parse_spec`] and builds its upstreams.
     pub fn parse(spec: &str, client: &HttpClient) -> Result<ProxyList, UpstreamConfigError> {
         ProxyList::parse_with_auth(spec, client, &|_| Ok(None))

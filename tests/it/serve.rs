@@ -490,6 +490,114 @@ fn audit_log_records_refusals_and_first_proofs_and_survives_rotation() {
     assert_eq!(fresh[0]["event"], "refused");
 }
 
+/// The operator's page: `/status.json` reports the checksum database's trusted head, the
+/// policy, cache counts and the refusal just made; `/` shows the same in HTML, rendered by a
+/// real headless browser (Debian's chromium, installed by `.ci/run`), whose screenshot is kept
+/// in `target/tmp/operator-page.png`.
+#[test]
+fn operator_page_and_status_json_show_health_and_refusals() {
+    let w = world();
+    let tampered = w.fake.publish(
+        ModZip::new("example.com/tampered", "v1.0.0").file("t.go", "package tampered\n"),
+        "module example.com/tampered\n",
+    );
+    let evil = FakeProxy::prepare(
+        ModZip::new("example.com/tampered", "v1.0.0").file("t.go", "package tampered // evil\n"),
+        "module example.com/tampered\n",
+    )
+    .zip;
+    w.fake.set_fault(&tampered.zip_path(), Fault::Body(evil));
+    assert_eq!(w.get(&w.p.zip_path(), &[]).status, 200);
+    assert_eq!(w.get(&w.p.zip_path(), &[]).status, 200);
+    assert_eq!(w.get(&tampered.zip_path(), &[]).status, 502);
+
+    let r = w.get("/status.json", &[]);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.header("content-type"), Some("application/json"));
+    let s: serde_json::Value = serde_json::from_slice(&r.body).expect("status.json is JSON");
+    let db = &s["sumdbs"][0];
+    assert_eq!(db["name"], DB);
+    let size = w.fake.with_log(|l| l.size());
+    assert_eq!(db["tree_size"], size, "{s:#}");
+    assert!(db["head_age_secs"].is_u64(), "{s:#}");
+    assert!(db["fork"].is_null(), "{s:#}");
+    assert_eq!(s["policy"]["origin"], "<embedded default policy>");
+    assert!(s["cache_hits"].as_u64() >= Some(1), "{s:#}");
+    assert!(s["artifacts_in_memory"].as_u64() >= Some(1), "{s:#}");
+    assert!(s["cache_misses"].as_u64() >= Some(1), "{s:#}");
+    let refusal = &s["recent_refusals"][0];
+    assert_eq!(refusal["path"], tampered.zip_path().as_str(), "{s:#}");
+    assert_eq!(refusal["reason"], "hash_mismatch");
+    let minutes = s["minutes"].as_array().expect("minutes");
+    let total = |k: &str| minutes.iter().filter_map(|m| m[k].as_u64()).sum::<u64>();
+    assert!(total("requests") >= 3, "{s:#}");
+    assert_eq!(total("refusals"), 1, "{s:#}");
+
+    let metrics = w.metrics();
+    assert_eq!(
+        metric(&metrics, "goward_sumdb_tree_size", &[("db", DB)]),
+        Some(size as f64),
+        "{metrics}"
+    );
+    assert_eq!(
+        metric(&metrics, "goward_sumdb_fork_detected", &[("db", DB)]),
+        Some(0.0),
+        "{metrics}"
+    );
+
+    let r = w.get("/", &[]);
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), Some("text/html; charset=utf-8"));
+
+    // A real browser renders it: the DOM it builds has the tables and the chart.
+    let url = format!("{}/", w.g.url());
+    let shot = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("operator-page.png");
+    let _ = std::fs::remove_file(&shot);
+    let chromium = |extra: &[&str]| {
+        let out = std::process::Command::new("chromium")
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--hide-scrollbars",
+            ])
+            .args(extra)
+            .arg(&url)
+            .output()
+            .expect("chromium must be installed (.ci/run installs Debian's chromium)");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let dom = chromium(&["--dump-dom"]);
+    for needle in [
+        "<table id=\"sumdbs\">",
+        DB,
+        "<table id=\"refusals\">",
+        "hash_mismatch",
+        "<svg",
+        "class=\"ref\"",
+    ] {
+        assert!(
+            dom.contains(needle),
+            "{needle} not in the rendered page:\n{dom}"
+        );
+    }
+    chromium(&[
+        &format!("--screenshot={}", shot.display()),
+        "--window-size=1280,1400",
+    ]);
+    let png = std::fs::read(&shot).expect("screenshot written");
+    assert!(
+        png.starts_with(b"\x89PNG") && png.len() > 10_000,
+        "{} bytes",
+        png.len()
+    );
+}
+
 /// `goward_cache_total{endpoint,result}` counts a first request as a miss and every repeat as
 /// a hit, whether the repeat is answered from memory or, after a restart, from disk (and then
 /// nothing goes upstream).
