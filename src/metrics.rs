@@ -171,34 +171,67 @@ fn register_from_start() {
     metrics::gauge!("goward_fills_waiting").set(0.0);
 }
 
+/// How a response body ended, for the access log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BodyEnd {
+    /// Body bytes handed to the connection.
+    pub bytes: u64,
+    /// Whether the body was sent to its end (not cut by an error or by the
+    /// client leaving).
+    pub complete: bool,
+    /// From the request's start to the response head.
+    pub first_byte: std::time::Duration,
+    /// From the request's start to the end of the body.
+    pub last_byte: std::time::Duration,
+}
+
 /// A response body that records `goward_request_seconds{phase="last_byte"}`
-/// when it ends, is dropped early (the client went away) or fails: the time
-/// a client waited for the whole artifact, not just for the head.
+/// when it ends, is dropped early (the client went away) or fails — the time
+/// a client waited for the whole artifact, not just for the head — and then
+/// calls `on_end` once (the access log).
 pub struct TimedBody<B> {
     inner: B,
     endpoint: &'static str,
     started: Instant,
-    recorded: bool,
+    first_byte: std::time::Duration,
+    bytes: u64,
+    complete: bool,
+    on_end: Option<Box<dyn FnOnce(BodyEnd) + Send>>,
 }
 
 impl<B> TimedBody<B> {
     /// Records `first_byte` now and `last_byte` when the body ends.
-    pub fn new(inner: B, endpoint: &'static str, started: Instant) -> TimedBody<B> {
+    pub fn new(
+        inner: B,
+        endpoint: &'static str,
+        started: Instant,
+        on_end: Box<dyn FnOnce(BodyEnd) + Send>,
+    ) -> TimedBody<B> {
+        let first_byte = started.elapsed();
         metrics::histogram!("goward_request_seconds", "endpoint" => endpoint, "phase" => "first_byte")
-            .record(started.elapsed().as_secs_f64());
+            .record(first_byte.as_secs_f64());
         TimedBody {
             inner,
             endpoint,
             started,
-            recorded: false,
+            first_byte,
+            bytes: 0,
+            complete: false,
+            on_end: Some(on_end),
         }
     }
 
     fn record(&mut self) {
-        if !self.recorded {
-            self.recorded = true;
+        if let Some(on_end) = self.on_end.take() {
+            let last_byte = self.started.elapsed();
             metrics::histogram!("goward_request_seconds", "endpoint" => self.endpoint, "phase" => "last_byte")
-                .record(self.started.elapsed().as_secs_f64());
+                .record(last_byte.as_secs_f64());
+            on_end(BodyEnd {
+                bytes: self.bytes,
+                complete: self.complete,
+                first_byte: self.first_byte,
+                last_byte,
+            });
         }
     }
 }
@@ -222,8 +255,22 @@ where
     ) -> Poll<Option<Result<http_body::Frame<Bytes>, B::Error>>> {
         let this = self.get_mut();
         let polled = Pin::new(&mut this.inner).poll_frame(cx);
-        if matches!(polled, Poll::Ready(None) | Poll::Ready(Some(Err(_)))) {
-            this.record();
+        match &polled {
+            Poll::Ready(Some(Ok(frame))) => {
+                let n = frame.data_ref().map_or(0, |d| d.len() as u64);
+                this.bytes = this.bytes.saturating_add(n);
+                // hyper stops polling a body that says it has ended.
+                if this.inner.is_end_stream() {
+                    this.complete = true;
+                    this.record();
+                }
+            }
+            Poll::Ready(None) => {
+                this.complete = true;
+                this.record();
+            }
+            Poll::Ready(Some(Err(_))) => this.record(),
+            Poll::Pending => {}
         }
         polled
     }
@@ -275,16 +322,37 @@ mod tests {
         );
     }
 
+    #[test]
+    fn timed_body_dropped_early_reports_incomplete() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let body = TimedBody::new(
+            axum::body::Body::from("abc"),
+            "info",
+            Instant::now(),
+            Box::new(move |end| tx.send(end).unwrap_or_default()),
+        );
+        drop(body);
+        let ends: Vec<BodyEnd> = rx.try_iter().collect();
+        assert_eq!(ends.len(), 1, "{ends:?}");
+        assert_eq!((ends[0].bytes, ends[0].complete), (0, false));
+    }
+
     #[tokio::test]
     async fn timed_body_records_both_phases_once_with_buckets() {
         let handle = install();
+        let (tx, rx) = std::sync::mpsc::channel();
         let body = TimedBody::new(
             axum::body::Body::from("abc"),
             "sumdb_supported",
             Instant::now(),
+            Box::new(move |end| tx.send(end).unwrap_or_default()),
         );
         let got = axum::body::to_bytes(axum::body::Body::new(body), 16).await;
         assert_eq!(got.ok(), Some(Bytes::from_static(b"abc")));
+        let ends: Vec<BodyEnd> = rx.try_iter().collect();
+        assert_eq!(ends.len(), 1, "{ends:?}");
+        assert_eq!((ends[0].bytes, ends[0].complete), (3, true));
+        assert!(ends[0].first_byte <= ends[0].last_byte);
         let page = handle.render();
         for phase in ["first_byte", "last_byte"] {
             let count = format!(

@@ -368,8 +368,6 @@ async fn handle(
         Err(e) => error_response(path, &e),
     };
     let status = resp.status().as_u16();
-    // Access log; `--log-level info,goward::access=warn` silences it.
-    tracing::info!(target: "goward::access", %method, path, status, ms = started.elapsed().as_millis() as u64);
     metrics::counter!("goward_requests_total", "endpoint" => endpoint, "status" => status.to_string())
         .increment(1);
     crate::status::request();
@@ -387,7 +385,25 @@ async fn handle(
     if let Some(len) = sent {
         metrics::counter!("goward_served_bytes_total", "endpoint" => endpoint).increment(len);
     }
-    resp.map(|body| axum::body::Body::new(crate::metrics::TimedBody::new(body, endpoint, started)))
+    // Access log, written when the body ends (so it has the bytes and the
+    // time to the last byte); `--log-level info,goward::access=warn`
+    // silences it.
+    let path = path.to_owned();
+    let log = Box::new(move |end: crate::metrics::BodyEnd| {
+        tracing::info!(
+            target: "goward::access",
+            %method,
+            %path,
+            status,
+            bytes = end.bytes,
+            complete = end.complete,
+            ttfb_ms = end.first_byte.as_millis() as u64,
+            ms = end.last_byte.as_millis() as u64,
+        );
+    });
+    resp.map(|body| {
+        axum::body::Body::new(crate::metrics::TimedBody::new(body, endpoint, started, log))
+    })
 }
 
 fn error_response(path: &str, e: &ProxyError) -> Response {

@@ -1051,19 +1051,35 @@ fn serve_refuses_a_bad_configuration() {
 #[test]
 fn log_level_directives_filter_by_target() {
     let wait_for_access = |g: &Goward| {
-        assert_eq!(g.get("/example.com/absent/@v/list").status, 404);
+        let r = g.get("/example.com/absent/@v/list");
+        assert_eq!(r.status, 404);
         crate::support::wait_until(
             "the access log line",
             std::time::Duration::from_secs(30),
             || g.stderr().contains("goward::access"),
         );
-        g.stderr()
+        (g.stderr(), r.body.len())
     };
     let (_fake, g) = bare_goward(&[]);
-    let all = wait_for_access(&g);
+    let (all, len) = wait_for_access(&g);
     assert!(all.contains("serving"), "{all}");
+    // The access line is written when the body has been sent, with what was sent.
+    let access = all
+        .lines()
+        .find(|l| l.contains("goward::access"))
+        .unwrap_or_default();
+    for field in [
+        "method=GET".to_owned(),
+        "path=/example.com/absent/@v/list".to_owned(),
+        "status=404".to_owned(),
+        format!("bytes={len}"),
+        "complete=true".to_owned(),
+        "ttfb_ms=".to_owned(),
+    ] {
+        assert!(access.contains(&field), "{field} not in {access:?}");
+    }
     let (_fake, g) = bare_goward(&["--log-level", "warn,goward::access=info"]);
-    let filtered = wait_for_access(&g);
+    let (filtered, _) = wait_for_access(&g);
     assert!(!filtered.contains("serving"), "{filtered}");
 }
 
