@@ -13,6 +13,7 @@
 //! - `goward_stale_served_total`, `goward_upstream_changed_total{kind}`
 //! - `goward_policy_decisions_total{rule,decision}`, `goward_policy_reloads_total{result}`
 //! - `goward_fills_running`, `goward_fills_waiting` (gauges: fills in a slot, fills waiting for one)
+//! - `goward_coalesced_total{kind=fill|sumdb}`, `goward_offline_misses_total`
 //! - `goward_sumdb_tree_size{db}`, `goward_sumdb_head_age_seconds{db}`, `goward_sumdb_fork_detected{db}`
 //!   (gauges, read at scrape time)
 
@@ -133,6 +134,14 @@ fn describe() {
         "Fills (fetch, verify, store) holding a slot."
     );
     describe_gauge!("goward_fills_waiting", "Fills waiting for a slot.");
+    describe_counter!(
+        "goward_coalesced_total",
+        "Requests that joined a fetch already in flight, by kind (fill, sumdb)."
+    );
+    describe_counter!(
+        "goward_offline_misses_total",
+        "Offline mode: requests answered 404 \"not in this offline cache\"."
+    );
     describe_gauge!(
         "goward_sumdb_tree_size",
         "Size of the trusted tree of each checksum database."
@@ -167,6 +176,10 @@ fn register_from_start() {
         metrics::counter!("goward_policy_reloads_total", "result" => result).absolute(0);
     }
     metrics::counter!("goward_stale_served_total").absolute(0);
+    metrics::counter!("goward_offline_misses_total").absolute(0);
+    for kind in ["fill", "sumdb"] {
+        metrics::counter!("goward_coalesced_total", "kind" => kind).absolute(0);
+    }
     metrics::gauge!("goward_fills_running").set(0.0);
     metrics::gauge!("goward_fills_waiting").set(0.0);
 }
