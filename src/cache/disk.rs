@@ -342,6 +342,35 @@ impl Store for DiskStore {
         }
     }
 
+    fn versions(&self, module: &str) -> Result<Vec<String>, StoreError> {
+        let escaped = module::escape_path(module).map_err(|e| StoreError::Corrupt {
+            path: self.root.join("meta"),
+            msg: e.to_string(),
+        })?;
+        let dir = self.root.join("meta").join(escaped).join("@v");
+        let entries = match fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(StoreError::io("read", dir, e)),
+        };
+        let mut out = Vec::new();
+        for entry in entries {
+            let name = entry
+                .map_err(|e| StoreError::io("read", &dir, e))?
+                .file_name();
+            let stem = name.to_str().and_then(|n| {
+                n.strip_suffix(".zip.json")
+                    .or_else(|| n.strip_suffix(".mod.json"))
+            });
+            if let Some(v) = stem.and_then(|v| module::unescape_version(v).ok()) {
+                out.push(v);
+            }
+        }
+        out.sort();
+        out.dedup();
+        Ok(out)
+    }
+
     fn open_blob(&self, meta: &ArtifactMeta) -> Result<fs::File, StoreError> {
         let p = self.blob_path(&meta.sha256);
         open_regular(&p).map_err(|e| StoreError::io("open", p, e))
