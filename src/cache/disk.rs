@@ -677,4 +677,27 @@ mod tests {
             1
         );
     }
+
+    /// Offline `@v/list`: every version with a record, case-decoded, once;
+    /// nothing for an unknown module.
+    #[test]
+    fn versions_lists_the_records_of_one_module() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _) = DiskStore::open(dir.path()).unwrap();
+        for (kind, m, v) in [
+            (ArtifactKind::Zip, "example.com/m", "v1.0.0"),
+            (ArtifactKind::Mod, "example.com/m", "v1.0.0"),
+            (ArtifactKind::Mod, "example.com/m", "v1.1.0-RC1"),
+            (ArtifactKind::Mod, "example.com/m/sub", "v2.0.0"),
+        ] {
+            let p = store.meta_path(kind, m, v).unwrap();
+            fs::create_dir_all(p.parent().unwrap()).unwrap();
+            fs::write(&p, b"{}").unwrap();
+        }
+        assert_eq!(
+            store.versions("example.com/m").unwrap(),
+            ["v1.0.0", "v1.1.0-RC1"]
+        );
+        assert!(store.versions("example.com/other").unwrap().is_empty());
+    }
 }

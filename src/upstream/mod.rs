@@ -1589,4 +1589,30 @@ mod tests {
             .unwrap_err();
         assert_eq!(e.kind, FetchErrorKind::TooLarge { limit: 4 });
     }
+
+    /// Offline, every list and single upstream fails before any I/O, as
+    /// `Offline`; the list is still checked as online.
+    #[tokio::test]
+    async fn offline_network_fetches_nothing() {
+        let net = Network::new(UpstreamMode::Offline, &FetchLimits::default()).unwrap();
+        assert_eq!(net.mode(), UpstreamMode::Offline);
+        let list = net
+            .proxy_list("http://127.0.0.1:9,https://proxy.example", &|_| Ok(None))
+            .unwrap();
+        assert_eq!(list.entries().count(), 0);
+        let e = list.get("example.com/m/@v/list").await.unwrap_err();
+        assert_eq!(e.kind, FetchErrorKind::Offline);
+        assert_eq!(e.url, "example.com/m/@v/list");
+        let e = net
+            .single("http://127.0.0.1:9")
+            .unwrap()
+            .get("latest")
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind, FetchErrorKind::Offline);
+        assert!(matches!(
+            net.proxy_list("direct", &|_| Ok(None)),
+            Err(UpstreamConfigError::Direct)
+        ));
+    }
 }
