@@ -15,6 +15,10 @@
 //! served only while its recorded proofs satisfy what the policy in force
 //! requires (otherwise it is proven again, or refused). Private paths are
 //! fetched from their own route and never looked up in a checksum database.
+//!
+//! Offline ([`UpstreamMode::Offline`]) the upstream lists hold no client:
+//! `@v/list` and `@latest` are answered from the versions the store holds,
+//! and anything else the store lacks is [`ProxyError::NotInOfflineCache`].
 
 use std::collections::HashMap;
 use std::path::PathBuf;
