@@ -12,7 +12,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde::Deserialize;
 
 use crate::sumdb::SumdbSpec;
-use crate::upstream::FetchLimits;
+use crate::upstream::{FetchLimits, UpstreamMode};
 
 /// Default upstream: the Go module mirror.
 pub const DEFAULT_UPSTREAM: &str = "https://proxy.golang.org";
@@ -126,6 +126,11 @@ pub struct ServeArgs {
     /// Address to listen on [default: 127.0.0.1:8080].
     #[arg(long, env = "GOWARD_LISTEN", value_name = "ADDR")]
     pub listen: Option<SocketAddr>,
+    /// Serve only what the cache holds: no upstream or checksum database is
+    /// ever contacted, and anything missing is answered 404 "not in this
+    /// offline cache".
+    #[arg(long, env = "GOWARD_OFFLINE", value_parser = clap::builder::FalseyValueParser::new())]
+    pub offline: bool,
     /// Upstream proxies, GOPROXY syntax: "," falls through on 404/410 only,
     /// "|" on any error; http://, https://, file:// [default: https://proxy.golang.org].
     #[arg(long, env = "GOWARD_UPSTREAM", value_name = "LIST")]
@@ -207,6 +212,7 @@ struct FileConfig {
     listen: Option<SocketAddr>,
     cache_dir: Option<PathBuf>,
     upstream: Option<String>,
+    offline: Option<bool>,
     sumdb: Option<Vec<String>>,
     log_format: Option<LogFormat>,
     log_level: Option<String>,
@@ -255,6 +261,8 @@ pub struct Config {
     pub cache_dir: PathBuf,
     /// GOPROXY-style upstream list.
     pub upstream: String,
+    /// Online, or offline (the cache only; no socket is opened).
+    pub mode: UpstreamMode,
     /// Checksum databases; the first proves modules.
     pub sumdbs: Vec<SumdbSpec>,
     /// Log format.
@@ -437,6 +445,13 @@ impl Config {
                 .clone()
                 .or(file.upstream)
                 .unwrap_or_else(|| DEFAULT_UPSTREAM.to_owned()),
+            // A flag can only turn offline mode on: `offline = true` in a
+            // file is not undone from the command line.
+            mode: if args.offline || file.offline == Some(true) {
+                UpstreamMode::Offline
+            } else {
+                UpstreamMode::Online
+            },
             sumdbs,
             log_format: args.log_format.or(file.log_format).unwrap_or_default(),
             log_level: log_level(args.log_level.clone().or(file.log_level))?,
@@ -656,6 +671,27 @@ mod tests {
         assert_eq!(c.conn.max_connections, 10);
         let e = Config::load(&args(&["--cache-dir", "/x", "--max-connections", "0"])).unwrap_err();
         assert_eq!(e.to_string(), "invalid max-connections: must be at least 1");
+    }
+
+    #[test]
+    fn offline_from_flag_or_file() {
+        let c = Config::load(&args(&["--cache-dir", "/x"])).unwrap();
+        assert_eq!(c.mode, UpstreamMode::Online);
+        let c = Config::load(&args(&["--cache-dir", "/x", "--offline"])).unwrap();
+        assert_eq!(c.mode, UpstreamMode::Offline);
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("goward.toml");
+        let fs = f.to_str().unwrap();
+        std::fs::write(&f, "cache_dir = \"/x\"\noffline = true\n").unwrap();
+        assert_eq!(
+            Config::load(&args(&["--config", fs])).unwrap().mode,
+            UpstreamMode::Offline
+        );
+        std::fs::write(&f, "cache_dir = \"/x\"\noffline = false\n").unwrap();
+        assert_eq!(
+            Config::load(&args(&["--config", fs])).unwrap().mode,
+            UpstreamMode::Online
+        );
     }
 
     #[test]

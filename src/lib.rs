@@ -4,7 +4,9 @@
 //! [`service`] looks in the [`cache`] → fetches from the [`upstream`]
 //! proxies → runs the [`verify`] stages (module-zip rules, go.mod, `h1:`
 //! hashes, a checksum-database proof from [`sumdb`]) → stores → serves
-//! through [`server`]. Only [`service`] sequences the stages.
+//! through [`server`]. Only [`service`] sequences the stages, and only
+//! [`pipeline`] wires them together (online, or offline with no HTTP client
+//! at all) for `serve`, `verify-toolchain` and every other command.
 //!
 //! Fail-closed by construction: each verification stage returns a proof
 //! token that only it can construct, and [`cache::Store`] accepts nothing
@@ -29,6 +31,7 @@ pub mod hygiene;
 pub mod metrics;
 pub mod module;
 pub mod out;
+pub mod pipeline;
 pub mod policy;
 pub mod request;
 pub mod semver;

@@ -90,6 +90,7 @@ fn serve(args: &ServeArgs, hooks: ServeHooks) -> anyhow::Result<()> {
             %addr,
             cache = %config.cache_dir.display(),
             upstream = %goward::upstream::redact_list(&config.upstream),
+            offline = config.mode == goward::pipeline::UpstreamMode::Offline,
             sumdb = %config.sumdbs.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(","),
             "serving"
         );

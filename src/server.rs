@@ -46,94 +46,23 @@ impl App {
     }
 }
 
-/// Why goward could not start; each names the setting or path involved.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum StartError {
-    /// The cache directory could not be opened.
-    #[error("opening cache directory {dir}: {source}")]
-    Store {
-        dir: std::path::PathBuf,
-        #[source]
-        source: crate::cache::StoreError,
-    },
-    /// The cache directory is compressed by the filesystem and goward could
-    /// not change that (the message says what to run).
-    #[error("{0}")]
-    Compressed(String),
-    /// The upstream list or HTTP client is invalid.
-    #[error("invalid upstream: {0}")]
-    Upstream(#[from] crate::upstream::UpstreamConfigError),
-    /// A checksum database could not be set up.
-    #[error("checksum database: {0}")]
-    Sumdb(#[from] crate::sumdb::SumdbError),
-    /// The policy is invalid (one `file:line:col: message` per problem;
-    /// not a `source`, so a printed error chain shows them once).
-    #[error("invalid policy:\n{0}")]
-    Policy(crate::service::PolicyLoadError),
-}
-
-impl From<crate::service::PolicyLoadError> for StartError {
-    fn from(e: crate::service::PolicyLoadError) -> Self {
-        StartError::Policy(e)
-    }
-}
-
-/// User-Agent of goward's upstream requests.
-pub const USER_AGENT: &str = concat!("goward/", env!("CARGO_PKG_VERSION"));
+pub use crate::pipeline::StartError;
+pub use crate::upstream::USER_AGENT;
 
 impl App {
-    /// Builds the whole pipeline from a validated configuration: opens (and
-    /// sweeps) the cache, parses the upstream list, loads each checksum
-    /// database's trusted head.
+    /// Builds the pipeline ([`crate::pipeline::build`]) and checks the
+    /// cache directory as a long-running server needs (no filesystem
+    /// compression).
     pub fn from_config(config: &crate::config::Config) -> Result<App, StartError> {
-        use crate::cache::{DiskStore, Store};
-        use crate::sumdb::{SumdbClient, client::SumdbLimits};
-        use crate::upstream::{HttpClient, HttpUpstream, ProxyList, Upstream};
-
-        let (store, sweep) =
-            DiskStore::open(&config.cache_dir).map_err(|source| StartError::Store {
-                dir: config.cache_dir.clone(),
-                source,
-            })?;
+        let pipeline = crate::pipeline::build(config)?;
         crate::hostcheck::check_cache_dir(&config.cache_dir).map_err(StartError::Compressed)?;
-        if sweep.temp_files > 0 {
+        if pipeline.sweep.temp_files > 0 {
             tracing::info!(
-                removed = sweep.temp_files,
+                removed = pipeline.sweep.temp_files,
                 "swept temp files left by an interrupted run"
             );
         }
-        let store: Arc<dyn Store> = Arc::new(store);
-        let http = HttpClient::new(&config.fetch, USER_AGENT)?;
-        let upstreams = Arc::new(ProxyList::parse(&config.upstream, &http)?);
-        let mut sumdbs = Vec::new();
-        for spec in &config.sumdbs {
-            let base = spec
-                .url
-                .clone()
-                .unwrap_or_else(|| format!("https://{}", spec.name));
-            let direct: Arc<dyn Upstream> = Arc::new(HttpUpstream::new(&base, &http)?);
-            sumdbs.push(Arc::new(SumdbClient::new(
-                spec,
-                upstreams.clone(),
-                direct,
-                store.clone(),
-                SumdbLimits::default(),
-            )?));
-        }
-        let mut limits = crate::service::ServiceLimits::default();
-        limits.zip.max_zip_file = config.max_zip_size;
-        limits.list_ttl = config.list_ttl;
-        limits.max_fills = config.max_fills;
-        limits.spool_budget = config.spool_budget;
-        limits.memory_cache_bytes = config.memory_cache_size;
-        let mut service = Service::new(upstreams, store, sumdbs, limits);
-        if let Some(path) = &config.policy {
-            let active = crate::service::load_policy(path, &http)?;
-            tracing::info!(target: "goward::policy", policy = %path.display(), "policy loaded");
-            service = service.with_policy(active, Some((path.clone(), http.clone())));
-        }
-        Ok(App::new(Arc::new(service), crate::metrics::install()))
+        Ok(App::new(pipeline.service, crate::metrics::install()))
     }
 
     /// The service.
@@ -425,7 +354,10 @@ fn error_response(path: &str, e: &ProxyError) -> Response {
     } else if status.is_server_error() {
         tracing::warn!(path, status = status.as_u16(), reason = e.reason(), "{e}");
     } else {
-        tracing::debug!(path, status = status.as_u16(), "{e}");
+        tracing::debug!(path, status = status.as_u16(), reason = e.reason(), "{e}");
+    }
+    if e.reason() == "not_in_offline_cache" {
+        metrics::counter!("goward_offline_misses_total").increment(1);
     }
     text(status, body)
 }

@@ -15,6 +15,10 @@
 //! served only while its recorded proofs satisfy what the policy in force
 //! requires (otherwise it is proven again, or refused). Private paths are
 //! fetched from their own route and never looked up in a checksum database.
+//!
+//! Offline ([`UpstreamMode::Offline`]) the upstream lists hold no client:
+//! `@v/list` and `@latest` are answered from the versions the store holds,
+//! and anything else the store lacks is [`ProxyError::NotInOfflineCache`].
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -32,7 +36,7 @@ use crate::policy::{Decision, Policy, PolicyError, RequiredProof};
 use crate::request::{ModulePath, ModuleVersion, SumdbOp};
 use crate::sumdb::SumdbClient;
 use crate::sumdb::note::Verifier;
-use crate::upstream::{FetchErrorKind, HttpClient, ProxyList};
+use crate::upstream::{FetchErrorKind, Network, ProxyList, UpstreamMode};
 use crate::verify::info::{self, MAX_INFO};
 use crate::verify::proof::TrustAnchors;
 use crate::verify::recheck::{self, RecheckError};
@@ -128,8 +132,9 @@ pub struct ActivePolicy {
 }
 
 impl ActivePolicy {
-    /// Builds every private route's upstream list, reading its secrets.
-    pub fn new(policy: Policy, http: &HttpClient) -> Result<ActivePolicy, String> {
+    /// Builds every private route's upstream list, reading its secrets
+    /// (offline: checking each list, reading no secret).
+    pub fn new(policy: Policy, network: &Network) -> Result<ActivePolicy, String> {
         let mut routes = HashMap::new();
         for r in policy.private_routes() {
             let authorize = |url: &reqwest::Url| match &r.auth {
@@ -138,7 +143,8 @@ impl ActivePolicy {
                 }
                 None => Ok(None),
             };
-            let list = ProxyList::parse_with_auth(&r.upstream, http, &authorize)
+            let list = network
+                .proxy_list(&r.upstream, &authorize)
                 .map_err(|e| format!("{}: private rule {:?}: {e}", policy.origin(), r.rule))?;
             routes.insert(r.rule.clone(), Arc::new(list));
         }
@@ -187,17 +193,16 @@ pub enum PolicyLoadError {
 /// Loads a policy file and builds its routes.
 pub fn load_policy(
     path: &std::path::Path,
-    http: &HttpClient,
+    network: &Network,
 ) -> Result<ActivePolicy, PolicyLoadError> {
     let policy = Policy::load(path)?;
-    ActivePolicy::new(policy, http).map_err(PolicyLoadError::Route)
+    ActivePolicy::new(policy, network).map_err(PolicyLoadError::Route)
 }
 
 /// Where a reloadable policy comes from.
 #[derive(Debug)]
 struct PolicySource {
     path: PathBuf,
-    http: HttpClient,
     /// The policy file's and its pin files' contents last acted on (loaded
     /// or rejected), for the watcher.
     last_seen: Mutex<Option<Vec<u8>>>,
@@ -206,6 +211,10 @@ struct PolicySource {
 /// The verifying proxy service.
 #[derive(Debug)]
 pub struct Service {
+    /// How upstreams are reached (private routes are built from it on
+    /// every policy reload); offline, `@v/list` and `@latest` come from the
+    /// store.
+    network: Network,
     upstreams: Arc<ProxyList>,
     store: Arc<dyn Store>,
     sumdbs: Vec<Arc<SumdbClient>>,
@@ -271,6 +280,7 @@ impl Service {
     /// Builds the service. `sumdbs[0]` proves modules; every database in
     /// the list is served under `/sumdb/<name>/`.
     pub fn new(
+        network: Network,
         upstreams: Arc<ProxyList>,
         store: Arc<dyn Store>,
         sumdbs: Vec<Arc<SumdbClient>>,
@@ -278,12 +288,13 @@ impl Service {
     ) -> Service {
         let ttl = limits.list_ttl;
         Service {
+            network,
             upstreams,
             store,
             sumdb_keys: sumdbs.iter().map(|c| c.verifier().clone()).collect(),
             sumdbs,
             artifacts: moka::future::Cache::builder().max_capacity(200_000).build(),
-            fills: Flights::new(),
+            fills: Flights::new("fill"),
             fill_slots: tokio::sync::Semaphore::new(limits.max_fills.max(1)),
             spool: tokio::sync::Semaphore::new(spool_units(limits.spool_budget)),
             infos: doc_cache(limits.memory_cache_bytes / 3, None),
@@ -302,15 +313,10 @@ impl Service {
 
     /// Puts `policy` in force; with `source`, [`Service::reload_policy`]
     /// and [`Service::watch_policy`] load that file again.
-    pub fn with_policy(
-        mut self,
-        policy: ActivePolicy,
-        source: Option<(PathBuf, HttpClient)>,
-    ) -> Service {
+    pub fn with_policy(mut self, policy: ActivePolicy, source: Option<PathBuf>) -> Service {
         self.policy = RwLock::new(Arc::new(policy));
-        self.policy_source = source.map(|(path, http)| PolicySource {
+        self.policy_source = source.map(|path| PolicySource {
             path,
-            http,
             last_seen: Mutex::new(None),
         });
         self.remember_files();
@@ -429,7 +435,7 @@ impl Service {
     }
 
     fn apply_reload(&self, src: &PolicySource) -> Result<(), PolicyLoadError> {
-        match load_policy(&src.path, &src.http) {
+        match load_policy(&src.path, &self.network) {
             Ok(active) => {
                 *self
                     .policy
@@ -606,7 +612,7 @@ impl Service {
         // Any failure is final (502), never a 404 the client would fall
         // through on to a source that does not check retractions.
         let fail = |e: Failure| match &*e {
-            ProxyError::Denied { .. } => e,
+            ProxyError::Denied { .. } | ProxyError::NotInOfflineCache { .. } => e,
             other => cannot(other.to_string()),
         };
         // The go.mod of `version`, if the policy lets it be read.
@@ -628,7 +634,12 @@ impl Service {
             Ok(latest) => info::check_info(&latest, None).map_err(|e| cannot(e.to_string()))?,
             // No `@latest` (a `file://` mirror made by `go mod download`, some
             // proxies): derived from `@v/list`, as the go command does.
-            Err(e) if matches!(&*e, ProxyError::NotFound(..)) => {
+            Err(e)
+                if matches!(
+                    &*e,
+                    ProxyError::NotFound(..) | ProxyError::NotInOfflineCache { .. }
+                ) =>
+            {
                 let list = self.list_decided(pol, &mv.module).await.map_err(fail)?;
                 match crate::policy::retract::latest_from_list(&String::from_utf8_lossy(&list)) {
                     ListLatest::Version(v) | ListLatest::Pseudo(v) => v,
@@ -713,11 +724,59 @@ impl Service {
             .map_err(ProxyError::from)
     }
 
-    /// GETs a small upstream body.
-    async fn fetch_small(&self, ups: &ProxyList, rel: &str, max: u64) -> Result<Bytes, ProxyError> {
-        let (body, _) = ups.get(rel).await.map_err(upstream_error)?;
+    /// GETs a small upstream body; `what` names it if offline.
+    async fn fetch_small(
+        &self,
+        ups: &ProxyList,
+        rel: &str,
+        max: u64,
+        what: &str,
+    ) -> Result<Bytes, ProxyError> {
+        let (body, _) = ups.get(rel).await.map_err(|e| upstream_error(e, what))?;
         metrics::counter!("goward_upstream_requests_total", "kind" => "proxy").increment(1);
-        body.bytes(max).await.map_err(upstream_error)
+        body.bytes(max).await.map_err(|e| upstream_error(e, what))
+    }
+
+    /// Whether only the cache answers.
+    pub fn mode(&self) -> UpstreamMode {
+        self.network.mode()
+    }
+
+    /// Offline `@v/list`: the versions the store holds a record for (the
+    /// go command filters and sorts it again).
+    async fn offline_list(&self, m: &ModulePath) -> Result<Bytes, ProxyError> {
+        let module = m.as_str().to_owned();
+        let mut versions = self.store_op(true, move |s| s.versions(&module)).await?;
+        if versions.is_empty() {
+            return Err(ProxyError::NotInOfflineCache {
+                what: format!("{} @v/list", m.as_str()),
+            });
+        }
+        crate::semver::sort(&mut versions);
+        versions.dedup();
+        Ok(Bytes::from(
+            versions
+                .iter()
+                .map(|v| format!("{v}\n"))
+                .collect::<String>(),
+        ))
+    }
+
+    /// Offline `@latest`: the stored `.info` of the version the go command
+    /// would pick from [`Service::offline_list`].
+    async fn offline_latest(&self, m: &ModulePath) -> Result<Bytes, ProxyError> {
+        let missing = || ProxyError::NotInOfflineCache {
+            what: format!("{} @latest", m.as_str()),
+        };
+        let list = self.offline_list(m).await.map_err(|_| missing())?;
+        let version =
+            match crate::policy::retract::latest_from_list(&String::from_utf8_lossy(&list)) {
+                ListLatest::Version(v) | ListLatest::Pseudo(v) => v,
+                ListLatest::IfGoMod { with_go_mod, .. } => with_go_mod,
+                ListLatest::None => return Err(missing()),
+            };
+        let mv = ModuleVersion::new(m.clone(), &version)?;
+        self.stored_info(&mv).await?.ok_or_else(missing)
     }
 
     /// `@v/list`: refreshed after the TTL; the last good copy is served when
@@ -729,6 +788,9 @@ impl Service {
 
     async fn list_decided(&self, pol: &ActivePolicy, m: &ModulePath) -> Result<Bytes, Failure> {
         let d = self.enforce(pol.policy.decide(m.as_str(), None), m.as_str(), "list")?;
+        if self.mode() == UpstreamMode::Offline {
+            return Ok(self.offline_list(m).await?);
+        }
         let ups = self.route(pol, &d)?;
         self.lists
             .try_get_with(
@@ -754,6 +816,9 @@ impl Service {
         m: &ModulePath,
     ) -> Result<Bytes, Failure> {
         let d = self.enforce(pol.policy.decide(m.as_str(), None), m.as_str(), "latest")?;
+        if self.mode() == UpstreamMode::Offline {
+            return Ok(self.offline_latest(m).await?);
+        }
         let ups = self.route(pol, &d)?;
         self.latests
             .try_get_with(
@@ -779,7 +844,7 @@ impl Service {
         } else {
             MAX_INFO
         };
-        let fresh = self.fetch_small(ups, &rel, max).await.and_then(|b| {
+        let fresh = self.fetch_small(ups, &rel, max, &rel).await.and_then(|b| {
             if is_list {
                 Ok(sanitize_list(&b))
             } else {
@@ -830,21 +895,22 @@ impl Service {
         }
         self.infos
             .try_get_with(mv.clone(), async {
+                if let Some(b) = self.stored_info(mv).await? {
+                    cache_metric("info", true);
+                    return Ok(b);
+                }
                 let key = DocKey::Info(
                     mv.module.escaped().to_owned(),
                     mv.escaped_version().to_owned(),
                 );
-                let k = key.clone();
-                // Re-validated on read: the file is not fsynced (see DiskStore).
-                if let Some(b) = self.store_op(true, move |s| s.get_doc(&k)).await?
-                    && info::check_info(&b, Some(mv.version())).is_ok()
-                {
-                    cache_metric("info", true);
-                    return Ok(b);
-                }
                 cache_metric("info", false);
                 let b = self
-                    .fetch_small(&ups, &mv.upstream_path("info"), MAX_INFO)
+                    .fetch_small(
+                        &ups,
+                        &mv.upstream_path("info"),
+                        MAX_INFO,
+                        &format!("{mv} .info"),
+                    )
                     .await?;
                 info::check_info(&b, Some(mv.version())).map_err(|source| ProxyError::Info {
                     target: mv.to_string(),
@@ -856,6 +922,17 @@ impl Service {
                 Ok(b)
             })
             .await
+    }
+
+    /// The stored `.info` of `mv`, if valid: re-validated on read, since the
+    /// file is not fsynced (see DiskStore).
+    async fn stored_info(&self, mv: &ModuleVersion) -> Result<Option<Bytes>, ProxyError> {
+        let key = DocKey::Info(
+            mv.module.escaped().to_owned(),
+            mv.escaped_version().to_owned(),
+        );
+        let b = self.store_op(true, move |s| s.get_doc(&key)).await?;
+        Ok(b.filter(|b| info::check_info(b, Some(mv.version())).is_ok()))
     }
 
     /// `.info` for a query such as a branch name: validated, not cached.
@@ -871,7 +948,12 @@ impl Service {
         let ev = crate::module::escape_version(query)
             .map_err(|e| Arc::new(ProxyError::Internal(e.to_string())))?;
         let b = self
-            .fetch_small(&ups, &format!("{}/@v/{ev}.info", m.escaped()), MAX_INFO)
+            .fetch_small(
+                &ups,
+                &format!("{}/@v/{ev}.info", m.escaped()),
+                MAX_INFO,
+                &format!("{}@{query} .info", m.as_str()),
+            )
             .await?;
         let version = info::check_info(&b, None).map_err(|source| ProxyError::Info {
             target: format!("{}@{query}", m.as_str()),
@@ -1316,8 +1398,9 @@ impl Service {
     ) -> Result<ArtifactMeta, ProxyError> {
         let rel = mv.upstream_path("mod");
         let ups = self.route(pol, d)?;
+        let what = format!("{mv} .mod");
         let (bytes, proof) = tokio::join!(
-            self.fetch_small(&ups, &rel, gomod::MAX_GO_MOD),
+            self.fetch_small(&ups, &rel, gomod::MAX_GO_MOD, &what),
             self.prove(mv, ArtifactKind::Mod, pol, d)
         );
         let checked =
@@ -1361,7 +1444,7 @@ impl Service {
                 p = &mut proof, if proven.is_none() => proven = Some(p),
             }
         };
-        let (body, _) = head.map_err(upstream_error)?;
+        let (body, _) = head.map_err(|e| upstream_error(e, &format!("{mv} .zip")))?;
         metrics::counter!("goward_upstream_requests_total", "kind" => "proxy").increment(1);
         if let Some(Err(e)) = proven {
             return Err(e);
@@ -1421,7 +1504,7 @@ impl Service {
         let size = body
             .write_to(&mut file, limits.max_zip_file)
             .await
-            .map_err(upstream_error)?;
+            .map_err(|e| upstream_error(e, &mv.to_string()))?;
         drop(file);
         let (m, v) = (mv.module.as_str().to_owned(), mv.version().to_owned());
         let target = mv.to_string();
@@ -1445,8 +1528,14 @@ impl Service {
 }
 
 /// Maps an upstream failure: not-found keeps its status and the upstream's
-/// reason so the go command shows it and may fall through.
-fn upstream_error(e: crate::upstream::FetchError) -> ProxyError {
+/// reason so the go command shows it and may fall through; offline, nothing
+/// was asked and `what` is not in the cache.
+fn upstream_error(e: crate::upstream::FetchError, what: &str) -> ProxyError {
+    if e.kind == FetchErrorKind::Offline {
+        return ProxyError::NotInOfflineCache {
+            what: what.to_owned(),
+        };
+    }
     metrics::counter!("goward_upstream_errors_total", "kind" => "proxy", "reason" => e.reason())
         .increment(1);
     match &e.kind {

@@ -342,6 +342,35 @@ impl Store for DiskStore {
         }
     }
 
+    fn versions(&self, module: &str) -> Result<Vec<String>, StoreError> {
+        let escaped = module::escape_path(module).map_err(|e| StoreError::Corrupt {
+            path: self.root.join("meta"),
+            msg: e.to_string(),
+        })?;
+        let dir = self.root.join("meta").join(escaped).join("@v");
+        let entries = match fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(StoreError::io("read", dir, e)),
+        };
+        let mut out = Vec::new();
+        for entry in entries {
+            let name = entry
+                .map_err(|e| StoreError::io("read", &dir, e))?
+                .file_name();
+            let stem = name.to_str().and_then(|n| {
+                n.strip_suffix(".zip.json")
+                    .or_else(|| n.strip_suffix(".mod.json"))
+            });
+            if let Some(v) = stem.and_then(|v| module::unescape_version(v).ok()) {
+                out.push(v);
+            }
+        }
+        out.sort();
+        out.dedup();
+        Ok(out)
+    }
+
     fn open_blob(&self, meta: &ArtifactMeta) -> Result<fs::File, StoreError> {
         let p = self.blob_path(&meta.sha256);
         open_regular(&p).map_err(|e| StoreError::io("open", p, e))
@@ -647,5 +676,28 @@ mod tests {
             fs::read_dir(dir.path().join("quarantine")).unwrap().count(),
             1
         );
+    }
+
+    /// Offline `@v/list`: every version with a record, case-decoded, once;
+    /// nothing for an unknown module.
+    #[test]
+    fn versions_lists_the_records_of_one_module() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _) = DiskStore::open(dir.path()).unwrap();
+        for (kind, m, v) in [
+            (ArtifactKind::Zip, "example.com/m", "v1.0.0"),
+            (ArtifactKind::Mod, "example.com/m", "v1.0.0"),
+            (ArtifactKind::Mod, "example.com/m", "v1.1.0-RC1"),
+            (ArtifactKind::Mod, "example.com/m/sub", "v2.0.0"),
+        ] {
+            let p = store.meta_path(kind, m, v).unwrap();
+            fs::create_dir_all(p.parent().unwrap()).unwrap();
+            fs::write(&p, b"{}").unwrap();
+        }
+        assert_eq!(
+            store.versions("example.com/m").unwrap(),
+            ["v1.0.0", "v1.1.0-RC1"]
+        );
+        assert!(store.versions("example.com/other").unwrap().is_empty());
     }
 }

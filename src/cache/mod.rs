@@ -181,6 +181,10 @@ pub trait Store: Send + Sync + fmt::Debug {
         version: &str,
     ) -> Result<Option<ArtifactMeta>, StoreError>;
 
+    /// The versions of `module` with a stored record (zip or go.mod), in no
+    /// particular order: offline mode's `@v/list`.
+    fn versions(&self, module: &str) -> Result<Vec<String>, StoreError>;
+
     /// Opens a stored blob for reading; the caller re-checks its digest.
     fn open_blob(&self, meta: &ArtifactMeta) -> Result<std::fs::File, StoreError>;
 

@@ -22,8 +22,9 @@ use super::note::{self, Verifier};
 use super::tlog::{self, Hash, Tile, Tree};
 use super::{ProvenRecord, SumdbSpec, TILE_HEIGHT};
 use crate::cache::{DocKey, Store, StoreError};
+use crate::flight::{Flights, TaskFailed};
 use crate::module;
-use crate::upstream::{Fallback, FetchError, ProxyList, Upstream};
+use crate::upstream::{Fallback, FetchError, FetchErrorKind, ProxyList, Upstream};
 
 /// Size caps for checksum-database bodies (endless-data defence).
 #[derive(Clone, Debug)]
@@ -144,6 +145,10 @@ pub enum SumdbError {
     /// A bad request (tile height, lookup path).
     #[error("checksum database {db}: {msg}")]
     BadRequest { db: String, msg: String },
+    /// Offline mode, and the cache does not hold this piece (`what`: the
+    /// database path, such as `lookup/…` or `tile/…`).
+    #[error("not in this offline cache: checksum database {db} {what}")]
+    NotInOfflineCache { db: String, what: String },
     /// Local storage failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -165,6 +170,7 @@ impl SumdbError {
             SumdbError::WrongRecord { .. } => "sumdb_wrong_record",
             SumdbError::TileNotCovered { .. } => "sumdb_tile_not_covered",
             SumdbError::BadRequest { .. } => "sumdb_bad_request",
+            SumdbError::NotInOfflineCache { .. } => "not_in_offline_cache",
             SumdbError::Store(_) => "store",
         }
     }
@@ -191,17 +197,34 @@ struct Head {
     note: Bytes,
 }
 
+/// How a database is reached, and the fetches in flight: concurrent
+/// identical fetches (a tile, `/latest`, a lookup) share one upstream
+/// request, which runs as a task of its own like a module fill.
+#[derive(Debug)]
+struct Remote {
+    name: String,
+    upstreams: Arc<ProxyList>,
+    direct: Arc<dyn Upstream>,
+    has_explicit_url: bool,
+    route: OnceCell<Route>,
+    /// By database-relative path and size cap.
+    flights: Flights<(String, u64), Bytes, FetchError>,
+}
+
+impl TaskFailed for FetchError {
+    fn task_failed(msg: String) -> Self {
+        FetchError::new(FetchErrorKind::Io, "checksum-database fetch task").with_detail(msg)
+    }
+}
+
 /// A client for one checksum database.
 #[derive(Debug)]
 pub struct SumdbClient {
     name: String,
     verifier: Verifier,
-    upstreams: Arc<ProxyList>,
-    direct: Arc<dyn Upstream>,
-    has_explicit_url: bool,
+    remote: Arc<Remote>,
     store: Arc<dyn Store>,
     limits: SumdbLimits,
-    route: OnceCell<Route>,
     /// The trusted head. Held only to copy or replace it, never across
     /// network or disk I/O: a merge checks a tree against a snapshot, then
     /// installs it by compare-and-swap, retrying if the head moved (x/mod
@@ -272,13 +295,17 @@ impl SumdbClient {
         };
         let poisoned = fork_report(&*store, name.clone())?;
         Ok(SumdbClient {
+            remote: Arc::new(Remote {
+                name: name.clone(),
+                upstreams,
+                direct,
+                has_explicit_url: spec.url.is_some(),
+                route: OnceCell::new(),
+                flights: Flights::new("sumdb"),
+            }),
             name,
             verifier,
-            upstreams,
-            direct,
-            has_explicit_url: spec.url.is_some(),
             store,
-            route: OnceCell::new(),
             head: RwLock::new(head),
             poisoned: RwLock::new(poisoned),
             fork_checked: Mutex::new(Some(Instant::now())),
@@ -420,59 +447,28 @@ impl SumdbClient {
             .map_err(SumdbError::from)
     }
 
-    async fn route(&self) -> Result<Route, SumdbError> {
-        self.route
-            .get_or_try_init(|| async {
-                if self.has_explicit_url {
-                    return Ok(Route::Direct);
-                }
-                // cmd/go sumdb.go initBase: the first proxy that answers
-                // `supported` with 200 carries all checksum-database traffic.
-                for (i, (up, fallback)) in self.upstreams.entries().enumerate() {
-                    match up.get(&format!("sumdb/{}/supported", self.name)).await {
-                        Ok(_) => {
-                            tracing::debug!(db = %self.name, proxy = up.base(), "checksum database reached through proxy");
-                            return Ok(Route::Proxy(i));
-                        }
-                        Err(e) if e.is_not_found() => continue,
-                        Err(_) if matches!(fallback, Fallback::AnyError) => continue,
-                        Err(source) => {
-                            return Err(SumdbError::Upstream {
-                                db: self.name.clone(),
-                                source,
-                            });
-                        }
-                    }
-                }
-                Ok(Route::Direct)
+    /// GETs `rel` (e.g. `lookup/…`) from the database, capped at `max`
+    /// bytes, sharing the request with identical ones in flight.
+    async fn fetch(&self, rel: &str, max: u64) -> Result<Bytes, FetchError> {
+        let remote = self.remote.clone();
+        let key = (rel.to_owned(), max);
+        let rel = rel.to_owned();
+        self.remote
+            .flights
+            .join(key, move || async move {
+                remote.fetch_now(&rel, max).await.map_err(Arc::new)
             })
             .await
-            .copied()
-    }
-
-    /// GETs `rel` (e.g. `lookup/…`) from the database, capped at `max` bytes.
-    async fn fetch(&self, rel: &str, max: u64) -> Result<Bytes, FetchError> {
-        let route = match self.route().await {
-            Ok(r) => r,
-            Err(SumdbError::Upstream { source, .. }) => return Err(source),
-            Err(_) => Route::Direct,
-        };
-        let body = match route {
-            Route::Proxy(i) => {
-                let (up, _) = self
-                    .upstreams
-                    .entries()
-                    .nth(i)
-                    .unwrap_or_else(|| unreachable!("route index comes from the same list"));
-                up.get(&format!("sumdb/{}/{rel}", self.name)).await?
-            }
-            Route::Direct => self.direct.get(rel).await?,
-        };
-        metrics::counter!("goward_upstream_requests_total", "kind" => "sumdb").increment(1);
-        body.bytes(max).await
+            .map_err(|e| (*e).clone())
     }
 
     fn upstream_err(&self, source: FetchError) -> SumdbError {
+        if source.kind == FetchErrorKind::Offline {
+            return SumdbError::NotInOfflineCache {
+                db: self.name.clone(),
+                what: source.url,
+            };
+        }
         metrics::counter!("goward_upstream_errors_total", "kind" => "sumdb", "reason" => source.reason())
             .increment(1);
         SumdbError::Upstream {
@@ -782,7 +778,7 @@ impl SumdbClient {
                     .fetch(&format!("lookup/{lookup_key}"), self.limits.lookup)
                     .await
                     .map_err(|e| {
-                        if let crate::upstream::FetchErrorKind::NotFound { message, .. } = &e.kind {
+                        if let FetchErrorKind::NotFound { message, .. } = &e.kind {
                             SumdbError::NotFound {
                                 db: self.name.clone(),
                                 path: path.to_owned(),
@@ -905,7 +901,10 @@ impl SumdbClient {
                 if head.tree.n == 0 {
                     return Err(self.upstream_err(e));
                 }
-                tracing::warn!(db = %self.name, error = %e, "upstream unreachable; serving the trusted tree head");
+                // Offline, the trusted head is the answer, not a fallback.
+                if e.kind != FetchErrorKind::Offline {
+                    tracing::warn!(db = %self.name, error = %e, "upstream unreachable; serving the trusted tree head");
+                }
                 Ok(head.note)
             }
         }
@@ -983,6 +982,60 @@ impl SumdbClient {
                 .await?;
         }
         Ok(data)
+    }
+}
+
+impl Remote {
+    async fn route(&self) -> Result<Route, SumdbError> {
+        self.route
+            .get_or_try_init(|| async {
+                if self.has_explicit_url {
+                    return Ok(Route::Direct);
+                }
+                // cmd/go sumdb.go initBase: the first proxy that answers
+                // `supported` with 200 carries all checksum-database traffic.
+                for (i, (up, fallback)) in self.upstreams.entries().enumerate() {
+                    match up.get(&format!("sumdb/{}/supported", self.name)).await {
+                        Ok(_) => {
+                            tracing::debug!(db = %self.name, proxy = up.base(), "checksum database reached through proxy");
+                            return Ok(Route::Proxy(i));
+                        }
+                        Err(e) if e.is_not_found() => continue,
+                        Err(_) if matches!(fallback, Fallback::AnyError) => continue,
+                        Err(source) => {
+                            return Err(SumdbError::Upstream {
+                                db: self.name.clone(),
+                                source,
+                            });
+                        }
+                    }
+                }
+                Ok(Route::Direct)
+            })
+            .await
+            .copied()
+    }
+
+    /// GETs `rel` now, capped at `max` bytes.
+    async fn fetch_now(&self, rel: &str, max: u64) -> Result<Bytes, FetchError> {
+        let route = match self.route().await {
+            Ok(r) => r,
+            Err(SumdbError::Upstream { source, .. }) => return Err(source),
+            Err(_) => Route::Direct,
+        };
+        let body = match route {
+            Route::Proxy(i) => {
+                let (up, _) = self
+                    .upstreams
+                    .entries()
+                    .nth(i)
+                    .unwrap_or_else(|| unreachable!("route index comes from the same list"));
+                up.get(&format!("sumdb/{}/{rel}", self.name)).await?
+            }
+            Route::Direct => self.direct.get(rel).await?,
+        };
+        metrics::counter!("goward_upstream_requests_total", "kind" => "sumdb").increment(1);
+        body.bytes(max).await
     }
 }
 

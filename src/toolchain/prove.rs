@@ -4,9 +4,11 @@
 //! toolchain module zip through [`Service`] (verified cache, else upstream →
 //! module-zip rules → checksum-database proof → cache).
 //!
-//! Offline, the same objects run over goward's cache alone: their upstream is
-//! an empty `file://` directory, so every piece that is not already cached
-//! (and therefore already verified) fails, naming what is missing.
+//! Both come from [`crate::pipeline::build`], as for `goward serve`. Offline
+//! ([`UpstreamMode::Offline`]) the same objects run over goward's cache
+//! alone, without an HTTP client: every piece that is not already cached
+//! (and therefore already verified) fails as "not in this offline cache",
+//! naming what is missing.
 
 use std::collections::BTreeMap;
 use std::io::{Read, Seek, SeekFrom};
@@ -15,14 +17,13 @@ use std::sync::Arc;
 use sha2::{Digest, Sha256};
 
 use super::{TOOLCHAIN_MODULE, Target};
-use crate::cache::{DiskStore, DocKey, Store};
+use crate::cache::DocKey;
 use crate::config::Config;
 use crate::dirhash::H1;
+use crate::pipeline::UpstreamMode;
 use crate::request::{ModulePath, ModuleVersion};
-use crate::service::{Service, ServiceLimits};
-use crate::sumdb::client::SumdbLimits;
-use crate::sumdb::{ProvenRecord, SumdbClient, SumdbError};
-use crate::upstream::{FileUpstream, HttpClient, HttpUpstream, ProxyList, Upstream};
+use crate::service::Service;
+use crate::sumdb::{ProvenRecord, SumdbError};
 
 /// A failure with the exit status it deserves: 1 (not verified) or 2 (could
 /// not tell: usage, configuration, I/O, network, missing cache pieces).
@@ -65,7 +66,6 @@ pub struct Backend {
     offline: bool,
     db: String,
     cache_dir: std::path::PathBuf,
-    _offline_dir: Option<tempfile::TempDir>,
 }
 
 /// The toolchain module version as goward's request layer validates it.
@@ -76,10 +76,12 @@ pub fn module_version(target: &Target) -> Result<ModuleVersion, Failure> {
 }
 
 impl Backend {
-    /// Builds the pipeline like `App::from_config`, for the first checksum
-    /// database of `config` only. Offline, checks first that the cache holds
-    /// a trusted head and the lookup for `target`, without creating anything.
-    pub fn open(config: &Config, offline: bool, target: &Target) -> Result<Backend, Failure> {
+    /// Builds the pipeline as `goward serve` does ([`crate::pipeline::build`]);
+    /// the first checksum database proves. Offline ([`Config::mode`]),
+    /// checks first that the cache holds a trusted head and the lookup for
+    /// `target`, without creating anything.
+    pub fn open(config: &Config, target: &Target) -> Result<Backend, Failure> {
+        let offline = config.mode == UpstreamMode::Offline;
         let spec = config
             .sumdbs
             .first()
@@ -115,55 +117,9 @@ impl Backend {
         }
         // One TLS crypto provider for the process, as `goward serve` installs.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let (store, _) = DiskStore::open(&config.cache_dir).map_err(|e| {
-            Failure::cannot_tell(format!(
-                "opening cache directory {}: {e}",
-                config.cache_dir.display()
-            ))
-        })?;
-        let store: Arc<dyn Store> = Arc::new(store);
-        let http = HttpClient::new(&config.fetch, crate::server::USER_AGENT)
-            .map_err(|e| Failure::cannot_tell(format!("invalid upstream: {e}")))?;
-        let (upstreams, direct, offline_dir) = if offline {
-            let dir = tempfile::Builder::new()
-                .prefix("goward-offline-no-network-")
-                .tempdir()
-                .map_err(|e| Failure::cannot_tell(format!("creating a temp dir: {e}")))?;
-            let url = reqwest::Url::from_directory_path(dir.path())
-                .map_err(|()| Failure::cannot_tell("temp dir path is not absolute"))?;
-            let list = ProxyList::parse(url.as_str(), &http)
-                .map_err(|e| Failure::cannot_tell(format!("offline upstream: {e}")))?;
-            let direct: Arc<dyn Upstream> = Arc::new(FileUpstream::new(dir.path(), &config.fetch));
-            (Arc::new(list), direct, Some(dir))
-        } else {
-            let list = ProxyList::parse(&config.upstream, &http)
-                .map_err(|e| Failure::cannot_tell(format!("invalid upstream: {e}")))?;
-            let base = spec
-                .url
-                .clone()
-                .unwrap_or_else(|| format!("https://{}", spec.name));
-            let direct: Arc<dyn Upstream> = Arc::new(
-                HttpUpstream::new(&base, &http)
-                    .map_err(|e| Failure::cannot_tell(format!("checksum database URL: {e}")))?,
-            );
-            (Arc::new(list), direct, None)
-        };
-        let client = SumdbClient::new(
-            spec,
-            upstreams.clone(),
-            direct,
-            store.clone(),
-            SumdbLimits::default(),
-        )
-        .map_err(|e| Failure::cannot_tell(format!("checksum database: {e}")))?;
-        let mut limits = ServiceLimits::default();
-        limits.zip.max_zip_file = config.max_zip_size;
-        let service = Arc::new(Service::new(
-            upstreams,
-            store,
-            vec![Arc::new(client)],
-            limits,
-        ));
+        let service = crate::pipeline::build(config)
+            .map_err(|e| Failure::cannot_tell(crate::error::display_chain(&e)))?
+            .service;
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -175,7 +131,6 @@ impl Backend {
             offline,
             db: spec.name.clone(),
             cache_dir: config.cache_dir.clone(),
-            _offline_dir: offline_dir,
         })
     }
 
@@ -217,11 +172,14 @@ impl Backend {
 
     fn sumdb_failure(&self, e: &SumdbError) -> Failure {
         match e {
-            SumdbError::Upstream { .. } if self.offline => Failure::cannot_tell(format!(
-                "offline: goward's cache {} lacks a piece of the proof: {e}",
-                self.cache_dir.display()
-            )),
+            SumdbError::Upstream { .. } | SumdbError::NotInOfflineCache { .. } if self.offline => {
+                Failure::cannot_tell(format!(
+                    "offline: goward's cache {} lacks a piece of the proof: {e}",
+                    self.cache_dir.display()
+                ))
+            }
             SumdbError::Upstream { .. }
+            | SumdbError::NotInOfflineCache { .. }
             | SumdbError::Store(_)
             | SumdbError::BadRequest { .. }
             | SumdbError::TileNotCovered { .. } => Failure::cannot_tell(e.to_string()),
