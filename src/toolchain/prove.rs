@@ -9,12 +9,10 @@
 //! (and therefore already verified) fails, naming what is missing.
 
 use std::collections::BTreeMap;
-use std::io::{Read, Seek, SeekFrom};
 use std::sync::Arc;
 
-use sha2::{Digest, Sha256};
-
 use super::{TOOLCHAIN_MODULE, Target};
+use crate::cache::read::ReadError;
 use crate::cache::{DiskStore, DocKey, Store};
 use crate::config::Config;
 use crate::dirhash::H1;
@@ -238,7 +236,7 @@ impl Backend {
     /// digest is re-checked before it is read.
     pub fn reference_files(&self, target: &Target) -> Result<BTreeMap<String, [u8; 32]>, Failure> {
         let mv = module_version(target)?;
-        let (meta, mut file) = self.rt.block_on(self.service.open_zip(&mv)).map_err(|e| {
+        let copy = self.rt.block_on(self.service.zip_copy(&mv)).map_err(|e| {
             if self.offline {
                 Failure::cannot_tell(format!(
                     "offline: goward's cache {} holds no verified copy of the toolchain module zip ({e})",
@@ -248,27 +246,12 @@ impl Backend {
                 Failure::cannot_tell(format!("fetching the toolchain module zip: {e}"))
             }
         })?;
-        let mut h = Sha256::new();
-        let mut buf = vec![0u8; 256 << 10];
-        loop {
-            let n = file
-                .read(&mut buf)
-                .map_err(|e| Failure::cannot_tell(format!("reading the cached zip: {e}")))?;
-            if n == 0 {
-                break;
+        let file = copy.map_err(|e| match e {
+            ReadError::Quarantined(why) => {
+                Failure::cannot_tell(format!("{why} (quarantined; run again to fetch it anew)"))
             }
-            h.update(&buf[..n]);
-        }
-        let got = crate::cache::disk::hex(&h.finalize());
-        if got != meta.sha256 {
-            let why = "cached toolchain zip failed its digest check";
-            self.rt.block_on(self.service.quarantine(&meta, why));
-            return Err(Failure::cannot_tell(format!(
-                "{why} (quarantined; run again to fetch it anew)"
-            )));
-        }
-        file.seek(SeekFrom::Start(0))
-            .map_err(|e| Failure::cannot_tell(format!("reading the cached zip: {e}")))?;
+            e => Failure::cannot_tell(format!("reading the cached zip: {e}")),
+        })?;
         super::archive::module_zip_files_in(file, &target.zip_prefix())
             .map_err(|e| Failure::cannot_tell(format!("reading the cached zip: {e}")))
     }
