@@ -38,6 +38,17 @@ use crate::verify::{ArtifactKind, VerifiedMod, VerifiedZip};
 /// Current [`ArtifactMeta::v`].
 const META_VERSION: u32 = 2;
 
+/// The directories the disk store owns under its root, in the order they
+/// are created (a creation error names the deepest one).
+pub const OWNED_DIRS: [&str; 6] = [
+    "blobs/sha256",
+    "blobs",
+    "meta",
+    "sumdb",
+    "tmp",
+    "quarantine",
+];
+
 /// The disk store. Cheap to clone (operations on the blocking pool take a
 /// clone).
 #[derive(Clone, Debug)]
@@ -66,7 +77,7 @@ impl DiskStore {
     /// left by an earlier crash.
     pub fn open(root: impl Into<PathBuf>) -> Result<(DiskStore, SweepReport), StoreError> {
         let root: Arc<Path> = root.into().into();
-        for d in ["blobs/sha256", "meta", "sumdb", "tmp", "quarantine"] {
+        for d in OWNED_DIRS {
             let p = root.join(d);
             fs::create_dir_all(&p).map_err(|e| StoreError::io("create", &p, e))?;
         }
@@ -386,23 +397,36 @@ impl DiskStore {
 
     fn quarantine_record_sync(&self, meta: &ArtifactMeta, why: &str) -> Result<(), StoreError> {
         let mp = self.meta_path(meta.kind, &meta.module, &meta.version)?;
-        let name = mp
+        if let Some(dest) = self.to_quarantine(&mp, "meta", why)? {
+            tracing::error!(module = %meta.module, version = %meta.version, kind = meta.kind.as_str(),
+                quarantined = %dest.display(), "{why}");
+        }
+        Ok(())
+    }
+
+    /// Moves `path` to `quarantine/<prefix>.<nanos>.<name>` with a `.why`
+    /// note beside it; `None` if it was gone already.
+    fn to_quarantine(
+        &self,
+        path: &Path,
+        prefix: &str,
+        why: &str,
+    ) -> Result<Option<PathBuf>, StoreError> {
+        let name = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         let dest = self
             .root
             .join("quarantine")
-            .join(format!("meta.{}.{name}", now_nanos()));
-        match fs::rename(&mp, &dest) {
+            .join(format!("{prefix}.{}.{name}", now_nanos()));
+        match fs::rename(path, &dest) {
             Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(StoreError::io("quarantine", mp, e)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(StoreError::io("quarantine", path, e)),
         }
         let _ = fs::write(dest.with_extension("why"), format!("{why}\n"));
-        tracing::error!(module = %meta.module, version = %meta.version, kind = meta.kind.as_str(),
-            quarantined = %dest.display(), "{why}");
-        Ok(())
+        Ok(Some(dest))
     }
 
     fn get_doc_sync(&self, key: &DocKey) -> Result<Option<Bytes>, StoreError> {
@@ -593,21 +617,9 @@ impl DiskStore {
         } else {
             "meta"
         };
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let dest = self
-            .root
-            .join("quarantine")
-            .join(format!("{prefix}.{}.{name}", now_nanos()));
-        match fs::rename(&path, &dest) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(StoreError::io("quarantine", path, e)),
-        }
-        let _ = fs::write(dest.with_extension("why"), format!("{why}\n"));
-        Ok(Some(dest.display().to_string()))
+        Ok(self
+            .to_quarantine(&path, prefix, why)?
+            .map(|d| d.display().to_string()))
     }
 
     fn remove_record_sync(&self, id: &RecordId) -> Result<(), StoreError> {

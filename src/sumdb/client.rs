@@ -238,7 +238,8 @@ impl SumdbClient {
     ///
     /// `direct` is the HTTP upstream for the explicit URL or `https://<name>`.
     /// Synchronous, for a store that answers small reads at once
-    /// ([`Store::get_doc_now`]); any other store needs [`SumdbClient::open`].
+    /// ([`Store::get_doc_now`]); a remote store will need an async
+    /// constructor reading the same two documents with [`Store::get_doc`].
     pub fn new(
         spec: &SumdbSpec,
         upstreams: Arc<ProxyList>,
@@ -251,27 +252,12 @@ impl SumdbClient {
                 Err(StoreError::io(
                     "read",
                     key.rel_path(),
-                    std::io::Error::other(
-                        "this store has no synchronous reads: use SumdbClient::open",
-                    ),
+                    std::io::Error::other("this store has no synchronous reads"),
                 ))
             })
         };
         let head = now(DocKey::SumdbHead(spec.name.clone()))?;
         let fork = now(DocKey::SumdbFork(spec.name.clone()))?;
-        Self::build(spec, upstreams, direct, store, limits, head, fork.is_some())
-    }
-
-    /// [`SumdbClient::new`] for any store.
-    pub async fn open(
-        spec: &SumdbSpec,
-        upstreams: Arc<ProxyList>,
-        direct: Arc<dyn Upstream>,
-        store: Arc<dyn Store>,
-        limits: SumdbLimits,
-    ) -> Result<SumdbClient, SumdbError> {
-        let head = store.get_doc(&DocKey::SumdbHead(spec.name.clone())).await?;
-        let fork = store.get_doc(&DocKey::SumdbFork(spec.name.clone())).await?;
         Self::build(spec, upstreams, direct, store, limits, head, fork.is_some())
     }
 
