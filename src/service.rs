@@ -642,12 +642,6 @@ impl Service {
         self.store.clone()
     }
 
-    /// Whether small reads from the store may run on an async worker
-    /// ([`Store::small_io_inline`]).
-    pub fn store_reads_inline(&self) -> bool {
-        self.store.small_io_inline()
-    }
-
     /// GETs a small upstream body.
     async fn fetch_small(&self, ups: &ProxyList, rel: &str, max: u64) -> Result<Bytes, ProxyError> {
         let (body, _) = ups.get(rel).await.map_err(upstream_error)?;

@@ -91,6 +91,11 @@ impl DiskStore {
         &self.root
     }
 
+    /// Where the store at `root` keeps a document (whether or not it exists).
+    pub fn doc_path(root: &Path, key: &DocKey) -> PathBuf {
+        root.join(key.rel_path())
+    }
+
     /// Removes what interrupted writes left in `tmp/`. Every in-flight temp
     /// file is locked by the process writing it, so files another live
     /// process (a CLI command beside the server) is writing are left alone.
@@ -720,7 +725,7 @@ impl Store for DiskStore {
     }
 
     fn doc_location(&self, key: &DocKey) -> String {
-        self.root.join(key.rel_path()).display().to_string()
+        DiskStore::doc_path(&self.root, key).display().to_string()
     }
 
     fn spool(&self) -> StoreFuture<'_, tempfile::NamedTempFile> {

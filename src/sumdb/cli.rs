@@ -69,7 +69,7 @@ fn clear_fork(a: &ClearForkArgs) -> Result<ExitCode, String> {
     }
     let (store, _) = DiskStore::open(&config.cache_dir).map_err(|e| e.to_string())?;
     let key = DocKey::SumdbFork(a.name.clone());
-    let path = config.cache_dir.join(key.rel_path());
+    let path = DiskStore::doc_path(&config.cache_dir, &key);
     let Some(report) = crate::cache::block_on(store.get_doc(&key))
         .and_then(|r| r)
         .map_err(|e| e.to_string())?

@@ -83,42 +83,55 @@ impl Backend {
             .first()
             .ok_or_else(|| Failure::cannot_tell("no checksum database configured"))?;
         let mv = module_version(target)?;
+        // Offline, a cache that is not there is not created.
+        let store = if offline && !config.cache_dir.is_dir() {
+            None
+        } else {
+            // One TLS crypto provider for the process, as `goward serve` installs.
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            let (store, _) = DiskStore::open(&config.cache_dir).map_err(|e| {
+                Failure::cannot_tell(format!(
+                    "opening cache directory {}: {e}",
+                    config.cache_dir.display()
+                ))
+            })?;
+            Some(store)
+        };
         if offline {
-            let head = config
-                .cache_dir
-                .join(DocKey::SumdbHead(spec.name.clone()).rel_path());
-            if !head.is_file() {
-                return Err(Failure::cannot_tell(format!(
-                    "offline: goward's cache {} has no trusted tree head for checksum database {} ({} is missing); run once online, or serve the toolchain through goward first",
-                    config.cache_dir.display(),
-                    spec.name,
-                    head.display()
-                )));
-            }
-            let lookup = config.cache_dir.join(
-                DocKey::SumdbLookup(
-                    spec.name.clone(),
-                    format!("{}@{}", mv.module.escaped(), mv.escaped_version()),
-                )
-                .rel_path(),
-            );
-            if !lookup.is_file() {
-                return Err(Failure::cannot_tell(format!(
-                    "offline: goward's cache {} has no proven lookup of {mv} in checksum database {} ({} is missing); run once online, or serve the toolchain through goward first",
-                    config.cache_dir.display(),
-                    spec.name,
-                    lookup.display()
-                )));
+            let lookup = format!("{}@{}", mv.module.escaped(), mv.escaped_version());
+            let pieces = [
+                (
+                    DocKey::SumdbHead(spec.name.clone()),
+                    format!("no trusted tree head for checksum database {}", spec.name),
+                ),
+                (
+                    DocKey::SumdbLookup(spec.name.clone(), lookup),
+                    format!(
+                        "no proven lookup of {mv} in checksum database {}",
+                        spec.name
+                    ),
+                ),
+            ];
+            for (key, what) in pieces {
+                let held = match &store {
+                    Some(s) => crate::cache::block_on(s.get_doc(&key))
+                        .and_then(|r| r)
+                        .map_err(|e| Failure::cannot_tell(format!("offline: {e}")))?
+                        .is_some(),
+                    None => false,
+                };
+                if !held {
+                    return Err(Failure::cannot_tell(format!(
+                        "offline: goward's cache {} has {what} ({} is missing); run once online, or serve the toolchain through goward first",
+                        config.cache_dir.display(),
+                        DiskStore::doc_path(&config.cache_dir, &key).display()
+                    )));
+                }
             }
         }
-        // One TLS crypto provider for the process, as `goward serve` installs.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let (store, _) = DiskStore::open(&config.cache_dir).map_err(|e| {
-            Failure::cannot_tell(format!(
-                "opening cache directory {}: {e}",
-                config.cache_dir.display()
-            ))
-        })?;
+        let Some(store) = store else {
+            return Err(Failure::cannot_tell("offline: no cache directory"));
+        };
         let store: Arc<dyn Store> = Arc::new(store);
         let http = HttpClient::new(&config.fetch, crate::server::USER_AGENT)
             .map_err(|e| Failure::cannot_tell(format!("invalid upstream: {e}")))?;
