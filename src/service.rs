@@ -950,20 +950,6 @@ impl Service {
         })
     }
 
-    /// Moves a record and its blob aside and forgets them, so the next
-    /// request fetches and proves the version again.
-    pub async fn quarantine(&self, meta: &ArtifactMeta, why: &str) {
-        metrics::counter!("goward_verification_failures_total", "reason" => "cache_digest_mismatch").increment(1);
-        if let Ok(mv) =
-            ModulePath::new(&meta.module).and_then(|m| ModuleVersion::new(m, &meta.version))
-        {
-            self.artifacts.invalidate(&(meta.kind, mv)).await;
-        }
-        if let Err(e) = self.store.quarantine(meta, why).await {
-            tracing::error!(module = %meta.module, version = %meta.version, "quarantine failed: {e}");
-        }
-    }
-
     /// A stored artifact, or fetch → verify → store, under an allowed
     /// decision. Every waiter shares one run; an artifact proven by a
     /// database that has since been found forked is refused, and one whose

@@ -18,8 +18,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use super::{BlobReader, Store, StoredArtifact};
 use crate::dirhash::hex;
 
-/// Runs after the store quarantined a blob (e.g. to drop an in-memory copy
-/// of its record, so the next request fetches and proves it again).
+/// Runs when a blob is quarantined, before the store moves it aside (e.g.
+/// to drop an in-memory copy of its record, so the next request loads or
+/// fetches and proves it again).
 pub type OnQuarantine = Box<dyn FnOnce() -> BoxFuture<'static, ()> + Send>;
 
 /// Why a verifying read gave no (complete) body.
@@ -170,7 +171,8 @@ impl VerifiedRead {
             start,
             end,
             held: None,
-            buf: vec![0; CHUNK],
+            // A small blob is read in one step (and a second that finds the end).
+            buf: vec![0; usize::try_from(size.saturating_add(1)).map_or(CHUNK, |n| n.min(CHUNK))],
             done: false,
         };
         futures_util::stream::unfold(st, |mut st| async move {
