@@ -470,9 +470,9 @@ fn etag(meta: &ArtifactMeta) -> String {
     format!("\"{}-{:x}\"", &meta.sha256[..32], meta.instance)
 }
 
-/// Zips up to this size are sent as one body once their digest matched
-/// (most module zips are a few KiB); larger ones and ranges are streamed.
-const SMALL_ZIP: u64 = crate::cache::disk::SMALL_READ;
+/// Zips up to this size are sent as one body once their digest matched;
+/// larger ones and ranges are streamed.
+const SMALL_ZIP: u64 = crate::cache::SMALL_READ;
 
 /// A small zip whose digest was checked before any byte is sent.
 fn small_zip(meta: &ArtifactMeta, body: Bytes) -> Response {

@@ -29,8 +29,8 @@ use bytes::Bytes;
 
 use super::{
     ArtifactMeta, BlobEntry, BlobReader, Created, DocEntry, DocKey, LocalBlob, ProofRecord,
-    RecordEntry, RecordId, SMALL_IO, Store, StoreError, StoreFuture, StoredArtifact, SweepReport,
-    UncheckedBlob,
+    RecordEntry, RecordId, SMALL_IO, SMALL_READ, Store, StoreError, StoreFuture, StoredArtifact,
+    SweepReport, UncheckedBlob,
 };
 use crate::module;
 use crate::verify::{ArtifactKind, VerifiedMod, VerifiedZip};
@@ -693,10 +693,6 @@ impl DiskStore {
         })
     }
 }
-
-/// Blobs up to this size are read whole by one call when opened for a
-/// verifying read (most module zips are a few KiB); larger ones stream.
-pub const SMALL_READ: u64 = 256 << 10;
 
 /// An operation that already ran (inline: cheap on a local disk).
 fn done<T: Send + 'static>(r: Result<T, StoreError>) -> StoreFuture<'static, T> {

@@ -159,6 +159,11 @@ pub struct SweepReport {
 /// [`Store::small_io_inline`]): go.mod files, `.info`, most module zips.
 pub const SMALL_IO: u64 = 64 << 10;
 
+/// Blobs up to this size are read whole when opened ([`Store::open_blob`]),
+/// in one call, and a zip this small is sent as one body once its digest
+/// matched (most module zips are a few KiB); larger ones stream.
+pub const SMALL_READ: u64 = 256 << 10;
+
 /// A boxed future of a store operation. The trait is used as `dyn Store`
 /// (one store chosen at start-up), and `async fn` in a trait is not
 /// object-safe; boxing by hand costs one allocation per call, as the
