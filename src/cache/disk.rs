@@ -457,13 +457,8 @@ impl DiskStore {
         self.write_atomic_with(&p, bytes, key.durable())
     }
 
-    fn delete_doc_sync(&self, key: &DocKey) -> Result<(), StoreError> {
-        let p = self.root.join(key.rel_path());
-        match fs::remove_file(&p) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(StoreError::io("remove", p, e)),
-        }
+    fn delete_doc_sync(&self, key: &DocKey) -> Result<bool, StoreError> {
+        remove_file(&self.root.join(key.rel_path()))
     }
 
     /// An exclusive lock on a `<name>.lock` sibling serializes the
@@ -830,7 +825,7 @@ impl Store for DiskStore {
         done(self.put_doc_sync(key, &bytes))
     }
 
-    fn delete_doc<'a>(&'a self, key: &'a DocKey) -> StoreFuture<'a, ()> {
+    fn delete_doc<'a>(&'a self, key: &'a DocKey) -> StoreFuture<'a, bool> {
         done(self.delete_doc_sync(key))
     }
 

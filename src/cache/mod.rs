@@ -458,8 +458,8 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// Writes a document atomically.
     fn put_doc<'a>(&'a self, key: &'a DocKey, bytes: Bytes) -> StoreFuture<'a, ()>;
 
-    /// Removes a document (no error if absent).
-    fn delete_doc<'a>(&'a self, key: &'a DocKey) -> StoreFuture<'a, ()>;
+    /// Removes a document; returns whether it was there.
+    fn delete_doc<'a>(&'a self, key: &'a DocKey) -> StoreFuture<'a, bool>;
 
     /// Writes `new` only if the document still holds `expected` (`None`:
     /// absent or empty), atomically with respect to every process sharing

@@ -285,8 +285,9 @@ pub async fn collect(
     }
     let mut docs_freed = 0u64;
     for &j in &p.docs {
-        store.delete_doc(&docs[j].key).await?;
-        docs_freed += docs[j].size;
+        if store.delete_doc(&docs[j].key).await? {
+            docs_freed += docs[j].size;
+        }
     }
     for &i in &p.remove {
         store.remove_record(&entries[i].id).await?;
