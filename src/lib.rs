@@ -11,7 +11,9 @@
 //! Fail-closed by construction: each verification stage returns a proof
 //! token that only it can construct, and [`cache::Store`] accepts nothing
 //! but [`verify::VerifiedZip`] / [`verify::VerifiedMod`], which can only be
-//! assembled from those tokens.
+//! assembled from those tokens. On the way out, a blob is opened only with a
+//! [`cache::StoredArtifact`], which the cache hands out only for a record it
+//! re-checked (or just wrote), and read through its verifying read.
 
 // Denied, not forbidden: the Windows API calls without a safe wrapper live
 // in `winffi`, the one module allowed to use `unsafe`.

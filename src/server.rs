@@ -1,7 +1,7 @@
 //! HTTP front end: the GOPROXY protocol, the checksum-database proxy
 //! endpoints, health and metrics. Handlers only parse, call the service and
-//! shape responses; no verification logic lives here except the digest
-//! re-check that is fused with streaming a zip.
+//! shape responses; no verification logic lives here: a zip is streamed
+//! through the store's verifying read ([`crate::cache::read`]).
 
 use std::future::Future;
 use std::sync::Arc;
@@ -13,10 +13,9 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use metrics_exporter_prometheus::PrometheusHandle;
-use sha2::{Digest, Sha256};
-use tokio::io::AsyncReadExt;
 
 use crate::cache::ArtifactMeta;
+use crate::cache::read::VerifiedRead;
 use crate::error::ProxyError;
 use crate::request::{self, Request, SumdbOp};
 use crate::service::{Failure, Service};
@@ -379,17 +378,18 @@ async fn dispatch(app: &App, req: Request, headers: &HeaderMap) -> Result<Respon
             ok(TEXT, body)
         }
         Request::Zip(mv) => {
-            let (meta, file) = svc.open_zip(&mv).await?;
-            if meta.size <= SMALL_ZIP && !headers.contains_key(header::RANGE) {
-                if let Some(r) = serve_small_zip(svc, &meta, file).await {
-                    return Ok(r);
+            let blob = svc.open_zip(&mv).await?;
+            if blob.artifact().size <= SMALL_ZIP && !headers.contains_key(header::RANGE) {
+                let meta = blob.artifact().clone();
+                if let Ok(body) = blob.read_all().await {
+                    return Ok(small_zip(&meta, body));
                 }
                 // The digest check failed and the blob was quarantined:
                 // fetch, prove and serve a fresh copy.
-                let (meta, file) = svc.open_zip(&mv).await?;
-                return Ok(serve_zip(svc.clone(), meta, file, headers));
+                let blob = svc.open_zip(&mv).await?;
+                return Ok(serve_zip(blob, headers));
             }
-            serve_zip(svc.clone(), meta, file, headers)
+            serve_zip(blob, headers)
         }
         Request::Sumdb(i, op) => {
             let ct = match &op {
@@ -458,67 +458,31 @@ fn etag(meta: &ArtifactMeta) -> String {
     format!("\"{}-{:x}\"", &meta.sha256[..32], meta.instance)
 }
 
-/// Streams a stored zip, honouring `Range`/`If-Range`, with the digest
-/// re-check fused into the read: the whole blob is hashed in one pass and
-/// the last piece of the response is held back until the digest matches. A
-/// corrupted blob is quarantined and the response aborted, so a client never
-/// receives a complete corrupted body.
-/// Zips up to this size are read, checked and sent whole: one blocking
-/// call instead of a chunked stream (most module zips are a few KiB).
-const SMALL_ZIP: u64 = 256 << 10;
+/// Zips up to this size are sent as one body once their digest matched;
+/// larger ones and ranges are streamed.
+const SMALL_ZIP: u64 = crate::cache::SMALL_READ;
 
-/// Reads a small stored zip whole and checks its digest before sending any
-/// byte. `None`: the digest did not match and the blob was quarantined.
-async fn serve_small_zip(
-    svc: &Arc<Service>,
-    meta: &Arc<ArtifactMeta>,
-    file: std::fs::File,
-) -> Option<Response> {
-    let size = meta.size;
-    let read = move || {
-        use std::io::Read;
-        let mut buf = Vec::with_capacity(size as usize);
-        file.take(SMALL_ZIP + 1).read_to_end(&mut buf).map(|_| buf)
-    };
-    // See `Store::small_io_inline`: a few KiB from the page cache cost less
-    // than a hop to the blocking pool.
-    let read = if size <= crate::cache::SMALL_IO && svc.store_reads_inline() {
-        read().ok()
-    } else {
-        tokio::task::spawn_blocking(read)
-            .await
-            .ok()
-            .and_then(Result::ok)
-    };
-    match read {
-        Some(buf) if crate::cache::disk::hex(&Sha256::digest(&buf)) == meta.sha256 => Some(
-            (
-                StatusCode::OK,
-                [
-                    (header::CONTENT_TYPE, "application/zip".to_owned()),
-                    (header::ETAG, etag(meta)),
-                    (header::ACCEPT_RANGES, "bytes".to_owned()),
-                ],
-                Bytes::from(buf),
-            )
-                .into_response(),
-        ),
-        _ => {
-            svc.quarantine(meta, "cached zip failed its digest check before serving")
-                .await;
-            None
-        }
-    }
+/// A small zip whose digest was checked before any byte is sent.
+fn small_zip(meta: &ArtifactMeta, body: Bytes) -> Response {
+    (
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, "application/zip".to_owned()),
+            (header::ETAG, etag(meta)),
+            (header::ACCEPT_RANGES, "bytes".to_owned()),
+        ],
+        body,
+    )
+        .into_response()
 }
 
-fn serve_zip(
-    svc: Arc<Service>,
-    meta: Arc<ArtifactMeta>,
-    file: std::fs::File,
-    headers: &HeaderMap,
-) -> Response {
-    let size = meta.size;
-    let tag = etag(&meta);
+/// Streams a stored zip, honouring `Range`/`If-Range`; the verifying read
+/// ([`crate::cache::read`]) holds back the last piece until the digest of
+/// the whole blob matched, so a client never receives a complete corrupted
+/// body.
+fn serve_zip(blob: VerifiedRead, headers: &HeaderMap) -> Response {
+    let size = blob.artifact().size;
+    let tag = etag(blob.artifact());
     let if_range_ok = headers
         .get(header::IF_RANGE)
         .map(|v| v.to_str().is_ok_and(|v| v == tag))
@@ -551,7 +515,7 @@ fn serve_zip(
     } else {
         want.end - want.start + 1
     };
-    let stream = verifying_stream(svc, meta.clone(), tokio::fs::File::from_std(file), want);
+    let stream = blob.stream(Some((want.start, want.end)));
     let mut b = Response::builder()
         .header(header::CONTENT_TYPE, "application/zip")
         .header(header::CONTENT_LENGTH, len)
@@ -565,78 +529,6 @@ fn serve_zip(
         None => b.status(StatusCode::OK),
     };
     b.body(Body::from_stream(stream)).unwrap_or_default()
-}
-
-struct Verifying {
-    svc: Arc<Service>,
-    meta: Arc<ArtifactMeta>,
-    file: tokio::fs::File,
-    hasher: Sha256,
-    pos: u64,
-    want: ByteRange,
-    held: Option<Bytes>,
-    buf: Vec<u8>,
-    done: bool,
-}
-
-const CHUNK: usize = 64 << 10;
-
-fn verifying_stream(
-    svc: Arc<Service>,
-    meta: Arc<ArtifactMeta>,
-    file: tokio::fs::File,
-    want: ByteRange,
-) -> impl futures_util::Stream<Item = std::io::Result<Bytes>> + Send + 'static {
-    let st = Verifying {
-        svc,
-        meta,
-        file,
-        hasher: Sha256::new(),
-        pos: 0,
-        want,
-        held: None,
-        buf: vec![0; CHUNK],
-        done: false,
-    };
-    futures_util::stream::unfold(st, |mut st| async move {
-        if st.done {
-            return None;
-        }
-        loop {
-            let n = match st.file.read(&mut st.buf).await {
-                Ok(n) => n,
-                Err(e) => {
-                    st.done = true;
-                    return Some((Err(e), st));
-                }
-            };
-            if n == 0 {
-                st.done = true;
-                let digest = crate::cache::disk::hex(&st.hasher.clone().finalize());
-                if st.pos == st.meta.size && digest == st.meta.sha256 {
-                    return st.held.take().map(|b| (Ok(b), st));
-                }
-                let why = format!(
-                    "cached zip failed its digest check while serving ({} bytes, sha256 {digest}; expected {} bytes, sha256 {})",
-                    st.pos, st.meta.size, st.meta.sha256
-                );
-                st.svc.quarantine(&st.meta, &why).await;
-                return Some((Err(std::io::Error::other(why)), st));
-            }
-            let chunk = &st.buf[..n];
-            st.hasher.update(chunk);
-            let (lo, hi) = (st.pos, st.pos + n as u64);
-            st.pos = hi;
-            let s = st.want.start.max(lo);
-            let e = (st.want.end + 1).min(hi);
-            if s < e && st.meta.size > 0 {
-                let piece = Bytes::copy_from_slice(&chunk[(s - lo) as usize..(e - lo) as usize]);
-                if let Some(prev) = st.held.replace(piece) {
-                    return Some((Ok(prev), st));
-                }
-            }
-        }
-    })
 }
 
 #[cfg(test)]

@@ -26,9 +26,12 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use bytes::Bytes;
-use sha2::Digest;
 
-use crate::cache::{ArtifactMeta, DocKey, ProofRecord, Store, StoreError};
+use crate::cache::read::{OnQuarantine, ReadError, VerifiedRead};
+use crate::cache::{
+    ArtifactMeta, Created, DocKey, ProofRecord, RecordId, Rejected, Store, StoreError,
+    StoredArtifact,
+};
 use crate::error::ProxyError;
 use crate::flight::Flights;
 use crate::policy::retract::ListLatest;
@@ -39,7 +42,6 @@ use crate::sumdb::note::Verifier;
 use crate::upstream::{FetchErrorKind, Network, ProxyList, UpstreamMode};
 use crate::verify::info::{self, MAX_INFO};
 use crate::verify::proof::TrustAnchors;
-use crate::verify::recheck::{self, RecheckError};
 use crate::verify::zip::{self as zipcheck, ZipLimits};
 use crate::verify::{ArtifactKind, PinnedHash, Proof, ProofKind, VerifiedMod, VerifiedZip, gomod};
 
@@ -221,9 +223,9 @@ pub struct Service {
     /// The keys of `sumdbs`: trust anchors of the re-check of stored records.
     sumdb_keys: Vec<Verifier>,
     limits: ServiceLimits,
-    artifacts: moka::future::Cache<ArtifactKey, Arc<ArtifactMeta>>,
+    artifacts: moka::future::Cache<ArtifactKey, Arc<StoredArtifact>>,
     /// Fills in progress, shared by every request that needs them.
-    fills: Flights<FillKey, Arc<ArtifactMeta>>,
+    fills: Flights<FillKey, Arc<StoredArtifact>>,
     /// Bounds concurrent fills ([`ServiceLimits::max_fills`]).
     fill_slots: tokio::sync::Semaphore,
     /// Spool space for zips in flight, in KiB ([`ServiceLimits::spool_budget`]).
@@ -702,26 +704,9 @@ impl Service {
         Ok(())
     }
 
-    fn store(&self) -> Arc<dyn Store> {
+    /// The store, for commands that read it directly (`verify-toolchain`).
+    pub(crate) fn store(&self) -> Arc<dyn Store> {
         self.store.clone()
-    }
-
-    /// Whether small reads from the store may run on an async worker
-    /// ([`Store::small_io_inline`]).
-    pub fn store_reads_inline(&self) -> bool {
-        self.store.small_io_inline()
-    }
-
-    /// Runs a store operation; a `small` one may run inline (see
-    /// [`crate::cache::run`]).
-    async fn store_op<T: Send + 'static>(
-        &self,
-        small: bool,
-        f: impl FnOnce(&dyn Store) -> Result<T, StoreError> + Send + 'static,
-    ) -> Result<T, ProxyError> {
-        crate::cache::run(self.store(), small, f)
-            .await
-            .map_err(ProxyError::from)
     }
 
     /// GETs a small upstream body; `what` names it if offline.
@@ -745,8 +730,7 @@ impl Service {
     /// Offline `@v/list`: the versions the store holds a record for (the
     /// go command filters and sorts it again).
     async fn offline_list(&self, m: &ModulePath) -> Result<Bytes, ProxyError> {
-        let module = m.as_str().to_owned();
-        let mut versions = self.store_op(true, move |s| s.versions(&module)).await?;
+        let mut versions = self.store.versions(m.as_str()).await?;
         if versions.is_empty() {
             return Err(ProxyError::NotInOfflineCache {
                 what: format!("{} @v/list", m.as_str()),
@@ -857,17 +841,15 @@ impl Service {
         });
         match fresh {
             Ok(b) => {
-                let (k, b2) = (key.clone(), b.clone());
-                self.store_op(!k.durable(), move |s| s.put_doc(&k, &b2))
-                    .await?;
+                self.store.put_doc(&key, b.clone()).await?;
                 Ok(b)
             }
             Err(e @ ProxyError::NotFound(..)) => Err(e),
             Err(e) => {
-                let k = key.clone();
                 // Re-validated on read: the file is not fsynced (see DiskStore).
                 let stale = self
-                    .store_op(true, move |s| s.get_doc(&k))
+                    .store
+                    .get_doc(&key)
                     .await?
                     .filter(|b| is_list || info::check_info(b, None).is_ok())
                     .map(|b| if is_list { sanitize_list(&b) } else { b });
@@ -916,9 +898,7 @@ impl Service {
                     target: mv.to_string(),
                     source,
                 })?;
-                let b2 = b.clone();
-                self.store_op(!key.durable(), move |s| s.put_doc(&key, &b2))
-                    .await?;
+                self.store.put_doc(&key, b.clone()).await?;
                 Ok(b)
             })
             .await
@@ -931,7 +911,8 @@ impl Service {
             mv.module.escaped().to_owned(),
             mv.escaped_version().to_owned(),
         );
-        let b = self.store_op(true, move |s| s.get_doc(&key)).await?;
+        // Re-validated on read: the file is not fsynced (see DiskStore).
+        let b = self.store.get_doc(&key).await?;
         Ok(b.filter(|b| info::check_info(b, Some(mv.version())).is_ok()))
     }
 
@@ -983,33 +964,16 @@ impl Service {
         d: &Decision,
     ) -> Result<Bytes, Failure> {
         for _ in 0..2 {
-            let meta = self.artifact(ArtifactKind::Mod, mv, pol, d).await?;
-            let m = meta.clone();
-            let small = m.size <= crate::cache::SMALL_IO;
-            let read = self
-                .store_op(small, move |s| {
-                    use std::io::Read;
-                    let f = s.open_blob(&m)?;
-                    let mut buf = Vec::with_capacity(m.size as usize);
-                    f.take(gomod::MAX_GO_MOD + 1)
-                        .read_to_end(&mut buf)
-                        .map_err(|e| StoreError::io("read", "blob", e))?;
-                    Ok(buf)
-                })
-                .await;
+            let artifact = self.artifact(ArtifactKind::Mod, mv, pol, d).await?;
+            let read = match self.open_blob(artifact).await {
+                Ok(r) => r.read_all().await,
+                Err(e) => Err(e),
+            };
             match read {
-                Ok(buf) if crate::cache::disk::hex(&sha2::Sha256::digest(&buf)) == meta.sha256 => {
-                    return Ok(Bytes::from(buf));
-                }
-                Ok(_) => {
-                    self.quarantine(&meta, "cached go.mod failed its digest check")
-                        .await
-                }
-                Err(ProxyError::Store(e)) => {
-                    self.quarantine(&meta, &format!("cached go.mod is unreadable: {e}"))
-                        .await;
-                }
-                Err(e) => return Err(Arc::new(e)),
+                Ok(b) => return Ok(b),
+                // Quarantined: fetch and prove it again.
+                Err(ReadError::Quarantined(_)) => {}
+                Err(e) => return Err(Arc::new(ProxyError::Internal(format!("{mv}: {e}")))),
             }
         }
         Err(Arc::new(ProxyError::Internal(format!(
@@ -1051,9 +1015,8 @@ impl Service {
         });
     }
 
-    /// The metadata of a proven zip; the caller streams the blob with
-    /// [`Service::open_zip`] and re-checks its digest while serving.
-    pub async fn zip(self: &Arc<Self>, mv: &ModuleVersion) -> Result<Arc<ArtifactMeta>, Failure> {
+    /// A proven zip; the caller reads it with [`Service::open_zip`].
+    pub async fn zip(self: &Arc<Self>, mv: &ModuleVersion) -> Result<Arc<StoredArtifact>, Failure> {
         let pol = self.policy();
         let d = self
             .decide_version(&pol, mv, Some(ArtifactKind::Zip))
@@ -1061,20 +1024,16 @@ impl Service {
         self.artifact(ArtifactKind::Zip, mv, &pol, &d).await
     }
 
-    /// Opens a stored zip; a missing blob is quarantined and re-fetched once.
-    pub async fn open_zip(
-        self: &Arc<Self>,
-        mv: &ModuleVersion,
-    ) -> Result<(Arc<ArtifactMeta>, std::fs::File), Failure> {
+    /// Opens a proven zip for a verifying read ([`crate::cache::read`]); a
+    /// blob that cannot be opened is quarantined and the version fetched
+    /// and proven again, once.
+    pub async fn open_zip(self: &Arc<Self>, mv: &ModuleVersion) -> Result<VerifiedRead, Failure> {
         for _ in 0..2 {
-            let meta = self.zip(mv).await?;
-            let m = meta.clone();
-            match self.store_op(true, move |s| s.open_blob(&m)).await {
-                Ok(f) => return Ok((meta, f)),
-                Err(e) => {
-                    self.quarantine(&meta, &format!("cached zip is unreadable: {e}"))
-                        .await
-                }
+            let artifact = self.zip(mv).await?;
+            match self.open_blob(artifact).await {
+                Ok(r) => return Ok(r),
+                Err(ReadError::Quarantined(_)) => {}
+                Err(e) => return Err(Arc::new(ProxyError::Internal(format!("{mv}: {e}")))),
             }
         }
         Err(Arc::new(ProxyError::Internal(format!(
@@ -1082,19 +1041,52 @@ impl Service {
         ))))
     }
 
-    /// Moves a corrupted blob aside and forgets it, so the next request
-    /// fetches and proves the version again.
-    pub async fn quarantine(&self, meta: &ArtifactMeta, why: &str) {
-        metrics::counter!("goward_verification_failures_total", "reason" => "cache_digest_mismatch").increment(1);
-        if let Ok(mv) =
-            ModulePath::new(&meta.module).and_then(|m| ModuleVersion::new(m, &meta.version))
-        {
-            self.artifacts.invalidate(&(meta.kind, mv)).await;
+    /// A verified copy of a proven zip in a local, seekable spool file (for
+    /// reading its entries): the bytes are copied through the verifying
+    /// read, so the copy is complete only if its digest matched. `Ok(Err)`:
+    /// the stored blob failed and was quarantined.
+    pub async fn zip_copy(
+        self: &Arc<Self>,
+        mv: &ModuleVersion,
+    ) -> Result<Result<std::fs::File, ReadError>, Failure> {
+        let blob = self.open_zip(mv).await?;
+        let spool = self.store.spool().await.map_err(|e| Arc::new(e.into()))?;
+        let io = |e: std::io::Error| {
+            Arc::new(ProxyError::Store(StoreError::io("open", spool.path(), e)))
+        };
+        let mut file = tokio::fs::File::from_std(spool.reopen().map_err(io)?);
+        if let Err(e) = blob.copy_to(&mut file).await {
+            return Ok(Err(e));
         }
-        let (m, w) = (meta.clone(), why.to_owned());
-        if let Err(e) = self.store_op(false, move |s| s.quarantine(&m, &w)).await {
-            tracing::error!(module = %meta.module, version = %meta.version, "quarantine failed: {e}");
-        }
+        drop(file);
+        // The spool file's name goes when `spool` drops; the handle stays.
+        spool.reopen().map(Ok).map_err(io)
+    }
+
+    /// Opens an artifact's blob for a verifying read whose quarantine also
+    /// makes this service forget the artifact.
+    async fn open_blob(
+        self: &Arc<Self>,
+        artifact: Arc<StoredArtifact>,
+    ) -> Result<VerifiedRead, ReadError> {
+        VerifiedRead::open(self.store(), artifact.clone(), Some(self.forget(&artifact))).await
+    }
+
+    /// A hook that drops `artifact` from memory, so the next request loads
+    /// or fetches it again.
+    fn forget(self: &Arc<Self>, artifact: &StoredArtifact) -> OnQuarantine {
+        let svc = Arc::downgrade(self);
+        let key = ModulePath::new(&artifact.module)
+            .and_then(|m| ModuleVersion::new(m, &artifact.version))
+            .ok()
+            .map(|mv| (artifact.kind, mv));
+        Box::new(move || {
+            Box::pin(async move {
+                if let (Some(svc), Some(key)) = (svc.upgrade(), key) {
+                    svc.artifacts.invalidate(&key).await;
+                }
+            })
+        })
     }
 
     /// A stored artifact, or fetch → verify → store, under an allowed
@@ -1108,7 +1100,7 @@ impl Service {
         mv: &ModuleVersion,
         pol: &Arc<ActivePolicy>,
         d: &Decision,
-    ) -> Result<Arc<ArtifactMeta>, Failure> {
+    ) -> Result<Arc<StoredArtifact>, Failure> {
         let endpoint = if kind == ArtifactKind::Zip {
             "zip"
         } else {
@@ -1176,9 +1168,14 @@ impl Service {
         mv: &ModuleVersion,
         pol: &Arc<ActivePolicy>,
         d: &Decision,
-    ) -> Result<Arc<ArtifactMeta>, Failure> {
-        let (m, v) = (mv.module.as_str().to_owned(), mv.version().to_owned());
-        let stored = match self.store_op(true, move |s| s.meta(kind, &m, &v)).await? {
+    ) -> Result<Arc<StoredArtifact>, Failure> {
+        let id = RecordId::new(kind, mv.module.as_str(), mv.version());
+        let stored = match self
+            .store
+            .record(&id)
+            .await
+            .map_err(|e| Arc::new(e.into()))?
+        {
             Some(meta) => self.recheck_loaded(mv, meta, pol).await?,
             None => None,
         };
@@ -1208,7 +1205,7 @@ impl Service {
         mv: &ModuleVersion,
         pol: &Arc<ActivePolicy>,
         d: &Decision,
-    ) -> Result<ArtifactMeta, ProxyError> {
+    ) -> Result<StoredArtifact, ProxyError> {
         let waiting = Gauge::enter("goward_fills_waiting");
         let _slot = self
             .fill_slots
@@ -1226,7 +1223,7 @@ impl Service {
     }
 
     /// Re-checks a record read from the store before this process serves it
-    /// ([`recheck::recheck_record`], as `goward cache verify` does): about
+    /// ([`crate::cache::recheck`], as `goward cache verify` does): about
     /// exactly `mv`, its blob's SHA-256 and `h1:` as recorded (so it cannot
     /// name another version's blob), every proof re-checked offline. Runs
     /// once per record per process: the record then stays in memory. One
@@ -1237,10 +1234,9 @@ impl Service {
         mv: &ModuleVersion,
         meta: ArtifactMeta,
         pol: &ActivePolicy,
-    ) -> Result<Option<ArtifactMeta>, ProxyError> {
-        let small = meta.size <= crate::cache::SMALL_IO;
+    ) -> Result<Option<StoredArtifact>, ProxyError> {
         // A large zip is read whole: bounded like a fresh zip check.
-        let _permit = if small {
+        let _permit = if meta.size <= crate::cache::SMALL_IO {
             None
         } else {
             Some(
@@ -1250,38 +1246,37 @@ impl Service {
                     .map_err(|e| ProxyError::Internal(e.to_string()))?,
             )
         };
-        let (m, limits) = (meta.clone(), self.limits.zip.clone());
-        let digests = self
-            .store_op(small, move |s| Ok(recheck::blob_digests(s, &m, &limits)))
-            .await?;
         let anchors = TrustAnchors {
             sumdb_keys: &self.sumdb_keys,
             policy: &pol.policy,
         };
         let want = (meta.kind, mv.module.as_str(), mv.version());
-        let e: RecheckError = match digests
-            .and_then(|d| recheck::recheck_record(&meta, want, &d, &anchors))
+        let rejected = match crate::cache::recheck(
+            &*self.store,
+            meta,
+            want,
+            &self.limits.zip,
+            &anchors,
+        )
+        .await
         {
-            Ok(r) => {
+            Ok((artifact, r)) => {
                 for why in r.unanchored {
-                    tracing::debug!(subject = %mv, kind = meta.kind.as_str(), "stored evidence not checked: {why}");
+                    tracing::debug!(subject = %mv, kind = artifact.kind.as_str(), "stored evidence not checked: {why}");
                 }
-                return Ok(Some(meta));
+                return Ok(Some(artifact));
             }
-            Err(e) => e,
+            Err(rejected) => rejected,
         };
+        let Rejected { meta, error: e } = *rejected;
         metrics::counter!("goward_verification_failures_total", "reason" => e.reason())
             .increment(1);
         let why = format!("cached record failed its re-check: {e}");
-        let blob_bad = e.what() == "blob";
-        self.store_op(false, move |s| {
-            if blob_bad {
-                s.quarantine(&meta, &why)
-            } else {
-                s.quarantine_record(&meta, &why)
-            }
-        })
-        .await?;
+        if e.what() == "blob" {
+            self.store.quarantine(&meta, &why).await?;
+        } else {
+            self.store.quarantine_record(&meta, &why).await?;
+        }
         Ok(None)
     }
 
@@ -1390,12 +1385,36 @@ impl Service {
             })
     }
 
+    /// What a conditional create gave: the artifact just written, or the
+    /// first proven copy already stored, re-checked like any loaded record
+    /// (one that fails is quarantined, and this request fails: the next
+    /// one fetches and proves it again).
+    async fn committed(
+        &self,
+        mv: &ModuleVersion,
+        created: Created,
+        pol: &ActivePolicy,
+    ) -> Result<StoredArtifact, ProxyError> {
+        match created {
+            Created::New(a) => Ok(a),
+            Created::Existing(meta) => {
+                let kind = meta.kind;
+                self.recheck_loaded(mv, meta, pol).await?.ok_or_else(|| {
+                    ProxyError::Internal(format!(
+                        "{mv}: the {} already stored failed its re-check and was quarantined; try again",
+                        kind.as_str()
+                    ))
+                })
+            }
+        }
+    }
+
     async fn fetch_mod(
         &self,
         mv: &ModuleVersion,
         pol: &ActivePolicy,
         d: &Decision,
-    ) -> Result<ArtifactMeta, ProxyError> {
+    ) -> Result<StoredArtifact, ProxyError> {
         let rel = mv.upstream_path("mod");
         let ups = self.route(pol, d)?;
         let what = format!("{mv} .mod");
@@ -1414,8 +1433,8 @@ impl Service {
             target: mv.to_string(),
             source: Box::new(source),
         })?;
-        // Fsyncs: never inline.
-        self.store_op(false, move |s| s.put_mod(verified)).await
+        let created = self.store.create_mod(verified).await?;
+        self.committed(mv, created, pol).await
     }
 
     async fn fetch_zip(
@@ -1423,7 +1442,7 @@ impl Service {
         mv: &ModuleVersion,
         pol: &ActivePolicy,
         d: &Decision,
-    ) -> Result<ArtifactMeta, ProxyError> {
+    ) -> Result<StoredArtifact, ProxyError> {
         let ups = self.route(pol, d)?;
         let mut limits = self.limits.zip.clone();
         if let Some(cap) = d.max_zip_size {
@@ -1471,7 +1490,8 @@ impl Service {
             source: Box::new(source),
         })?;
         // The spool space is released once the zip is stored (or dropped).
-        self.store_op(false, move |s| s.put_zip(verified)).await
+        let created = self.store.create_zip(verified).await?;
+        self.committed(mv, created, pol).await
     }
 
     /// Streams a zip body into a temp file in the store (never into
@@ -1496,7 +1516,7 @@ impl Service {
             .acquire_many(u32::try_from(units).unwrap_or(u32::MAX))
             .await
             .map_err(|e| ProxyError::Internal(e.to_string()))?;
-        let tmp = self.store_op(true, |s| s.temp_file()).await?;
+        let tmp = self.store.spool().await?;
         let std_file = tmp
             .reopen()
             .map_err(|e| ProxyError::Store(StoreError::io("open", tmp.path(), e)))?;

@@ -263,6 +263,9 @@ impl SumdbClient {
     /// Builds a client and loads the persisted head and fork marker.
     ///
     /// `direct` is the HTTP upstream for the explicit URL or `https://<name>`.
+    /// Synchronous, for a store that answers small reads at once
+    /// ([`Store::get_doc_now`]); a remote store will need an async
+    /// constructor reading the same two documents with [`Store::get_doc`].
     pub fn new(
         spec: &SumdbSpec,
         upstreams: Arc<ProxyList>,
@@ -270,12 +273,36 @@ impl SumdbClient {
         store: Arc<dyn Store>,
         limits: SumdbLimits,
     ) -> Result<SumdbClient, SumdbError> {
+        let now = |key: DocKey| {
+            store.get_doc_now(&key).unwrap_or_else(|| {
+                Err(StoreError::io(
+                    "read",
+                    key.rel_path(),
+                    std::io::Error::other("this store has no synchronous reads"),
+                ))
+            })
+        };
+        let head = now(DocKey::SumdbHead(spec.name.clone()))?;
+        let fork = now(DocKey::SumdbFork(spec.name.clone()))?;
+        Self::build(spec, upstreams, direct, store, limits, head, fork.is_some())
+    }
+
+    /// A client from the persisted head and whether a fork report exists.
+    fn build(
+        spec: &SumdbSpec,
+        upstreams: Arc<ProxyList>,
+        direct: Arc<dyn Upstream>,
+        store: Arc<dyn Store>,
+        limits: SumdbLimits,
+        head: Option<Bytes>,
+        forked: bool,
+    ) -> Result<SumdbClient, SumdbError> {
         let name = spec.name.clone();
         let verifier = Verifier::parse(&spec.vkey).map_err(|source| SumdbError::Note {
             db: name.clone(),
             source,
         })?;
-        let head = match store.get_doc(&DocKey::SumdbHead(name.clone()))? {
+        let head = match head {
             None => Head {
                 tree: Tree {
                     n: 0,
@@ -293,7 +320,7 @@ impl SumdbClient {
                 Head { tree, note: noteb }
             }
         };
-        let poisoned = fork_report(&*store, name.clone())?;
+        let poisoned = forked.then(|| DocKey::SumdbFork(name.clone()).rel_path());
         Ok(SumdbClient {
             remote: Arc::new(Remote {
                 name: name.clone(),
@@ -406,8 +433,8 @@ impl SumdbClient {
     /// Reads the fork report now (off the async workers if the store wants).
     async fn recheck_fork(&self) -> Result<(), SumdbError> {
         if self.fork_check_due(true) {
-            let name = self.name.clone();
-            let found = self.store_op(true, move |s| fork_report(s, name)).await?;
+            let key = DocKey::SumdbFork(self.name.clone());
+            let found = self.store.get_doc(&key).await?.map(|_| key.rel_path());
             self.adopt_fork_report(found);
         }
         self.check_trusted()
@@ -420,9 +447,13 @@ impl SumdbClient {
         // store whose small reads are cheap is read from here; any other is
         // asked on head updates only (`recheck_fork`).
         if self.store.small_io_inline() && self.fork_check_due(false) {
-            match fork_report(&*self.store, self.name.clone()) {
-                Ok(found) => self.adopt_fork_report(found),
-                Err(e) => tracing::warn!(db = %self.name, "could not look for a fork report: {e}"),
+            let key = DocKey::SumdbFork(self.name.clone());
+            match self.store.get_doc_now(&key) {
+                Some(Ok(found)) => self.adopt_fork_report(found.map(|_| key.rel_path())),
+                Some(Err(e)) => {
+                    tracing::warn!(db = %self.name, "could not look for a fork report: {e}")
+                }
+                None => {}
             }
         }
         let guard = self.poisoned.read().unwrap_or_else(|e| e.into_inner());
@@ -433,18 +464,6 @@ impl SumdbClient {
             }),
             None => Ok(()),
         }
-    }
-
-    /// Runs a store operation; a `small` one may run inline (see
-    /// [`crate::cache::run`]).
-    async fn store_op<T: Send + 'static>(
-        &self,
-        small: bool,
-        f: impl FnOnce(&dyn Store) -> Result<T, StoreError> + Send + 'static,
-    ) -> Result<T, SumdbError> {
-        crate::cache::run(self.store.clone(), small, f)
-            .await
-            .map_err(SumdbError::from)
     }
 
     /// GETs `rel` (e.g. `lookup/…`) from the database, capped at `max`
@@ -490,7 +509,7 @@ impl SumdbClient {
         let full = Tile { w: 1 << t.h, ..t };
         for cand in [t, full] {
             let key = DocKey::SumdbTile(self.name.clone(), cand.path());
-            if let Some(b) = self.store_op(true, move |s| s.get_doc(&key)).await?
+            if let Some(b) = self.store.get_doc(&key).await?
                 && b.len() >= want
             {
                 return Ok((b.slice(..want), false));
@@ -544,8 +563,7 @@ impl SumdbClient {
         }
         for (t, b) in fresh {
             let key = DocKey::SumdbTile(self.name.clone(), t.path());
-            self.store_op(!key.durable(), move |s| s.put_doc(&key, &b))
-                .await?;
+            self.store.put_doc(&key, b).await?;
         }
         Ok(hashes)
     }
@@ -612,10 +630,7 @@ impl SumdbClient {
             }
             // Newer: first whatever another process has persisted.
             self.recheck_fork().await?;
-            let disk = {
-                let key = key.clone();
-                self.store_op(true, move |s| s.get_doc(&key)).await?
-            };
+            let disk = self.store.get_doc(&key).await?;
             if let Some(d) = disk.as_ref().filter(|d| **d != cur.note) {
                 let dtree = self.open_tree(d)?;
                 self.check_consistent(&cur, &dtree, d).await?;
@@ -627,11 +642,9 @@ impl SumdbClient {
                     continue; // check ours against it
                 }
             }
-            let (k, nb) = (key.clone(), note_bytes.clone());
             let swapped = self
-                .store_op(false, move |s| {
-                    s.compare_and_swap_doc(&k, disk.as_deref(), &nb)
-                })
+                .store
+                .compare_and_swap_doc(&key, disk.clone(), note_bytes.clone())
                 .await?;
             if swapped {
                 tracing::info!(db = %self.name, from = cur.tree.n, to = tree.n, "trusted tree head advanced");
@@ -711,11 +724,7 @@ impl SumdbClient {
             .increment(1);
         let key = DocKey::SumdbFork(self.name.clone());
         let rel = key.rel_path();
-        let bytes = report.into_bytes();
-        if let Err(e) = self
-            .store_op(!key.durable(), move |s| s.put_doc(&key, &bytes))
-            .await
-        {
+        if let Err(e) = self.store.put_doc(&key, Bytes::from(report)).await {
             tracing::error!(db = %self.name, "could not persist the fork report: {e}");
         }
         *self.poisoned.write().unwrap_or_else(|e| e.into_inner()) = Some(rel);
@@ -767,10 +776,7 @@ impl SumdbClient {
         let ever = module::escape_version(version).map_err(bad)?;
         let lookup_key = format!("{epath}@{ever}");
         let doc = DocKey::SumdbLookup(self.name.clone(), lookup_key.clone());
-        let cached = {
-            let doc = doc.clone();
-            self.store_op(true, move |s| s.get_doc(&doc)).await?
-        };
+        let cached = self.store.get_doc(&doc).await?;
         let (body, from_net) = match cached {
             Some(b) => (b, false),
             None => {
@@ -794,9 +800,7 @@ impl SumdbClient {
         };
         let record = self.verify_lookup(path, version, &body).await?;
         if from_net {
-            let b = body.clone();
-            self.store_op(!doc.durable(), move |s| s.put_doc(&doc, &b))
-                .await?;
+            self.store.put_doc(&doc, body.clone()).await?;
         }
         Ok(Arc::new((record, body)))
     }
@@ -958,10 +962,7 @@ impl SumdbClient {
             return Ok(Bytes::from(hashes.concat()));
         }
         let key = DocKey::SumdbTile(self.name.clone(), t.path());
-        let data = {
-            let key = key.clone();
-            self.store_op(true, move |s| s.get_doc(&key)).await?
-        };
+        let data = self.store.get_doc(&key).await?;
         let (data, from_net) = match data {
             Some(d) => (d, false),
             None => (
@@ -977,9 +978,7 @@ impl SumdbClient {
             msg,
         })?;
         if from_net {
-            let d = data.clone();
-            self.store_op(!key.durable(), move |s| s.put_doc(&key, &d))
-                .await?;
+            self.store.put_doc(&key, data.clone()).await?;
         }
         Ok(data)
     }
@@ -1037,12 +1036,6 @@ impl Remote {
         metrics::counter!("goward_upstream_requests_total", "kind" => "sumdb").increment(1);
         body.bytes(max).await
     }
-}
-
-/// The fork report's path if one is stored for database `name`.
-fn fork_report(store: &dyn Store, name: String) -> Result<Option<String>, StoreError> {
-    let key = DocKey::SumdbFork(name);
-    Ok(store.get_doc(&key)?.map(|_| key.rel_path()))
 }
 
 /// `path version hash` with an `algo:` hash: what a go.sum reader would take.

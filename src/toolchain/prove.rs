@@ -11,13 +11,11 @@
 //! naming what is missing.
 
 use std::collections::BTreeMap;
-use std::io::{Read, Seek, SeekFrom};
 use std::sync::Arc;
 
-use sha2::{Digest, Sha256};
-
 use super::{TOOLCHAIN_MODULE, Target};
-use crate::cache::DocKey;
+use crate::cache::read::ReadError;
+use crate::cache::{DiskStore, DocKey};
 use crate::config::Config;
 use crate::dirhash::H1;
 use crate::pipeline::UpstreamMode;
@@ -87,39 +85,53 @@ impl Backend {
             .first()
             .ok_or_else(|| Failure::cannot_tell("no checksum database configured"))?;
         let mv = module_version(target)?;
-        if offline {
-            let head = config
-                .cache_dir
-                .join(DocKey::SumdbHead(spec.name.clone()).rel_path());
-            if !head.is_file() {
-                return Err(Failure::cannot_tell(format!(
-                    "offline: goward's cache {} has no trusted tree head for checksum database {} ({} is missing); run once online, or serve the toolchain through goward first",
-                    config.cache_dir.display(),
-                    spec.name,
-                    head.display()
-                )));
-            }
-            let lookup = config.cache_dir.join(
-                DocKey::SumdbLookup(
-                    spec.name.clone(),
-                    format!("{}@{}", mv.module.escaped(), mv.escaped_version()),
-                )
-                .rel_path(),
-            );
-            if !lookup.is_file() {
-                return Err(Failure::cannot_tell(format!(
-                    "offline: goward's cache {} has no proven lookup of {mv} in checksum database {} ({} is missing); run once online, or serve the toolchain through goward first",
-                    config.cache_dir.display(),
-                    spec.name,
-                    lookup.display()
-                )));
-            }
-        }
         // One TLS crypto provider for the process, as `goward serve` installs.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let service = crate::pipeline::build(config)
-            .map_err(|e| Failure::cannot_tell(crate::error::display_chain(&e)))?
-            .service;
+        // Offline, a cache that is not there is not created.
+        let service = if offline && !config.cache_dir.is_dir() {
+            None
+        } else {
+            Some(
+                crate::pipeline::build(config)
+                    .map_err(|e| Failure::cannot_tell(crate::error::display_chain(&e)))?
+                    .service,
+            )
+        };
+        if offline {
+            let lookup = format!("{}@{}", mv.module.escaped(), mv.escaped_version());
+            let pieces = [
+                (
+                    DocKey::SumdbHead(spec.name.clone()),
+                    format!("no trusted tree head for checksum database {}", spec.name),
+                ),
+                (
+                    DocKey::SumdbLookup(spec.name.clone(), lookup),
+                    format!(
+                        "no proven lookup of {mv} in checksum database {}",
+                        spec.name
+                    ),
+                ),
+            ];
+            for (key, what) in pieces {
+                let held = match &service {
+                    Some(svc) => crate::cache::block_on(svc.store().get_doc(&key))
+                        .and_then(|r| r)
+                        .map_err(|e| Failure::cannot_tell(format!("offline: {e}")))?
+                        .is_some(),
+                    None => false,
+                };
+                if !held {
+                    return Err(Failure::cannot_tell(format!(
+                        "offline: goward's cache {} has {what} ({} is missing); run once online, or serve the toolchain through goward first",
+                        config.cache_dir.display(),
+                        DiskStore::doc_path(&config.cache_dir, &key).display()
+                    )));
+                }
+            }
+        }
+        let Some(service) = service else {
+            return Err(Failure::cannot_tell("offline: no cache directory"));
+        };
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -196,7 +208,7 @@ impl Backend {
     /// digest is re-checked before it is read.
     pub fn reference_files(&self, target: &Target) -> Result<BTreeMap<String, [u8; 32]>, Failure> {
         let mv = module_version(target)?;
-        let (meta, mut file) = self.rt.block_on(self.service.open_zip(&mv)).map_err(|e| {
+        let copy = self.rt.block_on(self.service.zip_copy(&mv)).map_err(|e| {
             if self.offline {
                 Failure::cannot_tell(format!(
                     "offline: goward's cache {} holds no verified copy of the toolchain module zip ({e})",
@@ -206,27 +218,12 @@ impl Backend {
                 Failure::cannot_tell(format!("fetching the toolchain module zip: {e}"))
             }
         })?;
-        let mut h = Sha256::new();
-        let mut buf = vec![0u8; 256 << 10];
-        loop {
-            let n = file
-                .read(&mut buf)
-                .map_err(|e| Failure::cannot_tell(format!("reading the cached zip: {e}")))?;
-            if n == 0 {
-                break;
+        let file = copy.map_err(|e| match e {
+            ReadError::Quarantined(why) => {
+                Failure::cannot_tell(format!("{why} (quarantined; run again to fetch it anew)"))
             }
-            h.update(&buf[..n]);
-        }
-        let got = crate::cache::disk::hex(&h.finalize());
-        if got != meta.sha256 {
-            let why = "cached toolchain zip failed its digest check";
-            self.rt.block_on(self.service.quarantine(&meta, why));
-            return Err(Failure::cannot_tell(format!(
-                "{why} (quarantined; run again to fetch it anew)"
-            )));
-        }
-        file.seek(SeekFrom::Start(0))
-            .map_err(|e| Failure::cannot_tell(format!("reading the cached zip: {e}")))?;
+            e => Failure::cannot_tell(format!("reading the cached zip: {e}")),
+        })?;
         super::archive::module_zip_files_in(file, &target.zip_prefix())
             .map_err(|e| Failure::cannot_tell(format!("reading the cached zip: {e}")))
     }
