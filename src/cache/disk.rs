@@ -525,16 +525,9 @@ impl DiskStore {
 impl DiskStore {
     /// Moves a damaged file to `quarantine/<kind>.<nanos>.<name>` and logs why.
     fn move_aside(&self, path: &Path, kind: &str, why: &str) -> Result<(), StoreError> {
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let dest = self
-            .root
-            .join("quarantine")
-            .join(format!("{kind}.{}.{name}", now_nanos()));
-        fs::rename(path, &dest).map_err(|e| StoreError::io("quarantine", path, e))?;
-        tracing::error!(path = %path.display(), quarantined = %dest.display(), "{why}");
+        if let Some(dest) = self.to_quarantine(path, kind, why)? {
+            tracing::error!(path = %path.display(), quarantined = %dest.display(), "{why}");
+        }
         Ok(())
     }
 }
@@ -1120,10 +1113,17 @@ mod tests {
             None
         );
         assert!(!p.exists());
-        assert_eq!(
-            fs::read_dir(dir.path().join("quarantine")).unwrap().count(),
-            1
-        );
+        // The record, and a note saying why, as for every quarantined file.
+        let mut names: Vec<String> = fs::read_dir(dir.path().join("quarantine"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names.len(), 2, "{names:?}");
+        assert!(names[0].ends_with(".v1.0.0.zip.json"), "{names:?}");
+        assert!(names[1].ends_with(".v1.0.0.zip.why"), "{names:?}");
+        let why = fs::read_to_string(dir.path().join("quarantine").join(&names[1])).unwrap();
+        assert!(why.starts_with("damaged cache metadata"), "{why}");
     }
 
     /// Offline `@v/list`: every version with a record, case-decoded, once;

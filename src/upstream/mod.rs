@@ -9,6 +9,9 @@
 //!
 //! The list syntax and fall-through rules are the go command's (cmd/go/internal/modfetch
 //! proxy.go `proxyList` and `TryProxies`), minus `direct`/`off`, which goward rejects.
+
+// Upstream answers are outside input: no unchecked arithmetic, no indexing
+// that can panic, no unwrap/expect/panic outside the tests.
 #![cfg_attr(
     not(test),
     deny(

@@ -292,16 +292,7 @@ fn healthz_and_readyz() {
 fn metrics_count_what_happened() {
     let w = world();
     // A second module whose zip the upstream tampers with.
-    let tampered = w.fake.publish(
-        ModZip::new("example.com/tampered", "v1.0.0").file("t.go", "package tampered\n"),
-        "module example.com/tampered\n",
-    );
-    let evil = FakeProxy::prepare(
-        ModZip::new("example.com/tampered", "v1.0.0").file("t.go", "package tampered // evil\n"),
-        "module example.com/tampered\n",
-    )
-    .zip;
-    w.fake.set_fault(&tampered.zip_path(), Fault::Body(evil));
+    let tampered = publish_tampered(&w.fake);
 
     // Served bytes are every body byte sent for the endpoint, error texts included.
     let mut zip_bytes = 0u64;
@@ -419,16 +410,7 @@ fn audit_log_records_refusals_and_first_proofs_and_survives_rotation() {
         ModZip::new("example.com/good", "v1.0.0").file("g.go", "package good\n"),
         "module example.com/good\n",
     );
-    let tampered = fake.publish(
-        ModZip::new("example.com/tampered", "v1.0.0").file("t.go", "package tampered\n"),
-        "module example.com/tampered\n",
-    );
-    let evil = FakeProxy::prepare(
-        ModZip::new("example.com/tampered", "v1.0.0").file("t.go", "package tampered // evil\n"),
-        "module example.com/tampered\n",
-    )
-    .zip;
-    fake.set_fault(&tampered.zip_path(), Fault::Body(evil));
+    let tampered = publish_tampered(&fake);
     let dir = tempfile::tempdir().expect("dir");
     let log = dir.path().join("audit.jsonl");
     let vkey = fake.with_log(|l| l.vkey());
@@ -497,16 +479,7 @@ fn audit_log_records_refusals_and_first_proofs_and_survives_rotation() {
 #[test]
 fn operator_page_and_status_json_show_health_and_refusals() {
     let w = world();
-    let tampered = w.fake.publish(
-        ModZip::new("example.com/tampered", "v1.0.0").file("t.go", "package tampered\n"),
-        "module example.com/tampered\n",
-    );
-    let evil = FakeProxy::prepare(
-        ModZip::new("example.com/tampered", "v1.0.0").file("t.go", "package tampered // evil\n"),
-        "module example.com/tampered\n",
-    )
-    .zip;
-    w.fake.set_fault(&tampered.zip_path(), Fault::Body(evil));
+    let tampered = publish_tampered(&w.fake);
     assert_eq!(w.get(&w.p.zip_path(), &[]).status, 200);
     assert_eq!(w.get(&w.p.zip_path(), &[]).status, 200);
     assert_eq!(w.get(&tampered.zip_path(), &[]).status, 502);
@@ -1081,6 +1054,22 @@ fn log_level_directives_filter_by_target() {
     let (_fake, g) = bare_goward(&["--log-level", "warn,goward::access=info"]);
     let (filtered, _) = wait_for_access(&g);
     assert!(!filtered.contains("serving"), "{filtered}");
+}
+
+/// Publishes `example.com/tampered@v1.0.0` and makes the upstream serve another zip for it,
+/// whose `h1:` the checksum database does not have.
+fn publish_tampered(fake: &FakeProxy) -> Published {
+    let tampered = fake.publish(
+        ModZip::new("example.com/tampered", "v1.0.0").file("t.go", "package tampered\n"),
+        "module example.com/tampered\n",
+    );
+    let evil = FakeProxy::prepare(
+        ModZip::new("example.com/tampered", "v1.0.0").file("t.go", "package tampered // evil\n"),
+        "module example.com/tampered\n",
+    )
+    .zip;
+    fake.set_fault(&tampered.zip_path(), Fault::Body(evil));
+    tampered
 }
 
 /// A goward with no modules, started with `extra` flags.
