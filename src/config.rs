@@ -12,7 +12,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde::Deserialize;
 
 use crate::sumdb::SumdbSpec;
-use crate::upstream::FetchLimits;
+use crate::upstream::{FetchLimits, UpstreamMode};
 
 /// Default upstream: the Go module mirror.
 pub const DEFAULT_UPSTREAM: &str = "https://proxy.golang.org";
@@ -148,6 +148,11 @@ pub struct ServeArgs {
     /// certificate's name as `user` when there is one [default: require].
     #[arg(long, env = "GOWARD_TLS_CLIENT_AUTH", value_enum)]
     pub tls_client_auth: Option<crate::tls::ClientAuth>,
+    /// Serve only what the cache holds: no upstream or checksum database is
+    /// ever contacted, and anything missing is answered 404 "not in this
+    /// offline cache".
+    #[arg(long, env = "GOWARD_OFFLINE", value_parser = clap::builder::FalseyValueParser::new())]
+    pub offline: bool,
     /// Upstream proxies, GOPROXY syntax: "," falls through on 404/410 only,
     /// "|" on any error; http://, https://, file:// [default: https://proxy.golang.org].
     #[arg(long, env = "GOWARD_UPSTREAM", value_name = "LIST")]
@@ -178,6 +183,10 @@ pub struct ServeArgs {
     /// changes [default: the embedded policy/default.toml].
     #[arg(long, env = "GOWARD_POLICY", value_name = "FILE")]
     pub policy: Option<PathBuf>,
+    /// Audit log: one JSON line per refusal and per first-time proof,
+    /// appended to FILE [default: none].
+    #[arg(long, env = "GOWARD_AUDIT_LOG", value_name = "FILE")]
+    pub audit_log: Option<PathBuf>,
     /// Seconds a @v/list or @latest answer is reused [default: 60].
     #[arg(long, env = "GOWARD_LIST_TTL", value_name = "SECS")]
     pub list_ttl: Option<u64>,
@@ -230,6 +239,7 @@ struct FileConfig {
     tls_client_auth: Option<crate::tls::ClientAuth>,
     cache_dir: Option<PathBuf>,
     upstream: Option<String>,
+    offline: Option<bool>,
     sumdb: Option<Vec<String>>,
     log_format: Option<LogFormat>,
     log_level: Option<String>,
@@ -242,6 +252,7 @@ struct FileConfig {
     max_fills: Option<u64>,
     spool_budget: Option<crate::size::SizeValue>,
     policy: Option<PathBuf>,
+    audit_log: Option<PathBuf>,
     client_header_timeout: Option<u64>,
     max_connections: Option<usize>,
     drain_timeout: Option<u64>,
@@ -375,6 +386,8 @@ pub struct Config {
     pub cache_dir: PathBuf,
     /// GOPROXY-style upstream list.
     pub upstream: String,
+    /// Online, or offline (the cache only; no socket is opened).
+    pub mode: UpstreamMode,
     /// Checksum databases; the first proves modules.
     pub sumdbs: Vec<SumdbSpec>,
     /// Log format.
@@ -385,6 +398,8 @@ pub struct Config {
     pub max_zip_size: u64,
     /// The policy file; `None`: the embedded default.
     pub policy: Option<PathBuf>,
+    /// The audit log file, if any.
+    pub audit_log: Option<PathBuf>,
     /// TTL of list/latest answers.
     pub list_ttl: Duration,
     /// Upstream timeouts.
@@ -546,6 +561,7 @@ impl Config {
         let file_policy = beside(file.policy);
         Ok(Config {
             policy: args.policy.clone().or(file_policy),
+            audit_log: args.audit_log.clone().or(beside(file.audit_log)),
             listen: listen_addrs(&args.listen, file.listen)?,
             admin_listen: match (&args.admin_listen, file.admin_listen) {
                 (Some(a), _) => Some(a.clone()),
@@ -570,6 +586,13 @@ impl Config {
                 .clone()
                 .or(file.upstream)
                 .unwrap_or_else(|| DEFAULT_UPSTREAM.to_owned()),
+            // A flag can only turn offline mode on: `offline = true` in a
+            // file is not undone from the command line.
+            mode: if args.offline || file.offline == Some(true) {
+                UpstreamMode::Offline
+            } else {
+                UpstreamMode::Online
+            },
             sumdbs,
             log_format: args.log_format.or(file.log_format).unwrap_or_default(),
             log_level: log_level(args.log_level.clone().or(file.log_level))?,
@@ -1069,6 +1092,27 @@ mod tests {
         assert_eq!(
             t.client_ca,
             Some((dir.path().join("ca.pem"), crate::tls::ClientAuth::Request))
+        );
+    }
+
+    #[test]
+    fn offline_from_flag_or_file() {
+        let c = Config::load(&args(&["--cache-dir", "/x"])).unwrap();
+        assert_eq!(c.mode, UpstreamMode::Online);
+        let c = Config::load(&args(&["--cache-dir", "/x", "--offline"])).unwrap();
+        assert_eq!(c.mode, UpstreamMode::Offline);
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("goward.toml");
+        let fs = f.to_str().unwrap();
+        std::fs::write(&f, "cache_dir = \"/x\"\noffline = true\n").unwrap();
+        assert_eq!(
+            Config::load(&args(&["--config", fs])).unwrap().mode,
+            UpstreamMode::Offline
+        );
+        std::fs::write(&f, "cache_dir = \"/x\"\noffline = false\n").unwrap();
+        assert_eq!(
+            Config::load(&args(&["--config", fs])).unwrap().mode,
+            UpstreamMode::Online
         );
     }
 

@@ -30,6 +30,11 @@ pub enum ProxyError {
     /// The upstream proxies have no such module/version (404 or 410).
     #[error("not found: {0}")]
     NotFound(String, u16),
+    /// Offline mode, and the cache does not hold `what` (such as
+    /// `example.com/m@v1.2.3 .zip`): 404, so the go command shows why and
+    /// may fall through to its next GOPROXY entry.
+    #[error("not in this offline cache: {what}")]
+    NotInOfflineCache { what: String },
     /// Upstream unreachable or misbehaving.
     #[error("{0}")]
     Upstream(FetchError),
@@ -96,7 +101,9 @@ impl ProxyError {
             ProxyError::Request(e) if e.is_not_found() => StatusCode::NOT_FOUND,
             ProxyError::Request(_) => StatusCode::BAD_REQUEST,
             ProxyError::NotFound(_, 410) => StatusCode::GONE,
-            ProxyError::NotFound(..) => StatusCode::NOT_FOUND,
+            ProxyError::NotFound(..) | ProxyError::NotInOfflineCache { .. } => {
+                StatusCode::NOT_FOUND
+            }
             ProxyError::Upstream(e) if matches!(e.kind, FetchErrorKind::Timeout) => {
                 StatusCode::GATEWAY_TIMEOUT
             }
@@ -119,6 +126,7 @@ impl ProxyError {
             ProxyError::Request(e) if e.is_not_found() => "not_found",
             ProxyError::Request(_) => "bad_request",
             ProxyError::NotFound(..) => "not_found",
+            ProxyError::NotInOfflineCache { .. } => "not_in_offline_cache",
             ProxyError::Upstream(e) => e.reason(),
             ProxyError::Zip { source, .. } => source.reason(),
             ProxyError::Mod { source, .. } => source.reason(),
@@ -142,7 +150,7 @@ impl ProxyError {
                 | ProxyError::Verify { .. }
                 | ProxyError::Unproven { .. }
         ) || matches!(self, ProxyError::Proof { source, .. } | ProxyError::Sumdb(source)
-            if !matches!(**source, SumdbError::Upstream { .. } | SumdbError::Store(_) | SumdbError::BadRequest { .. } | SumdbError::TileNotCovered { .. }))
+            if !matches!(**source, SumdbError::Upstream { .. } | SumdbError::Store(_) | SumdbError::BadRequest { .. } | SumdbError::TileNotCovered { .. } | SumdbError::NotInOfflineCache { .. }))
     }
 
     /// The `text/plain` body: `goward: <what failed and why>`, kept within
@@ -202,6 +210,7 @@ fn sumdb_status(e: &SumdbError, endpoint: bool) -> StatusCode {
         SumdbError::NotFound { .. } | SumdbError::TileNotCovered { .. } if endpoint => {
             StatusCode::NOT_FOUND
         }
+        SumdbError::NotInOfflineCache { .. } => StatusCode::NOT_FOUND,
         SumdbError::BadRequest { .. } if endpoint => StatusCode::BAD_REQUEST,
         SumdbError::Upstream { source, .. } if matches!(source.kind, FetchErrorKind::Timeout) => {
             StatusCode::GATEWAY_TIMEOUT

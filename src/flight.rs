@@ -16,43 +16,67 @@ use futures_util::future::{BoxFuture, Shared};
 use crate::error::ProxyError;
 
 /// A result shared by everyone who joined one run.
-pub(crate) type Outcome<T> = Result<T, Arc<ProxyError>>;
+pub(crate) type Outcome<T, E = ProxyError> = Result<T, Arc<E>>;
 
-type Running<K, T> = Arc<Mutex<HashMap<K, Shared<BoxFuture<'static, Outcome<T>>>>>>;
-
-/// The runs in progress, by key.
-pub(crate) struct Flights<K, T> {
-    running: Running<K, T>,
+/// An error a run ends with when its task itself failed (panicked).
+pub(crate) trait TaskFailed {
+    /// The error for a run whose task failed with `msg`.
+    fn task_failed(msg: String) -> Self;
 }
 
-impl<K, T> std::fmt::Debug for Flights<K, T> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let n = self.running.lock().map_or(0, |r| r.len());
-        f.debug_struct("Flights").field("running", &n).finish()
+impl TaskFailed for ProxyError {
+    fn task_failed(msg: String) -> Self {
+        ProxyError::Internal(format!("fill task failed: {msg}"))
     }
 }
 
-impl<K, T> Flights<K, T>
+type Running<K, T, E> = Arc<Mutex<HashMap<K, Shared<BoxFuture<'static, Outcome<T, E>>>>>>;
+
+/// The runs in progress, by key.
+pub(crate) struct Flights<K, T, E = ProxyError> {
+    running: Running<K, T, E>,
+    /// The `kind` label of `goward_coalesced_total`.
+    kind: &'static str,
+}
+
+impl<K, T, E> std::fmt::Debug for Flights<K, T, E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = self.running.lock().map_or(0, |r| r.len());
+        f.debug_struct("Flights")
+            .field("kind", &self.kind)
+            .field("running", &n)
+            .finish()
+    }
+}
+
+impl<K, T, E> Flights<K, T, E>
 where
     K: Eq + Hash + Clone + Send + Sync + 'static,
     T: Clone + Send + Sync + 'static,
+    E: TaskFailed + Send + Sync + 'static,
 {
-    pub(crate) fn new() -> Self {
+    /// No runs yet; every request that joins a run in progress is counted
+    /// in `goward_coalesced_total{kind}`.
+    pub(crate) fn new(kind: &'static str) -> Self {
         Flights {
             running: Arc::new(Mutex::new(HashMap::new())),
+            kind,
         }
     }
 
     /// Joins the run for `key`, or starts `make()` as a task of its own and joins that. The run
     /// is forgotten as soon as it ends, so a failure is shared by its waiters but never reused.
-    pub(crate) async fn join<F>(&self, key: K, make: impl FnOnce() -> F) -> Outcome<T>
+    pub(crate) async fn join<F>(&self, key: K, make: impl FnOnce() -> F) -> Outcome<T, E>
     where
-        F: Future<Output = Outcome<T>> + Send + 'static,
+        F: Future<Output = Outcome<T, E>> + Send + 'static,
     {
         let run = {
             let mut running = self.running.lock().unwrap_or_else(PoisonError::into_inner);
             match running.get(&key) {
-                Some(run) => run.clone(),
+                Some(run) => {
+                    metrics::counter!("goward_coalesced_total", "kind" => self.kind).increment(1);
+                    run.clone()
+                }
                 None => {
                     let work = make();
                     let (map, k) = (self.running.clone(), key.clone());
@@ -64,11 +88,8 @@ where
                         out
                     });
                     let run = async move {
-                        task.await.unwrap_or_else(|e| {
-                            Err(Arc::new(ProxyError::Internal(format!(
-                                "fill task failed: {e}"
-                            ))))
-                        })
+                        task.await
+                            .unwrap_or_else(|e| Err(Arc::new(E::task_failed(e.to_string()))))
                     }
                     .boxed()
                     .shared();
@@ -98,7 +119,7 @@ mod tests {
 
     #[tokio::test]
     async fn waiters_share_one_run_that_survives_its_starter() {
-        let flights: Arc<Flights<&str, u32>> = Arc::new(Flights::new());
+        let flights: Arc<Flights<&str, u32>> = Arc::new(Flights::new("test"));
         let starts = Arc::new(AtomicUsize::new(0));
         let (release, gate) = oneshot::channel::<()>();
         let (started_tx, started) = oneshot::channel::<()>();
@@ -142,7 +163,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_failure_is_not_reused() {
-        let flights: Flights<&str, u32> = Flights::new();
+        let flights: Flights<&str, u32> = Flights::new("test");
         let err = flights
             .join("k", || async {
                 Err(Arc::new(ProxyError::Internal("boom".into())))

@@ -268,14 +268,7 @@ pub enum CacheCompression {
 /// flag from the directory they are created in.
 pub fn owned_dirs(cache_dir: &Path) -> Vec<PathBuf> {
     let mut v = vec![cache_dir.to_path_buf()];
-    for d in [
-        "blobs",
-        "blobs/sha256",
-        "meta",
-        "sumdb",
-        "tmp",
-        "quarantine",
-    ] {
+    for d in crate::cache::disk::OWNED_DIRS {
         v.push(cache_dir.join(d));
     }
     v

@@ -4,17 +4,22 @@
 //! [`service`] looks in the [`cache`] → fetches from the [`upstream`]
 //! proxies → runs the [`verify`] stages (module-zip rules, go.mod, `h1:`
 //! hashes, a checksum-database proof from [`sumdb`]) → stores → serves
-//! through [`server`]. Only [`service`] sequences the stages.
+//! through [`server`]. Only [`service`] sequences the stages, and only
+//! [`pipeline`] wires them together (online, or offline with no HTTP client
+//! at all) for `serve`, `verify-toolchain` and every other command.
 //!
 //! Fail-closed by construction: each verification stage returns a proof
 //! token that only it can construct, and [`cache::Store`] accepts nothing
 //! but [`verify::VerifiedZip`] / [`verify::VerifiedMod`], which can only be
-//! assembled from those tokens.
+//! assembled from those tokens. On the way out, a blob is opened only with a
+//! [`cache::StoredArtifact`], which the cache hands out only for a record it
+//! re-checked (or just wrote), and read through its verifying read.
 
 // Denied, not forbidden: the Windows API calls without a safe wrapper live
 // in `winffi`, the one module allowed to use `unsafe`.
 #![deny(unsafe_code)]
 
+pub mod audit;
 pub mod cache;
 pub mod config;
 pub mod dirhash;
@@ -28,12 +33,14 @@ pub mod hygiene;
 pub mod metrics;
 pub mod module;
 pub mod out;
+pub mod pipeline;
 pub mod policy;
 pub mod request;
 pub mod semver;
 pub mod server;
 pub mod service;
 pub mod size;
+pub mod status;
 pub mod sumdb;
 pub mod tls;
 pub mod toolchain;

@@ -57,6 +57,9 @@ fn init_logging(format: LogFormat, level: &str) {
 fn serve(args: &ServeArgs, hooks: ServeHooks) -> anyhow::Result<()> {
     let config = Config::load(args)?;
     init_logging(config.log_format, &config.log_level);
+    if let Some(path) = &config.audit_log {
+        goward::audit::open(path)?;
+    }
     // One TLS crypto provider for the process (ring: small, no C build deps).
     let _ = rustls::crypto::ring::default_provider().install_default();
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -111,6 +114,7 @@ fn serve(args: &ServeArgs, hooks: ServeHooks) -> anyhow::Result<()> {
             admin = %admin_addrs.iter().map(ToString::to_string).collect::<Vec<_>>().join(","),
             cache = %config.cache_dir.display(),
             upstream = %goward::upstream::redact_list(&config.upstream),
+            offline = config.mode == goward::pipeline::UpstreamMode::Offline,
             sumdb = %config.sumdbs.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(","),
             "serving"
         );

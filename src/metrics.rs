@@ -13,6 +13,9 @@
 //! - `goward_stale_served_total`, `goward_upstream_changed_total{kind}`
 //! - `goward_policy_decisions_total{rule,decision}`, `goward_policy_reloads_total{result}`
 //! - `goward_fills_running`, `goward_fills_waiting` (gauges: fills in a slot, fills waiting for one)
+//! - `goward_coalesced_total{kind=fill|sumdb}`, `goward_offline_misses_total`
+//! - `goward_sumdb_tree_size{db}`, `goward_sumdb_head_age_seconds{db}`, `goward_sumdb_fork_detected{db}`
+//!   (gauges, read at scrape time)
 
 use std::pin::Pin;
 use std::sync::OnceLock;
@@ -131,6 +134,26 @@ fn describe() {
         "Fills (fetch, verify, store) holding a slot."
     );
     describe_gauge!("goward_fills_waiting", "Fills waiting for a slot.");
+    describe_counter!(
+        "goward_coalesced_total",
+        "Requests that joined a fetch already in flight, by kind (fill, sumdb)."
+    );
+    describe_counter!(
+        "goward_offline_misses_total",
+        "Offline mode: requests answered 404 \"not in this offline cache\"."
+    );
+    describe_gauge!(
+        "goward_sumdb_tree_size",
+        "Size of the trusted tree of each checksum database."
+    );
+    describe_gauge!(
+        "goward_sumdb_head_age_seconds",
+        "Seconds since the trusted head was last confirmed against the database (-1: not since start)."
+    );
+    describe_gauge!(
+        "goward_sumdb_fork_detected",
+        "1 if a fork of the checksum database was detected."
+    );
 }
 
 /// Series whose label values are known up front start at zero.
@@ -153,38 +176,75 @@ fn register_from_start() {
         metrics::counter!("goward_policy_reloads_total", "result" => result).absolute(0);
     }
     metrics::counter!("goward_stale_served_total").absolute(0);
+    metrics::counter!("goward_offline_misses_total").absolute(0);
+    for kind in ["fill", "sumdb"] {
+        metrics::counter!("goward_coalesced_total", "kind" => kind).absolute(0);
+    }
     metrics::gauge!("goward_fills_running").set(0.0);
     metrics::gauge!("goward_fills_waiting").set(0.0);
 }
 
+/// How a response body ended, for the access log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BodyEnd {
+    /// Body bytes handed to the connection.
+    pub bytes: u64,
+    /// Whether the body was sent to its end (not cut by an error or by the
+    /// client leaving).
+    pub complete: bool,
+    /// From the request's start to the response head.
+    pub first_byte: std::time::Duration,
+    /// From the request's start to the end of the body.
+    pub last_byte: std::time::Duration,
+}
+
 /// A response body that records `goward_request_seconds{phase="last_byte"}`
-/// when it ends, is dropped early (the client went away) or fails: the time
-/// a client waited for the whole artifact, not just for the head.
+/// when it ends, is dropped early (the client went away) or fails — the time
+/// a client waited for the whole artifact, not just for the head — and then
+/// calls `on_end` once (the access log).
 pub struct TimedBody<B> {
     inner: B,
     endpoint: &'static str,
     started: Instant,
-    recorded: bool,
+    first_byte: std::time::Duration,
+    bytes: u64,
+    complete: bool,
+    on_end: Option<Box<dyn FnOnce(BodyEnd) + Send>>,
 }
 
 impl<B> TimedBody<B> {
     /// Records `first_byte` now and `last_byte` when the body ends.
-    pub fn new(inner: B, endpoint: &'static str, started: Instant) -> TimedBody<B> {
+    pub fn new(
+        inner: B,
+        endpoint: &'static str,
+        started: Instant,
+        on_end: Box<dyn FnOnce(BodyEnd) + Send>,
+    ) -> TimedBody<B> {
+        let first_byte = started.elapsed();
         metrics::histogram!("goward_request_seconds", "endpoint" => endpoint, "phase" => "first_byte")
-            .record(started.elapsed().as_secs_f64());
+            .record(first_byte.as_secs_f64());
         TimedBody {
             inner,
             endpoint,
             started,
-            recorded: false,
+            first_byte,
+            bytes: 0,
+            complete: false,
+            on_end: Some(on_end),
         }
     }
 
     fn record(&mut self) {
-        if !self.recorded {
-            self.recorded = true;
+        if let Some(on_end) = self.on_end.take() {
+            let last_byte = self.started.elapsed();
             metrics::histogram!("goward_request_seconds", "endpoint" => self.endpoint, "phase" => "last_byte")
-                .record(self.started.elapsed().as_secs_f64());
+                .record(last_byte.as_secs_f64());
+            on_end(BodyEnd {
+                bytes: self.bytes,
+                complete: self.complete,
+                first_byte: self.first_byte,
+                last_byte,
+            });
         }
     }
 }
@@ -208,8 +268,22 @@ where
     ) -> Poll<Option<Result<http_body::Frame<Bytes>, B::Error>>> {
         let this = self.get_mut();
         let polled = Pin::new(&mut this.inner).poll_frame(cx);
-        if matches!(polled, Poll::Ready(None) | Poll::Ready(Some(Err(_)))) {
-            this.record();
+        match &polled {
+            Poll::Ready(Some(Ok(frame))) => {
+                let n = frame.data_ref().map_or(0, |d| d.len() as u64);
+                this.bytes = this.bytes.saturating_add(n);
+                // hyper stops polling a body that says it has ended.
+                if this.inner.is_end_stream() {
+                    this.complete = true;
+                    this.record();
+                }
+            }
+            Poll::Ready(None) => {
+                this.complete = true;
+                this.record();
+            }
+            Poll::Ready(Some(Err(_))) => this.record(),
+            Poll::Pending => {}
         }
         polled
     }
@@ -261,16 +335,37 @@ mod tests {
         );
     }
 
+    #[test]
+    fn timed_body_dropped_early_reports_incomplete() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let body = TimedBody::new(
+            axum::body::Body::from("abc"),
+            "info",
+            Instant::now(),
+            Box::new(move |end| tx.send(end).unwrap_or_default()),
+        );
+        drop(body);
+        let ends: Vec<BodyEnd> = rx.try_iter().collect();
+        assert_eq!(ends.len(), 1, "{ends:?}");
+        assert_eq!((ends[0].bytes, ends[0].complete), (0, false));
+    }
+
     #[tokio::test]
     async fn timed_body_records_both_phases_once_with_buckets() {
         let handle = install();
+        let (tx, rx) = std::sync::mpsc::channel();
         let body = TimedBody::new(
             axum::body::Body::from("abc"),
             "sumdb_supported",
             Instant::now(),
+            Box::new(move |end| tx.send(end).unwrap_or_default()),
         );
         let got = axum::body::to_bytes(axum::body::Body::new(body), 16).await;
         assert_eq!(got.ok(), Some(Bytes::from_static(b"abc")));
+        let ends: Vec<BodyEnd> = rx.try_iter().collect();
+        assert_eq!(ends.len(), 1, "{ends:?}");
+        assert_eq!((ends[0].bytes, ends[0].complete), (3, true));
+        assert!(ends[0].first_byte <= ends[0].last_byte);
         let page = handle.render();
         for phase in ["first_byte", "last_byte"] {
             let count = format!(

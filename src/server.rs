@@ -1,7 +1,7 @@
 //! HTTP front end: the GOPROXY protocol, the checksum-database proxy
 //! endpoints, health and metrics. Handlers only parse, call the service and
-//! shape responses; no verification logic lives here except the digest
-//! re-check that is fused with streaming a zip.
+//! shape responses; no verification logic lives here: a zip is streamed
+//! through the store's verifying read ([`crate::cache::read`]).
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -14,10 +14,9 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use metrics_exporter_prometheus::PrometheusHandle;
-use sha2::{Digest, Sha256};
-use tokio::io::AsyncReadExt;
 
 use crate::cache::ArtifactMeta;
+use crate::cache::read::VerifiedRead;
 use crate::error::ProxyError;
 use crate::request::{self, Request, SumdbOp};
 use crate::service::{Failure, Service};
@@ -33,6 +32,7 @@ pub struct App {
 impl App {
     /// Wraps a service.
     pub fn new(service: Arc<Service>, metrics: PrometheusHandle) -> App {
+        crate::status::start();
         let sumdb_names = service
             .sumdbs()
             .iter()
@@ -46,94 +46,23 @@ impl App {
     }
 }
 
-/// Why goward could not start; each names the setting or path involved.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum StartError {
-    /// The cache directory could not be opened.
-    #[error("opening cache directory {dir}: {source}")]
-    Store {
-        dir: std::path::PathBuf,
-        #[source]
-        source: crate::cache::StoreError,
-    },
-    /// The cache directory is compressed by the filesystem and goward could
-    /// not change that (the message says what to run).
-    #[error("{0}")]
-    Compressed(String),
-    /// The upstream list or HTTP client is invalid.
-    #[error("invalid upstream: {0}")]
-    Upstream(#[from] crate::upstream::UpstreamConfigError),
-    /// A checksum database could not be set up.
-    #[error("checksum database: {0}")]
-    Sumdb(#[from] crate::sumdb::SumdbError),
-    /// The policy is invalid (one `file:line:col: message` per problem;
-    /// not a `source`, so a printed error chain shows them once).
-    #[error("invalid policy:\n{0}")]
-    Policy(crate::service::PolicyLoadError),
-}
-
-impl From<crate::service::PolicyLoadError> for StartError {
-    fn from(e: crate::service::PolicyLoadError) -> Self {
-        StartError::Policy(e)
-    }
-}
-
-/// User-Agent of goward's upstream requests.
-pub const USER_AGENT: &str = concat!("goward/", env!("CARGO_PKG_VERSION"));
+pub use crate::pipeline::StartError;
+pub use crate::upstream::USER_AGENT;
 
 impl App {
-    /// Builds the whole pipeline from a validated configuration: opens (and
-    /// sweeps) the cache, parses the upstream list, loads each checksum
-    /// database's trusted head.
+    /// Builds the pipeline ([`crate::pipeline::build`]) and checks the
+    /// cache directory as a long-running server needs (no filesystem
+    /// compression).
     pub fn from_config(config: &crate::config::Config) -> Result<App, StartError> {
-        use crate::cache::{DiskStore, Store};
-        use crate::sumdb::{SumdbClient, client::SumdbLimits};
-        use crate::upstream::{HttpClient, HttpUpstream, ProxyList, Upstream};
-
-        let (store, sweep) =
-            DiskStore::open(&config.cache_dir).map_err(|source| StartError::Store {
-                dir: config.cache_dir.clone(),
-                source,
-            })?;
+        let pipeline = crate::pipeline::build(config)?;
         crate::hostcheck::check_cache_dir(&config.cache_dir).map_err(StartError::Compressed)?;
-        if sweep.temp_files > 0 {
+        if pipeline.sweep.temp_files > 0 {
             tracing::info!(
-                removed = sweep.temp_files,
+                removed = pipeline.sweep.temp_files,
                 "swept temp files left by an interrupted run"
             );
         }
-        let store: Arc<dyn Store> = Arc::new(store);
-        let http = HttpClient::new(&config.fetch, USER_AGENT)?;
-        let upstreams = Arc::new(ProxyList::parse(&config.upstream, &http)?);
-        let mut sumdbs = Vec::new();
-        for spec in &config.sumdbs {
-            let base = spec
-                .url
-                .clone()
-                .unwrap_or_else(|| format!("https://{}", spec.name));
-            let direct: Arc<dyn Upstream> = Arc::new(HttpUpstream::new(&base, &http)?);
-            sumdbs.push(Arc::new(SumdbClient::new(
-                spec,
-                upstreams.clone(),
-                direct,
-                store.clone(),
-                SumdbLimits::default(),
-            )?));
-        }
-        let mut limits = crate::service::ServiceLimits::default();
-        limits.zip.max_zip_file = config.max_zip_size;
-        limits.list_ttl = config.list_ttl;
-        limits.max_fills = config.max_fills;
-        limits.spool_budget = config.spool_budget;
-        limits.memory_cache_bytes = config.memory_cache_size;
-        let mut service = Service::new(upstreams, store, sumdbs, limits);
-        if let Some(path) = &config.policy {
-            let active = crate::service::load_policy(path, &http)?;
-            tracing::info!(target: "goward::policy", policy = %path.display(), "policy loaded");
-            service = service.with_policy(active, Some((path.clone(), http.clone())));
-        }
-        Ok(App::new(Arc::new(service), crate::metrics::install()))
+        Ok(App::new(pipeline.service, crate::metrics::install()))
     }
 
     /// The service.
@@ -648,7 +577,10 @@ async fn handle(
     let path = uri.path();
     let role = conn.as_ref().map_or(Role::All, |c| c.role);
     let user = conn.as_ref().and_then(|c| c.user.as_deref());
-    let admin_path = matches!(path, "/healthz" | "/readyz" | "/metrics");
+    let admin_path = matches!(
+        path,
+        "/healthz" | "/readyz" | "/metrics" | "/" | "/status.json"
+    );
     if role == Role::Public && admin_path {
         return text(
             StatusCode::NOT_FOUND,
@@ -658,7 +590,7 @@ async fn handle(
     if role == Role::Admin && !admin_path {
         return text(
             StatusCode::NOT_FOUND,
-            "goward: the admin listener serves only /metrics, /healthz and /readyz\n",
+            "goward: the admin listener serves only /, /status.json, /metrics, /healthz and /readyz\n",
         );
     }
     if method != Method::GET && method != Method::HEAD {
@@ -678,7 +610,40 @@ async fn handle(
                 Err(e) => text(StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {e}\n")),
             };
         }
+        "/" => {
+            return (
+                [
+                    (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+                    (header::CACHE_CONTROL, "no-store"),
+                ],
+                crate::status::html(&app.service.status().await),
+            )
+                .into_response();
+        }
+        "/status.json" => {
+            return match serde_json::to_vec_pretty(&app.service.status().await) {
+                Ok(body) => (
+                    [
+                        (header::CONTENT_TYPE, "application/json"),
+                        (header::CACHE_CONTROL, "no-store"),
+                    ],
+                    body,
+                )
+                    .into_response(),
+                Err(e) => text(StatusCode::INTERNAL_SERVER_ERROR, format!("status: {e}\n")),
+            };
+        }
         "/metrics" => {
+            // Checksum-database gauges are read at scrape time.
+            for db in app.service.sumdbs() {
+                let s = db.status();
+                metrics::gauge!("goward_sumdb_tree_size", "db" => s.name.clone())
+                    .set(s.tree_size as f64);
+                metrics::gauge!("goward_sumdb_head_age_seconds", "db" => s.name.clone())
+                    .set(s.head_age_secs.map_or(-1.0, |a| a as f64));
+                metrics::gauge!("goward_sumdb_fork_detected", "db" => s.name)
+                    .set(if s.fork.is_some() { 1.0 } else { 0.0 });
+            }
             return (
                 [(
                     header::CONTENT_TYPE,
@@ -700,10 +665,9 @@ async fn handle(
         Err(e) => error_response(path, &e),
     };
     let status = resp.status().as_u16();
-    // Access log; `--log-level info,goward::access=warn` silences it.
-    tracing::info!(target: "goward::access", %method, path, status, user, ms = started.elapsed().as_millis() as u64);
     metrics::counter!("goward_requests_total", "endpoint" => endpoint, "status" => status.to_string())
         .increment(1);
+    crate::status::request();
     // Bytes actually sent: none for HEAD; the declared length for a zip
     // stream, the exact size of any other body.
     let sent = if method == Method::HEAD {
@@ -718,11 +682,36 @@ async fn handle(
     if let Some(len) = sent {
         metrics::counter!("goward_served_bytes_total", "endpoint" => endpoint).increment(len);
     }
-    resp.map(|body| axum::body::Body::new(crate::metrics::TimedBody::new(body, endpoint, started)))
+    // Access log, written when the body ends (so it has the bytes and the
+    // time to the last byte); `--log-level info,goward::access=warn`
+    // silences it.
+    let path = path.to_owned();
+    let user = user.map(str::to_owned);
+    let log = Box::new(move |end: crate::metrics::BodyEnd| {
+        tracing::info!(
+            target: "goward::access",
+            %method,
+            path = path.as_str(),
+            status,
+            user,
+            bytes = end.bytes,
+            complete = end.complete,
+            ttfb_ms = end.first_byte.as_millis() as u64,
+            ms = end.last_byte.as_millis() as u64,
+        );
+    });
+    resp.map(|body| {
+        axum::body::Body::new(crate::metrics::TimedBody::new(body, endpoint, started, log))
+    })
 }
 
 fn error_response(path: &str, e: &ProxyError) -> Response {
     let status = e.status();
+    let body = e.body();
+    if e.is_verification_failure() || matches!(e, ProxyError::Denied { .. }) {
+        crate::audit::refused(path, status.as_u16(), e.reason(), &body);
+        crate::status::refused(path, status.as_u16(), e.reason(), &body);
+    }
     if e.is_verification_failure() {
         metrics::counter!("goward_verification_failures_total", "reason" => e.reason())
             .increment(1);
@@ -735,9 +724,12 @@ fn error_response(path: &str, e: &ProxyError) -> Response {
     } else if status.is_server_error() {
         tracing::warn!(path, status = status.as_u16(), reason = e.reason(), "{e}");
     } else {
-        tracing::debug!(path, status = status.as_u16(), "{e}");
+        tracing::debug!(path, status = status.as_u16(), reason = e.reason(), "{e}");
     }
-    text(status, e.body())
+    if e.reason() == "not_in_offline_cache" {
+        metrics::counter!("goward_offline_misses_total").increment(1);
+    }
+    text(status, body)
 }
 
 fn ok(content_type: &'static str, body: Bytes) -> Response {
@@ -757,17 +749,18 @@ async fn dispatch(app: &App, req: Request, headers: &HeaderMap) -> Result<Respon
             ok(TEXT, body)
         }
         Request::Zip(mv) => {
-            let (meta, file) = svc.open_zip(&mv).await?;
-            if meta.size <= SMALL_ZIP && !headers.contains_key(header::RANGE) {
-                if let Some(r) = serve_small_zip(svc, &meta, file).await {
-                    return Ok(r);
+            let blob = svc.open_zip(&mv).await?;
+            if blob.artifact().size <= SMALL_ZIP && !headers.contains_key(header::RANGE) {
+                let meta = blob.artifact().clone();
+                if let Ok(body) = blob.read_all().await {
+                    return Ok(small_zip(&meta, body));
                 }
                 // The digest check failed and the blob was quarantined:
                 // fetch, prove and serve a fresh copy.
-                let (meta, file) = svc.open_zip(&mv).await?;
-                return Ok(serve_zip(svc.clone(), meta, file, headers));
+                let blob = svc.open_zip(&mv).await?;
+                return Ok(serve_zip(blob, headers));
             }
-            serve_zip(svc.clone(), meta, file, headers)
+            serve_zip(blob, headers)
         }
         Request::Sumdb(i, op) => {
             let ct = match &op {
@@ -836,67 +829,31 @@ fn etag(meta: &ArtifactMeta) -> String {
     format!("\"{}-{:x}\"", &meta.sha256[..32], meta.instance)
 }
 
-/// Streams a stored zip, honouring `Range`/`If-Range`, with the digest
-/// re-check fused into the read: the whole blob is hashed in one pass and
-/// the last piece of the response is held back until the digest matches. A
-/// corrupted blob is quarantined and the response aborted, so a client never
-/// receives a complete corrupted body.
-/// Zips up to this size are read, checked and sent whole: one blocking
-/// call instead of a chunked stream (most module zips are a few KiB).
-const SMALL_ZIP: u64 = 256 << 10;
+/// Zips up to this size are sent as one body once their digest matched;
+/// larger ones and ranges are streamed.
+const SMALL_ZIP: u64 = crate::cache::SMALL_READ;
 
-/// Reads a small stored zip whole and checks its digest before sending any
-/// byte. `None`: the digest did not match and the blob was quarantined.
-async fn serve_small_zip(
-    svc: &Arc<Service>,
-    meta: &Arc<ArtifactMeta>,
-    file: std::fs::File,
-) -> Option<Response> {
-    let size = meta.size;
-    let read = move || {
-        use std::io::Read;
-        let mut buf = Vec::with_capacity(size as usize);
-        file.take(SMALL_ZIP + 1).read_to_end(&mut buf).map(|_| buf)
-    };
-    // See `Store::small_io_inline`: a few KiB from the page cache cost less
-    // than a hop to the blocking pool.
-    let read = if size <= crate::cache::SMALL_IO && svc.store_reads_inline() {
-        read().ok()
-    } else {
-        tokio::task::spawn_blocking(read)
-            .await
-            .ok()
-            .and_then(Result::ok)
-    };
-    match read {
-        Some(buf) if crate::cache::disk::hex(&Sha256::digest(&buf)) == meta.sha256 => Some(
-            (
-                StatusCode::OK,
-                [
-                    (header::CONTENT_TYPE, "application/zip".to_owned()),
-                    (header::ETAG, etag(meta)),
-                    (header::ACCEPT_RANGES, "bytes".to_owned()),
-                ],
-                Bytes::from(buf),
-            )
-                .into_response(),
-        ),
-        _ => {
-            svc.quarantine(meta, "cached zip failed its digest check before serving")
-                .await;
-            None
-        }
-    }
+/// A small zip whose digest was checked before any byte is sent.
+fn small_zip(meta: &ArtifactMeta, body: Bytes) -> Response {
+    (
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, "application/zip".to_owned()),
+            (header::ETAG, etag(meta)),
+            (header::ACCEPT_RANGES, "bytes".to_owned()),
+        ],
+        body,
+    )
+        .into_response()
 }
 
-fn serve_zip(
-    svc: Arc<Service>,
-    meta: Arc<ArtifactMeta>,
-    file: std::fs::File,
-    headers: &HeaderMap,
-) -> Response {
-    let size = meta.size;
-    let tag = etag(&meta);
+/// Streams a stored zip, honouring `Range`/`If-Range`; the verifying read
+/// ([`crate::cache::read`]) holds back the last piece until the digest of
+/// the whole blob matched, so a client never receives a complete corrupted
+/// body.
+fn serve_zip(blob: VerifiedRead, headers: &HeaderMap) -> Response {
+    let size = blob.artifact().size;
+    let tag = etag(blob.artifact());
     let if_range_ok = headers
         .get(header::IF_RANGE)
         .map(|v| v.to_str().is_ok_and(|v| v == tag))
@@ -929,7 +886,7 @@ fn serve_zip(
     } else {
         want.end - want.start + 1
     };
-    let stream = verifying_stream(svc, meta.clone(), tokio::fs::File::from_std(file), want);
+    let stream = blob.stream(Some((want.start, want.end)));
     let mut b = Response::builder()
         .header(header::CONTENT_TYPE, "application/zip")
         .header(header::CONTENT_LENGTH, len)
@@ -943,78 +900,6 @@ fn serve_zip(
         None => b.status(StatusCode::OK),
     };
     b.body(Body::from_stream(stream)).unwrap_or_default()
-}
-
-struct Verifying {
-    svc: Arc<Service>,
-    meta: Arc<ArtifactMeta>,
-    file: tokio::fs::File,
-    hasher: Sha256,
-    pos: u64,
-    want: ByteRange,
-    held: Option<Bytes>,
-    buf: Vec<u8>,
-    done: bool,
-}
-
-const CHUNK: usize = 64 << 10;
-
-fn verifying_stream(
-    svc: Arc<Service>,
-    meta: Arc<ArtifactMeta>,
-    file: tokio::fs::File,
-    want: ByteRange,
-) -> impl futures_util::Stream<Item = std::io::Result<Bytes>> + Send + 'static {
-    let st = Verifying {
-        svc,
-        meta,
-        file,
-        hasher: Sha256::new(),
-        pos: 0,
-        want,
-        held: None,
-        buf: vec![0; CHUNK],
-        done: false,
-    };
-    futures_util::stream::unfold(st, |mut st| async move {
-        if st.done {
-            return None;
-        }
-        loop {
-            let n = match st.file.read(&mut st.buf).await {
-                Ok(n) => n,
-                Err(e) => {
-                    st.done = true;
-                    return Some((Err(e), st));
-                }
-            };
-            if n == 0 {
-                st.done = true;
-                let digest = crate::cache::disk::hex(&st.hasher.clone().finalize());
-                if st.pos == st.meta.size && digest == st.meta.sha256 {
-                    return st.held.take().map(|b| (Ok(b), st));
-                }
-                let why = format!(
-                    "cached zip failed its digest check while serving ({} bytes, sha256 {digest}; expected {} bytes, sha256 {})",
-                    st.pos, st.meta.size, st.meta.sha256
-                );
-                st.svc.quarantine(&st.meta, &why).await;
-                return Some((Err(std::io::Error::other(why)), st));
-            }
-            let chunk = &st.buf[..n];
-            st.hasher.update(chunk);
-            let (lo, hi) = (st.pos, st.pos + n as u64);
-            st.pos = hi;
-            let s = st.want.start.max(lo);
-            let e = (st.want.end + 1).min(hi);
-            if s < e && st.meta.size > 0 {
-                let piece = Bytes::copy_from_slice(&chunk[(s - lo) as usize..(e - lo) as usize]);
-                if let Some(prev) = st.held.replace(piece) {
-                    return Some((Ok(prev), st));
-                }
-            }
-        }
-    })
 }
 
 #[cfg(test)]

@@ -15,6 +15,10 @@
 //! served only while its recorded proofs satisfy what the policy in force
 //! requires (otherwise it is proven again, or refused). Private paths are
 //! fetched from their own route and never looked up in a checksum database.
+//!
+//! Offline ([`UpstreamMode::Offline`]) the upstream lists hold no client:
+//! `@v/list` and `@latest` are answered from the versions the store holds,
+//! and anything else the store lacks is [`ProxyError::NotInOfflineCache`].
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -22,9 +26,12 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use bytes::Bytes;
-use sha2::Digest;
 
-use crate::cache::{ArtifactMeta, DocKey, ProofRecord, Store, StoreError};
+use crate::cache::read::{OnQuarantine, ReadError, VerifiedRead};
+use crate::cache::{
+    ArtifactMeta, Created, DocKey, ProofRecord, RecordId, Rejected, Store, StoreError,
+    StoredArtifact,
+};
 use crate::error::ProxyError;
 use crate::flight::Flights;
 use crate::policy::retract::ListLatest;
@@ -32,10 +39,9 @@ use crate::policy::{Decision, Policy, PolicyError, RequiredProof};
 use crate::request::{ModulePath, ModuleVersion, SumdbOp};
 use crate::sumdb::SumdbClient;
 use crate::sumdb::note::Verifier;
-use crate::upstream::{FetchErrorKind, HttpClient, ProxyList};
+use crate::upstream::{FetchErrorKind, Network, ProxyList, UpstreamMode};
 use crate::verify::info::{self, MAX_INFO};
 use crate::verify::proof::TrustAnchors;
-use crate::verify::recheck::{self, RecheckError};
 use crate::verify::zip::{self as zipcheck, ZipLimits};
 use crate::verify::{ArtifactKind, PinnedHash, Proof, ProofKind, VerifiedMod, VerifiedZip, gomod};
 
@@ -123,11 +129,14 @@ fn spool_units(bytes: u64) -> usize {
 pub struct ActivePolicy {
     policy: Policy,
     routes: HashMap<String, Arc<ProxyList>>,
+    /// When it was put in force (Unix seconds), for the operator's page.
+    loaded_at: u64,
 }
 
 impl ActivePolicy {
-    /// Builds every private route's upstream list, reading its secrets.
-    pub fn new(policy: Policy, http: &HttpClient) -> Result<ActivePolicy, String> {
+    /// Builds every private route's upstream list, reading its secrets
+    /// (offline: checking each list, reading no secret).
+    pub fn new(policy: Policy, network: &Network) -> Result<ActivePolicy, String> {
         let mut routes = HashMap::new();
         for r in policy.private_routes() {
             let authorize = |url: &reqwest::Url| match &r.auth {
@@ -136,11 +145,16 @@ impl ActivePolicy {
                 }
                 None => Ok(None),
             };
-            let list = ProxyList::parse_with_auth(&r.upstream, http, &authorize)
+            let list = network
+                .proxy_list(&r.upstream, &authorize)
                 .map_err(|e| format!("{}: private rule {:?}: {e}", policy.origin(), r.rule))?;
             routes.insert(r.rule.clone(), Arc::new(list));
         }
-        Ok(ActivePolicy { policy, routes })
+        Ok(ActivePolicy {
+            policy,
+            routes,
+            loaded_at: unix_now(),
+        })
     }
 
     /// The embedded default policy (no private routes).
@@ -148,6 +162,7 @@ impl ActivePolicy {
         ActivePolicy {
             policy: Policy::embedded_default(),
             routes: HashMap::new(),
+            loaded_at: unix_now(),
         }
     }
 
@@ -155,6 +170,12 @@ impl ActivePolicy {
     pub fn policy(&self) -> &Policy {
         &self.policy
     }
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 /// Why a policy could not be (re)loaded.
@@ -174,17 +195,16 @@ pub enum PolicyLoadError {
 /// Loads a policy file and builds its routes.
 pub fn load_policy(
     path: &std::path::Path,
-    http: &HttpClient,
+    network: &Network,
 ) -> Result<ActivePolicy, PolicyLoadError> {
     let policy = Policy::load(path)?;
-    ActivePolicy::new(policy, http).map_err(PolicyLoadError::Route)
+    ActivePolicy::new(policy, network).map_err(PolicyLoadError::Route)
 }
 
 /// Where a reloadable policy comes from.
 #[derive(Debug)]
 struct PolicySource {
     path: PathBuf,
-    http: HttpClient,
     /// The policy file's and its pin files' contents last acted on (loaded
     /// or rejected), for the watcher.
     last_seen: Mutex<Option<Vec<u8>>>,
@@ -193,15 +213,19 @@ struct PolicySource {
 /// The verifying proxy service.
 #[derive(Debug)]
 pub struct Service {
+    /// How upstreams are reached (private routes are built from it on
+    /// every policy reload); offline, `@v/list` and `@latest` come from the
+    /// store.
+    network: Network,
     upstreams: Arc<ProxyList>,
     store: Arc<dyn Store>,
     sumdbs: Vec<Arc<SumdbClient>>,
     /// The keys of `sumdbs`: trust anchors of the re-check of stored records.
     sumdb_keys: Vec<Verifier>,
     limits: ServiceLimits,
-    artifacts: moka::future::Cache<ArtifactKey, Arc<ArtifactMeta>>,
+    artifacts: moka::future::Cache<ArtifactKey, Arc<StoredArtifact>>,
     /// Fills in progress, shared by every request that needs them.
-    fills: Flights<FillKey, Arc<ArtifactMeta>>,
+    fills: Flights<FillKey, Arc<StoredArtifact>>,
     /// Bounds concurrent fills ([`ServiceLimits::max_fills`]).
     fill_slots: tokio::sync::Semaphore,
     /// Spool space for zips in flight, in KiB ([`ServiceLimits::spool_budget`]).
@@ -217,6 +241,8 @@ pub struct Service {
     /// The policy in force; swapped whole on reload.
     policy: RwLock<Arc<ActivePolicy>>,
     policy_source: Option<PolicySource>,
+    /// Why the last reload was rejected, until one succeeds.
+    reload_error: Mutex<Option<String>>,
 }
 
 async fn blocking<T: Send + 'static>(
@@ -246,6 +272,7 @@ impl Drop for Gauge {
 
 /// Counts a cache lookup.
 fn cache_metric(endpoint: &'static str, hit: bool) {
+    crate::status::cache(hit);
     let result = if hit { "hit" } else { "miss" };
     metrics::counter!("goward_cache_total", "endpoint" => endpoint, "result" => result)
         .increment(1);
@@ -255,6 +282,7 @@ impl Service {
     /// Builds the service. `sumdbs[0]` proves modules; every database in
     /// the list is served under `/sumdb/<name>/`.
     pub fn new(
+        network: Network,
         upstreams: Arc<ProxyList>,
         store: Arc<dyn Store>,
         sumdbs: Vec<Arc<SumdbClient>>,
@@ -262,12 +290,13 @@ impl Service {
     ) -> Service {
         let ttl = limits.list_ttl;
         Service {
+            network,
             upstreams,
             store,
             sumdb_keys: sumdbs.iter().map(|c| c.verifier().clone()).collect(),
             sumdbs,
             artifacts: moka::future::Cache::builder().max_capacity(200_000).build(),
-            fills: Flights::new(),
+            fills: Flights::new("fill"),
             fill_slots: tokio::sync::Semaphore::new(limits.max_fills.max(1)),
             spool: tokio::sync::Semaphore::new(spool_units(limits.spool_budget)),
             infos: doc_cache(limits.memory_cache_bytes / 3, None),
@@ -280,20 +309,16 @@ impl Service {
             limits,
             policy: RwLock::new(Arc::new(ActivePolicy::embedded_default())),
             policy_source: None,
+            reload_error: Mutex::new(None),
         }
     }
 
     /// Puts `policy` in force; with `source`, [`Service::reload_policy`]
     /// and [`Service::watch_policy`] load that file again.
-    pub fn with_policy(
-        mut self,
-        policy: ActivePolicy,
-        source: Option<(PathBuf, HttpClient)>,
-    ) -> Service {
+    pub fn with_policy(mut self, policy: ActivePolicy, source: Option<PathBuf>) -> Service {
         self.policy = RwLock::new(Arc::new(policy));
-        self.policy_source = source.map(|(path, http)| PolicySource {
+        self.policy_source = source.map(|path| PolicySource {
             path,
-            http,
             last_seen: Mutex::new(None),
         });
         self.remember_files();
@@ -342,6 +367,36 @@ impl Service {
         let _ = self.reload_from(src, Some(now));
     }
 
+    /// What the operator's page shows ([`crate::status`]).
+    pub async fn status(&self) -> crate::status::Status {
+        // The count is exact only once pending inserts are applied.
+        self.artifacts.run_pending_tasks().await;
+        let pol = self.policy();
+        let (cache_hits, cache_misses, minutes, recent_refusals) = crate::status::snapshot();
+        crate::status::Status {
+            version: crate::metrics::VERSION,
+            commit: crate::metrics::COMMIT,
+            uptime_secs: crate::status::uptime_secs(),
+            sumdbs: self.sumdbs.iter().map(|c| c.status()).collect(),
+            policy: crate::status::PolicyStatus {
+                origin: pol.policy.origin().to_owned(),
+                loaded_at: pol.loaded_at,
+                rules: pol.policy.rule_count(),
+                last_reload_error: self
+                    .reload_error
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .clone(),
+            },
+            upstream: self.upstreams.describe(),
+            artifacts_in_memory: self.artifacts.entry_count(),
+            cache_hits,
+            cache_misses,
+            minutes,
+            recent_refusals,
+        }
+    }
+
     /// The policy in force.
     pub fn policy(&self) -> Arc<ActivePolicy> {
         self.policy
@@ -382,7 +437,7 @@ impl Service {
     }
 
     fn apply_reload(&self, src: &PolicySource) -> Result<(), PolicyLoadError> {
-        match load_policy(&src.path, &src.http) {
+        match load_policy(&src.path, &self.network) {
             Ok(active) => {
                 *self
                     .policy
@@ -392,11 +447,19 @@ impl Service {
                 self.lists.invalidate_all();
                 self.latests.invalidate_all();
                 self.infos.invalidate_all();
+                *self
+                    .reload_error
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
                 metrics::counter!("goward_policy_reloads_total", "result" => "ok").increment(1);
                 tracing::info!(target: "goward::policy", policy = %src.path.display(), "policy reloaded");
                 Ok(())
             }
             Err(e) => {
+                *self
+                    .reload_error
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(e.to_string());
                 metrics::counter!("goward_policy_reloads_total", "result" => "rejected")
                     .increment(1);
                 tracing::error!(target: "goward::policy", policy = %src.path.display(),
@@ -551,7 +614,7 @@ impl Service {
         // Any failure is final (502), never a 404 the client would fall
         // through on to a source that does not check retractions.
         let fail = |e: Failure| match &*e {
-            ProxyError::Denied { .. } => e,
+            ProxyError::Denied { .. } | ProxyError::NotInOfflineCache { .. } => e,
             other => cannot(other.to_string()),
         };
         // The go.mod of `version`, if the policy lets it be read.
@@ -573,7 +636,12 @@ impl Service {
             Ok(latest) => info::check_info(&latest, None).map_err(|e| cannot(e.to_string()))?,
             // No `@latest` (a `file://` mirror made by `go mod download`, some
             // proxies): derived from `@v/list`, as the go command does.
-            Err(e) if matches!(&*e, ProxyError::NotFound(..)) => {
+            Err(e)
+                if matches!(
+                    &*e,
+                    ProxyError::NotFound(..) | ProxyError::NotInOfflineCache { .. }
+                ) =>
+            {
                 let list = self.list_decided(pol, &mv.module).await.map_err(fail)?;
                 match crate::policy::retract::latest_from_list(&String::from_utf8_lossy(&list)) {
                     ListLatest::Version(v) | ListLatest::Pseudo(v) => v,
@@ -636,33 +704,63 @@ impl Service {
         Ok(())
     }
 
-    fn store(&self) -> Arc<dyn Store> {
+    /// The store, for commands that read it directly (`verify-toolchain`).
+    pub(crate) fn store(&self) -> Arc<dyn Store> {
         self.store.clone()
     }
 
-    /// Whether small reads from the store may run on an async worker
-    /// ([`Store::small_io_inline`]).
-    pub fn store_reads_inline(&self) -> bool {
-        self.store.small_io_inline()
-    }
-
-    /// Runs a store operation; a `small` one may run inline (see
-    /// [`crate::cache::run`]).
-    async fn store_op<T: Send + 'static>(
+    /// GETs a small upstream body; `what` names it if offline.
+    async fn fetch_small(
         &self,
-        small: bool,
-        f: impl FnOnce(&dyn Store) -> Result<T, StoreError> + Send + 'static,
-    ) -> Result<T, ProxyError> {
-        crate::cache::run(self.store(), small, f)
-            .await
-            .map_err(ProxyError::from)
+        ups: &ProxyList,
+        rel: &str,
+        max: u64,
+        what: &str,
+    ) -> Result<Bytes, ProxyError> {
+        let (body, _) = ups.get(rel).await.map_err(|e| upstream_error(e, what))?;
+        metrics::counter!("goward_upstream_requests_total", "kind" => "proxy").increment(1);
+        body.bytes(max).await.map_err(|e| upstream_error(e, what))
     }
 
-    /// GETs a small upstream body.
-    async fn fetch_small(&self, ups: &ProxyList, rel: &str, max: u64) -> Result<Bytes, ProxyError> {
-        let (body, _) = ups.get(rel).await.map_err(upstream_error)?;
-        metrics::counter!("goward_upstream_requests_total", "kind" => "proxy").increment(1);
-        body.bytes(max).await.map_err(upstream_error)
+    /// Whether only the cache answers.
+    pub fn mode(&self) -> UpstreamMode {
+        self.network.mode()
+    }
+
+    /// Offline `@v/list`: the versions the store holds a record for (the
+    /// go command filters and sorts it again).
+    async fn offline_list(&self, m: &ModulePath) -> Result<Bytes, ProxyError> {
+        let mut versions = self.store.versions(m.as_str()).await?;
+        if versions.is_empty() {
+            return Err(ProxyError::NotInOfflineCache {
+                what: format!("{} @v/list", m.as_str()),
+            });
+        }
+        crate::semver::sort(&mut versions);
+        versions.dedup();
+        Ok(Bytes::from(
+            versions
+                .iter()
+                .map(|v| format!("{v}\n"))
+                .collect::<String>(),
+        ))
+    }
+
+    /// Offline `@latest`: the stored `.info` of the version the go command
+    /// would pick from [`Service::offline_list`].
+    async fn offline_latest(&self, m: &ModulePath) -> Result<Bytes, ProxyError> {
+        let missing = || ProxyError::NotInOfflineCache {
+            what: format!("{} @latest", m.as_str()),
+        };
+        let list = self.offline_list(m).await.map_err(|_| missing())?;
+        let version =
+            match crate::policy::retract::latest_from_list(&String::from_utf8_lossy(&list)) {
+                ListLatest::Version(v) | ListLatest::Pseudo(v) => v,
+                ListLatest::IfGoMod { with_go_mod, .. } => with_go_mod,
+                ListLatest::None => return Err(missing()),
+            };
+        let mv = ModuleVersion::new(m.clone(), &version)?;
+        self.stored_info(&mv).await?.ok_or_else(missing)
     }
 
     /// `@v/list`: refreshed after the TTL; the last good copy is served when
@@ -674,6 +772,9 @@ impl Service {
 
     async fn list_decided(&self, pol: &ActivePolicy, m: &ModulePath) -> Result<Bytes, Failure> {
         let d = self.enforce(pol.policy.decide(m.as_str(), None), m.as_str(), "list")?;
+        if self.mode() == UpstreamMode::Offline {
+            return Ok(self.offline_list(m).await?);
+        }
         let ups = self.route(pol, &d)?;
         self.lists
             .try_get_with(
@@ -699,6 +800,9 @@ impl Service {
         m: &ModulePath,
     ) -> Result<Bytes, Failure> {
         let d = self.enforce(pol.policy.decide(m.as_str(), None), m.as_str(), "latest")?;
+        if self.mode() == UpstreamMode::Offline {
+            return Ok(self.offline_latest(m).await?);
+        }
         let ups = self.route(pol, &d)?;
         self.latests
             .try_get_with(
@@ -724,7 +828,7 @@ impl Service {
         } else {
             MAX_INFO
         };
-        let fresh = self.fetch_small(ups, &rel, max).await.and_then(|b| {
+        let fresh = self.fetch_small(ups, &rel, max, &rel).await.and_then(|b| {
             if is_list {
                 Ok(sanitize_list(&b))
             } else {
@@ -737,17 +841,15 @@ impl Service {
         });
         match fresh {
             Ok(b) => {
-                let (k, b2) = (key.clone(), b.clone());
-                self.store_op(!k.durable(), move |s| s.put_doc(&k, &b2))
-                    .await?;
+                self.store.put_doc(&key, b.clone()).await?;
                 Ok(b)
             }
             Err(e @ ProxyError::NotFound(..)) => Err(e),
             Err(e) => {
-                let k = key.clone();
                 // Re-validated on read: the file is not fsynced (see DiskStore).
                 let stale = self
-                    .store_op(true, move |s| s.get_doc(&k))
+                    .store
+                    .get_doc(&key)
                     .await?
                     .filter(|b| is_list || info::check_info(b, None).is_ok())
                     .map(|b| if is_list { sanitize_list(&b) } else { b });
@@ -775,32 +877,43 @@ impl Service {
         }
         self.infos
             .try_get_with(mv.clone(), async {
+                if let Some(b) = self.stored_info(mv).await? {
+                    cache_metric("info", true);
+                    return Ok(b);
+                }
                 let key = DocKey::Info(
                     mv.module.escaped().to_owned(),
                     mv.escaped_version().to_owned(),
                 );
-                let k = key.clone();
-                // Re-validated on read: the file is not fsynced (see DiskStore).
-                if let Some(b) = self.store_op(true, move |s| s.get_doc(&k)).await?
-                    && info::check_info(&b, Some(mv.version())).is_ok()
-                {
-                    cache_metric("info", true);
-                    return Ok(b);
-                }
                 cache_metric("info", false);
                 let b = self
-                    .fetch_small(&ups, &mv.upstream_path("info"), MAX_INFO)
+                    .fetch_small(
+                        &ups,
+                        &mv.upstream_path("info"),
+                        MAX_INFO,
+                        &format!("{mv} .info"),
+                    )
                     .await?;
                 info::check_info(&b, Some(mv.version())).map_err(|source| ProxyError::Info {
                     target: mv.to_string(),
                     source,
                 })?;
-                let b2 = b.clone();
-                self.store_op(!key.durable(), move |s| s.put_doc(&key, &b2))
-                    .await?;
+                self.store.put_doc(&key, b.clone()).await?;
                 Ok(b)
             })
             .await
+    }
+
+    /// The stored `.info` of `mv`, if valid: re-validated on read, since the
+    /// file is not fsynced (see DiskStore).
+    async fn stored_info(&self, mv: &ModuleVersion) -> Result<Option<Bytes>, ProxyError> {
+        let key = DocKey::Info(
+            mv.module.escaped().to_owned(),
+            mv.escaped_version().to_owned(),
+        );
+        // Re-validated on read: the file is not fsynced (see DiskStore).
+        let b = self.store.get_doc(&key).await?;
+        Ok(b.filter(|b| info::check_info(b, Some(mv.version())).is_ok()))
     }
 
     /// `.info` for a query such as a branch name: validated, not cached.
@@ -816,7 +929,12 @@ impl Service {
         let ev = crate::module::escape_version(query)
             .map_err(|e| Arc::new(ProxyError::Internal(e.to_string())))?;
         let b = self
-            .fetch_small(&ups, &format!("{}/@v/{ev}.info", m.escaped()), MAX_INFO)
+            .fetch_small(
+                &ups,
+                &format!("{}/@v/{ev}.info", m.escaped()),
+                MAX_INFO,
+                &format!("{}@{query} .info", m.as_str()),
+            )
             .await?;
         let version = info::check_info(&b, None).map_err(|source| ProxyError::Info {
             target: format!("{}@{query}", m.as_str()),
@@ -846,33 +964,16 @@ impl Service {
         d: &Decision,
     ) -> Result<Bytes, Failure> {
         for _ in 0..2 {
-            let meta = self.artifact(ArtifactKind::Mod, mv, pol, d).await?;
-            let m = meta.clone();
-            let small = m.size <= crate::cache::SMALL_IO;
-            let read = self
-                .store_op(small, move |s| {
-                    use std::io::Read;
-                    let f = s.open_blob(&m)?;
-                    let mut buf = Vec::with_capacity(m.size as usize);
-                    f.take(gomod::MAX_GO_MOD + 1)
-                        .read_to_end(&mut buf)
-                        .map_err(|e| StoreError::io("read", "blob", e))?;
-                    Ok(buf)
-                })
-                .await;
+            let artifact = self.artifact(ArtifactKind::Mod, mv, pol, d).await?;
+            let read = match self.open_blob(artifact).await {
+                Ok(r) => r.read_all().await,
+                Err(e) => Err(e),
+            };
             match read {
-                Ok(buf) if crate::cache::disk::hex(&sha2::Sha256::digest(&buf)) == meta.sha256 => {
-                    return Ok(Bytes::from(buf));
-                }
-                Ok(_) => {
-                    self.quarantine(&meta, "cached go.mod failed its digest check")
-                        .await
-                }
-                Err(ProxyError::Store(e)) => {
-                    self.quarantine(&meta, &format!("cached go.mod is unreadable: {e}"))
-                        .await;
-                }
-                Err(e) => return Err(Arc::new(e)),
+                Ok(b) => return Ok(b),
+                // Quarantined: fetch and prove it again.
+                Err(ReadError::Quarantined(_)) => {}
+                Err(e) => return Err(Arc::new(ProxyError::Internal(format!("{mv}: {e}")))),
             }
         }
         Err(Arc::new(ProxyError::Internal(format!(
@@ -914,9 +1015,8 @@ impl Service {
         });
     }
 
-    /// The metadata of a proven zip; the caller streams the blob with
-    /// [`Service::open_zip`] and re-checks its digest while serving.
-    pub async fn zip(self: &Arc<Self>, mv: &ModuleVersion) -> Result<Arc<ArtifactMeta>, Failure> {
+    /// A proven zip; the caller reads it with [`Service::open_zip`].
+    pub async fn zip(self: &Arc<Self>, mv: &ModuleVersion) -> Result<Arc<StoredArtifact>, Failure> {
         let pol = self.policy();
         let d = self
             .decide_version(&pol, mv, Some(ArtifactKind::Zip))
@@ -924,20 +1024,16 @@ impl Service {
         self.artifact(ArtifactKind::Zip, mv, &pol, &d).await
     }
 
-    /// Opens a stored zip; a missing blob is quarantined and re-fetched once.
-    pub async fn open_zip(
-        self: &Arc<Self>,
-        mv: &ModuleVersion,
-    ) -> Result<(Arc<ArtifactMeta>, std::fs::File), Failure> {
+    /// Opens a proven zip for a verifying read ([`crate::cache::read`]); a
+    /// blob that cannot be opened is quarantined and the version fetched
+    /// and proven again, once.
+    pub async fn open_zip(self: &Arc<Self>, mv: &ModuleVersion) -> Result<VerifiedRead, Failure> {
         for _ in 0..2 {
-            let meta = self.zip(mv).await?;
-            let m = meta.clone();
-            match self.store_op(true, move |s| s.open_blob(&m)).await {
-                Ok(f) => return Ok((meta, f)),
-                Err(e) => {
-                    self.quarantine(&meta, &format!("cached zip is unreadable: {e}"))
-                        .await
-                }
+            let artifact = self.zip(mv).await?;
+            match self.open_blob(artifact).await {
+                Ok(r) => return Ok(r),
+                Err(ReadError::Quarantined(_)) => {}
+                Err(e) => return Err(Arc::new(ProxyError::Internal(format!("{mv}: {e}")))),
             }
         }
         Err(Arc::new(ProxyError::Internal(format!(
@@ -945,19 +1041,52 @@ impl Service {
         ))))
     }
 
-    /// Moves a corrupted blob aside and forgets it, so the next request
-    /// fetches and proves the version again.
-    pub async fn quarantine(&self, meta: &ArtifactMeta, why: &str) {
-        metrics::counter!("goward_verification_failures_total", "reason" => "cache_digest_mismatch").increment(1);
-        if let Ok(mv) =
-            ModulePath::new(&meta.module).and_then(|m| ModuleVersion::new(m, &meta.version))
-        {
-            self.artifacts.invalidate(&(meta.kind, mv)).await;
+    /// A verified copy of a proven zip in a local, seekable spool file (for
+    /// reading its entries): the bytes are copied through the verifying
+    /// read, so the copy is complete only if its digest matched. `Ok(Err)`:
+    /// the stored blob failed and was quarantined.
+    pub async fn zip_copy(
+        self: &Arc<Self>,
+        mv: &ModuleVersion,
+    ) -> Result<Result<std::fs::File, ReadError>, Failure> {
+        let blob = self.open_zip(mv).await?;
+        let spool = self.store.spool().await.map_err(|e| Arc::new(e.into()))?;
+        let io = |e: std::io::Error| {
+            Arc::new(ProxyError::Store(StoreError::io("open", spool.path(), e)))
+        };
+        let mut file = tokio::fs::File::from_std(spool.reopen().map_err(io)?);
+        if let Err(e) = blob.copy_to(&mut file).await {
+            return Ok(Err(e));
         }
-        let (m, w) = (meta.clone(), why.to_owned());
-        if let Err(e) = self.store_op(false, move |s| s.quarantine(&m, &w)).await {
-            tracing::error!(module = %meta.module, version = %meta.version, "quarantine failed: {e}");
-        }
+        drop(file);
+        // The spool file's name goes when `spool` drops; the handle stays.
+        spool.reopen().map(Ok).map_err(io)
+    }
+
+    /// Opens an artifact's blob for a verifying read whose quarantine also
+    /// makes this service forget the artifact.
+    async fn open_blob(
+        self: &Arc<Self>,
+        artifact: Arc<StoredArtifact>,
+    ) -> Result<VerifiedRead, ReadError> {
+        VerifiedRead::open(self.store(), artifact.clone(), Some(self.forget(&artifact))).await
+    }
+
+    /// A hook that drops `artifact` from memory, so the next request loads
+    /// or fetches it again.
+    fn forget(self: &Arc<Self>, artifact: &StoredArtifact) -> OnQuarantine {
+        let svc = Arc::downgrade(self);
+        let key = ModulePath::new(&artifact.module)
+            .and_then(|m| ModuleVersion::new(m, &artifact.version))
+            .ok()
+            .map(|mv| (artifact.kind, mv));
+        Box::new(move || {
+            Box::pin(async move {
+                if let (Some(svc), Some(key)) = (svc.upgrade(), key) {
+                    svc.artifacts.invalidate(&key).await;
+                }
+            })
+        })
     }
 
     /// A stored artifact, or fetch → verify → store, under an allowed
@@ -971,7 +1100,7 @@ impl Service {
         mv: &ModuleVersion,
         pol: &Arc<ActivePolicy>,
         d: &Decision,
-    ) -> Result<Arc<ArtifactMeta>, Failure> {
+    ) -> Result<Arc<StoredArtifact>, Failure> {
         let endpoint = if kind == ArtifactKind::Zip {
             "zip"
         } else {
@@ -1039,9 +1168,14 @@ impl Service {
         mv: &ModuleVersion,
         pol: &Arc<ActivePolicy>,
         d: &Decision,
-    ) -> Result<Arc<ArtifactMeta>, Failure> {
-        let (m, v) = (mv.module.as_str().to_owned(), mv.version().to_owned());
-        let stored = match self.store_op(true, move |s| s.meta(kind, &m, &v)).await? {
+    ) -> Result<Arc<StoredArtifact>, Failure> {
+        let id = RecordId::new(kind, mv.module.as_str(), mv.version());
+        let stored = match self
+            .store
+            .record(&id)
+            .await
+            .map_err(|e| Arc::new(e.into()))?
+        {
             Some(meta) => self.recheck_loaded(mv, meta, pol).await?,
             None => None,
         };
@@ -1071,7 +1205,7 @@ impl Service {
         mv: &ModuleVersion,
         pol: &Arc<ActivePolicy>,
         d: &Decision,
-    ) -> Result<ArtifactMeta, ProxyError> {
+    ) -> Result<StoredArtifact, ProxyError> {
         let waiting = Gauge::enter("goward_fills_waiting");
         let _slot = self
             .fill_slots
@@ -1080,14 +1214,16 @@ impl Service {
             .map_err(|e| ProxyError::Internal(e.to_string()))?;
         drop(waiting);
         let _running = Gauge::enter("goward_fills_running");
-        match kind {
+        let meta = match kind {
             ArtifactKind::Zip => self.fetch_zip(mv, pol, d).await,
             ArtifactKind::Mod => self.fetch_mod(mv, pol, d).await,
-        }
+        }?;
+        crate::audit::proven(&meta, d.rule.as_deref());
+        Ok(meta)
     }
 
     /// Re-checks a record read from the store before this process serves it
-    /// ([`recheck::recheck_record`], as `goward cache verify` does): about
+    /// ([`crate::cache::recheck`], as `goward cache verify` does): about
     /// exactly `mv`, its blob's SHA-256 and `h1:` as recorded (so it cannot
     /// name another version's blob), every proof re-checked offline. Runs
     /// once per record per process: the record then stays in memory. One
@@ -1098,10 +1234,9 @@ impl Service {
         mv: &ModuleVersion,
         meta: ArtifactMeta,
         pol: &ActivePolicy,
-    ) -> Result<Option<ArtifactMeta>, ProxyError> {
-        let small = meta.size <= crate::cache::SMALL_IO;
+    ) -> Result<Option<StoredArtifact>, ProxyError> {
         // A large zip is read whole: bounded like a fresh zip check.
-        let _permit = if small {
+        let _permit = if meta.size <= crate::cache::SMALL_IO {
             None
         } else {
             Some(
@@ -1111,38 +1246,37 @@ impl Service {
                     .map_err(|e| ProxyError::Internal(e.to_string()))?,
             )
         };
-        let (m, limits) = (meta.clone(), self.limits.zip.clone());
-        let digests = self
-            .store_op(small, move |s| Ok(recheck::blob_digests(s, &m, &limits)))
-            .await?;
         let anchors = TrustAnchors {
             sumdb_keys: &self.sumdb_keys,
             policy: &pol.policy,
         };
         let want = (meta.kind, mv.module.as_str(), mv.version());
-        let e: RecheckError = match digests
-            .and_then(|d| recheck::recheck_record(&meta, want, &d, &anchors))
+        let rejected = match crate::cache::recheck(
+            &*self.store,
+            meta,
+            want,
+            &self.limits.zip,
+            &anchors,
+        )
+        .await
         {
-            Ok(r) => {
+            Ok((artifact, r)) => {
                 for why in r.unanchored {
-                    tracing::debug!(subject = %mv, kind = meta.kind.as_str(), "stored evidence not checked: {why}");
+                    tracing::debug!(subject = %mv, kind = artifact.kind.as_str(), "stored evidence not checked: {why}");
                 }
-                return Ok(Some(meta));
+                return Ok(Some(artifact));
             }
-            Err(e) => e,
+            Err(rejected) => rejected,
         };
+        let Rejected { meta, error: e } = *rejected;
         metrics::counter!("goward_verification_failures_total", "reason" => e.reason())
             .increment(1);
         let why = format!("cached record failed its re-check: {e}");
-        let blob_bad = e.what() == "blob";
-        self.store_op(false, move |s| {
-            if blob_bad {
-                s.quarantine(&meta, &why)
-            } else {
-                s.quarantine_record(&meta, &why)
-            }
-        })
-        .await?;
+        if e.what() == "blob" {
+            self.store.quarantine(&meta, &why).await?;
+        } else {
+            self.store.quarantine_record(&meta, &why).await?;
+        }
         Ok(None)
     }
 
@@ -1251,16 +1385,41 @@ impl Service {
             })
     }
 
+    /// What a conditional create gave: the artifact just written, or the
+    /// first proven copy already stored, re-checked like any loaded record
+    /// (one that fails is quarantined, and this request fails: the next
+    /// one fetches and proves it again).
+    async fn committed(
+        &self,
+        mv: &ModuleVersion,
+        created: Created,
+        pol: &ActivePolicy,
+    ) -> Result<StoredArtifact, ProxyError> {
+        match created {
+            Created::New(a) => Ok(a),
+            Created::Existing(meta) => {
+                let kind = meta.kind;
+                self.recheck_loaded(mv, meta, pol).await?.ok_or_else(|| {
+                    ProxyError::Internal(format!(
+                        "{mv}: the {} already stored failed its re-check and was quarantined; try again",
+                        kind.as_str()
+                    ))
+                })
+            }
+        }
+    }
+
     async fn fetch_mod(
         &self,
         mv: &ModuleVersion,
         pol: &ActivePolicy,
         d: &Decision,
-    ) -> Result<ArtifactMeta, ProxyError> {
+    ) -> Result<StoredArtifact, ProxyError> {
         let rel = mv.upstream_path("mod");
         let ups = self.route(pol, d)?;
+        let what = format!("{mv} .mod");
         let (bytes, proof) = tokio::join!(
-            self.fetch_small(&ups, &rel, gomod::MAX_GO_MOD),
+            self.fetch_small(&ups, &rel, gomod::MAX_GO_MOD, &what),
             self.prove(mv, ArtifactKind::Mod, pol, d)
         );
         let checked =
@@ -1274,8 +1433,8 @@ impl Service {
             target: mv.to_string(),
             source: Box::new(source),
         })?;
-        // Fsyncs: never inline.
-        self.store_op(false, move |s| s.put_mod(verified)).await
+        let created = self.store.create_mod(verified).await?;
+        self.committed(mv, created, pol).await
     }
 
     async fn fetch_zip(
@@ -1283,7 +1442,7 @@ impl Service {
         mv: &ModuleVersion,
         pol: &ActivePolicy,
         d: &Decision,
-    ) -> Result<ArtifactMeta, ProxyError> {
+    ) -> Result<StoredArtifact, ProxyError> {
         let ups = self.route(pol, d)?;
         let mut limits = self.limits.zip.clone();
         if let Some(cap) = d.max_zip_size {
@@ -1304,7 +1463,7 @@ impl Service {
                 p = &mut proof, if proven.is_none() => proven = Some(p),
             }
         };
-        let (body, _) = head.map_err(upstream_error)?;
+        let (body, _) = head.map_err(|e| upstream_error(e, &format!("{mv} .zip")))?;
         metrics::counter!("goward_upstream_requests_total", "kind" => "proxy").increment(1);
         if let Some(Err(e)) = proven {
             return Err(e);
@@ -1331,7 +1490,8 @@ impl Service {
             source: Box::new(source),
         })?;
         // The spool space is released once the zip is stored (or dropped).
-        self.store_op(false, move |s| s.put_zip(verified)).await
+        let created = self.store.create_zip(verified).await?;
+        self.committed(mv, created, pol).await
     }
 
     /// Streams a zip body into a temp file in the store (never into
@@ -1356,7 +1516,7 @@ impl Service {
             .acquire_many(u32::try_from(units).unwrap_or(u32::MAX))
             .await
             .map_err(|e| ProxyError::Internal(e.to_string()))?;
-        let tmp = self.store_op(true, |s| s.temp_file()).await?;
+        let tmp = self.store.spool().await?;
         let std_file = tmp
             .reopen()
             .map_err(|e| ProxyError::Store(StoreError::io("open", tmp.path(), e)))?;
@@ -1364,7 +1524,7 @@ impl Service {
         let size = body
             .write_to(&mut file, limits.max_zip_file)
             .await
-            .map_err(upstream_error)?;
+            .map_err(|e| upstream_error(e, &mv.to_string()))?;
         drop(file);
         let (m, v) = (mv.module.as_str().to_owned(), mv.version().to_owned());
         let target = mv.to_string();
@@ -1388,8 +1548,14 @@ impl Service {
 }
 
 /// Maps an upstream failure: not-found keeps its status and the upstream's
-/// reason so the go command shows it and may fall through.
-fn upstream_error(e: crate::upstream::FetchError) -> ProxyError {
+/// reason so the go command shows it and may fall through; offline, nothing
+/// was asked and `what` is not in the cache.
+fn upstream_error(e: crate::upstream::FetchError, what: &str) -> ProxyError {
+    if e.kind == FetchErrorKind::Offline {
+        return ProxyError::NotInOfflineCache {
+            what: what.to_owned(),
+        };
+    }
     metrics::counter!("goward_upstream_errors_total", "kind" => "proxy", "reason" => e.reason())
         .increment(1);
     match &e.kind {

@@ -1,22 +1,35 @@
-//! The verified cache: content-addressed blobs plus per-version metadata that
-//! records what was proven.
+//! The verified cache: content-addressed blobs plus per-version records of
+//! what was proven.
 //!
 //! Trust rule: a blob enters the store only inside a [`VerifiedZip`] or
-//! [`VerifiedMod`], and its SHA-256 is re-checked every time it is read back
-//! (see [`crate::service`]); metadata documents (`.info`, lists, checksum
-//! database tiles and lookups) are written only after their own checks ran.
+//! [`VerifiedMod`]; a record read back from storage ([`ArtifactMeta`]) is
+//! untrusted input until [`trust`] re-checked it against its blob and the
+//! trust anchors; only then (or right after a verified create) does the
+//! caller hold a [`StoredArtifact`], the one thing a blob can be opened
+//! with, and every read of it re-checks its digest on the way ([`read`]).
+//! Metadata documents (`.info`, lists, checksum-database tiles and lookups)
+//! are written only after their own checks ran.
+//!
 //! [`Store`] is a trait because a shared object store implementation follows
-//! the local disk one.
+//! the local disk one ([`DiskStore`]): it is async, and names locations only
+//! through records, content addresses and [`DocKey`]s.
 
 pub mod disk;
+pub mod read;
 
 use std::fmt;
+use std::future::Future;
 use std::path::PathBuf;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
+use crate::verify::proof::TrustAnchors;
+use crate::verify::recheck::{self, BlobDigests, RecheckError, RecheckedMeta};
+use crate::verify::zip::ZipLimits;
 use crate::verify::{ArtifactKind, VerifiedMod, VerifiedZip};
 
 pub use disk::DiskStore;
@@ -146,127 +159,491 @@ pub struct SweepReport {
 /// [`Store::small_io_inline`]): go.mod files, `.info`, most module zips.
 pub const SMALL_IO: u64 = 64 << 10;
 
-/// Where verified artifacts live. Methods block; async callers run them
-/// through [`run`], which puts them on the blocking pool unless they are
-/// small and the store says small operations are cheap.
+/// Blobs up to this size are read whole when opened ([`Store::open_blob`]),
+/// in one call, and a zip this small is sent as one body once its digest
+/// matched (most module zips are a few KiB); larger ones stream.
+pub const SMALL_READ: u64 = 256 << 10;
+
+/// A boxed future of a store operation. The trait is used as `dyn Store`
+/// (one store chosen at start-up), and `async fn` in a trait is not
+/// object-safe; boxing by hand costs one allocation per call, as the
+/// `async-trait` crate would, without adding a dependency.
+pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
+
+/// A stored artifact whose record passed its re-check ([`trust`]) or was
+/// just written from a proof token. Only this module (and the stores in it)
+/// can construct one, so opening or serving a blob — which requires one —
+/// is impossible from a record that skipped the re-check:
+///
+/// ```compile_fail,E0451
+/// fn forge(meta: goward::cache::ArtifactMeta) -> goward::cache::StoredArtifact {
+///     goward::cache::StoredArtifact { meta }
+/// }
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredArtifact {
+    meta: ArtifactMeta,
+}
+
+impl StoredArtifact {
+    /// Only for a record proven in this process (a store's create) or
+    /// re-checked by [`trust`].
+    fn new(meta: ArtifactMeta) -> StoredArtifact {
+        StoredArtifact { meta }
+    }
+
+    /// The re-checked record.
+    pub fn meta(&self) -> &ArtifactMeta {
+        &self.meta
+    }
+}
+
+impl std::ops::Deref for StoredArtifact {
+    type Target = ArtifactMeta;
+    fn deref(&self) -> &ArtifactMeta {
+        &self.meta
+    }
+}
+
+/// What a conditional create found.
+#[derive(Debug)]
+pub enum Created {
+    /// The artifact was written (or the same bytes were recorded with the
+    /// proofs just made): trusted, it was proven in this process.
+    New(StoredArtifact),
+    /// Another proven copy of the version was already stored and stays (the
+    /// first proven copy wins). Read back from storage, so untrusted until
+    /// re-checked ([`trust`]).
+    Existing(ArtifactMeta),
+}
+
+/// Which record: an artifact kind of a module version.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct RecordId {
+    /// Zip or go.mod.
+    pub kind: ArtifactKind,
+    /// Module path.
+    pub module: String,
+    /// Canonical version.
+    pub version: String,
+}
+
+impl RecordId {
+    /// The record of `kind` of `module@version`.
+    pub fn new(kind: ArtifactKind, module: &str, version: &str) -> RecordId {
+        RecordId {
+            kind,
+            module: module.to_owned(),
+            version: version.to_owned(),
+        }
+    }
+
+    /// The record `meta` claims to be.
+    pub fn of(meta: &ArtifactMeta) -> RecordId {
+        RecordId::new(meta.kind, &meta.module, &meta.version)
+    }
+}
+
+/// One record found by [`Store::list_records`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecordEntry {
+    /// Where it is (a path for the disk store), for reports.
+    pub location: String,
+    /// Which record its location names; `Err` if the location is not a
+    /// valid record name (such a file can only be quarantined).
+    pub id: Result<RecordId, String>,
+}
+
+/// One blob found by [`Store::list_blobs`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BlobEntry {
+    /// Where it is, for reports.
+    pub location: String,
+    /// Its name: the claimed lowercase hex SHA-256.
+    pub name: String,
+    /// Whether the name is a content address where the store puts it.
+    pub well_named: bool,
+    /// Size in bytes.
+    pub size: u64,
+    /// Last write.
+    pub modified: Option<SystemTime>,
+}
+
+/// One re-fetchable document (`.info`, `@v/list`, `@latest`) found by
+/// [`Store::list_docs`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DocEntry {
+    /// Its key.
+    pub key: DocKey,
+    /// Where it is, for reports.
+    pub location: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// Last write.
+    pub modified: Option<SystemTime>,
+}
+
+/// A stored blob opened for reading: an async reader and the length the
+/// store reports. Its bytes are unchecked: [`read`] hashes them on the way.
+pub struct BlobReader {
+    /// Length in bytes.
+    pub len: u64,
+    /// The bytes.
+    pub reader: Pin<Box<dyn tokio::io::AsyncRead + Send>>,
+}
+
+impl fmt::Debug for BlobReader {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BlobReader")
+            .field("len", &self.len)
+            .finish()
+    }
+}
+
+/// A blob as a local, seekable file (the blob itself for a disk store; a
+/// spooled copy for a remote one), for checks that need random access.
+#[derive(Clone)]
+pub struct LocalBlob {
+    open: Arc<dyn Fn() -> std::io::Result<std::fs::File> + Send + Sync>,
+    _spool: Option<Arc<tempfile::TempPath>>,
+}
+
+impl LocalBlob {
+    /// A blob opened by `open` (each call a fresh handle).
+    pub fn new(open: impl Fn() -> std::io::Result<std::fs::File> + Send + Sync + 'static) -> Self {
+        LocalBlob {
+            open: Arc::new(open),
+            _spool: None,
+        }
+    }
+
+    /// A spooled copy, removed when the last clone is dropped.
+    pub fn spooled(path: tempfile::TempPath) -> Self {
+        let p: PathBuf = path.to_path_buf();
+        LocalBlob {
+            open: Arc::new(move || std::fs::File::open(&p)),
+            _spool: Some(Arc::new(path)),
+        }
+    }
+
+    /// A new handle on the bytes.
+    pub fn open(&self) -> std::io::Result<std::fs::File> {
+        (self.open)()
+    }
+}
+
+impl fmt::Debug for LocalBlob {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("LocalBlob")
+    }
+}
+
+/// The blob a record names, before the record is re-checked: only
+/// [`digests`] makes one, to read the bytes for the re-check.
+#[derive(Debug, Clone, Copy)]
+pub struct UncheckedBlob<'a> {
+    meta: &'a ArtifactMeta,
+}
+
+impl UncheckedBlob<'_> {
+    /// Lowercase hex SHA-256 the record names the blob by.
+    pub fn sha256(&self) -> &str {
+        &self.meta.sha256
+    }
+    /// Size the record says.
+    pub fn size(&self) -> u64 {
+        self.meta.size
+    }
+}
+
+/// Where verified artifacts live. Every operation is async so that a store
+/// on the network fits; [`DiskStore`] runs what is cheap inline and what
+/// fsyncs or reads much on the blocking pool.
 pub trait Store: Send + Sync + fmt::Debug {
-    /// Whether a small operation — reading metadata, a document or a blob
-    /// of at most [`SMALL_IO`] bytes, opening a blob, creating a temp file,
-    /// writing a document that is not [durable](DocKey::durable) — may run
-    /// on an async worker. A local disk answers those from the page cache
-    /// in microseconds, less than handing them to a blocking thread costs
-    /// (about 0.1 ms of wake-up per hop measured on the bench machine,
-    /// several hops per request); a network store must say no. Anything
-    /// that fsyncs or reads a large blob always goes to the blocking pool.
+    /// Whether a small operation — reading a record, a document or a blob
+    /// of at most [`SMALL_IO`] bytes, checking a small spooled zip — may run
+    /// on an async worker, and [`Store::get_doc_now`] answers. A local disk
+    /// answers those from the page cache in microseconds, less than handing
+    /// them to a blocking thread costs (about 0.1 ms of wake-up per hop
+    /// measured on the bench machine, several hops per request); a network
+    /// store must say no.
     fn small_io_inline(&self) -> bool {
         false
     }
 
-    /// A new temp file in the store's spool area, on the same filesystem as
-    /// the blobs so that committing is a rename.
-    fn temp_file(&self) -> Result<tempfile::NamedTempFile, StoreError>;
+    /// Where the store is, for reports (the cache directory).
+    fn describe(&self) -> String;
 
-    /// Stores a verified zip. If the version is already stored with other
-    /// bytes, the proven copy already there is kept.
-    fn put_zip(&self, zip: VerifiedZip) -> Result<ArtifactMeta, StoreError>;
+    /// Where the blob with this content address is (or would be), for reports.
+    fn blob_location(&self, sha256: &str) -> String;
 
-    /// Stores a verified go.mod (same immutability rule as `put_zip`).
-    fn put_mod(&self, m: VerifiedMod) -> Result<ArtifactMeta, StoreError>;
+    /// Where a document is (or would be), for reports.
+    fn doc_location(&self, key: &DocKey) -> String;
 
-    /// The metadata of a stored artifact.
-    fn meta(
-        &self,
-        kind: ArtifactKind,
-        module: &str,
-        version: &str,
-    ) -> Result<Option<ArtifactMeta>, StoreError>;
+    /// A new local, seekable temp file: the spool for a download and its
+    /// zip check, locked by its writer until it is committed or dropped.
+    fn spool(&self) -> StoreFuture<'_, tempfile::NamedTempFile>;
 
-    /// Opens a stored blob for reading; the caller re-checks its digest.
-    fn open_blob(&self, meta: &ArtifactMeta) -> Result<std::fs::File, StoreError>;
+    /// Stores a verified zip unless the version is already stored: a
+    /// conditional create. The first proven copy stays (a different copy
+    /// from the upstream is logged and dropped); the same bytes proven again
+    /// are recorded with the new proofs.
+    fn create_zip(&self, zip: VerifiedZip) -> StoreFuture<'_, Created>;
+
+    /// Stores a verified go.mod (the same conditional create).
+    fn create_mod(&self, m: VerifiedMod) -> StoreFuture<'_, Created>;
+
+    /// The stored record of `id`, untrusted until re-checked. A damaged
+    /// record proves nothing: it is quarantined and `None` returned.
+    fn record<'a>(&'a self, id: &'a RecordId) -> StoreFuture<'a, Option<ArtifactMeta>>;
+
+    /// The stored record of `id` as it is, damaged or not, leaving it in
+    /// place (`Err`: why it does not parse).
+    fn peek_record<'a>(
+        &'a self,
+        id: &'a RecordId,
+    ) -> StoreFuture<'a, Result<Option<ArtifactMeta>, String>>;
+
+    /// Every artifact record.
+    fn list_records(&self) -> StoreFuture<'_, Vec<RecordEntry>>;
+
+    /// The versions of `module` with a stored record (zip or go.mod),
+    /// sorted, once each: offline mode's `@v/list`.
+    fn versions<'a>(&'a self, module: &'a str) -> StoreFuture<'a, Vec<String>>;
+
+    /// Every blob.
+    fn list_blobs(&self) -> StoreFuture<'_, Vec<BlobEntry>>;
+
+    /// Every re-fetchable document (`.info`, `@v/list`, `@latest`).
+    fn list_docs(&self) -> StoreFuture<'_, Vec<DocEntry>>;
+
+    /// Opens the blob of a re-checked artifact.
+    fn open_blob<'a>(&'a self, artifact: &'a StoredArtifact) -> StoreFuture<'a, BlobReader>;
+
+    /// The blob a record names as a local file, to re-check it.
+    fn local_blob<'a>(&'a self, blob: UncheckedBlob<'a>) -> StoreFuture<'a, LocalBlob>;
+
+    /// SHA-256 and size of a listed blob's bytes (`None`: gone meanwhile).
+    fn hash_blob<'a>(&'a self, blob: &'a BlobEntry) -> StoreFuture<'a, Option<([u8; 32], u64)>>;
 
     /// Moves a blob that failed its digest check out of the way and forgets
-    /// the metadata that pointed at it, so the next request re-fetches.
-    fn quarantine(&self, meta: &ArtifactMeta, why: &str) -> Result<(), StoreError>;
+    /// the record that pointed at it, so the next request re-fetches.
+    fn quarantine<'a>(&'a self, meta: &'a ArtifactMeta, why: &'a str) -> StoreFuture<'a, ()>;
 
     /// Moves a record that failed its re-check out of the way, leaving its
     /// blob (intact, and maybe named by other records) in place.
-    fn quarantine_record(&self, meta: &ArtifactMeta, why: &str) -> Result<(), StoreError>;
+    fn quarantine_record<'a>(&'a self, meta: &'a ArtifactMeta, why: &'a str)
+    -> StoreFuture<'a, ()>;
 
-    /// Reads a document.
-    fn get_doc(&self, key: &DocKey) -> Result<Option<Bytes>, StoreError>;
+    /// Moves a listed file that is neither a valid record nor a valid blob
+    /// out of the way; returns where it went (`None`: already gone).
+    fn quarantine_location<'a>(
+        &'a self,
+        location: &'a str,
+        why: &'a str,
+    ) -> StoreFuture<'a, Option<String>>;
+
+    /// Removes a record (no error if absent).
+    fn remove_record<'a>(&'a self, id: &'a RecordId) -> StoreFuture<'a, ()>;
+
+    /// Removes a blob by its content address (returns whether it was there).
+    fn remove_blob<'a>(&'a self, sha256: &'a str) -> StoreFuture<'a, bool>;
+
+    /// Reads a document (an empty one counts as missing).
+    fn get_doc<'a>(&'a self, key: &'a DocKey) -> StoreFuture<'a, Option<Bytes>>;
+
+    /// [`Store::get_doc`] answered without waiting, for the checks that run
+    /// synchronously on every request (is a fork reported?); `None` when
+    /// this store cannot (any store that is not [`Store::small_io_inline`]).
+    fn get_doc_now(&self, _key: &DocKey) -> Option<Result<Option<Bytes>, StoreError>> {
+        None
+    }
 
     /// Writes a document atomically.
-    fn put_doc(&self, key: &DocKey, bytes: &[u8]) -> Result<(), StoreError>;
+    fn put_doc<'a>(&'a self, key: &'a DocKey, bytes: Bytes) -> StoreFuture<'a, ()>;
 
-    /// Removes a document (no error if absent).
-    fn delete_doc(&self, key: &DocKey) -> Result<(), StoreError>;
+    /// Removes a document; returns whether it was there.
+    fn delete_doc<'a>(&'a self, key: &'a DocKey) -> StoreFuture<'a, bool>;
 
     /// Writes `new` only if the document still holds `expected` (`None`:
     /// absent or empty), atomically with respect to every process sharing
     /// the store; returns whether it was written. This keeps two processes
     /// from rolling the trusted tree head back over each other.
-    fn compare_and_swap_doc(
-        &self,
-        key: &DocKey,
-        expected: Option<&[u8]>,
-        new: &[u8],
-    ) -> Result<bool, StoreError>;
+    fn compare_and_swap_doc<'a>(
+        &'a self,
+        key: &'a DocKey,
+        expected: Option<Bytes>,
+        new: Bytes,
+    ) -> StoreFuture<'a, bool>;
 }
 
-/// Runs a blocking store operation from async code: inline when `small` and
-/// the store allows it ([`Store::small_io_inline`]), else on the blocking
-/// pool.
-pub async fn run<T: Send + 'static>(
-    store: Arc<dyn Store>,
-    small: bool,
-    f: impl FnOnce(&dyn Store) -> Result<T, StoreError> + Send + 'static,
-) -> Result<T, StoreError> {
-    if small && store.small_io_inline() {
-        return f(&*store);
+/// Runs a store operation to completion from synchronous code (the
+/// offline commands), on a runtime of its own: never call it from async code.
+pub fn block_on<F: Future>(f: F) -> Result<F::Output, StoreError> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| StoreError::io("start", "async runtime", e))?;
+    Ok(rt.block_on(f))
+}
+
+/// A stored blob's digests as read back for the re-check of one record.
+/// Only [`digests`] makes one, from the bytes the store holds; [`trust`]
+/// accepts it only for a record naming the same blob (and, for a zip, the
+/// same module version, whose rules the zip was checked against).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Digested {
+    sha256: String,
+    size: u64,
+    zip_of: Option<(String, String)>,
+    digests: Result<BlobDigests, RecheckError>,
+}
+
+impl Digested {
+    fn key(meta: &ArtifactMeta) -> (String, u64, Option<(String, String)>) {
+        (
+            meta.sha256.clone(),
+            meta.size,
+            (meta.kind == ArtifactKind::Zip).then(|| (meta.module.clone(), meta.version.clone())),
+        )
     }
-    tokio::task::spawn_blocking(move || f(&*store))
-        .await
-        .map_err(|e| StoreError::io("join", "blocking task", std::io::Error::other(e)))?
+
+    /// Whether these digests stand for the blob `meta` names, read as `meta`'s kind.
+    pub fn fits(&self, meta: &ArtifactMeta) -> bool {
+        let (sha256, size, zip_of) = Digested::key(meta);
+        (sha256, size, zip_of) == (self.sha256.clone(), self.size, self.zip_of.clone())
+    }
+}
+
+/// Reads the blob `meta` names back and computes its digests as the
+/// artifact `meta` records (a zip passes every module-zip rule on the way,
+/// [`recheck::blob_digests`]). Small blobs are read inline where the store
+/// allows it, others on the blocking pool.
+pub async fn digests(store: &dyn Store, meta: &ArtifactMeta, limits: &ZipLimits) -> Digested {
+    let (sha256, size, zip_of) = Digested::key(meta);
+    let digests = match store.local_blob(UncheckedBlob { meta }).await {
+        Err(StoreError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+            Err(RecheckError::Blob("blob is missing".into()))
+        }
+        Err(e) => Err(RecheckError::Blob(format!("blob unreadable: {e}"))),
+        Ok(local) if meta.size <= SMALL_IO && store.small_io_inline() => {
+            recheck::blob_digests(&local, meta, limits)
+        }
+        Ok(local) => {
+            let (m, l) = (meta.clone(), limits.clone());
+            tokio::task::spawn_blocking(move || recheck::blob_digests(&local, &m, &l))
+                .await
+                .unwrap_or_else(|e| Err(RecheckError::Blob(format!("blob unreadable: {e}"))))
+        }
+    };
+    Digested {
+        sha256,
+        size,
+        zip_of,
+        digests,
+    }
+}
+
+/// A record that failed its re-check, handed back for quarantine.
+#[derive(Debug)]
+pub struct Rejected {
+    /// The record.
+    pub meta: ArtifactMeta,
+    /// Why.
+    pub error: RecheckError,
+}
+
+/// The one way a record read back from storage becomes a
+/// [`StoredArtifact`]: [`recheck::recheck_record`] of `meta` as the record
+/// of `want`, against the digests of the blob it names.
+pub fn trust(
+    meta: ArtifactMeta,
+    want: (ArtifactKind, &str, &str),
+    blob: &Digested,
+    anchors: &TrustAnchors<'_>,
+) -> Result<(StoredArtifact, RecheckedMeta), Box<Rejected>> {
+    if !blob.fits(&meta) {
+        return Err(Box::new(Rejected {
+            meta,
+            error: RecheckError::WrongBlob("the digests were read for another blob".into()),
+        }));
+    }
+    let checked = blob
+        .digests
+        .clone()
+        .and_then(|d| recheck::recheck_record(&meta, want, &d, anchors));
+    match checked {
+        Ok(r) => Ok((StoredArtifact::new(meta), r)),
+        Err(error) => Err(Box::new(Rejected { meta, error })),
+    }
+}
+
+/// [`digests`] then [`trust`].
+pub async fn recheck(
+    store: &dyn Store,
+    meta: ArtifactMeta,
+    want: (ArtifactKind, &str, &str),
+    limits: &ZipLimits,
+    anchors: &TrustAnchors<'_>,
+) -> Result<(StoredArtifact, RecheckedMeta), Box<Rejected>> {
+    let d = digests(store, &meta, limits).await;
+    trust(meta, want, &d, anchors)
+}
+
+/// Helpers for the store's tests: proven go.mod files without a network.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::*;
+    use crate::policy::Policy;
+    use crate::verify::proof::pinned::PinnedHash;
+    use crate::verify::{Proof, gomod};
+
+    /// The module every helper is about.
+    pub(crate) const M: &str = "example.com/m";
+
+    /// A policy (in `dir`) pinning `text` as the go.mod of `M@v1.0.0`.
+    pub(crate) fn pinning(dir: &std::path::Path, text: &str) -> Policy {
+        let h1 = crate::dirhash::hash_go_mod(text.as_bytes());
+        std::fs::write(dir.join("pins.sum"), format!("{M} v1.0.0/go.mod {h1}\n")).unwrap();
+        let origin = dir.join("policy.toml");
+        Policy::parse(
+            "[[allow]]\nname = \"m\"\nmodules = \"example.com/m\"\nproof = [\"pinned\"]\npins = [\"pins.sum\"]\n",
+            origin.to_str().unwrap(),
+        )
+        .unwrap()
+    }
+
+    /// `text` as the go.mod of `M@v1.0.0`, proven by the pin of `policy`.
+    pub(crate) fn verified_mod(text: &str, policy: &Policy) -> VerifiedMod {
+        let checked =
+            gomod::check_mod(M, "v1.0.0", Bytes::from(text.to_owned())).expect("valid go.mod");
+        let pin = PinnedHash::from_policy(policy, M, "v1.0.0", ArtifactKind::Mod).expect("pinned");
+        VerifiedMod::new(checked, vec![Proof::Pinned(pin)]).expect("proven")
+    }
+
+    /// A go.mod of about `len` bytes (comments after the module line).
+    pub(crate) fn go_mod_text(len: usize) -> String {
+        let mut s = format!("module {M}\n");
+        let mut i = 0u32;
+        while s.len() < len {
+            s.push_str(&format!("// line {i} of padding to make a larger blob\n"));
+            i += 1;
+        }
+        s
+    }
+
+    /// The record id of the go.mod of `M@v1.0.0`.
+    pub(crate) fn mod_id() -> RecordId {
+        RecordId::new(ArtifactKind::Mod, M, "v1.0.0")
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::task::{Context, Poll};
+
+    use super::testing::*;
     use super::*;
-
-    /// Which thread ran a store operation: the async worker (inline) or a
-    /// blocking-pool thread.
-    async fn ran_inline(store: Arc<dyn Store>, small: bool) -> bool {
-        let here = std::thread::current().id();
-        run(store, small, move |_| Ok(std::thread::current().id()))
-            .await
-            .unwrap()
-            == here
-    }
-
-    #[tokio::test(flavor = "current_thread")]
-    async fn small_operations_run_inline_only_when_the_store_allows() {
-        let dir = tempfile::tempdir().unwrap();
-        let (disk, _) = disk::DiskStore::open(dir.path()).unwrap();
-        let disk: Arc<dyn Store> = Arc::new(disk);
-        assert!(disk.small_io_inline());
-        assert!(ran_inline(disk.clone(), true).await);
-        assert!(!ran_inline(disk.clone(), false).await);
-    }
-
-    #[tokio::test(flavor = "current_thread")]
-    async fn store_errors_pass_through_run() {
-        let dir = tempfile::tempdir().unwrap();
-        let (disk, _) = disk::DiskStore::open(dir.path()).unwrap();
-        let disk: Arc<dyn Store> = Arc::new(disk);
-        for small in [true, false] {
-            let e = run(disk.clone(), small, |_| -> Result<(), _> {
-                Err(StoreError::io("read", "x", std::io::Error::other("boom")))
-            })
-            .await
-            .unwrap_err();
-            assert_eq!(e.to_string(), "cache read x: boom");
-        }
-    }
 
     #[test]
     fn only_the_tree_head_and_fork_report_are_durable() {
@@ -282,5 +659,85 @@ mod tests {
         ] {
             assert!(!k.durable(), "{k:?}");
         }
+    }
+
+    /// A local disk answers small reads inline (no hop to the blocking
+    /// pool): the future is ready at its first poll, outside any runtime.
+    #[test]
+    fn small_disk_reads_complete_without_waiting() {
+        let dir = tempfile::tempdir().unwrap();
+        let (disk, _) = DiskStore::open(dir.path()).unwrap();
+        let k = DocKey::List("example.com/m".into());
+        block_on(disk.put_doc(&k, Bytes::from_static(b"v1.0.0\n")))
+            .unwrap()
+            .unwrap();
+        assert!(disk.small_io_inline());
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        let mut f = disk.get_doc(&k);
+        match f.as_mut().poll(&mut cx) {
+            Poll::Ready(r) => assert_eq!(r.unwrap(), Some(Bytes::from_static(b"v1.0.0\n"))),
+            Poll::Pending => panic!("a small disk read waited"),
+        }
+        assert_eq!(
+            disk.get_doc_now(&k).unwrap().unwrap(),
+            Some(Bytes::from_static(b"v1.0.0\n"))
+        );
+    }
+
+    /// A record read back becomes a `StoredArtifact` only through the
+    /// re-check: the intact record passes, the same record over damaged
+    /// bytes, or with digests read for another blob, is rejected.
+    #[tokio::test]
+    async fn a_stored_artifact_comes_only_from_a_recheck() {
+        let dir = tempfile::tempdir().unwrap();
+        let (disk, _) = DiskStore::open(dir.path().join("cache")).unwrap();
+        let text = go_mod_text(100);
+        let policy = pinning(dir.path(), &text);
+        let Created::New(written) = disk.create_mod(verified_mod(&text, &policy)).await.unwrap()
+        else {
+            panic!("nothing was stored before")
+        };
+        let anchors = TrustAnchors {
+            sumdb_keys: &[],
+            policy: &policy,
+        };
+        let limits = ZipLimits::default();
+        let want = (ArtifactKind::Mod, M, "v1.0.0");
+        let meta = disk.record(&mod_id()).await.unwrap().expect("stored");
+        let (again, notes) = recheck(&disk, meta.clone(), want, &limits, &anchors)
+            .await
+            .expect("an intact record passes");
+        assert_eq!(again, written);
+        assert!(notes.unanchored.is_empty(), "{notes:?}");
+
+        // Asked as another version: refused.
+        let e = recheck(
+            &disk,
+            meta.clone(),
+            (ArtifactKind::Mod, M, "v1.0.1"),
+            &limits,
+            &anchors,
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(e.error.what(), "metadata", "{}", e.error);
+
+        // Digests of another blob cannot vouch for this record.
+        let mut other = meta.clone();
+        other.sha256 = "0".repeat(64);
+        let d = digests(&disk, &other, &limits).await;
+        assert!(!d.fits(&meta));
+        let e = trust(meta.clone(), want, &d, &anchors).unwrap_err();
+        assert_eq!(e.error.what(), "metadata", "{}", e.error);
+
+        // Damaged bytes of the same length.
+        let blob = std::path::PathBuf::from(disk.blob_location(&meta.sha256));
+        let mut bytes = std::fs::read(&blob).unwrap();
+        bytes[20] ^= 1;
+        std::fs::write(&blob, &bytes).unwrap();
+        let e = recheck(&disk, meta, want, &limits, &anchors)
+            .await
+            .unwrap_err();
+        assert_eq!(e.error.what(), "blob", "{}", e.error);
     }
 }

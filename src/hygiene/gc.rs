@@ -10,14 +10,11 @@
 //! are re-fetched on use. Without a limit nothing is removed.
 
 use std::collections::{HashMap, HashSet};
-use std::fs;
-use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
-use super::scan;
-use crate::cache::{ArtifactMeta, StoreError};
+use crate::cache::{DocKey, RecordId, Store, StoreError};
 
 /// An unreferenced blob younger than this may belong to a `serve` that has
 /// committed the blob but not yet written its record: left alone.
@@ -27,7 +24,7 @@ pub const ORPHAN_GRACE: Duration = Duration::from_secs(3600);
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Entry {
     /// The metadata record.
-    pub meta_path: PathBuf,
+    pub id: RecordId,
     /// `module@version (kind)`.
     pub name: String,
     /// The blob it points at.
@@ -39,8 +36,10 @@ pub struct Entry {
 /// A cached `.info`, `@v/list` or `@latest` document the collector may remove.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Doc {
-    /// The file.
-    pub path: PathBuf,
+    /// The document.
+    pub key: DocKey,
+    /// Where it is (orders documents written in the same second).
+    pub location: String,
     /// Size in bytes.
     pub size: u64,
     /// Unix seconds of its last write.
@@ -129,7 +128,7 @@ pub fn plan(
         .chain(
             docs.iter()
                 .enumerate()
-                .map(|(j, d)| (d.written_at, d.path.to_str().unwrap_or_default(), Err(j))),
+                .map(|(j, d)| (d.written_at, d.location.as_str(), Err(j))),
         )
         .collect();
     order.sort();
@@ -199,47 +198,50 @@ pub struct GcReport {
     pub unreadable: Vec<String>,
 }
 
-fn read_entries(root: &std::path::Path, report: &mut GcReport) -> Result<Vec<Entry>, StoreError> {
-    let metas = scan::meta_files(root).map_err(|e| StoreError::io("read", root.join("meta"), e))?;
+async fn read_entries(store: &dyn Store, report: &mut GcReport) -> Result<Vec<Entry>, StoreError> {
     let mut out = Vec::new();
-    for mf in metas {
-        let bytes = match fs::read(&mf.path) {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(StoreError::io("read", &mf.path, e)),
+    for rec in store.list_records().await? {
+        let Ok(id) = rec.id else {
+            report.unreadable.push(rec.location);
+            continue;
         };
-        match serde_json::from_slice::<ArtifactMeta>(&bytes) {
-            Ok(m) if scan::is_sha256_hex(&m.sha256) => out.push(Entry {
+        match store.peek_record(&id).await? {
+            Ok(None) => {}
+            Ok(Some(m)) => out.push(Entry {
                 name: format!("{}@{} ({})", m.module, m.version, m.kind.as_str()),
-                meta_path: mf.path,
+                id,
                 sha256: m.sha256,
                 verified_at: m.verified_at,
             }),
-            _ => report.unreadable.push(mf.path.display().to_string()),
+            Err(_) => report.unreadable.push(rec.location),
         }
     }
     Ok(out)
 }
 
+/// Unix seconds of a point in time (0 if unknown).
+fn secs(t: Option<SystemTime>) -> u64 {
+    t.and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_secs())
+}
+
 /// Plans and (unless `dry_run` or without limits) applies a collection.
-pub fn collect(
-    root: &std::path::Path,
+pub async fn collect(
+    store: &dyn Store,
     limits: Limits,
     dry_run: bool,
 ) -> Result<GcReport, StoreError> {
     let mut report = GcReport {
-        cache_dir: root.display().to_string(),
+        cache_dir: store.describe(),
         limited: limits.max_size.is_some() || limits.older_than.is_some(),
         dry_run,
         ..GcReport::default()
     };
-    let entries = read_entries(root, &mut report)?;
+    let entries = read_entries(store, &mut report).await?;
     report.artifacts = entries.len() as u64;
     let now_sys = SystemTime::now();
-    let blob_files =
-        scan::blob_files(root).map_err(|e| StoreError::io("read", root.join("blobs"), e))?;
     let mut blobs = HashMap::new();
-    for b in blob_files.iter().filter(|b| b.well_named) {
+    for b in store.list_blobs().await?.iter().filter(|b| b.well_named) {
         let settled = b
             .modified
             .and_then(|m| now_sys.duration_since(m).ok())
@@ -258,21 +260,19 @@ pub fn collect(
         .filter(|(sha, b)| b.settled && !referenced.contains(sha.as_str()))
         .map(|(_, b)| b.size)
         .sum();
-    let secs = |t: Option<SystemTime>| {
-        t.and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
-            .map_or(0, |d| d.as_secs())
-    };
-    let docs: Vec<Doc> = scan::doc_files(root)
-        .map_err(|e| StoreError::io("read", root.join("meta"), e))?
+    let docs: Vec<Doc> = store
+        .list_docs()
+        .await?
         .into_iter()
         .map(|d| Doc {
             written_at: secs(d.modified),
-            path: d.path,
+            key: d.key,
+            location: d.location,
             size: d.size,
         })
         .collect();
     report.documents = docs.len() as u64;
-    let p = plan(&entries, &docs, &blobs, limits, scan::now_secs());
+    let p = plan(&entries, &docs, &blobs, limits, secs(Some(now_sys)));
     let doc_bytes: u64 = docs.iter().map(|d| d.size).sum();
     report.before_bytes = blobs.values().map(|b| b.size).sum::<u64>() + doc_bytes;
     report.after_bytes = p.after;
@@ -285,23 +285,17 @@ pub fn collect(
     }
     let mut docs_freed = 0u64;
     for &j in &p.docs {
-        match fs::remove_file(&docs[j].path) {
-            Ok(()) => docs_freed += docs[j].size,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(StoreError::io("remove", &docs[j].path, e)),
+        if store.delete_doc(&docs[j].key).await? {
+            docs_freed += docs[j].size;
         }
     }
     for &i in &p.remove {
-        let path = &entries[i].meta_path;
-        match fs::remove_file(path) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(StoreError::io("remove", path, e)),
-        }
+        store.remove_record(&entries[i].id).await?;
     }
     // Records written meanwhile (a concurrent serve) keep their blobs.
     let mut again = GcReport::default();
-    let still: HashSet<String> = read_entries(root, &mut again)?
+    let still: HashSet<String> = read_entries(store, &mut again)
+        .await?
         .into_iter()
         .map(|e| e.sha256)
         .collect();
@@ -311,14 +305,9 @@ pub fn collect(
         if still.contains(sha) {
             continue;
         }
-        let path = scan::blob_path(root, sha);
-        match fs::remove_file(&path) {
-            Ok(()) => {
-                freed += blobs.get(sha).map_or(0, |b| b.size);
-                removed_blobs += 1;
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(StoreError::io("remove", path, e)),
+        if store.remove_blob(sha).await? {
+            freed += blobs.get(sha).map_or(0, |b| b.size);
+            removed_blobs += 1;
         }
     }
     report.freed_bytes = freed;
@@ -330,10 +319,11 @@ pub fn collect(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
 
     fn e(name: &str, sha: &str, at: u64) -> Entry {
         Entry {
-            meta_path: PathBuf::from(name),
+            id: RecordId::new(crate::verify::ArtifactKind::Zip, name, "v1.0.0"),
             name: name.into(),
             sha256: sha.into(),
             verified_at: at,
@@ -431,7 +421,8 @@ mod tests {
     fn documents_count_and_go_in_age_order_with_records() {
         let en = [e("a", "1", 200)];
         let d = |p: &str, size, at| Doc {
-            path: PathBuf::from(p),
+            key: DocKey::List(p.into()),
+            location: p.into(),
             size,
             written_at: at,
         };
@@ -460,20 +451,26 @@ mod tests {
             fs::write(v.join(f), &big).unwrap();
         }
         fs::write(dir.path().join("meta/example.com/m/@latest"), &big).unwrap();
-        let r = collect(dir.path(), Limits::default(), false).unwrap();
+        let (store, _) = crate::cache::DiskStore::open(dir.path()).unwrap();
+        let collect = |limits, dry_run| {
+            crate::cache::block_on(collect(&store, limits, dry_run))
+                .unwrap()
+                .unwrap()
+        };
+        let r = collect(Limits::default(), false);
         assert_eq!((r.documents, r.before_bytes), (3, 3 << 20));
         assert!(v.join("list").exists(), "no limit removes nothing");
         let r = collect(
-            dir.path(),
             Limits {
                 max_size: Some(1_000_000),
                 older_than: None,
             },
             false,
-        )
-        .unwrap();
+        );
         assert_eq!(r.removed_documents, 3);
         assert_eq!((r.freed_bytes, r.after_bytes), (3 << 20, 0));
-        assert_eq!(scan::doc_files(dir.path()).unwrap(), vec![]);
+        let left = crate::cache::block_on(store.list_docs()).unwrap().unwrap();
+        assert_eq!(left, vec![]);
+        assert!(!v.join("list").exists());
     }
 }

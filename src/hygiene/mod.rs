@@ -6,7 +6,6 @@
 //! configuration or I/O error.
 
 pub mod gc;
-pub mod scan;
 pub mod units;
 pub mod verify;
 
@@ -141,14 +140,12 @@ fn run_verify(a: &VerifyArgs) -> ExitCode {
             max_zip_file: config.max_zip_size,
             ..Default::default()
         };
-        verify::verify_cache(
-            &store,
-            &verify::VerifyOptions {
-                zip_limits,
-                sumdbs: config.sumdbs.clone(),
-                policy,
-            },
-        )
+        let opts = verify::VerifyOptions {
+            zip_limits,
+            sumdbs: config.sumdbs.clone(),
+            policy,
+        };
+        crate::cache::block_on(verify::verify_cache(&store, &opts)).and_then(|r| r)
     });
     let report = match res {
         Ok(r) => r,
@@ -207,7 +204,10 @@ fn run_gc(a: &GcArgs) -> ExitCode {
         max_size: a.max_size,
         older_than: a.older_than,
     };
-    let report = match gc::collect(&config.cache_dir, limits, a.dry_run) {
+    let collected = DiskStore::open(&config.cache_dir).and_then(|(store, _)| {
+        crate::cache::block_on(gc::collect(&store, limits, a.dry_run)).and_then(|r| r)
+    });
+    let report = match collected {
         Ok(r) => r,
         Err(e) => {
             eprintln!("goward: {e}");

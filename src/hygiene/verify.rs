@@ -21,23 +21,19 @@
 //! quarantined only if it is still the one that was checked.
 
 use std::collections::{HashMap, HashSet};
-use std::fs;
-use std::io::Read;
-use std::path::Path;
 
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
-use super::scan::{self, BlobFile};
-use crate::cache::disk::hex;
-use crate::cache::{ArtifactMeta, DiskStore, DocKey, Store, StoreError};
+use crate::cache::{
+    self, ArtifactMeta, BlobEntry, Digested, DocKey, RecordId, Rejected, Store, StoreError,
+};
+use crate::dirhash::hex;
 use crate::policy::Policy;
 use crate::sumdb::SumdbSpec;
 use crate::sumdb::note::{self, Verifier};
 use crate::sumdb::tlog;
 use crate::verify::ArtifactKind;
 use crate::verify::proof::TrustAnchors;
-use crate::verify::recheck::{BlobDigests, RecheckError, blob_digests, recheck_record};
 use crate::verify::zip::ZipLimits;
 
 /// One thing found wrong.
@@ -99,11 +95,13 @@ fn artifact_name(module: &str, version: &str, kind: ArtifactKind) -> String {
     format!("{module}@{version} ({})", kind.as_str())
 }
 
-/// Runs every check on the store at `store.root()`.
-pub fn verify_cache(store: &DiskStore, opts: &VerifyOptions) -> Result<VerifyReport, StoreError> {
-    let root = store.root().to_path_buf();
+/// Runs every check on `store`.
+pub async fn verify_cache(
+    store: &dyn Store,
+    opts: &VerifyOptions,
+) -> Result<VerifyReport, StoreError> {
     let mut report = VerifyReport {
-        cache_dir: root.display().to_string(),
+        cache_dir: store.describe(),
         ..VerifyReport::default()
     };
     let mut verifiers: Vec<Verifier> = Vec::new();
@@ -116,7 +114,7 @@ pub fn verify_cache(store: &DiskStore, opts: &VerifyOptions) -> Result<VerifyRep
             )),
         }
     }
-    check_heads(store, opts, &verifiers, &mut report)?;
+    check_heads(store, opts, &verifiers, &mut report).await?;
 
     let anchors = TrustAnchors {
         sumdb_keys: &verifiers,
@@ -125,19 +123,17 @@ pub fn verify_cache(store: &DiskStore, opts: &VerifyOptions) -> Result<VerifyRep
     // Digests per blob as read for a record, so a blob shared by records is
     // hashed once (a zip's also depend on the module version its rules are
     // checked for); and every blob name a record reached.
-    let mut hashed: HashMap<DigestKey, Result<BlobDigests, RecheckError>> = HashMap::new();
+    let mut hashed: HashMap<DigestKey, Digested> = HashMap::new();
     let mut reached: HashSet<String> = HashSet::new();
-    let metas =
-        scan::meta_files(&root).map_err(|e| StoreError::io("read", root.join("meta"), e))?;
-    for mf in metas {
-        let (module, version) = match (&mf.module, &mf.version) {
-            (Ok(m), Ok(v)) => (m.clone(), v.clone()),
-            (Err(e), _) | (_, Err(e)) => {
+    for entry in store.list_records().await? {
+        let id = match entry.id {
+            Ok(id) => id,
+            Err(e) => {
                 report.artifacts += 1;
-                let action = quarantine_file(&root, &mf.path, "meta", e)?;
+                let action = quarantine_location(store, &entry.location, &e).await?;
                 report.problems.push(Problem {
                     what: "metadata",
-                    path: mf.path.display().to_string(),
+                    path: entry.location,
                     artifact: None,
                     detail: format!("record at an invalid location: {e}"),
                     action,
@@ -145,57 +141,62 @@ pub fn verify_cache(store: &DiskStore, opts: &VerifyOptions) -> Result<VerifyRep
                 continue;
             }
         };
-        let raw = match fs::read(&mf.path) {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(StoreError::io("read", &mf.path, e)),
+        let raw = match store.peek_record(&id).await? {
+            Ok(None) => continue,
+            Ok(Some(_)) => None,
+            Err(damaged) => Some(damaged),
         };
         report.artifacts += 1;
-        let name = artifact_name(&module, &version, mf.kind);
-        // `meta` validates the record and quarantines it when damaged.
-        let Some(meta) = store.meta(mf.kind, &module, &version)? else {
-            if mf.path.exists() {
+        let name = artifact_name(&id.module, &id.version, id.kind);
+        // `record` validates the record and quarantines it when damaged.
+        let Some(meta) = store.record(&id).await? else {
+            let Some(detail) = raw else {
+                // Removed meanwhile.
                 continue;
-            }
-            let detail = match serde_json::from_slice::<ArtifactMeta>(&raw) {
-                Err(e) => format!("damaged metadata record: {e}"),
-                Ok(_) => "metadata record does not match its location or format".to_owned(),
+            };
+            let detail = if detail.contains("does not match its location") {
+                "metadata record does not match its location or format".to_owned()
+            } else {
+                format!("damaged metadata record: {detail}")
             };
             report.problems.push(Problem {
                 what: "metadata",
-                path: mf.path.display().to_string(),
+                path: entry.location,
                 artifact: Some(name),
                 detail,
                 action: "quarantined; the next request fetches and proves it again".into(),
             });
             continue;
         };
-        let blob = scan::blob_path(&root, &meta.sha256);
         reached.insert(meta.sha256.clone());
-        let digests = hashed
-            .entry(DigestKey::of(&meta))
-            .or_insert_with(|| {
+        let key = DigestKey::of(&meta);
+        let digests = match hashed.get(&key) {
+            Some(d) => d.clone(),
+            None => {
                 report.blobs += 1;
                 report.bytes += meta.size;
-                blob_digests(store, &meta, &opts.zip_limits)
-            })
-            .clone();
+                let d = cache::digests(store, &meta, &opts.zip_limits).await;
+                hashed.insert(key, d.clone());
+                d
+            }
+        };
         report.proofs += meta.proofs.len() as u64;
-        let want = (mf.kind, module.as_str(), version.as_str());
-        match digests.and_then(|d| recheck_record(&meta, want, &d, &anchors)) {
-            Ok(r) => report
+        let want = (id.kind, id.module.as_str(), id.version.as_str());
+        match cache::trust(meta, want, &digests, &anchors) {
+            Ok((_, r)) => report
                 .notes
                 .extend(r.unanchored.into_iter().map(|n| format!("{name}: {n}"))),
-            Err(e) => {
+            Err(rejected) => {
+                let Rejected { meta, error: e } = *rejected;
                 let why = e.to_string();
                 let blob_bad = e.what() == "blob";
-                let action = quarantine_if_unchanged(store, &meta, blob_bad, &why)?;
+                let action = quarantine_if_unchanged(store, &meta, blob_bad, &why).await?;
                 report.problems.push(Problem {
                     what: e.what(),
                     path: if blob_bad {
-                        blob.display().to_string()
+                        store.blob_location(&meta.sha256)
                     } else {
-                        mf.path.display().to_string()
+                        entry.location
                     },
                     artifact: Some(name),
                     detail: why,
@@ -206,17 +207,15 @@ pub fn verify_cache(store: &DiskStore, opts: &VerifyOptions) -> Result<VerifyRep
     }
 
     // Blobs no record pointed at (or that were not reached above).
-    let blobs =
-        scan::blob_files(&root).map_err(|e| StoreError::io("read", root.join("blobs"), e))?;
-    for b in blobs {
+    for b in store.list_blobs().await? {
         if reached.contains(&b.name) {
             continue;
         }
-        if let Some(why) = check_loose_blob(&b, &mut report)? {
-            let action = quarantine_file(&root, &b.path, "blob", &why)?;
+        if let Some(why) = check_loose_blob(store, &b, &mut report).await? {
+            let action = quarantine_location(store, &b.location, &why).await?;
             report.problems.push(Problem {
                 what: "blob",
-                path: b.path.display().to_string(),
+                path: b.location,
                 artifact: None,
                 detail: why,
                 action,
@@ -226,23 +225,21 @@ pub fn verify_cache(store: &DiskStore, opts: &VerifyOptions) -> Result<VerifyRep
     Ok(report)
 }
 
-fn check_heads(
-    store: &DiskStore,
+async fn check_heads(
+    store: &dyn Store,
     opts: &VerifyOptions,
     verifiers: &[Verifier],
     report: &mut VerifyReport,
 ) -> Result<(), StoreError> {
+    let at = |key: &DocKey| store.doc_location(key);
     for spec in &opts.sumdbs {
         let key = DocKey::SumdbHead(spec.name.clone());
-        let path = store.root().join(key.rel_path()).display().to_string();
-        if let Some(fork) = store.get_doc(&DocKey::SumdbFork(spec.name.clone()))? {
+        let path = at(&key);
+        let fork_key = DocKey::SumdbFork(spec.name.clone());
+        if let Some(fork) = store.get_doc(&fork_key).await? {
             report.problems.push(Problem {
                 what: "tree-head",
-                path: store
-                    .root()
-                    .join(DocKey::SumdbFork(spec.name.clone()).rel_path())
-                    .display()
-                    .to_string(),
+                path: at(&fork_key),
                 artifact: None,
                 detail: format!(
                     "a fork of checksum database {} was recorded ({} bytes of evidence); nothing it proved is served",
@@ -252,7 +249,7 @@ fn check_heads(
                 action: "left in place: an operator must investigate and remove it".into(),
             });
         }
-        let Some(head) = store.get_doc(&key)? else {
+        let Some(head) = store.get_doc(&key).await? else {
             continue;
         };
         report.tree_heads += 1;
@@ -300,33 +297,22 @@ impl DigestKey {
 }
 
 /// A blob no record reached: its name must be its SHA-256.
-fn check_loose_blob(b: &BlobFile, report: &mut VerifyReport) -> Result<Option<String>, StoreError> {
+async fn check_loose_blob(
+    store: &dyn Store,
+    b: &BlobEntry,
+    report: &mut VerifyReport,
+) -> Result<Option<String>, StoreError> {
     if !b.well_named {
         return Ok(Some(
             "not a content address (64 lowercase hex digits in its shard directory)".into(),
         ));
     }
-    let mut f = match fs::File::open(&b.path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(StoreError::io("open", &b.path, e)),
+    let Some((sha, n_total)) = store.hash_blob(b).await? else {
+        return Ok(None);
     };
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 256 << 10];
-    let mut n_total = 0u64;
-    loop {
-        let n = f
-            .read(&mut buf)
-            .map_err(|e| StoreError::io("read", &b.path, e))?;
-        if n == 0 {
-            break;
-        }
-        n_total += n as u64;
-        h.update(&buf[..n]);
-    }
     report.blobs += 1;
     report.bytes += n_total;
-    let sha = hex(&h.finalize());
+    let sha = hex(&sha);
     if sha != b.name {
         return Ok(Some(format!(
             "blob SHA-256 is {sha}, its name says {}",
@@ -339,18 +325,18 @@ fn check_loose_blob(b: &BlobFile, report: &mut VerifyReport) -> Result<Option<St
 /// Quarantines the artifact, unless a concurrent `serve` replaced the record
 /// meanwhile: a bad blob through the store (blob and record), a bad proof
 /// by moving the record only (its blob is intact and may be shared).
-fn quarantine_if_unchanged(
-    store: &DiskStore,
+async fn quarantine_if_unchanged(
+    store: &dyn Store,
     meta: &ArtifactMeta,
     blob_bad: bool,
     why: &str,
 ) -> Result<String, StoreError> {
-    match store.meta(meta.kind, &meta.module, &meta.version)? {
+    match store.record(&RecordId::of(meta)).await? {
         Some(now) if now == *meta => {
             if blob_bad {
-                store.quarantine(meta, why)?;
+                store.quarantine(meta, why).await?;
             } else {
-                store.quarantine_record(meta, why)?;
+                store.quarantine_record(meta, why).await?;
             }
             Ok("quarantined; the next request fetches and proves it again".into())
         }
@@ -359,25 +345,14 @@ fn quarantine_if_unchanged(
     }
 }
 
-/// Moves a file the store has no record for into `quarantine/`.
-fn quarantine_file(
-    root: &Path,
-    path: &Path,
-    prefix: &str,
+/// Moves a file the store has no record for into quarantine.
+async fn quarantine_location(
+    store: &dyn Store,
+    location: &str,
     why: &str,
 ) -> Result<String, StoreError> {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let dest = root
-        .join("quarantine")
-        .join(format!("{prefix}.{}.{name}", scan::now_nanos()));
-    match fs::rename(path, &dest) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok("already gone".into()),
-        Err(e) => return Err(StoreError::io("quarantine", path, e)),
-    }
-    let _ = fs::write(dest.with_extension("why"), format!("{why}\n"));
-    Ok(format!("quarantined to {}", dest.display()))
+    Ok(match store.quarantine_location(location, why).await? {
+        Some(dest) => format!("quarantined to {dest}"),
+        None => "already gone".into(),
+    })
 }

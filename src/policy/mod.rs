@@ -599,6 +599,14 @@ impl Policy {
         }
     }
 
+    /// How many rules it has (`[[deny]]`, `[[allow]]`, `[[private]]`).
+    pub fn rule_count(&self) -> usize {
+        self.deny
+            .len()
+            .saturating_add(self.allow.len())
+            .saturating_add(self.private.len())
+    }
+
     /// Where the policy came from.
     pub fn origin(&self) -> &str {
         &self.origin

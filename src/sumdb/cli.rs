@@ -69,8 +69,11 @@ fn clear_fork(a: &ClearForkArgs) -> Result<ExitCode, String> {
     }
     let (store, _) = DiskStore::open(&config.cache_dir).map_err(|e| e.to_string())?;
     let key = DocKey::SumdbFork(a.name.clone());
-    let path = config.cache_dir.join(key.rel_path());
-    let Some(report) = store.get_doc(&key).map_err(|e| e.to_string())? else {
+    let path = DiskStore::doc_path(&config.cache_dir, &key);
+    let Some(report) = crate::cache::block_on(store.get_doc(&key))
+        .and_then(|r| r)
+        .map_err(|e| e.to_string())?
+    else {
         println!(
             "no fork report for checksum database {} (looked for {})",
             a.name,
@@ -84,7 +87,9 @@ fn clear_fork(a: &ClearForkArgs) -> Result<ExitCode, String> {
         println!("\nnot removed: investigate, then run again with --yes to remove it");
         return Ok(ExitCode::from(1));
     }
-    store.delete_doc(&key).map_err(|e| e.to_string())?;
+    crate::cache::block_on(store.delete_doc(&key))
+        .and_then(|r| r)
+        .map_err(|e| e.to_string())?;
     println!(
         "\nremoved {}; restart goward (every process using this cache) to trust {} again",
         path.display(),

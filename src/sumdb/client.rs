@@ -22,8 +22,9 @@ use super::note::{self, Verifier};
 use super::tlog::{self, Hash, Tile, Tree};
 use super::{ProvenRecord, SumdbSpec, TILE_HEIGHT};
 use crate::cache::{DocKey, Store, StoreError};
+use crate::flight::{Flights, TaskFailed};
 use crate::module;
-use crate::upstream::{Fallback, FetchError, ProxyList, Upstream};
+use crate::upstream::{Fallback, FetchError, FetchErrorKind, ProxyList, Upstream};
 
 /// Size caps for checksum-database bodies (endless-data defence).
 #[derive(Clone, Debug)]
@@ -144,6 +145,10 @@ pub enum SumdbError {
     /// A bad request (tile height, lookup path).
     #[error("checksum database {db}: {msg}")]
     BadRequest { db: String, msg: String },
+    /// Offline mode, and the cache does not hold this piece (`what`: the
+    /// database path, such as `lookup/…` or `tile/…`).
+    #[error("not in this offline cache: checksum database {db} {what}")]
+    NotInOfflineCache { db: String, what: String },
     /// Local storage failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -165,6 +170,7 @@ impl SumdbError {
             SumdbError::WrongRecord { .. } => "sumdb_wrong_record",
             SumdbError::TileNotCovered { .. } => "sumdb_tile_not_covered",
             SumdbError::BadRequest { .. } => "sumdb_bad_request",
+            SumdbError::NotInOfflineCache { .. } => "not_in_offline_cache",
             SumdbError::Store(_) => "store",
         }
     }
@@ -191,17 +197,34 @@ struct Head {
     note: Bytes,
 }
 
+/// How a database is reached, and the fetches in flight: concurrent
+/// identical fetches (a tile, `/latest`, a lookup) share one upstream
+/// request, which runs as a task of its own like a module fill.
+#[derive(Debug)]
+struct Remote {
+    name: String,
+    upstreams: Arc<ProxyList>,
+    direct: Arc<dyn Upstream>,
+    has_explicit_url: bool,
+    route: OnceCell<Route>,
+    /// By database-relative path and size cap.
+    flights: Flights<(String, u64), Bytes, FetchError>,
+}
+
+impl TaskFailed for FetchError {
+    fn task_failed(msg: String) -> Self {
+        FetchError::new(FetchErrorKind::Io, "checksum-database fetch task").with_detail(msg)
+    }
+}
+
 /// A client for one checksum database.
 #[derive(Debug)]
 pub struct SumdbClient {
     name: String,
     verifier: Verifier,
-    upstreams: Arc<ProxyList>,
-    direct: Arc<dyn Upstream>,
-    has_explicit_url: bool,
+    remote: Arc<Remote>,
     store: Arc<dyn Store>,
     limits: SumdbLimits,
-    route: OnceCell<Route>,
     /// The trusted head. Held only to copy or replace it, never across
     /// network or disk I/O: a merge checks a tree against a snapshot, then
     /// installs it by compare-and-swap, retrying if the head moved (x/mod
@@ -210,6 +233,9 @@ pub struct SumdbClient {
     poisoned: RwLock<Option<String>>,
     /// When the fork report was last looked for on disk.
     fork_checked: Mutex<Option<Instant>>,
+    /// When a head fetched from the database last merged (the trusted
+    /// head is at least that fresh), for the operator's page.
+    confirmed: Mutex<Option<Instant>>,
     /// Tiles that authenticated before; re-authenticated on every use anyway.
     tiles: moka::future::Cache<Tile, Bytes>,
     /// Proven lookups: the log is append-only and our head only moves along
@@ -237,6 +263,9 @@ impl SumdbClient {
     /// Builds a client and loads the persisted head and fork marker.
     ///
     /// `direct` is the HTTP upstream for the explicit URL or `https://<name>`.
+    /// Synchronous, for a store that answers small reads at once
+    /// ([`Store::get_doc_now`]); a remote store will need an async
+    /// constructor reading the same two documents with [`Store::get_doc`].
     pub fn new(
         spec: &SumdbSpec,
         upstreams: Arc<ProxyList>,
@@ -244,12 +273,36 @@ impl SumdbClient {
         store: Arc<dyn Store>,
         limits: SumdbLimits,
     ) -> Result<SumdbClient, SumdbError> {
+        let now = |key: DocKey| {
+            store.get_doc_now(&key).unwrap_or_else(|| {
+                Err(StoreError::io(
+                    "read",
+                    key.rel_path(),
+                    std::io::Error::other("this store has no synchronous reads"),
+                ))
+            })
+        };
+        let head = now(DocKey::SumdbHead(spec.name.clone()))?;
+        let fork = now(DocKey::SumdbFork(spec.name.clone()))?;
+        Self::build(spec, upstreams, direct, store, limits, head, fork.is_some())
+    }
+
+    /// A client from the persisted head and whether a fork report exists.
+    fn build(
+        spec: &SumdbSpec,
+        upstreams: Arc<ProxyList>,
+        direct: Arc<dyn Upstream>,
+        store: Arc<dyn Store>,
+        limits: SumdbLimits,
+        head: Option<Bytes>,
+        forked: bool,
+    ) -> Result<SumdbClient, SumdbError> {
         let name = spec.name.clone();
         let verifier = Verifier::parse(&spec.vkey).map_err(|source| SumdbError::Note {
             db: name.clone(),
             source,
         })?;
-        let head = match store.get_doc(&DocKey::SumdbHead(name.clone()))? {
+        let head = match head {
             None => Head {
                 tree: Tree {
                     n: 0,
@@ -267,18 +320,23 @@ impl SumdbClient {
                 Head { tree, note: noteb }
             }
         };
-        let poisoned = fork_report(&*store, name.clone())?;
+        let poisoned = forked.then(|| DocKey::SumdbFork(name.clone()).rel_path());
         Ok(SumdbClient {
+            remote: Arc::new(Remote {
+                name: name.clone(),
+                upstreams,
+                direct,
+                has_explicit_url: spec.url.is_some(),
+                route: OnceCell::new(),
+                flights: Flights::new("sumdb"),
+            }),
             name,
             verifier,
-            upstreams,
-            direct,
-            has_explicit_url: spec.url.is_some(),
             store,
-            route: OnceCell::new(),
             head: RwLock::new(head),
             poisoned: RwLock::new(poisoned),
             fork_checked: Mutex::new(Some(Instant::now())),
+            confirmed: Mutex::new(None),
             tiles: moka::future::Cache::builder()
                 .max_capacity(64 << 20)
                 .weigher(|_, v: &Bytes| u32::try_from(v.len()).unwrap_or(u32::MAX))
@@ -304,6 +362,25 @@ impl SumdbClient {
     /// against it offline).
     pub fn verifier(&self) -> &Verifier {
         &self.verifier
+    }
+
+    /// Tree size, seconds since the head was last confirmed, and the fork
+    /// report if any: for the operator's page and the metrics.
+    pub fn status(&self) -> crate::status::SumdbStatus {
+        crate::status::SumdbStatus {
+            name: self.name.clone(),
+            tree_size: self.snapshot().tree.n,
+            head_age_secs: self
+                .confirmed
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .map(|t| t.elapsed().as_secs()),
+            fork: self
+                .poisoned
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone(),
+        }
     }
 
     /// The trusted tree size (for metrics and readiness).
@@ -356,8 +433,8 @@ impl SumdbClient {
     /// Reads the fork report now (off the async workers if the store wants).
     async fn recheck_fork(&self) -> Result<(), SumdbError> {
         if self.fork_check_due(true) {
-            let name = self.name.clone();
-            let found = self.store_op(true, move |s| fork_report(s, name)).await?;
+            let key = DocKey::SumdbFork(self.name.clone());
+            let found = self.store.get_doc(&key).await?.map(|_| key.rel_path());
             self.adopt_fork_report(found);
         }
         self.check_trusted()
@@ -370,9 +447,13 @@ impl SumdbClient {
         // store whose small reads are cheap is read from here; any other is
         // asked on head updates only (`recheck_fork`).
         if self.store.small_io_inline() && self.fork_check_due(false) {
-            match fork_report(&*self.store, self.name.clone()) {
-                Ok(found) => self.adopt_fork_report(found),
-                Err(e) => tracing::warn!(db = %self.name, "could not look for a fork report: {e}"),
+            let key = DocKey::SumdbFork(self.name.clone());
+            match self.store.get_doc_now(&key) {
+                Some(Ok(found)) => self.adopt_fork_report(found.map(|_| key.rel_path())),
+                Some(Err(e)) => {
+                    tracing::warn!(db = %self.name, "could not look for a fork report: {e}")
+                }
+                None => {}
             }
         }
         let guard = self.poisoned.read().unwrap_or_else(|e| e.into_inner());
@@ -385,71 +466,28 @@ impl SumdbClient {
         }
     }
 
-    /// Runs a store operation; a `small` one may run inline (see
-    /// [`crate::cache::run`]).
-    async fn store_op<T: Send + 'static>(
-        &self,
-        small: bool,
-        f: impl FnOnce(&dyn Store) -> Result<T, StoreError> + Send + 'static,
-    ) -> Result<T, SumdbError> {
-        crate::cache::run(self.store.clone(), small, f)
-            .await
-            .map_err(SumdbError::from)
-    }
-
-    async fn route(&self) -> Result<Route, SumdbError> {
-        self.route
-            .get_or_try_init(|| async {
-                if self.has_explicit_url {
-                    return Ok(Route::Direct);
-                }
-                // cmd/go sumdb.go initBase: the first proxy that answers
-                // `supported` with 200 carries all checksum-database traffic.
-                for (i, (up, fallback)) in self.upstreams.entries().enumerate() {
-                    match up.get(&format!("sumdb/{}/supported", self.name)).await {
-                        Ok(_) => {
-                            tracing::debug!(db = %self.name, proxy = up.base(), "checksum database reached through proxy");
-                            return Ok(Route::Proxy(i));
-                        }
-                        Err(e) if e.is_not_found() => continue,
-                        Err(_) if matches!(fallback, Fallback::AnyError) => continue,
-                        Err(source) => {
-                            return Err(SumdbError::Upstream {
-                                db: self.name.clone(),
-                                source,
-                            });
-                        }
-                    }
-                }
-                Ok(Route::Direct)
+    /// GETs `rel` (e.g. `lookup/…`) from the database, capped at `max`
+    /// bytes, sharing the request with identical ones in flight.
+    async fn fetch(&self, rel: &str, max: u64) -> Result<Bytes, FetchError> {
+        let remote = self.remote.clone();
+        let key = (rel.to_owned(), max);
+        let rel = rel.to_owned();
+        self.remote
+            .flights
+            .join(key, move || async move {
+                remote.fetch_now(&rel, max).await.map_err(Arc::new)
             })
             .await
-            .copied()
-    }
-
-    /// GETs `rel` (e.g. `lookup/…`) from the database, capped at `max` bytes.
-    async fn fetch(&self, rel: &str, max: u64) -> Result<Bytes, FetchError> {
-        let route = match self.route().await {
-            Ok(r) => r,
-            Err(SumdbError::Upstream { source, .. }) => return Err(source),
-            Err(_) => Route::Direct,
-        };
-        let body = match route {
-            Route::Proxy(i) => {
-                let (up, _) = self
-                    .upstreams
-                    .entries()
-                    .nth(i)
-                    .unwrap_or_else(|| unreachable!("route index comes from the same list"));
-                up.get(&format!("sumdb/{}/{rel}", self.name)).await?
-            }
-            Route::Direct => self.direct.get(rel).await?,
-        };
-        metrics::counter!("goward_upstream_requests_total", "kind" => "sumdb").increment(1);
-        body.bytes(max).await
+            .map_err(|e| (*e).clone())
     }
 
     fn upstream_err(&self, source: FetchError) -> SumdbError {
+        if source.kind == FetchErrorKind::Offline {
+            return SumdbError::NotInOfflineCache {
+                db: self.name.clone(),
+                what: source.url,
+            };
+        }
         metrics::counter!("goward_upstream_errors_total", "kind" => "sumdb", "reason" => source.reason())
             .increment(1);
         SumdbError::Upstream {
@@ -471,7 +509,7 @@ impl SumdbClient {
         let full = Tile { w: 1 << t.h, ..t };
         for cand in [t, full] {
             let key = DocKey::SumdbTile(self.name.clone(), cand.path());
-            if let Some(b) = self.store_op(true, move |s| s.get_doc(&key)).await?
+            if let Some(b) = self.store.get_doc(&key).await?
                 && b.len() >= want
             {
                 return Ok((b.slice(..want), false));
@@ -525,8 +563,7 @@ impl SumdbClient {
         }
         for (t, b) in fresh {
             let key = DocKey::SumdbTile(self.name.clone(), t.path());
-            self.store_op(!key.durable(), move |s| s.put_doc(&key, &b))
-                .await?;
+            self.store.put_doc(&key, b).await?;
         }
         Ok(hashes)
     }
@@ -573,6 +610,13 @@ impl SumdbClient {
     /// this process nor another one sharing the store moved the head
     /// meanwhile; if one did, the moved head is checked and the merge redone.
     async fn merge(&self, tree: Tree, note_bytes: &Bytes) -> Result<Head, SumdbError> {
+        let head = self.merge_unrecorded(tree, note_bytes).await?;
+        *self.confirmed.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
+        Ok(head)
+    }
+
+    /// [`Self::merge`] without noting the time.
+    async fn merge_unrecorded(&self, tree: Tree, note_bytes: &Bytes) -> Result<Head, SumdbError> {
         let key = DocKey::SumdbHead(self.name.clone());
         loop {
             self.check_trusted()?;
@@ -586,10 +630,7 @@ impl SumdbClient {
             }
             // Newer: first whatever another process has persisted.
             self.recheck_fork().await?;
-            let disk = {
-                let key = key.clone();
-                self.store_op(true, move |s| s.get_doc(&key)).await?
-            };
+            let disk = self.store.get_doc(&key).await?;
             if let Some(d) = disk.as_ref().filter(|d| **d != cur.note) {
                 let dtree = self.open_tree(d)?;
                 self.check_consistent(&cur, &dtree, d).await?;
@@ -601,11 +642,9 @@ impl SumdbClient {
                     continue; // check ours against it
                 }
             }
-            let (k, nb) = (key.clone(), note_bytes.clone());
             let swapped = self
-                .store_op(false, move |s| {
-                    s.compare_and_swap_doc(&k, disk.as_deref(), &nb)
-                })
+                .store
+                .compare_and_swap_doc(&key, disk.clone(), note_bytes.clone())
                 .await?;
             if swapped {
                 tracing::info!(db = %self.name, from = cur.tree.n, to = tree.n, "trusted tree head advanced");
@@ -685,11 +724,7 @@ impl SumdbClient {
             .increment(1);
         let key = DocKey::SumdbFork(self.name.clone());
         let rel = key.rel_path();
-        let bytes = report.into_bytes();
-        if let Err(e) = self
-            .store_op(!key.durable(), move |s| s.put_doc(&key, &bytes))
-            .await
-        {
+        if let Err(e) = self.store.put_doc(&key, Bytes::from(report)).await {
             tracing::error!(db = %self.name, "could not persist the fork report: {e}");
         }
         *self.poisoned.write().unwrap_or_else(|e| e.into_inner()) = Some(rel);
@@ -741,10 +776,7 @@ impl SumdbClient {
         let ever = module::escape_version(version).map_err(bad)?;
         let lookup_key = format!("{epath}@{ever}");
         let doc = DocKey::SumdbLookup(self.name.clone(), lookup_key.clone());
-        let cached = {
-            let doc = doc.clone();
-            self.store_op(true, move |s| s.get_doc(&doc)).await?
-        };
+        let cached = self.store.get_doc(&doc).await?;
         let (body, from_net) = match cached {
             Some(b) => (b, false),
             None => {
@@ -752,7 +784,7 @@ impl SumdbClient {
                     .fetch(&format!("lookup/{lookup_key}"), self.limits.lookup)
                     .await
                     .map_err(|e| {
-                        if let crate::upstream::FetchErrorKind::NotFound { message, .. } = &e.kind {
+                        if let FetchErrorKind::NotFound { message, .. } = &e.kind {
                             SumdbError::NotFound {
                                 db: self.name.clone(),
                                 path: path.to_owned(),
@@ -768,9 +800,7 @@ impl SumdbClient {
         };
         let record = self.verify_lookup(path, version, &body).await?;
         if from_net {
-            let b = body.clone();
-            self.store_op(!doc.durable(), move |s| s.put_doc(&doc, &b))
-                .await?;
+            self.store.put_doc(&doc, body.clone()).await?;
         }
         Ok(Arc::new((record, body)))
     }
@@ -875,7 +905,10 @@ impl SumdbClient {
                 if head.tree.n == 0 {
                     return Err(self.upstream_err(e));
                 }
-                tracing::warn!(db = %self.name, error = %e, "upstream unreachable; serving the trusted tree head");
+                // Offline, the trusted head is the answer, not a fallback.
+                if e.kind != FetchErrorKind::Offline {
+                    tracing::warn!(db = %self.name, error = %e, "upstream unreachable; serving the trusted tree head");
+                }
                 Ok(head.note)
             }
         }
@@ -929,10 +962,7 @@ impl SumdbClient {
             return Ok(Bytes::from(hashes.concat()));
         }
         let key = DocKey::SumdbTile(self.name.clone(), t.path());
-        let data = {
-            let key = key.clone();
-            self.store_op(true, move |s| s.get_doc(&key)).await?
-        };
+        let data = self.store.get_doc(&key).await?;
         let (data, from_net) = match data {
             Some(d) => (d, false),
             None => (
@@ -948,18 +978,64 @@ impl SumdbClient {
             msg,
         })?;
         if from_net {
-            let d = data.clone();
-            self.store_op(!key.durable(), move |s| s.put_doc(&key, &d))
-                .await?;
+            self.store.put_doc(&key, data.clone()).await?;
         }
         Ok(data)
     }
 }
 
-/// The fork report's path if one is stored for database `name`.
-fn fork_report(store: &dyn Store, name: String) -> Result<Option<String>, StoreError> {
-    let key = DocKey::SumdbFork(name);
-    Ok(store.get_doc(&key)?.map(|_| key.rel_path()))
+impl Remote {
+    async fn route(&self) -> Result<Route, SumdbError> {
+        self.route
+            .get_or_try_init(|| async {
+                if self.has_explicit_url {
+                    return Ok(Route::Direct);
+                }
+                // cmd/go sumdb.go initBase: the first proxy that answers
+                // `supported` with 200 carries all checksum-database traffic.
+                for (i, (up, fallback)) in self.upstreams.entries().enumerate() {
+                    match up.get(&format!("sumdb/{}/supported", self.name)).await {
+                        Ok(_) => {
+                            tracing::debug!(db = %self.name, proxy = up.base(), "checksum database reached through proxy");
+                            return Ok(Route::Proxy(i));
+                        }
+                        Err(e) if e.is_not_found() => continue,
+                        Err(_) if matches!(fallback, Fallback::AnyError) => continue,
+                        Err(source) => {
+                            return Err(SumdbError::Upstream {
+                                db: self.name.clone(),
+                                source,
+                            });
+                        }
+                    }
+                }
+                Ok(Route::Direct)
+            })
+            .await
+            .copied()
+    }
+
+    /// GETs `rel` now, capped at `max` bytes.
+    async fn fetch_now(&self, rel: &str, max: u64) -> Result<Bytes, FetchError> {
+        let route = match self.route().await {
+            Ok(r) => r,
+            Err(SumdbError::Upstream { source, .. }) => return Err(source),
+            Err(_) => Route::Direct,
+        };
+        let body = match route {
+            Route::Proxy(i) => {
+                let (up, _) = self
+                    .upstreams
+                    .entries()
+                    .nth(i)
+                    .unwrap_or_else(|| unreachable!("route index comes from the same list"));
+                up.get(&format!("sumdb/{}/{rel}", self.name)).await?
+            }
+            Route::Direct => self.direct.get(rel).await?,
+        };
+        metrics::counter!("goward_upstream_requests_total", "kind" => "sumdb").increment(1);
+        body.bytes(max).await
+    }
 }
 
 /// `path version hash` with an `algo:` hash: what a go.sum reader would take.

@@ -94,7 +94,7 @@ pub struct VerifyToolchainArgs {
     #[arg(long, value_name = "FILE", conflicts_with = "goroot")]
     pub dl_json: Option<PathBuf>,
     /// Use only what goward already verified in its cache; no network.
-    #[arg(long)]
+    #[arg(long, env = "GOWARD_OFFLINE", value_parser = clap::builder::FalseyValueParser::new())]
     pub offline: bool,
     /// Print one JSON object on stdout instead of text.
     #[arg(long)]
@@ -256,6 +256,7 @@ fn verify(args: &VerifyToolchainArgs) -> Report {
 
 fn load_config(args: &VerifyToolchainArgs) -> Result<Config, Failure> {
     let serve = ServeArgs {
+        offline: args.offline,
         upstream: args.upstream.clone(),
         sumdb: args.sumdb.clone(),
         ..args.location.serve_args()
@@ -433,7 +434,7 @@ fn verify_into(args: &VerifyToolchainArgs, report: &mut Report) -> Result<(), Fa
         ));
     }
     let expected = expected_sha256(args)?;
-    let backend = Backend::open(&config, args.offline, &target)?;
+    let backend = Backend::open(&config, &target)?;
     let pending = backend.start_proof(&target);
 
     // Hash the input while the proof runs.

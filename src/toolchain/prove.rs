@@ -4,25 +4,24 @@
 //! toolchain module zip through [`Service`] (verified cache, else upstream →
 //! module-zip rules → checksum-database proof → cache).
 //!
-//! Offline, the same objects run over goward's cache alone: their upstream is
-//! an empty `file://` directory, so every piece that is not already cached
-//! (and therefore already verified) fails, naming what is missing.
+//! Both come from [`crate::pipeline::build`], as for `goward serve`. Offline
+//! ([`UpstreamMode::Offline`]) the same objects run over goward's cache
+//! alone, without an HTTP client: every piece that is not already cached
+//! (and therefore already verified) fails as "not in this offline cache",
+//! naming what is missing.
 
 use std::collections::BTreeMap;
-use std::io::{Read, Seek, SeekFrom};
 use std::sync::Arc;
 
-use sha2::{Digest, Sha256};
-
 use super::{TOOLCHAIN_MODULE, Target};
-use crate::cache::{DiskStore, DocKey, Store};
+use crate::cache::read::ReadError;
+use crate::cache::{DiskStore, DocKey};
 use crate::config::Config;
 use crate::dirhash::H1;
+use crate::pipeline::UpstreamMode;
 use crate::request::{ModulePath, ModuleVersion};
-use crate::service::{Service, ServiceLimits};
-use crate::sumdb::client::SumdbLimits;
-use crate::sumdb::{ProvenRecord, SumdbClient, SumdbError};
-use crate::upstream::{FileUpstream, HttpClient, HttpUpstream, ProxyList, Upstream};
+use crate::service::Service;
+use crate::sumdb::{ProvenRecord, SumdbError};
 
 /// A failure with the exit status it deserves: 1 (not verified) or 2 (could
 /// not tell: usage, configuration, I/O, network, missing cache pieces).
@@ -65,7 +64,6 @@ pub struct Backend {
     offline: bool,
     db: String,
     cache_dir: std::path::PathBuf,
-    _offline_dir: Option<tempfile::TempDir>,
 }
 
 /// The toolchain module version as goward's request layer validates it.
@@ -76,94 +74,64 @@ pub fn module_version(target: &Target) -> Result<ModuleVersion, Failure> {
 }
 
 impl Backend {
-    /// Builds the pipeline like `App::from_config`, for the first checksum
-    /// database of `config` only. Offline, checks first that the cache holds
-    /// a trusted head and the lookup for `target`, without creating anything.
-    pub fn open(config: &Config, offline: bool, target: &Target) -> Result<Backend, Failure> {
+    /// Builds the pipeline as `goward serve` does ([`crate::pipeline::build`]);
+    /// the first checksum database proves. Offline ([`Config::mode`]),
+    /// checks first that the cache holds a trusted head and the lookup for
+    /// `target`, without creating anything.
+    pub fn open(config: &Config, target: &Target) -> Result<Backend, Failure> {
+        let offline = config.mode == UpstreamMode::Offline;
         let spec = config
             .sumdbs
             .first()
             .ok_or_else(|| Failure::cannot_tell("no checksum database configured"))?;
         let mv = module_version(target)?;
-        if offline {
-            let head = config
-                .cache_dir
-                .join(DocKey::SumdbHead(spec.name.clone()).rel_path());
-            if !head.is_file() {
-                return Err(Failure::cannot_tell(format!(
-                    "offline: goward's cache {} has no trusted tree head for checksum database {} ({} is missing); run once online, or serve the toolchain through goward first",
-                    config.cache_dir.display(),
-                    spec.name,
-                    head.display()
-                )));
-            }
-            let lookup = config.cache_dir.join(
-                DocKey::SumdbLookup(
-                    spec.name.clone(),
-                    format!("{}@{}", mv.module.escaped(), mv.escaped_version()),
-                )
-                .rel_path(),
-            );
-            if !lookup.is_file() {
-                return Err(Failure::cannot_tell(format!(
-                    "offline: goward's cache {} has no proven lookup of {mv} in checksum database {} ({} is missing); run once online, or serve the toolchain through goward first",
-                    config.cache_dir.display(),
-                    spec.name,
-                    lookup.display()
-                )));
-            }
-        }
         // One TLS crypto provider for the process, as `goward serve` installs.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let (store, _) = DiskStore::open(&config.cache_dir).map_err(|e| {
-            Failure::cannot_tell(format!(
-                "opening cache directory {}: {e}",
-                config.cache_dir.display()
-            ))
-        })?;
-        let store: Arc<dyn Store> = Arc::new(store);
-        let http = HttpClient::new(&config.fetch, crate::server::USER_AGENT)
-            .map_err(|e| Failure::cannot_tell(format!("invalid upstream: {e}")))?;
-        let (upstreams, direct, offline_dir) = if offline {
-            let dir = tempfile::Builder::new()
-                .prefix("goward-offline-no-network-")
-                .tempdir()
-                .map_err(|e| Failure::cannot_tell(format!("creating a temp dir: {e}")))?;
-            let url = reqwest::Url::from_directory_path(dir.path())
-                .map_err(|()| Failure::cannot_tell("temp dir path is not absolute"))?;
-            let list = ProxyList::parse(url.as_str(), &http)
-                .map_err(|e| Failure::cannot_tell(format!("offline upstream: {e}")))?;
-            let direct: Arc<dyn Upstream> = Arc::new(FileUpstream::new(dir.path(), &config.fetch));
-            (Arc::new(list), direct, Some(dir))
+        // Offline, a cache that is not there is not created.
+        let service = if offline && !config.cache_dir.is_dir() {
+            None
         } else {
-            let list = ProxyList::parse(&config.upstream, &http)
-                .map_err(|e| Failure::cannot_tell(format!("invalid upstream: {e}")))?;
-            let base = spec
-                .url
-                .clone()
-                .unwrap_or_else(|| format!("https://{}", spec.name));
-            let direct: Arc<dyn Upstream> = Arc::new(
-                HttpUpstream::new(&base, &http)
-                    .map_err(|e| Failure::cannot_tell(format!("checksum database URL: {e}")))?,
-            );
-            (Arc::new(list), direct, None)
+            Some(
+                crate::pipeline::build(config)
+                    .map_err(|e| Failure::cannot_tell(crate::error::display_chain(&e)))?
+                    .service,
+            )
         };
-        let client = SumdbClient::new(
-            spec,
-            upstreams.clone(),
-            direct,
-            store.clone(),
-            SumdbLimits::default(),
-        )
-        .map_err(|e| Failure::cannot_tell(format!("checksum database: {e}")))?;
-        let mut limits = ServiceLimits::default();
-        limits.zip.max_zip_file = config.max_zip_size;
-        let service = Arc::new(Service::new(
-            upstreams,
-            store,
-            vec![Arc::new(client)],
-            limits,
-        ));
+        if offline {
+            let lookup = format!("{}@{}", mv.module.escaped(), mv.escaped_version());
+            let pieces = [
+                (
+                    DocKey::SumdbHead(spec.name.clone()),
+                    format!("no trusted tree head for checksum database {}", spec.name),
+                ),
+                (
+                    DocKey::SumdbLookup(spec.name.clone(), lookup),
+                    format!(
+                        "no proven lookup of {mv} in checksum database {}",
+                        spec.name
+                    ),
+                ),
+            ];
+            for (key, what) in pieces {
+                let held = match &service {
+                    Some(svc) => crate::cache::block_on(svc.store().get_doc(&key))
+                        .and_then(|r| r)
+                        .map_err(|e| Failure::cannot_tell(format!("offline: {e}")))?
+                        .is_some(),
+                    None => false,
+                };
+                if !held {
+                    return Err(Failure::cannot_tell(format!(
+                        "offline: goward's cache {} has {what} ({} is missing); run once online, or serve the toolchain through goward first",
+                        config.cache_dir.display(),
+                        DiskStore::doc_path(&config.cache_dir, &key).display()
+                    )));
+                }
+            }
+        }
+        let Some(service) = service else {
+            return Err(Failure::cannot_tell("offline: no cache directory"));
+        };
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -175,7 +143,6 @@ impl Backend {
             offline,
             db: spec.name.clone(),
             cache_dir: config.cache_dir.clone(),
-            _offline_dir: offline_dir,
         })
     }
 
@@ -217,11 +184,14 @@ impl Backend {
 
     fn sumdb_failure(&self, e: &SumdbError) -> Failure {
         match e {
-            SumdbError::Upstream { .. } if self.offline => Failure::cannot_tell(format!(
-                "offline: goward's cache {} lacks a piece of the proof: {e}",
-                self.cache_dir.display()
-            )),
+            SumdbError::Upstream { .. } | SumdbError::NotInOfflineCache { .. } if self.offline => {
+                Failure::cannot_tell(format!(
+                    "offline: goward's cache {} lacks a piece of the proof: {e}",
+                    self.cache_dir.display()
+                ))
+            }
             SumdbError::Upstream { .. }
+            | SumdbError::NotInOfflineCache { .. }
             | SumdbError::Store(_)
             | SumdbError::BadRequest { .. }
             | SumdbError::TileNotCovered { .. } => Failure::cannot_tell(e.to_string()),
@@ -238,7 +208,7 @@ impl Backend {
     /// digest is re-checked before it is read.
     pub fn reference_files(&self, target: &Target) -> Result<BTreeMap<String, [u8; 32]>, Failure> {
         let mv = module_version(target)?;
-        let (meta, mut file) = self.rt.block_on(self.service.open_zip(&mv)).map_err(|e| {
+        let copy = self.rt.block_on(self.service.zip_copy(&mv)).map_err(|e| {
             if self.offline {
                 Failure::cannot_tell(format!(
                     "offline: goward's cache {} holds no verified copy of the toolchain module zip ({e})",
@@ -248,27 +218,12 @@ impl Backend {
                 Failure::cannot_tell(format!("fetching the toolchain module zip: {e}"))
             }
         })?;
-        let mut h = Sha256::new();
-        let mut buf = vec![0u8; 256 << 10];
-        loop {
-            let n = file
-                .read(&mut buf)
-                .map_err(|e| Failure::cannot_tell(format!("reading the cached zip: {e}")))?;
-            if n == 0 {
-                break;
+        let file = copy.map_err(|e| match e {
+            ReadError::Quarantined(why) => {
+                Failure::cannot_tell(format!("{why} (quarantined; run again to fetch it anew)"))
             }
-            h.update(&buf[..n]);
-        }
-        let got = crate::cache::disk::hex(&h.finalize());
-        if got != meta.sha256 {
-            let why = "cached toolchain zip failed its digest check";
-            self.rt.block_on(self.service.quarantine(&meta, why));
-            return Err(Failure::cannot_tell(format!(
-                "{why} (quarantined; run again to fetch it anew)"
-            )));
-        }
-        file.seek(SeekFrom::Start(0))
-            .map_err(|e| Failure::cannot_tell(format!("reading the cached zip: {e}")))?;
+            e => Failure::cannot_tell(format!("reading the cached zip: {e}")),
+        })?;
         super::archive::module_zip_files_in(file, &target.zip_prefix())
             .map_err(|e| Failure::cannot_tell(format!("reading the cached zip: {e}")))
     }

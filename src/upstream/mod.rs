@@ -9,6 +9,9 @@
 //!
 //! The list syntax and fall-through rules are the go command's (cmd/go/internal/modfetch
 //! proxy.go `proxyList` and `TryProxies`), minus `direct`/`off`, which goward rejects.
+
+// Upstream answers are outside input: no unchecked arithmetic, no indexing
+// that can panic, no unwrap/expect/panic outside the tests.
 #![cfg_attr(
     not(test),
     deny(
@@ -26,6 +29,7 @@ pub mod http;
 
 use std::fmt;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -85,6 +89,87 @@ impl FetchLimits {
         } else {
             self.request_timeout
         }
+    }
+}
+
+/// User-Agent of goward's upstream requests.
+pub const USER_AGENT: &str = concat!("goward/", env!("CARGO_PKG_VERSION"));
+
+/// Whether goward may reach its upstreams at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UpstreamMode {
+    /// Upstream proxies and checksum databases are asked for what the cache lacks.
+    #[default]
+    Online,
+    /// Only the cache answers (air gap, or a build that must not reach out):
+    /// no HTTP client exists, and a missing piece is "not in this offline cache".
+    Offline,
+}
+
+/// How upstreams are reached: through the one HTTP client (online), or not
+/// at all (offline). Every upstream list and checksum-database endpoint is
+/// built from this, so an offline pipeline holds no client and cannot open
+/// a socket by construction.
+#[derive(Clone, Debug)]
+pub enum Network {
+    /// The shared HTTP client.
+    Online(HttpClient),
+    /// No client.
+    Offline,
+}
+
+impl Network {
+    /// Builds the HTTP client for `Online` (no socket is opened yet); none for `Offline`.
+    pub fn new(mode: UpstreamMode, limits: &FetchLimits) -> Result<Network, UpstreamConfigError> {
+        Ok(match mode {
+            UpstreamMode::Online => Network::Online(HttpClient::new(limits, USER_AGENT)?),
+            UpstreamMode::Offline => Network::Offline,
+        })
+    }
+
+    /// The mode.
+    pub fn mode(&self) -> UpstreamMode {
+        match self {
+            Network::Online(_) => UpstreamMode::Online,
+            Network::Offline => UpstreamMode::Offline,
+        }
+    }
+
+    /// A GOPROXY-style list with `Authorization` as `authorize` resolves it.
+    /// Offline the list is still checked, so a configuration valid offline is
+    /// valid online, but no upstream is built and no secret is read.
+    pub fn proxy_list(
+        &self,
+        spec: &str,
+        authorize: Authorize<'_>,
+    ) -> Result<ProxyList, UpstreamConfigError> {
+        match self {
+            Network::Online(client) => ProxyList::parse_with_auth(spec, client, authorize),
+            Network::Offline => parse_spec(spec).map(|_| ProxyList::offline()),
+        }
+    }
+
+    /// One upstream at `base` (a checksum database's own URL).
+    pub fn single(&self, base: &str) -> Result<Arc<dyn Upstream>, UpstreamConfigError> {
+        Ok(match self {
+            Network::Online(client) => Arc::new(HttpUpstream::new(base, client)?),
+            Network::Offline => Arc::new(OfflineUpstream),
+        })
+    }
+}
+
+/// The upstream of offline mode: it has no client, and every fetch fails
+/// with [`FetchErrorKind::Offline`] before anything leaves the process.
+#[derive(Debug)]
+pub struct OfflineUpstream;
+
+impl Upstream for OfflineUpstream {
+    fn base(&self) -> &str {
+        "offline"
+    }
+
+    fn get<'a>(&'a self, rel: &'a str) -> BoxFuture<'a, Result<Body, FetchError>> {
+        Box::pin(async move { Err(FetchError::new(FetchErrorKind::Offline, rel)) })
     }
 }
 
@@ -347,6 +432,8 @@ pub enum FetchErrorKind {
     /// The requested relative path is unsafe (`..`, `\`, NUL, `%`, leading `/`, ...);
     /// callers pass validated paths, so this is a bug upstream of this module.
     InvalidPath,
+    /// Offline mode: there is no upstream to ask, and nothing was asked.
+    Offline,
 }
 
 impl fmt::Display for FetchErrorKind {
@@ -372,6 +459,7 @@ impl fmt::Display for FetchErrorKind {
             FetchErrorKind::Encoded(enc) => {
                 write!(f, "unrequested Content-Encoding {enc:?}")
             }
+            FetchErrorKind::Offline => f.write_str("not in this offline cache"),
         }
     }
 }
@@ -454,6 +542,7 @@ impl FetchError {
             FetchErrorKind::Redirect => "redirect",
             FetchErrorKind::InvalidPath => "invalid_path",
             FetchErrorKind::Encoded(_) => "encoded",
+            FetchErrorKind::Offline => "offline",
         }
     }
 }
@@ -561,6 +650,22 @@ pub struct ProxyList {
 }
 
 impl ProxyList {
+    /// The list as configured, credentials redacted (for the operator's page).
+    pub fn describe(&self) -> String {
+        // An entry's separator (after it) says when to fall through from it.
+        let mut out = String::new();
+        let mut sep = None;
+        for e in &self.entries {
+            out.extend(sep);
+            out.push_str(&redact_str(e.upstream.base()));
+            sep = Some(match e.fallback {
+                Fallback::AnyError => '|',
+                Fallback::NotFoundOnly => ',',
+            });
+        }
+        out
+    }
+
     /// Parses a list with [`parse_spec`] and builds its upstreams.
     pub fn parse(spec: &str, client: &HttpClient) -> Result<ProxyList, UpstreamConfigError> {
         ProxyList::parse_with_auth(spec, client, &|_| Ok(None))
@@ -584,6 +689,15 @@ impl ProxyList {
             })
             .collect::<Result<_, UpstreamConfigError>>()?;
         Ok(ProxyList { entries })
+    }
+
+    /// The list of offline mode: no entries, built without an HTTP client,
+    /// so nothing fetched through it can open a socket; every fetch fails
+    /// with [`FetchErrorKind::Offline`].
+    pub fn offline() -> ProxyList {
+        ProxyList {
+            entries: Vec::new(),
+        }
     }
 
     /// The entries in order with their fall-through rules.
@@ -617,17 +731,8 @@ impl ProxyList {
                 }
             }
         }
-        // `parse` never builds an empty list; this is only reachable for an empty one.
-        Err(best.unwrap_or_else(|| {
-            FetchError::new(
-                FetchErrorKind::NotFound {
-                    status: 404,
-                    message: String::new(),
-                },
-                rel,
-            )
-            .with_detail("no upstreams configured")
-        }))
+        // `parse` never builds an empty list: only the offline one is empty.
+        Err(best.unwrap_or_else(|| FetchError::new(FetchErrorKind::Offline, rel)))
     }
 }
 
@@ -1525,5 +1630,31 @@ mod tests {
             .await
             .unwrap_err();
         assert_eq!(e.kind, FetchErrorKind::TooLarge { limit: 4 });
+    }
+
+    /// Offline, every list and single upstream fails before any I/O, as
+    /// `Offline`; the list is still checked as online.
+    #[tokio::test]
+    async fn offline_network_fetches_nothing() {
+        let net = Network::new(UpstreamMode::Offline, &FetchLimits::default()).unwrap();
+        assert_eq!(net.mode(), UpstreamMode::Offline);
+        let list = net
+            .proxy_list("http://127.0.0.1:9,https://proxy.example", &|_| Ok(None))
+            .unwrap();
+        assert_eq!(list.entries().count(), 0);
+        let e = list.get("example.com/m/@v/list").await.unwrap_err();
+        assert_eq!(e.kind, FetchErrorKind::Offline);
+        assert_eq!(e.url, "example.com/m/@v/list");
+        let e = net
+            .single("http://127.0.0.1:9")
+            .unwrap()
+            .get("latest")
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind, FetchErrorKind::Offline);
+        assert!(matches!(
+            net.proxy_list("direct", &|_| Ok(None)),
+            Err(UpstreamConfigError::Direct)
+        ));
     }
 }

@@ -10,6 +10,8 @@
 //! therefore does not compile; reviewing the trust boundary means reading
 //! this file and the constructors it names.
 
+// Every submodule proves or parses outside bytes: no unchecked arithmetic,
+// no indexing that can panic, no unwrap/expect/panic outside the tests.
 #![cfg_attr(
     not(test),
     deny(

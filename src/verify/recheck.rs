@@ -10,7 +10,7 @@
 
 use std::io::Read;
 
-use crate::cache::{ArtifactMeta, Store, StoreError};
+use crate::cache::{ArtifactMeta, LocalBlob};
 use crate::dirhash::{self, H1, hex};
 use crate::verify::proof::{Artifact, Rechecked, TrustAnchors};
 use crate::verify::zip::{ZipLimits, check_zip_handles};
@@ -148,18 +148,19 @@ pub fn recheck_record(
 /// Reads a stored blob back and computes its digests as the artifact `meta`
 /// records: a zip passes every module-zip rule for its module version on
 /// the way (`limits`), a go.mod is hashed as one. Blocks; reads the whole
-/// blob.
+/// blob. The store hands the blob over through [`crate::cache::digests`].
 pub fn blob_digests(
-    store: &dyn Store,
+    blob: &LocalBlob,
     meta: &ArtifactMeta,
     limits: &ZipLimits,
 ) -> Result<BlobDigests, RecheckError> {
     let open = || {
-        store.open_blob(meta).map_err(|e| match &e {
-            StoreError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+        blob.open().map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
                 RecheckError::Blob("blob is missing".into())
+            } else {
+                RecheckError::Blob(format!("blob unreadable: {e}"))
             }
-            _ => RecheckError::Blob(format!("blob unreadable: {e}")),
         })
     };
     let unreadable = |e: std::io::Error| RecheckError::Blob(format!("blob unreadable: {e}"));
@@ -173,7 +174,7 @@ pub fn blob_digests(
     }
     match meta.kind {
         ArtifactKind::Zip => {
-            let reopen = || store.open_blob(meta).map_err(std::io::Error::other);
+            let reopen = || blob.open();
             match check_zip_handles(&reopen, &meta.module, &meta.version, limits) {
                 Ok(r) => Ok(BlobDigests {
                     h1: r.h1,
@@ -214,7 +215,7 @@ pub fn blob_digests(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cache::{DiskStore, ProofRecord};
+    use crate::cache::ProofRecord;
     use crate::policy::Policy;
     use crate::sumdb::note::{self, Signer, Verifier};
     use crate::sumdb::tlog::{self, Tree};
@@ -468,18 +469,19 @@ mod tests {
     #[test]
     fn blob_digests_name_what_is_wrong_with_the_bytes() {
         let dir = tempfile::tempdir().unwrap();
-        let (store, _) = DiskStore::open(dir.path()).unwrap();
         let limits = ZipLimits::default();
         let m = record(GO_MOD, vec![]);
-        assert_eq!(
-            blob_digests(&store, &m, &limits),
-            Err(RecheckError::Blob("blob is missing".into()))
-        );
         let path = dir
             .path()
             .join("blobs/sha256")
             .join(&m.sha256[..2])
             .join(&m.sha256);
+        let p = path.clone();
+        let store = LocalBlob::new(move || std::fs::File::open(&p));
+        assert_eq!(
+            blob_digests(&store, &m, &limits),
+            Err(RecheckError::Blob("blob is missing".into()))
+        );
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(&path, GO_MOD).unwrap();
         assert_eq!(blob_digests(&store, &m, &limits), Ok(blob(GO_MOD)));

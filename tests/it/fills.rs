@@ -4,6 +4,8 @@
 
 use std::io::Write as _;
 use std::net::TcpStream;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use crate::support::fakeproxy::{FakeProxy, Fault, Published};
@@ -151,4 +153,49 @@ fn fills_are_bounded() {
         assert!(ra.body == a.zip && rb.body == b.zip);
     });
     assert_eq!(waiting(), 0.0);
+}
+
+/// Concurrent identical checksum-database fetches share one upstream request: `/latest`, then a
+/// data tile. The upstream holds each answer until every client request has joined the fetch
+/// in flight (`goward_coalesced_total`), so without coalescing the test cannot get past the
+/// wait.
+#[test]
+fn tiles_and_latest_are_coalesced() {
+    const N: usize = 4;
+    let (fake, vkey) = fake_with_log(DB);
+    fake.publish(
+        ModZip::new("example.com/tiles", "v1.0.0").file("t.go", "package tiles\n"),
+        "module example.com/tiles\n",
+    );
+    let g = Goward::start(&fake.url(), &vkey, &[]);
+    let coalesced = || {
+        let page = g.get("/metrics").text();
+        metric(&page, "goward_coalesced_total", &[("kind", "sumdb")]).unwrap_or(0.0)
+    };
+    let shared_by_all = |path: &str| {
+        let gate = Arc::new(AtomicBool::new(false));
+        fake.set_fault(path, Fault::Gate(gate.clone()));
+        let before = coalesced();
+        let rel = path.trim_start_matches(&format!("/sumdb/{DB}/")).to_owned();
+        let want = fake.with_log(|l| l.serve(&rel).1);
+        std::thread::scope(|s| {
+            let clients: Vec<_> = (0..N).map(|_| s.spawn(|| g.get(path))).collect();
+            wait_until(
+                "every request joined the one upstream fetch",
+                Duration::from_secs(60),
+                || coalesced() >= before + (N - 1) as f64,
+            );
+            gate.store(true, Ordering::SeqCst);
+            for c in clients {
+                let r = c.join().expect("client");
+                assert_eq!(r.status, 200, "GET {path}: {}", r.text());
+                assert!(r.body == want, "GET {path}: not the upstream's answer");
+            }
+        });
+        assert_eq!(fake.requests(path), 1, "upstream requests for {path}");
+    };
+    shared_by_all(&format!("/sumdb/{DB}/latest"));
+    // The hash tile a data tile is checked against, fetched (and cached) on its own first.
+    assert_eq!(g.get(&format!("/sumdb/{DB}/tile/8/0/000.p/1")).status, 200);
+    shared_by_all(&format!("/sumdb/{DB}/tile/8/data/000.p/1"));
 }

@@ -418,7 +418,7 @@ fn invalid_module_paths_are_rejected_before_any_access() {
 fn unknown_endpoints_and_sumdbs_are_404() {
     let w = world();
     let cases: &[(&str, &str)] = &[
-        ("/", "is not a module proxy endpoint"),
+        // `/` is the operator's page (serve.rs).
         ("/@v/list", "is not a module proxy endpoint"),
         ("/favicon.ico", "is not a module proxy endpoint"),
         ("/example.com/m", "is not a module proxy endpoint"),

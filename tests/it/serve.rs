@@ -292,16 +292,7 @@ fn healthz_and_readyz() {
 fn metrics_count_what_happened() {
     let w = world();
     // A second module whose zip the upstream tampers with.
-    let tampered = w.fake.publish(
-        ModZip::new("example.com/tampered", "v1.0.0").file("t.go", "package tampered\n"),
-        "module example.com/tampered\n",
-    );
-    let evil = FakeProxy::prepare(
-        ModZip::new("example.com/tampered", "v1.0.0").file("t.go", "package tampered // evil\n"),
-        "module example.com/tampered\n",
-    )
-    .zip;
-    w.fake.set_fault(&tampered.zip_path(), Fault::Body(evil));
+    let tampered = publish_tampered(&w.fake);
 
     // Served bytes are every body byte sent for the endpoint, error texts included.
     let mut zip_bytes = 0u64;
@@ -407,6 +398,176 @@ fn metrics_count_what_happened() {
         ),
         Some(1.0),
         "{line}\n{page}"
+    );
+}
+
+/// `--audit-log`: a refusal and every first-time proof are one JSON line each (a cache hit
+/// is not); after the file is renamed away (log rotation), the next event starts a new file.
+#[test]
+fn audit_log_records_refusals_and_first_proofs_and_survives_rotation() {
+    let fake = FakeProxy::start(TestLog::new(DB));
+    let good = fake.publish(
+        ModZip::new("example.com/good", "v1.0.0").file("g.go", "package good\n"),
+        "module example.com/good\n",
+    );
+    let tampered = publish_tampered(&fake);
+    let dir = tempfile::tempdir().expect("dir");
+    let log = dir.path().join("audit.jsonl");
+    let vkey = fake.with_log(|l| l.vkey());
+    let g = Goward::start(
+        &fake.url(),
+        &vkey,
+        &["--audit-log", log.to_str().expect("utf-8")],
+    );
+    let get = |path: &str| get_with(g.url(), path, &[]).status;
+    let lines = |path: &std::path::Path| -> Vec<serde_json::Value> {
+        std::fs::read_to_string(path)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("each line is JSON"))
+            .collect()
+    };
+
+    assert_eq!(get(&good.zip_path()), 200);
+    assert_eq!(get(&good.zip_path()), 200, "a hit");
+    assert_eq!(get(&good.mod_path()), 200);
+    assert_eq!(get(&tampered.zip_path()), 502);
+    let events = lines(&log);
+    assert_eq!(events.len(), 3, "{events:#?}");
+    let proven: Vec<_> = events.iter().filter(|e| e["event"] == "proven").collect();
+    assert_eq!(proven.len(), 2, "{events:#?}");
+    let zip = proven
+        .iter()
+        .find(|e| e["kind"] == "zip")
+        .expect("zip proven");
+    assert_eq!(zip["module"], "example.com/good");
+    assert_eq!(zip["h1"], h1_zip(&good.zip).as_str());
+    let evidence = zip["evidence"][0].as_str().unwrap_or_default();
+    assert!(
+        evidence.starts_with(&format!("checksum database {DB} record ")),
+        "{evidence}"
+    );
+    let refused = events
+        .iter()
+        .find(|e| e["event"] == "refused")
+        .expect("refusal");
+    assert_eq!(refused["path"], tampered.zip_path().as_str());
+    assert_eq!(refused["status"], 502);
+    assert_eq!(refused["reason"], "hash_mismatch");
+    assert!(
+        refused["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("zip hash mismatch"),
+        "{refused}"
+    );
+
+    // Rotation: rename the file away; the next event goes to a new file at the path.
+    let rotated = dir.path().join("audit.jsonl.1");
+    std::fs::rename(&log, &rotated).expect("rotate");
+    assert_eq!(get("/example.com/tampered/@v/v1.0.0.zip"), 502);
+    assert_eq!(lines(&rotated).len(), 3);
+    let fresh = lines(&log);
+    assert_eq!(fresh.len(), 1, "{fresh:#?}");
+    assert_eq!(fresh[0]["event"], "refused");
+}
+
+/// The operator's page: `/status.json` reports the checksum database's trusted head, the
+/// policy, cache counts and the refusal just made; `/` shows the same in HTML, rendered by a
+/// real headless browser (Debian's chromium, installed by `.ci/run`), whose screenshot is kept
+/// in `target/tmp/operator-page.png`.
+#[test]
+fn operator_page_and_status_json_show_health_and_refusals() {
+    let w = world();
+    let tampered = publish_tampered(&w.fake);
+    assert_eq!(w.get(&w.p.zip_path(), &[]).status, 200);
+    assert_eq!(w.get(&w.p.zip_path(), &[]).status, 200);
+    assert_eq!(w.get(&tampered.zip_path(), &[]).status, 502);
+
+    let r = w.get("/status.json", &[]);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.header("content-type"), Some("application/json"));
+    let s: serde_json::Value = serde_json::from_slice(&r.body).expect("status.json is JSON");
+    let db = &s["sumdbs"][0];
+    assert_eq!(db["name"], DB);
+    let size = w.fake.with_log(|l| l.size());
+    assert_eq!(db["tree_size"], size, "{s:#}");
+    assert!(db["head_age_secs"].is_u64(), "{s:#}");
+    assert!(db["fork"].is_null(), "{s:#}");
+    assert_eq!(s["policy"]["origin"], "<embedded default policy>");
+    assert!(s["cache_hits"].as_u64() >= Some(1), "{s:#}");
+    assert!(s["artifacts_in_memory"].as_u64() >= Some(1), "{s:#}");
+    assert!(s["cache_misses"].as_u64() >= Some(1), "{s:#}");
+    let refusal = &s["recent_refusals"][0];
+    assert_eq!(refusal["path"], tampered.zip_path().as_str(), "{s:#}");
+    assert_eq!(refusal["reason"], "hash_mismatch");
+    let minutes = s["minutes"].as_array().expect("minutes");
+    let total = |k: &str| minutes.iter().filter_map(|m| m[k].as_u64()).sum::<u64>();
+    assert!(total("requests") >= 3, "{s:#}");
+    assert_eq!(total("refusals"), 1, "{s:#}");
+
+    let metrics = w.metrics();
+    assert_eq!(
+        metric(&metrics, "goward_sumdb_tree_size", &[("db", DB)]),
+        Some(size as f64),
+        "{metrics}"
+    );
+    assert_eq!(
+        metric(&metrics, "goward_sumdb_fork_detected", &[("db", DB)]),
+        Some(0.0),
+        "{metrics}"
+    );
+
+    let r = w.get("/", &[]);
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), Some("text/html; charset=utf-8"));
+
+    // A real browser renders it: the DOM it builds has the tables and the chart.
+    let url = format!("{}/", w.g.url());
+    let shot = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("operator-page.png");
+    let _ = std::fs::remove_file(&shot);
+    let chromium = |extra: &[&str]| {
+        let out = std::process::Command::new("chromium")
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--hide-scrollbars",
+            ])
+            .args(extra)
+            .arg(&url)
+            .output()
+            .expect("chromium must be installed (.ci/run installs Debian's chromium)");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let dom = chromium(&["--dump-dom"]);
+    for needle in [
+        "<table id=\"sumdbs\">",
+        DB,
+        "<table id=\"refusals\">",
+        "hash_mismatch",
+        "<svg",
+        "class=\"ref\"",
+    ] {
+        assert!(
+            dom.contains(needle),
+            "{needle} not in the rendered page:\n{dom}"
+        );
+    }
+    chromium(&[
+        &format!("--screenshot={}", shot.display()),
+        "--window-size=1280,1400",
+    ]);
+    let png = std::fs::read(&shot).expect("screenshot written");
+    assert!(
+        png.starts_with(b"\x89PNG") && png.len() > 10_000,
+        "{} bytes",
+        png.len()
     );
 }
 
@@ -863,20 +1024,52 @@ fn serve_refuses_a_bad_configuration() {
 #[test]
 fn log_level_directives_filter_by_target() {
     let wait_for_access = |g: &Goward| {
-        assert_eq!(g.get("/example.com/absent/@v/list").status, 404);
+        let r = g.get("/example.com/absent/@v/list");
+        assert_eq!(r.status, 404);
         crate::support::wait_until(
             "the access log line",
             std::time::Duration::from_secs(30),
             || g.stderr().contains("goward::access"),
         );
-        g.stderr()
+        (g.stderr(), r.body.len())
     };
     let (_fake, g) = bare_goward(&[]);
-    let all = wait_for_access(&g);
+    let (all, len) = wait_for_access(&g);
     assert!(all.contains("serving"), "{all}");
+    // The access line is written when the body has been sent, with what was sent.
+    let access = all
+        .lines()
+        .find(|l| l.contains("goward::access"))
+        .unwrap_or_default();
+    for field in [
+        "method=GET".to_owned(),
+        "path=\"/example.com/absent/@v/list\"".to_owned(),
+        "status=404".to_owned(),
+        format!("bytes={len}"),
+        "complete=true".to_owned(),
+        "ttfb_ms=".to_owned(),
+    ] {
+        assert!(access.contains(&field), "{field} not in {access:?}");
+    }
     let (_fake, g) = bare_goward(&["--log-level", "warn,goward::access=info"]);
-    let filtered = wait_for_access(&g);
+    let (filtered, _) = wait_for_access(&g);
     assert!(!filtered.contains("serving"), "{filtered}");
+}
+
+/// Publishes `example.com/tampered@v1.0.0` and makes the upstream serve another zip for it,
+/// whose `h1:` the checksum database does not have.
+fn publish_tampered(fake: &FakeProxy) -> Published {
+    let tampered = fake.publish(
+        ModZip::new("example.com/tampered", "v1.0.0").file("t.go", "package tampered\n"),
+        "module example.com/tampered\n",
+    );
+    let evil = FakeProxy::prepare(
+        ModZip::new("example.com/tampered", "v1.0.0").file("t.go", "package tampered // evil\n"),
+        "module example.com/tampered\n",
+    )
+    .zip;
+    fake.set_fault(&tampered.zip_path(), Fault::Body(evil));
+    tampered
 }
 
 /// A goward with no modules, started with `extra` flags.

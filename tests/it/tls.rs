@@ -412,7 +412,8 @@ fn client_certificates_requested() {
     );
 }
 
-/// `--admin-listen`: /metrics, /healthz and /readyz only there, in plain HTTP even when the
+/// `--admin-listen`: the operator's page, /status.json, /metrics, /healthz and /readyz only
+/// there, in plain HTTP even when the
 /// public side needs client certificates; module paths only on the public side.
 #[test]
 fn admin_listener_takes_the_probes() {
@@ -426,7 +427,7 @@ fn admin_listener_takes_the_probes() {
     let admin = g.urls(ADMIN_PREFIX).remove(0);
     assert!(admin.starts_with("http://127.0.0.1:"), "{admin}");
     let list = format!("/{}/@v/list", p.path);
-    for path in ["/healthz", "/readyz", "/metrics"] {
+    for path in ["/healthz", "/readyz", "/metrics", "/", "/status.json"] {
         let r = http_get(&format!("{admin}{path}"));
         assert_eq!(r.status, 200, "admin {path}: {}", r.text());
     }
@@ -440,12 +441,12 @@ fn admin_listener_takes_the_probes() {
         (r.status, r.text().as_str()),
         (
             404,
-            "goward: the admin listener serves only /metrics, /healthz and /readyz\n"
+            "goward: the admin listener serves only /, /status.json, /metrics, /healthz and /readyz\n"
         )
     );
     let rt = runtime();
     let c = client(&pki, &["h2"], Some(&pki.leaf("carol", 5, false)));
-    for path in ["/healthz", "/readyz", "/metrics"] {
+    for path in ["/healthz", "/readyz", "/metrics", "/", "/status.json"] {
         let s = get(&rt, &c, &g.url_for(path)).expect("GET");
         assert_eq!(
             (s.status, s.body),

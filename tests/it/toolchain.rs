@@ -18,7 +18,7 @@ use crate::support::fakeproxy::{FakeProxy, Fault, Published};
 use crate::support::gocmd::{GoEnv, GoOutput, assert_refused_by_goward};
 use crate::support::modzip::{ModZip, h1_mod};
 use crate::support::testlog::TestLog;
-use crate::support::{Goward, files_containing, files_under, run_goward};
+use crate::support::{Goward, Trap, files_containing, files_under, run_goward};
 
 const DB_NAME: &str = "sum.toolchain.goward.test";
 const GO_VERSION: &str = "go1.99.1";
@@ -741,10 +741,21 @@ fn verify_toolchain_offline_uses_only_goward_cache() {
     let url = w.fake.url();
     drop(w);
     let c = cache.path().display().to_string();
+    // Offline, the configured upstream is a listener no connection may reach.
+    let trap = Trap::new();
+    let trap_url = trap.url();
     let offline = |args: &[&str]| {
         let mut full = vec!["verify-toolchain"];
         full.extend_from_slice(args);
-        full.extend_from_slice(&["--offline", "--sumdb", &vkey, "--cache-dir", &c]);
+        full.extend_from_slice(&[
+            "--offline",
+            "--upstream",
+            &trap_url,
+            "--sumdb",
+            &vkey,
+            "--cache-dir",
+            &c,
+        ]);
         run_goward(&full)
     };
     let out = offline(&[&tgz]);
@@ -801,6 +812,7 @@ fn verify_toolchain_offline_uses_only_goward_cache() {
         e.contains("offline") && e.contains("tile/"),
         "error does not name the missing tile: {e}"
     );
+    trap.assert_untouched();
 }
 
 /// `--sha256` and `--dl-json` check the whole archive as well.

@@ -160,6 +160,20 @@ impl Evidence {
         }
     }
 
+    /// Where the evidence comes from, for the audit log: the authority
+    /// that vouched (`checksum database sum.golang.org record 123 in tree
+    /// 456`, `pinned hash of policy corp.toml`).
+    pub fn reference(&self) -> String {
+        match self {
+            Evidence::Sumdb(e) => format!(
+                "{} in tree {}",
+                sumdb::authority(&e.db, e.record),
+                e.tree_size
+            ),
+            Evidence::Pinned(e) => pinned::authority(&e.policy),
+        }
+    }
+
     /// Re-checks the evidence offline for `a` against `anchors`.
     pub fn recheck(
         &self,

@@ -211,6 +211,9 @@ pub(crate) enum Fault {
     Endless,
     /// Declare the real Content-Length, send only the first `n` bytes, then drop the connection.
     CloseEarly(usize),
+    /// Accept the request and hold the (honest) answer until the flag is set: the test
+    /// decides when an upstream request in flight ends.
+    Gate(Arc<std::sync::atomic::AtomicBool>),
     /// Accept the request and never answer.
     Hang,
     /// The real body gzip-compressed, with `Content-Encoding: gzip` (no one asked for it).
@@ -585,6 +588,13 @@ async fn handle(State(state): State<AppState>, req: Request) -> Response<Body> {
                 axum::http::HeaderValue::from_static("gzip"),
             );
             r
+        }
+        Some(Fault::Gate(open)) => {
+            while !open.load(std::sync::atomic::Ordering::SeqCst) {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            let (status, body) = honest(&state, &path);
+            plain(status, body)
         }
         Some(Fault::Hang) => {
             std::future::pending::<()>().await;

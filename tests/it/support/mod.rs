@@ -582,6 +582,39 @@ pub(crate) fn wait_until(what: &str, timeout: Duration, mut cond: impl FnMut() -
     }
 }
 
+/// A TCP listener the test owns, standing in for an upstream that must never be contacted:
+/// goward is configured with its URL, and any connection goward opened would be waiting here.
+pub(crate) struct Trap {
+    listener: std::net::TcpListener,
+}
+
+impl Trap {
+    pub(crate) fn new() -> Trap {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind the trap");
+        listener.set_nonblocking(true).expect("non-blocking trap");
+        Trap { listener }
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub(crate) fn url(&self) -> String {
+        format!(
+            "http://{}",
+            self.listener.local_addr().expect("trap address")
+        )
+    }
+
+    /// Fails if any connection reached the trap (the kernel completes the handshake of every
+    /// connection to a listening socket, so one opened and closed is still waiting here).
+    #[track_caller]
+    pub(crate) fn assert_untouched(&self) {
+        match self.listener.accept() {
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Ok((_, peer)) => panic!("a connection to the upstream was opened (from {peer})"),
+            Err(e) => panic!("accepting on the trap: {e}"),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -609,6 +642,15 @@ mod tests {
     #[should_panic(expected = "goward printed no listening line")]
     fn goward_that_cannot_start_fails_the_test() {
         let _ = Goward::start("http://127.0.0.1:9", "not-a-key", &["--no-such-flag"]);
+    }
+
+    /// The trap sees a connection that was opened and closed again.
+    #[test]
+    #[should_panic(expected = "a connection to the upstream was opened")]
+    fn trap_sees_a_connection() {
+        let trap = Trap::new();
+        drop(std::net::TcpStream::connect(trap.url().trim_start_matches("http://")).unwrap());
+        trap.assert_untouched();
     }
 
     #[test]

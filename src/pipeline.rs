@@ -1,0 +1,106 @@
+//! The composition root: the one place where a command's pipeline — store,
+//! upstreams, checksum-database clients, policy and [`Service`] — is built
+//! from the resolved [`Config`]. `serve` and `verify-toolchain` build it
+//! here, and so should every new command, so that they all verify alike.
+//!
+//! The upstream mode is explicit ([`UpstreamMode`]): offline, no HTTP client
+//! exists anywhere in the pipeline ([`Network::Offline`]), so no socket can
+//! be opened, and whatever the cache lacks is a typed "not in this offline
+//! cache" error (404 for the go command).
+
+use std::sync::Arc;
+
+use crate::cache::{DiskStore, Store, SweepReport};
+use crate::config::Config;
+use crate::service::{PolicyLoadError, Service, ServiceLimits};
+use crate::sumdb::SumdbClient;
+use crate::sumdb::client::SumdbLimits;
+use crate::upstream::Network;
+
+pub use crate::upstream::UpstreamMode;
+
+/// A built pipeline.
+#[derive(Debug)]
+pub struct Pipeline {
+    /// Every request goes through it.
+    pub service: Arc<Service>,
+    /// What opening the store swept (temp files of an interrupted run).
+    pub sweep: SweepReport,
+}
+
+/// Why the pipeline could not be built; each names the setting or path involved.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// The cache directory could not be opened.
+    #[error("opening cache directory {dir}: {source}")]
+    Store {
+        dir: std::path::PathBuf,
+        #[source]
+        source: crate::cache::StoreError,
+    },
+    /// The cache directory is compressed by the filesystem and goward could
+    /// not change that (the message says what to run).
+    #[error("{0}")]
+    Compressed(String),
+    /// The upstream list or HTTP client is invalid.
+    #[error("invalid upstream: {0}")]
+    Upstream(#[from] crate::upstream::UpstreamConfigError),
+    /// A checksum database could not be set up.
+    #[error("checksum database: {0}")]
+    Sumdb(#[from] crate::sumdb::SumdbError),
+    /// The policy is invalid (one `file:line:col: message` per problem;
+    /// not a `source`, so a printed error chain shows them once).
+    #[error("invalid policy:\n{0}")]
+    Policy(PolicyLoadError),
+}
+
+impl From<PolicyLoadError> for StartError {
+    fn from(e: PolicyLoadError) -> Self {
+        StartError::Policy(e)
+    }
+}
+
+/// Builds the pipeline: opens (and sweeps) the cache, reaches upstreams as
+/// [`Config::mode`] allows, loads each checksum database's trusted head and
+/// the policy. Every configured database is served; the first proves.
+pub fn build(config: &Config) -> Result<Pipeline, StartError> {
+    let (store, sweep) =
+        DiskStore::open(&config.cache_dir).map_err(|source| StartError::Store {
+            dir: config.cache_dir.clone(),
+            source,
+        })?;
+    let store: Arc<dyn Store> = Arc::new(store);
+    let network = Network::new(config.mode, &config.fetch)?;
+    let upstreams = Arc::new(network.proxy_list(&config.upstream, &|_| Ok(None))?);
+    let mut sumdbs = Vec::with_capacity(config.sumdbs.len());
+    for spec in &config.sumdbs {
+        let base = spec
+            .url
+            .clone()
+            .unwrap_or_else(|| format!("https://{}", spec.name));
+        sumdbs.push(Arc::new(SumdbClient::new(
+            spec,
+            upstreams.clone(),
+            network.single(&base)?,
+            store.clone(),
+            SumdbLimits::default(),
+        )?));
+    }
+    let mut limits = ServiceLimits::default();
+    limits.zip.max_zip_file = config.max_zip_size;
+    limits.list_ttl = config.list_ttl;
+    limits.max_fills = config.max_fills;
+    limits.spool_budget = config.spool_budget;
+    limits.memory_cache_bytes = config.memory_cache_size;
+    let mut service = Service::new(network.clone(), upstreams, store, sumdbs, limits);
+    if let Some(path) = &config.policy {
+        let active = crate::service::load_policy(path, &network)?;
+        tracing::info!(target: "goward::policy", policy = %path.display(), "policy loaded");
+        service = service.with_policy(active, Some(path.clone()));
+    }
+    Ok(Pipeline {
+        service: Arc::new(service),
+        sweep,
+    })
+}
