@@ -3,6 +3,19 @@
 //! shape responses; no verification logic lives here: a zip is streamed
 //! through the store's verifying read ([`crate::cache::read`]).
 
+// Requests and TLS handshakes are outside input: no unchecked arithmetic,
+// no indexing that can panic, no unwrap/expect/panic outside the tests.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::arithmetic_side_effects,
+        clippy::indexing_slicing,
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic
+    )
+)]
+
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -382,7 +395,7 @@ impl Conns {
         // preface that may never come) is closed after `idle` more.
         let mut idle_closing = false;
         let result = loop {
-            let idle_until = idle.map(|d| last().unwrap_or(opened) + d);
+            let idle_until = idle.map(|d| later(last().unwrap_or(opened), d));
             tokio::select! {
                 r = conn.as_mut() => break Some(r),
                 () = stopped(&mut stop) => break None,
@@ -393,7 +406,7 @@ impl Conns {
                         idle_closing = true;
                     }
                 }
-                () = sleep_until(idle_until.map(|t| t + idle.unwrap_or_default())),
+                () = sleep_until(idle_until.map(|t| later(t, idle.unwrap_or_default()))),
                     if idle_closing && last().is_none() => {
                     tracing::debug!("HTTP/2 connection idle and not closing; dropped");
                     return;
@@ -414,6 +427,13 @@ impl Conns {
 }
 
 /// Sleeps until `t`; never resolves for `None`.
+/// `t + d`, saturating: a timeout too large for the clock means "never".
+fn later(t: tokio::time::Instant, d: std::time::Duration) -> tokio::time::Instant {
+    t.checked_add(d)
+        .or_else(|| t.checked_add(std::time::Duration::from_secs(u64::from(u32::MAX))))
+        .unwrap_or(t)
+}
+
 async fn sleep_until(t: Option<tokio::time::Instant>) {
     match t {
         Some(t) => tokio::time::sleep_until(t).await,
@@ -550,8 +570,11 @@ pub async fn run(
         .await
         .is_err()
     {
-        let open = max as usize - permits.available_permits()
-            + (ADMIN_MAX_CONNECTIONS - admin_permits.available_permits());
+        let open = (max as usize)
+            .saturating_sub(permits.available_permits())
+            .saturating_add(
+                ADMIN_MAX_CONNECTIONS.saturating_sub(admin_permits.available_permits()),
+            );
         tracing::warn!(
             open,
             "shutdown: {open} connection(s) still busy after {}s; closing them",
@@ -803,7 +826,7 @@ fn parse_range(value: Option<&str>, size: u64) -> Result<Option<ByteRange>, ()> 
         }
         ByteRange {
             start: size.saturating_sub(n),
-            end: size - 1,
+            end: size.saturating_sub(1),
         }
     } else {
         let start: u64 = a.parse().map_err(|_| ())?;
@@ -881,10 +904,11 @@ fn serve_zip(blob: VerifiedRead, headers: &HeaderMap) -> Response {
         start: 0,
         end: size.saturating_sub(1),
     });
+    // `parse_range` keeps start <= end < size.
     let len = if size == 0 {
         0
     } else {
-        want.end - want.start + 1
+        want.end.saturating_sub(want.start).saturating_add(1)
     };
     let stream = blob.stream(Some((want.start, want.end)));
     let mut b = Response::builder()

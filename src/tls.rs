@@ -6,6 +6,19 @@
 //! handshake reads, so a reload swaps it for later connections while open
 //! ones keep the session they negotiated.
 
+// Requests and TLS handshakes are outside input: no unchecked arithmetic,
+// no indexing that can panic, no unwrap/expect/panic outside the tests.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::arithmetic_side_effects,
+        clippy::indexing_slicing,
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic
+    )
+)]
+
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
@@ -137,14 +150,14 @@ fn certified_key(
     let certs = CertificateDer::pem_slice_iter(cert_pem)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| parse("certificate", &settings.cert, format!("not PEM: {e}")))?;
-    if certs.is_empty() {
+    let Some(leaf) = certs.first() else {
         return Err(parse(
             "certificate",
             &settings.cert,
             "no PEM CERTIFICATE block".into(),
         ));
-    }
-    webpki::EndEntityCert::try_from(&certs[0]).map_err(|e| {
+    };
+    webpki::EndEntityCert::try_from(leaf).map_err(|e| {
         parse(
             "certificate",
             &settings.cert,
@@ -368,7 +381,8 @@ fn common_name(mut name: &[u8]) -> Option<String> {
                 0x1e => {
                     let units: Vec<u16> = v
                         .chunks_exact(2)
-                        .map(|c| u16::from_be_bytes([c[0], c[1]]))
+                        .filter_map(|c| <[u8; 2]>::try_from(c).ok())
+                        .map(u16::from_be_bytes)
                         .collect();
                     Some(String::from_utf16_lossy(&units))
                 }
