@@ -8,6 +8,7 @@ mod hygiene;
 mod policy;
 mod request;
 mod serve;
+mod signature;
 mod sumdb;
 mod support;
 mod toolchain;
