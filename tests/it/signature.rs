@@ -22,22 +22,24 @@ fn verify_blob(file: &str, extra: &[&str]) -> GoOutput {
     run_goward(&args)
 }
 
+/// `verify-blob FILE --bundle BUNDLE` with the fixtures' identity and issuer, then `extra`.
+fn signed_by_id(file: &str, bundle: &str, extra: &[&str]) -> GoOutput {
+    let mut args = vec![
+        "--bundle",
+        bundle,
+        "--certificate-identity",
+        ID,
+        "--certificate-oidc-issuer",
+        ISSUER,
+    ];
+    args.extend_from_slice(extra);
+    verify_blob(file, &args)
+}
+
 /// A keyless bundle of the fake instance, with the right identity and issuer.
 fn keyless(bundle: &str) -> GoOutput {
     let (b, root) = (td(bundle), td("trusted_root.json"));
-    verify_blob(
-        "artifact.zip",
-        &[
-            "--bundle",
-            &b,
-            "--certificate-identity",
-            ID,
-            "--certificate-oidc-issuer",
-            ISSUER,
-            "--trusted-root",
-            &root,
-        ],
-    )
+    signed_by_id("artifact.zip", &b, &["--trusted-root", &root])
 }
 
 fn assert_verified(o: &GoOutput) {
@@ -149,17 +151,7 @@ fn real_public_good_bundle_with_an_rfc3161_timestamp_verifies_offline() {
 #[test]
 fn the_fake_instance_does_not_verify_against_public_good() {
     let b = td("keyless.v03.sigstore.json");
-    let o = verify_blob(
-        "artifact.zip",
-        &[
-            "--bundle",
-            &b,
-            "--certificate-identity",
-            ID,
-            "--certificate-oidc-issuer",
-            ISSUER,
-        ],
-    );
+    let o = signed_by_id("artifact.zip", &b, &[]);
     assert_eq!(o.status.code(), Some(1), "{}", o.stderr);
     assert_eq!(o.stderr.lines().count(), 1, "{}", o.stderr);
 }
@@ -253,19 +245,7 @@ fn other_artifact_wrong_key_and_wrong_kind_are_refused() {
     let root = td("trusted_root.json");
     // The bundle is about artifact.zip, not this file.
     let b = td("keyless.v03.sigstore.json");
-    let o = verify_blob(
-        "cosign-v3-blob.txt",
-        &[
-            "--bundle",
-            &b,
-            "--certificate-identity",
-            ID,
-            "--certificate-oidc-issuer",
-            ISSUER,
-            "--trusted-root",
-            &root,
-        ],
-    );
+    let o = signed_by_id("cosign-v3-blob.txt", &b, &["--trusted-root", &root]);
     assert_rejected(&o, &["artifact mismatch: "]);
     // The key-based bundle and the bare signature, checked with another key.
     let (kb, other, sig) = (
@@ -285,19 +265,7 @@ fn other_artifact_wrong_key_and_wrong_kind_are_refused() {
     let o = verify_blob("cosign-v3-blob.txt", &["--signature", &sig, "--key", &key]);
     assert_rejected(&o, &["bad signature: "]);
     // A key where a certificate is required, and the reverse.
-    let o = verify_blob(
-        "artifact.zip",
-        &[
-            "--bundle",
-            &kb,
-            "--certificate-identity",
-            ID,
-            "--certificate-oidc-issuer",
-            ISSUER,
-            "--trusted-root",
-            &root,
-        ],
-    );
+    let o = signed_by_id("artifact.zip", &kb, &["--trusted-root", &root]);
     assert_rejected(&o, &["wrong kind of signature: "]);
     let o = verify_blob(
         "artifact.zip",
@@ -422,18 +390,6 @@ fn unusable_inputs_exit_2() {
         &["--signature", &td("artifact.zip.key.sig"), "--key", &b],
     );
     assert_usage(&o, "unreadable public key");
-    let o = verify_blob(
-        "artifact.zip",
-        &[
-            "--bundle",
-            &b,
-            "--certificate-identity",
-            ID,
-            "--certificate-oidc-issuer",
-            ISSUER,
-            "--trusted-root",
-            &key,
-        ],
-    );
+    let o = signed_by_id("artifact.zip", &b, &["--trusted-root", &key]);
     assert_usage(&o, "unusable trusted root");
 }

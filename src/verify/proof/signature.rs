@@ -712,7 +712,11 @@ fn verify_bare(
             sigstore_verify::crypto::verify_signature_prehashed(&key.der, d, sig, scheme)
         }
     };
-    result.map_err(|e| SignatureError::BadSignature(e.to_string()))?;
+    result.map_err(|e| match e {
+        // RSA over a digest (ring has none) or ML-DSA: say so, not "bad".
+        sigstore_verify::crypto::Error::UnsupportedAlgorithm(d) => SignatureError::Unsupported(d),
+        e => SignatureError::BadSignature(e.to_string()),
+    })?;
     Ok(Verified {
         identity: None,
         issuer: None,
