@@ -393,3 +393,14 @@ fn unusable_inputs_exit_2() {
     let o = signed_by_id("artifact.zip", &b, &["--trusted-root", &key]);
     assert_usage(&o, "unusable trusted root");
 }
+
+/// Ed25519 signs the whole message, not a digest: the file is read into memory (capped) and
+/// verified, and another file is still refused.
+#[test]
+fn ed25519_key_signature_is_checked_over_the_whole_file() {
+    let (sig, key) = (td("artifact.zip.ed25519.sig"), td("ed25519.pub"));
+    let o = verify_blob("artifact.zip", &["--signature", &sig, "--key", &key]);
+    assert_verified(&o);
+    let o = verify_blob("cosign-v3-blob.txt", &["--signature", &sig, "--key", &key]);
+    assert_rejected(&o, &["bad signature: "]);
+}
