@@ -1011,6 +1011,39 @@ mod tests {
         assert!(v.tlog_verified && v.sct_verified);
     }
 
+    /// GitHub's instance has no transparency log and no CT log, so its
+    /// root verifies without them (time from its TSA); the public-good root,
+    /// which lists both, refuses the same bundle. This certificate (GitHub's
+    /// own release signer) carries no OIDC issuer at all: even `.*` does not
+    /// match a claim that is absent.
+    #[test]
+    fn github_instance_attestation_verifies_without_a_log() {
+        let mut d = [0u8; 32];
+        let hex = "76f1fe8593bf227cca2c089e3c16dc95014a8d3e89c5dd220530469ca043c428";
+        d.copy_from_slice(&hex_decode(hex).unwrap());
+        let signer = Signer::Keyless {
+            identity: Matcher::Exact("https://dotcom.releases.github.com".into()),
+            issuer: Matcher::regex(".*").unwrap(),
+        };
+        let input = bundle("github-private-attestation.sigstore.json");
+        let github = TrustRoot::embedded(Instance::GitHub).unwrap();
+        let err = verify(Message::Digest(&d), &input, &signer, &github).unwrap_err();
+        assert_eq!(
+            err.0,
+            [SignatureError::IssuerMismatch {
+                want: "regexp \".*\"".into(),
+                got: "(none)".into()
+            }]
+        );
+        // Another artifact fails before any identity is looked at.
+        let other = [0u8; 32];
+        let err = verify(Message::Digest(&other), &input, &signer, &github).unwrap_err();
+        assert_eq!(err.0[0].label(), "artifact_mismatch", "{err}");
+        let public = TrustRoot::embedded(Instance::PublicGood).unwrap();
+        let err = verify(Message::Digest(&d), &input, &signer, &public).unwrap_err();
+        assert_eq!(err.0[0].label(), "no_log_entry", "{err}");
+    }
+
     #[test]
     fn bare_key_signature() {
         let d = sha256(&testdata("artifact.zip"));
