@@ -338,7 +338,10 @@ fn unusable_inputs_exit_2() {
         &["--bundle", &b, "--certificate-identity", ID],
     );
     assert_usage(&o, "--certificate-oidc-issuer");
-    // Both --bundle and --signature; --key with an identity (clap's usage errors).
+    // Both --bundle and --signature; --key with an identity; --certificate with a bundle,
+    // whose own certificate is the one verified (clap's usage errors).
+    let o = signed_by_id("artifact.zip", &b, &["--certificate", &crt]);
+    assert_eq!(o.status.code(), Some(2), "{}", o.stderr);
     let o = verify_blob(
         "artifact.zip",
         &["--bundle", &b, "--signature", &sig, "--key", &key],

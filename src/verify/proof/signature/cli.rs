@@ -51,7 +51,8 @@ pub struct VerifyBlobArgs {
     #[arg(long, value_name = "FILE")]
     pub signature: Option<PathBuf>,
     /// Signing certificate of a bare keyless signature (refused: see below).
-    #[arg(long, value_name = "FILE", conflicts_with = "key")]
+    /// Not with --bundle, whose own certificate is the one verified.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["key", "bundle"])]
     pub certificate: Option<PathBuf>,
     /// Required certificate identity (SAN), exactly.
     #[arg(
