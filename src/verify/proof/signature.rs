@@ -592,13 +592,15 @@ impl From<sigstore_verify::Error> for SignatureError {
         use sigstore_verify::Error as E;
         let s = e.to_string();
         match e {
-            E::IdentityMismatch { .. } => SignatureError::IdentityMismatch {
-                want: String::new(),
-                got: s,
+            // Not raised while goward matches identities itself (the
+            // library runs with any_identity()), mapped for completeness.
+            E::IdentityMismatch { expected, actual } => SignatureError::IdentityMismatch {
+                want: format!("{:?}", expected.to_string()),
+                got: actual.map_or_else(|| "(none)".into(), |a| a.to_string()),
             },
-            E::IssuerMismatch { .. } => SignatureError::IssuerMismatch {
-                want: String::new(),
-                got: s,
+            E::IssuerMismatch { expected, actual } => SignatureError::IssuerMismatch {
+                want: format!("{expected:?}"),
+                got: actual.unwrap_or_else(|| "(none)".into()),
             },
             E::SignatureInvalid(d) => SignatureError::BadSignature(d),
             E::ArtifactMismatch(d) => SignatureError::ArtifactMismatch(d),
