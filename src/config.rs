@@ -60,6 +60,12 @@ pub enum Command {
     /// 5.2), hashes it and compares the h1: with the proven checksum-database record, online
     /// or from goward's verified cache (--offline); names every differing file.
     VerifyToolchain(crate::toolchain::cli::VerifyToolchainArgs),
+    /// Verify a cosign / Sigstore signature on a file, offline (cosign verify-blob's flags).
+    ///
+    /// Bundles v0.1-v0.3 (keyless or key-based), cosign's legacy bundle, or a bare
+    /// key-based .sig with --key. Exit status: 0 verified, 1 not verified, 2 usage or
+    /// unreadable input.
+    VerifyBlob(crate::verify::proof::signature::cli::VerifyBlobArgs),
     /// Validate a policy file, or explain what a policy decides for a module.
     ///
     /// `check FILE` exits 0 valid, 2 invalid; `explain MODULE@VERSION

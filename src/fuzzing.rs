@@ -109,4 +109,37 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("module_zip", module_zip),
     ("go_mod", go_mod),
     ("policy", policy),
+    ("sigstore_bundle", sigstore_bundle),
 ];
+
+/// A signature bundle file (`SignatureInput::bundle_from_json`: a Sigstore bundle, or cosign's
+/// legacy bundle converted to v0.1), then, when it parses, its verification against the fake
+/// instance of `testdata/sigstore` (embedded here, so the target needs no files) for any
+/// identity: every input is refused or verified, never a panic.
+pub fn sigstore_bundle(data: &[u8]) {
+    use crate::verify::proof::signature::{
+        Matcher, Message, SignatureInput, Signer, TrustRoot, verify,
+    };
+    use std::sync::OnceLock;
+    static ROOT: OnceLock<TrustRoot> = OnceLock::new();
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let Ok(input) = SignatureInput::bundle_from_json(text) else {
+        return;
+    };
+    let root = ROOT.get_or_init(|| {
+        TrustRoot::from_json(
+            "fuzz",
+            include_str!("../testdata/sigstore/trusted_root.json"),
+        )
+        .expect("the fixture trusted root loads")
+    });
+    let any = || Matcher::regex(".*").expect("valid regexp");
+    let signer = Signer::Keyless {
+        identity: any(),
+        issuer: any(),
+    };
+    // Any digest: the log proofs and the certificate chain are checked before the artifact.
+    let _ = verify(Message::Digest(&[0; 32]), &input, &signer, root);
+}

@@ -30,6 +30,7 @@ fn main() -> ExitCode {
         },
         Command::VerifyZip(args) => verify_zip(&args),
         Command::VerifyToolchain(args) => goward::toolchain::cli::run(&args),
+        Command::VerifyBlob(args) => goward::verify::proof::signature::cli::run(&args),
         Command::Policy(args) => goward::policy::cli::run(&args),
         Command::Cache(args) => goward::hygiene::run(&args),
         Command::Sumdb(args) => goward::sumdb::cli::run(&args),

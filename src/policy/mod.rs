@@ -560,6 +560,36 @@ pub struct Policy {
     pub(crate) allow: Vec<Rule>,
     pub(crate) private: Vec<Rule>,
     pub(crate) toolchain: Option<ToolchainRules>,
+    /// `[[signer]]` tables: who may sign. Validated at load; no rule can
+    /// require a signature yet (`proof = "signature"` is still rejected).
+    pub(crate) signers: Vec<PolicySigner>,
+}
+
+/// A `[[signer]]`: a keyless identity or a key, and the trust root its
+/// signatures are verified against (shared by signers naming the same one).
+#[derive(Clone, Debug)]
+pub struct PolicySigner {
+    /// Its name, unique among signers.
+    pub name: String,
+    /// Line of its `name` in the policy file.
+    pub line: usize,
+    /// Who it accepts.
+    pub signer: crate::verify::proof::signature::Signer,
+    /// What signatures are verified against.
+    pub trust_root: std::sync::Arc<crate::verify::proof::signature::TrustRoot>,
+}
+
+impl PolicySigner {
+    fn describe(&self) -> String {
+        use crate::verify::proof::signature::Signer;
+        let who = match &self.signer {
+            Signer::Keyless { identity, issuer } => {
+                format!("keyless identity {identity}, issuer {issuer}")
+            }
+            Signer::Key(_) => "key".to_owned(),
+        };
+        format!("{who}; trusted root {}", self.trust_root.name())
+    }
 }
 
 /// Which rule supplies the settings of an allowed request.
@@ -776,6 +806,21 @@ impl Policy {
                 t.describe()
             )),
             None => line("toolchain: no limits; checksum-database proof is mandatory".to_owned()),
+        }
+        if !self.signers.is_empty() {
+            line(format!(
+                "signers ({}; declared and checked, not yet required by any rule):",
+                self.signers.len()
+            ));
+            for (i, s) in self.signers.iter().enumerate() {
+                line(format!(
+                    "  {}. {:?} (line {}): {}",
+                    i + 1,
+                    s.name,
+                    s.line,
+                    s.describe()
+                ));
+            }
         }
         out
     }

@@ -18,11 +18,12 @@ use super::pins::{PinSet, PinSite};
 use super::rules::{Glob, Patterns, PlatformGlob};
 use super::version::{self, Constraint, Filter, Kind, KindSet, Scheme};
 use super::{
-    Auth, Diagnostic, Mode, Policy, PolicyError, PrivateRoute, ProofKind, Rule, Secret, Section,
-    Settings, TOOLCHAIN_MODULE, ToolchainRules,
+    Auth, Diagnostic, Mode, Policy, PolicyError, PolicySigner, PrivateRoute, ProofKind, Rule,
+    Secret, Section, Settings, TOOLCHAIN_MODULE, ToolchainRules,
 };
 use crate::module::quote;
 use crate::upstream;
+use crate::verify::proof::signature::{Instance, Matcher, PublicKey, Signer, TrustRoot};
 
 type Span = Range<usize>;
 
@@ -82,6 +83,8 @@ struct RawPolicy {
     #[serde(default)]
     private: Vec<Spanned<RawPrivate>>,
     toolchain: Option<Spanned<RawToolchain>>,
+    #[serde(default)]
+    signer: Vec<Spanned<RawSigner>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -154,6 +157,217 @@ struct RawToolchain {
     versions: Option<Spanned<String>>,
     kinds: Option<Spanned<OneOrMany>>,
     platforms: Option<Spanned<OneOrMany>>,
+}
+
+/// `[[signer]]`: who may sign (issue #11). Checked at load: the key
+/// parses, the regexps compile, the trusted root loads.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSigner {
+    name: Spanned<String>,
+    identity: Option<Spanned<String>>,
+    identity_regexp: Option<Spanned<String>>,
+    issuer: Option<Spanned<String>>,
+    issuer_regexp: Option<Spanned<String>>,
+    trusted_root: Option<Spanned<String>>,
+    key: Option<Spanned<String>>,
+}
+
+/// Trusted roots already loaded, by instance name or resolved path, so
+/// signers that share one load it once (`None`: it failed, already reported).
+type Roots = HashMap<String, Option<Arc<TrustRoot>>>;
+
+fn build_signers(cx: &mut Ctx<'_>, raw: &[Spanned<RawSigner>]) -> Vec<PolicySigner> {
+    let mut seen: HashMap<String, Span> = HashMap::new();
+    let mut roots = Roots::new();
+    let mut out = Vec::new();
+    for r in raw {
+        let s = r.get_ref();
+        let name = s.name.get_ref();
+        if let Err(msg) = check_name(name) {
+            cx.err(&s.name.span(), msg.replace("rule name", "signer name"));
+            continue;
+        }
+        if let Some(first) = seen.get(name) {
+            let (l, c) = cx.pos(first.start);
+            cx.err(
+                &s.name.span(),
+                format!(
+                    "duplicate signer name {}: first used at line {l}, column {c}",
+                    quote(name)
+                ),
+            );
+            continue;
+        }
+        seen.insert(name.clone(), s.name.span());
+        if let Some(b) = build_signer(cx, r, &mut roots) {
+            out.push(b);
+        }
+    }
+    out
+}
+
+fn build_signer(
+    cx: &mut Ctx<'_>,
+    r: &Spanned<RawSigner>,
+    roots: &mut Roots,
+) -> Option<PolicySigner> {
+    let s = r.get_ref();
+    let ctx = format!("signer {}", quote(s.name.get_ref()));
+    let trust_root = match &s.trusted_root {
+        None => load_root(cx, &ctx, "public-good", &r.span(), roots),
+        Some(t) => load_root(cx, &ctx, t.get_ref(), &t.span(), roots),
+    };
+    let signer = if let Some(key) = &s.key {
+        let mut ok = true;
+        for (field, span) in [
+            ("identity", s.identity.as_ref().map(Spanned::span)),
+            (
+                "identity_regexp",
+                s.identity_regexp.as_ref().map(Spanned::span),
+            ),
+            ("issuer", s.issuer.as_ref().map(Spanned::span)),
+            ("issuer_regexp", s.issuer_regexp.as_ref().map(Spanned::span)),
+        ] {
+            if let Some(span) = span {
+                cx.err(
+                    &span,
+                    format!(
+                        "{ctx}: {field} is for keyless signers; a signer with a key is that key"
+                    ),
+                );
+                ok = false;
+            }
+        }
+        let path = cx.resolve(key.get_ref());
+        let key = match (cx.read)(&path) {
+            Err(e) => {
+                cx.err(
+                    &key.span(),
+                    format!("{ctx}: cannot read key {}: {e}", path.display()),
+                );
+                None
+            }
+            Ok(pem) => match PublicKey::from_pem(&pem) {
+                Ok(k) => Some(k),
+                Err(e) => {
+                    cx.err(&key.span(), format!("{ctx}: key {}: {e}", path.display()));
+                    None
+                }
+            },
+        };
+        (ok).then_some(key).flatten().map(Signer::Key)
+    } else {
+        let identity = one_matcher(
+            cx,
+            &ctx,
+            &r.span(),
+            ("identity", &s.identity),
+            ("identity_regexp", &s.identity_regexp),
+        );
+        let issuer = one_matcher(
+            cx,
+            &ctx,
+            &r.span(),
+            ("issuer", &s.issuer),
+            ("issuer_regexp", &s.issuer_regexp),
+        );
+        match (identity, issuer) {
+            (Some(identity), Some(issuer)) => Some(Signer::Keyless { identity, issuer }),
+            _ => None,
+        }
+    };
+    Some(PolicySigner {
+        name: s.name.get_ref().clone(),
+        line: cx.line(&s.name.span()),
+        signer: signer?,
+        trust_root: trust_root?,
+    })
+}
+
+/// Exactly one of an exact value and an anchored regexp.
+fn one_matcher(
+    cx: &mut Ctx<'_>,
+    ctx: &str,
+    table: &Span,
+    exact: (&str, &Option<Spanned<String>>),
+    regexp: (&str, &Option<Spanned<String>>),
+) -> Option<Matcher> {
+    match (exact.1, regexp.1) {
+        (Some(e), None) => Some(Matcher::Exact(e.get_ref().clone())),
+        (None, Some(re)) => match Matcher::regex(re.get_ref()) {
+            Ok(m) => Some(m),
+            Err(e) => {
+                cx.err(&re.span(), format!("{ctx}: {}: {e}", regexp.0));
+                None
+            }
+        },
+        (Some(_), Some(re)) => {
+            cx.err(
+                &re.span(),
+                format!("{ctx}: give {} or {}, not both", exact.0, regexp.0),
+            );
+            None
+        }
+        (None, None) => {
+            cx.err(
+                table,
+                format!(
+                    "{ctx}: a keyless signer needs {} or {} (or key = \"….pub\" for a key)",
+                    exact.0, regexp.0
+                ),
+            );
+            None
+        }
+    }
+}
+
+/// An embedded instance by name, else a trusted_root.json path.
+fn load_root(
+    cx: &mut Ctx<'_>,
+    ctx: &str,
+    what: &str,
+    span: &Span,
+    roots: &mut Roots,
+) -> Option<Arc<TrustRoot>> {
+    let (key, loaded) = match Instance::from_name(what) {
+        Some(i) => {
+            let loaded = match roots.get(i.name()) {
+                Some(r) => r.clone(),
+                None => match TrustRoot::embedded(i) {
+                    Ok(r) => Some(Arc::new(r)),
+                    Err(e) => {
+                        cx.err(span, format!("{ctx}: {e}"));
+                        None
+                    }
+                },
+            };
+            (i.name().to_owned(), loaded)
+        }
+        None => {
+            let path = cx.resolve(what);
+            let key = path.display().to_string();
+            let loaded = match roots.get(&key) {
+                Some(r) => r.clone(),
+                None => match (cx.read)(&path) {
+                    Err(e) => {
+                        cx.err(span, format!("{ctx}: cannot read trusted root {key}: {e}"));
+                        None
+                    }
+                    Ok(json) => match TrustRoot::from_json(&key, &json) {
+                        Ok(r) => Some(Arc::new(r)),
+                        Err(e) => {
+                            cx.err(span, format!("{ctx}: {e}"));
+                            None
+                        }
+                    },
+                },
+            };
+            (key, loaded)
+        }
+    };
+    roots.insert(key, loaded.clone());
+    loaded
 }
 
 /// Reads a file named by the policy (pins). Injected so tests need no disk.
@@ -338,6 +552,7 @@ pub(crate) fn parse(
         .toolchain
         .as_ref()
         .and_then(|t| build_toolchain(&mut cx, t));
+    let signers = build_signers(&mut cx, &raw.signer);
 
     cross_checks(
         &mut cx,
@@ -370,6 +585,7 @@ pub(crate) fn parse(
         allow: allow.into_iter().map(|b| b.rule).collect(),
         private: private.into_iter().map(|b| b.rule).collect(),
         toolchain,
+        signers,
     })
 }
 

@@ -825,7 +825,7 @@ fn bad_policy_files_name_line_and_column() {
         // Unknown fields, at every level.
         (
             "mdoe = \"open\"\n",
-            "policy.toml:1:1: unknown field `mdoe`, expected one of `mode`, `defaults`, `deny`, `allow`, `private`, `toolchain`",
+            "policy.toml:1:1: unknown field `mdoe`, expected one of `mode`, `defaults`, `deny`, `allow`, `private`, `toolchain`, `signer`",
         ),
         (
             "[[deny]]\nname = \"x\"\nmodules = \"a.com\"\nreason = \"r\"\nversion = \"< v1.0.0\"\n",
@@ -1586,4 +1586,124 @@ fn policy_is_shareable_across_threads() {
     fn shareable<T: Send + Sync + Clone + 'static>() {}
     shareable::<Policy>();
     shareable::<Decision>();
+}
+
+const COSIGN_PUB: &str = include_str!("../../testdata/sigstore/cosign.pub");
+const FAKE_ROOT: &str = include_str!("../../testdata/sigstore/trusted_root.json");
+
+#[test]
+fn signers_load_and_are_described() {
+    let text = r#"
+[[signer]]
+name = "release"
+identity_regexp = 'https://github\.com/example/mod/\.github/workflows/release\.yml@refs/tags/v.*'
+issuer = "https://token.actions.githubusercontent.com"
+
+[[signer]]
+name = "corp-ci"
+identity = "ci@corp.example"
+issuer_regexp = 'https://sso\.corp\.example/.*'
+trusted_root = "sigstore/trusted_root.json"
+
+[[signer]]
+name = "internal"
+key = "keys/cosign.pub"
+trusted_root = "github"
+"#;
+    let p = parse_with(
+        text,
+        &[
+            ("keys/cosign.pub", COSIGN_PUB),
+            ("sigstore/trusted_root.json", FAKE_ROOT),
+        ],
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(p.signers.len(), 3);
+    let d = p.describe();
+    assert!(
+        d.contains(
+            "signers (3; declared and checked, not yet required by any rule):\n  \
+             1. \"release\" (line 3): keyless identity regexp \
+             \"https://github\\\\.com/example/mod/\\\\.github/workflows/release\\\\.yml@refs/tags/v.*\", \
+             issuer \"https://token.actions.githubusercontent.com\"; trusted root public-good\n  \
+             2. \"corp-ci\" (line 8): keyless identity \"ci@corp.example\", issuer regexp \
+             \"https://sso\\\\.corp\\\\.example/.*\"; trusted root sigstore/trusted_root.json\n  \
+             3. \"internal\" (line 14): key; trusted root github\n"
+        ),
+        "{d}"
+    );
+    // Without signers the description is as before.
+    assert!(!policy("").describe().contains("signers"));
+}
+
+#[test]
+fn bad_signers_are_reported_each_with_its_place() {
+    let text = r#"
+[[signer]]
+name = "no-issuer"
+identity = "a@example.com"
+
+[[signer]]
+name = "both"
+identity = "a@example.com"
+identity_regexp = "a@.*"
+issuer = "https://accounts.google.com"
+
+[[signer]]
+name = "bad-re"
+identity_regexp = "("
+issuer = "https://accounts.google.com"
+
+[[signer]]
+name = "key-and-identity"
+key = "cosign.pub"
+identity = "a@example.com"
+
+[[signer]]
+name = "missing-key"
+key = "nope.pub"
+
+[[signer]]
+name = "not-a-key"
+key = "root.json"
+
+[[signer]]
+name = "bad-root"
+identity = "a@example.com"
+issuer = "https://accounts.google.com"
+trusted_root = "cosign.pub"
+
+[[signer]]
+name = "bad-re"
+key = "cosign.pub"
+"#;
+    let e = errors_with(
+        text,
+        &[("cosign.pub", COSIGN_PUB), ("root.json", FAKE_ROOT)],
+    );
+    let want = [
+        "policy.toml:2:1: signer \"no-issuer\": a keyless signer needs issuer or issuer_regexp (or key = \"….pub\" for a key)",
+        "policy.toml:9:19: signer \"both\": give identity or identity_regexp, not both",
+        "policy.toml:14:19: signer \"bad-re\": identity_regexp: invalid regexp \"(\": ",
+        "policy.toml:20:12: signer \"key-and-identity\": identity is for keyless signers; a signer with a key is that key",
+        "policy.toml:24:7: signer \"missing-key\": cannot read key nope.pub: No such file or directory",
+        "policy.toml:28:7: signer \"not-a-key\": key root.json: unreadable public key: ",
+        "policy.toml:34:16: signer \"bad-root\": unusable trusted root cosign.pub: ",
+        "policy.toml:37:8: duplicate signer name \"bad-re\": first used at line 13, column 8",
+    ];
+    assert_eq!(e.len(), want.len(), "{e:#?}");
+    for (got, want) in e.iter().zip(want) {
+        assert!(got.starts_with(want), "want {want:?}\n got {got:?}");
+    }
+}
+
+#[test]
+fn signature_proof_is_still_refused_with_signers_declared() {
+    let text = "[[signer]]\nname = \"s\"\nkey = \"cosign.pub\"\n\n[[allow]]\nname = \"x\"\nmodules = \"a.com\"\nproof = [\"signature\"]\n";
+    let e = errors_with(text, &[("cosign.pub", COSIGN_PUB)]);
+    assert_eq!(e.len(), 1, "{e:#?}");
+    assert!(
+        e[0].contains("proof \"signature\" is not supported yet"),
+        "{e:#?}"
+    );
 }

@@ -9,6 +9,7 @@ mod offline;
 mod policy;
 mod request;
 mod serve;
+mod signature;
 mod sumdb;
 mod support;
 mod tls;

@@ -9,6 +9,7 @@
 //! each `match` of this file.
 
 pub mod pinned;
+pub mod signature;
 pub mod sumdb;
 
 use serde::{Deserialize, Serialize};

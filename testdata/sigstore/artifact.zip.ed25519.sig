@@ -1,0 +1,1 @@
+HtZlAUV5tf8xX5EviTD2udAIk/kmCpikJxwElHQ1pUXlzoU1KTw4fFx/y00POeE/61iVqpQcdzLZujp/Z4wLDA==

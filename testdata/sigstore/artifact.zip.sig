@@ -1,0 +1,1 @@
+MEUCIQCRt+f9OjA+Ek+sKFDzUBuxS04jzp1CylwkPpZ3OTnMkwIgGOR8tprz/1E2NHrMRuRvKfxTTiu+0sG9ia5mUwJri0o=

@@ -1,0 +1,409 @@
+//! `goward verify-blob`, the real binary, on the fixtures in `testdata/sigstore` (a fake
+//! Sigstore instance made by `gen_fixtures.py`, plus one real public-good bundle): every
+//! positive input verifies with exit 0 and prints what it proved; every negative exits 1 with
+//! exactly one line per reason, each starting with that reason; inputs that cannot be used
+//! exit 2.
+
+use crate::support::gocmd::GoOutput;
+use crate::support::run_goward;
+
+const ID: &str = "https://github.com/example/mod/.github/workflows/release.yml@refs/tags/v1.2.3";
+const ISSUER: &str = "https://token.actions.githubusercontent.com";
+
+fn td(name: &str) -> String {
+    concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/sigstore/").to_owned() + name
+}
+
+/// `verify-blob` of `artifact.zip` with `extra` flags.
+fn verify_blob(file: &str, extra: &[&str]) -> GoOutput {
+    let file = td(file);
+    let mut args = vec!["verify-blob", file.as_str()];
+    args.extend_from_slice(extra);
+    run_goward(&args)
+}
+
+/// `verify-blob FILE --bundle BUNDLE` with the fixtures' identity and issuer, then `extra`.
+fn signed_by_id(file: &str, bundle: &str, extra: &[&str]) -> GoOutput {
+    let mut args = vec![
+        "--bundle",
+        bundle,
+        "--certificate-identity",
+        ID,
+        "--certificate-oidc-issuer",
+        ISSUER,
+    ];
+    args.extend_from_slice(extra);
+    verify_blob(file, &args)
+}
+
+/// A keyless bundle of the fake instance, with the right identity and issuer.
+fn keyless(bundle: &str) -> GoOutput {
+    let (b, root) = (td(bundle), td("trusted_root.json"));
+    signed_by_id("artifact.zip", &b, &["--trusted-root", &root])
+}
+
+fn assert_verified(o: &GoOutput) {
+    assert_eq!(o.status.code(), Some(0), "{}: {}", o.cmdline, o.stderr);
+    assert!(o.stdout.starts_with("Verified OK\n"), "{}", o.stdout);
+}
+
+/// Exit 1, and stderr is exactly one line per expected reason, in order.
+fn assert_rejected(o: &GoOutput, reasons: &[&str]) {
+    assert_eq!(o.status.code(), Some(1), "{}: {}", o.cmdline, o.stderr);
+    let lines: Vec<&str> = o.stderr.lines().collect();
+    assert_eq!(lines.len(), reasons.len(), "{}", o.stderr);
+    for (line, reason) in lines.iter().zip(reasons) {
+        assert!(line.starts_with(reason), "want {reason:?}, got {line:?}");
+    }
+}
+
+fn assert_usage(o: &GoOutput, message: &str) {
+    assert_eq!(o.status.code(), Some(2), "{}: {}", o.cmdline, o.stderr);
+    assert!(
+        o.stderr.contains(message),
+        "want {message:?} in {}",
+        o.stderr
+    );
+}
+
+#[test]
+fn keyless_bundles_v01_v02_v03_and_the_legacy_bundle_verify() {
+    for bundle in [
+        "keyless.v03.sigstore.json",
+        "keyless.v02.sigstore.json",
+        "keyless.v01.sigstore.json",
+        "artifact.zip.cosign.bundle",
+    ] {
+        let o = keyless(bundle);
+        assert_verified(&o);
+        let want = format!(
+            "Verified OK\nidentity: {ID}\nissuer: {ISSUER}\nlog index: 5\n\
+             signed time: 2026-01-15T12:00:00Z\ntrusted root: {}\n",
+            td("trusted_root.json")
+        );
+        assert_eq!(o.stdout, want, "{bundle}");
+    }
+}
+
+#[test]
+fn key_based_bundle_and_bare_signature_verify() {
+    let (b, key, root) = (
+        td("key.v03.sigstore.json"),
+        td("cosign.pub"),
+        td("trusted_root.json"),
+    );
+    let o = verify_blob(
+        "artifact.zip",
+        &[
+            "--bundle",
+            &b,
+            "--key",
+            &key,
+            "--trusted-root",
+            &root,
+            "--json",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", o.stderr);
+    let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
+    assert_eq!(v["verified"], true);
+    assert_eq!(v["log_index"], 7);
+    assert_eq!(v["tlog_verified"], true);
+    assert_eq!(v["identity"], serde_json::Value::Null);
+    assert_eq!(v["signed_time"], "2026-01-15T12:00:00Z");
+
+    let sig = td("artifact.zip.key.sig");
+    let o = verify_blob("artifact.zip", &["--signature", &sig, "--key", &key]);
+    assert_verified(&o);
+    assert!(
+        o.stdout
+            .contains("signer: key\nlog index: (no log entry)\n"),
+        "{}",
+        o.stdout
+    );
+}
+
+#[test]
+fn real_public_good_bundle_with_an_rfc3161_timestamp_verifies_offline() {
+    let b = td("cosign-v3-blob.sigstore.json");
+    let o = verify_blob(
+        "cosign-v3-blob.txt",
+        &[
+            "--bundle",
+            &b,
+            "--certificate-identity",
+            "w.vollprecht@gmail.com",
+            "--certificate-oidc-issuer",
+            "https://github.com/login/oauth",
+            "--json",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", o.stderr);
+    let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
+    assert_eq!(v["trust_root"], "public-good");
+    assert_eq!(v["log_index"], 738312748);
+    assert_eq!(v["sct_verified"], true);
+    assert_eq!(v["tlog_verified"], true);
+    // The earliest of the verified times (the SET-signed log time, the RFC 3161 timestamp).
+    assert_eq!(v["signed_time"], "2025-12-03T18:36:42Z");
+}
+
+#[test]
+fn the_fake_instance_does_not_verify_against_public_good() {
+    let b = td("keyless.v03.sigstore.json");
+    let o = signed_by_id("artifact.zip", &b, &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", o.stderr);
+    assert_eq!(o.stderr.lines().count(), 1, "{}", o.stderr);
+}
+
+#[test]
+fn every_generated_negative_is_refused_with_its_reason() {
+    for (bundle, reason) in [
+        ("tampered-set.json", "SET invalid: "),
+        ("tampered-integrated-time.json", "SET invalid: "),
+        ("tampered-proof-hash.json", "inclusion proof invalid: "),
+        ("tampered-checkpoint-sig.json", "checkpoint invalid: "),
+        ("tampered-checkpoint-forged.json", "checkpoint invalid: "),
+        ("tampered-signature.json", "bad signature: "),
+        (
+            "tampered-expired-at-integration.json",
+            "certificate expired at signing time: ",
+        ),
+        ("keyless-nosct.v03.sigstore.json", "no valid SCT: "),
+    ] {
+        assert_rejected(&keyless(bundle), &[reason]);
+    }
+}
+
+#[test]
+fn identity_and_issuer_are_matched_exactly_or_by_anchored_regexp() {
+    let (b, root) = (td("keyless.v03.sigstore.json"), td("trusted_root.json"));
+    let run = |id_flag: &str, id: &str, iss_flag: &str, iss: &str| {
+        verify_blob(
+            "artifact.zip",
+            &[
+                "--bundle",
+                &b,
+                id_flag,
+                id,
+                iss_flag,
+                iss,
+                "--trusted-root",
+                &root,
+            ],
+        )
+    };
+    let (id, id_re, iss, iss_re) = (
+        "--certificate-identity",
+        "--certificate-identity-regexp",
+        "--certificate-oidc-issuer",
+        "--certificate-oidc-issuer-regexp",
+    );
+    assert_verified(&run(
+        id_re,
+        r"https://github\.com/example/mod/.*",
+        iss,
+        ISSUER,
+    ));
+    assert_verified(&run(id, ID, iss_re, r"https://token\.actions\..*"));
+    // Wrong identity, wrong issuer, both.
+    assert_rejected(
+        &run(
+            id,
+            "https://github.com/example/other/.github/workflows/release.yml@refs/tags/v1.2.3",
+            iss,
+            ISSUER,
+        ),
+        &["identity mismatch: "],
+    );
+    assert_rejected(
+        &run(id, ID, iss, "https://accounts.google.com"),
+        &["issuer mismatch: "],
+    );
+    assert_rejected(
+        &run(
+            id,
+            "someone@example.com",
+            iss,
+            "https://accounts.google.com",
+        ),
+        &["identity mismatch: ", "issuer mismatch: "],
+    );
+    // A regexp that matches only a substring matches nothing (cosign's would match).
+    assert_rejected(
+        &run(id_re, "example/mod", iss, ISSUER),
+        &["identity mismatch: "],
+    );
+    assert_rejected(
+        &run(id, ID, iss_re, "token.actions"),
+        &["issuer mismatch: "],
+    );
+}
+
+#[test]
+fn other_artifact_wrong_key_and_wrong_kind_are_refused() {
+    let root = td("trusted_root.json");
+    // The bundle is about artifact.zip, not this file.
+    let b = td("keyless.v03.sigstore.json");
+    let o = signed_by_id("cosign-v3-blob.txt", &b, &["--trusted-root", &root]);
+    assert_rejected(&o, &["artifact mismatch: "]);
+    // The key-based bundle and the bare signature, checked with another key.
+    let (kb, other, sig) = (
+        td("key.v03.sigstore.json"),
+        td("other.pub"),
+        td("artifact.zip.key.sig"),
+    );
+    let o = verify_blob(
+        "artifact.zip",
+        &["--bundle", &kb, "--key", &other, "--trusted-root", &root],
+    );
+    assert_rejected(&o, &["bad signature: "]);
+    let o = verify_blob("artifact.zip", &["--signature", &sig, "--key", &other]);
+    assert_rejected(&o, &["bad signature: "]);
+    // The bare signature, over another file.
+    let key = td("cosign.pub");
+    let o = verify_blob("cosign-v3-blob.txt", &["--signature", &sig, "--key", &key]);
+    assert_rejected(&o, &["bad signature: "]);
+    // A key where a certificate is required, and the reverse.
+    let o = signed_by_id("artifact.zip", &kb, &["--trusted-root", &root]);
+    assert_rejected(&o, &["wrong kind of signature: "]);
+    let o = verify_blob(
+        "artifact.zip",
+        &["--bundle", &b, "--key", &key, "--trusted-root", &root],
+    );
+    assert_rejected(&o, &["wrong kind of signature: "]);
+}
+
+#[test]
+fn json_reports_every_reason_with_its_label() {
+    let (b, root) = (td("keyless.v03.sigstore.json"), td("trusted_root.json"));
+    let o = verify_blob(
+        "artifact.zip",
+        &[
+            "--bundle",
+            &b,
+            "--certificate-identity",
+            "someone@example.com",
+            "--certificate-oidc-issuer",
+            "https://accounts.google.com",
+            "--trusted-root",
+            &root,
+            "--json",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", o.stderr);
+    let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
+    assert_eq!(v["verified"], false);
+    let labels: Vec<&str> = v["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["reason"].as_str().unwrap())
+        .collect();
+    assert_eq!(labels, ["identity_mismatch", "issuer_mismatch"]);
+}
+
+#[test]
+fn unusable_inputs_exit_2() {
+    let (b, root, key) = (
+        td("keyless.v03.sigstore.json"),
+        td("trusted_root.json"),
+        td("cosign.pub"),
+    );
+    // A legacy keyless .sig + .crt pair without a bundle has no signed time.
+    let (sig, crt) = (td("artifact.zip.sig"), td("artifact.zip.pem"));
+    let o = verify_blob(
+        "artifact.zip",
+        &[
+            "--signature",
+            &sig,
+            "--certificate",
+            &crt,
+            "--certificate-identity",
+            ID,
+            "--certificate-oidc-issuer",
+            ISSUER,
+        ],
+    );
+    assert_usage(&o, "no signed time");
+    assert_usage(&o, "cannot be verified offline");
+    // Keyless without an identity or without an issuer.
+    let o = verify_blob(
+        "artifact.zip",
+        &["--bundle", &b, "--certificate-oidc-issuer", ISSUER],
+    );
+    assert_usage(&o, "--certificate-identity");
+    let o = verify_blob(
+        "artifact.zip",
+        &["--bundle", &b, "--certificate-identity", ID],
+    );
+    assert_usage(&o, "--certificate-oidc-issuer");
+    // Both --bundle and --signature; --key with an identity; --certificate with a bundle,
+    // whose own certificate is the one verified (clap's usage errors).
+    let o = signed_by_id("artifact.zip", &b, &["--certificate", &crt]);
+    assert_eq!(o.status.code(), Some(2), "{}", o.stderr);
+    let o = verify_blob(
+        "artifact.zip",
+        &["--bundle", &b, "--signature", &sig, "--key", &key],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", o.stderr);
+    let o = verify_blob(
+        "artifact.zip",
+        &["--bundle", &b, "--key", &key, "--certificate-identity", ID],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", o.stderr);
+    // A regexp that does not compile.
+    let o = verify_blob(
+        "artifact.zip",
+        &[
+            "--bundle",
+            &b,
+            "--certificate-identity-regexp",
+            "(",
+            "--certificate-oidc-issuer",
+            ISSUER,
+        ],
+    );
+    assert_usage(&o, "invalid regexp");
+    // Unreadable bundle, artifact, key, trusted root; a bundle that is not one.
+    let flags = |bundle: &str| {
+        vec![
+            "--bundle".to_owned(),
+            bundle.to_owned(),
+            "--certificate-identity".to_owned(),
+            ID.to_owned(),
+            "--certificate-oidc-issuer".to_owned(),
+            ISSUER.to_owned(),
+            "--trusted-root".to_owned(),
+            root.clone(),
+        ]
+    };
+    let missing = td("no-such-file");
+    let args = flags(&missing);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    assert_usage(&verify_blob("artifact.zip", &args), "cannot read bundle");
+    let args = flags(&b);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    assert_usage(&verify_blob("no-such-file", &args), "cannot read");
+    let args = flags(&td("cosign.pub"));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    assert_usage(&verify_blob("artifact.zip", &args), "unreadable bundle");
+    let o = verify_blob(
+        "artifact.zip",
+        &["--signature", &td("artifact.zip.key.sig"), "--key", &b],
+    );
+    assert_usage(&o, "unreadable public key");
+    let o = signed_by_id("artifact.zip", &b, &["--trusted-root", &key]);
+    assert_usage(&o, "unusable trusted root");
+}
+
+/// Ed25519 signs the whole message, not a digest: the file is read into memory (capped) and
+/// verified, and another file is still refused.
+#[test]
+fn ed25519_key_signature_is_checked_over_the_whole_file() {
+    let (sig, key) = (td("artifact.zip.ed25519.sig"), td("ed25519.pub"));
+    let o = verify_blob("artifact.zip", &["--signature", &sig, "--key", &key]);
+    assert_verified(&o);
+    let o = verify_blob("cosign-v3-blob.txt", &["--signature", &sig, "--key", &key]);
+    assert_rejected(&o, &["bad signature: "]);
+}
