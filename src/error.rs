@@ -18,6 +18,7 @@ use crate::upstream::{FetchError, FetchErrorKind};
 use crate::verify::VerifyError;
 use crate::verify::gomod::ModError;
 use crate::verify::info::InfoError;
+use crate::verify::proof::signature::kind::SignatureFailure;
 use crate::verify::zip::ZipCheckError;
 
 /// Everything that can end a request without the artifact.
@@ -73,6 +74,15 @@ pub enum ProxyError {
         #[source]
         source: Arc<SumdbError>,
     },
+    /// A signature the policy requires is missing, unreadable or does not
+    /// verify: 502, never 404 (the go command must not fall through).
+    #[error("{target}: signature required by policy rule {rule:?}: {source}")]
+    Signature {
+        target: String,
+        rule: String,
+        #[source]
+        source: Box<SignatureFailure>,
+    },
     /// A checksum-database proxy request failed.
     #[error("{0}")]
     Sumdb(Arc<SumdbError>),
@@ -111,7 +121,8 @@ impl ProxyError {
             ProxyError::Zip { .. }
             | ProxyError::Mod { .. }
             | ProxyError::Info { .. }
-            | ProxyError::Verify { .. } => StatusCode::BAD_GATEWAY,
+            | ProxyError::Verify { .. }
+            | ProxyError::Signature { .. } => StatusCode::BAD_GATEWAY,
             ProxyError::Proof { source, .. } => sumdb_status(source, false),
             ProxyError::Denied { .. } => StatusCode::FORBIDDEN,
             ProxyError::Unproven { .. } => StatusCode::BAD_GATEWAY,
@@ -132,6 +143,7 @@ impl ProxyError {
             ProxyError::Mod { source, .. } => source.reason(),
             ProxyError::Info { source, .. } => source.reason(),
             ProxyError::Verify { source, .. } => source.reason(),
+            ProxyError::Signature { source, .. } => source.label(),
             ProxyError::Proof { source, .. } | ProxyError::Sumdb(source) => source.reason(),
             ProxyError::Denied { .. } => "policy_denied",
             ProxyError::Unproven { .. } => "policy_unproven",
@@ -149,6 +161,7 @@ impl ProxyError {
                 | ProxyError::Info { .. }
                 | ProxyError::Verify { .. }
                 | ProxyError::Unproven { .. }
+                | ProxyError::Signature { .. }
         ) || matches!(self, ProxyError::Proof { source, .. } | ProxyError::Sumdb(source)
             if !matches!(**source, SumdbError::Upstream { .. } | SumdbError::Store(_) | SumdbError::BadRequest { .. } | SumdbError::TileNotCovered { .. } | SumdbError::NotInOfflineCache { .. }))
     }

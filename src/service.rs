@@ -41,6 +41,7 @@ use crate::sumdb::SumdbClient;
 use crate::sumdb::note::Verifier;
 use crate::upstream::{FetchErrorKind, Network, ProxyList, UpstreamMode};
 use crate::verify::info::{self, MAX_INFO};
+use crate::verify::proof::SignedArtifact;
 use crate::verify::proof::TrustAnchors;
 use crate::verify::zip::{self as zipcheck, ZipLimits};
 use crate::verify::{ArtifactKind, PinnedHash, Proof, ProofKind, VerifiedMod, VerifiedZip, gomod};
@@ -1324,6 +1325,20 @@ impl Service {
                         None => return Err(format!("the {} is not pinned", meta.kind.as_str())),
                     }
                 }
+                // Only zips are signed; the go.mod is proven by the rule's
+                // other proof (policy load requires one).
+                RequiredProof::Signature { signers, .. } => {
+                    if meta.kind == ArtifactKind::Zip
+                        && !meta.proofs.iter().any(|p| {
+                            matches!(p, ProofRecord::Signature(e) if signers.contains(&e.signer))
+                        })
+                    {
+                        return Err(format!(
+                            "no signature by signer {} on record",
+                            signers.join(" or ")
+                        ));
+                    }
+                }
             }
         }
         Ok(())
@@ -1365,9 +1380,65 @@ impl Service {
                     })?;
                     out.push(Proof::Pinned(pin));
                 }
+                // Needs the zip's SHA-256: proven in `fetch_zip` once the
+                // zip is spooled ([`Service::prove_signature`]).
+                RequiredProof::Signature { .. } => {}
             }
         }
         Ok(out)
+    }
+
+    /// Reads the signature the rule's `location` names for `mv`'s zip and
+    /// verifies it over `sha256` (the spooled zip's) by one of `signers`.
+    /// Missing, unreadable or refused: an error, and nothing is stored.
+    async fn prove_signature(
+        &self,
+        mv: &ModuleVersion,
+        pol: &ActivePolicy,
+        d: &Decision,
+        signers: &[String],
+        location: &str,
+        sha256: &[u8; 32],
+    ) -> Result<SignedArtifact, ProxyError> {
+        use crate::verify::proof::signature::kind::{SignatureFailure, expand, location_path};
+        let fail = |source: SignatureFailure| {
+            metrics::counter!("goward_signature_failures_total", "reason" => source.label())
+                .increment(1);
+            ProxyError::Signature {
+                target: format!("{mv} .zip"),
+                rule: d.rule_label().to_owned(),
+                source: Box::new(source),
+            }
+        };
+        let version = crate::module::escape_version(mv.version())
+            .map_err(|e| ProxyError::Internal(e.to_string()))?;
+        let url = expand(location, mv.module.escaped(), &version, ".zip");
+        let path = location_path(&url).map_err(|reason| {
+            fail(SignatureFailure::Unreachable {
+                location: url.clone(),
+                reason,
+            })
+        })?;
+        let text = read_signature(&path).await.map_err(|e| {
+            fail(match e.kind() {
+                std::io::ErrorKind::NotFound => SignatureFailure::Missing {
+                    location: url.clone(),
+                },
+                _ => SignatureFailure::Unreachable {
+                    location: url.clone(),
+                    reason: e.to_string(),
+                },
+            })
+        })?;
+        let accepted: Vec<&crate::policy::PolicySigner> = signers
+            .iter()
+            .filter_map(|n| pol.policy.signer(n))
+            .collect();
+        let (m, v) = (mv.module.as_str(), mv.version());
+        let signed = SignedArtifact::verify((ArtifactKind::Zip, m, v), sha256, &text, &accepted)
+            .map_err(fail)?;
+        tracing::debug!(subject = %mv, signer = signed.signer(), "zip signature verified");
+        Ok(signed)
     }
 
     /// Proves `mv` in the primary checksum database.
@@ -1484,7 +1555,15 @@ impl Service {
                 },
             },
         };
-        let ((checked, _spool), proof) = (checked?, proof?);
+        let ((checked, _spool), mut proof) = (checked?, proof?);
+        for req in &d.proofs {
+            if let RequiredProof::Signature { signers, location } = req {
+                let signed = self
+                    .prove_signature(mv, pol, d, signers, location, checked.sha256())
+                    .await?;
+                proof.push(Proof::Signature(signed));
+            }
+        }
         let verified = VerifiedZip::new(checked, proof).map_err(|source| ProxyError::Verify {
             target: mv.to_string(),
             source: Box::new(source),
@@ -1545,6 +1624,20 @@ impl Service {
             .map_err(|e| ProxyError::Internal(e.to_string()))?;
         Ok((blocking(check).await?, spool))
     }
+}
+
+/// Reads a signature file, at most
+/// [`INPUT_CAP`](crate::verify::proof::signature::INPUT_CAP) bytes.
+async fn read_signature(path: &std::path::Path) -> std::io::Result<String> {
+    use tokio::io::AsyncReadExt as _;
+    let cap = crate::verify::proof::signature::INPUT_CAP;
+    let f = tokio::fs::File::open(path).await?;
+    let mut s = String::new();
+    f.take(cap.saturating_add(1)).read_to_string(&mut s).await?;
+    if s.len() as u64 > cap {
+        return Err(std::io::Error::other(format!("larger than {cap} bytes")));
+    }
+    Ok(s)
 }
 
 /// Maps an upstream failure: not-found keeps its status and the upstream's

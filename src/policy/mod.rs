@@ -136,8 +136,7 @@ impl Mode {
 }
 
 /// A kind of proof a policy can require: the kinds goward verifies
-/// ([`crate::verify::proof`]). `signature` parses but is rejected at load
-/// until goward can verify signatures.
+/// ([`crate::verify::proof`]).
 pub use crate::verify::ProofKind;
 
 /// What must be proven about an artifact before it is stored or served.
@@ -153,6 +152,15 @@ pub enum RequiredProof {
         /// The pin files, as written in the policy.
         files: Vec<String>,
     },
+    /// The zip's exact bytes are signed by one of these `[[signer]]`s, the
+    /// signature read from `location` (a `file://` template). The go.mod
+    /// is proven by the rule's other proof, which load requires.
+    Signature {
+        /// Names of the accepted signers, in the rule's order.
+        signers: Vec<String>,
+        /// The template, as written (`{module}`, `{version}`, `{file}`).
+        location: String,
+    },
 }
 
 impl RequiredProof {
@@ -161,6 +169,7 @@ impl RequiredProof {
         match self {
             RequiredProof::Sumdb => ProofKind::Sumdb,
             RequiredProof::Pinned { .. } => ProofKind::Pinned,
+            RequiredProof::Signature { .. } => ProofKind::Signature,
         }
     }
 }
@@ -172,6 +181,15 @@ impl fmt::Display for RequiredProof {
             RequiredProof::Pinned { files } => {
                 write!(f, "pinned hashes ({})", files.join(", "))
             }
+            RequiredProof::Signature { signers, location } => write!(
+                f,
+                "zip signed by signer {} (signature at {location})",
+                signers
+                    .iter()
+                    .map(|s| format!("{s:?}"))
+                    .collect::<Vec<_>>()
+                    .join(" or ")
+            ),
         }
     }
 }
@@ -361,6 +379,7 @@ impl fmt::Display for Explanation {
 pub(crate) struct Settings {
     pub(crate) proofs: Vec<ProofKind>,
     pub(crate) pins: Option<Arc<PinSet>>,
+    pub(crate) signature: Option<Arc<SignatureSetting>>,
     pub(crate) max_zip_size: Option<u64>,
     pub(crate) deny_retracted: bool,
 }
@@ -376,6 +395,18 @@ impl Settings {
                         .pins
                         .as_ref()
                         .map(|p| p.files.clone())
+                        .unwrap_or_default(),
+                },
+                ProofKind::Signature => RequiredProof::Signature {
+                    signers: self
+                        .signature
+                        .as_ref()
+                        .map(|s| s.signers.clone())
+                        .unwrap_or_default(),
+                    location: self
+                        .signature
+                        .as_ref()
+                        .map(|s| s.location.clone())
                         .unwrap_or_default(),
                 },
             })
@@ -397,6 +428,14 @@ impl Settings {
                     ),
                     None => "pinned".to_owned(),
                 },
+                ProofKind::Signature => match &self.signature {
+                    Some(s) => format!(
+                        "signature (signers {}; at {})",
+                        s.signers.join(", "),
+                        s.location
+                    ),
+                    None => "signature".to_owned(),
+                },
             })
             .collect();
         format!(
@@ -411,6 +450,15 @@ impl Settings {
             }
         )
     }
+}
+
+/// Where a rule's required signatures live and who may sign them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct SignatureSetting {
+    /// `[[signer]]` names, each declared.
+    pub(crate) signers: Vec<String>,
+    /// A `file://` template with `{module}`, `{version}`, `{file}`.
+    pub(crate) location: String,
 }
 
 /// Which list a rule belongs to.
@@ -560,8 +608,8 @@ pub struct Policy {
     pub(crate) allow: Vec<Rule>,
     pub(crate) private: Vec<Rule>,
     pub(crate) toolchain: Option<ToolchainRules>,
-    /// `[[signer]]` tables: who may sign. Validated at load; no rule can
-    /// require a signature yet (`proof = "signature"` is still rejected).
+    /// `[[signer]]` tables: who may sign. Validated at load; a rule that
+    /// requires `signature` names the ones it accepts.
     pub(crate) signers: Vec<PolicySigner>,
 }
 
@@ -640,6 +688,11 @@ impl Policy {
     /// Where the policy came from.
     pub fn origin(&self) -> &str {
         &self.origin
+    }
+
+    /// The `[[signer]]` called `name`.
+    pub fn signer(&self, name: &str) -> Option<&PolicySigner> {
+        self.signers.iter().find(|s| s.name == name)
     }
 
     /// The routes of the `[[private]]` rules, in file order.
@@ -809,7 +862,7 @@ impl Policy {
         }
         if !self.signers.is_empty() {
             line(format!(
-                "signers ({}; declared and checked, not yet required by any rule):",
+                "signers ({}; declared and checked):",
                 self.signers.len()
             ));
             for (i, s) in self.signers.iter().enumerate() {

@@ -19,10 +19,11 @@ use super::rules::{Glob, Patterns, PlatformGlob};
 use super::version::{self, Constraint, Filter, Kind, KindSet, Scheme};
 use super::{
     Auth, Diagnostic, Mode, Policy, PolicyError, PolicySigner, PrivateRoute, ProofKind, Rule,
-    Secret, Section, Settings, TOOLCHAIN_MODULE, ToolchainRules,
+    Secret, Section, Settings, SignatureSetting, TOOLCHAIN_MODULE, ToolchainRules,
 };
 use crate::module::quote;
 use crate::upstream;
+use crate::verify::proof::signature::kind::check_location;
 use crate::verify::proof::signature::{Instance, Matcher, PublicKey, Signer, TrustRoot};
 
 type Span = Range<usize>;
@@ -116,6 +117,8 @@ struct RawAllow {
     reason: Option<String>,
     proof: Option<Spanned<OneOrMany>>,
     pins: Option<Spanned<OneOrMany>>,
+    signers: Option<Spanned<OneOrMany>>,
+    signatures: Option<Spanned<String>>,
     max_zip_size: Option<Spanned<Size>>,
     deny_retracted: Option<bool>,
 }
@@ -130,6 +133,8 @@ struct RawPrivate {
     reason: Option<String>,
     proof: Option<Spanned<OneOrMany>>,
     pins: Option<Spanned<OneOrMany>>,
+    signers: Option<Spanned<OneOrMany>>,
+    signatures: Option<Spanned<String>>,
     max_zip_size: Option<Spanned<Size>>,
     deny_retracted: Option<bool>,
 }
@@ -479,9 +484,20 @@ pub(crate) fn parse(
         .as_ref()
         .and_then(|p| parse_proof(&mut cx, ctx, p, false));
     let d_pins = d.pins.as_ref().and_then(|p| load_pins(&mut cx, ctx, p));
+    if let (Some(p), Some(span)) = (&d_proof, d.proof.as_ref().map(Spanned::span))
+        && p.contains(&ProofKind::Signature)
+    {
+        cx.err(
+            &span,
+            format!(
+                "{ctx}: proof \"signature\" is set per rule, with the signers it accepts and where signatures live: list it in an [[allow]] or [[private]] rule"
+            ),
+        );
+    }
     let defaults = Settings {
         proofs: d_proof.unwrap_or_else(|| vec![ProofKind::Sumdb]),
         pins: d_pins,
+        signature: None,
         max_zip_size: d
             .max_zip_size
             .as_ref()
@@ -530,6 +546,12 @@ pub(crate) fn parse(
         }
     }
 
+    let signers = build_signers(&mut cx, &raw.signer);
+    let signer_names: Vec<String> = raw
+        .signer
+        .iter()
+        .map(|s| s.get_ref().name.get_ref().clone())
+        .collect();
     let mut deny = Vec::new();
     for r in &raw.deny {
         if let Some(b) = build_deny(&mut cx, r) {
@@ -538,13 +560,13 @@ pub(crate) fn parse(
     }
     let mut allow = Vec::new();
     for r in &raw.allow {
-        if let Some(b) = build_allow(&mut cx, r, &defaults, &default_spans) {
+        if let Some(b) = build_allow(&mut cx, r, &defaults, &default_spans, &signer_names) {
             allow.push(b);
         }
     }
     let mut private = Vec::new();
     for r in &raw.private {
-        if let Some(b) = build_private(&mut cx, r, &defaults) {
+        if let Some(b) = build_private(&mut cx, r, &defaults, &signer_names) {
             private.push(b);
         }
     }
@@ -552,7 +574,6 @@ pub(crate) fn parse(
         .toolchain
         .as_ref()
         .and_then(|t| build_toolchain(&mut cx, t));
-    let signers = build_signers(&mut cx, &raw.signer);
 
     cross_checks(
         &mut cx,
@@ -743,16 +764,6 @@ fn parse_proof(
                 ok = false;
                 continue;
             }
-            "signature" => {
-                cx.err(
-                    &span,
-                    format!(
-                        "{ctx}: proof \"signature\" is not supported yet: goward cannot verify signatures, and a policy that requires them is rejected rather than ignored"
-                    ),
-                );
-                ok = false;
-                continue;
-            }
             name => match ProofKind::from_name(name) {
                 Some(k) => k,
                 None => {
@@ -761,7 +772,7 @@ fn parse_proof(
                     cx.err(
                         &span,
                         format!(
-                            "{ctx}: unknown proof kind {}: expected {} or \"signature\"",
+                            "{ctx}: unknown proof kind {}: expected {}",
                             quote(name),
                             known.join(", ")
                         ),
@@ -898,6 +909,7 @@ fn build_deny(cx: &mut Ctx<'_>, r: &Spanned<RawDeny>) -> Option<Built> {
             settings: Settings {
                 proofs: Vec::new(),
                 pins: None,
+                signature: None,
                 max_zip_size: None,
                 deny_retracted: false,
             },
@@ -916,11 +928,13 @@ fn settings(
     ctx: &str,
     proof: Option<&Spanned<OneOrMany>>,
     pins: Option<&Spanned<OneOrMany>>,
+    sig: (Option<&Spanned<OneOrMany>>, Option<&Spanned<String>>),
     max_zip_size: Option<&Spanned<Size>>,
     deny_retracted: Option<bool>,
     defaults: &Settings,
     default_spans: &SettingSpans,
     private: bool,
+    signer_names: &[String],
 ) -> Option<(Settings, SettingSpans)> {
     let mut ok = true;
     let proofs = match proof {
@@ -967,6 +981,7 @@ fn settings(
         );
         return None;
     }
+    let signature = signature_setting(cx, ctx, &proofs, proof, sig, signer_names)?;
     let pins_resolved = own_pins.or_else(|| defaults.pins.clone());
     if wants_pins && pins_resolved.is_none() {
         let span = proof
@@ -987,6 +1002,7 @@ fn settings(
         Settings {
             proofs,
             pins: if wants_pins { pins_resolved } else { None },
+            signature,
             max_zip_size: size,
             deny_retracted: deny_retracted.unwrap_or(defaults.deny_retracted),
         },
@@ -1002,11 +1018,115 @@ fn settings(
     ))
 }
 
+/// A rule's `signers` and `signatures`: required with proof "signature"
+/// (each signer declared, the location a valid template, another proof for
+/// the go.mod), refused without it. `None` on error (already reported).
+fn signature_setting(
+    cx: &mut Ctx<'_>,
+    ctx: &str,
+    proofs: &[ProofKind],
+    proof: Option<&Spanned<OneOrMany>>,
+    sig: (Option<&Spanned<OneOrMany>>, Option<&Spanned<String>>),
+    signer_names: &[String],
+) -> Option<Option<Arc<SignatureSetting>>> {
+    let (signers, location) = sig;
+    if !proofs.contains(&ProofKind::Signature) {
+        let stray = signers
+            .map(|s| ("signers", s.span()))
+            .or_else(|| location.map(|l| ("signatures", l.span())));
+        if let Some((field, span)) = stray {
+            cx.err(
+                &span,
+                format!(
+                    "{ctx}: {field} is only used with proof \"signature\", which this rule does not require"
+                ),
+            );
+            return None;
+        }
+        return Some(None);
+    }
+    let at = proof.map(Spanned::span).unwrap_or(0..0);
+    let mut ok = true;
+    if !proofs
+        .iter()
+        .any(|k| matches!(k, ProofKind::Sumdb | ProofKind::Pinned))
+    {
+        cx.err(
+            &at,
+            format!(
+                "{ctx}: proof \"signature\" covers the zip only: list it with \"sumdb\" or \"pinned\", which prove the go.mod"
+            ),
+        );
+        ok = false;
+    }
+    let mut names = Vec::new();
+    match signers {
+        None => {
+            cx.err(
+                &at,
+                format!(
+                    "{ctx}: proof \"signature\" needs signers = [\"…\"]: the [[signer]]s it accepts"
+                ),
+            );
+            ok = false;
+        }
+        Some(list) => {
+            let items = items(list);
+            if items.is_empty() {
+                cx.err(&list.span(), format!("{ctx}: signers is empty"));
+                ok = false;
+            }
+            for (name, span) in items {
+                if !signer_names.contains(&name) {
+                    cx.err(
+                        &span,
+                        format!("{ctx}: no [[signer]] is called {}", quote(&name)),
+                    );
+                    ok = false;
+                } else if names.contains(&name) {
+                    cx.err(
+                        &span,
+                        format!("{ctx}: signer {} is listed twice", quote(&name)),
+                    );
+                    ok = false;
+                } else {
+                    names.push(name);
+                }
+            }
+        }
+    }
+    match location {
+        None => {
+            cx.err(
+                &at,
+                format!(
+                    "{ctx}: proof \"signature\" needs signatures = \"file:///…/{{module}}/@v/{{version}}{{file}}.sig\": where the signatures live"
+                ),
+            );
+            ok = false;
+        }
+        Some(l) => {
+            if let Err(msg) = check_location(l.get_ref()) {
+                cx.err(&l.span(), format!("{ctx}: bad signatures location: {msg}"));
+                ok = false;
+            }
+        }
+    }
+    let location = location?.get_ref().clone();
+    ok.then(|| {
+        Some(Arc::new(SignatureSetting {
+            signers: names,
+            location,
+        }))
+    })
+}
+
 fn build_allow(
     cx: &mut Ctx<'_>,
     r: &Spanned<RawAllow>,
     defaults: &Settings,
     default_spans: &SettingSpans,
+    signer_names: &[String],
 ) -> Option<Built> {
     let raw = r.get_ref();
     let ctx = format!("rule {}", quote(raw.name.get_ref()));
@@ -1017,11 +1137,13 @@ fn build_allow(
         &ctx,
         raw.proof.as_ref(),
         raw.pins.as_ref(),
+        (raw.signers.as_ref(), raw.signatures.as_ref()),
         raw.max_zip_size.as_ref(),
         raw.deny_retracted,
         defaults,
         default_spans,
         false,
+        signer_names,
     );
     let (settings, spans) = settings?;
     Some(Built {
@@ -1040,7 +1162,12 @@ fn build_allow(
     })
 }
 
-fn build_private(cx: &mut Ctx<'_>, r: &Spanned<RawPrivate>, defaults: &Settings) -> Option<Built> {
+fn build_private(
+    cx: &mut Ctx<'_>,
+    r: &Spanned<RawPrivate>,
+    defaults: &Settings,
+    signer_names: &[String],
+) -> Option<Built> {
     let raw = r.get_ref();
     let ctx = format!("rule {}", quote(raw.name.get_ref()));
     let patterns = parse_patterns(cx, &ctx, &raw.modules);
@@ -1050,11 +1177,13 @@ fn build_private(cx: &mut Ctx<'_>, r: &Spanned<RawPrivate>, defaults: &Settings)
         &ctx,
         raw.proof.as_ref(),
         raw.pins.as_ref(),
+        (raw.signers.as_ref(), raw.signatures.as_ref()),
         raw.max_zip_size.as_ref(),
         raw.deny_retracted,
         defaults,
         &no_spans,
         true,
+        signer_names,
     );
     let entries = match validate_upstream(raw.upstream.get_ref()) {
         Ok(e) => Some(e),

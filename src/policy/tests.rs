@@ -889,16 +889,20 @@ fn bad_policy_files_name_line_and_column() {
         ),
         // Proof kinds.
         (
-            "[[allow]]\nname = \"signed\"\nmodules = \"a.com\"\nproof = [\"sumdb\", \"signature\"]\n",
-            r#"policy.toml:4:19: rule "signed": proof "signature" is not supported yet: goward cannot verify signatures, and a policy that requires them is rejected rather than ignored"#,
+            "[[allow]]\nname = \"signed\"\nmodules = \"a.com\"\nproof = [\"sumdb\", \"signature\"]\nsignatures = \"file:///s/{module}/@v/{version}{file}.sig\"\n",
+            r#"policy.toml:4:9: rule "signed": proof "signature" needs signers = ["…"]: the [[signer]]s it accepts"#,
         ),
         (
-            "[defaults]\nproof = \"signature\"\n",
-            r#"policy.toml:2:9: [defaults]: proof "signature" is not supported yet: goward cannot verify signatures, and a policy that requires them is rejected rather than ignored"#,
+            "[defaults]\nproof = [\"sumdb\", \"signature\"]\n",
+            r#"policy.toml:2:9: [defaults]: proof "signature" is set per rule, with the signers it accepts and where signatures live: list it in an [[allow]] or [[private]] rule"#,
         ),
         (
             "[[allow]]\nname = \"x\"\nmodules = \"a.com\"\nproof = [\"gpg\"]\n",
-            r#"policy.toml:4:10: rule "x": unknown proof kind "gpg": expected "sumdb", "pinned" or "signature""#,
+            r#"policy.toml:4:10: rule "x": unknown proof kind "gpg": expected "sumdb", "pinned", "signature""#,
+        ),
+        (
+            "[[allow]]\nname = \"x\"\nmodules = \"a.com\"\nsigners = [\"s\"]\n",
+            r#"policy.toml:4:11: rule "x": signers is only used with proof "signature", which this rule does not require"#,
         ),
         (
             "[[allow]]\nname = \"x\"\nmodules = \"a.com\"\nproof = []\n",
@@ -1319,7 +1323,7 @@ reason = "r"
 [[allow]]
 name = "x"
 modules = "a.com"
-proof = ["signature"]
+proof = ["gpg"]
 "#,
     );
     assert_eq!(
@@ -1328,7 +1332,7 @@ proof = ["signature"]
             r#"policy.toml:2:8: mode: unknown mode "strict": expected "open" or "allow-list""#,
             r#"policy.toml:6:11: rule "x": module pattern "nodot" can never match a module path: missing dot in first path element"#,
             r#"policy.toml:10:8: duplicate rule name "x": first used at line 5, column 8"#,
-            r#"policy.toml:12:10: rule "x": proof "signature" is not supported yet: goward cannot verify signatures, and a policy that requires them is rejected rather than ignored"#,
+            r#"policy.toml:12:10: rule "x": unknown proof kind "gpg": expected "sumdb", "pinned", "signature""#,
         ]
     );
 }
@@ -1523,7 +1527,8 @@ fn cli_check() {
         err,
         format!(
             "{b}:7:12: rule \"old-yaml\": bad versions: \"2.2.8\" is not a semantic version (module versions start with \"v\": \"v2.2.8\")\n\
-             {b}:16:19: rule \"signed\": proof \"signature\" is not supported yet: goward cannot verify signatures, and a policy that requires them is rejected rather than ignored\n\
+             {b}:16:9: rule \"signed\": proof \"signature\" needs signers = [\"…\"]: the [[signer]]s it accepts\n\
+             {b}:16:9: rule \"signed\": proof \"signature\" needs signatures = \"file:///…/{{module}}/@v/{{version}}{{file}}.sig\": where the signatures live\n\
              {b}:17:1: rule \"vetted-yaml\": can never apply: everything it matches is denied by rule \"no-yaml\" (line 9); deny always wins\n"
         )
     );
@@ -1622,7 +1627,7 @@ trusted_root = "github"
     let d = p.describe();
     assert!(
         d.contains(
-            "signers (3; declared and checked, not yet required by any rule):\n  \
+            "signers (3; declared and checked):\n  \
              1. \"release\" (line 3): keyless identity regexp \
              \"https://github\\\\.com/example/mod/\\\\.github/workflows/release\\\\.yml@refs/tags/v.*\", \
              issuer \"https://token.actions.githubusercontent.com\"; trusted root public-good\n  \
@@ -1698,12 +1703,58 @@ key = "cosign.pub"
 }
 
 #[test]
-fn signature_proof_is_still_refused_with_signers_declared() {
-    let text = "[[signer]]\nname = \"s\"\nkey = \"cosign.pub\"\n\n[[allow]]\nname = \"x\"\nmodules = \"a.com\"\nproof = [\"signature\"]\n";
-    let e = errors_with(text, &[("cosign.pub", COSIGN_PUB)]);
-    assert_eq!(e.len(), 1, "{e:#?}");
-    assert!(
-        e[0].contains("proof \"signature\" is not supported yet"),
-        "{e:#?}"
+fn signature_proof_needs_declared_signers_a_file_template_and_a_go_mod_proof() {
+    let head = "[[signer]]\nname = \"s\"\nkey = \"cosign.pub\"\n\n[[allow]]\nname = \"x\"\nmodules = \"a.com\"\n";
+    let files = &[("cosign.pub", COSIGN_PUB)];
+    let ok = format!(
+        "{head}proof = [\"sumdb\", \"signature\"]\nsigners = \"s\"\nsignatures = \"file:///srv/sigs/{{module}}/@v/{{version}}{{file}}.sig\"\n"
     );
+    let p = parse_with(&ok, files).unwrap();
+    let d = p.decide("a.com", Some("v1.0.0"));
+    assert_eq!(
+        d.proofs,
+        [
+            RequiredProof::Sumdb,
+            RequiredProof::Signature {
+                signers: vec!["s".into()],
+                location: "file:///srv/sigs/{module}/@v/{version}{file}.sig".into(),
+            }
+        ]
+    );
+    assert!(p.signer("s").is_some() && p.signer("t").is_none());
+    let cases = [
+        (
+            "proof = [\"signature\"]\nsigners = \"s\"\nsignatures = \"file:///s/{module}/{version}\"\n",
+            "proof \"signature\" covers the zip only: list it with \"sumdb\" or \"pinned\"",
+        ),
+        (
+            "proof = [\"sumdb\", \"signature\"]\nsigners = \"t\"\nsignatures = \"file:///s/{module}/{version}\"\n",
+            "no [[signer]] is called \"t\"",
+        ),
+        (
+            "proof = [\"sumdb\", \"signature\"]\nsigners = \"s\"\nsignatures = \"https://sigs.example/{module}/{version}\"\n",
+            "signatures fetched over http(s) are not supported yet: use a file:// template",
+        ),
+        (
+            "proof = [\"sumdb\", \"signature\"]\nsigners = \"s\"\nsignatures = \"file:///s/{module}/{ver}\"\n",
+            "unknown placeholder {ver}",
+        ),
+        (
+            "proof = [\"sumdb\", \"signature\"]\nsigners = \"s\"\nsignatures = \"file:///s/{module}.sig\"\n",
+            "the template must hold {version}",
+        ),
+        (
+            "proof = [\"sumdb\", \"signature\"]\nsigners = \"s\"\nsignatures = \"file://s/{module}/{version}\"\n",
+            "a file:// location needs an absolute path",
+        ),
+        (
+            "proof = [\"sumdb\", \"signature\"]\nsigners = \"s\"\n",
+            "needs signatures = ",
+        ),
+    ];
+    for (tail, want) in cases {
+        let e = errors_with(&format!("{head}{tail}"), files);
+        assert_eq!(e.len(), 1, "{tail}: {e:#?}");
+        assert!(e[0].contains(want), "{tail}: want {want:?} in {e:#?}");
+    }
 }

@@ -407,3 +407,237 @@ fn ed25519_key_signature_is_checked_over_the_whole_file() {
     let o = verify_blob("cosign-v3-blob.txt", &["--signature", &sig, "--key", &key]);
     assert_rejected(&o, &["bad signature: "]);
 }
+
+/// `proof = ["sumdb", "signature"]` end to end: the real go command through goward, a policy
+/// requiring a key-based signature over the zip bytes for `example.com/signed`, the `.sig`
+/// files where the rule's `file://` template points. Signed by a P-256 key made here (ring).
+mod policy_e2e {
+    use std::path::{Path, PathBuf};
+
+    use base64::Engine as _;
+    use ring::rand::SystemRandom;
+    use ring::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair, KeyPair as _};
+
+    use crate::support::Goward;
+    use crate::support::fakeproxy::{FakeProxy, Published};
+    use crate::support::gocmd::{GoEnv, assert_refused_by_goward};
+    use crate::support::modzip::ModZip;
+    use crate::support::run_goward;
+    use crate::support::testlog::TestLog;
+
+    const DB_NAME: &str = "sum.signed.test";
+
+    /// A P-256 signing key and its PEM SubjectPublicKeyInfo.
+    struct Key {
+        pair: EcdsaKeyPair,
+        pem: String,
+    }
+
+    impl Key {
+        fn new() -> Key {
+            let rng = SystemRandom::new();
+            let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &rng)
+                .expect("generate key");
+            let pair =
+                EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, pkcs8.as_ref(), &rng)
+                    .expect("key pair");
+            // SPKI = the fixed P-256 header + the uncompressed point.
+            let mut spki = vec![
+                0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06,
+                0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
+            ];
+            spki.extend_from_slice(pair.public_key().as_ref());
+            let b64 = base64::engine::general_purpose::STANDARD.encode(&spki);
+            let pem = format!("-----BEGIN PUBLIC KEY-----\n{b64}\n-----END PUBLIC KEY-----\n");
+            Key { pair, pem }
+        }
+
+        /// `cosign sign-blob --key`'s `.sig`: base64 of the DER ECDSA signature over `bytes`.
+        fn sign(&self, bytes: &[u8]) -> String {
+            let sig = self.pair.sign(&SystemRandom::new(), bytes).expect("sign");
+            base64::engine::general_purpose::STANDARD.encode(sig.as_ref())
+        }
+    }
+
+    struct World {
+        proxy: FakeProxy,
+        vkey: String,
+        dir: tempfile::TempDir,
+    }
+
+    impl World {
+        fn sig_path(&self, p: &Published) -> PathBuf {
+            let (m, v) = p
+                .at()
+                .split_once('@')
+                .map(|(m, v)| (m.to_owned(), v.to_owned()))
+                .expect("module@version");
+            self.dir
+                .path()
+                .join("sigs")
+                .join(crate::support::fakeproxy::escape(&m))
+                .join("@v")
+                .join(format!("{v}.zip.sig"))
+        }
+
+        fn write_sig(&self, p: &Published, sig: &str) {
+            let path = self.sig_path(p);
+            std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+            std::fs::write(path, sig).expect("write sig");
+        }
+
+        fn policy(&self) -> PathBuf {
+            self.dir.path().join("policy.toml")
+        }
+
+        fn goward(&self) -> Goward {
+            let p = self.policy();
+            Goward::start(
+                &self.proxy.url(),
+                &self.vkey,
+                &["--policy", p.to_str().expect("utf-8 path")],
+            )
+        }
+    }
+
+    fn publish(proxy: &FakeProxy, module: &str, version: &str, body: &str) -> Published {
+        let go_mod = format!("module {module}\n\ngo 1.21\n");
+        proxy.publish(
+            ModZip::new(module, version).file("x.go", format!("package x // {body}\n")),
+            &go_mod,
+        )
+    }
+
+    fn meta(cache: &Path, p: &Published) -> PathBuf {
+        let (m, v) = p
+            .at()
+            .split_once('@')
+            .map(|(m, v)| (m.to_owned(), v.to_owned()))
+            .expect("module@version");
+        cache
+            .join("meta")
+            .join(crate::support::fakeproxy::escape(&m))
+            .join("@v")
+            .join(format!("{v}.zip.json"))
+    }
+
+    #[test]
+    fn go_downloads_signed_modules_and_is_refused_the_rest_with_the_reason() {
+        let proxy = FakeProxy::start(TestLog::new(DB_NAME));
+        let vkey = proxy.with_log(|l| l.vkey());
+        let dir = tempfile::Builder::new()
+            .prefix("goward-sigpolicy-")
+            .tempdir()
+            .expect("temp dir");
+        let w = World { proxy, vkey, dir };
+        let key = Key::new();
+        let other = Key::new();
+        std::fs::write(w.dir.path().join("internal.pub"), &key.pem).expect("key");
+        let a = publish(&w.proxy, "example.com/signed/a", "v1.0.0", "a");
+        let unsigned = publish(&w.proxy, "example.com/signed/a", "v1.1.0", "a 1.1");
+        let b = publish(&w.proxy, "example.com/signed/b", "v1.0.0", "b");
+        let c = publish(&w.proxy, "example.com/signed/c", "v1.0.0", "c");
+        // a: signed by the key. b: a's signature (another module's zip). c: another key.
+        w.write_sig(&a, &key.sign(&a.zip));
+        w.write_sig(&b, &key.sign(&a.zip));
+        w.write_sig(&c, &other.sign(&c.zip));
+        let sigs = w.dir.path().join("sigs");
+        let policy = format!(
+            "[[signer]]\nname = \"internal\"\nkey = \"internal.pub\"\n\n\
+             [[allow]]\nname = \"signed\"\nmodules = \"example.com/signed\"\n\
+             proof = [\"sumdb\", \"signature\"]\nsigners = [\"internal\"]\n\
+             signatures = \"file://{}/{{module}}/@v/{{version}}{{file}}.sig\"\n",
+            sigs.to_str().expect("utf-8 path")
+        );
+        std::fs::write(w.policy(), policy).expect("policy");
+        let g = w.goward();
+        let env = GoEnv::new(g.url(), &w.vkey);
+        env.write("go.mod", "module example.com/scratch\n\ngo 1.21\n");
+
+        env.go(&["mod", "download", &a.at()]).assert_success();
+        let record = std::fs::read_to_string(meta(g.cache_dir(), &a)).expect("a's record");
+        let v: serde_json::Value = serde_json::from_str(&record).expect("json");
+        assert!(
+            v["proofs"].as_array().is_some_and(|ps| ps
+                .iter()
+                .any(|p| p["type"] == "signature" && p["signer"] == "internal")),
+            "{record}"
+        );
+
+        for (p, reason) in [
+            (&unsigned, "no signature at file://"),
+            (&b, "not signed by signer \"internal\": bad signature"),
+            (&c, "not signed by signer \"internal\": bad signature"),
+        ] {
+            let out = env.go(&["mod", "download", &p.at()]);
+            assert_refused_by_goward(&out, "signature required by policy rule \"signed\"");
+            assert_refused_by_goward(&out, reason);
+            let r = g.get(&p.zip_path());
+            assert_eq!(r.status, 502, "{}", r.text());
+            assert!(
+                !meta(g.cache_dir(), p).exists(),
+                "{} was stored without its signature",
+                p.at()
+            );
+        }
+        let m = g.get("/metrics").text();
+        assert!(
+            m.lines()
+                .any(|l| l.contains("goward_signature_failures_total")
+                    && l.contains("signature_missing")),
+            "{m}"
+        );
+        // `cache verify` re-checks the signature offline against the policy's signer...
+        let cache = g.cache_dir().to_str().expect("utf-8 path").to_owned();
+        let pol = w.policy().to_str().expect("utf-8 path").to_owned();
+        // The policy reaches `cache verify` through the configuration file, as for `serve`.
+        let config = w.dir.path().join("goward.toml");
+        std::fs::write(&config, format!("policy = {pol:?}\n")).expect("config");
+        let config = config.to_str().expect("utf-8 path").to_owned();
+        let verify = || {
+            run_goward(&[
+                "cache",
+                "verify",
+                "--config",
+                &config,
+                "--cache-dir",
+                &cache,
+                "--sumdb",
+                &w.vkey,
+            ])
+        };
+        let o = verify();
+        assert_eq!(o.status.code(), Some(0), "{}\n{}", o.stdout, o.stderr);
+        assert!(
+            !o.stdout.lines().any(|l| l.starts_with("BAD ")),
+            "{}",
+            o.stdout
+        );
+        // ...and reports a record whose signature evidence was tampered with.
+        let forged = other.sign(&a.zip);
+        let real = key.sign(&a.zip);
+        let path = meta(g.cache_dir(), &a);
+        let text = std::fs::read_to_string(&path).expect("record");
+        let v: serde_json::Value = serde_json::from_str(&text).expect("json");
+        let stored = v["proofs"]
+            .as_array()
+            .and_then(|ps| ps.iter().find(|p| p["type"] == "signature"))
+            .and_then(|p| p["signature"].as_str())
+            .expect("signature evidence")
+            .to_owned();
+        assert_ne!(stored, forged);
+        assert_ne!(real, forged);
+        std::fs::write(&path, text.replace(&stored, &forged)).expect("tamper");
+        let o = verify();
+        assert_ne!(o.status.code(), Some(0), "{}\n{}", o.stdout, o.stderr);
+        assert!(
+            o.stdout
+                .lines()
+                .any(|l| l.starts_with("BAD ") && l.contains("signature by signer \"internal\"")),
+            "{}\n{}",
+            o.stdout,
+            o.stderr
+        );
+        drop(g);
+    }
+}

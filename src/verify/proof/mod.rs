@@ -21,6 +21,7 @@ use crate::sumdb::ProvenRecord;
 use crate::sumdb::note::Verifier;
 
 pub use pinned::PinnedHash;
+pub use signature::kind::SignedArtifact;
 
 /// A kind of proof, as a policy names it (`proof = ["sumdb", "pinned"]`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -29,17 +30,20 @@ pub enum ProofKind {
     Sumdb,
     /// Equal to a hash the policy pins in a go.sum-format file.
     Pinned,
+    /// Signed (the zip's exact bytes) by a signer the rule accepts.
+    Signature,
 }
 
 impl ProofKind {
     /// Every kind goward can verify.
-    pub const ALL: [ProofKind; 2] = [ProofKind::Sumdb, ProofKind::Pinned];
+    pub const ALL: [ProofKind; 3] = [ProofKind::Sumdb, ProofKind::Pinned, ProofKind::Signature];
 
     /// The name used in policy files and in the stored records.
     pub fn name(self) -> &'static str {
         match self {
             ProofKind::Sumdb => "sumdb",
             ProofKind::Pinned => "pinned",
+            ProofKind::Signature => "signature",
         }
     }
 
@@ -66,7 +70,7 @@ pub struct Artifact<'a> {
 }
 
 /// What stored evidence is re-checked against: the configured
-/// checksum-database keys and the policy in force (its pins).
+/// checksum-database keys and the policy in force (its pins, its signers).
 #[derive(Clone, Copy, Debug)]
 pub struct TrustAnchors<'a> {
     /// Keys of the configured checksum databases.
@@ -84,6 +88,8 @@ pub enum Proof {
     Sumdb(ProvenRecord),
     /// The policy pins this artifact's hash (go.sum-format pin files).
     Pinned(PinnedHash),
+    /// A signer the rule accepts signed the artifact's bytes.
+    Signature(SignedArtifact),
 }
 
 impl Proof {
@@ -92,6 +98,7 @@ impl Proof {
         match self {
             Proof::Sumdb(_) => ProofKind::Sumdb,
             Proof::Pinned(_) => ProofKind::Pinned,
+            Proof::Signature(_) => ProofKind::Signature,
         }
     }
 
@@ -100,6 +107,7 @@ impl Proof {
         match self {
             Proof::Sumdb(r) => sumdb::authority(r.db(), r.id()),
             Proof::Pinned(p) => pinned::authority(p.origin()),
+            Proof::Signature(s) => signature::kind::authority(s.signer()),
         }
     }
 
@@ -108,6 +116,7 @@ impl Proof {
         match self {
             Proof::Sumdb(r) => sumdb::check(r, a),
             Proof::Pinned(p) => pinned::check(p, a),
+            Proof::Signature(s) => signature::kind::check(s, a),
         }
     }
 }
@@ -122,6 +131,8 @@ pub enum Evidence {
     Sumdb(sumdb::Evidence),
     /// Equal to a hash pinned by the policy.
     Pinned(pinned::Evidence),
+    /// Signed by a signer of the policy.
+    Signature(signature::kind::Evidence),
 }
 
 /// What an offline re-check of one piece of evidence concluded, when it did
@@ -142,6 +153,7 @@ impl Evidence {
         match p {
             Proof::Sumdb(r) => Evidence::Sumdb(sumdb::Evidence::from_proven(r)),
             Proof::Pinned(p) => Evidence::Pinned(pinned::Evidence::from_pin(p)),
+            Proof::Signature(s) => Evidence::Signature(signature::kind::Evidence::from_signed(s)),
         }
     }
 
@@ -150,6 +162,7 @@ impl Evidence {
         match self {
             Evidence::Sumdb(_) => ProofKind::Sumdb,
             Evidence::Pinned(_) => ProofKind::Pinned,
+            Evidence::Signature(_) => ProofKind::Signature,
         }
     }
 
@@ -157,7 +170,7 @@ impl Evidence {
     pub fn db(&self) -> Option<&str> {
         match self {
             Evidence::Sumdb(e) => Some(&e.db),
-            Evidence::Pinned(_) => None,
+            Evidence::Pinned(_) | Evidence::Signature(_) => None,
         }
     }
 
@@ -172,6 +185,7 @@ impl Evidence {
                 e.tree_size
             ),
             Evidence::Pinned(e) => pinned::authority(&e.policy),
+            Evidence::Signature(e) => signature::kind::authority(&e.signer),
         }
     }
 
@@ -184,6 +198,7 @@ impl Evidence {
         match self {
             Evidence::Sumdb(e) => e.recheck(a, anchors),
             Evidence::Pinned(e) => e.recheck(a, anchors),
+            Evidence::Signature(e) => e.recheck(a, anchors),
         }
     }
 }

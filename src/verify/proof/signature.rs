@@ -23,6 +23,7 @@
 
 pub mod cli;
 mod crypto;
+pub mod kind;
 
 use std::fmt;
 use std::path::Path;

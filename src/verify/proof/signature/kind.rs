@@ -1,0 +1,331 @@
+//! `signature` as a proof kind: a signature by one of a rule's signers over
+//! the exact zip bytes goward serves (the `zip` mode: what `cosign
+//! sign-blob module.zip` signs), verified from the SHA-256 computed while
+//! the zip was spooled.
+//!
+//! The fetch-time token is [`SignedArtifact`], built only by
+//! [`SignedArtifact::verify`]; the cache records [`Evidence`] (the
+//! signature file inline, the signer that accepted it, the trust root), and
+//! [`Evidence::recheck`] verifies it again offline against the policy's
+//! signers.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use super::{InputError, Message, Rejected, SignatureInput, verify};
+use crate::dirhash::hex;
+use crate::policy::PolicySigner;
+use crate::verify::proof::{Artifact, Rechecked, TrustAnchors};
+use crate::verify::{ArtifactKind, VerifyError};
+
+/// A signature verified over one artifact's bytes. Fields are private:
+/// only [`SignedArtifact::verify`] builds one.
+#[derive(Clone, Debug)]
+pub struct SignedArtifact {
+    module: String,
+    version: String,
+    kind: ArtifactKind,
+    sha256: [u8; 32],
+    signer: String,
+    trust_root: String,
+    signature: String,
+}
+
+/// Why a required signature did not prove an artifact. Each variant has a
+/// stable metric [`label`](SignatureFailure::label).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SignatureFailure {
+    /// Nothing at the place the rule says the signature lives.
+    #[error("no signature at {location}")]
+    Missing {
+        /// Where it was looked for.
+        location: String,
+    },
+    /// The signature source could not be read.
+    #[error("cannot read the signature at {location}: {reason}")]
+    Unreachable {
+        /// Where it was looked for.
+        location: String,
+        /// The I/O error.
+        reason: String,
+    },
+    /// The signature file is not a bundle or a `.sig`.
+    #[error("{0}")]
+    Unreadable(InputError),
+    /// The rule names no signer that the policy declares.
+    #[error("no signer to verify with: {0}")]
+    NoSigner(String),
+    /// Every accepted signer refused it; why, signer by signer.
+    #[error("{}", rejections(.0))]
+    Rejected(Vec<(String, Rejected)>),
+}
+
+fn rejections(all: &[(String, Rejected)]) -> String {
+    let parts: Vec<String> = all
+        .iter()
+        .map(|(name, r)| format!("not signed by signer {name:?}: {r}"))
+        .collect();
+    parts.join("; ")
+}
+
+impl SignatureFailure {
+    /// Stable label for metrics: the reason of the first signer's first
+    /// refusal, or what kept the signature from being checked.
+    pub fn label(&self) -> &'static str {
+        match self {
+            SignatureFailure::Missing { .. } => "signature_missing",
+            SignatureFailure::Unreachable { .. } => "signature_unreachable",
+            SignatureFailure::Unreadable(_) => "signature_unreadable",
+            SignatureFailure::NoSigner(_) => "signature_no_signer",
+            SignatureFailure::Rejected(all) => all
+                .first()
+                .and_then(|(_, r)| r.0.first())
+                .map_or("signature_rejected", super::SignatureError::label),
+        }
+    }
+}
+
+/// Parses a signature file: a JSON bundle (Sigstore or cosign's legacy
+/// bundle), else a bare base64 `.sig`.
+pub fn parse_signature(text: &str) -> Result<SignatureInput, InputError> {
+    if text.trim_start().starts_with('{') {
+        SignatureInput::bundle_from_json(text)
+    } else {
+        SignatureInput::key_signature(text)
+    }
+}
+
+/// `signature by signer "name"`.
+pub(in crate::verify::proof) fn authority(signer: &str) -> String {
+    format!("signature by signer {signer:?}")
+}
+
+impl SignedArtifact {
+    /// Verifies `signature` (the file's text) over the artifact whose bytes
+    /// hash to `sha256`, by the first of `signers` that accepts it.
+    pub fn verify(
+        subject: (ArtifactKind, &str, &str),
+        sha256: &[u8; 32],
+        signature: &str,
+        signers: &[&PolicySigner],
+    ) -> Result<SignedArtifact, SignatureFailure> {
+        let (kind, module, version) = subject;
+        let input = parse_signature(signature).map_err(SignatureFailure::Unreadable)?;
+        if signers.is_empty() {
+            return Err(SignatureFailure::NoSigner(
+                "the rule accepts no declared signer".into(),
+            ));
+        }
+        let mut refused = Vec::new();
+        for s in signers {
+            match verify(Message::Digest(sha256), &input, &s.signer, &s.trust_root) {
+                Ok(v) => {
+                    return Ok(SignedArtifact {
+                        module: module.to_owned(),
+                        version: version.to_owned(),
+                        kind,
+                        sha256: *sha256,
+                        signer: s.name.clone(),
+                        trust_root: v.trust_root,
+                        signature: signature.to_owned(),
+                    });
+                }
+                Err(r) => refused.push((s.name.clone(), r)),
+            }
+        }
+        Err(SignatureFailure::Rejected(refused))
+    }
+
+    /// The signer that accepted the signature.
+    pub fn signer(&self) -> &str {
+        &self.signer
+    }
+}
+
+/// The fetch-time check: the signature was verified over exactly `a`'s
+/// bytes, for `a`'s module version and kind.
+pub(in crate::verify::proof) fn check(
+    p: &SignedArtifact,
+    a: &Artifact<'_>,
+) -> Result<(), VerifyError> {
+    let who = || authority(&p.signer);
+    if p.module != a.module || p.version != a.version {
+        return Err(VerifyError::WrongSubject {
+            authority: who(),
+            path: a.module.to_owned(),
+            version: a.version.to_owned(),
+            got_path: p.module.clone(),
+            got_version: p.version.clone(),
+        });
+    }
+    if p.kind != a.kind || &p.sha256 != a.sha256 {
+        return Err(VerifyError::BadEvidence {
+            authority: who(),
+            msg: format!(
+                "the signature was verified over a {} with SHA-256 {}, not the {} served ({})",
+                p.kind.as_str(),
+                hex(&p.sha256),
+                a.kind.as_str(),
+                hex(a.sha256)
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// What the cache records of a signature proof.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Evidence {
+    /// The `[[signer]]` that accepted it.
+    pub signer: String,
+    /// The trust root it was verified against (`(none: key)` for a key).
+    pub trust_root: String,
+    /// SHA-256 (hex) of the bytes it was verified over.
+    pub sha256: String,
+    /// The signature file, verbatim (a bundle's JSON or a `.sig`).
+    pub signature: String,
+}
+
+impl fmt::Debug for Evidence {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Evidence")
+            .field("signer", &self.signer)
+            .field("trust_root", &self.trust_root)
+            .field("sha256", &self.sha256)
+            .field("signature_len", &self.signature.len())
+            .finish()
+    }
+}
+
+impl Evidence {
+    pub(in crate::verify::proof) fn from_signed(p: &SignedArtifact) -> Evidence {
+        Evidence {
+            signer: p.signer.clone(),
+            trust_root: p.trust_root.clone(),
+            sha256: hex(&p.sha256),
+            signature: p.signature.clone(),
+        }
+    }
+
+    /// The offline re-check: the evidence is about `a`'s bytes, and the
+    /// signature verifies again over them by the named signer of the policy
+    /// in force. A signer the policy no longer declares leaves it unanchored.
+    pub(in crate::verify::proof) fn recheck(
+        &self,
+        a: &Artifact<'_>,
+        anchors: &TrustAnchors<'_>,
+    ) -> Result<Rechecked, VerifyError> {
+        let bad = |msg: String| VerifyError::BadEvidence {
+            authority: authority(&self.signer),
+            msg,
+        };
+        if a.kind != ArtifactKind::Zip {
+            return Err(bad(format!(
+                "a signature is recorded for a {}, but only zips are signed",
+                a.kind.as_str()
+            )));
+        }
+        let served = hex(a.sha256);
+        if self.sha256 != served {
+            return Err(bad(format!(
+                "recorded as over SHA-256 {}, but the stored zip has {served}",
+                self.sha256
+            )));
+        }
+        let Some(signer) = anchors.policy.signer(&self.signer) else {
+            return Ok(Rechecked::Unanchored(format!(
+                "signed by signer {:?}, which the policy in force ({}) does not declare",
+                self.signer,
+                anchors.policy.origin()
+            )));
+        };
+        let input = parse_signature(&self.signature)
+            .map_err(|e| bad(format!("the recorded signature is unusable: {e}")))?;
+        verify(
+            Message::Digest(a.sha256),
+            &input,
+            &signer.signer,
+            &signer.trust_root,
+        )
+        .map_err(|r| bad(format!("the recorded signature does not verify: {r}")))?;
+        Ok(Rechecked::Verified)
+    }
+}
+
+/// The placeholders a signature location may hold.
+const PLACEHOLDERS: [&str; 3] = ["module", "version", "file"];
+
+/// Checks a rule's signature location: a `file://` template of an absolute
+/// path naming `{module}` and `{version}` (and optionally `{file}`), no
+/// other placeholder. `Err` says what is wrong.
+pub fn check_location(template: &str) -> Result<(), String> {
+    if template.starts_with("https://") || template.starts_with("http://") {
+        return Err(
+            "signatures fetched over http(s) are not supported yet: use a file:// template".into(),
+        );
+    }
+    let mut rest = template;
+    let mut seen = Vec::new();
+    while let Some(open) = rest.find('{') {
+        let after = rest.get(open.saturating_add(1)..).unwrap_or_default();
+        let Some(close) = after.find('}') else {
+            return Err("unbalanced { in the template".into());
+        };
+        let name = after.get(..close).unwrap_or_default();
+        if !PLACEHOLDERS.contains(&name) {
+            return Err(format!(
+                "unknown placeholder {{{name}}}: expected {{module}}, {{version}} or {{file}}"
+            ));
+        }
+        seen.push(name);
+        rest = after.get(close.saturating_add(1)..).unwrap_or_default();
+    }
+    if rest.contains('}') {
+        return Err("unbalanced } in the template".into());
+    }
+    for need in ["module", "version"] {
+        if !seen.contains(&need) {
+            return Err(format!(
+                "the template must hold {{{need}}}: each version has its own signature"
+            ));
+        }
+    }
+    location_path(&expand(template, "m", "v", ".zip")).map(|_| ())
+}
+
+/// The template with `{module}` (escaped), `{version}` (escaped) and
+/// `{file}` (`.zip`) substituted.
+pub fn expand(template: &str, module: &str, version: &str, file: &str) -> String {
+    template
+        .replace("{module}", module)
+        .replace("{version}", version)
+        .replace("{file}", file)
+}
+
+/// The local path a `file://` location names (no percent-decoding; on
+/// Windows `file:///C:/sigs/…` is `C:/sigs/…`).
+pub fn location_path(location: &str) -> Result<std::path::PathBuf, String> {
+    let Some(path) = location.strip_prefix("file://") else {
+        return Err(format!(
+            "{location:?} is not a file:// location (only file:// templates are supported)"
+        ));
+    };
+    if !path.starts_with('/') {
+        return Err(format!(
+            "{location:?}: a file:// location needs an absolute path (file:///…)"
+        ));
+    }
+    #[cfg(windows)]
+    let path = match path.get(1..) {
+        Some(p) if p.get(1..2) == Some(":") => p,
+        _ => path,
+    };
+    if path.split(['/', '\\']).any(|e| e == "..") {
+        return Err(format!(
+            "{location:?}: .. is not allowed in a signature location"
+        ));
+    }
+    Ok(std::path::PathBuf::from(path))
+}
