@@ -500,6 +500,20 @@ mod policy_e2e {
         }
     }
 
+    /// A fake proxy and checksum DB, a temp dir, and the signer's key (its public half in
+    /// `internal.pub`).
+    fn world() -> (World, Key) {
+        let proxy = FakeProxy::start(TestLog::new(DB_NAME));
+        let vkey = proxy.with_log(|l| l.vkey());
+        let dir = tempfile::Builder::new()
+            .prefix("goward-sigpolicy-")
+            .tempdir()
+            .expect("temp dir");
+        let key = Key::new();
+        std::fs::write(dir.path().join("internal.pub"), &key.pem).expect("key");
+        (World { proxy, vkey, dir }, key)
+    }
+
     fn publish(proxy: &FakeProxy, module: &str, version: &str, body: &str) -> Published {
         let go_mod = format!("module {module}\n\ngo 1.21\n");
         proxy.publish(
@@ -523,16 +537,8 @@ mod policy_e2e {
 
     #[test]
     fn go_downloads_signed_modules_and_is_refused_the_rest_with_the_reason() {
-        let proxy = FakeProxy::start(TestLog::new(DB_NAME));
-        let vkey = proxy.with_log(|l| l.vkey());
-        let dir = tempfile::Builder::new()
-            .prefix("goward-sigpolicy-")
-            .tempdir()
-            .expect("temp dir");
-        let w = World { proxy, vkey, dir };
-        let key = Key::new();
+        let (w, key) = world();
         let other = Key::new();
-        std::fs::write(w.dir.path().join("internal.pub"), &key.pem).expect("key");
         let a = publish(&w.proxy, "example.com/signed/a", "v1.0.0", "a");
         let unsigned = publish(&w.proxy, "example.com/signed/a", "v1.1.0", "a 1.1");
         let b = publish(&w.proxy, "example.com/signed/b", "v1.0.0", "b");
@@ -639,5 +645,54 @@ mod policy_e2e {
             o.stderr
         );
         drop(g);
+    }
+
+    /// A zip cached while the rule asked only for the checksum database is proven again when
+    /// the reloaded rule requires a signature: served if signed (the record gains the
+    /// signature), refused with 502 if not.
+    #[test]
+    fn a_zip_cached_before_the_rule_required_a_signature_is_proven_again() {
+        let (w, key) = world();
+        let a = publish(&w.proxy, "example.com/signed/a", "v1.0.0", "a");
+        let unsigned = publish(&w.proxy, "example.com/signed/a", "v1.1.0", "a 1.1");
+        w.write_sig(&a, &key.sign(&a.zip));
+        let sigs = w.dir.path().join("sigs");
+        let head = "[[signer]]\nname = \"internal\"\nkey = \"internal.pub\"\n\n\
+                    [[allow]]\nname = \"signed\"\nmodules = \"example.com/signed\"\n";
+        let write = |text: &str| {
+            let tmp = w.dir.path().join("policy.tmp");
+            std::fs::write(&tmp, text).expect("policy");
+            std::fs::rename(&tmp, w.policy()).expect("rename policy");
+        };
+        write(&format!("{head}proof = [\"sumdb\"]\n"));
+        let g = w.goward();
+        for p in [&a, &unsigned] {
+            let r = g.get(&p.zip_path());
+            assert_eq!(r.status, 200, "{}", r.text());
+        }
+        write(&format!(
+            "{head}proof = [\"sumdb\", \"signature\"]\nsigners = \"internal\"\n\
+             signatures = \"file://{}/{{module}}/@v/{{version}}{{file}}.sig\"\n",
+            sigs.to_str().expect("utf-8 path")
+        ));
+        crate::support::wait_until(
+            "the reload is logged",
+            std::time::Duration::from_secs(20),
+            || g.stderr().contains("policy reloaded"),
+        );
+        let r = g.get(&unsigned.zip_path());
+        assert_eq!(r.status, 502, "{}", r.text());
+        assert!(r.text().contains("no signature at file://"), "{}", r.text());
+        let r = g.get(&a.zip_path());
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert!(r.body == a.zip);
+        let record = std::fs::read_to_string(meta(g.cache_dir(), &a)).expect("a's record");
+        let v: serde_json::Value = serde_json::from_str(&record).expect("json");
+        assert!(
+            v["proofs"]
+                .as_array()
+                .is_some_and(|ps| ps.iter().any(|p| p["type"] == "signature")),
+            "{record}"
+        );
     }
 }
