@@ -329,3 +329,143 @@ pub fn location_path(location: &str) -> Result<std::path::PathBuf, String> {
     }
     Ok(std::path::PathBuf::from(path))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dirhash::{self, H1};
+    use crate::policy::Policy;
+
+    const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/sigstore/");
+    const M: &str = "example.com/m";
+    const V: &str = "v1.0.0";
+
+    fn read(name: &str) -> Vec<u8> {
+        std::fs::read(format!("{DIR}{name}")).unwrap()
+    }
+
+    /// Signers "good" (cosign.pub, which signed artifact.zip.key.sig) and "other".
+    fn policy(signers: &[(&str, &str)]) -> Policy {
+        let mut text = String::new();
+        for (name, key) in signers {
+            text.push_str(&format!(
+                "[[signer]]\nname = \"{name}\"\nkey = \"{key}\"\n\n"
+            ));
+        }
+        Policy::parse(&text, &format!("{DIR}policy.toml")).unwrap()
+    }
+
+    fn artifact<'a>(kind: ArtifactKind, h1: &'a H1, sha: &'a [u8; 32]) -> Artifact<'a> {
+        Artifact {
+            kind,
+            module: M,
+            version: V,
+            h1,
+            sha256: sha,
+        }
+    }
+
+    #[test]
+    fn the_token_vouches_for_the_signed_bytes_only() {
+        let p = policy(&[("other", "other.pub"), ("good", "cosign.pub")]);
+        let signers: Vec<&PolicySigner> = ["other", "good"]
+            .iter()
+            .map(|n| p.signer(n).unwrap())
+            .collect();
+        let zip = read("artifact.zip");
+        let sha = dirhash::sha256(&zip);
+        let sig = String::from_utf8(read("artifact.zip.key.sig")).unwrap();
+        let signed = SignedArtifact::verify((ArtifactKind::Zip, M, V), &sha, &sig, &signers)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(signed.signer(), "good");
+        let h1 = dirhash::hash_go_mod(b"x");
+        check(&signed, &artifact(ArtifactKind::Zip, &h1, &sha)).unwrap();
+        // Other bytes, another kind, another version: refused.
+        let other = dirhash::sha256(b"other bytes");
+        let e = check(&signed, &artifact(ArtifactKind::Zip, &h1, &other)).unwrap_err();
+        assert_eq!(e.reason(), "proof_invalid", "{e}");
+        let e = check(&signed, &artifact(ArtifactKind::Mod, &h1, &sha)).unwrap_err();
+        assert_eq!(e.reason(), "proof_invalid", "{e}");
+        let mut later = artifact(ArtifactKind::Zip, &h1, &sha);
+        later.version = "v1.0.1";
+        let e = check(&signed, &later).unwrap_err();
+        assert_eq!(e.reason(), "proof_wrong_subject", "{e}");
+
+        // The recorded evidence re-checks offline, against the policy in force.
+        let ev = Evidence::from_signed(&signed);
+        let a = artifact(ArtifactKind::Zip, &h1, &sha);
+        let anchors = |policy| TrustAnchors {
+            sumdb_keys: &[],
+            policy,
+        };
+        assert_eq!(ev.recheck(&a, &anchors(&p)).unwrap(), Rechecked::Verified);
+        // A policy whose "good" is another key: the evidence is wrong now.
+        let swapped = policy(&[("good", "other.pub")]);
+        let e = ev.recheck(&a, &anchors(&swapped)).unwrap_err();
+        assert!(
+            e.to_string().contains("does not verify: bad signature"),
+            "{e}"
+        );
+        // A policy without the signer: unanchored, counts for nothing.
+        let none = policy(&[("other", "other.pub")]);
+        assert!(matches!(
+            ev.recheck(&a, &anchors(&none)).unwrap(),
+            Rechecked::Unanchored(_)
+        ));
+        // Evidence about other bytes, or tampered with: refused.
+        let b = artifact(ArtifactKind::Zip, &h1, &other);
+        assert!(ev.recheck(&b, &anchors(&p)).is_err());
+        let mut forged = ev.clone();
+        forged.signature = "AAAA".into();
+        assert!(forged.recheck(&a, &anchors(&p)).is_err());
+    }
+
+    #[test]
+    fn failures_say_why_with_a_stable_label() {
+        let p = policy(&[("other", "other.pub"), ("good", "cosign.pub")]);
+        let other = [p.signer("other").unwrap()];
+        let sha = dirhash::sha256(&read("artifact.zip"));
+        let sig = String::from_utf8(read("artifact.zip.key.sig")).unwrap();
+        let subject = (ArtifactKind::Zip, M, V);
+        let e = SignedArtifact::verify(subject, &sha, &sig, &other).unwrap_err();
+        assert_eq!(e.label(), "bad_signature");
+        assert!(
+            e.to_string()
+                .starts_with("not signed by signer \"other\": bad signature"),
+            "{e}"
+        );
+        let e = SignedArtifact::verify(subject, &sha, "not base64!", &other).unwrap_err();
+        assert_eq!(e.label(), "signature_unreadable", "{e}");
+        let e = SignedArtifact::verify(subject, &sha, &sig, &[]).unwrap_err();
+        assert_eq!(e.label(), "signature_no_signer", "{e}");
+    }
+
+    #[test]
+    fn locations_are_file_templates_of_absolute_paths() {
+        check_location("file:///srv/sigs/{module}/@v/{version}{file}.sig").unwrap();
+        for (bad, why) in [
+            ("https://s.example/{module}/{version}", "not supported yet"),
+            ("file:///s/{module}", "must hold {version}"),
+            (
+                "file:///s/{module}/{version}/{x}",
+                "unknown placeholder {x}",
+            ),
+            ("file:///s/{module}/{version", "unbalanced {"),
+            ("file://s/{module}/{version}", "absolute path"),
+            ("file:///s/../{module}/{version}", ".. is not allowed"),
+            ("/s/{module}/{version}", "not a file:// location"),
+        ] {
+            let e = check_location(bad).unwrap_err();
+            assert!(e.contains(why), "{bad}: {e}");
+        }
+        assert_eq!(
+            expand(
+                "file:///s/{module}/@v/{version}{file}.sig",
+                "a/!b",
+                "v1",
+                ".zip"
+            ),
+            "file:///s/a/!b/@v/v1.zip.sig"
+        );
+    }
+}
