@@ -440,10 +440,20 @@ impl Service {
     fn apply_reload(&self, src: &PolicySource) -> Result<(), PolicyLoadError> {
         match load_policy(&src.path, &self.network) {
             Ok(active) => {
-                *self
-                    .policy
-                    .write()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(active);
+                let signed = !active.policy.signers().is_empty();
+                let old = std::mem::replace(
+                    &mut *self
+                        .policy
+                        .write()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner),
+                    Arc::new(active),
+                );
+                // A signer's key or trust root may have changed under the
+                // same name: artifacts in memory were proven with the old
+                // one, so they are loaded and re-checked again.
+                if signed || !old.policy.signers().is_empty() {
+                    self.artifacts.invalidate_all();
+                }
                 // Routes may have changed: forget documents fetched under the old ones.
                 self.lists.invalidate_all();
                 self.latests.invalidate_all();

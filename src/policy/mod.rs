@@ -690,6 +690,11 @@ impl Policy {
         &self.origin
     }
 
+    /// The `[[signer]]`s, in file order.
+    pub fn signers(&self) -> &[PolicySigner] {
+        &self.signers
+    }
+
     /// The `[[signer]]` called `name`.
     pub fn signer(&self, name: &str) -> Option<&PolicySigner> {
         self.signers.iter().find(|s| s.name == name)

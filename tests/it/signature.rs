@@ -694,5 +694,29 @@ mod policy_e2e {
                 .is_some_and(|ps| ps.iter().any(|p| p["type"] == "signature")),
             "{record}"
         );
+        // The signer's key is rotated under the same name: the zip in memory, proven with
+        // the old key, is re-checked and refused (its signature is by the old key).
+        let rotated = Key::new();
+        std::fs::write(w.dir.path().join("rotated.pub"), &rotated.pem).expect("key");
+        write(&format!(
+            "[[signer]]\nname = \"internal\"\nkey = \"rotated.pub\"\n\n\
+             [[allow]]\nname = \"signed\"\nmodules = \"example.com/signed\"\n\
+             proof = [\"sumdb\", \"signature\"]\nsigners = \"internal\"\n\
+             signatures = \"file://{}/{{module}}/@v/{{version}}{{file}}.sig\"\n",
+            sigs.to_str().expect("utf-8 path")
+        ));
+        crate::support::wait_until(
+            "the second reload is logged",
+            std::time::Duration::from_secs(20),
+            || g.stderr().matches("policy reloaded").count() >= 2,
+        );
+        let r = g.get(&a.zip_path());
+        assert_eq!(r.status, 502, "{}", r.text());
+        assert!(
+            r.text()
+                .contains("not signed by signer \"internal\": bad signature"),
+            "{}",
+            r.text()
+        );
     }
 }
