@@ -1084,9 +1084,14 @@ mod tests {
         // Paths in the file are relative to the file.
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("goward.toml");
+        // An absolute path on this platform (`/k.pem` has no drive on Windows).
+        let abs_key = dir.path().join("elsewhere").join("k.pem");
         std::fs::write(
             &f,
-            "cache_dir = \"/x\"\ntls_cert = \"c.pem\"\ntls_key = \"/k.pem\"\ntls_client_ca = \"ca.pem\"\ntls_client_auth = \"request\"\n",
+            format!(
+                "cache_dir = \"/x\"\ntls_cert = \"c.pem\"\ntls_key = '{}'\ntls_client_ca = \"ca.pem\"\ntls_client_auth = \"request\"\n",
+                abs_key.display()
+            ),
         )
         .unwrap();
         let t = Config::load(&args(&["--config", f.to_str().unwrap()]))
@@ -1094,7 +1099,7 @@ mod tests {
             .tls
             .unwrap();
         assert_eq!(t.cert, dir.path().join("c.pem"));
-        assert_eq!(t.key, PathBuf::from("/k.pem"));
+        assert_eq!(t.key, abs_key);
         assert_eq!(
             t.client_ca,
             Some((dir.path().join("ca.pem"), crate::tls::ClientAuth::Request))

@@ -1233,7 +1233,9 @@ mod store_tests {
             .await
             .unwrap();
         // A record at a location no module path escapes to, a stray blob.
-        let stray = root.join("meta/example.com/Bad/@v/v1.0.0.zip.json");
+        let stray = ["meta", "example.com", "Bad", "@v", "v1.0.0.zip.json"]
+            .iter()
+            .fold(root.to_path_buf(), |p, e| p.join(e));
         fs::create_dir_all(stray.parent().unwrap()).unwrap();
         fs::write(&stray, b"{}").unwrap();
         let loose = root.join("blobs/sha256/zz/not-a-digest");
