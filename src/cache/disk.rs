@@ -86,11 +86,6 @@ impl DiskStore {
         Ok((store, report))
     }
 
-    /// The root directory.
-    pub fn root(&self) -> &Path {
-        &self.root
-    }
-
     /// Where the store at `root` keeps a document (whether or not it exists).
     pub fn doc_path(root: &Path, key: &DocKey) -> PathBuf {
         root.join(key.rel_path())
