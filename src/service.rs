@@ -1410,7 +1410,7 @@ impl Service {
         location: &str,
         sha256: &[u8; 32],
     ) -> Result<SignedArtifact, ProxyError> {
-        use crate::verify::proof::signature::kind::{SignatureFailure, expand, location_path};
+        use crate::verify::proof::signature::kind::{SignatureFailure, SignatureSource, resolve};
         let fail = |source: SignatureFailure| {
             metrics::counter!("goward_signature_failures_total", "reason" => source.label())
                 .increment(1);
@@ -1422,24 +1422,45 @@ impl Service {
         };
         let version = crate::module::escape_version(mv.version())
             .map_err(|e| ProxyError::Internal(e.to_string()))?;
-        let url = expand(location, mv.module.escaped(), &version, ".zip");
-        let path = location_path(&url).map_err(|reason| {
-            fail(SignatureFailure::Unreachable {
-                location: url.clone(),
-                reason,
-            })
-        })?;
-        let text = read_signature(&path).await.map_err(|e| {
-            fail(match e.kind() {
-                std::io::ErrorKind::NotFound => SignatureFailure::Missing {
-                    location: url.clone(),
-                },
-                _ => SignatureFailure::Unreachable {
-                    location: url.clone(),
-                    reason: e.to_string(),
-                },
-            })
-        })?;
+        let source =
+            resolve(location, mv.module.escaped(), &version, ".zip").map_err(|reason| {
+                fail(SignatureFailure::Unreachable {
+                    location: location.to_owned(),
+                    reason,
+                })
+            })?;
+        let shown = source.shown();
+        let text = match &source {
+            SignatureSource::File(path) => read_signature(path).await.map_err(|e| {
+                tracing::warn!(subject = %mv, path = %path.display(), error = %e, "signature not read");
+                match e.kind() {
+                    std::io::ErrorKind::NotFound => SignatureFailure::Missing {
+                        location: shown.clone(),
+                    },
+                    _ => SignatureFailure::Unreachable {
+                        location: shown.clone(),
+                        reason: e.to_string(),
+                    },
+                }
+            }),
+            SignatureSource::Http(url) => {
+                // The URL's directory is the base, so its credentials (if
+                // any) go with it and are redacted in every message.
+                let (base, name) = url.rsplit_once('/').unwrap_or((url.as_str(), ""));
+                match self.network.single(base) {
+                    Ok(up) => fetch_signature(up.get(name).await, &shown).await,
+                    Err(e) => Err(SignatureFailure::Unreachable {
+                        location: shown.clone(),
+                        reason: e.to_string(),
+                    }),
+                }
+            }
+            SignatureSource::Upstream(rel) => {
+                let ups = self.route(pol, d)?;
+                fetch_signature(ups.get(rel).await.map(|(b, _)| b), &shown).await
+            }
+        }
+        .map_err(fail)?;
         let accepted: Vec<&crate::policy::PolicySigner> = signers
             .iter()
             .filter_map(|n| pol.policy.signer(n))
@@ -1638,6 +1659,36 @@ impl Service {
 
 /// Reads a signature file, at most
 /// [`INPUT_CAP`](crate::verify::proof::signature::INPUT_CAP) bytes.
+/// Reads a fetched signature (at most the signature input cap): a 404/410
+/// is a missing signature, anything else unreachable, with the reason.
+async fn fetch_signature(
+    got: Result<crate::upstream::Body, crate::upstream::FetchError>,
+    shown: &str,
+) -> Result<String, crate::verify::proof::signature::kind::SignatureFailure> {
+    use crate::verify::proof::signature::kind::SignatureFailure;
+    let unreachable = |e: crate::upstream::FetchError| {
+        if e.is_not_found() {
+            SignatureFailure::Missing {
+                location: shown.to_owned(),
+            }
+        } else {
+            SignatureFailure::Unreachable {
+                location: shown.to_owned(),
+                reason: e.to_string(),
+            }
+        }
+    };
+    let body = got.map_err(unreachable)?;
+    let bytes = body
+        .bytes(crate::verify::proof::signature::INPUT_CAP)
+        .await
+        .map_err(unreachable)?;
+    String::from_utf8(bytes.to_vec()).map_err(|_| SignatureFailure::Unreachable {
+        location: shown.to_owned(),
+        reason: "the signature is not UTF-8 text".into(),
+    })
+}
+
 async fn read_signature(path: &std::path::Path) -> std::io::Result<String> {
     use tokio::io::AsyncReadExt as _;
     let cap = crate::verify::proof::signature::INPUT_CAP;

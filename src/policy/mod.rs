@@ -153,7 +153,8 @@ pub enum RequiredProof {
         files: Vec<String>,
     },
     /// The zip's exact bytes are signed by one of these `[[signer]]`s, the
-    /// signature read from `location` (a `file://` template). The go.mod
+    /// signature read from `location` (a `file://`, `http(s)://` or
+    /// `upstream:` template). The go.mod
     /// is proven by the rule's other proof, which load requires.
     Signature {
         /// Names of the accepted signers, in the rule's order.
@@ -457,7 +458,8 @@ impl Settings {
 pub(crate) struct SignatureSetting {
     /// `[[signer]]` names, each declared.
     pub(crate) signers: Vec<String>,
-    /// A `file://` template with `{module}`, `{version}`, `{file}`.
+    /// A `file://`, `http(s)://` or `upstream:` template with `{module}`,
+    /// `{version}`, `{file}`.
     pub(crate) location: String,
 }
 

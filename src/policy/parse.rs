@@ -1100,7 +1100,7 @@ fn signature_setting(
             cx.err(
                 &at,
                 format!(
-                    "{ctx}: proof \"signature\" needs signatures = \"file:///…/{{module}}/@v/{{version}}{{file}}.sig\": where the signatures live"
+                    "{ctx}: proof \"signature\" needs signatures = \"file:///…/{{module}}/@v/{{version}}{{file}}.sig\" (or https://… or upstream:…): where the signatures live"
                 ),
             );
             ok = false;

@@ -1528,7 +1528,7 @@ fn cli_check() {
         format!(
             "{b}:7:12: rule \"old-yaml\": bad versions: \"2.2.8\" is not a semantic version (module versions start with \"v\": \"v2.2.8\")\n\
              {b}:16:9: rule \"signed\": proof \"signature\" needs signers = [\"…\"]: the [[signer]]s it accepts\n\
-             {b}:16:9: rule \"signed\": proof \"signature\" needs signatures = \"file:///…/{{module}}/@v/{{version}}{{file}}.sig\": where the signatures live\n\
+             {b}:16:9: rule \"signed\": proof \"signature\" needs signatures = \"file:///…/{{module}}/@v/{{version}}{{file}}.sig\" (or https://… or upstream:…): where the signatures live\n\
              {b}:17:1: rule \"vetted-yaml\": can never apply: everything it matches is denied by rule \"no-yaml\" (line 9); deny always wins\n"
         )
     );
@@ -1732,8 +1732,8 @@ fn signature_proof_needs_declared_signers_a_file_template_and_a_go_mod_proof() {
             "no [[signer]] is called \"t\"",
         ),
         (
-            "proof = [\"sumdb\", \"signature\"]\nsigners = \"s\"\nsignatures = \"https://sigs.example/{module}/{version}\"\n",
-            "signatures fetched over http(s) are not supported yet: use a file:// template",
+            "proof = [\"sumdb\", \"signature\"]\nsigners = \"s\"\nsignatures = \"https://sigs.example/../{module}/{version}\"\n",
+            ". and .. are not allowed in a signature location",
         ),
         (
             "proof = [\"sumdb\", \"signature\"]\nsigners = \"s\"\nsignatures = \"file:///s/{module}/{ver}\"\n",

@@ -580,6 +580,12 @@ mod policy_e2e {
             assert_refused_by_goward(&out, reason);
             let r = g.get(&p.zip_path());
             assert_eq!(r.status, 502, "{}", r.text());
+            // The server's signature directory is not shown to clients.
+            assert!(
+                !r.text().contains(sigs.to_str().expect("utf-8 path")),
+                "{}",
+                r.text()
+            );
             assert!(
                 !meta(g.cache_dir(), p).exists(),
                 "{} was stored without its signature",
@@ -645,6 +651,83 @@ mod policy_e2e {
             o.stderr
         );
         drop(g);
+    }
+
+    /// Signatures fetched rather than read from a local directory: `upstream:` (beside the
+    /// artifact, from the GOPROXY list the zip came from) and an `http://` URL template.
+    /// Missing ones are refused with the location, fetched ones proven and recorded.
+    #[test]
+    fn signatures_beside_the_artifact_on_the_upstream_or_at_a_url() {
+        let (w, key) = world();
+        let up = publish(&w.proxy, "example.com/up", "v1.0.0", "up");
+        let up_unsigned = publish(&w.proxy, "example.com/up", "v1.1.0", "up 1.1");
+        let web = publish(&w.proxy, "example.com/web", "v1.0.0", "web");
+        let web_unsigned = publish(&w.proxy, "example.com/web", "v1.1.0", "web 1.1");
+        // Beside the zip on the upstream, and under /sigs/ on a signature site (here the
+        // same fake server).
+        w.proxy
+            .add_file(&format!("{}.sig", up.zip_path()), key.sign(&up.zip));
+        w.proxy
+            .add_file(&format!("/sigs{}.sig", web.zip_path()), key.sign(&web.zip));
+        let policy = format!(
+            "[[signer]]\nname = \"internal\"\nkey = \"internal.pub\"\n\n\
+             [[allow]]\nname = \"beside\"\nmodules = \"example.com/up\"\n\
+             proof = [\"sumdb\", \"signature\"]\nsigners = [\"internal\"]\n\
+             signatures = \"upstream:{{module}}/@v/{{version}}{{file}}.sig\"\n\n\
+             [[allow]]\nname = \"site\"\nmodules = \"example.com/web\"\n\
+             proof = [\"sumdb\", \"signature\"]\nsigners = [\"internal\"]\n\
+             signatures = \"{}/sigs/{{module}}/@v/{{version}}{{file}}.sig\"\n",
+            w.proxy.url()
+        );
+        std::fs::write(w.policy(), policy).expect("policy");
+        let g = w.goward();
+        let env = GoEnv::new(g.url(), &w.vkey);
+        env.write("go.mod", "module example.com/scratch\n\ngo 1.21\n");
+        for p in [&up, &web] {
+            env.go(&["mod", "download", &p.at()]).assert_success();
+            let record = std::fs::read_to_string(meta(g.cache_dir(), p)).expect("record");
+            let v: serde_json::Value = serde_json::from_str(&record).expect("json");
+            assert!(
+                v["proofs"].as_array().is_some_and(|ps| ps
+                    .iter()
+                    .any(|p| p["type"] == "signature" && p["signer"] == "internal")),
+                "{record}"
+            );
+        }
+        let site = format!(
+            "no signature at {}/sigs/example.com/web/@v/v1.1.0.zip.sig",
+            w.proxy.url()
+        );
+        for (p, rule, reason) in [
+            (
+                &up_unsigned,
+                "beside",
+                "no signature at upstream:example.com/up/@v/v1.1.0.zip.sig",
+            ),
+            (&web_unsigned, "site", site.as_str()),
+        ] {
+            let out = env.go(&["mod", "download", &p.at()]);
+            assert_refused_by_goward(&out, &format!("signature required by policy rule {rule:?}"));
+            assert_refused_by_goward(&out, reason);
+            assert!(
+                !meta(g.cache_dir(), p).exists(),
+                "{} stored unsigned",
+                p.at()
+            );
+        }
+        // A signature of another zip served at the right place is still refused.
+        w.proxy.add_file(
+            &format!("{}.sig", up_unsigned.zip_path()),
+            key.sign(&up.zip),
+        );
+        let r = g.get(&up_unsigned.zip_path());
+        assert_eq!(r.status, 502, "{}", r.text());
+        assert!(
+            r.text()
+                .contains("not signed by signer \"internal\": bad signature"),
+            "{}",
+            r.text()
+        );
     }
 
     /// A zip cached while the rule asked only for the checksum database is proven again when

@@ -223,6 +223,8 @@ pub(crate) enum Fault {
 /// Shared state between the test thread and the server runtime.
 struct Inner {
     modules: BTreeMap<(String, String), Module>,
+    /// Other files served as they are, by path (`/a/@v/v1.0.0.zip.sig`).
+    files: HashMap<String, Vec<u8>>,
     faults: HashMap<String, Fault>,
     requests: Vec<String>,
     sent: HashMap<String, u64>,
@@ -260,6 +262,7 @@ impl FakeProxy {
     pub(crate) fn start_shared(log: Arc<Mutex<TestLog>>) -> FakeProxy {
         let inner = Arc::new(Mutex::new(Inner {
             modules: BTreeMap::new(),
+            files: HashMap::new(),
             faults: HashMap::new(),
             requests: Vec::new(),
             sent: HashMap::new(),
@@ -323,6 +326,11 @@ impl FakeProxy {
     }
 
     /// Stops serving `path@version`.
+    /// Serves `body` at `path` (absolute, already escaped), beside the modules.
+    pub(crate) fn add_file(&self, path: &str, body: impl Into<Vec<u8>>) {
+        lock(&self.inner).files.insert(path.to_owned(), body.into());
+    }
+
     pub(crate) fn remove_module(&self, path: &str, version: &str) {
         lock(&self.inner)
             .modules
@@ -487,6 +495,9 @@ fn honest(state: &AppState, path: &str) -> (u16, Vec<u8>) {
         };
     }
     let inner = lock(&state.inner);
+    if let Some(f) = inner.files.get(path) {
+        return (200, f.clone());
+    }
     let rel = path.trim_start_matches('/');
     if let Some(mod_esc) = rel.strip_suffix("/@latest") {
         let Some(p) = unescape(mod_esc) else {

@@ -257,15 +257,46 @@ impl Evidence {
 /// The placeholders a signature location may hold.
 const PLACEHOLDERS: [&str; 3] = ["module", "version", "file"];
 
-/// Checks a rule's signature location: a `file://` template of an absolute
-/// path naming `{module}` and `{version}` (and optionally `{file}`), no
-/// other placeholder. `Err` says what is wrong.
-pub fn check_location(template: &str) -> Result<(), String> {
-    if template.starts_with("https://") || template.starts_with("http://") {
-        return Err(
-            "signatures fetched over http(s) are not supported yet: use a file:// template".into(),
-        );
+/// The prefix of a location relative to the upstream the zip came from.
+const UPSTREAM: &str = "upstream:";
+
+/// Where one artifact's signature is read from: a rule's location template
+/// with the artifact's escaped path and version substituted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SignatureSource {
+    /// A local file (`file:///…`).
+    File(std::path::PathBuf),
+    /// An `http(s)://` URL, fetched with goward's HTTP client. A signature
+    /// authenticates itself, so plain http can only withhold one, which
+    /// fails closed like any missing signature.
+    Http(String),
+    /// A path relative to the GOPROXY list the zip was fetched from
+    /// (`upstream:{module}/@v/{version}{file}.sig`): beside the artifact.
+    Upstream(String),
+}
+
+impl SignatureSource {
+    /// The location as shown to a client: a local path is the server's
+    /// business, so only its file name is shown (logs keep the whole path).
+    pub fn shown(&self) -> String {
+        match self {
+            SignatureSource::File(p) => format!(
+                "file://…/{}",
+                p.file_name()
+                    .map(|n| n.to_string_lossy())
+                    .unwrap_or_default()
+            ),
+            SignatureSource::Http(url) => crate::upstream::redact_str(url),
+            SignatureSource::Upstream(rel) => format!("{UPSTREAM}{rel}"),
+        }
     }
+}
+
+/// Checks a rule's signature location: a `file://` template of an absolute
+/// path, an `http(s)://` URL template, or `upstream:` and a path relative to
+/// the upstream, each naming `{module}` and `{version}` (and optionally
+/// `{file}`), no other placeholder. `Err` says what is wrong.
+pub fn check_location(template: &str) -> Result<(), String> {
     let mut rest = template;
     let mut seen = Vec::new();
     while let Some(open) = rest.find('{') {
@@ -292,7 +323,7 @@ pub fn check_location(template: &str) -> Result<(), String> {
             ));
         }
     }
-    location_path(&expand(template, "m", "v", ".zip")).map(|_| ())
+    resolve(template, "m", "v", ".zip").map(|_| ())
 }
 
 /// The template with `{module}` (escaped), `{version}` (escaped) and
@@ -304,12 +335,60 @@ pub fn expand(template: &str, module: &str, version: &str, file: &str) -> String
         .replace("{file}", file)
 }
 
+/// Where `template` puts the signature of the artifact with this escaped
+/// path, escaped version and file suffix. Escaped module paths and versions
+/// hold no `..` element, `?`, `#` or `%`, so the result stays inside the
+/// template's directory or site.
+pub fn resolve(
+    template: &str,
+    module: &str,
+    version: &str,
+    file: &str,
+) -> Result<SignatureSource, String> {
+    let location = expand(template, module, version, file);
+    if let Some(rel) = location.strip_prefix(UPSTREAM) {
+        if rel.starts_with('/') || rel.contains("://") {
+            return Err(format!(
+                "{location:?}: an upstream: location is a path relative to the upstream, \
+                 such as upstream:{{module}}/@v/{{version}}{{file}}.sig"
+            ));
+        }
+        if rel.split('/').any(|e| e == ".." || e == ".") {
+            return Err(format!(
+                "{location:?}: . and .. are not allowed in a signature location"
+            ));
+        }
+        return Ok(SignatureSource::Upstream(rel.to_owned()));
+    }
+    if location.starts_with("https://") || location.starts_with("http://") {
+        let url = reqwest::Url::parse(&location)
+            .map_err(|e| format!("{location:?} is not a valid URL: {e}"))?;
+        // `https:///x` parses with host `x`: the authority must be written.
+        let authority = location.split('/').nth(2).unwrap_or_default();
+        if authority.is_empty() || url.host_str().is_none_or(str::is_empty) {
+            return Err(format!("{location:?}: the URL has no host"));
+        }
+        if url.query().is_some() || url.fragment().is_some() {
+            return Err(format!(
+                "{location:?}: a signature URL has no query or fragment"
+            ));
+        }
+        if location.split('/').skip(3).any(|e| e == ".." || e == ".") {
+            return Err(format!(
+                "{location:?}: . and .. are not allowed in a signature location"
+            ));
+        }
+        return Ok(SignatureSource::Http(location));
+    }
+    location_path(&location).map(SignatureSource::File)
+}
+
 /// The local path a `file://` location names (no percent-decoding; on
 /// Windows `file:///C:/sigs/…` is `C:/sigs/…`).
 pub fn location_path(location: &str) -> Result<std::path::PathBuf, String> {
     let Some(path) = location.strip_prefix("file://") else {
         return Err(format!(
-            "{location:?} is not a file:// location (only file:// templates are supported)"
+            "{location:?} is not a signature location: use file:///…, https://… or upstream:…"
         ));
     };
     if !path.starts_with('/') {
@@ -441,10 +520,21 @@ mod tests {
     }
 
     #[test]
-    fn locations_are_file_templates_of_absolute_paths() {
+    fn locations_are_file_http_or_upstream_templates() {
         check_location("file:///srv/sigs/{module}/@v/{version}{file}.sig").unwrap();
+        check_location("https://sigs.example/{module}/@v/{version}{file}.sig").unwrap();
+        check_location("http://127.0.0.1:9/{module}/{version}{file}.sig").unwrap();
+        check_location("upstream:{module}/@v/{version}{file}.sig").unwrap();
         for (bad, why) in [
-            ("https://s.example/{module}/{version}", "not supported yet"),
+            ("https://s.example/{module}", "must hold {version}"),
+            ("https:///{module}/{version}", "no host"),
+            ("https://s.example/{module}/{version}?x=1", "no query"),
+            (
+                "https://s.example/../{module}/{version}",
+                ". and .. are not allowed",
+            ),
+            ("upstream:/{module}/{version}", "relative to the upstream"),
+            ("upstream:../{module}/{version}", ". and .. are not allowed"),
             ("file:///s/{module}", "must hold {version}"),
             (
                 "file:///s/{module}/{version}/{x}",
@@ -453,9 +543,9 @@ mod tests {
             ("file:///s/{module}/{version", "unbalanced {"),
             ("file://s/{module}/{version}", "absolute path"),
             ("file:///s/../{module}/{version}", ".. is not allowed"),
-            ("/s/{module}/{version}", "not a file:// location"),
+            ("/s/{module}/{version}", "not a signature location"),
         ] {
-            let e = check_location(bad).unwrap_err();
+            let e = check_location(bad).expect_err(bad);
             assert!(e.contains(why), "{bad}: {e}");
         }
         assert_eq!(
@@ -467,5 +557,19 @@ mod tests {
             ),
             "file:///s/a/!b/@v/v1.zip.sig"
         );
+        let r = |t| resolve(t, "a/!b", "v1.0.0", ".zip").unwrap();
+        assert_eq!(
+            r("upstream:{module}/@v/{version}{file}.sig"),
+            SignatureSource::Upstream("a/!b/@v/v1.0.0.zip.sig".into())
+        );
+        let http = r("https://u:secret@s.example/x/{module}/@v/{version}{file}.sig");
+        assert_eq!(
+            http,
+            SignatureSource::Http("https://u:secret@s.example/x/a/!b/@v/v1.0.0.zip.sig".into())
+        );
+        assert!(!http.shown().contains("secret"), "{}", http.shown());
+        // A client sees the file name of a local signature, not the server's path.
+        let file = r("file:///srv/private/sigs/{module}/@v/{version}{file}.sig");
+        assert_eq!(file.shown(), "file://…/v1.0.0.zip.sig");
     }
 }
