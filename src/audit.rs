@@ -70,6 +70,10 @@ enum Event<'a> {
         reason: &'a str,
         /// What the go command's user was shown.
         message: &'a str,
+        /// The authenticated client (`--auth-file` or a client
+        /// certificate); absent when anonymous.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        user: Option<&'a str>,
     },
     /// An artifact proven and stored for the first time (or proven again
     /// because the policy started requiring more).
@@ -97,13 +101,14 @@ fn now() -> u64 {
 }
 
 /// Records a refusal (no-op without an audit log).
-pub fn refused(path: &str, status: u16, reason: &str, message: &str) {
+pub fn refused(path: &str, status: u16, reason: &str, message: &str, user: Option<&str>) {
     write(&Event::Refused {
         time: now(),
         path,
         status,
         reason,
         message: message.trim_end(),
+        user,
     });
 }
 

@@ -71,6 +71,12 @@ pub enum Command {
     /// `check FILE` exits 0 valid, 2 invalid; `explain MODULE@VERSION
     /// [--policy FILE]` exits 0 allowed, 1 denied, 2 usage error.
     Policy(crate::policy::cli::PolicyArgs),
+    /// Manage the users of `serve --auth-file`: `add NAME [--group G]...`
+    /// (password on stdin), `remove NAME`, `list`.
+    User(crate::auth::cli::UserArgs),
+    /// Manage bearer tokens: `create NAME` (printed once, stored hashed),
+    /// `revoke ID`.
+    Token(crate::auth::cli::TokenArgs),
     /// Check the cache (`verify`) or shrink it (`gc`).
     Cache(crate::hygiene::CacheArgs),
     /// Checksum-database maintenance: `clear-fork NAME --yes` removes a fork
@@ -193,6 +199,11 @@ pub struct ServeArgs {
     /// appended to FILE [default: none].
     #[arg(long, env = "GOWARD_AUDIT_LOG", value_name = "FILE")]
     pub audit_log: Option<PathBuf>,
+    /// Credentials file (hashed passwords and tokens, written by `goward
+    /// user` and `goward token`): every client must authenticate; reloaded
+    /// on SIGHUP and when it changes [default: none, no authentication].
+    #[arg(long, env = "GOWARD_AUTH_FILE", value_name = "FILE")]
+    pub auth_file: Option<PathBuf>,
     /// Seconds a @v/list or @latest answer is reused [default: 60].
     #[arg(long, env = "GOWARD_LIST_TTL", value_name = "SECS")]
     pub list_ttl: Option<u64>,
@@ -259,6 +270,7 @@ struct FileConfig {
     spool_budget: Option<crate::size::SizeValue>,
     policy: Option<PathBuf>,
     audit_log: Option<PathBuf>,
+    auth_file: Option<PathBuf>,
     client_header_timeout: Option<u64>,
     max_connections: Option<usize>,
     drain_timeout: Option<u64>,
@@ -406,6 +418,8 @@ pub struct Config {
     pub policy: Option<PathBuf>,
     /// The audit log file, if any.
     pub audit_log: Option<PathBuf>,
+    /// The credentials file, if clients must authenticate.
+    pub auth_file: Option<PathBuf>,
     /// TTL of list/latest answers.
     pub list_ttl: Duration,
     /// Upstream timeouts.
@@ -568,6 +582,7 @@ impl Config {
         Ok(Config {
             policy: args.policy.clone().or(file_policy),
             audit_log: args.audit_log.clone().or(beside(file.audit_log)),
+            auth_file: args.auth_file.clone().or(beside(file.auth_file)),
             listen: listen_addrs(&args.listen, file.listen)?,
             admin_listen: match (&args.admin_listen, file.admin_listen) {
                 (Some(a), _) => Some(a.clone()),

@@ -89,6 +89,10 @@ pub enum ProxyError {
     /// The policy denies the request; `reason` names the rule.
     #[error("{reason}")]
     Denied { reason: String },
+    /// The policy rule that decides this path admits other users or groups
+    /// than the client's (`users`/`groups`); the reason names both.
+    #[error("{0}")]
+    AccessDenied(String),
     /// A cached artifact lacks a proof the policy now requires, and proving
     /// it again did not yield one.
     #[error("{target}: {msg}")]
@@ -124,7 +128,7 @@ impl ProxyError {
             | ProxyError::Verify { .. }
             | ProxyError::Signature { .. } => StatusCode::BAD_GATEWAY,
             ProxyError::Proof { source, .. } => sumdb_status(source, false),
-            ProxyError::Denied { .. } => StatusCode::FORBIDDEN,
+            ProxyError::Denied { .. } | ProxyError::AccessDenied(_) => StatusCode::FORBIDDEN,
             ProxyError::Unproven { .. } => StatusCode::BAD_GATEWAY,
             ProxyError::Sumdb(e) => sumdb_status(e, true),
             ProxyError::Store(_) | ProxyError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -146,6 +150,7 @@ impl ProxyError {
             ProxyError::Signature { source, .. } => source.label(),
             ProxyError::Proof { source, .. } | ProxyError::Sumdb(source) => source.reason(),
             ProxyError::Denied { .. } => "policy_denied",
+            ProxyError::AccessDenied(_) => "access_denied",
             ProxyError::Unproven { .. } => "policy_unproven",
             ProxyError::Store(_) => "store",
             ProxyError::Internal(_) => "internal",

@@ -32,6 +32,8 @@ fn main() -> ExitCode {
         Command::VerifyToolchain(args) => goward::toolchain::cli::run(&args),
         Command::VerifyBlob(args) => goward::verify::proof::signature::cli::run(&args),
         Command::Policy(args) => goward::policy::cli::run(&args),
+        Command::User(args) => goward::auth::cli::run_user(&args),
+        Command::Token(args) => goward::auth::cli::run_token(&args),
         Command::Cache(args) => goward::hygiene::run(&args),
         Command::Sumdb(args) => goward::sumdb::cli::run(&args),
         Command::Doctor(args) => goward::doctor::run(&args),
@@ -83,12 +85,29 @@ fn serve(args: &ServeArgs, hooks: ServeHooks) -> anyhow::Result<()> {
         if let Some(tls) = &tls {
             tls.watch(std::time::Duration::from_secs(2));
         }
-        if config.policy.is_some() || tls.is_some() {
-            spawn_reload_on_sighup(config.policy.is_some().then(|| app.clone()), tls.clone());
+        if let Some(auth) = app.auth() {
+            auth.watch(std::time::Duration::from_secs(2));
+        }
+        if config.policy.is_some() || tls.is_some() || app.auth().is_some() {
+            spawn_reload_on_sighup(
+                config.policy.is_some().then(|| app.clone()),
+                tls.clone(),
+                app.auth().cloned(),
+            );
         }
         let listeners =
             goward::server::Listeners::bind(&config.listen, config.admin_listen.as_ref()).await?;
         let addrs = goward::server::Listeners::addrs(&listeners.main)?;
+        // Passwords and tokens never cross a network in clear text.
+        if app.auth().is_some()
+            && tls.is_none()
+            && let Some(a) = addrs.iter().find(|a| !a.ip().is_loopback())
+        {
+            anyhow::bail!(
+                "--auth-file: clients would send their credentials in clear text to {a}: \
+                 serve TLS (--tls-cert, --tls-key) or listen on loopback only"
+            );
+        }
         let admin_addrs = goward::server::Listeners::addrs(&listeners.admin)?;
         let scheme = if tls.is_some() { "https" } else { "http" };
         // The lines on stdout, one per bound address: scripts and tests read
@@ -130,6 +149,7 @@ fn serve(args: &ServeArgs, hooks: ServeHooks) -> anyhow::Result<()> {
 fn spawn_reload_on_sighup(
     app: Option<Arc<goward::server::App>>,
     tls: Option<Arc<goward::tls::TlsServer>>,
+    auth: Option<Arc<goward::auth::Authenticator>>,
 ) {
     #[cfg(unix)]
     match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
@@ -146,13 +166,18 @@ fn spawn_reload_on_sighup(
                         let t = tls.clone();
                         let _ = tokio::task::spawn_blocking(move || t.reload_logged()).await;
                     }
+                    if let Some(auth) = &auth {
+                        tracing::info!(target: "goward::auth", "SIGHUP: reloading the credentials");
+                        let a = auth.clone();
+                        let _ = tokio::task::spawn_blocking(move || a.reload_logged()).await;
+                    }
                 }
             });
         }
         Err(e) => tracing::warn!("cannot listen for SIGHUP; reload on signal is off: {e}"),
     }
     #[cfg(not(unix))]
-    let _ = (app, tls);
+    let _ = (app, tls, auth);
 }
 
 async fn shutdown_signal() {

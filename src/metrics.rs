@@ -142,6 +142,10 @@ fn describe() {
         "goward_offline_misses_total",
         "Offline mode: requests answered 404 \"not in this offline cache\"."
     );
+    describe_counter!(
+        "goward_auth_failures_total",
+        "Requests answered 401, by reason (missing, malformed, wrong_password, unknown_token)."
+    );
     describe_gauge!(
         "goward_sumdb_tree_size",
         "Size of the trusted tree of each checksum database."
@@ -179,6 +183,9 @@ fn register_from_start() {
     metrics::counter!("goward_offline_misses_total").absolute(0);
     for kind in ["fill", "sumdb"] {
         metrics::counter!("goward_coalesced_total", "kind" => kind).absolute(0);
+    }
+    for reason in ["missing", "malformed", "wrong_password", "unknown_token"] {
+        metrics::counter!("goward_auth_failures_total", "reason" => reason).absolute(0);
     }
     metrics::gauge!("goward_fills_running").set(0.0);
     metrics::gauge!("goward_fills_waiting").set(0.0);

@@ -53,6 +53,9 @@ pub enum StartError {
     /// not a `source`, so a printed error chain shows them once).
     #[error("invalid policy:\n{0}")]
     Policy(PolicyLoadError),
+    /// The credentials file (`--auth-file`) is unreadable or invalid.
+    #[error("{0}")]
+    Credentials(#[from] crate::auth::CredentialsError),
 }
 
 impl From<PolicyLoadError> for StartError {

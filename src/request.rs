@@ -159,6 +159,22 @@ pub enum Request {
 }
 
 impl Request {
+    /// The module (and version, when the request names one) it is about,
+    /// for access rules; `None` for checksum-database requests not about one
+    /// module (`supported`, `latest`, tiles).
+    pub fn subject(&self) -> Option<(&str, Option<&str>)> {
+        match self {
+            Request::List(m) | Request::Latest(m) | Request::InfoQuery(m, _) => {
+                Some((m.as_str(), None))
+            }
+            Request::Info(mv) | Request::Mod(mv) | Request::Zip(mv) => {
+                Some((mv.module.as_str(), Some(mv.version())))
+            }
+            Request::Sumdb(_, SumdbOp::Lookup(m, v)) => Some((m.as_str(), Some(v.as_str()))),
+            Request::Sumdb(..) => None,
+        }
+    }
+
     /// Endpoint name for metrics.
     pub fn endpoint(&self) -> &'static str {
         match self {

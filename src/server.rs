@@ -40,6 +40,8 @@ pub struct App {
     service: Arc<Service>,
     sumdb_names: Vec<String>,
     metrics: PrometheusHandle,
+    /// Set when clients must authenticate (`--auth-file`).
+    auth: Option<Arc<crate::auth::Authenticator>>,
 }
 
 impl App {
@@ -55,7 +57,15 @@ impl App {
             service,
             sumdb_names,
             metrics,
+            auth: None,
         }
+    }
+
+    /// Requires every client to authenticate against `auth` (all paths but
+    /// `/healthz` and `/readyz`, and nothing on the admin listener).
+    pub fn with_auth(mut self, auth: Arc<crate::auth::Authenticator>) -> App {
+        self.auth = Some(auth);
+        self
     }
 }
 
@@ -75,7 +85,16 @@ impl App {
                 "swept temp files left by an interrupted run"
             );
         }
-        Ok(App::new(pipeline.service, crate::metrics::install()))
+        let app = App::new(pipeline.service, crate::metrics::install());
+        Ok(match &config.auth_file {
+            Some(path) => app.with_auth(Arc::new(crate::auth::Authenticator::load(path)?)),
+            None => app,
+        })
+    }
+
+    /// The credentials clients must present, if any.
+    pub fn auth(&self) -> Option<&Arc<crate::auth::Authenticator>> {
+        self.auth.as_ref()
     }
 
     /// The service.
@@ -599,7 +618,7 @@ async fn handle(
 ) -> Response {
     let path = uri.path();
     let role = conn.as_ref().map_or(Role::All, |c| c.role);
-    let user = conn.as_ref().and_then(|c| c.user.as_deref());
+    let cert_user = conn.as_ref().and_then(|c| c.user.as_deref());
     let admin_path = matches!(
         path,
         "/healthz" | "/readyz" | "/metrics" | "/" | "/status.json"
@@ -625,6 +644,22 @@ async fn handle(
             .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
         return r;
     }
+    // Who is asking: checked before anything else is answered (probes
+    // excepted), so the operator page and metrics are not public either.
+    let who = match &app.auth {
+        Some(auth) if role != Role::Admin && !matches!(path, "/healthz" | "/readyz") => {
+            match authenticate(auth, &headers, cert_user).await {
+                Ok(id) => Some(id),
+                Err(e) => return unauthorized(&method, path, &e),
+            }
+        }
+        _ => cert_user.map(|name| {
+            Arc::new(crate::auth::Identity {
+                name: name.to_owned(),
+                groups: Vec::new(),
+            })
+        }),
+    };
     match path {
         "/healthz" => return text(StatusCode::OK, "ok\n"),
         "/readyz" => {
@@ -680,12 +715,24 @@ async fn handle(
     }
     let started = std::time::Instant::now();
     let (endpoint, result) = match request::parse(path, &app.sumdb_names) {
-        Ok(req) => (req.endpoint(), dispatch(&app, req, &headers).await),
+        Ok(req) => {
+            let policy = app.service.policy();
+            let admitted = req.subject().map_or(Ok(()), |(m, v)| {
+                policy.policy().admits(m, v, who.as_deref())
+            });
+            match admitted {
+                Ok(()) => (req.endpoint(), dispatch(&app, req, &headers).await),
+                Err(denial) => (
+                    req.endpoint(),
+                    Err(Arc::new(ProxyError::AccessDenied(denial))),
+                ),
+            }
+        }
         Err(e) => ("invalid", Err(Arc::new(ProxyError::from(e)))),
     };
     let resp = match result {
         Ok(r) => r,
-        Err(e) => error_response(path, &e),
+        Err(e) => error_response(path, &e, who.as_deref().map(|w| w.name.as_str())),
     };
     let status = resp.status().as_u16();
     metrics::counter!("goward_requests_total", "endpoint" => endpoint, "status" => status.to_string())
@@ -709,7 +756,7 @@ async fn handle(
     // time to the last byte); `--log-level info,goward::access=warn`
     // silences it.
     let path = path.to_owned();
-    let user = user.map(str::to_owned);
+    let user = who.map(|w| w.name.clone());
     let log = Box::new(move |end: crate::metrics::BodyEnd| {
         tracing::info!(
             target: "goward::access",
@@ -728,11 +775,61 @@ async fn handle(
     })
 }
 
-fn error_response(path: &str, e: &ProxyError) -> Response {
+/// The client's identity: its `Authorization` header, else its verified
+/// client certificate's name when the credentials file has that user.
+/// Argon2 runs on the blocking pool, and only for a password not verified
+/// before.
+async fn authenticate(
+    auth: &Arc<crate::auth::Authenticator>,
+    headers: &HeaderMap,
+    cert_user: Option<&str>,
+) -> Result<Arc<crate::auth::Identity>, crate::auth::AuthError> {
+    use crate::auth::AuthError;
+    let value = match headers.get(header::AUTHORIZATION) {
+        None => {
+            return cert_user
+                .and_then(|name| auth.credentials().identity(name))
+                .ok_or(AuthError::Missing);
+        }
+        Some(v) => v
+            .to_str()
+            .map_err(|_| AuthError::Malformed("the Authorization header is not ASCII".into()))?
+            .to_owned(),
+    };
+    if !auth.needs_hashing(&value) {
+        return auth.authenticate(Some(&value));
+    }
+    let a = auth.clone();
+    tokio::task::spawn_blocking(move || a.authenticate(Some(&value)))
+        .await
+        .unwrap_or_else(|e| Err(AuthError::Malformed(format!("checking credentials: {e}"))))
+}
+
+/// 401 with `WWW-Authenticate`, so the go command retries with its
+/// `.netrc`/`GOAUTH` credentials (never 404, which would let it fall
+/// through to another proxy).
+fn unauthorized(method: &Method, path: &str, e: &crate::auth::AuthError) -> Response {
+    metrics::counter!("goward_auth_failures_total", "reason" => e.label()).increment(1);
+    if matches!(e, crate::auth::AuthError::Missing) {
+        tracing::debug!(target: "goward::auth", %method, path, "401: {e}");
+    } else {
+        tracing::warn!(target: "goward::auth", %method, path, reason = e.label(), "401: {e}");
+    }
+    let mut r = text(StatusCode::UNAUTHORIZED, format!("goward: {e}\n"));
+    r.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Basic realm=\"goward\", charset=\"UTF-8\""),
+    );
+    r
+}
+
+fn error_response(path: &str, e: &ProxyError, user: Option<&str>) -> Response {
     let status = e.status();
     let body = e.body();
-    if e.is_verification_failure() || matches!(e, ProxyError::Denied { .. }) {
-        crate::audit::refused(path, status.as_u16(), e.reason(), &body);
+    if e.is_verification_failure()
+        || matches!(e, ProxyError::Denied { .. } | ProxyError::AccessDenied(_))
+    {
+        crate::audit::refused(path, status.as_u16(), e.reason(), &body, user);
         crate::status::refused(path, status.as_u16(), e.reason(), &body);
     }
     if e.is_verification_failure() {

@@ -51,6 +51,12 @@ pub struct ExplainArgs {
     /// The policy file [default: the embedded default policy].
     #[arg(long, value_name = "FILE")]
     pub policy: Option<PathBuf>,
+    /// Also decide whether this user of the credentials file may fetch it.
+    #[arg(long = "as", value_name = "USER", requires = "auth_file")]
+    pub as_user: Option<String>,
+    /// The credentials file that names USER's groups (as `serve --auth-file`).
+    #[arg(long, value_name = "FILE", env = "GOWARD_AUTH_FILE")]
+    pub auth_file: Option<PathBuf>,
 }
 
 /// Runs `goward policy …`, printing to stdout/stderr.
@@ -115,7 +121,39 @@ fn explain(a: &ExplainArgs, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
         },
         None => Policy::embedded_default(),
     };
+    let who = match (&a.as_user, &a.auth_file) {
+        (Some(user), Some(file)) => match crate::auth::Credentials::load(file) {
+            Ok(c) => match c.identity(user) {
+                Some(id) => Some(id),
+                None => {
+                    let _ = writeln!(err, "goward: {}: no user {user:?}", file.display());
+                    return 2;
+                }
+            },
+            Err(e) => {
+                let _ = writeln!(err, "goward: {e}");
+                return 2;
+            }
+        },
+        _ => None,
+    };
     let x = policy.explain(path, version);
     let _ = write!(out, "{x}");
-    if x.decision.allowed { 0 } else { 1 }
+    let Some(who) = who else {
+        return if x.decision.allowed { 0 } else { 1 };
+    };
+    match policy.admits(path, version, Some(&who)) {
+        Ok(()) if x.decision.allowed => {
+            let _ = writeln!(out, "as {}: allowed", who.describe());
+            0
+        }
+        Ok(()) => {
+            let _ = writeln!(out, "as {}: denied (as for everyone)", who.describe());
+            1
+        }
+        Err(denial) => {
+            let _ = writeln!(out, "as {}: {denial}", who.describe());
+            1
+        }
+    }
 }

@@ -323,6 +323,9 @@ pub struct Explanation {
     pub steps: Vec<ExplainStep>,
     /// The decision.
     pub decision: Decision,
+    /// Who may fetch it (the deciding rule's `users`/`groups`); `None`:
+    /// anyone the server lets in.
+    pub access: Option<String>,
 }
 
 impl fmt::Display for Explanation {
@@ -370,6 +373,9 @@ impl fmt::Display for Explanation {
                 "retracted versions: {}",
                 if d.deny_retracted { "denied" } else { "served" }
             )?;
+            if let Some(a) = &self.access {
+                writeln!(f, "who may fetch it: only {a}")?;
+            }
         }
         Ok(())
     }
@@ -483,6 +489,48 @@ pub(crate) struct Rule {
     /// Resolved (inherits `[defaults]`); unused for deny rules.
     pub(crate) settings: Settings,
     pub(crate) route: Option<PrivateRoute>,
+    /// Who may fetch what the rule matches; `None`: anyone the server lets in.
+    pub(crate) access: Option<Arc<Access>>,
+}
+
+/// `; only users "alice"` for `policy check`, or nothing.
+fn access_note(r: &Rule) -> String {
+    r.access
+        .as_ref()
+        .map(|a| format!("; only {}", a.describe()))
+        .unwrap_or_default()
+}
+
+/// A rule's `users` and `groups`: an identity named in either may fetch.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Access {
+    pub(crate) users: Vec<String>,
+    pub(crate) groups: Vec<String>,
+}
+
+impl Access {
+    fn admits(&self, who: &crate::auth::Identity) -> bool {
+        self.users.contains(&who.name) || who.groups.iter().any(|g| self.groups.contains(g))
+    }
+
+    /// `users "alice" and groups "payments"`.
+    fn describe(&self) -> String {
+        let list = |v: &[String]| {
+            v.iter()
+                .map(|s| crate::module::quote(s))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        match (self.users.is_empty(), self.groups.is_empty()) {
+            (false, true) => format!("users {}", list(&self.users)),
+            (true, false) => format!("groups {}", list(&self.groups)),
+            _ => format!(
+                "users {} and groups {}",
+                list(&self.users),
+                list(&self.groups)
+            ),
+        }
+    }
 }
 
 impl Rule {
@@ -770,11 +818,49 @@ impl Policy {
         self.decide(TOOLCHAIN_MODULE, Some(&mv))
     }
 
+    /// Whether `who` (`None`: not authenticated) may fetch `module` at
+    /// `version`: the rule that decides it may name the users and groups
+    /// it admits. `Err` is the denial, naming the rule and the identity.
+    pub fn admits(
+        &self,
+        module: &str,
+        version: Option<&str>,
+        who: Option<&crate::auth::Identity>,
+    ) -> Result<(), String> {
+        let Source::Rule(rule) = self.source(module, version) else {
+            return Ok(());
+        };
+        let Some(access) = &rule.access else {
+            return Ok(());
+        };
+        match who {
+            Some(id) if access.admits(id) => Ok(()),
+            Some(id) => Err(format!(
+                "denied by policy rule {}: only {} may fetch {}; you are {}",
+                crate::module::quote(&rule.name),
+                access.describe(),
+                subject(module, version),
+                id.describe()
+            )),
+            None => Err(format!(
+                "denied by policy rule {}: only {} may fetch {}, and this request is not authenticated",
+                crate::module::quote(&rule.name),
+                access.describe(),
+                subject(module, version)
+            )),
+        }
+    }
+
     /// Every rule that matches, in order, and the decision.
     pub fn explain(&self, module: &str, version: Option<&str>) -> Explanation {
         let mut steps = Vec::new();
         let decision = self.evaluate(module, version, None, Some(&mut steps));
+        let access = match self.source(module, version) {
+            Source::Rule(r) => r.access.as_ref().map(|a| a.describe()),
+            Source::Defaults => None,
+        };
         Explanation {
+            access,
             subject: subject(module, version),
             origin: self.origin.clone(),
             steps,
@@ -825,19 +911,21 @@ impl Policy {
         ));
         for (i, r) in self.private.iter().enumerate() {
             let route = r.route.as_ref();
-            line(format!(
-                "  {}. {:?} (line {}): {} via {}{}; {}",
-                i + 1,
-                r.name,
-                r.line,
-                r.patterns.text(),
-                route.map_or("", |r| r.upstream.as_str()),
-                route
-                    .and_then(|r| r.auth.as_ref())
-                    .map(|a| format!(" ({a})"))
-                    .unwrap_or_default(),
-                r.settings.describe()
-            ));
+            line(
+                format!(
+                    "  {}. {:?} (line {}): {} via {}{}; {}",
+                    i + 1,
+                    r.name,
+                    r.line,
+                    r.patterns.text(),
+                    route.map_or("", |r| r.upstream.as_str()),
+                    route
+                        .and_then(|r| r.auth.as_ref())
+                        .map(|a| format!(" ({a})"))
+                        .unwrap_or_default(),
+                    r.settings.describe()
+                ) + &access_note(r),
+            );
         }
         line(format!(
             "allow rules ({}; first match supplies the settings{}):",
@@ -849,15 +937,17 @@ impl Policy {
             }
         ));
         for (i, r) in self.allow.iter().enumerate() {
-            line(format!(
-                "  {}. {:?} (line {}): {} {}; {}",
-                i + 1,
-                r.name,
-                r.line,
-                r.patterns.text(),
-                r.filter.describe(),
-                r.settings.describe()
-            ));
+            line(
+                format!(
+                    "  {}. {:?} (line {}): {} {}; {}",
+                    i + 1,
+                    r.name,
+                    r.line,
+                    r.patterns.text(),
+                    r.filter.describe(),
+                    r.settings.describe()
+                ) + &access_note(r),
+            );
         }
         match &self.toolchain {
             Some(t) => line(format!(

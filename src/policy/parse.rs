@@ -14,6 +14,7 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use toml::Spanned;
 
+use super::Access;
 use super::pins::{PinSet, PinSite};
 use super::rules::{Glob, Patterns, PlatformGlob};
 use super::version::{self, Constraint, Filter, Kind, KindSet, Scheme};
@@ -121,6 +122,8 @@ struct RawAllow {
     signatures: Option<Spanned<String>>,
     max_zip_size: Option<Spanned<Size>>,
     deny_retracted: Option<bool>,
+    users: Option<Spanned<OneOrMany>>,
+    groups: Option<Spanned<OneOrMany>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -137,6 +140,8 @@ struct RawPrivate {
     signatures: Option<Spanned<String>>,
     max_zip_size: Option<Spanned<Size>>,
     deny_retracted: Option<bool>,
+    users: Option<Spanned<OneOrMany>>,
+    groups: Option<Spanned<OneOrMany>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -914,6 +919,7 @@ fn build_deny(cx: &mut Ctx<'_>, r: &Spanned<RawDeny>) -> Option<Built> {
                 deny_retracted: false,
             },
             route: None,
+            access: None,
         },
         header: r.span(),
         spans: SettingSpans { proof: None },
@@ -1145,6 +1151,7 @@ fn build_allow(
         false,
         signer_names,
     );
+    let access = parse_access(cx, &ctx, raw.users.as_ref(), raw.groups.as_ref());
     let (settings, spans) = settings?;
     Some(Built {
         rule: Rule {
@@ -1156,6 +1163,7 @@ fn build_allow(
             reason: raw.reason.clone(),
             settings,
             route: None,
+            access: access?,
         },
         header: r.span(),
         spans,
@@ -1210,8 +1218,9 @@ fn build_private(
         );
         return None;
     }
+    let access = parse_access(cx, &ctx, raw.users.as_ref(), raw.groups.as_ref());
     let (settings, spans) = settings?;
-    let (_, auth) = (entries?, auth?);
+    let (_, auth, access) = (entries?, auth?, access?);
     let name = raw.name.get_ref().clone();
     Some(Built {
         rule: Rule {
@@ -1227,10 +1236,65 @@ fn build_private(
                 upstream: raw.upstream.get_ref().trim().to_owned(),
                 auth,
             }),
+            access,
         },
         header: r.span(),
         spans,
     })
+}
+
+/// A rule's `users` and `groups`: who may fetch what it matches (the
+/// identities of `--auth-file`). `Some(None)`: anyone; `None`: an error was
+/// reported.
+fn parse_access(
+    cx: &mut Ctx<'_>,
+    ctx: &str,
+    users: Option<&Spanned<OneOrMany>>,
+    groups: Option<&Spanned<OneOrMany>>,
+) -> Option<Option<Arc<Access>>> {
+    if users.is_none() && groups.is_none() {
+        return Some(None);
+    }
+    let mut ok = true;
+    let mut names = |field: &str, v: Option<&Spanned<OneOrMany>>| -> Vec<String> {
+        let mut out = Vec::new();
+        for (name, span) in v.map(items).unwrap_or_default() {
+            if !crate::auth::valid_name(&name) {
+                cx.err(
+                    &span,
+                    format!(
+                        "{ctx}: {field} entry {}: use 1 to 64 letters, digits, '-', '_', '.' or '@'",
+                        quote(&name)
+                    ),
+                );
+                ok = false;
+            } else if out.contains(&name) {
+                cx.err(
+                    &span,
+                    format!("{ctx}: {field} lists {} twice", quote(&name)),
+                );
+                ok = false;
+            } else {
+                out.push(name);
+            }
+        }
+        out
+    };
+    let span = users.or(groups).map(Spanned::span);
+    let users = names("users", users);
+    let groups = names("groups", groups);
+    if ok
+        && users.is_empty()
+        && groups.is_empty()
+        && let Some(span) = span
+    {
+        cx.err(
+            &span,
+            format!("{ctx}: users and groups are empty, so no one could fetch what it matches"),
+        );
+        ok = false;
+    }
+    ok.then(|| Some(Arc::new(Access { users, groups })))
 }
 
 fn is_loopback(url: &reqwest::Url) -> bool {

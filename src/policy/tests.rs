@@ -1758,3 +1758,62 @@ fn signature_proof_needs_declared_signers_a_file_template_and_a_go_mod_proof() {
         assert!(e[0].contains(want), "{tail}: want {want:?} in {e:#?}");
     }
 }
+
+#[test]
+fn users_and_groups_restrict_who_may_fetch_what_a_rule_matches() {
+    let p = policy(
+        "[[allow]]\nname = \"pay\"\nmodules = \"corp.example/pay\"\ngroups = [\"payments\"]\nusers = \"auditor\"\n\n\
+         [[allow]]\nname = \"rest\"\nmodules = \"corp.example\"\n",
+    );
+    let id = |name: &str, groups: &[&str]| crate::auth::Identity {
+        name: name.into(),
+        groups: groups.iter().map(|g| (*g).to_owned()).collect(),
+    };
+    let m = "corp.example/pay/lib";
+    assert_eq!(
+        p.admits(m, Some("v1.0.0"), Some(&id("alice", &["payments"]))),
+        Ok(())
+    );
+    assert_eq!(
+        p.admits(m, Some("v1.0.0"), Some(&id("auditor", &[]))),
+        Ok(())
+    );
+    assert_eq!(
+        p.admits(m, Some("v1.0.0"), Some(&id("bob", &["dev"]))),
+        Err("denied by policy rule \"pay\": only users \"auditor\" and groups \"payments\" may fetch corp.example/pay/lib@v1.0.0; you are \"bob\" (groups: dev)".into())
+    );
+    assert_eq!(
+        p.admits(m, None, None),
+        Err("denied by policy rule \"pay\": only users \"auditor\" and groups \"payments\" may fetch corp.example/pay/lib, and this request is not authenticated".into())
+    );
+    // Other rules and the defaults admit anyone.
+    assert_eq!(p.admits("corp.example/web", Some("v1.0.0"), None), Ok(()));
+    assert_eq!(p.admits("golang.org/x/text", None, None), Ok(()));
+    assert_eq!(
+        p.explain(m, Some("v1.0.0")).access.as_deref(),
+        Some("users \"auditor\" and groups \"payments\"")
+    );
+    assert!(
+        p.describe()
+            .contains("; only users \"auditor\" and groups \"payments\""),
+        "{}",
+        p.describe()
+    );
+
+    let head = "[[allow]]\nname = \"r\"\nmodules = \"corp.example\"\n";
+    for (tail, want) in [
+        (
+            "groups = []\n",
+            "users and groups are empty, so no one could fetch what it matches",
+        ),
+        (
+            "groups = [\"a b\"]\n",
+            "groups entry \"a b\": use 1 to 64 letters",
+        ),
+        ("users = [\"x\", \"x\"]\n", "users lists \"x\" twice"),
+    ] {
+        let e = errors(&format!("{head}{tail}"));
+        assert_eq!(e.len(), 1, "{tail}: {e:#?}");
+        assert!(e[0].contains(want), "{tail}: want {want:?} in {e:#?}");
+    }
+}

@@ -688,3 +688,270 @@ fn bad_certificates_refuse_the_start() {
         "a refused start touched the cache"
     );
 }
+
+/// Client authentication (`--auth-file`): users and tokens made with `goward user` and `goward
+/// token`, the real go command sending them from `.netrc` over HTTPS, and policy rules that
+/// admit only some groups.
+mod auth {
+    use std::io::Write as _;
+    use std::process::{Command, Stdio};
+
+    use super::{DB_NAME, Pki, WAIT, client, get, runtime, start};
+    use crate::support::fakeproxy::FakeProxy;
+    use crate::support::gocmd::{GoEnv, GoOutput, assert_refused_by_goward};
+    use crate::support::modzip::ModZip;
+    use crate::support::testlog::TestLog;
+    use crate::support::{goward_bin, http_get, run_goward, wait_until};
+
+    const PAY: &str = "example.com/pay/lib";
+    const OPEN: &str = "example.com/open";
+
+    /// `goward user add NAME --group G…` with the password on stdin.
+    fn add_user(file: &str, name: &str, groups: &[&str], password: &str) {
+        let mut args = vec!["user", "add", name, "--auth-file", file];
+        for g in groups {
+            args.extend(["--group", g]);
+        }
+        let mut child = Command::new(goward_bin())
+            .args(&args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn goward user add");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(format!("{password}\n").as_bytes())
+            .expect("write password");
+        let out = child.wait_with_output().expect("goward user add");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    struct World {
+        fake: FakeProxy,
+        vkey: String,
+        pki: Pki,
+        creds: String,
+        policy: String,
+    }
+
+    fn world() -> World {
+        let fake = FakeProxy::start(TestLog::new(DB_NAME));
+        for m in [PAY, OPEN] {
+            fake.publish(
+                ModZip::new(m, "v1.0.0").file("x.go", "package x\n"),
+                &format!("module {m}\n\ngo 1.21\n"),
+            );
+        }
+        let vkey = fake.with_log(|l| l.vkey());
+        let pki = Pki::new();
+        let creds = pki.path("users.toml").display().to_string();
+        add_user(&creds, "alice", &["payments", "dev"], "alice-secret-pw");
+        add_user(&creds, "bob", &["dev"], "bob-secret-pw");
+        let policy = pki.write(
+            "policy.toml",
+            "mode = \"open\"\n\n[[allow]]\nname = \"payments-only\"\nmodules = \"example.com/pay\"\n\
+             proof = [\"sumdb\"]\ngroups = [\"payments\"]\n",
+        );
+        World {
+            fake,
+            vkey,
+            pki,
+            creds,
+            policy,
+        }
+    }
+
+    /// A go environment trusting the test CA and sending `login`/`password` from `.netrc`.
+    fn go_as(w: &World, url: &str, login: Option<(&str, &str)>) -> GoEnv {
+        let mut env = GoEnv::new(url, &w.vkey);
+        env.set_env("SSL_CERT_FILE", &w.pki.ca_file());
+        if let Some((user, password)) = login {
+            let netrc = w.pki.path(&format!("netrc-{user}"));
+            // The go command (1.24+) matches `machine` against host:port when the URL has a port.
+            let host = url.trim_start_matches("https://");
+            std::fs::write(
+                &netrc,
+                format!("machine {host} login {user} password {password}\n"),
+            )
+            .expect("netrc");
+            env.set_env("NETRC", &netrc.display().to_string());
+            env.set_env("GOAUTH", "netrc");
+        }
+        env.write("go.mod", "module example.com/scratch\n\ngo 1.21\n");
+        env
+    }
+
+    fn download(env: &GoEnv, m: &str) -> GoOutput {
+        env.go(&["mod", "download", &format!("{m}@v1.0.0")])
+    }
+
+    #[test]
+    fn go_authenticates_from_netrc_and_groups_restrict_a_prefix() {
+        let w = world();
+        let token = run_goward(&[
+            "token",
+            "create",
+            "ci-bot",
+            "--group",
+            "payments",
+            "--auth-file",
+            &w.creds,
+        ]);
+        assert!(token.status.success(), "{}", token.dump());
+        let token = token.stdout.trim().to_owned();
+        assert!(token.starts_with("gwd_"), "{token}");
+        let text = std::fs::read_to_string(&w.creds).expect("credentials");
+        for secret in ["alice-secret-pw", "bob-secret-pw", token.as_str()] {
+            assert!(!text.contains(secret), "{secret} stored in clear: {text}");
+        }
+        let mut args = w.pki.serve_with(&w.pki.leaf("goward", 1, true));
+        args.extend([
+            "--auth-file".into(),
+            w.creds.clone(),
+            "--policy".into(),
+            w.policy.clone(),
+        ]);
+        let g = start(&w.fake, &w.vkey, &args);
+        let url = g.url().to_owned();
+
+        let alice = go_as(&w, &url, Some(("alice", "alice-secret-pw")));
+        download(&alice, PAY).assert_success();
+        download(&alice, OPEN).assert_success();
+        let bot = go_as(&w, &url, Some(("anything", &token)));
+        download(&bot, PAY).assert_success();
+
+        // bob is in, but not in the group the rule admits.
+        let bob = go_as(&w, &url, Some(("bob", "bob-secret-pw")));
+        download(&bob, OPEN).assert_success();
+        let out = download(&bob, PAY);
+        assert_refused_by_goward(
+            &out,
+            "denied by policy rule \"payments-only\": only groups \"payments\" may fetch \
+             example.com/pay/lib@v1.0.0; you are \"bob\" (groups: dev)",
+        );
+        assert!(out.stderr.contains("403 Forbidden"), "{}", out.dump());
+
+        // Wrong password and no credentials: 401 with goward's reason, never a 404.
+        let wrong = go_as(&w, &url, Some(("alice", "not the password")));
+        let out = download(&wrong, OPEN);
+        assert_refused_by_goward(
+            &out,
+            "authentication failed: wrong user name or password for \"alice\"",
+        );
+        assert!(out.stderr.contains("401 Unauthorized"), "{}", out.dump());
+        let anon = go_as(&w, &url, None);
+        assert_refused_by_goward(&download(&anon, OPEN), "authentication required");
+
+        // A revoked token stops working once the file is reloaded (watched, no restart).
+        let listed = run_goward(&["user", "list", "--auth-file", &w.creds]);
+        let id = listed
+            .stdout
+            .lines()
+            .find(|l| l.starts_with("ci-bot\t"))
+            .and_then(|l| l.split("tokens: ").nth(1))
+            .map(|t| t.chars().take(12).collect::<String>())
+            .expect("ci-bot's token id");
+        let revoked = run_goward(&["token", "revoke", &id, "--auth-file", &w.creds]);
+        assert!(revoked.status.success(), "{}", revoked.dump());
+        wait_until("the credentials are reloaded", WAIT, || {
+            g.stderr().contains("credentials reloaded")
+        });
+        let bot = go_as(&w, &url, Some(("anything", &token)));
+        assert_refused_by_goward(
+            &download(&bot, "example.com/open"),
+            "unknown or revoked token",
+        );
+        let rt = runtime();
+        let m = get(&rt, &client(&w.pki, &["h2"], None), &g.url_for("/metrics")).expect("GET");
+        assert_eq!(m.status, 401, "/metrics is not public: {}", m.body);
+        let log = g.stderr();
+        let names: Vec<&str> = log
+            .lines()
+            .filter(|l| l.contains("goward::access") && l.contains("status=200"))
+            .filter_map(|l| l.split("user=").nth(1))
+            .collect();
+        assert!(
+            names.iter().any(|u| u.starts_with("\"alice\"")),
+            "{names:?}"
+        );
+    }
+
+    /// `policy explain --as USER` shows whether that user may fetch it; credentials over
+    /// plain HTTP refuse the start unless every listener is loopback.
+    #[test]
+    fn explain_as_a_user_and_no_clear_text_credentials() {
+        let w = world();
+        let explain = |user: &str| {
+            run_goward(&[
+                "policy",
+                "explain",
+                "example.com/pay/lib@v1.0.0",
+                "--policy",
+                &w.policy,
+                "--as",
+                user,
+                "--auth-file",
+                &w.creds,
+            ])
+        };
+        let o = explain("alice");
+        assert_eq!(o.status.code(), Some(0), "{}", o.dump());
+        assert!(
+            o.stdout
+                .contains("who may fetch it: only groups \"payments\""),
+            "{}",
+            o.stdout
+        );
+        assert!(
+            o.stdout
+                .contains("as \"alice\" (groups: payments, dev): allowed"),
+            "{}",
+            o.stdout
+        );
+        let o = explain("bob");
+        assert_eq!(o.status.code(), Some(1), "{}", o.dump());
+        assert!(
+            o.stdout.contains(
+                "as \"bob\" (groups: dev): denied by policy rule \"payments-only\": only groups \"payments\" may fetch"
+            ),
+            "{}",
+            o.stdout
+        );
+        let o = explain("carol");
+        assert_eq!(o.status.code(), Some(2), "{}", o.dump());
+        assert!(o.stderr.contains("no user \"carol\""), "{}", o.stderr);
+
+        let cache = tempfile::tempdir().expect("cache");
+        let cache = cache.path().to_str().expect("utf-8");
+        let out = run_goward(&[
+            "serve",
+            "--cache-dir",
+            cache,
+            "--listen",
+            "0.0.0.0:0",
+            "--auth-file",
+            &w.creds,
+        ]);
+        assert_eq!(out.status.code(), Some(2), "{}", out.dump());
+        assert!(
+            out.stderr.contains(
+                "--auth-file: clients would send their credentials in clear text to 0.0.0.0:"
+            ),
+            "{}",
+            out.stderr
+        );
+        // On loopback, plain HTTP is allowed: probes stay open, the rest needs credentials.
+        let g = crate::support::Goward::start(&w.fake.url(), &w.vkey, &["--auth-file", &w.creds]);
+        assert_eq!(http_get(&g.url_for("/healthz")).status, 200);
+        let r = http_get(&g.url_for("/example.com/open/@v/list"));
+        assert_eq!(r.status, 401, "{}", r.text());
+        assert!(r.text().contains("authentication required"), "{}", r.text());
+    }
+}
