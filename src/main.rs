@@ -88,6 +88,8 @@ fn serve(args: &ServeArgs, hooks: ServeHooks) -> anyhow::Result<()> {
         if let Some(auth) = app.auth() {
             auth.watch(std::time::Duration::from_secs(2));
         }
+        app.service()
+            .watch_cache_size(std::time::Duration::from_secs(600));
         if config.policy.is_some() || tls.is_some() || app.auth().is_some() {
             spawn_reload_on_sighup(
                 config.policy.is_some().then(|| app.clone()),

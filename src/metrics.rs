@@ -143,6 +143,26 @@ fn describe() {
         "Offline mode: requests answered 404 \"not in this offline cache\"."
     );
     describe_counter!(
+        "goward_proofs_total",
+        "Proofs checked against an artifact, by kind (sumdb, pinned, signature), stage (fetch, recheck) and result (ok, failed)."
+    );
+    describe_histogram!(
+        "goward_upstream_seconds",
+        "Time to an upstream's response head, by upstream (its base URL, credentials redacted) and outcome (ok, not_found, error)."
+    );
+    describe_gauge!(
+        "goward_requests_in_flight",
+        "Client requests being answered (until their body ends)."
+    );
+    describe_gauge!(
+        "goward_cache_artifacts",
+        "Records of proven artifacts in the store (counted at start and every 10 minutes)."
+    );
+    describe_gauge!(
+        "goward_cache_bytes",
+        "Bytes of blobs in the store (counted at start and every 10 minutes)."
+    );
+    describe_counter!(
         "goward_auth_failures_total",
         "Requests answered 401, by reason (missing, malformed, wrong_password, unknown_token)."
     );
@@ -184,6 +204,15 @@ fn register_from_start() {
     for kind in ["fill", "sumdb"] {
         metrics::counter!("goward_coalesced_total", "kind" => kind).absolute(0);
     }
+    for kind in crate::verify::ProofKind::ALL {
+        for stage in ["fetch", "recheck"] {
+            for result in ["ok", "failed"] {
+                metrics::counter!("goward_proofs_total", "kind" => kind.name(), "stage" => stage, "result" => result)
+                    .absolute(0);
+            }
+        }
+    }
+    metrics::gauge!("goward_requests_in_flight").set(0.0);
     for reason in ["missing", "malformed", "wrong_password", "unknown_token"] {
         metrics::counter!("goward_auth_failures_total", "reason" => reason).absolute(0);
     }
@@ -320,6 +349,9 @@ mod tests {
             "goward_policy_reloads_total",
             "goward_fills_running",
             "goward_fills_waiting",
+            "goward_proofs_total",
+            "goward_requests_in_flight",
+            "goward_auth_failures_total",
         ] {
             // Counters without a sample yet (requests_total) still get no
             // line; the ones registered from start must have one.
@@ -338,6 +370,12 @@ mod tests {
         );
         assert!(
             page.contains("goward_cache_total{endpoint=\"zip\",result=\"miss\"}"),
+            "{page}"
+        );
+        assert!(
+            page.contains(
+                "goward_proofs_total{kind=\"signature\",stage=\"recheck\",result=\"failed\"} 0"
+            ),
             "{page}"
         );
     }

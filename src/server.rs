@@ -617,6 +617,7 @@ async fn handle(
     uri: Uri,
 ) -> Response {
     let path = uri.path();
+    let in_flight = InFlight::new();
     let role = conn.as_ref().map_or(Role::All, |c| c.role);
     let cert_user = conn.as_ref().and_then(|c| c.user.as_deref());
     let admin_path = matches!(
@@ -758,6 +759,7 @@ async fn handle(
     let path = path.to_owned();
     let user = who.map(|w| w.name.clone());
     let log = Box::new(move |end: crate::metrics::BodyEnd| {
+        drop(in_flight);
         tracing::info!(
             target: "goward::access",
             %method,
@@ -773,6 +775,23 @@ async fn handle(
     resp.map(|body| {
         axum::body::Body::new(crate::metrics::TimedBody::new(body, endpoint, started, log))
     })
+}
+
+/// Counts a request in `goward_requests_in_flight` until dropped (with the
+/// response, or when its body ends).
+struct InFlight;
+
+impl InFlight {
+    fn new() -> InFlight {
+        metrics::gauge!("goward_requests_in_flight").increment(1.0);
+        InFlight
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        metrics::gauge!("goward_requests_in_flight").decrement(1.0);
+    }
 }
 
 /// The client's identity: its `Authorization` header, else its verified

@@ -406,6 +406,31 @@ impl Service {
             .clone()
     }
 
+    /// Counts the store's records and blob bytes into the
+    /// `goward_cache_artifacts` and `goward_cache_bytes` gauges now and
+    /// every `every` (a listing, so not per request; `cache gc` run beside
+    /// the server shows at the next count).
+    pub fn watch_cache_size(self: &Arc<Self>, every: Duration) {
+        let me = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                match (me.store.list_records().await, me.store.list_blobs().await) {
+                    (Ok(records), Ok(blobs)) => {
+                        metrics::gauge!("goward_cache_artifacts").set(records.len() as f64);
+                        let bytes: u64 = blobs.iter().map(|b| b.size).sum();
+                        metrics::gauge!("goward_cache_bytes").set(bytes as f64);
+                    }
+                    (Err(e), _) | (_, Err(e)) => {
+                        tracing::warn!("counting the cache for its size gauges: {e}");
+                    }
+                }
+            }
+        });
+    }
+
     /// Loads the policy file again and puts it in force. An invalid policy
     /// is logged with its errors and the one in force stays; requests in
     /// flight finish under the policy they started with.

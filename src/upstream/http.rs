@@ -172,6 +172,9 @@ pub struct HttpUpstream {
     client: HttpClient,
     base: Url,
     shown: String,
+    /// `scheme://host:port`: the metrics label (bounded by the configured
+    /// hosts, never a path or credentials).
+    origin: String,
     /// Sent with every request (private routes of the policy); marked
     /// sensitive, so it is never logged and reqwest drops it on a redirect
     /// to another host.
@@ -204,6 +207,7 @@ impl HttpUpstream {
         }
         Ok(HttpUpstream {
             shown: redact_url(&url),
+            origin: url.origin().ascii_serialization(),
             client: client.clone(),
             base: url,
             authorization: None,
@@ -309,7 +313,18 @@ impl Upstream for HttpUpstream {
     }
 
     fn get<'a>(&'a self, rel: &'a str) -> BoxFuture<'a, Result<Body, FetchError>> {
-        Box::pin(self.fetch(rel))
+        Box::pin(async move {
+            let started = std::time::Instant::now();
+            let r = self.fetch(rel).await;
+            let outcome = match &r {
+                Ok(_) => "ok",
+                Err(e) if e.is_not_found() => "not_found",
+                Err(_) => "error",
+            };
+            metrics::histogram!("goward_upstream_seconds", "upstream" => self.origin.clone(), "outcome" => outcome)
+                .record(started.elapsed().as_secs_f64());
+            r
+        })
     }
 }
 

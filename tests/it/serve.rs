@@ -366,6 +366,47 @@ fn metrics_count_what_happened() {
             "{phase}\n{page}"
         );
     }
+    // Proofs by kind and result: the good zip and go.mod proven, the tampered zip's proof
+    // refused.
+    let proofs = |result: &str| {
+        m(
+            "goward_proofs_total",
+            &[("kind", "sumdb"), ("stage", "fetch"), ("result", result)],
+        )
+    };
+    assert_eq!(proofs("ok").map(|v| v >= 2.0), Some(true), "{page}");
+    assert_eq!(proofs("failed").map(|v| v >= 1.0), Some(true), "{page}");
+    // Upstream latency per upstream (its origin) and outcome: the absent module was a 404.
+    let origin = w.fake.url();
+    let origin = origin.trim_end_matches('/');
+    for outcome in ["ok", "not_found"] {
+        assert_eq!(
+            m(
+                "goward_upstream_seconds_count",
+                &[("upstream", origin), ("outcome", outcome)]
+            )
+            .map(|v| v >= 1.0),
+            Some(true),
+            "{outcome}\n{page}"
+        );
+    }
+    // This request is the one in flight.
+    assert_eq!(m("goward_requests_in_flight", &[]), Some(1.0), "{page}");
+    // The store is counted at start: a second process on the same cache sees the zip and
+    // go.mod stored above (the tampered zip was not stored).
+    let vkey = w.fake.with_log(|l| l.vkey());
+    let again = crate::support::Goward::start_in(w.g.cache_dir(), &w.fake.url(), &vkey, &[]);
+    let stored = (w.p.zip.len() + w.p.mod_bytes.len()) as f64;
+    crate::support::wait_until(
+        "the cache is counted",
+        std::time::Duration::from_secs(30),
+        || {
+            let page = crate::support::http_get(&again.url_for("/metrics")).text();
+            metric(&page, "goward_cache_artifacts", &[]) == Some(2.0)
+                && metric(&page, "goward_cache_bytes", &[]) == Some(stored)
+        },
+    );
+    drop(again);
     // Every series is described, and ones with known labels exist before they move.
     for name in [
         "goward_requests_total",

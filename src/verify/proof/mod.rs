@@ -113,11 +113,13 @@ impl Proof {
 
     /// Checks that the proof vouches for exactly `a`.
     pub fn check(&self, a: &Artifact<'_>) -> Result<(), VerifyError> {
-        match self {
+        let r = match self {
             Proof::Sumdb(r) => sumdb::check(r, a),
             Proof::Pinned(p) => pinned::check(p, a),
             Proof::Signature(s) => signature::kind::check(s, a),
-        }
+        };
+        count(self.kind(), "fetch", r.is_ok());
+        r
     }
 }
 
@@ -195,12 +197,23 @@ impl Evidence {
         a: &Artifact<'_>,
         anchors: &TrustAnchors<'_>,
     ) -> Result<Rechecked, VerifyError> {
-        match self {
+        let r = match self {
             Evidence::Sumdb(e) => e.recheck(a, anchors),
             Evidence::Pinned(e) => e.recheck(a, anchors),
             Evidence::Signature(e) => e.recheck(a, anchors),
-        }
+        };
+        count(self.kind(), "recheck", r.is_ok());
+        r
     }
+}
+
+/// `goward_proofs_total{kind,stage,result}`: every proof checked against an
+/// artifact, when fetched (`fetch`) or when a stored record is re-checked
+/// (`recheck`).
+fn count(kind: ProofKind, stage: &'static str, ok: bool) {
+    let result = if ok { "ok" } else { "failed" };
+    metrics::counter!("goward_proofs_total", "kind" => kind.name(), "stage" => stage, "result" => result)
+        .increment(1);
 }
 
 /// The one rule for hash lines, at fetch time and offline alike: the proof
