@@ -1656,11 +1656,39 @@ impl Service {
             .reopen()
             .map_err(|e| ProxyError::Store(StoreError::io("open", tmp.path(), e)))?;
         let mut file = tokio::fs::File::from_std(std_file);
-        let size = body
-            .write_to(&mut file, limits.max_zip_file)
-            .await
-            .map_err(|e| upstream_error(e, &mv.to_string()))?;
+        let declared = body.content_length();
+        if let Some(n) = declared.filter(|&n| n >= LARGE_FETCH) {
+            tracing::info!(subject = %mv, bytes = n, upstream = body.url(), "fetching a large zip");
+        }
+        // A long download says how far it got every PROGRESS_EVERY (the
+        // spool file's length), so an operator can tell slow from stuck.
+        let started = std::time::Instant::now();
+        let spool_path = tmp.path().to_path_buf();
+        let size = {
+            let write = body.write_to(&mut file, limits.max_zip_file);
+            tokio::pin!(write);
+            let mut tick = tokio::time::interval_at(
+                tokio::time::Instant::now() + PROGRESS_EVERY,
+                PROGRESS_EVERY,
+            );
+            loop {
+                tokio::select! {
+                    r = &mut write => break r,
+                    _ = tick.tick() => {
+                        let done = tokio::fs::metadata(&spool_path).await.map_or(0, |m| m.len());
+                        tracing::info!(subject = %mv, done, total = declared, secs = started.elapsed().as_secs(),
+                            "still fetching the zip");
+                    }
+                }
+            }
+        }
+        .map_err(|e| upstream_error(e, &mv.to_string()))?;
         drop(file);
+        if size >= LARGE_FETCH || started.elapsed() >= PROGRESS_EVERY {
+            let secs = started.elapsed().as_secs_f64();
+            tracing::info!(subject = %mv, bytes = size, secs,
+                mib_per_sec = size as f64 / 1048576.0 / secs.max(0.001), "fetched the zip");
+        }
         let (m, v) = (mv.module.as_str().to_owned(), mv.version().to_owned());
         let target = mv.to_string();
         let check = move || {
@@ -1682,8 +1710,12 @@ impl Service {
     }
 }
 
-/// Reads a signature file, at most
-/// [`INPUT_CAP`](crate::verify::proof::signature::INPUT_CAP) bytes.
+/// Zips at least this large are logged when their download starts and ends.
+const LARGE_FETCH: u64 = 16 << 20;
+
+/// How often a download in progress is logged.
+const PROGRESS_EVERY: Duration = Duration::from_secs(10);
+
 /// Reads a fetched signature (at most the signature input cap): a 404/410
 /// is a missing signature, anything else unreachable, with the reason.
 async fn fetch_signature(
@@ -1714,6 +1746,8 @@ async fn fetch_signature(
     })
 }
 
+/// Reads a signature file, at most
+/// [`INPUT_CAP`](crate::verify::proof::signature::INPUT_CAP) bytes.
 async fn read_signature(path: &std::path::Path) -> std::io::Result<String> {
     use tokio::io::AsyncReadExt as _;
     let cap = crate::verify::proof::signature::INPUT_CAP;
