@@ -100,10 +100,12 @@ impl ResolvesServerCert for Resolver {
 pub struct TlsServer {
     settings: TlsSettings,
     resolver: Arc<Resolver>,
-    acceptor: tokio_rustls::TlsAcceptor,
-    /// The certificate and key files as last read (loaded or refused), so
-    /// the watcher acts once per change and does not log a bad file again
-    /// every poll.
+    /// Rebuilt when the client CAs change; new connections take the one in
+    /// force, open ones keep theirs.
+    acceptor: RwLock<tokio_rustls::TlsAcceptor>,
+    /// The certificate, key and client-CA files as last read (loaded or
+    /// refused), so the watcher acts once per change and does not log a bad
+    /// file again every poll.
     last_seen: Mutex<Vec<u8>>,
 }
 
@@ -127,12 +129,42 @@ fn read(what: &'static str, path: &Path) -> Result<Vec<u8>, TlsError> {
     })
 }
 
-/// Both files' bytes, for change detection.
-fn fingerprint(cert: &[u8], key: &[u8]) -> Vec<u8> {
+/// The files' bytes, for change detection.
+fn fingerprint(cert: &[u8], key: &[u8], client_ca: &[u8]) -> Vec<u8> {
     let mut fp = cert.to_vec();
     fp.push(0);
     fp.extend_from_slice(key);
+    fp.push(0);
+    fp.extend_from_slice(client_ca);
     fp
+}
+
+/// The client-CA file's bytes (empty without `--tls-client-ca`).
+fn read_client_ca(settings: &TlsSettings) -> Result<Vec<u8>, TlsError> {
+    match &settings.client_ca {
+        Some((path, _)) => read("client CA", path),
+        None => Ok(Vec::new()),
+    }
+}
+
+/// An acceptor with the resolver's certificate and, when configured, the
+/// client verifier built from `client_ca_pem`.
+fn acceptor(
+    settings: &TlsSettings,
+    resolver: &Arc<Resolver>,
+    client_ca_pem: &[u8],
+) -> Result<tokio_rustls::TlsAcceptor, TlsError> {
+    let builder = rustls::ServerConfig::builder_with_provider(provider())
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?;
+    let builder = match &settings.client_ca {
+        Some((path, auth)) => {
+            builder.with_client_cert_verifier(client_verifier(path, client_ca_pem, *auth)?)
+        }
+        None => builder.with_no_client_auth(),
+    };
+    let mut config = builder.with_cert_resolver(resolver.clone());
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
 }
 
 /// Parses a certificate chain and its key and checks that they belong
@@ -184,18 +216,19 @@ fn certified_key(
     Ok(ck)
 }
 
-/// The verifier of client certificates issued by the CAs in `path`.
+/// The verifier of client certificates issued by the CAs in `pem` (read
+/// from `path`).
 fn client_verifier(
     path: &Path,
+    pem: &[u8],
     auth: ClientAuth,
 ) -> Result<Arc<dyn rustls::server::danger::ClientCertVerifier>, TlsError> {
-    let pem = read("client CA", path)?;
     let parse = |msg: String| TlsError::Parse {
         what: "client CA",
         path: path.to_owned(),
         msg,
     };
-    let certs = CertificateDer::pem_slice_iter(&pem)
+    let certs = CertificateDer::pem_slice_iter(pem)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| parse(format!("not PEM: {e}")))?;
     if certs.is_empty() {
@@ -222,51 +255,62 @@ impl TlsServer {
     pub fn load(settings: &TlsSettings) -> Result<Arc<TlsServer>, TlsError> {
         let cert_pem = read("certificate", &settings.cert)?;
         let key_pem = read("private key", &settings.key)?;
+        let ca_pem = read_client_ca(settings)?;
         let ck = certified_key(settings, &cert_pem, &key_pem)?;
         let resolver = Arc::new(Resolver {
             current: RwLock::new(Arc::new(ck)),
         });
-        let builder = rustls::ServerConfig::builder_with_provider(provider())
-            .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?;
-        let builder = match &settings.client_ca {
-            Some((path, auth)) => builder.with_client_cert_verifier(client_verifier(path, *auth)?),
-            None => builder.with_no_client_auth(),
-        };
-        let mut config = builder.with_cert_resolver(resolver.clone());
-        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        let acceptor = acceptor(settings, &resolver, &ca_pem)?;
         Ok(Arc::new(TlsServer {
             settings: settings.clone(),
             resolver,
-            acceptor: tokio_rustls::TlsAcceptor::from(Arc::new(config)),
-            last_seen: Mutex::new(fingerprint(&cert_pem, &key_pem)),
+            acceptor: RwLock::new(acceptor),
+            last_seen: Mutex::new(fingerprint(&cert_pem, &key_pem, &ca_pem)),
         }))
     }
 
-    /// Accepts TLS connections with the certificate in force.
-    pub fn acceptor(&self) -> &tokio_rustls::TlsAcceptor {
-        &self.acceptor
+    /// Accepts TLS connections with the certificate and client CAs in force.
+    pub fn acceptor(&self) -> tokio_rustls::TlsAcceptor {
+        self.acceptor
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
-    /// Reads the certificate and key again and puts them in force for new
-    /// connections. A bad pair is returned as an error and the one in force
-    /// stays; open connections are never touched.
+    /// Reads the certificate, key and client CAs again and puts them in
+    /// force for new connections. A bad file is returned as an error and
+    /// what is in force stays; open connections are never touched.
     pub fn reload(&self) -> Result<(), TlsError> {
         let cert_pem = read("certificate", &self.settings.cert)?;
         let key_pem = read("private key", &self.settings.key)?;
-        self.load_pair(&cert_pem, &key_pem)
+        let ca_pem = read_client_ca(&self.settings)?;
+        self.load_files(&cert_pem, &key_pem, &ca_pem)
     }
 
-    fn load_pair(&self, cert_pem: &[u8], key_pem: &[u8]) -> Result<(), TlsError> {
+    fn load_files(&self, cert_pem: &[u8], key_pem: &[u8], ca_pem: &[u8]) -> Result<(), TlsError> {
         *self
             .last_seen
             .lock()
-            .unwrap_or_else(PoisonError::into_inner) = fingerprint(cert_pem, key_pem);
+            .unwrap_or_else(PoisonError::into_inner) = fingerprint(cert_pem, key_pem, ca_pem);
         let ck = certified_key(&self.settings, cert_pem, key_pem)?;
+        // Both parsed before either is put in force: a bad client-CA file
+        // leaves the certificate as it was too.
+        let new_acceptor = match self.settings.client_ca {
+            Some(_) => Some(acceptor(&self.settings, &self.resolver, ca_pem)?),
+            None => None,
+        };
         *self
             .resolver
             .current
             .write()
             .unwrap_or_else(PoisonError::into_inner) = Arc::new(ck);
+        if let Some(a) = new_acceptor {
+            *self
+                .acceptor
+                .write()
+                .unwrap_or_else(PoisonError::into_inner) = a;
+            tracing::info!(target: "goward::tls", client_ca = ?self.settings.client_ca.as_ref().map(|(p, _)| p.display().to_string()), "TLS client CAs loaded");
+        }
         tracing::info!(target: "goward::tls", cert = %self.settings.cert.display(), "TLS certificate loaded");
         Ok(())
     }
@@ -281,9 +325,10 @@ impl TlsServer {
     /// One watcher poll: reloads when either file's content changed since
     /// it was last read.
     fn poll(&self) {
-        let (Ok(cert_pem), Ok(key_pem)) = (
+        let (Ok(cert_pem), Ok(key_pem), Ok(ca_pem)) = (
             std::fs::read(&self.settings.cert),
             std::fs::read(&self.settings.key),
+            read_client_ca(&self.settings),
         ) else {
             // Mid-replacement (or gone): the next poll looks again.
             return;
@@ -293,11 +338,11 @@ impl TlsServer {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone();
-        if seen == fingerprint(&cert_pem, &key_pem) {
+        if seen == fingerprint(&cert_pem, &key_pem, &ca_pem) {
             return;
         }
-        tracing::info!(target: "goward::tls", cert = %self.settings.cert.display(), "TLS certificate or key changed; reloading");
-        if let Err(e) = self.load_pair(&cert_pem, &key_pem) {
+        tracing::info!(target: "goward::tls", cert = %self.settings.cert.display(), "TLS certificate, key or client CAs changed; reloading");
+        if let Err(e) = self.load_files(&cert_pem, &key_pem, &ca_pem) {
             tracing::warn!(target: "goward::tls", "TLS certificate not reloaded; the one in force stays: {e}");
         }
     }

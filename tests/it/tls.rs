@@ -380,6 +380,34 @@ fn client_certificates_required() {
     });
 }
 
+/// The client-CA file is watched like the certificate: replaced by another CA's, clients of the
+/// old CA are refused and the new CA's served, without a restart.
+#[test]
+fn client_cas_reload_when_the_file_changes() {
+    let (fake, p, vkey) = upstream();
+    let pki = Pki::new();
+    let g = start(&fake, &vkey, &client_ca_args(&pki, &[]));
+    let rt = runtime();
+    let url = g.url_for(&format!("/{}/@v/list", p.path));
+    let alice = pki.leaf("alice", 7, false);
+    let s = get(&rt, &client(&pki, &["http/1.1"], Some(&alice)), &url).expect("alice's GET");
+    assert_eq!(s.status, 200);
+    // The operator swaps in another CA (e.g. a rotation): same file name.
+    let other = Pki::new();
+    let carol = other.leaf("carol", 9, false);
+    pki.write("ca.pem", &other.ca_pem);
+    wait_until("the client CAs are reloaded", WAIT, || {
+        g.stderr().contains("TLS client CAs loaded")
+    });
+    // Fresh clients, so no connection opened under the old CAs is reused.
+    assert!(
+        get(&rt, &client(&pki, &["http/1.1"], Some(&alice)), &url).is_err(),
+        "a certificate of the removed CA was accepted"
+    );
+    let s = get(&rt, &client(&pki, &["http/1.1"], Some(&carol)), &url).expect("carol's GET");
+    assert_eq!(s.status, 200);
+}
+
 /// `--tls-client-auth request`: clients without a certificate are served anonymously, one with
 /// a certificate is named.
 #[test]
