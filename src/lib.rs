@@ -31,6 +31,7 @@ pub mod fuzzing;
 pub mod hostcheck;
 pub mod hygiene;
 pub mod metrics;
+pub mod mirror;
 pub mod module;
 pub mod out;
 pub mod pipeline;
