@@ -277,9 +277,15 @@ enum Outcome {
     Error(String),
 }
 
-fn failed(e: &ProxyError) -> Outcome {
+/// `kind`: the artifact that failed (`zip`, `mod`, `info`), named when
+/// the error itself does not say (a 404's body is the upstream's).
+fn failed(e: &ProxyError, kind: &str) -> Outcome {
     match e {
         ProxyError::Store(_) | ProxyError::Internal(_) => Outcome::Error(e.to_string()),
+        ProxyError::NotFound(body, code) => Outcome::Refused(format!(
+            "not found upstream: .{kind} answered {code}: {}",
+            body.trim()
+        )),
         _ => Outcome::Refused(e.to_string()),
     }
 }
@@ -319,12 +325,12 @@ async fn mirror_one(
     if job.full {
         match svc.zip(&job.mv).await {
             Ok(a) => step("zip", zip_held, a.size),
-            Err(e) => return failed(&e),
+            Err(e) => return failed(&e, "zip"),
         }
     }
     match svc.go_mod(&job.mv).await {
         Ok(b) => step("mod", mod_held, u64::try_from(b.len()).unwrap_or(u64::MAX)),
-        Err(e) => return failed(&e),
+        Err(e) => return failed(&e, "mod"),
     }
     match svc.info(&job.mv).await {
         Ok(b) => step(
@@ -332,7 +338,7 @@ async fn mirror_one(
             info_held,
             u64::try_from(b.len()).unwrap_or(u64::MAX),
         ),
-        Err(e) => return failed(&e),
+        Err(e) => return failed(&e, "info"),
     }
     if (zip_held || !job.full) && mod_held && info_held {
         Outcome::Held
