@@ -220,21 +220,26 @@ async fn resolve(svc: &Arc<Service>, want: &Want) -> Result<Vec<String>, String>
         Query::Latest => Ok(vec![latest(svc, &want.module).await?]),
         Query::Range(c) => {
             let list = svc.list(&want.module).await.map_err(|e| e.to_string())?;
-            let mut vs: Vec<String> = String::from_utf8_lossy(&list)
-                .lines()
-                .filter_map(|l| l.split_whitespace().next())
-                .filter(|v| crate::module::canonical_version(v).as_deref() == Some(*v))
-                .filter(|v| c.matches(v))
-                .map(str::to_owned)
-                .collect();
-            crate::semver::sort(&mut vs);
-            vs.dedup();
-            if vs.is_empty() {
-                return Err(format!("no version in @v/list is in the range {c}"));
-            }
-            Ok(vs)
+            in_range(&String::from_utf8_lossy(&list), c)
         }
     }
+}
+
+/// The canonical versions of an `@v/list` body in `range`, in semver order.
+fn in_range(list: &str, range: &sources::Range) -> Result<Vec<String>, String> {
+    let mut vs: Vec<String> = list
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|v| crate::module::canonical_version(v).as_deref() == Some(*v))
+        .filter(|v| range.matches(v))
+        .map(str::to_owned)
+        .collect();
+    crate::semver::sort(&mut vs);
+    vs.dedup();
+    if vs.is_empty() {
+        return Err(format!("no version in @v/list is in the range {range}"));
+    }
+    Ok(vs)
 }
 
 /// Resolves every want into jobs (a version wanted whole and `.mod`-only is
@@ -417,4 +422,52 @@ pub async fn run(
     }
     s.elapsed_secs = started.elapsed().as_secs_f64();
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn range(text: &str) -> sources::Range {
+        match sources::parse_want(&format!("example.com/m@{text}"))
+            .unwrap()
+            .query
+        {
+            Query::Range(r) => r,
+            other => panic!("not a range: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn ranges_resolve_against_the_list_in_semver_order() {
+        let list = "v1.10.0\nv1.2.0\nv1.9.0-rc.1\nv1.2.0\nv2.0.0+incompatible\nv1.3\n\nv0.9.0\n";
+        assert_eq!(
+            in_range(list, &range(">= v1.2.0, < v2.0.0")).unwrap(),
+            ["v1.2.0", "v1.9.0-rc.1", "v1.10.0"]
+        );
+        assert_eq!(
+            in_range(list, &range("= v0.9.0 || >= v2.0.0")).unwrap(),
+            ["v0.9.0", "v2.0.0+incompatible"]
+        );
+        assert_eq!(
+            in_range(list, &range(">= v3.0.0")).unwrap_err(),
+            "no version in @v/list is in the range >= v3.0.0"
+        );
+    }
+
+    #[test]
+    fn exit_codes() {
+        let mut s = Summary::default();
+        assert_eq!(s.exit_code(), 0);
+        s.refused.push(Refusal {
+            target: "example.com/m@v1.0.0".into(),
+            reason: "denied".into(),
+        });
+        assert_eq!(s.exit_code(), 1);
+        s.errors.push(Refusal {
+            target: "example.com/m@v1.0.1".into(),
+            reason: "disk full".into(),
+        });
+        assert_eq!(s.exit_code(), 2);
+    }
 }

@@ -189,12 +189,19 @@ pub struct Project {
     pub toolchains: BTreeSet<String>,
 }
 
+/// `replace old [version] => new version` (or `=> ./dir`: `new` is `None`).
+#[derive(Debug)]
+struct Replace {
+    old: String,
+    old_version: Option<String>,
+    new: Option<(String, String)>,
+}
+
 /// What one go.mod or go.work says.
 #[derive(Debug, Default)]
 struct ModFile {
     requires: Vec<(String, String)>,
-    /// `old[@version]` → `Some((new, version))`, or `None` for a directory.
-    replaces: Vec<(String, Option<String>, Option<(String, String)>)>,
+    replaces: Vec<Replace>,
     uses: Vec<String>,
     toolchain: Option<String>,
 }
@@ -245,7 +252,11 @@ fn parse_mod_file(name: &str, text: &str) -> Result<ModFile, SourceError> {
                         ));
                     }
                 };
-                out.replaces.push((old.to_owned(), old_v, new));
+                out.replaces.push(Replace {
+                    old: old.to_owned(),
+                    old_version: old_v,
+                    new,
+                });
             }
             "use" => match args.as_slice() {
                 [dir] => out.uses.push((*dir).to_owned()),
@@ -275,14 +286,14 @@ impl ModFile {
         let hit = self
             .replaces
             .iter()
-            .find(|(old, ov, _)| old == m && ov.as_deref() == Some(v))
+            .find(|r| r.old == m && r.old_version.as_deref() == Some(v))
             .or_else(|| {
                 self.replaces
                     .iter()
-                    .find(|(old, ov, _)| old == m && ov.is_none())
+                    .find(|r| r.old == m && r.old_version.is_none())
             });
         match hit {
-            Some((_, _, new)) => new.clone(),
+            Some(r) => r.new.clone(),
             None => Some((m.to_owned(), v.to_owned())),
         }
     }
