@@ -98,6 +98,10 @@ impl Summary {
     }
 }
 
+/// The progress bar: artifacts done/total, bytes and rate (the message), ETA.
+const BAR_TEMPLATE: &str =
+    "{spinner} {elapsed_precise} [{wide_bar}] {pos}/{len} artifacts {msg} ETA {eta}";
+
 /// How progress is shown.
 #[derive(Debug)]
 pub enum Progress {
@@ -122,9 +126,7 @@ impl Progress {
         use std::io::IsTerminal;
         if std::io::stderr().is_terminal() {
             let bar = indicatif::ProgressBar::new(0);
-            if let Ok(style) = indicatif::ProgressStyle::with_template(
-                "{spinner} {elapsed_precise} [{wide_bar}] {pos}/{len} artifacts {msg} ETA {eta}",
-            ) {
+            if let Ok(style) = indicatif::ProgressStyle::with_template(BAR_TEMPLATE) {
                 bar.set_style(style);
             }
             bar.enable_steady_tick(Duration::from_millis(200));
@@ -134,7 +136,7 @@ impl Progress {
         }
     }
 
-    fn start(&self, total: u64) {
+    fn set_total(&self, total: u64) {
         if let Progress::Bar(b) = self {
             b.set_length(total);
         }
@@ -314,7 +316,20 @@ async fn mirror_one(
         job.mv.escaped_version().to_owned(),
     );
     let info_held = matches!(store.get_doc(&info_key).await, Ok(Some(_)));
+    let done_here = std::sync::atomic::AtomicU64::new(0);
+    // A failed job will not store the rest of its artifacts: the total shrinks.
+    let give_up = |out: Outcome| {
+        let left = job
+            .artifacts()
+            .saturating_sub(done_here.load(std::sync::atomic::Ordering::Relaxed));
+        if let Ok(mut t) = tally.lock() {
+            t.total = t.total.saturating_sub(left);
+            progress.set_total(t.total);
+        }
+        out
+    };
     let step = |kind: &str, held: bool, size: u64| {
+        done_here.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let Ok(mut t) = tally.lock() else { return };
         t.done = t.done.saturating_add(1);
         if !held {
@@ -330,12 +345,12 @@ async fn mirror_one(
     if job.full {
         match svc.zip(&job.mv).await {
             Ok(a) => step("zip", zip_held, a.size),
-            Err(e) => return failed(&e, "zip"),
+            Err(e) => return give_up(failed(&e, "zip")),
         }
     }
     match svc.go_mod(&job.mv).await {
         Ok(b) => step("mod", mod_held, u64::try_from(b.len()).unwrap_or(u64::MAX)),
-        Err(e) => return failed(&e, "mod"),
+        Err(e) => return give_up(failed(&e, "mod")),
     }
     match svc.info(&job.mv).await {
         Ok(b) => step(
@@ -343,7 +358,7 @@ async fn mirror_one(
             info_held,
             u64::try_from(b.len()).unwrap_or(u64::MAX),
         ),
-        Err(e) => return failed(&e, "info"),
+        Err(e) => return give_up(failed(&e, "info")),
     }
     if (zip_held || !job.full) && mod_held && info_held {
         Outcome::Held
@@ -365,7 +380,7 @@ pub async fn run(
         .iter()
         .map(Job::artifacts)
         .fold(0u64, u64::saturating_add);
-    progress.start(total);
+    progress.set_total(total);
     let tally = Arc::new(Mutex::new(Tally {
         done: 0,
         total,
@@ -453,6 +468,11 @@ mod tests {
             in_range(list, &range(">= v3.0.0")).unwrap_err(),
             "no version in @v/list is in the range >= v3.0.0"
         );
+    }
+
+    #[test]
+    fn the_bar_template_parses() {
+        assert!(indicatif::ProgressStyle::with_template(BAR_TEMPLATE).is_ok());
     }
 
     #[test]

@@ -403,3 +403,43 @@ fn mirror_toolchains_then_switch_offline() {
     assert_eq!(out.stdout.trim(), MARKER, "{}", out.dump());
     trap.assert_untouched();
 }
+
+/// The policy applies as for serve: a denied module is refused with the rule's reason and
+/// never fetched.
+#[test]
+fn policy_denial_is_a_named_refusal() {
+    let fake = FakeProxy::start(TestLog::new(DB));
+    let vkey = fake.with_log(|l| l.vkey());
+    let ok = publish(&fake, "example.com/ok", "v1.0.0");
+    let denied = publish(&fake, "example.com/denied", "v1.0.0");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(
+        &policy,
+        "[[deny]]\nname = \"no-denied\"\nmodules = \"example.com/denied\"\nreason = \"not reviewed\"\n",
+    )
+    .expect("write policy");
+    let policy_arg = policy.display().to_string();
+    let cache = tempfile::tempdir().expect("temp dir");
+    let out = mirror(
+        &fake,
+        &vkey,
+        cache.path(),
+        &[&ok.at(), &denied.at(), "--policy", &policy_arg],
+    );
+    assert_eq!(exit_code(&out), Some(1), "{}", out.dump());
+    assert_eq!(
+        out.stdout.lines().nth(1),
+        Some(
+            "refused example.com/denied@v1.0.0: denied by policy rule \"no-denied\": \
+             example.com/denied@v1.0.0 matches \"example.com/denied\" (not reviewed)"
+        ),
+        "{}",
+        out.dump()
+    );
+    assert_eq!(
+        fake.requests_with_prefix("/example.com/denied/"),
+        Vec::<String>::new()
+    );
+    assert!(meta_file(cache.path(), &ok, "zip").is_file());
+}
