@@ -31,7 +31,8 @@ Every artifact goes through the same fetch, verify, prove and store path as 'gow
 serve would refuse. What the cache already holds is re-checked, not fetched again.
 
 Exit status: 0 everything proven (or already held), 1 something refused (each named with
-its reason), 2 usage, configuration or I/O error.";
+its reason), 2 usage, configuration, I/O or network error (an upstream that could not be
+reached, or failed with other than 404/410).";
 
 /// Flags of `goward mirror`.
 #[derive(Debug, Args)]
@@ -147,7 +148,7 @@ pub fn run(args: &MirrorArgs) -> ExitCode {
     };
     let config = match Config::load(&serve) {
         Ok(c) => c,
-        Err(e) => return usage(&e.to_string()),
+        Err(e) => return usage(&crate::error::display_chain(&e)),
     };
     if config.mode == UpstreamMode::Offline {
         return usage(
@@ -172,7 +173,8 @@ pub fn run(args: &MirrorArgs) -> ExitCode {
         Err(e) => return usage(&format!("starting the async runtime: {e}")),
     };
     let summary = rt.block_on(async {
-        let pipeline = crate::pipeline::build(&config).map_err(|e| e.to_string())?;
+        let pipeline =
+            crate::pipeline::build(&config).map_err(|e| crate::error::display_chain(&e))?;
         let svc = pipeline.service;
         let progress = Arc::new(Progress::auto());
         let (jobs, refused) = super::plan(&svc, &wants).await;
@@ -199,11 +201,16 @@ fn print(s: &Summary, json: bool) {
         }
         return;
     }
+    let errors = if s.errors.is_empty() {
+        String::new()
+    } else {
+        format!(", errors {}", s.errors.len())
+    };
     crate::outln!(
-        "mirror: proven {}, already held {}, refused {}, bytes fetched {}, elapsed {:.1}s",
+        "mirror: proven {}, already held {}, refused {}{errors}, bytes fetched {}, elapsed {:.1}s",
         s.proven.len(),
         s.already_held.len(),
-        s.refused.len().saturating_add(s.errors.len()),
+        s.refused.len(),
         indicatif::HumanBytes(s.bytes_fetched),
         s.elapsed_secs
     );

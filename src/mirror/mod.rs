@@ -75,7 +75,8 @@ pub struct Summary {
     pub already_held: Vec<String>,
     /// Versions refused: checksum mismatch, policy, not found upstream…
     pub refused: Vec<Refusal>,
-    /// Versions that failed for a local reason (cache I/O): exit 2.
+    /// Versions that could not be mirrored for a reason other than their
+    /// content: cache I/O, an unreachable or failing upstream. Exit 2.
     pub errors: Vec<Refusal>,
     /// Artifacts stored or found: `.zip`, `.mod`, `.info`.
     pub artifacts: u64,
@@ -86,7 +87,7 @@ pub struct Summary {
 }
 
 impl Summary {
-    /// 0 all proven, 1 something refused, 2 a local error.
+    /// 0 all proven, 1 something refused, 2 an error (I/O, network).
     pub fn exit_code(&self) -> u8 {
         if !self.errors.is_empty() {
             2
@@ -286,9 +287,14 @@ enum Outcome {
 
 /// `kind`: the artifact that failed (`zip`, `mod`, `info`), named when
 /// the error itself does not say (a 404's body is the upstream's).
+/// An upstream that cannot be reached or answers an error other than 404
+/// says nothing about the module: that is an error (exit 2, "could not
+/// tell", as for `verify-toolchain`), not a refusal.
 fn failed(e: &ProxyError, kind: &str) -> Outcome {
     match e {
-        ProxyError::Store(_) | ProxyError::Internal(_) => Outcome::Error(e.to_string()),
+        ProxyError::Store(_) | ProxyError::Internal(_) | ProxyError::Upstream(_) => {
+            Outcome::Error(e.to_string())
+        }
         ProxyError::NotFound(body, code) => Outcome::Refused(format!(
             "not found upstream: .{kind} answered {code}: {}",
             body.trim()
@@ -401,8 +407,14 @@ pub async fn run(
         set.spawn(async move {
             let _slot = slots.acquire_owned().await;
             let out = mirror_one(&svc, &store, &job, &tally, &progress).await;
-            if let Outcome::Refused(why) | Outcome::Error(why) = &out {
-                progress.println(&format!("mirror: refused {}: {why}", job.mv));
+            match &out {
+                Outcome::Refused(why) => {
+                    progress.println(&format!("mirror: refused {}: {why}", job.mv));
+                }
+                Outcome::Error(why) => {
+                    progress.println(&format!("mirror: error {}: {why}", job.mv))
+                }
+                Outcome::Proven | Outcome::Held => {}
             }
             (job, out)
         });

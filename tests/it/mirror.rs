@@ -443,3 +443,38 @@ fn policy_denial_is_a_named_refusal() {
     );
     assert!(meta_file(cache.path(), &ok, "zip").is_file());
 }
+
+/// An upstream failing with 500 says nothing about the module: exit 2, listed as an error,
+/// not a refusal.
+#[test]
+fn upstream_failure_is_an_error_not_a_refusal() {
+    let fake = FakeProxy::start(TestLog::new(DB));
+    let vkey = fake.with_log(|l| l.vkey());
+    let p = publish(&fake, "example.com/flaky", "v1.0.0");
+    fake.set_fault(&p.zip_path(), Fault::Status(500, b"overloaded\n".to_vec()));
+    let cache = tempfile::tempdir().expect("temp dir");
+    let out = mirror(&fake, &vkey, cache.path(), &[&p.at()]);
+    assert_eq!(exit_code(&out), Some(2), "{}", out.dump());
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert!(
+        lines.first().is_some_and(
+            |l| l.starts_with("mirror: proven 0, already held 0, refused 0, errors 1, ")
+        ),
+        "{}",
+        out.dump()
+    );
+    assert_eq!(
+        lines.get(1).copied(),
+        Some(
+            format!(
+                "error example.com/flaky@v1.0.0: GET {}{}: 500 Internal Server Error: overloaded",
+                fake.url(),
+                p.zip_path()
+            )
+            .as_str()
+        ),
+        "{}",
+        out.dump()
+    );
+    assert!(!meta_file(cache.path(), &p, "mod").exists());
+}
