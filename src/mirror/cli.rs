@@ -177,13 +177,15 @@ pub fn run(args: &MirrorArgs) -> ExitCode {
             crate::pipeline::build(&config).map_err(|e| crate::error::display_chain(&e))?;
         let svc = pipeline.service;
         let progress = Arc::new(Progress::auto());
-        let (jobs, refused) = super::plan(&svc, &wants).await;
-        for r in &refused {
+        let jobs = usize::from(args.jobs);
+        let plan = super::plan(&svc, &wants, jobs).await;
+        for r in &plan.refused {
             progress.println(&format!("mirror: refused {}: {}", r.target, r.reason));
         }
-        Ok::<Summary, String>(
-            super::run(&svc, jobs, refused, usize::from(args.jobs), progress).await,
-        )
+        for r in &plan.errors {
+            progress.println(&format!("mirror: error {}: {}", r.target, r.reason));
+        }
+        Ok::<Summary, String>(super::run(&svc, plan, jobs, progress).await)
     });
     let summary = match summary {
         Ok(s) => s,

@@ -182,48 +182,78 @@ impl Progress {
     }
 }
 
-/// The version the go command's `@latest` query picks, from `@v/list`
-/// (cmd/go `queryProxy`), else the upstream's `@latest`.
-async fn latest(svc: &Arc<Service>, m: &ModulePath) -> Result<String, String> {
-    let list = match svc.list(m).await {
-        Ok(l) => String::from_utf8_lossy(&l).into_owned(),
-        Err(e) if matches!(&*e, ProxyError::NotFound(..)) => String::new(),
-        Err(e) => return Err(e.to_string()),
-    };
-    match latest_from_list(&list) {
-        ListLatest::Version(v) => Ok(v),
+/// The version `list` makes latest (cmd/go `queryProxy`): the highest
+/// release, else pre-release, `+incompatible` ones only if the highest
+/// compatible version has no go.mod; `None` for pseudo-versions or nothing.
+async fn pick(svc: &Arc<Service>, m: &ModulePath, list: &str) -> Result<Option<String>, Outcome> {
+    match latest_from_list(list) {
+        ListLatest::Version(v) => Ok(Some(v)),
         ListLatest::IfGoMod {
             compatible,
             with_go_mod,
             without,
         } => {
             // cmd/go `LegacyGoMod`: what a version without go.mod gets.
-            let mv = ModuleVersion::new(m.clone(), &compatible).map_err(|e| e.to_string())?;
-            let text = svc.go_mod(&mv).await.map_err(|e| e.to_string())?;
+            let mv = ModuleVersion::new(m.clone(), &compatible)
+                .map_err(|e| Outcome::Refused(e.to_string()))?;
+            let text = svc.go_mod(&mv).await.map_err(|e| failed(&e, ".mod"))?;
             let legacy = format!("module {}\n", m.as_str());
-            Ok(if text == legacy.as_bytes() {
+            Ok(Some(if text == legacy.as_bytes() {
                 without
             } else {
                 with_go_mod
-            })
+            }))
         }
-        // A list of pseudo-versions only, or none: the upstream's @latest.
-        ListLatest::Pseudo(_) | ListLatest::None => {
-            let info = svc.latest(m).await.map_err(|e| e.to_string())?;
-            crate::verify::info::check_info(&info, None)
-                .map_err(|e| format!("{}@latest: invalid .info: {e}", m.as_str()))
-        }
+        ListLatest::Pseudo(_) | ListLatest::None => Ok(None),
     }
 }
 
+/// The version the go command's `@latest` query picks: from `@v/list`,
+/// without the versions the go.mod of the highest one retracts (unless
+/// every one is), else the upstream's `@latest`.
+async fn latest(svc: &Arc<Service>, m: &ModulePath) -> Result<String, Outcome> {
+    let list = match svc.list(m).await {
+        Ok(l) => String::from_utf8_lossy(&l).into_owned(),
+        Err(e) if matches!(&*e, ProxyError::NotFound(..)) => String::new(),
+        Err(e) => return Err(failed(&e, "@v/list")),
+    };
+    let Some(v) = pick(svc, m, &list).await? else {
+        // Pseudo-versions only, or nothing: the upstream's answer.
+        let info = svc.latest(m).await.map_err(|e| failed(&e, "@latest"))?;
+        return crate::verify::info::check_info(&info, None)
+            .map_err(|e| Outcome::Refused(format!("{}@latest: invalid .info: {e}", m.as_str())));
+    };
+    let mv = ModuleVersion::new(m.clone(), &v).map_err(|e| Outcome::Refused(e.to_string()))?;
+    let text = svc.go_mod(&mv).await.map_err(|e| failed(&e, ".mod"))?;
+    let Ok(retracted) = crate::policy::retract::retractions(&String::from_utf8_lossy(&text)) else {
+        return Ok(v);
+    };
+    if crate::policy::retract::retracted(&retracted, &v).is_none() {
+        return Ok(v);
+    }
+    let kept: String = list
+        .lines()
+        .filter(|l| {
+            l.split_whitespace()
+                .next()
+                .is_some_and(|w| crate::policy::retract::retracted(&retracted, w).is_none())
+        })
+        .map(|l| format!("{l}\n"))
+        .collect();
+    Ok(pick(svc, m, &kept).await?.unwrap_or(v))
+}
+
 /// The versions a [`Want`] names.
-async fn resolve(svc: &Arc<Service>, want: &Want) -> Result<Vec<String>, String> {
+async fn resolve(svc: &Arc<Service>, want: &Want) -> Result<Vec<String>, Outcome> {
     match &want.query {
         Query::Version(v) => Ok(vec![v.clone()]),
         Query::Latest => Ok(vec![latest(svc, &want.module).await?]),
         Query::Range(c) => {
-            let list = svc.list(&want.module).await.map_err(|e| e.to_string())?;
-            in_range(&String::from_utf8_lossy(&list), c)
+            let list = svc
+                .list(&want.module)
+                .await
+                .map_err(|e| failed(&e, "@v/list"))?;
+            in_range(&String::from_utf8_lossy(&list), c).map_err(Outcome::Refused)
         }
     }
 }
@@ -245,36 +275,63 @@ fn in_range(list: &str, range: &sources::Range) -> Result<Vec<String>, String> {
     Ok(vs)
 }
 
-/// Resolves every want into jobs (a version wanted whole and `.mod`-only is
-/// wanted whole); the queries that do not resolve are refusals.
-pub async fn plan(svc: &Arc<Service>, wants: &[Want]) -> (Vec<Job>, Vec<Refusal>) {
+/// What [`plan`] makes of the wants.
+#[derive(Debug, Default)]
+pub struct Plan {
+    /// The versions to mirror, in path and version order.
+    pub jobs: Vec<Job>,
+    /// Queries that resolved to nothing (not found, an empty range…).
+    pub refused: Vec<Refusal>,
+    /// Queries that could not be resolved (upstream failure): exit 2.
+    pub errors: Vec<Refusal>,
+}
+
+/// Resolves every want into jobs, `jobs` queries at once (a version
+/// wanted whole and `.mod`-only is wanted whole).
+pub async fn plan(svc: &Arc<Service>, wants: &[Want], jobs: usize) -> Plan {
+    use futures_util::StreamExt;
+    let resolved: Vec<(&Want, Result<Vec<String>, Outcome>)> = futures_util::stream::iter(wants)
+        .map(|w| async move { (w, resolve(svc, w).await) })
+        .buffered(jobs.max(1))
+        .collect()
+        .await;
     // Keyed by path and version, for a stable order.
-    let mut jobs: BTreeMap<(String, String), Job> = BTreeMap::new();
-    let mut refused = Vec::new();
-    for want in wants {
-        match resolve(svc, want).await {
-            Ok(vs) => {
-                for v in vs {
-                    match ModuleVersion::new(want.module.clone(), &v) {
-                        Ok(mv) => {
-                            let key = (mv.module.as_str().to_owned(), v.clone());
-                            let e = jobs.entry(key).or_insert(Job { mv, full: false });
-                            e.full |= want.full;
-                        }
-                        Err(e) => refused.push(Refusal {
-                            target: format!("{}@{v}", want.module.as_str()),
-                            reason: e.to_string(),
-                        }),
-                    }
-                }
+    let mut by_key: BTreeMap<(String, String), Job> = BTreeMap::new();
+    let mut out = Plan::default();
+    for (want, r) in resolved {
+        let vs = match r {
+            Ok(vs) => vs,
+            Err(Outcome::Error(reason)) => {
+                out.errors.push(Refusal {
+                    target: want.to_string(),
+                    reason,
+                });
+                continue;
             }
-            Err(reason) => refused.push(Refusal {
-                target: want.to_string(),
-                reason,
-            }),
+            Err(other) => {
+                out.refused.push(Refusal {
+                    target: want.to_string(),
+                    reason: other.reason(),
+                });
+                continue;
+            }
+        };
+        for v in vs {
+            match ModuleVersion::new(want.module.clone(), &v) {
+                Ok(mv) => {
+                    let key = (mv.module.as_str().to_owned(), v.clone());
+                    let e = by_key.entry(key).or_insert(Job { mv, full: false });
+                    e.full |= want.full;
+                }
+                Err(e) => out.refused.push(Refusal {
+                    target: format!("{}@{v}", want.module.as_str()),
+                    reason: e.to_string(),
+                }),
+            }
         }
     }
-    (jobs.into_values().collect(), refused)
+    out.jobs = by_key.into_values().collect();
+    out
 }
 
 /// How one job ended.
@@ -285,7 +342,17 @@ enum Outcome {
     Error(String),
 }
 
-/// `kind`: the artifact that failed (`zip`, `mod`, `info`), named when
+impl Outcome {
+    /// Why it failed; empty for success.
+    fn reason(self) -> String {
+        match self {
+            Outcome::Refused(r) | Outcome::Error(r) => r,
+            Outcome::Proven | Outcome::Held => String::new(),
+        }
+    }
+}
+
+/// `kind`: what failed (`.zip`, `.mod`, `.info`, `@v/list`), named when
 /// the error itself does not say (a 404's body is the upstream's).
 /// An upstream that cannot be reached or answers an error other than 404
 /// says nothing about the module: that is an error (exit 2, "could not
@@ -296,7 +363,7 @@ fn failed(e: &ProxyError, kind: &str) -> Outcome {
             Outcome::Error(e.to_string())
         }
         ProxyError::NotFound(body, code) => Outcome::Refused(format!(
-            "not found upstream: .{kind} answered {code}: {}",
+            "not found upstream: {kind} answered {code}: {}",
             body.trim()
         )),
         _ => Outcome::Refused(e.to_string()),
@@ -351,12 +418,12 @@ async fn mirror_one(
     if job.full {
         match svc.zip(&job.mv).await {
             Ok(a) => step("zip", zip_held, a.size),
-            Err(e) => return give_up(failed(&e, "zip")),
+            Err(e) => return give_up(failed(&e, ".zip")),
         }
     }
     match svc.go_mod(&job.mv).await {
         Ok(b) => step("mod", mod_held, u64::try_from(b.len()).unwrap_or(u64::MAX)),
-        Err(e) => return give_up(failed(&e, "mod")),
+        Err(e) => return give_up(failed(&e, ".mod")),
     }
     match svc.info(&job.mv).await {
         Ok(b) => step(
@@ -364,7 +431,7 @@ async fn mirror_one(
             info_held,
             u64::try_from(b.len()).unwrap_or(u64::MAX),
         ),
-        Err(e) => return give_up(failed(&e, "info")),
+        Err(e) => return give_up(failed(&e, ".info")),
     }
     if (zip_held || !job.full) && mod_held && info_held {
         Outcome::Held
@@ -374,13 +441,12 @@ async fn mirror_one(
 }
 
 /// Runs the jobs, at most `jobs` at once, and sums up.
-pub async fn run(
-    svc: &Arc<Service>,
-    plan: Vec<Job>,
-    mut refused: Vec<Refusal>,
-    jobs: usize,
-    progress: Arc<Progress>,
-) -> Summary {
+pub async fn run(svc: &Arc<Service>, plan: Plan, jobs: usize, progress: Arc<Progress>) -> Summary {
+    let Plan {
+        jobs: plan,
+        mut refused,
+        errors,
+    } = plan;
     let started = Instant::now();
     let total = plan
         .iter()
@@ -419,7 +485,10 @@ pub async fn run(
             (job, out)
         });
     }
-    let mut s = Summary::default();
+    let mut s = Summary {
+        errors,
+        ..Summary::default()
+    };
     while let Some(r) = set.join_next().await {
         match r {
             Ok((job, out)) => {

@@ -217,6 +217,23 @@ fn mirror_latest_picks_the_highest_release() {
     );
     assert_eq!(exit_code(&out), Some(0), "{}", out.dump());
     assert_eq!(strings(&summary(&out)["proven"]), ["example.com/l@v1.10.0"]);
+
+    // The highest version retracts itself and the one below: the go command's @latest
+    // skips both.
+    publish(&fake, "example.com/r", "v1.0.0");
+    publish(&fake, "example.com/r", "v1.1.0");
+    fake.publish(
+        ModZip::new("example.com/r", "v1.2.0").file("r.go", "package r\n"),
+        "module example.com/r\n\ngo 1.21\n\nretract [v1.1.0, v1.2.0] // broken\n",
+    );
+    let out = mirror(
+        &fake,
+        &vkey,
+        cache.path(),
+        &["example.com/r@latest", "--json"],
+    );
+    assert_eq!(exit_code(&out), Some(0), "{}", out.dump());
+    assert_eq!(strings(&summary(&out)["proven"]), ["example.com/r@v1.0.0"]);
 }
 
 /// A module whose zip was tampered with upstream is refused with the reason serve gives,
