@@ -89,7 +89,7 @@ pub enum Command {
     /// projects (--from) and toolchains, each fetched, verified and proven as serve does.
     ///
     /// Exit status: 0 everything proven or already held, 1 something refused (each named
-    /// with its reason), 2 usage, configuration or I/O error.
+    /// with its reason), 2 usage, configuration, I/O or network error.
     Mirror(crate::mirror::cli::MirrorArgs),
 }
 

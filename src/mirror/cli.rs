@@ -15,7 +15,8 @@ use crate::pipeline::UpstreamMode;
 
 const AFTER_LONG_HELP: &str = "\
 Sources (combinable; at least one):
-  MODULE@QUERY     @latest, @vX.Y.Z, or a version range in the policy's syntax, e.g.
+  MODULE@QUERY     @latest (as the go command picks it, retracted versions skipped),
+                   @vX.Y.Z, or a version range in the policy's syntax, e.g.
                    'golang.org/x/text@>=v0.20.0,<v0.22.0' (every version of @v/list in it)
   --list FILE      one MODULE@QUERY a line; blank lines and # comments are ignored
   --from DIR       a project: every module version its go.mod, go.sum (or go.work, its
@@ -36,7 +37,13 @@ reached, or failed with other than 404/410).";
 
 /// Flags of `goward mirror`.
 #[derive(Debug, Args)]
-#[command(after_long_help = AFTER_LONG_HELP)]
+#[command(
+    after_long_help = AFTER_LONG_HELP,
+    mut_arg("config", |a| a.help(
+        "TOML configuration file, as for serve (cache_dir, upstream, sumdb, policy, \
+         max_zip_size and the timeouts matter)"
+    ))
+)]
 pub struct MirrorArgs {
     /// Module queries: MODULE@latest, MODULE@vX.Y.Z or MODULE@RANGE.
     #[arg(value_name = "MODULE@QUERY")]
