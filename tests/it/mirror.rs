@@ -305,6 +305,30 @@ fn bad_list_line_is_a_usage_error_naming_the_line() {
         )
     );
     assert!(fake.request_log().is_empty(), "{:?}", fake.request_log());
+    // A bad go.sum line in a project, likewise.
+    let project = dir.path().join("app");
+    std::fs::create_dir(&project).expect("mkdir");
+    std::fs::write(
+        project.join("go.mod"),
+        "module example.com/app\n\nrequire example.com/a v1.0.0\n",
+    )
+    .expect("write go.mod");
+    std::fs::write(
+        project.join("go.sum"),
+        "example.com/a v1.0.0 h1:x=\nexample.com/a v1.0.0/go.mod\n",
+    )
+    .expect("write go.sum");
+    let project_arg = project.display().to_string();
+    let out = mirror(&fake, &vkey, dir.path(), &["--from", &project_arg]);
+    assert_eq!(exit_code(&out), Some(2), "{}", out.dump());
+    assert_eq!(
+        out.stderr.trim_end(),
+        format!(
+            "goward mirror: {}:2: not a go.sum line (want MODULE VERSION[/go.mod] h1:HASH)",
+            project.join("go.sum").display()
+        )
+    );
+    assert!(fake.request_log().is_empty(), "{:?}", fake.request_log());
     let out = mirror(&fake, &vkey, dir.path(), &[]);
     assert_eq!(exit_code(&out), Some(2), "{}", out.dump());
     assert_eq!(
