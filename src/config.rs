@@ -91,6 +91,12 @@ pub enum Command {
     ///
     /// Windows only; on Linux use contrib/goward.service. Exit status: 0 done, 2 error.
     Service(crate::winsvc::ServiceArgs),
+    /// Fill the cache for an air-gapped mirror: modules from arguments, --list files,
+    /// projects (--from) and toolchains, each fetched, verified and proven as serve does.
+    ///
+    /// Exit status: 0 everything proven or already held, 1 something refused (each named
+    /// with its reason), 2 usage, configuration, I/O or network error.
+    Mirror(crate::mirror::cli::MirrorArgs),
 }
 
 /// Log output formats.

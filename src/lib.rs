@@ -6,7 +6,7 @@
 //! hashes, a checksum-database proof from [`sumdb`]) → stores → serves
 //! through [`server`]. Only [`service`] sequences the stages, and only
 //! [`pipeline`] wires them together (online, or offline with no HTTP client
-//! at all) for `serve`, `verify-toolchain` and every other command.
+//! at all) for `serve`, `verify-toolchain`, `mirror` and every other command.
 //!
 //! Fail-closed by construction: each verification stage returns a proof
 //! token that only it can construct, and [`cache::Store`] accepts nothing
@@ -32,6 +32,7 @@ pub mod fuzzing;
 pub mod hostcheck;
 pub mod hygiene;
 pub mod metrics;
+pub mod mirror;
 pub mod module;
 pub mod out;
 pub mod pipeline;

@@ -38,6 +38,7 @@ fn main() -> ExitCode {
         Command::Sumdb(args) => goward::sumdb::cli::run(&args),
         Command::Doctor(args) => goward::doctor::run(&args),
         Command::Service(args) => goward::winsvc::run(&args, serve),
+        Command::Mirror(args) => goward::mirror::cli::run(&args),
     }
 }
 

@@ -183,10 +183,25 @@ fn tokenize(line: &str, lineno: usize) -> Result<Vec<Token>, ModError> {
     Ok(out)
 }
 
-/// Returns the path of the single `module` directive, checking that blocks
-/// are balanced on the way.
-fn module_directive(text: &str) -> Result<String, ModError> {
-    let mut found: Option<String> = None;
+/// One directive of a go.mod or go.work file: a line, or one entry of a
+/// `verb ( … )` block, with its verb and its words (quotes removed,
+/// comments dropped).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Directive {
+    /// 1-based line number.
+    pub line: usize,
+    /// `module`, `require`, `replace`, `toolchain`, `use`, …
+    pub verb: String,
+    /// The words after the verb (`=>` is a word of its own).
+    pub args: Vec<String>,
+}
+
+/// Every directive of a go.mod or go.work, checking that blocks are
+/// balanced: the lexical structure `x/mod/modfile` reads, without judging
+/// what each verb means (`goward mirror --from` reads `require`, `replace`,
+/// `toolchain` and `use` from it).
+pub fn directives(text: &str) -> Result<Vec<Directive>, ModError> {
+    let mut out = Vec::new();
     // The verb of the block we are in, if any.
     let mut block: Option<(String, usize)> = None;
     for (idx, line) in text.lines().enumerate() {
@@ -226,26 +241,23 @@ fn module_directive(text: &str) -> Result<String, ModError> {
             }
         }
         if let Some((verb, args)) = entry {
-            if args.iter().any(|t| !matches!(t, Token::Word(_))) {
-                return Err(ModError::Syntax {
-                    line: lineno,
-                    msg: "unexpected parenthesis".into(),
-                });
-            }
-            if verb == "module" {
-                if found.is_some() {
-                    return Err(ModError::RepeatedModule { line: lineno });
-                }
-                match args.as_slice() {
-                    [Token::Word(p)] => found = Some(p.clone()),
+            let mut words = Vec::with_capacity(args.len());
+            for t in args {
+                match t {
+                    Token::Word(w) => words.push(w.clone()),
                     _ => {
                         return Err(ModError::Syntax {
                             line: lineno,
-                            msg: "usage: module module/path".into(),
+                            msg: "unexpected parenthesis".into(),
                         });
                     }
                 }
             }
+            out.push(Directive {
+                line: lineno,
+                verb,
+                args: words,
+            });
         }
     }
     if let Some((_, line)) = block {
@@ -253,6 +265,29 @@ fn module_directive(text: &str) -> Result<String, ModError> {
             line,
             msg: "unterminated block".into(),
         });
+    }
+    Ok(out)
+}
+
+/// Returns the path of the single `module` directive.
+fn module_directive(text: &str) -> Result<String, ModError> {
+    let mut found: Option<String> = None;
+    for d in directives(text)? {
+        if d.verb != "module" {
+            continue;
+        }
+        if found.is_some() {
+            return Err(ModError::RepeatedModule { line: d.line });
+        }
+        match d.args.as_slice() {
+            [p] => found = Some(p.clone()),
+            _ => {
+                return Err(ModError::Syntax {
+                    line: d.line,
+                    msg: "usage: module module/path".into(),
+                });
+            }
+        }
     }
     found.ok_or(ModError::NoModule)
 }

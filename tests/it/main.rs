@@ -5,6 +5,7 @@ mod e2e_go;
 mod fills;
 mod fuzz_corpus;
 mod hygiene;
+mod mirror;
 mod offline;
 mod policy;
 mod request;

@@ -20,11 +20,11 @@ use crate::support::modzip::{ModZip, h1_mod};
 use crate::support::testlog::TestLog;
 use crate::support::{Goward, Trap, files_containing, files_under, run_goward};
 
-const DB_NAME: &str = "sum.toolchain.goward.test";
-const GO_VERSION: &str = "go1.99.1";
+pub(crate) const DB_NAME: &str = "sum.toolchain.goward.test";
+pub(crate) const GO_VERSION: &str = "go1.99.1";
 const MODULE: &str = "golang.org/toolchain";
 /// What the fake toolchain's `bin/go` prints.
-const MARKER: &str = "goward-toolchain-marker: fake go1.99.1";
+pub(crate) const MARKER: &str = "goward-toolchain-marker: fake go1.99.1";
 const TOOLCHAIN_GO_MOD: &str = "module golang.org/toolchain\n";
 
 /// Substrings of goward's refusals (src/verify/mod.rs `VerifyError`).
@@ -120,13 +120,13 @@ fn prepare_toolchain(zip: ModZip) -> Published {
 }
 
 /// A fake upstream with the fake release logged and served for each platform.
-struct World {
-    fake: FakeProxy,
-    vkey: String,
-    published: Vec<Published>,
+pub(crate) struct World {
+    pub(crate) fake: FakeProxy,
+    pub(crate) vkey: String,
+    pub(crate) published: Vec<Published>,
 }
 
-fn world(platforms: &[(&str, &str)]) -> World {
+pub(crate) fn world(platforms: &[(&str, &str)]) -> World {
     let fake = FakeProxy::start(TestLog::new(DB_NAME));
     let vkey = fake.with_log(|l| l.vkey());
     let mut published = Vec::new();
@@ -150,7 +150,7 @@ fn world(platforms: &[(&str, &str)]) -> World {
 }
 
 impl World {
-    fn toolchain(&self, goos: &str, goarch: &str) -> &Published {
+    pub(crate) fn toolchain(&self, goos: &str, goarch: &str) -> &Published {
         let v = module_version(goos, goarch);
         self.published
             .iter()
@@ -177,7 +177,7 @@ impl World {
 }
 
 /// The host's GOOS and GOARCH, as the go command sees them.
-fn host_platform() -> (String, String) {
+pub(crate) fn host_platform() -> (String, String) {
     let env = GoEnv::new("off", "off");
     let out = env.go(&["env", "GOOS", "GOARCH"]);
     out.assert_success();
@@ -189,7 +189,7 @@ fn host_platform() -> (String, String) {
 }
 
 /// A go environment with an empty main module that asks for `GOTOOLCHAIN=go1.99.1`.
-fn switch_env(goward: &Goward, vkey: &str) -> GoEnv {
+pub(crate) fn switch_env(goward: &Goward, vkey: &str) -> GoEnv {
     // The go command requires a checksum database for toolchains (cmd/go modfetch/sumdb.go
     // useSumDB); its lookups go through goward's /sumdb/ endpoints.
     let mut env = GoEnv::new(goward.url(), vkey);
@@ -199,7 +199,7 @@ fn switch_env(goward: &Goward, vkey: &str) -> GoEnv {
 }
 
 /// The module cache holds read-only directories; make them removable.
-fn make_writable(dir: &Path) {
+pub(crate) fn make_writable(dir: &Path) {
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
         #[cfg(unix)]
