@@ -390,6 +390,7 @@ impl Service {
                     .clone(),
             },
             upstream: self.upstreams.describe(),
+            upstreams: crate::status::upstreams(),
             artifacts_in_memory: self.artifacts.entry_count(),
             cache_hits,
             cache_misses,

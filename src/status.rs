@@ -128,6 +128,69 @@ pub fn refused(path: &str, status: u16, reason: &str, message: &str) {
     });
 }
 
+/// One upstream (by origin) as the page shows it.
+#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+pub struct UpstreamHealth {
+    /// `scheme://host:port`.
+    pub origin: String,
+    /// Answers with a body (200).
+    pub ok: u64,
+    /// 404/410 answers (the go command's probes make many; not a fault).
+    pub not_found: u64,
+    /// Failures: connection, timeout, other statuses.
+    pub errors: u64,
+    /// Milliseconds to the last answer's head.
+    pub last_ms: u64,
+    /// Unix seconds of the last 200 or 404/410.
+    pub last_answer: Option<u64>,
+    /// Unix seconds and text of the last failure.
+    pub last_error: Option<(u64, String)>,
+}
+
+/// Origins tracked; more than a proxy list ever names.
+const MAX_UPSTREAMS: usize = 32;
+
+static UPSTREAMS: Mutex<Vec<UpstreamHealth>> = Mutex::new(Vec::new());
+
+/// Records one upstream answer: `Ok(found)` (200, or 404/410 when false)
+/// or the failure's text.
+pub fn upstream(origin: &str, result: Result<bool, String>, ms: u64) {
+    let now = unix_now();
+    let mut all = UPSTREAMS.lock().unwrap_or_else(|e| e.into_inner());
+    let i = match all.iter().position(|u| u.origin == origin) {
+        Some(i) => i,
+        None if all.len() < MAX_UPSTREAMS => {
+            all.push(UpstreamHealth {
+                origin: origin.to_owned(),
+                ..UpstreamHealth::default()
+            });
+            all.len().saturating_sub(1)
+        }
+        None => return,
+    };
+    let Some(u) = all.get_mut(i) else { return };
+    u.last_ms = ms;
+    match result {
+        Ok(true) => {
+            u.ok = u.ok.saturating_add(1);
+            u.last_answer = Some(now);
+        }
+        Ok(false) => {
+            u.not_found = u.not_found.saturating_add(1);
+            u.last_answer = Some(now);
+        }
+        Err(e) => {
+            u.errors = u.errors.saturating_add(1);
+            u.last_error = Some((now, e));
+        }
+    }
+}
+
+/// Every upstream seen since start.
+pub fn upstreams() -> Vec<UpstreamHealth> {
+    UPSTREAMS.lock().unwrap_or_else(|e| e.into_inner()).clone()
+}
+
 /// Counts a cache lookup for the hit rate.
 pub fn cache(hit: bool) {
     let mut a = activity();
@@ -180,6 +243,8 @@ pub struct Status {
     pub policy: PolicyStatus,
     /// Upstream proxies (credentials redacted).
     pub upstream: String,
+    /// Each upstream origin asked since start, with its answers and failures.
+    pub upstreams: Vec<UpstreamHealth>,
     /// Artifacts known to this process (served or proven since start).
     pub artifacts_in_memory: u64,
     /// Cache hits since start.
@@ -344,6 +409,35 @@ table{{border-collapse:collapse;margin:.5em 0 1.5em}}td,th{{border:1px solid #cc
         s.cache_misses,
         esc(&s.upstream)
     );
+    p.push_str("<h2>Upstreams</h2>");
+    if s.upstreams.is_empty() {
+        p.push_str("<p id=\"upstreams\">None asked since start.</p>");
+    } else {
+        p.push_str("<table id=\"upstreams\"><tr><th>upstream</th><th>answers</th><th>not found</th><th>failures</th><th>last answer</th><th>last failure</th></tr>");
+        for u in &s.upstreams {
+            let last = u.last_answer.map_or_else(
+                || "never".to_owned(),
+                |t| format!("{} ago ({} ms)", duration(now.saturating_sub(t)), u.last_ms),
+            );
+            let failure = match &u.last_error {
+                Some((t, e)) => format!(
+                    r#"<span class="bad">{} ago</span>: {}"#,
+                    duration(now.saturating_sub(*t)),
+                    esc(e)
+                ),
+                None => r#"<span class="ok">none</span>"#.to_owned(),
+            };
+            let _ = write!(
+                p,
+                "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{last}</td><td>{failure}</td></tr>",
+                esc(&u.origin),
+                u.ok,
+                u.not_found,
+                u.errors
+            );
+        }
+        p.push_str("</table>");
+    }
     let _ = write!(
         p,
         "<h2>Requests and refusals, last hour</h2>{}",
@@ -406,6 +500,15 @@ mod tests {
                 last_reload_error: None,
             },
             upstream: "https://proxy.golang.org".into(),
+            upstreams: vec![UpstreamHealth {
+                origin: "https://proxy.golang.org".into(),
+                ok: 3,
+                not_found: 1,
+                errors: 1,
+                last_ms: 42,
+                last_answer: Some(1),
+                last_error: Some((2, "connection refused <x>".into())),
+            }],
             artifacts_in_memory: 1,
             cache_hits: 3,
             cache_misses: 1,
@@ -431,5 +534,23 @@ mod tests {
         assert!(page.contains("&lt;embedded default policy&gt;"), "{page}");
         assert!(page.contains("75.0 %"), "{page}");
         assert_eq!(page.matches("class=\"ref\"").count(), 1, "{page}");
+        assert!(
+            page.contains(
+                "<td><code>https://proxy.golang.org</code></td><td>3</td><td>1</td><td>1</td>"
+            ),
+            "{page}"
+        );
+        assert!(page.contains("connection refused &lt;x&gt;"), "{page}");
+    }
+
+    #[test]
+    fn upstream_health_counts_answers_and_failures_per_origin() {
+        let o = "http://upstream-health.test:1";
+        upstream(o, Ok(true), 5);
+        upstream(o, Ok(false), 6);
+        upstream(o, Err("timed out".into()), 7);
+        let u = upstreams().into_iter().find(|u| u.origin == o).unwrap();
+        assert_eq!((u.ok, u.not_found, u.errors, u.last_ms), (1, 1, 1, 7));
+        assert_eq!(u.last_error.map(|(_, e)| e).as_deref(), Some("timed out"));
     }
 }

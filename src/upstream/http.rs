@@ -321,8 +321,19 @@ impl Upstream for HttpUpstream {
                 Err(e) if e.is_not_found() => "not_found",
                 Err(_) => "error",
             };
+            let elapsed = started.elapsed();
             metrics::histogram!("goward_upstream_seconds", "upstream" => self.origin.clone(), "outcome" => outcome)
-                .record(started.elapsed().as_secs_f64());
+                .record(elapsed.as_secs_f64());
+            let seen = match &r {
+                Ok(_) => Ok(true),
+                Err(e) if e.is_not_found() => Ok(false),
+                Err(e) => Err(e.to_string()),
+            };
+            crate::status::upstream(
+                &self.origin,
+                seen,
+                u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
+            );
             r
         })
     }

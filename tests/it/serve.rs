@@ -546,6 +546,17 @@ fn operator_page_and_status_json_show_health_and_refusals() {
     let total = |k: &str| minutes.iter().filter_map(|m| m[k].as_u64()).sum::<u64>();
     assert!(total("requests") >= 3, "{s:#}");
     assert_eq!(total("refusals"), 1, "{s:#}");
+    // The upstream's health: its origin, answers counted, no failure.
+    let origin = w.fake.url();
+    let up = s["upstreams"]
+        .as_array()
+        .and_then(|all| {
+            all.iter()
+                .find(|u| u["origin"] == origin.trim_end_matches('/'))
+        })
+        .unwrap_or_else(|| panic!("no upstream {origin} in {s:#}"));
+    assert!(up["ok"].as_u64() >= Some(2), "{s:#}");
+    assert_eq!(up["errors"], 0, "{s:#}");
 
     let metrics = w.metrics();
     assert_eq!(
@@ -591,6 +602,7 @@ fn operator_page_and_status_json_show_health_and_refusals() {
         "<table id=\"sumdbs\">",
         DB,
         "<table id=\"refusals\">",
+        "<table id=\"upstreams\">",
         "hash_mismatch",
         "<svg",
         "class=\"ref\"",
