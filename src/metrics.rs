@@ -220,6 +220,50 @@ fn register_from_start() {
     metrics::gauge!("goward_fills_waiting").set(0.0);
 }
 
+/// What a request's handling noted for its access-log line: whether the
+/// cache answered (`Some(true)`), had to fill (`Some(false)`), or was not
+/// asked (`None`). Set through [`note_cache`] from the service, which runs
+/// inside [`RequestNotes::scope`] in the request's task.
+#[derive(Debug, Default)]
+pub struct RequestNotes {
+    /// 0 not asked, 1 hit, 2 miss (the last lookup wins).
+    cache: std::sync::atomic::AtomicU8,
+}
+
+tokio::task_local! {
+    static NOTES: std::sync::Arc<RequestNotes>;
+}
+
+impl RequestNotes {
+    /// Runs `fut` with `notes` as the current request's notes.
+    pub async fn scope<F: std::future::Future>(
+        notes: std::sync::Arc<RequestNotes>,
+        fut: F,
+    ) -> F::Output {
+        NOTES.scope(notes, fut).await
+    }
+
+    /// `hit`, `miss`, or `None` if the cache was not asked.
+    pub fn cache(&self) -> Option<&'static str> {
+        match self.cache.load(std::sync::atomic::Ordering::Relaxed) {
+            1 => Some("hit"),
+            2 => Some("miss"),
+            _ => None,
+        }
+    }
+}
+
+/// Notes a cache lookup for the access log of the request being handled
+/// (no-op outside one).
+pub fn note_cache(hit: bool) {
+    let _ = NOTES.try_with(|n| {
+        n.cache.store(
+            if hit { 1 } else { 2 },
+            std::sync::atomic::Ordering::Relaxed,
+        )
+    });
+}
+
 /// How a response body ended, for the access log.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BodyEnd {

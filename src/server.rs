@@ -715,6 +715,7 @@ async fn handle(
         _ => {}
     }
     let started = std::time::Instant::now();
+    let notes = Arc::new(crate::metrics::RequestNotes::default());
     let (endpoint, result) = match request::parse(path, &app.sumdb_names) {
         Ok(req) => {
             let policy = app.service.policy();
@@ -722,7 +723,14 @@ async fn handle(
                 policy.policy().admits(m, v, who.as_deref())
             });
             match admitted {
-                Ok(()) => (req.endpoint(), dispatch(&app, req, &headers).await),
+                Ok(()) => (
+                    req.endpoint(),
+                    crate::metrics::RequestNotes::scope(
+                        notes.clone(),
+                        dispatch(&app, req, &headers),
+                    )
+                    .await,
+                ),
                 Err(denial) => (
                     req.endpoint(),
                     Err(Arc::new(ProxyError::AccessDenied(denial))),
@@ -758,6 +766,7 @@ async fn handle(
     // silences it.
     let path = path.to_owned();
     let user = who.map(|w| w.name.clone());
+    let cache = notes.cache();
     let log = Box::new(move |end: crate::metrics::BodyEnd| {
         drop(in_flight);
         tracing::info!(
@@ -766,6 +775,7 @@ async fn handle(
             path = path.as_str(),
             status,
             user,
+            cache,
             bytes = end.bytes,
             complete = end.complete,
             ttfb_ms = end.first_byte.as_millis() as u64,

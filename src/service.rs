@@ -226,7 +226,9 @@ pub struct Service {
     limits: ServiceLimits,
     artifacts: moka::future::Cache<ArtifactKey, Arc<StoredArtifact>>,
     /// Fills in progress, shared by every request that needs them.
-    fills: Flights<FillKey, Arc<StoredArtifact>>,
+    /// Each run's artifact, and whether the store already held it (a cache
+    /// hit) rather than fetching it.
+    fills: Flights<FillKey, (Arc<StoredArtifact>, bool)>,
     /// Bounds concurrent fills ([`ServiceLimits::max_fills`]).
     fill_slots: tokio::sync::Semaphore,
     /// Spool space for zips in flight, in KiB ([`ServiceLimits::spool_budget`]).
@@ -274,6 +276,7 @@ impl Drop for Gauge {
 /// Counts a cache lookup.
 fn cache_metric(endpoint: &'static str, hit: bool) {
     crate::status::cache(hit);
+    crate::metrics::note_cache(hit);
     let result = if hit { "hit" } else { "miss" };
     metrics::counter!("goward_cache_total", "endpoint" => endpoint, "result" => result)
         .increment(1);
@@ -1151,11 +1154,16 @@ impl Service {
             }
             None => {
                 let (svc, mv, pol, d) = (self.clone(), mv.clone(), pol.clone(), d.clone());
-                self.fills
+                let (meta, hit) = self
+                    .fills
                     .join(FillKey::Load(kind, mv.clone()), move || async move {
                         svc.load_or_fill(kind, endpoint, &mv, &pol, &d).await
                     })
-                    .await?
+                    .await?;
+                // Counted once per run (in `load_or_fill`); every joined
+                // request's access line says what its run did.
+                crate::metrics::note_cache(hit);
+                meta
             }
         };
         let meta = match self.satisfies(&meta, pol, d) {
@@ -1165,16 +1173,17 @@ impl Service {
                     "cached copy lacks a proof the policy now requires ({why}); proving it again");
                 self.artifacts.invalidate(&key).await;
                 let (svc, mv2, pol2, d2) = (self.clone(), mv.clone(), pol.clone(), d.clone());
-                let fresh = self
+                let (fresh, _) = self
                     .fills
                     .join(FillKey::Reprove(kind, mv.clone()), move || async move {
                         let fresh = Arc::new(svc.fill(kind, &mv2, &pol2, &d2).await?);
                         if svc.satisfies(&fresh, &pol2, &d2).is_ok() {
                             svc.artifacts.insert((kind, mv2), fresh.clone()).await;
                         }
-                        Ok(fresh)
+                        Ok((fresh, false))
                     })
                     .await?;
+                crate::metrics::note_cache(false);
                 // Joined runs may have started under another policy: check
                 // the result against this request's decision.
                 self.satisfies(&fresh, pol, d)
@@ -1205,7 +1214,7 @@ impl Service {
         mv: &ModuleVersion,
         pol: &Arc<ActivePolicy>,
         d: &Decision,
-    ) -> Result<Arc<StoredArtifact>, Failure> {
+    ) -> Result<(Arc<StoredArtifact>, bool), Failure> {
         let id = RecordId::new(kind, mv.module.as_str(), mv.version());
         let stored = match self
             .store
@@ -1216,6 +1225,7 @@ impl Service {
             Some(meta) => self.recheck_loaded(mv, meta, pol).await?,
             None => None,
         };
+        let hit = stored.is_some();
         let meta = match stored {
             Some(meta) => {
                 cache_metric(endpoint, true);
@@ -1231,7 +1241,7 @@ impl Service {
         self.artifacts
             .insert((kind, mv.clone()), meta.clone())
             .await;
-        Ok(meta)
+        Ok((meta, hit))
     }
 
     /// Fetch → verify → store, in one of the [`ServiceLimits::max_fills`]

@@ -1270,3 +1270,29 @@ fn shutdown_stops_waiting_for_a_stalled_client_after_the_drain_timeout() {
     );
     drop(held);
 }
+
+/// The access log says whether the cache answered: the first `.mod` is a miss (filled from
+/// upstream), the second a hit.
+#[test]
+fn access_log_names_cache_hits_and_misses() {
+    let w = world();
+    for _ in 0..2 {
+        assert_eq!(w.get(&w.p.mod_path(), &[]).status, 200);
+    }
+    let path = format!("path=\"{}\"", w.p.mod_path());
+    let lines = || -> Vec<String> {
+        w.g.stderr()
+            .lines()
+            .filter(|l| l.contains("goward::access") && l.contains(&path))
+            .map(str::to_owned)
+            .collect()
+    };
+    crate::support::wait_until(
+        "both access lines",
+        std::time::Duration::from_secs(30),
+        || lines().len() == 2,
+    );
+    let got = lines();
+    assert!(got[0].contains("cache=\"miss\""), "{got:?}");
+    assert!(got[1].contains("cache=\"hit\""), "{got:?}");
+}
