@@ -81,6 +81,9 @@ pub enum Command {
     ///
     /// Exit status: 0 nothing worse than info, 1 a warning or an error, 2 usage.
     Doctor(crate::doctor::DoctorArgs),
+    /// Carry the cache to an air-gapped network: `export --out DIR|FILE.tar` on the
+    /// connected side, `import DIR|FILE.tar` on the inside (re-proves everything first).
+    Bundle(crate::bundle::cli::BundleArgs),
     /// Install, remove, start or stop goward as a Windows service.
     ///
     /// Windows only; on Linux use contrib/goward.service. Exit status: 0 done, 2 error.

@@ -20,6 +20,7 @@
 #![deny(unsafe_code)]
 
 pub mod audit;
+pub mod bundle;
 pub mod cache;
 pub mod config;
 pub mod dirhash;

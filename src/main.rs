@@ -36,6 +36,7 @@ fn main() -> ExitCode {
         Command::Sumdb(args) => goward::sumdb::cli::run(&args),
         Command::Doctor(args) => goward::doctor::run(&args),
         Command::Service(args) => goward::winsvc::run(&args, serve),
+        Command::Bundle(args) => goward::bundle::cli::run(&args),
     }
 }
 

@@ -104,3 +104,44 @@ pub fn build(config: &Config) -> Result<Pipeline, StartError> {
         sweep,
     })
 }
+
+/// A pipeline over `store` whose only upstream is the `GOPROXY` tree at
+/// `dir`, with every checksum database reached through that tree only (no
+/// direct URL): `bundle import` proves a bundle with it, through the same
+/// [`Service`], checksum-database client and policy as `serve`.
+pub fn build_over_tree(
+    config: &Config,
+    store: Arc<dyn Store>,
+    dir: &std::path::Path,
+) -> Result<Arc<Service>, StartError> {
+    let network = Network::new(UpstreamMode::Online, &config.fetch)?;
+    let url = reqwest::Url::from_directory_path(dir).map_err(|()| {
+        StartError::Upstream(crate::upstream::UpstreamConfigError::FileNotPath {
+            entry: dir.display().to_string(),
+        })
+    })?;
+    let upstreams = Arc::new(network.proxy_list(url.as_str(), &|_| Ok(None))?);
+    let mut sumdbs = Vec::with_capacity(config.sumdbs.len());
+    for spec in &config.sumdbs {
+        let spec = crate::sumdb::SumdbSpec {
+            url: None,
+            ..spec.clone()
+        };
+        sumdbs.push(Arc::new(SumdbClient::new(
+            &spec,
+            upstreams.clone(),
+            Arc::new(crate::upstream::OfflineUpstream),
+            store.clone(),
+            SumdbLimits::default(),
+        )?));
+    }
+    let mut limits = ServiceLimits::default();
+    limits.zip.max_zip_file = config.max_zip_size;
+    limits.max_fills = config.max_fills;
+    limits.spool_budget = config.spool_budget;
+    let mut service = Service::new(network.clone(), upstreams, store, sumdbs, limits);
+    if let Some(path) = &config.policy {
+        service = service.with_policy(crate::service::load_policy(path, &network)?, None);
+    }
+    Ok(Arc::new(service))
+}

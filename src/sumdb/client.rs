@@ -742,9 +742,41 @@ impl SumdbClient {
         Ok(self.prove_with_body(path, version).await?.0.clone())
     }
 
-    /// The raw lookup response, served to clients only once proven.
+    /// The lookup response served to clients: `<id>\n<record>\n` followed by
+    /// the *current* trusted head's signed note. The note signs the tree, not
+    /// the record, so a record proven at an older head is re-proven at the
+    /// current one from stored tiles first; stored lookup bytes are never
+    /// passed through. Offline serving and `bundle export` both answer with
+    /// this, so a bundle's lookups all verify at one tree size.
     pub async fn lookup(&self, path: &str, version: &str) -> Result<Bytes, Arc<SumdbError>> {
-        Ok(self.prove_with_body(path, version).await?.1.clone())
+        let proven = self.prove_with_body(path, version).await?;
+        let rec = &proven.0;
+        let head = self.snapshot();
+        if head.tree != rec.tree {
+            let leaf = self
+                .read_hashes(&head.tree, &[tlog::stored_hash_index(0, rec.id)])
+                .await?;
+            if leaf.first() != Some(&tlog::record_hash(rec.text.as_bytes())) {
+                return Err(Arc::new(SumdbError::RecordNotProven {
+                    db: self.name.clone(),
+                    path: path.to_owned(),
+                    version: version.to_owned(),
+                    id: rec.id,
+                    tree_n: head.tree.n,
+                }));
+            }
+        }
+        let mut body = tlog::format_record(rec.id, rec.text.as_bytes())
+            .map_err(tlog_err(&self.name, "proven record"))?;
+        body.extend_from_slice(&head.note);
+        self.check_trusted()?;
+        Ok(Bytes::from(body))
+    }
+
+    /// The trusted head's size and signed note (what `bundle export` ships).
+    pub fn head(&self) -> (Tree, Bytes) {
+        let h = self.snapshot();
+        (h.tree, h.note)
     }
 
     async fn prove_with_body(
