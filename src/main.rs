@@ -59,6 +59,14 @@ fn init_logging(format: LogFormat, level: &str) {
 fn serve(args: &ServeArgs, hooks: ServeHooks) -> anyhow::Result<()> {
     let config = Config::load(args)?;
     init_logging(config.log_format, &config.log_level);
+    // A bundle import killed mid-commit is completed before anything is served.
+    if let Some(r) = goward::bundle::import::recover(&config)? {
+        tracing::warn!(
+            imported = r.imported.len(),
+            refused = ?r.refused,
+            "completed an interrupted bundle import"
+        );
+    }
     if let Some(path) = &config.audit_log {
         goward::audit::open(path)?;
     }

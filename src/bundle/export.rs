@@ -60,8 +60,15 @@ impl Out {
         Ok(p)
     }
 
+    /// Whether the previous export carried this module file with these bytes.
+    /// Only module files (`.zip`, `.mod`, `.info`: the bulk) are left out of
+    /// an incremental bundle; the checksum-database pieces are always
+    /// shipped whole (a few KiB each), so the importer re-proves from the
+    /// bundle alone, and lists are the new ones.
     fn already_shipped(&self, path: &str, sha256: &str) -> bool {
-        self.prev.get(path).is_some_and(|s| s == sha256)
+        let bulk = [".zip", ".mod", ".info"].iter().any(|e| path.ends_with(e))
+            && !path.starts_with("sumdb/");
+        bulk && self.prev.get(path).is_some_and(|s| s == sha256)
     }
 
     /// Writes `bytes` at `path` unless the previous export had the same; returns whether written.

@@ -81,9 +81,11 @@ fn import_root(config: &Config) -> PathBuf {
 
 /// Imports a bundle into the cache `config` names.
 pub fn import(config: &Config, opts: &ImportOptions) -> Result<ImportReport, BundleError> {
-    recover(config)?;
     let root = import_root(config);
     std::fs::create_dir_all(&root).map_err(io_err("create directory", &root))?;
+    // One import at a time per cache; held until this one is done.
+    let _lock = lock(&root, true)?;
+    recover_locked(config)?;
     let id = format!(
         "{}-{}",
         std::process::id(),
@@ -189,11 +191,43 @@ fn import_in(
 
 /// Rolls a leftover journal forward (re-proving everything from the staged
 /// tree) and removes staging that never reached its commit.
+///
+/// Skipped (`None`) while an import holds the lock: that import finishes or
+/// recovers its own work.
 pub fn recover(config: &Config) -> Result<Option<ImportReport>, BundleError> {
     let root = import_root(config);
     if !root.is_dir() {
         return Ok(None);
     }
+    let Some(_lock) = lock(&root, false)? else {
+        return Ok(None);
+    };
+    recover_locked(config)
+}
+
+/// Takes the import lock of `root` (`wait`: block until it is free;
+/// otherwise `None` when another process holds it).
+fn lock(root: &Path, wait: bool) -> Result<Option<std::fs::File>, BundleError> {
+    let p = root.join("LOCK");
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&p)
+        .map_err(io_err("open", &p))?;
+    if wait {
+        f.lock().map_err(io_err("lock", &p))?;
+        return Ok(Some(f));
+    }
+    match f.try_lock() {
+        Ok(()) => Ok(Some(f)),
+        Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+        Err(std::fs::TryLockError::Error(e)) => Err(io_err("lock", &p)(e)),
+    }
+}
+
+fn recover_locked(config: &Config) -> Result<Option<ImportReport>, BundleError> {
+    let root = import_root(config);
     let jpath = root.join(JOURNAL);
     let mut report = None;
     if jpath.exists() {
@@ -417,9 +451,18 @@ async fn prove_one(
     files: &BTreeSet<&str>,
 ) -> Result<(), String> {
     let what = format!("{}@{}", e.path, e.version);
+    // Service errors mostly name the version already.
+    let named = |err: &dyn std::fmt::Display| {
+        let s = err.to_string();
+        if s.starts_with(&what) {
+            s
+        } else {
+            format!("{what}: {s}")
+        }
+    };
     let mv = ModulePath::new(&e.path)
         .and_then(|p| ModuleVersion::new(p, &e.version))
-        .map_err(|err| format!("{what}: {err}"))?;
+        .map_err(|err| named(&err))?;
     let base = format!("{}/@v/{}", mv.module.escaped(), mv.escaped_version());
     let has = |ext: &str| files.contains(format!("{base}.{ext}").as_str());
     if !has("mod") && !has("zip") {
@@ -428,22 +471,13 @@ async fn prove_one(
         ));
     }
     if has("mod") {
-        service
-            .go_mod(&mv)
-            .await
-            .map_err(|err| format!("{what}: {err}"))?;
+        service.go_mod(&mv).await.map_err(|err| named(&err))?;
     }
     if has("zip") {
-        service
-            .zip(&mv)
-            .await
-            .map_err(|err| format!("{what}: {err}"))?;
+        service.zip(&mv).await.map_err(|err| named(&err))?;
     }
     if has("info") {
-        service
-            .info(&mv)
-            .await
-            .map_err(|err| format!("{what}: {err}"))?;
+        service.info(&mv).await.map_err(|err| named(&err))?;
     }
     Ok(())
 }

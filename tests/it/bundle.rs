@@ -239,3 +239,317 @@ fn export_import_then_go_builds_offline_and_from_the_export_directly() {
     build_and_run(&app(g.url(), &x.vkey, &mods), &mods);
     trap.assert_untouched();
 }
+
+/// Copies a bundle directory.
+fn copy_dir(from: &Path, to: &Path) {
+    for f in files_under(from) {
+        let rel = f.strip_prefix(from).unwrap();
+        let dest = to.join(rel);
+        std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+        std::fs::copy(&f, &dest).unwrap();
+    }
+}
+
+/// Makes the manifest tell the truth about `rel` again (so the content checks, not the
+/// manifest check, must catch a change).
+fn reseal(bundle: &Path, rel: &str) {
+    use sha2::Digest as _;
+    let mpath = bundle.join("goward-bundle.json");
+    let mut m: serde_json::Value = serde_json::from_slice(&std::fs::read(&mpath).unwrap()).unwrap();
+    let bytes = std::fs::read(bundle.join(rel)).unwrap();
+    let sha: String = sha2::Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let files = m["files"].as_array_mut().unwrap();
+    let entry = files
+        .iter_mut()
+        .find(|f| f["path"] == rel)
+        .unwrap_or_else(|| panic!("{rel} is not in the manifest"));
+    entry["sha256"] = sha.into();
+    entry["size"] = bytes.len().into();
+    std::fs::write(&mpath, serde_json::to_vec_pretty(&m).unwrap()).unwrap();
+}
+
+fn flip(path: &Path, at: usize) {
+    let mut b = std::fs::read(path).unwrap();
+    let i = at.min(b.len() - 1);
+    b[i] ^= 0x20;
+    std::fs::write(path, b).unwrap();
+}
+
+/// Imports a bundle into a fresh cache: it must be refused with `reason` (one of the listed
+/// refusals), exit 1, and land nothing.
+#[track_caller]
+fn assert_refused(bundle: &Path, vkey: &str, reason: &str) {
+    let inside = tempfile::tempdir().expect("temp dir");
+    let out = import(inside.path(), vkey, bundle, &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", out.dump());
+    // A reason ending in "…" is a prefix (the rest names a temp path or a digest).
+    let want = format!("goward: refused: {reason}");
+    let matches = |l: &str| match want.strip_suffix('…') {
+        Some(prefix) => l.starts_with(prefix),
+        None => l == want,
+    };
+    assert!(
+        out.stderr.lines().any(matches),
+        "expected the refusal {reason:?}\n{}",
+        out.dump()
+    );
+    assert!(
+        out.stderr.contains("goward: nothing was imported"),
+        "{}",
+        out.dump()
+    );
+    assert_eq!(
+        landed(inside.path()),
+        Vec::<PathBuf>::new(),
+        "something landed"
+    );
+}
+
+/// Each tampering is refused with its reason and nothing is imported.
+#[test]
+fn tampered_bundles_are_refused_and_nothing_lands() {
+    let x = exported();
+    let work = tempfile::tempdir().expect("temp dir");
+    let case = |name: &str| {
+        let b = work.path().join(name);
+        copy_dir(&x.bundle, &b);
+        b
+    };
+    let zip = "example.com/air/@v/v1.0.0.zip";
+
+    // A flipped byte in a zip whose manifest entry was updated to match.
+    let b = case("zip");
+    flip(&b.join(zip), 60);
+    reseal(&b, zip);
+    assert_refused(
+        &b,
+        &x.vkey,
+        "example.com/air@v1.0.0: invalid zip: example.com/air@v1.0.0/air.go: zip: checksum error",
+    );
+
+    // An edited go.mod.
+    let b = case("mod");
+    let m = "example.com/gap/@v/v1.2.0.mod";
+    std::fs::write(b.join(m), "module example.com/gap\n\ngo 1.22\n").unwrap();
+    reseal(&b, m);
+    assert_refused(
+        &b,
+        &x.vkey,
+        "example.com/gap@v1.2.0: verifying example.com/gap@v1.2.0: go.mod hash mismatch for example.com/gap@v1.2.0: downloaded h1:JoJ34xVj4vVfkPUxI29eShOe07l5T+Un5pFvU+PTNF8=, checksum database sum.goward.test record 301 says h1:JhLU3ARQZ35P6/MaP5wQ9iCZ7qUVaNxh4/8NEOeAEPQ=",
+    );
+
+    // A manifest that lies about a file.
+    let b = case("lie");
+    flip(&b.join(zip), 60);
+    assert_refused(
+        &b,
+        &x.vkey,
+        "example.com/air/@v/v1.0.0.zip: the manifest says 399 bytes, sha256 …",
+    );
+
+    // A file the manifest does not list.
+    let b = case("extra");
+    std::fs::write(b.join("example.com/air/@v/v9.9.9.info"), "{}").unwrap();
+    assert_refused(
+        &b,
+        &x.vkey,
+        "example.com/air/@v/v9.9.9.info: not listed in the manifest",
+    );
+
+    // An altered tile.
+    let b = case("tile");
+    let t = format!("sumdb/{DB}/tile/8/0/001.p/53");
+    flip(&b.join(&t), 100);
+    reseal(&b, &t);
+    assert_refused(
+        &b,
+        &x.vkey,
+        "example.com/air@v1.0.0: verifying example.com/air@v1.0.0: checksum database sum.goward.test: downloaded inconsistent tile: downloaded inconsistent tile: tiles tile/8/1/000.p/1, tile/8/0/001.p/53 do not hash to the signed root of the tree of size 309",
+    );
+
+    // A lookup from another tree signed with the same key.
+    let b = case("lookup");
+    let mut other = TestLog::with_signer(DB, &x._fake.with_log(|l| l.skey()));
+    other.add_record(
+        "example.com/evil",
+        "v0.0.1",
+        "example.com/evil v0.0.1 h1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n",
+    );
+    other.add_fillers(299);
+    let air = &x.mods[0];
+    other.add_module(&air.path, &air.version, &air.zip_h1, &air.mod_h1);
+    let l = format!("sumdb/{DB}/lookup/example.com/air@v1.0.0");
+    std::fs::write(b.join(&l), other.lookup("example.com/air@v1.0.0").unwrap()).unwrap();
+    reseal(&b, &l);
+    assert_refused(
+        &b,
+        &x.vkey,
+        "example.com/air@v1.0.0: verifying example.com/air@v1.0.0: SECURITY ERROR: checksum database sum.goward.test served tree 301 that is inconsistent with the tree 309 goward trusted; all use of sum.goward.test is stopped",
+    );
+
+    // The inside trusts another key for the same database name.
+    let (_, wrong) = crate::support::note_keypair(DB, [7; 32]);
+    assert_refused(
+        &x.bundle,
+        &wrong,
+        "sumdb/sum.goward.test/latest: the bundle's head does not verify with the configured key of sum.goward.test: note has no verifiable signatures: want a signature by sum.goward.test+1da2ed41, found sum.goward.test+c069ffe1",
+    );
+
+    // A truncated tar.
+    let tar = work.path().join("b.tar");
+    export(&x.outside, &x.vkey, &tar, &[]).assert_success();
+    let len = std::fs::metadata(&tar).unwrap().len();
+    let f = std::fs::OpenOptions::new().write(true).open(&tar).unwrap();
+    f.set_len(len / 2).unwrap();
+    let reason = format!(
+        "bundle {} is truncated or damaged: failed to read entire block",
+        tar.display()
+    );
+    assert_refused(&tar, &x.vkey, &reason);
+}
+
+/// Fills `cache` through an online goward with plain HTTP requests (no go command).
+fn fill_by_http(cache: &Path, fake: &FakeProxy, vkey: &str, mods: &[&Published]) {
+    let g = Goward::start_in(cache, &fake.url(), vkey, &[]);
+    for p in mods {
+        for path in [p.mod_path(), p.zip_path(), p.info_path()] {
+            let r = g.get(&path);
+            assert_eq!(r.status, 200, "GET {path}: {}", r.text());
+        }
+    }
+}
+
+/// Export A, import; add versions outside, export `--since A`, import: a go client that
+/// trusted A's head verifies B's. Importing A again is a rollback; a bundle from a forked log
+/// signed with the same key is a fork: both are SECURITY ERRORs and land nothing.
+#[test]
+fn incremental_bundles_extend_what_the_inside_trusts() {
+    let x = exported();
+    let mods_a: Vec<&Published> = x.mods.iter().collect();
+    let inside = tempfile::tempdir().expect("temp dir");
+    import(inside.path(), &x.vkey, &x.bundle, &[]).assert_success();
+    let trap = Trap::new();
+    // An inside client builds with A and keeps its view of the log (GOPATH).
+    let env = {
+        let g = offline_goward(inside.path(), &trap, &x.vkey);
+        let env = app(g.url(), &x.vkey, &mods_a);
+        build_and_run(&env, &mods_a);
+        env
+    };
+
+    // Outside: a new module and more records, then an incremental export.
+    let newer = publish(&x._fake, "example.com/news", "v1.0.0", "New");
+    x._fake.with_log(|l| l.add_fillers(20));
+    let all: Vec<&Published> = x.mods.iter().chain([&newer]).collect();
+    fill_by_http(&x.outside, &x._fake, &x.vkey, &[&newer]);
+    let b = x._dir.path().join("bundle-b");
+    export(
+        &x.outside,
+        &x.vkey,
+        &b,
+        &[
+            "--since",
+            x.bundle.join("goward-bundle.json").to_str().unwrap(),
+        ],
+    )
+    .assert_success();
+    assert!(b.join("example.com/news/@v/v1.0.0.zip").is_file());
+    assert!(
+        !b.join("example.com/air/@v/v1.0.0.zip").exists(),
+        "an incremental bundle re-ships what A carried"
+    );
+    let out = import(inside.path(), &x.vkey, &b, &[]);
+    out.assert_success();
+    assert!(
+        out.stdout.contains("imported example.com/news@v1.0.0\n"),
+        "{}",
+        out.dump()
+    );
+
+    {
+        let g = offline_goward(inside.path(), &trap, &x.vkey);
+        let mut env = env;
+        env.set_env("GOPROXY", g.url());
+        write_app(&env, &all);
+        build_and_run(&env, &all);
+        // A fresh client too.
+        build_and_run(&app(g.url(), &x.vkey, &all), &all);
+    }
+    trap.assert_untouched();
+
+    // A again: its head (309) is older than the one the inside now trusts (330).
+    let out = import(inside.path(), &x.vkey, &x.bundle, &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", out.dump());
+    assert!(
+        out.stderr.contains("goward: refused: SECURITY ERROR: the bundle's head of checksum database sum.goward.test (tree size 309) rolls back the tree size 330 this cache trusts; refusing the bundle\n"),
+        "{}",
+        out.dump()
+    );
+
+    // A forked log with the same key.
+    let skey = x._fake.with_log(|l| l.skey());
+    let mut forked = TestLog::with_signer(DB, &skey);
+    forked.add_record(
+        "example.com/evil",
+        "v0.0.1",
+        "example.com/evil v0.0.1 h1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n",
+    );
+    forked.add_fillers(340);
+    let fake2 = FakeProxy::start(forked);
+    let other = publish(&fake2, "example.com/fork", "v1.0.0", "Fork");
+    let outside2 = x._dir.path().join("outside2");
+    fill_by_http(&outside2, &fake2, &x.vkey, &[&other]);
+    let f = x._dir.path().join("bundle-fork");
+    export(&outside2, &x.vkey, &f, &[]).assert_success();
+    let before = landed(inside.path());
+    let out = import(inside.path(), &x.vkey, &f, &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", out.dump());
+    assert!(
+        out.stderr.contains("goward: refused: sumdb/sum.goward.test/latest: SECURITY ERROR: checksum database sum.goward.test served tree 342 that is inconsistent with the tree 330 goward trusted; all use of sum.goward.test is stopped\n"),
+        "{}",
+        out.dump()
+    );
+    assert_eq!(
+        landed(inside.path()),
+        before,
+        "a forked bundle landed something"
+    );
+    // As for a live database, the fork is recorded and stops the inside from trusting it.
+    assert!(
+        inside
+            .path()
+            .join("sumdb/sum.goward.test/SECURITY-ERROR")
+            .is_file()
+    );
+}
+
+/// An import killed in the middle of its commit leaves a journal; the next `serve` completes
+/// it (re-proving everything from the staged bundle) before serving.
+#[test]
+fn an_import_killed_mid_commit_is_completed_on_the_next_start() {
+    let x = exported();
+    let mods: Vec<&Published> = x.mods.iter().collect();
+    let inside = tempfile::tempdir().expect("temp dir");
+    let out = import(
+        inside.path(),
+        &x.vkey,
+        &x.bundle,
+        &["--test-abort-after", "1"],
+    );
+    assert!(!out.status.success(), "{}", out.dump());
+    assert!(
+        out.stderr
+            .contains("test hook: aborting the import after 1 versions"),
+        "{}",
+        out.dump()
+    );
+    assert!(inside.path().join("import/JOURNAL.json").is_file());
+    let trap = Trap::new();
+    let g = offline_goward(inside.path(), &trap, &x.vkey);
+    build_and_run(&app(g.url(), &x.vkey, &mods), &mods);
+    assert!(!inside.path().join("import/JOURNAL.json").exists());
+    trap.assert_untouched();
+}
