@@ -52,6 +52,9 @@ pub struct ImportOptions {
     pub abort_after: Option<usize>,
 }
 
+/// One version's outcome (`Err`: why it was refused).
+type Outcome = (ModuleVersionEntry, Result<(), String>);
+
 /// What an import did.
 #[derive(Debug, Default)]
 pub struct ImportReport {
@@ -309,7 +312,7 @@ fn commit(
     journal: &Journal,
     work: &Path,
     abort_after: Option<usize>,
-) -> Result<Vec<(ModuleVersionEntry, Result<(), String>)>, BundleError> {
+) -> Result<Vec<Outcome>, BundleError> {
     let staged = work.join("bundle");
     let (store, _) = DiskStore::open(&config.cache_dir).map_err(|source| {
         crate::pipeline::StartError::Store {
@@ -420,7 +423,7 @@ async fn prove_all(
     service: &Arc<Service>,
     m: &Manifest,
     abort_after: Option<usize>,
-) -> Vec<(ModuleVersionEntry, Result<(), String>)> {
+) -> Vec<Outcome> {
     let files: BTreeSet<&str> = m.files.iter().map(|f| f.path.as_str()).collect();
     let done = std::sync::atomic::AtomicUsize::new(0);
     let jobs = m.modules.iter().map(|mv| {
