@@ -136,7 +136,9 @@ pub enum SumdbError {
         line: String,
     },
     /// The requested tile lies beyond every tree goward trusts.
-    #[error("checksum database {db}: {tile} is not in the trusted tree of size {tree_n}")]
+    #[error(
+        "checksum database {db}: {tile} is not in the trusted tree of size {tree_n}: the client has seen a newer tree than this goward trusts (offline: import a newer bundle from the connected side)"
+    )]
     TileNotCovered {
         db: String,
         tile: String,
@@ -147,7 +149,10 @@ pub enum SumdbError {
     BadRequest { db: String, msg: String },
     /// Offline mode, and the cache does not hold this piece (`what`: the
     /// database path, such as `lookup/…` or `tile/…`).
-    #[error("not in this offline cache: checksum database {db} {what}")]
+    #[error(
+        "not in this offline mirror: checksum database {db} {what}: {}",
+        crate::error::OFFLINE_HINT
+    )]
     NotInOfflineCache { db: String, what: String },
     /// Local storage failed.
     #[error(transparent)]

@@ -459,7 +459,7 @@ impl fmt::Display for FetchErrorKind {
             FetchErrorKind::Encoded(enc) => {
                 write!(f, "unrequested Content-Encoding {enc:?}")
             }
-            FetchErrorKind::Offline => f.write_str("not in this offline cache"),
+            FetchErrorKind::Offline => f.write_str("not in this offline mirror"),
         }
     }
 }
