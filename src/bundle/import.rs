@@ -114,7 +114,21 @@ fn import_in(
     let staged = work.join("bundle");
     std::fs::create_dir_all(&staged).map_err(io_err("create directory", &staged))?;
     let mut report = ImportReport::default();
-    let manifest = stage(&opts.bundle, &staged, &mut report.refused)?;
+    let mut manifest = stage(&opts.bundle, &staged, &mut report.refused)?;
+    // A version one of whose files failed staging is left out, named.
+    let listed: BTreeSet<String> = manifest.files.iter().map(|f| f.path.clone()).collect();
+    manifest.modules.retain(|m| {
+        let bad = files_of_listed(&listed, m)
+            .into_iter()
+            .find(|p| !local(&staged, p).is_file());
+        if let Some(p) = &bad {
+            report.refused.push(format!(
+                "{}@{}: left out: its file {p} failed the bundle checks",
+                m.path, m.version
+            ));
+        }
+        bad.is_none()
+    });
 
     let (real, _) = DiskStore::open(&config.cache_dir).map_err(|source| {
         crate::pipeline::StartError::Store {
@@ -342,6 +356,21 @@ fn commit(
         };
         Ok(prove_all(&service, &manifest_like, abort_after).await)
     })?
+}
+
+/// The `.mod`/`.zip`/`.info` paths of `m` that `listed` names.
+fn files_of_listed(listed: &BTreeSet<String>, m: &ModuleVersionEntry) -> Vec<String> {
+    let (Ok(p), Ok(v)) = (
+        crate::module::escape_path(&m.path),
+        crate::module::escape_version(&m.version),
+    ) else {
+        return Vec::new();
+    };
+    ["mod", "zip", "info"]
+        .iter()
+        .map(|ext| format!("{p}/@v/{v}.{ext}"))
+        .filter(|path| listed.contains(path))
+        .collect()
 }
 
 /// The `.mod`/`.zip`/`.info` files the staged tree holds for `modules`.

@@ -350,6 +350,39 @@ fn tampered_bundles_are_refused_and_nothing_lands() {
         "example.com/air/@v/v1.0.0.zip: the manifest says 399 bytes, sha256 …",
     );
 
+    // With --partial, what proves is imported and the rest named.
+    let inside = tempfile::tempdir().expect("temp dir");
+    let out = import(inside.path(), &x.vkey, &b, &["--partial"]);
+    assert_eq!(out.status.code(), Some(1), "{}", out.dump());
+    assert!(
+        out.stdout.contains("imported example.com/gap@v1.2.0\n"),
+        "{}",
+        out.dump()
+    );
+    assert!(
+        !out.stdout.contains("imported example.com/air"),
+        "{}",
+        out.dump()
+    );
+    assert!(
+        out.stderr.contains("goward: refused: example.com/air@v1.0.0: left out: its file example.com/air/@v/v1.0.0.zip failed the bundle checks\n"),
+        "{}",
+        out.dump()
+    );
+    assert!(
+        out.stderr
+            .contains("goward: imported 1 module versions; 2 refused\n"),
+        "{}",
+        out.dump()
+    );
+    let trap = Trap::new();
+    let g = offline_goward(inside.path(), &trap, &x.vkey);
+    assert_eq!(g.get("/example.com/gap/@v/v1.2.0.zip").status, 200);
+    let r = g.get("/example.com/air/@v/v1.0.0.zip");
+    assert_eq!(r.status, 404, "{}", r.text());
+    drop(g);
+    trap.assert_untouched();
+
     // A file the manifest does not list.
     let b = case("extra");
     std::fs::write(b.join("example.com/air/@v/v9.9.9.info"), "{}").unwrap();
