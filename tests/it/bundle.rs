@@ -586,3 +586,104 @@ fn an_import_killed_mid_commit_is_completed_on_the_next_start() {
     assert!(!inside.path().join("import/JOURNAL.json").exists());
     trap.assert_untouched();
 }
+
+/// Runs goward under `/usr/bin/time -v`; returns (wall seconds, peak RSS KiB, output).
+fn timed_goward(args: &[&str]) -> (f64, u64, GoOutput) {
+    let mut cmd = std::process::Command::new("/usr/bin/time");
+    cmd.arg("-v").arg(crate::support::goward_bin()).args(args);
+    cmd.stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let start = std::time::Instant::now();
+    let out = crate::support::gocmd::run_with_timeout(
+        cmd,
+        format!("time goward {}", args.join(" ")),
+        std::time::Duration::from_secs(1800),
+    );
+    let wall = start.elapsed().as_secs_f64();
+    let rss = out
+        .stderr
+        .lines()
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("Maximum resident set size (kbytes): ")
+        })
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    (wall, rss, out)
+}
+
+/// Scale: export and import of a bundle of `BUNDLE_SCALE_VERSIONS` (default 2000) module
+/// versions, timed, with peak RSS. A measurement: run it explicitly,
+/// `cargo test --locked --test integration bundle::scale -- --ignored --nocapture`.
+#[test]
+#[ignore = "a measurement (minutes); run explicitly"]
+fn scale_export_and_import_of_2000_versions() {
+    let n: usize = std::env::var("BUNDLE_SCALE_VERSIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2000);
+    let fake = FakeProxy::start(TestLog::new(DB));
+    fake.with_log(|l| l.add_fillers(1000));
+    let mods: Vec<Published> = (0..n)
+        .map(|i| publish(&fake, &format!("example.com/scale/m{i:04}"), "v1.0.0", "S"))
+        .collect();
+    let vkey = fake.with_log(|l| l.vkey());
+    let dir = tempfile::tempdir().expect("temp dir");
+    let outside = dir.path().join("outside");
+    let fill_start = std::time::Instant::now();
+    {
+        let g = Goward::start_in(&outside, &fake.url(), &vkey, &[]);
+        std::thread::scope(|s| {
+            for chunk in mods.chunks(n.div_ceil(4).max(1)) {
+                let g = &g;
+                s.spawn(move || {
+                    for p in chunk {
+                        for path in [p.mod_path(), p.zip_path(), p.info_path()] {
+                            assert_eq!(g.get(&path).status, 200, "GET {path}");
+                        }
+                    }
+                });
+            }
+        });
+    }
+    eprintln!(
+        "fill of {n} versions through goward: {:.1}s",
+        fill_start.elapsed().as_secs_f64()
+    );
+    drop(fake);
+    let out = dir.path().join("bundle.tar");
+    let (wall, rss, o) = timed_goward(&[
+        "bundle",
+        "export",
+        "--cache-dir",
+        outside.to_str().unwrap(),
+        "--sumdb",
+        &vkey,
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.success(), "{}", o.dump());
+    let size = std::fs::metadata(&out).unwrap().len();
+    eprintln!("export: {n} versions, {size} bytes tar: {wall:.1}s, peak RSS {rss} KiB");
+    let inside = dir.path().join("inside");
+    let (wall, rss, o) = timed_goward(&[
+        "bundle",
+        "import",
+        "--cache-dir",
+        inside.to_str().unwrap(),
+        "--sumdb",
+        &vkey,
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.success(), "{}", o.dump());
+    assert!(
+        o.stdout.contains(&format!("imported {n} module versions")),
+        "{}",
+        o.dump()
+    );
+    eprintln!("import: {n} versions: {wall:.1}s, peak RSS {rss} KiB");
+    if std::env::var_os("BUNDLE_SCALE_KEEP").is_some() {
+        eprintln!("kept {}", dir.keep().display());
+    }
+}
