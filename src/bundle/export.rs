@@ -386,3 +386,50 @@ fn write_tar(root: &Path, m: &Manifest, json: &[u8], out: &Path) -> Result<(), B
     std::fs::rename(&tmp, out).map_err(io_err("rename", &tmp))?;
     Ok(())
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+
+    fn paths(n: u64, ids: &[u64]) -> Vec<String> {
+        let idx: Vec<u64> = ids.iter().map(|&i| tlog::stored_hash_index(0, i)).collect();
+        tiles_for(n, &idx).unwrap().iter().map(Tile::path).collect()
+    }
+
+    /// The root tiles of the tree, each record's tile with its parents, and every
+    /// narrower width of each partial tile.
+    #[test]
+    fn tiles_cover_the_root_each_record_and_every_partial_width() {
+        // 300 records: a full level-0 tile 0, a partial tile 1 of 44, level-1 tile 0 of 1.
+        let got = paths(300, &[3, 299]);
+        let mut want: Vec<String> = vec!["tile/8/0/000".into(), "tile/8/1/000.p/1".into()];
+        want.extend((1..=44).map(|w| format!("tile/8/0/001.p/{w}")));
+        want.sort();
+        let mut got_sorted = got.clone();
+        got_sorted.sort();
+        assert_eq!(got_sorted, want);
+        // A tree that ends on a tile boundary has no partial level-0 tile; its root
+        // (the level-8 hash) is read from the level-1 tile.
+        assert_eq!(
+            paths(256, &[0]),
+            vec!["tile/8/0/000".to_owned(), "tile/8/1/000.p/1".to_owned()]
+        );
+    }
+
+    /// Consistency with an older size reads the full tiles at the old partial positions.
+    #[test]
+    fn consistency_with_an_older_head_uses_the_tiles_of_the_new_tree() {
+        let idx = tlog::subtree_indexes(0, 300);
+        let got: Vec<String> = tiles_for(600, &idx)
+            .unwrap()
+            .iter()
+            .map(Tile::path)
+            .collect();
+        assert!(got.contains(&"tile/8/0/001".to_owned()), "{got:?}");
+        assert!(
+            !got.iter().any(|p| p.starts_with("tile/8/0/001.p/")),
+            "{got:?}"
+        );
+    }
+}
