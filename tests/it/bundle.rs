@@ -213,6 +213,25 @@ fn export_import_then_go_builds_offline_and_from_the_export_directly() {
         "{}",
         out.dump()
     );
+    // What landed is an ordinary, clean cache; the staging is gone.
+    goward(&[
+        "cache",
+        "verify",
+        "--cache-dir",
+        inside.path().to_str().unwrap(),
+        "--sumdb",
+        &x.vkey,
+    ])
+    .assert_success();
+    let left: Vec<_> = std::fs::read_dir(inside.path().join("import"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        left,
+        vec!["LOCK".to_owned()],
+        "staging or journal left behind"
+    );
 
     // No fake is reachable from here on.
     drop(x._fake);
