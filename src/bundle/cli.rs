@@ -137,6 +137,7 @@ fn run_export(a: &ExportArgs) -> ExitCode {
     let opts = ExportOptions {
         out: a.out.clone(),
         since: a.since.clone(),
+        history: Some(config.cache_dir.join(super::export::HISTORY)),
     };
     let r = rt.block_on(async {
         let p = crate::pipeline::build(&config)?;

@@ -22,6 +22,9 @@ use crate::sumdb::tlog::{self, Tile};
 use crate::sumdb::{SumdbError, TILE_HEIGHT};
 use crate::verify::ArtifactKind;
 
+/// The file in the cache directory holding earlier exports' tree sizes.
+pub const HISTORY: &str = "bundle-exports.json";
+
 /// What to export.
 #[derive(Debug, Clone)]
 pub struct ExportOptions {
@@ -30,6 +33,9 @@ pub struct ExportOptions {
     /// The manifest of a previous export: only what it lacks is written,
     /// plus the tiles proving the new head consistent with its head.
     pub since: Option<PathBuf>,
+    /// Where the tree sizes of earlier exports are kept (`<cache>/bundle-exports.json`):
+    /// every export carries the tiles proving its head consistent with each of them.
+    pub history: Option<PathBuf>,
 }
 
 /// What an export wrote, and what it could not.
@@ -136,6 +142,10 @@ pub async fn export(
             .collect(),
     };
     let mut failures = Vec::new();
+    let mut history = match &opts.history {
+        Some(p) => read_history(p)?,
+        None => BTreeMap::new(),
+    };
 
     // Every version the store holds a record for.
     let store = service.store();
@@ -228,6 +238,13 @@ pub async fn export(
                 indexes.extend(tlog::subtree_indexes(0, old.size));
             }
         }
+        // Every earlier export's head too: an inside that imported one of
+        // them proves this head consistent with it from these tiles.
+        for &m in history.get(&name).into_iter().flatten() {
+            if m > 0 && m < tree.n {
+                indexes.extend(tlog::subtree_indexes(0, m));
+            }
+        }
         indexes.sort_unstable();
         indexes.dedup();
         for t in tiles_for(tree.n, &indexes)? {
@@ -264,7 +281,32 @@ pub async fn export(
         write_tar(&root, &manifest, &json, &opts.out)?;
         std::fs::remove_dir_all(&root).map_err(io_err("remove", &root))?;
     }
+    if let Some(p) = &opts.history {
+        for db in &manifest.sumdb {
+            let sizes = history.entry(db.name.clone()).or_default();
+            if !sizes.contains(&db.size) {
+                sizes.push(db.size);
+            }
+        }
+        let bytes = serde_json::to_vec_pretty(&history)
+            .map_err(|e| BundleError::Other(format!("encoding {}: {e}", p.display())))?;
+        std::fs::write(p, bytes).map_err(io_err("write", p))?;
+    }
     Ok(ExportReport { manifest, failures })
+}
+
+/// Tree sizes of earlier exports, by checksum database.
+type History = BTreeMap<String, Vec<u64>>;
+
+fn read_history(p: &Path) -> Result<History, BundleError> {
+    match std::fs::read(p) {
+        Ok(b) => serde_json::from_slice(&b).map_err(|e| BundleError::Manifest {
+            path: p.to_path_buf(),
+            msg: e.to_string(),
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(BTreeMap::new()),
+        Err(e) => Err(io_err("read", p)(e)),
+    }
 }
 
 /// `escpath@escver`.

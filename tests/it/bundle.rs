@@ -75,6 +75,8 @@ fn expected_words(mods: &[&Published]) -> String {
                 "Air"
             } else if p.path.ends_with("gap") {
                 "Gap"
+            } else if p.path.ends_with("late") {
+                "Late"
             } else {
                 "New"
             };
@@ -494,7 +496,8 @@ fn incremental_bundles_extend_what_the_inside_trusts() {
 
     // Outside: a new module and more records, then an incremental export.
     let newer = publish(&x._fake, "example.com/news", "v1.0.0", "New");
-    x._fake.with_log(|l| l.add_fillers(20));
+    // B's head (630) ends inside level-0 tile 2, which holds no module's record.
+    x._fake.with_log(|l| l.add_fillers(320));
     let all: Vec<&Published> = x.mods.iter().chain([&newer]).collect();
     fill_by_http(&x.outside, &x._fake, &x.vkey, &[&newer]);
     let b = x._dir.path().join("bundle-b");
@@ -521,9 +524,9 @@ fn incremental_bundles_extend_what_the_inside_trusts() {
         out.dump()
     );
 
+    let mut env = env;
     {
         let g = offline_goward(inside.path(), &trap, &x.vkey);
-        let mut env = env;
         env.set_env("GOPROXY", g.url());
         write_app(&env, &all);
         build_and_run(&env, &all);
@@ -532,11 +535,30 @@ fn incremental_bundles_extend_what_the_inside_trusts() {
     }
     trap.assert_untouched();
 
-    // A again: its head (309) is older than the one the inside now trusts (330).
+    // A full export (no --since) after the log grew past the tiles that were partial at
+    // B's head: the exporter remembers its earlier exports' sizes and ships the tiles
+    // proving the new head consistent with them.
+    x._fake.with_log(|l| l.add_fillers(200));
+    let late = publish(&x._fake, "example.com/late", "v1.0.0", "Late");
+    fill_by_http(&x.outside, &x._fake, &x.vkey, &[&late]);
+    let c = x._dir.path().join("bundle-c");
+    export(&x.outside, &x.vkey, &c, &[]).assert_success();
+    import(inside.path(), &x.vkey, &c, &[]).assert_success();
+    {
+        // The client that trusted B's head (630) verifies C's (831).
+        let g = offline_goward(inside.path(), &trap, &x.vkey);
+        env.set_env("GOPROXY", g.url());
+        let with_late: Vec<&Published> = all.iter().copied().chain([&late]).collect();
+        write_app(&env, &with_late);
+        build_and_run(&env, &with_late);
+    }
+    trap.assert_untouched();
+
+    // A again: its head (309) is older than the one the inside now trusts (831).
     let out = import(inside.path(), &x.vkey, &x.bundle, &[]);
     assert_eq!(out.status.code(), Some(1), "{}", out.dump());
     assert!(
-        out.stderr.contains("goward: refused: SECURITY ERROR: the bundle's head of checksum database sum.goward.test (tree size 309) rolls back the tree size 330 this cache trusts; refusing the bundle\n"),
+        out.stderr.contains("goward: refused: SECURITY ERROR: the bundle's head of checksum database sum.goward.test (tree size 309) rolls back the tree size 831 this cache trusts; refusing the bundle\n"),
         "{}",
         out.dump()
     );
@@ -549,7 +571,7 @@ fn incremental_bundles_extend_what_the_inside_trusts() {
         "v0.0.1",
         "example.com/evil v0.0.1 h1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n",
     );
-    forked.add_fillers(340);
+    forked.add_fillers(900);
     let fake2 = FakeProxy::start(forked);
     let other = publish(&fake2, "example.com/fork", "v1.0.0", "Fork");
     let outside2 = x._dir.path().join("outside2");
@@ -560,7 +582,7 @@ fn incremental_bundles_extend_what_the_inside_trusts() {
     let out = import(inside.path(), &x.vkey, &f, &[]);
     assert_eq!(out.status.code(), Some(1), "{}", out.dump());
     assert!(
-        out.stderr.contains("goward: refused: sumdb/sum.goward.test/latest: SECURITY ERROR: checksum database sum.goward.test served tree 342 that is inconsistent with the tree 330 goward trusted; all use of sum.goward.test is stopped\n"),
+        out.stderr.contains("goward: refused: sumdb/sum.goward.test/latest: SECURITY ERROR: checksum database sum.goward.test served tree 902 that is inconsistent with the tree 831 goward trusted; all use of sum.goward.test is stopped\n"),
         "{}",
         out.dump()
     );
