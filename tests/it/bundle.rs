@@ -728,3 +728,31 @@ fn scale_export_and_import_of_2000_versions() {
         eprintln!("kept {}", dir.keep().display());
     }
 }
+
+/// The inside's policy decides what lands: a module it denies is refused on import, named
+/// with the rule, even though the bundle proves it.
+#[test]
+fn the_inside_policy_applies_to_an_import() {
+    let x = exported();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(
+        &policy,
+        "[[deny]]\nname = \"no-gap\"\nmodules = \"example.com/gap\"\nreason = \"not reviewed\"\n",
+    )
+    .unwrap();
+    let inside = dir.path().join("inside");
+    let out = import(
+        &inside,
+        &x.vkey,
+        &x.bundle,
+        &["--policy", policy.to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", out.dump());
+    assert!(
+        out.stderr.contains("goward: refused: example.com/gap@v1.2.0: denied by policy rule \"no-gap\": example.com/gap@v1.2.0 matches \"example.com/gap\" (not reviewed)\n"),
+        "{}",
+        out.dump()
+    );
+    assert_eq!(landed(&inside), Vec::<PathBuf>::new(), "something landed");
+}
