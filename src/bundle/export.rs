@@ -47,10 +47,37 @@ pub struct ExportReport {
     pub failures: Vec<String>,
 }
 
-/// Where files go: a directory being filled, skipping what a previous
+/// A tar being streamed: entries are appended as they are produced, the
+/// manifest last; written to a temp file renamed into place when complete.
+struct TarSink {
+    builder: tar::Builder<std::io::BufWriter<std::fs::File>>,
+    tmp: PathBuf,
+}
+
+impl TarSink {
+    fn append(
+        &mut self,
+        path: &str,
+        size: u64,
+        r: &mut dyn std::io::Read,
+    ) -> Result<(), BundleError> {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(size);
+        h.set_mode(0o644);
+        h.set_mtime(0);
+        h.set_entry_type(tar::EntryType::Regular);
+        self.builder
+            .append_data(&mut h, path, r)
+            .map_err(io_err("write", &self.tmp))
+    }
+}
+
+/// Where files go: a directory being filled, or a tar being streamed
+/// (`root` then only spools one zip at a time), skipping what a previous
 /// export already carried.
 struct Out {
     root: PathBuf,
+    tar: Option<TarSink>,
     files: Vec<FileEntry>,
     prev: HashMap<String, String>,
 }
@@ -59,11 +86,32 @@ impl Out {
     fn target(&self, path: &str) -> Result<PathBuf, BundleError> {
         super::check_path(path)
             .map_err(|e| BundleError::Other(format!("bundle path {path:?}: {e}")))?;
+        if self.tar.is_some() {
+            return Ok(self.root.join("zip.spool"));
+        }
         let p = local(&self.root, path);
         if let Some(dir) = p.parent() {
             std::fs::create_dir_all(dir).map_err(io_err("create directory", dir))?;
         }
         Ok(p)
+    }
+
+    /// Records a file written at [`Out::target`] (appending it to the tar).
+    fn written(
+        &mut self,
+        path: String,
+        local_file: &Path,
+        sha256: String,
+        size: u64,
+    ) -> Result<(), BundleError> {
+        if let Some(t) = &mut self.tar {
+            let mut f = std::fs::File::open(local_file).map_err(io_err("open", local_file))?;
+            t.append(&path, size, &mut f)?;
+            drop(f);
+            std::fs::remove_file(local_file).map_err(io_err("remove", local_file))?;
+        }
+        self.files.push(FileEntry { path, sha256, size });
+        Ok(())
     }
 
     /// Whether the previous export carried this module file with these bytes.
@@ -83,8 +131,15 @@ impl Out {
         if self.already_shipped(path, &sha256) {
             return Ok(false);
         }
-        let p = self.target(path)?;
-        std::fs::write(&p, bytes).map_err(io_err("write", &p))?;
+        let size = u64::try_from(bytes.len()).unwrap_or(u64::MAX);
+        if let Some(t) = &mut self.tar {
+            super::check_path(path)
+                .map_err(|e| BundleError::Other(format!("bundle path {path:?}: {e}")))?;
+            t.append(path, size, &mut &bytes[..])?;
+        } else {
+            let p = self.target(path)?;
+            std::fs::write(&p, bytes).map_err(io_err("write", &p))?;
+        }
         self.files.push(FileEntry {
             path: path.to_owned(),
             sha256,
@@ -133,7 +188,19 @@ pub async fn export(
         Some(p) => Some(Manifest::read(p)?),
         None => None,
     };
+    let sink = if tar {
+        let mut tmp_name = opts.out.as_os_str().to_owned();
+        tmp_name.push(".tmp");
+        let tmp = PathBuf::from(tmp_name);
+        let f = std::fs::File::create(&tmp).map_err(io_err("create", &tmp))?;
+        let mut builder = tar::Builder::new(std::io::BufWriter::new(f));
+        builder.mode(tar::HeaderMode::Deterministic);
+        Some(TarSink { builder, tmp })
+    } else {
+        None
+    };
     let mut out = Out {
+        tar: sink,
         root: root.clone(),
         files: Vec::new(),
         prev: prev
@@ -271,15 +338,24 @@ pub async fn export(
         sumdb: dbs,
         since: prev.map(|m| m.sumdb),
         modules,
-        files: out.files,
+        files: std::mem::take(&mut out.files),
     };
     let json = serde_json::to_vec_pretty(&manifest)
         .map_err(|e| BundleError::Other(format!("encoding the manifest: {e}")))?;
-    let mpath = root.join(MANIFEST);
-    std::fs::write(&mpath, &json).map_err(io_err("write", &mpath))?;
-    if tar {
-        write_tar(&root, &manifest, &json, &opts.out)?;
-        std::fs::remove_dir_all(&root).map_err(io_err("remove", &root))?;
+    match out.tar.take() {
+        Some(mut t) => {
+            t.append(
+                MANIFEST,
+                u64::try_from(json.len()).unwrap_or(u64::MAX),
+                &mut &json[..],
+            )?;
+            finish_tar(t, &opts.out)?;
+            std::fs::remove_dir_all(&root).map_err(io_err("remove", &root))?;
+        }
+        None => {
+            let mpath = root.join(MANIFEST);
+            std::fs::write(&mpath, &json).map_err(io_err("write", &mpath))?;
+        }
     }
     if let Some(p) = &opts.history {
         for db in &manifest.sumdb {
@@ -355,11 +431,9 @@ async fn export_version(
                 .await
                 .map_err(|e| fail(&format!("create {}: {e}", p.display())))?;
             read.copy_to(&mut f).await.map_err(|e| fail(&e))?;
-            out.files.push(FileEntry {
-                path,
-                sha256: artifact.sha256.clone(),
-                size: artifact.size,
-            });
+            drop(f);
+            out.written(path, &p, artifact.sha256.clone(), artifact.size)
+                .map_err(|e| fail(&e))?;
             wrote = true;
         }
     }
@@ -389,35 +463,10 @@ pub fn tiles_for(n: u64, indexes: &[u64]) -> Result<BTreeSet<Tile>, BundleError>
     Ok(set)
 }
 
-/// Streams the exported directory into `out` as a tar, manifest first (so
-/// an import can check every entry as it arrives), through a temp file
-/// renamed into place when complete.
-fn write_tar(root: &Path, m: &Manifest, json: &[u8], out: &Path) -> Result<(), BundleError> {
-    let mut tmp_name = out.as_os_str().to_owned();
-    tmp_name.push(".tmp");
-    let tmp = PathBuf::from(tmp_name);
-    let f = std::fs::File::create(&tmp).map_err(io_err("create", &tmp))?;
-    let mut b = tar::Builder::new(std::io::BufWriter::new(f));
-    b.mode(tar::HeaderMode::Deterministic);
-    let mut append = |path: &str, size: u64, r: &mut dyn std::io::Read| {
-        let mut h = tar::Header::new_gnu();
-        h.set_size(size);
-        h.set_mode(0o644);
-        h.set_entry_type(tar::EntryType::Regular);
-        b.append_data(&mut h, path, r)
-            .map_err(io_err("write", &tmp))
-    };
-    append(
-        MANIFEST,
-        u64::try_from(json.len()).unwrap_or(u64::MAX),
-        &mut &json[..],
-    )?;
-    for fe in &m.files {
-        let p = local(root, &fe.path);
-        let mut f = std::fs::File::open(&p).map_err(io_err("open", &p))?;
-        append(&fe.path, fe.size, &mut f)?;
-    }
-    let w = b.into_inner().map_err(io_err("write", &tmp))?;
+/// Completes the tar: flushes, syncs and renames it into place.
+fn finish_tar(t: TarSink, out: &Path) -> Result<(), BundleError> {
+    let TarSink { builder, tmp } = t;
+    let w = builder.into_inner().map_err(io_err("write", &tmp))?;
     let f = w.into_inner().map_err(|e| BundleError::Io {
         op: "write",
         path: tmp.clone(),

@@ -536,7 +536,9 @@ fn copy_checked(r: &mut dyn Read, dest: &Path, want: &FileEntry) -> Result<(), S
     let mut limited = r.take(want.size.saturating_add(1));
     std::io::copy(&mut limited, &mut w).map_err(|e| format!("{}: {e}", want.path))?;
     let (inner, sha256, size) = w.finish();
-    drop(inner);
+    inner
+        .into_inner()
+        .map_err(|e| format!("write {}: {}", dest.display(), e.error()))?;
     if sha256 != want.sha256 || size != want.size {
         let _ = std::fs::remove_file(dest);
         let shown = if size > want.size {
@@ -611,72 +613,132 @@ fn stage_tar(
         path: path.to_path_buf(),
         msg: e.to_string(),
     };
-    let mut entries = ar.entries().map_err(|e| damaged(&e))?;
-    let manifest = {
-        let mut first = entries
-            .next()
-            .ok_or_else(|| damaged(&"it is empty"))?
-            .map_err(|e| damaged(&e))?;
-        let name = first
-            .path()
-            .map_err(|e| damaged(&e))?
-            .to_string_lossy()
-            .into_owned();
-        if name != MANIFEST {
-            return Err(BundleError::Manifest {
-                path: path.to_path_buf(),
-                msg: format!("the first entry is {name:?}, not {MANIFEST}"),
-            });
-        }
-        let mut bytes = Vec::new();
-        (&mut first)
-            .take(MAX_MANIFEST)
-            .read_to_end(&mut bytes)
-            .map_err(|e| damaged(&e))?;
-        Manifest::parse(&bytes, &path.join(MANIFEST))?
-    };
-    let listed = manifest.by_path();
-    let mut seen: BTreeMap<String, ()> = BTreeMap::new();
+    let entries = ar.entries().map_err(|e| damaged(&e))?;
+    // The manifest comes last (an export streams it after the files) or
+    // first. Entries before it are staged with their digests and checked
+    // once it is read; entries after it are checked as they arrive.
+    let mut manifest: Option<Manifest> = None;
+    let mut pending: BTreeMap<String, (String, u64)> = BTreeMap::new();
+    let mut seen: BTreeSet<String> = BTreeSet::new();
+    let mut truncated = false;
     for e in entries {
         let mut e = match e {
             Ok(e) => e,
             Err(err) => {
                 refused.push(damaged(&err).to_string());
-                return Ok(manifest);
+                truncated = true;
+                break;
             }
         };
         let name = match e.path() {
             Ok(p) => p.to_string_lossy().into_owned(),
             Err(err) => {
                 refused.push(damaged(&err).to_string());
-                return Ok(manifest);
+                truncated = true;
+                break;
             }
         };
         let kind = e.header().entry_type();
         if kind.is_dir() {
             continue;
         }
-        let Some(want) = listed.get(name.as_str()) else {
-            refused.push(format!("{name}: not listed in the manifest"));
+        if !seen.insert(name.clone()) {
+            refused.push(format!("{name}: appears twice in the tar"));
             continue;
-        };
+        }
+        if name == MANIFEST {
+            let mut bytes = Vec::new();
+            if let Err(err) = (&mut e).take(MAX_MANIFEST).read_to_end(&mut bytes) {
+                refused.push(damaged(&err).to_string());
+                truncated = true;
+                break;
+            }
+            manifest = Some(Manifest::parse(&bytes, &path.join(MANIFEST))?);
+            continue;
+        }
         if !kind.is_file() {
             refused.push(format!("{name}: not a regular file"));
             continue;
         }
-        if seen.insert(name.clone(), ()).is_some() {
-            refused.push(format!("{name}: appears twice in the tar"));
+        if let Err(err) = super::check_path(&name) {
+            refused.push(format!("{name}: {err}"));
             continue;
         }
-        if let Err(err) = copy_checked(&mut e, &local(staged, &name), want) {
-            // A short read is the tar ending early.
-            refused.push(err);
+        match &manifest {
+            Some(m) => {
+                let Some(want) = m.files.iter().find(|f| f.path == name) else {
+                    refused.push(format!("{name}: not listed in the manifest"));
+                    continue;
+                };
+                if let Err(err) = copy_checked(&mut e, &local(staged, &name), want) {
+                    refused.push(err);
+                }
+            }
+            None => match copy_hashed(&mut e, &local(staged, &name)) {
+                Ok(d) => {
+                    pending.insert(name, d);
+                }
+                Err(err) => {
+                    refused.push(damaged(&format!("{name}: {err}")).to_string());
+                    truncated = true;
+                    break;
+                }
+            },
         }
     }
-    for f in &manifest.files {
-        if !seen.contains_key(&f.path) {
-            refused.push(format!("{}: listed in the manifest but missing", f.path));
+    let Some(manifest) = manifest else {
+        if !truncated {
+            refused.push(format!("{}: the bundle has no {MANIFEST}", path.display()));
+        }
+        return Ok(Manifest {
+            format: super::FORMAT,
+            goward: String::new(),
+            created: 0,
+            sumdb: Vec::new(),
+            since: None,
+            modules: Vec::new(),
+            files: Vec::new(),
+        });
+    };
+    let listed = manifest.by_path();
+    for (name, (sha256, size)) in &pending {
+        let dest = local(staged, name);
+        match listed.get(name.as_str()) {
+            None => {
+                let _ = std::fs::remove_file(&dest);
+                refused.push(format!("{name}: not listed in the manifest"));
+            }
+            Some(want) if want.sha256 != *sha256 || want.size != *size => {
+                let _ = std::fs::remove_file(&dest);
+                refused.push(format!(
+                    "{name}: the manifest says {} bytes, sha256 {}, but the file has {size} bytes, sha256 {sha256}",
+                    want.size, want.sha256
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+    if !truncated {
+        for f in &manifest.files {
+            if !seen.contains(&f.path) {
+                refused.push(format!("{}: listed in the manifest but missing", f.path));
+            }
         }
     }
     Ok(manifest)
+}
+
+/// Copies `r` into `dest` and returns its hex SHA-256 and size.
+fn copy_hashed(r: &mut dyn Read, dest: &Path) -> Result<(String, u64), String> {
+    if let Some(dir) = dest.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| format!("create {}: {e}", dir.display()))?;
+    }
+    let f = std::fs::File::create(dest).map_err(|e| format!("create {}: {e}", dest.display()))?;
+    let mut w = HashingWriter::new(std::io::BufWriter::new(f));
+    std::io::copy(r, &mut w).map_err(|e| e.to_string())?;
+    let (inner, sha256, size) = w.finish();
+    inner
+        .into_inner()
+        .map_err(|e| format!("write {}: {}", dest.display(), e.error()))?;
+    Ok((sha256, size))
 }
