@@ -107,20 +107,19 @@ pub fn build(config: &Config) -> Result<Pipeline, StartError> {
 
 /// A pipeline over `store` whose only upstream is the `GOPROXY` tree at
 /// `dir`, with every checksum database reached through that tree only (no
-/// direct URL): `bundle import` proves a bundle with it, through the same
-/// [`Service`], checksum-database client and policy as `serve`.
+/// direct URL) and no HTTP client at all: `bundle import` proves a bundle
+/// with it, through the same [`Service`], checksum-database client and
+/// policy as `serve`.
 pub fn build_over_tree(
     config: &Config,
     store: Arc<dyn Store>,
     dir: &std::path::Path,
 ) -> Result<Arc<Service>, StartError> {
-    let network = Network::new(UpstreamMode::Online, &config.fetch)?;
-    let url = reqwest::Url::from_directory_path(dir).map_err(|()| {
-        StartError::Upstream(crate::upstream::UpstreamConfigError::FileNotPath {
-            entry: dir.display().to_string(),
-        })
-    })?;
-    let upstreams = Arc::new(network.proxy_list(url.as_str(), &|_| Ok(None))?);
+    // No HTTP client anywhere: the tree is read from disk, and a private
+    // route of the policy finds nothing (offline), so importing opens no
+    // socket, like `serve --offline`.
+    let network = Network::Offline;
+    let upstreams = Arc::new(crate::upstream::ProxyList::file_tree(dir, &config.fetch));
     let mut sumdbs = Vec::with_capacity(config.sumdbs.len());
     for spec in &config.sumdbs {
         let spec = crate::sumdb::SumdbSpec {

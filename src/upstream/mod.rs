@@ -700,6 +700,18 @@ impl ProxyList {
         }
     }
 
+    /// A list of one `file://` tree, built without an HTTP client: nothing
+    /// fetched through it can open a socket (`bundle import`, which also
+    /// runs before `serve --offline` starts, to complete an interrupted one).
+    pub fn file_tree(dir: &std::path::Path, limits: &FetchLimits) -> ProxyList {
+        ProxyList {
+            entries: vec![Entry {
+                upstream: Box::new(file::FileUpstream::new(dir, limits)),
+                fallback: Fallback::NotFoundOnly,
+            }],
+        }
+    }
+
     /// The entries in order with their fall-through rules.
     pub fn entries(&self) -> impl Iterator<Item = (&dyn Upstream, Fallback)> {
         self.entries
