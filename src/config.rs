@@ -87,6 +87,9 @@ pub enum Command {
     ///
     /// Exit status: 0 nothing worse than info, 1 a warning or an error, 2 usage.
     Doctor(crate::doctor::DoctorArgs),
+    /// Carry the cache to an air-gapped network: `export --out DIR|FILE.tar` on the
+    /// connected side, `import DIR|FILE.tar` on the inside (re-proves everything first).
+    Bundle(crate::bundle::cli::BundleArgs),
     /// Install, remove, start or stop goward as a Windows service.
     ///
     /// Windows only; on Linux use contrib/goward.service. Exit status: 0 done, 2 error.
@@ -168,7 +171,7 @@ pub struct ServeArgs {
     pub tls_client_auth: Option<crate::tls::ClientAuth>,
     /// Serve only what the cache holds: no upstream or checksum database is
     /// ever contacted, and anything missing is answered 404 "not in this
-    /// offline cache".
+    /// offline mirror".
     #[arg(long, env = "GOWARD_OFFLINE", value_parser = clap::builder::FalseyValueParser::new())]
     pub offline: bool,
     /// Upstream proxies, GOPROXY syntax: "," falls through on 404/410 only,

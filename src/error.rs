@@ -21,6 +21,10 @@ use crate::verify::info::InfoError;
 use crate::verify::proof::signature::kind::SignatureFailure;
 use crate::verify::zip::ZipCheckError;
 
+/// What an offline miss tells the go command's user to do (the fix, not
+/// just the fact).
+pub const OFFLINE_HINT: &str = "add it on the connected side with goward mirror";
+
 /// Everything that can end a request without the artifact.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -34,7 +38,7 @@ pub enum ProxyError {
     /// Offline mode, and the cache does not hold `what` (such as
     /// `example.com/m@v1.2.3 .zip`): 404, so the go command shows why and
     /// may fall through to its next GOPROXY entry.
-    #[error("not in this offline cache: {what}")]
+    #[error("not in this offline mirror: {what}: {OFFLINE_HINT}")]
     NotInOfflineCache { what: String },
     /// Upstream unreachable or misbehaving.
     #[error("{0}")]

@@ -21,6 +21,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod bundle;
 pub mod cache;
 pub mod config;
 pub mod dirhash;

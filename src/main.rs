@@ -39,6 +39,7 @@ fn main() -> ExitCode {
         Command::Doctor(args) => goward::doctor::run(&args),
         Command::Service(args) => goward::winsvc::run(&args, serve),
         Command::Mirror(args) => goward::mirror::cli::run(&args),
+        Command::Bundle(args) => goward::bundle::cli::run(&args),
     }
 }
 
@@ -61,6 +62,14 @@ fn init_logging(format: LogFormat, level: &str) {
 fn serve(args: &ServeArgs, hooks: ServeHooks) -> anyhow::Result<()> {
     let config = Config::load(args)?;
     init_logging(config.log_format, &config.log_level);
+    // A bundle import killed mid-commit is completed before anything is served.
+    if let Some(r) = goward::bundle::import::recover(&config)? {
+        tracing::warn!(
+            imported = r.imported.len(),
+            refused = ?r.refused,
+            "completed an interrupted bundle import"
+        );
+    }
     if let Some(path) = &config.audit_log {
         goward::audit::open(path)?;
     }

@@ -140,7 +140,7 @@ fn describe() {
     );
     describe_counter!(
         "goward_offline_misses_total",
-        "Offline mode: requests answered 404 \"not in this offline cache\"."
+        "Offline mode: requests answered 404 \"not in this offline mirror\"."
     );
     describe_counter!(
         "goward_proofs_total",

@@ -107,3 +107,43 @@ pub fn build(config: &Config) -> Result<Pipeline, StartError> {
         sweep,
     })
 }
+
+/// A pipeline over `store` whose only upstream is the `GOPROXY` tree at
+/// `dir`, with every checksum database reached through that tree only (no
+/// direct URL) and no HTTP client at all: `bundle import` proves a bundle
+/// with it, through the same [`Service`], checksum-database client and
+/// policy as `serve`.
+pub fn build_over_tree(
+    config: &Config,
+    store: Arc<dyn Store>,
+    dir: &std::path::Path,
+) -> Result<Arc<Service>, StartError> {
+    // No HTTP client anywhere: the tree is read from disk, and a private
+    // route of the policy finds nothing (offline), so importing opens no
+    // socket, like `serve --offline`.
+    let network = Network::Offline;
+    let upstreams = Arc::new(crate::upstream::ProxyList::file_tree(dir, &config.fetch));
+    let mut sumdbs = Vec::with_capacity(config.sumdbs.len());
+    for spec in &config.sumdbs {
+        let spec = crate::sumdb::SumdbSpec {
+            url: None,
+            ..spec.clone()
+        };
+        sumdbs.push(Arc::new(SumdbClient::new(
+            &spec,
+            upstreams.clone(),
+            Arc::new(crate::upstream::OfflineUpstream),
+            store.clone(),
+            SumdbLimits::default(),
+        )?));
+    }
+    let mut limits = ServiceLimits::default();
+    limits.zip.max_zip_file = config.max_zip_size;
+    limits.max_fills = config.max_fills;
+    limits.spool_budget = config.spool_budget;
+    let mut service = Service::new(network.clone(), upstreams, store, sumdbs, limits);
+    if let Some(path) = &config.policy {
+        service = service.with_policy(crate::service::load_policy(path, &network)?, None);
+    }
+    Ok(Arc::new(service))
+}

@@ -745,7 +745,7 @@ impl Service {
     }
 
     /// The store, for commands that read it directly (`verify-toolchain`).
-    pub(crate) fn store(&self) -> Arc<dyn Store> {
+    pub fn store(&self) -> Arc<dyn Store> {
         self.store.clone()
     }
 

@@ -136,7 +136,9 @@ pub enum SumdbError {
         line: String,
     },
     /// The requested tile lies beyond every tree goward trusts.
-    #[error("checksum database {db}: {tile} is not in the trusted tree of size {tree_n}")]
+    #[error(
+        "checksum database {db}: {tile} is not in the trusted tree of size {tree_n}: the client has seen a newer tree than this goward trusts (offline: import a newer bundle from the connected side)"
+    )]
     TileNotCovered {
         db: String,
         tile: String,
@@ -147,7 +149,10 @@ pub enum SumdbError {
     BadRequest { db: String, msg: String },
     /// Offline mode, and the cache does not hold this piece (`what`: the
     /// database path, such as `lookup/…` or `tile/…`).
-    #[error("not in this offline cache: checksum database {db} {what}")]
+    #[error(
+        "not in this offline mirror: checksum database {db} {what}: {}",
+        crate::error::OFFLINE_HINT
+    )]
     NotInOfflineCache { db: String, what: String },
     /// Local storage failed.
     #[error(transparent)]
@@ -742,9 +747,41 @@ impl SumdbClient {
         Ok(self.prove_with_body(path, version).await?.0.clone())
     }
 
-    /// The raw lookup response, served to clients only once proven.
+    /// The lookup response served to clients: `<id>\n<record>\n` followed by
+    /// the *current* trusted head's signed note. The note signs the tree, not
+    /// the record, so a record proven at an older head is re-proven at the
+    /// current one from stored tiles first; stored lookup bytes are never
+    /// passed through. Offline serving and `bundle export` both answer with
+    /// this, so a bundle's lookups all verify at one tree size.
     pub async fn lookup(&self, path: &str, version: &str) -> Result<Bytes, Arc<SumdbError>> {
-        Ok(self.prove_with_body(path, version).await?.1.clone())
+        let proven = self.prove_with_body(path, version).await?;
+        let rec = &proven.0;
+        let head = self.snapshot();
+        if head.tree != rec.tree {
+            let leaf = self
+                .read_hashes(&head.tree, &[tlog::stored_hash_index(0, rec.id)])
+                .await?;
+            if leaf.first() != Some(&tlog::record_hash(rec.text.as_bytes())) {
+                return Err(Arc::new(SumdbError::RecordNotProven {
+                    db: self.name.clone(),
+                    path: path.to_owned(),
+                    version: version.to_owned(),
+                    id: rec.id,
+                    tree_n: head.tree.n,
+                }));
+            }
+        }
+        let mut body = tlog::format_record(rec.id, rec.text.as_bytes())
+            .map_err(tlog_err(&self.name, "proven record"))?;
+        body.extend_from_slice(&head.note);
+        self.check_trusted()?;
+        Ok(Bytes::from(body))
+    }
+
+    /// The trusted head's size and signed note (what `bundle export` ships).
+    pub fn head(&self) -> (Tree, Bytes) {
+        let h = self.snapshot();
+        (h.tree, h.note)
     }
 
     async fn prove_with_body(

@@ -7,7 +7,7 @@
 //! Both come from [`crate::pipeline::build`], as for `goward serve`. Offline
 //! ([`UpstreamMode::Offline`]) the same objects run over goward's cache
 //! alone, without an HTTP client: every piece that is not already cached
-//! (and therefore already verified) fails as "not in this offline cache",
+//! (and therefore already verified) fails as "not in this offline mirror",
 //! naming what is missing.
 
 use std::collections::BTreeMap;

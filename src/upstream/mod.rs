@@ -102,7 +102,7 @@ pub enum UpstreamMode {
     #[default]
     Online,
     /// Only the cache answers (air gap, or a build that must not reach out):
-    /// no HTTP client exists, and a missing piece is "not in this offline cache".
+    /// no HTTP client exists, and a missing piece is "not in this offline mirror".
     Offline,
 }
 
@@ -459,7 +459,7 @@ impl fmt::Display for FetchErrorKind {
             FetchErrorKind::Encoded(enc) => {
                 write!(f, "unrequested Content-Encoding {enc:?}")
             }
-            FetchErrorKind::Offline => f.write_str("not in this offline cache"),
+            FetchErrorKind::Offline => f.write_str("not in this offline mirror"),
         }
     }
 }
@@ -697,6 +697,18 @@ impl ProxyList {
     pub fn offline() -> ProxyList {
         ProxyList {
             entries: Vec::new(),
+        }
+    }
+
+    /// A list of one `file://` tree, built without an HTTP client: nothing
+    /// fetched through it can open a socket (`bundle import`, which also
+    /// runs before `serve --offline` starts, to complete an interrupted one).
+    pub fn file_tree(dir: &std::path::Path, limits: &FetchLimits) -> ProxyList {
+        ProxyList {
+            entries: vec![Entry {
+                upstream: Box::new(file::FileUpstream::new(dir, limits)),
+                fallback: Fallback::NotFoundOnly,
+            }],
         }
     }
 

@@ -1,5 +1,6 @@
 //! goward integration tests (one test binary; see `support` for the harness).
 
+mod bundle;
 mod cache;
 mod e2e_go;
 mod fills;

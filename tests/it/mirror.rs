@@ -194,7 +194,7 @@ fn mirror_from_a_list_a_range_and_a_project_then_serve_offline() {
         (r.status, r.text()),
         (
             404,
-            "goward: not in this offline cache: example.com/c@v0.2.0 .zip\n".to_owned()
+            "goward: not in this offline mirror: example.com/c@v0.2.0 .zip: add it on the connected side with goward mirror\n".to_owned()
         )
     );
     trap.assert_untouched();

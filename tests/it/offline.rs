@@ -85,36 +85,36 @@ fn go_builds_from_a_warmed_cache_offline() {
     assert_eq!(r.status, 200, "{}", r.text());
     assert!(r.text().contains("\"v1.0.0\""), "{}", r.text());
 
-    // Anything else is "not in this offline cache", 404, text/plain.
+    // Anything else is "not in this offline mirror" with the fix, 404, text/plain.
     for (path, body) in [
         (
             "/example.com/missing/@v/v1.2.3.zip",
-            "goward: not in this offline cache: example.com/missing@v1.2.3 .zip\n",
+            "goward: not in this offline mirror: example.com/missing@v1.2.3 .zip: add it on the connected side with goward mirror\n",
         ),
         (
             "/example.com/missing/@v/v1.2.3.mod",
-            "goward: not in this offline cache: example.com/missing@v1.2.3 .mod\n",
+            "goward: not in this offline mirror: example.com/missing@v1.2.3 .mod: add it on the connected side with goward mirror\n",
         ),
         (
             "/example.com/missing/@v/v1.2.3.info",
-            "goward: not in this offline cache: example.com/missing@v1.2.3 .info\n",
+            "goward: not in this offline mirror: example.com/missing@v1.2.3 .info: add it on the connected side with goward mirror\n",
         ),
         (
             "/example.com/missing/@v/list",
-            "goward: not in this offline cache: example.com/missing @v/list\n",
+            "goward: not in this offline mirror: example.com/missing @v/list: add it on the connected side with goward mirror\n",
         ),
         (
             "/example.com/missing/@latest",
-            "goward: not in this offline cache: example.com/missing @latest\n",
+            "goward: not in this offline mirror: example.com/missing @latest: add it on the connected side with goward mirror\n",
         ),
         (
             "/example.com/offline/@v/v1.1.0.zip",
-            "goward: not in this offline cache: example.com/offline@v1.1.0 .zip\n",
+            "goward: not in this offline mirror: example.com/offline@v1.1.0 .zip: add it on the connected side with goward mirror\n",
         ),
         (
             &format!("/sumdb/{DB}/lookup/example.com/missing@v1.2.3"),
             &format!(
-                "goward: not in this offline cache: checksum database {DB} lookup/example.com/missing@v1.2.3\n"
+                "goward: not in this offline mirror: checksum database {DB} lookup/example.com/missing@v1.2.3: add it on the connected side with goward mirror\n"
             ),
         ),
     ] {
@@ -145,13 +145,15 @@ fn offline_with_an_empty_cache_fetches_nothing() {
     assert_eq!(r.status, 404, "{}", r.text());
     assert_eq!(
         r.text(),
-        "goward: not in this offline cache: example.com/offline@v1.0.0 .zip\n"
+        "goward: not in this offline mirror: example.com/offline@v1.0.0 .zip: add it on the connected side with goward mirror\n"
     );
     let r = g.get(&format!("/sumdb/{DB}/latest"));
     assert_eq!(r.status, 404, "{}", r.text());
     assert_eq!(
         r.text(),
-        format!("goward: not in this offline cache: checksum database {DB} latest\n")
+        format!(
+            "goward: not in this offline mirror: checksum database {DB} latest: add it on the connected side with goward mirror\n"
+        )
     );
     trap.assert_untouched();
 }

@@ -974,8 +974,17 @@ fn forked_latest_is_a_security_error_until_the_report_is_removed() {
     );
     assert_body(&g.get(&a.zip_path()), &a.zip, "cached a");
     assert_body(&g.get(&c.zip_path()), &c.zip, "new module c");
-    // The kept (proven) lookup, with the note of the tree it was proven in.
-    assert_body(&g.get(&b.lookup_path(DB)), &b_lookup.body, "b lookup");
+    // The kept (proven) record, re-proven at and signed by the current trusted head
+    // (every lookup goward serves carries the head it trusts now).
+    let record_end = b_lookup
+        .body
+        .windows(2)
+        .position(|w| w == b"\n\n")
+        .expect("record text ends in a blank line")
+        + 2;
+    let mut want = b_lookup.body[..record_end].to_vec();
+    want.extend_from_slice(&fake.with_log(|l| l.signed_tree()));
+    assert_body(&g.get(&b.lookup_path(DB)), &want, "b lookup");
 }
 
 /// One tile fetch that never answers stalls only the proof that needs it: the trusted head is

@@ -1,0 +1,219 @@
+//! `goward bundle export|import`. Exit status: 0 everything exported or
+//! imported, 1 something was refused (each listed with its reason), 2 usage,
+//! configuration or I/O error.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Subcommand};
+
+use super::export::{ExportOptions, export};
+use super::import::{ImportOptions, import};
+use crate::config::{CacheLocation, Config, ServeArgs};
+use crate::pipeline::UpstreamMode;
+
+/// Flags of `goward bundle`.
+#[derive(Debug, Args)]
+pub struct BundleArgs {
+    /// Export or import.
+    #[command(subcommand)]
+    pub command: BundleCommand,
+}
+
+/// Subcommands of `goward bundle`.
+#[derive(Debug, Subcommand)]
+pub enum BundleCommand {
+    /// Write the cache as a bundle: a GOPROXY=file:// tree (modules, checksum-database
+    /// lookups all signed at the trusted head, the tiles proving them) and a manifest.
+    ///
+    /// Reads the cache only (no network); every artifact is re-checked on the way.
+    /// Exit status: 0 exported, 1 something failed its re-check and was left out,
+    /// 2 usage or I/O error.
+    Export(ExportArgs),
+    /// Re-prove everything in a bundle with this side's checksum-database key and
+    /// policy, then add it to the cache.
+    ///
+    /// All or nothing unless --partial. Exit status: 0 imported, 1 something was
+    /// refused (each listed with its reason), 2 usage or I/O error.
+    Import(ImportArgs),
+}
+
+/// Where the cache is and how to verify, as for serve.
+#[derive(Debug, Args)]
+#[command(mut_arg("config", |a| a.help(
+    "TOML configuration file (as for serve: cache_dir, sumdb, policy, max_zip_size matter)"
+)))]
+pub struct CommonArgs {
+    #[command(flatten)]
+    pub location: CacheLocation,
+    /// Checksum database, as GOSUMDB (repeatable) [default: sum.golang.org].
+    #[arg(
+        long = "sumdb",
+        env = "GOWARD_SUMDB",
+        value_name = "KEY [URL]",
+        value_delimiter = ';'
+    )]
+    pub sumdb: Vec<String>,
+    /// Policy file [default: the embedded default policy].
+    #[arg(long, env = "GOWARD_POLICY", value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+}
+
+/// Flags of `goward bundle export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Where to write: a new or empty directory, or a FILE.tar.
+    #[arg(long, value_name = "DIR|FILE.tar")]
+    pub out: PathBuf,
+    /// The manifest (goward-bundle.json) of a previous export: write only what it
+    /// lacks, plus the tiles proving the new tree head consistent with its head.
+    #[arg(long, value_name = "MANIFEST")]
+    pub since: Option<PathBuf>,
+}
+
+/// Flags of `goward bundle import`.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// The bundle: a directory or a .tar file written by `goward bundle export`.
+    #[arg(value_name = "DIR|FILE.tar")]
+    pub bundle: PathBuf,
+    /// Import what proves even if something else is refused (exit status 1 then).
+    #[arg(long, env = "GOWARD_BUNDLE_PARTIAL")]
+    pub partial: bool,
+    /// Test hook: abort the process after this many versions were committed.
+    #[arg(long, hide = true, env = "GOWARD_TEST_IMPORT_ABORT_AFTER")]
+    pub test_abort_after: Option<usize>,
+}
+
+fn load(common: &CommonArgs) -> Result<Config, String> {
+    let serve = ServeArgs {
+        sumdb: common.sumdb.clone(),
+        policy: common.policy.clone(),
+        ..common.location.serve_args()
+    };
+    Config::load(&serve).map_err(|e| e.to_string())
+}
+
+/// Runs `goward bundle …`.
+pub fn run(args: &BundleArgs) -> ExitCode {
+    match &args.command {
+        BundleCommand::Export(a) => run_export(a),
+        BundleCommand::Import(a) => run_import(a),
+    }
+}
+
+fn run_export(a: &ExportArgs) -> ExitCode {
+    let config = match load(&a.common) {
+        Ok(c) => Config {
+            mode: UpstreamMode::Offline,
+            ..c
+        },
+        Err(e) => {
+            eprintln!("goward: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if !config.cache_dir.is_dir() {
+        eprintln!(
+            "goward: no cache directory at {}",
+            config.cache_dir.display()
+        );
+        return ExitCode::from(2);
+    }
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("goward: starting the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let opts = ExportOptions {
+        out: a.out.clone(),
+        since: a.since.clone(),
+        history: Some(config.cache_dir.join(super::export::HISTORY)),
+    };
+    let r = rt.block_on(async {
+        let p = crate::pipeline::build(&config)?;
+        export(&p.service, &opts).await
+    });
+    match r {
+        Ok(report) => {
+            for f in &report.failures {
+                eprintln!("goward: left out: {f}");
+            }
+            let bytes: u64 = report.manifest.files.iter().map(|f| f.size).sum();
+            crate::outln!(
+                "exported {} module versions ({} files, {bytes} bytes) to {}",
+                report.manifest.modules.len(),
+                report.manifest.files.len(),
+                a.out.display()
+            );
+            for db in &report.manifest.sumdb {
+                crate::outln!("checksum database {} at tree size {}", db.name, db.size);
+            }
+            if report.failures.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            }
+        }
+        Err(e) => {
+            eprintln!("goward: {}", crate::error::display_chain(&e));
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run_import(a: &ImportArgs) -> ExitCode {
+    let config = match load(&a.common) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("goward: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let opts = ImportOptions {
+        bundle: a.bundle.clone(),
+        partial: a.partial,
+        abort_after: a.test_abort_after,
+    };
+    match import(&config, &opts) {
+        Ok(report) => {
+            for m in &report.imported {
+                crate::outln!("imported {m}");
+            }
+            for r in &report.refused {
+                eprintln!("goward: refused: {r}");
+            }
+            if report.refused.is_empty() {
+                crate::outln!("imported {} module versions", report.imported.len());
+                ExitCode::SUCCESS
+            } else {
+                if report.imported.is_empty() {
+                    eprintln!(
+                        "goward: nothing was imported ({} refused)",
+                        report.refused.len()
+                    );
+                } else {
+                    eprintln!(
+                        "goward: imported {} module versions; {} refused",
+                        report.imported.len(),
+                        report.refused.len()
+                    );
+                }
+                ExitCode::from(1)
+            }
+        }
+        Err(e) => {
+            eprintln!("goward: {}", crate::error::display_chain(&e));
+            ExitCode::from(2)
+        }
+    }
+}

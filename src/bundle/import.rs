@@ -1,0 +1,744 @@
+//! `goward bundle import`: re-prove everything in a bundle, then land it.
+//!
+//! 1. **Stage.** Each file the manifest lists is copied (from the directory,
+//!    or streamed out of the tar) into `<cache>/import/<id>/bundle`, hashed
+//!    on the way; a file whose digest or size differs from the manifest, a
+//!    file the manifest does not list, or a missing one is refused.
+//! 2. **Prove.** The staged tree is the only upstream of a pipeline over a
+//!    scratch store ([`crate::pipeline::build_over_tree`]) that starts from
+//!    a copy of the cache's trusted heads: the bundle head's note must verify
+//!    with the configured key, must not roll back the trusted head, and must
+//!    be consistent with it (else the same SECURITY ERROR as a live
+//!    database); then every module version is filled through the ordinary
+//!    verification (zip rules, `h1:`, the lookup's inclusion proof from the
+//!    bundle's tiles, the policy in force). Nothing reaches the cache.
+//! 3. **Commit.** Unless something was refused (or with `--partial`, for
+//!    what proved), a journal naming the staged tree and the versions is
+//!    written durably, then the same fills run against the real cache (each
+//!    a conditional create; the head moves by compare-and-swap), then the
+//!    journal and the staging are removed.
+//!
+//! Crash safety: a leftover journal is rolled *forward* by [`recover`] (run
+//! before `serve` starts and before any import): the commit pass runs again
+//! from the staged tree, re-proving everything, so the cache ends with the
+//! new state; staging without a journal is an import that never committed
+//! and is rolled back (removed).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
+
+use super::{
+    BundleError, FileEntry, HashingWriter, MANIFEST, MAX_MANIFEST, Manifest, ModuleVersionEntry,
+    io_err, local,
+};
+use crate::cache::{DiskStore, DocKey, Store};
+use crate::config::Config;
+use crate::request::{ModulePath, ModuleVersion};
+use crate::service::Service;
+
+/// What to import.
+#[derive(Debug, Clone)]
+pub struct ImportOptions {
+    /// A bundle directory or `.tar` file.
+    pub bundle: PathBuf,
+    /// Import what proves even if something else is refused.
+    pub partial: bool,
+    /// Test hook: abort the process after this many versions were committed.
+    pub abort_after: Option<usize>,
+}
+
+/// One version's outcome (`Err`: why it was refused).
+type Outcome = (ModuleVersionEntry, Result<(), String>);
+
+/// What an import did.
+#[derive(Debug, Default)]
+pub struct ImportReport {
+    /// `module@version` landed in the cache.
+    pub imported: Vec<String>,
+    /// Everything refused, each `what: why`.
+    pub refused: Vec<String>,
+}
+
+/// The journal of a commit in progress.
+#[derive(Debug, Serialize, Deserialize)]
+struct Journal {
+    /// The staging directory name under `<cache>/import/`.
+    work: String,
+    /// Checksum databases whose head the bundle carries.
+    dbs: Vec<String>,
+    /// What is committing.
+    modules: Vec<ModuleVersionEntry>,
+}
+
+const IMPORT_DIR: &str = "import";
+const JOURNAL: &str = "JOURNAL.json";
+
+fn import_root(config: &Config) -> PathBuf {
+    config.cache_dir.join(IMPORT_DIR)
+}
+
+/// Imports a bundle into the cache `config` names.
+pub fn import(config: &Config, opts: &ImportOptions) -> Result<ImportReport, BundleError> {
+    let root = import_root(config);
+    std::fs::create_dir_all(&root).map_err(io_err("create directory", &root))?;
+    // One import at a time per cache; held until this one is done.
+    let _lock = lock(&root, true)?;
+    recover_locked(config)?;
+    let id = format!(
+        "{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos())
+    );
+    let work = root.join(&id);
+    let result = import_in(config, opts, &id, &work);
+    // Whatever happened, the staging goes (a committed import removed the journal first).
+    if work.exists() && !root.join(JOURNAL).exists() {
+        let _ = std::fs::remove_dir_all(&work);
+    }
+    result
+}
+
+fn import_in(
+    config: &Config,
+    opts: &ImportOptions,
+    id: &str,
+    work: &Path,
+) -> Result<ImportReport, BundleError> {
+    let staged = work.join("bundle");
+    std::fs::create_dir_all(&staged).map_err(io_err("create directory", &staged))?;
+    let mut report = ImportReport::default();
+    let mut manifest = stage(&opts.bundle, &staged, &mut report.refused)?;
+    // A version one of whose files failed staging is left out, named.
+    let listed: BTreeSet<String> = manifest.files.iter().map(|f| f.path.clone()).collect();
+    manifest.modules.retain(|m| {
+        let bad = files_of_listed(&listed, m)
+            .into_iter()
+            .find(|p| !local(&staged, p).is_file());
+        if let Some(p) = &bad {
+            report.refused.push(format!(
+                "{}@{}: left out: its file {p} failed the bundle checks",
+                m.path, m.version
+            ));
+        }
+        bad.is_none()
+    });
+
+    let (real, _) = DiskStore::open(&config.cache_dir).map_err(|source| {
+        crate::pipeline::StartError::Store {
+            dir: config.cache_dir.clone(),
+            source,
+        }
+    })?;
+    let real: Arc<dyn Store> = Arc::new(real);
+    let scratch_dir = work.join("verify");
+    let (scratch, _) =
+        DiskStore::open(&scratch_dir).map_err(|source| crate::pipeline::StartError::Store {
+            dir: scratch_dir.clone(),
+            source,
+        })?;
+    let scratch: Arc<dyn Store> = Arc::new(scratch);
+    let dbs: Vec<String> = manifest.sumdb.iter().map(|d| d.name.clone()).collect();
+    let proven = crate::cache::block_on(async {
+        for spec in &config.sumdbs {
+            for key in [
+                DocKey::SumdbHead(spec.name.clone()),
+                DocKey::SumdbFork(spec.name.clone()),
+            ] {
+                if let Some(b) = real.get_doc(&key).await? {
+                    scratch.put_doc(&key, b).await?;
+                }
+            }
+        }
+        let service = crate::pipeline::build_over_tree(config, scratch.clone(), &staged)?;
+        let mut refused = check_heads(&service, &manifest, &staged).await;
+        if !refused.is_empty() {
+            // A fork proven by the bundle is a fork of the database: record it
+            // in the cache as a live client would.
+            for db in &dbs {
+                let key = DocKey::SumdbFork(db.clone());
+                if let Some(b) = scratch.get_doc(&key).await? {
+                    real.put_doc(&key, b).await?;
+                }
+            }
+            return Ok::<_, BundleError>((Vec::new(), refused));
+        }
+        let results = prove_all(&service, &manifest, None).await;
+        let mut ok = Vec::new();
+        for (m, r) in results {
+            match r {
+                Ok(()) => ok.push(m),
+                Err(e) => refused.push(e),
+            }
+        }
+        Ok((ok, refused))
+    })??;
+    let (ok, refused) = proven;
+    report.refused.extend(refused);
+    if !report.refused.is_empty() && !opts.partial {
+        return Ok(report);
+    }
+    if ok.is_empty() && dbs.is_empty() {
+        return Ok(report);
+    }
+
+    // Commit.
+    let journal = Journal {
+        work: id.to_owned(),
+        dbs,
+        modules: ok,
+    };
+    write_journal(&import_root(config), &journal)?;
+    let committed = commit(config, &journal, work, opts.abort_after)?;
+    for (m, r) in committed {
+        match r {
+            Ok(()) => report.imported.push(format!("{}@{}", m.path, m.version)),
+            Err(e) => report.refused.push(e),
+        }
+    }
+    finish(config, work)?;
+    Ok(report)
+}
+
+/// Rolls a leftover journal forward (re-proving everything from the staged
+/// tree) and removes staging that never reached its commit.
+///
+/// Skipped (`None`) while an import holds the lock: that import finishes or
+/// recovers its own work.
+pub fn recover(config: &Config) -> Result<Option<ImportReport>, BundleError> {
+    let root = import_root(config);
+    if !root.is_dir() {
+        return Ok(None);
+    }
+    let Some(_lock) = lock(&root, false)? else {
+        return Ok(None);
+    };
+    recover_locked(config)
+}
+
+/// Takes the import lock of `root` (`wait`: block until it is free;
+/// otherwise `None` when another process holds it).
+fn lock(root: &Path, wait: bool) -> Result<Option<std::fs::File>, BundleError> {
+    let p = root.join("LOCK");
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&p)
+        .map_err(io_err("open", &p))?;
+    if wait {
+        f.lock().map_err(io_err("lock", &p))?;
+        return Ok(Some(f));
+    }
+    match f.try_lock() {
+        Ok(()) => Ok(Some(f)),
+        Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+        Err(std::fs::TryLockError::Error(e)) => Err(io_err("lock", &p)(e)),
+    }
+}
+
+fn recover_locked(config: &Config) -> Result<Option<ImportReport>, BundleError> {
+    let root = import_root(config);
+    let jpath = root.join(JOURNAL);
+    let mut report = None;
+    if jpath.exists() {
+        let bytes = std::fs::read(&jpath).map_err(io_err("read", &jpath))?;
+        let journal: Journal =
+            serde_json::from_slice(&bytes).map_err(|e| BundleError::Manifest {
+                path: jpath.clone(),
+                msg: e.to_string(),
+            })?;
+        super::check_path(&journal.work).map_err(|e| BundleError::Manifest {
+            path: jpath.clone(),
+            msg: format!("work {:?}: {e}", journal.work),
+        })?;
+        let work = root.join(&journal.work);
+        let mut r = ImportReport::default();
+        if work.join("bundle").is_dir() {
+            tracing::warn!(journal = %jpath.display(), "an interrupted bundle import is being completed");
+            for (m, res) in commit(config, &journal, &work, None)? {
+                match res {
+                    Ok(()) => r.imported.push(format!("{}@{}", m.path, m.version)),
+                    Err(e) => r.refused.push(e),
+                }
+            }
+        }
+        finish(config, &work)?;
+        report = Some(r);
+    }
+    // Staging without a journal never committed: roll it back.
+    for e in std::fs::read_dir(&root).map_err(io_err("read directory", &root))? {
+        let e = e.map_err(io_err("read directory", &root))?;
+        if e.path().is_dir() {
+            let p = e.path();
+            std::fs::remove_dir_all(&p).map_err(io_err("remove", &p))?;
+        }
+    }
+    Ok(report)
+}
+
+/// Removes the journal (durably), then the staging.
+fn finish(config: &Config, work: &Path) -> Result<(), BundleError> {
+    let root = import_root(config);
+    let jpath = root.join(JOURNAL);
+    if jpath.exists() {
+        std::fs::remove_file(&jpath).map_err(io_err("remove", &jpath))?;
+        sync_dir(&root);
+    }
+    if work.exists() {
+        std::fs::remove_dir_all(work).map_err(io_err("remove", work))?;
+    }
+    Ok(())
+}
+
+fn sync_dir(dir: &Path) {
+    #[cfg(unix)]
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
+}
+
+fn write_journal(root: &Path, j: &Journal) -> Result<(), BundleError> {
+    let tmp = root.join("JOURNAL.tmp");
+    let bytes = serde_json::to_vec(j)
+        .map_err(|e| BundleError::Other(format!("encoding the import journal: {e}")))?;
+    let mut f = std::fs::File::create(&tmp).map_err(io_err("create", &tmp))?;
+    f.write_all(&bytes).map_err(io_err("write", &tmp))?;
+    f.sync_all().map_err(io_err("sync", &tmp))?;
+    drop(f);
+    let dest = root.join(JOURNAL);
+    std::fs::rename(&tmp, &dest).map_err(io_err("rename", &tmp))?;
+    sync_dir(root);
+    Ok(())
+}
+
+/// The commit pass: the same fills against the real cache.
+fn commit(
+    config: &Config,
+    journal: &Journal,
+    work: &Path,
+    abort_after: Option<usize>,
+) -> Result<Vec<Outcome>, BundleError> {
+    let staged = work.join("bundle");
+    let (store, _) = DiskStore::open(&config.cache_dir).map_err(|source| {
+        crate::pipeline::StartError::Store {
+            dir: config.cache_dir.clone(),
+            source,
+        }
+    })?;
+    let store: Arc<dyn Store> = Arc::new(store);
+    crate::cache::block_on(async {
+        let service = crate::pipeline::build_over_tree(config, store, &staged)?;
+        // The head first (compare-and-swap), then each version.
+        for client in service.sumdbs() {
+            if journal.dbs.iter().any(|d| d == client.name()) {
+                client.latest().await.map_err(|e| {
+                    BundleError::Other(format!("committing the bundle's head: {e}"))
+                })?;
+            }
+        }
+        let manifest_like = Manifest {
+            format: super::FORMAT,
+            goward: String::new(),
+            created: 0,
+            sumdb: Vec::new(),
+            since: None,
+            modules: journal.modules.clone(),
+            files: files_of(&staged, &journal.modules),
+        };
+        Ok(prove_all(&service, &manifest_like, abort_after).await)
+    })?
+}
+
+/// The `.mod`/`.zip`/`.info` paths of `m` that `listed` names.
+fn files_of_listed(listed: &BTreeSet<String>, m: &ModuleVersionEntry) -> Vec<String> {
+    let (Ok(p), Ok(v)) = (
+        crate::module::escape_path(&m.path),
+        crate::module::escape_version(&m.version),
+    ) else {
+        return Vec::new();
+    };
+    ["mod", "zip", "info"]
+        .iter()
+        .map(|ext| format!("{p}/@v/{v}.{ext}"))
+        .filter(|path| listed.contains(path))
+        .collect()
+}
+
+/// The `.mod`/`.zip`/`.info` files the staged tree holds for `modules`.
+fn files_of(staged: &Path, modules: &[ModuleVersionEntry]) -> Vec<FileEntry> {
+    let mut out = Vec::new();
+    for m in modules {
+        let (Ok(p), Ok(v)) = (
+            crate::module::escape_path(&m.path),
+            crate::module::escape_version(&m.version),
+        ) else {
+            continue;
+        };
+        for ext in ["mod", "zip", "info"] {
+            let path = format!("{p}/@v/{v}.{ext}");
+            if local(staged, &path).is_file() {
+                out.push(FileEntry {
+                    path,
+                    sha256: String::new(),
+                    size: 0,
+                });
+            }
+        }
+    }
+    out
+}
+
+/// The bundle's heads against the trusted ones: the note must verify with
+/// the configured key, must not be older than the trusted tree, and must be
+/// consistent with it (merging it is the live client's fork check).
+async fn check_heads(service: &Arc<Service>, m: &Manifest, staged: &Path) -> Vec<String> {
+    let mut refused = Vec::new();
+    for db in &m.sumdb {
+        let Some(client) = service.sumdbs().iter().find(|c| c.name() == db.name) else {
+            refused.push(format!(
+                "checksum database {}: not configured here (configure its key with --sumdb)",
+                db.name
+            ));
+            continue;
+        };
+        let path = format!("sumdb/{}/latest", db.name);
+        let Ok(note) = std::fs::read(local(staged, &path)) else {
+            refused.push(format!("{path}: the bundle's head is missing"));
+            continue;
+        };
+        let tree = match crate::sumdb::note::open(&note, client.verifier()) {
+            Ok(n) => match crate::sumdb::tlog::parse_tree(n.text.as_bytes()) {
+                Ok(t) => t,
+                Err(e) => {
+                    refused.push(format!("{path}: {e}"));
+                    continue;
+                }
+            },
+            Err(e) => {
+                refused.push(format!(
+                    "{path}: the bundle's head does not verify with the configured key of {}: {e}",
+                    db.name
+                ));
+                continue;
+            }
+        };
+        let (trusted, _) = client.head();
+        if tree.n < trusted.n {
+            refused.push(format!(
+                "SECURITY ERROR: the bundle's head of checksum database {} (tree size {}) rolls back the tree size {} this cache trusts; refusing the bundle",
+                db.name, tree.n, trusted.n
+            ));
+            continue;
+        }
+        if let Err(e) = client.latest().await {
+            refused.push(format!("{path}: {e}"));
+        }
+    }
+    refused
+}
+
+/// Fills every version of `m` (those files the bundle holds) through the
+/// service; `abort_after`: the crash test hook.
+async fn prove_all(
+    service: &Arc<Service>,
+    m: &Manifest,
+    abort_after: Option<usize>,
+) -> Vec<Outcome> {
+    let files: BTreeSet<&str> = m.files.iter().map(|f| f.path.as_str()).collect();
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let jobs = m.modules.iter().map(|mv| {
+        let files = &files;
+        let done = &done;
+        async move {
+            let r = prove_one(service, mv, files).await;
+            let n = done
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+                .saturating_add(1);
+            if abort_after.is_some_and(|k| n >= k) {
+                eprintln!("goward: test hook: aborting the import after {n} versions");
+                std::process::abort();
+            }
+            (mv.clone(), r)
+        }
+    });
+    let width = if abort_after.is_some() { 1 } else { 8 };
+    futures_util::stream::iter(jobs)
+        .buffered(width)
+        .collect()
+        .await
+}
+
+async fn prove_one(
+    service: &Arc<Service>,
+    e: &ModuleVersionEntry,
+    files: &BTreeSet<&str>,
+) -> Result<(), String> {
+    let what = format!("{}@{}", e.path, e.version);
+    // Service errors mostly name the version already.
+    let named = |err: &dyn std::fmt::Display| {
+        let s = err.to_string();
+        if s.starts_with(&what) {
+            s
+        } else {
+            format!("{what}: {s}")
+        }
+    };
+    let mv = ModulePath::new(&e.path)
+        .and_then(|p| ModuleVersion::new(p, &e.version))
+        .map_err(|err| named(&err))?;
+    let base = format!("{}/@v/{}", mv.module.escaped(), mv.escaped_version());
+    let has = |ext: &str| files.contains(format!("{base}.{ext}").as_str());
+    if !has("mod") && !has("zip") {
+        return Err(format!(
+            "{what}: the bundle carries neither its .mod nor its .zip"
+        ));
+    }
+    if has("mod") {
+        service.go_mod(&mv).await.map_err(|err| named(&err))?;
+    }
+    if has("zip") {
+        service.zip(&mv).await.map_err(|err| named(&err))?;
+    }
+    if has("info") {
+        service.info(&mv).await.map_err(|err| named(&err))?;
+    }
+    Ok(())
+}
+
+/// Copies the bundle's files into `staged`, each checked against the
+/// manifest; problems are pushed to `refused`, and a file that fails is not
+/// staged. Returns the manifest.
+fn stage(bundle: &Path, staged: &Path, refused: &mut Vec<String>) -> Result<Manifest, BundleError> {
+    if bundle.is_dir() {
+        stage_dir(bundle, staged, refused)
+    } else {
+        stage_tar(bundle, staged, refused)
+    }
+}
+
+/// Copies `r` into `dest`, hashing, reading at most one byte more than the
+/// manifest says; `Err`: why the file is refused.
+fn copy_checked(r: &mut dyn Read, dest: &Path, want: &FileEntry) -> Result<(), String> {
+    if let Some(dir) = dest.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| format!("create {}: {e}", dir.display()))?;
+    }
+    let f = std::fs::File::create(dest).map_err(|e| format!("create {}: {e}", dest.display()))?;
+    let mut w = HashingWriter::new(std::io::BufWriter::new(f));
+    let mut limited = r.take(want.size.saturating_add(1));
+    std::io::copy(&mut limited, &mut w).map_err(|e| format!("{}: {e}", want.path))?;
+    let (inner, sha256, size) = w.finish();
+    inner
+        .into_inner()
+        .map_err(|e| format!("write {}: {}", dest.display(), e.error()))?;
+    if sha256 != want.sha256 || size != want.size {
+        let _ = std::fs::remove_file(dest);
+        let shown = if size > want.size {
+            format!("more than {} bytes", want.size)
+        } else {
+            format!("{size} bytes, sha256 {sha256}")
+        };
+        return Err(format!(
+            "{}: the manifest says {} bytes, sha256 {}, but the file has {shown}",
+            want.path, want.size, want.sha256
+        ));
+    }
+    Ok(())
+}
+
+fn stage_dir(
+    dir: &Path,
+    staged: &Path,
+    refused: &mut Vec<String>,
+) -> Result<Manifest, BundleError> {
+    let manifest = Manifest::read(&dir.join(MANIFEST))?;
+    let listed = manifest.by_path();
+    // Every file present must be listed.
+    let mut stack = vec![(dir.to_path_buf(), String::new())];
+    while let Some((d, prefix)) = stack.pop() {
+        for e in std::fs::read_dir(&d).map_err(io_err("read directory", &d))? {
+            let e = e.map_err(io_err("read directory", &d))?;
+            let name = e.file_name().to_string_lossy().into_owned();
+            let rel = if prefix.is_empty() {
+                name
+            } else {
+                format!("{prefix}/{name}")
+            };
+            let ft = e.file_type().map_err(io_err("stat", &e.path()))?;
+            if ft.is_dir() {
+                stack.push((e.path(), rel));
+            } else if ft.is_symlink() {
+                refused.push(format!(
+                    "{rel}: a symbolic link; bundles hold regular files only"
+                ));
+            } else if rel != MANIFEST && !listed.contains_key(rel.as_str()) {
+                refused.push(format!("{rel}: not listed in the manifest"));
+            }
+        }
+    }
+    for f in &manifest.files {
+        let src = local(dir, &f.path);
+        match std::fs::symlink_metadata(&src) {
+            Ok(md) if md.is_file() => {}
+            Ok(_) => continue, // reported above
+            Err(_) => {
+                refused.push(format!("{}: listed in the manifest but missing", f.path));
+                continue;
+            }
+        }
+        let mut r = std::fs::File::open(&src).map_err(io_err("open", &src))?;
+        if let Err(e) = copy_checked(&mut r, &local(staged, &f.path), f) {
+            refused.push(e);
+        }
+    }
+    Ok(manifest)
+}
+
+fn stage_tar(
+    path: &Path,
+    staged: &Path,
+    refused: &mut Vec<String>,
+) -> Result<Manifest, BundleError> {
+    let f = std::fs::File::open(path).map_err(io_err("open", path))?;
+    let mut ar = tar::Archive::new(std::io::BufReader::new(f));
+    let damaged = |e: &dyn std::fmt::Display| BundleError::Tar {
+        path: path.to_path_buf(),
+        msg: e.to_string(),
+    };
+    let entries = ar.entries().map_err(|e| damaged(&e))?;
+    // The manifest comes last (an export streams it after the files) or
+    // first. Entries before it are staged with their digests and checked
+    // once it is read; entries after it are checked as they arrive.
+    let mut manifest: Option<Manifest> = None;
+    let mut pending: BTreeMap<String, (String, u64)> = BTreeMap::new();
+    let mut seen: BTreeSet<String> = BTreeSet::new();
+    let mut truncated = false;
+    for e in entries {
+        let mut e = match e {
+            Ok(e) => e,
+            Err(err) => {
+                refused.push(damaged(&err).to_string());
+                truncated = true;
+                break;
+            }
+        };
+        let name = match e.path() {
+            Ok(p) => p.to_string_lossy().into_owned(),
+            Err(err) => {
+                refused.push(damaged(&err).to_string());
+                truncated = true;
+                break;
+            }
+        };
+        let kind = e.header().entry_type();
+        if kind.is_dir() {
+            continue;
+        }
+        if !seen.insert(name.clone()) {
+            refused.push(format!("{name}: appears twice in the tar"));
+            continue;
+        }
+        if name == MANIFEST {
+            let mut bytes = Vec::new();
+            if let Err(err) = (&mut e).take(MAX_MANIFEST).read_to_end(&mut bytes) {
+                refused.push(damaged(&err).to_string());
+                truncated = true;
+                break;
+            }
+            manifest = Some(Manifest::parse(&bytes, &path.join(MANIFEST))?);
+            continue;
+        }
+        if !kind.is_file() {
+            refused.push(format!("{name}: not a regular file"));
+            continue;
+        }
+        if let Err(err) = super::check_path(&name) {
+            refused.push(format!("{name}: {err}"));
+            continue;
+        }
+        match &manifest {
+            Some(m) => {
+                let Some(want) = m.files.iter().find(|f| f.path == name) else {
+                    refused.push(format!("{name}: not listed in the manifest"));
+                    continue;
+                };
+                if let Err(err) = copy_checked(&mut e, &local(staged, &name), want) {
+                    refused.push(err);
+                }
+            }
+            None => match copy_hashed(&mut e, &local(staged, &name)) {
+                Ok(d) => {
+                    pending.insert(name, d);
+                }
+                Err(err) => {
+                    refused.push(damaged(&format!("{name}: {err}")).to_string());
+                    truncated = true;
+                    break;
+                }
+            },
+        }
+    }
+    let Some(manifest) = manifest else {
+        if !truncated {
+            refused.push(format!("{}: the bundle has no {MANIFEST}", path.display()));
+        }
+        return Ok(Manifest {
+            format: super::FORMAT,
+            goward: String::new(),
+            created: 0,
+            sumdb: Vec::new(),
+            since: None,
+            modules: Vec::new(),
+            files: Vec::new(),
+        });
+    };
+    let listed = manifest.by_path();
+    for (name, (sha256, size)) in &pending {
+        let dest = local(staged, name);
+        match listed.get(name.as_str()) {
+            None => {
+                let _ = std::fs::remove_file(&dest);
+                refused.push(format!("{name}: not listed in the manifest"));
+            }
+            Some(want) if want.sha256 != *sha256 || want.size != *size => {
+                let _ = std::fs::remove_file(&dest);
+                refused.push(format!(
+                    "{name}: the manifest says {} bytes, sha256 {}, but the file has {size} bytes, sha256 {sha256}",
+                    want.size, want.sha256
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+    if !truncated {
+        for f in &manifest.files {
+            if !seen.contains(&f.path) {
+                refused.push(format!("{}: listed in the manifest but missing", f.path));
+            }
+        }
+    }
+    Ok(manifest)
+}
+
+/// Copies `r` into `dest` and returns its hex SHA-256 and size.
+fn copy_hashed(r: &mut dyn Read, dest: &Path) -> Result<(String, u64), String> {
+    if let Some(dir) = dest.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| format!("create {}: {e}", dir.display()))?;
+    }
+    let f = std::fs::File::create(dest).map_err(|e| format!("create {}: {e}", dest.display()))?;
+    let mut w = HashingWriter::new(std::io::BufWriter::new(f));
+    std::io::copy(r, &mut w).map_err(|e| e.to_string())?;
+    let (inner, sha256, size) = w.finish();
+    inner
+        .into_inner()
+        .map_err(|e| format!("write {}: {}", dest.display(), e.error()))?;
+    Ok((sha256, size))
+}

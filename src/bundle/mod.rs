@@ -1,0 +1,335 @@
+//! Air-gapped bundles: `goward bundle export` writes what the cache holds as
+//! a plain `GOPROXY=file://` tree (module files and the checksum-database
+//! pieces the go command reads, every lookup signed at one tree size) plus a
+//! manifest; `goward bundle import` re-proves all of it on the inside before
+//! anything lands.
+//!
+//! Both sides go through the ordinary pipeline ([`crate::service::Service`]
+//! and [`crate::sumdb::SumdbClient`]): export reads through the same offline
+//! view `serve --offline` answers from, and import fills a cache through the
+//! same verification as a live upstream, with the bundle as the only
+//! upstream. The manifest is never trusted: it only says which files to
+//! expect and their digests.
+
+#![deny(
+    clippy::arithmetic_side_effects,
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
+
+pub mod cli;
+pub mod export;
+pub mod import;
+
+use std::collections::{BTreeMap, HashSet};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// The manifest's file name at the bundle root.
+pub const MANIFEST: &str = "goward-bundle.json";
+
+/// The manifest format this build writes and reads.
+pub const FORMAT: u32 = 1;
+
+/// The largest manifest read (a bundle of 100 000 versions lists well under this).
+const MAX_MANIFEST: u64 = 256 << 20;
+
+/// A bundle's table of contents. Untrusted on import: every file is checked
+/// against it and every artifact re-proven regardless.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// [`FORMAT`].
+    pub format: u32,
+    /// The goward version that wrote it.
+    pub goward: String,
+    /// Unix seconds at export.
+    pub created: u64,
+    /// Each checksum database's signed tree head that every lookup in the bundle carries.
+    pub sumdb: Vec<ManifestDb>,
+    /// For an incremental bundle: the tree sizes of the previous export it extends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<Vec<ManifestDb>>,
+    /// The module versions the bundle carries files of.
+    pub modules: Vec<ModuleVersionEntry>,
+    /// Every file of the bundle but the manifest.
+    pub files: Vec<FileEntry>,
+}
+
+/// A checksum database's head in a manifest.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManifestDb {
+    /// Database name.
+    pub name: String,
+    /// Tree size.
+    pub size: u64,
+    /// The signed tree note (text).
+    pub head: String,
+}
+
+/// A module version in a manifest.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ModuleVersionEntry {
+    /// Module path.
+    pub path: String,
+    /// Canonical version.
+    pub version: String,
+}
+
+/// A file in a manifest.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileEntry {
+    /// `/`-separated path relative to the bundle root.
+    pub path: String,
+    /// Lowercase hex SHA-256.
+    pub sha256: String,
+    /// Bytes.
+    pub size: u64,
+}
+
+/// Why a bundle could not be written or read (I/O and format; refusals of
+/// content are listed per item, see [`import::ImportReport`]).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BundleError {
+    /// Reading or writing a file failed.
+    #[error("{op} {path}: {source}")]
+    Io {
+        op: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The manifest is missing, does not parse, or is of another format.
+    #[error("bundle manifest {path}: {msg}")]
+    Manifest { path: PathBuf, msg: String },
+    /// A tar bundle that ends early or is damaged.
+    #[error("bundle {path} is truncated or damaged: {msg}")]
+    Tar { path: PathBuf, msg: String },
+    /// The cache could not be opened or read.
+    #[error(transparent)]
+    Store(#[from] crate::cache::StoreError),
+    /// The pipeline could not be built.
+    #[error(transparent)]
+    Start(#[from] crate::pipeline::StartError),
+    /// Anything else, named.
+    #[error("{0}")]
+    Other(String),
+}
+
+pub(crate) fn io_err(op: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> BundleError {
+    let path = path.to_path_buf();
+    move |source| BundleError::Io { op, path, source }
+}
+
+impl Manifest {
+    /// Parses and validates a manifest: format, and every path (see [`check_path`]),
+    /// with no duplicates and no two paths equal up to case.
+    pub fn parse(bytes: &[u8], origin: &Path) -> Result<Manifest, BundleError> {
+        let bad = |msg: String| BundleError::Manifest {
+            path: origin.to_path_buf(),
+            msg,
+        };
+        let m: Manifest = serde_json::from_slice(bytes).map_err(|e| bad(e.to_string()))?;
+        if m.format != FORMAT {
+            return Err(bad(format!(
+                "format {} is not supported (this goward reads format {FORMAT})",
+                m.format
+            )));
+        }
+        let mut seen = HashSet::new();
+        for f in &m.files {
+            check_path(&f.path).map_err(|e| bad(format!("file {:?}: {e}", f.path)))?;
+            if f.path == MANIFEST {
+                return Err(bad(format!("file {MANIFEST:?} lists the manifest itself")));
+            }
+            if !crate::cache::disk::is_sha256_hex(&f.sha256) {
+                return Err(bad(format!(
+                    "file {:?}: sha256 {:?} is not a lowercase hex SHA-256",
+                    f.path, f.sha256
+                )));
+            }
+            if !seen.insert(f.path.to_lowercase()) {
+                return Err(bad(format!(
+                    "file {:?} is listed twice (paths equal up to case collide on Windows and macOS)",
+                    f.path
+                )));
+            }
+        }
+        Ok(m)
+    }
+
+    /// Reads the manifest file of a bundle directory.
+    pub fn read(path: &Path) -> Result<Manifest, BundleError> {
+        let f = std::fs::File::open(path).map_err(io_err("open", path))?;
+        let mut bytes = Vec::new();
+        f.take(MAX_MANIFEST.saturating_add(1))
+            .read_to_end(&mut bytes)
+            .map_err(io_err("read", path))?;
+        if u64::try_from(bytes.len()).unwrap_or(u64::MAX) > MAX_MANIFEST {
+            return Err(BundleError::Manifest {
+                path: path.to_path_buf(),
+                msg: format!("larger than {MAX_MANIFEST} bytes"),
+            });
+        }
+        Manifest::parse(&bytes, path)
+    }
+
+    /// The files by path.
+    pub fn by_path(&self) -> BTreeMap<&str, &FileEntry> {
+        self.files.iter().map(|f| (f.path.as_str(), f)).collect()
+    }
+}
+
+/// A bundle path must be relative, `/`-separated plain names of safe
+/// characters: no `..`, `.`, empty segment, backslash, drive or leading `/`.
+pub fn check_path(p: &str) -> Result<(), String> {
+    if p.is_empty() {
+        return Err("empty path".into());
+    }
+    if p.len() > 1024 {
+        return Err("path longer than 1024 bytes".into());
+    }
+    if p.starts_with('/') {
+        return Err("absolute path".into());
+    }
+    if let Some(c) = p.chars().find(|c| {
+        !(c.is_ascii_alphanumeric() || matches!(c, '/' | '.' | '-' | '_' | '~' | '!' | '@' | '+'))
+    }) {
+        return Err(format!("character {c:?} is not allowed"));
+    }
+    for seg in p.split('/') {
+        if seg.is_empty() || seg == "." || seg == ".." {
+            return Err(format!("path segment {seg:?} is not allowed"));
+        }
+    }
+    Ok(())
+}
+
+/// A writer that hashes and counts what passes through.
+pub(crate) struct HashingWriter<W> {
+    inner: W,
+    hasher: Sha256,
+    size: u64,
+}
+
+impl<W: Write> HashingWriter<W> {
+    pub(crate) fn new(inner: W) -> Self {
+        HashingWriter {
+            inner,
+            hasher: Sha256::new(),
+            size: 0,
+        }
+    }
+
+    /// The inner writer, the hex SHA-256 and the byte count.
+    pub(crate) fn finish(self) -> (W, String, u64) {
+        (self.inner, hex(&self.hasher.finalize()), self.size)
+    }
+}
+
+impl<W: Write> Write for HashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        let done = buf.get(..n).unwrap_or_default();
+        self.hasher.update(done);
+        self.size = self
+            .size
+            .saturating_add(u64::try_from(n).unwrap_or(u64::MAX));
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Lowercase hex.
+pub(crate) fn hex(b: &[u8]) -> String {
+    use std::fmt::Write as _;
+    b.iter().fold(
+        String::with_capacity(b.len().saturating_mul(2)),
+        |mut s, x| {
+            let _ = write!(s, "{x:02x}");
+            s
+        },
+    )
+}
+
+/// Hex SHA-256 of bytes.
+pub(crate) fn sha256_hex(b: &[u8]) -> String {
+    hex(&Sha256::digest(b))
+}
+
+/// The local path of a checked bundle path under `root`.
+pub(crate) fn local(root: &Path, p: &str) -> PathBuf {
+    p.split('/').fold(root.to_path_buf(), |acc, s| acc.join(s))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bundle_paths_are_plain_relative_names() {
+        for ok in [
+            "example.com/m/@v/v1.0.0.zip",
+            "sumdb/sum.golang.org/lookup/example.com/!m@v1.0.0",
+            "sumdb/sum.golang.org/tile/8/0/x001/234.p/5",
+        ] {
+            assert_eq!(check_path(ok), Ok(()), "{ok}");
+        }
+        for (bad, why) in [
+            ("", "empty path"),
+            ("/etc/passwd", "absolute path"),
+            ("a/../b", "path segment \"..\" is not allowed"),
+            ("a/./b", "path segment \".\" is not allowed"),
+            ("a//b", "path segment \"\" is not allowed"),
+            ("a\\b", "character '\\\\' is not allowed"),
+            ("C:/x", "character ':' is not allowed"),
+        ] {
+            assert_eq!(check_path(bad), Err(why.to_owned()), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_manifest_with_colliding_or_unsafe_paths_is_refused() {
+        let file = |p: &str| FileEntry {
+            path: p.into(),
+            sha256: "0".repeat(64),
+            size: 0,
+        };
+        let m = |files: Vec<FileEntry>| Manifest {
+            format: FORMAT,
+            goward: "test".into(),
+            created: 0,
+            sumdb: vec![],
+            since: None,
+            modules: vec![],
+            files,
+        };
+        let parse = |m: &Manifest| {
+            Manifest::parse(&serde_json::to_vec(m).unwrap(), Path::new("b.json"))
+                .map_err(|e| e.to_string())
+        };
+        assert!(parse(&m(vec![file("a/b")])).is_ok());
+        assert_eq!(
+            parse(&m(vec![file("a/B"), file("a/b")])).unwrap_err(),
+            "bundle manifest b.json: file \"a/b\" is listed twice (paths equal up to case collide on Windows and macOS)"
+        );
+        assert_eq!(
+            parse(&m(vec![file("../x")])).unwrap_err(),
+            "bundle manifest b.json: file \"../x\": path segment \"..\" is not allowed"
+        );
+        let mut other = m(vec![]);
+        other.format = 9;
+        assert_eq!(
+            parse(&other).unwrap_err(),
+            "bundle manifest b.json: format 9 is not supported (this goward reads format 1)"
+        );
+    }
+}
