@@ -98,7 +98,7 @@ pub enum SumdbError {
         source: tlog::TlogError,
     },
     /// Tile bytes did not authenticate against the signed tree.
-    #[error("checksum database {db}: downloaded inconsistent tile: {source}")]
+    #[error("checksum database {db}: {source}")]
     Tile {
         db: String,
         #[source]

@@ -442,7 +442,7 @@ fn tampered_bundles_are_refused_and_nothing_lands() {
     assert_refused(
         &b,
         &x.vkey,
-        "example.com/air@v1.0.0: verifying example.com/air@v1.0.0: checksum database sum.goward.test: downloaded inconsistent tile: downloaded inconsistent tile: tiles tile/8/1/000.p/1, tile/8/0/001.p/53 do not hash to the signed root of the tree of size 309",
+        "example.com/air@v1.0.0: verifying example.com/air@v1.0.0: checksum database sum.goward.test: downloaded inconsistent tile: tiles tile/8/1/000.p/1, tile/8/0/001.p/53 do not hash to the signed root of the tree of size 309",
     );
 
     // A lookup from another tree signed with the same key.
