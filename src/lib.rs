@@ -23,6 +23,7 @@ pub mod audit;
 pub mod auth;
 pub mod bundle;
 pub mod cache;
+pub mod cli;
 pub mod config;
 pub mod dirhash;
 pub mod doctor;

@@ -9,7 +9,8 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Parser;
-use goward::config::{Cli, Command, Config, LogFormat, ServeArgs, VerifyZipArgs};
+use goward::cli::{Cli, Command};
+use goward::config::{Config, LogFormat, ServeArgs, VerifyZipArgs};
 use goward::winsvc::ServeHooks;
 
 fn main() -> ExitCode {

@@ -4,7 +4,7 @@ use std::time::Duration;
 use clap::Parser;
 
 use super::*;
-use crate::config::{Cli, Command};
+use crate::cli::{Cli, Command};
 
 fn parse(args: &[&str]) -> Result<ServiceAction, clap::Error> {
     let mut v = vec!["goward", "service"];
