@@ -15,6 +15,7 @@
 //! through records, content addresses and [`DocKey`]s.
 
 pub mod disk;
+pub mod object;
 pub mod read;
 
 use std::fmt;
@@ -33,6 +34,7 @@ use crate::verify::zip::ZipLimits;
 use crate::verify::{ArtifactKind, VerifiedMod, VerifiedZip};
 
 pub use disk::DiskStore;
+pub use object::{ObjectStoreCache, StoreUrl};
 
 /// What the store records about a verified artifact: enough to re-check the
 /// blob and to show what proved it.
@@ -126,6 +128,14 @@ pub enum StoreError {
     /// A metadata record that does not parse.
     #[error("cache metadata {path} is corrupt: {msg}")]
     Corrupt { path: PathBuf, msg: String },
+    /// The shared object store could not be reached or refused a request
+    /// (served as 503: it heals without a restart).
+    #[error("shared store unavailable: {op} {key}: {detail}")]
+    Unavailable {
+        op: &'static str,
+        key: String,
+        detail: String,
+    },
 }
 
 /// What to do about a permission error on the cache: it is always the same fix.
