@@ -8,6 +8,7 @@ mod hygiene;
 mod offline;
 mod policy;
 mod request;
+mod s3;
 mod serve;
 mod signature;
 mod sumdb;
