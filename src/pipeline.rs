@@ -67,6 +67,19 @@ impl From<PolicyLoadError> for StartError {
 /// Opens the configured store ([`Config::store`]): the cache directory,
 /// or a shared bucket with the cache directory as its local tier.
 pub fn open_store(config: &Config) -> Result<(Arc<dyn Store>, SweepReport), StartError> {
+    open_store_with(config, true)
+}
+
+/// [`open_store`] for the cache commands: a shared bucket is read as it
+/// is, never through the local tier of hot blobs.
+pub fn open_store_for_audit(config: &Config) -> Result<Arc<dyn Store>, StartError> {
+    open_store_with(config, false).map(|(s, _)| s)
+}
+
+fn open_store_with(
+    config: &Config,
+    hot: bool,
+) -> Result<(Arc<dyn Store>, SweepReport), StartError> {
     match &config.store {
         StoreUrl::Disk(dir) => {
             let (store, sweep) = DiskStore::open(dir).map_err(|source| StartError::Store {
@@ -86,6 +99,7 @@ pub fn open_store(config: &Config) -> Result<(Arc<dyn Store>, SweepReport), Star
                 dir: config.cache_dir.clone(),
                 source,
             })?;
+            let store = if hot { store } else { store.bypassing_tier() };
             Ok((Arc::new(store), SweepReport::default()))
         }
     }

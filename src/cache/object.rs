@@ -128,6 +128,9 @@ pub struct ObjectStoreCache {
     /// `s3://bucket[/prefix]`, for reports and locations.
     url: String,
     tier: Arc<Tier>,
+    /// Whether blobs are read from (and kept in) the tier; off for the
+    /// cache commands, which must read what the bucket holds.
+    hot: bool,
 }
 
 /// The local tier: a spool and a bounded set of hot blobs.
@@ -151,6 +154,9 @@ impl ObjectStoreCache {
         tier_dir: &Path,
         tier_max: u64,
     ) -> Result<ObjectStoreCache, StoreError> {
+        // goward's one TLS provider (ring), whoever opens the store (serve
+        // installs it too; the cache commands do not).
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let allow_http = std::env::var("AWS_ALLOW_HTTP").is_ok_and(|v| v == "true");
         let client = object_store::ClientOptions::new()
             .with_allow_http(allow_http)
@@ -214,7 +220,15 @@ impl ObjectStoreCache {
             prefix,
             url,
             tier: Arc::new(tier),
+            hot: true,
         })
+    }
+
+    /// This store reading every blob from the bucket itself, never from
+    /// the local tier (`goward cache verify` checks the bucket's bytes).
+    pub fn bypassing_tier(mut self) -> ObjectStoreCache {
+        self.hot = false;
+        self
     }
 
     fn key(&self, rel: &str) -> ObjPath {
@@ -441,7 +455,7 @@ impl ObjectStoreCache {
             });
         }
         let path = self.tier.blob_path(sha256);
-        if path.is_file() {
+        if self.hot && path.is_file() {
             touch(&path);
             let p = path.clone();
             return Ok(LocalBlob::new(move || fs::File::open(&p)));
@@ -474,7 +488,7 @@ impl ObjectStoreCache {
             .await
             .map_err(|e| StoreError::io("write", tmp_path.to_path_buf(), e))?;
         drop(file);
-        if hex(&hasher.finalize()) != sha256 {
+        if !self.hot || hex(&hasher.finalize()) != sha256 {
             return Ok(LocalBlob::spooled(tmp_path));
         }
         let size = fs::metadata(&tmp_path).map(|m| m.len()).unwrap_or(0);

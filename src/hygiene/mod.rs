@@ -112,8 +112,8 @@ fn load(common: &CommonArgs) -> Result<Config, String> {
 fn open(
     config: &Config,
 ) -> Result<std::sync::Arc<dyn crate::cache::Store>, crate::cache::StoreError> {
-    match crate::pipeline::open_store(config) {
-        Ok((store, _)) => Ok(store),
+    match crate::pipeline::open_store_for_audit(config) {
+        Ok(store) => Ok(store),
         Err(crate::pipeline::StartError::Store { source, .. }) => Err(source),
         Err(e) => Err(crate::cache::StoreError::Unavailable {
             op: "open",

@@ -443,3 +443,69 @@ fn conditional_writes_on_the_bucket_have_one_winner() {
             .unwrap()
     );
 }
+
+/// `goward cache verify` and `cache gc` work on the bucket: a clean
+/// bucket verifies, a blob damaged in it is named and quarantined, and gc
+/// (no limit given: a report only) counts what is there.
+#[test]
+fn cache_verify_and_gc_run_on_the_bucket() {
+    let moto = Moto::start();
+    let w = world();
+    let a = replica(&w, &moto.endpoint());
+    for p in [&w.greet, &w.hello] {
+        assert_serves(&a, &p.zip_path(), &p.zip);
+        assert_serves(&a, &p.mod_path(), &p.mod_bytes);
+    }
+    let tier = tempfile::tempdir().unwrap();
+    let store = format!("s3://{BUCKET}/{PREFIX}");
+    let env = Moto::env_for(&moto.endpoint());
+    let envs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let cache = |args: &[&str]| {
+        let mut full = vec!["cache"];
+        full.extend_from_slice(&args[..1]);
+        full.extend_from_slice(&[
+            "--store",
+            &store,
+            "--cache-dir",
+            tier.path().to_str().unwrap(),
+            "--sumdb",
+            &w.vkey,
+        ]);
+        full.extend_from_slice(&args[1..]);
+        crate::support::run_goward_with(&full, &envs, std::process::Stdio::piped())
+    };
+    let o = cache(&["verify"]);
+    assert_eq!(o.status.code(), Some(0), "{}\n{}", o.stdout, o.stderr);
+    assert!(
+        o.stdout.starts_with("s3://goward-test/team: 4 artifacts")
+            && o.stdout.contains("1 tree heads checked; 0 problem(s)"),
+        "{}",
+        o.stdout
+    );
+
+    let key = blob_key(&w.greet.zip);
+    let mut bad = w.greet.zip.clone();
+    bad[40] ^= 0x10;
+    moto.client().put(&key, bad);
+    let o = cache(&["verify"]);
+    assert_eq!(o.status.code(), Some(1), "{}\n{}", o.stdout, o.stderr);
+    let line = o
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("BAD") && l.contains("example.com/greet@v1.1.0 (zip)"))
+        .unwrap_or_else(|| panic!("no problem line about greet:\n{}", o.stdout));
+    assert!(line.contains("quarantined"), "{line}");
+    assert_eq!(
+        moto.client().get(&key),
+        None,
+        "the damaged blob stayed in place"
+    );
+    let o = cache(&["verify"]);
+    assert_eq!(o.status.code(), Some(0), "{}\n{}", o.stdout, o.stderr);
+
+    let o = cache(&["gc", "--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}\n{}", o.stdout, o.stderr);
+    let j: serde_json::Value = serde_json::from_str(&o.stdout).expect("JSON report");
+    assert_eq!(j["cache_dir"], "s3://goward-test/team");
+    assert_eq!(j["artifacts"], 3);
+}
