@@ -509,3 +509,53 @@ fn cache_verify_and_gc_run_on_the_bucket() {
     assert_eq!(j["cache_dir"], "s3://goward-test/team");
     assert_eq!(j["artifacts"], 3);
 }
+
+/// A replica SIGKILLed while uploading a 200 MiB zip to the bucket (the
+/// relay slows the upload down) leaves no object and no record behind:
+/// the multipart upload is completed only after the whole verified blob is
+/// sent. Another replica then fetches, proves and serves the right bytes.
+#[test]
+fn a_replica_killed_mid_upload_leaves_nothing_visible() {
+    const BIG: usize = 200 << 20;
+    let moto = Moto::start();
+    let relay = Relay::start(moto.port());
+    let w = world();
+    let big = w.fake.publish(
+        ModZip::new("example.com/big", "v1.0.0")
+            .stored()
+            .file("data.bin", crate::support::modzip::noise(3, BIG)),
+        "module example.com/big\n\ngo 1.21\n",
+    );
+    let a = replica(&w, &relay.endpoint());
+    relay.set_rate(32 << 20);
+    let url = a.url_for(&big.zip_path());
+    let client = std::thread::spawn(move || {
+        let _ = crate::support::try_http_get(&url, Duration::from_secs(600));
+    });
+    let before = relay.bytes_up();
+    wait_until(
+        "replica A to be part way through its upload",
+        Duration::from_secs(300),
+        || relay.bytes_up() > before + (48 << 20),
+    );
+    let Replica { mut g, _tier } = a;
+    g.kill_hard();
+    let _ = client.join();
+    relay.set_rate(0);
+
+    let bucket = moto.client();
+    assert_eq!(
+        bucket.get(&record_key(&big, "zip")),
+        None,
+        "a record appeared"
+    );
+    let key = blob_key(&big.zip);
+    assert!(
+        !bucket.keys(&format!("{PREFIX}/blobs")).contains(&key),
+        "a partial blob is visible"
+    );
+
+    let b = replica(&w, &moto.endpoint());
+    assert_serves(&b, &big.zip_path(), &big.zip);
+    assert_eq!(bucket.get(&key).map(|b| b.len()), Some(big.zip.len()));
+}

@@ -11,7 +11,7 @@ use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use object_store::aws::AmazonS3Builder;
@@ -186,6 +186,9 @@ pub(crate) struct Relay {
     port: u16,
     down: Arc<AtomicBool>,
     conns: Arc<std::sync::Mutex<Vec<TcpStream>>>,
+    up: Arc<AtomicU64>,
+    /// Bytes per second towards the server; 0: unlimited.
+    rate: Arc<AtomicU64>,
 }
 
 impl Relay {
@@ -195,7 +198,9 @@ impl Relay {
         let port = listener.local_addr().expect("addr").port();
         let down = Arc::new(AtomicBool::new(false));
         let conns: Arc<std::sync::Mutex<Vec<TcpStream>>> = Arc::default();
-        let (d, c) = (down.clone(), conns.clone());
+        let up = Arc::new(AtomicU64::new(0));
+        let rate = Arc::new(AtomicU64::new(0));
+        let (d, c, u, r) = (down.clone(), conns.clone(), up.clone(), rate.clone());
         std::thread::spawn(move || {
             for client in listener.incoming() {
                 let Ok(client) = client else { continue };
@@ -214,11 +219,28 @@ impl Relay {
                 pipe(
                     client.try_clone().expect("clone"),
                     server.try_clone().expect("clone"),
+                    Some((u.clone(), r.clone())),
                 );
-                pipe(server, client);
+                pipe(server, client, None);
             }
         });
-        Relay { port, down, conns }
+        Relay {
+            port,
+            down,
+            conns,
+            up,
+            rate,
+        }
+    }
+
+    /// Bytes relayed towards the server so far.
+    pub(crate) fn bytes_up(&self) -> u64 {
+        self.up.load(Ordering::SeqCst)
+    }
+
+    /// Limits the bytes per second towards the server (`0`: no limit).
+    pub(crate) fn set_rate(&self, bytes_per_sec: u64) {
+        self.rate.store(bytes_per_sec, Ordering::SeqCst);
     }
 
     /// `http://127.0.0.1:PORT`.
@@ -238,9 +260,26 @@ impl Relay {
     }
 }
 
-fn pipe(mut from: TcpStream, mut to: TcpStream) {
+/// Copies `from` to `to`; `meter`: counts the bytes and honours the rate.
+fn pipe(mut from: TcpStream, mut to: TcpStream, meter: Option<(Arc<AtomicU64>, Arc<AtomicU64>)>) {
     std::thread::spawn(move || {
-        let _ = std::io::copy(&mut from, &mut to);
+        let mut buf = vec![0u8; 64 << 10];
+        loop {
+            let n = match from.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            };
+            if to.write_all(&buf[..n]).is_err() {
+                break;
+            }
+            if let Some((up, rate)) = &meter {
+                up.fetch_add(n as u64, Ordering::SeqCst);
+                let r = rate.load(Ordering::SeqCst);
+                if r > 0 {
+                    std::thread::sleep(Duration::from_secs_f64(n as f64 / r as f64));
+                }
+            }
+        }
         let _ = to.shutdown(Shutdown::Write);
     });
 }
