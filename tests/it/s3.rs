@@ -331,7 +331,7 @@ fn a_fork_found_by_one_replica_stops_the_others() {
     );
     fork.add_module(&other.path, &other.version, &other.zip_h1, &other.mod_h1);
     w.fake.serve(&other);
-    w.fake.set_log(fork);
+    let honest = w.fake.set_log(fork);
 
     assert_refused_by_goward(
         &bare_env(a.url(), "off").go(&["mod", "download", &other.at()]),
@@ -342,8 +342,12 @@ fn a_fork_found_by_one_replica_stops_the_others() {
         .get(&format!("{PREFIX}/sumdb/{DB}/SECURITY-ERROR"))
         .expect("the fork report in the bucket");
     assert!(String::from_utf8_lossy(&report).starts_with("SECURITY ERROR"));
+    // B can learn of the fork only from the bucket: the upstream is honest again.
+    w.fake.set_log(honest);
 
-    let path = format!("/sumdb/{DB}/lookup/{}", w.greet.at());
+    // A warm zip B proved before: answered from B's memory, so only B's
+    // poll of the bucket can stop it.
+    let path = w.hello.zip_path();
     wait_until(
         "replica B to refuse the forked database",
         FORK_BOUND,
@@ -356,6 +360,38 @@ fn a_fork_found_by_one_replica_stops_the_others() {
     let r = b.get(&path);
     assert_eq!(r.status, 503, "{}", r.text());
     assert!(r.text().contains(REASON_DISTRUSTED), "{}", r.text());
+
+    // The operator clears the report in the bucket.
+    let env = Moto::env_for(&moto.endpoint());
+    let envs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let tier = tempfile::tempdir().unwrap();
+    let store = format!("s3://{BUCKET}/{PREFIX}");
+    let o = crate::support::run_goward_with(
+        &[
+            "sumdb",
+            "clear-fork",
+            DB,
+            "--yes",
+            "--store",
+            &store,
+            "--cache-dir",
+            tier.path().to_str().unwrap(),
+        ],
+        &envs,
+        std::process::Stdio::piped(),
+    );
+    assert_eq!(o.status.code(), Some(0), "{}\n{}", o.stdout, o.stderr);
+    assert!(
+        o.stdout.starts_with(&format!(
+            "s3://{BUCKET}/{PREFIX}/sumdb/{DB}/SECURITY-ERROR:\nSECURITY ERROR"
+        )),
+        "{}",
+        o.stdout
+    );
+    assert_eq!(
+        bucket.get(&format!("{PREFIX}/sumdb/{DB}/SECURITY-ERROR")),
+        None
+    );
 }
 
 /// The bucket unreachable: a blob this replica already re-checked is still
