@@ -25,6 +25,16 @@
 //! loses nothing. While the bucket is down, records and documents are a 503
 //! naming the cause ([`StoreError::Unavailable`]); artifacts this process
 //! already re-checked are still served from the tier.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::arithmetic_side_effects,
+        clippy::indexing_slicing,
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic
+    )
+)]
 
 use std::fs;
 use std::io::Write;
@@ -623,7 +633,7 @@ impl Tier {
         let mut blobs = self.blobs();
         blobs.sort_by_key(|(_, _, t)| *t);
         let mut total: u64 = blobs.iter().map(|(_, s, _)| s).sum();
-        let target = self.max_bytes / 10 * 9;
+        let target = (self.max_bytes / 10).saturating_mul(9);
         for (p, s, _) in blobs {
             if total <= target {
                 break;
@@ -1062,6 +1072,110 @@ mod tests {
             "store \"s3://Bad_Bucket\": the bucket name must be lowercase letters, digits, '-' and '.'"
         );
         assert!(StoreUrl::parse("s3://b/../x").is_err());
+    }
+
+    fn in_memory(remote: &Arc<dyn ObjectStore>, tier: &Path, max: u64) -> ObjectStoreCache {
+        ObjectStoreCache::new(remote.clone(), "p", "s3://b/p".into(), tier, max).unwrap()
+    }
+
+    /// Two replicas create the same go.mod: the first proven copy wins, the
+    /// second finds it (untrusted until re-checked); both list it.
+    #[tokio::test]
+    async fn the_first_proven_copy_wins_across_replicas() {
+        use crate::cache::testing::*;
+        let dir = tempfile::tempdir().unwrap();
+        let remote: Arc<dyn ObjectStore> = Arc::new(object_store::memory::InMemory::new());
+        let a = in_memory(&remote, &dir.path().join("a"), 1 << 30);
+        let b = in_memory(&remote, &dir.path().join("b"), 1 << 30);
+        let text = go_mod_text(200);
+        let policy = pinning(dir.path(), &text);
+        let Created::New(first) = a.create_mod(verified_mod(&text, &policy)).await.unwrap() else {
+            panic!("nothing was stored before")
+        };
+        let Created::Existing(old) = b.create_mod(verified_mod(&text, &policy)).await.unwrap()
+        else {
+            panic!("the second copy replaced the first")
+        };
+        assert_eq!(&old, first.meta());
+        assert_eq!(
+            b.record(&mod_id()).await.unwrap().as_ref(),
+            Some(first.meta())
+        );
+        assert_eq!(b.versions(M).await.unwrap(), vec!["v1.0.0".to_owned()]);
+        let records = b.list_records().await.unwrap();
+        assert_eq!(records.len(), 1);
+        assert_eq!(records[0].id, Ok(mod_id()));
+        assert_eq!(
+            records[0].location,
+            "s3://b/p/meta/example.com/m/@v/v1.0.0.mod.json"
+        );
+        let blobs = b.list_blobs().await.unwrap();
+        assert_eq!(blobs.len(), 1);
+        assert!(blobs[0].well_named);
+        assert_eq!(
+            b.hash_blob(&blobs[0])
+                .await
+                .unwrap()
+                .map(|(h, n)| (hex(&h), n)),
+            Some((first.sha256.clone(), first.size))
+        );
+    }
+
+    /// A damaged record in the bucket proves nothing: it is moved to
+    /// `quarantine/` and the version counts as not stored.
+    #[tokio::test]
+    async fn a_damaged_record_is_quarantined() {
+        use crate::cache::testing::*;
+        let dir = tempfile::tempdir().unwrap();
+        let remote: Arc<dyn ObjectStore> = Arc::new(object_store::memory::InMemory::new());
+        let s = in_memory(&remote, &dir.path().join("t"), 1 << 30);
+        let key = ObjPath::from("p/meta/example.com/m/@v/v1.0.0.mod.json");
+        remote
+            .put(&key, PutPayload::from_static(b"{\"v\": 2"))
+            .await
+            .unwrap();
+        assert_eq!(s.record(&mod_id()).await.unwrap(), None);
+        assert!(matches!(
+            remote.head(&key).await,
+            Err(object_store::Error::NotFound { .. })
+        ));
+        let moved: Vec<_> = s.list_rel("quarantine/").await.unwrap();
+        assert_eq!(moved.len(), 2, "{moved:?}"); // the record and its .why
+    }
+
+    /// The local tier stays within its bound: the least recently used blobs go.
+    #[test]
+    fn the_local_tier_is_bounded() {
+        let dir = tempfile::tempdir().unwrap();
+        let tier = Tier {
+            root: dir.path().to_path_buf(),
+            max_bytes: 1000,
+            used: AtomicU64::new(0),
+        };
+        for i in 0..5u8 {
+            let sha = format!("{i:02x}").repeat(32);
+            let p = tier.blob_path(&sha);
+            fs::create_dir_all(p.parent().unwrap()).unwrap();
+            fs::write(&p, vec![i; 300]).unwrap();
+            let t = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000 + u64::from(i));
+            fs::File::options()
+                .append(true)
+                .open(&p)
+                .unwrap()
+                .set_modified(t)
+                .unwrap();
+            tier.added(300);
+        }
+        let left: u64 = tier.blobs().iter().map(|(_, s, _)| s).sum();
+        assert!(left <= 1000, "{left}");
+        assert!(
+            tier.blob_path(&"04".repeat(32)).is_file(),
+            "the newest blob went"
+        );
+        assert!(
+            !tier.blob_path(&"00".repeat(32)).is_file(),
+            "the oldest blob stayed"
+        );
     }
 
     #[test]
