@@ -256,6 +256,7 @@ struct FileConfig {
     cache_dir: Option<PathBuf>,
     store: Option<String>,
     local_cache_size: Option<crate::size::SizeValue>,
+    fill_leases: Option<bool>,
     upstream: Option<String>,
     offline: Option<bool>,
     sumdb: Option<Vec<String>>,
@@ -435,6 +436,8 @@ pub struct Config {
     pub store: crate::cache::StoreUrl,
     /// Bound of the local tier in front of a shared bucket.
     pub local_cache_size: u64,
+    /// With a shared bucket: deduplicate cold fetches across replicas.
+    pub fill_leases: bool,
 }
 
 impl Config {
@@ -652,6 +655,7 @@ impl Config {
                     "local_cache_size",
                 )?)
                 .unwrap_or(crate::cache::object::DEFAULT_LOCAL_TIER),
+            fill_leases: file.fill_leases.unwrap_or(true),
         })
     }
 }

@@ -99,6 +99,7 @@ fn open_store_with(
                 dir: config.cache_dir.clone(),
                 source,
             })?;
+            let store = store.with_fill_leases(config.fill_leases);
             let store = if hot { store } else { store.bypassing_tier() };
             Ok((Arc::new(store), SweepReport::default()))
         }

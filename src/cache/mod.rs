@@ -475,6 +475,21 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// Removes a document; returns whether it was there.
     fn delete_doc<'a>(&'a self, key: &'a DocKey) -> StoreFuture<'a, bool>;
 
+    /// Before fetching `id` from the upstream: takes this store's fill lease
+    /// on it, so that replicas sharing the store fetch a cold version once.
+    /// Returns `true` when another replica stored the version meanwhile
+    /// (read the record again instead of fetching). Never needed for
+    /// correctness (blobs are content-addressed and records created
+    /// conditionally): a store without leases answers `false` at once.
+    fn begin_fill<'a>(&'a self, _id: &'a RecordId) -> StoreFuture<'a, bool> {
+        Box::pin(std::future::ready(Ok(false)))
+    }
+
+    /// Releases the lease [`Store::begin_fill`] took, whatever the fill's outcome.
+    fn end_fill<'a>(&'a self, _id: &'a RecordId) -> StoreFuture<'a, ()> {
+        Box::pin(std::future::ready(Ok(())))
+    }
+
     /// Writes `new` only if the document still holds `expected` (`None`:
     /// absent or empty), atomically with respect to every process sharing
     /// the store; returns whether it was written. This keeps two processes

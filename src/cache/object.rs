@@ -141,7 +141,19 @@ pub struct ObjectStoreCache {
     /// Whether blobs are read from (and kept in) the tier; off for the
     /// cache commands, which must read what the bucket holds.
     hot: bool,
+    /// Whether cold fetches are deduplicated across replicas with lease
+    /// objects ([`Store::begin_fill`]).
+    leases: bool,
+    /// Leases this process holds: lease key → its token.
+    held: Arc<std::sync::Mutex<std::collections::HashMap<String, String>>>,
 }
+
+/// How long a fill lease holds off other replicas; one whose holder died
+/// is taken over after this.
+const LEASE_TTL: Duration = Duration::from_secs(120);
+
+/// How often a replica waiting on another's lease looks for its record.
+const LEASE_POLL: Duration = Duration::from_millis(200);
 
 /// The local tier: a spool and a bounded set of hot blobs.
 #[derive(Debug)]
@@ -231,7 +243,110 @@ impl ObjectStoreCache {
             url,
             tier: Arc::new(tier),
             hot: true,
+            leases: true,
+            held: Arc::default(),
         })
+    }
+
+    /// Turns the cross-replica fill leases on or off (config `fill_leases`).
+    pub fn with_fill_leases(mut self, on: bool) -> ObjectStoreCache {
+        self.leases = on;
+        self
+    }
+
+    async fn exists(&self, rel: &str) -> Result<bool, StoreError> {
+        match self.remote.head(&self.key(rel)).await {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::NotFound { .. }) => Ok(false),
+            Err(e) => Err(self.unavailable("head", rel, e)),
+        }
+    }
+
+    fn hold(&self, rel: &str, token: &str) {
+        self.held
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(rel.to_owned(), token.to_owned());
+    }
+
+    /// [`Store::begin_fill`]: creates `leases/<record>` with `If-None-Match`
+    /// (its body: expiry in Unix seconds and a unique token). Held by
+    /// another replica: waits for that replica's record, or takes the lease
+    /// over once it expired.
+    async fn lease(&self, id: &RecordId) -> Result<bool, StoreError> {
+        if !self.leases {
+            return Ok(false);
+        }
+        let rrel = record_rel(id)?;
+        let rel = format!("leases/{rrel}");
+        let deadline = std::time::Instant::now()
+            .checked_add(LEASE_TTL.saturating_mul(2))
+            .unwrap_or_else(std::time::Instant::now);
+        loop {
+            let token = format!(
+                "{} {}\n",
+                disk::now_secs().saturating_add(LEASE_TTL.as_secs()),
+                disk::now_nanos()
+            );
+            if self
+                .put(&rel, Bytes::from(token.clone()), PutMode::Create)
+                .await?
+            {
+                self.hold(&rel, &token);
+                // A replica may have finished just before the lease was free.
+                if self.exists(&rrel).await? {
+                    self.release(&rel).await?;
+                    return Ok(true);
+                }
+                return Ok(false);
+            }
+            // Held elsewhere: wait for the record, or for the lease to go.
+            loop {
+                if self.exists(&rrel).await? {
+                    return Ok(true);
+                }
+                if std::time::Instant::now() > deadline {
+                    return Ok(false);
+                }
+                let Some((body, etag)) = self.get_small(&rel).await? else {
+                    break; // released: try to take it
+                };
+                let expiry = String::from_utf8_lossy(&body)
+                    .split_whitespace()
+                    .next()
+                    .and_then(|t| t.parse::<u64>().ok())
+                    .unwrap_or(0);
+                if disk::now_secs() > expiry {
+                    // Its holder died: take it over (one replica wins).
+                    let update = PutMode::Update(UpdateVersion {
+                        e_tag: etag,
+                        version: None,
+                    });
+                    if self.put(&rel, Bytes::from(token.clone()), update).await? {
+                        self.hold(&rel, &token);
+                        return Ok(false);
+                    }
+                    continue;
+                }
+                tokio::time::sleep(LEASE_POLL).await;
+            }
+        }
+    }
+
+    /// Deletes a lease this process holds (if it still holds it).
+    async fn release(&self, rel: &str) -> Result<(), StoreError> {
+        let token = self
+            .held
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(rel);
+        let Some(token) = token else { return Ok(()) };
+        if let Some((body, _)) = self.get_small(rel).await?
+            && body == token.as_bytes()
+        {
+            self.delete(rel).await?;
+        }
+        Ok(())
     }
 
     /// This store reading every blob from the bucket itself, never from
@@ -999,6 +1114,20 @@ impl Store for ObjectStoreCache {
 
     fn delete_doc<'a>(&'a self, key: &'a DocKey) -> StoreFuture<'a, bool> {
         Box::pin(self.delete_owned(key.rel_path()))
+    }
+
+    fn begin_fill<'a>(&'a self, id: &'a RecordId) -> StoreFuture<'a, bool> {
+        Box::pin(self.lease(id))
+    }
+
+    fn end_fill<'a>(&'a self, id: &'a RecordId) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            if !self.leases {
+                return Ok(());
+            }
+            let rel = format!("leases/{}", record_rel(id)?);
+            self.release(&rel).await
+        })
     }
 
     fn compare_and_swap_doc<'a>(

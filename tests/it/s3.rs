@@ -74,11 +74,16 @@ impl std::ops::Deref for Replica {
 }
 
 fn replica(w: &World, endpoint: &str) -> Replica {
+    replica_with(w, endpoint, &[])
+}
+
+/// [`replica`] with extra arguments.
+fn replica_with(w: &World, endpoint: &str, extra: &[&str]) -> Replica {
     let tier = tempfile::Builder::new()
         .prefix("goward-tier-")
         .tempdir()
         .expect("temp dir");
-    let args: Vec<OsString> = [
+    let mut args: Vec<OsString> = [
         "--upstream",
         &w.fake.url(),
         "--sumdb",
@@ -89,6 +94,7 @@ fn replica(w: &World, endpoint: &str) -> Replica {
     .iter()
     .map(OsString::from)
     .collect();
+    args.extend(extra.iter().map(OsString::from));
     let g = Goward::start_args_env(tier.path(), args, Moto::env_for(endpoint));
     Replica { g, _tier: tier }
 }
@@ -592,6 +598,72 @@ fn a_replica_killed_mid_upload_leaves_nothing_visible() {
     );
 
     let b = replica(&w, &moto.endpoint());
-    assert_serves(&b, &big.zip_path(), &big.zip);
+    // 200 MiB fetched, checked, uploaded and served by a debug build on a
+    // loaded CI machine: more than http_get's default timeout.
+    let r = b
+        .try_get(&big.zip_path(), Duration::from_secs(900))
+        .expect("GET the big zip from replica B");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(r.body == big.zip, "replica B served other bytes");
     assert_eq!(bucket.get(&key).map(|b| b.len()), Some(big.zip.len()));
+}
+
+/// Cold-fetch deduplication across replicas: four replicas asked for one
+/// cold zip at the same moment fetch it from the upstream once with the
+/// fill leases (`If-None-Match` lease objects in the bucket); without them
+/// (`fill_leases = false`) each may fetch it. Prints both counts.
+#[test]
+fn fill_leases_fetch_a_cold_zip_once_for_all_replicas() {
+    const N: usize = 4;
+    let moto = Moto::start();
+    let w = world();
+    let dir = tempfile::tempdir().unwrap();
+    let no_leases = dir.path().join("no-leases.toml");
+    std::fs::write(&no_leases, "fill_leases = false\n").unwrap();
+    let with: Vec<Replica> = (0..N).map(|_| replica(&w, &moto.endpoint())).collect();
+    let without: Vec<Replica> = (0..N)
+        .map(|_| {
+            replica_with(
+                &w,
+                &moto.endpoint(),
+                &["--config", no_leases.to_str().unwrap()],
+            )
+        })
+        .collect();
+    let mut counts = Vec::new();
+    for (arm, replicas) in [("leases", &with), ("no leases", &without)] {
+        for round in 0..3 {
+            let p = w.fake.publish(
+                ModZip::new(&format!("example.com/cold{}x{round}", arm.len()), "v1.0.0")
+                    .stored()
+                    .file("data.bin", crate::support::modzip::noise(round, 4 << 20)),
+                &format!("module example.com/cold{}x{round}\n\ngo 1.21\n", arm.len()),
+            );
+            let barrier = Arc::new(std::sync::Barrier::new(N));
+            let threads: Vec<_> = replicas
+                .iter()
+                .map(|r| {
+                    let (url, b) = (r.url_for(&p.zip_path()), barrier.clone());
+                    std::thread::spawn(move || {
+                        b.wait();
+                        crate::support::http_get(&url)
+                    })
+                })
+                .collect();
+            for t in threads {
+                let r = t.join().unwrap();
+                assert_eq!(r.status, 200, "{arm}: {}", r.text());
+                assert!(r.body == p.zip, "{arm}: served bytes differ");
+            }
+            let fetched = w.fake.requests(&p.zip_path());
+            if arm == "leases" {
+                assert_eq!(
+                    fetched, 1,
+                    "with leases, {N} replicas fetched one cold zip {fetched} times"
+                );
+            }
+            counts.push((arm, round, fetched));
+        }
+    }
+    eprintln!("upstream fetches of one cold zip asked of {N} replicas at once: {counts:?}");
 }
