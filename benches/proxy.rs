@@ -1099,7 +1099,12 @@ enum S3Arm {
 }
 
 impl S3Arm {
-    const ALL: [S3Arm; 4] = [S3Arm::DiskWarm, S3Arm::S3Warm, S3Arm::DiskCold, S3Arm::S3Cold];
+    const ALL: [S3Arm; 4] = [
+        S3Arm::DiskWarm,
+        S3Arm::S3Warm,
+        S3Arm::DiskCold,
+        S3Arm::S3Cold,
+    ];
 
     fn label(self) -> &'static str {
         match self {
@@ -1153,7 +1158,8 @@ fn s3_bench(s: &Settings, big: &BigZip, report: &mut Report) -> Result<()> {
     let mut keep = Leftovers::default();
     let disk_cache = tmp("goward-bench-disk-")?;
     let mut disk_warm = Goward::start_in(disk_cache.path(), &fake.url(), &vkey, &[]);
-    go_mod_download(disk_warm.url(), &gosumdb, &graph, &mut keep).context("filling the disk store")?;
+    go_mod_download(disk_warm.url(), &gosumdb, &graph, &mut keep)
+        .context("filling the disk store")?;
     disk_warm.restart();
     let warm_tier = tmp("goward-bench-tier-")?;
     let mut s3_warm = Goward::start_args_env(warm_tier.path(), s3_args("warm"), env.clone());
@@ -1226,8 +1232,14 @@ fn s3_bench(s: &Settings, big: &BigZip, report: &mut Report) -> Result<()> {
         kib_mib(s3_warm_hwm),
         kib_mib(s3_cold_hwm.iter().copied().max().unwrap_or(0))
     );
-    report.info("warm go mod download: S3 / disk store", format!("{warm:.2}×"));
-    report.info("cold go mod download: S3 / disk store", format!("{cold:.2}×"));
+    report.info(
+        "warm go mod download: S3 / disk store",
+        format!("{warm:.2}×"),
+    );
+    report.info(
+        "cold go mod download: S3 / disk store",
+        format!("{cold:.2}×"),
+    );
 
     // The big zip from the bucket.
     let mod_h1 = h1_mod(big.go_mod.as_bytes());
@@ -1252,7 +1264,10 @@ fn s3_bench(s: &Settings, big: &BigZip, report: &mut Report) -> Result<()> {
     let mut b = Goward::start_args_env(tier_b.path(), s3_args("big"), env.clone());
     fake.reset_requests();
     let (b_time, bytes) = fetch_concurrently(&b.url_for(&zip_path), s.clients, &big.sha256)?;
-    ensure!(bytes == big.size * s.clients as u64, "short concurrent download");
+    ensure!(
+        bytes == big.size * s.clients as u64,
+        "short concurrent download"
+    );
     ensure!(
         fake.requests(&zip_path) == 0,
         "replica B fetched the big zip from the upstream"

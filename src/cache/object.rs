@@ -620,10 +620,13 @@ impl ObjectStoreCache {
         if let Some(dir) = path.parent() {
             fs::create_dir_all(dir).map_err(|e| StoreError::io("create", dir, e))?;
         }
-        tmp_path
-            .persist(&path)
-            .map_err(|e| StoreError::io("rename into", &path, e.error))?;
-        self.tier.added(size);
+        match tmp_path.persist(&path) {
+            Ok(()) => self.tier.added(size),
+            // A concurrent download of the same blob got there first (a
+            // rename over an open file fails on Windows): same bytes.
+            Err(_) if path.is_file() => {}
+            Err(e) => return Err(StoreError::io("rename into", &path, e.error)),
+        }
         let p = path.clone();
         Ok(LocalBlob::new(move || fs::File::open(&p)))
     }
