@@ -311,6 +311,11 @@ impl ObjectStoreCache {
                 let Some((body, etag)) = self.get_small(&rel).await? else {
                     break; // released: try to take it
                 };
+                // Ours, left by a fill whose release failed (the bucket
+                // was unreachable): this process fills again.
+                if self.holds(&rel, &body) {
+                    return Ok(false);
+                }
                 let expiry = String::from_utf8_lossy(&body)
                     .split_whitespace()
                     .next()
@@ -333,19 +338,33 @@ impl ObjectStoreCache {
         }
     }
 
-    /// Deletes a lease this process holds (if it still holds it).
+    fn holds(&self, rel: &str, body: &[u8]) -> bool {
+        self.held
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(rel)
+            .is_some_and(|t| t.as_bytes() == body)
+    }
+
+    /// Deletes a lease this process holds (if it still holds it). One that
+    /// cannot be deleted now stays known as ours.
     async fn release(&self, rel: &str) -> Result<(), StoreError> {
         let token = self
             .held
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .remove(rel);
+            .get(rel)
+            .cloned();
         let Some(token) = token else { return Ok(()) };
         if let Some((body, _)) = self.get_small(rel).await?
             && body == token.as_bytes()
         {
             self.delete(rel).await?;
         }
+        self.held
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(rel);
         Ok(())
     }
 

@@ -667,3 +667,63 @@ fn fill_leases_fetch_a_cold_zip_once_for_all_replicas() {
     }
     eprintln!("upstream fetches of one cold zip asked of {N} replicas at once: {counts:?}");
 }
+
+/// The connection to the bucket reset in the middle of a multipart upload:
+/// the request fails with a 503 naming the cause, nothing is visible in the
+/// bucket, and once the bucket is reachable again the same replica stores
+/// and serves the right bytes, without a restart.
+#[test]
+fn a_connection_reset_mid_upload_leaves_nothing_visible() {
+    const SIZE: usize = 40 << 20;
+    let moto = Moto::start();
+    let relay = Relay::start(moto.port());
+    let w = world();
+    let big = w.fake.publish(
+        ModZip::new("example.com/reset", "v1.0.0")
+            .stored()
+            .file("data.bin", crate::support::modzip::noise(5, SIZE)),
+        "module example.com/reset\n\ngo 1.21\n",
+    );
+    let a = replica(&w, &relay.endpoint());
+    relay.set_rate(8 << 20);
+    let url = a.url_for(&big.zip_path());
+    let client =
+        std::thread::spawn(move || crate::support::try_http_get(&url, Duration::from_secs(600)));
+    let before = relay.bytes_up();
+    wait_until(
+        "replica A to be part way through its upload",
+        Duration::from_secs(300),
+        || relay.bytes_up() > before + (12 << 20),
+    );
+    relay.set_down(true);
+    let r = client
+        .join()
+        .unwrap()
+        .expect("an HTTP answer from replica A");
+    assert_eq!(r.status, 503, "{}", r.text());
+    assert!(
+        r.text().starts_with("goward: shared store unavailable: "),
+        "{}",
+        r.text()
+    );
+    let bucket = moto.client();
+    assert_eq!(
+        bucket.get(&record_key(&big, "zip")),
+        None,
+        "a record appeared"
+    );
+    let key = blob_key(&big.zip);
+    assert!(
+        !bucket.keys(&format!("{PREFIX}/blobs")).contains(&key),
+        "a partial blob is visible"
+    );
+
+    relay.set_rate(0);
+    relay.set_down(false);
+    let r = a
+        .try_get(&big.zip_path(), Duration::from_secs(600))
+        .expect("GET the zip again");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(r.body == big.zip, "replica A served other bytes");
+    assert_eq!(bucket.get(&key).map(|b| b.len()), Some(big.zip.len()));
+}
