@@ -134,10 +134,17 @@ fn run() -> Result<()> {
     );
 
     let mut report = Report::default();
-    graph_bench(&settings, &mut report)?;
+    // BENCH_S3_ONLY=1: only the shared-store section (s3_bench).
+    let s3_only = std::env::var("BENCH_S3_ONLY").is_ok_and(|v| v == "1");
+    if !s3_only {
+        graph_bench(&settings, &mut report)?;
+    }
     let big = BigZip::generate(settings.big_mib)?;
-    big_zip_bench(&settings, &big, &mut report)?;
-    hash_bench(&big, &mut report)?;
+    if !s3_only {
+        big_zip_bench(&settings, &big, &mut report)?;
+        hash_bench(&big, &mut report)?;
+    }
+    s3_bench(&settings, &big, &mut report)?;
     drop(big);
 
     println!();
@@ -1074,6 +1081,234 @@ fn big_zip_bench(s: &Settings, big: &BigZip, report: &mut Report) -> Result<()> 
         &format!("goward VmHWM, cold fetch+verify, {} clients", s.clients),
         kib_mib(cold_n_hwm),
         None,
+    );
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// The shared S3 store (`--store s3://…`) against the disk store, in the same run.
+// ---------------------------------------------------------------------------------------------
+
+/// Arms of the S3 section, interleaved like the graph bench's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum S3Arm {
+    DiskWarm,
+    S3Warm,
+    DiskCold,
+    S3Cold,
+}
+
+impl S3Arm {
+    const ALL: [S3Arm; 4] = [
+        S3Arm::DiskWarm,
+        S3Arm::S3Warm,
+        S3Arm::DiskCold,
+        S3Arm::S3Cold,
+    ];
+
+    fn label(self) -> &'static str {
+        match self {
+            S3Arm::DiskWarm => "warm, disk store",
+            S3Arm::S3Warm => "warm, S3 store (bucket + local tier)",
+            S3Arm::DiskCold => "cold, disk store",
+            S3Arm::S3Cold => "cold, S3 store (empty prefix + tier)",
+        }
+    }
+}
+
+/// `go mod download` of the graph through goward on the disk store and on
+/// an S3 store (moto on 127.0.0.1, `$GOWARD_TEST_MOTO`), warm and cold;
+/// then the peak RSS of a replica serving the big zip from the bucket to
+/// `BENCH_CLIENTS` clients at once (a fresh replica, empty local tier).
+fn s3_bench(s: &Settings, big: &BigZip, report: &mut Report) -> Result<()> {
+    if std::env::var_os("GOWARD_TEST_MOTO").is_none() {
+        println!();
+        println!("S3 store: SKIPPED (set GOWARD_TEST_MOTO to a moto_server, as .ci/run does)");
+        return Ok(());
+    }
+    use std::ffi::OsString;
+    use support::s3::Moto;
+    let moto = Moto::start();
+    let env = Moto::env_for(&moto.endpoint());
+    let mut log = TestLog::new(DB_NAME);
+    log.add_fillers(s.fillers);
+    let vkey = log.vkey();
+    let fake = FakeProxy::start(log);
+    let graph = generate_graph(&fake, s.modules);
+    let gosumdb = if s.sumdb_off {
+        "off".to_owned()
+    } else {
+        vkey.clone()
+    };
+    let s3_args = |prefix: &str| -> Vec<OsString> {
+        [
+            "--upstream",
+            &fake.url(),
+            "--sumdb",
+            &vkey,
+            "--store",
+            &format!("s3://{}/{prefix}", support::s3::BUCKET),
+        ]
+        .iter()
+        .map(OsString::from)
+        .collect()
+    };
+    let tmp = |p: &str| tempfile::Builder::new().prefix(p).tempdir();
+
+    let mut keep = Leftovers::default();
+    let disk_cache = tmp("goward-bench-disk-")?;
+    let mut disk_warm = Goward::start_in(disk_cache.path(), &fake.url(), &vkey, &[]);
+    go_mod_download(disk_warm.url(), &gosumdb, &graph, &mut keep)
+        .context("filling the disk store")?;
+    disk_warm.restart();
+    let warm_tier = tmp("goward-bench-tier-")?;
+    let mut s3_warm = Goward::start_args_env(warm_tier.path(), s3_args("warm"), env.clone());
+    go_mod_download(s3_warm.url(), &gosumdb, &graph, &mut keep).context("filling the S3 store")?;
+    s3_warm.restart();
+
+    let mut times: Vec<Vec<Duration>> = vec![Vec::new(); S3Arm::ALL.len()];
+    let mut s3_cold_hwm = Vec::new();
+    let mut s3_warm_upstream = Vec::new();
+    println!();
+    println!(
+        "S3 store vs disk store: go mod download of the graph ({} module versions), {} runs per arm, interleaved",
+        graph.mods.len(),
+        s.runs
+    );
+    for round in 0..s.runs {
+        for k in 0..S3Arm::ALL.len() {
+            let idx = (k + round) % S3Arm::ALL.len();
+            let d = match S3Arm::ALL[idx] {
+                S3Arm::DiskWarm => go_mod_download(disk_warm.url(), &gosumdb, &graph, &mut keep)?,
+                S3Arm::S3Warm => {
+                    fake.reset_requests();
+                    let d = go_mod_download(s3_warm.url(), &gosumdb, &graph, &mut keep)?;
+                    s3_warm_upstream.push(fake.request_log().len());
+                    d
+                }
+                S3Arm::DiskCold => {
+                    let mut g = Goward::start(&fake.url(), &vkey, &[]);
+                    let d = go_mod_download(g.url(), &gosumdb, &graph, &mut keep)?;
+                    g.kill_hard();
+                    keep.gowards.push(g);
+                    d
+                }
+                S3Arm::S3Cold => {
+                    let tier = tmp("goward-bench-tier-")?;
+                    let mut g = Goward::start_args_env(
+                        tier.path(),
+                        s3_args(&format!("cold{round}")),
+                        env.clone(),
+                    );
+                    let d = go_mod_download(g.url(), &gosumdb, &graph, &mut keep)?;
+                    s3_cold_hwm.push(proc_kib(pid(&g)?, "VmHWM")?);
+                    g.kill_hard();
+                    keep.gowards.push(g);
+                    d
+                }
+            };
+            times[idx].push(d);
+        }
+    }
+    let s3_warm_hwm = proc_kib(pid(&s3_warm)?, "VmHWM")?;
+    drop(keep);
+    println!("  arm                                          median      min      max");
+    for (arm, t) in S3Arm::ALL.iter().zip(&times) {
+        println!(
+            "  {:<40} {:>6.3} s {:>6.3} s {:>6.3} s",
+            arm.label(),
+            median(t).as_secs_f64(),
+            t.iter().min().copied().unwrap_or_default().as_secs_f64(),
+            t.iter().max().copied().unwrap_or_default().as_secs_f64(),
+        );
+    }
+    let m = |a: S3Arm| median(&times[S3Arm::ALL.iter().position(|x| *x == a).unwrap_or(0)]);
+    let warm = m(S3Arm::S3Warm).as_secs_f64() / m(S3Arm::DiskWarm).as_secs_f64();
+    let cold = m(S3Arm::S3Cold).as_secs_f64() / m(S3Arm::DiskCold).as_secs_f64();
+    println!("  warm S3 / warm disk {warm:.2}×, cold S3 / cold disk {cold:.2}×");
+    println!(
+        "  upstream requests per warm S3 run (median) {}; VmHWM warm S3 replica {:.1} MiB, cold S3 replicas (max) {:.1} MiB",
+        median_usize(&s3_warm_upstream),
+        kib_mib(s3_warm_hwm),
+        kib_mib(s3_cold_hwm.iter().copied().max().unwrap_or(0))
+    );
+    report.info(
+        "warm go mod download: S3 / disk store",
+        format!("{warm:.2}×"),
+    );
+    report.info(
+        "cold go mod download: S3 / disk store",
+        format!("{cold:.2}×"),
+    );
+
+    // The big zip from the bucket.
+    let mod_h1 = h1_mod(big.go_mod.as_bytes());
+    fake.with_log(|l| l.add_module(BIG_PATH, BIG_VERSION, &big.h1, &mod_h1));
+    fake.add_module(Module::new(
+        BIG_PATH,
+        BIG_VERSION,
+        big.go_mod.clone().into_bytes(),
+        std::fs::read(&big.file)?,
+    ));
+    let zip_path = support::fakeproxy::artifact_path(BIG_PATH, BIG_VERSION, "zip");
+    let tier_a = tmp("goward-bench-tier-")?;
+    let a = Goward::start_args_env(tier_a.path(), s3_args("big"), env.clone());
+    let f = stream_get(&a.url_for(&zip_path), true)?;
+    ensure!(
+        f.sha256.as_ref() == Some(&big.sha256),
+        "S3 cold fetch: wrong SHA-256"
+    );
+    let a_hwm = proc_kib(pid(&a)?, "VmHWM")?;
+    drop(a);
+    let tier_b = tmp("goward-bench-tier-")?;
+    let mut b = Goward::start_args_env(tier_b.path(), s3_args("big"), env.clone());
+    fake.reset_requests();
+    let (b_time, bytes) = fetch_concurrently(&b.url_for(&zip_path), s.clients, &big.sha256)?;
+    ensure!(
+        bytes == big.size * s.clients as u64,
+        "short concurrent download"
+    );
+    ensure!(
+        fake.requests(&zip_path) == 0,
+        "replica B fetched the big zip from the upstream"
+    );
+    let b_hwm = proc_kib(pid(&b)?, "VmHWM")?;
+    b.restart();
+    let (bw_time, _) = fetch_concurrently(&b.url_for(&zip_path), s.clients, &big.sha256)?;
+    let bw_hwm = proc_kib(pid(&b)?, "VmHWM")?;
+    println!();
+    println!(
+        "serving the big zip ({:.0} MiB) from the bucket                   time   MB/s   VmHWM",
+        to_mib(big.size)
+    );
+    println!(
+        "  replica A: 1 client, cold (fetch+verify+upload+serve)       {:>6.2} s {:>6.0} {:>6.1} MiB",
+        f.elapsed.as_secs_f64(),
+        mbps(big.size, f.elapsed),
+        kib_mib(a_hwm)
+    );
+    println!(
+        "  replica B: {} clients, empty local tier (download+re-check)  {:>6.2} s {:>6.0} {:>6.1} MiB",
+        s.clients,
+        b_time.as_secs_f64(),
+        mbps(bytes, b_time),
+        kib_mib(b_hwm)
+    );
+    println!(
+        "  replica B restarted: {} clients, warm local tier             {:>6.2} s {:>6.0} {:>6.1} MiB",
+        s.clients,
+        bw_time.as_secs_f64(),
+        mbps(bytes, bw_time),
+        kib_mib(bw_hwm)
+    );
+    report.rss(
+        &format!(
+            "S3 replica VmHWM, {:.0} MiB zip to {} clients",
+            to_mib(big.size),
+            s.clients
+        ),
+        kib_mib(b_hwm),
+        Some(RSS_TARGET_MIB),
     );
     Ok(())
 }

@@ -89,4 +89,3 @@ pub enum Command {
     /// with its reason), 2 usage, configuration, I/O or network error.
     Mirror(crate::mirror::cli::MirrorArgs),
 }
-

@@ -43,6 +43,12 @@ pub struct CacheLocation {
     /// Cache directory [default: the per-user cache dir + /goward].
     #[arg(long, env = "GOWARD_CACHE_DIR", value_name = "DIR")]
     pub cache_dir: Option<PathBuf>,
+    /// Where verified artifacts are stored: file:///path or a path (the
+    /// cache directory, the default), or s3://bucket[/prefix], shared by
+    /// several replicas (AWS_* variables configure it; --cache-dir is then
+    /// the local tier).
+    #[arg(long, env = "GOWARD_STORE", value_name = "URL")]
+    pub store: Option<String>,
 }
 
 impl CacheLocation {
@@ -152,6 +158,10 @@ pub struct ServeArgs {
     /// unit such as 64MiB [default: 64MiB].
     #[arg(long, env = "GOWARD_MEMORY_CACHE_SIZE", value_name = "SIZE", value_parser = crate::size::parse_size)]
     pub memory_cache_size: Option<u64>,
+    /// With an s3:// store: disk for the local tier of hot blobs in the
+    /// cache directory [default: 4GiB].
+    #[arg(long, env = "GOWARD_LOCAL_CACHE_SIZE", value_name = "SIZE", value_parser = crate::size::parse_size)]
+    pub local_cache_size: Option<u64>,
 }
 
 /// Flags of `goward verify-zip`.
@@ -181,6 +191,9 @@ struct FileConfig {
     tls_client_ca: Option<PathBuf>,
     tls_client_auth: Option<crate::tls::ClientAuth>,
     cache_dir: Option<PathBuf>,
+    store: Option<String>,
+    local_cache_size: Option<crate::size::SizeValue>,
+    fill_leases: Option<bool>,
     upstream: Option<String>,
     offline: Option<bool>,
     sumdb: Option<Vec<String>>,
@@ -358,6 +371,13 @@ pub struct Config {
     pub conn: crate::server::ConnLimits,
     /// Bytes of list/latest/info answers kept in memory.
     pub memory_cache_size: u64,
+    /// Where artifacts are stored: the cache directory, or a shared bucket
+    /// (then `cache_dir` is its local tier).
+    pub store: crate::cache::StoreUrl,
+    /// Bound of the local tier in front of a shared bucket.
+    pub local_cache_size: u64,
+    /// With a shared bucket: deduplicate cold fetches across replicas.
+    pub fill_leases: bool,
 }
 
 impl Config {
@@ -400,6 +420,18 @@ impl Config {
                 setting: "cache-dir",
                 msg: "no per-user cache directory could be determined; set --cache-dir".into(),
             })?,
+        };
+        let store = match args.location.store.clone().or(file.store) {
+            None => crate::cache::StoreUrl::Disk(cache_dir.clone()),
+            Some(s) => crate::cache::StoreUrl::parse(&s).map_err(|msg| ConfigError::Invalid {
+                setting: "store",
+                msg,
+            })?,
+        };
+        // A file:// store is the cache directory.
+        let cache_dir = match &store {
+            crate::cache::StoreUrl::Disk(d) => d.clone(),
+            crate::cache::StoreUrl::S3 { .. } => cache_dir,
         };
         let secs = |flag: Option<u64>, file: Option<u64>, default: u64, setting: &'static str| {
             let v = flag.or(file).unwrap_or(default);
@@ -556,6 +588,15 @@ impl Config {
                     "memory_cache_size",
                 )?)
                 .unwrap_or(crate::service::ServiceLimits::default().memory_cache_bytes),
+            store,
+            local_cache_size: args
+                .local_cache_size
+                .or(file_size(
+                    file.local_cache_size.as_ref(),
+                    "local_cache_size",
+                )?)
+                .unwrap_or(crate::cache::object::DEFAULT_LOCAL_TIER),
+            fill_leases: file.fill_leases.unwrap_or(true),
         })
     }
 }

@@ -135,6 +135,8 @@ impl ProxyError {
             ProxyError::Denied { .. } | ProxyError::AccessDenied(_) => StatusCode::FORBIDDEN,
             ProxyError::Unproven { .. } => StatusCode::BAD_GATEWAY,
             ProxyError::Sumdb(e) => sumdb_status(e, true),
+            // The shared bucket is down: heals without a restart.
+            ProxyError::Store(StoreError::Unavailable { .. }) => StatusCode::SERVICE_UNAVAILABLE,
             ProxyError::Store(_) | ProxyError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -180,7 +182,9 @@ impl ProxyError {
     /// ≤ 8 lines / 648 bytes).
     pub fn body(&self) -> String {
         // Local failures name cache paths: they go to the log, not to clients.
-        if matches!(self, ProxyError::Store(_) | ProxyError::Internal(_)) {
+        if matches!(self, ProxyError::Store(e) if !matches!(e, StoreError::Unavailable { .. }))
+            || matches!(self, ProxyError::Internal(_))
+        {
             return "goward: internal error; see the goward log\n".to_owned();
         }
         let mut s = format!("goward: {self}");
@@ -237,6 +241,7 @@ fn sumdb_status(e: &SumdbError, endpoint: bool) -> StatusCode {
         SumdbError::Upstream { source, .. } if matches!(source.kind, FetchErrorKind::Timeout) => {
             StatusCode::GATEWAY_TIMEOUT
         }
+        SumdbError::Store(StoreError::Unavailable { .. }) => StatusCode::SERVICE_UNAVAILABLE,
         SumdbError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
         _ => StatusCode::BAD_GATEWAY,
     }

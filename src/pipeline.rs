@@ -10,7 +10,7 @@
 
 use std::sync::Arc;
 
-use crate::cache::{DiskStore, Store, SweepReport};
+use crate::cache::{DiskStore, ObjectStoreCache, Store, StoreUrl, SweepReport};
 use crate::config::Config;
 use crate::service::{PolicyLoadError, Service, ServiceLimits};
 use crate::sumdb::SumdbClient;
@@ -56,6 +56,9 @@ pub enum StartError {
     /// The credentials file (`--auth-file`) is unreadable or invalid.
     #[error("{0}")]
     Credentials(#[from] crate::auth::CredentialsError),
+    /// The start-up thread reading a shared store panicked (a bug).
+    #[error("internal error: the start-up thread panicked")]
+    Panicked,
 }
 
 impl From<PolicyLoadError> for StartError {
@@ -64,32 +67,130 @@ impl From<PolicyLoadError> for StartError {
     }
 }
 
+/// Opens the configured store ([`Config::store`]): the cache directory,
+/// or a shared bucket with the cache directory as its local tier.
+pub fn open_store(config: &Config) -> Result<(Arc<dyn Store>, SweepReport), StartError> {
+    open_store_with(config, true)
+}
+
+/// [`open_store`] for the cache commands: a shared bucket is read as it
+/// is, never through the local tier of hot blobs.
+pub fn open_store_for_audit(config: &Config) -> Result<Arc<dyn Store>, StartError> {
+    open_store_with(config, false).map(|(s, _)| s)
+}
+
+fn open_store_with(
+    config: &Config,
+    hot: bool,
+) -> Result<(Arc<dyn Store>, SweepReport), StartError> {
+    match &config.store {
+        StoreUrl::Disk(dir) => {
+            let (store, sweep) = DiskStore::open(dir).map_err(|source| StartError::Store {
+                dir: dir.clone(),
+                source,
+            })?;
+            Ok((Arc::new(store), sweep))
+        }
+        StoreUrl::S3 { bucket, prefix } => {
+            let store = ObjectStoreCache::connect_s3(
+                bucket,
+                prefix,
+                &config.cache_dir,
+                config.local_cache_size,
+            )
+            .map_err(|source| StartError::Store {
+                dir: config.cache_dir.clone(),
+                source,
+            })?;
+            let store = store.with_fill_leases(config.fill_leases);
+            let store = if hot { store } else { store.bypassing_tier() };
+            Ok((Arc::new(store), SweepReport::default()))
+        }
+    }
+}
+
 /// Builds the pipeline: opens (and sweeps) the cache, reaches upstreams as
 /// [`Config::mode`] allows, loads each checksum database's trusted head and
 /// the policy. Every configured database is served; the first proves.
+///
+/// Synchronous for the disk store; a shared bucket is read through
+/// [`build_async`], on the current runtime if there is one.
 pub fn build(config: &Config) -> Result<Pipeline, StartError> {
-    let (store, sweep) =
-        DiskStore::open(&config.cache_dir).map_err(|source| StartError::Store {
-            dir: config.cache_dir.clone(),
-            source,
-        })?;
-    let store: Arc<dyn Store> = Arc::new(store);
+    if !matches!(config.store, StoreUrl::Disk(_)) {
+        return match tokio::runtime::Handle::try_current() {
+            // A thread of its own: this may be called from inside the
+            // runtime's block_on, which cannot nest.
+            Ok(h) => std::thread::scope(|s| {
+                s.spawn(|| h.block_on(build_async(config)))
+                    .join()
+                    .unwrap_or_else(|_| Err(StartError::Panicked))
+            }),
+            Err(_) => {
+                crate::cache::block_on(build_async(config)).map_err(|source| StartError::Store {
+                    dir: config.cache_dir.clone(),
+                    source,
+                })?
+            }
+        };
+    }
+    let (store, sweep) = open_store(config)?;
     let network = Network::new(config.mode, &config.fetch)?;
     let upstreams = Arc::new(network.proxy_list(&config.upstream, &|_| Ok(None))?);
     let mut sumdbs = Vec::with_capacity(config.sumdbs.len());
     for spec in &config.sumdbs {
-        let base = spec
-            .url
-            .clone()
-            .unwrap_or_else(|| format!("https://{}", spec.name));
         sumdbs.push(Arc::new(SumdbClient::new(
             spec,
             upstreams.clone(),
-            network.single(&base)?,
+            network.single(&sumdb_base(spec))?,
             store.clone(),
             SumdbLimits::default(),
         )?));
     }
+    finish(config, network, upstreams, store, sumdbs, sweep)
+}
+
+/// [`build`] for any store: the checksum-database heads are read with async
+/// reads, and where the store cannot be read inline on every request (a
+/// shared bucket), each database polls for another replica's fork report
+/// ([`SumdbClient::watch_forks`]).
+pub async fn build_async(config: &Config) -> Result<Pipeline, StartError> {
+    let (store, sweep) = open_store(config)?;
+    let network = Network::new(config.mode, &config.fetch)?;
+    let upstreams = Arc::new(network.proxy_list(&config.upstream, &|_| Ok(None))?);
+    let mut sumdbs = Vec::with_capacity(config.sumdbs.len());
+    for spec in &config.sumdbs {
+        let client = Arc::new(
+            SumdbClient::open(
+                spec,
+                upstreams.clone(),
+                network.single(&sumdb_base(spec))?,
+                store.clone(),
+                SumdbLimits::default(),
+            )
+            .await?,
+        );
+        if !store.small_io_inline() {
+            client.watch_forks();
+        }
+        sumdbs.push(client);
+    }
+    finish(config, network, upstreams, store, sumdbs, sweep)
+}
+
+fn sumdb_base(spec: &crate::sumdb::SumdbSpec) -> String {
+    spec.url
+        .clone()
+        .unwrap_or_else(|| format!("https://{}", spec.name))
+}
+
+fn finish(
+    config: &Config,
+    network: Network,
+    upstreams: Arc<crate::upstream::ProxyList>,
+    store: Arc<dyn Store>,
+    sumdbs: Vec<Arc<SumdbClient>>,
+    sweep: SweepReport,
+) -> Result<Pipeline, StartError> {
     let mut limits = ServiceLimits::default();
     limits.zip.max_zip_file = config.max_zip_size;
     limits.list_ttl = config.list_ttl;

@@ -1225,6 +1225,10 @@ impl Service {
             Some(meta) => self.recheck_loaded(mv, meta, pol).await?,
             None => None,
         };
+        let stored = match stored {
+            Some(m) => Some(m),
+            None => self.after_peer_fill(&id, mv, pol).await?,
+        };
         let hit = stored.is_some();
         let meta = match stored {
             Some(meta) => {
@@ -1233,7 +1237,13 @@ impl Service {
             }
             None => {
                 cache_metric(endpoint, false);
-                let meta = self.fill(kind, mv, pol, d).await?;
+                let filled = self.fill(kind, mv, pol, d).await;
+                if self.mode() == UpstreamMode::Online
+                    && let Err(e) = self.store.end_fill(&id).await
+                {
+                    tracing::warn!(module = %mv.module.as_str(), version = mv.version(), "releasing the fill lease: {e}");
+                }
+                let meta = filled?;
                 tracing::info!(module = %meta.module, version = %meta.version, kind = kind.as_str(), h1 = %meta.h1, "verified and stored");
                 Arc::new(meta)
             }
@@ -1242,6 +1252,33 @@ impl Service {
             .insert((kind, mv.clone()), meta.clone())
             .await;
         Ok((meta, hit))
+    }
+
+    /// Takes the store's fill lease before a fetch ([`Store::begin_fill`]):
+    /// if another replica sharing the store fetched the version meanwhile,
+    /// its record is read and re-checked like any stored one. A lease that
+    /// cannot be taken only costs a duplicate fetch.
+    async fn after_peer_fill(
+        &self,
+        id: &RecordId,
+        mv: &ModuleVersion,
+        pol: &ActivePolicy,
+    ) -> Result<Option<StoredArtifact>, ProxyError> {
+        if self.mode() != UpstreamMode::Online {
+            return Ok(None);
+        }
+        match self.store.begin_fill(id).await {
+            Ok(true) => {}
+            Ok(false) => return Ok(None),
+            Err(e) => {
+                tracing::warn!(module = %mv.module.as_str(), version = mv.version(), "no fill lease, fetching anyway: {e}");
+                return Ok(None);
+            }
+        }
+        match self.store.record(id).await? {
+            Some(meta) => self.recheck_loaded(mv, meta, pol).await,
+            None => Ok(None),
+        }
     }
 
     /// Fetch → verify → store, in one of the [`ServiceLimits::max_fills`]

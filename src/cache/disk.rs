@@ -36,7 +36,7 @@ use crate::module;
 use crate::verify::{ArtifactKind, VerifiedMod, VerifiedZip};
 
 /// Current [`ArtifactMeta::v`].
-const META_VERSION: u32 = 2;
+pub(crate) const META_VERSION: u32 = 2;
 
 /// The directories the disk store owns under its root, in the order they
 /// are created (a creation error names the deepest one).
@@ -58,14 +58,14 @@ pub struct DiskStore {
 
 pub use crate::dirhash::hex;
 
-fn now_nanos() -> u64 {
+pub(crate) fn now_nanos() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
         .unwrap_or(0)
 }
 
-fn now_secs() -> u64 {
+pub(crate) fn now_secs() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
@@ -238,6 +238,67 @@ impl DiskStore {
     }
 }
 
+/// The record of a verified zip about to be stored (any store).
+pub(crate) fn zip_meta(
+    checked: &crate::verify::zip::ZipChecked,
+    proofs: &[crate::verify::Proof],
+) -> ArtifactMeta {
+    ArtifactMeta {
+        v: META_VERSION,
+        kind: ArtifactKind::Zip,
+        module: checked.module().to_owned(),
+        version: checked.version().to_owned(),
+        sha256: hex(checked.sha256()),
+        size: checked.size(),
+        h1: checked.h1().as_str().to_owned(),
+        proofs: proofs.iter().map(ProofRecord::from_proof).collect(),
+        verified_at: now_secs(),
+        instance: now_nanos(),
+    }
+}
+
+/// The record of a verified go.mod about to be stored (any store).
+pub(crate) fn mod_meta(m: &VerifiedMod) -> ArtifactMeta {
+    let checked = m.checked();
+    let sha = {
+        use sha2::Digest;
+        sha2::Sha256::digest(checked.bytes())
+    };
+    ArtifactMeta {
+        v: META_VERSION,
+        kind: ArtifactKind::Mod,
+        module: checked.module().to_owned(),
+        version: checked.version().to_owned(),
+        sha256: hex(&sha),
+        size: checked.bytes().len() as u64,
+        h1: checked.h1().as_str().to_owned(),
+        proofs: m.proofs().iter().map(ProofRecord::from_proof).collect(),
+        verified_at: now_secs(),
+        instance: now_nanos(),
+    }
+}
+
+/// Parses a stored record and checks it is the record of `(kind, module,
+/// version)` in the current format; `Err`: why it is damaged.
+pub(crate) fn parse_record(
+    bytes: &[u8],
+    kind: ArtifactKind,
+    module: &str,
+    version: &str,
+) -> Result<ArtifactMeta, String> {
+    let meta = serde_json::from_slice::<ArtifactMeta>(bytes).map_err(|e| e.to_string())?;
+    let ok = meta.v == META_VERSION
+        && meta.kind == kind
+        && meta.module == module
+        && meta.version == version
+        && is_sha256_hex(&meta.sha256);
+    if ok {
+        Ok(meta)
+    } else {
+        Err("record does not match its location or format".to_owned())
+    }
+}
+
 fn sync_dir(dir: &Path) -> Result<(), StoreError> {
     #[cfg(unix)]
     {
@@ -267,18 +328,7 @@ impl DiskStore {
 
     fn put_zip_sync(&self, zip: VerifiedZip) -> Result<Created, StoreError> {
         let (checked, proofs) = zip.into_parts();
-        let meta = ArtifactMeta {
-            v: META_VERSION,
-            kind: ArtifactKind::Zip,
-            module: checked.module().to_owned(),
-            version: checked.version().to_owned(),
-            sha256: hex(checked.sha256()),
-            size: checked.size(),
-            h1: checked.h1().as_str().to_owned(),
-            proofs: proofs.iter().map(ProofRecord::from_proof).collect(),
-            verified_at: now_secs(),
-            instance: now_nanos(),
-        };
+        let meta = zip_meta(&checked, &proofs);
         if let Some(old) = self.existing(&meta)? {
             return Ok(Created::Existing(old));
         }
@@ -288,22 +338,7 @@ impl DiskStore {
 
     fn put_mod_sync(&self, m: VerifiedMod) -> Result<Created, StoreError> {
         let checked = m.checked();
-        let sha = {
-            use sha2::Digest;
-            sha2::Sha256::digest(checked.bytes())
-        };
-        let meta = ArtifactMeta {
-            v: META_VERSION,
-            kind: ArtifactKind::Mod,
-            module: checked.module().to_owned(),
-            version: checked.version().to_owned(),
-            sha256: hex(&sha),
-            size: checked.bytes().len() as u64,
-            h1: checked.h1().as_str().to_owned(),
-            proofs: m.proofs().iter().map(ProofRecord::from_proof).collect(),
-            verified_at: now_secs(),
-            instance: now_nanos(),
-        };
+        let meta = mod_meta(&m);
         if let Some(old) = self.existing(&meta)? {
             return Ok(Created::Existing(old));
         }
@@ -375,21 +410,7 @@ impl DiskStore {
             Err(e) if e.kind() == std::io::ErrorKind::InvalidData => return Ok(Err(e.to_string())),
             Err(e) => return Err(StoreError::io("read", path, e)),
         };
-        let meta = serde_json::from_slice::<ArtifactMeta>(&bytes)
-            .map_err(|e| e.to_string())
-            .and_then(|meta| {
-                let ok = meta.v == META_VERSION
-                    && meta.kind == kind
-                    && meta.module == module
-                    && meta.version == version
-                    && is_sha256_hex(&meta.sha256);
-                if ok {
-                    Ok(Some(meta))
-                } else {
-                    Err("record does not match its location or format".to_owned())
-                }
-            });
-        Ok(meta)
+        Ok(parse_record(&bytes, kind, module, version).map(Some))
     }
 
     fn quarantine_sync(&self, meta: &ArtifactMeta, why: &str) -> Result<(), StoreError> {
@@ -889,6 +910,11 @@ fn rel_under(meta: &Path, path: &Path) -> Option<String> {
 /// `meta`; other files (`.info`, `list`, `@latest`) give `None`.
 fn classify_record(meta: &Path, path: &Path) -> Option<RecordEntry> {
     let rel = rel_under(meta, path)?;
+    classify_record_rel(&rel, path.display().to_string())
+}
+
+/// The record named by `rel` (relative to `meta/`), listed at `location`.
+pub(crate) fn classify_record_rel(rel: &str, location: String) -> Option<RecordEntry> {
     let (kind, stem) = if let Some(s) = rel.strip_suffix(".zip.json") {
         (ArtifactKind::Zip, s)
     } else if let Some(s) = rel.strip_suffix(".mod.json") {
@@ -906,16 +932,17 @@ fn classify_record(meta: &Path, path: &Path) -> Option<RecordEntry> {
             })
         })
         .map_err(|e| e.to_string());
-    Some(RecordEntry {
-        location: path.display().to_string(),
-        id,
-    })
+    Some(RecordEntry { location, id })
 }
 
 /// The document key of `meta/<p>/@v/list`, `meta/<p>/@v/<v>.info` or
 /// `meta/<p>/@latest` (the inverse of [`DocKey::rel_path`]).
 fn classify_doc(meta: &Path, path: &Path) -> Option<DocKey> {
-    let rel = rel_under(meta, path)?;
+    classify_doc_rel(&rel_under(meta, path)?)
+}
+
+/// The re-fetchable document named by `rel` (relative to `meta/`).
+pub(crate) fn classify_doc_rel(rel: &str) -> Option<DocKey> {
     if let Some(p) = rel.strip_suffix("/@latest") {
         return Some(DocKey::Latest(p.to_owned()));
     }

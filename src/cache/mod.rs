@@ -15,6 +15,7 @@
 //! through records, content addresses and [`DocKey`]s.
 
 pub mod disk;
+pub mod object;
 pub mod read;
 
 use std::fmt;
@@ -33,6 +34,7 @@ use crate::verify::zip::ZipLimits;
 use crate::verify::{ArtifactKind, VerifiedMod, VerifiedZip};
 
 pub use disk::DiskStore;
+pub use object::{ObjectStoreCache, StoreUrl};
 
 /// What the store records about a verified artifact: enough to re-check the
 /// blob and to show what proved it.
@@ -126,6 +128,14 @@ pub enum StoreError {
     /// A metadata record that does not parse.
     #[error("cache metadata {path} is corrupt: {msg}")]
     Corrupt { path: PathBuf, msg: String },
+    /// The shared object store could not be reached or refused a request
+    /// (served as 503: it heals without a restart).
+    #[error("shared store unavailable: {op} {key}: {detail}")]
+    Unavailable {
+        op: &'static str,
+        key: String,
+        detail: String,
+    },
 }
 
 /// What to do about a permission error on the cache: it is always the same fix.
@@ -464,6 +474,21 @@ pub trait Store: Send + Sync + fmt::Debug {
 
     /// Removes a document; returns whether it was there.
     fn delete_doc<'a>(&'a self, key: &'a DocKey) -> StoreFuture<'a, bool>;
+
+    /// Before fetching `id` from the upstream: takes this store's fill lease
+    /// on it, so that replicas sharing the store fetch a cold version once.
+    /// Returns `true` when another replica stored the version meanwhile
+    /// (read the record again instead of fetching). Never needed for
+    /// correctness (blobs are content-addressed and records created
+    /// conditionally): a store without leases answers `false` at once.
+    fn begin_fill<'a>(&'a self, _id: &'a RecordId) -> StoreFuture<'a, bool> {
+        Box::pin(std::future::ready(Ok(false)))
+    }
+
+    /// Releases the lease [`Store::begin_fill`] took, whatever the fill's outcome.
+    fn end_fill<'a>(&'a self, _id: &'a RecordId) -> StoreFuture<'a, ()> {
+        Box::pin(std::future::ready(Ok(())))
+    }
 
     /// Writes `new` only if the document still holds `expected` (`None`:
     /// absent or empty), atomically with respect to every process sharing

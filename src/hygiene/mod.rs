@@ -14,7 +14,6 @@ use std::time::Duration;
 
 use clap::{Args, Subcommand};
 
-use crate::cache::DiskStore;
 use crate::config::{CacheLocation, Config, ServeArgs};
 
 /// Flags of `goward cache`.
@@ -103,10 +102,25 @@ fn load(common: &CommonArgs) -> Result<Config, String> {
         ..common.location.serve_args()
     };
     let c = Config::load(&serve).map_err(|e| e.to_string())?;
-    if !c.cache_dir.is_dir() {
+    if matches!(c.store, crate::cache::StoreUrl::Disk(_)) && !c.cache_dir.is_dir() {
         return Err(format!("no cache directory at {}", c.cache_dir.display()));
     }
     Ok(c)
+}
+
+/// The store `serve` would use (the cache directory or a shared bucket).
+fn open(
+    config: &Config,
+) -> Result<std::sync::Arc<dyn crate::cache::Store>, crate::cache::StoreError> {
+    match crate::pipeline::open_store_for_audit(config) {
+        Ok(store) => Ok(store),
+        Err(crate::pipeline::StartError::Store { source, .. }) => Err(source),
+        Err(e) => Err(crate::cache::StoreError::Unavailable {
+            op: "open",
+            key: config.store.to_string(),
+            detail: e.to_string(),
+        }),
+    }
 }
 
 fn print_json<T: serde::Serialize>(v: &T) {
@@ -135,7 +149,7 @@ fn run_verify(a: &VerifyArgs) -> ExitCode {
         },
         None => crate::policy::Policy::embedded_default(),
     };
-    let res = DiskStore::open(&config.cache_dir).and_then(|(store, _)| {
+    let res = open(&config).and_then(|store| {
         let zip_limits = crate::verify::zip::ZipLimits {
             max_zip_file: config.max_zip_size,
             ..Default::default()
@@ -145,7 +159,7 @@ fn run_verify(a: &VerifyArgs) -> ExitCode {
             sumdbs: config.sumdbs.clone(),
             policy,
         };
-        crate::cache::block_on(verify::verify_cache(&store, &opts)).and_then(|r| r)
+        crate::cache::block_on(verify::verify_cache(&*store, &opts)).and_then(|r| r)
     });
     let report = match res {
         Ok(r) => r,
@@ -204,8 +218,8 @@ fn run_gc(a: &GcArgs) -> ExitCode {
         max_size: a.max_size,
         older_than: a.older_than,
     };
-    let collected = DiskStore::open(&config.cache_dir).and_then(|(store, _)| {
-        crate::cache::block_on(gc::collect(&store, limits, a.dry_run)).and_then(|r| r)
+    let collected = open(&config).and_then(|store| {
+        crate::cache::block_on(gc::collect(&*store, limits, a.dry_run)).and_then(|r| r)
     });
     let report = match collected {
         Ok(r) => r,

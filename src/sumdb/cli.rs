@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
 
-use crate::cache::{DiskStore, DocKey, Store};
+use crate::cache::DocKey;
 use crate::config::{CacheLocation, Config};
 
 /// Flags of `goward sumdb`.
@@ -61,15 +61,17 @@ pub fn run(args: &SumdbArgs) -> ExitCode {
 fn clear_fork(a: &ClearForkArgs) -> Result<ExitCode, String> {
     super::check_name(&a.name)?;
     let config = Config::load(&a.location.serve_args()).map_err(|e| e.to_string())?;
-    if !config.cache_dir.is_dir() {
+    let is_disk = matches!(config.store, crate::cache::StoreUrl::Disk(_));
+    if is_disk && !config.cache_dir.is_dir() {
         return Err(format!(
             "no cache directory at {}",
             config.cache_dir.display()
         ));
     }
-    let (store, _) = DiskStore::open(&config.cache_dir).map_err(|e| e.to_string())?;
+    // The disk store or a shared bucket (`--store`), as serve opens it.
+    let store = crate::pipeline::open_store_for_audit(&config).map_err(|e| e.to_string())?;
     let key = DocKey::SumdbFork(a.name.clone());
-    let path = DiskStore::doc_path(&config.cache_dir, &key);
+    let path = std::path::PathBuf::from(store.doc_location(&key));
     let Some(report) = crate::cache::block_on(store.get_doc(&key))
         .and_then(|r| r)
         .map_err(|e| e.to_string())?

@@ -292,6 +292,45 @@ impl SumdbClient {
         Self::build(spec, upstreams, direct, store, limits, head, fork.is_some())
     }
 
+    /// [`Self::new`] for any store: reads the persisted head and fork
+    /// report with [`Store::get_doc`] (a shared bucket has no synchronous reads).
+    pub async fn open(
+        spec: &SumdbSpec,
+        upstreams: Arc<ProxyList>,
+        direct: Arc<dyn Upstream>,
+        store: Arc<dyn Store>,
+        limits: SumdbLimits,
+    ) -> Result<SumdbClient, SumdbError> {
+        let head = store.get_doc(&DocKey::SumdbHead(spec.name.clone())).await?;
+        let fork = store.get_doc(&DocKey::SumdbFork(spec.name.clone())).await?;
+        Self::build(spec, upstreams, direct, store, limits, head, fork.is_some())
+    }
+
+    /// Polls for a fork report every [`FORK_RECHECK`] on the runtime, for a
+    /// store that [`Self::check_trusted`] cannot read inline (a shared
+    /// bucket): another replica's report stops this one within that bound
+    /// plus one read, and every head update reads it too. Stops with the
+    /// client or once a fork is adopted.
+    pub fn watch_forks(self: &Arc<Self>) {
+        let weak = Arc::downgrade(self);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(FORK_RECHECK).await;
+                let Some(client) = weak.upgrade() else { break };
+                if client.check_trusted().is_err() {
+                    break;
+                }
+                let key = DocKey::SumdbFork(client.name.clone());
+                match client.store.get_doc(&key).await {
+                    Ok(found) => client.adopt_fork_report(found.map(|_| key.rel_path())),
+                    Err(e) => {
+                        tracing::warn!(db = %client.name, "could not look for a fork report: {e}")
+                    }
+                }
+            }
+        });
+    }
+
     /// A client from the persisted head and whether a fork report exists.
     fn build(
         spec: &SumdbSpec,

@@ -176,6 +176,7 @@ pub fn plan_install(config: &Path, account: &str) -> Result<InstallPlan, String>
         &CacheLocation {
             config: Some(abs.clone()),
             cache_dir: None,
+            store: None,
         }
         .serve_args(),
     )

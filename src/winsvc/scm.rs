@@ -417,6 +417,7 @@ fn run_service(config: &Path, serve: ServeFn) -> Result<(), String> {
     let args = CacheLocation {
         config: Some(config.to_path_buf()),
         cache_dir: None,
+        store: None,
     }
     .serve_args();
     let exit = match serve(&args, hooks) {

@@ -10,6 +10,7 @@ mod mirror;
 mod offline;
 mod policy;
 mod request;
+mod s3;
 mod serve;
 mod signature;
 mod sumdb;

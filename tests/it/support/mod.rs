@@ -14,6 +14,7 @@ pub(crate) mod fakeproxy;
 pub(crate) mod gocmd;
 pub(crate) mod modzip;
 pub(crate) mod rawhttp;
+pub(crate) mod s3;
 // testlog.rs declares plain `pub` items.
 #[allow(unreachable_pub)]
 pub(crate) mod testlog;
@@ -109,6 +110,8 @@ pub(crate) struct Goward {
     stderr: Arc<Mutex<Vec<u8>>>,
     stdout: Arc<Mutex<Vec<u8>>>,
     _owned_cache: Option<TempDir>,
+    /// Extra environment variables (e.g. `AWS_*` for a shared store).
+    envs: Vec<(String, String)>,
 }
 
 impl Goward {
@@ -142,6 +145,15 @@ impl Goward {
 
     /// `goward serve --listen 127.0.0.1:0 --cache-dir <cache_dir> <args>`.
     pub(crate) fn start_args(cache_dir: &Path, args: Vec<OsString>) -> Goward {
+        Goward::start_args_env(cache_dir, args, Vec::new())
+    }
+
+    /// [`Goward::start_args`] with extra environment variables.
+    pub(crate) fn start_args_env(
+        cache_dir: &Path,
+        args: Vec<OsString>,
+        envs: Vec<(String, String)>,
+    ) -> Goward {
         let mut g = Goward {
             args,
             cache_dir: cache_dir.to_path_buf(),
@@ -150,6 +162,7 @@ impl Goward {
             stderr: Arc::new(Mutex::new(Vec::new())),
             stdout: Arc::new(Mutex::new(Vec::new())),
             _owned_cache: None,
+            envs,
         };
         g.spawn();
         g
@@ -169,6 +182,7 @@ impl Goward {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         scrub_proxy_env(&mut cmd);
+        cmd.envs(self.envs.iter().map(|(k, v)| (k, v)));
         let mut child = cmd
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", goward_bin().display()));

@@ -1,0 +1,729 @@
+//! Several replicas on one S3-compatible bucket (`--store s3://…`), against a
+//! local moto server ([`Moto`]) and the fake upstream. The bucket is shared
+//! and writable by others: what one replica stored another serves without
+//! asking the upstream, but only after re-checking it; tampered objects are
+//! caught and re-fetched; the trusted tree head never rolls back; a fork
+//! found by one replica stops the others; a bucket outage leaves warm blobs
+//! served and everything else a 503 naming the cause.
+
+use std::ffi::OsString;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use goward::cache::{DocKey, ObjectStoreCache, Store};
+use sha2::Digest;
+
+use crate::support::fakeproxy::{FakeProxy, Published};
+use crate::support::gocmd::{GoEnv, assert_refused_by_goward};
+use crate::support::modzip::ModZip;
+use crate::support::s3::{BUCKET, Moto, Relay};
+use crate::support::testlog::TestLog;
+use crate::support::{Goward, wait_until};
+
+const DB: &str = "sum.goward.test";
+const PREFIX: &str = "team";
+/// A fork report another replica wrote stops this one within
+/// `FORK_RECHECK` (10 s) plus one read; the test allows for slow CI.
+const FORK_BOUND: Duration = Duration::from_secs(40);
+
+/// The refusal of a forked database (`SumdbError::Fork`) and of every later request.
+const REASON_FORK: &str = "inconsistent with the tree";
+const REASON_DISTRUSTED: &str = "a fork was detected";
+
+struct World {
+    fake: FakeProxy,
+    greet: Published,
+    hello: Published,
+    log_after_greet: TestLog,
+    vkey: String,
+}
+
+fn world() -> World {
+    let fake = FakeProxy::start(TestLog::new(DB));
+    let greet = fake.publish(
+        ModZip::new("example.com/greet", "v1.1.0").file("greet.go", "package greet\n"),
+        "module example.com/greet\n\ngo 1.21\n",
+    );
+    let log_after_greet = fake.log_snapshot();
+    let hello = fake.publish(
+        ModZip::new("example.com/hello", "v1.0.0").file("hello.go", "package hello\n"),
+        "module example.com/hello\n\ngo 1.21\n",
+    );
+    let vkey = fake.with_log(|l| l.vkey());
+    World {
+        fake,
+        greet,
+        hello,
+        log_after_greet,
+        vkey,
+    }
+}
+
+/// A replica on the bucket behind `endpoint`, with its own local tier.
+struct Replica {
+    g: Goward,
+    _tier: tempfile::TempDir,
+}
+
+impl std::ops::Deref for Replica {
+    type Target = Goward;
+    fn deref(&self) -> &Goward {
+        &self.g
+    }
+}
+
+fn replica(w: &World, endpoint: &str) -> Replica {
+    replica_with(w, endpoint, &[])
+}
+
+/// [`replica`] with extra arguments.
+fn replica_with(w: &World, endpoint: &str, extra: &[&str]) -> Replica {
+    let tier = tempfile::Builder::new()
+        .prefix("goward-tier-")
+        .tempdir()
+        .expect("temp dir");
+    let mut args: Vec<OsString> = [
+        "--upstream",
+        &w.fake.url(),
+        "--sumdb",
+        &w.vkey,
+        "--store",
+        &format!("s3://{BUCKET}/{PREFIX}"),
+    ]
+    .iter()
+    .map(OsString::from)
+    .collect();
+    args.extend(extra.iter().map(OsString::from));
+    let g = Goward::start_args_env(tier.path(), args, Moto::env_for(endpoint));
+    Replica { g, _tier: tier }
+}
+
+fn bare_env(proxy: &str, gosumdb: &str) -> GoEnv {
+    let env = GoEnv::new(proxy, gosumdb);
+    env.write("go.mod", "module example.com/scratch\n\ngo 1.21\n");
+    env
+}
+
+fn blob_key(bytes: &[u8]) -> String {
+    let sha: String = sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("{PREFIX}/blobs/sha256/{}/{sha}", &sha[..2])
+}
+
+fn record_key(p: &Published, ext: &str) -> String {
+    format!("{PREFIX}/meta/{}/@v/{}.{ext}.json", p.path, p.version)
+}
+
+#[track_caller]
+fn assert_serves(g: &Goward, path: &str, want: &[u8]) {
+    let r = g.get(path);
+    assert_eq!(r.status, 200, "GET {path}: {}", r.text());
+    assert!(r.body == want, "GET {path}: served bytes differ");
+}
+
+/// The name, under `quarantine/`, of the quarantined copy of blob `sha`.
+fn bucket_quarantined(b: &crate::support::s3::Bucket, sha: &str) -> String {
+    b.keys(&format!("{PREFIX}/quarantine"))
+        .into_iter()
+        .filter_map(|k| k.rsplit('/').next().map(str::to_owned))
+        .find(|n| n.starts_with(sha) && !n.ends_with(".why"))
+        .unwrap_or_else(|| panic!("blob {sha} was not quarantined"))
+}
+
+/// The tree size of the trusted head stored in the bucket.
+fn stored_head_size(b: &crate::support::s3::Bucket) -> u64 {
+    let Some(note) = b.get(&format!("{PREFIX}/sumdb/{DB}/latest")) else {
+        return 0;
+    };
+    String::from_utf8_lossy(&note)
+        .lines()
+        .nth(1)
+        .and_then(|l| l.parse().ok())
+        .expect("a tree size on the second line of the stored head")
+}
+
+/// What replica A fetched, replica B serves to the go command with no
+/// upstream request; the client alternates between them.
+#[test]
+fn two_replicas_share_one_verified_cache() {
+    let moto = Moto::start();
+    let w = world();
+    let a = replica(&w, &moto.endpoint());
+    let b = replica(&w, &moto.endpoint());
+
+    let env = bare_env(a.url(), &w.vkey);
+    env.go(&["mod", "download", &w.greet.at()]).assert_success();
+    let env = bare_env(b.url(), &w.vkey);
+    env.go(&["mod", "download", &w.hello.at()]).assert_success();
+    let bucket = moto.client();
+    for p in [&w.greet, &w.hello] {
+        assert!(bucket.get(&record_key(p, "zip")).is_some(), "{}", p.at());
+        assert_eq!(
+            bucket.get(&blob_key(&p.zip)).as_deref(),
+            Some(&p.zip[..]),
+            "{}",
+            p.at()
+        );
+    }
+
+    // Each replica now serves what the other fetched, from the bucket.
+    w.fake.reset_requests();
+    let env = bare_env(b.url(), &w.vkey);
+    env.go(&["mod", "download", &w.greet.at(), &w.hello.at()])
+        .assert_success();
+    let env = bare_env(a.url(), &w.vkey);
+    env.go(&["mod", "download", &w.greet.at(), &w.hello.at()])
+        .assert_success();
+    for p in [&w.greet, &w.hello] {
+        assert_serves(&a, &p.zip_path(), &p.zip);
+        assert_serves(&b, &p.zip_path(), &p.zip);
+        assert_eq!(w.fake.requests(&p.zip_path()), 0, "{} zip", p.at());
+        assert_eq!(w.fake.requests(&p.mod_path()), 0, "{} go.mod", p.at());
+    }
+}
+
+/// A blob replaced in the bucket, and a record pointing at another
+/// version's valid blob, are caught by a replica that did not write them,
+/// quarantined, and the version fetched, proven and stored again.
+#[test]
+fn tampered_objects_in_the_bucket_are_caught_and_refetched() {
+    let moto = Moto::start();
+    let w = world();
+    let a = replica(&w, &moto.endpoint());
+    assert_serves(&a, &w.hello.zip_path(), &w.hello.zip);
+    assert_serves(&a, &w.greet.zip_path(), &w.greet.zip);
+    drop(a);
+    let bucket = moto.client();
+
+    // 1. The blob's bytes changed (same length).
+    let key = blob_key(&w.hello.zip);
+    let mut evil = w.hello.zip.clone();
+    let mid = evil.len() / 2;
+    evil[mid] ^= 0x01;
+    bucket.put(&key, evil);
+    w.fake.reset_requests();
+    let b = replica(&w, &moto.endpoint());
+    assert_serves(&b, &w.hello.zip_path(), &w.hello.zip);
+    assert_eq!(w.fake.requests(&w.hello.zip_path()), 1, "not re-fetched");
+    let sha = key.rsplit('/').next().unwrap();
+    let caught = format!(
+        "cached record failed its re-check: blob SHA-256 is {}, its name says {sha}",
+        blob_key(
+            &bucket
+                .get(&format!(
+                    "{PREFIX}/quarantine/{}",
+                    bucket_quarantined(&bucket, sha)
+                ))
+                .unwrap()
+        )
+        .rsplit('/')
+        .next()
+        .unwrap()
+    );
+    assert!(b.stderr().contains(&caught), "{caught}\n{}", b.stderr());
+    assert_eq!(bucket.get(&key).as_deref(), Some(&w.hello.zip[..]));
+    assert!(
+        !bucket.keys(&format!("{PREFIX}/quarantine")).is_empty(),
+        "nothing quarantined"
+    );
+    drop(b);
+
+    // 2. hello's record names greet's (valid) blob.
+    let rk = record_key(&w.hello, "zip");
+    let mut rec: serde_json::Value =
+        serde_json::from_slice(&bucket.get(&rk).expect("hello's record")).unwrap();
+    let greet_sha = blob_key(&w.greet.zip)
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    rec["sha256"] = greet_sha.into();
+    rec["size"] = (w.greet.zip.len() as u64).into();
+    bucket.put(&rk, serde_json::to_vec(&rec).unwrap());
+    w.fake.reset_requests();
+    let c = replica(&w, &moto.endpoint());
+    assert_serves(&c, &w.hello.zip_path(), &w.hello.zip);
+    assert_eq!(w.fake.requests(&w.hello.zip_path()), 1, "not re-fetched");
+    let caught = "cached record failed its re-check: the blob fails the module-zip rules for \
+        example.com/hello@v1.0.0: example.com/greet@v1.1.0/greet.go: path does not have prefix \
+        \"example.com/hello@v1.0.0/\"";
+    assert!(c.stderr().contains(caught), "{}", c.stderr());
+    // greet's blob is intact and still served.
+    assert_serves(&c, &w.greet.zip_path(), &w.greet.zip);
+}
+
+/// Two replicas prove lookups from a growing checksum database at the same
+/// time: the head stored in the bucket only grows, ends at the log's size,
+/// and no fork is reported.
+#[test]
+fn two_replicas_advance_the_tree_head_without_rollback() {
+    let moto = Moto::start();
+    let w = world();
+    let a = Arc::new(replica(&w, &moto.endpoint()));
+    let b = Arc::new(replica(&w, &moto.endpoint()));
+    let bucket = moto.client();
+    let mut last = 0u64;
+    for round in 0..6 {
+        let mut published = Vec::new();
+        for i in 0..2 {
+            published.push(
+                w.fake.publish(
+                    ModZip::new(&format!("example.com/m{round}x{i}"), "v1.0.0")
+                        .file("m.go", "package m\n"),
+                    &format!("module example.com/m{round}x{i}\n\ngo 1.21\n"),
+                ),
+            );
+        }
+        let threads: Vec<_> = published
+            .iter()
+            .flat_map(|p| [(a.clone(), p.at()), (b.clone(), p.at())])
+            .map(|(r, at)| {
+                std::thread::spawn(move || {
+                    let r = r.get(&format!("/sumdb/{DB}/lookup/{at}"));
+                    (r.status, r.text())
+                })
+            })
+            .collect();
+        for t in threads {
+            let (status, text) = t.join().unwrap();
+            assert_eq!(status, 200, "{text}");
+        }
+        let size = stored_head_size(&bucket);
+        assert!(
+            size >= last,
+            "the stored head rolled back: {last} -> {size}"
+        );
+        last = size;
+    }
+    let log_size = w.fake.with_log(|l| l.size());
+    assert_eq!(last, log_size);
+    for r in [&a, &b] {
+        assert!(!r.stderr().contains("SECURITY ERROR"), "{}", r.stderr());
+    }
+    assert_eq!(
+        bucket.get(&format!("{PREFIX}/sumdb/{DB}/SECURITY-ERROR")),
+        None
+    );
+}
+
+/// Replica A finds a fork and writes the report to the bucket; replica B
+/// refuses within the documented bound, and again after a restart.
+#[test]
+fn a_fork_found_by_one_replica_stops_the_others() {
+    let moto = Moto::start();
+    let w = world();
+    let a = replica(&w, &moto.endpoint());
+    let mut b = replica(&w, &moto.endpoint());
+    for r in [&a, &b] {
+        bare_env(r.url(), "off")
+            .go(&["mod", "download", &w.hello.at()])
+            .assert_success();
+    }
+
+    let mut fork = w.log_after_greet.clone();
+    let evil = FakeProxy::prepare(
+        ModZip::new("example.com/hello", "v1.0.0")
+            .file("hello.go", "package hello\n")
+            .file("evil.go", "package hello\n\nvar Evil = true\n"),
+        "module example.com/hello\n\ngo 1.21\n",
+    );
+    fork.add_module(&w.hello.path, &w.hello.version, &evil.zip_h1, &evil.mod_h1);
+    let other = FakeProxy::prepare(
+        ModZip::new("example.com/other", "v1.0.0").file("other.go", "package other\n"),
+        "module example.com/other\n\ngo 1.21\n",
+    );
+    fork.add_module(&other.path, &other.version, &other.zip_h1, &other.mod_h1);
+    w.fake.serve(&other);
+    let honest = w.fake.set_log(fork);
+
+    assert_refused_by_goward(
+        &bare_env(a.url(), "off").go(&["mod", "download", &other.at()]),
+        REASON_FORK,
+    );
+    let bucket = moto.client();
+    let report = bucket
+        .get(&format!("{PREFIX}/sumdb/{DB}/SECURITY-ERROR"))
+        .expect("the fork report in the bucket");
+    assert!(String::from_utf8_lossy(&report).starts_with("SECURITY ERROR"));
+    // B can learn of the fork only from the bucket: the upstream is honest again.
+    w.fake.set_log(honest);
+
+    // A warm zip B proved before: answered from B's memory, so only B's
+    // poll of the bucket can stop it.
+    let path = w.hello.zip_path();
+    wait_until(
+        "replica B to refuse the forked database",
+        FORK_BOUND,
+        || {
+            let r = b.get(&path);
+            r.status == 503 && r.text().contains(REASON_DISTRUSTED)
+        },
+    );
+    b.g.restart();
+    let r = b.get(&path);
+    assert_eq!(r.status, 503, "{}", r.text());
+    assert!(r.text().contains(REASON_DISTRUSTED), "{}", r.text());
+
+    // The operator clears the report in the bucket.
+    let env = Moto::env_for(&moto.endpoint());
+    let envs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let tier = tempfile::tempdir().unwrap();
+    let store = format!("s3://{BUCKET}/{PREFIX}");
+    let o = crate::support::run_goward_with(
+        &[
+            "sumdb",
+            "clear-fork",
+            DB,
+            "--yes",
+            "--store",
+            &store,
+            "--cache-dir",
+            tier.path().to_str().unwrap(),
+        ],
+        &envs,
+        std::process::Stdio::piped(),
+    );
+    assert_eq!(o.status.code(), Some(0), "{}\n{}", o.stdout, o.stderr);
+    assert!(
+        o.stdout.starts_with(&format!(
+            "s3://{BUCKET}/{PREFIX}/sumdb/{DB}/SECURITY-ERROR:\nSECURITY ERROR"
+        )),
+        "{}",
+        o.stdout
+    );
+    assert_eq!(
+        bucket.get(&format!("{PREFIX}/sumdb/{DB}/SECURITY-ERROR")),
+        None
+    );
+}
+
+/// The bucket unreachable: a blob this replica already re-checked is still
+/// served from its local tier; anything else is a 503 naming the cause;
+/// with the bucket back, the replica recovers without a restart.
+#[test]
+fn a_bucket_outage_serves_warm_blobs_and_503s_the_rest() {
+    let moto = Moto::start();
+    let relay = Relay::start(moto.port());
+    let w = world();
+    let a = replica(&w, &relay.endpoint());
+    assert_serves(&a, &w.hello.zip_path(), &w.hello.zip);
+
+    relay.set_down(true);
+    assert_serves(&a, &w.hello.zip_path(), &w.hello.zip);
+    let r = a.get(&w.greet.zip_path());
+    assert_eq!(r.status, 503, "{}", r.text());
+    assert!(
+        r.text()
+            .starts_with("goward: shared store unavailable: get s3://"),
+        "{}",
+        r.text()
+    );
+
+    relay.set_down(false);
+    assert_serves(&a, &w.greet.zip_path(), &w.greet.zip);
+}
+
+/// Conditional writes against the real S3 protocol: of many replicas
+/// creating, then updating, the same document at once, exactly one wins
+/// each race (If-None-Match / If-Match honoured by the server).
+#[test]
+fn conditional_writes_on_the_bucket_have_one_winner() {
+    let moto = Moto::start();
+    let bucket = moto.client();
+    let tiers: Vec<_> = (0..8).map(|_| tempfile::tempdir().unwrap()).collect();
+    let stores: Vec<ObjectStoreCache> = tiers
+        .iter()
+        .map(|t| {
+            ObjectStoreCache::new(
+                bucket.store.clone(),
+                PREFIX,
+                format!("s3://{BUCKET}/{PREFIX}"),
+                t.path(),
+                1 << 30,
+            )
+            .unwrap()
+        })
+        .collect();
+    let key = DocKey::SumdbHead(DB.into());
+    let created = bucket.block_on(futures_util::future::join_all(
+        stores
+            .iter()
+            .enumerate()
+            .map(|(i, s)| s.compare_and_swap_doc(&key, None, Bytes::from(format!("head {i}\n")))),
+    ));
+    let wins: Vec<usize> = created
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| *r.as_ref().unwrap())
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(wins.len(), 1, "{created:?}");
+    let current = Bytes::from(format!("head {}\n", wins[0]));
+    assert_eq!(
+        bucket.block_on(stores[3].get_doc(&key)).unwrap(),
+        Some(current.clone())
+    );
+
+    let updated = bucket.block_on(futures_util::future::join_all(
+        stores.iter().enumerate().map(|(i, s)| {
+            s.compare_and_swap_doc(
+                &key,
+                Some(current.clone()),
+                Bytes::from(format!("next {i}\n")),
+            )
+        }),
+    ));
+    let wins = updated.iter().filter(|r| *r.as_ref().unwrap()).count();
+    assert_eq!(wins, 1, "{updated:?}");
+    // A stale expectation never overwrites.
+    assert!(
+        !bucket
+            .block_on(stores[0].compare_and_swap_doc(&key, Some(current), Bytes::from("stale\n")))
+            .unwrap()
+    );
+}
+
+/// `goward cache verify` and `cache gc` work on the bucket: a clean
+/// bucket verifies, a blob damaged in it is named and quarantined, and gc
+/// (no limit given: a report only) counts what is there.
+#[test]
+fn cache_verify_and_gc_run_on_the_bucket() {
+    let moto = Moto::start();
+    let w = world();
+    let a = replica(&w, &moto.endpoint());
+    for p in [&w.greet, &w.hello] {
+        assert_serves(&a, &p.zip_path(), &p.zip);
+        assert_serves(&a, &p.mod_path(), &p.mod_bytes);
+    }
+    let tier = tempfile::tempdir().unwrap();
+    let store = format!("s3://{BUCKET}/{PREFIX}");
+    let env = Moto::env_for(&moto.endpoint());
+    let envs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let cache = |args: &[&str]| {
+        let mut full = vec!["cache"];
+        full.extend_from_slice(&args[..1]);
+        full.extend_from_slice(&[
+            "--store",
+            &store,
+            "--cache-dir",
+            tier.path().to_str().unwrap(),
+            "--sumdb",
+            &w.vkey,
+        ]);
+        full.extend_from_slice(&args[1..]);
+        crate::support::run_goward_with(&full, &envs, std::process::Stdio::piped())
+    };
+    let o = cache(&["verify"]);
+    assert_eq!(o.status.code(), Some(0), "{}\n{}", o.stdout, o.stderr);
+    assert!(
+        o.stdout.starts_with("s3://goward-test/team: 4 artifacts")
+            && o.stdout.contains("1 tree heads checked; 0 problem(s)"),
+        "{}",
+        o.stdout
+    );
+
+    let key = blob_key(&w.greet.zip);
+    let mut bad = w.greet.zip.clone();
+    bad[40] ^= 0x10;
+    moto.client().put(&key, bad);
+    let o = cache(&["verify"]);
+    assert_eq!(o.status.code(), Some(1), "{}\n{}", o.stdout, o.stderr);
+    let line = o
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("BAD") && l.contains("example.com/greet@v1.1.0 (zip)"))
+        .unwrap_or_else(|| panic!("no problem line about greet:\n{}", o.stdout));
+    assert!(line.contains("quarantined"), "{line}");
+    assert_eq!(
+        moto.client().get(&key),
+        None,
+        "the damaged blob stayed in place"
+    );
+    let o = cache(&["verify"]);
+    assert_eq!(o.status.code(), Some(0), "{}\n{}", o.stdout, o.stderr);
+
+    let o = cache(&["gc", "--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}\n{}", o.stdout, o.stderr);
+    let j: serde_json::Value = serde_json::from_str(&o.stdout).expect("JSON report");
+    assert_eq!(j["cache_dir"], "s3://goward-test/team");
+    assert_eq!(j["artifacts"], 3);
+}
+
+/// A replica SIGKILLed while uploading a 200 MiB zip to the bucket (the
+/// relay slows the upload down) leaves no object and no record behind:
+/// the multipart upload is completed only after the whole verified blob is
+/// sent. Another replica then fetches, proves and serves the right bytes.
+#[test]
+fn a_replica_killed_mid_upload_leaves_nothing_visible() {
+    const BIG: usize = 200 << 20;
+    let moto = Moto::start();
+    let relay = Relay::start(moto.port());
+    let w = world();
+    let big = w.fake.publish(
+        ModZip::new("example.com/big", "v1.0.0")
+            .stored()
+            .file("data.bin", crate::support::modzip::noise(3, BIG)),
+        "module example.com/big\n\ngo 1.21\n",
+    );
+    let a = replica(&w, &relay.endpoint());
+    relay.set_rate(32 << 20);
+    let url = a.url_for(&big.zip_path());
+    let client = std::thread::spawn(move || {
+        let _ = crate::support::try_http_get(&url, Duration::from_secs(600));
+    });
+    let before = relay.bytes_up();
+    wait_until(
+        "replica A to be part way through its upload",
+        Duration::from_secs(300),
+        || relay.bytes_up() > before + (48 << 20),
+    );
+    let Replica { mut g, _tier } = a;
+    g.kill_hard();
+    let _ = client.join();
+    relay.set_rate(0);
+
+    let bucket = moto.client();
+    assert_eq!(
+        bucket.get(&record_key(&big, "zip")),
+        None,
+        "a record appeared"
+    );
+    let key = blob_key(&big.zip);
+    assert!(
+        !bucket.keys(&format!("{PREFIX}/blobs")).contains(&key),
+        "a partial blob is visible"
+    );
+
+    let b = replica(&w, &moto.endpoint());
+    // 200 MiB fetched, checked, uploaded and served by a debug build on a
+    // loaded CI machine: more than http_get's default timeout.
+    let r = b
+        .try_get(&big.zip_path(), Duration::from_secs(900))
+        .expect("GET the big zip from replica B");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(r.body == big.zip, "replica B served other bytes");
+    assert_eq!(bucket.get(&key).map(|b| b.len()), Some(big.zip.len()));
+}
+
+/// Cold-fetch deduplication across replicas: four replicas asked for one
+/// cold zip at the same moment fetch it from the upstream once with the
+/// fill leases (`If-None-Match` lease objects in the bucket); without them
+/// (`fill_leases = false`) each may fetch it. Prints both counts.
+#[test]
+fn fill_leases_fetch_a_cold_zip_once_for_all_replicas() {
+    const N: usize = 4;
+    let moto = Moto::start();
+    let w = world();
+    let dir = tempfile::tempdir().unwrap();
+    let no_leases = dir.path().join("no-leases.toml");
+    std::fs::write(&no_leases, "fill_leases = false\n").unwrap();
+    let with: Vec<Replica> = (0..N).map(|_| replica(&w, &moto.endpoint())).collect();
+    let without: Vec<Replica> = (0..N)
+        .map(|_| {
+            replica_with(
+                &w,
+                &moto.endpoint(),
+                &["--config", no_leases.to_str().unwrap()],
+            )
+        })
+        .collect();
+    let mut counts = Vec::new();
+    for (arm, replicas) in [("leases", &with), ("no leases", &without)] {
+        for round in 0..3 {
+            let p = w.fake.publish(
+                ModZip::new(&format!("example.com/cold{}x{round}", arm.len()), "v1.0.0")
+                    .stored()
+                    .file("data.bin", crate::support::modzip::noise(round, 4 << 20)),
+                &format!("module example.com/cold{}x{round}\n\ngo 1.21\n", arm.len()),
+            );
+            let barrier = Arc::new(std::sync::Barrier::new(N));
+            let threads: Vec<_> = replicas
+                .iter()
+                .map(|r| {
+                    let (url, b) = (r.url_for(&p.zip_path()), barrier.clone());
+                    std::thread::spawn(move || {
+                        b.wait();
+                        crate::support::http_get(&url)
+                    })
+                })
+                .collect();
+            for t in threads {
+                let r = t.join().unwrap();
+                assert_eq!(r.status, 200, "{arm}: {}", r.text());
+                assert!(r.body == p.zip, "{arm}: served bytes differ");
+            }
+            let fetched = w.fake.requests(&p.zip_path());
+            if arm == "leases" {
+                assert_eq!(
+                    fetched, 1,
+                    "with leases, {N} replicas fetched one cold zip {fetched} times"
+                );
+            }
+            counts.push((arm, round, fetched));
+        }
+    }
+    eprintln!("upstream fetches of one cold zip asked of {N} replicas at once: {counts:?}");
+}
+
+/// The connection to the bucket reset in the middle of a multipart upload:
+/// the request fails with a 503 naming the cause, nothing is visible in the
+/// bucket, and once the bucket is reachable again the same replica stores
+/// and serves the right bytes, without a restart.
+#[test]
+fn a_connection_reset_mid_upload_leaves_nothing_visible() {
+    const SIZE: usize = 40 << 20;
+    let moto = Moto::start();
+    let relay = Relay::start(moto.port());
+    let w = world();
+    let big = w.fake.publish(
+        ModZip::new("example.com/reset", "v1.0.0")
+            .stored()
+            .file("data.bin", crate::support::modzip::noise(5, SIZE)),
+        "module example.com/reset\n\ngo 1.21\n",
+    );
+    let a = replica(&w, &relay.endpoint());
+    relay.set_rate(8 << 20);
+    let url = a.url_for(&big.zip_path());
+    let client =
+        std::thread::spawn(move || crate::support::try_http_get(&url, Duration::from_secs(600)));
+    let before = relay.bytes_up();
+    wait_until(
+        "replica A to be part way through its upload",
+        Duration::from_secs(300),
+        || relay.bytes_up() > before + (12 << 20),
+    );
+    relay.set_down(true);
+    let r = client
+        .join()
+        .unwrap()
+        .expect("an HTTP answer from replica A");
+    assert_eq!(r.status, 503, "{}", r.text());
+    assert!(
+        r.text().starts_with("goward: shared store unavailable: "),
+        "{}",
+        r.text()
+    );
+    let bucket = moto.client();
+    assert_eq!(
+        bucket.get(&record_key(&big, "zip")),
+        None,
+        "a record appeared"
+    );
+    let key = blob_key(&big.zip);
+    assert!(
+        !bucket.keys(&format!("{PREFIX}/blobs")).contains(&key),
+        "a partial blob is visible"
+    );
+
+    relay.set_rate(0);
+    relay.set_down(false);
+    let r = a
+        .try_get(&big.zip_path(), Duration::from_secs(600))
+        .expect("GET the zip again");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(r.body == big.zip, "replica A served other bytes");
+    assert_eq!(bucket.get(&key).map(|b| b.len()), Some(big.zip.len()));
+}
