@@ -55,6 +55,7 @@ use std::sync::Arc;
 use crate::dirhash::H1;
 use crate::semver;
 use crate::verify::ArtifactKind;
+pub use crate::verify::proof::signature::kind::SignedMode;
 
 use pins::PinSet;
 use rules::{Patterns, PlatformGlob};
@@ -161,6 +162,9 @@ pub enum RequiredProof {
         signers: Vec<String>,
         /// The template, as written (`{module}`, `{version}`, `{file}`).
         location: String,
+        /// What is signed: the zip's bytes, or the go.sum lines (which
+        /// prove the go.mod too).
+        signed: SignedMode,
     },
 }
 
@@ -182,9 +186,17 @@ impl fmt::Display for RequiredProof {
             RequiredProof::Pinned { files } => {
                 write!(f, "pinned hashes ({})", files.join(", "))
             }
-            RequiredProof::Signature { signers, location } => write!(
+            RequiredProof::Signature {
+                signers,
+                location,
+                signed,
+            } => write!(
                 f,
-                "zip signed by signer {} (signature at {location})",
+                "{} signed by signer {} (signature at {location})",
+                match signed {
+                    SignedMode::Zip => "zip",
+                    SignedMode::Gosum => "go.sum lines",
+                },
                 signers
                     .iter()
                     .map(|s| format!("{s:?}"))
@@ -415,6 +427,11 @@ impl Settings {
                         .as_ref()
                         .map(|s| s.location.clone())
                         .unwrap_or_default(),
+                    signed: self
+                        .signature
+                        .as_ref()
+                        .map(|s| s.signed)
+                        .unwrap_or_default(),
                 },
             })
             .collect()
@@ -437,7 +454,8 @@ impl Settings {
                 },
                 ProofKind::Signature => match &self.signature {
                     Some(s) => format!(
-                        "signature (signers {}; at {})",
+                        "signature (signed {}; signers {}; at {})",
+                        s.signed.as_str(),
                         s.signers.join(", "),
                         s.location
                     ),
@@ -467,6 +485,8 @@ pub(crate) struct SignatureSetting {
     /// A `file://`, `http(s)://` or `upstream:` template with `{module}`,
     /// `{version}`, `{file}`.
     pub(crate) location: String,
+    /// What the signers sign (`signed`, default zip).
+    pub(crate) signed: SignedMode,
 }
 
 /// Which list a rule belongs to.

@@ -24,7 +24,7 @@ use super::{
 };
 use crate::module::quote;
 use crate::upstream;
-use crate::verify::proof::signature::kind::check_location;
+use crate::verify::proof::signature::kind::{SignedMode, check_location};
 use crate::verify::proof::signature::{Instance, Matcher, PublicKey, Signer, TrustRoot};
 
 type Span = Range<usize>;
@@ -120,6 +120,7 @@ struct RawAllow {
     pins: Option<Spanned<OneOrMany>>,
     signers: Option<Spanned<OneOrMany>>,
     signatures: Option<Spanned<String>>,
+    signed: Option<Spanned<String>>,
     max_zip_size: Option<Spanned<Size>>,
     deny_retracted: Option<bool>,
     users: Option<Spanned<OneOrMany>>,
@@ -138,6 +139,7 @@ struct RawPrivate {
     pins: Option<Spanned<OneOrMany>>,
     signers: Option<Spanned<OneOrMany>>,
     signatures: Option<Spanned<String>>,
+    signed: Option<Spanned<String>>,
     max_zip_size: Option<Spanned<Size>>,
     deny_retracted: Option<bool>,
     users: Option<Spanned<OneOrMany>>,
@@ -934,7 +936,7 @@ fn settings(
     ctx: &str,
     proof: Option<&Spanned<OneOrMany>>,
     pins: Option<&Spanned<OneOrMany>>,
-    sig: (Option<&Spanned<OneOrMany>>, Option<&Spanned<String>>),
+    sig: SigFields<'_>,
     max_zip_size: Option<&Spanned<Size>>,
     deny_retracted: Option<bool>,
     defaults: &Settings,
@@ -1024,22 +1026,31 @@ fn settings(
     ))
 }
 
-/// A rule's `signers` and `signatures`: required with proof "signature"
-/// (each signer declared, the location a valid template, another proof for
-/// the go.mod), refused without it. `None` on error (already reported).
+/// A rule's `signers`, `signatures` and `signed` keys.
+type SigFields<'a> = (
+    Option<&'a Spanned<OneOrMany>>,
+    Option<&'a Spanned<String>>,
+    Option<&'a Spanned<String>>,
+);
+
+/// A rule's `signers`, `signatures` and `signed`: the first two required
+/// with proof "signature" (each signer declared, the location a valid
+/// template; in zip mode another proof for the go.mod), all refused without
+/// it. `None` on error (already reported).
 fn signature_setting(
     cx: &mut Ctx<'_>,
     ctx: &str,
     proofs: &[ProofKind],
     proof: Option<&Spanned<OneOrMany>>,
-    sig: (Option<&Spanned<OneOrMany>>, Option<&Spanned<String>>),
+    sig: SigFields<'_>,
     signer_names: &[String],
 ) -> Option<Option<Arc<SignatureSetting>>> {
-    let (signers, location) = sig;
+    let (signers, location, signed) = sig;
     if !proofs.contains(&ProofKind::Signature) {
         let stray = signers
             .map(|s| ("signers", s.span()))
-            .or_else(|| location.map(|l| ("signatures", l.span())));
+            .or_else(|| location.map(|l| ("signatures", l.span())))
+            .or_else(|| signed.map(|l| ("signed", l.span())));
         if let Some((field, span)) = stray {
             cx.err(
                 &span,
@@ -1053,14 +1064,30 @@ fn signature_setting(
     }
     let at = proof.map(Spanned::span).unwrap_or(0..0);
     let mut ok = true;
-    if !proofs
-        .iter()
-        .any(|k| matches!(k, ProofKind::Sumdb | ProofKind::Pinned))
+    let mode = match signed {
+        None => SignedMode::Zip,
+        Some(m) => SignedMode::parse(m.get_ref()).unwrap_or_else(|| {
+            cx.err(
+                &m.span(),
+                format!(
+                    "{ctx}: signed = {} is not a mode: \"zip\" (the zip's bytes) or \"gosum\" (the version's go.sum lines)",
+                    quote(m.get_ref())
+                ),
+            );
+            ok = false;
+            SignedMode::Zip
+        }),
+    };
+    // Signed go.sum lines name the go.mod's h1: too; a signed zip does not.
+    if mode == SignedMode::Zip
+        && !proofs
+            .iter()
+            .any(|k| matches!(k, ProofKind::Sumdb | ProofKind::Pinned))
     {
         cx.err(
             &at,
             format!(
-                "{ctx}: proof \"signature\" covers the zip only: list it with \"sumdb\" or \"pinned\", which prove the go.mod"
+                "{ctx}: proof \"signature\" with signed = \"zip\" covers the zip only: list it with \"sumdb\" or \"pinned\", which prove the go.mod, or sign the go.sum lines (signed = \"gosum\")"
             ),
         );
         ok = false;
@@ -1123,6 +1150,7 @@ fn signature_setting(
         Some(Arc::new(SignatureSetting {
             signers: names,
             location,
+            signed: mode,
         }))
     })
 }
@@ -1143,7 +1171,7 @@ fn build_allow(
         &ctx,
         raw.proof.as_ref(),
         raw.pins.as_ref(),
-        (raw.signers.as_ref(), raw.signatures.as_ref()),
+        (raw.signers.as_ref(), raw.signatures.as_ref(), raw.signed.as_ref()),
         raw.max_zip_size.as_ref(),
         raw.deny_retracted,
         defaults,
@@ -1185,7 +1213,7 @@ fn build_private(
         &ctx,
         raw.proof.as_ref(),
         raw.pins.as_ref(),
-        (raw.signers.as_ref(), raw.signatures.as_ref()),
+        (raw.signers.as_ref(), raw.signatures.as_ref(), raw.signed.as_ref()),
         raw.max_zip_size.as_ref(),
         raw.deny_retracted,
         defaults,

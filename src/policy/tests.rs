@@ -1718,6 +1718,7 @@ fn signature_proof_needs_declared_signers_a_file_template_and_a_go_mod_proof() {
             RequiredProof::Signature {
                 signers: vec!["s".into()],
                 location: "file:///srv/sigs/{module}/@v/{version}{file}.sig".into(),
+                signed: crate::policy::SignedMode::Zip,
             }
         ]
     );
@@ -1725,7 +1726,7 @@ fn signature_proof_needs_declared_signers_a_file_template_and_a_go_mod_proof() {
     let cases = [
         (
             "proof = [\"signature\"]\nsigners = \"s\"\nsignatures = \"file:///s/{module}/{version}\"\n",
-            "proof \"signature\" covers the zip only: list it with \"sumdb\" or \"pinned\"",
+            "proof \"signature\" with signed = \"zip\" covers the zip only: list it with \"sumdb\" or \"pinned\"",
         ),
         (
             "proof = [\"sumdb\", \"signature\"]\nsigners = \"t\"\nsignatures = \"file:///s/{module}/{version}\"\n",

@@ -802,4 +802,117 @@ mod policy_e2e {
             r.text()
         );
     }
+
+    fn record(cache: &Path, p: &Published, ext: &str) -> serde_json::Value {
+        let path = meta(cache, p).with_extension("").with_extension(format!("{ext}.json"));
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        serde_json::from_str(&text).expect("json")
+    }
+
+    /// The upstream re-creates a signed zip with other bytes (stored instead of deflated:
+    /// same files, same `h1:`). Signed go.sum lines still prove it, the zip and the go.mod,
+    /// with no other proof; a signature over the original zip's bytes does not.
+    #[test]
+    fn signed_gosum_lines_survive_a_rezipping_upstream_and_zip_bytes_do_not() {
+        let (w, key) = world();
+        let zip = |m: &str| {
+            ModZip::new(m, "v1.0.0").file("x.go", "package x\n")
+        };
+        let go_mod = |m: &str| format!("module {m}\n\ngo 1.21\n");
+        let (lines_m, bytes_m) = ("example.com/rz/lines", "example.com/rz/bytes");
+        // What the publisher signed, and what the upstream serves.
+        let lines_orig = FakeProxy::prepare(zip(lines_m), &go_mod(lines_m));
+        let bytes_orig = FakeProxy::prepare(zip(bytes_m), &go_mod(bytes_m));
+        let lines = w.proxy.publish(zip(lines_m).stored(), &go_mod(lines_m));
+        let bytes = w.proxy.publish(zip(bytes_m).stored(), &go_mod(bytes_m));
+        assert_ne!(lines.zip, lines_orig.zip);
+        assert_eq!(lines.zip_h1, lines_orig.zip_h1);
+        w.write_sig(&lines, &key.sign(lines_orig.go_sum().as_bytes()));
+        w.write_sig(&bytes, &key.sign(&bytes_orig.zip));
+        let sigs = w.dir.path().join("sigs");
+        let at = format!(
+            "signatures = \"file://{}/{{module}}/@v/{{version}}{{file}}.sig\"\n",
+            sigs.to_str().expect("utf-8 path")
+        );
+        let policy = format!(
+            "[[signer]]\nname = \"internal\"\nkey = \"internal.pub\"\n\n\
+             [[allow]]\nname = \"lines\"\nmodules = \"{lines_m}\"\n\
+             proof = [\"signature\"]\nsigned = \"gosum\"\nsigners = [\"internal\"]\n{at}\n\
+             [[allow]]\nname = \"bytes\"\nmodules = \"{bytes_m}\"\n\
+             proof = [\"sumdb\", \"signature\"]\nsigners = [\"internal\"]\n{at}"
+        );
+        std::fs::write(w.policy(), policy).expect("policy");
+        let g = w.goward();
+        let env = GoEnv::new(g.url(), &w.vkey);
+        env.write("go.mod", "module example.com/scratch\n\ngo 1.21\n");
+
+        env.go(&["mod", "download", &lines.at()]).assert_success();
+        // Both artifacts carry the gosum signature as their only proof.
+        for ext in ["zip", "mod"] {
+            let v = record(g.cache_dir(), &lines, ext);
+            let proofs = v["proofs"].as_array().expect("proofs");
+            assert_eq!(proofs.len(), 1, "{v}");
+            let p = &proofs[0];
+            assert_eq!(p["type"], "signature", "{v}");
+            assert_eq!(p["signed"], "gosum", "{v}");
+            assert_eq!(p["zip_h1"], lines.zip_h1.as_str(), "{v}");
+            assert_eq!(p["mod_h1"], lines.mod_h1.as_str(), "{v}");
+        }
+
+        let out = env.go(&["mod", "download", &bytes.at()]);
+        assert_refused_by_goward(&out, "signature required by policy rule \"bytes\"");
+        assert_refused_by_goward(&out, "not signed by signer \"internal\": bad signature");
+        assert!(!meta(g.cache_dir(), &bytes).exists(), "stored unsigned");
+
+        // `cache verify` re-checks both gosum records offline.
+        let config = w.dir.path().join("goward.toml");
+        std::fs::write(&config, format!("policy = {:?}\n", w.policy())).expect("config");
+        let o = run_goward(&[
+            "cache",
+            "verify",
+            "--config",
+            config.to_str().expect("utf-8 path"),
+            "--cache-dir",
+            g.cache_dir().to_str().expect("utf-8 path"),
+            "--sumdb",
+            &w.vkey,
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{}\n{}", o.stdout, o.stderr);
+        assert!(!o.stdout.contains("BAD "), "{}", o.stdout);
+    }
+
+    /// Signed go.sum lines that name another go.mod: the go.mod the upstream serves is
+    /// refused with both `h1:`s, and nothing is stored.
+    #[test]
+    fn signed_gosum_lines_naming_another_go_mod_are_refused() {
+        let (w, key) = world();
+        let m = "example.com/rz/gomod";
+        let served = publish(&w.proxy, m, "v1.0.0", "x");
+        let signed_lines = format!(
+            "{m} v1.0.0 {}\n{m} v1.0.0/go.mod h1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n",
+            served.zip_h1
+        );
+        w.write_sig(&served, &key.sign(signed_lines.as_bytes()));
+        let policy = format!(
+            "[[signer]]\nname = \"internal\"\nkey = \"internal.pub\"\n\n\
+             [[allow]]\nname = \"lines\"\nmodules = \"{m}\"\n\
+             proof = [\"signature\"]\nsigned = \"gosum\"\nsigners = \"internal\"\n\
+             signatures = \"file://{}/{{module}}/@v/{{version}}{{file}}.sig\"\n",
+            w.dir.path().join("sigs").to_str().expect("utf-8 path")
+        );
+        std::fs::write(w.policy(), policy).expect("policy");
+        let g = w.goward();
+        for path in [served.mod_path(), served.zip_path()] {
+            let r = g.get(&path);
+            assert_eq!(r.status, 502, "{path}: {}", r.text());
+            assert!(
+                r.text()
+                    .contains("not signed by signer \"internal\": bad signature"),
+                "{path}: {}",
+                r.text()
+            );
+        }
+        assert!(!meta(g.cache_dir(), &served).exists());
+    }
 }
