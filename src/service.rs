@@ -1234,9 +1234,10 @@ impl Service {
     }
 
     /// [`Service::fill`], after proving what the artifact's proof builds
-    /// on: a go.mod under signed go.sum lines is proven by the signature
-    /// over both `h1:`s, so the zip is proven (fetched if need be) first,
-    /// outside the fill slot this fill then takes.
+    /// on: a go.mod proven by a signature ([`go_mod_signature`]) is proven
+    /// through its zip (signed go.sum lines name the zip's `h1:`; a signed
+    /// zip holds the go.mod), so the zip is proven (fetched if need be)
+    /// first, outside the fill slot this fill then takes.
     async fn fill_proven(
         self: &Arc<Self>,
         kind: ArtifactKind,
@@ -1244,10 +1245,7 @@ impl Service {
         pol: &Arc<ActivePolicy>,
         d: &Decision,
     ) -> Result<StoredArtifact, Failure> {
-        let gosum = d.proofs.iter().any(|p| {
-            matches!(p, RequiredProof::Signature { signed, .. } if *signed == SignedMode::Gosum)
-        });
-        let zip = if kind == ArtifactKind::Mod && gosum {
+        let zip = if kind == ArtifactKind::Mod && go_mod_signature(d).is_some() {
             Some(self.proven_zip(mv, pol).await?)
         } else {
             None
@@ -1403,13 +1401,13 @@ impl Service {
                         None => return Err(format!("the {} is not pinned", meta.kind.as_str())),
                     }
                 }
-                // In zip mode only zips are signed, the go.mod is proven by
-                // the rule's other proof (policy load requires one); signed
-                // go.sum lines prove both.
+                // A go.mod needs a signature on record when the signature
+                // proves it ([`go_mod_signature`]); otherwise the rule's
+                // other proof does.
                 RequiredProof::Signature {
                     signers, signed, ..
                 } => {
-                    let needed = meta.kind == ArtifactKind::Zip || *signed == SignedMode::Gosum;
+                    let needed = meta.kind == ArtifactKind::Zip || go_mod_signature(d).is_some();
                     if needed
                         && !meta.proofs.iter().any(|p| {
                             matches!(p, ProofRecord::Signature(e)
@@ -1540,7 +1538,9 @@ impl Service {
             .collect();
         let subject = (ArtifactKind::Zip, mv.module.as_str(), mv.version());
         let signed = match over {
-            SignedOver::Zip(sha256) => SignedArtifact::verify(subject, sha256, &text, &accepted),
+            SignedOver::Zip(sha256, go_mod) => {
+                SignedArtifact::verify(subject, (sha256, go_mod), &text, &accepted)
+            }
             SignedOver::Gosum(h1s) => SignedArtifact::verify_gosum(subject, h1s, &text, &accepted),
         }
         .map_err(fail)?;
@@ -1593,6 +1593,75 @@ impl Service {
         SignedArtifact::verify_gosum(
             (ArtifactKind::Mod, mv.module.as_str(), mv.version()),
             (zip_h1, mod_h1.as_str()),
+            &evidence.signature,
+            &accepted,
+        )
+        .map_err(fail)
+    }
+
+    /// A go.mod under a rule whose only proof is a signed zip: its bytes
+    /// must be the proven zip's root go.mod (by SHA-256, as recorded when
+    /// the zip was verified), and the zip's signature (recorded with it)
+    /// verifies again as this go.mod's.
+    fn prove_mod_in_zip(
+        &self,
+        mv: &ModuleVersion,
+        pol: &ActivePolicy,
+        d: &Decision,
+        signers: &[String],
+        zip: Option<&StoredArtifact>,
+        go_mod: &[u8],
+    ) -> Result<SignedArtifact, ProxyError> {
+        use crate::verify::proof::signature::kind::SignatureFailure;
+        let fail = |source: SignatureFailure| {
+            metrics::counter!("goward_signature_failures_total", "reason" => source.label())
+                .increment(1);
+            ProxyError::Signature {
+                target: format!("{mv} .mod"),
+                rule: d.rule_label().to_owned(),
+                source: Box::new(source),
+            }
+        };
+        let recorded = zip.and_then(|z| {
+            z.proofs.iter().find_map(|p| match p {
+                ProofRecord::Signature(e)
+                    if e.signed == SignedMode::Zip && signers.contains(&e.signer) =>
+                {
+                    Some((z, e))
+                }
+                _ => None,
+            })
+        });
+        let Some((_, evidence)) = recorded else {
+            return Err(ProxyError::Internal(format!(
+                "{mv}: the zip was not proven with a signature"
+            )));
+        };
+        let served = crate::dirhash::sha256(go_mod);
+        let in_zip = evidence
+            .go_mod_sha256
+            .as_deref()
+            .and_then(crate::verify::proof::signature::hex_decode)
+            .and_then(|b| <[u8; 32]>::try_from(b).ok());
+        let Some(in_zip) = in_zip.filter(|h| *h == served) else {
+            return Err(fail(SignatureFailure::NotSigned(format!(
+                "the go.mod served (SHA-256 {}) is not the signed zip's go.mod ({})",
+                crate::dirhash::hex(&served),
+                evidence.go_mod_sha256.as_deref().unwrap_or("the zip has none")
+            ))));
+        };
+        let zip_sha256 = crate::verify::proof::signature::hex_decode(&evidence.sha256)
+            .and_then(|b| <[u8; 32]>::try_from(b).ok())
+            .ok_or_else(|| {
+                ProxyError::Internal(format!("{mv}: bad signed SHA-256 on record"))
+            })?;
+        let accepted: Vec<&crate::policy::PolicySigner> = signers
+            .iter()
+            .filter_map(|n| pol.policy.signer(n))
+            .collect();
+        SignedArtifact::verify(
+            (ArtifactKind::Mod, mv.module.as_str(), mv.version()),
+            (&zip_sha256, Some(&in_zip)),
             &evidence.signature,
             &accepted,
         )
@@ -1660,22 +1729,14 @@ impl Service {
                 }
             })?;
         let mut proof = proof?;
-        for req in &d.proofs {
-            if let RequiredProof::Signature {
-                signers,
-                signed: SignedMode::Gosum,
-                ..
-            } = req
-            {
-                proof.push(Proof::Signature(self.prove_mod_gosum(
-                    mv,
-                    pol,
-                    d,
-                    signers,
-                    zip,
-                    checked.h1(),
-                )?));
-            }
+        match go_mod_signature(d) {
+            Some((signers, SignedMode::Gosum)) => proof.push(Proof::Signature(
+                self.prove_mod_gosum(mv, pol, d, signers, zip, checked.h1())?,
+            )),
+            Some((signers, SignedMode::Zip)) => proof.push(Proof::Signature(
+                self.prove_mod_in_zip(mv, pol, d, signers, zip, checked.bytes())?,
+            )),
+            None => {}
         }
         let verified = VerifiedMod::new(checked, proof).map_err(|source| ProxyError::Verify {
             target: mv.to_string(),
@@ -1758,7 +1819,7 @@ impl Service {
                     }
                 };
                 let over = match &over {
-                    None => SignedOver::Zip(checked.sha256()),
+                    None => SignedOver::Zip(checked.sha256(), checked.go_mod_sha256()),
                     Some(mod_h1) => SignedOver::Gosum((checked.h1().as_str(), mod_h1)),
                 };
                 let signed = self
@@ -1857,11 +1918,27 @@ impl Service {
     }
 }
 
+/// The signature requirement that proves a go.mod under `d`, if one does:
+/// signed go.sum lines always; a signed zip (which holds the go.mod) when
+/// the rule has no other proof for the go.mod.
+fn go_mod_signature(d: &Decision) -> Option<(&[String], SignedMode)> {
+    let other = d
+        .proofs
+        .iter()
+        .any(|p| matches!(p, RequiredProof::Sumdb | RequiredProof::Pinned { .. }));
+    d.proofs.iter().find_map(|p| match p {
+        RequiredProof::Signature {
+            signers, signed, ..
+        } if *signed == SignedMode::Gosum || !other => Some((signers.as_slice(), *signed)),
+        _ => None,
+    })
+}
+
 /// What a zip's signature is verified over.
 #[derive(Clone, Copy)]
 enum SignedOver<'a> {
-    /// The spooled zip's SHA-256.
-    Zip(&'a [u8; 32]),
+    /// The spooled zip's SHA-256, and its root go.mod's.
+    Zip(&'a [u8; 32], Option<&'a [u8; 32]>),
     /// The zip's and the go.mod's `h1:` (the go.sum lines).
     Gosum((&'a str, &'a str)),
 }

@@ -153,10 +153,11 @@ pub enum RequiredProof {
         /// The pin files, as written in the policy.
         files: Vec<String>,
     },
-    /// The zip's exact bytes are signed by one of these `[[signer]]`s, the
-    /// signature read from `location` (a `file://`, `http(s)://` or
-    /// `upstream:` template). The go.mod
-    /// is proven by the rule's other proof, which load requires.
+    /// The zip's exact bytes (or the version's go.sum lines) are signed by
+    /// one of these `[[signer]]`s, the signature read from `location` (a
+    /// `file://`, `http(s)://` or `upstream:` template). The go.mod is
+    /// proven by the rule's other proof if it has one, else through the
+    /// signed zip (its go.mod) or the signed lines (its `h1:`).
     Signature {
         /// Names of the accepted signers, in the rule's order.
         signers: Vec<String>,

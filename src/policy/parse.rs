@@ -1035,8 +1035,7 @@ type SigFields<'a> = (
 
 /// A rule's `signers`, `signatures` and `signed`: the first two required
 /// with proof "signature" (each signer declared, the location a valid
-/// template; in zip mode another proof for the go.mod), all refused without
-/// it. `None` on error (already reported).
+/// template), all refused without it. `None` on error (already reported).
 fn signature_setting(
     cx: &mut Ctx<'_>,
     ctx: &str,
@@ -1078,20 +1077,8 @@ fn signature_setting(
             SignedMode::Zip
         }),
     };
-    // Signed go.sum lines name the go.mod's h1: too; a signed zip does not.
-    if mode == SignedMode::Zip
-        && !proofs
-            .iter()
-            .any(|k| matches!(k, ProofKind::Sumdb | ProofKind::Pinned))
-    {
-        cx.err(
-            &at,
-            format!(
-                "{ctx}: proof \"signature\" with signed = \"zip\" covers the zip only: list it with \"sumdb\" or \"pinned\", which prove the go.mod, or sign the go.sum lines (signed = \"gosum\")"
-            ),
-        );
-        ok = false;
-    }
+    // Without "sumdb" or "pinned" the go.mod is proven by the signature
+    // too: signed go.sum lines name its h1:, a signed zip holds its bytes.
     let mut names = Vec::new();
     match signers {
         None => {

@@ -1723,10 +1723,33 @@ fn signature_proof_needs_declared_signers_a_file_template_and_a_go_mod_proof() {
         ]
     );
     assert!(p.signer("s").is_some() && p.signer("t").is_none());
+    // Alone, the signature proves the go.mod too (the signed zip's go.mod, or the go.sum
+    // lines'); `signed` is a mode, and only with proof "signature".
+    for signed in ["", "signed = \"zip\"\n", "signed = \"gosum\"\n"] {
+        let alone = format!(
+            "{head}proof = [\"signature\"]\n{signed}signers = \"s\"\nsignatures = \"file:///s/{{module}}/{{version}}\"\n"
+        );
+        let p = parse_with(&alone, files).unwrap_or_else(|e| panic!("{alone}: {e}"));
+        let d = p.decide("a.com", Some("v1.0.0"));
+        let want = if signed.contains("gosum") {
+            crate::policy::SignedMode::Gosum
+        } else {
+            crate::policy::SignedMode::Zip
+        };
+        assert!(
+            matches!(&d.proofs[..], [RequiredProof::Signature { signed, .. }] if *signed == want),
+            "{:?}",
+            d.proofs
+        );
+    }
     let cases = [
         (
-            "proof = [\"signature\"]\nsigners = \"s\"\nsignatures = \"file:///s/{module}/{version}\"\n",
-            "proof \"signature\" with signed = \"zip\" covers the zip only: list it with \"sumdb\" or \"pinned\"",
+            "proof = [\"sumdb\", \"signature\"]\nsigned = \"h1\"\nsigners = \"s\"\nsignatures = \"file:///s/{module}/{version}\"\n",
+            "signed = \"h1\" is not a mode: \"zip\" (the zip's bytes) or \"gosum\" (the version's go.sum lines)",
+        ),
+        (
+            "proof = [\"sumdb\"]\nsigned = \"gosum\"\n",
+            "signed is only used with proof \"signature\", which this rule does not require",
         ),
         (
             "proof = [\"sumdb\", \"signature\"]\nsigners = \"t\"\nsignatures = \"file:///s/{module}/{version}\"\n",

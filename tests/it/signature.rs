@@ -915,4 +915,74 @@ mod policy_e2e {
         }
         assert!(!meta(g.cache_dir(), &served).exists());
     }
+
+    /// `proof = ["signature"]` alone, zip mode: the go.mod is proven as the signed zip's
+    /// go.mod (the zip is proven first), recorded as evidence referencing the zip's
+    /// signature; a go.mod that differs from the one inside the signed zip is refused.
+    #[test]
+    fn a_signed_zip_alone_proves_the_go_mod_inside_it() {
+        let (w, key) = world();
+        let ok = publish(&w.proxy, "example.com/alone/ok", "v1.0.0", "ok");
+        let m = "example.com/alone/differs";
+        let differs = FakeProxy::prepare(
+            ModZip::new(m, "v1.0.0")
+                .file("x.go", "package x\n")
+                .file("go.mod", format!("module {m}\n\ngo 1.20\n")),
+            &format!("module {m}\n\ngo 1.21\n"),
+        );
+        w.proxy.serve(&differs);
+        w.write_sig(&ok, &key.sign(&ok.zip));
+        w.write_sig(&differs, &key.sign(&differs.zip));
+        let policy = format!(
+            "[[signer]]\nname = \"internal\"\nkey = \"internal.pub\"\n\n\
+             [[allow]]\nname = \"alone\"\nmodules = \"example.com/alone\"\n\
+             proof = [\"signature\"]\nsigners = \"internal\"\n\
+             signatures = \"file://{}/{{module}}/@v/{{version}}{{file}}.sig\"\n",
+            w.dir.path().join("sigs").to_str().expect("utf-8 path")
+        );
+        std::fs::write(w.policy(), policy).expect("policy");
+        let g = w.goward();
+        let env = GoEnv::new(g.url(), &w.vkey);
+        env.write("go.mod", "module example.com/scratch\n\ngo 1.21\n");
+        env.go(&["mod", "download", &ok.at()]).assert_success();
+        let zip_sha = record(g.cache_dir(), &ok, "zip")["sha256"].clone();
+        let v = record(g.cache_dir(), &ok, "mod");
+        let proofs = v["proofs"].as_array().expect("proofs");
+        assert_eq!(proofs.len(), 1, "{v}");
+        assert_eq!(proofs[0]["type"], "signature", "{v}");
+        // The go.mod's evidence is the zip's signature, over the zip's SHA-256.
+        assert_eq!(proofs[0]["sha256"], zip_sha, "{v}");
+        assert_eq!(proofs[0]["go_mod_sha256"], v["sha256"], "{v}");
+
+        let r = g.get(&differs.mod_path());
+        assert_eq!(r.status, 502, "{}", r.text());
+        assert!(
+            r.text().contains("signature required by policy rule \"alone\""),
+            "{}",
+            r.text()
+        );
+        assert!(
+            r.text().contains(") is not the signed zip's go.mod ("),
+            "{}",
+            r.text()
+        );
+        let mod_record = meta(g.cache_dir(), &differs).with_extension("").with_extension("mod.json");
+        assert!(!mod_record.exists(), "the go.mod was stored");
+
+        // `cache verify` re-checks the go.mod's evidence offline.
+        let config = w.dir.path().join("goward.toml");
+        std::fs::write(&config, format!("policy = {:?}\n", w.policy())).expect("config");
+        let o = run_goward(&[
+            "cache",
+            "verify",
+            "--config",
+            config.to_str().expect("utf-8 path"),
+            "--cache-dir",
+            g.cache_dir().to_str().expect("utf-8 path"),
+            "--sumdb",
+            &w.vkey,
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{}\n{}", o.stdout, o.stderr);
+        assert!(!o.stdout.contains("BAD "), "{}", o.stdout);
+    }
 }

@@ -69,6 +69,9 @@ pub struct SignedArtifact {
     sha256: [u8; 32],
     /// Gosum mode: the zip's and the go.mod's `h1:` in the signed lines.
     gosum: Option<(String, String)>,
+    /// Zip mode: SHA-256 of the signed zip's root go.mod; a go.mod with
+    /// these bytes is covered by the zip's signature.
+    go_mod_sha256: Option<[u8; 32]>,
     signer: String,
     trust_root: String,
     signature: String,
@@ -150,11 +153,13 @@ pub(in crate::verify::proof) fn authority(signer: &str) -> String {
 }
 
 impl SignedArtifact {
-    /// Verifies `signature` (the file's text) over the artifact whose bytes
-    /// hash to `sha256`, by the first of `signers` that accepts it.
+    /// Verifies `signature` (the file's text) over the zip whose bytes hash
+    /// to `sha256` (and whose root go.mod's hash to `go_mod_sha256`), by
+    /// the first of `signers` that accepts it. As a go.mod's proof
+    /// (`subject` of kind mod) it covers the go.mod with those bytes.
     pub fn verify(
         subject: (ArtifactKind, &str, &str),
-        sha256: &[u8; 32],
+        (sha256, go_mod_sha256): (&[u8; 32], Option<&[u8; 32]>),
         signature: &str,
         signers: &[&PolicySigner],
     ) -> Result<SignedArtifact, SignatureFailure> {
@@ -175,6 +180,7 @@ impl SignedArtifact {
                         kind,
                         sha256: *sha256,
                         gosum: None,
+                        go_mod_sha256: go_mod_sha256.copied(),
                         signer: s.name.clone(),
                         trust_root: v.trust_root,
                         signature: signature.to_owned(),
@@ -221,6 +227,7 @@ impl SignedArtifact {
                         kind,
                         sha256: crate::dirhash::sha256(lines.as_bytes()),
                         gosum: Some((zip_h1.to_owned(), mod_h1.to_owned())),
+                        go_mod_sha256: None,
                         signer: s.name.clone(),
                         trust_root: v.trust_root,
                         signature: signature.to_owned(),
@@ -273,6 +280,23 @@ pub(in crate::verify::proof) fn check(
         }
         return Ok(());
     }
+    if p.kind == ArtifactKind::Mod && a.kind == ArtifactKind::Mod {
+        return match &p.go_mod_sha256 {
+            Some(h) if h == a.sha256 => Ok(()),
+            Some(h) => Err(VerifyError::BadEvidence {
+                authority: who(),
+                msg: format!(
+                    "the signed zip's go.mod has SHA-256 {}, not the go.mod served ({})",
+                    hex(h),
+                    hex(a.sha256)
+                ),
+            }),
+            None => Err(VerifyError::BadEvidence {
+                authority: who(),
+                msg: "the signed zip has no go.mod".into(),
+            }),
+        };
+    }
     if p.kind != a.kind || &p.sha256 != a.sha256 {
         return Err(VerifyError::BadEvidence {
             authority: who(),
@@ -309,6 +333,12 @@ pub struct Evidence {
     /// Gosum mode: the go.mod's `h1:` in the signed lines.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mod_h1: Option<String>,
+    /// Zip mode: SHA-256 (hex) of the signed zip's root go.mod, as goward
+    /// read it from the zip it verified. On a go.mod's record, `sha256` is
+    /// the signed zip's and this the go.mod's: the go.mod is covered by the
+    /// zip's signature because its bytes are the zip's go.mod.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub go_mod_sha256: Option<String>,
 }
 
 fn is_zip(m: &SignedMode) -> bool {
@@ -343,6 +373,7 @@ impl Evidence {
             },
             zip_h1: p.gosum.as_ref().map(|(z, _)| z.clone()),
             mod_h1: p.gosum.as_ref().map(|(_, m)| m.clone()),
+            go_mod_sha256: p.go_mod_sha256.as_ref().map(|h| hex(h)),
         }
     }
 
@@ -361,19 +392,30 @@ impl Evidence {
         if self.signed == SignedMode::Gosum {
             return self.recheck_gosum(a, anchors);
         }
-        if a.kind != ArtifactKind::Zip {
-            return Err(bad(format!(
-                "a signature is recorded for a {}, but only zips are signed",
-                a.kind.as_str()
-            )));
-        }
         let served = hex(a.sha256);
-        if self.sha256 != served {
+        if a.kind == ArtifactKind::Mod {
+            // Covered as the signed zip's go.mod: the bytes recorded as the
+            // zip's go.mod are the stored go.mod's.
+            if self.go_mod_sha256.as_deref() != Some(served.as_str()) {
+                return Err(bad(format!(
+                    "recorded as covering a go.mod with SHA-256 {}, but the stored go.mod has {served}",
+                    self.go_mod_sha256.as_deref().unwrap_or("(none)")
+                )));
+            }
+        } else if self.sha256 != served {
             return Err(bad(format!(
                 "recorded as over SHA-256 {}, but the stored zip has {served}",
                 self.sha256
             )));
         }
+        let signed_zip: [u8; 32] = super::hex_decode(&self.sha256)
+            .and_then(|b| b.try_into().ok())
+            .ok_or_else(|| {
+                bad(format!(
+                    "the recorded SHA-256 {:?} is not 64 hex digits",
+                    self.sha256
+                ))
+            })?;
         let Some(signer) = anchors.policy.signer(&self.signer) else {
             return Ok(Rechecked::Unanchored(format!(
                 "signed by signer {:?}, which the policy in force ({}) does not declare",
@@ -384,7 +426,7 @@ impl Evidence {
         let input = parse_signature(&self.signature)
             .map_err(|e| bad(format!("the recorded signature is unusable: {e}")))?;
         verify(
-            Message::Digest(a.sha256),
+            Message::Digest(&signed_zip),
             &input,
             &signer.signer,
             &signer.trust_root,
@@ -651,7 +693,7 @@ mod tests {
         let zip = read("artifact.zip");
         let sha = dirhash::sha256(&zip);
         let sig = String::from_utf8(read("artifact.zip.key.sig")).unwrap();
-        let signed = SignedArtifact::verify((ArtifactKind::Zip, M, V), &sha, &sig, &signers)
+        let signed = SignedArtifact::verify((ArtifactKind::Zip, M, V), (&sha, None), &sig, &signers)
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(signed.signer(), "good");
         let h1 = dirhash::hash_go_mod(b"x");
@@ -703,16 +745,16 @@ mod tests {
         let sha = dirhash::sha256(&read("artifact.zip"));
         let sig = String::from_utf8(read("artifact.zip.key.sig")).unwrap();
         let subject = (ArtifactKind::Zip, M, V);
-        let e = SignedArtifact::verify(subject, &sha, &sig, &other).unwrap_err();
+        let e = SignedArtifact::verify(subject, (&sha, None), &sig, &other).unwrap_err();
         assert_eq!(e.label(), "bad_signature");
         assert!(
             e.to_string()
                 .starts_with("not signed by signer \"other\": bad signature"),
             "{e}"
         );
-        let e = SignedArtifact::verify(subject, &sha, "not base64!", &other).unwrap_err();
+        let e = SignedArtifact::verify(subject, (&sha, None), "not base64!", &other).unwrap_err();
         assert_eq!(e.label(), "signature_unreadable", "{e}");
-        let e = SignedArtifact::verify(subject, &sha, &sig, &[]).unwrap_err();
+        let e = SignedArtifact::verify(subject, (&sha, None), &sig, &[]).unwrap_err();
         assert_eq!(e.label(), "signature_no_signer", "{e}");
     }
 
