@@ -1482,12 +1482,19 @@ impl Service {
         over: SignedOver<'_>,
     ) -> Result<SignedArtifact, ProxyError> {
         use crate::verify::proof::signature::kind::{SignatureFailure, SignatureSource, resolve};
+        let rule = if mv.module.as_str() == crate::policy::TOOLCHAIN_MODULE
+            && pol.policy.is_toolchain_signature(signers, location)
+        {
+            "toolchain"
+        } else {
+            d.rule_label()
+        };
         let fail = |source: SignatureFailure| {
             metrics::counter!("goward_signature_failures_total", "reason" => source.label())
                 .increment(1);
             ProxyError::Signature {
                 target: format!("{mv} .zip"),
-                rule: d.rule_label().to_owned(),
+                rule: rule.to_owned(),
                 source: Box::new(source),
             }
         };

@@ -579,6 +579,8 @@ pub(crate) struct ToolchainRules {
     pub(crate) versions: Option<Constraint>,
     pub(crate) kinds: KindSet,
     pub(crate) platforms: Option<Vec<PlatformGlob>>,
+    /// A signature required on top of the checksum database.
+    pub(crate) signature: Option<Arc<SignatureSetting>>,
 }
 
 impl ToolchainRules {
@@ -643,6 +645,14 @@ impl ToolchainRules {
                     .map(|g| g.text.as_str())
                     .collect::<Vec<_>>()
                     .join(", ")
+            ));
+        }
+        if let Some(s) = &self.signature {
+            parts.push(format!(
+                "signature (signed {}; signers {}; at {})",
+                s.signed.as_str(),
+                s.signers.join(", "),
+                s.location
             ));
         }
         if parts.is_empty() {
@@ -764,6 +774,15 @@ impl Policy {
     /// The `[[signer]]`s, in file order.
     pub fn signers(&self) -> &[PolicySigner] {
         &self.signers
+    }
+
+    /// Whether `[toolchain]` requires a signature by these signers at this
+    /// location (a refusal then names the `toolchain` rule).
+    pub fn is_toolchain_signature(&self, signers: &[String], location: &str) -> bool {
+        self.toolchain
+            .as_ref()
+            .and_then(|t| t.signature.as_ref())
+            .is_some_and(|s| s.signers == signers && s.location == location)
     }
 
     /// The `[[signer]]` called `name`.
@@ -1250,6 +1269,20 @@ impl Policy {
         if module == TOOLCHAIN_MODULE && !proofs.contains(&RequiredProof::Sumdb) {
             // Unreachable: the loader rejects such policies. Kept as a guard.
             proofs.insert(0, RequiredProof::Sumdb);
+        }
+        // `[toolchain]`'s signature, on top of what the rule requires.
+        if module == TOOLCHAIN_MODULE
+            && let Some(s) = self.toolchain.as_ref().and_then(|t| t.signature.as_ref())
+            && !proofs.iter().any(|p| {
+                matches!(p, RequiredProof::Signature { signers, location, signed }
+                    if *signers == s.signers && *location == s.location && *signed == s.signed)
+            })
+        {
+            proofs.push(RequiredProof::Signature {
+                signers: s.signers.clone(),
+                location: s.location.clone(),
+                signed: s.signed,
+            });
         }
         let reason = match source {
             Some(r) if r.section == Section::Private => format!(

@@ -169,6 +169,10 @@ struct RawToolchain {
     versions: Option<Spanned<String>>,
     kinds: Option<Spanned<OneOrMany>>,
     platforms: Option<Spanned<OneOrMany>>,
+    proof: Option<Spanned<OneOrMany>>,
+    signers: Option<Spanned<OneOrMany>>,
+    signatures: Option<Spanned<String>>,
+    signed: Option<Spanned<String>>,
 }
 
 /// `[[signer]]`: who may sign (issue #11). Checked at load: the key
@@ -580,7 +584,7 @@ pub(crate) fn parse(
     let toolchain = raw
         .toolchain
         .as_ref()
-        .and_then(|t| build_toolchain(&mut cx, t));
+        .and_then(|t| build_toolchain(&mut cx, t, &signer_names));
 
     cross_checks(
         &mut cx,
@@ -1480,10 +1484,60 @@ fn parse_auth(cx: &mut Ctx<'_>, ctx: &str, a: &Spanned<RawAuth>) -> Option<Auth>
     }
 }
 
-fn build_toolchain(cx: &mut Ctx<'_>, t: &Spanned<RawToolchain>) -> Option<ToolchainRules> {
+fn build_toolchain(
+    cx: &mut Ctx<'_>,
+    t: &Spanned<RawToolchain>,
+    signer_names: &[String],
+) -> Option<ToolchainRules> {
     let raw = t.get_ref();
     let ctx = "[toolchain]";
     let mut ok = true;
+    // proof: the checksum database always, and a signature on top if listed
+    // (an organisation re-signing the toolchains it approved).
+    let proofs = match &raw.proof {
+        None => Some(vec![ProofKind::Sumdb]),
+        Some(p) => parse_proof(cx, ctx, p, false).filter(|kinds| {
+            let fine = kinds.contains(&ProofKind::Sumdb) && !kinds.contains(&ProofKind::Pinned);
+            if !fine {
+                cx.err(
+                    &p.span(),
+                    format!(
+                        "{ctx}: proof is [\"sumdb\"] or [\"sumdb\", \"signature\"]: toolchains are always proven in the checksum database, and may need a signature too"
+                    ),
+                );
+            }
+            fine
+        }),
+    };
+    let signature = match &proofs {
+        Some(kinds) => signature_setting(
+            cx,
+            ctx,
+            kinds,
+            raw.proof.as_ref(),
+            (
+                raw.signers.as_ref(),
+                raw.signatures.as_ref(),
+                raw.signed.as_ref(),
+            ),
+            signer_names,
+        ),
+        None => None,
+    };
+    if let (Some(Some(s)), Some(m)) = (&signature, &raw.signed)
+        && s.signed == SignedMode::Gosum
+    {
+        cx.err(
+            &m.span(),
+            format!(
+                "{ctx}: signed = \"gosum\" is for modules: a toolchain's go.mod is proven by the checksum database, so sign the zip (signed = \"zip\")"
+            ),
+        );
+        ok = false;
+    }
+    let Some(signature) = signature else {
+        return None;
+    };
     let min = match &raw.min_version {
         Some(m) => match version::parse_version(m.get_ref(), Scheme::Go) {
             Ok(v) => Some((v, m.span())),
@@ -1555,6 +1609,7 @@ fn build_toolchain(cx: &mut Ctx<'_>, t: &Spanned<RawToolchain>) -> Option<Toolch
         versions: versions.map(|v| v.0),
         kinds: kinds?,
         platforms: platforms?,
+        signature,
     })
 }
 

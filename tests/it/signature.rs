@@ -411,7 +411,7 @@ fn ed25519_key_signature_is_checked_over_the_whole_file() {
 /// `proof = ["sumdb", "signature"]` end to end: the real go command through goward, a policy
 /// requiring a key-based signature over the zip bytes for `example.com/signed`, the `.sig`
 /// files where the rule's `file://` template points. Signed by a P-256 key made here (ring).
-mod policy_e2e {
+pub(crate) mod policy_e2e {
     use std::path::{Path, PathBuf};
 
     use base64::Engine as _;
@@ -428,13 +428,13 @@ mod policy_e2e {
     const DB_NAME: &str = "sum.signed.test";
 
     /// A P-256 signing key and its PEM SubjectPublicKeyInfo.
-    struct Key {
+    pub(crate) struct Key {
         pair: EcdsaKeyPair,
-        pem: String,
+        pub(crate) pem: String,
     }
 
     impl Key {
-        fn new() -> Key {
+        pub(crate) fn new() -> Key {
             let rng = SystemRandom::new();
             let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &rng)
                 .expect("generate key");
@@ -453,7 +453,7 @@ mod policy_e2e {
         }
 
         /// `cosign sign-blob --key`'s `.sig`: base64 of the DER ECDSA signature over `bytes`.
-        fn sign(&self, bytes: &[u8]) -> String {
+        pub(crate) fn sign(&self, bytes: &[u8]) -> String {
             let sig = self.pair.sign(&SystemRandom::new(), bytes).expect("sign");
             base64::engine::general_purpose::STANDARD.encode(sig.as_ref())
         }
