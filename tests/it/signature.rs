@@ -985,4 +985,97 @@ pub(crate) mod policy_e2e {
         assert_eq!(o.status.code(), Some(0), "{}\n{}", o.stdout, o.stderr);
         assert!(!o.stdout.contains("BAD "), "{}", o.stdout);
     }
+
+    /// Keyless, end to end with the real go command: `module.zip` (generated once with the fake
+    /// Sigstore instance, testdata/sigstore/README.md) is published as is; its bundle beside it
+    /// on the upstream lets a program using it build. A bundle for another module's zip, one
+    /// signed by another identity and one with a forged inclusion proof each make `go` fail
+    /// with goward's reason, and leave nothing in goward's cache.
+    #[test]
+    fn keyless_bundles_from_the_fake_sigstore_instance_with_the_real_go_command() {
+        const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/sigstore/");
+        let read = |name: &str| std::fs::read(format!("{DIR}{name}")).expect(name);
+        let (w, _) = world();
+        let module = "example.com/sigstore/hello";
+        let zip = read("module.zip");
+        let mod_bytes = format!("module {module}\n\ngo 1.21\n").into_bytes();
+        let mut p = Published {
+            path: module.to_owned(),
+            version: "v1.0.0".to_owned(),
+            zip_h1: crate::support::modzip::h1_zip(&zip),
+            mod_h1: crate::support::modzip::h1_mod(&mod_bytes),
+            zip,
+            mod_bytes,
+            record: None,
+        };
+        w.proxy.log_module(&mut p);
+        w.proxy.serve(&p);
+        let policy = format!(
+            "[[signer]]\nname = \"release\"\n\
+             identity_regexp = '^https://github\\.com/example/mod/\\.github/workflows/release\\.yml@refs/tags/v[0-9.]+$'\n\
+             issuer = \"https://token.actions.githubusercontent.com\"\n\
+             trusted_root = \"{DIR}trusted_root.json\"\n\n\
+             [[allow]]\nname = \"released\"\nmodules = \"example.com/sigstore\"\n\
+             proof = [\"sumdb\", \"signature\"]\nsigners = \"release\"\n\
+             signatures = \"upstream:{{module}}/@v/{{version}}{{file}}.sigstore.json\"\n"
+        );
+        std::fs::write(w.policy(), policy).expect("policy");
+        let g = w.goward();
+        let bundle_path = format!("{}.sigstore.json", p.zip_path());
+        let program = |env: &GoEnv| {
+            env.write(
+                "go.mod",
+                &format!("module example.com/app\n\ngo 1.21\n\nrequire {module} v1.0.0\n"),
+            );
+            env.write("go.sum", &p.go_sum());
+            env.write(
+                "main.go",
+                &format!(
+                    "package main\n\nimport (\n\t\"fmt\"\n\n\t\"{module}\"\n)\n\nfunc main() {{ fmt.Println(hello.Hello()) }}\n"
+                ),
+            );
+        };
+        for (bundle, reason) in [
+            (
+                "other-module.zip.sigstore.json",
+                "not signed by signer \"release\": artifact mismatch",
+            ),
+            (
+                "module.zip.other-identity.sigstore.json",
+                "not signed by signer \"release\": identity mismatch: certificate identity \"https://github.com/someone-else/mod/.github/workflows/release.yml@refs/tags/v1.0.0\" does not match",
+            ),
+            (
+                "module.zip.forged-proof.sigstore.json",
+                "not signed by signer \"release\": inclusion proof invalid",
+            ),
+        ] {
+            w.proxy.add_file(&bundle_path, read(bundle));
+            let env = GoEnv::new(g.url(), &w.vkey);
+            program(&env);
+            let out = env.go(&["build", "-o", "app", "."]);
+            assert_refused_by_goward(&out, "signature required by policy rule \"released\"");
+            assert_refused_by_goward(&out, reason);
+            assert!(!meta(g.cache_dir(), &p).exists(), "{bundle}: stored");
+            // No blob holds it (a background prefetch may still be spooling it to a temp
+            // file, which is not the cache and is removed when it fails).
+            let blobs = g.cache_dir().join("blobs");
+            assert!(
+                crate::support::files_containing(&blobs, &p.zip).is_empty(),
+                "{bundle}: the zip reached goward's cache"
+            );
+        }
+        w.proxy.add_file(&bundle_path, read("module.zip.sigstore.json"));
+        let env = GoEnv::new(g.url(), &w.vkey);
+        program(&env);
+        env.go(&["build", "-o", "app", "."]).assert_success();
+        // The blob check above can fail: the signed zip is stored there now.
+        assert!(!crate::support::files_containing(&g.cache_dir().join("blobs"), &p.zip).is_empty());
+        let v = record(g.cache_dir(), &p, "zip");
+        assert!(
+            v["proofs"].as_array().is_some_and(|ps| ps
+                .iter()
+                .any(|x| x["type"] == "signature" && x["signer"] == "release")),
+            "{v}"
+        );
+    }
 }
