@@ -1654,14 +1654,15 @@ impl Service {
             return Err(fail(SignatureFailure::NotSigned(format!(
                 "the go.mod served (SHA-256 {}) is not the signed zip's go.mod ({})",
                 crate::dirhash::hex(&served),
-                evidence.go_mod_sha256.as_deref().unwrap_or("the zip has none")
+                evidence
+                    .go_mod_sha256
+                    .as_deref()
+                    .unwrap_or("the zip has none")
             ))));
         };
         let zip_sha256 = crate::verify::proof::signature::hex_decode(&evidence.sha256)
             .and_then(|b| <[u8; 32]>::try_from(b).ok())
-            .ok_or_else(|| {
-                ProxyError::Internal(format!("{mv}: bad signed SHA-256 on record"))
-            })?;
+            .ok_or_else(|| ProxyError::Internal(format!("{mv}: bad signed SHA-256 on record")))?;
         let accepted: Vec<&crate::policy::PolicySigner> = signers
             .iter()
             .filter_map(|n| pol.policy.signer(n))
@@ -1817,11 +1818,12 @@ impl Service {
                         let bytes = self
                             .fetch_small(&ups, &mv.upstream_path("mod"), gomod::MAX_GO_MOD, &what)
                             .await?;
-                        let m = gomod::check_mod(mv.module.as_str(), mv.version(), bytes)
-                            .map_err(|source| ProxyError::Mod {
+                        let m = gomod::check_mod(mv.module.as_str(), mv.version(), bytes).map_err(
+                            |source| ProxyError::Mod {
                                 target: mv.to_string(),
                                 source,
-                            })?;
+                            },
+                        )?;
                         Some(m.h1().as_str().to_owned())
                     }
                 };

@@ -1162,7 +1162,11 @@ fn build_allow(
         &ctx,
         raw.proof.as_ref(),
         raw.pins.as_ref(),
-        (raw.signers.as_ref(), raw.signatures.as_ref(), raw.signed.as_ref()),
+        (
+            raw.signers.as_ref(),
+            raw.signatures.as_ref(),
+            raw.signed.as_ref(),
+        ),
         raw.max_zip_size.as_ref(),
         raw.deny_retracted,
         defaults,
@@ -1204,7 +1208,11 @@ fn build_private(
         &ctx,
         raw.proof.as_ref(),
         raw.pins.as_ref(),
-        (raw.signers.as_ref(), raw.signatures.as_ref(), raw.signed.as_ref()),
+        (
+            raw.signers.as_ref(),
+            raw.signatures.as_ref(),
+            raw.signed.as_ref(),
+        ),
         raw.max_zip_size.as_ref(),
         raw.deny_retracted,
         defaults,
@@ -1535,9 +1543,6 @@ fn build_toolchain(
         );
         ok = false;
     }
-    let Some(signature) = signature else {
-        return None;
-    };
     let min = match &raw.min_version {
         Some(m) => match version::parse_version(m.get_ref(), Scheme::Go) {
             Ok(v) => Some((v, m.span())),
@@ -1609,7 +1614,7 @@ fn build_toolchain(
         versions: versions.map(|v| v.0),
         kinds: kinds?,
         platforms: platforms?,
-        signature,
+        signature: signature?,
     })
 }
 

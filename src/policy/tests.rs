@@ -1805,7 +1805,10 @@ fn toolchain_may_require_a_signature_on_top_of_the_checksum_database() {
     );
     assert!(p.is_toolchain_signature(&["s".into()], "file:///s/{module}/@v/{version}{file}.sig"));
     // Other modules are not affected.
-    assert_eq!(p.decide("a.com", Some("v1.0.0")).proofs, [RequiredProof::Sumdb]);
+    assert_eq!(
+        p.decide("a.com", Some("v1.0.0")).proofs,
+        [RequiredProof::Sumdb]
+    );
     let cases = [
         (
             format!("proof = [\"signature\"]\nsigners = \"s\"\n{at}"),
@@ -1816,7 +1819,9 @@ fn toolchain_may_require_a_signature_on_top_of_the_checksum_database() {
             "[toolchain]: signers is only used with proof \"signature\"",
         ),
         (
-            format!("proof = [\"sumdb\", \"signature\"]\nsigned = \"gosum\"\nsigners = \"s\"\n{at}"),
+            format!(
+                "proof = [\"sumdb\", \"signature\"]\nsigned = \"gosum\"\nsigners = \"s\"\n{at}"
+            ),
             "[toolchain]: signed = \"gosum\" is for modules",
         ),
         (

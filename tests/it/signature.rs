@@ -804,9 +804,11 @@ pub(crate) mod policy_e2e {
     }
 
     fn record(cache: &Path, p: &Published, ext: &str) -> serde_json::Value {
-        let path = meta(cache, p).with_extension("").with_extension(format!("{ext}.json"));
-        let text = std::fs::read_to_string(&path)
-            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let path = meta(cache, p)
+            .with_extension("")
+            .with_extension(format!("{ext}.json"));
+        let text =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         serde_json::from_str(&text).expect("json")
     }
 
@@ -816,9 +818,7 @@ pub(crate) mod policy_e2e {
     #[test]
     fn signed_gosum_lines_survive_a_rezipping_upstream_and_zip_bytes_do_not() {
         let (w, key) = world();
-        let zip = |m: &str| {
-            ModZip::new(m, "v1.0.0").file("x.go", "package x\n")
-        };
+        let zip = |m: &str| ModZip::new(m, "v1.0.0").file("x.go", "package x\n");
         let go_mod = |m: &str| format!("module {m}\n\ngo 1.21\n");
         let (lines_m, bytes_m) = ("example.com/rz/lines", "example.com/rz/bytes");
         // What the publisher signed, and what the upstream serves.
@@ -957,7 +957,8 @@ pub(crate) mod policy_e2e {
         let r = g.get(&differs.mod_path());
         assert_eq!(r.status, 502, "{}", r.text());
         assert!(
-            r.text().contains("signature required by policy rule \"alone\""),
+            r.text()
+                .contains("signature required by policy rule \"alone\""),
             "{}",
             r.text()
         );
@@ -966,7 +967,9 @@ pub(crate) mod policy_e2e {
             "{}",
             r.text()
         );
-        let mod_record = meta(g.cache_dir(), &differs).with_extension("").with_extension("mod.json");
+        let mod_record = meta(g.cache_dir(), &differs)
+            .with_extension("")
+            .with_extension("mod.json");
         assert!(!mod_record.exists(), "the go.mod was stored");
 
         // `cache verify` re-checks the go.mod's evidence offline.
@@ -1025,12 +1028,12 @@ pub(crate) mod policy_e2e {
         let program = |env: &GoEnv| {
             env.write(
                 "go.mod",
-                &format!("module example.com/app\n\ngo 1.21\n\nrequire {module} v1.0.0\n"),
+                format!("module example.com/app\n\ngo 1.21\n\nrequire {module} v1.0.0\n"),
             );
-            env.write("go.sum", &p.go_sum());
+            env.write("go.sum", p.go_sum());
             env.write(
                 "main.go",
-                &format!(
+                format!(
                     "package main\n\nimport (\n\t\"fmt\"\n\n\t\"{module}\"\n)\n\nfunc main() {{ fmt.Println(hello.Hello()) }}\n"
                 ),
             );
@@ -1064,7 +1067,8 @@ pub(crate) mod policy_e2e {
                 "{bundle}: the zip reached goward's cache"
             );
         }
-        w.proxy.add_file(&bundle_path, read("module.zip.sigstore.json"));
+        w.proxy
+            .add_file(&bundle_path, read("module.zip.sigstore.json"));
         let env = GoEnv::new(g.url(), &w.vkey);
         program(&env);
         env.go(&["build", "-o", "app", "."]).assert_success();

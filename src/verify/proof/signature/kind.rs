@@ -693,8 +693,9 @@ mod tests {
         let zip = read("artifact.zip");
         let sha = dirhash::sha256(&zip);
         let sig = String::from_utf8(read("artifact.zip.key.sig")).unwrap();
-        let signed = SignedArtifact::verify((ArtifactKind::Zip, M, V), (&sha, None), &sig, &signers)
-            .unwrap_or_else(|e| panic!("{e}"));
+        let signed =
+            SignedArtifact::verify((ArtifactKind::Zip, M, V), (&sha, None), &sig, &signers)
+                .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(signed.signer(), "good");
         let h1 = dirhash::hash_go_mod(b"x");
         check(&signed, &artifact(ArtifactKind::Zip, &h1, &sha)).unwrap();
