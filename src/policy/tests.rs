@@ -1741,6 +1741,12 @@ fn signature_proof_needs_declared_signers_a_file_template_and_a_go_mod_proof() {
             "{:?}",
             d.proofs
         );
+        // `policy check` shows the mode.
+        let shown = format!(
+            "proof signature (signed {}; signers s; at file:///s/",
+            want.as_str()
+        );
+        assert!(p.describe().contains(&shown), "{}", p.describe());
     }
     let cases = [
         (
@@ -1802,6 +1808,12 @@ fn toolchain_may_require_a_signature_on_top_of_the_checksum_database() {
                 signed: crate::policy::SignedMode::Zip,
             }
         ]
+    );
+    assert!(
+        p.describe()
+            .contains("signature (signed zip; signers s; at file:///s/{module}/@v/{version}{file}.sig); checksum-database proof is mandatory"),
+        "{}",
+        p.describe()
     );
     assert!(p.is_toolchain_signature(&["s".into()], "file:///s/{module}/@v/{version}{file}.sig"));
     // Other modules are not affected.
