@@ -35,7 +35,7 @@ use crate::cache::{
 use crate::error::ProxyError;
 use crate::flight::Flights;
 use crate::policy::retract::ListLatest;
-use crate::policy::{Decision, Policy, PolicyError, RequiredProof};
+use crate::policy::{Decision, Policy, PolicyError, RequiredProof, SignedMode};
 use crate::request::{ModulePath, ModuleVersion, SumdbOp};
 use crate::sumdb::SumdbClient;
 use crate::sumdb::note::Verifier;
@@ -1176,7 +1176,7 @@ impl Service {
                 let (fresh, _) = self
                     .fills
                     .join(FillKey::Reprove(kind, mv.clone()), move || async move {
-                        let fresh = Arc::new(svc.fill(kind, &mv2, &pol2, &d2).await?);
+                        let fresh = Arc::new(svc.fill_proven(kind, &mv2, &pol2, &d2).await?);
                         if svc.satisfies(&fresh, &pol2, &d2).is_ok() {
                             svc.artifacts.insert((kind, mv2), fresh.clone()).await;
                         }
@@ -1237,7 +1237,7 @@ impl Service {
             }
             None => {
                 cache_metric(endpoint, false);
-                let filled = self.fill(kind, mv, pol, d).await;
+                let filled = self.fill_proven(kind, mv, pol, d).await;
                 if self.mode() == UpstreamMode::Online
                     && let Err(e) = self.store.end_fill(&id).await
                 {
@@ -1281,14 +1281,55 @@ impl Service {
         }
     }
 
+    /// [`Service::fill`], after proving what the artifact's proof builds
+    /// on: a go.mod proven by a signature ([`go_mod_signature`]) is proven
+    /// through its zip (signed go.sum lines name the zip's `h1:`; a signed
+    /// zip holds the go.mod), so the zip is proven (fetched if need be)
+    /// first, outside the fill slot this fill then takes.
+    async fn fill_proven(
+        self: &Arc<Self>,
+        kind: ArtifactKind,
+        mv: &ModuleVersion,
+        pol: &Arc<ActivePolicy>,
+        d: &Decision,
+    ) -> Result<StoredArtifact, Failure> {
+        let zip = if kind == ArtifactKind::Mod && go_mod_signature(d).is_some() {
+            Some(self.proven_zip(mv, pol).await?)
+        } else {
+            None
+        };
+        Ok(self.fill(kind, mv, pol, d, zip.as_deref()).await?)
+    }
+
+    /// [`Service::artifact`] for a zip (decided as one), boxed as `Send`: `artifact` reaches
+    /// [`Service::fill_proven`] again, and a recursive future's type must
+    /// be named.
+    fn proven_zip(
+        self: &Arc<Self>,
+        mv: &ModuleVersion,
+        pol: &Arc<ActivePolicy>,
+    ) -> std::pin::Pin<
+        Box<dyn Future<Output = Result<Arc<StoredArtifact>, Failure>> + Send + 'static>,
+    > {
+        let (svc, mv, pol) = (self.clone(), mv.clone(), pol.clone());
+        Box::pin(async move {
+            let d = svc
+                .decide_version(&pol, &mv, Some(ArtifactKind::Zip))
+                .await?;
+            svc.artifact(ArtifactKind::Zip, &mv, &pol, &d).await
+        })
+    }
+
     /// Fetch → verify → store, in one of the [`ServiceLimits::max_fills`]
-    /// slots.
+    /// slots. `zip`: the version's proven zip, for a go.mod under signed
+    /// go.sum lines.
     async fn fill(
         &self,
         kind: ArtifactKind,
         mv: &ModuleVersion,
         pol: &Arc<ActivePolicy>,
         d: &Decision,
+        zip: Option<&StoredArtifact>,
     ) -> Result<StoredArtifact, ProxyError> {
         let waiting = Gauge::enter("goward_fills_waiting");
         let _slot = self
@@ -1300,7 +1341,7 @@ impl Service {
         let _running = Gauge::enter("goward_fills_running");
         let meta = match kind {
             ArtifactKind::Zip => self.fetch_zip(mv, pol, d).await,
-            ArtifactKind::Mod => self.fetch_mod(mv, pol, d).await,
+            ArtifactKind::Mod => self.fetch_mod(mv, pol, d, zip).await,
         }?;
         crate::audit::proven(&meta, d.rule.as_deref());
         Ok(meta)
@@ -1408,16 +1449,22 @@ impl Service {
                         None => return Err(format!("the {} is not pinned", meta.kind.as_str())),
                     }
                 }
-                // Only zips are signed; the go.mod is proven by the rule's
-                // other proof (policy load requires one).
-                RequiredProof::Signature { signers, .. } => {
-                    if meta.kind == ArtifactKind::Zip
+                // A go.mod needs a signature on record when the signature
+                // proves it ([`go_mod_signature`]); otherwise the rule's
+                // other proof does.
+                RequiredProof::Signature {
+                    signers, signed, ..
+                } => {
+                    let needed = meta.kind == ArtifactKind::Zip || go_mod_signature(d).is_some();
+                    if needed
                         && !meta.proofs.iter().any(|p| {
-                            matches!(p, ProofRecord::Signature(e) if signers.contains(&e.signer))
+                            matches!(p, ProofRecord::Signature(e)
+                                if signers.contains(&e.signer) && e.signed == *signed)
                         })
                     {
                         return Err(format!(
-                            "no signature by signer {} on record",
+                            "no signature ({}) by signer {} on record",
+                            signed.as_str(),
                             signers.join(" or ")
                         ));
                     }
@@ -1472,24 +1519,30 @@ impl Service {
     }
 
     /// Reads the signature the rule's `location` names for `mv`'s zip and
-    /// verifies it over `sha256` (the spooled zip's) by one of `signers`.
+    /// verifies it over what `over` says was signed by one of `signers`.
     /// Missing, unreadable or refused: an error, and nothing is stored.
     async fn prove_signature(
         &self,
         mv: &ModuleVersion,
         pol: &ActivePolicy,
         d: &Decision,
-        signers: &[String],
-        location: &str,
-        sha256: &[u8; 32],
+        (signers, location): (&[String], &str),
+        over: SignedOver<'_>,
     ) -> Result<SignedArtifact, ProxyError> {
         use crate::verify::proof::signature::kind::{SignatureFailure, SignatureSource, resolve};
+        let rule = if mv.module.as_str() == crate::policy::TOOLCHAIN_MODULE
+            && pol.policy.is_toolchain_signature(signers, location)
+        {
+            "toolchain"
+        } else {
+            d.rule_label()
+        };
         let fail = |source: SignatureFailure| {
             metrics::counter!("goward_signature_failures_total", "reason" => source.label())
                 .increment(1);
             ProxyError::Signature {
                 target: format!("{mv} .zip"),
-                rule: d.rule_label().to_owned(),
+                rule: rule.to_owned(),
                 source: Box::new(source),
             }
         };
@@ -1538,11 +1591,137 @@ impl Service {
             .iter()
             .filter_map(|n| pol.policy.signer(n))
             .collect();
-        let (m, v) = (mv.module.as_str(), mv.version());
-        let signed = SignedArtifact::verify((ArtifactKind::Zip, m, v), sha256, &text, &accepted)
-            .map_err(fail)?;
+        let subject = (ArtifactKind::Zip, mv.module.as_str(), mv.version());
+        let signed = match over {
+            SignedOver::Zip(sha256, go_mod) => {
+                SignedArtifact::verify(subject, (sha256, go_mod), &text, &accepted)
+            }
+            SignedOver::Gosum(h1s) => SignedArtifact::verify_gosum(subject, h1s, &text, &accepted),
+        }
+        .map_err(fail)?;
         tracing::debug!(subject = %mv, signer = signed.signer(), "zip signature verified");
         Ok(signed)
+    }
+
+    /// A go.mod under signed go.sum lines: the lines the version's proven
+    /// zip was verified with must name this go.mod's `h1:`, and their
+    /// signature (recorded with the zip) verifies again as this go.mod's.
+    fn prove_mod_gosum(
+        &self,
+        mv: &ModuleVersion,
+        pol: &ActivePolicy,
+        d: &Decision,
+        signers: &[String],
+        zip: Option<&StoredArtifact>,
+        mod_h1: &crate::dirhash::H1,
+    ) -> Result<SignedArtifact, ProxyError> {
+        use crate::verify::proof::signature::kind::SignatureFailure;
+        let fail = |source: SignatureFailure| {
+            metrics::counter!("goward_signature_failures_total", "reason" => source.label())
+                .increment(1);
+            ProxyError::Signature {
+                target: format!("{mv} .mod"),
+                rule: d.rule_label().to_owned(),
+                source: Box::new(source),
+            }
+        };
+        let recorded = zip.and_then(|z| {
+            z.proofs.iter().find_map(|p| match p {
+                ProofRecord::Signature(e) => e.gosum_by(signers).map(|h| (z, e, h)),
+                _ => None,
+            })
+        });
+        let Some((zip, evidence, (zip_h1, signed_mod_h1))) = recorded else {
+            return Err(ProxyError::Internal(format!(
+                "{mv}: the zip was not proven with signed go.sum lines"
+            )));
+        };
+        if signed_mod_h1 != mod_h1.as_str() || zip_h1 != zip.h1 {
+            return Err(fail(SignatureFailure::NotSigned(format!(
+                "the signed go.sum lines give the go.mod {signed_mod_h1}, but the go.mod served has {mod_h1}"
+            ))));
+        }
+        let accepted: Vec<&crate::policy::PolicySigner> = signers
+            .iter()
+            .filter_map(|n| pol.policy.signer(n))
+            .collect();
+        SignedArtifact::verify_gosum(
+            (ArtifactKind::Mod, mv.module.as_str(), mv.version()),
+            (zip_h1, mod_h1.as_str()),
+            &evidence.signature,
+            &accepted,
+        )
+        .map_err(fail)
+    }
+
+    /// A go.mod under a rule whose only proof is a signed zip: its bytes
+    /// must be the proven zip's root go.mod (by SHA-256, as recorded when
+    /// the zip was verified), and the zip's signature (recorded with it)
+    /// verifies again as this go.mod's.
+    fn prove_mod_in_zip(
+        &self,
+        mv: &ModuleVersion,
+        pol: &ActivePolicy,
+        d: &Decision,
+        signers: &[String],
+        zip: Option<&StoredArtifact>,
+        go_mod: &[u8],
+    ) -> Result<SignedArtifact, ProxyError> {
+        use crate::verify::proof::signature::kind::SignatureFailure;
+        let fail = |source: SignatureFailure| {
+            metrics::counter!("goward_signature_failures_total", "reason" => source.label())
+                .increment(1);
+            ProxyError::Signature {
+                target: format!("{mv} .mod"),
+                rule: d.rule_label().to_owned(),
+                source: Box::new(source),
+            }
+        };
+        let recorded = zip.and_then(|z| {
+            z.proofs.iter().find_map(|p| match p {
+                ProofRecord::Signature(e)
+                    if e.signed == SignedMode::Zip && signers.contains(&e.signer) =>
+                {
+                    Some((z, e))
+                }
+                _ => None,
+            })
+        });
+        let Some((_, evidence)) = recorded else {
+            return Err(ProxyError::Internal(format!(
+                "{mv}: the zip was not proven with a signature"
+            )));
+        };
+        let served = crate::dirhash::sha256(go_mod);
+        let in_zip = evidence
+            .go_mod_sha256
+            .as_deref()
+            .and_then(crate::verify::proof::signature::hex_decode)
+            .and_then(|b| <[u8; 32]>::try_from(b).ok());
+        let Some(in_zip) = in_zip.filter(|h| *h == served) else {
+            return Err(fail(SignatureFailure::NotSigned(format!(
+                "the go.mod served (SHA-256 {}) is not the signed zip's go.mod ({})",
+                crate::dirhash::hex(&served),
+                evidence
+                    .go_mod_sha256
+                    .as_deref()
+                    .unwrap_or("the zip has none")
+            ))));
+        };
+        let zip_sha256 = crate::verify::proof::signature::hex_decode(&evidence.sha256)
+            .and_then(|b| <[u8; 32]>::try_from(b).ok())
+            .ok_or_else(|| ProxyError::Internal(format!("{mv}: bad signed SHA-256 on record")))?;
+        let accepted: Vec<&crate::policy::PolicySigner> = signers
+            .iter()
+            .filter_map(|n| pol.policy.signer(n))
+            .collect();
+        SignedArtifact::verify(
+            (ArtifactKind::Mod, mv.module.as_str(), mv.version()),
+            (&zip_sha256, Some(&in_zip)),
+            &evidence.signature,
+            &accepted,
+        )
+        .map_err(fail)
     }
 
     /// Proves `mv` in the primary checksum database.
@@ -1589,6 +1768,7 @@ impl Service {
         mv: &ModuleVersion,
         pol: &ActivePolicy,
         d: &Decision,
+        zip: Option<&StoredArtifact>,
     ) -> Result<StoredArtifact, ProxyError> {
         let rel = mv.upstream_path("mod");
         let ups = self.route(pol, d)?;
@@ -1604,7 +1784,17 @@ impl Service {
                     source,
                 }
             })?;
-        let verified = VerifiedMod::new(checked, proof?).map_err(|source| ProxyError::Verify {
+        let mut proof = proof?;
+        match go_mod_signature(d) {
+            Some((signers, SignedMode::Gosum)) => proof.push(Proof::Signature(
+                self.prove_mod_gosum(mv, pol, d, signers, zip, checked.h1())?,
+            )),
+            Some((signers, SignedMode::Zip)) => proof.push(Proof::Signature(
+                self.prove_mod_in_zip(mv, pol, d, signers, zip, checked.bytes())?,
+            )),
+            None => {}
+        }
+        let verified = VerifiedMod::new(checked, proof).map_err(|source| ProxyError::Verify {
             target: mv.to_string(),
             source: Box::new(source),
         })?;
@@ -1661,9 +1851,36 @@ impl Service {
         };
         let ((checked, _spool), mut proof) = (checked?, proof?);
         for req in &d.proofs {
-            if let RequiredProof::Signature { signers, location } = req {
+            if let RequiredProof::Signature {
+                signers,
+                location,
+                signed,
+            } = req
+            {
+                let over = match signed {
+                    SignedMode::Zip => None,
+                    // The lines name the go.mod's h1: too: the upstream's
+                    // go.mod, checked like any other.
+                    SignedMode::Gosum => {
+                        let what = format!("{mv} .mod");
+                        let bytes = self
+                            .fetch_small(&ups, &mv.upstream_path("mod"), gomod::MAX_GO_MOD, &what)
+                            .await?;
+                        let m = gomod::check_mod(mv.module.as_str(), mv.version(), bytes).map_err(
+                            |source| ProxyError::Mod {
+                                target: mv.to_string(),
+                                source,
+                            },
+                        )?;
+                        Some(m.h1().as_str().to_owned())
+                    }
+                };
+                let over = match &over {
+                    None => SignedOver::Zip(checked.sha256(), checked.go_mod_sha256()),
+                    Some(mod_h1) => SignedOver::Gosum((checked.h1().as_str(), mod_h1)),
+                };
                 let signed = self
-                    .prove_signature(mv, pol, d, signers, location, checked.sha256())
+                    .prove_signature(mv, pol, d, (signers, location), over)
                     .await?;
                 proof.push(Proof::Signature(signed));
             }
@@ -1756,6 +1973,31 @@ impl Service {
             .map_err(|e| ProxyError::Internal(e.to_string()))?;
         Ok((blocking(check).await?, spool))
     }
+}
+
+/// The signature requirement that proves a go.mod under `d`, if one does:
+/// signed go.sum lines always; a signed zip (which holds the go.mod) when
+/// the rule has no other proof for the go.mod.
+fn go_mod_signature(d: &Decision) -> Option<(&[String], SignedMode)> {
+    let other = d
+        .proofs
+        .iter()
+        .any(|p| matches!(p, RequiredProof::Sumdb | RequiredProof::Pinned { .. }));
+    d.proofs.iter().find_map(|p| match p {
+        RequiredProof::Signature {
+            signers, signed, ..
+        } if *signed == SignedMode::Gosum || !other => Some((signers.as_slice(), *signed)),
+        _ => None,
+    })
+}
+
+/// What a zip's signature is verified over.
+#[derive(Clone, Copy)]
+enum SignedOver<'a> {
+    /// The spooled zip's SHA-256, and its root go.mod's.
+    Zip(&'a [u8; 32], Option<&'a [u8; 32]>),
+    /// The zip's and the go.mod's `h1:` (the go.sum lines).
+    Gosum((&'a str, &'a str)),
 }
 
 /// Zips at least this large are logged when their download starts and ends.

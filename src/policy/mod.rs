@@ -55,6 +55,7 @@ use std::sync::Arc;
 use crate::dirhash::H1;
 use crate::semver;
 use crate::verify::ArtifactKind;
+pub use crate::verify::proof::signature::kind::SignedMode;
 
 use pins::PinSet;
 use rules::{Patterns, PlatformGlob};
@@ -152,15 +153,19 @@ pub enum RequiredProof {
         /// The pin files, as written in the policy.
         files: Vec<String>,
     },
-    /// The zip's exact bytes are signed by one of these `[[signer]]`s, the
-    /// signature read from `location` (a `file://`, `http(s)://` or
-    /// `upstream:` template). The go.mod
-    /// is proven by the rule's other proof, which load requires.
+    /// The zip's exact bytes (or the version's go.sum lines) are signed by
+    /// one of these `[[signer]]`s, the signature read from `location` (a
+    /// `file://`, `http(s)://` or `upstream:` template). The go.mod is
+    /// proven by the rule's other proof if it has one, else through the
+    /// signed zip (its go.mod) or the signed lines (its `h1:`).
     Signature {
         /// Names of the accepted signers, in the rule's order.
         signers: Vec<String>,
         /// The template, as written (`{module}`, `{version}`, `{file}`).
         location: String,
+        /// What is signed: the zip's bytes, or the go.sum lines (which
+        /// prove the go.mod too).
+        signed: SignedMode,
     },
 }
 
@@ -182,9 +187,17 @@ impl fmt::Display for RequiredProof {
             RequiredProof::Pinned { files } => {
                 write!(f, "pinned hashes ({})", files.join(", "))
             }
-            RequiredProof::Signature { signers, location } => write!(
+            RequiredProof::Signature {
+                signers,
+                location,
+                signed,
+            } => write!(
                 f,
-                "zip signed by signer {} (signature at {location})",
+                "{} signed by signer {} (signature at {location})",
+                match signed {
+                    SignedMode::Zip => "zip",
+                    SignedMode::Gosum => "go.sum lines",
+                },
                 signers
                     .iter()
                     .map(|s| format!("{s:?}"))
@@ -415,6 +428,11 @@ impl Settings {
                         .as_ref()
                         .map(|s| s.location.clone())
                         .unwrap_or_default(),
+                    signed: self
+                        .signature
+                        .as_ref()
+                        .map(|s| s.signed)
+                        .unwrap_or_default(),
                 },
             })
             .collect()
@@ -437,7 +455,8 @@ impl Settings {
                 },
                 ProofKind::Signature => match &self.signature {
                     Some(s) => format!(
-                        "signature (signers {}; at {})",
+                        "signature (signed {}; signers {}; at {})",
+                        s.signed.as_str(),
                         s.signers.join(", "),
                         s.location
                     ),
@@ -467,6 +486,8 @@ pub(crate) struct SignatureSetting {
     /// A `file://`, `http(s)://` or `upstream:` template with `{module}`,
     /// `{version}`, `{file}`.
     pub(crate) location: String,
+    /// What the signers sign (`signed`, default zip).
+    pub(crate) signed: SignedMode,
 }
 
 /// Which list a rule belongs to.
@@ -558,6 +579,8 @@ pub(crate) struct ToolchainRules {
     pub(crate) versions: Option<Constraint>,
     pub(crate) kinds: KindSet,
     pub(crate) platforms: Option<Vec<PlatformGlob>>,
+    /// A signature required on top of the checksum database.
+    pub(crate) signature: Option<Arc<SignatureSetting>>,
 }
 
 impl ToolchainRules {
@@ -622,6 +645,14 @@ impl ToolchainRules {
                     .map(|g| g.text.as_str())
                     .collect::<Vec<_>>()
                     .join(", ")
+            ));
+        }
+        if let Some(s) = &self.signature {
+            parts.push(format!(
+                "signature (signed {}; signers {}; at {})",
+                s.signed.as_str(),
+                s.signers.join(", "),
+                s.location
             ));
         }
         if parts.is_empty() {
@@ -743,6 +774,15 @@ impl Policy {
     /// The `[[signer]]`s, in file order.
     pub fn signers(&self) -> &[PolicySigner] {
         &self.signers
+    }
+
+    /// Whether `[toolchain]` requires a signature by these signers at this
+    /// location (a refusal then names the `toolchain` rule).
+    pub fn is_toolchain_signature(&self, signers: &[String], location: &str) -> bool {
+        self.toolchain
+            .as_ref()
+            .and_then(|t| t.signature.as_ref())
+            .is_some_and(|s| s.signers == signers && s.location == location)
     }
 
     /// The `[[signer]]` called `name`.
@@ -1229,6 +1269,20 @@ impl Policy {
         if module == TOOLCHAIN_MODULE && !proofs.contains(&RequiredProof::Sumdb) {
             // Unreachable: the loader rejects such policies. Kept as a guard.
             proofs.insert(0, RequiredProof::Sumdb);
+        }
+        // `[toolchain]`'s signature, on top of what the rule requires.
+        if module == TOOLCHAIN_MODULE
+            && let Some(s) = self.toolchain.as_ref().and_then(|t| t.signature.as_ref())
+            && !proofs.iter().any(|p| {
+                matches!(p, RequiredProof::Signature { signers, location, signed }
+                    if *signers == s.signers && *location == s.location && *signed == s.signed)
+            })
+        {
+            proofs.push(RequiredProof::Signature {
+                signers: s.signers.clone(),
+                location: s.location.clone(),
+                signed: s.signed,
+            });
         }
         let reason = match source {
             Some(r) if r.section == Section::Private => format!(

@@ -24,7 +24,7 @@ use super::{
 };
 use crate::module::quote;
 use crate::upstream;
-use crate::verify::proof::signature::kind::check_location;
+use crate::verify::proof::signature::kind::{SignedMode, check_location};
 use crate::verify::proof::signature::{Instance, Matcher, PublicKey, Signer, TrustRoot};
 
 type Span = Range<usize>;
@@ -120,6 +120,7 @@ struct RawAllow {
     pins: Option<Spanned<OneOrMany>>,
     signers: Option<Spanned<OneOrMany>>,
     signatures: Option<Spanned<String>>,
+    signed: Option<Spanned<String>>,
     max_zip_size: Option<Spanned<Size>>,
     deny_retracted: Option<bool>,
     users: Option<Spanned<OneOrMany>>,
@@ -138,6 +139,7 @@ struct RawPrivate {
     pins: Option<Spanned<OneOrMany>>,
     signers: Option<Spanned<OneOrMany>>,
     signatures: Option<Spanned<String>>,
+    signed: Option<Spanned<String>>,
     max_zip_size: Option<Spanned<Size>>,
     deny_retracted: Option<bool>,
     users: Option<Spanned<OneOrMany>>,
@@ -167,6 +169,10 @@ struct RawToolchain {
     versions: Option<Spanned<String>>,
     kinds: Option<Spanned<OneOrMany>>,
     platforms: Option<Spanned<OneOrMany>>,
+    proof: Option<Spanned<OneOrMany>>,
+    signers: Option<Spanned<OneOrMany>>,
+    signatures: Option<Spanned<String>>,
+    signed: Option<Spanned<String>>,
 }
 
 /// `[[signer]]`: who may sign (issue #11). Checked at load: the key
@@ -578,7 +584,7 @@ pub(crate) fn parse(
     let toolchain = raw
         .toolchain
         .as_ref()
-        .and_then(|t| build_toolchain(&mut cx, t));
+        .and_then(|t| build_toolchain(&mut cx, t, &signer_names));
 
     cross_checks(
         &mut cx,
@@ -934,7 +940,7 @@ fn settings(
     ctx: &str,
     proof: Option<&Spanned<OneOrMany>>,
     pins: Option<&Spanned<OneOrMany>>,
-    sig: (Option<&Spanned<OneOrMany>>, Option<&Spanned<String>>),
+    sig: SigFields<'_>,
     max_zip_size: Option<&Spanned<Size>>,
     deny_retracted: Option<bool>,
     defaults: &Settings,
@@ -1024,22 +1030,30 @@ fn settings(
     ))
 }
 
-/// A rule's `signers` and `signatures`: required with proof "signature"
-/// (each signer declared, the location a valid template, another proof for
-/// the go.mod), refused without it. `None` on error (already reported).
+/// A rule's `signers`, `signatures` and `signed` keys.
+type SigFields<'a> = (
+    Option<&'a Spanned<OneOrMany>>,
+    Option<&'a Spanned<String>>,
+    Option<&'a Spanned<String>>,
+);
+
+/// A rule's `signers`, `signatures` and `signed`: the first two required
+/// with proof "signature" (each signer declared, the location a valid
+/// template), all refused without it. `None` on error (already reported).
 fn signature_setting(
     cx: &mut Ctx<'_>,
     ctx: &str,
     proofs: &[ProofKind],
     proof: Option<&Spanned<OneOrMany>>,
-    sig: (Option<&Spanned<OneOrMany>>, Option<&Spanned<String>>),
+    sig: SigFields<'_>,
     signer_names: &[String],
 ) -> Option<Option<Arc<SignatureSetting>>> {
-    let (signers, location) = sig;
+    let (signers, location, signed) = sig;
     if !proofs.contains(&ProofKind::Signature) {
         let stray = signers
             .map(|s| ("signers", s.span()))
-            .or_else(|| location.map(|l| ("signatures", l.span())));
+            .or_else(|| location.map(|l| ("signatures", l.span())))
+            .or_else(|| signed.map(|l| ("signed", l.span())));
         if let Some((field, span)) = stray {
             cx.err(
                 &span,
@@ -1053,18 +1067,22 @@ fn signature_setting(
     }
     let at = proof.map(Spanned::span).unwrap_or(0..0);
     let mut ok = true;
-    if !proofs
-        .iter()
-        .any(|k| matches!(k, ProofKind::Sumdb | ProofKind::Pinned))
-    {
-        cx.err(
-            &at,
-            format!(
-                "{ctx}: proof \"signature\" covers the zip only: list it with \"sumdb\" or \"pinned\", which prove the go.mod"
-            ),
-        );
-        ok = false;
-    }
+    let mode = match signed {
+        None => SignedMode::Zip,
+        Some(m) => SignedMode::parse(m.get_ref()).unwrap_or_else(|| {
+            cx.err(
+                &m.span(),
+                format!(
+                    "{ctx}: signed = {} is not a mode: \"zip\" (the zip's bytes) or \"gosum\" (the version's go.sum lines)",
+                    quote(m.get_ref())
+                ),
+            );
+            ok = false;
+            SignedMode::Zip
+        }),
+    };
+    // Without "sumdb" or "pinned" the go.mod is proven by the signature
+    // too: signed go.sum lines name its h1:, a signed zip holds its bytes.
     let mut names = Vec::new();
     match signers {
         None => {
@@ -1123,6 +1141,7 @@ fn signature_setting(
         Some(Arc::new(SignatureSetting {
             signers: names,
             location,
+            signed: mode,
         }))
     })
 }
@@ -1143,7 +1162,11 @@ fn build_allow(
         &ctx,
         raw.proof.as_ref(),
         raw.pins.as_ref(),
-        (raw.signers.as_ref(), raw.signatures.as_ref()),
+        (
+            raw.signers.as_ref(),
+            raw.signatures.as_ref(),
+            raw.signed.as_ref(),
+        ),
         raw.max_zip_size.as_ref(),
         raw.deny_retracted,
         defaults,
@@ -1185,7 +1208,11 @@ fn build_private(
         &ctx,
         raw.proof.as_ref(),
         raw.pins.as_ref(),
-        (raw.signers.as_ref(), raw.signatures.as_ref()),
+        (
+            raw.signers.as_ref(),
+            raw.signatures.as_ref(),
+            raw.signed.as_ref(),
+        ),
         raw.max_zip_size.as_ref(),
         raw.deny_retracted,
         defaults,
@@ -1465,10 +1492,57 @@ fn parse_auth(cx: &mut Ctx<'_>, ctx: &str, a: &Spanned<RawAuth>) -> Option<Auth>
     }
 }
 
-fn build_toolchain(cx: &mut Ctx<'_>, t: &Spanned<RawToolchain>) -> Option<ToolchainRules> {
+fn build_toolchain(
+    cx: &mut Ctx<'_>,
+    t: &Spanned<RawToolchain>,
+    signer_names: &[String],
+) -> Option<ToolchainRules> {
     let raw = t.get_ref();
     let ctx = "[toolchain]";
     let mut ok = true;
+    // proof: the checksum database always, and a signature on top if listed
+    // (an organisation re-signing the toolchains it approved).
+    let proofs = match &raw.proof {
+        None => Some(vec![ProofKind::Sumdb]),
+        Some(p) => parse_proof(cx, ctx, p, false).filter(|kinds| {
+            let fine = kinds.contains(&ProofKind::Sumdb) && !kinds.contains(&ProofKind::Pinned);
+            if !fine {
+                cx.err(
+                    &p.span(),
+                    format!(
+                        "{ctx}: proof is [\"sumdb\"] or [\"sumdb\", \"signature\"]: toolchains are always proven in the checksum database, and may need a signature too"
+                    ),
+                );
+            }
+            fine
+        }),
+    };
+    let signature = match &proofs {
+        Some(kinds) => signature_setting(
+            cx,
+            ctx,
+            kinds,
+            raw.proof.as_ref(),
+            (
+                raw.signers.as_ref(),
+                raw.signatures.as_ref(),
+                raw.signed.as_ref(),
+            ),
+            signer_names,
+        ),
+        None => None,
+    };
+    if let (Some(Some(s)), Some(m)) = (&signature, &raw.signed)
+        && s.signed == SignedMode::Gosum
+    {
+        cx.err(
+            &m.span(),
+            format!(
+                "{ctx}: signed = \"gosum\" is for modules: a toolchain's go.mod is proven by the checksum database, so sign the zip (signed = \"zip\")"
+            ),
+        );
+        ok = false;
+    }
     let min = match &raw.min_version {
         Some(m) => match version::parse_version(m.get_ref(), Scheme::Go) {
             Ok(v) => Some((v, m.span())),
@@ -1540,6 +1614,7 @@ fn build_toolchain(cx: &mut Ctx<'_>, t: &Spanned<RawToolchain>) -> Option<Toolch
         versions: versions.map(|v| v.0),
         kinds: kinds?,
         platforms: platforms?,
+        signature: signature?,
     })
 }
 

@@ -837,7 +837,7 @@ fn bad_policy_files_name_line_and_column() {
         ),
         (
             "[toolchain]\nplatform = \"linux/amd64\"\n",
-            "policy.toml:2:1: unknown field `platform`, expected one of `min_version`, `versions`, `kinds`, `platforms`",
+            "policy.toml:2:1: unknown field `platform`, expected one of `min_version`, `versions`, `kinds`, `platforms`, `proof`, `signers`, `signatures`, `signed`",
         ),
         // Missing and mistyped fields.
         (
@@ -1718,14 +1718,44 @@ fn signature_proof_needs_declared_signers_a_file_template_and_a_go_mod_proof() {
             RequiredProof::Signature {
                 signers: vec!["s".into()],
                 location: "file:///srv/sigs/{module}/@v/{version}{file}.sig".into(),
+                signed: crate::policy::SignedMode::Zip,
             }
         ]
     );
     assert!(p.signer("s").is_some() && p.signer("t").is_none());
+    // Alone, the signature proves the go.mod too (the signed zip's go.mod, or the go.sum
+    // lines'); `signed` is a mode, and only with proof "signature".
+    for signed in ["", "signed = \"zip\"\n", "signed = \"gosum\"\n"] {
+        let alone = format!(
+            "{head}proof = [\"signature\"]\n{signed}signers = \"s\"\nsignatures = \"file:///s/{{module}}/{{version}}\"\n"
+        );
+        let p = parse_with(&alone, files).unwrap_or_else(|e| panic!("{alone}: {e}"));
+        let d = p.decide("a.com", Some("v1.0.0"));
+        let want = if signed.contains("gosum") {
+            crate::policy::SignedMode::Gosum
+        } else {
+            crate::policy::SignedMode::Zip
+        };
+        assert!(
+            matches!(&d.proofs[..], [RequiredProof::Signature { signed, .. }] if *signed == want),
+            "{:?}",
+            d.proofs
+        );
+        // `policy check` shows the mode.
+        let shown = format!(
+            "proof signature (signed {}; signers s; at file:///s/",
+            want.as_str()
+        );
+        assert!(p.describe().contains(&shown), "{}", p.describe());
+    }
     let cases = [
         (
-            "proof = [\"signature\"]\nsigners = \"s\"\nsignatures = \"file:///s/{module}/{version}\"\n",
-            "proof \"signature\" covers the zip only: list it with \"sumdb\" or \"pinned\"",
+            "proof = [\"sumdb\", \"signature\"]\nsigned = \"h1\"\nsigners = \"s\"\nsignatures = \"file:///s/{module}/{version}\"\n",
+            "signed = \"h1\" is not a mode: \"zip\" (the zip's bytes) or \"gosum\" (the version's go.sum lines)",
+        ),
+        (
+            "proof = [\"sumdb\"]\nsigned = \"gosum\"\n",
+            "signed is only used with proof \"signature\", which this rule does not require",
         ),
         (
             "proof = [\"sumdb\", \"signature\"]\nsigners = \"t\"\nsignatures = \"file:///s/{module}/{version}\"\n",
@@ -1750,6 +1780,65 @@ fn signature_proof_needs_declared_signers_a_file_template_and_a_go_mod_proof() {
         (
             "proof = [\"sumdb\", \"signature\"]\nsigners = \"s\"\n",
             "needs signatures = ",
+        ),
+    ];
+    for (tail, want) in cases {
+        let e = errors_with(&format!("{head}{tail}"), files);
+        assert_eq!(e.len(), 1, "{tail}: {e:#?}");
+        assert!(e[0].contains(want), "{tail}: want {want:?} in {e:#?}");
+    }
+}
+
+#[test]
+fn toolchain_may_require_a_signature_on_top_of_the_checksum_database() {
+    let head = "[[signer]]\nname = \"s\"\nkey = \"cosign.pub\"\n\n[toolchain]\n";
+    let files = &[("cosign.pub", COSIGN_PUB)];
+    let at = "signatures = \"file:///s/{module}/@v/{version}{file}.sig\"\n";
+    let ok = format!("{head}proof = [\"sumdb\", \"signature\"]\nsigners = \"s\"\n{at}");
+    let p = parse_with(&ok, files).unwrap();
+    let d = p.decide_toolchain("go1.22.3", "linux", "amd64");
+    assert!(d.allowed, "{}", d.reason);
+    assert_eq!(
+        d.proofs,
+        [
+            RequiredProof::Sumdb,
+            RequiredProof::Signature {
+                signers: vec!["s".into()],
+                location: "file:///s/{module}/@v/{version}{file}.sig".into(),
+                signed: crate::policy::SignedMode::Zip,
+            }
+        ]
+    );
+    assert!(
+        p.describe()
+            .contains("signature (signed zip; signers s; at file:///s/{module}/@v/{version}{file}.sig); checksum-database proof is mandatory"),
+        "{}",
+        p.describe()
+    );
+    assert!(p.is_toolchain_signature(&["s".into()], "file:///s/{module}/@v/{version}{file}.sig"));
+    // Other modules are not affected.
+    assert_eq!(
+        p.decide("a.com", Some("v1.0.0")).proofs,
+        [RequiredProof::Sumdb]
+    );
+    let cases = [
+        (
+            format!("proof = [\"signature\"]\nsigners = \"s\"\n{at}"),
+            "[toolchain]: proof is [\"sumdb\"] or [\"sumdb\", \"signature\"]",
+        ),
+        (
+            format!("signers = \"s\"\n{at}"),
+            "[toolchain]: signers is only used with proof \"signature\"",
+        ),
+        (
+            format!(
+                "proof = [\"sumdb\", \"signature\"]\nsigned = \"gosum\"\nsigners = \"s\"\n{at}"
+            ),
+            "[toolchain]: signed = \"gosum\" is for modules",
+        ),
+        (
+            "proof = [\"sumdb\", \"signature\"]\nsigners = \"s\"\n".to_owned(),
+            "[toolchain]: proof \"signature\" needs signatures = ",
         ),
     ];
     for (tail, want) in cases {

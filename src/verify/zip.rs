@@ -112,6 +112,10 @@ impl ZipChecked {
     pub fn size(&self) -> u64 {
         self.report.size
     }
+    /// SHA-256 of the root `go.mod` inside, if any.
+    pub fn go_mod_sha256(&self) -> Option<&[u8; 32]> {
+        self.report.go_mod_sha256.as_ref()
+    }
     /// Number of central-directory entries.
     pub fn entries(&self) -> usize {
         self.report.entries
@@ -145,6 +149,9 @@ pub struct ZipReport {
     pub size: u64,
     /// Number of central-directory entries.
     pub entries: usize,
+    /// SHA-256 of the root `go.mod`'s content, if the zip has one: a
+    /// signed zip vouches for a go.mod with exactly these bytes.
+    pub go_mod_sha256: Option<[u8; 32]>,
 }
 
 /// Why a module zip was rejected. Messages follow Go's where Go has one.
@@ -726,12 +733,18 @@ fn check_handles(
     )
     .map_err(ZipCheckError::Hash)?;
     let sha256 = sha256_file(h.krate, size)?;
+    let root_go_mod = format!("{module}@{version}/go.mod");
+    let go_mod_sha256 = hashed
+        .iter()
+        .find(|e| e.name.as_slice() == root_go_mod.as_bytes())
+        .map(|e| e.sha256);
     Ok((
         ZipReport {
             h1,
             sha256,
             size,
             entries,
+            go_mod_sha256,
         },
         hashed,
     ))

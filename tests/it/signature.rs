@@ -411,7 +411,7 @@ fn ed25519_key_signature_is_checked_over_the_whole_file() {
 /// `proof = ["sumdb", "signature"]` end to end: the real go command through goward, a policy
 /// requiring a key-based signature over the zip bytes for `example.com/signed`, the `.sig`
 /// files where the rule's `file://` template points. Signed by a P-256 key made here (ring).
-mod policy_e2e {
+pub(crate) mod policy_e2e {
     use std::path::{Path, PathBuf};
 
     use base64::Engine as _;
@@ -428,13 +428,13 @@ mod policy_e2e {
     const DB_NAME: &str = "sum.signed.test";
 
     /// A P-256 signing key and its PEM SubjectPublicKeyInfo.
-    struct Key {
+    pub(crate) struct Key {
         pair: EcdsaKeyPair,
-        pem: String,
+        pub(crate) pem: String,
     }
 
     impl Key {
-        fn new() -> Key {
+        pub(crate) fn new() -> Key {
             let rng = SystemRandom::new();
             let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &rng)
                 .expect("generate key");
@@ -453,7 +453,7 @@ mod policy_e2e {
         }
 
         /// `cosign sign-blob --key`'s `.sig`: base64 of the DER ECDSA signature over `bytes`.
-        fn sign(&self, bytes: &[u8]) -> String {
+        pub(crate) fn sign(&self, bytes: &[u8]) -> String {
             let sig = self.pair.sign(&SystemRandom::new(), bytes).expect("sign");
             base64::engine::general_purpose::STANDARD.encode(sig.as_ref())
         }
@@ -800,6 +800,286 @@ mod policy_e2e {
                 .contains("not signed by signer \"internal\": bad signature"),
             "{}",
             r.text()
+        );
+    }
+
+    fn record(cache: &Path, p: &Published, ext: &str) -> serde_json::Value {
+        let path = meta(cache, p)
+            .with_extension("")
+            .with_extension(format!("{ext}.json"));
+        let text =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        serde_json::from_str(&text).expect("json")
+    }
+
+    /// The upstream re-creates a signed zip with other bytes (stored instead of deflated:
+    /// same files, same `h1:`). Signed go.sum lines still prove it, the zip and the go.mod,
+    /// with no other proof; a signature over the original zip's bytes does not.
+    #[test]
+    fn signed_gosum_lines_survive_a_rezipping_upstream_and_zip_bytes_do_not() {
+        let (w, key) = world();
+        let zip = |m: &str| ModZip::new(m, "v1.0.0").file("x.go", "package x\n");
+        let go_mod = |m: &str| format!("module {m}\n\ngo 1.21\n");
+        let (lines_m, bytes_m) = ("example.com/rz/lines", "example.com/rz/bytes");
+        // What the publisher signed, and what the upstream serves.
+        let lines_orig = FakeProxy::prepare(zip(lines_m), &go_mod(lines_m));
+        let bytes_orig = FakeProxy::prepare(zip(bytes_m), &go_mod(bytes_m));
+        let lines = w.proxy.publish(zip(lines_m).stored(), &go_mod(lines_m));
+        let bytes = w.proxy.publish(zip(bytes_m).stored(), &go_mod(bytes_m));
+        assert_ne!(lines.zip, lines_orig.zip);
+        assert_eq!(lines.zip_h1, lines_orig.zip_h1);
+        w.write_sig(&lines, &key.sign(lines_orig.go_sum().as_bytes()));
+        w.write_sig(&bytes, &key.sign(&bytes_orig.zip));
+        let sigs = w.dir.path().join("sigs");
+        let at = format!(
+            "signatures = \"file://{}/{{module}}/@v/{{version}}{{file}}.sig\"\n",
+            sigs.to_str().expect("utf-8 path")
+        );
+        let policy = format!(
+            "[[signer]]\nname = \"internal\"\nkey = \"internal.pub\"\n\n\
+             [[allow]]\nname = \"lines\"\nmodules = \"{lines_m}\"\n\
+             proof = [\"signature\"]\nsigned = \"gosum\"\nsigners = [\"internal\"]\n{at}\n\
+             [[allow]]\nname = \"bytes\"\nmodules = \"{bytes_m}\"\n\
+             proof = [\"sumdb\", \"signature\"]\nsigners = [\"internal\"]\n{at}"
+        );
+        std::fs::write(w.policy(), policy).expect("policy");
+        let g = w.goward();
+        let env = GoEnv::new(g.url(), &w.vkey);
+        env.write("go.mod", "module example.com/scratch\n\ngo 1.21\n");
+
+        env.go(&["mod", "download", &lines.at()]).assert_success();
+        // Both artifacts carry the gosum signature as their only proof.
+        for ext in ["zip", "mod"] {
+            let v = record(g.cache_dir(), &lines, ext);
+            let proofs = v["proofs"].as_array().expect("proofs");
+            assert_eq!(proofs.len(), 1, "{v}");
+            let p = &proofs[0];
+            assert_eq!(p["type"], "signature", "{v}");
+            assert_eq!(p["signed"], "gosum", "{v}");
+            assert_eq!(p["zip_h1"], lines.zip_h1.as_str(), "{v}");
+            assert_eq!(p["mod_h1"], lines.mod_h1.as_str(), "{v}");
+        }
+
+        let out = env.go(&["mod", "download", &bytes.at()]);
+        assert_refused_by_goward(&out, "signature required by policy rule \"bytes\"");
+        assert_refused_by_goward(&out, "not signed by signer \"internal\": bad signature");
+        assert!(!meta(g.cache_dir(), &bytes).exists(), "stored unsigned");
+
+        // `cache verify` re-checks both gosum records offline.
+        let config = w.dir.path().join("goward.toml");
+        std::fs::write(&config, format!("policy = {:?}\n", w.policy())).expect("config");
+        let o = run_goward(&[
+            "cache",
+            "verify",
+            "--config",
+            config.to_str().expect("utf-8 path"),
+            "--cache-dir",
+            g.cache_dir().to_str().expect("utf-8 path"),
+            "--sumdb",
+            &w.vkey,
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{}\n{}", o.stdout, o.stderr);
+        assert!(!o.stdout.contains("BAD "), "{}", o.stdout);
+    }
+
+    /// Signed go.sum lines that name another go.mod: the go.mod the upstream serves is
+    /// refused with both `h1:`s, and nothing is stored.
+    #[test]
+    fn signed_gosum_lines_naming_another_go_mod_are_refused() {
+        let (w, key) = world();
+        let m = "example.com/rz/gomod";
+        let served = publish(&w.proxy, m, "v1.0.0", "x");
+        let signed_lines = format!(
+            "{m} v1.0.0 {}\n{m} v1.0.0/go.mod h1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n",
+            served.zip_h1
+        );
+        w.write_sig(&served, &key.sign(signed_lines.as_bytes()));
+        let policy = format!(
+            "[[signer]]\nname = \"internal\"\nkey = \"internal.pub\"\n\n\
+             [[allow]]\nname = \"lines\"\nmodules = \"{m}\"\n\
+             proof = [\"signature\"]\nsigned = \"gosum\"\nsigners = \"internal\"\n\
+             signatures = \"file://{}/{{module}}/@v/{{version}}{{file}}.sig\"\n",
+            w.dir.path().join("sigs").to_str().expect("utf-8 path")
+        );
+        std::fs::write(w.policy(), policy).expect("policy");
+        let g = w.goward();
+        for path in [served.mod_path(), served.zip_path()] {
+            let r = g.get(&path);
+            assert_eq!(r.status, 502, "{path}: {}", r.text());
+            assert!(
+                r.text()
+                    .contains("not signed by signer \"internal\": bad signature"),
+                "{path}: {}",
+                r.text()
+            );
+        }
+        assert!(!meta(g.cache_dir(), &served).exists());
+    }
+
+    /// `proof = ["signature"]` alone, zip mode: the go.mod is proven as the signed zip's
+    /// go.mod (the zip is proven first), recorded as evidence referencing the zip's
+    /// signature; a go.mod that differs from the one inside the signed zip is refused.
+    #[test]
+    fn a_signed_zip_alone_proves_the_go_mod_inside_it() {
+        let (w, key) = world();
+        let ok = publish(&w.proxy, "example.com/alone/ok", "v1.0.0", "ok");
+        let m = "example.com/alone/differs";
+        let differs = FakeProxy::prepare(
+            ModZip::new(m, "v1.0.0")
+                .file("x.go", "package x\n")
+                .file("go.mod", format!("module {m}\n\ngo 1.20\n")),
+            &format!("module {m}\n\ngo 1.21\n"),
+        );
+        w.proxy.serve(&differs);
+        w.write_sig(&ok, &key.sign(&ok.zip));
+        w.write_sig(&differs, &key.sign(&differs.zip));
+        let policy = format!(
+            "[[signer]]\nname = \"internal\"\nkey = \"internal.pub\"\n\n\
+             [[allow]]\nname = \"alone\"\nmodules = \"example.com/alone\"\n\
+             proof = [\"signature\"]\nsigners = \"internal\"\n\
+             signatures = \"file://{}/{{module}}/@v/{{version}}{{file}}.sig\"\n",
+            w.dir.path().join("sigs").to_str().expect("utf-8 path")
+        );
+        std::fs::write(w.policy(), policy).expect("policy");
+        let g = w.goward();
+        let env = GoEnv::new(g.url(), &w.vkey);
+        env.write("go.mod", "module example.com/scratch\n\ngo 1.21\n");
+        env.go(&["mod", "download", &ok.at()]).assert_success();
+        let zip_sha = record(g.cache_dir(), &ok, "zip")["sha256"].clone();
+        let v = record(g.cache_dir(), &ok, "mod");
+        let proofs = v["proofs"].as_array().expect("proofs");
+        assert_eq!(proofs.len(), 1, "{v}");
+        assert_eq!(proofs[0]["type"], "signature", "{v}");
+        // The go.mod's evidence is the zip's signature, over the zip's SHA-256.
+        assert_eq!(proofs[0]["sha256"], zip_sha, "{v}");
+        assert_eq!(proofs[0]["go_mod_sha256"], v["sha256"], "{v}");
+
+        let r = g.get(&differs.mod_path());
+        assert_eq!(r.status, 502, "{}", r.text());
+        assert!(
+            r.text()
+                .contains("signature required by policy rule \"alone\""),
+            "{}",
+            r.text()
+        );
+        assert!(
+            r.text().contains(") is not the signed zip's go.mod ("),
+            "{}",
+            r.text()
+        );
+        let mod_record = meta(g.cache_dir(), &differs)
+            .with_extension("")
+            .with_extension("mod.json");
+        assert!(!mod_record.exists(), "the go.mod was stored");
+
+        // `cache verify` re-checks the go.mod's evidence offline.
+        let config = w.dir.path().join("goward.toml");
+        std::fs::write(&config, format!("policy = {:?}\n", w.policy())).expect("config");
+        let o = run_goward(&[
+            "cache",
+            "verify",
+            "--config",
+            config.to_str().expect("utf-8 path"),
+            "--cache-dir",
+            g.cache_dir().to_str().expect("utf-8 path"),
+            "--sumdb",
+            &w.vkey,
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{}\n{}", o.stdout, o.stderr);
+        assert!(!o.stdout.contains("BAD "), "{}", o.stdout);
+    }
+
+    /// Keyless, end to end with the real go command: `module.zip` (generated once with the fake
+    /// Sigstore instance, testdata/sigstore/README.md) is published as is; its bundle beside it
+    /// on the upstream lets a program using it build. A bundle for another module's zip, one
+    /// signed by another identity and one with a forged inclusion proof each make `go` fail
+    /// with goward's reason, and leave nothing in goward's cache.
+    #[test]
+    fn keyless_bundles_from_the_fake_sigstore_instance_with_the_real_go_command() {
+        const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/sigstore/");
+        let read = |name: &str| std::fs::read(format!("{DIR}{name}")).expect(name);
+        let (w, _) = world();
+        let module = "example.com/sigstore/hello";
+        let zip = read("module.zip");
+        let mod_bytes = format!("module {module}\n\ngo 1.21\n").into_bytes();
+        let mut p = Published {
+            path: module.to_owned(),
+            version: "v1.0.0".to_owned(),
+            zip_h1: crate::support::modzip::h1_zip(&zip),
+            mod_h1: crate::support::modzip::h1_mod(&mod_bytes),
+            zip,
+            mod_bytes,
+            record: None,
+        };
+        w.proxy.log_module(&mut p);
+        w.proxy.serve(&p);
+        let policy = format!(
+            "[[signer]]\nname = \"release\"\n\
+             identity_regexp = '^https://github\\.com/example/mod/\\.github/workflows/release\\.yml@refs/tags/v[0-9.]+$'\n\
+             issuer = \"https://token.actions.githubusercontent.com\"\n\
+             trusted_root = \"{DIR}trusted_root.json\"\n\n\
+             [[allow]]\nname = \"released\"\nmodules = \"example.com/sigstore\"\n\
+             proof = [\"sumdb\", \"signature\"]\nsigners = \"release\"\n\
+             signatures = \"upstream:{{module}}/@v/{{version}}{{file}}.sigstore.json\"\n"
+        );
+        std::fs::write(w.policy(), policy).expect("policy");
+        let g = w.goward();
+        let bundle_path = format!("{}.sigstore.json", p.zip_path());
+        let program = |env: &GoEnv| {
+            env.write(
+                "go.mod",
+                format!("module example.com/app\n\ngo 1.21\n\nrequire {module} v1.0.0\n"),
+            );
+            env.write("go.sum", p.go_sum());
+            env.write(
+                "main.go",
+                format!(
+                    "package main\n\nimport (\n\t\"fmt\"\n\n\t\"{module}\"\n)\n\nfunc main() {{ fmt.Println(hello.Hello()) }}\n"
+                ),
+            );
+        };
+        for (bundle, reason) in [
+            (
+                "other-module.zip.sigstore.json",
+                "not signed by signer \"release\": artifact mismatch",
+            ),
+            (
+                "module.zip.other-identity.sigstore.json",
+                "not signed by signer \"release\": identity mismatch: certificate identity \"https://github.com/someone-else/mod/.github/workflows/release.yml@refs/tags/v1.0.0\" does not match",
+            ),
+            (
+                "module.zip.forged-proof.sigstore.json",
+                "not signed by signer \"release\": inclusion proof invalid",
+            ),
+        ] {
+            w.proxy.add_file(&bundle_path, read(bundle));
+            let env = GoEnv::new(g.url(), &w.vkey);
+            program(&env);
+            let out = env.go(&["build", "-o", "app", "."]);
+            assert_refused_by_goward(&out, "signature required by policy rule \"released\"");
+            assert_refused_by_goward(&out, reason);
+            assert!(!meta(g.cache_dir(), &p).exists(), "{bundle}: stored");
+            // No blob holds it (a background prefetch may still be spooling it to a temp
+            // file, which is not the cache and is removed when it fails).
+            let blobs = g.cache_dir().join("blobs");
+            assert!(
+                crate::support::files_containing(&blobs, &p.zip).is_empty(),
+                "{bundle}: the zip reached goward's cache"
+            );
+        }
+        w.proxy
+            .add_file(&bundle_path, read("module.zip.sigstore.json"));
+        let env = GoEnv::new(g.url(), &w.vkey);
+        program(&env);
+        env.go(&["build", "-o", "app", "."]).assert_success();
+        // The blob check above can fail: the signed zip is stored there now.
+        assert!(!crate::support::files_containing(&g.cache_dir().join("blobs"), &p.zip).is_empty());
+        let v = record(g.cache_dir(), &p, "zip");
+        assert!(
+            v["proofs"].as_array().is_some_and(|ps| ps
+                .iter()
+                .any(|x| x["type"] == "signature" && x["signer"] == "release")),
+            "{v}"
         );
     }
 }

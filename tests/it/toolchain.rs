@@ -951,3 +951,77 @@ fn toolchain_denied_by_policy_fails_go_with_the_reason() {
     assert_eq!(r.status, 403, "{}", r.text());
     assert_no_toolchain_zip_cached(&g, &host.version);
 }
+
+/// `[toolchain]` requiring a signature (an organisation re-signing the toolchains it approved)
+/// on top of the checksum database: an unsigned toolchain or one signed by another key makes
+/// the go command fail with goward's reason and nothing is cached; signed, it runs.
+#[test]
+fn toolchain_requiring_a_signature_runs_only_when_signed() {
+    use crate::signature::policy_e2e::Key;
+    let (goos, goarch) = host_platform();
+    let w = world(&[(goos.as_str(), goarch.as_str()), ("linux", "amd64")]);
+    let host = w.toolchain(&goos, &goarch).clone();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (org, other) = (Key::new(), Key::new());
+    std::fs::write(dir.path().join("org.pub"), &org.pem).expect("key");
+    let sigs = dir.path().join("sigs");
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(
+        &policy,
+        format!(
+            "[[signer]]\nname = \"org\"\nkey = \"org.pub\"\n\n\
+             [toolchain]\nproof = [\"sumdb\", \"signature\"]\nsigners = \"org\"\n\
+             signatures = \"file://{}/{{module}}/@v/{{version}}{{file}}.sig\"\n",
+            sigs.to_str().expect("utf-8 path")
+        ),
+    )
+    .expect("write policy");
+    let sig_path = sigs
+        .join(MODULE)
+        .join("@v")
+        .join(format!("{}.zip.sig", host.version));
+    std::fs::create_dir_all(sig_path.parent().expect("parent")).expect("mkdir");
+    let g = Goward::start(
+        &w.fake.url(),
+        &w.vkey,
+        &["--policy", policy.to_str().expect("utf-8 path")],
+    );
+    for (sig, reason) in [
+        (None, "no signature at file://"),
+        (
+            Some(other.sign(&host.zip)),
+            "not signed by signer \"org\": bad signature",
+        ),
+    ] {
+        if let Some(sig) = sig {
+            std::fs::write(&sig_path, sig).expect("signature");
+        }
+        let env = switch_env(&g, &w.vkey);
+        let out = env.go(&["version"]);
+        make_writable(&env.modcache());
+        assert_refused_by_goward(&out, "signature required by policy rule \"toolchain\"");
+        assert_refused_by_goward(&out, reason);
+        assert_no_toolchain_zip_cached(&g, &host.version);
+    }
+    std::fs::write(&sig_path, org.sign(&host.zip)).expect("signature");
+    let env = switch_env(&g, &w.vkey);
+    let out = env.go(&["version"]);
+    make_writable(&env.modcache());
+    out.assert_success();
+    assert_eq!(out.stdout.trim(), MARKER, "{}", out.dump());
+    let meta = g
+        .cache_dir()
+        .join("meta")
+        .join(MODULE)
+        .join("@v")
+        .join(format!("{}.zip.json", host.version));
+    let record = std::fs::read_to_string(&meta).expect("record");
+    let v: serde_json::Value = serde_json::from_str(&record).expect("json");
+    let kinds: Vec<&str> = v["proofs"]
+        .as_array()
+        .expect("proofs")
+        .iter()
+        .filter_map(|p| p["type"].as_str())
+        .collect();
+    assert_eq!(kinds, ["sumdb", "signature"], "{record}");
+}

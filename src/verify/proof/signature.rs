@@ -344,7 +344,7 @@ fn legacy_to_v01(legacy: &serde_json::Value) -> Result<serde_json::Value, String
     Ok(out)
 }
 
-fn hex_decode(s: &str) -> Option<Vec<u8>> {
+pub(crate) fn hex_decode(s: &str) -> Option<Vec<u8>> {
     if !s.len().is_multiple_of(2) || !s.is_ascii() {
         return None;
     }

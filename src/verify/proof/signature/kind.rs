@@ -1,7 +1,9 @@
 //! `signature` as a proof kind: a signature by one of a rule's signers over
 //! the exact zip bytes goward serves (the `zip` mode: what `cosign
 //! sign-blob module.zip` signs), verified from the SHA-256 computed while
-//! the zip was spooled.
+//! the zip was spooled; or over the version's two go.sum lines (the
+//! `gosum` mode), which cover the zip and the go.mod by their `h1:` and so
+//! survive a proxy that re-creates the zip with other bytes.
 //!
 //! The fetch-time token is [`SignedArtifact`], built only by
 //! [`SignedArtifact::verify`]; the cache records [`Evidence`] (the
@@ -19,14 +21,57 @@ use crate::policy::PolicySigner;
 use crate::verify::proof::{Artifact, Rechecked, TrustAnchors};
 use crate::verify::{ArtifactKind, VerifyError};
 
-/// A signature verified over one artifact's bytes. Fields are private:
-/// only [`SignedArtifact::verify`] builds one.
+/// What a rule's signers sign (the rule's `signed` key).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SignedMode {
+    /// The module zip's exact bytes (`cosign sign-blob module.zip`).
+    #[default]
+    Zip,
+    /// The version's go.sum lines, [`gosum_lines`]: both `h1:`s.
+    Gosum,
+}
+
+impl SignedMode {
+    /// The policy spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SignedMode::Zip => "zip",
+            SignedMode::Gosum => "gosum",
+        }
+    }
+
+    /// Parses the policy spelling.
+    pub fn parse(s: &str) -> Option<SignedMode> {
+        match s {
+            "zip" => Some(SignedMode::Zip),
+            "gosum" => Some(SignedMode::Gosum),
+            _ => None,
+        }
+    }
+}
+
+/// The message a `gosum` signature signs: the version's two go.sum lines,
+/// exactly as in go.sum, each newline-terminated.
+pub fn gosum_lines(module: &str, version: &str, zip_h1: &str, mod_h1: &str) -> String {
+    format!("{module} {version} {zip_h1}\n{module} {version}/go.mod {mod_h1}\n")
+}
+
+/// A signature verified over one artifact's bytes (zip mode) or over the
+/// go.sum lines naming its `h1:` (gosum mode). Fields are private: only
+/// [`SignedArtifact::verify`] and [`SignedArtifact::verify_gosum`] build one.
 #[derive(Clone, Debug)]
 pub struct SignedArtifact {
     module: String,
     version: String,
     kind: ArtifactKind,
+    /// Zip mode: the zip's SHA-256; gosum mode: the go.sum lines'.
     sha256: [u8; 32],
+    /// Gosum mode: the zip's and the go.mod's `h1:` in the signed lines.
+    gosum: Option<(String, String)>,
+    /// Zip mode: SHA-256 of the signed zip's root go.mod; a go.mod with
+    /// these bytes is covered by the zip's signature.
+    go_mod_sha256: Option<[u8; 32]>,
     signer: String,
     trust_root: String,
     signature: String,
@@ -57,6 +102,10 @@ pub enum SignatureFailure {
     /// The rule names no signer that the policy declares.
     #[error("no signer to verify with: {0}")]
     NoSigner(String),
+    /// What was signed is not what is served (a go.mod other than the one
+    /// the signed go.sum lines name).
+    #[error("{0}")]
+    NotSigned(String),
     /// Every accepted signer refused it; why, signer by signer.
     #[error("{}", rejections(.0))]
     Rejected(Vec<(String, Rejected)>),
@@ -79,6 +128,7 @@ impl SignatureFailure {
             SignatureFailure::Unreachable { .. } => "signature_unreachable",
             SignatureFailure::Unreadable(_) => "signature_unreadable",
             SignatureFailure::NoSigner(_) => "signature_no_signer",
+            SignatureFailure::NotSigned(_) => "signature_not_signed",
             SignatureFailure::Rejected(all) => all
                 .first()
                 .and_then(|(_, r)| r.0.first())
@@ -103,11 +153,13 @@ pub(in crate::verify::proof) fn authority(signer: &str) -> String {
 }
 
 impl SignedArtifact {
-    /// Verifies `signature` (the file's text) over the artifact whose bytes
-    /// hash to `sha256`, by the first of `signers` that accepts it.
+    /// Verifies `signature` (the file's text) over the zip whose bytes hash
+    /// to `sha256` (and whose root go.mod's hash to `go_mod_sha256`), by
+    /// the first of `signers` that accepts it. As a go.mod's proof
+    /// (`subject` of kind mod) it covers the go.mod with those bytes.
     pub fn verify(
         subject: (ArtifactKind, &str, &str),
-        sha256: &[u8; 32],
+        (sha256, go_mod_sha256): (&[u8; 32], Option<&[u8; 32]>),
         signature: &str,
         signers: &[&PolicySigner],
     ) -> Result<SignedArtifact, SignatureFailure> {
@@ -127,6 +179,55 @@ impl SignedArtifact {
                         version: version.to_owned(),
                         kind,
                         sha256: *sha256,
+                        gosum: None,
+                        go_mod_sha256: go_mod_sha256.copied(),
+                        signer: s.name.clone(),
+                        trust_root: v.trust_root,
+                        signature: signature.to_owned(),
+                    });
+                }
+                Err(r) => refused.push((s.name.clone(), r)),
+            }
+        }
+        Err(SignatureFailure::Rejected(refused))
+    }
+
+    /// Verifies `signature` over the go.sum lines of `module@version` with
+    /// these `h1:`s ([`gosum_lines`]), as the proof of the artifact of
+    /// `kind` (its `h1:` is the one of the two that must match it).
+    pub fn verify_gosum(
+        subject: (ArtifactKind, &str, &str),
+        h1s: (&str, &str),
+        signature: &str,
+        signers: &[&PolicySigner],
+    ) -> Result<SignedArtifact, SignatureFailure> {
+        let (kind, module, version) = subject;
+        let (zip_h1, mod_h1) = h1s;
+        let input = parse_signature(signature).map_err(SignatureFailure::Unreadable)?;
+        if signers.is_empty() {
+            return Err(SignatureFailure::NoSigner(
+                "the rule accepts no declared signer".into(),
+            ));
+        }
+        let lines = gosum_lines(module, version, zip_h1, mod_h1);
+        let mut refused = Vec::new();
+        for s in signers {
+            // The lines are a few hundred bytes: always the whole message,
+            // which every scheme accepts.
+            match verify(
+                Message::Bytes(lines.as_bytes()),
+                &input,
+                &s.signer,
+                &s.trust_root,
+            ) {
+                Ok(v) => {
+                    return Ok(SignedArtifact {
+                        module: module.to_owned(),
+                        version: version.to_owned(),
+                        kind,
+                        sha256: crate::dirhash::sha256(lines.as_bytes()),
+                        gosum: Some((zip_h1.to_owned(), mod_h1.to_owned())),
+                        go_mod_sha256: None,
                         signer: s.name.clone(),
                         trust_root: v.trust_root,
                         signature: signature.to_owned(),
@@ -160,6 +261,42 @@ pub(in crate::verify::proof) fn check(
             got_version: p.version.clone(),
         });
     }
+    if let Some((zip_h1, mod_h1)) = &p.gosum {
+        let signed = if a.kind == ArtifactKind::Zip {
+            zip_h1
+        } else {
+            mod_h1
+        };
+        if p.kind != a.kind || signed != a.h1.as_str() {
+            return Err(VerifyError::BadEvidence {
+                authority: who(),
+                msg: format!(
+                    "the signed go.sum lines give the {} {signed}, not the {} served ({})",
+                    p.kind.as_str(),
+                    a.kind.as_str(),
+                    a.h1
+                ),
+            });
+        }
+        return Ok(());
+    }
+    if p.kind == ArtifactKind::Mod && a.kind == ArtifactKind::Mod {
+        return match &p.go_mod_sha256 {
+            Some(h) if h == a.sha256 => Ok(()),
+            Some(h) => Err(VerifyError::BadEvidence {
+                authority: who(),
+                msg: format!(
+                    "the signed zip's go.mod has SHA-256 {}, not the go.mod served ({})",
+                    hex(h),
+                    hex(a.sha256)
+                ),
+            }),
+            None => Err(VerifyError::BadEvidence {
+                authority: who(),
+                msg: "the signed zip has no go.mod".into(),
+            }),
+        };
+    }
     if p.kind != a.kind || &p.sha256 != a.sha256 {
         return Err(VerifyError::BadEvidence {
             authority: who(),
@@ -182,10 +319,30 @@ pub struct Evidence {
     pub signer: String,
     /// The trust root it was verified against (`(none: key)` for a key).
     pub trust_root: String,
-    /// SHA-256 (hex) of the bytes it was verified over.
+    /// SHA-256 (hex) of the bytes it was verified over (the zip, or the
+    /// go.sum lines in gosum mode).
     pub sha256: String,
     /// The signature file, verbatim (a bundle's JSON or a `.sig`).
     pub signature: String,
+    /// What was signed; records from before the `signed` key are zip.
+    #[serde(default, skip_serializing_if = "is_zip")]
+    pub signed: SignedMode,
+    /// Gosum mode: the zip's `h1:` in the signed lines.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zip_h1: Option<String>,
+    /// Gosum mode: the go.mod's `h1:` in the signed lines.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mod_h1: Option<String>,
+    /// Zip mode: SHA-256 (hex) of the signed zip's root go.mod, as goward
+    /// read it from the zip it verified. On a go.mod's record, `sha256` is
+    /// the signed zip's and this the go.mod's: the go.mod is covered by the
+    /// zip's signature because its bytes are the zip's go.mod.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub go_mod_sha256: Option<String>,
+}
+
+fn is_zip(m: &SignedMode) -> bool {
+    *m == SignedMode::Zip
 }
 
 impl fmt::Debug for Evidence {
@@ -194,6 +351,9 @@ impl fmt::Debug for Evidence {
             .field("signer", &self.signer)
             .field("trust_root", &self.trust_root)
             .field("sha256", &self.sha256)
+            .field("signed", &self.signed)
+            .field("zip_h1", &self.zip_h1)
+            .field("mod_h1", &self.mod_h1)
             .field("signature_len", &self.signature.len())
             .finish()
     }
@@ -206,6 +366,14 @@ impl Evidence {
             trust_root: p.trust_root.clone(),
             sha256: hex(&p.sha256),
             signature: p.signature.clone(),
+            signed: if p.gosum.is_some() {
+                SignedMode::Gosum
+            } else {
+                SignedMode::Zip
+            },
+            zip_h1: p.gosum.as_ref().map(|(z, _)| z.clone()),
+            mod_h1: p.gosum.as_ref().map(|(_, m)| m.clone()),
+            go_mod_sha256: p.go_mod_sha256.as_ref().map(|h| hex(h)),
         }
     }
 
@@ -221,17 +389,78 @@ impl Evidence {
             authority: authority(&self.signer),
             msg,
         };
-        if a.kind != ArtifactKind::Zip {
-            return Err(bad(format!(
-                "a signature is recorded for a {}, but only zips are signed",
-                a.kind.as_str()
-            )));
+        if self.signed == SignedMode::Gosum {
+            return self.recheck_gosum(a, anchors);
         }
         let served = hex(a.sha256);
-        if self.sha256 != served {
+        if a.kind == ArtifactKind::Mod {
+            // Covered as the signed zip's go.mod: the bytes recorded as the
+            // zip's go.mod are the stored go.mod's.
+            if self.go_mod_sha256.as_deref() != Some(served.as_str()) {
+                return Err(bad(format!(
+                    "recorded as covering a go.mod with SHA-256 {}, but the stored go.mod has {served}",
+                    self.go_mod_sha256.as_deref().unwrap_or("(none)")
+                )));
+            }
+        } else if self.sha256 != served {
             return Err(bad(format!(
                 "recorded as over SHA-256 {}, but the stored zip has {served}",
                 self.sha256
+            )));
+        }
+        let signed_zip: [u8; 32] = super::hex_decode(&self.sha256)
+            .and_then(|b| b.try_into().ok())
+            .ok_or_else(|| {
+                bad(format!(
+                    "the recorded SHA-256 {:?} is not 64 hex digits",
+                    self.sha256
+                ))
+            })?;
+        let Some(signer) = anchors.policy.signer(&self.signer) else {
+            return Ok(Rechecked::Unanchored(format!(
+                "signed by signer {:?}, which the policy in force ({}) does not declare",
+                self.signer,
+                anchors.policy.origin()
+            )));
+        };
+        let input = parse_signature(&self.signature)
+            .map_err(|e| bad(format!("the recorded signature is unusable: {e}")))?;
+        verify(
+            Message::Digest(&signed_zip),
+            &input,
+            &signer.signer,
+            &signer.trust_root,
+        )
+        .map_err(|r| bad(format!("the recorded signature does not verify: {r}")))?;
+        Ok(Rechecked::Verified)
+    }
+
+    /// Gosum mode: the stored artifact's `h1:` is the recorded one for its
+    /// kind, and the signature verifies again over the recorded lines.
+    fn recheck_gosum(
+        &self,
+        a: &Artifact<'_>,
+        anchors: &TrustAnchors<'_>,
+    ) -> Result<Rechecked, VerifyError> {
+        let bad = |msg: String| VerifyError::BadEvidence {
+            authority: authority(&self.signer),
+            msg,
+        };
+        let (Some(zip_h1), Some(mod_h1)) = (&self.zip_h1, &self.mod_h1) else {
+            return Err(bad(
+                "a gosum signature is recorded without the signed h1: values".into(),
+            ));
+        };
+        let signed = if a.kind == ArtifactKind::Zip {
+            zip_h1
+        } else {
+            mod_h1
+        };
+        if signed != a.h1.as_str() {
+            return Err(bad(format!(
+                "the signed go.sum lines give the {} {signed}, but the stored one has {}",
+                a.kind.as_str(),
+                a.h1
             )));
         }
         let Some(signer) = anchors.policy.signer(&self.signer) else {
@@ -243,14 +472,24 @@ impl Evidence {
         };
         let input = parse_signature(&self.signature)
             .map_err(|e| bad(format!("the recorded signature is unusable: {e}")))?;
+        let lines = gosum_lines(a.module, a.version, zip_h1, mod_h1);
         verify(
-            Message::Digest(a.sha256),
+            Message::Bytes(lines.as_bytes()),
             &input,
             &signer.signer,
             &signer.trust_root,
         )
         .map_err(|r| bad(format!("the recorded signature does not verify: {r}")))?;
         Ok(Rechecked::Verified)
+    }
+
+    /// Whether this records a gosum signature by one of `signers`: the
+    /// signed `h1:`s, for proving the other artifact of the version.
+    pub fn gosum_by(&self, signers: &[String]) -> Option<(&str, &str)> {
+        if self.signed != SignedMode::Gosum || !signers.contains(&self.signer) {
+            return None;
+        }
+        Some((self.zip_h1.as_deref()?, self.mod_h1.as_deref()?))
     }
 }
 
@@ -454,8 +693,9 @@ mod tests {
         let zip = read("artifact.zip");
         let sha = dirhash::sha256(&zip);
         let sig = String::from_utf8(read("artifact.zip.key.sig")).unwrap();
-        let signed = SignedArtifact::verify((ArtifactKind::Zip, M, V), &sha, &sig, &signers)
-            .unwrap_or_else(|e| panic!("{e}"));
+        let signed =
+            SignedArtifact::verify((ArtifactKind::Zip, M, V), (&sha, None), &sig, &signers)
+                .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(signed.signer(), "good");
         let h1 = dirhash::hash_go_mod(b"x");
         check(&signed, &artifact(ArtifactKind::Zip, &h1, &sha)).unwrap();
@@ -506,16 +746,16 @@ mod tests {
         let sha = dirhash::sha256(&read("artifact.zip"));
         let sig = String::from_utf8(read("artifact.zip.key.sig")).unwrap();
         let subject = (ArtifactKind::Zip, M, V);
-        let e = SignedArtifact::verify(subject, &sha, &sig, &other).unwrap_err();
+        let e = SignedArtifact::verify(subject, (&sha, None), &sig, &other).unwrap_err();
         assert_eq!(e.label(), "bad_signature");
         assert!(
             e.to_string()
                 .starts_with("not signed by signer \"other\": bad signature"),
             "{e}"
         );
-        let e = SignedArtifact::verify(subject, &sha, "not base64!", &other).unwrap_err();
+        let e = SignedArtifact::verify(subject, (&sha, None), "not base64!", &other).unwrap_err();
         assert_eq!(e.label(), "signature_unreadable", "{e}");
-        let e = SignedArtifact::verify(subject, &sha, &sig, &[]).unwrap_err();
+        let e = SignedArtifact::verify(subject, (&sha, None), &sig, &[]).unwrap_err();
         assert_eq!(e.label(), "signature_no_signer", "{e}");
     }
 
