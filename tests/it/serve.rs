@@ -1296,3 +1296,40 @@ fn access_log_names_cache_hits_and_misses() {
     assert!(got[0].contains("cache=\"miss\""), "{got:?}");
     assert!(got[1].contains("cache=\"hit\""), "{got:?}");
 }
+
+/// A download that takes longer than the progress interval (10 s) says how far it got while
+/// it runs, and how fast it was when it ends: an operator can tell slow from stuck.
+#[test]
+fn a_long_zip_download_logs_its_progress() {
+    let w = world();
+    // About 300 KB in 32 KiB chunks, 1.2 s apart: about 11 s.
+    w.fake.set_fault(
+        &w.p.zip_path(),
+        Fault::Trickle {
+            chunk: 32 << 10,
+            delay: std::time::Duration::from_millis(1200),
+        },
+    );
+    let r = w.get(&w.p.zip_path(), &[]);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(
+        r.body == w.p.zip,
+        "served bytes differ from the published zip"
+    );
+    let log = w.g.stderr();
+    let subject = "subject=example.com/big@v1.0.0";
+    let progress = log
+        .lines()
+        .find(|l| l.contains("still fetching the zip"))
+        .unwrap_or_else(|| panic!("no progress line in:\n{log}"));
+    assert!(progress.contains(subject), "{progress}");
+    assert!(
+        progress.contains(&format!("total={}", w.p.zip.len())),
+        "{progress}"
+    );
+    let done = log
+        .lines()
+        .find(|l| l.contains("fetched the zip"))
+        .unwrap_or_else(|| panic!("no end line in:\n{log}"));
+    assert!(done.contains(&format!("bytes={}", w.p.zip.len())), "{done}");
+}
