@@ -1537,15 +1537,7 @@ impl Service {
         } else {
             d.rule_label()
         };
-        let fail = |source: SignatureFailure| {
-            metrics::counter!("goward_signature_failures_total", "reason" => source.label())
-                .increment(1);
-            ProxyError::Signature {
-                target: format!("{mv} .zip"),
-                rule: rule.to_owned(),
-                source: Box::new(source),
-            }
-        };
+        let fail = |source| signature_refused(mv, ".zip", rule, source);
         let version = crate::module::escape_version(mv.version())
             .map_err(|e| ProxyError::Internal(e.to_string()))?;
         let source =
@@ -1587,10 +1579,7 @@ impl Service {
             }
         }
         .map_err(fail)?;
-        let accepted: Vec<&crate::policy::PolicySigner> = signers
-            .iter()
-            .filter_map(|n| pol.policy.signer(n))
-            .collect();
+        let accepted = accepted_signers(pol, signers);
         let subject = (ArtifactKind::Zip, mv.module.as_str(), mv.version());
         let signed = match over {
             SignedOver::Zip(sha256, go_mod) => {
@@ -1616,15 +1605,7 @@ impl Service {
         mod_h1: &crate::dirhash::H1,
     ) -> Result<SignedArtifact, ProxyError> {
         use crate::verify::proof::signature::kind::SignatureFailure;
-        let fail = |source: SignatureFailure| {
-            metrics::counter!("goward_signature_failures_total", "reason" => source.label())
-                .increment(1);
-            ProxyError::Signature {
-                target: format!("{mv} .mod"),
-                rule: d.rule_label().to_owned(),
-                source: Box::new(source),
-            }
-        };
+        let fail = |source| signature_refused(mv, ".mod", d.rule_label(), source);
         let recorded = zip.and_then(|z| {
             z.proofs.iter().find_map(|p| match p {
                 ProofRecord::Signature(e) => e.gosum_by(signers).map(|h| (z, e, h)),
@@ -1641,10 +1622,7 @@ impl Service {
                 "the signed go.sum lines give the go.mod {signed_mod_h1}, but the go.mod served has {mod_h1}"
             ))));
         }
-        let accepted: Vec<&crate::policy::PolicySigner> = signers
-            .iter()
-            .filter_map(|n| pol.policy.signer(n))
-            .collect();
+        let accepted = accepted_signers(pol, signers);
         SignedArtifact::verify_gosum(
             (ArtifactKind::Mod, mv.module.as_str(), mv.version()),
             (zip_h1, mod_h1.as_str()),
@@ -1668,15 +1646,7 @@ impl Service {
         go_mod: &[u8],
     ) -> Result<SignedArtifact, ProxyError> {
         use crate::verify::proof::signature::kind::SignatureFailure;
-        let fail = |source: SignatureFailure| {
-            metrics::counter!("goward_signature_failures_total", "reason" => source.label())
-                .increment(1);
-            ProxyError::Signature {
-                target: format!("{mv} .mod"),
-                rule: d.rule_label().to_owned(),
-                source: Box::new(source),
-            }
-        };
+        let fail = |source| signature_refused(mv, ".mod", d.rule_label(), source);
         let recorded = zip.and_then(|z| {
             z.proofs.iter().find_map(|p| match p {
                 ProofRecord::Signature(e)
@@ -1711,10 +1681,7 @@ impl Service {
         let zip_sha256 = crate::verify::proof::signature::hex_decode(&evidence.sha256)
             .and_then(|b| <[u8; 32]>::try_from(b).ok())
             .ok_or_else(|| ProxyError::Internal(format!("{mv}: bad signed SHA-256 on record")))?;
-        let accepted: Vec<&crate::policy::PolicySigner> = signers
-            .iter()
-            .filter_map(|n| pol.policy.signer(n))
-            .collect();
+        let accepted = accepted_signers(pol, signers);
         SignedArtifact::verify(
             (ArtifactKind::Mod, mv.module.as_str(), mv.version()),
             (&zip_sha256, Some(&in_zip)),
@@ -1998,6 +1965,33 @@ enum SignedOver<'a> {
     Zip(&'a [u8; 32], Option<&'a [u8; 32]>),
     /// The zip's and the go.mod's `h1:` (the go.sum lines).
     Gosum((&'a str, &'a str)),
+}
+
+/// A required signature refused for `mv`'s `file` (`.zip`, `.mod`) under
+/// `rule`, counted in `goward_signature_failures_total{reason}`.
+fn signature_refused(
+    mv: &ModuleVersion,
+    file: &str,
+    rule: &str,
+    source: crate::verify::proof::signature::kind::SignatureFailure,
+) -> ProxyError {
+    metrics::counter!("goward_signature_failures_total", "reason" => source.label()).increment(1);
+    ProxyError::Signature {
+        target: format!("{mv} {file}"),
+        rule: rule.to_owned(),
+        source: Box::new(source),
+    }
+}
+
+/// The `[[signer]]`s of the policy in force that `signers` names.
+fn accepted_signers<'a>(
+    pol: &'a ActivePolicy,
+    signers: &[String],
+) -> Vec<&'a crate::policy::PolicySigner> {
+    signers
+        .iter()
+        .filter_map(|n| pol.policy.signer(n))
+        .collect()
 }
 
 /// Zips at least this large are logged when their download starts and ends.
