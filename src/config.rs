@@ -368,7 +368,7 @@ pub struct Config {
     /// Spool bytes for zips in flight.
     pub spool_budget: u64,
     /// Client connection limits.
-    pub conn: crate::server::ConnLimits,
+    pub conn: ConnLimits,
     /// Bytes of list/latest/info answers kept in memory.
     pub memory_cache_size: u64,
     /// Where artifacts are stored: the cache directory, or a shared bucket
@@ -504,8 +504,8 @@ impl Config {
                 msg: "must be positive".into(),
             });
         }
-        let conn_defaults = crate::server::ConnLimits::default();
-        let conn = crate::server::ConnLimits {
+        let conn_defaults = ConnLimits::default();
+        let conn = ConnLimits {
             header_timeout: secs(
                 args.client_header_timeout,
                 file.client_header_timeout,
@@ -763,6 +763,46 @@ fn log_level(setting: Option<String>) -> Result<String, ConfigError> {
     Ok(level)
 }
 
+/// Limits on client connections: without them an idle or half-sent
+/// connection is held forever, and a few hundred silent sockets exhaust the
+/// process's file descriptors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnLimits {
+    /// Time a client has to send a complete request head, counted from
+    /// accept and again from the end of each response: so it is also how long
+    /// an idle keep-alive connection is kept. Also the time a TLS handshake
+    /// may take, and how long an HTTP/2 connection may go without a new
+    /// request.
+    pub header_timeout: std::time::Duration,
+    /// Open client connections; at the cap goward stops accepting (new
+    /// connections wait in the kernel's listen backlog) until one closes.
+    pub max_connections: usize,
+    /// How long a shutdown waits for requests in flight (a large zip to a
+    /// slow client) before it closes what is left: a service manager's stop
+    /// must not wait forever.
+    pub drain_timeout: std::time::Duration,
+}
+
+impl Default for ConnLimits {
+    fn default() -> Self {
+        ConnLimits {
+            header_timeout: std::time::Duration::from_secs(30),
+            max_connections: default_max_connections(),
+            drain_timeout: std::time::Duration::from_secs(30),
+        }
+    }
+}
+
+/// Half the soft open-file limit, between 64 and 4096: the other half is
+/// left for cache files and upstream sockets (a 1024 limit gives 512).
+fn default_max_connections() -> usize {
+    #[cfg(target_os = "linux")]
+    let soft = rustix::process::getrlimit(rustix::process::Resource::Nofile).current;
+    #[cfg(not(target_os = "linux"))]
+    let soft: Option<u64> = None;
+    soft.map_or(4096, |n| (n / 2).clamp(64, 4096) as usize)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -893,7 +933,7 @@ mod tests {
     #[test]
     fn connection_limits() {
         let c = Config::load(&args(&["--cache-dir", "/x"])).unwrap();
-        assert_eq!(c.conn, crate::server::ConnLimits::default());
+        assert_eq!(c.conn, ConnLimits::default());
         let c = Config::load(&args(&[
             "--cache-dir",
             "/x",

@@ -21,9 +21,7 @@ use crate::verify::info::InfoError;
 use crate::verify::proof::signature::kind::SignatureFailure;
 use crate::verify::zip::ZipCheckError;
 
-/// What an offline miss tells the go command's user to do (the fix, not
-/// just the fact).
-pub const OFFLINE_HINT: &str = "add it on the connected side with goward mirror";
+use crate::upstream::OFFLINE_HINT;
 
 /// Everything that can end a request without the artifact.
 #[derive(Debug, thiserror::Error)]
@@ -111,6 +109,12 @@ pub enum ProxyError {
 
 /// Longest body the go command shows (8 lines of 81 bytes, web/api.go).
 const MAX_BODY: usize = 8 * 81;
+
+impl crate::flight::TaskFailed for ProxyError {
+    fn task_failed(msg: String) -> Self {
+        ProxyError::Internal(format!("fill task failed: {msg}"))
+    }
+}
 
 impl ProxyError {
     /// The HTTP status.

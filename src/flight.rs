@@ -13,10 +13,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use futures_util::FutureExt as _;
 use futures_util::future::{BoxFuture, Shared};
 
-use crate::error::ProxyError;
-
 /// A result shared by everyone who joined one run.
-pub(crate) type Outcome<T, E = ProxyError> = Result<T, Arc<E>>;
+pub(crate) type Outcome<T, E> = Result<T, Arc<E>>;
 
 /// An error a run ends with when its task itself failed (panicked).
 pub(crate) trait TaskFailed {
@@ -24,16 +22,10 @@ pub(crate) trait TaskFailed {
     fn task_failed(msg: String) -> Self;
 }
 
-impl TaskFailed for ProxyError {
-    fn task_failed(msg: String) -> Self {
-        ProxyError::Internal(format!("fill task failed: {msg}"))
-    }
-}
-
 type Running<K, T, E> = Arc<Mutex<HashMap<K, Shared<BoxFuture<'static, Outcome<T, E>>>>>>;
 
 /// The runs in progress, by key.
-pub(crate) struct Flights<K, T, E = ProxyError> {
+pub(crate) struct Flights<K, T, E> {
     running: Running<K, T, E>,
     /// The `kind` label of `goward_coalesced_total`.
     kind: &'static str,
@@ -114,12 +106,13 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ProxyError;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use tokio::sync::oneshot;
 
     #[tokio::test]
     async fn waiters_share_one_run_that_survives_its_starter() {
-        let flights: Arc<Flights<&str, u32>> = Arc::new(Flights::new("test"));
+        let flights: Arc<Flights<&str, u32, ProxyError>> = Arc::new(Flights::new("test"));
         let starts = Arc::new(AtomicUsize::new(0));
         let (release, gate) = oneshot::channel::<()>();
         let (started_tx, started) = oneshot::channel::<()>();
@@ -163,7 +156,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_failure_is_not_reused() {
-        let flights: Flights<&str, u32> = Flights::new("test");
+        let flights: Flights<&str, u32, ProxyError> = Flights::new("test");
         let err = flights
             .join("k", || async {
                 Err(Arc::new(ProxyError::Internal("boom".into())))

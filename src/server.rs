@@ -30,6 +30,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 
 use crate::cache::ArtifactMeta;
 use crate::cache::read::VerifiedRead;
+use crate::config::ConnLimits;
 use crate::error::ProxyError;
 use crate::request::{self, Request, SumdbOp};
 use crate::service::{Failure, Service};
@@ -113,46 +114,6 @@ impl App {
 /// contain slashes and do not fit a route table.
 pub fn router(app: Arc<App>) -> Router {
     Router::new().fallback(handle).with_state(app)
-}
-
-/// Limits on client connections: without them an idle or half-sent
-/// connection is held forever, and a few hundred silent sockets exhaust the
-/// process's file descriptors.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ConnLimits {
-    /// Time a client has to send a complete request head, counted from
-    /// accept and again from the end of each response: so it is also how long
-    /// an idle keep-alive connection is kept. Also the time a TLS handshake
-    /// may take, and how long an HTTP/2 connection may go without a new
-    /// request.
-    pub header_timeout: std::time::Duration,
-    /// Open client connections; at the cap goward stops accepting (new
-    /// connections wait in the kernel's listen backlog) until one closes.
-    pub max_connections: usize,
-    /// How long a shutdown waits for requests in flight (a large zip to a
-    /// slow client) before it closes what is left: a service manager's stop
-    /// must not wait forever.
-    pub drain_timeout: std::time::Duration,
-}
-
-impl Default for ConnLimits {
-    fn default() -> Self {
-        ConnLimits {
-            header_timeout: std::time::Duration::from_secs(30),
-            max_connections: default_max_connections(),
-            drain_timeout: std::time::Duration::from_secs(30),
-        }
-    }
-}
-
-/// Half the soft open-file limit, between 64 and 4096: the other half is
-/// left for cache files and upstream sockets (a 1024 limit gives 512).
-fn default_max_connections() -> usize {
-    #[cfg(target_os = "linux")]
-    let soft = rustix::process::getrlimit(rustix::process::Resource::Nofile).current;
-    #[cfg(not(target_os = "linux"))]
-    let soft: Option<u64> = None;
-    soft.map_or(4096, |n| (n / 2).clamp(64, 4096) as usize)
 }
 
 /// Which requests a listener answers.

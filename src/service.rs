@@ -228,7 +228,7 @@ pub struct Service {
     /// Fills in progress, shared by every request that needs them.
     /// Each run's artifact, and whether the store already held it (a cache
     /// hit) rather than fetching it.
-    fills: Flights<FillKey, (Arc<StoredArtifact>, bool)>,
+    fills: Flights<FillKey, (Arc<StoredArtifact>, bool), ProxyError>,
     /// Bounds concurrent fills ([`ServiceLimits::max_fills`]).
     fill_slots: tokio::sync::Semaphore,
     /// Spool space for zips in flight, in KiB ([`ServiceLimits::spool_budget`]).

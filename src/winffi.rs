@@ -108,11 +108,23 @@ pub(crate) fn report_event(source: &str, kind: EventKind, id: u32, msg: &str) ->
 
 // The `extern "system"` entry the service control manager's dispatcher
 // calls on its own thread; it hands over to safe code at once.
-windows_service::define_windows_service!(ffi_service_main, service_main);
+windows_service::define_windows_service!(ffi_service_main, dispatch);
 
-use crate::winsvc::scm::service_main;
+/// The safe service body `ffi_service_main` runs: given by the caller, so
+/// this module needs nothing from the service's own code.
+static SERVICE_MAIN: std::sync::OnceLock<fn(Vec<std::ffi::OsString>)> = std::sync::OnceLock::new();
 
-/// The service entry point for `service_dispatcher::start`.
-pub(crate) fn service_entry() -> extern "system" fn(u32, *mut *mut u16) {
+fn dispatch(args: Vec<std::ffi::OsString>) {
+    if let Some(main) = SERVICE_MAIN.get() {
+        main(args);
+    }
+}
+
+/// The service entry point for `service_dispatcher::start`, which runs
+/// `main` on the dispatcher's thread.
+pub(crate) fn service_entry(
+    main: fn(Vec<std::ffi::OsString>),
+) -> extern "system" fn(u32, *mut *mut u16) {
+    let _ = SERVICE_MAIN.set(main);
     ffi_service_main
 }

@@ -151,7 +151,7 @@ pub enum SumdbError {
     /// database path, such as `lookup/…` or `tile/…`).
     #[error(
         "not in this offline mirror: checksum database {db} {what}: {}",
-        crate::error::OFFLINE_HINT
+        crate::upstream::OFFLINE_HINT
     )]
     NotInOfflineCache { db: String, what: String },
     /// Local storage failed.

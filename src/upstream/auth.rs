@@ -5,7 +5,62 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
-use crate::policy::{Auth, Secret};
+use std::fmt;
+use std::path::PathBuf;
+
+/// Where a secret comes from. The policy never holds a secret itself.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Secret {
+    /// The value of this environment variable.
+    Env(String),
+    /// The contents of this file (trailing newline removed), resolved
+    /// against the policy file's directory.
+    File(PathBuf),
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Secret::Env(v) => write!(f, "${v}"),
+            Secret::File(p) => write!(f, "file {}", p.display()),
+        }
+    }
+}
+
+/// Credentials for a private upstream.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Auth {
+    /// `Authorization: Bearer <token>`.
+    Bearer {
+        /// The token.
+        token: Secret,
+    },
+    /// HTTP basic authentication.
+    Basic {
+        /// The user name (not a secret).
+        username: String,
+        /// The password.
+        password: Secret,
+    },
+    /// Credentials looked up by host in a netrc file, as the go command does.
+    Netrc {
+        /// The netrc file, resolved against the policy file's directory.
+        file: PathBuf,
+    },
+}
+
+impl fmt::Display for Auth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Auth::Bearer { token } => write!(f, "bearer token from {token}"),
+            Auth::Basic { username, password } => {
+                write!(f, "basic auth as {username:?}, password from {password}")
+            }
+            Auth::Netrc { file } => write!(f, "netrc file {}", file.display()),
+        }
+    }
+}
 
 /// Reads a secret: an environment variable, or a file without its trailing
 /// newline. Empty secrets are errors.

@@ -23,6 +23,10 @@
     )
 )]
 
+/// What an offline miss tells the go command's user to do (the fix, not
+/// just the fact).
+pub const OFFLINE_HINT: &str = "add it on the connected side with goward mirror";
+
 pub mod auth;
 pub mod file;
 pub mod http;

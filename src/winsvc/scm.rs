@@ -295,7 +295,7 @@ fn stop() -> Result<String, String> {
 /// which calls [`service_main`] on its own thread.
 fn run_dispatcher(config: &Path, serve: ServeFn) -> ExitCode {
     let _ = RUN.set((config.to_path_buf(), serve));
-    match service_dispatcher::start(SERVICE_NAME, winffi::service_entry()) {
+    match service_dispatcher::start(SERVICE_NAME, winffi::service_entry(service_main)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if os_error(&e) == Some(ERROR_FAILED_SERVICE_CONTROLLER_CONNECT) => {
             eprintln!(
