@@ -71,7 +71,7 @@ pub enum Command {
     Cache(crate::hygiene::CacheArgs),
     /// Checksum-database maintenance: `clear-fork NAME --yes` removes a fork
     /// report after an investigation.
-    Sumdb(crate::sumdb::cli::SumdbArgs),
+    Sumdb(crate::hygiene::clear_fork::SumdbArgs),
     /// Diagnose the Go host: go commands on PATH, GOROOT, compressed cache
     /// directories, settings that weaken verification.
     ///

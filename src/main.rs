@@ -36,7 +36,7 @@ fn main() -> ExitCode {
         Command::User(args) => goward::auth::cli::run_user(&args),
         Command::Token(args) => goward::auth::cli::run_token(&args),
         Command::Cache(args) => goward::hygiene::run(&args),
-        Command::Sumdb(args) => goward::sumdb::cli::run(&args),
+        Command::Sumdb(args) => goward::hygiene::clear_fork::run(&args),
         Command::Doctor(args) => goward::doctor::run(&args),
         Command::Service(args) => goward::winsvc::run(&args, serve),
         Command::Mirror(args) => goward::mirror::cli::run(&args),

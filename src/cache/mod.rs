@@ -17,6 +17,7 @@
 pub mod disk;
 pub mod object;
 pub mod read;
+pub mod recheck;
 
 use std::fmt;
 use std::future::Future;
@@ -28,8 +29,8 @@ use std::time::SystemTime;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
+use self::recheck::{BlobDigests, RecheckError, RecheckedMeta};
 use crate::verify::proof::TrustAnchors;
-use crate::verify::recheck::{self, BlobDigests, RecheckError, RecheckedMeta};
 use crate::verify::zip::ZipLimits;
 use crate::verify::{ArtifactKind, VerifiedMod, VerifiedZip};
 

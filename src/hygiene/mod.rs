@@ -5,6 +5,7 @@
 //! Exit codes: 0 clean / done, 1 `verify` found something wrong, 2 usage,
 //! configuration or I/O error.
 
+pub mod clear_fork;
 pub mod gc;
 pub mod units;
 pub mod verify;

@@ -12,7 +12,6 @@
     clippy::panic
 )]
 
-pub mod cli;
 pub mod client;
 pub mod note;
 pub mod tlog;

@@ -26,7 +26,7 @@
 pub mod gomod;
 pub mod info;
 pub mod proof;
-pub mod recheck;
+
 pub mod zip;
 
 use crate::dirhash::H1;

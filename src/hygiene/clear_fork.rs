@@ -59,7 +59,7 @@ pub fn run(args: &SumdbArgs) -> ExitCode {
 }
 
 fn clear_fork(a: &ClearForkArgs) -> Result<ExitCode, String> {
-    super::check_name(&a.name)?;
+    crate::sumdb::check_name(&a.name)?;
     let config = Config::load(&a.location.serve_args()).map_err(|e| e.to_string())?;
     let is_disk = matches!(config.store, crate::cache::StoreUrl::Disk(_));
     if is_disk && !config.cache_dir.is_dir() {

@@ -6,11 +6,23 @@
 //! for, names a blob whose bytes hash to what it records (SHA-256 and
 //! `h1:`, so it cannot point at another version's valid blob), lists at
 //! least one proof, and every proof's evidence re-checks offline by the
-//! same rule as at fetch time ([`super::proof`]).
+//! same rule as at fetch time ([`crate::verify::proof`]).
+
+// A stored record is untrusted input: the parsing lints of `verify` apply.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::arithmetic_side_effects,
+        clippy::indexing_slicing,
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic
+    )
+)]
 
 use std::io::Read;
 
-use crate::cache::{ArtifactMeta, LocalBlob};
+use super::{ArtifactMeta, LocalBlob};
 use crate::dirhash::{self, H1, hex};
 use crate::verify::proof::{Artifact, Rechecked, TrustAnchors};
 use crate::verify::zip::{ZipLimits, check_zip_handles};
