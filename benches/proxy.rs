@@ -347,7 +347,7 @@ fn write_file_proxy(dir: &Path, graph: &Graph, log: &TestLog, with_sumdb: bool) 
                 escape(&p.version)
             ))?;
         }
-        for t in goward::sumdb::tlog::new_tiles(support::testlog::TILE_HEIGHT, 0, log.size()) {
+        for t in goward::xmod::tlog::new_tiles(support::testlog::TILE_HEIGHT, 0, log.size()) {
             put(&t.path())?;
         }
     }
@@ -634,7 +634,7 @@ fn probe_latencies(
         .collect();
     let db = format!("/sumdb/{}", log.name());
     let tiles: Vec<String> =
-        goward::sumdb::tlog::new_tiles(support::testlog::TILE_HEIGHT, 0, log.size())
+        goward::xmod::tlog::new_tiles(support::testlog::TILE_HEIGHT, 0, log.size())
             .iter()
             .map(|t| format!("{db}/{}", t.path()))
             .collect();

@@ -10,9 +10,9 @@ use std::io::Write;
 use bytes::Bytes;
 
 use crate::policy::Policy;
-use crate::sumdb::note::{self, Verifier};
-use crate::sumdb::tlog::{self, Tile};
 use crate::verify::{gomod, zip};
+use crate::xmod::note::{self, Verifier};
+use crate::xmod::tlog::{self, Tile};
 
 /// Name and Ed25519 seed of the key that signs the corpus's notes: a fixed test key, so seeds
 /// with valid signatures reach the code after signature verification.

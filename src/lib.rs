@@ -54,3 +54,4 @@ pub mod verify;
 #[allow(unsafe_code)]
 mod winffi;
 pub mod winsvc;
+pub mod xmod;

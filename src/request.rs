@@ -19,7 +19,7 @@
 )]
 
 use crate::module;
-use crate::sumdb::tlog::{Tile, TlogError};
+use crate::xmod::tlog::{Tile, TlogError};
 
 /// Longest request path accepted (module paths are far shorter in practice).
 pub const MAX_PATH_LEN: usize = 2048;

@@ -28,6 +28,7 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use crate::cache::read::{OnQuarantine, ReadError, VerifiedRead};
+use crate::cache::recheck::Anchors;
 use crate::cache::{
     ArtifactMeta, Created, DocKey, ProofRecord, RecordId, Rejected, Store, StoreError,
     StoredArtifact,
@@ -38,13 +39,12 @@ use crate::policy::retract::ListLatest;
 use crate::policy::{Decision, Policy, PolicyError, RequiredProof, SignedMode};
 use crate::request::{ModulePath, ModuleVersion, SumdbOp};
 use crate::sumdb::SumdbClient;
-use crate::sumdb::note::Verifier;
 use crate::upstream::{FetchErrorKind, Network, ProxyList, UpstreamMode};
 use crate::verify::info::{self, MAX_INFO};
 use crate::verify::proof::SignedArtifact;
-use crate::verify::proof::TrustAnchors;
 use crate::verify::zip::{self as zipcheck, ZipLimits};
-use crate::verify::{ArtifactKind, PinnedHash, Proof, ProofKind, VerifiedMod, VerifiedZip, gomod};
+use crate::verify::{ArtifactKind, Proof, ProofKind, VerifiedMod, VerifiedZip, gomod};
+use crate::xmod::note::Verifier;
 
 /// How many zips may be prefetched at once.
 const PREFETCH_LIMIT: usize = 8;
@@ -1371,7 +1371,7 @@ impl Service {
                     .map_err(|e| ProxyError::Internal(e.to_string()))?,
             )
         };
-        let anchors = TrustAnchors {
+        let anchors = Anchors {
             sumdb_keys: &self.sumdb_keys,
             policy: &pol.policy,
         };
@@ -1495,19 +1495,16 @@ impl Service {
                     out.push(self.prove_sumdb(mv).await?);
                 }
                 RequiredProof::Pinned { .. } => {
-                    let pin = PinnedHash::from_policy(
-                        &pol.policy,
-                        mv.module.as_str(),
-                        mv.version(),
-                        kind,
-                    )
-                    .ok_or_else(|| ProxyError::Denied {
-                        reason: format!(
-                            "denied by policy rule {:?}: the {} of {mv} is not pinned",
-                            d.rule_label(),
-                            kind.as_str()
-                        ),
-                    })?;
+                    let pin = pol
+                        .policy
+                        .pin(mv.module.as_str(), mv.version(), kind)
+                        .ok_or_else(|| ProxyError::Denied {
+                            reason: format!(
+                                "denied by policy rule {:?}: the {} of {mv} is not pinned",
+                                d.rule_label(),
+                                kind.as_str()
+                            ),
+                        })?;
                     out.push(Proof::Pinned(pin));
                 }
                 // Needs the zip's SHA-256: proven in `fetch_zip` once the

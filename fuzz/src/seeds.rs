@@ -3,7 +3,7 @@
 use std::fs;
 use std::path::Path;
 
-use goward::sumdb::{note, tlog};
+use goward::xmod::{note, tlog};
 
 fn main() -> std::io::Result<()> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus");

@@ -18,9 +18,9 @@ use crate::cache::RecordId;
 use crate::error::ProxyError;
 use crate::request::{ModulePath, ModuleVersion};
 use crate::service::Service;
-use crate::sumdb::tlog::{self, Tile};
 use crate::sumdb::{SumdbError, TILE_HEIGHT};
 use crate::verify::ArtifactKind;
+use crate::xmod::tlog::{self, Tile};
 
 /// The file in the cache directory holding earlier exports' tree sizes.
 pub const HISTORY: &str = "bundle-exports.json";

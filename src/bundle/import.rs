@@ -415,8 +415,8 @@ async fn check_heads(service: &Arc<Service>, m: &Manifest, staged: &Path) -> Vec
             refused.push(format!("{path}: the bundle's head is missing"));
             continue;
         };
-        let tree = match crate::sumdb::note::open(&note, client.verifier()) {
-            Ok(n) => match crate::sumdb::tlog::parse_tree(n.text.as_bytes()) {
+        let tree = match crate::xmod::note::open(&note, client.verifier()) {
+            Ok(n) => match crate::xmod::tlog::parse_tree(n.text.as_bytes()) {
                 Ok(t) => t,
                 Err(e) => {
                     refused.push(format!("{path}: {e}"));

@@ -30,7 +30,6 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 use self::recheck::{BlobDigests, RecheckError, RecheckedMeta};
-use crate::verify::proof::TrustAnchors;
 use crate::verify::zip::ZipLimits;
 use crate::verify::{ArtifactKind, VerifiedMod, VerifiedZip};
 
@@ -586,7 +585,7 @@ pub fn trust(
     meta: ArtifactMeta,
     want: (ArtifactKind, &str, &str),
     blob: &Digested,
-    anchors: &TrustAnchors<'_>,
+    anchors: &recheck::Anchors<'_>,
 ) -> Result<(StoredArtifact, RecheckedMeta), Box<Rejected>> {
     if !blob.fits(&meta) {
         return Err(Box::new(Rejected {
@@ -610,7 +609,7 @@ pub async fn recheck(
     meta: ArtifactMeta,
     want: (ArtifactKind, &str, &str),
     limits: &ZipLimits,
-    anchors: &TrustAnchors<'_>,
+    anchors: &recheck::Anchors<'_>,
 ) -> Result<(StoredArtifact, RecheckedMeta), Box<Rejected>> {
     let d = digests(store, &meta, limits).await;
     trust(meta, want, &d, anchors)
@@ -621,7 +620,6 @@ pub async fn recheck(
 pub(crate) mod testing {
     use super::*;
     use crate::policy::Policy;
-    use crate::verify::proof::pinned::PinnedHash;
     use crate::verify::{Proof, gomod};
 
     /// The module every helper is about.
@@ -643,7 +641,7 @@ pub(crate) mod testing {
     pub(crate) fn verified_mod(text: &str, policy: &Policy) -> VerifiedMod {
         let checked =
             gomod::check_mod(M, "v1.0.0", Bytes::from(text.to_owned())).expect("valid go.mod");
-        let pin = PinnedHash::from_policy(policy, M, "v1.0.0", ArtifactKind::Mod).expect("pinned");
+        let pin = policy.pin(M, "v1.0.0", ArtifactKind::Mod).expect("pinned");
         VerifiedMod::new(checked, vec![Proof::Pinned(pin)]).expect("proven")
     }
 
@@ -723,7 +721,7 @@ mod tests {
         else {
             panic!("nothing was stored before")
         };
-        let anchors = TrustAnchors {
+        let anchors = recheck::Anchors {
             sumdb_keys: &[],
             policy: &policy,
         };

@@ -24,9 +24,11 @@ use std::io::Read;
 
 use super::{ArtifactMeta, LocalBlob};
 use crate::dirhash::{self, H1, hex};
-use crate::verify::proof::{Artifact, Rechecked, TrustAnchors};
+use crate::policy::Policy;
+use crate::verify::proof::{Artifact, Rechecked};
 use crate::verify::zip::{ZipLimits, check_zip_handles};
 use crate::verify::{ArtifactKind, VerifyError, gomod};
+use crate::xmod::note::Verifier;
 
 /// The digests of a stored blob's bytes, as read back.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -102,13 +104,24 @@ fn name(kind: ArtifactKind, module: &str, version: &str) -> String {
     format!("{module}@{version} ({})", kind.as_str())
 }
 
+/// What stored records are re-checked against: the configured
+/// checksum-database keys and the policy in force, which gives each
+/// artifact its [`TrustAnchors`](crate::verify::proof::TrustAnchors) (its pin, the declared signers).
+#[derive(Clone, Copy, Debug)]
+pub struct Anchors<'a> {
+    /// Keys of the configured checksum databases.
+    pub sumdb_keys: &'a [Verifier],
+    /// The policy in force.
+    pub policy: &'a Policy,
+}
+
 /// Re-checks `meta` as the record of `want` (kind, module, version), whose
 /// blob read back as `blob`, against `anchors`.
 pub fn recheck_record(
     meta: &ArtifactMeta,
     want: (ArtifactKind, &str, &str),
     blob: &BlobDigests,
-    anchors: &TrustAnchors<'_>,
+    anchors: &Anchors<'_>,
 ) -> Result<RecheckedMeta, RecheckError> {
     let (kind, module, version) = want;
     if (meta.kind, meta.module.as_str(), meta.version.as_str()) != want {
@@ -148,6 +161,10 @@ pub fn recheck_record(
         h1: &blob.h1,
         sha256: &blob.sha256,
     };
+    let anchors = anchors
+        .policy
+        .trust_anchors(anchors.sumdb_keys, module, version, kind);
+    let anchors = &anchors;
     let mut out = RecheckedMeta::default();
     for p in &meta.proofs {
         if let Rechecked::Unanchored(why) = p.recheck(&a, anchors)? {
@@ -229,9 +246,9 @@ mod tests {
     use super::*;
     use crate::cache::ProofRecord;
     use crate::policy::Policy;
-    use crate::sumdb::note::{self, Signer, Verifier};
-    use crate::sumdb::tlog::{self, Tree};
     use crate::verify::proof::{pinned, sumdb};
+    use crate::xmod::note::{self, Signer, Verifier};
+    use crate::xmod::tlog::{self, Tree};
 
     const M: &str = "example.com/m";
     const GO_MOD: &[u8] = b"module example.com/m\n";
@@ -289,7 +306,7 @@ mod tests {
 
     fn check(meta: &ArtifactMeta, b: &BlobDigests, policy: &Policy) -> Result<Vec<String>, String> {
         let keys: Vec<Verifier> = vec![signer().verifier()];
-        let anchors = TrustAnchors {
+        let anchors = Anchors {
             sumdb_keys: &keys,
             policy,
         };

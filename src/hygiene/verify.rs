@@ -24,17 +24,17 @@ use std::collections::{HashMap, HashSet};
 
 use serde::Serialize;
 
+use crate::cache::recheck::Anchors;
 use crate::cache::{
     self, ArtifactMeta, BlobEntry, Digested, DocKey, RecordId, Rejected, Store, StoreError,
 };
 use crate::dirhash::hex;
 use crate::policy::Policy;
 use crate::sumdb::SumdbSpec;
-use crate::sumdb::note::{self, Verifier};
-use crate::sumdb::tlog;
 use crate::verify::ArtifactKind;
-use crate::verify::proof::TrustAnchors;
 use crate::verify::zip::ZipLimits;
+use crate::xmod::note::{self, Verifier};
+use crate::xmod::tlog;
 
 /// One thing found wrong.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
@@ -116,7 +116,7 @@ pub async fn verify_cache(
     }
     check_heads(store, opts, &verifiers, &mut report).await?;
 
-    let anchors = TrustAnchors {
+    let anchors = Anchors {
         sumdb_keys: &verifiers,
         policy: &opts.policy,
     };

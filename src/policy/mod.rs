@@ -642,32 +642,7 @@ pub struct Policy {
     pub(crate) signers: Vec<PolicySigner>,
 }
 
-/// A `[[signer]]`: a keyless identity or a key, and the trust root its
-/// signatures are verified against (shared by signers naming the same one).
-#[derive(Clone, Debug)]
-pub struct PolicySigner {
-    /// Its name, unique among signers.
-    pub name: String,
-    /// Line of its `name` in the policy file.
-    pub line: usize,
-    /// Who it accepts.
-    pub signer: crate::verify::proof::signature::Signer,
-    /// What signatures are verified against.
-    pub trust_root: std::sync::Arc<crate::verify::proof::signature::TrustRoot>,
-}
-
-impl PolicySigner {
-    fn describe(&self) -> String {
-        use crate::verify::proof::signature::Signer;
-        let who = match &self.signer {
-            Signer::Keyless { identity, issuer } => {
-                format!("keyless identity {identity}, issuer {issuer}")
-            }
-            Signer::Key(_) => "key".to_owned(),
-        };
-        format!("{who}; trusted root {}", self.trust_root.name())
-    }
-}
+pub use crate::verify::proof::signature::PolicySigner;
 
 /// Which rule supplies the settings of an allowed request.
 enum Source<'a> {
@@ -736,6 +711,35 @@ impl Policy {
     /// The `[[signer]]` called `name`.
     pub fn signer(&self, name: &str) -> Option<&PolicySigner> {
         self.signers.iter().find(|s| s.name == name)
+    }
+
+    /// The pin this policy holds for one artifact, under the rule that
+    /// decides it; `None` when it pins nothing for it.
+    pub fn pin(
+        &self,
+        module: &str,
+        version: &str,
+        kind: ArtifactKind,
+    ) -> Option<crate::verify::proof::pinned::PinnedHash> {
+        let anchors = self.trust_anchors(&[], module, version, kind);
+        crate::verify::proof::pinned::PinnedHash::from_anchors(&anchors, module, version, kind)
+    }
+
+    /// What this policy says the stored evidence of one artifact is
+    /// re-checked against, with the configured checksum-database keys.
+    pub fn trust_anchors<'a>(
+        &'a self,
+        sumdb_keys: &'a [crate::xmod::note::Verifier],
+        module: &str,
+        version: &str,
+        kind: ArtifactKind,
+    ) -> crate::verify::proof::TrustAnchors<'a> {
+        crate::verify::proof::TrustAnchors {
+            sumdb_keys,
+            policy_origin: self.origin(),
+            pin: self.pinned_h1(module, version, kind),
+            signers: &self.signers,
+        }
     }
 
     /// The routes of the `[[private]]` rules, in file order.

@@ -18,13 +18,14 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use tokio::sync::OnceCell;
 
-use super::note::{self, Verifier};
-use super::tlog::{self, Hash, Tile, Tree};
 use super::{ProvenRecord, SumdbSpec, TILE_HEIGHT};
 use crate::cache::{DocKey, Store, StoreError};
 use crate::flight::{Flights, TaskFailed};
 use crate::module;
 use crate::upstream::{Fallback, FetchError, FetchErrorKind, ProxyList, Upstream};
+use crate::verify::proof::sumdb::NotProven;
+use crate::xmod::note::{self, Verifier};
+use crate::xmod::tlog::{self, Hash, Tile, Tree};
 
 /// Size caps for checksum-database bodies (endless-data defence).
 #[derive(Clone, Debug)]
@@ -796,21 +797,21 @@ impl SumdbClient {
         let proven = self.prove_with_body(path, version).await?;
         let rec = &proven.0;
         let head = self.snapshot();
-        if head.tree != rec.tree {
+        if head.tree != rec.tree() {
             let leaf = self
-                .read_hashes(&head.tree, &[tlog::stored_hash_index(0, rec.id)])
+                .read_hashes(&head.tree, &[tlog::stored_hash_index(0, rec.id())])
                 .await?;
-            if leaf.first() != Some(&tlog::record_hash(rec.text.as_bytes())) {
+            if leaf.first() != Some(&tlog::record_hash(rec.text().as_bytes())) {
                 return Err(Arc::new(SumdbError::RecordNotProven {
                     db: self.name.clone(),
                     path: path.to_owned(),
                     version: version.to_owned(),
-                    id: rec.id,
+                    id: rec.id(),
                     tree_n: head.tree.n,
                 }));
             }
         }
-        let mut body = tlog::format_record(rec.id, rec.text.as_bytes())
+        let mut body = tlog::format_record(rec.id(), rec.text().as_bytes())
             .map_err(tlog_err(&self.name, "proven record"))?;
         body.extend_from_slice(&head.note);
         self.check_trusted()?;
@@ -908,38 +909,39 @@ impl SumdbClient {
             });
         }
         let head = self.merge(tree, &note_bytes).await?;
-        // 5. The record's hash must be leaf `id` of the trusted tree.
+        // 5. The record's hash must be leaf `id` of the trusted tree, and
+        // 6. hash lines come from the proven text only, every line about
+        // exactly this module version.
         let leaf = self
             .read_hashes(&head.tree, &[tlog::stored_hash_index(0, id)])
             .await?;
-        if leaf.first() != Some(&tlog::record_hash(text.as_bytes())) {
-            return Err(SumdbError::RecordNotProven {
+        let tree_n = head.tree.n;
+        ProvenRecord::from_leaf(
+            &self.name,
+            (path, version),
+            (id, text),
+            (head.tree, head.note.to_vec()),
+            leaf.first(),
+        )
+        .map_err(|e| match e {
+            NotProven::OutOfRange => SumdbError::RecordOutOfRange {
+                db: self.name.clone(),
+                id,
+                tree_n,
+            },
+            NotProven::NotTheLeaf => SumdbError::RecordNotProven {
                 db: self.name.clone(),
                 path: path.to_owned(),
                 version: version.to_owned(),
                 id,
-                tree_n: head.tree.n,
-            });
-        }
-        // 6. Hash lines come from the proven text only, and every line must
-        // be about exactly this module version.
-        let lines =
-            super::record_h1s(path, version, &text).map_err(|line| SumdbError::WrongRecord {
+                tree_n,
+            },
+            NotProven::WrongLine(line) => SumdbError::WrongRecord {
                 db: self.name.clone(),
                 path: path.to_owned(),
                 version: version.to_owned(),
-                line: line.to_owned(),
-            })?;
-        Ok(ProvenRecord {
-            db: self.name.clone(),
-            path: path.to_owned(),
-            version: version.to_owned(),
-            id,
-            text,
-            tree: head.tree,
-            note: head.note.to_vec(),
-            zip_h1s: lines.zip,
-            mod_h1s: lines.go_mod,
+                line,
+            },
         })
     }
 

@@ -13,11 +13,10 @@
 )]
 
 pub mod client;
-pub mod note;
-pub mod tlog;
 
-use crate::dirhash::H1;
+use crate::xmod::note;
 
+pub use crate::verify::proof::sumdb::ProvenRecord;
 pub use client::{SumdbClient, SumdbError};
 
 /// The key of sum.golang.org (cmd/go `modfetch/key.go`).
@@ -99,103 +98,6 @@ pub fn check_name(name: &str) -> Result<(), String> {
         Err(format!(
             "invalid checksum database name {name:?}: must be host[/path]"
         ))
-    }
-}
-
-/// The `h1:` hashes of a checksum-database record text for `path@version`.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct RecordH1s {
-    /// `path version h1:…` lines.
-    pub zip: Vec<H1>,
-    /// `path version/go.mod h1:…` lines.
-    pub go_mod: Vec<H1>,
-}
-
-/// Reads the hash lines of a record text. Every line must be about exactly
-/// `path@version` (its zip or its go.mod); otherwise the offending line is
-/// returned. Lines with other hash algorithms are skipped, as go does.
-/// Used when proving and when re-checking a stored proof, so both read a
-/// record the same way.
-pub fn record_h1s<'t>(path: &str, version: &str, text: &'t str) -> Result<RecordH1s, &'t str> {
-    let mod_version = format!("{version}/go.mod");
-    let mut out = RecordH1s::default();
-    for line in text.lines() {
-        let f: Vec<&str> = line.split_whitespace().collect();
-        let [p, v, h] = f.as_slice() else {
-            return Err(line);
-        };
-        if *p != path {
-            return Err(line);
-        }
-        let dst = if *v == version {
-            &mut out.zip
-        } else if *v == mod_version {
-            &mut out.go_mod
-        } else {
-            return Err(line);
-        };
-        if h.starts_with("h1:") {
-            dst.push(H1::parse(h).map_err(|_| line)?);
-        }
-    }
-    Ok(out)
-}
-
-/// Proof token: a checksum-database record proven included in a signed tree
-/// head that is consistent with every head goward has trusted before.
-///
-/// Only [`SumdbClient`] constructs it, after the inclusion proof; the hash
-/// lines come from the proven record text alone, never from the note that
-/// follows it (CVE-2026-56864).
-#[derive(Clone, Debug)]
-pub struct ProvenRecord {
-    db: String,
-    path: String,
-    version: String,
-    id: u64,
-    text: String,
-    tree: tlog::Tree,
-    note: Vec<u8>,
-    zip_h1s: Vec<H1>,
-    mod_h1s: Vec<H1>,
-}
-
-impl ProvenRecord {
-    /// The database name.
-    pub fn db(&self) -> &str {
-        &self.db
-    }
-    /// Module path the record is for.
-    pub fn path(&self) -> &str {
-        &self.path
-    }
-    /// Version the record is for.
-    pub fn version(&self) -> &str {
-        &self.version
-    }
-    /// Record number in the log.
-    pub fn id(&self) -> u64 {
-        self.id
-    }
-    /// The proven record text (go.sum lines).
-    pub fn text(&self) -> &str {
-        &self.text
-    }
-    /// The tree the record was proven in.
-    pub fn tree(&self) -> tlog::Tree {
-        self.tree
-    }
-    /// The signed note of that tree.
-    pub fn note(&self) -> &[u8] {
-        &self.note
-    }
-    /// `h1:` lines for the zip.
-    pub fn zip_h1s(&self) -> &[H1] {
-        &self.zip_h1s
-    }
-    /// `h1:` lines for the go.mod.
-    pub fn mod_h1s(&self) -> &[H1] {
-        &self.mod_h1s
     }
 }
 

@@ -13,8 +13,8 @@
 
 use std::path::{Path, PathBuf};
 
-use goward::sumdb::note;
-use goward::sumdb::tlog::{self, Hash};
+use goward::xmod::note;
+use goward::xmod::tlog::{self, Hash};
 
 use crate::support::fakeproxy::{FakeProxy, Fault, Published, escape};
 use crate::support::gocmd::GoEnv;

@@ -16,9 +16,8 @@ use serde::{Deserialize, Serialize};
 
 use super::{ArtifactKind, VerifyError};
 use crate::dirhash::H1;
-use crate::policy::Policy;
-use crate::sumdb::ProvenRecord;
-use crate::sumdb::note::Verifier;
+use crate::xmod::note::Verifier;
+use sumdb::ProvenRecord;
 
 pub use pinned::PinnedHash;
 pub use signature::kind::SignedArtifact;
@@ -69,14 +68,28 @@ pub struct Artifact<'a> {
     pub sha256: &'a [u8; 32],
 }
 
-/// What stored evidence is re-checked against: the configured
-/// checksum-database keys and the policy in force (its pins, its signers).
+/// What one artifact's stored evidence is re-checked against: the
+/// configured checksum-database keys and what the policy in force says of
+/// it (its pin, its signers). Plain data, so that proof kinds need nothing
+/// from the policy module: the policy builds it
+/// ([`crate::policy::Policy::trust_anchors`]).
 #[derive(Clone, Copy, Debug)]
 pub struct TrustAnchors<'a> {
     /// Keys of the configured checksum databases.
     pub sumdb_keys: &'a [Verifier],
-    /// The policy in force.
-    pub policy: &'a Policy,
+    /// The policy file in force, named in messages.
+    pub policy_origin: &'a str,
+    /// The hash the policy in force pins for this artifact.
+    pub pin: Option<&'a H1>,
+    /// The signers the policy in force declares.
+    pub signers: &'a [signature::PolicySigner],
+}
+
+impl TrustAnchors<'_> {
+    /// The declared signer called `name`.
+    pub fn signer(&self, name: &str) -> Option<&signature::PolicySigner> {
+        self.signers.iter().find(|s| s.name == name)
+    }
 }
 
 /// Evidence that an artifact's hash is vouched for by an authority, as

@@ -5,7 +5,6 @@ use serde::{Deserialize, Serialize};
 
 use super::{Artifact, Rechecked, TrustAnchors, vouches};
 use crate::dirhash::H1;
-use crate::policy::Policy;
 use crate::verify::{ArtifactKind, VerifyError};
 
 /// A hash pinned by the policy for one artifact. Built only from
@@ -20,21 +19,20 @@ pub struct PinnedHash {
 }
 
 impl PinnedHash {
-    /// The pin `policy` holds for this artifact under the rule that decides
-    /// it; `None` when it pins nothing for it.
-    pub fn from_policy(
-        policy: &Policy,
+    /// The pin `anchors` hold for this artifact (the policy in force's,
+    /// under the rule that decides it); `None` when it pins nothing.
+    pub fn from_anchors(
+        anchors: &TrustAnchors<'_>,
         path: &str,
         version: &str,
         kind: ArtifactKind,
     ) -> Option<PinnedHash> {
-        let h1 = policy.pinned_h1(path, version, kind)?.clone();
         Some(PinnedHash {
             path: path.to_owned(),
             version: version.to_owned(),
             kind,
-            h1: [h1],
-            origin: policy.origin().to_owned(),
+            h1: [anchors.pin?.clone()],
+            origin: anchors.policy_origin.to_owned(),
         })
     }
 
@@ -91,21 +89,19 @@ impl Evidence {
             msg: format!("the recorded pin {:?} is not an h1: hash: {e}", self.h1),
         })?;
         vouches(&who, (a.module, a.version), &[pinned], a)?;
-        let policy = anchors.policy;
-        match policy.pinned_h1(a.module, a.version, a.kind) {
+        match anchors.pin {
             Some(now) if now == a.h1 => Ok(Rechecked::Verified),
             Some(now) => Err(VerifyError::BadEvidence {
                 authority: who(),
                 msg: format!(
                     "the policy in force ({}) now pins {now} for the {}",
-                    policy.origin(),
+                    anchors.policy_origin,
                     a.kind.as_str()
                 ),
             }),
             None => Ok(Rechecked::Unanchored(format!(
                 "pinned by {}, but the policy in force ({}) pins nothing for it",
-                self.policy,
-                policy.origin()
+                self.policy, anchors.policy_origin
             ))),
         }
     }

@@ -375,6 +375,33 @@ fn pem_body(pem: &str) -> Option<Vec<u8>> {
     None
 }
 
+/// A `[[signer]]`: a keyless identity or a key, and the trust root its
+/// signatures are verified against (shared by signers naming the same one).
+#[derive(Clone, Debug)]
+pub struct PolicySigner {
+    /// Its name, unique among signers.
+    pub name: String,
+    /// Line of its `name` in the policy file.
+    pub line: usize,
+    /// Who it accepts.
+    pub signer: Signer,
+    /// What signatures are verified against.
+    pub trust_root: std::sync::Arc<TrustRoot>,
+}
+
+impl PolicySigner {
+    /// One line for `policy explain` and messages.
+    pub fn describe(&self) -> String {
+        let who = match &self.signer {
+            Signer::Keyless { identity, issuer } => {
+                format!("keyless identity {identity}, issuer {issuer}")
+            }
+            Signer::Key(_) => "key".to_owned(),
+        };
+        format!("{who}; trusted root {}", self.trust_root.name())
+    }
+}
+
 /// The artifact as verification sees it.
 #[derive(Clone, Copy, Debug)]
 pub enum Message<'a> {

@@ -1,12 +1,14 @@
 //! Proof by a checksum database: the artifact's `h1:` line is in a record
 //! proven included in the database's signed tree (the proving itself is
-//! [`crate::sumdb::SumdbClient::prove`]).
+//! [`crate::sumdb::SumdbClient::prove`], which ends in
+//! [`ProvenRecord::from_leaf`]).
 
 use serde::{Deserialize, Serialize};
 
 use super::{Artifact, Rechecked, TrustAnchors, vouches};
-use crate::sumdb::{ProvenRecord, note, record_h1s, tlog};
+use crate::dirhash::H1;
 use crate::verify::{ArtifactKind, VerifyError};
+use crate::xmod::{note, tlog};
 
 /// What the cache records of a checksum-database proof.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -21,6 +23,149 @@ pub struct Evidence {
     pub tree_size: u64,
     /// The signed tree note, verbatim.
     pub note: String,
+}
+
+/// The `h1:` hashes of a checksum-database record text for `path@version`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RecordH1s {
+    /// `path version h1:…` lines.
+    pub zip: Vec<H1>,
+    /// `path version/go.mod h1:…` lines.
+    pub go_mod: Vec<H1>,
+}
+
+/// Reads the hash lines of a record text. Every line must be about exactly
+/// `path@version` (its zip or its go.mod); otherwise the offending line is
+/// returned. Lines with other hash algorithms are skipped, as go does.
+/// Used when proving and when re-checking a stored proof, so both read a
+/// record the same way.
+pub fn record_h1s<'t>(path: &str, version: &str, text: &'t str) -> Result<RecordH1s, &'t str> {
+    let mod_version = format!("{version}/go.mod");
+    let mut out = RecordH1s::default();
+    for line in text.lines() {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        let [p, v, h] = f.as_slice() else {
+            return Err(line);
+        };
+        if *p != path {
+            return Err(line);
+        }
+        let dst = if *v == version {
+            &mut out.zip
+        } else if *v == mod_version {
+            &mut out.go_mod
+        } else {
+            return Err(line);
+        };
+        if h.starts_with("h1:") {
+            dst.push(H1::parse(h).map_err(|_| line)?);
+        }
+    }
+    Ok(out)
+}
+
+/// Proof token: a checksum-database record proven included in a signed tree
+/// head that is consistent with every head goward has trusted before.
+///
+/// Only [`ProvenRecord::from_leaf`] constructs it, after checking that the
+/// record is the leaf the tiles authenticated against the tree; the hash
+/// lines come from the proven record text alone, never from the note that
+/// follows it (CVE-2026-56864). The tree's consistency with every head
+/// trusted before is the client's part ([`crate::sumdb::SumdbClient`]).
+#[derive(Clone, Debug)]
+pub struct ProvenRecord {
+    db: String,
+    path: String,
+    version: String,
+    id: u64,
+    text: String,
+    tree: tlog::Tree,
+    note: Vec<u8>,
+    zip_h1s: Vec<H1>,
+    mod_h1s: Vec<H1>,
+}
+
+impl ProvenRecord {
+    /// Proves record `id` of database `db`, with text `text`, included in
+    /// `tree` (signed by `note`): `leaf` is leaf `id` as read from tiles
+    /// authenticated against `tree`. Checks that the leaf is this record's
+    /// hash and that every line of the text is about exactly
+    /// `path@version` (x/mod `Client.Lookup` steps 5 and 6).
+    pub fn from_leaf(
+        db: &str,
+        (path, version): (&str, &str),
+        (id, text): (u64, String),
+        (tree, note): (tlog::Tree, Vec<u8>),
+        leaf: Option<&tlog::Hash>,
+    ) -> Result<ProvenRecord, NotProven> {
+        if id >= tree.n {
+            return Err(NotProven::OutOfRange);
+        }
+        if leaf != Some(&tlog::record_hash(text.as_bytes())) {
+            return Err(NotProven::NotTheLeaf);
+        }
+        let lines = record_h1s(path, version, &text)
+            .map_err(|line| NotProven::WrongLine(line.to_owned()))?;
+        Ok(ProvenRecord {
+            db: db.to_owned(),
+            path: path.to_owned(),
+            version: version.to_owned(),
+            id,
+            text,
+            tree,
+            note,
+            zip_h1s: lines.zip,
+            mod_h1s: lines.go_mod,
+        })
+    }
+
+    /// The database name.
+    pub fn db(&self) -> &str {
+        &self.db
+    }
+    /// Module path the record is for.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+    /// Version the record is for.
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+    /// Record number in the log.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+    /// The proven record text (go.sum lines).
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+    /// The tree the record was proven in.
+    pub fn tree(&self) -> tlog::Tree {
+        self.tree
+    }
+    /// The signed note of that tree.
+    pub fn note(&self) -> &[u8] {
+        &self.note
+    }
+    /// `h1:` lines for the zip.
+    pub fn zip_h1s(&self) -> &[H1] {
+        &self.zip_h1s
+    }
+    /// `h1:` lines for the go.mod.
+    pub fn mod_h1s(&self) -> &[H1] {
+        &self.mod_h1s
+    }
+}
+
+/// Why [`ProvenRecord::from_leaf`] refused a record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NotProven {
+    /// The record id is not below the tree size.
+    OutOfRange,
+    /// Leaf `id` of the tree is not the record's hash.
+    NotTheLeaf,
+    /// A line of the record text is not about exactly the module version.
+    WrongLine(String),
 }
 
 pub(super) fn authority(db: &str, record: u64) -> String {

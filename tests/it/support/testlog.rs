@@ -1,5 +1,5 @@
 //! An in-memory Go checksum database (a fake sum.golang.org) for the
-//! integration tests, built only on the public `goward::sumdb::{note, tlog}` API.
+//! integration tests, built only on the public `goward::xmod::{note, tlog}` API.
 //!
 //! It serves what x/mod `sumdb/server.go` serves (`/latest`, `/lookup/…`,
 //! `/tile/…`) plus the proxy's `/supported`, with tile height 8 like the real
@@ -10,8 +10,8 @@
 
 use std::collections::HashMap;
 
-use goward::sumdb::note;
-use goward::sumdb::tlog::{self, Hash, Tile, Tree};
+use goward::xmod::note;
+use goward::xmod::tlog::{self, Hash, Tile, Tree};
 use sha2::{Digest as _, Sha256};
 
 /// Tile height served, as on sum.golang.org.

@@ -15,9 +15,9 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use super::PolicySigner;
 use super::{InputError, Message, Rejected, SignatureInput, verify};
 use crate::dirhash::hex;
-use crate::policy::PolicySigner;
 use crate::verify::proof::{Artifact, Rechecked, TrustAnchors};
 use crate::verify::{ArtifactKind, VerifyError};
 
@@ -416,11 +416,10 @@ impl Evidence {
                     self.sha256
                 ))
             })?;
-        let Some(signer) = anchors.policy.signer(&self.signer) else {
+        let Some(signer) = anchors.signer(&self.signer) else {
             return Ok(Rechecked::Unanchored(format!(
                 "signed by signer {:?}, which the policy in force ({}) does not declare",
-                self.signer,
-                anchors.policy.origin()
+                self.signer, anchors.policy_origin
             )));
         };
         let input = parse_signature(&self.signature)
@@ -463,11 +462,10 @@ impl Evidence {
                 a.h1
             )));
         }
-        let Some(signer) = anchors.policy.signer(&self.signer) else {
+        let Some(signer) = anchors.signer(&self.signer) else {
             return Ok(Rechecked::Unanchored(format!(
                 "signed by signer {:?}, which the policy in force ({}) does not declare",
-                self.signer,
-                anchors.policy.origin()
+                self.signer, anchors.policy_origin
             )));
         };
         let input = parse_signature(&self.signature)
@@ -713,14 +711,10 @@ mod tests {
         // The recorded evidence re-checks offline, against the policy in force.
         let ev = Evidence::from_signed(&signed);
         let a = artifact(ArtifactKind::Zip, &h1, &sha);
-        let anchors = |policy| TrustAnchors {
-            sumdb_keys: &[],
-            policy,
-        };
-        assert_eq!(ev.recheck(&a, &anchors(&p)).unwrap(), Rechecked::Verified);
+        assert_eq!(ev.recheck(&a, &p.trust_anchors(&[], M, V, ArtifactKind::Zip)).unwrap(), Rechecked::Verified);
         // A policy whose "good" is another key: the evidence is wrong now.
         let swapped = policy(&[("good", "other.pub")]);
-        let e = ev.recheck(&a, &anchors(&swapped)).unwrap_err();
+        let e = ev.recheck(&a, &swapped.trust_anchors(&[], M, V, ArtifactKind::Zip)).unwrap_err();
         assert!(
             e.to_string().contains("does not verify: bad signature"),
             "{e}"
@@ -728,15 +722,15 @@ mod tests {
         // A policy without the signer: unanchored, counts for nothing.
         let none = policy(&[("other", "other.pub")]);
         assert!(matches!(
-            ev.recheck(&a, &anchors(&none)).unwrap(),
+            ev.recheck(&a, &none.trust_anchors(&[], M, V, ArtifactKind::Zip)).unwrap(),
             Rechecked::Unanchored(_)
         ));
         // Evidence about other bytes, or tampered with: refused.
         let b = artifact(ArtifactKind::Zip, &h1, &other);
-        assert!(ev.recheck(&b, &anchors(&p)).is_err());
+        assert!(ev.recheck(&b, &p.trust_anchors(&[], M, V, ArtifactKind::Zip)).is_err());
         let mut forged = ev.clone();
         forged.signature = "AAAA".into();
-        assert!(forged.recheck(&a, &anchors(&p)).is_err());
+        assert!(forged.recheck(&a, &p.trust_anchors(&[], M, V, ArtifactKind::Zip)).is_err());
     }
 
     #[test]
