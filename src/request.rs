@@ -18,7 +18,7 @@
     clippy::panic
 )]
 
-use crate::module;
+use crate::xmod::module;
 use crate::xmod::tlog::{Tile, TlogError};
 
 /// Longest request path accepted (module paths are far shorter in practice).

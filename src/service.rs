@@ -776,7 +776,7 @@ impl Service {
                 what: format!("{} @v/list", m.as_str()),
             });
         }
-        crate::semver::sort(&mut versions);
+        crate::xmod::semver::sort(&mut versions);
         versions.dedup();
         Ok(Bytes::from(
             versions
@@ -966,7 +966,7 @@ impl Service {
         let pol = self.policy();
         let d = self.enforce(pol.policy.decide(m.as_str(), None), m.as_str(), "info")?;
         let ups = self.route(&pol, &d)?;
-        let ev = crate::module::escape_version(query)
+        let ev = crate::xmod::module::escape_version(query)
             .map_err(|e| Arc::new(ProxyError::Internal(e.to_string())))?;
         let b = self
             .fetch_small(
@@ -1535,7 +1535,7 @@ impl Service {
             d.rule_label()
         };
         let fail = |source| signature_refused(mv, ".zip", rule, source);
-        let version = crate::module::escape_version(mv.version())
+        let version = crate::xmod::module::escape_version(mv.version())
             .map_err(|e| ProxyError::Internal(e.to_string()))?;
         let source =
             resolve(location, mv.module.escaped(), &version, ".zip").map_err(|reason| {
@@ -1599,7 +1599,7 @@ impl Service {
         d: &Decision,
         signers: &[String],
         zip: Option<&StoredArtifact>,
-        mod_h1: &crate::dirhash::H1,
+        mod_h1: &crate::xmod::dirhash::H1,
     ) -> Result<SignedArtifact, ProxyError> {
         use crate::verify::proof::signature::kind::SignatureFailure;
         let fail = |source| signature_refused(mv, ".mod", d.rule_label(), source);
@@ -1659,7 +1659,7 @@ impl Service {
                 "{mv}: the zip was not proven with a signature"
             )));
         };
-        let served = crate::dirhash::sha256(go_mod);
+        let served = crate::xmod::dirhash::sha256(go_mod);
         let in_zip = evidence
             .go_mod_sha256
             .as_deref()
@@ -1668,7 +1668,7 @@ impl Service {
         let Some(in_zip) = in_zip.filter(|h| *h == served) else {
             return Err(fail(SignatureFailure::NotSigned(format!(
                 "the go.mod served (SHA-256 {}) is not the signed zip's go.mod ({})",
-                crate::dirhash::hex(&served),
+                crate::xmod::dirhash::hex(&served),
                 evidence
                     .go_mod_sha256
                     .as_deref()
@@ -2073,7 +2073,7 @@ fn sanitize_list(b: &[u8]) -> Bytes {
     for line in text.lines() {
         let mut f = line.split_whitespace();
         if let Some(v) = f.next()
-            && crate::semver::is_valid(v)
+            && crate::xmod::semver::is_valid(v)
         {
             out.push_str(line.trim());
             out.push('\n');

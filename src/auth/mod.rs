@@ -42,7 +42,7 @@ use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 
-use crate::dirhash::hex;
+use crate::xmod::dirhash::hex;
 
 /// Who a request comes from: a user of the credentials file and its groups.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -466,7 +466,7 @@ fn token_identity(creds: &Credentials, token: &str) -> Result<Arc<Identity>, Aut
     if !token.starts_with(TOKEN_PREFIX) {
         return Err(AuthError::UnknownToken);
     }
-    let digest = crate::dirhash::sha256(token.as_bytes());
+    let digest = crate::xmod::dirhash::sha256(token.as_bytes());
     let user = creds.tokens.get(&digest).ok_or(AuthError::UnknownToken)?;
     creds
         .users
@@ -607,7 +607,7 @@ pub fn create_token(
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
     );
     let entry = TokenModel {
-        sha256: hex(&crate::dirhash::sha256(token.as_bytes())),
+        sha256: hex(&crate::xmod::dirhash::sha256(token.as_bytes())),
         created: std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .ok()

@@ -387,11 +387,12 @@ fn read_history(p: &Path) -> Result<History, BundleError> {
 
 /// `escpath@escver`.
 fn lookup_key(module: &str, v: &str) -> Result<String, BundleError> {
-    let bad = |e: crate::module::ModuleError| BundleError::Other(format!("{module}@{v}: {e}"));
+    let bad =
+        |e: crate::xmod::module::ModuleError| BundleError::Other(format!("{module}@{v}: {e}"));
     Ok(format!(
         "{}@{}",
-        crate::module::escape_path(module).map_err(bad)?,
-        crate::module::escape_version(v).map_err(bad)?
+        crate::xmod::module::escape_path(module).map_err(bad)?,
+        crate::xmod::module::escape_version(v).map_err(bad)?
     ))
 }
 

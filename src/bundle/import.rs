@@ -361,8 +361,8 @@ fn commit(
 /// The `.mod`/`.zip`/`.info` paths of `m` that `listed` names.
 fn files_of_listed(listed: &BTreeSet<String>, m: &ModuleVersionEntry) -> Vec<String> {
     let (Ok(p), Ok(v)) = (
-        crate::module::escape_path(&m.path),
-        crate::module::escape_version(&m.version),
+        crate::xmod::module::escape_path(&m.path),
+        crate::xmod::module::escape_version(&m.version),
     ) else {
         return Vec::new();
     };
@@ -378,8 +378,8 @@ fn files_of(staged: &Path, modules: &[ModuleVersionEntry]) -> Vec<FileEntry> {
     let mut out = Vec::new();
     for m in modules {
         let (Ok(p), Ok(v)) = (
-            crate::module::escape_path(&m.path),
-            crate::module::escape_version(&m.version),
+            crate::xmod::module::escape_path(&m.path),
+            crate::xmod::module::escape_version(&m.version),
         ) else {
             continue;
         };

@@ -32,8 +32,8 @@ use super::{
     RecordEntry, RecordId, SMALL_IO, SMALL_READ, Store, StoreError, StoreFuture, StoredArtifact,
     SweepReport, UncheckedBlob,
 };
-use crate::module;
 use crate::verify::{ArtifactKind, VerifiedMod, VerifiedZip};
+use crate::xmod::module;
 
 /// Current [`ArtifactMeta::v`].
 pub(crate) const META_VERSION: u32 = 2;
@@ -56,7 +56,7 @@ pub struct DiskStore {
     root: Arc<Path>,
 }
 
-pub use crate::dirhash::hex;
+pub use crate::xmod::dirhash::hex;
 
 pub(crate) fn now_nanos() -> u64 {
     SystemTime::now()
@@ -622,7 +622,7 @@ impl DiskStore {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(StoreError::io("open", path, e)),
         };
-        crate::dirhash::sha256_reader(f)
+        crate::xmod::dirhash::sha256_reader(f)
             .map(Some)
             .map_err(|e| StoreError::io("read", path, e))
     }
@@ -1205,8 +1205,10 @@ mod store_tests {
             first.as_bytes()
         );
         assert!(
-            !Path::new(&store.blob_location(&hex(&crate::dirhash::sha256(second.as_bytes()))))
-                .exists()
+            !Path::new(
+                &store.blob_location(&hex(&crate::xmod::dirhash::sha256(second.as_bytes())))
+            )
+            .exists()
         );
         // The same bytes and proofs again: nothing new to record.
         assert!(matches!(

@@ -627,7 +627,7 @@ pub(crate) mod testing {
 
     /// A policy (in `dir`) pinning `text` as the go.mod of `M@v1.0.0`.
     pub(crate) fn pinning(dir: &std::path::Path, text: &str) -> Policy {
-        let h1 = crate::dirhash::hash_go_mod(text.as_bytes());
+        let h1 = crate::xmod::dirhash::hash_go_mod(text.as_bytes());
         std::fs::write(dir.join("pins.sum"), format!("{M} v1.0.0/go.mod {h1}\n")).unwrap();
         let origin = dir.join("policy.toml");
         Policy::parse(

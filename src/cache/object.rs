@@ -56,8 +56,8 @@ use super::{
     ArtifactMeta, BlobEntry, BlobReader, Created, DocEntry, DocKey, LocalBlob, RecordEntry,
     RecordId, SMALL_READ, Store, StoreError, StoreFuture, StoredArtifact, UncheckedBlob,
 };
-use crate::module;
 use crate::verify::{ArtifactKind, VerifiedMod, VerifiedZip};
+use crate::xmod::module;
 
 /// Blobs up to this size are uploaded with one conditional `PUT`; larger
 /// ones as a multipart upload of parts this size (S3's minimum part is 5 MiB).

@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::{BlobReader, Store, StoredArtifact};
-use crate::dirhash::hex;
+use crate::xmod::dirhash::hex;
 
 /// Runs when a blob is quarantined, before the store moves it aside (e.g.
 /// to drop an in-memory copy of its record, so the next request loads or

@@ -23,11 +23,11 @@
 use std::io::Read;
 
 use super::{ArtifactMeta, LocalBlob};
-use crate::dirhash::{self, H1, hex};
 use crate::policy::Policy;
 use crate::verify::proof::{Artifact, Rechecked};
 use crate::verify::zip::{ZipLimits, check_zip_handles};
 use crate::verify::{ArtifactKind, VerifyError, gomod};
+use crate::xmod::dirhash::{self, H1, hex};
 use crate::xmod::note::Verifier;
 
 /// The digests of a stored blob's bytes, as read back.

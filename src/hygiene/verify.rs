@@ -28,11 +28,11 @@ use crate::cache::recheck::Anchors;
 use crate::cache::{
     self, ArtifactMeta, BlobEntry, Digested, DocKey, RecordId, Rejected, Store, StoreError,
 };
-use crate::dirhash::hex;
 use crate::policy::Policy;
 use crate::sumdb::SumdbSpec;
 use crate::verify::ArtifactKind;
 use crate::verify::zip::ZipLimits;
+use crate::xmod::dirhash::hex;
 use crate::xmod::note::{self, Verifier};
 use crate::xmod::tlog;
 

@@ -263,11 +263,11 @@ fn in_range(list: &str, range: &sources::Range) -> Result<Vec<String>, String> {
     let mut vs: Vec<String> = list
         .lines()
         .filter_map(|l| l.split_whitespace().next())
-        .filter(|v| crate::module::canonical_version(v).as_deref() == Some(*v))
+        .filter(|v| crate::xmod::module::canonical_version(v).as_deref() == Some(*v))
         .filter(|v| range.matches(v))
         .map(str::to_owned)
         .collect();
-    crate::semver::sort(&mut vs);
+    crate::xmod::semver::sort(&mut vs);
     vs.dedup();
     if vs.is_empty() {
         return Err(format!("no version in @v/list is in the range {range}"));

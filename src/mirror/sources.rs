@@ -100,12 +100,12 @@ pub fn parse_want(text: &str) -> Result<Want, String> {
         Query::Latest
     } else if query.starts_with(['<', '>', '=']) || query.contains(',') || query.contains("||") {
         Query::Range(Range(Constraint::parse(query, Scheme::Module)?))
-    } else if crate::module::canonical_version(query).as_deref() == Some(query) {
+    } else if crate::xmod::module::canonical_version(query).as_deref() == Some(query) {
         Query::Version(query.to_owned())
-    } else if crate::semver::is_valid(query) {
+    } else if crate::xmod::semver::is_valid(query) {
         return Err(format!(
             "version {query:?} is not canonical (say {:?}, or a range such as \">= {query}\")",
-            crate::module::canonical_version(query).unwrap_or_default()
+            crate::xmod::module::canonical_version(query).unwrap_or_default()
         ));
     } else {
         return Err(format!(
@@ -174,7 +174,7 @@ pub fn parse_go_sum(
 fn check_module_version(module: &str, version: &str) -> Result<(), String> {
     let m = ModulePath::new(module).map_err(|e| e.to_string())?;
     crate::request::ModuleVersion::new(m, version).map_err(|e| e.to_string())?;
-    if crate::module::canonical_version(version).as_deref() != Some(version) {
+    if crate::xmod::module::canonical_version(version).as_deref() != Some(version) {
         return Err(format!("{module}@{version}: version is not canonical"));
     }
     Ok(())

@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use clap::{Args, Subcommand};
 
 use super::Policy;
-use crate::module;
+use crate::xmod::module;
 
 /// Flags of `goward policy`.
 #[derive(Debug, Args)]

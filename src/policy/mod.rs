@@ -52,10 +52,10 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::dirhash::H1;
-use crate::semver;
 use crate::verify::ArtifactKind;
 pub use crate::verify::proof::signature::kind::SignedMode;
+use crate::xmod::dirhash::H1;
+use crate::xmod::semver;
 
 use pins::PinSet;
 use rules::{Patterns, PlatformGlob};
@@ -486,7 +486,7 @@ impl Access {
     fn describe(&self) -> String {
         let list = |v: &[String]| {
             v.iter()
-                .map(|s| crate::module::quote(s))
+                .map(|s| crate::xmod::module::quote(s))
                 .collect::<Vec<_>>()
                 .join(", ")
         };
@@ -802,7 +802,7 @@ impl Policy {
                 None,
                 format!(
                     "denied by policy: {} is not a Go toolchain (want e.g. go1.22.3 linux amd64)",
-                    crate::module::quote(&format!("{go_version} {os}/{arch}"))
+                    crate::xmod::module::quote(&format!("{go_version} {os}/{arch}"))
                 ),
                 None,
             );
@@ -829,14 +829,14 @@ impl Policy {
             Some(id) if access.admits(id) => Ok(()),
             Some(id) => Err(format!(
                 "denied by policy rule {}: only {} may fetch {}; you are {}",
-                crate::module::quote(&rule.name),
+                crate::xmod::module::quote(&rule.name),
                 access.describe(),
                 subject(module, version),
                 id.describe()
             )),
             None => Err(format!(
                 "denied by policy rule {}: only {} may fetch {}, and this request is not authenticated",
-                crate::module::quote(&rule.name),
+                crate::xmod::module::quote(&rule.name),
                 access.describe(),
                 subject(module, version)
             )),

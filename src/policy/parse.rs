@@ -22,10 +22,10 @@ use super::{
     Auth, Diagnostic, Mode, Policy, PolicyError, PolicySigner, PrivateRoute, ProofKind, Rule,
     Secret, Section, Settings, SignatureSetting, TOOLCHAIN_MODULE, ToolchainRules,
 };
-use crate::module::quote;
 use crate::upstream;
 use crate::verify::proof::signature::kind::{SignedMode, check_location};
 use crate::verify::proof::signature::{Instance, Matcher, PublicKey, Signer, TrustRoot};
+use crate::xmod::module::quote;
 
 type Span = Range<usize>;
 

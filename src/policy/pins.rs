@@ -10,9 +10,9 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::dirhash::H1;
-use crate::module;
 use crate::verify::ArtifactKind;
+use crate::xmod::dirhash::H1;
+use crate::xmod::module;
 
 /// Where a pin came from, for messages.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -8,8 +8,8 @@
 //! no `@latest` ([`latest_from_list`]): fetching (through goward's verified
 //! path) is the caller's job.
 
-use crate::module::{PseudoTime, is_pseudo_version, pseudo_version_time};
-use crate::semver;
+use crate::xmod::module::{PseudoTime, is_pseudo_version, pseudo_version_time};
+use crate::xmod::semver;
 
 /// The version whose go.mod holds a module's retractions, chosen from an
 /// `@v/list` body as the go command's `latest` query chooses it from a proxy

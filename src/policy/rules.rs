@@ -3,14 +3,14 @@
 //! A pattern list is comma-separated globs; a glob matches a module path when
 //! it matches the path's leading elements (as many as the glob has), with
 //! Go's `path.Match` per element: `*` never crosses `/`. Matching is
-//! [`crate::module::match_prefix_patterns`], the go command's own function,
+//! [`crate::xmod::module::match_prefix_patterns`], the go command's own function,
 //! so `corp.example.com` matches `corp.example.com/x/y` but not
 //! `corp.example.com.evil.org`.
 //!
 //! [`Glob::covers`] and [`Glob::disjoint`] answer "certainly" questions for
 //! the loader's reachability checks; they err on the side of "not sure".
 
-use crate::module::{self, path_match};
+use crate::xmod::module::{self, path_match};
 
 /// Characters with a meaning in `path.Match` patterns.
 fn is_literal(elem: &str) -> bool {

@@ -1,5 +1,5 @@
 //! Version constraints of a policy: comparisons, ranges and kind switches
-//! over module versions (Go semver order, [`crate::semver::compare`]) or Go
+//! over module versions (Go semver order, [`crate::xmod::semver::compare`]) or Go
 //! toolchain versions (the go command's `gover` order, ported below).
 //!
 //! A constraint is a `||`-separated list of alternatives; each alternative is
@@ -19,8 +19,8 @@
 use std::cmp::Ordering;
 use std::fmt;
 
-use crate::module;
-use crate::semver;
+use crate::xmod::module;
+use crate::xmod::semver;
 
 /// Which version order a constraint uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

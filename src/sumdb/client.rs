@@ -21,9 +21,9 @@ use tokio::sync::OnceCell;
 use super::{ProvenRecord, SumdbSpec, TILE_HEIGHT};
 use crate::cache::{DocKey, Store, StoreError};
 use crate::flight::{Flights, TaskFailed};
-use crate::module;
 use crate::upstream::{Fallback, FetchError, FetchErrorKind, ProxyList, Upstream};
 use crate::verify::proof::sumdb::NotProven;
+use crate::xmod::module;
 use crate::xmod::note::{self, Verifier};
 use crate::xmod::tlog::{self, Hash, Tile, Tree};
 

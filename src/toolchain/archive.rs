@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use super::{FileDigest, FileSet, Mapped, is_clean_rel, map_release_path};
-use crate::dirhash;
+use crate::xmod::dirhash;
 
 /// Largest number of entries read from an archive (names are kept in memory;
 /// a release has about 15,000).

@@ -117,8 +117,8 @@ pub fn read_goroot(root: &Path, progress: &mut Progress) -> Result<FileSet, Read
             Mapped::Dropped => set.dropped += 1,
             Mapped::Keep(name) => {
                 let f = File::open(&path).map_err(io_err(&path))?;
-                let (sha256, size) =
-                    crate::dirhash::sha256_reader(BufReader::new(f)).map_err(io_err(&path))?;
+                let (sha256, size) = crate::xmod::dirhash::sha256_reader(BufReader::new(f))
+                    .map_err(io_err(&path))?;
                 progress.add(size);
                 candidates.push(FileDigest {
                     name,

@@ -18,7 +18,7 @@
 //! 5. prefix `golang.org/toolchain@v0.0.1-<ver>.<os>-<arch>/` (`armv6l` is
 //!    `arm`).
 //!
-//! The mapped files are hashed with [`crate::dirhash::hash1`] (each file's
+//! The mapped files are hashed with [`crate::xmod::dirhash::hash1`] (each file's
 //! SHA-256 streamed, never buffering the archive) and the result is compared
 //! with the `h1:` line of the proven checksum-database record. The database
 //! carries only that one hash, so a per-file report (which file differs, is
@@ -43,7 +43,7 @@ pub mod prove;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
-use crate::dirhash::{self, H1};
+use crate::xmod::dirhash::{self, H1};
 
 /// The module path of Go toolchains.
 pub const TOOLCHAIN_MODULE: &str = "golang.org/toolchain";

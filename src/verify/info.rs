@@ -51,7 +51,9 @@ struct Info {
 /// queries such as `master` or `@latest` any canonical version is accepted.
 pub fn check_info(body: &Bytes, want: Option<&str>) -> Result<String, InfoError> {
     let info: Info = serde_json::from_slice(body).map_err(|e| InfoError::Json(e.to_string()))?;
-    if crate::module::canonical_version(&info.version).as_deref() != Some(info.version.as_str()) {
+    if crate::xmod::module::canonical_version(&info.version).as_deref()
+        != Some(info.version.as_str())
+    {
         return Err(InfoError::NotCanonical(info.version));
     }
     if let Some(want) = want

@@ -29,7 +29,7 @@ pub mod proof;
 
 pub mod zip;
 
-use crate::dirhash::H1;
+use crate::xmod::dirhash::H1;
 
 pub use proof::{Artifact, Evidence, PinnedHash, Proof, ProofKind};
 
@@ -178,7 +178,7 @@ impl VerifiedMod {
                 module: checked.module(),
                 version: checked.version(),
                 h1: checked.h1(),
-                sha256: &crate::dirhash::sha256(checked.bytes()),
+                sha256: &crate::xmod::dirhash::sha256(checked.bytes()),
             },
         )?;
         Ok(VerifiedMod { checked, proofs })
@@ -227,16 +227,19 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let c = checked(GO_MOD, "v1.0.0");
         let p = pinning(dir.path(), c.h1());
-        let pin = p.pin("example.com/m", "v1.0.0", ArtifactKind::Mod)
+        let pin = p
+            .pin("example.com/m", "v1.0.0", ArtifactKind::Mod)
             .expect("pinned");
         let v = VerifiedMod::new(c, vec![Proof::Pinned(pin.clone())]).unwrap();
         assert_eq!(v.proofs().len(), 1);
         // Nothing pinned for the zip, nor for another version.
         assert!(
-            p.pin("example.com/m", "v1.0.0", ArtifactKind::Zip).is_none()
+            p.pin("example.com/m", "v1.0.0", ArtifactKind::Zip)
+                .is_none()
         );
         assert!(
-            p.pin("example.com/m", "v1.0.1", ArtifactKind::Mod).is_none()
+            p.pin("example.com/m", "v1.0.1", ArtifactKind::Mod)
+                .is_none()
         );
         // Other bytes: mismatch.
         let other = checked("module example.com/m\n", "v1.0.0");
@@ -259,7 +262,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let c = checked(GO_MOD, "v1.0.0");
         let p = pinning(dir.path(), c.h1());
-        let pin = p.pin("example.com/m", "v1.0.0", ArtifactKind::Mod)
+        let pin = p
+            .pin("example.com/m", "v1.0.0", ArtifactKind::Mod)
             .expect("pinned");
         // A pin of the go.mod cannot vouch for a zip-kind check: the zip line is missing.
         let e = check_all(
@@ -277,7 +281,8 @@ mod tests {
         // Two proofs, one wrong: refused.
         let other = checked("module example.com/m\n", "v1.0.0");
         let p2 = pinning(dir.path(), other.h1());
-        let pin2 = p2.pin("example.com/m", "v1.0.0", ArtifactKind::Mod)
+        let pin2 = p2
+            .pin("example.com/m", "v1.0.0", ArtifactKind::Mod)
             .expect("pinned");
         let e = VerifiedMod::new(c, vec![Proof::Pinned(pin), Proof::Pinned(pin2)]).unwrap_err();
         assert_eq!(e.reason(), "hash_mismatch", "{e}");

@@ -42,8 +42,8 @@ use std::path::Path;
 use zip::read::{ZipFileEntry, ZipReadOptions};
 use zip::unstable::read::ZipIterable;
 
-use crate::dirhash::{self, ContentError, DirhashError, H1};
-use crate::module::{self, ModuleError};
+use crate::xmod::dirhash::{self, ContentError, DirhashError, H1};
+use crate::xmod::module::{self, ModuleError};
 
 mod goread;
 

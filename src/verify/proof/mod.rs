@@ -15,7 +15,7 @@ pub mod sumdb;
 use serde::{Deserialize, Serialize};
 
 use super::{ArtifactKind, VerifyError};
-use crate::dirhash::H1;
+use crate::xmod::dirhash::H1;
 use crate::xmod::note::Verifier;
 use sumdb::ProvenRecord;
 

@@ -6,8 +6,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::{Artifact, Rechecked, TrustAnchors, vouches};
-use crate::dirhash::H1;
 use crate::verify::{ArtifactKind, VerifyError};
+use crate::xmod::dirhash::H1;
 use crate::xmod::{note, tlog};
 
 /// What the cache records of a checksum-database proof.

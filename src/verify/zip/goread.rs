@@ -15,7 +15,7 @@ use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
 
 use sha2::{Digest, Sha256};
 
-use crate::dirhash::ContentError;
+use crate::xmod::dirhash::ContentError;
 
 const CENTRAL_SIG: [u8; 4] = *b"PK\x01\x02";
 const LOCAL_SIG: [u8; 4] = *b"PK\x03\x04";

@@ -17,9 +17,9 @@ use serde::{Deserialize, Serialize};
 
 use super::PolicySigner;
 use super::{InputError, Message, Rejected, SignatureInput, verify};
-use crate::dirhash::hex;
 use crate::verify::proof::{Artifact, Rechecked, TrustAnchors};
 use crate::verify::{ArtifactKind, VerifyError};
+use crate::xmod::dirhash::hex;
 
 /// What a rule's signers sign (the rule's `signed` key).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -225,7 +225,7 @@ impl SignedArtifact {
                         module: module.to_owned(),
                         version: version.to_owned(),
                         kind,
-                        sha256: crate::dirhash::sha256(lines.as_bytes()),
+                        sha256: crate::xmod::dirhash::sha256(lines.as_bytes()),
                         gosum: Some((zip_h1.to_owned(), mod_h1.to_owned())),
                         go_mod_sha256: None,
                         signer: s.name.clone(),
@@ -649,8 +649,8 @@ pub fn location_path(location: &str) -> Result<std::path::PathBuf, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dirhash::{self, H1};
     use crate::policy::Policy;
+    use crate::xmod::dirhash::{self, H1};
 
     const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/sigstore/");
     const M: &str = "example.com/m";
@@ -711,10 +711,16 @@ mod tests {
         // The recorded evidence re-checks offline, against the policy in force.
         let ev = Evidence::from_signed(&signed);
         let a = artifact(ArtifactKind::Zip, &h1, &sha);
-        assert_eq!(ev.recheck(&a, &p.trust_anchors(&[], M, V, ArtifactKind::Zip)).unwrap(), Rechecked::Verified);
+        assert_eq!(
+            ev.recheck(&a, &p.trust_anchors(&[], M, V, ArtifactKind::Zip))
+                .unwrap(),
+            Rechecked::Verified
+        );
         // A policy whose "good" is another key: the evidence is wrong now.
         let swapped = policy(&[("good", "other.pub")]);
-        let e = ev.recheck(&a, &swapped.trust_anchors(&[], M, V, ArtifactKind::Zip)).unwrap_err();
+        let e = ev
+            .recheck(&a, &swapped.trust_anchors(&[], M, V, ArtifactKind::Zip))
+            .unwrap_err();
         assert!(
             e.to_string().contains("does not verify: bad signature"),
             "{e}"
@@ -722,15 +728,23 @@ mod tests {
         // A policy without the signer: unanchored, counts for nothing.
         let none = policy(&[("other", "other.pub")]);
         assert!(matches!(
-            ev.recheck(&a, &none.trust_anchors(&[], M, V, ArtifactKind::Zip)).unwrap(),
+            ev.recheck(&a, &none.trust_anchors(&[], M, V, ArtifactKind::Zip))
+                .unwrap(),
             Rechecked::Unanchored(_)
         ));
         // Evidence about other bytes, or tampered with: refused.
         let b = artifact(ArtifactKind::Zip, &h1, &other);
-        assert!(ev.recheck(&b, &p.trust_anchors(&[], M, V, ArtifactKind::Zip)).is_err());
+        assert!(
+            ev.recheck(&b, &p.trust_anchors(&[], M, V, ArtifactKind::Zip))
+                .is_err()
+        );
         let mut forged = ev.clone();
         forged.signature = "AAAA".into();
-        assert!(forged.recheck(&a, &p.trust_anchors(&[], M, V, ArtifactKind::Zip)).is_err());
+        assert!(
+            forged
+                .recheck(&a, &p.trust_anchors(&[], M, V, ArtifactKind::Zip))
+                .is_err()
+        );
     }
 
     #[test]

@@ -18,7 +18,7 @@
 
 use std::fmt;
 
-use crate::semver;
+use crate::xmod::semver;
 
 /// Which rule set a path is checked against (module.go `pathKind`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
