@@ -1318,7 +1318,7 @@ fn s3_bench(s: &Settings, big: &BigZip, report: &mut Report) -> Result<()> {
 // ---------------------------------------------------------------------------------------------
 
 fn hash_bench(big: &BigZip, report: &mut Report) -> Result<()> {
-    let limits = goward::verify::zip::ZipLimits::default();
+    let limits = goward::zip::ZipLimits::default();
     let mut raw = Vec::new();
     let mut dirhash = Vec::new();
     let mut check = Vec::new();
@@ -1338,7 +1338,7 @@ fn hash_bench(big: &BigZip, report: &mut Report) -> Result<()> {
         );
 
         let t = Instant::now();
-        let r = goward::verify::zip::check_zip_path(&big.file, BIG_PATH, BIG_VERSION, &limits)
+        let r = goward::zip::check_zip_path(&big.file, BIG_PATH, BIG_VERSION, &limits)
             .map_err(|e| anyhow!("check_zip_path: {e}"))?;
         check.push(t.elapsed());
         ensure!(
@@ -1360,7 +1360,7 @@ fn hash_bench(big: &BigZip, report: &mut Report) -> Result<()> {
         dh_mbps / raw_mbps
     );
     println!(
-        "  goward::verify::zip::check_zip_path (rules + h1: + file SHA-256)  {ck_mbps:>7.0} MB/s  {:.2}× raw",
+        "  goward::zip::check_zip_path (rules + h1: + file SHA-256)  {ck_mbps:>7.0} MB/s  {:.2}× raw",
         ck_mbps / raw_mbps
     );
     println!("  (MB = 10^6 bytes of zip file per second)");

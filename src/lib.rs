@@ -52,3 +52,13 @@ pub mod verify;
 mod winffi;
 pub mod winsvc;
 pub mod xmod;
+
+/// The module-zip checker behind `goward verify-zip`: public for the
+/// differential tests against Go's archive/zip and for the benchmarks.
+pub use verify::zip;
+
+/// The storage interface replicas share: public for the tests that plant,
+/// tamper with and race objects in a bucket.
+pub mod store {
+    pub use crate::cache::{DocKey, ObjectStoreCache, Store};
+}

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use goward::cache::{DocKey, ObjectStoreCache, Store};
+use goward::store::{DocKey, ObjectStoreCache, Store};
 use sha2::Digest;
 
 use crate::support::fakeproxy::{FakeProxy, Published};

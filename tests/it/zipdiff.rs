@@ -15,7 +15,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use goward::verify::zip::{HashedEntry, ZipLimits, check_zip_path_listing};
+use goward::zip::{HashedEntry, ZipLimits, check_zip_path_listing};
 use serde::Deserialize;
 
 use crate::support::fakeproxy::{FakeProxy, Fault};

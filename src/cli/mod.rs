@@ -3,7 +3,11 @@
 //! names them all, so [`crate::config`], which every command uses, depends
 //! on none of them.
 
+mod run;
+
 use clap::{Parser, Subcommand};
+
+pub use run::main;
 
 use crate::config::{ServeArgs, VerifyZipArgs};
 
