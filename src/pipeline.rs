@@ -177,6 +177,39 @@ pub async fn build_async(config: &Config) -> Result<Pipeline, StartError> {
     finish(config, network, upstreams, store, sumdbs, sweep)
 }
 
+/// What `serve` re-checks stored records against, for the commands that
+/// re-check without serving (`cache verify`): the configured databases'
+/// keys and the policy file `serve` loads, or the embedded default. One
+/// place, so a re-check outside `serve` cannot trust other anchors.
+#[derive(Clone, Debug)]
+pub struct RecheckAnchors {
+    /// Keys of the configured checksum databases.
+    pub sumdb_keys: Vec<crate::xmod::note::Verifier>,
+    /// The policy in force.
+    pub policy: crate::policy::Policy,
+}
+
+/// [`RecheckAnchors`] of `config`.
+pub fn recheck_anchors(config: &Config) -> Result<RecheckAnchors, StartError> {
+    let sumdb_keys = config
+        .sumdbs
+        .iter()
+        .map(|spec| {
+            crate::xmod::note::Verifier::parse(&spec.vkey).map_err(|source| {
+                StartError::Sumdb(crate::sumdb::SumdbError::Note {
+                    db: spec.name.clone(),
+                    source,
+                })
+            })
+        })
+        .collect::<Result<_, _>>()?;
+    let policy = match &config.policy {
+        Some(p) => crate::policy::Policy::load(p).map_err(PolicyLoadError::from)?,
+        None => crate::policy::Policy::embedded_default(),
+    };
+    Ok(RecheckAnchors { sumdb_keys, policy })
+}
+
 fn sumdb_base(spec: &crate::sumdb::SumdbSpec) -> String {
     spec.url
         .clone()

@@ -139,16 +139,14 @@ fn run_verify(a: &VerifyArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    // The policy serve runs with: its pins anchor the pinned proofs.
-    let policy = match &config.policy {
-        Some(p) => match crate::policy::Policy::load(p) {
-            Ok(p) => p,
-            Err(e) => {
-                eprintln!("goward: {e}");
-                return ExitCode::from(2);
-            }
-        },
-        None => crate::policy::Policy::embedded_default(),
+    // What serve re-checks against: the databases' keys, the policy's pins
+    // and signers.
+    let anchors = match crate::pipeline::recheck_anchors(&config) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("goward: {}", crate::error::display_chain(&e));
+            return ExitCode::from(2);
+        }
     };
     let res = open(&config).and_then(|store| {
         let zip_limits = crate::verify::zip::ZipLimits {
@@ -157,8 +155,7 @@ fn run_verify(a: &VerifyArgs) -> ExitCode {
         };
         let opts = verify::VerifyOptions {
             zip_limits,
-            sumdbs: config.sumdbs.clone(),
-            policy,
+            anchors,
         };
         crate::cache::block_on(verify::verify_cache(&*store, &opts)).and_then(|r| r)
     });

@@ -28,8 +28,7 @@ use crate::cache::recheck::Anchors;
 use crate::cache::{
     self, ArtifactMeta, BlobEntry, Digested, DocKey, RecordId, Rejected, Store, StoreError,
 };
-use crate::policy::Policy;
-use crate::sumdb::SumdbSpec;
+use crate::pipeline::RecheckAnchors;
 use crate::verify::ArtifactKind;
 use crate::verify::zip::ZipLimits;
 use crate::xmod::dirhash::hex;
@@ -85,10 +84,9 @@ impl VerifyReport {
 pub struct VerifyOptions {
     /// The limits zips are re-checked with (as `serve` stores them).
     pub zip_limits: ZipLimits,
-    /// The configured checksum databases (their keys check proofs and heads).
-    pub sumdbs: Vec<SumdbSpec>,
-    /// The policy `serve` runs with (its pins check pinned proofs).
-    pub policy: Policy,
+    /// What `serve` re-checks against: the configured checksum databases'
+    /// keys (they check proofs and heads) and its policy (pins, signers).
+    pub anchors: RecheckAnchors,
 }
 
 fn artifact_name(module: &str, version: &str, kind: ArtifactKind) -> String {
@@ -104,21 +102,12 @@ pub async fn verify_cache(
         cache_dir: store.describe(),
         ..VerifyReport::default()
     };
-    let mut verifiers: Vec<Verifier> = Vec::new();
-    for spec in &opts.sumdbs {
-        match Verifier::parse(&spec.vkey) {
-            Ok(v) => verifiers.push(v),
-            Err(e) => report.notes.push(format!(
-                "checksum database {}: key unusable: {e}",
-                spec.name
-            )),
-        }
-    }
-    check_heads(store, opts, &verifiers, &mut report).await?;
+    let verifiers = &opts.anchors.sumdb_keys;
+    check_heads(store, verifiers, &mut report).await?;
 
     let anchors = Anchors {
-        sumdb_keys: &verifiers,
-        policy: &opts.policy,
+        sumdb_keys: verifiers,
+        policy: &opts.anchors.policy,
     };
     // Digests per blob as read for a record, so a blob shared by records is
     // hashed once (a zip's also depend on the module version its rules are
@@ -227,15 +216,15 @@ pub async fn verify_cache(
 
 async fn check_heads(
     store: &dyn Store,
-    opts: &VerifyOptions,
     verifiers: &[Verifier],
     report: &mut VerifyReport,
 ) -> Result<(), StoreError> {
     let at = |key: &DocKey| store.doc_location(key);
-    for spec in &opts.sumdbs {
-        let key = DocKey::SumdbHead(spec.name.clone());
+    for v in verifiers {
+        let name = v.name();
+        let key = DocKey::SumdbHead(name.to_owned());
         let path = at(&key);
-        let fork_key = DocKey::SumdbFork(spec.name.clone());
+        let fork_key = DocKey::SumdbFork(name.to_owned());
         if let Some(fork) = store.get_doc(&fork_key).await? {
             report.problems.push(Problem {
                 what: "tree-head",
@@ -243,7 +232,7 @@ async fn check_heads(
                 artifact: None,
                 detail: format!(
                     "a fork of checksum database {} was recorded ({} bytes of evidence); nothing it proved is served",
-                    spec.name,
+                    name,
                     fork.len()
                 ),
                 action: "left in place: an operator must investigate and remove it".into(),
@@ -253,9 +242,6 @@ async fn check_heads(
             continue;
         };
         report.tree_heads += 1;
-        let Some(v) = verifiers.iter().find(|v| v.name() == spec.name) else {
-            continue;
-        };
         let res = note::open(&head, v)
             .map_err(|e| format!("signed note does not verify with the configured key: {e}"))
             .and_then(|n| {
@@ -268,7 +254,7 @@ async fn check_heads(
                 what: "tree-head",
                 path,
                 artifact: None,
-                detail: format!("trusted tree head of {}: {detail}", spec.name),
+                detail: format!("trusted tree head of {}: {detail}", name),
                 action: "left in place: removing it would drop fork detection; restore it from a backup or investigate".into(),
             });
         }
