@@ -1013,7 +1013,7 @@ impl Service {
                 Ok(b) => return Ok(b),
                 // Quarantined: fetch and prove it again.
                 Err(ReadError::Quarantined(_)) => {}
-                Err(e) => return Err(Arc::new(ProxyError::Internal(format!("{mv}: {e}")))),
+                Err(e) => return Err(read_failure(mv, e)),
             }
         }
         Err(Arc::new(ProxyError::Internal(format!(
@@ -1073,7 +1073,7 @@ impl Service {
             match self.open_blob(artifact).await {
                 Ok(r) => return Ok(r),
                 Err(ReadError::Quarantined(_)) => {}
-                Err(e) => return Err(Arc::new(ProxyError::Internal(format!("{mv}: {e}")))),
+                Err(e) => return Err(read_failure(mv, e)),
             }
         }
         Err(Arc::new(ProxyError::Internal(format!(
@@ -1383,7 +1383,7 @@ impl Service {
             &self.limits.zip,
             &anchors,
         )
-        .await
+        .await?
         {
             Ok((artifact, r)) => {
                 for why in r.unanchored {
@@ -2083,6 +2083,22 @@ fn sanitize_list(b: &[u8]) -> Bytes {
         }
     }
     Bytes::from(out)
+}
+
+/// A verifying read that gave no body and quarantined nothing: a shared
+/// store that could not be reached is a 503 naming the cause, anything
+/// else an internal error.
+fn read_failure(mv: &ModuleVersion, e: ReadError) -> Failure {
+    match e {
+        ReadError::Unavailable { op, key, detail } => {
+            Arc::new(ProxyError::Store(StoreError::Unavailable {
+                op,
+                key,
+                detail,
+            }))
+        }
+        e => Arc::new(ProxyError::Internal(format!("{mv}: {e}"))),
+    }
 }
 
 #[cfg(test)]

@@ -543,10 +543,17 @@ impl Digested {
 /// Reads the blob `meta` names back and computes its digests as the
 /// artifact `meta` records (a zip passes every module-zip rule on the way,
 /// [`recheck::blob_digests`]). Small blobs are read inline where the store
-/// allows it, others on the blocking pool.
-pub async fn digests(store: &dyn Store, meta: &ArtifactMeta, limits: &ZipLimits) -> Digested {
+/// allows it, others on the blocking pool. `Err`: the shared store could
+/// not be reached ([`StoreError::Unavailable`]), which says nothing about
+/// the blob: it must not be quarantined for it.
+pub async fn digests(
+    store: &dyn Store,
+    meta: &ArtifactMeta,
+    limits: &ZipLimits,
+) -> Result<Digested, StoreError> {
     let (sha256, size, zip_of) = Digested::key(meta);
     let digests = match store.local_blob(UncheckedBlob { meta }).await {
+        Err(e @ StoreError::Unavailable { .. }) => return Err(e),
         Err(StoreError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
             Err(RecheckError::Blob("blob is missing".into()))
         }
@@ -561,12 +568,12 @@ pub async fn digests(store: &dyn Store, meta: &ArtifactMeta, limits: &ZipLimits)
                 .unwrap_or_else(|e| Err(RecheckError::Blob(format!("blob unreadable: {e}"))))
         }
     };
-    Digested {
+    Ok(Digested {
         sha256,
         size,
         zip_of,
         digests,
-    }
+    })
 }
 
 /// A record that failed its re-check, handed back for quarantine.
@@ -603,16 +610,20 @@ pub fn trust(
     }
 }
 
-/// [`digests`] then [`trust`].
+/// What [`recheck`] found: the trusted artifact, or the rejected record.
+pub type Rechecked = Result<(StoredArtifact, RecheckedMeta), Box<Rejected>>;
+
+/// [`digests`] then [`trust`]. `Err`: the blob could not be read from a
+/// shared store that is unreachable (nothing was decided about the record).
 pub async fn recheck(
     store: &dyn Store,
     meta: ArtifactMeta,
     want: (ArtifactKind, &str, &str),
     limits: &ZipLimits,
     anchors: &TrustAnchors<'_>,
-) -> Result<(StoredArtifact, RecheckedMeta), Box<Rejected>> {
-    let d = digests(store, &meta, limits).await;
-    trust(meta, want, &d, anchors)
+) -> Result<Rechecked, StoreError> {
+    let d = digests(store, &meta, limits).await?;
+    Ok(trust(meta, want, &d, anchors))
 }
 
 /// Helpers for the store's tests: proven go.mod files without a network.
@@ -731,6 +742,7 @@ mod tests {
         let meta = disk.record(&mod_id()).await.unwrap().expect("stored");
         let (again, notes) = recheck(&disk, meta.clone(), want, &limits, &anchors)
             .await
+            .unwrap()
             .expect("an intact record passes");
         assert_eq!(again, written);
         assert!(notes.unanchored.is_empty(), "{notes:?}");
@@ -744,13 +756,14 @@ mod tests {
             &anchors,
         )
         .await
+        .unwrap()
         .unwrap_err();
         assert_eq!(e.error.what(), "metadata", "{}", e.error);
 
         // Digests of another blob cannot vouch for this record.
         let mut other = meta.clone();
         other.sha256 = "0".repeat(64);
-        let d = digests(&disk, &other, &limits).await;
+        let d = digests(&disk, &other, &limits).await.unwrap();
         assert!(!d.fits(&meta));
         let e = trust(meta.clone(), want, &d, &anchors).unwrap_err();
         assert_eq!(e.error.what(), "metadata", "{}", e.error);
@@ -762,6 +775,7 @@ mod tests {
         std::fs::write(&blob, &bytes).unwrap();
         let e = recheck(&disk, meta, want, &limits, &anchors)
             .await
+            .unwrap()
             .unwrap_err();
         assert_eq!(e.error.what(), "blob", "{}", e.error);
     }

@@ -17,7 +17,7 @@ use sha2::Digest;
 use crate::support::fakeproxy::{FakeProxy, Published};
 use crate::support::gocmd::{GoEnv, assert_refused_by_goward};
 use crate::support::modzip::ModZip;
-use crate::support::s3::{BUCKET, Moto, Relay};
+use crate::support::s3::{BUCKET, Fault, Moto, Relay};
 use crate::support::testlog::TestLog;
 use crate::support::{Goward, wait_until};
 
@@ -668,10 +668,12 @@ fn fill_leases_fetch_a_cold_zip_once_for_all_replicas() {
     eprintln!("upstream fetches of one cold zip asked of {N} replicas at once: {counts:?}");
 }
 
-/// The connection to the bucket reset in the middle of a multipart upload:
-/// the request fails with a 503 naming the cause, nothing is visible in the
-/// bucket, and once the bucket is reachable again the same replica stores
-/// and serves the right bytes, without a restart.
+/// The connection to the bucket cut in the middle of every part upload of a
+/// multipart upload (the relay forwards 1 MiB of each part's body, then
+/// cuts both connections, retries included): the request fails with a 503
+/// naming the cause, nothing is visible in the bucket, and once the bucket
+/// is healthy again the same replica stores and serves the right bytes,
+/// without a restart.
 #[test]
 fn a_connection_reset_mid_upload_leaves_nothing_visible() {
     const SIZE: usize = 40 << 20;
@@ -685,26 +687,22 @@ fn a_connection_reset_mid_upload_leaves_nothing_visible() {
         "module example.com/reset\n\ngo 1.21\n",
     );
     let a = replica(&w, &relay.endpoint());
-    relay.set_rate(8 << 20);
-    let url = a.url_for(&big.zip_path());
-    let client =
-        std::thread::spawn(move || crate::support::try_http_get(&url, Duration::from_secs(600)));
-    let before = relay.bytes_up();
-    wait_until(
-        "replica A to be part way through its upload",
-        Duration::from_secs(300),
-        || relay.bytes_up() > before + (12 << 20),
-    );
-    relay.set_down(true);
-    let r = client
-        .join()
-        .unwrap()
+    relay.inject("PUT", "partNumber=", None, Fault::CutAfter(1 << 20));
+    let r = a
+        .try_get(&big.zip_path(), Duration::from_secs(600))
         .expect("an HTTP answer from replica A");
     assert_eq!(r.status, 503, "{}", r.text());
+    let blob = blob_key(&big.zip);
     assert!(
-        r.text().starts_with("goward: shared store unavailable: "),
+        r.text().starts_with(&format!(
+            "goward: shared store unavailable: upload s3://{BUCKET}/{blob}: "
+        )),
         "{}",
         r.text()
+    );
+    assert!(
+        count(&relay.take_seen(), "PUT", "partNumber=") >= 3,
+        "the cut part upload was not retried"
     );
     let bucket = moto.client();
     assert_eq!(
@@ -712,18 +710,145 @@ fn a_connection_reset_mid_upload_leaves_nothing_visible() {
         None,
         "a record appeared"
     );
-    let key = blob_key(&big.zip);
     assert!(
-        !bucket.keys(&format!("{PREFIX}/blobs")).contains(&key),
+        !bucket.keys(&format!("{PREFIX}/blobs")).contains(&blob),
         "a partial blob is visible"
     );
 
-    relay.set_rate(0);
-    relay.set_down(false);
+    relay.clear_faults();
     let r = a
         .try_get(&big.zip_path(), Duration::from_secs(600))
         .expect("GET the zip again");
     assert_eq!(r.status, 200, "{}", r.text());
     assert!(r.body == big.zip, "replica A served other bytes");
-    assert_eq!(bucket.get(&key).map(|b| b.len()), Some(big.zip.len()));
+    assert_eq!(bucket.get(&blob).map(|b| b.len()), Some(big.zip.len()));
+}
+
+/// Fills `w`'s two zips through a replica straight on moto, then stops it:
+/// the bucket is warm, and a new replica's local tier is empty.
+fn warm_bucket(w: &World, moto: &Moto) {
+    let a = replica(w, &moto.endpoint());
+    assert_serves(&a, &w.hello.zip_path(), &w.hello.zip);
+    assert_serves(&a, &w.greet.zip_path(), &w.greet.zip);
+}
+
+/// How many of the relay's requests were `method` on a target containing `part`.
+fn count(seen: &[crate::support::s3::Seen], method: &str, part: &str) -> usize {
+    seen.iter()
+        .filter(|s| s.method == method && s.target.contains(part))
+        .count()
+}
+
+/// Faults on reading a blob from the bucket: a dropped connection and a
+/// 500 are retried and the zip served; 500s on every try are a 503 naming
+/// the cause, with nothing quarantined, rewritten or fetched upstream; the
+/// replica recovers once the bucket answers again, without a restart.
+#[test]
+fn bucket_errors_on_a_blob_read_are_retried_or_a_clear_503() {
+    let moto = Moto::start();
+    let relay = Relay::start(moto.port());
+    let w = world();
+    warm_bucket(&w, &moto);
+    let bucket = moto.client();
+    let before = bucket.keys(PREFIX);
+    w.fake.reset_requests();
+    let b = replica(&w, &relay.endpoint());
+
+    let hello_blob = blob_key(&w.hello.zip);
+    let hello_sha = hello_blob.rsplit('/').next().unwrap();
+    relay.inject("GET", hello_sha, Some(1), Fault::Drop);
+    relay.inject("GET", hello_sha, Some(1), Fault::Status(500));
+    relay.take_seen();
+    assert_serves(&b, &w.hello.zip_path(), &w.hello.zip);
+    assert_eq!(
+        count(&relay.take_seen(), "GET", hello_sha),
+        3,
+        "the dropped and the failed GET were not retried"
+    );
+
+    let greet_blob = blob_key(&w.greet.zip);
+    let greet_sha = greet_blob.rsplit('/').next().unwrap();
+    relay.inject("GET", greet_sha, None, Fault::Status(500));
+    let r = b.get(&w.greet.zip_path());
+    assert_eq!(r.status, 503, "{}", r.text());
+    let want = format!("goward: shared store unavailable: get s3://{BUCKET}/{greet_blob}: ");
+    assert!(r.text().starts_with(&want), "{}", r.text());
+    assert!(
+        r.text()
+            .contains("after 2 retries, max_retries: 2, retry_timeout: 15s  - Server returned non-2xx status code: 500 Internal Server Error: <?xml"),
+        "{}",
+        r.text()
+    );
+    assert_eq!(bucket.keys(PREFIX), before, "the bucket changed");
+    assert_eq!(w.fake.requests(&w.greet.zip_path()), 0, "fetched upstream");
+
+    relay.clear_faults();
+    assert_serves(&b, &w.greet.zip_path(), &w.greet.zip);
+    assert_eq!(bucket.keys(PREFIX), before, "the bucket changed");
+    assert_eq!(w.fake.requests(&w.greet.zip_path()), 0, "fetched upstream");
+    assert_eq!(w.fake.requests(&w.hello.zip_path()), 0, "fetched upstream");
+}
+
+/// The record's conditional PUT answered 500 on every try: the request is a
+/// 503 naming the cause and no record is visible (the blob uploaded first
+/// names no version: gc's grace period covers it); the next request, with
+/// the bucket healthy again, fills the version.
+#[test]
+fn a_failed_record_write_leaves_nothing_visible_and_the_next_request_fills() {
+    let moto = Moto::start();
+    let relay = Relay::start(moto.port());
+    let w = world();
+    let a = replica(&w, &relay.endpoint());
+    let rk = record_key(&w.hello, "zip");
+    relay.inject("PUT", "/v1.0.0.zip.json", None, Fault::Status(500));
+    let r = a.get(&w.hello.zip_path());
+    assert_eq!(r.status, 503, "{}", r.text());
+    let want = format!("goward: shared store unavailable: put s3://{BUCKET}/{rk}: ");
+    assert!(r.text().starts_with(&want), "{}", r.text());
+    assert!(
+        r.text()
+            .contains("after 2 retries, max_retries: 2, retry_timeout: 15s  - Server returned non-2xx status code: 500 Internal Server Error: <?xml"),
+        "{}",
+        r.text()
+    );
+    let bucket = moto.client();
+    assert_eq!(bucket.get(&rk), None, "a record is visible");
+    assert!(
+        bucket.keys(&format!("{PREFIX}/leases")).is_empty(),
+        "the fill lease stayed"
+    );
+
+    relay.clear_faults();
+    assert_serves(&a, &w.hello.zip_path(), &w.hello.zip);
+    assert!(bucket.get(&rk).is_some(), "no record after the fill");
+}
+
+/// A bucket that trickles a blob's body: the replica downloads it whole,
+/// re-checks it and serves the right bytes (the read timeout, 30 s, cuts
+/// only a body that stalls).
+#[test]
+fn a_slow_blob_body_from_the_bucket_is_served_correctly() {
+    let moto = Moto::start();
+    let relay = Relay::start(moto.port());
+    let w = world();
+    let big = w.fake.publish(
+        ModZip::new("example.com/slow", "v1.0.0")
+            .stored()
+            .file("data.bin", crate::support::modzip::noise(7, 768 << 10)),
+        "module example.com/slow\n\ngo 1.21\n",
+    );
+    let a = replica(&w, &moto.endpoint());
+    assert_serves(&a, &big.zip_path(), &big.zip);
+    drop(a);
+    w.fake.reset_requests();
+    let b = replica(&w, &relay.endpoint());
+    let sha = blob_key(&big.zip);
+    let sha = sha.rsplit('/').next().unwrap();
+    relay.inject("GET", sha, None, Fault::SlowBody(256 << 10));
+    assert_serves(&b, &big.zip_path(), &big.zip);
+    assert_eq!(w.fake.requests(&big.zip_path()), 0, "fetched upstream");
+    assert!(
+        count(&relay.take_seen(), "GET", sha) >= 1,
+        "the blob did not come through the slow relay"
+    );
 }
