@@ -1238,10 +1238,15 @@ impl Service {
             None => {
                 cache_metric(endpoint, false);
                 let filled = self.fill_proven(kind, mv, pol, d).await;
-                if self.mode() == UpstreamMode::Online
-                    && let Err(e) = self.store.end_fill(&id).await
-                {
-                    tracing::warn!(module = %mv.module.as_str(), version = mv.version(), "releasing the fill lease: {e}");
+                if self.mode() == UpstreamMode::Online {
+                    // Released after the answer: replicas waiting on the
+                    // lease look for the record, which is already there.
+                    let (store, mv) = (self.store.clone(), mv.clone());
+                    tokio::spawn(async move {
+                        if let Err(e) = store.end_fill(&id).await {
+                            tracing::warn!(module = %mv.module.as_str(), version = mv.version(), "releasing the fill lease: {e}");
+                        }
+                    });
                 }
                 let meta = filled?;
                 tracing::info!(module = %meta.module, version = %meta.version, kind = kind.as_str(), h1 = %meta.h1, "verified and stored");

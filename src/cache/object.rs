@@ -359,7 +359,12 @@ impl ObjectStoreCache {
         if let Some((body, _)) = self.get_small(rel).await?
             && body == token.as_bytes()
         {
-            self.delete(rel).await?;
+            // No HEAD first (as `delete` does): whether it was there does
+            // not matter.
+            match self.remote.delete(&self.key(rel)).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => return Err(self.unavailable("delete", rel, e)),
+            }
         }
         self.held
             .lock()
@@ -473,22 +478,26 @@ impl ObjectStoreCache {
     }
 
     /// Uploads a verified blob from a local file unless the bucket has it
-    /// (content-addressed: an object of that name and size is that blob; a
-    /// damaged one is caught when read and quarantined, then uploaded anew).
+    /// (content-addressed: an object of that name is that blob; a damaged
+    /// one is caught when read and quarantined, then uploaded anew).
     async fn upload_blob(&self, sha256: &str, file: &Path, size: u64) -> Result<(), StoreError> {
         let rel = blob_rel(sha256);
         let key = self.key(&rel);
+        let io = |e: std::io::Error| StoreError::io("read", file, e);
+        if size <= PART_SIZE as u64 {
+            // One conditional PUT and no HEAD first: a copy already there
+            // (another replica's, or an identical go.mod of another
+            // version) makes it fail with 412, which is fine.
+            let bytes = Bytes::from(tokio::fs::read(file).await.map_err(io)?);
+            self.put(&rel, bytes, PutMode::Create).await?;
+            return Ok(());
+        }
+        // A multipart upload cannot be conditional: look first rather than
+        // send a large blob again.
         match self.remote.head(&key).await {
             Ok(m) if m.size == size => return Ok(()),
             Ok(_) | Err(object_store::Error::NotFound { .. }) => {}
             Err(e) => return Err(self.unavailable("head", &rel, e)),
-        }
-        let io = |e: std::io::Error| StoreError::io("read", file, e);
-        if size <= PART_SIZE as u64 {
-            let bytes = Bytes::from(tokio::fs::read(file).await.map_err(io)?);
-            // Another replica's identical copy may have won: fine.
-            self.put(&rel, bytes, PutMode::Create).await?;
-            return Ok(());
         }
         let upload = self
             .remote
@@ -550,13 +559,27 @@ impl ObjectStoreCache {
                     msg: e.to_string(),
                 })?,
             );
+        // The blob first (a record never names a missing blob), then the
+        // record with `If-None-Match: *`; only when that finds one is the
+        // stored record read. The caller looked for it just before (and
+        // holds the fill lease), so the usual cold fill makes two requests
+        // here. A blob uploaded for a version whose record won elsewhere
+        // with other bytes names no version: `cache gc` removes it after
+        // its grace period.
+        self.upload_blob(&meta.sha256, blob, meta.size).await?;
+        let mut mode = PutMode::Create;
         loop {
-            let mode = match self.fetch_record(&id).await? {
+            if self.put(&rel, json.clone(), mode).await? {
+                return Ok(Created::New(StoredArtifact::new(meta)));
+            }
+            // A record is there (or changed since it was read): read it.
+            mode = match self.fetch_record(&id).await? {
+                // Removed meanwhile (quarantined): create it.
                 Ok(None) => PutMode::Create,
                 Err(msg) => {
                     self.move_aside(&rel, &quarantine_name("meta", &rel), &msg)
                         .await?;
-                    continue;
+                    PutMode::Create
                 }
                 // The same bytes proven again with other proofs: recorded
                 // with the new ones (as on disk), unless someone else
@@ -580,11 +603,6 @@ impl ObjectStoreCache {
                     return Ok(Created::Existing(old));
                 }
             };
-            self.upload_blob(&meta.sha256, blob, meta.size).await?;
-            if self.put(&rel, json.clone(), mode).await? {
-                return Ok(Created::New(StoredArtifact::new(meta)));
-            }
-            // Lost the race for the record: read the winner.
         }
     }
 
@@ -648,6 +666,18 @@ impl ObjectStoreCache {
         }
         let p = path.clone();
         Ok(LocalBlob::new(move || fs::File::open(&p)))
+    }
+
+    /// Makes a verified spool file (whose SHA-256 is `sha256`) the tier's
+    /// hot copy of that blob; on failure it is simply dropped.
+    fn keep_in_tier(&self, file: tempfile::NamedTempFile, sha256: &str, size: u64) {
+        let dest = self.tier.blob_path(sha256);
+        if let Some(dir) = dest.parent()
+            && fs::create_dir_all(dir).is_ok()
+            && file.persist(&dest).is_ok()
+        {
+            self.tier.added(size);
+        }
     }
 
     /// Lists every object under `rel_dir` as (relative name, size, modified).
@@ -880,13 +910,7 @@ impl Store for ObjectStoreCache {
             let created = self.create(meta, file.path()).await?;
             if let Created::New(a) = &created {
                 // The verified spool becomes the tier's hot copy.
-                let dest = self.tier.blob_path(&a.sha256);
-                if let Some(dir) = dest.parent()
-                    && fs::create_dir_all(dir).is_ok()
-                    && file.persist(&dest).is_ok()
-                {
-                    self.tier.added(a.size);
-                }
+                self.keep_in_tier(file, &a.sha256, a.size);
             }
             Ok(created)
         })
@@ -898,7 +922,13 @@ impl Store for ObjectStoreCache {
             let mut tmp = self.tier.temp_file()?;
             tmp.write_all(m.checked().bytes())
                 .map_err(|e| StoreError::io("write", tmp.path(), e))?;
-            self.create(meta, tmp.path()).await
+            let created = self.create(meta, tmp.path()).await?;
+            if let Created::New(a) = &created {
+                // Kept in the tier, as a zip's spool is: the go.mod is
+                // served right after, and it is not downloaded back.
+                self.keep_in_tier(tmp, &a.sha256, a.size);
+            }
+            Ok(created)
         })
     }
 

@@ -813,9 +813,10 @@ fn a_failed_record_write_leaves_nothing_visible_and_the_next_request_fills() {
     );
     let bucket = moto.client();
     assert_eq!(bucket.get(&rk), None, "a record is visible");
-    assert!(
-        bucket.keys(&format!("{PREFIX}/leases")).is_empty(),
-        "the fill lease stayed"
+    wait_until(
+        "the fill lease to be released",
+        Duration::from_secs(30),
+        || bucket.keys(&format!("{PREFIX}/leases")).is_empty(),
     );
 
     relay.clear_faults();
@@ -851,4 +852,69 @@ fn a_slow_blob_body_from_the_bucket_is_served_correctly() {
         count(&relay.take_seen(), "GET", sha) >= 1,
         "the blob did not come through the slow relay"
     );
+}
+
+/// The bucket requests of one cold fill, counted by the relay: the record
+/// looked up, the fill lease taken and the record looked up again (another
+/// replica may have just finished), the blob and the record created with
+/// `If-None-Match: *` (no HEAD or GET first), then, after the answer, the
+/// lease released. A go.mod just stored is served from the local tier, not
+/// downloaded back.
+#[test]
+fn a_cold_fill_makes_seven_bucket_requests() {
+    let moto = Moto::start();
+    let relay = Relay::start(moto.port());
+    let w = world();
+    let a = replica(&w, &relay.endpoint());
+    let r = a.get(&format!("/sumdb/{DB}/supported"));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let blob = blob_key(&w.greet.zip);
+    let sha = blob.rsplit('/').next().unwrap();
+    let mod_blob = blob_key(&w.greet.mod_bytes);
+    let mod_sha = mod_blob.rsplit('/').next().unwrap();
+    for (path, sha, ext) in [
+        (w.greet.zip_path(), sha, "zip"),
+        (w.greet.mod_path(), mod_sha, "mod"),
+    ] {
+        relay.take_seen();
+        let record = format!("greet/%40v/v1.1.0.{ext}.json");
+        let mut seen: Vec<String> = Vec::new();
+        let mut fetched_back = 0;
+        let r = a.get(&path);
+        assert_eq!(r.status, 200, "{}", r.text());
+        wait_until("the fill lease to be released", Duration::from_secs(30), || {
+            for s in relay.take_seen() {
+                let what = if s.target.ends_with(&format!("/leases/meta/example.com/{record}")) {
+                    "lease"
+                } else if s.target.ends_with(&format!("/meta/example.com/{record}")) {
+                    "record"
+                } else if s.target.ends_with(sha) {
+                    "blob"
+                } else if s.target.ends_with("?delete") {
+                    "objects"
+                } else {
+                    continue;
+                };
+                if s.method == "GET" && what == "blob" {
+                    fetched_back += 1;
+                }
+                seen.push(format!("{} {what}", s.method));
+            }
+            seen.last().is_some_and(|l| l == "POST objects")
+        });
+        assert_eq!(
+            seen,
+            [
+                "GET record",
+                "PUT lease",
+                "HEAD record",
+                "PUT blob",
+                "PUT record",
+                "GET lease",
+                "POST objects"
+            ],
+            "{path}"
+        );
+        assert_eq!(fetched_back, 0, "{path}: the blob just stored was downloaded back");
+    }
 }
