@@ -748,6 +748,15 @@ impl tokio::io::AsyncRead for KeepAlive {
 }
 
 impl Tier {
+    /// Where the re-check memo of `key` is kept: `checked/ab/<SHA-256 of
+    /// the key>`, a file holding the key and the `h1:` (outside `blobs/`,
+    /// so evicting a blob keeps what was learnt about it).
+    fn memo_path(&self, key: &str) -> PathBuf {
+        let name = hex(&sha2::Sha256::digest(key.as_bytes()));
+        let shard = name.get(..2).unwrap_or("00").to_owned();
+        self.root.join("checked").join(shard).join(name)
+    }
+
     fn blob_path(&self, sha256: &str) -> PathBuf {
         let shard = sha256.get(..2).unwrap_or("00");
         self.root.join("blobs/sha256").join(shard).join(sha256)
@@ -1166,6 +1175,34 @@ impl Store for ObjectStoreCache {
 
     fn delete_doc<'a>(&'a self, key: &'a DocKey) -> StoreFuture<'a, bool> {
         Box::pin(self.delete_owned(key.rel_path()))
+    }
+
+    fn remembered_h1(&self, key: &str) -> Option<String> {
+        if !self.hot {
+            return None;
+        }
+        let text = fs::read_to_string(self.tier.memo_path(key)).ok()?;
+        let (stored_key, h1) = text.split_once('\n')?;
+        (stored_key == key).then(|| h1.trim_end().to_owned())
+    }
+
+    fn remember_h1(&self, key: &str, h1: &str) {
+        if !self.hot {
+            return;
+        }
+        let path = self.tier.memo_path(key);
+        let write = || -> std::io::Result<()> {
+            let dir = path.parent().unwrap_or(&self.tier.root);
+            fs::create_dir_all(dir)?;
+            let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+            tmp.write_all(format!("{key}\n{h1}\n").as_bytes())?;
+            tmp.persist(&path).map_err(|e| e.error)?;
+            Ok(())
+        };
+        // Losing a memo only costs a re-hash.
+        if let Err(e) = write() {
+            tracing::debug!(path = %path.display(), "remembering a re-check: {e}");
+        }
     }
 
     fn begin_fill<'a>(&'a self, id: &'a RecordId) -> StoreFuture<'a, bool> {

@@ -882,26 +882,33 @@ fn a_cold_fill_makes_seven_bucket_requests() {
         let mut fetched_back = 0;
         let r = a.get(&path);
         assert_eq!(r.status, 200, "{}", r.text());
-        wait_until("the fill lease to be released", Duration::from_secs(30), || {
-            for s in relay.take_seen() {
-                let what = if s.target.ends_with(&format!("/leases/meta/example.com/{record}")) {
-                    "lease"
-                } else if s.target.ends_with(&format!("/meta/example.com/{record}")) {
-                    "record"
-                } else if s.target.ends_with(sha) {
-                    "blob"
-                } else if s.target.ends_with("?delete") {
-                    "objects"
-                } else {
-                    continue;
-                };
-                if s.method == "GET" && what == "blob" {
-                    fetched_back += 1;
+        wait_until(
+            "the fill lease to be released",
+            Duration::from_secs(30),
+            || {
+                for s in relay.take_seen() {
+                    let what = if s
+                        .target
+                        .ends_with(&format!("/leases/meta/example.com/{record}"))
+                    {
+                        "lease"
+                    } else if s.target.ends_with(&format!("/meta/example.com/{record}")) {
+                        "record"
+                    } else if s.target.ends_with(sha) {
+                        "blob"
+                    } else if s.target.ends_with("?delete") {
+                        "objects"
+                    } else {
+                        continue;
+                    };
+                    if s.method == "GET" && what == "blob" {
+                        fetched_back += 1;
+                    }
+                    seen.push(format!("{} {what}", s.method));
                 }
-                seen.push(format!("{} {what}", s.method));
-            }
-            seen.last().is_some_and(|l| l == "POST objects")
-        });
+                seen.last().is_some_and(|l| l == "POST objects")
+            },
+        );
         assert_eq!(
             seen,
             [
@@ -915,6 +922,62 @@ fn a_cold_fill_makes_seven_bucket_requests() {
             ],
             "{path}"
         );
-        assert_eq!(fetched_back, 0, "{path}: the blob just stored was downloaded back");
+        assert_eq!(
+            fetched_back, 0,
+            "{path}: the blob just stored was downloaded back"
+        );
     }
+}
+
+/// The counter `goward_recheck_blobs_total{source=…}` of `g`.
+fn recheck_blobs(g: &Goward, source: &str) -> u64 {
+    let page = g.get("/metrics").text();
+    let prefix = format!("goward_recheck_blobs_total{{source=\"{source}\"}} ");
+    page.lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {prefix} in /metrics:\n{page}"))
+}
+
+/// The first use of a stored record re-hashes its blob once; that check is
+/// remembered in the local tier, so the same replica restarted with its
+/// tier does not re-hash it. The memo vouches only for bytes with the
+/// blob's SHA-256: with the tier's copy evicted and the bucket's object
+/// swapped, the replica downloads the swapped bytes, the verifying read
+/// catches them, and the version is quarantined, fetched and served right.
+#[test]
+fn the_recheck_memo_survives_a_restart_in_the_local_tier() {
+    let moto = Moto::start();
+    let w = world();
+    warm_bucket(&w, &moto);
+    let Replica { mut g, _tier } = replica(&w, &moto.endpoint());
+    assert_serves(&g, &w.hello.zip_path(), &w.hello.zip);
+    assert_eq!(recheck_blobs(&g, "hashed"), 1);
+    assert_eq!(recheck_blobs(&g, "remembered"), 0);
+
+    g.restart();
+    w.fake.reset_requests();
+    assert_serves(&g, &w.hello.zip_path(), &w.hello.zip);
+    assert_eq!(recheck_blobs(&g, "hashed"), 0, "re-hashed after a restart");
+    assert_eq!(recheck_blobs(&g, "remembered"), 1);
+    assert_eq!(w.fake.requests(&w.hello.zip_path()), 0);
+
+    // The tier's copy evicted, the bucket's swapped (same length).
+    let key = blob_key(&w.hello.zip);
+    let sha = key.rsplit('/').next().unwrap();
+    let tier_copy = _tier.path().join("blobs/sha256").join(&sha[..2]).join(sha);
+    std::fs::remove_file(&tier_copy).expect("the tier's copy of the blob");
+    let mut evil = w.hello.zip.clone();
+    let mid = evil.len() / 2;
+    evil[mid] ^= 0x01;
+    let bucket = moto.client();
+    bucket.put(&key, evil);
+    g.restart();
+    assert_serves(&g, &w.hello.zip_path(), &w.hello.zip);
+    assert_eq!(recheck_blobs(&g, "remembered"), 1);
+    assert_eq!(w.fake.requests(&w.hello.zip_path()), 1, "not re-fetched");
+    let caught = "cached zip failed its digest check while being read (";
+    assert!(g.stderr().contains(caught), "{}", g.stderr());
+    assert_eq!(bucket.get(&key).as_deref(), Some(&w.hello.zip[..]));
+    bucket_quarantined(&bucket, sha);
 }
