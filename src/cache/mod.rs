@@ -34,7 +34,7 @@ use crate::verify::zip::ZipLimits;
 use crate::verify::{ArtifactKind, VerifiedMod, VerifiedZip};
 
 pub use disk::DiskStore;
-pub use object::{ObjectStoreCache, StoreUrl};
+pub use object::{BucketProbe, ObjectStoreCache, StoreUrl, TierUsage};
 
 /// What the store records about a verified artifact: enough to re-check the
 /// blob and to show what proved it.

@@ -1247,6 +1247,166 @@ impl Store for ObjectStoreCache {
     }
 }
 
+/// What `goward doctor` learns from the bucket itself ([`ObjectStoreCache::probe`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BucketProbe {
+    /// One listing of the prefix: what it saw, or the cause of the failure.
+    pub reachable: Result<String, String>,
+    /// The conditional-write probe (`None`: not tried, the bucket did not
+    /// answer): what it did, or what the server got wrong.
+    pub conditional: Option<Result<String, String>>,
+}
+
+/// The local tier as `goward doctor` reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TierUsage {
+    /// Its directory.
+    pub path: PathBuf,
+    /// Blobs in it.
+    pub blobs: u64,
+    /// Their bytes.
+    pub bytes: u64,
+    /// The bound (`--local-cache-size`).
+    pub max_bytes: u64,
+}
+
+impl ObjectStoreCache {
+    /// Checks the bucket for `goward doctor`: one listing of the prefix,
+    /// then a probe object `doctor/probe-<nanos>` created with
+    /// `If-None-Match: *`, created again (the server must refuse), updated
+    /// with `If-Match` on a wrong ETag (must refuse), and deleted. A server
+    /// that accepts either second write does not honour conditional writes,
+    /// on which records, leases and the tree head depend.
+    pub async fn probe(&self) -> BucketProbe {
+        let top = self.key("");
+        let reachable = match self.remote.list_with_delimiter(Some(&top)).await {
+            Ok(l) => Ok(format!(
+                "listed {}: {} objects and {} prefixes at the top",
+                self.url,
+                l.objects.len(),
+                l.common_prefixes.len()
+            )),
+            Err(e) => Err(self.unavailable("list", "", e).to_string()),
+        };
+        if reachable.is_err() {
+            return BucketProbe {
+                reachable,
+                conditional: None,
+            };
+        }
+        let rel = format!("doctor/probe-{}", disk::now_nanos());
+        let body = || Bytes::from_static(b"goward doctor: conditional-write probe\n");
+        let steps = async {
+            if !self
+                .put(&rel, body(), PutMode::Create)
+                .await
+                .map_err(|e| e.to_string())?
+            {
+                return Err(format!(
+                    "{}: a new probe object was refused as already existing",
+                    self.location(&rel)
+                ));
+            }
+            if self
+                .put(&rel, body(), PutMode::Create)
+                .await
+                .map_err(|e| e.to_string())?
+            {
+                return Err(format!(
+                    "{}: the server replaced an existing object despite If-None-Match: * \
+                     (it does not honour conditional writes: replicas could replace each \
+                     other's records and roll the trusted tree head back)",
+                    self.location(&rel)
+                ));
+            }
+            let wrong = PutMode::Update(UpdateVersion {
+                e_tag: Some("\"goward-doctor-wrong-etag\"".to_owned()),
+                version: None,
+            });
+            if self
+                .put(&rel, body(), wrong)
+                .await
+                .map_err(|e| e.to_string())?
+            {
+                return Err(format!(
+                    "{}: the server replaced an object despite a wrong If-Match ETag \
+                     (it does not honour conditional writes: two replicas could roll the \
+                     trusted tree head back)",
+                    self.location(&rel)
+                ));
+            }
+            Ok(format!(
+                "{}: created with If-None-Match: *, refused a second create (412), refused an update with a wrong If-Match ETag (412)",
+                self.location(&rel)
+            ))
+        };
+        let mut conditional = steps.await;
+        match self.remote.delete(&self.key(&rel)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => {
+                if let Ok(done) = &mut conditional {
+                    done.push_str(", deleted");
+                }
+            }
+            Err(e) => {
+                let left = format!(
+                    "the probe object {} could not be deleted: {}",
+                    self.location(&rel),
+                    self.unavailable("delete", &rel, e)
+                );
+                conditional = Err(match conditional {
+                    Ok(_) => left,
+                    Err(first) => format!("{first}; {left}"),
+                });
+            }
+        }
+        BucketProbe {
+            reachable,
+            conditional: Some(conditional),
+        }
+    }
+
+    /// The local tier's directory, blobs, bytes and bound.
+    pub fn tier_usage(&self) -> TierUsage {
+        let blobs = self.tier.blobs();
+        TierUsage {
+            path: self.tier.root.clone(),
+            blobs: blobs.len() as u64,
+            bytes: blobs.iter().map(|(_, size, _)| size).sum(),
+            max_bytes: self.tier.max_bytes,
+        }
+    }
+}
+
+/// Where the S3 credentials come from, in the order `object_store` looks
+/// (the AWS variables of the environment): for `goward doctor`.
+pub fn credential_source(env: &dyn Fn(&str) -> Option<String>) -> String {
+    let set = |k: &str| env(k).is_some_and(|v| !v.is_empty());
+    if env("AWS_SKIP_SIGNATURE").is_some_and(|v| v == "true") {
+        return "none: requests are unsigned (AWS_SKIP_SIGNATURE=true)".into();
+    }
+    if set("AWS_ACCESS_KEY_ID") || set("AWS_SECRET_ACCESS_KEY") {
+        let token = if set("AWS_SESSION_TOKEN") {
+            " and AWS_SESSION_TOKEN"
+        } else {
+            ""
+        };
+        return format!(
+            "static keys from the environment (AWS_ACCESS_KEY_ID {}, AWS_SECRET_ACCESS_KEY{token})",
+            env("AWS_ACCESS_KEY_ID").unwrap_or_default()
+        );
+    }
+    if set("AWS_WEB_IDENTITY_TOKEN_FILE") && set("AWS_ROLE_ARN") {
+        return format!(
+            "web identity: the token in AWS_WEB_IDENTITY_TOKEN_FILE exchanged for role {}",
+            env("AWS_ROLE_ARN").unwrap_or_default()
+        );
+    }
+    if set("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI") {
+        return "ECS container credentials (AWS_CONTAINER_CREDENTIALS_RELATIVE_URI)".into();
+    }
+    "EC2 instance metadata (IMDS): no credentials in the environment".into()
+}
+
 impl ObjectStoreCache {
     async fn delete_owned(&self, rel: String) -> Result<bool, StoreError> {
         self.delete(&rel).await

@@ -981,3 +981,94 @@ fn the_recheck_memo_survives_a_restart_in_the_local_tier() {
     assert_eq!(bucket.get(&key).as_deref(), Some(&w.hello.zip[..]));
     bucket_quarantined(&bucket, sha);
 }
+
+/// `goward doctor --store s3://…`: the bucket answers, honours conditional
+/// writes (the probe object under `doctor/` is gone after), the credentials
+/// come from the environment, and the local tier is named with its size;
+/// an unreachable endpoint is an error naming the cause.
+#[test]
+fn doctor_checks_the_shared_store() {
+    let moto = Moto::start();
+    let tier = tempfile::tempdir().unwrap();
+    let store = format!("s3://{BUCKET}/{PREFIX}");
+    let doctor = |endpoint: &str| {
+        let env = Moto::env_for(endpoint);
+        let envs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let o = crate::support::run_goward_with(
+            &[
+                "doctor",
+                "--json",
+                "--store",
+                &store,
+                "--cache-dir",
+                tier.path().to_str().unwrap(),
+            ],
+            &envs,
+            std::process::Stdio::piped(),
+        );
+        let j: serde_json::Value = serde_json::from_str(&o.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}\n{}", o.stdout, o.stderr));
+        (o.status.code(), j)
+    };
+    let finding = |j: &serde_json::Value, check: &str| -> serde_json::Value {
+        j["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["check"] == check)
+            .unwrap_or_else(|| panic!("no {check} finding: {j}"))
+            .clone()
+    };
+
+    let (_, j) = doctor(&moto.endpoint());
+    let f = finding(&j, "store-reachable");
+    assert_eq!(f["severity"], "ok", "{f}");
+    assert_eq!(f["summary"], format!("{store} answers"));
+    let f = finding(&j, "store-conditional-writes");
+    assert_eq!(f["severity"], "ok", "{f}");
+    let done = f["evidence"][0].as_str().unwrap();
+    assert!(
+        done.starts_with(&format!("{store}/doctor/probe-"))
+            && done.ends_with(
+                ": created with If-None-Match: *, refused a second create (412), refused an \
+                 update with a wrong If-Match ETag (412), deleted"
+            ),
+        "{done}"
+    );
+    assert_eq!(
+        moto.client().keys(&format!("{PREFIX}/doctor")),
+        Vec::<String>::new()
+    );
+    let f = finding(&j, "store-credentials");
+    assert_eq!(
+        f["summary"],
+        "S3 credentials: static keys from the environment (AWS_ACCESS_KEY_ID goward-test, AWS_SECRET_ACCESS_KEY)"
+    );
+    let f = finding(&j, "local-tier");
+    assert_eq!(
+        f["summary"],
+        format!(
+            "local tier {}: 0 blobs, 0 B of 4 GiB (--local-cache-size)",
+            tier.path().display()
+        )
+    );
+
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let (code, j) = doctor(&format!("http://127.0.0.1:{closed}"));
+    assert_eq!(code, Some(1), "{j}");
+    let f = finding(&j, "store-reachable");
+    assert_eq!(f["severity"], "error", "{f}");
+    assert_eq!(f["summary"], format!("{store} is unreachable"));
+    let cause = f["evidence"][0].as_str().unwrap();
+    assert!(
+        cause.starts_with(&format!("shared store unavailable: list {store}/: ")),
+        "{cause}"
+    );
+    assert_eq!(
+        finding(&j, "store-conditional-writes")["severity"],
+        "warning"
+    );
+}
