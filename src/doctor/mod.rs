@@ -1,4 +1,5 @@
-//! `goward doctor`: diagnoses the Go host it runs on.
+//! `goward doctor`: diagnoses the Go host it runs on, and goward's shared
+//! store when it is a bucket ([`store`]).
 //!
 //! Every OS fact comes through [`crate::hostcheck::Host`]; [`gather`] turns
 //! them into [`checks::Facts`] and [`checks`] decides, so each decision is
