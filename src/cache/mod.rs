@@ -14,6 +14,7 @@
 //! the local disk one ([`DiskStore`]): it is async, and names locations only
 //! through records, content addresses and [`DocKey`]s.
 
+pub mod awsprofile;
 pub mod disk;
 pub mod object;
 pub mod read;

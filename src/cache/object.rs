@@ -192,16 +192,43 @@ impl ObjectStoreCache {
             retry_timeout: Duration::from_secs(15),
             ..Default::default()
         };
-        let s3 = object_store::aws::AmazonS3Builder::from_env()
+        let configure = |detail: String| StoreError::Unavailable {
+            op: "configure",
+            key: format!("s3://{bucket}"),
+            detail,
+        };
+        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        let mut builder = object_store::aws::AmazonS3Builder::from_env()
             .with_bucket_name(bucket)
             .with_client_options(client)
-            .with_retry(retry)
-            .build()
-            .map_err(|e| StoreError::Unavailable {
-                op: "configure",
-                key: format!("s3://{bucket}"),
-                detail: e.to_string(),
-            })?;
+            .with_retry(retry);
+        // The shared profile files, which object_store does not read; the
+        // environment wins over them.
+        if let Some(p) = super::awsprofile::load(&env).map_err(configure)? {
+            if !super::awsprofile::env_has_credentials(&env)
+                && let (Some(id), Some(secret)) = (&p.access_key_id, &p.secret_access_key)
+            {
+                builder = builder
+                    .with_access_key_id(id)
+                    .with_secret_access_key(secret);
+                if let Some(t) = &p.session_token {
+                    builder = builder.with_token(t);
+                }
+            }
+            if let Some(r) = p
+                .region
+                .filter(|_| env("AWS_REGION").is_none() && env("AWS_DEFAULT_REGION").is_none())
+            {
+                builder = builder.with_region(r);
+            }
+            if let Some(u) = p
+                .endpoint_url
+                .filter(|_| env("AWS_ENDPOINT_URL").is_none() && env("AWS_ENDPOINT").is_none())
+            {
+                builder = builder.with_endpoint(u);
+            }
+        }
+        let s3 = builder.build().map_err(|e| configure(e.to_string()))?;
         let url = if prefix.is_empty() {
             format!("s3://{bucket}")
         } else {
@@ -1404,7 +1431,18 @@ pub fn credential_source(env: &dyn Fn(&str) -> Option<String>) -> String {
     if set("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI") {
         return "ECS container credentials (AWS_CONTAINER_CREDENTIALS_RELATIVE_URI)".into();
     }
-    "EC2 instance metadata (IMDS): no credentials in the environment".into()
+    match super::awsprofile::load(env) {
+        Ok(Some(p)) if p.access_key_id.is_some() => {
+            let from = p
+                .keys_from
+                .map(|f| f.display().to_string())
+                .unwrap_or_default();
+            return format!("static keys of AWS profile {} in {from}", p.name);
+        }
+        Ok(_) => {}
+        Err(e) => return format!("none usable: {e}"),
+    }
+    "EC2 instance metadata (IMDS): no credentials in the environment or AWS profile files".into()
 }
 
 impl ObjectStoreCache {

@@ -991,8 +991,7 @@ fn doctor_checks_the_shared_store() {
     let moto = Moto::start();
     let tier = tempfile::tempdir().unwrap();
     let store = format!("s3://{BUCKET}/{PREFIX}");
-    let doctor = |endpoint: &str| {
-        let env = Moto::env_for(endpoint);
+    let doctor = |env: &[(String, String)]| {
         let envs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         let o = crate::support::run_goward_with(
             &[
@@ -1020,7 +1019,7 @@ fn doctor_checks_the_shared_store() {
             .clone()
     };
 
-    let (_, j) = doctor(&moto.endpoint());
+    let (_, j) = doctor(&Moto::env_for(&moto.endpoint()));
     let f = finding(&j, "store-reachable");
     assert_eq!(f["severity"], "ok", "{f}");
     assert_eq!(f["summary"], format!("{store} answers"));
@@ -1057,7 +1056,7 @@ fn doctor_checks_the_shared_store() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
-    let (code, j) = doctor(&format!("http://127.0.0.1:{closed}"));
+    let (code, j) = doctor(&Moto::env_for(&format!("http://127.0.0.1:{closed}")));
     assert_eq!(code, Some(1), "{j}");
     let f = finding(&j, "store-reachable");
     assert_eq!(f["severity"], "error", "{f}");
@@ -1070,5 +1069,48 @@ fn doctor_checks_the_shared_store() {
     assert_eq!(
         finding(&j, "store-conditional-writes")["severity"],
         "warning"
+    );
+
+    // No AWS_* keys, region or endpoint in the environment: all from the
+    // shared profile files (`AWS_PROFILE`), which object_store does not read.
+    let files = tempfile::tempdir().unwrap();
+    let creds = files.path().join("credentials");
+    let config = files.path().join("config");
+    std::fs::write(
+        &creds,
+        "[default]\naws_access_key_id = wrong\n\n[goward]\naws_access_key_id = goward-test\n\
+         aws_secret_access_key = goward-test-secret\n",
+    )
+    .unwrap();
+    std::fs::write(
+        &config,
+        format!(
+            "[profile goward]\nregion = us-east-1\nendpoint_url = {}\n",
+            moto.endpoint()
+        ),
+    )
+    .unwrap();
+    let env: Vec<(String, String)> = [
+        ("AWS_PROFILE", "goward".to_owned()),
+        ("AWS_SHARED_CREDENTIALS_FILE", creds.display().to_string()),
+        ("AWS_CONFIG_FILE", config.display().to_string()),
+        ("AWS_ALLOW_HTTP", "true".to_owned()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    let (_, j) = doctor(&env);
+    assert_eq!(finding(&j, "store-reachable")["severity"], "ok", "{j}");
+    assert_eq!(
+        finding(&j, "store-conditional-writes")["severity"],
+        "ok",
+        "{j}"
+    );
+    assert_eq!(
+        finding(&j, "store-credentials")["summary"],
+        format!(
+            "S3 credentials: static keys of AWS profile goward in {}",
+            creds.display()
+        )
     );
 }
