@@ -20,7 +20,7 @@
 )]
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// What a shared profile supplies.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -88,7 +88,7 @@ fn home(env: &dyn Fn(&str) -> Option<String>) -> Option<PathBuf> {
 }
 
 /// Reads a file that may be absent; other errors name the file.
-fn read_optional(p: &PathBuf) -> Result<Option<String>, String> {
+fn read_optional(p: &Path) -> Result<Option<String>, String> {
     match std::fs::read_to_string(p) {
         Ok(t) => Ok(Some(t)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
@@ -155,7 +155,7 @@ fn shown(p: &Option<PathBuf>) -> String {
     )
 }
 
-fn apply(p: &mut Profile, s: &BTreeMap<String, String>, path: &PathBuf) -> Result<(), String> {
+fn apply(p: &mut Profile, s: &BTreeMap<String, String>, path: &Path) -> Result<(), String> {
     let has_keys = s.contains_key("aws_access_key_id");
     if !has_keys && let Some(k) = UNSUPPORTED.iter().find(|k| s.contains_key(**k)) {
         return Err(format!(
@@ -167,7 +167,7 @@ fn apply(p: &mut Profile, s: &BTreeMap<String, String>, path: &PathBuf) -> Resul
         ));
     }
     if has_keys {
-        p.keys_from = Some(path.clone());
+        p.keys_from = Some(path.to_path_buf());
         p.access_key_id = s.get("aws_access_key_id").cloned();
         p.secret_access_key = s.get("aws_secret_access_key").cloned();
         p.session_token = s.get("aws_session_token").cloned();
