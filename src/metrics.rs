@@ -146,6 +146,10 @@ fn describe() {
         "goward_proofs_total",
         "Proofs checked against an artifact, by kind (sumdb, pinned, signature), stage (fetch, recheck) and result (ok, failed)."
     );
+    describe_counter!(
+        "goward_recheck_blobs_total",
+        "Blobs whose digests a first re-check of a stored record needed, by source: hashed (read back and recomputed) or remembered (an earlier re-check kept in the local tier)."
+    );
     describe_histogram!(
         "goward_upstream_seconds",
         "Time to an upstream's response head, by upstream (its base URL, credentials redacted) and outcome (ok, not_found, error)."
@@ -211,6 +215,9 @@ fn register_from_start() {
                     .absolute(0);
             }
         }
+    }
+    for source in ["hashed", "remembered"] {
+        metrics::counter!("goward_recheck_blobs_total", "source" => source).absolute(0);
     }
     metrics::gauge!("goward_requests_in_flight").set(0.0);
     for reason in ["missing", "malformed", "wrong_password", "unknown_token"] {

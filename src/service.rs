@@ -1013,7 +1013,7 @@ impl Service {
                 Ok(b) => return Ok(b),
                 // Quarantined: fetch and prove it again.
                 Err(ReadError::Quarantined(_)) => {}
-                Err(e) => return Err(Arc::new(ProxyError::Internal(format!("{mv}: {e}")))),
+                Err(e) => return Err(read_failure(mv, e)),
             }
         }
         Err(Arc::new(ProxyError::Internal(format!(
@@ -1073,7 +1073,7 @@ impl Service {
             match self.open_blob(artifact).await {
                 Ok(r) => return Ok(r),
                 Err(ReadError::Quarantined(_)) => {}
-                Err(e) => return Err(Arc::new(ProxyError::Internal(format!("{mv}: {e}")))),
+                Err(e) => return Err(read_failure(mv, e)),
             }
         }
         Err(Arc::new(ProxyError::Internal(format!(
@@ -1238,10 +1238,15 @@ impl Service {
             None => {
                 cache_metric(endpoint, false);
                 let filled = self.fill_proven(kind, mv, pol, d).await;
-                if self.mode() == UpstreamMode::Online
-                    && let Err(e) = self.store.end_fill(&id).await
-                {
-                    tracing::warn!(module = %mv.module.as_str(), version = mv.version(), "releasing the fill lease: {e}");
+                if self.mode() == UpstreamMode::Online {
+                    // Released after the answer: replicas waiting on the
+                    // lease look for the record, which is already there.
+                    let (store, mv) = (self.store.clone(), mv.clone());
+                    tokio::spawn(async move {
+                        if let Err(e) = store.end_fill(&id).await {
+                            tracing::warn!(module = %mv.module.as_str(), version = mv.version(), "releasing the fill lease: {e}");
+                        }
+                    });
                 }
                 let meta = filled?;
                 tracing::info!(module = %meta.module, version = %meta.version, kind = kind.as_str(), h1 = %meta.h1, "verified and stored");
@@ -1383,7 +1388,7 @@ impl Service {
             &self.limits.zip,
             &anchors,
         )
-        .await
+        .await?
         {
             Ok((artifact, r)) => {
                 for why in r.unanchored {
@@ -2080,6 +2085,22 @@ fn sanitize_list(b: &[u8]) -> Bytes {
         }
     }
     Bytes::from(out)
+}
+
+/// A verifying read that gave no body and quarantined nothing: a shared
+/// store that could not be reached is a 503 naming the cause, anything
+/// else an internal error.
+fn read_failure(mv: &ModuleVersion, e: ReadError) -> Failure {
+    match e {
+        ReadError::Unavailable { op, key, detail } => {
+            Arc::new(ProxyError::Store(StoreError::Unavailable {
+                op,
+                key,
+                detail,
+            }))
+        }
+        e => Arc::new(ProxyError::Internal(format!("{mv}: {e}"))),
+    }
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@
 //! the local disk one ([`DiskStore`]): it is async, and names locations only
 //! through records, content addresses and [`DocKey`]s.
 
+pub mod awsprofile;
 pub mod disk;
 pub mod object;
 pub mod read;
@@ -34,7 +35,7 @@ use crate::verify::zip::ZipLimits;
 use crate::verify::{ArtifactKind, VerifiedMod, VerifiedZip};
 
 pub use disk::DiskStore;
-pub use object::{ObjectStoreCache, StoreUrl};
+pub use object::{BucketProbe, ObjectStoreCache, StoreUrl, TierUsage};
 
 /// What the store records about a verified artifact: enough to re-check the
 /// blob and to show what proved it.
@@ -485,6 +486,20 @@ pub trait Store: Send + Sync + fmt::Debug {
         Box::pin(std::future::ready(Ok(false)))
     }
 
+    /// What this replica remembers of an earlier re-check of a blob: the
+    /// `h1:` it computed from bytes whose SHA-256, size, kind, module
+    /// version (for a zip) and zip limits `key` names ([`digests`] builds
+    /// it). Kept only where this replica alone writes (a shared store's
+    /// local tier), so the bucket cannot forge one; `None`: not remembered,
+    /// or a store that keeps no memo (the disk store re-checks once per
+    /// process).
+    fn remembered_h1(&self, _key: &str) -> Option<String> {
+        None
+    }
+
+    /// Remembers the `h1:` computed from the bytes `key` names ([`Store::remembered_h1`]).
+    fn remember_h1(&self, _key: &str, _h1: &str) {}
+
     /// Releases the lease [`Store::begin_fill`] took, whatever the fill's outcome.
     fn end_fill<'a>(&'a self, _id: &'a RecordId) -> StoreFuture<'a, ()> {
         Box::pin(std::future::ready(Ok(())))
@@ -543,10 +558,41 @@ impl Digested {
 /// Reads the blob `meta` names back and computes its digests as the
 /// artifact `meta` records (a zip passes every module-zip rule on the way,
 /// [`recheck::blob_digests`]). Small blobs are read inline where the store
-/// allows it, others on the blocking pool.
-pub async fn digests(store: &dyn Store, meta: &ArtifactMeta, limits: &ZipLimits) -> Digested {
+/// allows it, others on the blocking pool. `Err`: the shared store could
+/// not be reached ([`StoreError::Unavailable`]), which says nothing about
+/// the blob: it must not be quarantined for it.
+///
+/// Digests remembered from an earlier re-check of the same bytes
+/// ([`Store::remembered_h1`]) are used instead of reading the blob: the
+/// memo is keyed by the blob's SHA-256 (so it says nothing about other
+/// bytes under that name, which the verifying read of the blob catches),
+/// its size, kind, module version and the zip limits, and only ever
+/// written from digests computed here.
+pub async fn digests(
+    store: &dyn Store,
+    meta: &ArtifactMeta,
+    limits: &ZipLimits,
+) -> Result<Digested, StoreError> {
     let (sha256, size, zip_of) = Digested::key(meta);
+    let remembered = store
+        .remembered_h1(&memo_key(&meta.sha256, meta.size, zip_of.as_ref(), limits))
+        .and_then(|h1| crate::xmod::dirhash::H1::parse(&h1).ok())
+        .zip(unhex32(&meta.sha256));
+    if let Some((h1, sha)) = remembered {
+        metrics::counter!("goward_recheck_blobs_total", "source" => "remembered").increment(1);
+        return Ok(Digested {
+            sha256,
+            size,
+            zip_of,
+            digests: Ok(BlobDigests {
+                h1,
+                sha256: sha,
+                size: meta.size,
+            }),
+        });
+    }
     let digests = match store.local_blob(UncheckedBlob { meta }).await {
+        Err(e @ StoreError::Unavailable { .. }) => return Err(e),
         Err(StoreError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
             Err(RecheckError::Blob("blob is missing".into()))
         }
@@ -561,12 +607,44 @@ pub async fn digests(store: &dyn Store, meta: &ArtifactMeta, limits: &ZipLimits)
                 .unwrap_or_else(|e| Err(RecheckError::Blob(format!("blob unreadable: {e}"))))
         }
     };
-    Digested {
+    if let Ok(d) = &digests {
+        metrics::counter!("goward_recheck_blobs_total", "source" => "hashed").increment(1);
+        // Keyed by what the bytes are, not by what the record says.
+        let key = memo_key(&disk::hex(&d.sha256), d.size, zip_of.as_ref(), limits);
+        store.remember_h1(&key, d.h1.as_str());
+    }
+    Ok(Digested {
         sha256,
         size,
         zip_of,
         digests,
+    })
+}
+
+/// The key of a re-check memo ([`Store::remembered_h1`]): everything the
+/// computed `h1:` (and the zip rules passed) depend on, with a format tag.
+fn memo_key(sha256: &str, size: u64, zip_of: Option<&(String, String)>, l: &ZipLimits) -> String {
+    let what = match zip_of {
+        Some((m, v)) => format!("zip {m} {v}"),
+        None => "mod".to_owned(),
+    };
+    format!(
+        "goward-recheck-v1 {sha256} {size} {what} limits {} {} {} {}",
+        l.max_zip_file, l.max_go_mod, l.max_license, l.max_entries
+    )
+}
+
+/// A lowercase hex SHA-256 as bytes.
+fn unhex32(s: &str) -> Option<[u8; 32]> {
+    let mut out = [0u8; 32];
+    if s.len() != 64 {
+        return None;
     }
+    for (o, pair) in out.iter_mut().zip(s.as_bytes().chunks(2)) {
+        let text = std::str::from_utf8(pair).ok()?;
+        *o = u8::from_str_radix(text, 16).ok()?;
+    }
+    Some(out)
 }
 
 /// A record that failed its re-check, handed back for quarantine.
@@ -603,16 +681,20 @@ pub fn trust(
     }
 }
 
-/// [`digests`] then [`trust`].
+/// What [`recheck`] found: the trusted artifact, or the rejected record.
+pub type Rechecked = Result<(StoredArtifact, RecheckedMeta), Box<Rejected>>;
+
+/// [`digests`] then [`trust`]. `Err`: the blob could not be read from a
+/// shared store that is unreachable (nothing was decided about the record).
 pub async fn recheck(
     store: &dyn Store,
     meta: ArtifactMeta,
     want: (ArtifactKind, &str, &str),
     limits: &ZipLimits,
     anchors: &recheck::Anchors<'_>,
-) -> Result<(StoredArtifact, RecheckedMeta), Box<Rejected>> {
-    let d = digests(store, &meta, limits).await;
-    trust(meta, want, &d, anchors)
+) -> Result<Rechecked, StoreError> {
+    let d = digests(store, &meta, limits).await?;
+    Ok(trust(meta, want, &d, anchors))
 }
 
 /// Helpers for the store's tests: proven go.mod files without a network.
@@ -730,6 +812,7 @@ mod tests {
         let meta = disk.record(&mod_id()).await.unwrap().expect("stored");
         let (again, notes) = recheck(&disk, meta.clone(), want, &limits, &anchors)
             .await
+            .unwrap()
             .expect("an intact record passes");
         assert_eq!(again, written);
         assert!(notes.unanchored.is_empty(), "{notes:?}");
@@ -743,13 +826,14 @@ mod tests {
             &anchors,
         )
         .await
+        .unwrap()
         .unwrap_err();
         assert_eq!(e.error.what(), "metadata", "{}", e.error);
 
         // Digests of another blob cannot vouch for this record.
         let mut other = meta.clone();
         other.sha256 = "0".repeat(64);
-        let d = digests(&disk, &other, &limits).await;
+        let d = digests(&disk, &other, &limits).await.unwrap();
         assert!(!d.fits(&meta));
         let e = trust(meta.clone(), want, &d, &anchors).unwrap_err();
         assert_eq!(e.error.what(), "metadata", "{}", e.error);
@@ -761,6 +845,7 @@ mod tests {
         std::fs::write(&blob, &bytes).unwrap();
         let e = recheck(&disk, meta, want, &limits, &anchors)
             .await
+            .unwrap()
             .unwrap_err();
         assert_eq!(e.error.what(), "blob", "{}", e.error);
     }

@@ -192,16 +192,43 @@ impl ObjectStoreCache {
             retry_timeout: Duration::from_secs(15),
             ..Default::default()
         };
-        let s3 = object_store::aws::AmazonS3Builder::from_env()
+        let configure = |detail: String| StoreError::Unavailable {
+            op: "configure",
+            key: format!("s3://{bucket}"),
+            detail,
+        };
+        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        let mut builder = object_store::aws::AmazonS3Builder::from_env()
             .with_bucket_name(bucket)
             .with_client_options(client)
-            .with_retry(retry)
-            .build()
-            .map_err(|e| StoreError::Unavailable {
-                op: "configure",
-                key: format!("s3://{bucket}"),
-                detail: e.to_string(),
-            })?;
+            .with_retry(retry);
+        // The shared profile files, which object_store does not read; the
+        // environment wins over them.
+        if let Some(p) = super::awsprofile::load(&env).map_err(configure)? {
+            if !super::awsprofile::env_has_credentials(&env)
+                && let (Some(id), Some(secret)) = (&p.access_key_id, &p.secret_access_key)
+            {
+                builder = builder
+                    .with_access_key_id(id)
+                    .with_secret_access_key(secret);
+                if let Some(t) = &p.session_token {
+                    builder = builder.with_token(t);
+                }
+            }
+            if let Some(r) = p
+                .region
+                .filter(|_| env("AWS_REGION").is_none() && env("AWS_DEFAULT_REGION").is_none())
+            {
+                builder = builder.with_region(r);
+            }
+            if let Some(u) = p
+                .endpoint_url
+                .filter(|_| env("AWS_ENDPOINT_URL").is_none() && env("AWS_ENDPOINT").is_none())
+            {
+                builder = builder.with_endpoint(u);
+            }
+        }
+        let s3 = builder.build().map_err(|e| configure(e.to_string()))?;
         let url = if prefix.is_empty() {
             format!("s3://{bucket}")
         } else {
@@ -359,7 +386,12 @@ impl ObjectStoreCache {
         if let Some((body, _)) = self.get_small(rel).await?
             && body == token.as_bytes()
         {
-            self.delete(rel).await?;
+            // No HEAD first (as `delete` does): whether it was there does
+            // not matter.
+            match self.remote.delete(&self.key(rel)).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => return Err(self.unavailable("delete", rel, e)),
+            }
         }
         self.held
             .lock()
@@ -473,22 +505,26 @@ impl ObjectStoreCache {
     }
 
     /// Uploads a verified blob from a local file unless the bucket has it
-    /// (content-addressed: an object of that name and size is that blob; a
-    /// damaged one is caught when read and quarantined, then uploaded anew).
+    /// (content-addressed: an object of that name is that blob; a damaged
+    /// one is caught when read and quarantined, then uploaded anew).
     async fn upload_blob(&self, sha256: &str, file: &Path, size: u64) -> Result<(), StoreError> {
         let rel = blob_rel(sha256);
         let key = self.key(&rel);
+        let io = |e: std::io::Error| StoreError::io("read", file, e);
+        if size <= PART_SIZE as u64 {
+            // One conditional PUT and no HEAD first: a copy already there
+            // (another replica's, or an identical go.mod of another
+            // version) makes it fail with 412, which is fine.
+            let bytes = Bytes::from(tokio::fs::read(file).await.map_err(io)?);
+            self.put(&rel, bytes, PutMode::Create).await?;
+            return Ok(());
+        }
+        // A multipart upload cannot be conditional: look first rather than
+        // send a large blob again.
         match self.remote.head(&key).await {
             Ok(m) if m.size == size => return Ok(()),
             Ok(_) | Err(object_store::Error::NotFound { .. }) => {}
             Err(e) => return Err(self.unavailable("head", &rel, e)),
-        }
-        let io = |e: std::io::Error| StoreError::io("read", file, e);
-        if size <= PART_SIZE as u64 {
-            let bytes = Bytes::from(tokio::fs::read(file).await.map_err(io)?);
-            // Another replica's identical copy may have won: fine.
-            self.put(&rel, bytes, PutMode::Create).await?;
-            return Ok(());
         }
         let upload = self
             .remote
@@ -550,13 +586,27 @@ impl ObjectStoreCache {
                     msg: e.to_string(),
                 })?,
             );
+        // The blob first (a record never names a missing blob), then the
+        // record with `If-None-Match: *`; only when that finds one is the
+        // stored record read. The caller looked for it just before (and
+        // holds the fill lease), so the usual cold fill makes two requests
+        // here. A blob uploaded for a version whose record won elsewhere
+        // with other bytes names no version: `cache gc` removes it after
+        // its grace period.
+        self.upload_blob(&meta.sha256, blob, meta.size).await?;
+        let mut mode = PutMode::Create;
         loop {
-            let mode = match self.fetch_record(&id).await? {
+            if self.put(&rel, json.clone(), mode).await? {
+                return Ok(Created::New(StoredArtifact::new(meta)));
+            }
+            // A record is there (or changed since it was read): read it.
+            mode = match self.fetch_record(&id).await? {
+                // Removed meanwhile (quarantined): create it.
                 Ok(None) => PutMode::Create,
                 Err(msg) => {
                     self.move_aside(&rel, &quarantine_name("meta", &rel), &msg)
                         .await?;
-                    continue;
+                    PutMode::Create
                 }
                 // The same bytes proven again with other proofs: recorded
                 // with the new ones (as on disk), unless someone else
@@ -580,11 +630,6 @@ impl ObjectStoreCache {
                     return Ok(Created::Existing(old));
                 }
             };
-            self.upload_blob(&meta.sha256, blob, meta.size).await?;
-            if self.put(&rel, json.clone(), mode).await? {
-                return Ok(Created::New(StoredArtifact::new(meta)));
-            }
-            // Lost the race for the record: read the winner.
         }
     }
 
@@ -648,6 +693,18 @@ impl ObjectStoreCache {
         }
         let p = path.clone();
         Ok(LocalBlob::new(move || fs::File::open(&p)))
+    }
+
+    /// Makes a verified spool file (whose SHA-256 is `sha256`) the tier's
+    /// hot copy of that blob; on failure it is simply dropped.
+    fn keep_in_tier(&self, file: tempfile::NamedTempFile, sha256: &str, size: u64) {
+        let dest = self.tier.blob_path(sha256);
+        if let Some(dir) = dest.parent()
+            && fs::create_dir_all(dir).is_ok()
+            && file.persist(&dest).is_ok()
+        {
+            self.tier.added(size);
+        }
     }
 
     /// Lists every object under `rel_dir` as (relative name, size, modified).
@@ -718,6 +775,15 @@ impl tokio::io::AsyncRead for KeepAlive {
 }
 
 impl Tier {
+    /// Where the re-check memo of `key` is kept: `checked/ab/<SHA-256 of
+    /// the key>`, a file holding the key and the `h1:` (outside `blobs/`,
+    /// so evicting a blob keeps what was learnt about it).
+    fn memo_path(&self, key: &str) -> PathBuf {
+        let name = hex(&sha2::Sha256::digest(key.as_bytes()));
+        let shard = name.get(..2).unwrap_or("00").to_owned();
+        self.root.join("checked").join(shard).join(name)
+    }
+
     fn blob_path(&self, sha256: &str) -> PathBuf {
         let shard = sha256.get(..2).unwrap_or("00");
         self.root.join("blobs/sha256").join(shard).join(sha256)
@@ -880,13 +946,7 @@ impl Store for ObjectStoreCache {
             let created = self.create(meta, file.path()).await?;
             if let Created::New(a) = &created {
                 // The verified spool becomes the tier's hot copy.
-                let dest = self.tier.blob_path(&a.sha256);
-                if let Some(dir) = dest.parent()
-                    && fs::create_dir_all(dir).is_ok()
-                    && file.persist(&dest).is_ok()
-                {
-                    self.tier.added(a.size);
-                }
+                self.keep_in_tier(file, &a.sha256, a.size);
             }
             Ok(created)
         })
@@ -898,7 +958,13 @@ impl Store for ObjectStoreCache {
             let mut tmp = self.tier.temp_file()?;
             tmp.write_all(m.checked().bytes())
                 .map_err(|e| StoreError::io("write", tmp.path(), e))?;
-            self.create(meta, tmp.path()).await
+            let created = self.create(meta, tmp.path()).await?;
+            if let Created::New(a) = &created {
+                // Kept in the tier, as a zip's spool is: the go.mod is
+                // served right after, and it is not downloaded back.
+                self.keep_in_tier(tmp, &a.sha256, a.size);
+            }
+            Ok(created)
         })
     }
 
@@ -1138,6 +1204,34 @@ impl Store for ObjectStoreCache {
         Box::pin(self.delete_owned(key.rel_path()))
     }
 
+    fn remembered_h1(&self, key: &str) -> Option<String> {
+        if !self.hot {
+            return None;
+        }
+        let text = fs::read_to_string(self.tier.memo_path(key)).ok()?;
+        let (stored_key, h1) = text.split_once('\n')?;
+        (stored_key == key).then(|| h1.trim_end().to_owned())
+    }
+
+    fn remember_h1(&self, key: &str, h1: &str) {
+        if !self.hot {
+            return;
+        }
+        let path = self.tier.memo_path(key);
+        let write = || -> std::io::Result<()> {
+            let dir = path.parent().unwrap_or(&self.tier.root);
+            fs::create_dir_all(dir)?;
+            let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+            tmp.write_all(format!("{key}\n{h1}\n").as_bytes())?;
+            tmp.persist(&path).map_err(|e| e.error)?;
+            Ok(())
+        };
+        // Losing a memo only costs a re-hash.
+        if let Err(e) = write() {
+            tracing::debug!(path = %path.display(), "remembering a re-check: {e}");
+        }
+    }
+
     fn begin_fill<'a>(&'a self, id: &'a RecordId) -> StoreFuture<'a, bool> {
         Box::pin(self.lease(id))
     }
@@ -1178,6 +1272,177 @@ impl Store for ObjectStoreCache {
             self.put(&rel, new, mode).await
         })
     }
+}
+
+/// What `goward doctor` learns from the bucket itself ([`ObjectStoreCache::probe`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BucketProbe {
+    /// One listing of the prefix: what it saw, or the cause of the failure.
+    pub reachable: Result<String, String>,
+    /// The conditional-write probe (`None`: not tried, the bucket did not
+    /// answer): what it did, or what the server got wrong.
+    pub conditional: Option<Result<String, String>>,
+}
+
+/// The local tier as `goward doctor` reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TierUsage {
+    /// Its directory.
+    pub path: PathBuf,
+    /// Blobs in it.
+    pub blobs: u64,
+    /// Their bytes.
+    pub bytes: u64,
+    /// The bound (`--local-cache-size`).
+    pub max_bytes: u64,
+}
+
+impl ObjectStoreCache {
+    /// Checks the bucket for `goward doctor`: one listing of the prefix,
+    /// then a probe object `doctor/probe-<nanos>` created with
+    /// `If-None-Match: *`, created again (the server must refuse), updated
+    /// with `If-Match` on a wrong ETag (must refuse), and deleted. A server
+    /// that accepts either second write does not honour conditional writes,
+    /// on which records, leases and the tree head depend.
+    pub async fn probe(&self) -> BucketProbe {
+        let top = self.key("");
+        let reachable = match self.remote.list_with_delimiter(Some(&top)).await {
+            Ok(l) => Ok(format!(
+                "listed {}: {} objects and {} prefixes at the top",
+                self.url,
+                l.objects.len(),
+                l.common_prefixes.len()
+            )),
+            Err(e) => Err(self.unavailable("list", "", e).to_string()),
+        };
+        if reachable.is_err() {
+            return BucketProbe {
+                reachable,
+                conditional: None,
+            };
+        }
+        let rel = format!("doctor/probe-{}", disk::now_nanos());
+        let body = || Bytes::from_static(b"goward doctor: conditional-write probe\n");
+        let steps = async {
+            if !self
+                .put(&rel, body(), PutMode::Create)
+                .await
+                .map_err(|e| e.to_string())?
+            {
+                return Err(format!(
+                    "{}: a new probe object was refused as already existing",
+                    self.location(&rel)
+                ));
+            }
+            if self
+                .put(&rel, body(), PutMode::Create)
+                .await
+                .map_err(|e| e.to_string())?
+            {
+                return Err(format!(
+                    "{}: the server replaced an existing object despite If-None-Match: * \
+                     (it does not honour conditional writes: replicas could replace each \
+                     other's records and roll the trusted tree head back)",
+                    self.location(&rel)
+                ));
+            }
+            let wrong = PutMode::Update(UpdateVersion {
+                e_tag: Some("\"goward-doctor-wrong-etag\"".to_owned()),
+                version: None,
+            });
+            if self
+                .put(&rel, body(), wrong)
+                .await
+                .map_err(|e| e.to_string())?
+            {
+                return Err(format!(
+                    "{}: the server replaced an object despite a wrong If-Match ETag \
+                     (it does not honour conditional writes: two replicas could roll the \
+                     trusted tree head back)",
+                    self.location(&rel)
+                ));
+            }
+            Ok(format!(
+                "{}: created with If-None-Match: *, refused a second create (412), refused an update with a wrong If-Match ETag (412)",
+                self.location(&rel)
+            ))
+        };
+        let mut conditional = steps.await;
+        match self.remote.delete(&self.key(&rel)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => {
+                if let Ok(done) = &mut conditional {
+                    done.push_str(", deleted");
+                }
+            }
+            Err(e) => {
+                let left = format!(
+                    "the probe object {} could not be deleted: {}",
+                    self.location(&rel),
+                    self.unavailable("delete", &rel, e)
+                );
+                conditional = Err(match conditional {
+                    Ok(_) => left,
+                    Err(first) => format!("{first}; {left}"),
+                });
+            }
+        }
+        BucketProbe {
+            reachable,
+            conditional: Some(conditional),
+        }
+    }
+
+    /// The local tier's directory, blobs, bytes and bound.
+    pub fn tier_usage(&self) -> TierUsage {
+        let blobs = self.tier.blobs();
+        TierUsage {
+            path: self.tier.root.clone(),
+            blobs: blobs.len() as u64,
+            bytes: blobs.iter().map(|(_, size, _)| size).sum(),
+            max_bytes: self.tier.max_bytes,
+        }
+    }
+}
+
+/// Where the S3 credentials come from, in the order `object_store` looks
+/// (the AWS variables of the environment): for `goward doctor`.
+pub fn credential_source(env: &dyn Fn(&str) -> Option<String>) -> String {
+    let set = |k: &str| env(k).is_some_and(|v| !v.is_empty());
+    if env("AWS_SKIP_SIGNATURE").is_some_and(|v| v == "true") {
+        return "none: requests are unsigned (AWS_SKIP_SIGNATURE=true)".into();
+    }
+    if set("AWS_ACCESS_KEY_ID") || set("AWS_SECRET_ACCESS_KEY") {
+        let token = if set("AWS_SESSION_TOKEN") {
+            " and AWS_SESSION_TOKEN"
+        } else {
+            ""
+        };
+        return format!(
+            "static keys from the environment (AWS_ACCESS_KEY_ID {}, AWS_SECRET_ACCESS_KEY{token})",
+            env("AWS_ACCESS_KEY_ID").unwrap_or_default()
+        );
+    }
+    if set("AWS_WEB_IDENTITY_TOKEN_FILE") && set("AWS_ROLE_ARN") {
+        return format!(
+            "web identity: the token in AWS_WEB_IDENTITY_TOKEN_FILE exchanged for role {}",
+            env("AWS_ROLE_ARN").unwrap_or_default()
+        );
+    }
+    if set("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI") {
+        return "ECS container credentials (AWS_CONTAINER_CREDENTIALS_RELATIVE_URI)".into();
+    }
+    match super::awsprofile::load(env) {
+        Ok(Some(p)) if p.access_key_id.is_some() => {
+            let from = p
+                .keys_from
+                .map(|f| f.display().to_string())
+                .unwrap_or_default();
+            return format!("static keys of AWS profile {} in {from}", p.name);
+        }
+        Ok(_) => {}
+        Err(e) => return format!("none usable: {e}"),
+    }
+    "EC2 instance metadata (IMDS): no credentials in the environment or AWS profile files".into()
 }
 
 impl ObjectStoreCache {

@@ -34,6 +34,14 @@ pub enum ReadError {
     /// fine, e.g. a network store that dropped the connection).
     #[error("reading the cached blob: {0}")]
     Interrupted(String),
+    /// The shared store could not be reached (nothing quarantined: the
+    /// stored copy says nothing about itself; served as a 503).
+    #[error("shared store unavailable: {op} {key}: {detail}")]
+    Unavailable {
+        op: &'static str,
+        key: String,
+        detail: String,
+    },
 }
 
 /// Bytes read from storage per step of a stream.
@@ -87,6 +95,9 @@ impl VerifiedRead {
                 blob,
                 on_quarantine,
             }),
+            Err(super::StoreError::Unavailable { op, key, detail }) => {
+                Err(ReadError::Unavailable { op, key, detail })
+            }
             Err(e) => {
                 let why = format!("cached {} is unreadable: {e}", artifact.kind.as_str());
                 quarantine(&*store, &artifact, &why, on_quarantine).await;

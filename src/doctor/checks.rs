@@ -61,11 +61,11 @@ impl Finding {
             dir: None,
         }
     }
-    fn evidence(mut self, e: impl Into<String>) -> Finding {
+    pub(crate) fn evidence(mut self, e: impl Into<String>) -> Finding {
         self.evidence.push(e.into());
         self
     }
-    fn fix(mut self, f: impl Into<String>) -> Finding {
+    pub(crate) fn fix(mut self, f: impl Into<String>) -> Finding {
         self.fix = Some(f.into());
         self
     }

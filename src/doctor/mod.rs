@@ -1,4 +1,5 @@
-//! `goward doctor`: diagnoses the Go host it runs on.
+//! `goward doctor`: diagnoses the Go host it runs on, and goward's shared
+//! store when it is a bucket ([`store`]).
 //!
 //! Every OS fact comes through [`crate::hostcheck::Host`]; [`gather`] turns
 //! them into [`checks::Facts`] and [`checks`] decides, so each decision is
@@ -10,6 +11,7 @@
 //! warning or an error (not fixed by `--fix`), 2 usage error.
 
 pub mod checks;
+pub mod store;
 #[cfg(test)]
 mod tests;
 
@@ -216,16 +218,26 @@ fn fix_defender(host: &dyn Host, findings: &mut [Finding]) {
 /// Runs `goward doctor`.
 pub fn run(args: &DoctorArgs) -> ExitCode {
     let host = RealHost;
-    let cache = match crate::config::Config::load(&args.location.serve_args()) {
-        // Absolute, as Defender's exclusions are.
-        Ok(c) => Some(std::path::absolute(&c.cache_dir).unwrap_or(c.cache_dir)),
+    let config = match crate::config::Config::load(&args.location.serve_args()) {
+        Ok(c) => c,
         Err(e) => {
             eprintln!("goward: {e}");
             return ExitCode::from(2);
         }
     };
+    // Absolute, as Defender's exclusions are.
+    let cache = Some(std::path::absolute(&config.cache_dir).unwrap_or(config.cache_dir.clone()));
     let facts = gather(&host, args.goward_url.clone(), cache);
     let mut findings = checks::all(&facts);
+    match store::gather(&config) {
+        Ok(Some(f)) => findings.extend(store::findings(&f)),
+        Ok(None) => {}
+        Err(e) => findings.push(checks::Finding::new(
+            "store-reachable",
+            Severity::Error,
+            format!("{}: {e}", config.store),
+        )),
+    }
     if args.verify_goroot {
         findings.push(verify_goroot(&host, &facts, args));
     }

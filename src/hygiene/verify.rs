@@ -164,7 +164,7 @@ pub async fn verify_cache(
             None => {
                 report.blobs += 1;
                 report.bytes += meta.size;
-                let d = cache::digests(store, &meta, &opts.zip_limits).await;
+                let d = cache::digests(store, &meta, &opts.zip_limits).await?;
                 hashed.insert(key, d.clone());
                 d
             }

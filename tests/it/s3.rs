@@ -17,7 +17,7 @@ use sha2::Digest;
 use crate::support::fakeproxy::{FakeProxy, Published};
 use crate::support::gocmd::{GoEnv, assert_refused_by_goward};
 use crate::support::modzip::ModZip;
-use crate::support::s3::{BUCKET, Moto, Relay};
+use crate::support::s3::{BUCKET, Fault, Moto, Relay};
 use crate::support::testlog::TestLog;
 use crate::support::{Goward, wait_until};
 
@@ -668,10 +668,12 @@ fn fill_leases_fetch_a_cold_zip_once_for_all_replicas() {
     eprintln!("upstream fetches of one cold zip asked of {N} replicas at once: {counts:?}");
 }
 
-/// The connection to the bucket reset in the middle of a multipart upload:
-/// the request fails with a 503 naming the cause, nothing is visible in the
-/// bucket, and once the bucket is reachable again the same replica stores
-/// and serves the right bytes, without a restart.
+/// The connection to the bucket cut in the middle of every part upload of a
+/// multipart upload (the relay forwards 1 MiB of each part's body, then
+/// cuts both connections, retries included): the request fails with a 503
+/// naming the cause, nothing is visible in the bucket, and once the bucket
+/// is healthy again the same replica stores and serves the right bytes,
+/// without a restart.
 #[test]
 fn a_connection_reset_mid_upload_leaves_nothing_visible() {
     const SIZE: usize = 40 << 20;
@@ -685,26 +687,22 @@ fn a_connection_reset_mid_upload_leaves_nothing_visible() {
         "module example.com/reset\n\ngo 1.21\n",
     );
     let a = replica(&w, &relay.endpoint());
-    relay.set_rate(8 << 20);
-    let url = a.url_for(&big.zip_path());
-    let client =
-        std::thread::spawn(move || crate::support::try_http_get(&url, Duration::from_secs(600)));
-    let before = relay.bytes_up();
-    wait_until(
-        "replica A to be part way through its upload",
-        Duration::from_secs(300),
-        || relay.bytes_up() > before + (12 << 20),
-    );
-    relay.set_down(true);
-    let r = client
-        .join()
-        .unwrap()
+    relay.inject("PUT", "partNumber=", None, Fault::CutAfter(1 << 20));
+    let r = a
+        .try_get(&big.zip_path(), Duration::from_secs(600))
         .expect("an HTTP answer from replica A");
     assert_eq!(r.status, 503, "{}", r.text());
+    let blob = blob_key(&big.zip);
     assert!(
-        r.text().starts_with("goward: shared store unavailable: "),
+        r.text().starts_with(&format!(
+            "goward: shared store unavailable: upload s3://{BUCKET}/{blob}: "
+        )),
         "{}",
         r.text()
+    );
+    assert!(
+        count(&relay.take_seen(), "PUT", "partNumber=") >= 3,
+        "the cut part upload was not retried"
     );
     let bucket = moto.client();
     assert_eq!(
@@ -712,18 +710,407 @@ fn a_connection_reset_mid_upload_leaves_nothing_visible() {
         None,
         "a record appeared"
     );
-    let key = blob_key(&big.zip);
     assert!(
-        !bucket.keys(&format!("{PREFIX}/blobs")).contains(&key),
+        !bucket.keys(&format!("{PREFIX}/blobs")).contains(&blob),
         "a partial blob is visible"
     );
 
-    relay.set_rate(0);
-    relay.set_down(false);
+    relay.clear_faults();
     let r = a
         .try_get(&big.zip_path(), Duration::from_secs(600))
         .expect("GET the zip again");
     assert_eq!(r.status, 200, "{}", r.text());
     assert!(r.body == big.zip, "replica A served other bytes");
-    assert_eq!(bucket.get(&key).map(|b| b.len()), Some(big.zip.len()));
+    assert_eq!(bucket.get(&blob).map(|b| b.len()), Some(big.zip.len()));
+}
+
+/// Fills `w`'s two zips through a replica straight on moto, then stops it:
+/// the bucket is warm, and a new replica's local tier is empty.
+fn warm_bucket(w: &World, moto: &Moto) {
+    let a = replica(w, &moto.endpoint());
+    assert_serves(&a, &w.hello.zip_path(), &w.hello.zip);
+    assert_serves(&a, &w.greet.zip_path(), &w.greet.zip);
+}
+
+/// How many of the relay's requests were `method` on a target containing `part`.
+fn count(seen: &[crate::support::s3::Seen], method: &str, part: &str) -> usize {
+    seen.iter()
+        .filter(|s| s.method == method && s.target.contains(part))
+        .count()
+}
+
+/// Faults on reading a blob from the bucket: a dropped connection and a
+/// 500 are retried and the zip served; 500s on every try are a 503 naming
+/// the cause, with nothing quarantined, rewritten or fetched upstream; the
+/// replica recovers once the bucket answers again, without a restart.
+#[test]
+fn bucket_errors_on_a_blob_read_are_retried_or_a_clear_503() {
+    let moto = Moto::start();
+    let relay = Relay::start(moto.port());
+    let w = world();
+    warm_bucket(&w, &moto);
+    let bucket = moto.client();
+    let before = bucket.keys(PREFIX);
+    w.fake.reset_requests();
+    let b = replica(&w, &relay.endpoint());
+
+    let hello_blob = blob_key(&w.hello.zip);
+    let hello_sha = hello_blob.rsplit('/').next().unwrap();
+    relay.inject("GET", hello_sha, Some(1), Fault::Drop);
+    relay.inject("GET", hello_sha, Some(1), Fault::Status(500));
+    relay.take_seen();
+    assert_serves(&b, &w.hello.zip_path(), &w.hello.zip);
+    assert_eq!(
+        count(&relay.take_seen(), "GET", hello_sha),
+        3,
+        "the dropped and the failed GET were not retried"
+    );
+
+    let greet_blob = blob_key(&w.greet.zip);
+    let greet_sha = greet_blob.rsplit('/').next().unwrap();
+    relay.inject("GET", greet_sha, None, Fault::Status(500));
+    let r = b.get(&w.greet.zip_path());
+    assert_eq!(r.status, 503, "{}", r.text());
+    let want = format!("goward: shared store unavailable: get s3://{BUCKET}/{greet_blob}: ");
+    assert!(r.text().starts_with(&want), "{}", r.text());
+    assert!(
+        r.text()
+            .contains("after 2 retries, max_retries: 2, retry_timeout: 15s  - Server returned non-2xx status code: 500 Internal Server Error: <?xml"),
+        "{}",
+        r.text()
+    );
+    assert_eq!(bucket.keys(PREFIX), before, "the bucket changed");
+    assert_eq!(w.fake.requests(&w.greet.zip_path()), 0, "fetched upstream");
+
+    relay.clear_faults();
+    assert_serves(&b, &w.greet.zip_path(), &w.greet.zip);
+    assert_eq!(bucket.keys(PREFIX), before, "the bucket changed");
+    assert_eq!(w.fake.requests(&w.greet.zip_path()), 0, "fetched upstream");
+    assert_eq!(w.fake.requests(&w.hello.zip_path()), 0, "fetched upstream");
+}
+
+/// The record's conditional PUT answered 500 on every try: the request is a
+/// 503 naming the cause and no record is visible (the blob uploaded first
+/// names no version: gc's grace period covers it); the next request, with
+/// the bucket healthy again, fills the version.
+#[test]
+fn a_failed_record_write_leaves_nothing_visible_and_the_next_request_fills() {
+    let moto = Moto::start();
+    let relay = Relay::start(moto.port());
+    let w = world();
+    let a = replica(&w, &relay.endpoint());
+    let rk = record_key(&w.hello, "zip");
+    relay.inject("PUT", "/v1.0.0.zip.json", None, Fault::Status(500));
+    let r = a.get(&w.hello.zip_path());
+    assert_eq!(r.status, 503, "{}", r.text());
+    let want = format!("goward: shared store unavailable: put s3://{BUCKET}/{rk}: ");
+    assert!(r.text().starts_with(&want), "{}", r.text());
+    assert!(
+        r.text()
+            .contains("after 2 retries, max_retries: 2, retry_timeout: 15s  - Server returned non-2xx status code: 500 Internal Server Error: <?xml"),
+        "{}",
+        r.text()
+    );
+    let bucket = moto.client();
+    assert_eq!(bucket.get(&rk), None, "a record is visible");
+    wait_until(
+        "the fill lease to be released",
+        Duration::from_secs(30),
+        || bucket.keys(&format!("{PREFIX}/leases")).is_empty(),
+    );
+
+    relay.clear_faults();
+    assert_serves(&a, &w.hello.zip_path(), &w.hello.zip);
+    assert!(bucket.get(&rk).is_some(), "no record after the fill");
+}
+
+/// A bucket that trickles a blob's body: the replica downloads it whole,
+/// re-checks it and serves the right bytes (the read timeout, 30 s, cuts
+/// only a body that stalls).
+#[test]
+fn a_slow_blob_body_from_the_bucket_is_served_correctly() {
+    let moto = Moto::start();
+    let relay = Relay::start(moto.port());
+    let w = world();
+    let big = w.fake.publish(
+        ModZip::new("example.com/slow", "v1.0.0")
+            .stored()
+            .file("data.bin", crate::support::modzip::noise(7, 768 << 10)),
+        "module example.com/slow\n\ngo 1.21\n",
+    );
+    let a = replica(&w, &moto.endpoint());
+    assert_serves(&a, &big.zip_path(), &big.zip);
+    drop(a);
+    w.fake.reset_requests();
+    let b = replica(&w, &relay.endpoint());
+    let sha = blob_key(&big.zip);
+    let sha = sha.rsplit('/').next().unwrap();
+    relay.inject("GET", sha, None, Fault::SlowBody(256 << 10));
+    assert_serves(&b, &big.zip_path(), &big.zip);
+    assert_eq!(w.fake.requests(&big.zip_path()), 0, "fetched upstream");
+    assert!(
+        count(&relay.take_seen(), "GET", sha) >= 1,
+        "the blob did not come through the slow relay"
+    );
+}
+
+/// The bucket requests of one cold fill, counted by the relay: the record
+/// looked up, the fill lease taken and the record looked up again (another
+/// replica may have just finished), the blob and the record created with
+/// `If-None-Match: *` (no HEAD or GET first), then, after the answer, the
+/// lease released. A go.mod just stored is served from the local tier, not
+/// downloaded back.
+#[test]
+fn a_cold_fill_makes_seven_bucket_requests() {
+    let moto = Moto::start();
+    let relay = Relay::start(moto.port());
+    let w = world();
+    let a = replica(&w, &relay.endpoint());
+    let r = a.get(&format!("/sumdb/{DB}/supported"));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let blob = blob_key(&w.greet.zip);
+    let sha = blob.rsplit('/').next().unwrap();
+    let mod_blob = blob_key(&w.greet.mod_bytes);
+    let mod_sha = mod_blob.rsplit('/').next().unwrap();
+    for (path, sha, ext) in [
+        (w.greet.zip_path(), sha, "zip"),
+        (w.greet.mod_path(), mod_sha, "mod"),
+    ] {
+        relay.take_seen();
+        let record = format!("greet/%40v/v1.1.0.{ext}.json");
+        let mut seen: Vec<String> = Vec::new();
+        let mut fetched_back = 0;
+        let r = a.get(&path);
+        assert_eq!(r.status, 200, "{}", r.text());
+        wait_until(
+            "the fill lease to be released",
+            Duration::from_secs(30),
+            || {
+                for s in relay.take_seen() {
+                    let what = if s
+                        .target
+                        .ends_with(&format!("/leases/meta/example.com/{record}"))
+                    {
+                        "lease"
+                    } else if s.target.ends_with(&format!("/meta/example.com/{record}")) {
+                        "record"
+                    } else if s.target.ends_with(sha) {
+                        "blob"
+                    } else if s.target.ends_with("?delete") {
+                        "objects"
+                    } else {
+                        continue;
+                    };
+                    if s.method == "GET" && what == "blob" {
+                        fetched_back += 1;
+                    }
+                    seen.push(format!("{} {what}", s.method));
+                }
+                seen.last().is_some_and(|l| l == "POST objects")
+            },
+        );
+        assert_eq!(
+            seen,
+            [
+                "GET record",
+                "PUT lease",
+                "HEAD record",
+                "PUT blob",
+                "PUT record",
+                "GET lease",
+                "POST objects"
+            ],
+            "{path}"
+        );
+        assert_eq!(
+            fetched_back, 0,
+            "{path}: the blob just stored was downloaded back"
+        );
+    }
+}
+
+/// The counter `goward_recheck_blobs_total{source=…}` of `g`.
+fn recheck_blobs(g: &Goward, source: &str) -> u64 {
+    let page = g.get("/metrics").text();
+    let prefix = format!("goward_recheck_blobs_total{{source=\"{source}\"}} ");
+    page.lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {prefix} in /metrics:\n{page}"))
+}
+
+/// The first use of a stored record re-hashes its blob once; that check is
+/// remembered in the local tier, so the same replica restarted with its
+/// tier does not re-hash it. The memo vouches only for bytes with the
+/// blob's SHA-256: with the tier's copy evicted and the bucket's object
+/// swapped, the replica downloads the swapped bytes, the verifying read
+/// catches them, and the version is quarantined, fetched and served right.
+#[test]
+fn the_recheck_memo_survives_a_restart_in_the_local_tier() {
+    let moto = Moto::start();
+    let w = world();
+    warm_bucket(&w, &moto);
+    let Replica { mut g, _tier } = replica(&w, &moto.endpoint());
+    assert_serves(&g, &w.hello.zip_path(), &w.hello.zip);
+    assert_eq!(recheck_blobs(&g, "hashed"), 1);
+    assert_eq!(recheck_blobs(&g, "remembered"), 0);
+
+    g.restart();
+    w.fake.reset_requests();
+    assert_serves(&g, &w.hello.zip_path(), &w.hello.zip);
+    assert_eq!(recheck_blobs(&g, "hashed"), 0, "re-hashed after a restart");
+    assert_eq!(recheck_blobs(&g, "remembered"), 1);
+    assert_eq!(w.fake.requests(&w.hello.zip_path()), 0);
+
+    // The tier's copy evicted, the bucket's swapped (same length).
+    let key = blob_key(&w.hello.zip);
+    let sha = key.rsplit('/').next().unwrap();
+    let tier_copy = _tier.path().join("blobs/sha256").join(&sha[..2]).join(sha);
+    std::fs::remove_file(&tier_copy).expect("the tier's copy of the blob");
+    let mut evil = w.hello.zip.clone();
+    let mid = evil.len() / 2;
+    evil[mid] ^= 0x01;
+    let bucket = moto.client();
+    bucket.put(&key, evil);
+    g.restart();
+    assert_serves(&g, &w.hello.zip_path(), &w.hello.zip);
+    assert_eq!(recheck_blobs(&g, "remembered"), 1);
+    assert_eq!(w.fake.requests(&w.hello.zip_path()), 1, "not re-fetched");
+    let caught = "cached zip failed its digest check while being read (";
+    assert!(g.stderr().contains(caught), "{}", g.stderr());
+    assert_eq!(bucket.get(&key).as_deref(), Some(&w.hello.zip[..]));
+    bucket_quarantined(&bucket, sha);
+}
+
+/// `goward doctor --store s3://…`: the bucket answers, honours conditional
+/// writes (the probe object under `doctor/` is gone after), the credentials
+/// come from the environment, and the local tier is named with its size;
+/// an unreachable endpoint is an error naming the cause.
+#[test]
+fn doctor_checks_the_shared_store() {
+    let moto = Moto::start();
+    let tier = tempfile::tempdir().unwrap();
+    let store = format!("s3://{BUCKET}/{PREFIX}");
+    let doctor = |env: &[(String, String)]| {
+        let envs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let o = crate::support::run_goward_with(
+            &[
+                "doctor",
+                "--json",
+                "--store",
+                &store,
+                "--cache-dir",
+                tier.path().to_str().unwrap(),
+            ],
+            &envs,
+            std::process::Stdio::piped(),
+        );
+        let j: serde_json::Value = serde_json::from_str(&o.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}\n{}", o.stdout, o.stderr));
+        (o.status.code(), j)
+    };
+    let finding = |j: &serde_json::Value, check: &str| -> serde_json::Value {
+        j["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["check"] == check)
+            .unwrap_or_else(|| panic!("no {check} finding: {j}"))
+            .clone()
+    };
+
+    let (_, j) = doctor(&Moto::env_for(&moto.endpoint()));
+    let f = finding(&j, "store-reachable");
+    assert_eq!(f["severity"], "ok", "{f}");
+    assert_eq!(f["summary"], format!("{store} answers"));
+    let f = finding(&j, "store-conditional-writes");
+    assert_eq!(f["severity"], "ok", "{f}");
+    let done = f["evidence"][0].as_str().unwrap();
+    assert!(
+        done.starts_with(&format!("{store}/doctor/probe-"))
+            && done.ends_with(
+                ": created with If-None-Match: *, refused a second create (412), refused an \
+                 update with a wrong If-Match ETag (412), deleted"
+            ),
+        "{done}"
+    );
+    assert_eq!(
+        moto.client().keys(&format!("{PREFIX}/doctor")),
+        Vec::<String>::new()
+    );
+    let f = finding(&j, "store-credentials");
+    assert_eq!(
+        f["summary"],
+        "S3 credentials: static keys from the environment (AWS_ACCESS_KEY_ID goward-test, AWS_SECRET_ACCESS_KEY)"
+    );
+    let f = finding(&j, "local-tier");
+    assert_eq!(
+        f["summary"],
+        format!(
+            "local tier {}: 0 blobs, 0 B of 4 GiB (--local-cache-size)",
+            tier.path().display()
+        )
+    );
+
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let (code, j) = doctor(&Moto::env_for(&format!("http://127.0.0.1:{closed}")));
+    assert_eq!(code, Some(1), "{j}");
+    let f = finding(&j, "store-reachable");
+    assert_eq!(f["severity"], "error", "{f}");
+    assert_eq!(f["summary"], format!("{store} is unreachable"));
+    let cause = f["evidence"][0].as_str().unwrap();
+    assert!(
+        cause.starts_with(&format!("shared store unavailable: list {store}/: ")),
+        "{cause}"
+    );
+    assert_eq!(
+        finding(&j, "store-conditional-writes")["severity"],
+        "warning"
+    );
+
+    // No AWS_* keys, region or endpoint in the environment: all from the
+    // shared profile files (`AWS_PROFILE`), which object_store does not read.
+    let files = tempfile::tempdir().unwrap();
+    let creds = files.path().join("credentials");
+    let config = files.path().join("config");
+    std::fs::write(
+        &creds,
+        "[default]\naws_access_key_id = wrong\n\n[goward]\naws_access_key_id = goward-test\n\
+         aws_secret_access_key = goward-test-secret\n",
+    )
+    .unwrap();
+    std::fs::write(
+        &config,
+        format!(
+            "[profile goward]\nregion = us-east-1\nendpoint_url = {}\n",
+            moto.endpoint()
+        ),
+    )
+    .unwrap();
+    let env: Vec<(String, String)> = [
+        ("AWS_PROFILE", "goward".to_owned()),
+        ("AWS_SHARED_CREDENTIALS_FILE", creds.display().to_string()),
+        ("AWS_CONFIG_FILE", config.display().to_string()),
+        ("AWS_ALLOW_HTTP", "true".to_owned()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    let (_, j) = doctor(&env);
+    assert_eq!(finding(&j, "store-reachable")["severity"], "ok", "{j}");
+    assert_eq!(
+        finding(&j, "store-conditional-writes")["severity"],
+        "ok",
+        "{j}"
+    );
+    assert_eq!(
+        finding(&j, "store-credentials")["summary"],
+        format!(
+            "S3 credentials: static keys of AWS profile goward in {}",
+            creds.display()
+        )
+    );
 }
