@@ -42,7 +42,7 @@ use crate::sumdb::note::Verifier;
 use crate::upstream::{FetchErrorKind, Network, ProxyList, UpstreamMode};
 use crate::verify::info::{self, MAX_INFO};
 use crate::verify::proof::SignedArtifact;
-use crate::verify::proof::TrustAnchors;
+use crate::verify::proof::{EvidenceObjects, TrustAnchors};
 use crate::verify::zip::{self as zipcheck, ZipLimits};
 use crate::verify::{ArtifactKind, PinnedHash, Proof, ProofKind, VerifiedMod, VerifiedZip, gomod};
 
@@ -1601,7 +1601,7 @@ impl Service {
         pol: &ActivePolicy,
         d: &Decision,
         signers: &[String],
-        zip: Option<&StoredArtifact>,
+        (zip, objects): (Option<&StoredArtifact>, &EvidenceObjects),
         mod_h1: &crate::dirhash::H1,
     ) -> Result<SignedArtifact, ProxyError> {
         use crate::verify::proof::signature::kind::SignatureFailure;
@@ -1623,10 +1623,11 @@ impl Service {
             ))));
         }
         let accepted = accepted_signers(pol, signers);
+        let text = recorded_signature(evidence, objects).map_err(fail)?;
         SignedArtifact::verify_gosum(
             (ArtifactKind::Mod, mv.module.as_str(), mv.version()),
             (zip_h1, mod_h1.as_str()),
-            &evidence.signature,
+            text,
             &accepted,
         )
         .map_err(fail)
@@ -1642,7 +1643,7 @@ impl Service {
         pol: &ActivePolicy,
         d: &Decision,
         signers: &[String],
-        zip: Option<&StoredArtifact>,
+        (zip, objects): (Option<&StoredArtifact>, &EvidenceObjects),
         go_mod: &[u8],
     ) -> Result<SignedArtifact, ProxyError> {
         use crate::verify::proof::signature::kind::SignatureFailure;
@@ -1682,10 +1683,11 @@ impl Service {
             .and_then(|b| <[u8; 32]>::try_from(b).ok())
             .ok_or_else(|| ProxyError::Internal(format!("{mv}: bad signed SHA-256 on record")))?;
         let accepted = accepted_signers(pol, signers);
+        let text = recorded_signature(evidence, objects).map_err(fail)?;
         SignedArtifact::verify(
             (ArtifactKind::Mod, mv.module.as_str(), mv.version()),
             (&zip_sha256, Some(&in_zip)),
-            &evidence.signature,
+            text,
             &accepted,
         )
         .map_err(fail)
@@ -1752,12 +1754,20 @@ impl Service {
                 }
             })?;
         let mut proof = proof?;
+        // The zip's recorded signature proves the go.mod too: its file is
+        // an evidence object of the zip's record.
+        let objects = match zip {
+            Some(z) if go_mod_signature(d).is_some() => {
+                crate::cache::load_evidence(&*self.store, z.meta()).await
+            }
+            _ => EvidenceObjects::default(),
+        };
         match go_mod_signature(d) {
             Some((signers, SignedMode::Gosum)) => proof.push(Proof::Signature(
-                self.prove_mod_gosum(mv, pol, d, signers, zip, checked.h1())?,
+                self.prove_mod_gosum(mv, pol, d, signers, (zip, &objects), checked.h1())?,
             )),
             Some((signers, SignedMode::Zip)) => proof.push(Proof::Signature(
-                self.prove_mod_in_zip(mv, pol, d, signers, zip, checked.bytes())?,
+                self.prove_mod_in_zip(mv, pol, d, signers, (zip, &objects), checked.bytes())?,
             )),
             None => {}
         }
@@ -1965,6 +1975,24 @@ enum SignedOver<'a> {
     Zip(&'a [u8; 32], Option<&'a [u8; 32]>),
     /// The zip's and the go.mod's `h1:` (the go.sum lines).
     Gosum((&'a str, &'a str)),
+}
+
+/// The text of a signature recorded with a version's zip, read through
+/// [`Evidence::signature_bytes`](crate::verify::proof::signature::kind::Evidence::signature_bytes)
+/// (digest-checked when it is an evidence object).
+fn recorded_signature<'a>(
+    evidence: &'a crate::verify::proof::signature::kind::Evidence,
+    objects: &'a EvidenceObjects,
+) -> Result<&'a str, crate::verify::proof::signature::kind::SignatureFailure> {
+    use crate::verify::proof::signature::kind::SignatureFailure;
+    let bytes = evidence.signature_bytes(objects).map_err(|e| {
+        SignatureFailure::NotSigned(format!(
+            "the signature recorded with the zip is not available: {e}"
+        ))
+    })?;
+    std::str::from_utf8(bytes).map_err(|_| {
+        SignatureFailure::NotSigned("the signature recorded with the zip is not UTF-8 text".into())
+    })
 }
 
 /// A required signature refused for `mv`'s `file` (`.zip`, `.mod`) under

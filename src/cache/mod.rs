@@ -8,7 +8,10 @@
 //! caller hold a [`StoredArtifact`], the one thing a blob can be opened
 //! with, and every read of it re-checks its digest on the way ([`read`]).
 //! Metadata documents (`.info`, lists, checksum-database tiles and lookups)
-//! are written only after their own checks ran.
+//! are written only after their own checks ran. Evidence objects (signature
+//! files, [`DocKey::Evidence`]) are content-addressed documents written
+//! before the record that names them ([`store_evidence`]) and read back by
+//! digest for its re-check ([`load_evidence`]).
 //!
 //! [`Store`] is a trait because a shared object store implementation follows
 //! the local disk one ([`DiskStore`]): it is async, and names locations only
@@ -28,7 +31,7 @@ use std::time::SystemTime;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
-use crate::verify::proof::TrustAnchors;
+use crate::verify::proof::{EvidenceObjects, Proof, TrustAnchors};
 use crate::verify::recheck::{self, BlobDigests, RecheckError, RecheckedMeta};
 use crate::verify::zip::ZipLimits;
 use crate::verify::{ArtifactKind, VerifiedMod, VerifiedZip};
@@ -89,6 +92,9 @@ pub enum DocKey {
     SumdbLookup(String, String),
     /// An authenticated tile (db, tile path such as `tile/8/0/001.p/5`).
     SumdbTile(String, String),
+    /// A content-addressed evidence object (a signature file) named by its
+    /// lowercase hex SHA-256; only [`DocKey::evidence`] makes one.
+    Evidence(String),
 }
 
 impl DocKey {
@@ -102,14 +108,28 @@ impl DocKey {
             DocKey::SumdbFork(db) => format!("sumdb/{db}/SECURITY-ERROR"),
             DocKey::SumdbLookup(db, k) => format!("sumdb/{db}/lookup/{k}"),
             DocKey::SumdbTile(db, t) => format!("sumdb/{db}/{t}"),
+            DocKey::Evidence(sha) => {
+                format!("evidence/sha256/{}/{sha}", sha.get(..2).unwrap_or_default())
+            }
         }
     }
 
+    /// The evidence object named `sha256`, if that is a content address
+    /// (64 lowercase hex digits): records are untrusted input, and the name
+    /// becomes a path.
+    pub fn evidence(sha256: &str) -> Option<DocKey> {
+        disk::is_sha256_hex(sha256).then(|| DocKey::Evidence(sha256.to_owned()))
+    }
+
     /// Whether writing this document must survive a power cut: the trusted
-    /// tree head and a fork report. Tiles and lookups are re-authenticated
-    /// and `.info`/list/`@latest` re-validated whenever they are read.
+    /// tree head, a fork report, and evidence objects (written before the
+    /// record that names them). Tiles and lookups are re-authenticated and
+    /// `.info`/list/`@latest` re-validated whenever they are read.
     pub fn durable(&self) -> bool {
-        matches!(self, DocKey::SumdbHead(_) | DocKey::SumdbFork(_))
+        matches!(
+            self,
+            DocKey::SumdbHead(_) | DocKey::SumdbFork(_) | DocKey::Evidence(_)
+        )
     }
 }
 
@@ -427,6 +447,9 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// Every re-fetchable document (`.info`, `@v/list`, `@latest`).
     fn list_docs(&self) -> StoreFuture<'_, Vec<DocEntry>>;
 
+    /// Every evidence object ([`DocKey::Evidence`]), for `cache gc`.
+    fn list_evidence(&self) -> StoreFuture<'_, Vec<DocEntry>>;
+
     /// Opens the blob of a re-checked artifact.
     fn open_blob<'a>(&'a self, artifact: &'a StoredArtifact) -> StoreFuture<'a, BlobReader>;
 
@@ -569,6 +592,46 @@ pub async fn digests(store: &dyn Store, meta: &ArtifactMeta, limits: &ZipLimits)
     }
 }
 
+/// Stores the evidence objects of `proofs` ([`Proof::evidence_object`])
+/// before a record naming them is written (durably: a record that survives
+/// a power cut finds them). Created only if absent, so the zip's and the
+/// go.mod's records share one copy of a signature; an object there with
+/// other bytes than its name says (damaged) is replaced. No lock or
+/// compare-and-swap is needed: the name fixes the content, so concurrent
+/// writers write the same bytes, each write atomic. A store's
+/// `create_zip`/`create_mod` call this first.
+pub async fn store_evidence(store: &dyn Store, proofs: &[Proof]) -> Result<(), StoreError> {
+    for (sha256, bytes) in proofs.iter().filter_map(Proof::evidence_object) {
+        let Some(key) = DocKey::evidence(&sha256) else {
+            continue;
+        };
+        match store.get_doc(&key).await? {
+            Some(b) if crate::dirhash::hex(&crate::dirhash::sha256(&b)) == sha256 => continue,
+            Some(_) => {
+                tracing::warn!(object = %store.doc_location(&key), "replacing a damaged evidence object");
+            }
+            None => {}
+        }
+        store.put_doc(&key, bytes).await?;
+    }
+    Ok(())
+}
+
+/// Reads the evidence objects `meta`'s proofs name, for its re-check
+/// ([`trust`]). Unchecked here: [`EvidenceObjects::get`] checks each one's
+/// digest where it is used.
+pub async fn load_evidence(store: &dyn Store, meta: &ArtifactMeta) -> EvidenceObjects {
+    let mut out = EvidenceObjects::default();
+    for sha256 in meta.proofs.iter().flat_map(ProofRecord::objects) {
+        let read = match DocKey::evidence(sha256) {
+            Some(key) => store.get_doc(&key).await.map_err(|e| e.to_string()),
+            None => Err("its name is not a SHA-256 (64 lowercase hex digits)".into()),
+        };
+        out.insert(sha256, read);
+    }
+    out
+}
+
 /// A record that failed its re-check, handed back for quarantine.
 #[derive(Debug)]
 pub struct Rejected {
@@ -580,11 +643,13 @@ pub struct Rejected {
 
 /// The one way a record read back from storage becomes a
 /// [`StoredArtifact`]: [`recheck::recheck_record`] of `meta` as the record
-/// of `want`, against the digests of the blob it names.
+/// of `want`, against the digests of the blob it names and the evidence
+/// objects it names ([`load_evidence`]).
 pub fn trust(
     meta: ArtifactMeta,
     want: (ArtifactKind, &str, &str),
     blob: &Digested,
+    objects: &EvidenceObjects,
     anchors: &TrustAnchors<'_>,
 ) -> Result<(StoredArtifact, RecheckedMeta), Box<Rejected>> {
     if !blob.fits(&meta) {
@@ -596,14 +661,14 @@ pub fn trust(
     let checked = blob
         .digests
         .clone()
-        .and_then(|d| recheck::recheck_record(&meta, want, &d, anchors));
+        .and_then(|d| recheck::recheck_record(&meta, want, &d, objects, anchors));
     match checked {
         Ok(r) => Ok((StoredArtifact::new(meta), r)),
         Err(error) => Err(Box::new(Rejected { meta, error })),
     }
 }
 
-/// [`digests`] then [`trust`].
+/// [`digests`] and [`load_evidence`], then [`trust`].
 pub async fn recheck(
     store: &dyn Store,
     meta: ArtifactMeta,
@@ -612,7 +677,8 @@ pub async fn recheck(
     anchors: &TrustAnchors<'_>,
 ) -> Result<(StoredArtifact, RecheckedMeta), Box<Rejected>> {
     let d = digests(store, &meta, limits).await;
-    trust(meta, want, &d, anchors)
+    let objects = load_evidence(store, &meta).await;
+    trust(meta, want, &d, &objects, anchors)
 }
 
 /// Helpers for the store's tests: proven go.mod files without a network.
@@ -671,10 +737,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_the_tree_head_and_fork_report_are_durable() {
+    fn only_the_tree_head_fork_report_and_evidence_are_durable() {
         let db = || "sum.golang.org".to_owned();
         assert!(DocKey::SumdbHead(db()).durable());
         assert!(DocKey::SumdbFork(db()).durable());
+        let sha = "ab".repeat(32);
+        let ev = DocKey::evidence(&sha).unwrap();
+        assert!(ev.durable());
+        assert_eq!(ev.rel_path(), format!("evidence/sha256/ab/{sha}"));
+        // A record's name for an object becomes a path: only a content address does.
+        for bad in ["../../meta/x", &"AB".repeat(32), "ab", &format!("{sha}/x")] {
+            assert_eq!(DocKey::evidence(bad), None, "{bad}");
+        }
         for k in [
             DocKey::Info("m".into(), "v1.0.0".into()),
             DocKey::List("m".into()),
@@ -683,6 +757,148 @@ mod tests {
             DocKey::SumdbTile(db(), "tile/8/0/000".into()),
         ] {
             assert!(!k.durable(), "{k:?}");
+        }
+    }
+
+    /// Evidence objects: written once before the record, shared by equal
+    /// signatures, read back by digest for the re-check; a missing or
+    /// altered one fails it, naming the object; a new create replaces a
+    /// damaged one. The same on disk and on an object store.
+    #[tokio::test]
+    async fn evidence_objects_are_content_addressed_and_checked_on_read() {
+        use crate::policy::Policy;
+        use crate::verify::proof::signature::kind::SignedArtifact;
+        use crate::verify::{Proof, gomod};
+        const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/sigstore/");
+        let dir = tempfile::tempdir().unwrap();
+        let text = go_mod_text(100);
+        let h1 = crate::dirhash::hash_go_mod(text.as_bytes());
+        std::fs::write(
+            dir.path().join("pins.sum"),
+            format!("{M} v1.0.0/go.mod {h1}\n"),
+        )
+        .unwrap();
+        std::fs::copy(format!("{DIR}cosign.pub"), dir.path().join("cosign.pub")).unwrap();
+        let policy = Policy::parse(
+            "[[signer]]\nname = \"good\"\nkey = \"cosign.pub\"\n\n\
+             [[allow]]\nname = \"m\"\nmodules = \"example.com/m\"\nproof = [\"pinned\"]\npins = [\"pins.sum\"]\n",
+            dir.path().join("policy.toml").to_str().unwrap(),
+        )
+        .unwrap();
+        // The fixture signature over artifact.zip, as the proof of a go.mod
+        // that is (by the recorded digest) that zip's go.mod.
+        let sig = std::fs::read_to_string(format!("{DIR}artifact.zip.key.sig")).unwrap();
+        let zip_sha = crate::dirhash::sha256(&std::fs::read(format!("{DIR}artifact.zip")).unwrap());
+        let mod_sha = crate::dirhash::sha256(text.as_bytes());
+        let proven = || {
+            let signed = SignedArtifact::verify(
+                (ArtifactKind::Mod, M, "v1.0.0"),
+                (&zip_sha, Some(&mod_sha)),
+                &sig,
+                &[policy.signer("good").unwrap()],
+            )
+            .unwrap();
+            let mut v = verified_mod(&text, &policy);
+            let checked = gomod::check_mod(M, "v1.0.0", Bytes::from(text.clone())).unwrap();
+            let mut proofs = v.proofs().to_vec();
+            proofs.push(Proof::Signature(signed));
+            v = VerifiedMod::new(checked, proofs).unwrap();
+            v
+        };
+        let obj = crate::dirhash::hex(&crate::dirhash::sha256(sig.as_bytes()));
+        let key = DocKey::evidence(&obj).unwrap();
+        let anchors = TrustAnchors {
+            sumdb_keys: &[],
+            policy: &policy,
+        };
+        let limits = ZipLimits::default();
+        let want = (ArtifactKind::Mod, M, "v1.0.0");
+
+        let remote: Arc<dyn object_store::ObjectStore> =
+            Arc::new(object_store::memory::InMemory::new());
+        let (disk, _) = DiskStore::open(dir.path().join("cache")).unwrap();
+        let object = ObjectStoreCache::new(
+            remote,
+            "p",
+            "s3://b/p".into(),
+            &dir.path().join("tier"),
+            1 << 20,
+        )
+        .unwrap();
+        let stores: [&dyn Store; 2] = [&disk, &object];
+        for store in stores {
+            let at = store.describe();
+            let Created::New(_) = store.create_mod(proven()).await.unwrap() else {
+                panic!("{at}: nothing was stored before")
+            };
+            let listed = store.list_evidence().await.unwrap();
+            assert_eq!(listed.len(), 1, "{at}: {listed:?}");
+            assert_eq!(listed[0].key, key, "{at}");
+            assert_eq!(
+                store.get_doc(&key).await.unwrap().unwrap(),
+                sig.as_bytes(),
+                "{at}"
+            );
+            let meta = store.record(&mod_id()).await.unwrap().unwrap();
+            let json = serde_json::to_string(&meta).unwrap();
+            assert!(
+                json.contains(&format!("\"signature_sha256\":\"{obj}\"")),
+                "{json}"
+            );
+            assert!(
+                !json.contains("\"signature\":"),
+                "{at}: the file is inline: {json}"
+            );
+            let check = |meta: ArtifactMeta| async {
+                recheck(store, meta, want, &limits, &anchors)
+                    .await
+                    .map(|_| ())
+                    .map_err(|r| (r.error.what(), r.error.to_string()))
+            };
+            check(meta.clone()).await.unwrap();
+            // The same signature again: still one object.
+            let _ = store.create_mod(proven()).await.unwrap();
+            assert_eq!(store.list_evidence().await.unwrap().len(), 1, "{at}");
+
+            let not = "signature by signer \"good\": the recorded signature is not available: evidence object";
+            store
+                .put_doc(&key, Bytes::from_static(b"junk"))
+                .await
+                .unwrap();
+            let junk = crate::dirhash::hex(&crate::dirhash::sha256(b"junk"));
+            assert_eq!(
+                check(meta.clone()).await,
+                Err((
+                    "proof",
+                    format!("{not} {obj} is altered: its SHA-256 is {junk}")
+                )),
+                "{at}"
+            );
+            // Proving it again replaces the damaged object.
+            let _ = store.create_mod(proven()).await.unwrap();
+            assert_eq!(store.get_doc(&key).await.unwrap().unwrap(), sig.as_bytes());
+            check(meta.clone()).await.unwrap();
+            assert!(store.delete_doc(&key).await.unwrap());
+            assert_eq!(
+                check(meta.clone()).await,
+                Err(("proof", format!("{not} {obj} is missing"))),
+                "{at}"
+            );
+            // A record naming something that is not a content address.
+            let mut odd = meta.clone();
+            if let Some(ProofRecord::Signature(e)) = odd.proofs.last_mut() {
+                e.signature_sha256 = Some("../../meta/x".into());
+            }
+            assert_eq!(
+                check(odd).await,
+                Err((
+                    "proof",
+                    format!(
+                        "{not} ../../meta/x is unreadable: its name is not a SHA-256 (64 lowercase hex digits)"
+                    )
+                )),
+                "{at}"
+            );
         }
     }
 
@@ -752,7 +968,14 @@ mod tests {
         other.sha256 = "0".repeat(64);
         let d = digests(&disk, &other, &limits).await;
         assert!(!d.fits(&meta));
-        let e = trust(meta.clone(), want, &d, &anchors).unwrap_err();
+        let e = trust(
+            meta.clone(),
+            want,
+            &d,
+            &EvidenceObjects::default(),
+            &anchors,
+        )
+        .unwrap_err();
         assert_eq!(e.error.what(), "metadata", "{}", e.error);
 
         // Damaged bytes of the same length.

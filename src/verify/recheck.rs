@@ -6,13 +6,14 @@
 //! for, names a blob whose bytes hash to what it records (SHA-256 and
 //! `h1:`, so it cannot point at another version's valid blob), lists at
 //! least one proof, and every proof's evidence re-checks offline by the
-//! same rule as at fetch time ([`super::proof`]).
+//! same rule as at fetch time ([`super::proof`]), reading the evidence
+//! objects it names (signature files) by digest.
 
 use std::io::Read;
 
 use crate::cache::{ArtifactMeta, LocalBlob};
 use crate::dirhash::{self, H1, hex};
-use crate::verify::proof::{Artifact, Rechecked, TrustAnchors};
+use crate::verify::proof::{Artifact, EvidenceObjects, Rechecked, TrustAnchors};
 use crate::verify::zip::{ZipLimits, check_zip_handles};
 use crate::verify::{ArtifactKind, VerifyError, gomod};
 
@@ -91,11 +92,13 @@ fn name(kind: ArtifactKind, module: &str, version: &str) -> String {
 }
 
 /// Re-checks `meta` as the record of `want` (kind, module, version), whose
-/// blob read back as `blob`, against `anchors`.
+/// blob read back as `blob` and whose evidence objects as `objects`,
+/// against `anchors`.
 pub fn recheck_record(
     meta: &ArtifactMeta,
     want: (ArtifactKind, &str, &str),
     blob: &BlobDigests,
+    objects: &EvidenceObjects,
     anchors: &TrustAnchors<'_>,
 ) -> Result<RecheckedMeta, RecheckError> {
     let (kind, module, version) = want;
@@ -138,7 +141,7 @@ pub fn recheck_record(
     };
     let mut out = RecheckedMeta::default();
     for p in &meta.proofs {
-        if let Rechecked::Unanchored(why) = p.recheck(&a, anchors)? {
+        if let Rechecked::Unanchored(why) = p.recheck(&a, anchors, objects)? {
             out.unanchored.push(why);
         }
     }
@@ -281,9 +284,15 @@ mod tests {
             sumdb_keys: &keys,
             policy,
         };
-        recheck_record(meta, (ArtifactKind::Mod, M, "v1.0.0"), b, &anchors)
-            .map(|r| r.unanchored)
-            .map_err(|e| e.to_string())
+        recheck_record(
+            meta,
+            (ArtifactKind::Mod, M, "v1.0.0"),
+            b,
+            &EvidenceObjects::default(),
+            &anchors,
+        )
+        .map(|r| r.unanchored)
+        .map_err(|e| e.to_string())
     }
 
     #[test]
