@@ -1758,7 +1758,7 @@ impl Service {
         // an evidence object of the zip's record.
         let objects = match zip {
             Some(z) if go_mod_signature(d).is_some() => {
-                crate::cache::load_evidence(&*self.store, z.meta()).await
+                crate::cache::load_evidence(&*self.store, z.meta(), &self.limits.zip).await
             }
             _ => EvidenceObjects::default(),
         };

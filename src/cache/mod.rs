@@ -619,8 +619,14 @@ pub async fn store_evidence(store: &dyn Store, proofs: &[Proof]) -> Result<(), S
 
 /// Reads the evidence objects `meta`'s proofs name, for its re-check
 /// ([`trust`]). Unchecked here: [`EvidenceObjects::get`] checks each one's
-/// digest where it is used.
-pub async fn load_evidence(store: &dyn Store, meta: &ArtifactMeta) -> EvidenceObjects {
+/// digest where it is used. For a go.mod covered by a signed zip, the
+/// stored zip with the signed SHA-256 is re-read too (module-zip rules,
+/// `limits`) for the go.mod inside it.
+pub async fn load_evidence(
+    store: &dyn Store,
+    meta: &ArtifactMeta,
+    limits: &ZipLimits,
+) -> EvidenceObjects {
     let mut out = EvidenceObjects::default();
     for sha256 in meta.proofs.iter().flat_map(ProofRecord::objects) {
         let read = match DocKey::evidence(sha256) {
@@ -629,7 +635,49 @@ pub async fn load_evidence(store: &dyn Store, meta: &ArtifactMeta) -> EvidenceOb
         };
         out.insert(sha256, read);
     }
+    for zip in meta.proofs.iter().flat_map(|p| p.zips(meta.kind)) {
+        let read = stored_zip_go_mod(store, meta, zip, limits).await;
+        out.insert_zip_go_mod(zip, read);
+    }
     out
+}
+
+/// The root go.mod's SHA-256 of the stored zip of `meta`'s version whose
+/// bytes hash to `zip` (its record only says where the blob is: the bytes
+/// are hashed and checked by the module-zip rules here).
+async fn stored_zip_go_mod(
+    store: &dyn Store,
+    meta: &ArtifactMeta,
+    zip: &str,
+    limits: &ZipLimits,
+) -> Result<Option<[u8; 32]>, String> {
+    let id = RecordId::new(ArtifactKind::Zip, &meta.module, &meta.version);
+    let zip_meta = match store.peek_record(&id).await {
+        Ok(Ok(Some(m))) if m.sha256 == zip => m,
+        Ok(Ok(Some(m))) => {
+            return Err(format!(
+                "the stored zip of {}@{} is another one ({})",
+                meta.module, meta.version, m.sha256
+            ));
+        }
+        Ok(Ok(None)) => {
+            return Err(format!(
+                "no zip of {}@{} is stored",
+                meta.module, meta.version
+            ));
+        }
+        Ok(Err(e)) => return Err(format!("the zip's record is damaged: {e}")),
+        Err(e) => return Err(e.to_string()),
+    };
+    let d = digests(store, &zip_meta, limits).await;
+    match d.digests {
+        Ok(b) if crate::dirhash::hex(&b.sha256) == zip => Ok(b.go_mod_sha256),
+        Ok(b) => Err(format!(
+            "its blob's SHA-256 is {}",
+            crate::dirhash::hex(&b.sha256)
+        )),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 /// A record that failed its re-check, handed back for quarantine.
@@ -658,10 +706,14 @@ pub fn trust(
             error: RecheckError::WrongBlob("the digests were read for another blob".into()),
         }));
     }
-    let checked = blob
-        .digests
-        .clone()
-        .and_then(|d| recheck::recheck_record(&meta, want, &d, objects, anchors));
+    let checked = blob.digests.clone().and_then(|d| {
+        // A zip's evidence may record its go.mod's digest: as read now.
+        let mut objects = objects.clone();
+        if meta.kind == ArtifactKind::Zip {
+            objects.insert_zip_go_mod(&meta.sha256, Ok(d.go_mod_sha256));
+        }
+        recheck::recheck_record(&meta, want, &d, &objects, anchors)
+    });
     match checked {
         Ok(r) => Ok((StoredArtifact::new(meta), r)),
         Err(error) => Err(Box::new(Rejected { meta, error })),
@@ -677,7 +729,7 @@ pub async fn recheck(
     anchors: &TrustAnchors<'_>,
 ) -> Result<(StoredArtifact, RecheckedMeta), Box<Rejected>> {
     let d = digests(store, &meta, limits).await;
-    let objects = load_evidence(store, &meta).await;
+    let objects = load_evidence(store, &meta, limits).await;
     trust(meta, want, &d, &objects, anchors)
 }
 
@@ -760,10 +812,40 @@ mod tests {
         }
     }
 
-    /// Evidence objects: written once before the record, shared by equal
-    /// signatures, read back by digest for the re-check; a missing or
-    /// altered one fails it, naming the object; a new create replaces a
-    /// damaged one. The same on disk and on an object store.
+    /// A module zip of `M@v1.0.0` with `go_mod` as its go.mod.
+    fn module_zip(go_mod: &str) -> Vec<u8> {
+        use std::io::Write as _;
+        let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        let opts = zip::write::SimpleFileOptions::default();
+        for (name, data) in [("go.mod", go_mod), ("x.go", "package x\n")] {
+            w.start_file(format!("{M}@v1.0.0/{name}"), opts).unwrap();
+            w.write_all(data.as_bytes()).unwrap();
+        }
+        w.finish().unwrap().into_inner()
+    }
+
+    /// `cosign sign-blob --key` with the fixture key (cosign.key.pem, whose
+    /// public half is cosign.pub): base64 of the DER ECDSA signature.
+    fn cosign_sign(dir: &str, bytes: &[u8]) -> String {
+        use base64::Engine as _;
+        use ring::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair};
+        let pem = std::fs::read_to_string(format!("{dir}cosign.key.pem")).unwrap();
+        let b64: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+        let der = base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .unwrap();
+        let rng = ring::rand::SystemRandom::new();
+        let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &der, &rng).unwrap();
+        let sig = pair.sign(&rng, bytes).unwrap();
+        base64::engine::general_purpose::STANDARD.encode(sig.as_ref())
+    }
+
+    /// Evidence objects: written once before the record, one copy for the
+    /// zip's and the go.mod's signature, read back by digest for the
+    /// re-check; a missing or altered one fails it, naming the object; a
+    /// new create replaces a damaged one; a go.mod covered by a signed zip
+    /// re-checks only while that zip is stored. The same on disk and on an
+    /// object store.
     #[tokio::test]
     async fn evidence_objects_are_content_addressed_and_checked_on_read() {
         use crate::policy::Policy;
@@ -772,38 +854,36 @@ mod tests {
         const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/sigstore/");
         let dir = tempfile::tempdir().unwrap();
         let text = go_mod_text(100);
-        let h1 = crate::dirhash::hash_go_mod(text.as_bytes());
-        std::fs::write(
-            dir.path().join("pins.sum"),
-            format!("{M} v1.0.0/go.mod {h1}\n"),
-        )
-        .unwrap();
         std::fs::copy(format!("{DIR}cosign.pub"), dir.path().join("cosign.pub")).unwrap();
         let policy = Policy::parse(
-            "[[signer]]\nname = \"good\"\nkey = \"cosign.pub\"\n\n\
-             [[allow]]\nname = \"m\"\nmodules = \"example.com/m\"\nproof = [\"pinned\"]\npins = [\"pins.sum\"]\n",
+            "[[signer]]\nname = \"good\"\nkey = \"cosign.pub\"\n",
             dir.path().join("policy.toml").to_str().unwrap(),
         )
         .unwrap();
-        // The fixture signature over artifact.zip, as the proof of a go.mod
-        // that is (by the recorded digest) that zip's go.mod.
-        let sig = std::fs::read_to_string(format!("{DIR}artifact.zip.key.sig")).unwrap();
-        let zip_sha = crate::dirhash::sha256(&std::fs::read(format!("{DIR}artifact.zip")).unwrap());
+        let zip = module_zip(&text);
+        let sig = cosign_sign(DIR, &zip);
+        let zip_sha = crate::dirhash::sha256(&zip);
         let mod_sha = crate::dirhash::sha256(text.as_bytes());
-        let proven = || {
-            let signed = SignedArtifact::verify(
-                (ArtifactKind::Mod, M, "v1.0.0"),
+        let signed = |kind| {
+            let s = SignedArtifact::verify(
+                (kind, M, "v1.0.0"),
                 (&zip_sha, Some(&mod_sha)),
                 &sig,
                 &[policy.signer("good").unwrap()],
             )
             .unwrap();
-            let mut v = verified_mod(&text, &policy);
+            vec![Proof::Signature(s)]
+        };
+        let proven_zip = || {
+            let mut f = tempfile::NamedTempFile::new().unwrap();
+            std::io::Write::write_all(&mut f, &zip).unwrap();
+            let checked =
+                crate::verify::zip::check_zip(f, M, "v1.0.0", &ZipLimits::default()).unwrap();
+            VerifiedZip::new(checked, signed(ArtifactKind::Zip)).unwrap()
+        };
+        let proven_mod = || {
             let checked = gomod::check_mod(M, "v1.0.0", Bytes::from(text.clone())).unwrap();
-            let mut proofs = v.proofs().to_vec();
-            proofs.push(Proof::Signature(signed));
-            v = VerifiedMod::new(checked, proofs).unwrap();
-            v
+            VerifiedMod::new(checked, signed(ArtifactKind::Mod)).unwrap()
         };
         let obj = crate::dirhash::hex(&crate::dirhash::sha256(sig.as_bytes()));
         let key = DocKey::evidence(&obj).unwrap();
@@ -828,9 +908,13 @@ mod tests {
         let stores: [&dyn Store; 2] = [&disk, &object];
         for store in stores {
             let at = store.describe();
-            let Created::New(_) = store.create_mod(proven()).await.unwrap() else {
+            let Created::New(_) = store.create_zip(proven_zip()).await.unwrap() else {
                 panic!("{at}: nothing was stored before")
             };
+            let Created::New(_) = store.create_mod(proven_mod()).await.unwrap() else {
+                panic!("{at}: nothing was stored before")
+            };
+            // One object for both records.
             let listed = store.list_evidence().await.unwrap();
             assert_eq!(listed.len(), 1, "{at}: {listed:?}");
             assert_eq!(listed[0].key, key, "{at}");
@@ -857,10 +941,11 @@ mod tests {
             };
             check(meta.clone()).await.unwrap();
             // The same signature again: still one object.
-            let _ = store.create_mod(proven()).await.unwrap();
+            let _ = store.create_mod(proven_mod()).await.unwrap();
             assert_eq!(store.list_evidence().await.unwrap().len(), 1, "{at}");
 
-            let not = "signature by signer \"good\": the recorded signature is not available: evidence object";
+            let who = "signature by signer \"good\"";
+            let not = format!("{who}: the recorded signature is not available: evidence object");
             store
                 .put_doc(&key, Bytes::from_static(b"junk"))
                 .await
@@ -875,7 +960,7 @@ mod tests {
                 "{at}"
             );
             // Proving it again replaces the damaged object.
-            let _ = store.create_mod(proven()).await.unwrap();
+            let _ = store.create_mod(proven_mod()).await.unwrap();
             assert_eq!(store.get_doc(&key).await.unwrap().unwrap(), sig.as_bytes());
             check(meta.clone()).await.unwrap();
             assert!(store.delete_doc(&key).await.unwrap());
@@ -884,6 +969,7 @@ mod tests {
                 Err(("proof", format!("{not} {obj} is missing"))),
                 "{at}"
             );
+            let _ = store.create_mod(proven_mod()).await.unwrap();
             // A record naming something that is not a content address.
             let mut odd = meta.clone();
             if let Some(ProofRecord::Signature(e)) = odd.proofs.last_mut() {
@@ -895,6 +981,24 @@ mod tests {
                     "proof",
                     format!(
                         "{not} ../../meta/x is unreadable: its name is not a SHA-256 (64 lowercase hex digits)"
+                    )
+                )),
+                "{at}"
+            );
+            // The go.mod is the signed zip's: without that zip stored, it
+            // cannot be re-checked.
+            check(meta.clone()).await.unwrap();
+            store
+                .remove_record(&RecordId::new(ArtifactKind::Zip, M, "v1.0.0"))
+                .await
+                .unwrap();
+            assert_eq!(
+                check(meta.clone()).await,
+                Err((
+                    "proof",
+                    format!(
+                        "{who}: the signed zip {} cannot be re-read: no zip of {M}@v1.0.0 is stored",
+                        crate::dirhash::hex(&zip_sha)
                     )
                 )),
                 "{at}"

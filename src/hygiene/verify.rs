@@ -182,7 +182,7 @@ pub async fn verify_cache(
         };
         report.proofs += meta.proofs.len() as u64;
         let want = (id.kind, id.module.as_str(), id.version.as_str());
-        let objects = cache::load_evidence(store, &meta).await;
+        let objects = cache::load_evidence(store, &meta, &opts.zip_limits).await;
         match cache::trust(meta, want, &digests, &objects, &anchors) {
             Ok((_, r)) => report
                 .notes

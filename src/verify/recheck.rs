@@ -26,6 +26,9 @@ pub struct BlobDigests {
     pub sha256: [u8; 32],
     /// Size in bytes.
     pub size: u64,
+    /// A zip's root go.mod's SHA-256, read from the zip (`None`: it has
+    /// none, or the blob is a go.mod).
+    pub go_mod_sha256: Option<[u8; 32]>,
 }
 
 /// Why a stored record is not trusted again.
@@ -183,6 +186,7 @@ pub fn blob_digests(
                     h1: r.h1,
                     sha256: r.sha256,
                     size: r.size,
+                    go_mod_sha256: r.go_mod_sha256,
                 }),
                 Err(e) => {
                     // Damaged bytes, or intact bytes of another artifact?
@@ -210,6 +214,7 @@ pub fn blob_digests(
                 h1: dirhash::hash_go_mod(&bytes),
                 sha256: dirhash::sha256(&bytes),
                 size: bytes.len() as u64,
+                go_mod_sha256: None,
             })
         }
     }
@@ -254,6 +259,7 @@ mod tests {
             h1: dirhash::hash_go_mod(bytes),
             sha256: dirhash::sha256(bytes),
             size: bytes.len() as u64,
+            go_mod_sha256: None,
         }
     }
 

@@ -1140,18 +1140,87 @@ pub(crate) mod policy_e2e {
         // `cache verify` re-checks the go.mod's evidence offline.
         let config = w.dir.path().join("goward.toml");
         std::fs::write(&config, format!("policy = {:?}\n", w.policy())).expect("config");
-        let o = run_goward(&[
-            "cache",
-            "verify",
-            "--config",
-            config.to_str().expect("utf-8 path"),
-            "--cache-dir",
-            g.cache_dir().to_str().expect("utf-8 path"),
-            "--sumdb",
-            &w.vkey,
-        ]);
+        let cache = g.cache_dir().to_path_buf();
+        let verify = || {
+            run_goward(&[
+                "cache",
+                "verify",
+                "--config",
+                config.to_str().expect("utf-8 path"),
+                "--cache-dir",
+                cache.to_str().expect("utf-8 path"),
+                "--sumdb",
+                &w.vkey,
+            ])
+        };
+        let o = verify();
         assert_eq!(o.status.code(), Some(0), "{}\n{}", o.stdout, o.stderr);
         assert!(!o.stdout.contains("BAD "), "{}", o.stdout);
+
+        // Another go.mod stored for ok, its record edited consistently (blob name, size,
+        // h1:, the digest the evidence records for the zip's go.mod, in both records): the
+        // re-check re-reads the go.mod inside the stored signed zip, and refuses it.
+        let zip_record = meta(&cache, &ok);
+        let ok_mod_record = zip_record.with_extension("").with_extension("mod.json");
+        let (orig_zip_rec, orig_mod_rec) = (
+            std::fs::read_to_string(&zip_record).expect("zip record"),
+            std::fs::read_to_string(&ok_mod_record).expect("mod record"),
+        );
+        let real = format!("module {}\n\ngo 1.21\n", "example.com/alone/ok");
+        let fake = format!(
+            "module {}\n\ngo 1.21\n\nrequire evil.example/x v1.0.0\n",
+            "example.com/alone/ok"
+        );
+        let (real_sha, fake_sha) = (sha256_hex(real.as_bytes()), sha256_hex(fake.as_bytes()));
+        let zip_sha = zip_sha.as_str().expect("zip sha").to_owned();
+        let tamper = || {
+            let blob = cache
+                .join("blobs/sha256")
+                .join(&fake_sha[..2])
+                .join(&fake_sha);
+            std::fs::create_dir_all(blob.parent().expect("parent")).expect("mkdir");
+            std::fs::write(&blob, &fake).expect("fake go.mod");
+            let mut v: serde_json::Value = serde_json::from_str(&orig_mod_rec).expect("json");
+            v["sha256"] = fake_sha.clone().into();
+            v["size"] = fake.len().into();
+            v["h1"] = crate::support::modzip::h1_mod(fake.as_bytes()).into();
+            v["proofs"][0]["go_mod_sha256"] = fake_sha.clone().into();
+            std::fs::write(&ok_mod_record, serde_json::to_vec(&v).expect("json")).expect("mod");
+            std::fs::write(&zip_record, orig_zip_rec.replace(&real_sha, &fake_sha)).expect("zip");
+        };
+        tamper();
+        // `serve` refuses the edited records and proves both again from the upstream.
+        let mut g = g;
+        g.restart();
+        let g = g;
+        let r = g.get(&ok.mod_path());
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert_eq!(r.text(), real);
+        let why_mod = format!(
+            "signature by signer \"internal\": the stored go.mod (SHA-256 {fake_sha}) is not the \
+             go.mod inside the signed zip {zip_sha} ({real_sha})"
+        );
+        crate::support::wait_until(
+            "the refused go.mod record is logged",
+            std::time::Duration::from_secs(20),
+            || g.stderr().contains(&why_mod),
+        );
+        tamper();
+        let o = verify();
+        assert_eq!(o.status.code(), Some(1), "{}\n{}", o.stdout, o.stderr);
+        let why_zip = format!(
+            "signature by signer \"internal\": recorded as holding a go.mod with SHA-256 \
+             {fake_sha}, but the stored zip's go.mod has {real_sha}"
+        );
+        for why in [&why_mod, &why_zip] {
+            assert!(
+                o.stdout
+                    .lines()
+                    .any(|l| l.starts_with("BAD ") && l.contains(why.as_str())),
+                "{why}\n{}",
+                o.stdout
+            );
+        }
     }
 
     /// Keyless, end to end with the real go command: `module.zip` (generated once with the fake

@@ -149,6 +149,10 @@ impl Proof {
 #[derive(Clone, Debug, Default)]
 pub struct EvidenceObjects {
     read: BTreeMap<String, Result<Option<Bytes>, String>>,
+    /// Stored zips by SHA-256: the SHA-256 of the root go.mod read from
+    /// the zip blob with exactly that digest (itself re-checked by the
+    /// module-zip rules), or why it could not be read.
+    zip_go_mods: BTreeMap<String, Result<Option<[u8; 32]>, String>>,
 }
 
 impl EvidenceObjects {
@@ -156,6 +160,21 @@ impl EvidenceObjects {
     /// (absent) or why it could not be read.
     pub fn insert(&mut self, sha256: &str, read: Result<Option<Bytes>, String>) {
         self.read.insert(sha256.to_owned(), read);
+    }
+
+    /// Notes the root go.mod's SHA-256 (`None`: no go.mod) the stored zip
+    /// with this SHA-256 holds, as read from its bytes, or why it could not
+    /// be read. Only the cache's re-check reads zips for this.
+    pub fn insert_zip_go_mod(&mut self, zip_sha256: &str, read: Result<Option<[u8; 32]>, String>) {
+        self.zip_go_mods.insert(zip_sha256.to_owned(), read);
+    }
+
+    /// The root go.mod's SHA-256 of the stored zip with this SHA-256.
+    pub fn zip_go_mod(&self, zip_sha256: &str) -> Result<Option<[u8; 32]>, String> {
+        match self.zip_go_mods.get(zip_sha256) {
+            None => Err("it was not read".into()),
+            Some(r) => r.clone(),
+        }
     }
 
     /// The bytes of the object named `sha256`, checked against that digest;
@@ -254,6 +273,16 @@ impl Evidence {
         match self {
             Evidence::Sumdb(_) | Evidence::Pinned(_) => Vec::new(),
             Evidence::Signature(e) => e.objects(),
+        }
+    }
+
+    /// The stored zips (SHA-256, hex) whose contents the re-check of a
+    /// record of `kind` with this evidence reads: a go.mod covered by a
+    /// signed zip must be the go.mod inside that zip.
+    pub fn zips(&self, kind: ArtifactKind) -> Vec<&str> {
+        match self {
+            Evidence::Sumdb(_) | Evidence::Pinned(_) => Vec::new(),
+            Evidence::Signature(e) => e.zips(kind),
         }
     }
 

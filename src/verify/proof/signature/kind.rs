@@ -398,6 +398,16 @@ impl Evidence {
         }
     }
 
+    /// The stored zips the re-check of a record of `kind` reads: for a
+    /// go.mod covered by a signed zip (zip mode), that zip.
+    pub(in crate::verify::proof) fn zips(&self, kind: ArtifactKind) -> Vec<&str> {
+        if kind == ArtifactKind::Mod && self.signed == SignedMode::Zip {
+            vec![self.sha256.as_str()]
+        } else {
+            Vec::new()
+        }
+    }
+
     /// The evidence objects this names: the signature file's digest
     /// (none for a record with the signature inline).
     pub(in crate::verify::proof) fn objects(&self) -> Vec<&str> {
@@ -448,13 +458,31 @@ impl Evidence {
             return self.recheck_gosum(a, anchors, objects);
         }
         let served = hex(a.sha256);
+        // The go.mod inside the stored zip with the signed SHA-256, as the
+        // cache re-read it from the zip's bytes.
+        let in_zip = |zip: &str| {
+            objects
+                .zip_go_mod(zip)
+                .map_err(|e| bad(format!("the signed zip {zip} cannot be re-read: {e}")))
+                .map(|h| h.map(|h| hex(&h)))
+        };
         if a.kind == ArtifactKind::Mod {
             // Covered as the signed zip's go.mod: the bytes recorded as the
-            // zip's go.mod are the stored go.mod's.
+            // zip's go.mod are the stored go.mod's...
             if self.go_mod_sha256.as_deref() != Some(served.as_str()) {
                 return Err(bad(format!(
                     "recorded as covering a go.mod with SHA-256 {}, but the stored go.mod has {served}",
                     self.go_mod_sha256.as_deref().unwrap_or("(none)")
+                )));
+            }
+            // ...and so are the bytes of the go.mod inside the stored zip
+            // that was signed (the record alone could be edited to match).
+            let got = in_zip(&self.sha256)?;
+            if got.as_deref() != Some(served.as_str()) {
+                return Err(bad(format!(
+                    "the stored go.mod (SHA-256 {served}) is not the go.mod inside the signed zip {} ({})",
+                    self.sha256,
+                    got.as_deref().unwrap_or("it has none")
                 )));
             }
         } else if self.sha256 != served {
@@ -462,6 +490,15 @@ impl Evidence {
                 "recorded as over SHA-256 {}, but the stored zip has {served}",
                 self.sha256
             )));
+        } else if let Some(recorded) = &self.go_mod_sha256 {
+            // What the go.mod's record relies on: the zip's go.mod as read.
+            let got = in_zip(&served)?;
+            if got.as_deref() != Some(recorded.as_str()) {
+                return Err(bad(format!(
+                    "recorded as holding a go.mod with SHA-256 {recorded}, but the stored zip's go.mod has {}",
+                    got.as_deref().unwrap_or("(none)")
+                )));
+            }
         }
         let signed_zip: [u8; 32] = super::hex_decode(&self.sha256)
             .and_then(|b| b.try_into().ok())
