@@ -639,6 +639,16 @@ impl Service {
     /// Denies `mv` if the go.mod of its module's latest version retracts it.
     /// That go.mod is fetched through the verified path; if it cannot be had,
     /// the request fails (never served unchecked).
+    ///
+    /// Under a rule whose go.mod proof is a signature alone, proving the
+    /// latest go.mod needs the latest zip (once; it stays cached), and that
+    /// cost must not be avoided with an unproven go.mod: an upstream could
+    /// then hide a retraction by serving a go.mod without it. In zip mode
+    /// the signature covers only the zip's bytes (their SHA-256: the whole
+    /// zip must be read); in gosum mode the signed lines name the zip's
+    /// `h1:`, which only the zip gives. Where the rule proves go.mods
+    /// otherwise (sumdb, pinned) no zip is fetched, and the requested
+    /// version's own zip never is: a retracted one is denied first.
     async fn check_retracted(
         self: &Arc<Self>,
         pol: &Arc<ActivePolicy>,
@@ -1294,29 +1304,66 @@ impl Service {
         d: &Decision,
     ) -> Result<StoredArtifact, Failure> {
         let zip = if kind == ArtifactKind::Mod && go_mod_signature(d).is_some() {
-            Some(self.proven_zip(mv, pol).await?)
+            Some(self.proven_zip(mv, pol, d).await?)
         } else {
             None
         };
         Ok(self.fill(kind, mv, pol, d, zip.as_deref()).await?)
     }
 
-    /// [`Service::artifact`] for a zip (decided as one), boxed as `Send`: `artifact` reaches
-    /// [`Service::fill_proven`] again, and a recursive future's type must
-    /// be named.
+    /// The zip that proves a go.mod decided by `mod_d` ([`go_mod_signature`]):
+    /// [`Service::artifact`] for the zip, decided as one, boxed as `Send`
+    /// (`artifact` reaches [`Service::fill_proven`] again, and a recursive
+    /// future's type must be named).
+    ///
+    /// Decided without the retraction check: this zip is the go.mod's
+    /// proof, not served here (a request for the zip makes its own decision,
+    /// check included), and the check itself reads the latest go.mod, proven
+    /// through this very zip: checking here would wait on itself.
+    ///
+    /// The zip's rule must require the signature the go.mod's rule proves it
+    /// with (same mode, signers the go.mod's rule accepts); otherwise the
+    /// go.mod is refused (502) naming both rules.
     fn proven_zip(
         self: &Arc<Self>,
         mv: &ModuleVersion,
         pol: &Arc<ActivePolicy>,
+        mod_d: &Decision,
     ) -> std::pin::Pin<
         Box<dyn Future<Output = Result<Arc<StoredArtifact>, Failure>> + Send + 'static>,
     > {
-        let (svc, mv, pol) = (self.clone(), mv.clone(), pol.clone());
+        let (svc, mv, pol, mod_d) = (self.clone(), mv.clone(), pol.clone(), mod_d.clone());
         Box::pin(async move {
-            let d = svc
-                .decide_version(&pol, &mv, Some(ArtifactKind::Zip))
-                .await?;
-            svc.artifact(ArtifactKind::Zip, &mv, &pol, &d).await
+            let zd =
+                pol.policy
+                    .decide_artifact(mv.module.as_str(), mv.version(), ArtifactKind::Zip);
+            let zd = svc.enforce(zd, &mv.to_string(), "zip")?;
+            if let Some((signers, mode)) = go_mod_signature(&mod_d) {
+                let covered = zd.proofs.iter().any(|p| {
+                    matches!(p, RequiredProof::Signature { signers: zs, signed, .. }
+                        if *signed == mode && !zs.is_empty() && zs.iter().all(|s| signers.contains(s)))
+                });
+                if !covered {
+                    return Err(Arc::new(ProxyError::Unproven {
+                        target: format!("{mv} .mod"),
+                        msg: format!(
+                            "policy rule {:?} proves the go.mod through the version's signed zip, \
+                             but the zip is decided by policy rule {:?}, which does not require {} \
+                             by signer {}: decide both by one rule, or give the go.mod a proof of \
+                             its own (sumdb or pinned)",
+                            mod_d.rule_label(),
+                            zd.rule_label(),
+                            if mode == SignedMode::Gosum {
+                                "signed go.sum lines"
+                            } else {
+                                "a zip signature"
+                            },
+                            signers.join(" or ")
+                        ),
+                    }));
+                }
+            }
+            svc.artifact(ArtifactKind::Zip, &mv, &pol, &zd).await
         })
     }
 
@@ -1613,9 +1660,13 @@ impl Service {
             })
         });
         let Some((zip, evidence, (zip_h1, signed_mod_h1))) = recorded else {
-            return Err(ProxyError::Internal(format!(
-                "{mv}: the zip was not proven with signed go.sum lines"
-            )));
+            return Err(ProxyError::Unproven {
+                target: format!("{mv} .mod"),
+                msg: format!(
+                    "the zip the go.mod is proven through carries no signed go.sum lines by signer {}",
+                    signers.join(" or ")
+                ),
+            });
         };
         if signed_mod_h1 != mod_h1.as_str() || zip_h1 != zip.h1 {
             return Err(fail(SignatureFailure::NotSigned(format!(
@@ -1659,9 +1710,13 @@ impl Service {
             })
         });
         let Some((_, evidence)) = recorded else {
-            return Err(ProxyError::Internal(format!(
-                "{mv}: the zip was not proven with a signature"
-            )));
+            return Err(ProxyError::Unproven {
+                target: format!("{mv} .mod"),
+                msg: format!(
+                    "the zip the go.mod is proven through carries no zip signature by signer {}",
+                    signers.join(" or ")
+                ),
+            });
         };
         let served = crate::dirhash::sha256(go_mod);
         let in_zip = evidence

@@ -1223,6 +1223,61 @@ pub(crate) mod policy_e2e {
         }
     }
 
+    /// `deny_retracted` for a module proven by a signed zip alone. The latest go.mod (read
+    /// by the check) is proven through the latest zip, whose own decision has the check too:
+    /// that used to wait on itself forever. Now the latest zip is downloaded once and the
+    /// retracted version's zip never.
+    #[test]
+    fn retraction_checks_of_signature_only_modules() {
+        let (w, key) = world();
+        let m = "example.com/alone/r";
+        let old = w.proxy.publish(
+            ModZip::new(m, "v1.0.0").file("x.go", "package x\n"),
+            &format!("module {m}\n\ngo 1.21\n"),
+        );
+        let latest = w.proxy.publish(
+            ModZip::new(m, "v1.1.0").file("x.go", "package x // 1.1\n"),
+            &format!("module {m}\n\ngo 1.21\n\nretract v1.0.0 // broken\n"),
+        );
+        for p in [&old, &latest] {
+            w.write_sig(p, &key.sign(&p.zip));
+        }
+        let policy = format!(
+            "[[signer]]\nname = \"internal\"\nkey = \"internal.pub\"\n\n\
+             [[allow]]\nname = \"alone\"\nmodules = \"example.com/alone\"\n\
+             proof = [\"signature\"]\nsigners = \"internal\"\ndeny_retracted = true\n\
+             signatures = \"file://{}/{{module}}/@v/{{version}}{{file}}.sig\"\n",
+            w.dir.path().join("sigs").to_str().expect("utf-8 path")
+        );
+        std::fs::write(w.policy(), policy).expect("policy");
+        let g = w.goward();
+        let r = g
+            .try_get(&latest.mod_path(), std::time::Duration::from_secs(30))
+            .expect("the latest go.mod is answered");
+        assert_eq!(r.status, 200, "{}", r.text());
+        let r = g
+            .try_get(&old.mod_path(), std::time::Duration::from_secs(30))
+            .expect("the retracted go.mod is answered");
+        assert_eq!(r.status, 403, "{}", r.text());
+        assert_eq!(
+            r.text().trim_end(),
+            format!(
+                "goward: denied by policy rule \"alone\": {m}@v1.0.0 is retracted by its author: broken"
+            )
+        );
+        // The latest zip was read once, to prove the latest go.mod (its signature covers
+        // only the zip); the retracted version's zip never.
+        assert_eq!(w.proxy.requests(&latest.zip_path()), 1);
+        assert_eq!(w.proxy.requests(&old.zip_path()), 0);
+        // Asked again, the proven go.mod answers from the cache: no zip request.
+        let r = g.get(&old.mod_path());
+        assert_eq!(r.status, 403, "{}", r.text());
+        let r = g.get(&old.zip_path());
+        assert_eq!(r.status, 403, "{}", r.text());
+        assert_eq!(w.proxy.requests(&latest.zip_path()), 1);
+        assert_eq!(w.proxy.requests(&old.zip_path()), 0);
+    }
+
     /// Keyless, end to end with the real go command: `module.zip` (generated once with the fake
     /// Sigstore instance, testdata/sigstore/README.md) is published as is; its bundle beside it
     /// on the upstream lets a program using it build. A bundle for another module's zip, one
