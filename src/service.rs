@@ -1338,31 +1338,10 @@ impl Service {
                 pol.policy
                     .decide_artifact(mv.module.as_str(), mv.version(), ArtifactKind::Zip);
             let zd = svc.enforce(zd, &mv.to_string(), "zip")?;
-            if let Some((signers, mode)) = go_mod_signature(&mod_d) {
-                let covered = zd.proofs.iter().any(|p| {
-                    matches!(p, RequiredProof::Signature { signers: zs, signed, .. }
-                        if *signed == mode && !zs.is_empty() && zs.iter().all(|s| signers.contains(s)))
-                });
-                if !covered {
-                    return Err(Arc::new(ProxyError::Unproven {
-                        target: format!("{mv} .mod"),
-                        msg: format!(
-                            "policy rule {:?} proves the go.mod through the version's signed zip, \
-                             but the zip is decided by policy rule {:?}, which does not require {} \
-                             by signer {}: decide both by one rule, or give the go.mod a proof of \
-                             its own (sumdb or pinned)",
-                            mod_d.rule_label(),
-                            zd.rule_label(),
-                            if mode == SignedMode::Gosum {
-                                "signed go.sum lines"
-                            } else {
-                                "a zip signature"
-                            },
-                            signers.join(" or ")
-                        ),
-                    }));
-                }
-            }
+            zip_proves_go_mod(&mod_d, &zd).map_err(|msg| ProxyError::Unproven {
+                target: format!("{mv} .mod"),
+                msg,
+            })?;
             svc.artifact(ArtifactKind::Zip, &mv, &pol, &zd).await
         })
     }
@@ -2023,6 +2002,39 @@ fn go_mod_signature(d: &Decision) -> Option<(&[String], SignedMode)> {
     })
 }
 
+/// Whether the zip decided by `zd` can prove the go.mod decided by `mod_d`
+/// through its signature ([`go_mod_signature`]): the zip's rule must
+/// require the same kind of signature, by signers the go.mod's rule accepts
+/// (so whichever of them signed the zip, the go.mod's proof holds). `Err`
+/// names both rules and the fix. One policy rule decides both artifacts
+/// today (rules select by path and version), so this guards the pairing
+/// rather than a case a policy file can write.
+fn zip_proves_go_mod(mod_d: &Decision, zd: &Decision) -> Result<(), String> {
+    let Some((signers, mode)) = go_mod_signature(mod_d) else {
+        return Ok(());
+    };
+    let covered = zd.proofs.iter().any(|p| {
+        matches!(p, RequiredProof::Signature { signers: zs, signed, .. }
+            if *signed == mode && !zs.is_empty() && zs.iter().all(|s| signers.contains(s)))
+    });
+    if covered {
+        return Ok(());
+    }
+    Err(format!(
+        "policy rule {:?} proves the go.mod through the version's signed zip, but the zip is \
+         decided by policy rule {:?}, which does not require {} by signer {}: decide both by one \
+         rule, or give the go.mod a proof of its own (sumdb or pinned)",
+        mod_d.rule_label(),
+        zd.rule_label(),
+        if mode == SignedMode::Gosum {
+            "signed go.sum lines"
+        } else {
+            "a zip signature"
+        },
+        signers.join(" or ")
+    ))
+}
+
 /// What a zip's signature is verified over.
 #[derive(Clone, Copy)]
 enum SignedOver<'a> {
@@ -2171,6 +2183,62 @@ fn sanitize_list(b: &[u8]) -> Bytes {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A go.mod proven through its zip's signature needs the zip decided by a rule
+    /// requiring that signature; otherwise the refusal names both rules.
+    #[test]
+    fn a_go_mod_proven_through_its_zip_needs_the_zips_rule_to_require_the_signature() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::copy(
+            concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/sigstore/cosign.pub"),
+            dir.path().join("k.pub"),
+        )
+        .unwrap();
+        let sig = |name: &str, signers: &str, extra: &str| {
+            format!(
+                "[[allow]]\nname = \"{name}\"\nmodules = \"example.com/{name}\"\n\
+                 proof = [{extra}\"signature\"]\nsigners = [{signers}]\n\
+                 signatures = \"file:///s/{{module}}/@v/{{version}}{{file}}.sig\"\n\n"
+            )
+        };
+        let text = format!(
+            "[[signer]]\nname = \"a\"\nkey = \"k.pub\"\n\n[[signer]]\nname = \"b\"\nkey = \"k.pub\"\n\n\
+             {}{}{}{}[[allow]]\nname = \"plain\"\nmodules = \"example.com/plain\"\n",
+            sig("alone", "\"a\"", ""),
+            sig("both", "\"a\", \"b\"", ""),
+            sig("other", "\"b\"", ""),
+            sig("withsumdb", "\"a\"", "\"sumdb\", "),
+        );
+        let p = Policy::parse(&text, dir.path().join("p.toml").to_str().unwrap()).unwrap();
+        let d = |m: &str, k| p.decide_artifact(&format!("example.com/{m}"), "v1.0.0", k);
+        let (mod_d, zip) = (d("alone", ArtifactKind::Mod), ArtifactKind::Zip);
+        assert_eq!(zip_proves_go_mod(&mod_d, &d("alone", zip)), Ok(()));
+        // The zip's signers are all accepted for the go.mod, or not.
+        assert_eq!(
+            zip_proves_go_mod(&d("both", ArtifactKind::Mod), &d("alone", zip)),
+            Ok(())
+        );
+        let refused = |zip_rule: &str| {
+            format!(
+                "policy rule \"alone\" proves the go.mod through the version's signed zip, but the \
+                 zip is decided by policy rule \"{zip_rule}\", which does not require a zip \
+                 signature by signer a: decide both by one rule, or give the go.mod a proof of its \
+                 own (sumdb or pinned)"
+            )
+        };
+        for zip_rule in ["both", "other", "plain"] {
+            assert_eq!(
+                zip_proves_go_mod(&mod_d, &d(zip_rule, zip)),
+                Err(refused(zip_rule)),
+                "{zip_rule}"
+            );
+        }
+        // A go.mod with a proof of its own needs nothing from the zip.
+        assert_eq!(
+            zip_proves_go_mod(&d("withsumdb", ArtifactKind::Mod), &d("plain", zip)),
+            Ok(())
+        );
+    }
 
     #[test]
     fn list_keeps_only_versions() {
