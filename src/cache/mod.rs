@@ -642,6 +642,29 @@ pub async fn load_evidence(
     out
 }
 
+/// The bytes of the signature file a record's signature evidence names,
+/// read from this store and checked against its SHA-256 (or the inline copy
+/// of a record written before evidence objects): for whoever needs the file
+/// itself (bundle export) rather than a re-check. Built on
+/// [`Evidence::signature_bytes`](crate::verify::proof::signature::kind::Evidence::signature_bytes),
+/// the one reader of a recorded signature.
+pub async fn signature_bytes(
+    store: &dyn Store,
+    evidence: &crate::verify::proof::signature::kind::Evidence,
+) -> Result<Bytes, String> {
+    let mut objects = EvidenceObjects::default();
+    if let Some(sha256) = &evidence.signature_sha256 {
+        let read = match DocKey::evidence(sha256) {
+            Some(key) => store.get_doc(&key).await.map_err(|e| e.to_string()),
+            None => Err("its name is not a SHA-256 (64 lowercase hex digits)".into()),
+        };
+        objects.insert(sha256, read);
+    }
+    evidence
+        .signature_bytes(&objects)
+        .map(Bytes::copy_from_slice)
+}
+
 /// The root go.mod's SHA-256 of the stored zip of `meta`'s version whose
 /// bytes hash to `zip` (its record only says where the blob is: the bytes
 /// are hashed and checked by the module-zip rules here).
@@ -924,6 +947,10 @@ mod tests {
                 "{at}"
             );
             let meta = store.record(&mod_id()).await.unwrap().unwrap();
+            let Some(ProofRecord::Signature(ev)) = meta.proofs.first() else {
+                panic!("{at}: no signature evidence")
+            };
+            assert_eq!(signature_bytes(store, ev).await.unwrap(), sig.as_bytes());
             let json = serde_json::to_string(&meta).unwrap();
             assert!(
                 json.contains(&format!("\"signature_sha256\":\"{obj}\"")),

@@ -770,8 +770,9 @@ pub(crate) mod policy_e2e {
         assert!(!evidence_path(cache, &orphan).exists(), "gc kept an orphan");
 
         // An altered object: `cache verify` names it, and quarantines the records.
-        std::fs::write(&object, sig.replace('A', "B")).expect("alter");
-        let altered = sha256_hex(sig.replace('A', "B").as_bytes());
+        let tampered = format!("{sig}tampered");
+        std::fs::write(&object, &tampered).expect("alter");
+        let altered = sha256_hex(tampered.as_bytes());
         assert_ne!(altered, name);
         let o = verify();
         assert_ne!(o.status.code(), Some(0), "{}\n{}", o.stdout, o.stderr);
