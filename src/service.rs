@@ -41,6 +41,7 @@ use crate::request::{ModulePath, ModuleVersion, SumdbOp};
 use crate::sumdb::SumdbClient;
 use crate::upstream::{FetchErrorKind, Network, ProxyList, UpstreamMode};
 use crate::verify::info::{self, MAX_INFO};
+use crate::verify::proof::EvidenceObjects;
 use crate::verify::proof::SignedArtifact;
 use crate::verify::zip::{self as zipcheck, ZipLimits};
 use crate::verify::{ArtifactKind, Proof, ProofKind, VerifiedMod, VerifiedZip, gomod};
@@ -639,6 +640,16 @@ impl Service {
     /// Denies `mv` if the go.mod of its module's latest version retracts it.
     /// That go.mod is fetched through the verified path; if it cannot be had,
     /// the request fails (never served unchecked).
+    ///
+    /// Under a rule whose go.mod proof is a signature alone, proving the
+    /// latest go.mod needs the latest zip (once; it stays cached), and that
+    /// cost must not be avoided with an unproven go.mod: an upstream could
+    /// then hide a retraction by serving a go.mod without it. In zip mode
+    /// the signature covers only the zip's bytes (their SHA-256: the whole
+    /// zip must be read); in gosum mode the signed lines name the zip's
+    /// `h1:`, which only the zip gives. Where the rule proves go.mods
+    /// otherwise (sumdb, pinned) no zip is fetched, and the requested
+    /// version's own zip never is: a retracted one is denied first.
     async fn check_retracted(
         self: &Arc<Self>,
         pol: &Arc<ActivePolicy>,
@@ -1299,29 +1310,45 @@ impl Service {
         d: &Decision,
     ) -> Result<StoredArtifact, Failure> {
         let zip = if kind == ArtifactKind::Mod && go_mod_signature(d).is_some() {
-            Some(self.proven_zip(mv, pol).await?)
+            Some(self.proven_zip(mv, pol, d).await?)
         } else {
             None
         };
         Ok(self.fill(kind, mv, pol, d, zip.as_deref()).await?)
     }
 
-    /// [`Service::artifact`] for a zip (decided as one), boxed as `Send`: `artifact` reaches
-    /// [`Service::fill_proven`] again, and a recursive future's type must
-    /// be named.
+    /// The zip that proves a go.mod decided by `mod_d` ([`go_mod_signature`]):
+    /// [`Service::artifact`] for the zip, decided as one, boxed as `Send`
+    /// (`artifact` reaches [`Service::fill_proven`] again, and a recursive
+    /// future's type must be named).
+    ///
+    /// Decided without the retraction check: this zip is the go.mod's
+    /// proof, not served here (a request for the zip makes its own decision,
+    /// check included), and the check itself reads the latest go.mod, proven
+    /// through this very zip: checking here would wait on itself.
+    ///
+    /// The zip's rule must require the signature the go.mod's rule proves it
+    /// with (same mode, signers the go.mod's rule accepts); otherwise the
+    /// go.mod is refused (502) naming both rules.
     fn proven_zip(
         self: &Arc<Self>,
         mv: &ModuleVersion,
         pol: &Arc<ActivePolicy>,
+        mod_d: &Decision,
     ) -> std::pin::Pin<
         Box<dyn Future<Output = Result<Arc<StoredArtifact>, Failure>> + Send + 'static>,
     > {
-        let (svc, mv, pol) = (self.clone(), mv.clone(), pol.clone());
+        let (svc, mv, pol, mod_d) = (self.clone(), mv.clone(), pol.clone(), mod_d.clone());
         Box::pin(async move {
-            let d = svc
-                .decide_version(&pol, &mv, Some(ArtifactKind::Zip))
-                .await?;
-            svc.artifact(ArtifactKind::Zip, &mv, &pol, &d).await
+            let zd =
+                pol.policy
+                    .decide_artifact(mv.module.as_str(), mv.version(), ArtifactKind::Zip);
+            let zd = svc.enforce(zd, &mv.to_string(), "zip")?;
+            zip_proves_go_mod(&mod_d, &zd).map_err(|msg| ProxyError::Unproven {
+                target: format!("{mv} .mod"),
+                msg,
+            })?;
+            svc.artifact(ArtifactKind::Zip, &mv, &pol, &zd).await
         })
     }
 
@@ -1603,7 +1630,7 @@ impl Service {
         pol: &ActivePolicy,
         d: &Decision,
         signers: &[String],
-        zip: Option<&StoredArtifact>,
+        (zip, objects): (Option<&StoredArtifact>, &EvidenceObjects),
         mod_h1: &crate::xmod::dirhash::H1,
     ) -> Result<SignedArtifact, ProxyError> {
         use crate::verify::proof::signature::kind::SignatureFailure;
@@ -1615,9 +1642,13 @@ impl Service {
             })
         });
         let Some((zip, evidence, (zip_h1, signed_mod_h1))) = recorded else {
-            return Err(ProxyError::Internal(format!(
-                "{mv}: the zip was not proven with signed go.sum lines"
-            )));
+            return Err(ProxyError::Unproven {
+                target: format!("{mv} .mod"),
+                msg: format!(
+                    "the zip the go.mod is proven through carries no signed go.sum lines by signer {}",
+                    signers.join(" or ")
+                ),
+            });
         };
         if signed_mod_h1 != mod_h1.as_str() || zip_h1 != zip.h1 {
             return Err(fail(SignatureFailure::NotSigned(format!(
@@ -1625,10 +1656,11 @@ impl Service {
             ))));
         }
         let accepted = accepted_signers(pol, signers);
+        let text = recorded_signature(evidence, objects).map_err(fail)?;
         SignedArtifact::verify_gosum(
             (ArtifactKind::Mod, mv.module.as_str(), mv.version()),
             (zip_h1, mod_h1.as_str()),
-            &evidence.signature,
+            text,
             &accepted,
         )
         .map_err(fail)
@@ -1644,7 +1676,7 @@ impl Service {
         pol: &ActivePolicy,
         d: &Decision,
         signers: &[String],
-        zip: Option<&StoredArtifact>,
+        (zip, objects): (Option<&StoredArtifact>, &EvidenceObjects),
         go_mod: &[u8],
     ) -> Result<SignedArtifact, ProxyError> {
         use crate::verify::proof::signature::kind::SignatureFailure;
@@ -1660,9 +1692,13 @@ impl Service {
             })
         });
         let Some((_, evidence)) = recorded else {
-            return Err(ProxyError::Internal(format!(
-                "{mv}: the zip was not proven with a signature"
-            )));
+            return Err(ProxyError::Unproven {
+                target: format!("{mv} .mod"),
+                msg: format!(
+                    "the zip the go.mod is proven through carries no zip signature by signer {}",
+                    signers.join(" or ")
+                ),
+            });
         };
         let served = crate::xmod::dirhash::sha256(go_mod);
         let in_zip = evidence
@@ -1684,10 +1720,11 @@ impl Service {
             .and_then(|b| <[u8; 32]>::try_from(b).ok())
             .ok_or_else(|| ProxyError::Internal(format!("{mv}: bad signed SHA-256 on record")))?;
         let accepted = accepted_signers(pol, signers);
+        let text = recorded_signature(evidence, objects).map_err(fail)?;
         SignedArtifact::verify(
             (ArtifactKind::Mod, mv.module.as_str(), mv.version()),
             (&zip_sha256, Some(&in_zip)),
-            &evidence.signature,
+            text,
             &accepted,
         )
         .map_err(fail)
@@ -1754,12 +1791,20 @@ impl Service {
                 }
             })?;
         let mut proof = proof?;
+        // The zip's recorded signature proves the go.mod too: its file is
+        // an evidence object of the zip's record.
+        let objects = match zip {
+            Some(z) if go_mod_signature(d).is_some() => {
+                crate::cache::load_evidence(&*self.store, z.meta(), &self.limits.zip).await
+            }
+            _ => EvidenceObjects::default(),
+        };
         match go_mod_signature(d) {
             Some((signers, SignedMode::Gosum)) => proof.push(Proof::Signature(
-                self.prove_mod_gosum(mv, pol, d, signers, zip, checked.h1())?,
+                self.prove_mod_gosum(mv, pol, d, signers, (zip, &objects), checked.h1())?,
             )),
             Some((signers, SignedMode::Zip)) => proof.push(Proof::Signature(
-                self.prove_mod_in_zip(mv, pol, d, signers, zip, checked.bytes())?,
+                self.prove_mod_in_zip(mv, pol, d, signers, (zip, &objects), checked.bytes())?,
             )),
             None => {}
         }
@@ -1960,6 +2005,39 @@ fn go_mod_signature(d: &Decision) -> Option<(&[String], SignedMode)> {
     })
 }
 
+/// Whether the zip decided by `zd` can prove the go.mod decided by `mod_d`
+/// through its signature ([`go_mod_signature`]): the zip's rule must
+/// require the same kind of signature, by signers the go.mod's rule accepts
+/// (so whichever of them signed the zip, the go.mod's proof holds). `Err`
+/// names both rules and the fix. One policy rule decides both artifacts
+/// today (rules select by path and version), so this guards the pairing
+/// rather than a case a policy file can write.
+fn zip_proves_go_mod(mod_d: &Decision, zd: &Decision) -> Result<(), String> {
+    let Some((signers, mode)) = go_mod_signature(mod_d) else {
+        return Ok(());
+    };
+    let covered = zd.proofs.iter().any(|p| {
+        matches!(p, RequiredProof::Signature { signers: zs, signed, .. }
+            if *signed == mode && !zs.is_empty() && zs.iter().all(|s| signers.contains(s)))
+    });
+    if covered {
+        return Ok(());
+    }
+    Err(format!(
+        "policy rule {:?} proves the go.mod through the version's signed zip, but the zip is \
+         decided by policy rule {:?}, which does not require {} by signer {}: decide both by one \
+         rule, or give the go.mod a proof of its own (sumdb or pinned)",
+        mod_d.rule_label(),
+        zd.rule_label(),
+        if mode == SignedMode::Gosum {
+            "signed go.sum lines"
+        } else {
+            "a zip signature"
+        },
+        signers.join(" or ")
+    ))
+}
+
 /// What a zip's signature is verified over.
 #[derive(Clone, Copy)]
 enum SignedOver<'a> {
@@ -1967,6 +2045,24 @@ enum SignedOver<'a> {
     Zip(&'a [u8; 32], Option<&'a [u8; 32]>),
     /// The zip's and the go.mod's `h1:` (the go.sum lines).
     Gosum((&'a str, &'a str)),
+}
+
+/// The text of a signature recorded with a version's zip, read through
+/// [`Evidence::signature_bytes`](crate::verify::proof::signature::kind::Evidence::signature_bytes)
+/// (digest-checked when it is an evidence object).
+fn recorded_signature<'a>(
+    evidence: &'a crate::verify::proof::signature::kind::Evidence,
+    objects: &'a EvidenceObjects,
+) -> Result<&'a str, crate::verify::proof::signature::kind::SignatureFailure> {
+    use crate::verify::proof::signature::kind::SignatureFailure;
+    let bytes = evidence.signature_bytes(objects).map_err(|e| {
+        SignatureFailure::NotSigned(format!(
+            "the signature recorded with the zip is not available: {e}"
+        ))
+    })?;
+    std::str::from_utf8(bytes).map_err(|_| {
+        SignatureFailure::NotSigned("the signature recorded with the zip is not UTF-8 text".into())
+    })
 }
 
 /// A required signature refused for `mv`'s `file` (`.zip`, `.mod`) under
@@ -2106,6 +2202,62 @@ fn read_failure(mv: &ModuleVersion, e: ReadError) -> Failure {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A go.mod proven through its zip's signature needs the zip decided by a rule
+    /// requiring that signature; otherwise the refusal names both rules.
+    #[test]
+    fn a_go_mod_proven_through_its_zip_needs_the_zips_rule_to_require_the_signature() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::copy(
+            concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/sigstore/cosign.pub"),
+            dir.path().join("k.pub"),
+        )
+        .unwrap();
+        let sig = |name: &str, signers: &str, extra: &str| {
+            format!(
+                "[[allow]]\nname = \"{name}\"\nmodules = \"example.com/{name}\"\n\
+                 proof = [{extra}\"signature\"]\nsigners = [{signers}]\n\
+                 signatures = \"file:///s/{{module}}/@v/{{version}}{{file}}.sig\"\n\n"
+            )
+        };
+        let text = format!(
+            "[[signer]]\nname = \"a\"\nkey = \"k.pub\"\n\n[[signer]]\nname = \"b\"\nkey = \"k.pub\"\n\n\
+             {}{}{}{}[[allow]]\nname = \"plain\"\nmodules = \"example.com/plain\"\n",
+            sig("alone", "\"a\"", ""),
+            sig("both", "\"a\", \"b\"", ""),
+            sig("other", "\"b\"", ""),
+            sig("withsumdb", "\"a\"", "\"sumdb\", "),
+        );
+        let p = Policy::parse(&text, dir.path().join("p.toml").to_str().unwrap()).unwrap();
+        let d = |m: &str, k| p.decide_artifact(&format!("example.com/{m}"), "v1.0.0", k);
+        let (mod_d, zip) = (d("alone", ArtifactKind::Mod), ArtifactKind::Zip);
+        assert_eq!(zip_proves_go_mod(&mod_d, &d("alone", zip)), Ok(()));
+        // The zip's signers are all accepted for the go.mod, or not.
+        assert_eq!(
+            zip_proves_go_mod(&d("both", ArtifactKind::Mod), &d("alone", zip)),
+            Ok(())
+        );
+        let refused = |zip_rule: &str| {
+            format!(
+                "policy rule \"alone\" proves the go.mod through the version's signed zip, but the \
+                 zip is decided by policy rule \"{zip_rule}\", which does not require a zip \
+                 signature by signer a: decide both by one rule, or give the go.mod a proof of its \
+                 own (sumdb or pinned)"
+            )
+        };
+        for zip_rule in ["both", "other", "plain"] {
+            assert_eq!(
+                zip_proves_go_mod(&mod_d, &d(zip_rule, zip)),
+                Err(refused(zip_rule)),
+                "{zip_rule}"
+            );
+        }
+        // A go.mod with a proof of its own needs nothing from the zip.
+        assert_eq!(
+            zip_proves_go_mod(&d("withsumdb", ArtifactKind::Mod), &d("plain", zip)),
+            Ok(())
+        );
+    }
 
     #[test]
     fn list_keeps_only_versions() {

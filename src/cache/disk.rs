@@ -586,6 +586,37 @@ impl DiskStore {
         Ok(out)
     }
 
+    fn list_evidence_sync(&self) -> Result<Vec<DocEntry>, StoreError> {
+        let dir = self.root.join("evidence/sha256");
+        let mut files = Vec::new();
+        walk(&dir, &mut files).map_err(|e| StoreError::io("read", &dir, e))?;
+        files.sort();
+        let mut out = Vec::new();
+        for path in files {
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            // Lock files of the conditional create, temp files: not objects.
+            let Some(key) =
+                DocKey::evidence(&name).filter(|k| self.root.join(k.rel_path()) == path)
+            else {
+                continue;
+            };
+            match fs::metadata(&path) {
+                Ok(md) => out.push(DocEntry {
+                    key,
+                    location: path.display().to_string(),
+                    size: md.len(),
+                    modified: md.modified().ok(),
+                }),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(StoreError::io("read", path, e)),
+            }
+        }
+        Ok(out)
+    }
+
     fn list_blobs_sync(&self) -> Result<Vec<BlobEntry>, StoreError> {
         let blobs = self.root.join("blobs/sha256");
         let mut files = Vec::new();
@@ -762,11 +793,17 @@ impl Store for DiskStore {
     }
 
     fn create_zip(&self, zip: VerifiedZip) -> StoreFuture<'_, Created> {
-        self.blocking(move |s| s.put_zip_sync(zip))
+        Box::pin(async move {
+            super::store_evidence(self, zip.proofs()).await?;
+            self.blocking(move |s| s.put_zip_sync(zip)).await
+        })
     }
 
     fn create_mod(&self, m: VerifiedMod) -> StoreFuture<'_, Created> {
-        self.blocking(move |s| s.put_mod_sync(m))
+        Box::pin(async move {
+            super::store_evidence(self, m.proofs()).await?;
+            self.blocking(move |s| s.put_mod_sync(m)).await
+        })
     }
 
     fn record<'a>(&'a self, id: &'a RecordId) -> StoreFuture<'a, Option<ArtifactMeta>> {
@@ -795,6 +832,10 @@ impl Store for DiskStore {
 
     fn list_docs(&self) -> StoreFuture<'_, Vec<DocEntry>> {
         self.blocking(|s| s.list_docs_sync())
+    }
+
+    fn list_evidence(&self) -> StoreFuture<'_, Vec<DocEntry>> {
+        self.blocking(|s| s.list_evidence_sync())
     }
 
     fn open_blob<'a>(&'a self, artifact: &'a StoredArtifact) -> StoreFuture<'a, BlobReader> {

@@ -8,7 +8,10 @@
 //! caller hold a [`StoredArtifact`], the one thing a blob can be opened
 //! with, and every read of it re-checks its digest on the way ([`read`]).
 //! Metadata documents (`.info`, lists, checksum-database tiles and lookups)
-//! are written only after their own checks ran.
+//! are written only after their own checks ran. Evidence objects (signature
+//! files, [`DocKey::Evidence`]) are content-addressed documents written
+//! before the record that names them ([`store_evidence`]) and read back by
+//! digest for its re-check ([`load_evidence`]).
 //!
 //! [`Store`] is a trait because a shared object store implementation follows
 //! the local disk one ([`DiskStore`]): it is async, and names locations only
@@ -31,6 +34,7 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 use self::recheck::{BlobDigests, RecheckError, RecheckedMeta};
+use crate::verify::proof::{EvidenceObjects, Proof};
 use crate::verify::zip::ZipLimits;
 use crate::verify::{ArtifactKind, VerifiedMod, VerifiedZip};
 
@@ -90,6 +94,9 @@ pub enum DocKey {
     SumdbLookup(String, String),
     /// An authenticated tile (db, tile path such as `tile/8/0/001.p/5`).
     SumdbTile(String, String),
+    /// A content-addressed evidence object (a signature file) named by its
+    /// lowercase hex SHA-256; only [`DocKey::evidence`] makes one.
+    Evidence(String),
 }
 
 impl DocKey {
@@ -103,14 +110,28 @@ impl DocKey {
             DocKey::SumdbFork(db) => format!("sumdb/{db}/SECURITY-ERROR"),
             DocKey::SumdbLookup(db, k) => format!("sumdb/{db}/lookup/{k}"),
             DocKey::SumdbTile(db, t) => format!("sumdb/{db}/{t}"),
+            DocKey::Evidence(sha) => {
+                format!("evidence/sha256/{}/{sha}", sha.get(..2).unwrap_or_default())
+            }
         }
     }
 
+    /// The evidence object named `sha256`, if that is a content address
+    /// (64 lowercase hex digits): records are untrusted input, and the name
+    /// becomes a path.
+    pub fn evidence(sha256: &str) -> Option<DocKey> {
+        disk::is_sha256_hex(sha256).then(|| DocKey::Evidence(sha256.to_owned()))
+    }
+
     /// Whether writing this document must survive a power cut: the trusted
-    /// tree head and a fork report. Tiles and lookups are re-authenticated
-    /// and `.info`/list/`@latest` re-validated whenever they are read.
+    /// tree head, a fork report, and evidence objects (written before the
+    /// record that names them). Tiles and lookups are re-authenticated and
+    /// `.info`/list/`@latest` re-validated whenever they are read.
     pub fn durable(&self) -> bool {
-        matches!(self, DocKey::SumdbHead(_) | DocKey::SumdbFork(_))
+        matches!(
+            self,
+            DocKey::SumdbHead(_) | DocKey::SumdbFork(_) | DocKey::Evidence(_)
+        )
     }
 }
 
@@ -428,6 +449,9 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// Every re-fetchable document (`.info`, `@v/list`, `@latest`).
     fn list_docs(&self) -> StoreFuture<'_, Vec<DocEntry>>;
 
+    /// Every evidence object ([`DocKey::Evidence`]), for `cache gc`.
+    fn list_evidence(&self) -> StoreFuture<'_, Vec<DocEntry>>;
+
     /// Opens the blob of a re-checked artifact.
     fn open_blob<'a>(&'a self, artifact: &'a StoredArtifact) -> StoreFuture<'a, BlobReader>;
 
@@ -588,9 +612,23 @@ pub async fn digests(
                 h1,
                 sha256: sha,
                 size: meta.size,
+                // Not remembered: the re-check of a go.mod proven through
+                // this zip reads the zip itself ([`digests_read`]).
+                go_mod_sha256: None,
             }),
         });
     }
+    digests_read(store, meta, limits).await
+}
+
+/// [`digests`] read from the blob itself, never from the re-check memo:
+/// what the memo does not keep (the go.mod inside a zip) is needed.
+pub async fn digests_read(
+    store: &dyn Store,
+    meta: &ArtifactMeta,
+    limits: &ZipLimits,
+) -> Result<Digested, StoreError> {
+    let (sha256, size, zip_of) = Digested::key(meta);
     let digests = match store.local_blob(UncheckedBlob { meta }).await {
         Err(e @ StoreError::Unavailable { .. }) => return Err(e),
         Err(StoreError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
@@ -647,6 +685,122 @@ fn unhex32(s: &str) -> Option<[u8; 32]> {
     Some(out)
 }
 
+/// Stores the evidence objects of `proofs` ([`Proof::evidence_object`])
+/// before a record naming them is written (durably: a record that survives
+/// a power cut finds them). Created only if absent, so the zip's and the
+/// go.mod's records share one copy of a signature; an object there with
+/// other bytes than its name says (damaged) is replaced. No lock or
+/// compare-and-swap is needed: the name fixes the content, so concurrent
+/// writers write the same bytes, each write atomic. A store's
+/// `create_zip`/`create_mod` call this first.
+pub async fn store_evidence(store: &dyn Store, proofs: &[Proof]) -> Result<(), StoreError> {
+    for (sha256, bytes) in proofs.iter().filter_map(Proof::evidence_object) {
+        let Some(key) = DocKey::evidence(&sha256) else {
+            continue;
+        };
+        match store.get_doc(&key).await? {
+            Some(b) if crate::xmod::dirhash::hex(&crate::xmod::dirhash::sha256(&b)) == sha256 => {
+                continue;
+            }
+            Some(_) => {
+                tracing::warn!(object = %store.doc_location(&key), "replacing a damaged evidence object");
+            }
+            None => {}
+        }
+        store.put_doc(&key, bytes).await?;
+    }
+    Ok(())
+}
+
+/// Reads the evidence objects `meta`'s proofs name, for its re-check
+/// ([`trust`]). Unchecked here: [`EvidenceObjects::get`] checks each one's
+/// digest where it is used. For a go.mod covered by a signed zip, the
+/// stored zip with the signed SHA-256 is re-read too (module-zip rules,
+/// `limits`) for the go.mod inside it.
+pub async fn load_evidence(
+    store: &dyn Store,
+    meta: &ArtifactMeta,
+    limits: &ZipLimits,
+) -> EvidenceObjects {
+    let mut out = EvidenceObjects::default();
+    for sha256 in meta.proofs.iter().flat_map(ProofRecord::objects) {
+        let read = match DocKey::evidence(sha256) {
+            Some(key) => store.get_doc(&key).await.map_err(|e| e.to_string()),
+            None => Err("its name is not a SHA-256 (64 lowercase hex digits)".into()),
+        };
+        out.insert(sha256, read);
+    }
+    for zip in meta.proofs.iter().flat_map(|p| p.zips(meta.kind)) {
+        let read = stored_zip_go_mod(store, meta, zip, limits).await;
+        out.insert_zip_go_mod(zip, read);
+    }
+    out
+}
+
+/// The bytes of the signature file a record's signature evidence names,
+/// read from this store and checked against its SHA-256 (or the inline copy
+/// of a record written before evidence objects): for whoever needs the file
+/// itself (bundle export) rather than a re-check. Built on
+/// [`Evidence::signature_bytes`](crate::verify::proof::signature::kind::Evidence::signature_bytes),
+/// the one reader of a recorded signature.
+pub async fn signature_bytes(
+    store: &dyn Store,
+    evidence: &crate::verify::proof::signature::kind::Evidence,
+) -> Result<Bytes, String> {
+    let mut objects = EvidenceObjects::default();
+    if let Some(sha256) = &evidence.signature_sha256 {
+        let read = match DocKey::evidence(sha256) {
+            Some(key) => store.get_doc(&key).await.map_err(|e| e.to_string()),
+            None => Err("its name is not a SHA-256 (64 lowercase hex digits)".into()),
+        };
+        objects.insert(sha256, read);
+    }
+    evidence
+        .signature_bytes(&objects)
+        .map(Bytes::copy_from_slice)
+}
+
+/// The root go.mod's SHA-256 of the stored zip of `meta`'s version whose
+/// bytes hash to `zip` (its record only says where the blob is: the bytes
+/// are hashed and checked by the module-zip rules here).
+async fn stored_zip_go_mod(
+    store: &dyn Store,
+    meta: &ArtifactMeta,
+    zip: &str,
+    limits: &ZipLimits,
+) -> Result<Option<[u8; 32]>, String> {
+    let id = RecordId::new(ArtifactKind::Zip, &meta.module, &meta.version);
+    let zip_meta = match store.peek_record(&id).await {
+        Ok(Ok(Some(m))) if m.sha256 == zip => m,
+        Ok(Ok(Some(m))) => {
+            return Err(format!(
+                "the stored zip of {}@{} is another one ({})",
+                meta.module, meta.version, m.sha256
+            ));
+        }
+        Ok(Ok(None)) => {
+            return Err(format!(
+                "no zip of {}@{} is stored",
+                meta.module, meta.version
+            ));
+        }
+        Ok(Err(e)) => return Err(format!("the zip's record is damaged: {e}")),
+        Err(e) => return Err(e.to_string()),
+    };
+    let d = match digests_read(store, &zip_meta, limits).await {
+        Ok(d) => d,
+        Err(e) => return Err(e.to_string()),
+    };
+    match d.digests {
+        Ok(b) if crate::xmod::dirhash::hex(&b.sha256) == zip => Ok(b.go_mod_sha256),
+        Ok(b) => Err(format!(
+            "its blob's SHA-256 is {}",
+            crate::xmod::dirhash::hex(&b.sha256)
+        )),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
 /// A record that failed its re-check, handed back for quarantine.
 #[derive(Debug)]
 pub struct Rejected {
@@ -658,11 +812,13 @@ pub struct Rejected {
 
 /// The one way a record read back from storage becomes a
 /// [`StoredArtifact`]: [`recheck::recheck_record`] of `meta` as the record
-/// of `want`, against the digests of the blob it names.
+/// of `want`, against the digests of the blob it names and the evidence
+/// objects it names ([`load_evidence`]).
 pub fn trust(
     meta: ArtifactMeta,
     want: (ArtifactKind, &str, &str),
     blob: &Digested,
+    objects: &EvidenceObjects,
     anchors: &recheck::Anchors<'_>,
 ) -> Result<(StoredArtifact, RecheckedMeta), Box<Rejected>> {
     if !blob.fits(&meta) {
@@ -671,10 +827,14 @@ pub fn trust(
             error: RecheckError::WrongBlob("the digests were read for another blob".into()),
         }));
     }
-    let checked = blob
-        .digests
-        .clone()
-        .and_then(|d| recheck::recheck_record(&meta, want, &d, anchors));
+    let checked = blob.digests.clone().and_then(|d| {
+        // A zip's evidence may record its go.mod's digest: as read now.
+        let mut objects = objects.clone();
+        if meta.kind == ArtifactKind::Zip {
+            objects.insert_zip_go_mod(&meta.sha256, Ok(d.go_mod_sha256));
+        }
+        recheck::recheck_record(&meta, want, &d, &objects, anchors)
+    });
     match checked {
         Ok(r) => Ok((StoredArtifact::new(meta), r)),
         Err(error) => Err(Box::new(Rejected { meta, error })),
@@ -684,8 +844,9 @@ pub fn trust(
 /// What [`recheck`] found: the trusted artifact, or the rejected record.
 pub type Rechecked = Result<(StoredArtifact, RecheckedMeta), Box<Rejected>>;
 
-/// [`digests`] then [`trust`]. `Err`: the blob could not be read from a
-/// shared store that is unreachable (nothing was decided about the record).
+/// [`digests`] and [`load_evidence`], then [`trust`]. `Err`: the blob could
+/// not be read from a shared store that is unreachable (nothing was decided
+/// about the record).
 pub async fn recheck(
     store: &dyn Store,
     meta: ArtifactMeta,
@@ -694,7 +855,8 @@ pub async fn recheck(
     anchors: &recheck::Anchors<'_>,
 ) -> Result<Rechecked, StoreError> {
     let d = digests(store, &meta, limits).await?;
-    Ok(trust(meta, want, &d, anchors))
+    let objects = load_evidence(store, &meta, limits).await;
+    Ok(trust(meta, want, &d, &objects, anchors))
 }
 
 /// Helpers for the store's tests: proven go.mod files without a network.
@@ -752,10 +914,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_the_tree_head_and_fork_report_are_durable() {
+    fn only_the_tree_head_fork_report_and_evidence_are_durable() {
         let db = || "sum.golang.org".to_owned();
         assert!(DocKey::SumdbHead(db()).durable());
         assert!(DocKey::SumdbFork(db()).durable());
+        let sha = "ab".repeat(32);
+        let ev = DocKey::evidence(&sha).unwrap();
+        assert!(ev.durable());
+        assert_eq!(ev.rel_path(), format!("evidence/sha256/ab/{sha}"));
+        // A record's name for an object becomes a path: only a content address does.
+        for bad in ["../../meta/x", &"AB".repeat(32), "ab", &format!("{sha}/x")] {
+            assert_eq!(DocKey::evidence(bad), None, "{bad}");
+        }
         for k in [
             DocKey::Info("m".into(), "v1.0.0".into()),
             DocKey::List("m".into()),
@@ -764,6 +934,205 @@ mod tests {
             DocKey::SumdbTile(db(), "tile/8/0/000".into()),
         ] {
             assert!(!k.durable(), "{k:?}");
+        }
+    }
+
+    /// A module zip of `M@v1.0.0` with `go_mod` as its go.mod.
+    fn module_zip(go_mod: &str) -> Vec<u8> {
+        use std::io::Write as _;
+        let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        let opts = zip::write::SimpleFileOptions::default();
+        for (name, data) in [("go.mod", go_mod), ("x.go", "package x\n")] {
+            w.start_file(format!("{M}@v1.0.0/{name}"), opts).unwrap();
+            w.write_all(data.as_bytes()).unwrap();
+        }
+        w.finish().unwrap().into_inner()
+    }
+
+    /// `cosign sign-blob --key` with the fixture key (cosign.key.pem, whose
+    /// public half is cosign.pub): base64 of the DER ECDSA signature.
+    fn cosign_sign(dir: &str, bytes: &[u8]) -> String {
+        use base64::Engine as _;
+        use ring::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair};
+        let pem = std::fs::read_to_string(format!("{dir}cosign.key.pem")).unwrap();
+        let b64: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+        let der = base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .unwrap();
+        let rng = ring::rand::SystemRandom::new();
+        let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &der, &rng).unwrap();
+        let sig = pair.sign(&rng, bytes).unwrap();
+        base64::engine::general_purpose::STANDARD.encode(sig.as_ref())
+    }
+
+    /// Evidence objects: written once before the record, one copy for the
+    /// zip's and the go.mod's signature, read back by digest for the
+    /// re-check; a missing or altered one fails it, naming the object; a
+    /// new create replaces a damaged one; a go.mod covered by a signed zip
+    /// re-checks only while that zip is stored. The same on disk and on an
+    /// object store.
+    #[tokio::test]
+    async fn evidence_objects_are_content_addressed_and_checked_on_read() {
+        use crate::policy::Policy;
+        use crate::verify::proof::signature::kind::SignedArtifact;
+        use crate::verify::{Proof, gomod};
+        const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/sigstore/");
+        let dir = tempfile::tempdir().unwrap();
+        let text = go_mod_text(100);
+        std::fs::copy(format!("{DIR}cosign.pub"), dir.path().join("cosign.pub")).unwrap();
+        let policy = Policy::parse(
+            "[[signer]]\nname = \"good\"\nkey = \"cosign.pub\"\n",
+            dir.path().join("policy.toml").to_str().unwrap(),
+        )
+        .unwrap();
+        let zip = module_zip(&text);
+        let sig = cosign_sign(DIR, &zip);
+        let zip_sha = crate::xmod::dirhash::sha256(&zip);
+        let mod_sha = crate::xmod::dirhash::sha256(text.as_bytes());
+        let signed = |kind| {
+            let s = SignedArtifact::verify(
+                (kind, M, "v1.0.0"),
+                (&zip_sha, Some(&mod_sha)),
+                &sig,
+                &[policy.signer("good").unwrap()],
+            )
+            .unwrap();
+            vec![Proof::Signature(s)]
+        };
+        let proven_zip = || {
+            let mut f = tempfile::NamedTempFile::new().unwrap();
+            std::io::Write::write_all(&mut f, &zip).unwrap();
+            let checked =
+                crate::verify::zip::check_zip(f, M, "v1.0.0", &ZipLimits::default()).unwrap();
+            VerifiedZip::new(checked, signed(ArtifactKind::Zip)).unwrap()
+        };
+        let proven_mod = || {
+            let checked = gomod::check_mod(M, "v1.0.0", Bytes::from(text.clone())).unwrap();
+            VerifiedMod::new(checked, signed(ArtifactKind::Mod)).unwrap()
+        };
+        let obj = crate::xmod::dirhash::hex(&crate::xmod::dirhash::sha256(sig.as_bytes()));
+        let key = DocKey::evidence(&obj).unwrap();
+        let anchors = recheck::Anchors {
+            sumdb_keys: &[],
+            policy: &policy,
+        };
+        let limits = ZipLimits::default();
+        let want = (ArtifactKind::Mod, M, "v1.0.0");
+
+        let remote: Arc<dyn object_store::ObjectStore> =
+            Arc::new(object_store::memory::InMemory::new());
+        let (disk, _) = DiskStore::open(dir.path().join("cache")).unwrap();
+        let object = ObjectStoreCache::new(
+            remote,
+            "p",
+            "s3://b/p".into(),
+            &dir.path().join("tier"),
+            1 << 20,
+        )
+        .unwrap();
+        let stores: [&dyn Store; 2] = [&disk, &object];
+        for store in stores {
+            let at = store.describe();
+            let Created::New(_) = store.create_zip(proven_zip()).await.unwrap() else {
+                panic!("{at}: nothing was stored before")
+            };
+            let Created::New(_) = store.create_mod(proven_mod()).await.unwrap() else {
+                panic!("{at}: nothing was stored before")
+            };
+            // One object for both records.
+            let listed = store.list_evidence().await.unwrap();
+            assert_eq!(listed.len(), 1, "{at}: {listed:?}");
+            assert_eq!(listed[0].key, key, "{at}");
+            assert_eq!(
+                store.get_doc(&key).await.unwrap().unwrap(),
+                sig.as_bytes(),
+                "{at}"
+            );
+            let meta = store.record(&mod_id()).await.unwrap().unwrap();
+            let Some(ProofRecord::Signature(ev)) = meta.proofs.first() else {
+                panic!("{at}: no signature evidence")
+            };
+            assert_eq!(signature_bytes(store, ev).await.unwrap(), sig.as_bytes());
+            let json = serde_json::to_string(&meta).unwrap();
+            assert!(
+                json.contains(&format!("\"signature_sha256\":\"{obj}\"")),
+                "{json}"
+            );
+            assert!(
+                !json.contains("\"signature\":"),
+                "{at}: the file is inline: {json}"
+            );
+            let check = |meta: ArtifactMeta| async {
+                recheck(store, meta, want, &limits, &anchors)
+                    .await
+                    .expect("the store is reachable")
+                    .map(|_| ())
+                    .map_err(|r| (r.error.what(), r.error.to_string()))
+            };
+            check(meta.clone()).await.unwrap();
+            // The same signature again: still one object.
+            let _ = store.create_mod(proven_mod()).await.unwrap();
+            assert_eq!(store.list_evidence().await.unwrap().len(), 1, "{at}");
+
+            let who = "signature by signer \"good\"";
+            let not = format!("{who}: the recorded signature is not available: evidence object");
+            store
+                .put_doc(&key, Bytes::from_static(b"junk"))
+                .await
+                .unwrap();
+            let junk = crate::xmod::dirhash::hex(&crate::xmod::dirhash::sha256(b"junk"));
+            assert_eq!(
+                check(meta.clone()).await,
+                Err((
+                    "proof",
+                    format!("{not} {obj} is altered: its SHA-256 is {junk}")
+                )),
+                "{at}"
+            );
+            // Proving it again replaces the damaged object.
+            let _ = store.create_mod(proven_mod()).await.unwrap();
+            assert_eq!(store.get_doc(&key).await.unwrap().unwrap(), sig.as_bytes());
+            check(meta.clone()).await.unwrap();
+            assert!(store.delete_doc(&key).await.unwrap());
+            assert_eq!(
+                check(meta.clone()).await,
+                Err(("proof", format!("{not} {obj} is missing"))),
+                "{at}"
+            );
+            let _ = store.create_mod(proven_mod()).await.unwrap();
+            // A record naming something that is not a content address.
+            let mut odd = meta.clone();
+            if let Some(ProofRecord::Signature(e)) = odd.proofs.last_mut() {
+                e.signature_sha256 = Some("../../meta/x".into());
+            }
+            assert_eq!(
+                check(odd).await,
+                Err((
+                    "proof",
+                    format!(
+                        "{not} ../../meta/x is unreadable: its name is not a SHA-256 (64 lowercase hex digits)"
+                    )
+                )),
+                "{at}"
+            );
+            // The go.mod is the signed zip's: without that zip stored, it
+            // cannot be re-checked.
+            check(meta.clone()).await.unwrap();
+            store
+                .remove_record(&RecordId::new(ArtifactKind::Zip, M, "v1.0.0"))
+                .await
+                .unwrap();
+            assert_eq!(
+                check(meta.clone()).await,
+                Err((
+                    "proof",
+                    format!(
+                        "{who}: the signed zip {} cannot be re-read: no zip of {M}@v1.0.0 is stored",
+                        crate::xmod::dirhash::hex(&zip_sha)
+                    )
+                )),
+                "{at}"
+            );
         }
     }
 
@@ -835,7 +1204,14 @@ mod tests {
         other.sha256 = "0".repeat(64);
         let d = digests(&disk, &other, &limits).await.unwrap();
         assert!(!d.fits(&meta));
-        let e = trust(meta.clone(), want, &d, &anchors).unwrap_err();
+        let e = trust(
+            meta.clone(),
+            want,
+            &d,
+            &EvidenceObjects::default(),
+            &anchors,
+        )
+        .unwrap_err();
         assert_eq!(e.error.what(), "metadata", "{}", e.error);
 
         // Damaged bytes of the same length.

@@ -940,6 +940,7 @@ impl Store for ObjectStoreCache {
 
     fn create_zip(&self, zip: VerifiedZip) -> StoreFuture<'_, Created> {
         Box::pin(async move {
+            super::store_evidence(self, zip.proofs()).await?;
             let (checked, proofs) = zip.into_parts();
             let meta = disk::zip_meta(&checked, &proofs);
             let file = checked.into_file();
@@ -954,6 +955,7 @@ impl Store for ObjectStoreCache {
 
     fn create_mod(&self, m: VerifiedMod) -> StoreFuture<'_, Created> {
         Box::pin(async move {
+            super::store_evidence(self, m.proofs()).await?;
             let meta = disk::mod_meta(&m);
             let mut tmp = self.tier.temp_file()?;
             tmp.write_all(m.checked().bytes())
@@ -1067,6 +1069,26 @@ impl Store for ObjectStoreCache {
                 .into_iter()
                 .filter_map(|(rel, size, modified)| {
                     let key = disk::classify_doc_rel(rel.strip_prefix("meta/")?)?;
+                    Some(DocEntry {
+                        key,
+                        location: self.location(&rel),
+                        size,
+                        modified,
+                    })
+                })
+                .collect())
+        })
+    }
+
+    fn list_evidence(&self) -> StoreFuture<'_, Vec<DocEntry>> {
+        Box::pin(async move {
+            Ok(self
+                .list_rel("evidence/")
+                .await?
+                .into_iter()
+                .filter_map(|(rel, size, modified)| {
+                    let name = rel.rsplit('/').next()?;
+                    let key = DocKey::evidence(name).filter(|k| k.rel_path() == rel)?;
                     Some(DocEntry {
                         key,
                         location: self.location(&rel),

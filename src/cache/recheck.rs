@@ -6,7 +6,8 @@
 //! for, names a blob whose bytes hash to what it records (SHA-256 and
 //! `h1:`, so it cannot point at another version's valid blob), lists at
 //! least one proof, and every proof's evidence re-checks offline by the
-//! same rule as at fetch time ([`crate::verify::proof`]).
+//! same rule as at fetch time ([`crate::verify::proof`]), reading the evidence
+//! objects it names (signature files) by digest.
 
 // A stored record is untrusted input: the parsing lints of `verify` apply.
 #![cfg_attr(
@@ -24,7 +25,7 @@ use std::io::Read;
 
 use super::{ArtifactMeta, LocalBlob};
 use crate::policy::Policy;
-use crate::verify::proof::{Artifact, Rechecked};
+use crate::verify::proof::{Artifact, EvidenceObjects, Rechecked};
 use crate::verify::zip::{ZipLimits, check_zip_handles};
 use crate::verify::{ArtifactKind, VerifyError, gomod};
 use crate::xmod::dirhash::{self, H1, hex};
@@ -39,6 +40,9 @@ pub struct BlobDigests {
     pub sha256: [u8; 32],
     /// Size in bytes.
     pub size: u64,
+    /// A zip's root go.mod's SHA-256, read from the zip (`None`: it has
+    /// none, or the blob is a go.mod).
+    pub go_mod_sha256: Option<[u8; 32]>,
 }
 
 /// Why a stored record is not trusted again.
@@ -116,11 +120,13 @@ pub struct Anchors<'a> {
 }
 
 /// Re-checks `meta` as the record of `want` (kind, module, version), whose
-/// blob read back as `blob`, against `anchors`.
+/// blob read back as `blob` and whose evidence objects as `objects`,
+/// against `anchors`.
 pub fn recheck_record(
     meta: &ArtifactMeta,
     want: (ArtifactKind, &str, &str),
     blob: &BlobDigests,
+    objects: &EvidenceObjects,
     anchors: &Anchors<'_>,
 ) -> Result<RecheckedMeta, RecheckError> {
     let (kind, module, version) = want;
@@ -167,7 +173,7 @@ pub fn recheck_record(
     let anchors = &anchors;
     let mut out = RecheckedMeta::default();
     for p in &meta.proofs {
-        if let Rechecked::Unanchored(why) = p.recheck(&a, anchors)? {
+        if let Rechecked::Unanchored(why) = p.recheck(&a, anchors, objects)? {
             out.unanchored.push(why);
         }
     }
@@ -209,6 +215,7 @@ pub fn blob_digests(
                     h1: r.h1,
                     sha256: r.sha256,
                     size: r.size,
+                    go_mod_sha256: r.go_mod_sha256,
                 }),
                 Err(e) => {
                     // Damaged bytes, or intact bytes of another artifact?
@@ -236,6 +243,7 @@ pub fn blob_digests(
                 h1: dirhash::hash_go_mod(&bytes),
                 sha256: dirhash::sha256(&bytes),
                 size: bytes.len() as u64,
+                go_mod_sha256: None,
             })
         }
     }
@@ -280,6 +288,7 @@ mod tests {
             h1: dirhash::hash_go_mod(bytes),
             sha256: dirhash::sha256(bytes),
             size: bytes.len() as u64,
+            go_mod_sha256: None,
         }
     }
 
@@ -310,9 +319,15 @@ mod tests {
             sumdb_keys: &keys,
             policy,
         };
-        recheck_record(meta, (ArtifactKind::Mod, M, "v1.0.0"), b, &anchors)
-            .map(|r| r.unanchored)
-            .map_err(|e| e.to_string())
+        recheck_record(
+            meta,
+            (ArtifactKind::Mod, M, "v1.0.0"),
+            b,
+            &EvidenceObjects::default(),
+            &anchors,
+        )
+        .map(|r| r.unanchored)
+        .map_err(|e| e.to_string())
     }
 
     #[test]

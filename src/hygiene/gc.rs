@@ -7,7 +7,10 @@
 //! database state (`sumdb/`: trusted heads, tiles, proven lookups) is never
 //! touched. `.info`, `list` and `@latest` documents count towards the size
 //! and are collected with the artifacts, least recently written first: they
-//! are re-fetched on use. Without a limit nothing is removed.
+//! are re-fetched on use. Evidence objects (signature files, named by
+//! SHA-256 in records) stay while a record names them; a run with a limit
+//! removes those no record names any more (settled ones, as for blobs).
+//! Without a limit nothing is removed.
 
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, SystemTime};
@@ -29,6 +32,8 @@ pub struct Entry {
     pub name: String,
     /// The blob it points at.
     pub sha256: String,
+    /// The evidence objects it names (SHA-256, hex).
+    pub evidence: Vec<String>,
     /// Unix seconds of its verification.
     pub verified_at: u64,
 }
@@ -192,6 +197,8 @@ pub struct GcReport {
     pub removed_blobs: u64,
     /// Documents removed.
     pub removed_documents: u64,
+    /// Evidence objects no record names any more, removed.
+    pub removed_evidence: u64,
     /// Bytes of blobs no record points at (freed by any run with a limit).
     pub unreferenced_bytes: u64,
     /// Records that could not be read (left alone; `cache verify` deals with them).
@@ -210,6 +217,12 @@ async fn read_entries(store: &dyn Store, report: &mut GcReport) -> Result<Vec<En
             Ok(Some(m)) => out.push(Entry {
                 name: format!("{}@{} ({})", m.module, m.version, m.kind.as_str()),
                 id,
+                evidence: m
+                    .proofs
+                    .iter()
+                    .flat_map(|p| p.objects())
+                    .map(str::to_owned)
+                    .collect(),
                 sha256: m.sha256,
                 verified_at: m.verified_at,
             }),
@@ -280,6 +293,31 @@ pub async fn collect(
     report.removed = p.remove.iter().map(|&i| entries[i].name.clone()).collect();
     report.removed_blobs = p.blobs.len() as u64;
     report.removed_documents = p.docs.len() as u64;
+    // Evidence objects no record left by the plan names.
+    let evidence: Vec<(DocKey, String)> = store
+        .list_evidence()
+        .await?
+        .into_iter()
+        .filter(|d| {
+            d.modified
+                .and_then(|m| now_sys.duration_since(m).ok())
+                .is_some_and(|age| age >= ORPHAN_GRACE)
+        })
+        .filter_map(|d| match d.key {
+            DocKey::Evidence(sha) => Some((DocKey::Evidence(sha.clone()), sha)),
+            _ => None,
+        })
+        .collect();
+    let kept: HashSet<&str> = entries
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !p.remove.contains(i))
+        .flat_map(|(_, e)| e.evidence.iter().map(String::as_str))
+        .collect();
+    report.removed_evidence = evidence
+        .iter()
+        .filter(|(_, sha)| !kept.contains(sha.as_str()))
+        .count() as u64;
     if dry_run || !report.limited {
         return Ok(report);
     }
@@ -292,13 +330,22 @@ pub async fn collect(
     for &i in &p.remove {
         store.remove_record(&entries[i].id).await?;
     }
-    // Records written meanwhile (a concurrent serve) keep their blobs.
+    // Records written meanwhile (a concurrent serve) keep their blobs and
+    // evidence.
     let mut again = GcReport::default();
-    let still: HashSet<String> = read_entries(store, &mut again)
-        .await?
-        .into_iter()
-        .map(|e| e.sha256)
+    let now_entries = read_entries(store, &mut again).await?;
+    let still_evidence: HashSet<&str> = now_entries
+        .iter()
+        .flat_map(|e| e.evidence.iter().map(String::as_str))
         .collect();
+    let mut removed_evidence = 0u64;
+    for (key, sha) in &evidence {
+        if !still_evidence.contains(sha.as_str()) && store.delete_doc(key).await? {
+            removed_evidence += 1;
+        }
+    }
+    report.removed_evidence = removed_evidence;
+    let still: HashSet<String> = now_entries.into_iter().map(|e| e.sha256).collect();
     let mut freed = docs_freed;
     let mut removed_blobs = 0u64;
     for sha in &p.blobs {
@@ -326,6 +373,7 @@ mod tests {
             id: RecordId::new(crate::verify::ArtifactKind::Zip, name, "v1.0.0"),
             name: name.into(),
             sha256: sha.into(),
+            evidence: Vec::new(),
             verified_at: at,
         }
     }

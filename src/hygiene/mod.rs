@@ -260,6 +260,12 @@ fn run_gc(a: &GcArgs) -> ExitCode {
             units::human(report.unreferenced_bytes)
         );
     }
+    if report.limited && report.removed_evidence > 0 {
+        crate::outln!(
+            "{verb} {} evidence object(s) no record names",
+            report.removed_evidence
+        );
+    }
     for u in &report.unreadable {
         crate::outln!("skipped unreadable record {u} (run `goward cache verify`)");
     }

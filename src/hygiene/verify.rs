@@ -171,7 +171,8 @@ pub async fn verify_cache(
         };
         report.proofs += meta.proofs.len() as u64;
         let want = (id.kind, id.module.as_str(), id.version.as_str());
-        match cache::trust(meta, want, &digests, &anchors) {
+        let objects = cache::load_evidence(store, &meta, &opts.zip_limits).await;
+        match cache::trust(meta, want, &digests, &objects, &anchors) {
             Ok((_, r)) => report
                 .notes
                 .extend(r.unanchored.into_iter().map(|n| format!("{name}: {n}"))),

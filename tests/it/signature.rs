@@ -625,32 +625,198 @@ pub(crate) mod policy_e2e {
             "{}",
             o.stdout
         );
-        // ...and reports a record whose signature evidence was tampered with.
+        // ...and reports a record whose signature evidence was replaced consistently (another
+        // key's signature stored as an evidence object under its own digest, the record
+        // naming it).
         let forged = other.sign(&a.zip);
-        let real = key.sign(&a.zip);
         let path = meta(g.cache_dir(), &a);
         let text = std::fs::read_to_string(&path).expect("record");
-        let v: serde_json::Value = serde_json::from_str(&text).expect("json");
-        let stored = v["proofs"]
-            .as_array()
-            .and_then(|ps| ps.iter().find(|p| p["type"] == "signature"))
-            .and_then(|p| p["signature"].as_str())
-            .expect("signature evidence")
-            .to_owned();
-        assert_ne!(stored, forged);
-        assert_ne!(real, forged);
-        std::fs::write(&path, text.replace(&stored, &forged)).expect("tamper");
+        let stored = evidence_name(&text);
+        let forged_name = sha256_hex(forged.as_bytes());
+        assert_ne!(stored, forged_name);
+        write_evidence(g.cache_dir(), &forged_name, forged.as_bytes());
+        std::fs::write(&path, text.replace(&stored, &forged_name)).expect("tamper");
         let o = verify();
         assert_ne!(o.status.code(), Some(0), "{}\n{}", o.stdout, o.stderr);
         assert!(
-            o.stdout
-                .lines()
-                .any(|l| l.starts_with("BAD ") && l.contains("signature by signer \"internal\"")),
+            o.stdout.lines().any(|l| l.starts_with("BAD ")
+                && l.contains("signature by signer \"internal\": the recorded signature does not verify: bad signature")),
             "{}\n{}",
             o.stdout,
             o.stderr
         );
         drop(g);
+    }
+
+    fn sha256_hex(b: &[u8]) -> String {
+        use sha2::Digest;
+        sha2::Sha256::digest(b)
+            .iter()
+            .map(|x| format!("{x:02x}"))
+            .collect()
+    }
+
+    /// The evidence object a record (its JSON text) names.
+    fn evidence_name(record: &str) -> String {
+        let v: serde_json::Value = serde_json::from_str(record).expect("json");
+        v["proofs"]
+            .as_array()
+            .and_then(|ps| ps.iter().find(|p| p["type"] == "signature"))
+            .and_then(|p| p["signature_sha256"].as_str())
+            .unwrap_or_else(|| panic!("no evidence object named: {record}"))
+            .to_owned()
+    }
+
+    fn evidence_path(cache: &Path, sha: &str) -> PathBuf {
+        cache.join("evidence/sha256").join(&sha[..2]).join(sha)
+    }
+
+    fn write_evidence(cache: &Path, sha: &str, bytes: &[u8]) {
+        let p = evidence_path(cache, sha);
+        std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+        std::fs::write(p, bytes).expect("write evidence");
+    }
+
+    /// Evidence is a content-addressed object beside the records: the zip's and the go.mod's
+    /// records name one copy of the signature by SHA-256. A record in the earlier format
+    /// (signature inline) still re-checks; `cache gc` keeps named objects and removes orphans;
+    /// a missing or altered object makes the record fail its re-check with the exact reason,
+    /// so `serve` proves the version again (online) or does not serve it (offline).
+    #[test]
+    fn signature_evidence_is_a_content_addressed_object() {
+        let (w, key) = world();
+        let ok = publish(&w.proxy, "example.com/alone/ok", "v1.0.0", "ok");
+        let sig = key.sign(&ok.zip);
+        w.write_sig(&ok, &sig);
+        let policy = format!(
+            "[[signer]]\nname = \"internal\"\nkey = \"internal.pub\"\n\n\
+             [[allow]]\nname = \"alone\"\nmodules = \"example.com/alone\"\n\
+             proof = [\"signature\"]\nsigners = \"internal\"\n\
+             signatures = \"file://{}/{{module}}/@v/{{version}}{{file}}.sig\"\n",
+            w.dir.path().join("sigs").to_str().expect("utf-8 path")
+        );
+        std::fs::write(w.policy(), policy).expect("policy");
+        let cache_dir = tempfile::tempdir().expect("cache dir");
+        let cache = cache_dir.path();
+        let pol = w.policy();
+        let pol = pol.to_str().expect("utf-8 path");
+        let g = Goward::start_in(cache, &w.proxy.url(), &w.vkey, &["--policy", pol]);
+        let r = g.get(&ok.mod_path());
+        assert_eq!(r.status, 200, "{}", r.text());
+        drop(g);
+
+        let name = sha256_hex(sig.as_bytes());
+        let zip_record = meta(cache, &ok);
+        let mod_record = zip_record.with_extension("").with_extension("mod.json");
+        for path in [&zip_record, &mod_record] {
+            let text = std::fs::read_to_string(path).expect("record");
+            assert_eq!(evidence_name(&text), name, "{text}");
+            assert!(!text.contains("\"signature\":"), "inline signature: {text}");
+        }
+        let object = evidence_path(cache, &name);
+        assert_eq!(std::fs::read_to_string(&object).expect("object"), sig);
+        let objects = crate::support::files_under(&cache.join("evidence"));
+        assert_eq!(objects, vec![object.clone()], "one shared object");
+
+        let config = w.dir.path().join("goward.toml");
+        std::fs::write(&config, format!("policy = {pol:?}\n")).expect("config");
+        let cache_cmd = |args: &[&str]| {
+            let mut all = vec![args[0], "--config", config.to_str().expect("utf-8 path")];
+            all.extend_from_slice(&["--cache-dir", cache.to_str().expect("utf-8 path")]);
+            all.extend_from_slice(&args[1..]);
+            let mut full = vec!["cache"];
+            full.extend(all);
+            run_goward(&full)
+        };
+        let verify = || cache_cmd(&["verify", "--sumdb", &w.vkey]);
+        let o = verify();
+        assert_eq!(o.status.code(), Some(0), "{}\n{}", o.stdout, o.stderr);
+
+        // A record written before evidence objects: the signature file inline.
+        let current = std::fs::read_to_string(&zip_record).expect("record");
+        let mut v: serde_json::Value = serde_json::from_str(&current).expect("json");
+        for p in v["proofs"].as_array_mut().expect("proofs") {
+            if p["type"] == "signature" {
+                let o = p.as_object_mut().expect("object");
+                o.remove("signature_sha256");
+                o.insert("signature".into(), serde_json::Value::String(sig.clone()));
+            }
+        }
+        std::fs::write(&zip_record, serde_json::to_vec_pretty(&v).expect("json")).expect("old");
+        let o = verify();
+        assert_eq!(o.status.code(), Some(0), "{}\n{}", o.stdout, o.stderr);
+        std::fs::write(&zip_record, &current).expect("restore");
+
+        // gc keeps the named object and removes an orphan (both settled).
+        let orphan = sha256_hex(b"orphan");
+        write_evidence(cache, &orphan, b"orphan");
+        let old = std::time::SystemTime::now() - std::time::Duration::from_secs(7200);
+        for p in [&object, &evidence_path(cache, &orphan)] {
+            std::fs::File::options()
+                .write(true)
+                .open(p)
+                .and_then(|f| f.set_modified(old))
+                .expect("age the object");
+        }
+        let o = cache_cmd(&["gc", "--max-size", "1GiB"]);
+        assert_eq!(o.status.code(), Some(0), "{}\n{}", o.stdout, o.stderr);
+        assert!(
+            o.stdout
+                .contains("removed 1 evidence object(s) no record names"),
+            "{}",
+            o.stdout
+        );
+        assert!(object.exists(), "gc removed a named evidence object");
+        assert!(!evidence_path(cache, &orphan).exists(), "gc kept an orphan");
+
+        // An altered object: `cache verify` names it, and quarantines the records.
+        let tampered = format!("{sig}tampered");
+        std::fs::write(&object, &tampered).expect("alter");
+        let altered = sha256_hex(tampered.as_bytes());
+        assert_ne!(altered, name);
+        let o = verify();
+        assert_ne!(o.status.code(), Some(0), "{}\n{}", o.stdout, o.stderr);
+        let why = format!(
+            "signature by signer \"internal\": the recorded signature is not available: \
+             evidence object {name} is altered: its SHA-256 is {altered}"
+        );
+        assert_eq!(
+            o.stdout
+                .lines()
+                .filter(|l| l.starts_with("BAD ") && l.contains(&why))
+                .count(),
+            2,
+            "{}\n{}",
+            o.stdout,
+            o.stderr
+        );
+
+        // Online, the version is proven again and the object written again.
+        let g = Goward::start_in(cache, &w.proxy.url(), &w.vkey, &["--policy", pol]);
+        let r = g.get(&ok.zip_path());
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert!(r.body == ok.zip);
+        assert_eq!(std::fs::read_to_string(&object).expect("object"), sig);
+        let r = g.get(&ok.mod_path());
+        assert_eq!(r.status, 200, "{}", r.text());
+        drop(g);
+
+        // A missing object, offline: the record fails its re-check and nothing is served.
+        std::fs::remove_file(&object).expect("remove object");
+        let trap = crate::support::Trap::new();
+        let g = Goward::start_in(cache, &trap.url(), &w.vkey, &["--policy", pol, "--offline"]);
+        let r = g.get(&ok.zip_path());
+        assert_eq!(r.status, 404, "{}", r.text());
+        let missing = format!(
+            "cached record failed its re-check: signature by signer \"internal\": \
+             the recorded signature is not available: evidence object {name} is missing"
+        );
+        crate::support::wait_until(
+            "the failed re-check is logged",
+            std::time::Duration::from_secs(20),
+            || g.stderr().contains(&missing),
+        );
+        trap.assert_untouched();
     }
 
     /// Signatures fetched rather than read from a local directory: `upstream:` (beside the
@@ -975,18 +1141,142 @@ pub(crate) mod policy_e2e {
         // `cache verify` re-checks the go.mod's evidence offline.
         let config = w.dir.path().join("goward.toml");
         std::fs::write(&config, format!("policy = {:?}\n", w.policy())).expect("config");
-        let o = run_goward(&[
-            "cache",
-            "verify",
-            "--config",
-            config.to_str().expect("utf-8 path"),
-            "--cache-dir",
-            g.cache_dir().to_str().expect("utf-8 path"),
-            "--sumdb",
-            &w.vkey,
-        ]);
+        let cache = g.cache_dir().to_path_buf();
+        let verify = || {
+            run_goward(&[
+                "cache",
+                "verify",
+                "--config",
+                config.to_str().expect("utf-8 path"),
+                "--cache-dir",
+                cache.to_str().expect("utf-8 path"),
+                "--sumdb",
+                &w.vkey,
+            ])
+        };
+        let o = verify();
         assert_eq!(o.status.code(), Some(0), "{}\n{}", o.stdout, o.stderr);
         assert!(!o.stdout.contains("BAD "), "{}", o.stdout);
+
+        // Another go.mod stored for ok, its record edited consistently (blob name, size,
+        // h1:, the digest the evidence records for the zip's go.mod, in both records): the
+        // re-check re-reads the go.mod inside the stored signed zip, and refuses it.
+        let zip_record = meta(&cache, &ok);
+        let ok_mod_record = zip_record.with_extension("").with_extension("mod.json");
+        let (orig_zip_rec, orig_mod_rec) = (
+            std::fs::read_to_string(&zip_record).expect("zip record"),
+            std::fs::read_to_string(&ok_mod_record).expect("mod record"),
+        );
+        let real = format!("module {}\n\ngo 1.21\n", "example.com/alone/ok");
+        let fake = format!(
+            "module {}\n\ngo 1.21\n\nrequire evil.example/x v1.0.0\n",
+            "example.com/alone/ok"
+        );
+        let (real_sha, fake_sha) = (sha256_hex(real.as_bytes()), sha256_hex(fake.as_bytes()));
+        let zip_sha = zip_sha.as_str().expect("zip sha").to_owned();
+        let tamper = || {
+            let blob = cache
+                .join("blobs/sha256")
+                .join(&fake_sha[..2])
+                .join(&fake_sha);
+            std::fs::create_dir_all(blob.parent().expect("parent")).expect("mkdir");
+            std::fs::write(&blob, &fake).expect("fake go.mod");
+            let mut v: serde_json::Value = serde_json::from_str(&orig_mod_rec).expect("json");
+            v["sha256"] = fake_sha.clone().into();
+            v["size"] = fake.len().into();
+            v["h1"] = crate::support::modzip::h1_mod(fake.as_bytes()).into();
+            v["proofs"][0]["go_mod_sha256"] = fake_sha.clone().into();
+            std::fs::write(&ok_mod_record, serde_json::to_vec(&v).expect("json")).expect("mod");
+            std::fs::write(&zip_record, orig_zip_rec.replace(&real_sha, &fake_sha)).expect("zip");
+        };
+        tamper();
+        // `serve` refuses the edited records and proves both again from the upstream.
+        let mut g = g;
+        g.restart();
+        let g = g;
+        let r = g.get(&ok.mod_path());
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert_eq!(r.text(), real);
+        let why_mod = format!(
+            "signature by signer \"internal\": the stored go.mod (SHA-256 {fake_sha}) is not the \
+             go.mod inside the signed zip {zip_sha} ({real_sha})"
+        );
+        crate::support::wait_until(
+            "the refused go.mod record is logged",
+            std::time::Duration::from_secs(20),
+            || g.stderr().contains(&why_mod),
+        );
+        tamper();
+        let o = verify();
+        assert_eq!(o.status.code(), Some(1), "{}\n{}", o.stdout, o.stderr);
+        let why_zip = format!(
+            "signature by signer \"internal\": recorded as holding a go.mod with SHA-256 \
+             {fake_sha}, but the stored zip's go.mod has {real_sha}"
+        );
+        for why in [&why_mod, &why_zip] {
+            assert!(
+                o.stdout
+                    .lines()
+                    .any(|l| l.starts_with("BAD ") && l.contains(why.as_str())),
+                "{why}\n{}",
+                o.stdout
+            );
+        }
+    }
+
+    /// `deny_retracted` for a module proven by a signed zip alone. The latest go.mod (read
+    /// by the check) is proven through the latest zip, whose own decision has the check too:
+    /// that used to wait on itself forever. Now the latest zip is downloaded once and the
+    /// retracted version's zip never.
+    #[test]
+    fn retraction_checks_of_signature_only_modules() {
+        let (w, key) = world();
+        let m = "example.com/alone/r";
+        let old = w.proxy.publish(
+            ModZip::new(m, "v1.0.0").file("x.go", "package x\n"),
+            &format!("module {m}\n\ngo 1.21\n"),
+        );
+        let latest = w.proxy.publish(
+            ModZip::new(m, "v1.1.0").file("x.go", "package x // 1.1\n"),
+            &format!("module {m}\n\ngo 1.21\n\nretract v1.0.0 // broken\n"),
+        );
+        for p in [&old, &latest] {
+            w.write_sig(p, &key.sign(&p.zip));
+        }
+        let policy = format!(
+            "[[signer]]\nname = \"internal\"\nkey = \"internal.pub\"\n\n\
+             [[allow]]\nname = \"alone\"\nmodules = \"example.com/alone\"\n\
+             proof = [\"signature\"]\nsigners = \"internal\"\ndeny_retracted = true\n\
+             signatures = \"file://{}/{{module}}/@v/{{version}}{{file}}.sig\"\n",
+            w.dir.path().join("sigs").to_str().expect("utf-8 path")
+        );
+        std::fs::write(w.policy(), policy).expect("policy");
+        let g = w.goward();
+        let r = g
+            .try_get(&latest.mod_path(), std::time::Duration::from_secs(30))
+            .expect("the latest go.mod is answered");
+        assert_eq!(r.status, 200, "{}", r.text());
+        let r = g
+            .try_get(&old.mod_path(), std::time::Duration::from_secs(30))
+            .expect("the retracted go.mod is answered");
+        assert_eq!(r.status, 403, "{}", r.text());
+        assert_eq!(
+            r.text().trim_end(),
+            format!(
+                "goward: denied by policy rule \"alone\": {m}@v1.0.0 is retracted by its author: broken"
+            )
+        );
+        // The latest zip was read once, to prove the latest go.mod (its signature covers
+        // only the zip); the retracted version's zip never.
+        assert_eq!(w.proxy.requests(&latest.zip_path()), 1);
+        assert_eq!(w.proxy.requests(&old.zip_path()), 0);
+        // Asked again, the proven go.mod answers from the cache: no zip request.
+        let r = g.get(&old.mod_path());
+        assert_eq!(r.status, 403, "{}", r.text());
+        let r = g.get(&old.zip_path());
+        assert_eq!(r.status, 403, "{}", r.text());
+        assert_eq!(w.proxy.requests(&latest.zip_path()), 1);
+        assert_eq!(w.proxy.requests(&old.zip_path()), 0);
     }
 
     /// Keyless, end to end with the real go command: `module.zip` (generated once with the fake

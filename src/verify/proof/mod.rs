@@ -7,15 +7,23 @@
 //! alone plus the [`TrustAnchors`] (keys, pins). Both apply [`vouches`], the
 //! one rule for hash lines. Adding a kind is a module here and one arm in
 //! each `match` of this file.
+//!
+//! Evidence too large to sit in a record (a signature bundle) is a
+//! content-addressed object the store keeps beside the records
+//! ([`Proof::evidence_object`]); the record names it by SHA-256, and the
+//! re-check reads it through [`EvidenceObjects`], which checks the digest.
 
 pub mod pinned;
 pub mod signature;
 pub mod sumdb;
 
+use std::collections::BTreeMap;
+
+use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 use super::{ArtifactKind, VerifyError};
-use crate::xmod::dirhash::H1;
+use crate::xmod::dirhash::{H1, hex};
 use crate::xmod::note::Verifier;
 use sumdb::ProvenRecord;
 
@@ -134,6 +142,73 @@ impl Proof {
         count(self.kind(), "fetch", r.is_ok());
         r
     }
+
+    /// The content-addressed object the store must hold before a record of
+    /// this proof is written (lowercase hex SHA-256, bytes), if the proof's
+    /// evidence names one: a signature file.
+    pub fn evidence_object(&self) -> Option<(String, Bytes)> {
+        match self {
+            Proof::Sumdb(_) | Proof::Pinned(_) => None,
+            Proof::Signature(s) => Some(s.evidence_object()),
+        }
+    }
+}
+
+/// The content-addressed evidence objects a record names, as read back from
+/// the store for its re-check ([`crate::cache::load_evidence`]). Untrusted:
+/// [`EvidenceObjects::get`] hands out an object's bytes only if they hash
+/// to the name they were read under, so a missing or altered object makes
+/// the evidence that names it fail its re-check, never pass it.
+#[derive(Clone, Debug, Default)]
+pub struct EvidenceObjects {
+    read: BTreeMap<String, Result<Option<Bytes>, String>>,
+    /// Stored zips by SHA-256: the SHA-256 of the root go.mod read from
+    /// the zip blob with exactly that digest (itself re-checked by the
+    /// module-zip rules), or why it could not be read.
+    zip_go_mods: BTreeMap<String, Result<Option<[u8; 32]>, String>>,
+}
+
+impl EvidenceObjects {
+    /// Notes what reading the object named `sha256` gave: its bytes, `None`
+    /// (absent) or why it could not be read.
+    pub fn insert(&mut self, sha256: &str, read: Result<Option<Bytes>, String>) {
+        self.read.insert(sha256.to_owned(), read);
+    }
+
+    /// Notes the root go.mod's SHA-256 (`None`: no go.mod) the stored zip
+    /// with this SHA-256 holds, as read from its bytes, or why it could not
+    /// be read. Only the cache's re-check reads zips for this.
+    pub fn insert_zip_go_mod(&mut self, zip_sha256: &str, read: Result<Option<[u8; 32]>, String>) {
+        self.zip_go_mods.insert(zip_sha256.to_owned(), read);
+    }
+
+    /// The root go.mod's SHA-256 of the stored zip with this SHA-256.
+    pub fn zip_go_mod(&self, zip_sha256: &str) -> Result<Option<[u8; 32]>, String> {
+        match self.zip_go_mods.get(zip_sha256) {
+            None => Err("it was not read".into()),
+            Some(r) => r.clone(),
+        }
+    }
+
+    /// The bytes of the object named `sha256`, checked against that digest;
+    /// `Err` says what is wrong with it.
+    pub fn get(&self, sha256: &str) -> Result<&Bytes, String> {
+        match self.read.get(sha256) {
+            None => Err(format!("evidence object {sha256} was not read")),
+            Some(Err(e)) => Err(format!("evidence object {sha256} is unreadable: {e}")),
+            Some(Ok(None)) => Err(format!("evidence object {sha256} is missing")),
+            Some(Ok(Some(b))) => {
+                let got = hex(&crate::xmod::dirhash::sha256(b));
+                if got == sha256 {
+                    Ok(b)
+                } else {
+                    Err(format!(
+                        "evidence object {sha256} is altered: its SHA-256 is {got}"
+                    ))
+                }
+            }
+        }
+    }
 }
 
 /// Serialized evidence of one proof, kept in the cache record for audits and
@@ -204,16 +279,38 @@ impl Evidence {
         }
     }
 
-    /// Re-checks the evidence offline for `a` against `anchors`.
+    /// The content-addressed objects (SHA-256, hex) this evidence names:
+    /// the store reads them for [`Evidence::recheck`], and `cache gc` keeps
+    /// them while a record names them.
+    pub fn objects(&self) -> Vec<&str> {
+        match self {
+            Evidence::Sumdb(_) | Evidence::Pinned(_) => Vec::new(),
+            Evidence::Signature(e) => e.objects(),
+        }
+    }
+
+    /// The stored zips (SHA-256, hex) whose contents the re-check of a
+    /// record of `kind` with this evidence reads: a go.mod covered by a
+    /// signed zip must be the go.mod inside that zip.
+    pub fn zips(&self, kind: ArtifactKind) -> Vec<&str> {
+        match self {
+            Evidence::Sumdb(_) | Evidence::Pinned(_) => Vec::new(),
+            Evidence::Signature(e) => e.zips(kind),
+        }
+    }
+
+    /// Re-checks the evidence offline for `a` against `anchors`, reading
+    /// the objects it names from `objects`.
     pub fn recheck(
         &self,
         a: &Artifact<'_>,
         anchors: &TrustAnchors<'_>,
+        objects: &EvidenceObjects,
     ) -> Result<Rechecked, VerifyError> {
         let r = match self {
             Evidence::Sumdb(e) => e.recheck(a, anchors),
             Evidence::Pinned(e) => e.recheck(a, anchors),
-            Evidence::Signature(e) => e.recheck(a, anchors),
+            Evidence::Signature(e) => e.recheck(a, anchors, objects),
         };
         count(self.kind(), "recheck", r.is_ok());
         r

@@ -6,10 +6,12 @@
 //! survive a proxy that re-creates the zip with other bytes.
 //!
 //! The fetch-time token is [`SignedArtifact`], built only by
-//! [`SignedArtifact::verify`]; the cache records [`Evidence`] (the
-//! signature file inline, the signer that accepted it, the trust root), and
-//! [`Evidence::recheck`] verifies it again offline against the policy's
-//! signers.
+//! [`SignedArtifact::verify`]; the cache records [`Evidence`] (the signer
+//! that accepted it, the trust root, and the signature file's SHA-256: the
+//! file itself is a content-addressed evidence object beside the records,
+//! shared by the zip's and the go.mod's records), and [`Evidence::recheck`]
+//! reads it back, checks its digest and verifies it again offline against
+//! the policy's signers.
 
 use std::fmt;
 
@@ -17,7 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use super::PolicySigner;
 use super::{InputError, Message, Rejected, SignatureInput, verify};
-use crate::verify::proof::{Artifact, Rechecked, TrustAnchors};
+use crate::verify::proof::{Artifact, EvidenceObjects, Rechecked, TrustAnchors};
 use crate::verify::{ArtifactKind, VerifyError};
 use crate::xmod::dirhash::hex;
 
@@ -243,6 +245,13 @@ impl SignedArtifact {
     pub fn signer(&self) -> &str {
         &self.signer
     }
+
+    /// The signature file as a content-addressed evidence object: its
+    /// SHA-256 (hex) and bytes.
+    pub(in crate::verify::proof) fn evidence_object(&self) -> (String, bytes::Bytes) {
+        let bytes = bytes::Bytes::from(self.signature.clone().into_bytes());
+        (hex(&crate::xmod::dirhash::sha256(&bytes)), bytes)
+    }
 }
 
 /// The fetch-time check: the signature was verified over exactly `a`'s
@@ -322,8 +331,18 @@ pub struct Evidence {
     /// SHA-256 (hex) of the bytes it was verified over (the zip, or the
     /// go.sum lines in gosum mode).
     pub sha256: String,
-    /// The signature file, verbatim (a bundle's JSON or a `.sig`).
-    pub signature: String,
+    /// SHA-256 (hex) of the signature file (a bundle's JSON or a `.sig`),
+    /// which the store keeps verbatim as a content-addressed evidence object.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature_sha256: Option<String>,
+    /// Records written before evidence objects hold the signature file
+    /// inline; read through [`Evidence::signature_bytes`] either way.
+    #[serde(
+        default,
+        rename = "signature",
+        skip_serializing_if = "String::is_empty"
+    )]
+    inline_signature: String,
     /// What was signed; records from before the `signed` key are zip.
     #[serde(default, skip_serializing_if = "is_zip")]
     pub signed: SignedMode,
@@ -354,7 +373,8 @@ impl fmt::Debug for Evidence {
             .field("signed", &self.signed)
             .field("zip_h1", &self.zip_h1)
             .field("mod_h1", &self.mod_h1)
-            .field("signature_len", &self.signature.len())
+            .field("signature_sha256", &self.signature_sha256)
+            .field("inline_signature_len", &self.inline_signature.len())
             .finish()
     }
 }
@@ -365,7 +385,8 @@ impl Evidence {
             signer: p.signer.clone(),
             trust_root: p.trust_root.clone(),
             sha256: hex(&p.sha256),
-            signature: p.signature.clone(),
+            signature_sha256: Some(p.evidence_object().0),
+            inline_signature: String::new(),
             signed: if p.gosum.is_some() {
                 SignedMode::Gosum
             } else {
@@ -377,6 +398,49 @@ impl Evidence {
         }
     }
 
+    /// The stored zips the re-check of a record of `kind` reads: for a
+    /// go.mod covered by a signed zip (zip mode), that zip.
+    pub(in crate::verify::proof) fn zips(&self, kind: ArtifactKind) -> Vec<&str> {
+        if kind == ArtifactKind::Mod && self.signed == SignedMode::Zip {
+            vec![self.sha256.as_str()]
+        } else {
+            Vec::new()
+        }
+    }
+
+    /// The evidence objects this names: the signature file's digest
+    /// (none for a record with the signature inline).
+    pub(in crate::verify::proof) fn objects(&self) -> Vec<&str> {
+        self.signature_sha256.as_deref().into_iter().collect()
+    }
+
+    /// The bytes of the recorded signature file: the evidence object the
+    /// record names, checked against its SHA-256 by `objects`, or the inline
+    /// copy of a record written before evidence objects. The one way to read
+    /// a recorded signature (re-checks, proving a go.mod from its zip's
+    /// evidence, exports). `Err` says why it is not available.
+    pub fn signature_bytes<'a>(&'a self, objects: &'a EvidenceObjects) -> Result<&'a [u8], String> {
+        match &self.signature_sha256 {
+            Some(sha) => objects.get(sha).map(|b| b.as_ref()),
+            None if !self.inline_signature.is_empty() => Ok(self.inline_signature.as_bytes()),
+            None => Err("the record names no signature file".into()),
+        }
+    }
+
+    /// The recorded signature file, parsed ([`Evidence::signature_bytes`]).
+    fn recorded_input(&self, objects: &EvidenceObjects) -> Result<SignatureInput, VerifyError> {
+        let bad = |msg: String| VerifyError::BadEvidence {
+            authority: authority(&self.signer),
+            msg,
+        };
+        let bytes = self
+            .signature_bytes(objects)
+            .map_err(|e| bad(format!("the recorded signature is not available: {e}")))?;
+        let text = std::str::from_utf8(bytes)
+            .map_err(|_| bad("the recorded signature is unusable: not UTF-8 text".into()))?;
+        parse_signature(text).map_err(|e| bad(format!("the recorded signature is unusable: {e}")))
+    }
+
     /// The offline re-check: the evidence is about `a`'s bytes, and the
     /// signature verifies again over them by the named signer of the policy
     /// in force. A signer the policy no longer declares leaves it unanchored.
@@ -384,22 +448,41 @@ impl Evidence {
         &self,
         a: &Artifact<'_>,
         anchors: &TrustAnchors<'_>,
+        objects: &EvidenceObjects,
     ) -> Result<Rechecked, VerifyError> {
         let bad = |msg: String| VerifyError::BadEvidence {
             authority: authority(&self.signer),
             msg,
         };
         if self.signed == SignedMode::Gosum {
-            return self.recheck_gosum(a, anchors);
+            return self.recheck_gosum(a, anchors, objects);
         }
         let served = hex(a.sha256);
+        // The go.mod inside the stored zip with the signed SHA-256, as the
+        // cache re-read it from the zip's bytes.
+        let in_zip = |zip: &str| {
+            objects
+                .zip_go_mod(zip)
+                .map_err(|e| bad(format!("the signed zip {zip} cannot be re-read: {e}")))
+                .map(|h| h.map(|h| hex(&h)))
+        };
         if a.kind == ArtifactKind::Mod {
             // Covered as the signed zip's go.mod: the bytes recorded as the
-            // zip's go.mod are the stored go.mod's.
+            // zip's go.mod are the stored go.mod's...
             if self.go_mod_sha256.as_deref() != Some(served.as_str()) {
                 return Err(bad(format!(
                     "recorded as covering a go.mod with SHA-256 {}, but the stored go.mod has {served}",
                     self.go_mod_sha256.as_deref().unwrap_or("(none)")
+                )));
+            }
+            // ...and so are the bytes of the go.mod inside the stored zip
+            // that was signed (the record alone could be edited to match).
+            let got = in_zip(&self.sha256)?;
+            if got.as_deref() != Some(served.as_str()) {
+                return Err(bad(format!(
+                    "the stored go.mod (SHA-256 {served}) is not the go.mod inside the signed zip {} ({})",
+                    self.sha256,
+                    got.as_deref().unwrap_or("it has none")
                 )));
             }
         } else if self.sha256 != served {
@@ -407,6 +490,15 @@ impl Evidence {
                 "recorded as over SHA-256 {}, but the stored zip has {served}",
                 self.sha256
             )));
+        } else if let Some(recorded) = &self.go_mod_sha256 {
+            // What the go.mod's record relies on: the zip's go.mod as read.
+            let got = in_zip(&served)?;
+            if got.as_deref() != Some(recorded.as_str()) {
+                return Err(bad(format!(
+                    "recorded as holding a go.mod with SHA-256 {recorded}, but the stored zip's go.mod has {}",
+                    got.as_deref().unwrap_or("(none)")
+                )));
+            }
         }
         let signed_zip: [u8; 32] = super::hex_decode(&self.sha256)
             .and_then(|b| b.try_into().ok())
@@ -422,8 +514,7 @@ impl Evidence {
                 self.signer, anchors.policy_origin
             )));
         };
-        let input = parse_signature(&self.signature)
-            .map_err(|e| bad(format!("the recorded signature is unusable: {e}")))?;
+        let input = self.recorded_input(objects)?;
         verify(
             Message::Digest(&signed_zip),
             &input,
@@ -440,6 +531,7 @@ impl Evidence {
         &self,
         a: &Artifact<'_>,
         anchors: &TrustAnchors<'_>,
+        objects: &EvidenceObjects,
     ) -> Result<Rechecked, VerifyError> {
         let bad = |msg: String| VerifyError::BadEvidence {
             authority: authority(&self.signer),
@@ -468,8 +560,7 @@ impl Evidence {
                 self.signer, anchors.policy_origin
             )));
         };
-        let input = parse_signature(&self.signature)
-            .map_err(|e| bad(format!("the recorded signature is unusable: {e}")))?;
+        let input = self.recorded_input(objects)?;
         let lines = gosum_lines(a.module, a.version, zip_h1, mod_h1);
         verify(
             Message::Bytes(lines.as_bytes()),
@@ -708,18 +799,28 @@ mod tests {
         let e = check(&signed, &later).unwrap_err();
         assert_eq!(e.reason(), "proof_wrong_subject", "{e}");
 
-        // The recorded evidence re-checks offline, against the policy in force.
+        // The recorded evidence names the signature file by SHA-256 and
+        // re-checks offline from that object, against the policy in force.
         let ev = Evidence::from_signed(&signed);
+        let (obj_sha, obj) = signed.evidence_object();
+        assert_eq!(obj.as_ref(), sig.as_bytes());
+        assert_eq!(ev.objects(), vec![obj_sha.as_str()]);
+        let json = serde_json::to_string(&ev).unwrap();
+        assert!(!json.contains("\"signature\":"), "{json}");
+        let mut objects = EvidenceObjects::default();
+        objects.insert(&obj_sha, Ok(Some(obj.clone())));
         let a = artifact(ArtifactKind::Zip, &h1, &sha);
-        assert_eq!(
-            ev.recheck(&a, &p.trust_anchors(&[], M, V, ArtifactKind::Zip))
-                .unwrap(),
-            Rechecked::Verified
-        );
+        let ok =
+            |o: &EvidenceObjects| ev.recheck(&a, &p.trust_anchors(&[], M, V, ArtifactKind::Zip), o);
+        assert_eq!(ok(&objects).unwrap(), Rechecked::Verified);
         // A policy whose "good" is another key: the evidence is wrong now.
         let swapped = policy(&[("good", "other.pub")]);
         let e = ev
-            .recheck(&a, &swapped.trust_anchors(&[], M, V, ArtifactKind::Zip))
+            .recheck(
+                &a,
+                &swapped.trust_anchors(&[], M, V, ArtifactKind::Zip),
+                &objects,
+            )
             .unwrap_err();
         assert!(
             e.to_string().contains("does not verify: bad signature"),
@@ -728,21 +829,79 @@ mod tests {
         // A policy without the signer: unanchored, counts for nothing.
         let none = policy(&[("other", "other.pub")]);
         assert!(matches!(
-            ev.recheck(&a, &none.trust_anchors(&[], M, V, ArtifactKind::Zip))
-                .unwrap(),
+            ev.recheck(
+                &a,
+                &none.trust_anchors(&[], M, V, ArtifactKind::Zip),
+                &objects
+            )
+            .unwrap(),
             Rechecked::Unanchored(_)
         ));
-        // Evidence about other bytes, or tampered with: refused.
+        // Evidence about other bytes: refused.
         let b = artifact(ArtifactKind::Zip, &h1, &other);
         assert!(
-            ev.recheck(&b, &p.trust_anchors(&[], M, V, ArtifactKind::Zip))
+            ev.recheck(&b, &p.trust_anchors(&[], M, V, ArtifactKind::Zip), &objects)
                 .is_err()
         );
-        let mut forged = ev.clone();
-        forged.signature = "AAAA".into();
+        // The evidence object missing, unreadable or altered: refused, saying so.
+        let who = "signature by signer \"good\": the recorded signature is not available";
+        let mut gone = EvidenceObjects::default();
+        gone.insert(&obj_sha, Ok(None));
+        assert_eq!(
+            ok(&gone).unwrap_err().to_string(),
+            format!("{who}: evidence object {obj_sha} is missing")
+        );
+        gone.insert(&obj_sha, Err("disk on fire".into()));
+        assert_eq!(
+            ok(&gone).unwrap_err().to_string(),
+            format!("{who}: evidence object {obj_sha} is unreadable: disk on fire")
+        );
+        let altered = bytes::Bytes::from(sig.replace('M', "N"));
+        let mut changed = EvidenceObjects::default();
+        changed.insert(&obj_sha, Ok(Some(altered.clone())));
+        assert_eq!(
+            ok(&changed).unwrap_err().to_string(),
+            format!(
+                "{who}: evidence object {obj_sha} is altered: its SHA-256 is {}",
+                hex(&crate::xmod::dirhash::sha256(&altered))
+            )
+        );
+        assert_eq!(
+            ok(&EvidenceObjects::default()).unwrap_err().to_string(),
+            format!("{who}: evidence object {obj_sha} was not read")
+        );
+        // A record from before evidence objects (the signature inline)
+        // still loads and re-checks, with no object to read.
+        let legacy = format!(
+            r#"{{"signer":"good","trust_root":"{}","sha256":"{}","signature":{}}}"#,
+            ev.trust_root,
+            ev.sha256,
+            serde_json::to_string(&sig).unwrap()
+        );
+        let old: Evidence = serde_json::from_str(&legacy).unwrap();
+        assert!(old.objects().is_empty());
+        assert_eq!(
+            old.signature_bytes(&EvidenceObjects::default()).unwrap(),
+            sig.as_bytes()
+        );
+        assert_eq!(
+            old.recheck(
+                &a,
+                &p.trust_anchors(&[], M, V, ArtifactKind::Zip),
+                &EvidenceObjects::default()
+            )
+            .unwrap(),
+            Rechecked::Verified
+        );
+        let mut forged = old.clone();
+        forged.inline_signature = "AAAA".into();
         assert!(
             forged
-                .recheck(&a, &p.trust_anchors(&[], M, V, ArtifactKind::Zip))
+                .recheck(
+                    &a,
+                    &p.trust_anchors(&[], M, V, ArtifactKind::Zip),
+                    &EvidenceObjects::default()
+                )
                 .is_err()
         );
     }
