@@ -14,13 +14,14 @@ use super::{
     BundleError, FORMAT, FileEntry, MANIFEST, Manifest, ManifestDb, ModuleVersionEntry, io_err,
     local, sha256_hex,
 };
-use crate::cache::RecordId;
+use crate::cache::{ProofRecord, RecordId};
 use crate::error::ProxyError;
 use crate::request::{ModulePath, ModuleVersion};
 use crate::service::Service;
 use crate::sumdb::tlog::{self, Tile};
 use crate::sumdb::{SumdbError, TILE_HEIGHT};
 use crate::verify::ArtifactKind;
+use crate::verify::proof::signature::kind::Evidence as SignatureEvidence;
 
 /// The file in the cache directory holding earlier exports' tree sizes.
 pub const HISTORY: &str = "bundle-exports.json";
@@ -115,12 +116,14 @@ impl Out {
     }
 
     /// Whether the previous export carried this module file with these bytes.
-    /// Only module files (`.zip`, `.mod`, `.info`: the bulk) are left out of
+    /// Only module files (`.zip`, `.mod`, `.info`, `.zip.sig`) are left out of
     /// an incremental bundle; the checksum-database pieces are always
     /// shipped whole (a few KiB each), so the importer re-proves from the
     /// bundle alone, and lists are the new ones.
     fn already_shipped(&self, path: &str, sha256: &str) -> bool {
-        let bulk = [".zip", ".mod", ".info"].iter().any(|e| path.ends_with(e))
+        let bulk = [".zip", ".mod", ".info", ".zip.sig"]
+            .iter()
+            .any(|e| path.ends_with(e))
             && !path.starts_with("sumdb/");
         bulk && self.prev.get(path).is_some_and(|s| s == sha256)
     }
@@ -436,6 +439,17 @@ async fn export_version(
                 .map_err(|e| fail(&e))?;
             wrote = true;
         }
+        // The zip's signature, for an inside whose policy requires one: it
+        // re-verifies it under its own signers on import.
+        let evidence = artifact.proofs.iter().find_map(|p| match p {
+            ProofRecord::Signature(e) => Some(e),
+            _ => None,
+        });
+        if let Some(e) = evidence {
+            let bytes = signature_bytes(&*store, e).await.map_err(|e| fail(&e))?;
+            let path = super::signature_path(mv.module.escaped(), mv.escaped_version());
+            wrote |= out.put(&path, &bytes).map_err(|e| fail(&e))?;
+        }
     }
     match service.info(mv).await {
         Ok(b) => wrote |= out.put(&format!("{base}.info"), &b).map_err(|e| fail(&e))?,
@@ -443,6 +457,16 @@ async fn export_version(
         Err(e) => return Err(fail(&e)),
     }
     Ok(wrote)
+}
+
+/// The verbatim signature file a zip's signature evidence records. The one
+/// place an export reads it, so a change in how the cache keeps it
+/// (inline, or in a blob of its own) changes only this.
+async fn signature_bytes(
+    _store: &dyn crate::cache::Store,
+    e: &SignatureEvidence,
+) -> Result<Vec<u8>, String> {
+    Ok(e.signature.as_bytes().to_vec())
 }
 
 /// The hash tiles a client reads to prove the stored hashes `indexes`

@@ -36,10 +36,11 @@ use super::{
     BundleError, FileEntry, HashingWriter, MANIFEST, MAX_MANIFEST, Manifest, ModuleVersionEntry,
     io_err, local,
 };
-use crate::cache::{DiskStore, DocKey, Store};
+use crate::cache::{DiskStore, DocKey, RecordId, Store};
 use crate::config::Config;
 use crate::request::{ModulePath, ModuleVersion};
 use crate::service::Service;
+use crate::verify::ArtifactKind;
 
 /// What to import.
 #[derive(Debug, Clone)]
@@ -358,7 +359,7 @@ fn commit(
     })?
 }
 
-/// The `.mod`/`.zip`/`.info` paths of `m` that `listed` names.
+/// The `.mod`/`.zip`/`.info`/`.zip.sig` paths of `m` that `listed` names.
 fn files_of_listed(listed: &BTreeSet<String>, m: &ModuleVersionEntry) -> Vec<String> {
     let (Ok(p), Ok(v)) = (
         crate::module::escape_path(&m.path),
@@ -366,7 +367,7 @@ fn files_of_listed(listed: &BTreeSet<String>, m: &ModuleVersionEntry) -> Vec<Str
     ) else {
         return Vec::new();
     };
-    ["mod", "zip", "info"]
+    ["mod", "zip", "info", "zip.sig"]
         .iter()
         .map(|ext| format!("{p}/@v/{v}.{ext}"))
         .filter(|path| listed.contains(path))
@@ -510,6 +511,24 @@ async fn prove_one(
     }
     if has("info") {
         service.info(&mv).await.map_err(|err| named(&err))?;
+    }
+    // A record proven by a signature (read from the bundle, verified under
+    // this side's signers) is re-checked as every later read will re-check
+    // it, before anything lands.
+    for kind in [ArtifactKind::Mod, ArtifactKind::Zip] {
+        let signed = service
+            .store()
+            .record(&RecordId::new(kind, mv.module.as_str(), mv.version()))
+            .await
+            .map_err(|err| named(&err))?
+            .is_some_and(|m| {
+                m.proofs
+                    .iter()
+                    .any(|p| matches!(p, crate::cache::ProofRecord::Signature(_)))
+            });
+        if signed {
+            service.recheck_stored(kind, &mv).await?;
+        }
     }
     Ok(())
 }
