@@ -1130,3 +1130,69 @@ fn private_modules_are_imported_when_the_inside_policy_proves_them() {
         "corp.example/pinned@v1.0.0: denied by policy rule \"corp-pinned\": the go.mod of corp.example/pinned@v1.0.0 is not pinned in pins.sum",
     );
 }
+
+/// Every bundle flag is also a config key and a `GOWARD_` variable: `--out` from the config
+/// file's `[bundle]` (relative to the file), `--partial` from `GOWARD_BUNDLE_PARTIAL`; with
+/// no `--out` anywhere, export is a usage error that says where it may come from.
+#[test]
+fn bundle_flags_come_from_the_config_file_and_the_environment_too() {
+    let x = exported();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = dir.path().join("goward.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "cache_dir = {:?}\n\n[bundle]\nout = \"from-config\"\n",
+            x.outside.to_str().unwrap()
+        ),
+    )
+    .unwrap();
+    let out = goward(&[
+        "bundle",
+        "export",
+        "--config",
+        config.to_str().unwrap(),
+        "--sumdb",
+        &x.vkey,
+    ]);
+    out.assert_success();
+    let b = dir.path().join("from-config");
+    assert!(b.join("goward-bundle.json").is_file(), "{}", out.dump());
+
+    let out = goward(&[
+        "bundle",
+        "export",
+        "--cache-dir",
+        x.outside.to_str().unwrap(),
+        "--sumdb",
+        &x.vkey,
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", out.dump());
+    assert_eq!(
+        out.stderr,
+        "goward: bundle export needs --out DIR|FILE.tar (or GOWARD_BUNDLE_OUT, or out in the config file's [bundle])\n"
+    );
+
+    // A bundle with one lying file: GOWARD_BUNDLE_PARTIAL=1 imports the rest.
+    flip(&b.join("example.com/air/@v/v1.0.0.zip"), 60);
+    let inside = dir.path().join("inside");
+    let out = crate::support::run_goward_with(
+        &[
+            "bundle",
+            "import",
+            "--cache-dir",
+            inside.to_str().unwrap(),
+            "--sumdb",
+            &x.vkey,
+            b.to_str().unwrap(),
+        ],
+        &[("GOWARD_BUNDLE_PARTIAL", "1")],
+        std::process::Stdio::piped(),
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", out.dump());
+    assert!(
+        out.stdout.contains("imported example.com/gap@v1.2.0\n"),
+        "{}",
+        out.dump()
+    );
+}
