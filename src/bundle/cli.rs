@@ -64,9 +64,10 @@ pub struct CommonArgs {
 pub struct ExportArgs {
     #[command(flatten)]
     pub common: CommonArgs,
-    /// Where to write: a new or empty directory, or a FILE.tar (required here, in
-    /// GOWARD_BUNDLE_OUT or as [bundle] out in the config file).
-    #[arg(long, env = "GOWARD_BUNDLE_OUT", value_name = "DIR|FILE.tar")]
+    /// Where to write: a new or empty directory, a FILE.tar, or a FILE.tar.gz (or
+    /// .tgz: compressed as it is written). Required here, in GOWARD_BUNDLE_OUT or as
+    /// [bundle] out in the config file.
+    #[arg(long, env = "GOWARD_BUNDLE_OUT", value_name = "DIR|FILE.tar[.gz]")]
     pub out: Option<PathBuf>,
     /// The manifest (goward-bundle.json) of a previous export: write only what it
     /// lacks, plus the tiles proving the new tree head consistent with its head.
@@ -79,9 +80,10 @@ pub struct ExportArgs {
 pub struct ImportArgs {
     #[command(flatten)]
     pub common: CommonArgs,
-    /// The bundle: a directory or a .tar file written by `goward bundle export`
-    /// (command line only: each import is of a bundle just carried in).
-    #[arg(value_name = "DIR|FILE.tar")]
+    /// The bundle: a directory, or a .tar or .tar.gz file (gzip is recognised by its
+    /// magic bytes), written by `goward bundle export` (command line only: each
+    /// import is of a bundle just carried in).
+    #[arg(value_name = "DIR|FILE.tar[.gz]")]
     pub bundle: PathBuf,
     /// Import what proves even if something else is refused (exit status 1 then;
     /// also [bundle] partial in the config file).

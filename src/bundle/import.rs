@@ -45,7 +45,7 @@ use crate::verify::ArtifactKind;
 /// What to import.
 #[derive(Debug, Clone)]
 pub struct ImportOptions {
-    /// A bundle directory or `.tar` file.
+    /// A bundle directory, or a `.tar` file (gzip-compressed or not).
     pub bundle: PathBuf,
     /// Import what proves even if something else is refused.
     pub partial: bool,
@@ -626,12 +626,12 @@ fn stage_tar(
     staged: &Path,
     refused: &mut Vec<String>,
 ) -> Result<Manifest, BundleError> {
-    let f = std::fs::File::open(path).map_err(io_err("open", path))?;
-    let mut ar = tar::Archive::new(std::io::BufReader::new(f));
     let damaged = |e: &dyn std::fmt::Display| BundleError::Tar {
         path: path.to_path_buf(),
         msg: e.to_string(),
     };
+    let (reader, gz) = open_tar(path)?;
+    let mut ar = tar::Archive::new(reader);
     let entries = ar.entries().map_err(|e| damaged(&e))?;
     // The manifest comes last (an export streams it after the files) or
     // first. Entries before it are staged with their digests and checked
@@ -705,6 +705,16 @@ fn stage_tar(
             },
         }
     }
+    // The tar ends before the gzip stream does: read the rest, so the
+    // trailer's CRC and length are checked (a cut or altered trailer is a
+    // damaged bundle, even if every file was whole).
+    if gz
+        && !truncated
+        && let Err(err) = std::io::copy(&mut ar.into_inner(), &mut std::io::sink())
+    {
+        refused.push(damaged(&err).to_string());
+        truncated = true;
+    }
     let Some(manifest) = manifest else {
         if !truncated {
             refused.push(format!("{}: the bundle has no {MANIFEST}", path.display()));
@@ -746,6 +756,33 @@ fn stage_tar(
     }
     Ok(manifest)
 }
+
+/// Opens a tar bundle, decompressing it as it is read if it is gzip (by
+/// its magic bytes; a name ending in `.gz` or `.tgz` must have them).
+/// Returns the reader and whether it is compressed.
+fn open_tar(path: &Path) -> Result<(Box<dyn Read>, bool), BundleError> {
+    use std::io::BufRead as _;
+    let mut f = std::io::BufReader::new(std::fs::File::open(path).map_err(io_err("open", path))?);
+    let gz = f
+        .fill_buf()
+        .map_err(io_err("read", path))?
+        .starts_with(&GZIP_MAGIC);
+    let named_gz = super::export::Packing::of(path) == super::export::Packing::TarGz;
+    if named_gz && !gz {
+        return Err(BundleError::Tar {
+            path: path.to_path_buf(),
+            msg: "the name says gzip, but the file does not start with the gzip magic bytes".into(),
+        });
+    }
+    if gz {
+        let decoder = flate2::bufread::GzDecoder::new(f);
+        return Ok((Box::new(std::io::BufReader::new(decoder)), true));
+    }
+    Ok((Box::new(f), false))
+}
+
+/// The first two bytes of a gzip stream (RFC 1952).
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 
 /// Copies `r` into `dest` and returns its hex SHA-256 and size.
 fn copy_hashed(r: &mut dyn Read, dest: &Path) -> Result<(String, u64), String> {

@@ -1196,3 +1196,90 @@ fn bundle_flags_come_from_the_config_file_and_the_environment_too() {
         out.dump()
     );
 }
+
+/// `--out FILE.tar.gz` compresses as it writes; import decompresses as it reads (gzip is known
+/// by its magic bytes, whatever the name) and the go command builds offline from it. A cut
+/// `.tar.gz`, one whose gzip trailer is altered, and a plain tar named `.tar.gz` are refused
+/// with the reason, and nothing lands.
+#[test]
+fn gzip_bundles_are_streamed_both_ways_and_damage_is_refused() {
+    let x = exported();
+    let mods: Vec<&Published> = x.mods.iter().collect();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let tgz = dir.path().join("bundle.tar.gz");
+    export(&x.outside, &x.vkey, &tgz, &[]).assert_success();
+    let bytes = std::fs::read(&tgz).unwrap();
+    assert_eq!(&bytes[..2], &[0x1f, 0x8b], "not gzip");
+    let plain = dir.path().join("plain.tar");
+    export(&x.outside, &x.vkey, &plain, &[]).assert_success();
+    assert!(
+        (bytes.len() as u64) < std::fs::metadata(&plain).unwrap().len(),
+        "not compressed"
+    );
+    let inside = dir.path().join("inside");
+    let out = import(&inside, &x.vkey, &tgz, &[]);
+    out.assert_success();
+    assert!(
+        out.stdout.contains("imported 2 module versions\n"),
+        "{}",
+        out.dump()
+    );
+    let trap = Trap::new();
+    {
+        let g = offline_goward(&inside, &trap, &x.vkey);
+        build_and_run(&app(g.url(), &x.vkey, &mods), &mods);
+    }
+    trap.assert_untouched();
+    // Named .tar, compressed all the same: the magic bytes decide.
+    let renamed = dir.path().join("renamed.tar");
+    std::fs::write(&renamed, &bytes).unwrap();
+    import(&dir.path().join("inside2"), &x.vkey, &renamed, &[]).assert_success();
+
+    // Cut in the middle.
+    let cut = dir.path().join("cut.tar.gz");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    let cut_at = "incomplete deflate stream";
+    let inside4 = dir.path().join("inside4");
+    let out = import(&inside4, &x.vkey, &cut, &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", out.dump());
+    // (Which file the stream ends in depends on the test log's random key.)
+    let prefix = format!(
+        "goward: refused: bundle {} is truncated or damaged: ",
+        cut.display()
+    );
+    assert!(
+        out.stderr
+            .lines()
+            .any(|l| l.starts_with(&prefix) && l.ends_with(&format!(": {cut_at}"))),
+        "{}",
+        out.dump()
+    );
+    assert!(out.stderr.contains("goward: nothing was imported"));
+    assert_eq!(landed(&inside4), Vec::<PathBuf>::new(), "something landed");
+    // Every file whole but the gzip trailer (CRC-32, then the length) altered.
+    let crc = dir.path().join("crc.tar.gz");
+    let mut b = bytes.clone();
+    let at = b.len() - 8;
+    b[at] ^= 0xff;
+    std::fs::write(&crc, &b).unwrap();
+    assert_refused(
+        &crc,
+        &x.vkey,
+        &format!(
+            "bundle {} is truncated or damaged: corrupt gzip stream does not have a matching checksum",
+            crc.display()
+        ),
+    );
+    // A plain tar under a gzip name.
+    let liar = dir.path().join("liar.tgz");
+    std::fs::copy(&plain, &liar).unwrap();
+    let out = import(&dir.path().join("inside3"), &x.vkey, &liar, &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", out.dump());
+    assert_eq!(
+        out.stderr,
+        format!(
+            "goward: bundle {} is truncated or damaged: the name says gzip, but the file does not start with the gzip magic bytes\n",
+            liar.display()
+        )
+    );
+}
