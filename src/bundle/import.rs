@@ -547,17 +547,9 @@ fn stage(bundle: &Path, staged: &Path, refused: &mut Vec<String>) -> Result<Mani
 /// Copies `r` into `dest`, hashing, reading at most one byte more than the
 /// manifest says; `Err`: why the file is refused.
 fn copy_checked(r: &mut dyn Read, dest: &Path, want: &FileEntry) -> Result<(), String> {
-    if let Some(dir) = dest.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| format!("create {}: {e}", dir.display()))?;
-    }
-    let f = std::fs::File::create(dest).map_err(|e| format!("create {}: {e}", dest.display()))?;
-    let mut w = HashingWriter::new(std::io::BufWriter::new(f));
     let mut limited = r.take(want.size.saturating_add(1));
-    std::io::copy(&mut limited, &mut w).map_err(|e| format!("{}: {e}", want.path))?;
-    let (inner, sha256, size) = w.finish();
-    inner
-        .into_inner()
-        .map_err(|e| format!("write {}: {}", dest.display(), e.error()))?;
+    let (sha256, size) =
+        copy_hashed(&mut limited, dest).map_err(|e| format!("{}: {e}", want.path))?;
     if sha256 != want.sha256 || size != want.size {
         let _ = std::fs::remove_file(dest);
         let shown = if size > want.size {
@@ -719,6 +711,10 @@ fn stage_tar(
         if !truncated {
             refused.push(format!("{}: the bundle has no {MANIFEST}", path.display()));
         }
+        // Nothing says what they should be: none stays staged.
+        for name in pending.keys() {
+            let _ = std::fs::remove_file(local(staged, name));
+        }
         return Ok(Manifest {
             format: super::FORMAT,
             goward: String::new(),
@@ -757,6 +753,14 @@ fn stage_tar(
     Ok(manifest)
 }
 
+/// The tar walk alone, for the fuzz target: stages `path`'s entries under
+/// `staged` as an import does; returns the manifest and the refusals.
+pub(crate) fn walk_tar(path: &Path, staged: &Path) -> (Result<Manifest, BundleError>, Vec<String>) {
+    let mut refused = Vec::new();
+    let m = stage_tar(path, staged, &mut refused);
+    (m, refused)
+}
+
 /// Opens a tar bundle, decompressing it as it is read if it is gzip (by
 /// its magic bytes; a name ending in `.gz` or `.tgz` must have them).
 /// Returns the reader and whether it is compressed.
@@ -784,17 +788,71 @@ fn open_tar(path: &Path) -> Result<(Box<dyn Read>, bool), BundleError> {
 /// The first two bytes of a gzip stream (RFC 1952).
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 
-/// Copies `r` into `dest` and returns its hex SHA-256 and size.
+/// Copies `r` into `dest` and returns its hex SHA-256 and size. On an
+/// error (a source that ends early) no partial file is left behind.
 fn copy_hashed(r: &mut dyn Read, dest: &Path) -> Result<(String, u64), String> {
     if let Some(dir) = dest.parent() {
         std::fs::create_dir_all(dir).map_err(|e| format!("create {}: {e}", dir.display()))?;
     }
     let f = std::fs::File::create(dest).map_err(|e| format!("create {}: {e}", dest.display()))?;
     let mut w = HashingWriter::new(std::io::BufWriter::new(f));
-    std::io::copy(r, &mut w).map_err(|e| e.to_string())?;
+    let copied = std::io::copy(r, &mut w).map_err(|e| e.to_string());
     let (inner, sha256, size) = w.finish();
-    inner
+    let written = inner
         .into_inner()
-        .map_err(|e| format!("write {}: {}", dest.display(), e.error()))?;
+        .map_err(|e| format!("write {}: {}", dest.display(), e.error()));
+    if let Err(e) = copied.and(written.map(drop)) {
+        let _ = std::fs::remove_file(dest);
+        return Err(e);
+    }
     Ok((sha256, size))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+
+    fn corpus(name: &str) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fuzz/corpus/bundle_manifest")
+            .join(name)
+    }
+
+    /// The walk stages what the manifest lists, before or after it, compressed or not; a
+    /// lying or unlisted entry is refused and not left staged.
+    #[test]
+    fn the_tar_walk_stages_only_what_the_manifest_lists() {
+        for name in [
+            "manifest-last.tar",
+            "manifest-first.tar",
+            "manifest-last.tar.gz",
+        ] {
+            let dir = tempfile::tempdir().unwrap();
+            let staged = dir.path().join("s");
+            let (m, refused) = walk_tar(&corpus(name), &staged);
+            assert_eq!(refused, Vec::<String>::new(), "{name}");
+            assert_eq!(m.unwrap().files.len(), 4, "{name}");
+            assert_eq!(
+                std::fs::read(staged.join("example.com/m/@v/list")).unwrap(),
+                b"v1.0.0\n",
+                "{name}"
+            );
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let staged = dir.path().join("s");
+        let (_, refused) = walk_tar(&corpus("lying-entries.tar"), &staged);
+        assert_eq!(
+            refused,
+            vec![
+                "example.com/m/@v/list: the manifest says 7 bytes, sha256 86f0555bccd069ac54e4c54a19a0f1aed9d328e13aa34aa090f3f3d43aaad441, but the file has 7 bytes, sha256 4079c2350401eb1d5f659b430515db8b5fd8d6d9a9887d00b2ab7246e28ec6e1",
+                "example.com/m/@v/v2.0.0.zip: not listed in the manifest",
+                "example.com/m/@v/v1.0.0.mod: listed in the manifest but missing",
+                "example.com/m/@v/v1.0.0.info: listed in the manifest but missing",
+                "sumdb/sum.golang.org/supported: listed in the manifest but missing",
+            ]
+        );
+        assert!(!staged.join("example.com/m/@v/list").exists());
+        assert!(!staged.join("example.com/m/@v/v2.0.0.zip").exists());
+    }
 }
