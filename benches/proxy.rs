@@ -12,7 +12,9 @@
 //! versions in the graph, default 210), `BENCH_BIG_MIB` (size of the big zip's content, default
 //! 400), `BENCH_CLIENTS` (concurrent clients of the big zip, default 4), `BENCH_GOSUMDB` (`key`,
 //! the default: the fake database's verifier key, or `off`), `BENCH_FILLERS` (extra records in
-//! the checksum database before the graph's, default 1000).
+//! the checksum database before the graph's, default 1000), `BENCH_BUNDLE_VERSIONS` and
+//! `BENCH_BUNDLE_KIB` (the air-gap section: module versions, default 2000, and KiB of data in
+//! each, default 32). `BENCH_S3_ONLY=1` or `BENCH_BUNDLE_ONLY=1` runs one section alone.
 
 // The integration tests' harness, unchanged. `cargo check`/`clippy --all-targets` compile this
 // target with `cfg(test)` but without the test harness, which leaves the helpers' unit-test
@@ -134,18 +136,25 @@ fn run() -> Result<()> {
     );
 
     let mut report = Report::default();
-    // BENCH_S3_ONLY=1: only the shared-store section (s3_bench).
-    let s3_only = std::env::var("BENCH_S3_ONLY").is_ok_and(|v| v == "1");
-    if !s3_only {
+    // BENCH_S3_ONLY=1: only the shared-store section (s3_bench); BENCH_BUNDLE_ONLY=1: only
+    // the air-gap section (bundle_bench).
+    let only = |name: &str| std::env::var(name).is_ok_and(|v| v == "1");
+    let (s3_only, bundle_only) = (only("BENCH_S3_ONLY"), only("BENCH_BUNDLE_ONLY"));
+    if !s3_only && !bundle_only {
         graph_bench(&settings, &mut report)?;
     }
-    let big = BigZip::generate(settings.big_mib)?;
-    if !s3_only {
-        big_zip_bench(&settings, &big, &mut report)?;
-        hash_bench(&big, &mut report)?;
+    if !bundle_only {
+        let big = BigZip::generate(settings.big_mib)?;
+        if !s3_only {
+            big_zip_bench(&settings, &big, &mut report)?;
+            hash_bench(&big, &mut report)?;
+        }
+        s3_bench(&settings, &big, &mut report)?;
+        drop(big);
     }
-    s3_bench(&settings, &big, &mut report)?;
-    drop(big);
+    if !s3_only {
+        bundle_bench(&mut report)?;
+    }
 
     println!();
     println!("summary                                        measured   target   result");
@@ -1379,6 +1388,172 @@ fn hash_bench(big: &BigZip, report: &mut Report) -> Result<()> {
 // ---------------------------------------------------------------------------------------------
 // Helpers.
 // ---------------------------------------------------------------------------------------------
+
+// ---------------------------------------------------------------------------------------------
+// Air gap at scale: mirror fill, bundle export and import.
+// ---------------------------------------------------------------------------------------------
+
+/// Runs the goward binary under `/usr/bin/time -v`: wall time, peak RSS (KiB), stdout.
+fn timed_goward(args: &[&str]) -> Result<(Duration, u64, String)> {
+    let start = Instant::now();
+    let out = std::process::Command::new("/usr/bin/time")
+        .arg("-v")
+        .arg(support::goward_bin())
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .context("running goward under /usr/bin/time -v (GNU time is required)")?;
+    let wall = start.elapsed();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    ensure!(
+        out.status.success(),
+        "goward {} failed: {stderr}",
+        args.join(" ")
+    );
+    let rss = stderr
+        .lines()
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("Maximum resident set size (kbytes): ")
+        })
+        .and_then(|v| v.parse().ok())
+        .context("no peak RSS in /usr/bin/time's output")?;
+    Ok((wall, rss, String::from_utf8_lossy(&out.stdout).into_owned()))
+}
+
+/// The air-gap loop at scale: `BENCH_BUNDLE_VERSIONS` (default 2000) module versions, each
+/// carrying `BENCH_BUNDLE_KIB` (default 32) KiB of incompressible data, filled into a cache
+/// through goward (serve, 4 clients) in two steps; after each step the cache is exported as a
+/// tar and imported into a fresh cache, timed, with peak RSS. The two bundles (a quarter of the
+/// versions, then all) show whether import memory depends on the bundle's size.
+fn bundle_bench(report: &mut Report) -> Result<()> {
+    let n = env_num("BENCH_BUNDLE_VERSIONS", 2000)? as usize;
+    let kib = env_num("BENCH_BUNDLE_KIB", 32)? as usize;
+    ensure!(n >= 4, "BENCH_BUNDLE_VERSIONS must be at least 4");
+    println!();
+    println!("air gap: {n} module versions of {kib} KiB data each");
+    let fake = FakeProxy::start(TestLog::new(DB_NAME));
+    fake.with_log(|l| l.add_fillers(1000));
+    let mut rng = Rng::new(0xb0d1e);
+    let mods: Vec<Published> = (0..n)
+        .map(|i| {
+            let path = format!("example.com/scale/m{i:05}");
+            let mut data = vec![0u8; kib * 1024];
+            rng.fill(&mut data);
+            fake.publish(
+                ModZip::new(&path, "v1.0.0")
+                    .file("m.go", "package m\n")
+                    .file("data.bin", data),
+                &format!("module {path}\n\ngo 1.21\n"),
+            )
+        })
+        .collect();
+    let vkey = fake.with_log(|l| l.vkey());
+    let dir = tempfile::Builder::new()
+        .prefix("goward-bench-bundle-")
+        .tempdir()?;
+    let outside = dir.path().join("outside");
+    let steps = [n / 4, n];
+    let mut done = 0;
+    let mut filled = Duration::ZERO;
+    for (step, &upto) in steps.iter().enumerate() {
+        let start = Instant::now();
+        {
+            let g = Goward::start_in(&outside, &fake.url(), &vkey, &[]);
+            let todo = &mods[done..upto];
+            std::thread::scope(|s| -> Result<()> {
+                let workers: Vec<_> = todo
+                    .chunks(todo.len().div_ceil(4).max(1))
+                    .map(|chunk| {
+                        let g = &g;
+                        s.spawn(move || -> Result<()> {
+                            for p in chunk {
+                                for path in [p.mod_path(), p.zip_path(), p.info_path()] {
+                                    let r = g.get(&path);
+                                    ensure!(r.status == 200, "GET {path}: {}", r.text());
+                                }
+                            }
+                            Ok(())
+                        })
+                    })
+                    .collect();
+                for w in workers {
+                    w.join().map_err(|_| anyhow!("a fill worker panicked"))??;
+                }
+                Ok(())
+            })?;
+        }
+        filled += start.elapsed();
+        done = upto;
+        println!(
+            "  fill to {upto} versions through goward: {:.1} s",
+            start.elapsed().as_secs_f64()
+        );
+        let tar = dir.path().join(format!("bundle-{step}.tar"));
+        let (wall, rss, _) = timed_goward(&[
+            "bundle",
+            "export",
+            "--cache-dir",
+            outside.to_str().context("utf-8 path")?,
+            "--sumdb",
+            &vkey,
+            "--out",
+            tar.to_str().context("utf-8 path")?,
+        ])?;
+        let size = std::fs::metadata(&tar)?.len();
+        println!(
+            "  export {upto} versions ({:.1} MiB tar): {:.1} s, peak RSS {:.1} MiB",
+            to_mib(size),
+            wall.as_secs_f64(),
+            kib_mib(rss)
+        );
+        report.info(
+            &format!("bundle export, {upto} versions ({:.0} MiB)", to_mib(size)),
+            format!("{:.1} s", wall.as_secs_f64()),
+        );
+        report.rss(
+            &format!("bundle export peak RSS, {upto} versions"),
+            kib_mib(rss),
+            None,
+        );
+        let inside = dir.path().join(format!("inside-{step}"));
+        let (wall, rss, stdout) = timed_goward(&[
+            "bundle",
+            "import",
+            "--cache-dir",
+            inside.to_str().context("utf-8 path")?,
+            "--sumdb",
+            &vkey,
+            tar.to_str().context("utf-8 path")?,
+        ])?;
+        ensure!(
+            stdout.contains(&format!("imported {upto} module versions")),
+            "the import did not import {upto} versions: {stdout}"
+        );
+        println!(
+            "  import {upto} versions: {:.1} s, peak RSS {:.1} MiB",
+            wall.as_secs_f64(),
+            kib_mib(rss)
+        );
+        report.info(
+            &format!("bundle import, {upto} versions"),
+            format!("{:.1} s", wall.as_secs_f64()),
+        );
+        report.rss(
+            &format!("bundle import peak RSS, {upto} versions"),
+            kib_mib(rss),
+            None,
+        );
+        // The staged copy and the bundle are not needed any more: keep the disk use down.
+        std::fs::remove_file(&tar)?;
+        std::fs::remove_dir_all(&inside)?;
+    }
+    report.info(
+        &format!("mirror fill through goward, {n} versions"),
+        format!("{:.1} s", filled.as_secs_f64()),
+    );
+    Ok(())
+}
 
 fn pid(g: &Goward) -> Result<u32> {
     g.pid().context("goward is not running")

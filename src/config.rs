@@ -215,6 +215,44 @@ struct FileConfig {
     drain_timeout: Option<u64>,
     memory_cache_size: Option<crate::size::SizeValue>,
     allow_internal_redirects: Option<bool>,
+    mirror: Option<MirrorFile>,
+    bundle: Option<BundleFile>,
+}
+
+/// `[mirror]` in the config file: `goward mirror`'s flags, under the same
+/// names (a flag or its `GOWARD_MIRROR_*` variable wins). In a section of
+/// its own because `list`, `from`, `json` and `log_level` mean something
+/// else, or nothing, to `serve`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MirrorFile {
+    /// `--list` files (relative to the config file).
+    pub list: Option<Vec<PathBuf>>,
+    /// `--from` projects (relative to the config file).
+    pub from: Option<Vec<PathBuf>>,
+    /// `--toolchain` releases.
+    pub toolchain: Option<Vec<String>>,
+    /// `--platforms`, `OS/ARCH,...`.
+    pub platforms: Option<String>,
+    /// `--jobs`.
+    pub jobs: Option<u16>,
+    /// `--json`.
+    pub json: Option<bool>,
+    /// `--log-level` of the mirror (its default, `warn`, differs from serve's).
+    pub log_level: Option<String>,
+}
+
+/// `[bundle]` in the config file: `goward bundle`'s flags (a flag or its
+/// `GOWARD_BUNDLE_*` variable wins).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BundleFile {
+    /// `export --out` (relative to the config file).
+    pub out: Option<PathBuf>,
+    /// `export --since` (relative to the config file).
+    pub since: Option<PathBuf>,
+    /// `import --partial`.
+    pub partial: Option<bool>,
 }
 
 /// `listen = "a"`, `listen = "a,b"` or `listen = ["a", "b"]`.
@@ -378,6 +416,10 @@ pub struct Config {
     pub local_cache_size: u64,
     /// With a shared bucket: deduplicate cold fetches across replicas.
     pub fill_leases: bool,
+    /// `[mirror]` of the config file, paths resolved.
+    pub mirror: MirrorFile,
+    /// `[bundle]` of the config file, paths resolved.
+    pub bundle: BundleFile,
 }
 
 impl Config {
@@ -537,7 +579,24 @@ impl Config {
             })
         };
         let file_policy = beside(file.policy);
+        let mut mirror = file.mirror.unwrap_or_default();
+        for paths in [&mut mirror.list, &mut mirror.from] {
+            if let Some(v) = paths.take() {
+                *paths = Some(v.into_iter().filter_map(|p| beside(Some(p))).collect());
+            }
+        }
+        if mirror.jobs.is_some_and(|j| !(1..=256).contains(&j)) {
+            return Err(ConfigError::Invalid {
+                setting: "mirror.jobs",
+                msg: "must be from 1 to 256".into(),
+            });
+        }
+        let mut bundle = file.bundle.unwrap_or_default();
+        bundle.out = beside(bundle.out);
+        bundle.since = beside(bundle.since);
         Ok(Config {
+            mirror,
+            bundle,
             policy: args.policy.clone().or(file_policy),
             audit_log: args.audit_log.clone().or(beside(file.audit_log)),
             auth_file: args.auth_file.clone().or(beside(file.auth_file)),
@@ -856,6 +915,54 @@ mod tests {
         assert_eq!(c.listen, [ListenAddr::parse("127.0.0.1:7000").unwrap()]);
         assert_eq!(c.list_ttl, Duration::from_secs(9));
         assert_eq!(c.upstream, "http://127.0.0.1:1");
+    }
+
+    /// `[mirror]` and `[bundle]` hold those commands' flags, paths relative to the file;
+    /// an unknown key in them is an error like anywhere in the file.
+    #[test]
+    fn mirror_and_bundle_sections_hold_their_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("goward.toml");
+        std::fs::write(
+            &f,
+            "cache_dir = \"/x\"\n[mirror]\nlist = [\"wanted.txt\"]\nfrom = [\"app\"]\n\
+             toolchain = [\"go1.22.3\"]\nplatforms = \"linux/amd64\"\njobs = 8\njson = true\n\
+             log_level = \"info\"\n[bundle]\nout = \"out/b.tar\"\nsince = \"a/goward-bundle.json\"\n\
+             partial = true\n",
+        )
+        .unwrap();
+        let c = Config::load(&args(&["--config", f.to_str().unwrap()])).unwrap();
+        let d = dir.path();
+        assert_eq!(
+            c.mirror,
+            MirrorFile {
+                list: Some(vec![d.join("wanted.txt")]),
+                from: Some(vec![d.join("app")]),
+                toolchain: Some(vec!["go1.22.3".into()]),
+                platforms: Some("linux/amd64".into()),
+                jobs: Some(8),
+                json: Some(true),
+                log_level: Some("info".into()),
+            }
+        );
+        assert_eq!(
+            c.bundle,
+            BundleFile {
+                out: Some(d.join("out/b.tar")),
+                since: Some(d.join("a/goward-bundle.json")),
+                partial: Some(true),
+            }
+        );
+        std::fs::write(&f, "[bundle]\noutput = \"b.tar\"\n").unwrap();
+        let e = Config::load(&args(&["--config", f.to_str().unwrap()]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("unknown field `output`"), "{e}");
+        std::fs::write(&f, "cache_dir = \"/x\"\n[mirror]\njobs = 0\n").unwrap();
+        let e = Config::load(&args(&["--config", f.to_str().unwrap()]))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(e, "invalid mirror.jobs: must be from 1 to 256");
     }
 
     #[test]

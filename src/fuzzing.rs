@@ -110,7 +110,75 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("go_mod", go_mod),
     ("policy", policy),
     ("sigstore_bundle", sigstore_bundle),
+    ("bundle_manifest", bundle_manifest),
 ];
+
+/// An air-gap bundle's manifest (`bundle::Manifest::parse`) and, the same bytes as a bundle
+/// file, the tar entry walk of `bundle import` (gzip-compressed or not). A manifest that parses
+/// names only safe relative paths and survives a round trip; after the walk, every file staged
+/// is one the manifest lists, with the digest and size it lists (nothing unchecked is left for
+/// the import to read).
+pub fn bundle_manifest(data: &[u8]) {
+    use crate::bundle::{Manifest, check_path};
+    use std::path::Path;
+    if let Ok(m) = Manifest::parse(data, Path::new("fuzz.json")) {
+        for f in &m.files {
+            assert_eq!(
+                check_path(&f.path),
+                Ok(()),
+                "a parsed manifest path is safe"
+            );
+        }
+        let again = serde_json::to_vec(&m).expect("a parsed manifest serializes");
+        let back = Manifest::parse(&again, Path::new("fuzz.json"));
+        assert_eq!(
+            back.ok(),
+            Some(m),
+            "a parsed manifest survives a round trip"
+        );
+    }
+    let Ok(dir) = tempfile::tempdir() else {
+        return;
+    };
+    let bundle = dir.path().join("b.tar");
+    if std::fs::write(&bundle, data).is_err() {
+        return;
+    }
+    let staged = dir.path().join("staged");
+    let (manifest, _refused) = crate::bundle::import::walk_tar(&bundle, &staged);
+    let listed = manifest.map(|m| m.files).unwrap_or_default();
+    let mut stack = vec![staged];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+                continue;
+            }
+            let rel = p
+                .strip_prefix(dir.path().join("staged"))
+                .expect("staged under the staging directory")
+                .to_string_lossy()
+                .replace('\\', "/");
+            let bytes = std::fs::read(&p).expect("a staged file reads");
+            let f = listed
+                .iter()
+                .find(|f| f.path == rel)
+                .unwrap_or_else(|| panic!("{rel} is staged but not listed in the manifest"));
+            assert_eq!(
+                (
+                    crate::bundle::sha256_hex(&bytes),
+                    u64::try_from(bytes.len()).unwrap_or(u64::MAX),
+                ),
+                (f.sha256.clone(), f.size),
+                "{rel} is staged with other bytes than the manifest lists"
+            );
+        }
+    }
+}
 
 /// A signature bundle file (`SignatureInput::bundle_from_json`: a Sigstore bundle, or cosign's
 /// legacy bundle converted to v0.1), then, when it parses, its verification against the fake

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use crate::cache::{DiskStore, ObjectStoreCache, Store, StoreUrl, SweepReport};
 use crate::config::Config;
-use crate::service::{PolicyLoadError, Service, ServiceLimits};
+use crate::service::{ActivePolicy, PolicyLoadError, Service, ServiceLimits};
 use crate::sumdb::SumdbClient;
 use crate::sumdb::client::SumdbLimits;
 use crate::upstream::Network;
@@ -246,15 +246,15 @@ fn finish(
 /// `dir`, with every checksum database reached through that tree only (no
 /// direct URL) and no HTTP client at all: `bundle import` proves a bundle
 /// with it, through the same [`Service`], checksum-database client and
-/// policy as `serve`.
+/// policy as `serve`. Private routes read the tree too, and required
+/// signatures are read from it ([`Service::with_bundle_signatures`]).
 pub fn build_over_tree(
     config: &Config,
     store: Arc<dyn Store>,
     dir: &std::path::Path,
 ) -> Result<Arc<Service>, StartError> {
-    // No HTTP client anywhere: the tree is read from disk, and a private
-    // route of the policy finds nothing (offline), so importing opens no
-    // socket, like `serve --offline`.
+    // No HTTP client anywhere: the tree is read from disk, so importing
+    // opens no socket, like `serve --offline`.
     let network = Network::Offline;
     let upstreams = Arc::new(crate::upstream::ProxyList::file_tree(dir, &config.fetch));
     let mut sumdbs = Vec::with_capacity(config.sumdbs.len());
@@ -275,9 +275,13 @@ pub fn build_over_tree(
     limits.zip.max_zip_file = config.max_zip_size;
     limits.max_fills = config.max_fills;
     limits.spool_budget = config.spool_budget;
-    let mut service = Service::new(network.clone(), upstreams, store, sumdbs, limits);
+    let mut service =
+        Service::new(network, upstreams.clone(), store, sumdbs, limits).with_bundle_signatures();
     if let Some(path) = &config.policy {
-        service = service.with_policy(crate::service::load_policy(path, &network)?, None);
+        // Private rules read the tree too: a private module crosses the
+        // gap in the bundle, proven by the inside's pins or signatures.
+        let policy = crate::policy::Policy::load(path).map_err(PolicyLoadError::Policy)?;
+        service = service.with_policy(ActivePolicy::over_tree(policy, &upstreams), None);
     }
     Ok(Arc::new(service))
 }

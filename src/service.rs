@@ -159,6 +159,20 @@ impl ActivePolicy {
         })
     }
 
+    /// `policy` with every private route reading `tree` (bundle import:
+    /// the bundle is the only upstream, private modules included).
+    pub fn over_tree(policy: Policy, tree: &Arc<ProxyList>) -> ActivePolicy {
+        let routes = policy
+            .private_routes()
+            .map(|r| (r.rule.clone(), tree.clone()))
+            .collect();
+        ActivePolicy {
+            policy,
+            routes,
+            loaded_at: unix_now(),
+        }
+    }
+
     /// The embedded default policy (no private routes).
     pub fn embedded_default() -> ActivePolicy {
         ActivePolicy {
@@ -247,6 +261,10 @@ pub struct Service {
     policy_source: Option<PolicySource>,
     /// Why the last reload was rejected, until one succeeds.
     reload_error: Mutex<Option<String>>,
+    /// Bundle import: every required signature is read from the bundle
+    /// ([`crate::bundle::signature_path`] in the upstream tree), whatever
+    /// location the rule names for live fetches.
+    bundle_signatures: bool,
 }
 
 async fn blocking<T: Send + 'static>(
@@ -315,7 +333,17 @@ impl Service {
             policy: RwLock::new(Arc::new(ActivePolicy::embedded_default())),
             policy_source: None,
             reload_error: Mutex::new(None),
+            bundle_signatures: false,
         }
+    }
+
+    /// Reads every required signature from the bundle the upstream tree
+    /// is (bundle import): the inside's rule names where signatures live
+    /// on its own network, but what is being proven is what the bundle
+    /// carries, verified here under the inside's signers.
+    pub fn with_bundle_signatures(mut self) -> Service {
+        self.bundle_signatures = true;
+        self
     }
 
     /// Puts `policy` in force; with `source`, [`Service::reload_policy`]
@@ -1437,6 +1465,39 @@ impl Service {
         Ok(None)
     }
 
+    /// Re-checks the stored record of `mv`'s `kind` as a later read will
+    /// ([`crate::cache::recheck`] under the policy in force), without
+    /// quarantining: bundle import runs it on what it is about to land, so
+    /// a record the inside would refuse on read is refused before it lands.
+    /// `Ok(false)`: no record.
+    pub async fn recheck_stored(
+        &self,
+        kind: ArtifactKind,
+        mv: &ModuleVersion,
+    ) -> Result<bool, String> {
+        let id = RecordId::new(kind, mv.module.as_str(), mv.version());
+        let Some(meta) = self.store.record(&id).await.map_err(|e| e.to_string())? else {
+            return Ok(false);
+        };
+        let pol = self.policy();
+        let anchors = Anchors {
+            sumdb_keys: &self.sumdb_keys,
+            policy: &pol.policy,
+        };
+        let want = (kind, mv.module.as_str(), mv.version());
+        crate::cache::recheck(&*self.store, meta, want, &self.limits.zip, &anchors)
+            .await
+            .map_err(|e| format!("{mv}: reading the {} back: {e}", kind.as_str()))?
+            .map(|_| true)
+            .map_err(|r| {
+                format!(
+                    "{mv}: the {} as it would land fails its re-check: {}",
+                    kind.as_str(),
+                    r.error
+                )
+            })
+    }
+
     /// Whether the proofs recorded for a stored artifact satisfy every
     /// proof `d` requires: a checksum-database record from the primary
     /// database (never for a private path), the hash pinned now.
@@ -1569,14 +1630,21 @@ impl Service {
         let fail = |source| signature_refused(mv, ".zip", rule, source);
         let version = crate::xmod::module::escape_version(mv.version())
             .map_err(|e| ProxyError::Internal(e.to_string()))?;
-        let source =
-            resolve(location, mv.module.escaped(), &version, ".zip").map_err(|reason| {
-                fail(SignatureFailure::Unreachable {
-                    location: location.to_owned(),
-                    reason,
-                })
-            })?;
-        let shown = source.shown();
+        let (source, shown) = if self.bundle_signatures {
+            let rel = crate::bundle::signature_path(mv.module.escaped(), &version);
+            let shown = format!("{rel} in the bundle");
+            (SignatureSource::Upstream(rel), shown)
+        } else {
+            let source =
+                resolve(location, mv.module.escaped(), &version, ".zip").map_err(|reason| {
+                    fail(SignatureFailure::Unreachable {
+                        location: location.to_owned(),
+                        reason,
+                    })
+                })?;
+            let shown = source.shown();
+            (source, shown)
+        };
         let text = match &source {
             SignatureSource::File(path) => read_signature(path).await.map_err(|e| {
                 tracing::warn!(subject = %mv, path = %path.display(), error = %e, "signature not read");

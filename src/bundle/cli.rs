@@ -64,12 +64,14 @@ pub struct CommonArgs {
 pub struct ExportArgs {
     #[command(flatten)]
     pub common: CommonArgs,
-    /// Where to write: a new or empty directory, or a FILE.tar.
-    #[arg(long, value_name = "DIR|FILE.tar")]
-    pub out: PathBuf,
+    /// Where to write: a new or empty directory, a FILE.tar, or a FILE.tar.gz (or
+    /// .tgz: compressed as it is written). Required here, in GOWARD_BUNDLE_OUT or as
+    /// [bundle] out in the config file.
+    #[arg(long, env = "GOWARD_BUNDLE_OUT", value_name = "DIR|FILE.tar[.gz]")]
+    pub out: Option<PathBuf>,
     /// The manifest (goward-bundle.json) of a previous export: write only what it
     /// lacks, plus the tiles proving the new tree head consistent with its head.
-    #[arg(long, value_name = "MANIFEST")]
+    #[arg(long, env = "GOWARD_BUNDLE_SINCE", value_name = "MANIFEST")]
     pub since: Option<PathBuf>,
 }
 
@@ -78,11 +80,14 @@ pub struct ExportArgs {
 pub struct ImportArgs {
     #[command(flatten)]
     pub common: CommonArgs,
-    /// The bundle: a directory or a .tar file written by `goward bundle export`.
-    #[arg(value_name = "DIR|FILE.tar")]
+    /// The bundle: a directory, or a .tar or .tar.gz file (gzip is recognised by its
+    /// magic bytes), written by `goward bundle export` (command line only: each
+    /// import is of a bundle just carried in).
+    #[arg(value_name = "DIR|FILE.tar[.gz]")]
     pub bundle: PathBuf,
-    /// Import what proves even if something else is refused (exit status 1 then).
-    #[arg(long, env = "GOWARD_BUNDLE_PARTIAL")]
+    /// Import what proves even if something else is refused (exit status 1 then;
+    /// also [bundle] partial in the config file).
+    #[arg(long, env = "GOWARD_BUNDLE_PARTIAL", value_parser = clap::builder::FalseyValueParser::new())]
     pub partial: bool,
     /// Test hook: abort the process after this many versions were committed.
     #[arg(long, hide = true, env = "GOWARD_TEST_IMPORT_ABORT_AFTER")]
@@ -134,9 +139,16 @@ fn run_export(a: &ExportArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // A flag (or its variable) wins over the config file's [bundle].
+    let Some(out) = a.out.clone().or(config.bundle.out.clone()) else {
+        eprintln!(
+            "goward: bundle export needs --out DIR|FILE.tar (or GOWARD_BUNDLE_OUT, or out in the config file's [bundle])"
+        );
+        return ExitCode::from(2);
+    };
     let opts = ExportOptions {
-        out: a.out.clone(),
-        since: a.since.clone(),
+        out: out.clone(),
+        since: a.since.clone().or(config.bundle.since.clone()),
         history: Some(config.cache_dir.join(super::export::HISTORY)),
     };
     let r = rt.block_on(async {
@@ -153,7 +165,7 @@ fn run_export(a: &ExportArgs) -> ExitCode {
                 "exported {} module versions ({} files, {bytes} bytes) to {}",
                 report.manifest.modules.len(),
                 report.manifest.files.len(),
-                a.out.display()
+                out.display()
             );
             for db in &report.manifest.sumdb {
                 crate::outln!("checksum database {} at tree size {}", db.name, db.size);
@@ -181,7 +193,8 @@ fn run_import(a: &ImportArgs) -> ExitCode {
     };
     let opts = ImportOptions {
         bundle: a.bundle.clone(),
-        partial: a.partial,
+        // A flag can only turn it on.
+        partial: a.partial || config.bundle.partial == Some(true),
         abort_after: a.test_abort_after,
     };
     match import(&config, &opts) {

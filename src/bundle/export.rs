@@ -14,12 +14,13 @@ use super::{
     BundleError, FORMAT, FileEntry, MANIFEST, Manifest, ManifestDb, ModuleVersionEntry, io_err,
     local, sha256_hex,
 };
-use crate::cache::RecordId;
+use crate::cache::{ProofRecord, RecordId};
 use crate::error::ProxyError;
 use crate::request::{ModulePath, ModuleVersion};
 use crate::service::Service;
 use crate::sumdb::{SumdbError, TILE_HEIGHT};
 use crate::verify::ArtifactKind;
+use crate::verify::proof::signature::kind::Evidence as SignatureEvidence;
 use crate::xmod::tlog::{self, Tile};
 
 /// The file in the cache directory holding earlier exports' tree sizes.
@@ -28,7 +29,8 @@ pub const HISTORY: &str = "bundle-exports.json";
 /// What to export.
 #[derive(Debug, Clone)]
 pub struct ExportOptions {
-    /// A directory (created; must be absent or empty) or a `.tar` file.
+    /// A directory (created; must be absent or empty), or a `.tar`,
+    /// `.tar.gz` or `.tgz` file ([`Packing::of`]).
     pub out: PathBuf,
     /// The manifest of a previous export: only what it lacks is written,
     /// plus the tiles proving the new head consistent with its head.
@@ -50,8 +52,72 @@ pub struct ExportReport {
 /// A tar being streamed: entries are appended as they are produced, the
 /// manifest last; written to a temp file renamed into place when complete.
 struct TarSink {
-    builder: tar::Builder<std::io::BufWriter<std::fs::File>>,
+    builder: tar::Builder<TarFile>,
     tmp: PathBuf,
+}
+
+/// The file under a tar: plain, or gzip-compressed as it is written (a
+/// `.tar.gz` is never held whole, nor written twice).
+enum TarFile {
+    Plain(std::io::BufWriter<std::fs::File>),
+    Gz(Box<flate2::write::GzEncoder<std::io::BufWriter<std::fs::File>>>),
+}
+
+impl std::io::Write for TarFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            TarFile::Plain(w) => w.write(buf),
+            TarFile::Gz(w) => w.write(buf),
+        }
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            TarFile::Plain(w) => w.flush(),
+            TarFile::Gz(w) => w.flush(),
+        }
+    }
+}
+
+impl TarFile {
+    /// Ends the compressed stream (its trailer holds the CRC and length)
+    /// and flushes: the file, ready to sync.
+    fn finish(self) -> std::io::Result<std::fs::File> {
+        let buffered = match self {
+            TarFile::Plain(w) => w,
+            TarFile::Gz(w) => w.finish()?,
+        };
+        buffered
+            .into_inner()
+            .map_err(std::io::IntoInnerError::into_error)
+    }
+}
+
+/// What `--out` names: a directory, a `.tar`, or a `.tar.gz` / `.tgz`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Packing {
+    /// A directory (itself a `GOPROXY=file://` tree).
+    Dir,
+    /// An uncompressed tar.
+    Tar,
+    /// A gzip-compressed tar.
+    TarGz,
+}
+
+impl Packing {
+    /// By the file name's extension (case-insensitive).
+    pub fn of(out: &Path) -> Packing {
+        let name = out
+            .file_name()
+            .map(|n| n.to_string_lossy().to_ascii_lowercase())
+            .unwrap_or_default();
+        if name.ends_with(".tar.gz") || name.ends_with(".tgz") {
+            Packing::TarGz
+        } else if name.ends_with(".tar") {
+            Packing::Tar
+        } else {
+            Packing::Dir
+        }
+    }
 }
 
 impl TarSink {
@@ -115,12 +181,14 @@ impl Out {
     }
 
     /// Whether the previous export carried this module file with these bytes.
-    /// Only module files (`.zip`, `.mod`, `.info`: the bulk) are left out of
+    /// Only module files (`.zip`, `.mod`, `.info`, `.zip.sig`) are left out of
     /// an incremental bundle; the checksum-database pieces are always
     /// shipped whole (a few KiB each), so the importer re-proves from the
     /// bundle alone, and lists are the new ones.
     fn already_shipped(&self, path: &str, sha256: &str) -> bool {
-        let bulk = [".zip", ".mod", ".info"].iter().any(|e| path.ends_with(e))
+        let bulk = [".zip", ".mod", ".info", ".zip.sig"]
+            .iter()
+            .any(|e| path.ends_with(e))
             && !path.starts_with("sumdb/");
         bulk && self.prev.get(path).is_some_and(|s| s == sha256)
     }
@@ -154,10 +222,8 @@ pub async fn export(
     service: &Arc<Service>,
     opts: &ExportOptions,
 ) -> Result<ExportReport, BundleError> {
-    let tar = opts
-        .out
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("tar"));
+    let packing = Packing::of(&opts.out);
+    let tar = packing != Packing::Dir;
     let root = if tar {
         let mut name = opts.out.as_os_str().to_owned();
         name.push(".partial");
@@ -192,8 +258,17 @@ pub async fn export(
         let mut tmp_name = opts.out.as_os_str().to_owned();
         tmp_name.push(".tmp");
         let tmp = PathBuf::from(tmp_name);
-        let f = std::fs::File::create(&tmp).map_err(io_err("create", &tmp))?;
-        let mut builder = tar::Builder::new(std::io::BufWriter::new(f));
+        let f =
+            std::io::BufWriter::new(std::fs::File::create(&tmp).map_err(io_err("create", &tmp))?);
+        let file = if packing == Packing::TarGz {
+            TarFile::Gz(Box::new(flate2::write::GzEncoder::new(
+                f,
+                flate2::Compression::default(),
+            )))
+        } else {
+            TarFile::Plain(f)
+        };
+        let mut builder = tar::Builder::new(file);
         builder.mode(tar::HeaderMode::Deterministic);
         Some(TarSink { builder, tmp })
     } else {
@@ -437,6 +512,17 @@ async fn export_version(
                 .map_err(|e| fail(&e))?;
             wrote = true;
         }
+        // The zip's signature, for an inside whose policy requires one: it
+        // re-verifies it under its own signers on import.
+        let evidence = artifact.proofs.iter().find_map(|p| match p {
+            ProofRecord::Signature(e) => Some(e),
+            _ => None,
+        });
+        if let Some(e) = evidence {
+            let bytes = signature_bytes(&*store, e).await.map_err(|e| fail(&e))?;
+            let path = super::signature_path(mv.module.escaped(), mv.escaped_version());
+            wrote |= out.put(&path, &bytes).map_err(|e| fail(&e))?;
+        }
     }
     match service.info(mv).await {
         Ok(b) => wrote |= out.put(&format!("{base}.info"), &b).map_err(|e| fail(&e))?,
@@ -444,6 +530,18 @@ async fn export_version(
         Err(e) => return Err(fail(&e)),
     }
     Ok(wrote)
+}
+
+/// The verbatim signature file a zip's signature evidence records. The one
+/// place an export reads it, so a change in how the cache keeps it
+/// (inline, or in a blob of its own) changes only this.
+async fn signature_bytes(
+    store: &dyn crate::cache::Store,
+    e: &SignatureEvidence,
+) -> Result<Vec<u8>, String> {
+    crate::cache::signature_bytes(store, e)
+        .await
+        .map(|b| b.to_vec())
 }
 
 /// The hash tiles a client reads to prove the stored hashes `indexes`
@@ -468,11 +566,7 @@ pub fn tiles_for(n: u64, indexes: &[u64]) -> Result<BTreeSet<Tile>, BundleError>
 fn finish_tar(t: TarSink, out: &Path) -> Result<(), BundleError> {
     let TarSink { builder, tmp } = t;
     let w = builder.into_inner().map_err(io_err("write", &tmp))?;
-    let f = w.into_inner().map_err(|e| BundleError::Io {
-        op: "write",
-        path: tmp.clone(),
-        source: e.into_error(),
-    })?;
+    let f = w.finish().map_err(io_err("write", &tmp))?;
     f.sync_all().map_err(io_err("sync", &tmp))?;
     drop(f);
     std::fs::rename(&tmp, out).map_err(io_err("rename", &tmp))?;
@@ -507,6 +601,20 @@ mod tests {
             paths(256, &[0]),
             vec!["tile/8/0/000".to_owned(), "tile/8/1/000.p/1".to_owned()]
         );
+    }
+
+    #[test]
+    fn the_out_name_says_directory_tar_or_gzip_tar() {
+        for (name, want) in [
+            ("bundle", Packing::Dir),
+            ("b.tar", Packing::Tar),
+            ("B.TAR", Packing::Tar),
+            ("b.tar.gz", Packing::TarGz),
+            ("b.TGZ", Packing::TarGz),
+            ("b.gz", Packing::Dir),
+        ] {
+            assert_eq!(Packing::of(Path::new(name)), want, "{name}");
+        }
     }
 
     /// Consistency with an older size reads the full tiles at the old partial positions.

@@ -36,15 +36,16 @@ use super::{
     BundleError, FileEntry, HashingWriter, MANIFEST, MAX_MANIFEST, Manifest, ModuleVersionEntry,
     io_err, local,
 };
-use crate::cache::{DiskStore, DocKey, Store};
+use crate::cache::{DiskStore, DocKey, RecordId, Store};
 use crate::config::Config;
 use crate::request::{ModulePath, ModuleVersion};
 use crate::service::Service;
+use crate::verify::ArtifactKind;
 
 /// What to import.
 #[derive(Debug, Clone)]
 pub struct ImportOptions {
-    /// A bundle directory or `.tar` file.
+    /// A bundle directory, or a `.tar` file (gzip-compressed or not).
     pub bundle: PathBuf,
     /// Import what proves even if something else is refused.
     pub partial: bool,
@@ -358,7 +359,7 @@ fn commit(
     })?
 }
 
-/// The `.mod`/`.zip`/`.info` paths of `m` that `listed` names.
+/// The `.mod`/`.zip`/`.info`/`.zip.sig` paths of `m` that `listed` names.
 fn files_of_listed(listed: &BTreeSet<String>, m: &ModuleVersionEntry) -> Vec<String> {
     let (Ok(p), Ok(v)) = (
         crate::xmod::module::escape_path(&m.path),
@@ -366,7 +367,7 @@ fn files_of_listed(listed: &BTreeSet<String>, m: &ModuleVersionEntry) -> Vec<Str
     ) else {
         return Vec::new();
     };
-    ["mod", "zip", "info"]
+    ["mod", "zip", "info", "zip.sig"]
         .iter()
         .map(|ext| format!("{p}/@v/{v}.{ext}"))
         .filter(|path| listed.contains(path))
@@ -511,6 +512,24 @@ async fn prove_one(
     if has("info") {
         service.info(&mv).await.map_err(|err| named(&err))?;
     }
+    // A record proven by a signature (read from the bundle, verified under
+    // this side's signers) is re-checked as every later read will re-check
+    // it, before anything lands.
+    for kind in [ArtifactKind::Mod, ArtifactKind::Zip] {
+        let signed = service
+            .store()
+            .record(&RecordId::new(kind, mv.module.as_str(), mv.version()))
+            .await
+            .map_err(|err| named(&err))?
+            .is_some_and(|m| {
+                m.proofs
+                    .iter()
+                    .any(|p| matches!(p, crate::cache::ProofRecord::Signature(_)))
+            });
+        if signed {
+            service.recheck_stored(kind, &mv).await?;
+        }
+    }
     Ok(())
 }
 
@@ -528,17 +547,9 @@ fn stage(bundle: &Path, staged: &Path, refused: &mut Vec<String>) -> Result<Mani
 /// Copies `r` into `dest`, hashing, reading at most one byte more than the
 /// manifest says; `Err`: why the file is refused.
 fn copy_checked(r: &mut dyn Read, dest: &Path, want: &FileEntry) -> Result<(), String> {
-    if let Some(dir) = dest.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| format!("create {}: {e}", dir.display()))?;
-    }
-    let f = std::fs::File::create(dest).map_err(|e| format!("create {}: {e}", dest.display()))?;
-    let mut w = HashingWriter::new(std::io::BufWriter::new(f));
     let mut limited = r.take(want.size.saturating_add(1));
-    std::io::copy(&mut limited, &mut w).map_err(|e| format!("{}: {e}", want.path))?;
-    let (inner, sha256, size) = w.finish();
-    inner
-        .into_inner()
-        .map_err(|e| format!("write {}: {}", dest.display(), e.error()))?;
+    let (sha256, size) =
+        copy_hashed(&mut limited, dest).map_err(|e| format!("{}: {e}", want.path))?;
     if sha256 != want.sha256 || size != want.size {
         let _ = std::fs::remove_file(dest);
         let shown = if size > want.size {
@@ -607,12 +618,12 @@ fn stage_tar(
     staged: &Path,
     refused: &mut Vec<String>,
 ) -> Result<Manifest, BundleError> {
-    let f = std::fs::File::open(path).map_err(io_err("open", path))?;
-    let mut ar = tar::Archive::new(std::io::BufReader::new(f));
     let damaged = |e: &dyn std::fmt::Display| BundleError::Tar {
         path: path.to_path_buf(),
         msg: e.to_string(),
     };
+    let (reader, gz) = open_tar(path)?;
+    let mut ar = tar::Archive::new(reader);
     let entries = ar.entries().map_err(|e| damaged(&e))?;
     // The manifest comes last (an export streams it after the files) or
     // first. Entries before it are staged with their digests and checked
@@ -686,9 +697,23 @@ fn stage_tar(
             },
         }
     }
+    // The tar ends before the gzip stream does: read the rest, so the
+    // trailer's CRC and length are checked (a cut or altered trailer is a
+    // damaged bundle, even if every file was whole).
+    if gz
+        && !truncated
+        && let Err(err) = std::io::copy(&mut ar.into_inner(), &mut std::io::sink())
+    {
+        refused.push(damaged(&err).to_string());
+        truncated = true;
+    }
     let Some(manifest) = manifest else {
         if !truncated {
             refused.push(format!("{}: the bundle has no {MANIFEST}", path.display()));
+        }
+        // Nothing says what they should be: none stays staged.
+        for name in pending.keys() {
+            let _ = std::fs::remove_file(local(staged, name));
         }
         return Ok(Manifest {
             format: super::FORMAT,
@@ -728,17 +753,106 @@ fn stage_tar(
     Ok(manifest)
 }
 
-/// Copies `r` into `dest` and returns its hex SHA-256 and size.
+/// The tar walk alone, for the fuzz target: stages `path`'s entries under
+/// `staged` as an import does; returns the manifest and the refusals.
+pub(crate) fn walk_tar(path: &Path, staged: &Path) -> (Result<Manifest, BundleError>, Vec<String>) {
+    let mut refused = Vec::new();
+    let m = stage_tar(path, staged, &mut refused);
+    (m, refused)
+}
+
+/// Opens a tar bundle, decompressing it as it is read if it is gzip (by
+/// its magic bytes; a name ending in `.gz` or `.tgz` must have them).
+/// Returns the reader and whether it is compressed.
+fn open_tar(path: &Path) -> Result<(Box<dyn Read>, bool), BundleError> {
+    use std::io::BufRead as _;
+    let mut f = std::io::BufReader::new(std::fs::File::open(path).map_err(io_err("open", path))?);
+    let gz = f
+        .fill_buf()
+        .map_err(io_err("read", path))?
+        .starts_with(&GZIP_MAGIC);
+    let named_gz = super::export::Packing::of(path) == super::export::Packing::TarGz;
+    if named_gz && !gz {
+        return Err(BundleError::Tar {
+            path: path.to_path_buf(),
+            msg: "the name says gzip, but the file does not start with the gzip magic bytes".into(),
+        });
+    }
+    if gz {
+        let decoder = flate2::bufread::GzDecoder::new(f);
+        return Ok((Box::new(std::io::BufReader::new(decoder)), true));
+    }
+    Ok((Box::new(f), false))
+}
+
+/// The first two bytes of a gzip stream (RFC 1952).
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+
+/// Copies `r` into `dest` and returns its hex SHA-256 and size. On an
+/// error (a source that ends early) no partial file is left behind.
 fn copy_hashed(r: &mut dyn Read, dest: &Path) -> Result<(String, u64), String> {
     if let Some(dir) = dest.parent() {
         std::fs::create_dir_all(dir).map_err(|e| format!("create {}: {e}", dir.display()))?;
     }
     let f = std::fs::File::create(dest).map_err(|e| format!("create {}: {e}", dest.display()))?;
     let mut w = HashingWriter::new(std::io::BufWriter::new(f));
-    std::io::copy(r, &mut w).map_err(|e| e.to_string())?;
+    let copied = std::io::copy(r, &mut w).map_err(|e| e.to_string());
     let (inner, sha256, size) = w.finish();
-    inner
+    let written = inner
         .into_inner()
-        .map_err(|e| format!("write {}: {}", dest.display(), e.error()))?;
+        .map_err(|e| format!("write {}: {}", dest.display(), e.error()));
+    if let Err(e) = copied.and(written.map(drop)) {
+        let _ = std::fs::remove_file(dest);
+        return Err(e);
+    }
     Ok((sha256, size))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+
+    fn corpus(name: &str) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fuzz/corpus/bundle_manifest")
+            .join(name)
+    }
+
+    /// The walk stages what the manifest lists, before or after it, compressed or not; a
+    /// lying or unlisted entry is refused and not left staged.
+    #[test]
+    fn the_tar_walk_stages_only_what_the_manifest_lists() {
+        for name in [
+            "manifest-last.tar",
+            "manifest-first.tar",
+            "manifest-last.tar.gz",
+        ] {
+            let dir = tempfile::tempdir().unwrap();
+            let staged = dir.path().join("s");
+            let (m, refused) = walk_tar(&corpus(name), &staged);
+            assert_eq!(refused, Vec::<String>::new(), "{name}");
+            assert_eq!(m.unwrap().files.len(), 4, "{name}");
+            assert_eq!(
+                std::fs::read(staged.join("example.com/m/@v/list")).unwrap(),
+                b"v1.0.0\n",
+                "{name}"
+            );
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let staged = dir.path().join("s");
+        let (_, refused) = walk_tar(&corpus("lying-entries.tar"), &staged);
+        assert_eq!(
+            refused,
+            vec![
+                "example.com/m/@v/list: the manifest says 7 bytes, sha256 86f0555bccd069ac54e4c54a19a0f1aed9d328e13aa34aa090f3f3d43aaad441, but the file has 7 bytes, sha256 4079c2350401eb1d5f659b430515db8b5fd8d6d9a9887d00b2ab7246e28ec6e1",
+                "example.com/m/@v/v2.0.0.zip: not listed in the manifest",
+                "example.com/m/@v/v1.0.0.mod: listed in the manifest but missing",
+                "example.com/m/@v/v1.0.0.info: listed in the manifest but missing",
+                "sumdb/sum.golang.org/supported: listed in the manifest but missing",
+            ]
+        );
+        assert!(!staged.join("example.com/m/@v/list").exists());
+        assert!(!staged.join("example.com/m/@v/v2.0.0.zip").exists());
+    }
 }

@@ -264,6 +264,14 @@ pub(crate) fn sha256_hex(b: &[u8]) -> String {
     hex(&Sha256::digest(b))
 }
 
+/// Where a bundle keeps the signature file of a version's zip (escaped
+/// path and version): beside the zip, as an `upstream:` rule names it
+/// (`{module}/@v/{version}{file}.sig`), so the export is also a tree a
+/// policy can read signatures from.
+pub fn signature_path(escaped_module: &str, escaped_version: &str) -> String {
+    format!("{escaped_module}/@v/{escaped_version}.zip.sig")
+}
+
 /// The local path of a checked bundle path under `root`.
 pub(crate) fn local(root: &Path, p: &str) -> PathBuf {
     p.split('/').fold(root.to_path_buf(), |acc, s| acc.join(s))

@@ -10,7 +10,10 @@ use clap::Args;
 
 use super::sources::{self, Want};
 use super::{Progress, Summary};
-use crate::config::{CacheLocation, Config, ServeArgs};
+use crate::config::{CacheLocation, Config, MirrorFile, ServeArgs};
+
+/// Versions mirrored at once unless `--jobs` says.
+const DEFAULT_JOBS: u16 = 4;
 use crate::pipeline::UpstreamMode;
 
 const AFTER_LONG_HELP: &str = "\
@@ -45,26 +48,34 @@ reached, or failed with other than 404/410).";
     ))
 )]
 pub struct MirrorArgs {
-    /// Module queries: MODULE@latest, MODULE@vX.Y.Z or MODULE@RANGE.
+    /// Module queries: MODULE@latest, MODULE@vX.Y.Z or MODULE@RANGE (command line
+    /// only: they say what this run is for; a standing list belongs in a --list file).
     #[arg(value_name = "MODULE@QUERY")]
     pub modules: Vec<String>,
-    /// A file of MODULE@QUERY lines (repeatable).
-    #[arg(long, value_name = "FILE")]
+    /// A file of MODULE@QUERY lines (repeatable; one file in GOWARD_MIRROR_LIST, several
+    /// in the config file's [mirror] list).
+    #[arg(long, env = "GOWARD_MIRROR_LIST", value_name = "FILE")]
     pub list: Vec<PathBuf>,
-    /// A Go project (go.mod/go.sum or go.work) whose dependencies to mirror (repeatable).
-    #[arg(long, value_name = "DIR")]
+    /// A Go project (go.mod/go.sum or go.work) whose dependencies to mirror (repeatable;
+    /// one in GOWARD_MIRROR_FROM).
+    #[arg(long, env = "GOWARD_MIRROR_FROM", value_name = "DIR")]
     pub from: Vec<PathBuf>,
     /// A Go toolchain release to mirror, e.g. go1.22.3 (repeatable, ","-separated).
-    #[arg(long, value_name = "goX.Y.Z", value_delimiter = ',')]
+    #[arg(
+        long,
+        env = "GOWARD_MIRROR_TOOLCHAIN",
+        value_name = "goX.Y.Z",
+        value_delimiter = ','
+    )]
     pub toolchain: Vec<String>,
     /// Platforms of the toolchains, OS/ARCH, ","-separated [default: this host's].
-    #[arg(long, value_name = "OS/ARCH,...")]
+    #[arg(long, env = "GOWARD_MIRROR_PLATFORMS", value_name = "OS/ARCH,...")]
     pub platforms: Option<String>,
-    /// Versions mirrored at once.
-    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=256))]
-    pub jobs: u16,
+    /// Versions mirrored at once [default: 4].
+    #[arg(long, env = "GOWARD_MIRROR_JOBS", value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub jobs: Option<u16>,
     /// Print the summary as one JSON object on stdout.
-    #[arg(long)]
+    #[arg(long, env = "GOWARD_MIRROR_JSON", value_parser = clap::builder::FalseyValueParser::new())]
     pub json: bool,
     #[command(flatten)]
     pub location: CacheLocation,
@@ -87,8 +98,40 @@ pub struct MirrorArgs {
     #[arg(long, env = "GOWARD_MAX_ZIP_SIZE", value_name = "SIZE", value_parser = crate::size::parse_size)]
     pub max_zip_size: Option<u64>,
     /// What to log on stderr (a level or directives) [default: warn].
-    #[arg(long, value_name = "LEVEL")]
+    #[arg(long, env = "GOWARD_MIRROR_LOG_LEVEL", value_name = "LEVEL")]
     pub log_level: Option<String>,
+}
+
+/// The flags merged over the config file's `[mirror]` (a flag or its
+/// variable wins; a list given on the command line replaces the file's).
+fn merged(args: &MirrorArgs, file: &MirrorFile) -> MirrorArgs {
+    let or = |flag: &Vec<PathBuf>, file: &Option<Vec<PathBuf>>| {
+        if flag.is_empty() {
+            file.clone().unwrap_or_default()
+        } else {
+            flag.clone()
+        }
+    };
+    MirrorArgs {
+        modules: args.modules.clone(),
+        list: or(&args.list, &file.list),
+        from: or(&args.from, &file.from),
+        toolchain: if args.toolchain.is_empty() {
+            file.toolchain.clone().unwrap_or_default()
+        } else {
+            args.toolchain.clone()
+        },
+        platforms: args.platforms.clone().or(file.platforms.clone()),
+        jobs: args.jobs.or(file.jobs),
+        // A flag can only turn it on.
+        json: args.json || file.json == Some(true),
+        location: args.location.clone(),
+        upstream: args.upstream.clone(),
+        sumdb: args.sumdb.clone(),
+        policy: args.policy.clone(),
+        max_zip_size: args.max_zip_size,
+        log_level: args.log_level.clone().or(file.log_level.clone()),
+    }
 }
 
 /// Reads every source. A bad one is a usage error naming it.
@@ -142,10 +185,6 @@ fn usage(msg: &str) -> ExitCode {
 
 /// `goward mirror`.
 pub fn run(args: &MirrorArgs) -> ExitCode {
-    let wants = match wants(args) {
-        Ok(w) => w,
-        Err(e) => return usage(&e),
-    };
     let serve = ServeArgs {
         upstream: args.upstream.clone(),
         sumdb: args.sumdb.clone(),
@@ -156,6 +195,11 @@ pub fn run(args: &MirrorArgs) -> ExitCode {
     let config = match Config::load(&serve) {
         Ok(c) => c,
         Err(e) => return usage(&crate::error::display_chain(&e)),
+    };
+    let args = &merged(args, &config.mirror);
+    let wants = match wants(args) {
+        Ok(w) => w,
+        Err(e) => return usage(&e),
     };
     if config.mode == UpstreamMode::Offline {
         return usage(
@@ -184,7 +228,7 @@ pub fn run(args: &MirrorArgs) -> ExitCode {
             crate::pipeline::build(&config).map_err(|e| crate::error::display_chain(&e))?;
         let svc = pipeline.service;
         let progress = Arc::new(Progress::auto());
-        let jobs = usize::from(args.jobs);
+        let jobs = usize::from(args.jobs.unwrap_or(DEFAULT_JOBS));
         let plan = super::plan(&svc, &wants, jobs).await;
         for r in &plan.refused {
             progress.println(&format!("mirror: refused {}: {}", r.target, r.reason));

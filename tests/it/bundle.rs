@@ -77,6 +77,10 @@ fn expected_words(mods: &[&Published]) -> String {
                 "Gap"
             } else if p.path.ends_with("late") {
                 "Late"
+            } else if p.path.ends_with("sig") {
+                "Sig"
+            } else if p.path.starts_with("corp.") {
+                "Corp"
             } else {
                 "New"
             };
@@ -324,8 +328,14 @@ fn flip(path: &Path, at: usize) {
 /// refusals), exit 1, and land nothing.
 #[track_caller]
 fn assert_refused(bundle: &Path, vkey: &str, reason: &str) {
+    assert_refused_with(bundle, vkey, &[], reason);
+}
+
+/// [`assert_refused`] with more flags for the import.
+#[track_caller]
+fn assert_refused_with(bundle: &Path, vkey: &str, extra: &[&str], reason: &str) {
     let inside = tempfile::tempdir().expect("temp dir");
-    let out = import(inside.path(), vkey, bundle, &[]);
+    let out = import(inside.path(), vkey, bundle, extra);
     assert_eq!(out.status.code(), Some(1), "{}", out.dump());
     // A reason ending in "…" is a prefix (the rest names a temp path or a digest).
     let want = format!("goward: refused: {reason}");
@@ -774,4 +784,502 @@ fn the_inside_policy_applies_to_an_import() {
         out.dump()
     );
     assert_eq!(landed(&inside), Vec::<PathBuf>::new(), "something landed");
+}
+
+/// A signing key, its public half written to `dir/name.pub`, and a policy `[[signer]]` naming it.
+fn signer(dir: &Path, name: &str, key: &Key) -> String {
+    std::fs::write(dir.join(format!("{name}.pub")), &key.pem).unwrap();
+    format!("[[signer]]\nname = \"{name}\"\nkey = \"{name}.pub\"\n\n")
+}
+
+/// `signatures = "file://DIR/{module}/@v/{version}{file}.sig"`.
+fn sigs_at(dir: &Path) -> String {
+    format!(
+        "signatures = \"file://{}/{{module}}/@v/{{version}}{{file}}.sig\"\n",
+        dir.to_str().unwrap()
+    )
+}
+
+/// Writes `sig` where [`sigs_at`]`(dir)` puts `p`'s signature.
+fn write_sig(dir: &Path, p: &Published, sig: &str) {
+    let path = dir.join(sig_rel(p));
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, sig).unwrap();
+}
+
+/// Where a bundle (and a `{module}/@v/{version}{file}.sig` template) keeps `p`'s signature.
+fn sig_rel(p: &Published) -> String {
+    format!(
+        "{}/@v/{}.zip.sig",
+        crate::support::fakeproxy::escape(&p.path),
+        p.version
+    )
+}
+
+/// The manifest entry of `rel`.
+fn manifest_entry(bundle: &Path, rel: &str) -> Option<serde_json::Value> {
+    let m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(bundle.join("goward-bundle.json")).unwrap()).unwrap();
+    m["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["path"] == rel)
+        .cloned()
+}
+
+/// Removes `rel` from a bundle directory and from its manifest.
+fn drop_file(bundle: &Path, rel: &str) {
+    std::fs::remove_file(bundle.join(rel)).unwrap();
+    let mpath = bundle.join("goward-bundle.json");
+    let mut m: serde_json::Value = serde_json::from_slice(&std::fs::read(&mpath).unwrap()).unwrap();
+    m["files"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|f| f["path"] != rel);
+    std::fs::write(&mpath, serde_json::to_vec_pretty(&m).unwrap()).unwrap();
+}
+
+/// The signers recorded in a landed record's proofs.
+fn recorded_signers(cache: &Path, p: &Published, ext: &str) -> Vec<String> {
+    let path = crate::support::meta_file(cache, p, ext);
+    let v: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
+    )
+    .unwrap();
+    v["proofs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["type"] == "signature")
+        .map(|p| p["signer"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+use crate::signature::policy_e2e::Key;
+
+/// A module whose zip the outside's policy requires signed (zip mode) travels with its
+/// signature: the export carries the `.sig` (listed with its digest), the import verifies it
+/// again under the inside's own signer (another name, the same key; the inside's signature
+/// location is never read), and the go command builds with it offline. A signature altered
+/// (the manifest resealed) or removed is refused with the reason, and nothing lands.
+#[test]
+fn signed_modules_carry_their_signature_and_are_verified_again_inside() {
+    let (fake, mods, vkey) = world();
+    let sig = publish(&fake, "example.com/sig", "v1.0.0", "Sig");
+    let key = Key::new();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let sigs = dir.path().join("sigs");
+    let signature = key.sign(&sig.zip);
+    write_sig(&sigs, &sig, &signature);
+    let outside_policy = dir.path().join("outside.toml");
+    std::fs::write(
+        &outside_policy,
+        format!(
+            "{}[[allow]]\nname = \"signed\"\nmodules = \"example.com/sig\"\n\
+             proof = [\"sumdb\", \"signature\"]\nsigners = \"release\"\n{}",
+            signer(dir.path(), "release", &key),
+            sigs_at(&sigs)
+        ),
+    )
+    .unwrap();
+    let outside = dir.path().join("outside");
+    let all: Vec<&Published> = [&mods[0], &sig].into_iter().collect();
+    {
+        let g = Goward::start_in(
+            &outside,
+            &fake.url(),
+            &vkey,
+            &["--policy", outside_policy.to_str().unwrap()],
+        );
+        build_and_run(&app(g.url(), &vkey, &all), &all);
+    }
+    let bundle = dir.path().join("bundle");
+    export(
+        &outside,
+        &vkey,
+        &bundle,
+        &["--policy", outside_policy.to_str().unwrap()],
+    )
+    .assert_success();
+    let rel = sig_rel(&sig);
+    assert_eq!(
+        std::fs::read_to_string(bundle.join(&rel)).unwrap(),
+        signature
+    );
+    let entry = manifest_entry(&bundle, &rel).expect("the manifest lists the signature");
+    assert_eq!(entry["size"], signature.len());
+    assert!(
+        manifest_entry(&bundle, &sig_rel(&mods[0])).is_none(),
+        "an unsigned module got a signature file"
+    );
+
+    // Inside: the same key under another signer name, and a signature location that does
+    // not exist there (signatures come from the bundle).
+    let inside_dir = dir.path().join("inside-policy");
+    std::fs::create_dir_all(&inside_dir).unwrap();
+    let inside_policy = inside_dir.join("policy.toml");
+    std::fs::write(
+        &inside_policy,
+        format!(
+            "{}[[allow]]\nname = \"signed-inside\"\nmodules = \"example.com/sig\"\n\
+             proof = [\"sumdb\", \"signature\"]\nsigners = \"inside\"\n{}",
+            signer(&inside_dir, "inside", &key),
+            sigs_at(&inside_dir.join("no-such-dir"))
+        ),
+    )
+    .unwrap();
+    let pol = ["--policy", inside_policy.to_str().unwrap()];
+    let inside = dir.path().join("inside");
+    let out = import(&inside, &vkey, &bundle, &pol);
+    out.assert_success();
+    assert!(
+        out.stdout.contains("imported example.com/sig@v1.0.0\n"),
+        "{}",
+        out.dump()
+    );
+    assert_eq!(
+        recorded_signers(&inside, &sig, "zip"),
+        vec!["inside".to_owned()]
+    );
+    drop(fake);
+    let trap = Trap::new();
+    {
+        let g = Goward::start_in(
+            &inside,
+            &trap.url(),
+            &format!("{vkey} {}", trap.url()),
+            &["--offline", pol[0], pol[1]],
+        );
+        build_and_run(&app(g.url(), &vkey, &all), &all);
+    }
+    trap.assert_untouched();
+
+    // Tampered: another key's signature in its place (the manifest resealed to match).
+    let work = tempfile::tempdir().expect("temp dir");
+    let b = work.path().join("altered");
+    copy_dir(&bundle, &b);
+    std::fs::write(b.join(&rel), Key::new().sign(&sig.zip)).unwrap();
+    reseal(&b, &rel);
+    assert_refused_with(
+        &b,
+        &vkey,
+        &pol,
+        "example.com/sig@v1.0.0 .zip: signature required by policy rule \"signed-inside\": not signed by signer \"inside\": bad signature: Verification error: ECDSA_P256_SHA256 signature invalid",
+    );
+    // Removed, file and manifest entry.
+    let b = work.path().join("removed");
+    copy_dir(&bundle, &b);
+    drop_file(&b, &rel);
+    assert_refused_with(
+        &b,
+        &vkey,
+        &pol,
+        "example.com/sig@v1.0.0 .zip: signature required by policy rule \"signed-inside\": no signature at example.com/sig/@v/v1.0.0.zip.sig in the bundle",
+    );
+    // Altered without resealing: the manifest check names the file and leaves the version out.
+    let b = work.path().join("lying");
+    copy_dir(&bundle, &b);
+    std::fs::write(b.join(&rel), Key::new().sign(&sig.zip)).unwrap();
+    assert_refused_with(
+        &b,
+        &vkey,
+        &pol,
+        "example.com/sig@v1.0.0: left out: its file example.com/sig/@v/v1.0.0.zip.sig failed the bundle checks",
+    );
+}
+
+/// Private modules (no checksum-database record) cross the gap too: exported without lookups
+/// or tiles, imported when the inside's policy proves them offline by its pins (one module) or
+/// by signed go.sum lines (another, verified from the bundle's signature), served offline to
+/// the go command (whose go.sum holds their lines, as for any private module). An inside
+/// whose pins lack a version refuses it with the policy's reason, and nothing lands.
+#[test]
+fn private_modules_are_imported_when_the_inside_policy_proves_them() {
+    let (fake, mods, vkey) = world();
+    let private = FakeProxy::start(TestLog::new("sum.private-origin.test"));
+    let corp = |path: &str| {
+        let pkg = path.rsplit('/').next().unwrap();
+        let p = FakeProxy::prepare(
+            ModZip::new(path, "v1.0.0").file(
+                &format!("{pkg}.go"),
+                format!(
+                    "package {pkg}\n\n// Word says hello.\nfunc Word() string {{ return \"Corp-v1.0.0\" }}\n"
+                ),
+            ),
+            &format!("module {path}\n\ngo 1.21\n"),
+        );
+        private.serve(&p);
+        p
+    };
+    let pinned = corp("corp.example/pinned");
+    let signed = corp("corp.example/signed");
+    let key = Key::new();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let sigs = dir.path().join("sigs");
+    write_sig(&sigs, &signed, &key.sign(signed.go_sum().as_bytes()));
+    // One policy text for both sides but the pins, the signature location and the upstream.
+    let policy = |d: &Path, upstream: &str, pins: &str, sigs: &Path| {
+        std::fs::create_dir_all(d).unwrap();
+        std::fs::write(d.join("pins.sum"), pins).unwrap();
+        let path = d.join("policy.toml");
+        std::fs::write(
+            &path,
+            format!(
+                "{}[[private]]\nname = \"corp-pinned\"\nmodules = \"corp.example/pinned\"\n\
+                 upstream = \"{upstream}\"\npins = [\"pins.sum\"]\n\n\
+                 [[private]]\nname = \"corp-signed\"\nmodules = \"corp.example/signed\"\n\
+                 upstream = \"{upstream}\"\nproof = [\"signature\"]\n\
+                 signed = \"gosum\"\nsigners = \"release\"\n{}",
+                signer(d, "release", &key),
+                sigs_at(sigs)
+            ),
+        )
+        .unwrap();
+        path
+    };
+    let outside_policy = policy(
+        &dir.path().join("outside-policy"),
+        &private.url(),
+        &pinned.go_sum(),
+        &sigs,
+    );
+    let outside = dir.path().join("outside");
+    {
+        let g = Goward::start_in(
+            &outside,
+            &fake.url(),
+            &vkey,
+            &["--policy", outside_policy.to_str().unwrap()],
+        );
+        for p in [&mods[0], &pinned, &signed] {
+            for path in [p.mod_path(), p.zip_path(), p.info_path()] {
+                let r = g.get(&path);
+                assert_eq!(r.status, 200, "GET {path}: {}", r.text());
+            }
+        }
+    }
+    let bundle = dir.path().join("bundle");
+    export(
+        &outside,
+        &vkey,
+        &bundle,
+        &["--policy", outside_policy.to_str().unwrap()],
+    )
+    .assert_success();
+    for p in [&pinned, &signed] {
+        assert!(bundle.join(p.zip_path().trim_start_matches('/')).is_file());
+        assert!(
+            !bundle
+                .join(format!("sumdb/{DB}/lookup/{}", p.at()))
+                .exists(),
+            "a private module has a lookup"
+        );
+    }
+    assert!(bundle.join(sig_rel(&signed)).is_file());
+
+    let inside_policy = policy(
+        &dir.path().join("inside-policy"),
+        "file:///nonexistent/internal-modules",
+        &pinned.go_sum(),
+        &dir.path().join("no-such-dir"),
+    );
+    let pol = ["--policy", inside_policy.to_str().unwrap()];
+    let inside = dir.path().join("inside");
+    let out = import(&inside, &vkey, &bundle, &pol);
+    out.assert_success();
+    for p in [&pinned, &signed] {
+        assert!(
+            out.stdout.contains(&format!("imported {}\n", p.at())),
+            "{}",
+            out.dump()
+        );
+    }
+    assert_eq!(
+        recorded_signers(&inside, &signed, "mod"),
+        vec!["release".to_owned()]
+    );
+    drop(fake);
+    drop(private);
+    let trap = Trap::new();
+    {
+        let g = Goward::start_in(
+            &inside,
+            &trap.url(),
+            &format!("{vkey} {}", trap.url()),
+            &["--offline", pol[0], pol[1]],
+        );
+        let all = [&mods[0], &pinned, &signed];
+        let env = app(g.url(), &vkey, &all);
+        env.write("go.sum", format!("{}{}", pinned.go_sum(), signed.go_sum()));
+        build_and_run(&env, &all);
+    }
+    trap.assert_untouched();
+
+    // An inside whose pins lack the pinned module: refused with the policy's reason.
+    let unpinned = policy(
+        &dir.path().join("unpinned-policy"),
+        "file:///nonexistent/internal-modules",
+        "",
+        &dir.path().join("no-such-dir"),
+    );
+    assert_refused_with(
+        &bundle,
+        &vkey,
+        &["--policy", unpinned.to_str().unwrap()],
+        "corp.example/pinned@v1.0.0: denied by policy rule \"corp-pinned\": the go.mod of corp.example/pinned@v1.0.0 is not pinned in pins.sum",
+    );
+}
+
+/// Every bundle flag is also a config key and a `GOWARD_` variable: `--out` from the config
+/// file's `[bundle]` (relative to the file), `--partial` from `GOWARD_BUNDLE_PARTIAL`; with
+/// no `--out` anywhere, export is a usage error that says where it may come from.
+#[test]
+fn bundle_flags_come_from_the_config_file_and_the_environment_too() {
+    let x = exported();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = dir.path().join("goward.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "cache_dir = {:?}\n\n[bundle]\nout = \"from-config\"\n",
+            x.outside.to_str().unwrap()
+        ),
+    )
+    .unwrap();
+    let out = goward(&[
+        "bundle",
+        "export",
+        "--config",
+        config.to_str().unwrap(),
+        "--sumdb",
+        &x.vkey,
+    ]);
+    out.assert_success();
+    let b = dir.path().join("from-config");
+    assert!(b.join("goward-bundle.json").is_file(), "{}", out.dump());
+
+    let out = goward(&[
+        "bundle",
+        "export",
+        "--cache-dir",
+        x.outside.to_str().unwrap(),
+        "--sumdb",
+        &x.vkey,
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", out.dump());
+    assert_eq!(
+        out.stderr,
+        "goward: bundle export needs --out DIR|FILE.tar (or GOWARD_BUNDLE_OUT, or out in the config file's [bundle])\n"
+    );
+
+    // A bundle with one lying file: GOWARD_BUNDLE_PARTIAL=1 imports the rest.
+    flip(&b.join("example.com/air/@v/v1.0.0.zip"), 60);
+    let inside = dir.path().join("inside");
+    let out = crate::support::run_goward_with(
+        &[
+            "bundle",
+            "import",
+            "--cache-dir",
+            inside.to_str().unwrap(),
+            "--sumdb",
+            &x.vkey,
+            b.to_str().unwrap(),
+        ],
+        &[("GOWARD_BUNDLE_PARTIAL", "1")],
+        std::process::Stdio::piped(),
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", out.dump());
+    assert!(
+        out.stdout.contains("imported example.com/gap@v1.2.0\n"),
+        "{}",
+        out.dump()
+    );
+}
+
+/// `--out FILE.tar.gz` compresses as it writes; import decompresses as it reads (gzip is known
+/// by its magic bytes, whatever the name) and the go command builds offline from it. A cut
+/// `.tar.gz`, one whose gzip trailer is altered, and a plain tar named `.tar.gz` are refused
+/// with the reason, and nothing lands.
+#[test]
+fn gzip_bundles_are_streamed_both_ways_and_damage_is_refused() {
+    let x = exported();
+    let mods: Vec<&Published> = x.mods.iter().collect();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let tgz = dir.path().join("bundle.tar.gz");
+    export(&x.outside, &x.vkey, &tgz, &[]).assert_success();
+    let bytes = std::fs::read(&tgz).unwrap();
+    assert_eq!(&bytes[..2], &[0x1f, 0x8b], "not gzip");
+    let plain = dir.path().join("plain.tar");
+    export(&x.outside, &x.vkey, &plain, &[]).assert_success();
+    assert!(
+        (bytes.len() as u64) < std::fs::metadata(&plain).unwrap().len(),
+        "not compressed"
+    );
+    let inside = dir.path().join("inside");
+    let out = import(&inside, &x.vkey, &tgz, &[]);
+    out.assert_success();
+    assert!(
+        out.stdout.contains("imported 2 module versions\n"),
+        "{}",
+        out.dump()
+    );
+    let trap = Trap::new();
+    {
+        let g = offline_goward(&inside, &trap, &x.vkey);
+        build_and_run(&app(g.url(), &x.vkey, &mods), &mods);
+    }
+    trap.assert_untouched();
+    // Named .tar, compressed all the same: the magic bytes decide.
+    let renamed = dir.path().join("renamed.tar");
+    std::fs::write(&renamed, &bytes).unwrap();
+    import(&dir.path().join("inside2"), &x.vkey, &renamed, &[]).assert_success();
+
+    // Cut in the middle.
+    let cut = dir.path().join("cut.tar.gz");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    let cut_at = "incomplete deflate stream";
+    let inside4 = dir.path().join("inside4");
+    let out = import(&inside4, &x.vkey, &cut, &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", out.dump());
+    // (Which file the stream ends in depends on the test log's random key.)
+    let prefix = format!(
+        "goward: refused: bundle {} is truncated or damaged: ",
+        cut.display()
+    );
+    assert!(
+        out.stderr
+            .lines()
+            .any(|l| l.starts_with(&prefix) && l.ends_with(&format!(": {cut_at}"))),
+        "{}",
+        out.dump()
+    );
+    assert!(out.stderr.contains("goward: nothing was imported"));
+    assert_eq!(landed(&inside4), Vec::<PathBuf>::new(), "something landed");
+    // Every file whole but the gzip trailer (CRC-32, then the length) altered.
+    let crc = dir.path().join("crc.tar.gz");
+    let mut b = bytes.clone();
+    let at = b.len() - 8;
+    b[at] ^= 0xff;
+    std::fs::write(&crc, &b).unwrap();
+    assert_refused(
+        &crc,
+        &x.vkey,
+        &format!(
+            "bundle {} is truncated or damaged: corrupt gzip stream does not have a matching checksum",
+            crc.display()
+        ),
+    );
+    // A plain tar under a gzip name.
+    let liar = dir.path().join("liar.tgz");
+    std::fs::copy(&plain, &liar).unwrap();
+    let out = import(&dir.path().join("inside3"), &x.vkey, &liar, &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", out.dump());
+    assert_eq!(
+        out.stderr,
+        format!(
+            "goward: bundle {} is truncated or damaged: the name says gzip, but the file does not start with the gzip magic bytes\n",
+            liar.display()
+        )
+    );
 }
