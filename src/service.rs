@@ -262,7 +262,7 @@ pub struct Service {
     /// Why the last reload was rejected, until one succeeds.
     reload_error: Mutex<Option<String>>,
     /// Bundle import: every required signature is read from the bundle
-    /// ([`crate::bundle::signature_path`] in the upstream tree), whatever
+    /// ([`bundle_signature_path`] in the upstream tree), whatever
     /// location the rule names for live fetches.
     bundle_signatures: bool,
 }
@@ -1631,7 +1631,7 @@ impl Service {
         let version = crate::xmod::module::escape_version(mv.version())
             .map_err(|e| ProxyError::Internal(e.to_string()))?;
         let (source, shown) = if self.bundle_signatures {
-            let rel = crate::bundle::signature_path(mv.module.escaped(), &version);
+            let rel = bundle_signature_path(mv.module.escaped(), &version);
             let shown = format!("{rel} in the bundle");
             (SignatureSource::Upstream(rel), shown)
         } else {
@@ -2249,6 +2249,14 @@ fn sanitize_list(b: &[u8]) -> Bytes {
         }
     }
     Bytes::from(out)
+}
+
+/// Where a bundle keeps the signature file of a version's zip (escaped
+/// path and version): beside the zip, as an `upstream:` rule names it
+/// (`{module}/@v/{version}{file}.sig`), so the export is also a tree a
+/// policy can read signatures from.
+pub fn bundle_signature_path(escaped_module: &str, escaped_version: &str) -> String {
+    format!("{escaped_module}/@v/{escaped_version}.zip.sig")
 }
 
 /// A verifying read that gave no body and quarantined nothing: a shared

@@ -264,13 +264,7 @@ pub(crate) fn sha256_hex(b: &[u8]) -> String {
     hex(&Sha256::digest(b))
 }
 
-/// Where a bundle keeps the signature file of a version's zip (escaped
-/// path and version): beside the zip, as an `upstream:` rule names it
-/// (`{module}/@v/{version}{file}.sig`), so the export is also a tree a
-/// policy can read signatures from.
-pub fn signature_path(escaped_module: &str, escaped_version: &str) -> String {
-    format!("{escaped_module}/@v/{escaped_version}.zip.sig")
-}
+pub use crate::service::bundle_signature_path as signature_path;
 
 /// The local path of a checked bundle path under `root`.
 pub(crate) fn local(root: &Path, p: &str) -> PathBuf {
