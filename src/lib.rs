@@ -14,6 +14,12 @@
 //! assembled from those tokens. On the way out, a blob is opened only with a
 //! [`cache::StoredArtifact`], which the cache hands out only for a record it
 //! re-checked (or just wrote), and read through its verifying read.
+//!
+//! The modules form no cycle (outside tests): [`xmod`], the Go ports
+//! (module paths, semver, dirhash, signed notes, the tiled log), is at the
+//! bottom; proof kinds in [`verify`] see neither the policy nor the
+//! checksum-database client, only the data they check against; [`cli`],
+//! the whole command line, is at the top.
 
 // Denied, not forbidden: the Windows API calls without a safe wrapper live
 // in `winffi`, the one module allowed to use `unsafe`.
