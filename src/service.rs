@@ -27,6 +27,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
+use crate::artifact::{ArtifactKind, ModulePath, ModuleVersion};
 use crate::cache::read::{OnQuarantine, ReadError, VerifiedRead};
 use crate::cache::recheck::Anchors;
 use crate::cache::{
@@ -40,14 +41,14 @@ use crate::policy::{
     Decision, Policy, PolicyError, RequiredProof, SignatureRequirement, SignedMode,
     zip_proves_go_mod,
 };
-use crate::request::{ModulePath, ModuleVersion, SumdbOp};
+use crate::request::{RequestError, SumdbOp};
 use crate::sumdb::SumdbClient;
 use crate::upstream::{FetchErrorKind, Network, ProxyList, UpstreamMode};
 use crate::verify::info::{self, MAX_INFO};
 use crate::verify::proof::signature::kind::{GoModRefusal, SignatureFailure};
 use crate::verify::proof::{EvidenceObjects, Recorded, SignedArtifact, pinned, signature, sumdb};
 use crate::verify::zip::{self as zipcheck, ZipLimits};
-use crate::verify::{ArtifactKind, Proof, VerifiedMod, VerifiedZip, gomod};
+use crate::verify::{Proof, VerifiedMod, VerifiedZip, gomod};
 use crate::xmod::note::Verifier;
 
 /// How many zips may be prefetched at once.
@@ -841,7 +842,7 @@ impl Service {
                 ListLatest::IfGoMod { with_go_mod, .. } => with_go_mod,
                 ListLatest::None => return Err(missing()),
             };
-        let mv = ModuleVersion::new(m.clone(), &version)?;
+        let mv = ModuleVersion::new(m.clone(), &version).map_err(RequestError::from)?;
         self.stored_info(&mv).await?.ok_or_else(missing)
     }
 
@@ -1022,7 +1023,8 @@ impl Service {
             target: format!("{}@{query}", m.as_str()),
             source,
         })?;
-        let mv = ModuleVersion::new(m.clone(), &version).map_err(|e| Arc::new(e.into()))?;
+        let mv = ModuleVersion::new(m.clone(), &version)
+            .map_err(|e| Arc::new(RequestError::from(e).into()))?;
         self.decide_version(&pol, &mv, None).await?;
         Ok(b)
     }

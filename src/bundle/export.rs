@@ -14,12 +14,12 @@ use super::{
     BundleError, FORMAT, FileEntry, MANIFEST, Manifest, ManifestDb, ModuleVersionEntry, io_err,
     local, sha256_hex,
 };
+use crate::artifact::ArtifactKind;
+use crate::artifact::{ModulePath, ModuleVersion};
 use crate::cache::{ProofRecord, RecordId};
 use crate::error::ProxyError;
-use crate::request::{ModulePath, ModuleVersion};
 use crate::service::Service;
 use crate::sumdb::{SumdbError, TILE_HEIGHT};
-use crate::verify::ArtifactKind;
 use crate::verify::proof::signature::kind::Evidence as SignatureEvidence;
 use crate::xmod::tlog::{self, Tile};
 

@@ -36,11 +36,11 @@ use super::{
     BundleError, FileEntry, HashingWriter, MANIFEST, MAX_MANIFEST, Manifest, ModuleVersionEntry,
     io_err, local,
 };
+use crate::artifact::ArtifactKind;
+use crate::artifact::{ModulePath, ModuleVersion};
 use crate::cache::{DiskStore, DocKey, RecordId, Store};
 use crate::config::Config;
-use crate::request::{ModulePath, ModuleVersion};
 use crate::service::Service;
-use crate::verify::ArtifactKind;
 
 /// What to import.
 #[derive(Debug, Clone)]

@@ -33,10 +33,11 @@ use std::time::SystemTime;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
-use self::recheck::{BlobDigests, RecheckError, RecheckedMeta};
+use self::recheck::{RecheckError, RecheckedMeta};
+use crate::artifact::{ArtifactKind, BlobDigests};
 use crate::verify::proof::{EvidenceObjects, Proof};
 use crate::verify::zip::ZipLimits;
-use crate::verify::{ArtifactKind, VerifiedMod, VerifiedZip};
+use crate::verify::{VerifiedMod, VerifiedZip};
 
 pub use disk::DiskStore;
 pub use object::{BucketProbe, ObjectStoreCache, StoreUrl, TierUsage};
@@ -600,7 +601,7 @@ pub async fn digests(
     let (sha256, size, zip_of) = Digested::key(meta);
     let remembered = store
         .remembered_h1(&memo_key(&meta.sha256, meta.size, zip_of.as_ref(), limits))
-        .and_then(|h1| crate::xmod::dirhash::H1::parse(&h1).ok())
+        .and_then(|h1| crate::artifact::H1::parse(&h1).ok())
         .zip(unhex32(&meta.sha256));
     if let Some((h1, sha)) = remembered {
         metrics::counter!("goward_recheck_blobs_total", "source" => "remembered").increment(1);

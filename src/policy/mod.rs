@@ -52,9 +52,8 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::verify::ArtifactKind;
+use crate::artifact::{ArtifactKind, H1};
 pub use crate::verify::proof::signature::kind::SignedMode;
-use crate::xmod::dirhash::H1;
 use crate::xmod::semver;
 
 use pins::PinSet;

@@ -28,8 +28,9 @@ use std::collections::BTreeMap;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
-use super::{ArtifactKind, VerifyError};
-use crate::xmod::dirhash::{H1, hex};
+use super::VerifyError;
+use crate::artifact::{ArtifactKind, H1};
+use crate::xmod::dirhash::hex;
 use crate::xmod::note::Verifier;
 use sumdb::ProvenRecord;
 

@@ -4,8 +4,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::{Artifact, Rechecked, Recorded, TrustAnchors, vouches};
-use crate::verify::{ArtifactKind, VerifyError};
-use crate::xmod::dirhash::H1;
+use crate::artifact::{ArtifactKind, H1};
+use crate::verify::VerifyError;
 
 /// A hash pinned by the policy for one artifact. Built only from
 /// [`Policy::pinned_h1`]; fields are private to this module.

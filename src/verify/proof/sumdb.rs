@@ -6,8 +6,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::{Artifact, Rechecked, Recorded, TrustAnchors, vouches};
-use crate::verify::{ArtifactKind, VerifyError};
-use crate::xmod::dirhash::H1;
+use crate::artifact::{ArtifactKind, H1};
+use crate::verify::VerifyError;
 use crate::xmod::{note, tlog};
 
 /// What the cache records of a checksum-database proof.

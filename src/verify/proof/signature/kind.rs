@@ -19,9 +19,10 @@ use serde::{Deserialize, Serialize};
 
 use super::PolicySigner;
 use super::{InputError, Message, Rejected, SignatureInput, verify};
+use crate::artifact::{ArtifactKind, H1};
+use crate::verify::VerifyError;
 use crate::verify::proof::{Artifact, EvidenceObjects, Rechecked, Recorded, TrustAnchors};
-use crate::verify::{ArtifactKind, VerifyError};
-use crate::xmod::dirhash::{H1, hex};
+use crate::xmod::dirhash::hex;
 
 /// What a rule's signers sign (the rule's `signed` key).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
