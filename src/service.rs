@@ -46,7 +46,7 @@ use crate::sumdb::SumdbClient;
 use crate::upstream::{FetchErrorKind, Network, ProxyList, UpstreamMode};
 use crate::verify::info::{self, MAX_INFO};
 use crate::verify::proof::signature::kind::{GoModRefusal, SignatureFailure};
-use crate::verify::proof::{EvidenceObjects, Recorded, SignedArtifact, pinned, signature, sumdb};
+use crate::verify::proof::{EvidenceObjects, SignedArtifact, pinned, signature, sumdb};
 use crate::verify::zip::{self as zipcheck, ZipLimits};
 use crate::verify::{Proof, VerifiedMod, VerifiedZip, gomod};
 use crate::xmod::note::Verifier;
@@ -1513,15 +1513,8 @@ impl Service {
         pol: &ActivePolicy,
         d: &Decision,
     ) -> Result<(), String> {
-        let recorded = Recorded {
-            kind: meta.kind,
-            module: &meta.module,
-            version: &meta.version,
-            h1: &meta.h1,
-            proofs: &meta.proofs,
-        };
         let primary = self.sumdbs.first().map(|c| c.name()).unwrap_or_default();
-        pol.policy.satisfied(d, &recorded, primary)
+        pol.policy.satisfied(d, &meta.recorded(), primary)
     }
 
     /// Every proof `d` requires for `mv`'s `kind` that can be proven
@@ -1654,13 +1647,7 @@ impl Service {
             return Ok(None);
         };
         let (zip, objects) = zip;
-        let recorded = zip.map(|z| Recorded {
-            kind: z.kind,
-            module: &z.module,
-            version: &z.version,
-            h1: &z.h1,
-            proofs: &z.proofs,
-        });
+        let recorded = zip.map(|z| z.recorded());
         let accepted = accepted_signers(pol, req.signers);
         signature::kind::prove_go_mod(
             req,

@@ -35,7 +35,7 @@ use serde::{Deserialize, Serialize};
 
 use self::recheck::{RecheckError, RecheckedMeta};
 use crate::artifact::{ArtifactKind, BlobDigests};
-use crate::verify::proof::{EvidenceObjects, Proof};
+use crate::verify::proof::{EvidenceObjects, Proof, Recorded};
 use crate::verify::zip::ZipLimits;
 use crate::verify::{VerifiedMod, VerifiedZip};
 
@@ -70,6 +70,20 @@ pub struct ArtifactMeta {
     /// a resumed download never splices two copies.
     #[serde(default)]
     pub instance: u64,
+}
+
+impl ArtifactMeta {
+    /// The record as a proof requirement of the policy in force sees it
+    /// ([`crate::policy::Policy::satisfied`]).
+    pub fn recorded(&self) -> Recorded<'_> {
+        Recorded {
+            kind: self.kind,
+            module: &self.module,
+            version: &self.version,
+            h1: &self.h1,
+            proofs: &self.proofs,
+        }
+    }
 }
 
 /// Serialized evidence of one proof, kept for audits and for the offline
