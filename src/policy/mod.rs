@@ -231,27 +231,20 @@ pub use crate::verify::proof::signature::kind::Requirement as SignatureRequireme
 impl fmt::Display for RequiredProof {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            RequiredProof::Sumdb => f.write_str("checksum database (sumdb)"),
+            RequiredProof::Sumdb => f.write_str(crate::verify::proof::sumdb::REQUIREMENT),
             RequiredProof::Pinned { files } => {
-                write!(f, "pinned hashes ({})", files.join(", "))
+                f.write_str(&crate::verify::proof::pinned::requirement(files))
             }
             RequiredProof::Signature {
                 signers,
                 location,
                 signed,
-            } => write!(
-                f,
-                "{} signed by signer {} (signature at {location})",
-                match signed {
-                    SignedMode::Zip => "zip",
-                    SignedMode::Gosum => "go.sum lines",
-                },
-                signers
-                    .iter()
-                    .map(|s| format!("{s:?}"))
-                    .collect::<Vec<_>>()
-                    .join(" or ")
-            ),
+            } => SignatureRequirement {
+                signers,
+                location,
+                signed: *signed,
+            }
+            .fmt(f),
         }
     }
 }

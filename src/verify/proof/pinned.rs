@@ -56,6 +56,12 @@ pub struct Evidence {
     pub policy: String,
 }
 
+/// The requirement of hashes pinned in `files`, as `policy explain`
+/// states it.
+pub fn requirement(files: &[String]) -> String {
+    format!("pinned hashes ({})", files.join(", "))
+}
+
 /// The fetch-time proof of a `pinned` requirement: the pin `anchors` hold
 /// for this artifact. `Err` says it is not pinned (the fetch is denied).
 pub fn prove(

@@ -168,6 +168,9 @@ pub enum NotProven {
     WrongLine(String),
 }
 
+/// The requirement, as `policy explain` states it.
+pub const REQUIREMENT: &str = "checksum database (sumdb)";
+
 /// Whether a stored record satisfies a `sumdb` requirement: it holds
 /// evidence from `primary`, the database that proves modules (the first
 /// configured; `""` when none is). Never for a private path: it cannot be

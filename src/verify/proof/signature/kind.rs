@@ -596,6 +596,26 @@ pub struct Requirement<'a> {
     pub signed: SignedMode,
 }
 
+/// As `policy explain` states it.
+impl fmt::Display for Requirement<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} signed by signer {} (signature at {})",
+            match self.signed {
+                SignedMode::Zip => "zip",
+                SignedMode::Gosum => "go.sum lines",
+            },
+            self.signers
+                .iter()
+                .map(|s| format!("{s:?}"))
+                .collect::<Vec<_>>()
+                .join(" or "),
+            self.location
+        )
+    }
+}
+
 /// The signature requirement that proves a go.mod, among a decision's
 /// signature requirements `reqs`: signed go.sum lines always (they name the
 /// go.mod's `h1:`); a signed zip (which holds the go.mod) only when no
@@ -1177,6 +1197,11 @@ mod tests {
         assert_eq!(proving_go_mod([zip], true), None);
         assert_eq!(proving_go_mod([zip, gosum], true), Some(gosum));
         assert_eq!(proving_go_mod([], false), None);
+        // As `policy explain` states them.
+        assert_eq!(
+            gosum.to_string(),
+            "go.sum lines signed by signer \"a\" (signature at file:///s/{module}/{version})"
+        );
         // The zip's rule must require the same mode by accepted signers.
         assert_eq!(zip_covers_go_mod(None, [], ("m", "z")), Ok(()));
         assert_eq!(zip_covers_go_mod(Some(gosum), [gosum], ("m", "z")), Ok(()));
