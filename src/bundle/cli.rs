@@ -9,7 +9,7 @@ use clap::{Args, Subcommand};
 
 use super::export::{ExportOptions, export};
 use super::import::{ImportOptions, import};
-use crate::config::{CacheLocation, Config, ServeArgs};
+use crate::config::{CacheLocation, Config};
 use crate::pipeline::UpstreamMode;
 
 /// Flags of `goward bundle`.
@@ -95,12 +95,10 @@ pub struct ImportArgs {
 }
 
 fn load(common: &CommonArgs) -> Result<Config, String> {
-    let serve = ServeArgs {
-        sumdb: common.sumdb.clone(),
-        policy: common.policy.clone(),
-        ..common.location.serve_args()
-    };
-    Config::load(&serve).map_err(|e| e.to_string())
+    common
+        .location
+        .load(&common.sumdb, common.policy.as_deref())
+        .map_err(|e| e.to_string())
 }
 
 /// Runs `goward bundle …`.
@@ -122,11 +120,8 @@ fn run_export(a: &ExportArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if !config.cache_dir.is_dir() {
-        eprintln!(
-            "goward: no cache directory at {}",
-            config.cache_dir.display()
-        );
+    if let Err(e) = config.require_cache_dir() {
+        eprintln!("goward: {e}");
         return ExitCode::from(2);
     }
     let rt = match tokio::runtime::Builder::new_multi_thread()
