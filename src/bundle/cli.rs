@@ -148,21 +148,21 @@ fn run_export(a: &ExportArgs) -> ExitCode {
     };
     let r = rt.block_on(async {
         let p = crate::pipeline::build(&config)?;
-        export(&p.service, &opts).await
+        export(&p.parts, &opts).await
     });
     match r {
         Ok(report) => {
             for f in &report.failures {
                 eprintln!("goward: left out: {f}");
             }
-            let bytes: u64 = report.manifest.files.iter().map(|f| f.size).sum();
             crate::outln!(
-                "exported {} module versions ({} files, {bytes} bytes) to {}",
-                report.manifest.modules.len(),
-                report.manifest.files.len(),
+                "exported {} module versions ({} files, {} bytes) to {}",
+                report.modules,
+                report.files,
+                report.bytes,
                 out.display()
             );
-            for db in &report.manifest.sumdb {
+            for db in &report.sumdb {
                 crate::outln!("checksum database {} at tree size {}", db.name, db.size);
             }
             if report.failures.is_empty() {

@@ -5,7 +5,7 @@
 //!    on the way; a file whose digest or size differs from the manifest, a
 //!    file the manifest does not list, or a missing one is refused.
 //! 2. **Prove.** The staged tree is the only upstream of a pipeline over a
-//!    scratch store ([`crate::pipeline::build_over_tree`]) that starts from
+//!    scratch store ([`crate::pipeline::parts_over_tree`]) that starts from
 //!    a copy of the cache's trusted heads: the bundle head's note must verify
 //!    with the configured key, must not roll back the trusted head, and must
 //!    be consistent with it (else the same SECURITY ERROR as a live
@@ -38,6 +38,7 @@ use super::{
 };
 use crate::cache::{DiskStore, DocKey, RecordId, Store};
 use crate::config::Config;
+use crate::pipeline::Parts;
 use crate::request::{ModulePath, ModuleVersion};
 use crate::service::Service;
 use crate::verify::ArtifactKind;
@@ -53,8 +54,17 @@ pub struct ImportOptions {
     pub abort_after: Option<usize>,
 }
 
-/// One version's outcome (`Err`: why it was refused).
-type Outcome = (ModuleVersionEntry, Result<(), String>);
+/// Versions proven through one service: a fresh one (empty in-memory
+/// caches) for each batch keeps the import's memory flat in the number of
+/// versions.
+const BATCH: usize = 256;
+
+/// What a proving pass found: which versions proved (a flag each, by
+/// their index in the list proven) and why the others did not.
+struct Proven {
+    ok: Vec<bool>,
+    refused: Vec<String>,
+}
 
 /// What an import did.
 #[derive(Debug, Default)]
@@ -117,19 +127,29 @@ fn import_in(
     let mut report = ImportReport::default();
     let mut manifest = stage(&opts.bundle, &staged, &mut report.refused)?;
     // A version one of whose files failed staging is left out, named.
-    let listed: BTreeSet<String> = manifest.files.iter().map(|f| f.path.clone()).collect();
-    manifest.modules.retain(|m| {
-        let bad = files_of_listed(&listed, m)
-            .into_iter()
-            .find(|p| !local(&staged, p).is_file());
-        if let Some(p) = &bad {
-            report.refused.push(format!(
-                "{}@{}: left out: its file {p} failed the bundle checks",
-                m.path, m.version
-            ));
-        }
-        bad.is_none()
-    });
+    let listed = manifest.by_path();
+    let keep: Vec<bool> = manifest
+        .modules
+        .iter()
+        .map(|m| {
+            let bad = files_of_listed(&listed, m)
+                .into_iter()
+                .find(|p| !local(&staged, p).is_file());
+            if let Some(p) = &bad {
+                report.refused.push(format!(
+                    "{}@{}: left out: its file {p} failed the bundle checks",
+                    m.path, m.version
+                ));
+            }
+            bad.is_none()
+        })
+        .collect();
+    drop(listed);
+    // Only the versions are needed from here on: the file list goes.
+    let mut modules = std::mem::take(&mut manifest.modules);
+    retain_flagged(&mut modules, &keep);
+    let heads = std::mem::take(&mut manifest.sumdb);
+    drop(manifest);
 
     let (real, _) = DiskStore::open(&config.cache_dir).map_err(|source| {
         crate::pipeline::StartError::Store {
@@ -145,7 +165,7 @@ fn import_in(
             source,
         })?;
     let scratch: Arc<dyn Store> = Arc::new(scratch);
-    let dbs: Vec<String> = manifest.sumdb.iter().map(|d| d.name.clone()).collect();
+    let dbs: Vec<String> = heads.iter().map(|d| d.name.clone()).collect();
     let proven = crate::cache::block_on(async {
         for spec in &config.sumdbs {
             for key in [
@@ -157,8 +177,8 @@ fn import_in(
                 }
             }
         }
-        let service = crate::pipeline::build_over_tree(config, scratch.clone(), &staged)?;
-        let mut refused = check_heads(&service, &manifest, &staged).await;
+        let parts = crate::pipeline::parts_over_tree(config, scratch.clone(), &staged)?;
+        let refused = check_heads(parts.sumdbs(), &heads, &staged).await;
         if !refused.is_empty() {
             // A fork proven by the bundle is a fork of the database: record it
             // in the cache as a live client would.
@@ -168,24 +188,19 @@ fn import_in(
                     real.put_doc(&key, b).await?;
                 }
             }
-            return Ok::<_, BundleError>((Vec::new(), refused));
+            return Ok::<_, BundleError>(Proven {
+                ok: Vec::new(),
+                refused,
+            });
         }
-        let results = prove_all(&service, &manifest, None).await;
-        let mut ok = Vec::new();
-        for (m, r) in results {
-            match r {
-                Ok(()) => ok.push(m),
-                Err(e) => refused.push(e),
-            }
-        }
-        Ok((ok, refused))
+        prove_all(&parts, &modules, &staged, None).await
     })??;
-    let (ok, refused) = proven;
-    report.refused.extend(refused);
+    report.refused.extend(proven.refused);
     if !report.refused.is_empty() && !opts.partial {
         return Ok(report);
     }
-    if ok.is_empty() && dbs.is_empty() {
+    retain_flagged(&mut modules, &proven.ok);
+    if modules.is_empty() && dbs.is_empty() {
         return Ok(report);
     }
 
@@ -193,18 +208,35 @@ fn import_in(
     let journal = Journal {
         work: id.to_owned(),
         dbs,
-        modules: ok,
+        modules,
     };
     write_journal(&import_root(config), &journal)?;
     let committed = commit(config, &journal, work, opts.abort_after)?;
-    for (m, r) in committed {
-        match r {
-            Ok(()) => report.imported.push(format!("{}@{}", m.path, m.version)),
-            Err(e) => report.refused.push(e),
-        }
-    }
+    report.add(&journal.modules, committed);
     finish(config, work)?;
     Ok(report)
+}
+
+/// Keeps the items whose flag is set (`flags` is parallel to `items`).
+fn retain_flagged<T>(items: &mut Vec<T>, flags: &[bool]) {
+    let mut i = 0usize;
+    items.retain(|_| {
+        let keep = flags.get(i).copied().unwrap_or(false);
+        i = i.saturating_add(1);
+        keep
+    });
+}
+
+impl ImportReport {
+    /// Adds a commit pass over `modules`: each one that proved is imported.
+    fn add(&mut self, modules: &[ModuleVersionEntry], p: Proven) {
+        for (m, ok) in modules.iter().zip(&p.ok) {
+            if *ok {
+                self.imported.push(format!("{}@{}", m.path, m.version));
+            }
+        }
+        self.refused.extend(p.refused);
+    }
 }
 
 /// Rolls a leftover journal forward (re-proving everything from the staged
@@ -263,12 +295,8 @@ fn recover_locked(config: &Config) -> Result<Option<ImportReport>, BundleError> 
         let mut r = ImportReport::default();
         if work.join("bundle").is_dir() {
             tracing::warn!(journal = %jpath.display(), "an interrupted bundle import is being completed");
-            for (m, res) in commit(config, &journal, &work, None)? {
-                match res {
-                    Ok(()) => r.imported.push(format!("{}@{}", m.path, m.version)),
-                    Err(e) => r.refused.push(e),
-                }
-            }
+            let committed = commit(config, &journal, &work, None)?;
+            r.add(&journal.modules, committed);
         }
         finish(config, &work)?;
         report = Some(r);
@@ -327,7 +355,7 @@ fn commit(
     journal: &Journal,
     work: &Path,
     abort_after: Option<usize>,
-) -> Result<Vec<Outcome>, BundleError> {
+) -> Result<Proven, BundleError> {
     let staged = work.join("bundle");
     let (store, _) = DiskStore::open(&config.cache_dir).map_err(|source| {
         crate::pipeline::StartError::Store {
@@ -337,30 +365,21 @@ fn commit(
     })?;
     let store: Arc<dyn Store> = Arc::new(store);
     crate::cache::block_on(async {
-        let service = crate::pipeline::build_over_tree(config, store, &staged)?;
+        let parts = crate::pipeline::parts_over_tree(config, store, &staged)?;
         // The head first (compare-and-swap), then each version.
-        for client in service.sumdbs() {
+        for client in parts.sumdbs() {
             if journal.dbs.iter().any(|d| d == client.name()) {
                 client.latest().await.map_err(|e| {
                     BundleError::Other(format!("committing the bundle's head: {e}"))
                 })?;
             }
         }
-        let manifest_like = Manifest {
-            format: super::FORMAT,
-            goward: String::new(),
-            created: 0,
-            sumdb: Vec::new(),
-            since: None,
-            modules: journal.modules.clone(),
-            files: files_of(&staged, &journal.modules),
-        };
-        Ok(prove_all(&service, &manifest_like, abort_after).await)
+        prove_all(&parts, &journal.modules, &staged, abort_after).await
     })?
 }
 
 /// The `.mod`/`.zip`/`.info`/`.zip.sig` paths of `m` that `listed` names.
-fn files_of_listed(listed: &BTreeSet<String>, m: &ModuleVersionEntry) -> Vec<String> {
+fn files_of_listed(listed: &BTreeMap<&str, &FileEntry>, m: &ModuleVersionEntry) -> Vec<String> {
     let (Ok(p), Ok(v)) = (
         crate::xmod::module::escape_path(&m.path),
         crate::xmod::module::escape_version(&m.version),
@@ -370,41 +389,21 @@ fn files_of_listed(listed: &BTreeSet<String>, m: &ModuleVersionEntry) -> Vec<Str
     ["mod", "zip", "info", "zip.sig"]
         .iter()
         .map(|ext| format!("{p}/@v/{v}.{ext}"))
-        .filter(|path| listed.contains(path))
+        .filter(|path| listed.contains_key(path.as_str()))
         .collect()
-}
-
-/// The `.mod`/`.zip`/`.info` files the staged tree holds for `modules`.
-fn files_of(staged: &Path, modules: &[ModuleVersionEntry]) -> Vec<FileEntry> {
-    let mut out = Vec::new();
-    for m in modules {
-        let (Ok(p), Ok(v)) = (
-            crate::xmod::module::escape_path(&m.path),
-            crate::xmod::module::escape_version(&m.version),
-        ) else {
-            continue;
-        };
-        for ext in ["mod", "zip", "info"] {
-            let path = format!("{p}/@v/{v}.{ext}");
-            if local(staged, &path).is_file() {
-                out.push(FileEntry {
-                    path,
-                    sha256: String::new(),
-                    size: 0,
-                });
-            }
-        }
-    }
-    out
 }
 
 /// The bundle's heads against the trusted ones: the note must verify with
 /// the configured key, must not be older than the trusted tree, and must be
 /// consistent with it (merging it is the live client's fork check).
-async fn check_heads(service: &Arc<Service>, m: &Manifest, staged: &Path) -> Vec<String> {
+async fn check_heads(
+    sumdbs: &[Arc<crate::sumdb::SumdbClient>],
+    heads: &[super::ManifestDb],
+    staged: &Path,
+) -> Vec<String> {
     let mut refused = Vec::new();
-    for db in &m.sumdb {
-        let Some(client) = service.sumdbs().iter().find(|c| c.name() == db.name) else {
+    for db in heads {
+        let Some(client) = sumdbs.iter().find(|c| c.name() == db.name) else {
             refused.push(format!(
                 "checksum database {}: not configured here (configure its key with --sumdb)",
                 db.name
@@ -447,41 +446,52 @@ async fn check_heads(service: &Arc<Service>, m: &Manifest, staged: &Path) -> Vec
     refused
 }
 
-/// Fills every version of `m` (those files the bundle holds) through the
-/// service; `abort_after`: the crash test hook.
+/// Fills every version of `modules` (those of its files that `staged`
+/// holds: every one staged passed the manifest check) through a fresh
+/// service of `parts` per [`BATCH`]; `abort_after`: the crash test hook.
 async fn prove_all(
-    service: &Arc<Service>,
-    m: &Manifest,
+    parts: &Parts,
+    modules: &[ModuleVersionEntry],
+    staged: &Path,
     abort_after: Option<usize>,
-) -> Vec<Outcome> {
-    let files: BTreeSet<&str> = m.files.iter().map(|f| f.path.as_str()).collect();
+) -> Result<Proven, BundleError> {
+    let mut proven = Proven {
+        ok: Vec::with_capacity(modules.len()),
+        refused: Vec::new(),
+    };
     let done = std::sync::atomic::AtomicUsize::new(0);
-    let jobs = m.modules.iter().map(|mv| {
-        let files = &files;
-        let done = &done;
-        async move {
-            let r = prove_one(service, mv, files).await;
-            let n = done
-                .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
-                .saturating_add(1);
-            if abort_after.is_some_and(|k| n >= k) {
-                eprintln!("goward: test hook: aborting the import after {n} versions");
-                std::process::abort();
-            }
-            (mv.clone(), r)
-        }
-    });
     let width = if abort_after.is_some() { 1 } else { 8 };
-    futures_util::stream::iter(jobs)
-        .buffered(width)
-        .collect()
-        .await
+    for batch in modules.chunks(BATCH) {
+        let service = parts.service()?;
+        let jobs = batch.iter().map(|mv| {
+            let (service, done) = (&service, &done);
+            async move {
+                let r = prove_one(service, mv, staged).await;
+                let n = done
+                    .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+                    .saturating_add(1);
+                if abort_after.is_some_and(|k| n >= k) {
+                    eprintln!("goward: test hook: aborting the import after {n} versions");
+                    std::process::abort();
+                }
+                r
+            }
+        });
+        let mut results = futures_util::stream::iter(jobs).buffered(width);
+        while let Some(r) = results.next().await {
+            proven.ok.push(r.is_ok());
+            if let Err(e) = r {
+                proven.refused.push(e);
+            }
+        }
+    }
+    Ok(proven)
 }
 
 async fn prove_one(
     service: &Arc<Service>,
     e: &ModuleVersionEntry,
-    files: &BTreeSet<&str>,
+    staged: &Path,
 ) -> Result<(), String> {
     let what = format!("{}@{}", e.path, e.version);
     // Service errors mostly name the version already.
@@ -497,7 +507,7 @@ async fn prove_one(
         .and_then(|p| ModuleVersion::new(p, &e.version))
         .map_err(|err| named(&err))?;
     let base = format!("{}/@v/{}", mv.module.escaped(), mv.escaped_version());
-    let has = |ext: &str| files.contains(format!("{base}.{ext}").as_str());
+    let has = |ext: &str| local(staged, &format!("{base}.{ext}")).is_file();
     if !has("mod") && !has("zip") {
         return Err(format!(
             "{what}: the bundle carries neither its .mod nor its .zip"

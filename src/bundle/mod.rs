@@ -22,6 +22,7 @@
 pub mod cli;
 pub mod export;
 pub mod import;
+mod spool;
 
 use std::collections::{BTreeMap, HashSet};
 use std::io::{Read, Write};

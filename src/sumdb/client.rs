@@ -256,6 +256,38 @@ pub struct SumdbClient {
     served: moka::future::Cache<Tile, Bytes>,
 }
 
+/// Bytes of proven lookups kept in memory. Bounded by bytes, not entries:
+/// a bundle export or import proves every version once, and an entry count
+/// sized for a server let that grow with the number of versions.
+const PROVEN_CACHE_BYTES: u64 = 16 << 20;
+
+/// What a proven lookup holds in memory: its strings and bodies plus a
+/// fixed overhead for the record's other fields and the cache entry.
+fn proven_weight(k: &(String, String), v: &Arc<(ProvenRecord, Bytes)>) -> u32 {
+    let (rec, body) = &**v;
+    let hashes = rec
+        .zip_h1s()
+        .len()
+        .saturating_add(rec.mod_h1s().len())
+        .saturating_mul(64);
+    [
+        k.0.len(),
+        k.1.len(),
+        rec.db().len(),
+        rec.path().len(),
+        rec.version().len(),
+        rec.text().len(),
+        rec.note().len(),
+        body.len(),
+        hashes,
+        256,
+    ]
+    .into_iter()
+    .fold(0usize, usize::saturating_add)
+    .try_into()
+    .unwrap_or(u32::MAX)
+}
+
 fn tlog_err(db: &str, what: impl Into<String>) -> impl FnOnce(tlog::TlogError) -> SumdbError + '_ {
     let what = what.into();
     move |source| SumdbError::Malformed {
@@ -386,7 +418,10 @@ impl SumdbClient {
                 .max_capacity(64 << 20)
                 .weigher(|_, v: &Bytes| u32::try_from(v.len()).unwrap_or(u32::MAX))
                 .build(),
-            proven: moka::future::Cache::builder().max_capacity(100_000).build(),
+            proven: moka::future::Cache::builder()
+                .max_capacity(PROVEN_CACHE_BYTES)
+                .weigher(|k: &(String, String), v: &Arc<(ProvenRecord, Bytes)>| proven_weight(k, v))
+                .build(),
             latest: moka::future::Cache::builder()
                 .time_to_live(limits.latest_ttl)
                 .build(),
