@@ -24,7 +24,7 @@
 //! new state; staging without a journal is an import that never committed
 //! and is rolled back (removed).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -32,9 +32,9 @@ use std::sync::Arc;
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 
+use super::spool::Spool;
 use super::{
-    BundleError, FileEntry, HashingWriter, MANIFEST, MAX_MANIFEST, Manifest, ModuleVersionEntry,
-    io_err, local,
+    BundleError, FileEntry, HashingWriter, MANIFEST, Manifest, ModuleVersionEntry, io_err, local,
 };
 use crate::cache::{DiskStore, DocKey, RecordId, Store};
 use crate::config::Config;
@@ -127,12 +127,11 @@ fn import_in(
     let mut report = ImportReport::default();
     let mut manifest = stage(&opts.bundle, &staged, &mut report.refused)?;
     // A version one of whose files failed staging is left out, named.
-    let listed = manifest.by_path();
     let keep: Vec<bool> = manifest
         .modules
         .iter()
         .map(|m| {
-            let bad = files_of_listed(&listed, m)
+            let bad = files_of_listed(&manifest, m)
                 .into_iter()
                 .find(|p| !local(&staged, p).is_file());
             if let Some(p) = &bad {
@@ -144,7 +143,6 @@ fn import_in(
             bad.is_none()
         })
         .collect();
-    drop(listed);
     // Only the versions are needed from here on: the file list goes.
     let mut modules = std::mem::take(&mut manifest.modules);
     retain_flagged(&mut modules, &keep);
@@ -379,7 +377,7 @@ fn commit(
 }
 
 /// The `.mod`/`.zip`/`.info`/`.zip.sig` paths of `m` that `listed` names.
-fn files_of_listed(listed: &BTreeMap<&str, &FileEntry>, m: &ModuleVersionEntry) -> Vec<String> {
+fn files_of_listed(listed: &Manifest, m: &ModuleVersionEntry) -> Vec<String> {
     let (Ok(p), Ok(v)) = (
         crate::xmod::module::escape_path(&m.path),
         crate::xmod::module::escape_version(&m.version),
@@ -389,7 +387,7 @@ fn files_of_listed(listed: &BTreeMap<&str, &FileEntry>, m: &ModuleVersionEntry) 
     ["mod", "zip", "info", "zip.sig"]
         .iter()
         .map(|ext| format!("{p}/@v/{v}.{ext}"))
-        .filter(|path| listed.contains_key(path.as_str()))
+        .filter(|path| listed.file(path).is_some())
         .collect()
 }
 
@@ -581,7 +579,6 @@ fn stage_dir(
     refused: &mut Vec<String>,
 ) -> Result<Manifest, BundleError> {
     let manifest = Manifest::read(&dir.join(MANIFEST))?;
-    let listed = manifest.by_path();
     // Every file present must be listed.
     let mut stack = vec![(dir.to_path_buf(), String::new())];
     while let Some((d, prefix)) = stack.pop() {
@@ -600,7 +597,7 @@ fn stage_dir(
                 refused.push(format!(
                     "{rel}: a symbolic link; bundles hold regular files only"
                 ));
-            } else if rel != MANIFEST && !listed.contains_key(rel.as_str()) {
+            } else if rel != MANIFEST && manifest.file(&rel).is_none() {
                 refused.push(format!("{rel}: not listed in the manifest"));
             }
         }
@@ -636,11 +633,16 @@ fn stage_tar(
     let mut ar = tar::Archive::new(reader);
     let entries = ar.entries().map_err(|e| damaged(&e))?;
     // The manifest comes last (an export streams it after the files) or
-    // first. Entries before it are staged with their digests and checked
-    // once it is read; entries after it are checked as they arrive.
+    // first. Entries before it are staged and their digests spooled to a
+    // file, checked once it is read; entries after it are checked as they
+    // arrive. What an entry leaves behind is on disk (its staged copy, its
+    // spooled digest), so memory does not grow with the bundle.
     let mut manifest: Option<Manifest> = None;
-    let mut pending: BTreeMap<String, (String, u64)> = BTreeMap::new();
-    let mut seen: BTreeSet<String> = BTreeSet::new();
+    let mut pending: Spool<FileEntry> = Spool::new(staged.parent().unwrap_or(staged))?;
+    // Names refused on arrival (no staged copy is left of them): a later
+    // entry of the same name is still a duplicate, and none is "missing".
+    let mut gone: BTreeSet<String> = BTreeSet::new();
+    let mut manifest_seen = false;
     let mut truncated = false;
     for e in entries {
         let mut e = match e {
@@ -663,42 +665,56 @@ fn stage_tar(
         if kind.is_dir() {
             continue;
         }
-        if !seen.insert(name.clone()) {
+        let twice = if name == MANIFEST {
+            std::mem::replace(&mut manifest_seen, true)
+        } else {
+            gone.contains(&name)
+                || (super::check_path(&name).is_ok() && local(staged, &name).is_file())
+        };
+        if twice {
             refused.push(format!("{name}: appears twice in the tar"));
             continue;
         }
         if name == MANIFEST {
-            let mut bytes = Vec::new();
-            if let Err(err) = (&mut e).take(MAX_MANIFEST).read_to_end(&mut bytes) {
-                refused.push(damaged(&err).to_string());
-                truncated = true;
-                break;
+            match Manifest::parse_reader(&mut e, &path.join(MANIFEST)) {
+                Ok(m) => manifest = Some(m),
+                Err(BundleError::Io { source, .. }) => {
+                    refused.push(damaged(&source).to_string());
+                    truncated = true;
+                    break;
+                }
+                Err(err) => return Err(err),
             }
-            manifest = Some(Manifest::parse(&bytes, &path.join(MANIFEST))?);
             continue;
         }
         if !kind.is_file() {
             refused.push(format!("{name}: not a regular file"));
+            gone.insert(name);
             continue;
         }
         if let Err(err) = super::check_path(&name) {
             refused.push(format!("{name}: {err}"));
+            gone.insert(name);
             continue;
         }
         match &manifest {
             Some(m) => {
-                let Some(want) = m.files.iter().find(|f| f.path == name) else {
+                let Some(want) = m.file(&name) else {
                     refused.push(format!("{name}: not listed in the manifest"));
+                    gone.insert(name);
                     continue;
                 };
                 if let Err(err) = copy_checked(&mut e, &local(staged, &name), want) {
                     refused.push(err);
+                    gone.insert(name);
                 }
             }
             None => match copy_hashed(&mut e, &local(staged, &name)) {
-                Ok(d) => {
-                    pending.insert(name, d);
-                }
+                Ok((sha256, size)) => pending.push(&FileEntry {
+                    path: name,
+                    sha256,
+                    size,
+                })?,
                 Err(err) => {
                     refused.push(damaged(&format!("{name}: {err}")).to_string());
                     truncated = true;
@@ -717,13 +733,15 @@ fn stage_tar(
         refused.push(damaged(&err).to_string());
         truncated = true;
     }
+    let pending = pending.finish()?;
+    let spool_err = |e: String| BundleError::Other(format!("reading the import's spool file: {e}"));
     let Some(manifest) = manifest else {
         if !truncated {
             refused.push(format!("{}: the bundle has no {MANIFEST}", path.display()));
         }
         // Nothing says what they should be: none stays staged.
-        for name in pending.keys() {
-            let _ = std::fs::remove_file(local(staged, name));
+        for f in pending.items().map_err(|e| spool_err(e.to_string()))? {
+            let _ = std::fs::remove_file(local(staged, &f.map_err(spool_err)?.path));
         }
         return Ok(Manifest {
             format: super::FORMAT,
@@ -735,27 +753,33 @@ fn stage_tar(
             files: Vec::new(),
         });
     };
-    let listed = manifest.by_path();
-    for (name, (sha256, size)) in &pending {
-        let dest = local(staged, name);
-        match listed.get(name.as_str()) {
+    for f in pending.items().map_err(|e| spool_err(e.to_string()))? {
+        let FileEntry {
+            path: name,
+            sha256,
+            size,
+        } = f.map_err(spool_err)?;
+        let dest = local(staged, &name);
+        match manifest.file(&name) {
             None => {
                 let _ = std::fs::remove_file(&dest);
                 refused.push(format!("{name}: not listed in the manifest"));
+                gone.insert(name);
             }
-            Some(want) if want.sha256 != *sha256 || want.size != *size => {
+            Some(want) if want.sha256 != sha256 || want.size != size => {
                 let _ = std::fs::remove_file(&dest);
                 refused.push(format!(
                     "{name}: the manifest says {} bytes, sha256 {}, but the file has {size} bytes, sha256 {sha256}",
                     want.size, want.sha256
                 ));
+                gone.insert(name);
             }
             Some(_) => {}
         }
     }
     if !truncated {
         for f in &manifest.files {
-            if !seen.contains(&f.path) {
+            if !gone.contains(&f.path) && !local(staged, &f.path).is_file() {
                 refused.push(format!("{}: listed in the manifest but missing", f.path));
             }
         }
@@ -857,8 +881,8 @@ mod tests {
             vec![
                 "example.com/m/@v/list: the manifest says 7 bytes, sha256 86f0555bccd069ac54e4c54a19a0f1aed9d328e13aa34aa090f3f3d43aaad441, but the file has 7 bytes, sha256 4079c2350401eb1d5f659b430515db8b5fd8d6d9a9887d00b2ab7246e28ec6e1",
                 "example.com/m/@v/v2.0.0.zip: not listed in the manifest",
-                "example.com/m/@v/v1.0.0.mod: listed in the manifest but missing",
                 "example.com/m/@v/v1.0.0.info: listed in the manifest but missing",
+                "example.com/m/@v/v1.0.0.mod: listed in the manifest but missing",
                 "sumdb/sum.golang.org/supported: listed in the manifest but missing",
             ]
         );

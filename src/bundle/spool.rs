@@ -1,10 +1,11 @@
 //! Lists that grow with the number of versions, kept on disk instead of in
 //! memory: an export appends each manifest entry to an unnamed temp file
-//! as it goes and writes the manifest from it at the end, so its memory
-//! does not grow with the size of the bundle.
+//! as it goes and writes the manifest from it at the end; an import spools
+//! the digests of the tar entries that come before the manifest. Neither
+//! holds a list that grows with the size of the bundle.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, BufWriter, Seek, SeekFrom, Write};
+use std::io::{BufRead, BufReader, BufWriter, Seek, Write};
 use std::marker::PhantomData;
 use std::path::Path;
 
@@ -70,21 +71,44 @@ pub(crate) struct Spooled<T> {
     _items: PhantomData<T>,
 }
 
+impl<T: DeserializeOwned> Spooled<T> {
+    /// The items, in the order pushed, read from the start of the file.
+    pub(crate) fn items(&self) -> std::io::Result<Items<'_, T>> {
+        let mut f = &self.file;
+        f.rewind()?;
+        Ok(Items {
+            r: BufReader::new(f),
+            line: String::new(),
+            _items: PhantomData,
+        })
+    }
+}
+
+/// Reads a [`Spooled`]'s items back one at a time.
+pub(crate) struct Items<'a, T> {
+    r: BufReader<&'a File>,
+    line: String,
+    _items: PhantomData<T>,
+}
+
+impl<T: DeserializeOwned> Iterator for Items<'_, T> {
+    type Item = Result<T, String>;
+    fn next(&mut self) -> Option<Self::Item> {
+        self.line.clear();
+        match self.r.read_line(&mut self.line) {
+            Ok(0) => None,
+            Ok(_) => Some(serde_json::from_str(&self.line).map_err(|e| e.to_string())),
+            Err(e) => Some(Err(e.to_string())),
+        }
+    }
+}
+
 impl<T: Serialize + DeserializeOwned> Serialize for Spooled<T> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::{Error, SerializeSeq};
-        let mut f = &self.file;
-        f.seek(SeekFrom::Start(0)).map_err(S::Error::custom)?;
         let mut seq = s.serialize_seq(Some(self.len))?;
-        let mut line = String::new();
-        let mut r = BufReader::new(f);
-        loop {
-            line.clear();
-            if r.read_line(&mut line).map_err(S::Error::custom)? == 0 {
-                break;
-            }
-            let item: T = serde_json::from_str(&line).map_err(S::Error::custom)?;
-            seq.serialize_element(&item)?;
+        for item in self.items().map_err(S::Error::custom)? {
+            seq.serialize_element(&item.map_err(S::Error::custom)?)?;
         }
         seq.end()
     }
