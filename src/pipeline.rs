@@ -201,7 +201,7 @@ pub fn build(config: &Config) -> Result<Pipeline, StartError> {
             upstreams.clone(),
             network.single(&sumdb_base(spec))?,
             store.clone(),
-            SumdbLimits::default(),
+            sumdb_limits(config),
         )?));
     }
     finish(config, network, upstreams, store, sumdbs, sweep)
@@ -223,7 +223,7 @@ pub async fn build_async(config: &Config) -> Result<Pipeline, StartError> {
                 upstreams.clone(),
                 network.single(&sumdb_base(spec))?,
                 store.clone(),
-                SumdbLimits::default(),
+                sumdb_limits(config),
             )
             .await?,
         );
@@ -266,6 +266,15 @@ pub fn recheck_anchors(config: &Config) -> Result<RecheckAnchors, StartError> {
         None => crate::policy::Policy::embedded_default(),
     };
     Ok(RecheckAnchors { sumdb_keys, policy })
+}
+
+/// The checksum-database clients' limits: their proof cache takes a
+/// quarter of the configured memory cache.
+fn sumdb_limits(config: &Config) -> SumdbLimits {
+    SumdbLimits {
+        proven_cache: config.memory_cache_size / 4,
+        ..SumdbLimits::default()
+    }
 }
 
 fn sumdb_base(spec: &crate::sumdb::SumdbSpec) -> String {
@@ -339,13 +348,14 @@ pub fn parts_over_tree(
             upstreams.clone(),
             Arc::new(crate::upstream::OfflineUpstream),
             store.clone(),
-            SumdbLimits::default(),
+            sumdb_limits(config),
         )?));
     }
     let mut limits = ServiceLimits::default();
     limits.zip.max_zip_file = config.max_zip_size;
     limits.max_fills = config.max_fills;
     limits.spool_budget = config.spool_budget;
+    limits.memory_cache_bytes = config.memory_cache_size;
     let policy = match &config.policy {
         Some(path) => Some((
             path.clone(),

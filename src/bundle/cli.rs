@@ -94,11 +94,19 @@ pub struct ImportArgs {
     pub test_abort_after: Option<usize>,
 }
 
+/// The in-memory caches of a bundle command: each version is read once, so
+/// a server's cache (`memory_cache_size`) would only hold memory.
+const MEMORY_CACHE: u64 = 4 << 20;
+
 fn load(common: &CommonArgs) -> Result<Config, String> {
-    common
+    let c = common
         .location
         .load(&common.sumdb, common.policy.as_deref())
-        .map_err(|e| e.to_string())
+        .map_err(|e| e.to_string())?;
+    Ok(Config {
+        memory_cache_size: c.memory_cache_size.min(MEMORY_CACHE),
+        ..c
+    })
 }
 
 /// Runs `goward bundle …`.

@@ -38,6 +38,11 @@ pub struct SumdbLimits {
     pub data_tile: u64,
     /// How long a fetched `/latest` is reused before asking upstream again.
     pub latest_ttl: Duration,
+    /// Bytes of proven lookups kept in memory. Bounded by bytes, not
+    /// entries: a bundle export or import proves every version once, and
+    /// an entry count sized for a server let that grow with the number of
+    /// versions.
+    pub proven_cache: u64,
 }
 
 impl Default for SumdbLimits {
@@ -47,6 +52,7 @@ impl Default for SumdbLimits {
             latest: 64 << 10,
             data_tile: 16 << 20,
             latest_ttl: Duration::from_secs(30),
+            proven_cache: 16 << 20,
         }
     }
 }
@@ -256,11 +262,6 @@ pub struct SumdbClient {
     served: moka::future::Cache<Tile, Bytes>,
 }
 
-/// Bytes of proven lookups kept in memory. Bounded by bytes, not entries:
-/// a bundle export or import proves every version once, and an entry count
-/// sized for a server let that grow with the number of versions.
-const PROVEN_CACHE_BYTES: u64 = 16 << 20;
-
 /// What a proven lookup holds in memory: its strings and bodies plus a
 /// fixed overhead for the record's other fields and the cache entry.
 fn proven_weight(k: &(String, String), v: &Arc<(ProvenRecord, Bytes)>) -> u32 {
@@ -419,7 +420,7 @@ impl SumdbClient {
                 .weigher(|_, v: &Bytes| u32::try_from(v.len()).unwrap_or(u32::MAX))
                 .build(),
             proven: moka::future::Cache::builder()
-                .max_capacity(PROVEN_CACHE_BYTES)
+                .max_capacity(limits.proven_cache)
                 .weigher(|k: &(String, String), v: &Arc<(ProvenRecord, Bytes)>| proven_weight(k, v))
                 .build(),
             latest: moka::future::Cache::builder()
