@@ -77,7 +77,9 @@ pub struct ServiceLimits {
     pub spool_budget: u64,
     /// Bytes of `@v/list`, `@latest` and `.info` bodies kept in memory, a
     /// third for each: counted in bytes, not entries, since one list may be
-    /// 4 MiB and a few hundred of them would otherwise hold gigabytes.
+    /// 4 MiB and a few hundred of them would otherwise hold gigabytes. A
+    /// quarter of it again bounds the re-checked records kept (a record
+    /// evicted is read and re-checked again on its next request).
     pub memory_cache_bytes: u64,
 }
 
@@ -92,6 +94,30 @@ impl Default for ServiceLimits {
             memory_cache_bytes: 64 << 20,
         }
     }
+}
+
+/// What a re-checked record held in memory weighs, about: its JSON size
+/// (what the store read back), its key and a fixed overhead. Counted
+/// without building the JSON.
+fn record_weight(k: &ArtifactKey, v: &Arc<StoredArtifact>) -> u32 {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0 = self.0.saturating_add(b.len());
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut n = Count(0);
+    // Serializing plain strings and numbers into a counter cannot fail.
+    let _ = serde_json::to_writer(&mut n, v.meta());
+    let total =
+        n.0.saturating_add(k.1.module.as_str().len())
+            .saturating_add(k.1.version().len())
+            .saturating_add(128);
+    u32::try_from(total).unwrap_or(u32::MAX)
 }
 
 /// An in-memory document cache bounded by the bytes of its bodies (plus a
@@ -322,7 +348,10 @@ impl Service {
             store,
             sumdb_keys: sumdbs.iter().map(|c| c.verifier().clone()).collect(),
             sumdbs,
-            artifacts: moka::future::Cache::builder().max_capacity(200_000).build(),
+            artifacts: moka::future::Cache::builder()
+                .max_capacity(limits.memory_cache_bytes / 4)
+                .weigher(record_weight)
+                .build(),
             fills: Flights::new("fill"),
             fill_slots: tokio::sync::Semaphore::new(limits.max_fills.max(1)),
             spool: tokio::sync::Semaphore::new(spool_units(limits.spool_budget)),

@@ -1333,3 +1333,44 @@ fn a_long_zip_download_logs_its_progress() {
         .unwrap_or_else(|| panic!("no end line in:\n{log}"));
     assert!(done.contains(&format!("bytes={}", w.p.zip.len())), "{done}");
 }
+
+/// Re-checked records kept in memory are bounded by bytes (a quarter of `--memory-cache-size`),
+/// not by count: with a small budget only a few stay, and an evicted one is read back from the
+/// store and re-checked, with nothing fetched upstream again.
+#[test]
+fn records_in_memory_are_bounded_by_bytes() {
+    let (fake, g) = bare_goward(&["--memory-cache-size", "8KiB"]);
+    let published: Vec<Published> = (0..12)
+        .map(|i| {
+            let path = format!("example.com/many{i}");
+            fake.publish(
+                ModZip::new(&path, "v1.0.0").file("a.go", "package a\n"),
+                &format!("module {path}\n"),
+            )
+        })
+        .collect();
+    for p in &published {
+        let r = get_with(g.url(), &p.zip_path(), &[]);
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert_eq!(r.body, p.zip);
+    }
+    let status = || {
+        let r = get_with(g.url(), "/status.json", &[]);
+        assert_eq!(r.status, 200, "{}", r.text());
+        serde_json::from_slice::<serde_json::Value>(&r.body).expect("status.json is JSON")
+    };
+    let held = status()["artifacts_in_memory"].as_u64().expect("a count");
+    assert!(held <= 4, "{held} records held in 2 KiB");
+    fake.reset_requests();
+    for p in &published {
+        let r = get_with(g.url(), &p.zip_path(), &[]);
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert_eq!(r.body, p.zip);
+    }
+    assert!(
+        fake.request_log().is_empty(),
+        "evicted records were fetched again: {:?}",
+        fake.request_log()
+    );
+    assert!(status()["artifacts_in_memory"].as_u64() <= Some(4));
+}
