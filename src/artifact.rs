@@ -16,7 +16,7 @@ use crate::xmod::module;
 
 /// The `h1:` hash (x/mod dirhash), the digest go.sum lines and checksum
 /// databases speak in; defined beside its Go port.
-pub use crate::xmod::dirhash::H1;
+pub(crate) use crate::xmod::dirhash::H1;
 
 /// Which half of a module version an `h1:` line speaks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -40,7 +40,7 @@ impl ArtifactKind {
 
 /// The digests of an artifact's bytes (a stored blob's, as read back).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct BlobDigests {
+pub(crate) struct BlobDigests {
     /// `h1:` of the bytes as the artifact kind the record says.
     pub h1: H1,
     /// SHA-256 of the bytes.
@@ -56,7 +56,7 @@ pub struct BlobDigests {
 /// request layer reports each as a 400.
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum NameError {
+pub(crate) enum NameError {
     /// An escaped module path element or version over [`MAX_NAME_LEN`].
     #[error("{what} too long ({len} bytes escaped; limit is {MAX_NAME_LEN})")]
     TooLong { what: &'static str, len: usize },
@@ -77,10 +77,10 @@ pub enum NameError {
 /// Longest escaped module path element or version: cache file names such as
 /// `<element>@<version>` (checksum lookups) and `<version>.zip.json` must
 /// stay under the 255-byte limit of common filesystems.
-pub const MAX_NAME_LEN: usize = 120;
+pub(crate) const MAX_NAME_LEN: usize = 120;
 
 /// Refuses an escaped version over [`MAX_NAME_LEN`].
-pub fn check_version_len(escaped: &str) -> Result<(), NameError> {
+pub(crate) fn check_version_len(escaped: &str) -> Result<(), NameError> {
     if escaped.len() > MAX_NAME_LEN {
         return Err(NameError::TooLong {
             what: "version",
@@ -92,14 +92,14 @@ pub fn check_version_len(escaped: &str) -> Result<(), NameError> {
 
 /// A validated module path with its case-encoded form.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct ModulePath {
+pub(crate) struct ModulePath {
     path: String,
     escaped: String,
 }
 
 impl ModulePath {
     /// Validates a decoded module path.
-    pub fn new(path: &str) -> Result<ModulePath, NameError> {
+    pub(crate) fn new(path: &str) -> Result<ModulePath, NameError> {
         module::check_path(path).map_err(|e| NameError::BadModule(e.to_string()))?;
         let escaped = module::escape_path(path).map_err(|e| NameError::BadModule(e.to_string()))?;
         if let Some(e) = escaped.split('/').find(|e| e.len() > MAX_NAME_LEN) {
@@ -115,19 +115,19 @@ impl ModulePath {
     }
 
     /// The module path.
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         &self.path
     }
 
     /// The case-encoded path (safe as a relative file or URL path).
-    pub fn escaped(&self) -> &str {
+    pub(crate) fn escaped(&self) -> &str {
         &self.escaped
     }
 }
 
 /// A module at a canonical version that fits its path's major version.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct ModuleVersion {
+pub(crate) struct ModuleVersion {
     /// The module.
     pub module: ModulePath,
     version: String,
@@ -136,7 +136,7 @@ pub struct ModuleVersion {
 
 impl ModuleVersion {
     /// Validates that `version` is canonical and valid for `module`.
-    pub fn new(module: ModulePath, version: &str) -> Result<ModuleVersion, NameError> {
+    pub(crate) fn new(module: ModulePath, version: &str) -> Result<ModuleVersion, NameError> {
         match module::canonical_version(version) {
             Some(c) if c == version => {}
             Some(c) => {
@@ -165,17 +165,17 @@ impl ModuleVersion {
     }
 
     /// The canonical version.
-    pub fn version(&self) -> &str {
+    pub(crate) fn version(&self) -> &str {
         &self.version
     }
 
     /// The case-encoded version.
-    pub fn escaped_version(&self) -> &str {
+    pub(crate) fn escaped_version(&self) -> &str {
         &self.escaped_version
     }
 
     /// Relative upstream path of `@v/<version>.<ext>`.
-    pub fn upstream_path(&self, ext: &str) -> String {
+    pub(crate) fn upstream_path(&self, ext: &str) -> String {
         format!(
             "{}/@v/{}.{ext}",
             self.module.escaped(),

@@ -24,7 +24,7 @@ static LOG: OnceLock<AuditLog> = OnceLock::new();
 /// Why the audit log could not be opened.
 #[derive(Debug, thiserror::Error)]
 #[error("audit log {path}: {source}")]
-pub struct AuditError {
+pub(crate) struct AuditError {
     path: PathBuf,
     #[source]
     source: std::io::Error,
@@ -37,7 +37,7 @@ struct AuditLog {
 
 /// Opens (creates, appends to) the process's audit log. Called once at
 /// start; a second call keeps the first file.
-pub fn open(path: &Path) -> Result<(), AuditError> {
+pub(crate) fn open(path: &Path) -> Result<(), AuditError> {
     let file = open_append(path)?;
     let _ = LOG.set(AuditLog {
         path: path.to_path_buf(),
@@ -101,7 +101,7 @@ fn now() -> u64 {
 }
 
 /// Records a refusal (no-op without an audit log).
-pub fn refused(path: &str, status: u16, reason: &str, message: &str, user: Option<&str>) {
+pub(crate) fn refused(path: &str, status: u16, reason: &str, message: &str, user: Option<&str>) {
     write(&Event::Refused {
         time: now(),
         path,
@@ -113,7 +113,7 @@ pub fn refused(path: &str, status: u16, reason: &str, message: &str, user: Optio
 }
 
 /// Records a first-time proof (no-op without an audit log).
-pub fn proven(meta: &ArtifactMeta, rule: Option<&str>) {
+pub(crate) fn proven(meta: &ArtifactMeta, rule: Option<&str>) {
     write(&Event::Proven {
         time: now(),
         module: &meta.module,

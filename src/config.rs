@@ -15,9 +15,9 @@ use crate::sumdb::SumdbSpec;
 use crate::upstream::{FetchLimits, UpstreamMode};
 
 /// Default upstream: the Go module mirror.
-pub const DEFAULT_UPSTREAM: &str = "https://proxy.golang.org";
+pub(crate) const DEFAULT_UPSTREAM: &str = "https://proxy.golang.org";
 /// Default listen address: loopback only; exposing goward is a decision.
-pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+pub(crate) const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 
 /// Log output formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize, Default)]
@@ -819,7 +819,7 @@ fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
 /// The per-user cache directory: `%LOCALAPPDATA%\goward` on Windows,
 /// `~/Library/Caches/goward` on macOS, `$XDG_CACHE_HOME/goward` or
 /// `~/.cache/goward` elsewhere.
-pub fn default_cache_dir() -> Option<PathBuf> {
+pub(crate) fn default_cache_dir() -> Option<PathBuf> {
     let env = |k: &str| {
         std::env::var_os(k)
             .filter(|v| !v.is_empty())

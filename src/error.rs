@@ -26,7 +26,7 @@ use crate::upstream::OFFLINE_HINT;
 /// Everything that can end a request without the artifact.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum ProxyError {
+pub(crate) enum ProxyError {
     /// A malformed or unknown request path.
     #[error(transparent)]
     Request(#[from] RequestError),
@@ -118,7 +118,7 @@ impl crate::flight::TaskFailed for ProxyError {
 
 impl ProxyError {
     /// The HTTP status.
-    pub fn status(&self) -> StatusCode {
+    pub(crate) fn status(&self) -> StatusCode {
         match self {
             ProxyError::Request(e) if e.is_not_found() => StatusCode::NOT_FOUND,
             ProxyError::Request(_) => StatusCode::BAD_REQUEST,
@@ -146,7 +146,7 @@ impl ProxyError {
     }
 
     /// The metric label for `goward_verification_failures_total` and logs.
-    pub fn reason(&self) -> &'static str {
+    pub(crate) fn reason(&self) -> &'static str {
         match self {
             ProxyError::Request(e) if e.is_not_found() => "not_found",
             ProxyError::Request(_) => "bad_request",
@@ -168,7 +168,7 @@ impl ProxyError {
     }
 
     /// Whether this counts as a verification failure (for metrics).
-    pub fn is_verification_failure(&self) -> bool {
+    pub(crate) fn is_verification_failure(&self) -> bool {
         matches!(
             self,
             ProxyError::Zip { .. }
@@ -184,7 +184,7 @@ impl ProxyError {
     /// The `text/plain` body: `goward: <what failed and why>`, kept within
     /// what the go command displays (graphic characters, no blank line,
     /// ≤ 8 lines / 648 bytes).
-    pub fn body(&self) -> String {
+    pub(crate) fn body(&self) -> String {
         // Local failures name cache paths: they go to the log, not to clients.
         if matches!(self, ProxyError::Store(e) if !matches!(e, StoreError::Unavailable { .. }))
             || matches!(self, ProxyError::Internal(_))
@@ -265,7 +265,7 @@ impl From<Arc<SumdbError>> for ProxyError {
 /// more. A cause whose text the previous link's message already contains is
 /// skipped; context added at the command line (which does not embed its
 /// cause) is followed by it.
-pub fn display_chain(e: &(dyn std::error::Error + 'static)) -> String {
+pub(crate) fn display_chain(e: &(dyn std::error::Error + 'static)) -> String {
     let mut out = e.to_string();
     let mut prev = out.clone();
     let mut cause = e.source();

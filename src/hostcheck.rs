@@ -9,19 +9,20 @@
 //! MSI installs are read by running Windows' own tools through
 //! [`Host::run`] ([`win`]), and are "not applicable" elsewhere.
 
-pub mod win;
+pub(crate) mod win;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// Whether a directory is compressed by the filesystem.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Compression {
+pub(crate) enum Compression {
     /// The compression flag is set.
     Compressed,
     /// The flag is clear.
     Uncompressed,
     /// The filesystem or OS has no such flag (or it cannot be read there).
+    #[cfg_attr(windows, allow(dead_code))] // Windows always has the flag
     NotApplicable(String),
     /// The directory could not be examined.
     Unknown(String),
@@ -29,7 +30,7 @@ pub enum Compression {
 
 /// What a program printed.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RunOutput {
+pub(crate) struct RunOutput {
     /// Exit status code (`None`: killed or timed out).
     pub code: Option<i32>,
     /// Standard output.
@@ -39,7 +40,7 @@ pub struct RunOutput {
 }
 
 /// The seam: every OS fact goward's host checks use.
-pub trait Host {
+pub(crate) trait Host {
     /// An environment variable of this process (`None` if unset or empty).
     fn env(&self, key: &str) -> Option<String>;
     /// Every `go` executable on `PATH`, in search order (duplicates as they
@@ -62,7 +63,7 @@ pub trait Host {
 
 /// The real host.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct RealHost;
+pub(crate) struct RealHost;
 
 /// How long a `go` subprocess may take.
 const RUN_TIMEOUT: Duration = Duration::from_secs(60);
@@ -245,7 +246,7 @@ mod os {
 }
 
 /// The command that clears compression for good, for messages.
-pub fn uncompress_command(dir: &Path) -> String {
+pub(crate) fn uncompress_command(dir: &Path) -> String {
     if cfg!(windows) {
         format!("compact /U /S:\"{}\" /I /Q", dir.display())
     } else {
@@ -255,7 +256,7 @@ pub fn uncompress_command(dir: &Path) -> String {
 
 /// What the start-up check did.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum CacheCompression {
+pub(crate) enum CacheCompression {
     /// Not compressed.
     Fine,
     /// Not applicable here (reason).
@@ -266,7 +267,7 @@ pub enum CacheCompression {
 
 /// The directories goward owns under its cache root: new files inherit the
 /// flag from the directory they are created in.
-pub fn owned_dirs(cache_dir: &Path) -> Vec<PathBuf> {
+pub(crate) fn owned_dirs(cache_dir: &Path) -> Vec<PathBuf> {
     let mut v = vec![cache_dir.to_path_buf()];
     for d in crate::cache::disk::OWNED_DIRS {
         v.push(cache_dir.join(d));
@@ -276,7 +277,7 @@ pub fn owned_dirs(cache_dir: &Path) -> Vec<PathBuf> {
 
 /// Makes sure goward's cache is not compressed by the filesystem: clears the
 /// flag on the directories goward owns; an error says exactly what to run.
-pub fn ensure_cache_uncompressed(
+pub(crate) fn ensure_cache_uncompressed(
     host: &dyn Host,
     cache_dir: &Path,
 ) -> Result<CacheCompression, String> {
@@ -328,7 +329,7 @@ pub fn ensure_cache_uncompressed(
 /// The start-up check, on the real host: clears compression (or refuses,
 /// see [`ensure_cache_uncompressed`]) and warns when Defender scans the
 /// cache.
-pub fn check_cache_dir(cache_dir: &Path) -> Result<(), String> {
+pub(crate) fn check_cache_dir(cache_dir: &Path) -> Result<(), String> {
     if let CacheCompression::Cleared(dirs) = ensure_cache_uncompressed(&RealHost, cache_dir)? {
         tracing::warn!(
             dirs = ?dirs,
@@ -349,7 +350,7 @@ pub fn check_cache_dir(cache_dir: &Path) -> Result<(), String> {
 /// warning (scanned), `(false, …)` a note (cannot tell); `None`: nothing to
 /// say. A warning only: scanning slows goward down but cannot make it serve
 /// unverified bytes. `dir` must be absolute, as exclusions are.
-pub fn cache_defender_warning(host: &dyn Host, dir: &Path) -> Option<(bool, String)> {
+pub(crate) fn cache_defender_warning(host: &dyn Host, dir: &Path) -> Option<(bool, String)> {
     match win::defender(host) {
         win::Defender::NotApplicable(_) | win::Defender::RealtimeOff => None,
         win::Defender::Unknown(why) => Some((

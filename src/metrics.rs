@@ -29,15 +29,13 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
 /// The version and the commit it was built from (`build.rs`).
-pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+pub(crate) const VERSION: &str = env!("CARGO_PKG_VERSION");
 /// Short commit hash, or `unknown` outside a git checkout.
-pub const COMMIT: &str = env!("GOWARD_COMMIT");
-/// Date of that commit (`SOURCE_DATE_EPOCH` if set), `YYYY-MM-DD`.
-pub const BUILD_DATE: &str = env!("GOWARD_BUILD_DATE");
+pub(crate) const COMMIT: &str = env!("GOWARD_COMMIT");
 
 /// Every request endpoint label ([`crate::request::Request::endpoint`],
 /// plus `invalid` for paths that do not parse).
-pub const ENDPOINTS: [&str; 10] = [
+pub(crate) const ENDPOINTS: [&str; 10] = [
     "list",
     "latest",
     "info",
@@ -57,7 +55,7 @@ const BUCKETS: [f64; 14] = [
 ];
 
 /// Installs the process-wide recorder once and returns its render handle.
-pub fn install() -> PrometheusHandle {
+pub(crate) fn install() -> PrometheusHandle {
     HANDLE
         .get_or_init(|| {
             let recorder = PrometheusBuilder::new()
@@ -232,7 +230,7 @@ fn register_from_start() {
 /// asked (`None`). Set through [`note_cache`] from the service, which runs
 /// inside [`RequestNotes::scope`] in the request's task.
 #[derive(Debug, Default)]
-pub struct RequestNotes {
+pub(crate) struct RequestNotes {
     /// 0 not asked, 1 hit, 2 miss (the last lookup wins).
     cache: std::sync::atomic::AtomicU8,
 }
@@ -243,7 +241,7 @@ tokio::task_local! {
 
 impl RequestNotes {
     /// Runs `fut` with `notes` as the current request's notes.
-    pub async fn scope<F: std::future::Future>(
+    pub(crate) async fn scope<F: std::future::Future>(
         notes: std::sync::Arc<RequestNotes>,
         fut: F,
     ) -> F::Output {
@@ -251,7 +249,7 @@ impl RequestNotes {
     }
 
     /// `hit`, `miss`, or `None` if the cache was not asked.
-    pub fn cache(&self) -> Option<&'static str> {
+    pub(crate) fn cache(&self) -> Option<&'static str> {
         match self.cache.load(std::sync::atomic::Ordering::Relaxed) {
             1 => Some("hit"),
             2 => Some("miss"),
@@ -262,7 +260,7 @@ impl RequestNotes {
 
 /// Notes a cache lookup for the access log of the request being handled
 /// (no-op outside one).
-pub fn note_cache(hit: bool) {
+pub(crate) fn note_cache(hit: bool) {
     let _ = NOTES.try_with(|n| {
         n.cache.store(
             if hit { 1 } else { 2 },
@@ -273,7 +271,7 @@ pub fn note_cache(hit: bool) {
 
 /// How a response body ended, for the access log.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct BodyEnd {
+pub(crate) struct BodyEnd {
     /// Body bytes handed to the connection.
     pub bytes: u64,
     /// Whether the body was sent to its end (not cut by an error or by the
@@ -289,7 +287,7 @@ pub struct BodyEnd {
 /// when it ends, is dropped early (the client went away) or fails — the time
 /// a client waited for the whole artifact, not just for the head — and then
 /// calls `on_end` once (the access log).
-pub struct TimedBody<B> {
+pub(crate) struct TimedBody<B> {
     inner: B,
     endpoint: &'static str,
     started: Instant,
@@ -301,7 +299,7 @@ pub struct TimedBody<B> {
 
 impl<B> TimedBody<B> {
     /// Records `first_byte` now and `last_byte` when the body ends.
-    pub fn new(
+    pub(crate) fn new(
         inner: B,
         endpoint: &'static str,
         started: Instant,

@@ -11,7 +11,7 @@ use std::io::{self, Write};
 /// Writes one line to stdout; see the module doc for a closed stdout. Any
 /// other write error ends the process with status 2 and a message, as the
 /// command could not deliver its output.
-pub fn line(args: std::fmt::Arguments<'_>) {
+pub(crate) fn line(args: std::fmt::Arguments<'_>) {
     let mut out = io::stdout().lock();
     if let Err(e) = out
         .write_fmt(args)
@@ -24,7 +24,7 @@ pub fn line(args: std::fmt::Arguments<'_>) {
 
 /// Exits for a failed write to stdout: quietly with 0 on `BrokenPipe`, else
 /// with 2 and the error.
-pub fn exit_on_write_error(e: &io::Error) -> ! {
+pub(crate) fn exit_on_write_error(e: &io::Error) -> ! {
     if e.kind() == io::ErrorKind::BrokenPipe {
         std::process::exit(0);
     }

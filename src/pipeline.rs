@@ -17,11 +17,11 @@ use crate::sumdb::SumdbClient;
 use crate::sumdb::client::SumdbLimits;
 use crate::upstream::Network;
 
-pub use crate::upstream::UpstreamMode;
+pub(crate) use crate::upstream::UpstreamMode;
 
 /// A built pipeline.
 #[derive(Debug)]
-pub struct Pipeline {
+pub(crate) struct Pipeline {
     /// Every request goes through it.
     pub service: Arc<Service>,
     /// What `service` was built from, to build more like it ([`Parts::service`]).
@@ -37,7 +37,7 @@ pub struct Pipeline {
 /// what a service remembers per version in memory is one batch's worth,
 /// not the whole run's.
 #[derive(Clone, Debug)]
-pub struct Parts {
+pub(crate) struct Parts {
     network: Network,
     upstreams: Arc<crate::upstream::ProxyList>,
     store: Arc<dyn Store>,
@@ -52,7 +52,7 @@ pub struct Parts {
 
 impl Parts {
     /// A new service over these parts, with empty in-memory caches.
-    pub fn service(&self) -> Result<Arc<Service>, StartError> {
+    pub(crate) fn service(&self) -> Result<Arc<Service>, StartError> {
         let mut service = Service::new(
             self.network.clone(),
             self.upstreams.clone(),
@@ -76,12 +76,12 @@ impl Parts {
     }
 
     /// The store every service of these parts reads and writes.
-    pub fn store(&self) -> Arc<dyn Store> {
+    pub(crate) fn store(&self) -> Arc<dyn Store> {
         self.store.clone()
     }
 
     /// The checksum-database clients every service of these parts shares.
-    pub fn sumdbs(&self) -> &[Arc<SumdbClient>] {
+    pub(crate) fn sumdbs(&self) -> &[Arc<SumdbClient>] {
         &self.sumdbs
     }
 }
@@ -89,7 +89,7 @@ impl Parts {
 /// Why the pipeline could not be built; each names the setting or path involved.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum StartError {
+pub(crate) enum StartError {
     /// The cache directory could not be opened.
     #[error("opening cache directory {dir}: {source}")]
     Store {
@@ -127,13 +127,13 @@ impl From<PolicyLoadError> for StartError {
 
 /// Opens the configured store ([`Config::store`]): the cache directory,
 /// or a shared bucket with the cache directory as its local tier.
-pub fn open_store(config: &Config) -> Result<(Arc<dyn Store>, SweepReport), StartError> {
+pub(crate) fn open_store(config: &Config) -> Result<(Arc<dyn Store>, SweepReport), StartError> {
     open_store_with(config, true)
 }
 
 /// [`open_store`] for the cache commands: a shared bucket is read as it
 /// is, never through the local tier of hot blobs.
-pub fn open_store_for_audit(config: &Config) -> Result<Arc<dyn Store>, StartError> {
+pub(crate) fn open_store_for_audit(config: &Config) -> Result<Arc<dyn Store>, StartError> {
     open_store_with(config, false).map(|(s, _)| s)
 }
 
@@ -173,7 +173,7 @@ fn open_store_with(
 ///
 /// Synchronous for the disk store; a shared bucket is read through
 /// [`build_async`], on the current runtime if there is one.
-pub fn build(config: &Config) -> Result<Pipeline, StartError> {
+pub(crate) fn build(config: &Config) -> Result<Pipeline, StartError> {
     if !matches!(config.store, StoreUrl::Disk(_)) {
         return match tokio::runtime::Handle::try_current() {
             // A thread of its own: this may be called from inside the
@@ -211,7 +211,7 @@ pub fn build(config: &Config) -> Result<Pipeline, StartError> {
 /// reads, and where the store cannot be read inline on every request (a
 /// shared bucket), each database polls for another replica's fork report
 /// ([`SumdbClient::watch_forks`]).
-pub async fn build_async(config: &Config) -> Result<Pipeline, StartError> {
+pub(crate) async fn build_async(config: &Config) -> Result<Pipeline, StartError> {
     let (store, sweep) = open_store(config)?;
     let network = Network::new(config.mode, &config.fetch)?;
     let upstreams = Arc::new(network.proxy_list(&config.upstream, &|_| Ok(None))?);
@@ -240,7 +240,7 @@ pub async fn build_async(config: &Config) -> Result<Pipeline, StartError> {
 /// keys and the policy file `serve` loads, or the embedded default. One
 /// place, so a re-check outside `serve` cannot trust other anchors.
 #[derive(Clone, Debug)]
-pub struct RecheckAnchors {
+pub(crate) struct RecheckAnchors {
     /// Keys of the configured checksum databases.
     pub sumdb_keys: Vec<crate::xmod::note::Verifier>,
     /// The policy in force.
@@ -248,7 +248,7 @@ pub struct RecheckAnchors {
 }
 
 /// [`RecheckAnchors`] of `config`.
-pub fn recheck_anchors(config: &Config) -> Result<RecheckAnchors, StartError> {
+pub(crate) fn recheck_anchors(config: &Config) -> Result<RecheckAnchors, StartError> {
     let sumdb_keys = config
         .sumdbs
         .iter()
@@ -328,7 +328,7 @@ fn finish(
 /// batch), through the same [`Service`], checksum-database client and
 /// policy as `serve`. Private routes read the tree too, and required
 /// signatures are read from it ([`Service::with_bundle_signatures`]).
-pub fn parts_over_tree(
+pub(crate) fn parts_over_tree(
     config: &Config,
     store: Arc<dyn Store>,
     dir: &std::path::Path,

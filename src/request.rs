@@ -24,11 +24,11 @@ use crate::xmod::module;
 use crate::xmod::tlog::{Tile, TlogError};
 
 /// Longest request path accepted (module paths are far shorter in practice).
-pub const MAX_PATH_LEN: usize = 2048;
+pub(crate) const MAX_PATH_LEN: usize = 2048;
 
 /// A checksum-database proxy request.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum SumdbOp {
+pub(crate) enum SumdbOp {
     /// `/supported`
     Supported,
     /// `/latest`
@@ -41,7 +41,7 @@ pub enum SumdbOp {
 
 /// What a client asked for.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Request {
+pub(crate) enum Request {
     /// `<module>/@v/list`
     List(ModulePath),
     /// `<module>/@latest`
@@ -63,7 +63,7 @@ impl Request {
     /// The module (and version, when the request names one) it is about,
     /// for access rules; `None` for checksum-database requests not about one
     /// module (`supported`, `latest`, tiles).
-    pub fn subject(&self) -> Option<(&str, Option<&str>)> {
+    pub(crate) fn subject(&self) -> Option<(&str, Option<&str>)> {
         match self {
             Request::List(m) | Request::Latest(m) | Request::InfoQuery(m, _) => {
                 Some((m.as_str(), None))
@@ -77,7 +77,7 @@ impl Request {
     }
 
     /// Endpoint name for metrics.
-    pub fn endpoint(&self) -> &'static str {
+    pub(crate) fn endpoint(&self) -> &'static str {
         match self {
             Request::List(_) => "list",
             Request::Latest(_) => "latest",
@@ -95,7 +95,7 @@ impl Request {
 /// Why a request path was refused (400), or that it names nothing (404).
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum RequestError {
+pub(crate) enum RequestError {
     /// Over [`MAX_PATH_LEN`].
     #[error("request path too long ({0} bytes; limit is {MAX_PATH_LEN})")]
     TooLong(usize),
@@ -147,7 +147,7 @@ impl From<NameError> for RequestError {
 
 impl RequestError {
     /// Whether this is "no such thing" (404) rather than a malformed request (400).
-    pub fn is_not_found(&self) -> bool {
+    pub(crate) fn is_not_found(&self) -> bool {
         matches!(
             self,
             RequestError::UnknownEndpoint(_) | RequestError::UnknownSumdb(_)
@@ -157,7 +157,7 @@ impl RequestError {
 
 /// Parses the path of a GET request. `sumdbs` are the configured database
 /// names, in order.
-pub fn parse(raw: &str, sumdbs: &[String]) -> Result<Request, RequestError> {
+pub(crate) fn parse(raw: &str, sumdbs: &[String]) -> Result<Request, RequestError> {
     if raw.len() > MAX_PATH_LEN {
         return Err(RequestError::TooLong(raw.len()));
     }

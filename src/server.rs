@@ -37,7 +37,7 @@ use crate::service::{Failure, Service};
 
 /// Shared state of the HTTP server.
 #[derive(Debug)]
-pub struct App {
+pub(crate) struct App {
     service: Arc<Service>,
     sumdb_names: Vec<String>,
     metrics: PrometheusHandle,
@@ -47,7 +47,7 @@ pub struct App {
 
 impl App {
     /// Wraps a service.
-    pub fn new(service: Arc<Service>, metrics: PrometheusHandle) -> App {
+    pub(crate) fn new(service: Arc<Service>, metrics: PrometheusHandle) -> App {
         crate::status::start();
         let sumdb_names = service
             .sumdbs()
@@ -64,20 +64,19 @@ impl App {
 
     /// Requires every client to authenticate against `auth` (all paths but
     /// `/healthz` and `/readyz`, and nothing on the admin listener).
-    pub fn with_auth(mut self, auth: Arc<crate::auth::Authenticator>) -> App {
+    pub(crate) fn with_auth(mut self, auth: Arc<crate::auth::Authenticator>) -> App {
         self.auth = Some(auth);
         self
     }
 }
 
-pub use crate::pipeline::StartError;
-pub use crate::upstream::USER_AGENT;
+pub(crate) use crate::pipeline::StartError;
 
 impl App {
     /// Builds the pipeline ([`crate::pipeline::build`]) and checks the
     /// cache directory as a long-running server needs (no filesystem
     /// compression).
-    pub fn from_config(config: &crate::config::Config) -> Result<App, StartError> {
+    pub(crate) fn from_config(config: &crate::config::Config) -> Result<App, StartError> {
         let pipeline = crate::pipeline::build(config)?;
         crate::hostcheck::check_cache_dir(&config.cache_dir).map_err(StartError::Compressed)?;
         if pipeline.sweep.temp_files > 0 {
@@ -94,25 +93,26 @@ impl App {
     }
 
     /// The credentials clients must present, if any.
-    pub fn auth(&self) -> Option<&Arc<crate::auth::Authenticator>> {
+    pub(crate) fn auth(&self) -> Option<&Arc<crate::auth::Authenticator>> {
         self.auth.as_ref()
     }
 
     /// The service.
-    pub fn service(&self) -> &Arc<Service> {
+    pub(crate) fn service(&self) -> &Arc<Service> {
         &self.service
     }
 
     /// Loads the policy file again (SIGHUP); an invalid policy is logged and
     /// the one in force stays.
-    pub fn reload_policy(&self) -> Result<(), crate::service::PolicyLoadError> {
+    #[cfg_attr(windows, allow(dead_code))] // only SIGHUP (Unix) calls it
+    pub(crate) fn reload_policy(&self) -> Result<(), crate::service::PolicyLoadError> {
         self.service.reload_policy()
     }
 }
 
 /// The router: everything goes through one handler, since module paths
 /// contain slashes and do not fit a route table.
-pub fn router(app: Arc<App>) -> Router {
+pub(crate) fn router(app: Arc<App>) -> Router {
     Router::new().fallback(handle).with_state(app)
 }
 
@@ -142,7 +142,7 @@ const ADMIN_MAX_CONNECTIONS: usize = 64;
 
 /// The bound sockets of `goward serve`.
 #[derive(Debug)]
-pub struct Listeners {
+pub(crate) struct Listeners {
     /// The public listeners (`--listen`).
     pub main: Vec<tokio::net::TcpListener>,
     /// The admin listeners (`--admin-listen`); empty: none.
@@ -152,7 +152,7 @@ pub struct Listeners {
 /// A listen address could not be resolved or bound.
 #[derive(Debug, thiserror::Error)]
 #[error("listening on {addr}: {source}")]
-pub struct BindError {
+pub(crate) struct BindError {
     addr: String,
     #[source]
     source: std::io::Error,
@@ -161,7 +161,7 @@ pub struct BindError {
 impl Listeners {
     /// Binds every listen address (each address a host name resolves to)
     /// and the admin address, if any.
-    pub async fn bind(
+    pub(crate) async fn bind(
         listen: &[crate::config::ListenAddr],
         admin: Option<&crate::config::ListenAddr>,
     ) -> Result<Listeners, BindError> {
@@ -175,7 +175,7 @@ impl Listeners {
     }
 
     /// The bound addresses of `listeners`.
-    pub fn addrs(listeners: &[tokio::net::TcpListener]) -> std::io::Result<Vec<SocketAddr>> {
+    pub(crate) fn addrs(listeners: &[tokio::net::TcpListener]) -> std::io::Result<Vec<SocketAddr>> {
         listeners.iter().map(|l| l.local_addr()).collect()
     }
 }
@@ -478,7 +478,7 @@ async fn accept_loop(
 /// ALPN chooses it; plain HTTP is HTTP/1.1 only: the `go` command never
 /// speaks cleartext HTTP/2, and hyper's header-read timeout does not cover
 /// HTTP/2's preface. The admin listeners are plain HTTP.
-pub async fn run(
+pub(crate) async fn run(
     listeners: Listeners,
     app: Arc<App>,
     limits: ConnLimits,

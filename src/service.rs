@@ -55,11 +55,11 @@ use crate::xmod::note::Verifier;
 const PREFETCH_LIMIT: usize = 8;
 
 /// A failure shared between coalesced requests.
-pub type Failure = Arc<ProxyError>;
+pub(crate) type Failure = Arc<ProxyError>;
 
 /// Size caps and freshness settings for the service.
 #[derive(Clone, Debug)]
-pub struct ServiceLimits {
+pub(crate) struct ServiceLimits {
     /// Module zip rules and caps (500 MiB by default, as the go command).
     pub zip: ZipLimits,
     /// `@v/list` bodies.
@@ -158,7 +158,7 @@ fn spool_units(bytes: u64) -> usize {
 /// A loaded policy with the upstream lists of its private routes built
 /// (credentials resolved once, at load).
 #[derive(Debug)]
-pub struct ActivePolicy {
+pub(crate) struct ActivePolicy {
     policy: Policy,
     routes: HashMap<String, Arc<ProxyList>>,
     /// When it was put in force (Unix seconds), for the operator's page.
@@ -168,7 +168,7 @@ pub struct ActivePolicy {
 impl ActivePolicy {
     /// Builds every private route's upstream list, reading its secrets
     /// (offline: checking each list, reading no secret).
-    pub fn new(policy: Policy, network: &Network) -> Result<ActivePolicy, String> {
+    pub(crate) fn new(policy: Policy, network: &Network) -> Result<ActivePolicy, String> {
         let mut routes = HashMap::new();
         for r in policy.private_routes() {
             let authorize = |url: &reqwest::Url| match &r.auth {
@@ -191,7 +191,7 @@ impl ActivePolicy {
 
     /// `policy` with every private route reading `tree` (bundle import:
     /// the bundle is the only upstream, private modules included).
-    pub fn over_tree(policy: Policy, tree: &Arc<ProxyList>) -> ActivePolicy {
+    pub(crate) fn over_tree(policy: Policy, tree: &Arc<ProxyList>) -> ActivePolicy {
         let routes = policy
             .private_routes()
             .map(|r| (r.rule.clone(), tree.clone()))
@@ -204,7 +204,7 @@ impl ActivePolicy {
     }
 
     /// The embedded default policy (no private routes).
-    pub fn embedded_default() -> ActivePolicy {
+    pub(crate) fn embedded_default() -> ActivePolicy {
         ActivePolicy {
             policy: Policy::embedded_default(),
             routes: HashMap::new(),
@@ -213,7 +213,7 @@ impl ActivePolicy {
     }
 
     /// The policy.
-    pub fn policy(&self) -> &Policy {
+    pub(crate) fn policy(&self) -> &Policy {
         &self.policy
     }
 }
@@ -226,7 +226,7 @@ fn unix_now() -> u64 {
 
 /// Why a policy could not be (re)loaded.
 #[derive(Debug, thiserror::Error)]
-pub enum PolicyLoadError {
+pub(crate) enum PolicyLoadError {
     /// The file is unreadable or invalid (messages carry file:line:col).
     #[error("{0}")]
     Policy(#[from] PolicyError),
@@ -235,11 +235,12 @@ pub enum PolicyLoadError {
     Route(String),
     /// No policy file was configured.
     #[error("no policy file configured (--policy); the embedded default stays in force")]
+    #[cfg_attr(windows, allow(dead_code))] // only SIGHUP (Unix) reloads
     NoFile,
 }
 
 /// Loads a policy file and builds its routes.
-pub fn load_policy(
+pub(crate) fn load_policy(
     path: &std::path::Path,
     network: &Network,
 ) -> Result<ActivePolicy, PolicyLoadError> {
@@ -258,7 +259,7 @@ struct PolicySource {
 
 /// The verifying proxy service.
 #[derive(Debug)]
-pub struct Service {
+pub(crate) struct Service {
     /// How upstreams are reached (private routes are built from it on
     /// every policy reload); offline, `@v/list` and `@latest` come from the
     /// store.
@@ -334,7 +335,7 @@ fn cache_metric(endpoint: &'static str, hit: bool) {
 impl Service {
     /// Builds the service. `sumdbs[0]` proves modules; every database in
     /// the list is served under `/sumdb/<name>/`.
-    pub fn new(
+    pub(crate) fn new(
         network: Network,
         upstreams: Arc<ProxyList>,
         store: Arc<dyn Store>,
@@ -374,14 +375,14 @@ impl Service {
     /// is (bundle import): the inside's rule names where signatures live
     /// on its own network, but what is being proven is what the bundle
     /// carries, verified here under the inside's signers.
-    pub fn with_bundle_signatures(mut self) -> Service {
+    pub(crate) fn with_bundle_signatures(mut self) -> Service {
         self.bundle_signatures = true;
         self
     }
 
     /// Puts `policy` in force; with `source`, [`Service::reload_policy`]
     /// and [`Service::watch_policy`] load that file again.
-    pub fn with_policy(mut self, policy: ActivePolicy, source: Option<PathBuf>) -> Service {
+    pub(crate) fn with_policy(mut self, policy: ActivePolicy, source: Option<PathBuf>) -> Service {
         self.policy = RwLock::new(Arc::new(policy));
         self.policy_source = source.map(|path| PolicySource {
             path,
@@ -434,7 +435,7 @@ impl Service {
     }
 
     /// What the operator's page shows ([`crate::status`]).
-    pub async fn status(&self) -> crate::status::Status {
+    pub(crate) async fn status(&self) -> crate::status::Status {
         // The count is exact only once pending inserts are applied.
         self.artifacts.run_pending_tasks().await;
         let pol = self.policy();
@@ -465,7 +466,7 @@ impl Service {
     }
 
     /// The policy in force.
-    pub fn policy(&self) -> Arc<ActivePolicy> {
+    pub(crate) fn policy(&self) -> Arc<ActivePolicy> {
         self.policy
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -476,7 +477,7 @@ impl Service {
     /// `goward_cache_artifacts` and `goward_cache_bytes` gauges now and
     /// every `every` (a listing, so not per request; `cache gc` run beside
     /// the server shows at the next count).
-    pub fn watch_cache_size(self: &Arc<Self>, every: Duration) {
+    pub(crate) fn watch_cache_size(self: &Arc<Self>, every: Duration) {
         let me = self.clone();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(every);
@@ -500,7 +501,8 @@ impl Service {
     /// Loads the policy file again and puts it in force. An invalid policy
     /// is logged with its errors and the one in force stays; requests in
     /// flight finish under the policy they started with.
-    pub fn reload_policy(&self) -> Result<(), PolicyLoadError> {
+    #[cfg_attr(windows, allow(dead_code))] // only SIGHUP (Unix) calls it
+    pub(crate) fn reload_policy(&self) -> Result<(), PolicyLoadError> {
         let src = self.policy_source.as_ref().ok_or(PolicyLoadError::NoFile)?;
         let before = self.fingerprint(src);
         self.reload_from(src, before)
@@ -574,7 +576,7 @@ impl Service {
     /// Polls the policy file and its pin files every `every` and reloads
     /// the policy when their contents change. Does nothing without a policy
     /// file.
-    pub fn watch_policy(self: &Arc<Self>, every: Duration) {
+    pub(crate) fn watch_policy(self: &Arc<Self>, every: Duration) {
         if self.policy_source.is_none() {
             return;
         }
@@ -620,7 +622,7 @@ impl Service {
     /// path is never looked up in a public database, a denied module is
     /// refused, and the decision is logged and counted; tiles, `/latest`
     /// and `/supported` name no module.
-    pub async fn sumdb(&self, i: usize, op: SumdbOp) -> Result<Bytes, Failure> {
+    pub(crate) async fn sumdb(&self, i: usize, op: SumdbOp) -> Result<Bytes, Failure> {
         let db = self
             .sumdbs
             .get(i)
@@ -656,7 +658,7 @@ impl Service {
 
     /// The private rule that routes `module`, if any (the checksum-database
     /// proxy refuses lookups for such paths).
-    pub fn private_rule(&self, module: &str) -> Option<String> {
+    pub(crate) fn private_rule(&self, module: &str) -> Option<String> {
         self.policy()
             .policy
             .decide(module, None)
@@ -804,12 +806,12 @@ impl Service {
     }
 
     /// The configured checksum databases.
-    pub fn sumdbs(&self) -> &[Arc<SumdbClient>] {
+    pub(crate) fn sumdbs(&self) -> &[Arc<SumdbClient>] {
         &self.sumdbs
     }
 
     /// Whether the service can prove new artifacts (for `/readyz`).
-    pub fn ready(&self) -> Result<(), String> {
+    pub(crate) fn ready(&self) -> Result<(), String> {
         for db in &self.sumdbs {
             db.check_trusted().map_err(|e| e.to_string())?;
         }
@@ -817,7 +819,7 @@ impl Service {
     }
 
     /// The store, for commands that read it directly (`verify-toolchain`).
-    pub fn store(&self) -> Arc<dyn Store> {
+    pub(crate) fn store(&self) -> Arc<dyn Store> {
         self.store.clone()
     }
 
@@ -835,7 +837,7 @@ impl Service {
     }
 
     /// Whether only the cache answers.
-    pub fn mode(&self) -> UpstreamMode {
+    pub(crate) fn mode(&self) -> UpstreamMode {
         self.network.mode()
     }
 
@@ -877,7 +879,7 @@ impl Service {
 
     /// `@v/list`: refreshed after the TTL; the last good copy is served when
     /// every upstream fails (with a warning), so an outage does not stop builds.
-    pub async fn list(self: &Arc<Self>, m: &ModulePath) -> Result<Bytes, Failure> {
+    pub(crate) async fn list(self: &Arc<Self>, m: &ModulePath) -> Result<Bytes, Failure> {
         let pol = self.policy();
         self.list_decided(&pol, m).await
     }
@@ -901,7 +903,7 @@ impl Service {
     }
 
     /// `@latest`, with the same freshness rules as `list`.
-    pub async fn latest(self: &Arc<Self>, m: &ModulePath) -> Result<Bytes, Failure> {
+    pub(crate) async fn latest(self: &Arc<Self>, m: &ModulePath) -> Result<Bytes, Failure> {
         let pol = self.policy();
         self.latest_decided(&pol, m).await
     }
@@ -979,7 +981,7 @@ impl Service {
 
     /// `.info` for a canonical version: validated (it must name exactly the
     /// requested version) and kept.
-    pub async fn info(self: &Arc<Self>, mv: &ModuleVersion) -> Result<Bytes, Failure> {
+    pub(crate) async fn info(self: &Arc<Self>, mv: &ModuleVersion) -> Result<Bytes, Failure> {
         let pol = self.policy();
         let d = self.decide_version(&pol, mv, None).await?;
         let ups = self.route(&pol, &d)?;
@@ -1030,7 +1032,7 @@ impl Service {
 
     /// `.info` for a query such as a branch name: validated, not cached.
     /// The policy decides the module first, then the version it resolves to.
-    pub async fn info_query(
+    pub(crate) async fn info_query(
         self: &Arc<Self>,
         m: &ModulePath,
         query: &str,
@@ -1061,7 +1063,7 @@ impl Service {
     /// The go.mod of a version: proven before it was stored, and its digest
     /// re-checked on every read. A corrupted copy is quarantined and the
     /// version fetched and proven again.
-    pub async fn go_mod(self: &Arc<Self>, mv: &ModuleVersion) -> Result<Bytes, Failure> {
+    pub(crate) async fn go_mod(self: &Arc<Self>, mv: &ModuleVersion) -> Result<Bytes, Failure> {
         let pol = self.policy();
         let d = self
             .decide_version(&pol, mv, Some(ArtifactKind::Mod))
@@ -1100,7 +1102,7 @@ impl Service {
     /// for the zips afterwards, so by then they are proven (Athens likewise
     /// fetches a version whole). Failures are left for the real request to
     /// report.
-    pub fn prefetch(self: &Arc<Self>, mv: &ModuleVersion) {
+    pub(crate) fn prefetch(self: &Arc<Self>, mv: &ModuleVersion) {
         let need_zip = !self
             .artifacts
             .contains_key(&(ArtifactKind::Zip, mv.clone()));
@@ -1129,7 +1131,10 @@ impl Service {
     }
 
     /// A proven zip; the caller reads it with [`Service::open_zip`].
-    pub async fn zip(self: &Arc<Self>, mv: &ModuleVersion) -> Result<Arc<StoredArtifact>, Failure> {
+    pub(crate) async fn zip(
+        self: &Arc<Self>,
+        mv: &ModuleVersion,
+    ) -> Result<Arc<StoredArtifact>, Failure> {
         let pol = self.policy();
         let d = self
             .decide_version(&pol, mv, Some(ArtifactKind::Zip))
@@ -1140,7 +1145,10 @@ impl Service {
     /// Opens a proven zip for a verifying read ([`crate::cache::read`]); a
     /// blob that cannot be opened is quarantined and the version fetched
     /// and proven again, once.
-    pub async fn open_zip(self: &Arc<Self>, mv: &ModuleVersion) -> Result<VerifiedRead, Failure> {
+    pub(crate) async fn open_zip(
+        self: &Arc<Self>,
+        mv: &ModuleVersion,
+    ) -> Result<VerifiedRead, Failure> {
         for _ in 0..2 {
             let artifact = self.zip(mv).await?;
             match self.open_blob(artifact).await {
@@ -1158,7 +1166,7 @@ impl Service {
     /// reading its entries): the bytes are copied through the verifying
     /// read, so the copy is complete only if its digest matched. `Ok(Err)`:
     /// the stored blob failed and was quarantined.
-    pub async fn zip_copy(
+    pub(crate) async fn zip_copy(
         self: &Arc<Self>,
         mv: &ModuleVersion,
     ) -> Result<Result<std::fs::File, ReadError>, Failure> {
@@ -1504,7 +1512,7 @@ impl Service {
     /// quarantining: bundle import runs it on what it is about to land, so
     /// a record the inside would refuse on read is refused before it lands.
     /// `Ok(false)`: no record.
-    pub async fn recheck_stored(
+    pub(crate) async fn recheck_stored(
         &self,
         kind: ArtifactKind,
         mv: &ModuleVersion,
@@ -2070,7 +2078,7 @@ fn sanitize_list(b: &[u8]) -> Bytes {
 /// path and version): beside the zip, as an `upstream:` rule names it
 /// (`{module}/@v/{version}{file}.sig`), so the export is also a tree a
 /// policy can read signatures from.
-pub fn bundle_signature_path(escaped_module: &str, escaped_version: &str) -> String {
+pub(crate) fn bundle_signature_path(escaped_module: &str, escaped_version: &str) -> String {
     format!("{escaped_module}/@v/{escaped_version}.zip.sig")
 }
 

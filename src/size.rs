@@ -6,7 +6,7 @@
 use serde::de::{self, Deserialize, Deserializer, Visitor};
 
 /// What a size may be, for messages.
-pub const SIZE_SYNTAX: &str = "want a number of bytes, or a number and a unit: \
+pub(crate) const SIZE_SYNTAX: &str = "want a number of bytes, or a number and a unit: \
                                B, KB, MB, GB, TB (powers of 1000) or KiB, MiB, GiB, TiB \
                                (powers of 1024), e.g. 100MiB";
 
@@ -14,7 +14,7 @@ pub const SIZE_SYNTAX: &str = "want a number of bytes, or a number and a unit: \
 /// decimal `KB MB GB TB` or the binary `KiB MiB GiB TiB`, with or without a
 /// space. Units are case-insensitive; a bare `K`/`M`/`G` is rejected as
 /// ambiguous. The error says what is wrong, not the value (callers name it).
-pub fn parse_size(s: &str) -> Result<u64, String> {
+pub(crate) fn parse_size(s: &str) -> Result<u64, String> {
     let t = s.trim();
     let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
@@ -43,7 +43,7 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
 /// A size setting in a TOML file: an integer (bytes) or a string for
 /// [`parse_size`].
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum SizeValue {
+pub(crate) enum SizeValue {
     /// `max_zip_size = 1048576`
     Int(i64),
     /// `max_zip_size = "100 MiB"`
@@ -52,7 +52,7 @@ pub enum SizeValue {
 
 impl SizeValue {
     /// The size in bytes.
-    pub fn bytes(&self) -> Result<u64, String> {
+    pub(crate) fn bytes(&self) -> Result<u64, String> {
         match self {
             SizeValue::Int(n) => u64::try_from(*n).map_err(|_| SIZE_SYNTAX.to_owned()),
             SizeValue::Text(s) => parse_size(s),

@@ -15,16 +15,16 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use serde::Serialize;
 
 /// Refusals kept for the page.
-pub const RECENT_REFUSALS: usize = 50;
+pub(crate) const RECENT_REFUSALS: usize = 50;
 /// Minutes of request/refusal counts kept for the chart.
-pub const MINUTES: usize = 60;
+pub(crate) const MINUTES: usize = 60;
 
 /// Process start, for the uptime.
 static STARTED: OnceLock<Instant> = OnceLock::new();
 static ACTIVITY: Mutex<Activity> = Mutex::new(Activity::new());
 
 /// Marks the process start (called once when serving starts).
-pub fn start() {
+pub(crate) fn start() {
     let _ = STARTED.get_or_init(Instant::now);
 }
 
@@ -36,7 +36,7 @@ fn unix_now() -> u64 {
 
 /// One refusal as shown on the page.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
-pub struct Refusal {
+pub(crate) struct Refusal {
     /// Unix seconds.
     pub time: u64,
     /// Request path.
@@ -51,7 +51,7 @@ pub struct Refusal {
 
 /// Counts for one minute.
 #[derive(Clone, Copy, Debug, Default, Serialize, PartialEq, Eq)]
-pub struct Minute {
+pub(crate) struct Minute {
     /// Unix minute (seconds / 60).
     pub minute: u64,
     /// Requests answered.
@@ -104,14 +104,14 @@ fn activity() -> std::sync::MutexGuard<'static, Activity> {
 }
 
 /// Counts an answered request.
-pub fn request() {
+pub(crate) fn request() {
     let mut a = activity();
     let m = a.minute(unix_now());
     m.requests = m.requests.saturating_add(1);
 }
 
 /// Records a refusal (a failed check or a policy denial).
-pub fn refused(path: &str, status: u16, reason: &str, message: &str) {
+pub(crate) fn refused(path: &str, status: u16, reason: &str, message: &str) {
     let now = unix_now();
     let mut a = activity();
     let m = a.minute(now);
@@ -130,7 +130,7 @@ pub fn refused(path: &str, status: u16, reason: &str, message: &str) {
 
 /// One upstream (by origin) as the page shows it.
 #[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
-pub struct UpstreamHealth {
+pub(crate) struct UpstreamHealth {
     /// `scheme://host:port`.
     pub origin: String,
     /// Answers with a body (200).
@@ -154,7 +154,7 @@ static UPSTREAMS: Mutex<Vec<UpstreamHealth>> = Mutex::new(Vec::new());
 
 /// Records one upstream answer: `Ok(found)` (200, or 404/410 when false)
 /// or the failure's text.
-pub fn upstream(origin: &str, result: Result<bool, String>, ms: u64) {
+pub(crate) fn upstream(origin: &str, result: Result<bool, String>, ms: u64) {
     let now = unix_now();
     let mut all = UPSTREAMS.lock().unwrap_or_else(|e| e.into_inner());
     let i = match all.iter().position(|u| u.origin == origin) {
@@ -187,12 +187,12 @@ pub fn upstream(origin: &str, result: Result<bool, String>, ms: u64) {
 }
 
 /// Every upstream seen since start.
-pub fn upstreams() -> Vec<UpstreamHealth> {
+pub(crate) fn upstreams() -> Vec<UpstreamHealth> {
     UPSTREAMS.lock().unwrap_or_else(|e| e.into_inner()).clone()
 }
 
 /// Counts a cache lookup for the hit rate.
-pub fn cache(hit: bool) {
+pub(crate) fn cache(hit: bool) {
     let mut a = activity();
     if hit {
         a.hits = a.hits.saturating_add(1);
@@ -203,7 +203,7 @@ pub fn cache(hit: bool) {
 
 /// One checksum database as the page shows it.
 #[derive(Clone, Debug, Serialize)]
-pub struct SumdbStatus {
+pub(crate) struct SumdbStatus {
     /// Name (`sum.golang.org`).
     pub name: String,
     /// Size of the trusted tree.
@@ -217,7 +217,7 @@ pub struct SumdbStatus {
 
 /// The policy in force.
 #[derive(Clone, Debug, Serialize)]
-pub struct PolicyStatus {
+pub(crate) struct PolicyStatus {
     /// Where it came from (file path or the embedded default).
     pub origin: String,
     /// Unix seconds when it was put in force.
@@ -230,7 +230,7 @@ pub struct PolicyStatus {
 
 /// Everything on the page.
 #[derive(Clone, Debug, Serialize)]
-pub struct Status {
+pub(crate) struct Status {
     /// goward's version.
     pub version: &'static str,
     /// The commit it was built from.
@@ -258,7 +258,7 @@ pub struct Status {
 }
 
 /// The activity part of [`Status`]: (cache hits, misses, minutes, refusals).
-pub fn snapshot() -> (u64, u64, Vec<Minute>, Vec<Refusal>) {
+pub(crate) fn snapshot() -> (u64, u64, Vec<Minute>, Vec<Refusal>) {
     let now = unix_now();
     let mut a = activity();
     // Drop minutes older than an hour even when idle.
@@ -272,7 +272,7 @@ pub fn snapshot() -> (u64, u64, Vec<Minute>, Vec<Refusal>) {
 }
 
 /// Seconds since [`start`].
-pub fn uptime_secs() -> u64 {
+pub(crate) fn uptime_secs() -> u64 {
     STARTED.get().map_or(0, |s| s.elapsed().as_secs())
 }
 
@@ -348,7 +348,7 @@ fn chart(minutes: &[Minute], now_minute: u64) -> String {
 }
 
 /// The operator's page.
-pub fn html(s: &Status) -> String {
+pub(crate) fn html(s: &Status) -> String {
     let now = unix_now();
     let mut p = String::new();
     let _ = write!(

@@ -54,7 +54,7 @@ pub struct TlsSettings {
 /// Why the TLS configuration could not be loaded; each names the file.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum TlsError {
+pub(crate) enum TlsError {
     /// A file could not be read.
     #[error("reading {what} {path}: {source}")]
     Read {
@@ -97,7 +97,7 @@ impl ResolvesServerCert for Resolver {
 }
 
 /// goward's TLS server side: the acceptor and the reloadable certificate.
-pub struct TlsServer {
+pub(crate) struct TlsServer {
     settings: TlsSettings,
     resolver: Arc<Resolver>,
     /// Rebuilt when the client CAs change; new connections take the one in
@@ -252,7 +252,7 @@ fn client_verifier(
 impl TlsServer {
     /// Loads the certificate, key and client CAs; any problem refuses the
     /// start with a message naming the file.
-    pub fn load(settings: &TlsSettings) -> Result<Arc<TlsServer>, TlsError> {
+    pub(crate) fn load(settings: &TlsSettings) -> Result<Arc<TlsServer>, TlsError> {
         let cert_pem = read("certificate", &settings.cert)?;
         let key_pem = read("private key", &settings.key)?;
         let ca_pem = read_client_ca(settings)?;
@@ -270,7 +270,7 @@ impl TlsServer {
     }
 
     /// Accepts TLS connections with the certificate and client CAs in force.
-    pub fn acceptor(&self) -> tokio_rustls::TlsAcceptor {
+    pub(crate) fn acceptor(&self) -> tokio_rustls::TlsAcceptor {
         self.acceptor
             .read()
             .unwrap_or_else(PoisonError::into_inner)
@@ -280,7 +280,8 @@ impl TlsServer {
     /// Reads the certificate, key and client CAs again and puts them in
     /// force for new connections. A bad file is returned as an error and
     /// what is in force stays; open connections are never touched.
-    pub fn reload(&self) -> Result<(), TlsError> {
+    #[cfg_attr(windows, allow(dead_code))] // only SIGHUP (Unix) calls it
+    pub(crate) fn reload(&self) -> Result<(), TlsError> {
         let cert_pem = read("certificate", &self.settings.cert)?;
         let key_pem = read("private key", &self.settings.key)?;
         let ca_pem = read_client_ca(&self.settings)?;
@@ -316,7 +317,8 @@ impl TlsServer {
     }
 
     /// [`TlsServer::reload`], logging the outcome (SIGHUP).
-    pub fn reload_logged(&self) {
+    #[cfg_attr(windows, allow(dead_code))] // only SIGHUP (Unix) calls it
+    pub(crate) fn reload_logged(&self) {
         if let Err(e) = self.reload() {
             tracing::warn!(target: "goward::tls", "TLS certificate not reloaded; the one in force stays: {e}");
         }
@@ -349,7 +351,7 @@ impl TlsServer {
 
     /// Polls the certificate and key files every `every` and reloads them
     /// when they change (renewal tools replace them in place).
-    pub fn watch(self: &Arc<Self>, every: Duration) {
+    pub(crate) fn watch(self: &Arc<Self>, every: Duration) {
         let weak = Arc::downgrade(self);
         tokio::spawn(async move {
             loop {
@@ -364,7 +366,7 @@ impl TlsServer {
 /// The identity of a verified client certificate, for the access log: its
 /// subject's common name, else its first DNS name, else its first URI.
 /// Control characters are replaced, so a name cannot forge log lines.
-pub fn client_identity(conn: &rustls::ServerConnection) -> Option<String> {
+pub(crate) fn client_identity(conn: &rustls::ServerConnection) -> Option<String> {
     identity(conn.peer_certificates()?.first()?)
 }
 

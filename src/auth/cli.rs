@@ -88,7 +88,7 @@ pub enum TokenCommand {
 }
 
 /// Runs `goward user …`.
-pub fn run_user(args: &UserArgs) -> ExitCode {
+pub(crate) fn run_user(args: &UserArgs) -> ExitCode {
     let (mut out, mut err) = (std::io::stdout().lock(), std::io::stderr().lock());
     let code = match &args.command {
         UserCommand::Add { name, groups, file } => {
@@ -145,7 +145,7 @@ pub fn run_user(args: &UserArgs) -> ExitCode {
 }
 
 /// Runs `goward token …`.
-pub fn run_token(args: &TokenArgs) -> ExitCode {
+pub(crate) fn run_token(args: &TokenArgs) -> ExitCode {
     let (mut out, mut err) = (std::io::stdout().lock(), std::io::stderr().lock());
     let code = match &args.command {
         TokenCommand::Create { name, groups, file } => {

@@ -30,7 +30,7 @@
     )
 )]
 
-pub mod cli;
+pub(crate) mod cli;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -46,7 +46,7 @@ use crate::xmod::dirhash::hex;
 
 /// Who a request comes from: a user of the credentials file and its groups.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Identity {
+pub(crate) struct Identity {
     /// The user name.
     pub name: String,
     /// The groups it belongs to, as written in the file.
@@ -55,7 +55,7 @@ pub struct Identity {
 
 impl Identity {
     /// `alice (groups: payments, dev)` for denials and logs.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         if self.groups.is_empty() {
             format!("{:?} (no groups)", self.name)
         } else {
@@ -67,7 +67,7 @@ impl Identity {
 /// Why a credentials file could not be used. Names the file and what is wrong.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum CredentialsError {
+pub(crate) enum CredentialsError {
     /// The file could not be read or written.
     #[error("credentials file {path}: {source}")]
     Io {
@@ -91,7 +91,7 @@ pub enum CredentialsError {
 /// `WWW-Authenticate`, so the go command retries with its credentials.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
-pub enum AuthError {
+pub(crate) enum AuthError {
     /// No `Authorization` header.
     #[error(
         "authentication required: this goward serves only its users (put credentials in .netrc or GOAUTH)"
@@ -110,7 +110,7 @@ pub enum AuthError {
 
 impl AuthError {
     /// Stable metric label.
-    pub fn label(&self) -> &'static str {
+    pub(crate) fn label(&self) -> &'static str {
         match self {
             AuthError::Missing => "missing",
             AuthError::Malformed(_) => "malformed",
@@ -152,7 +152,7 @@ struct TokenModel {
 
 /// A parsed, validated credentials file.
 #[derive(Debug, Default)]
-pub struct Credentials {
+pub(crate) struct Credentials {
     users: BTreeMap<String, UserEntry>,
     tokens: HashMap<[u8; 32], String>,
 }
@@ -165,7 +165,7 @@ struct UserEntry {
 
 /// The prefix of goward tokens, so a leaked one is recognisable (secret
 /// scanners) and never mistaken for a password.
-pub const TOKEN_PREFIX: &str = "gwd_";
+pub(crate) const TOKEN_PREFIX: &str = "gwd_";
 
 /// User and group names: short, and safe in logs and TOML.
 pub(crate) fn valid_name(s: &str) -> bool {
@@ -177,7 +177,7 @@ pub(crate) fn valid_name(s: &str) -> bool {
 
 impl Credentials {
     /// Parses and validates a credentials file's text.
-    pub fn parse(text: &str, path: &Path) -> Result<Credentials, CredentialsError> {
+    pub(crate) fn parse(text: &str, path: &Path) -> Result<Credentials, CredentialsError> {
         let invalid = |msg: String| CredentialsError::Invalid {
             path: path.to_owned(),
             msg,
@@ -237,7 +237,7 @@ impl Credentials {
     }
 
     /// Reads and parses a credentials file.
-    pub fn load(path: &Path) -> Result<Credentials, CredentialsError> {
+    pub(crate) fn load(path: &Path) -> Result<Credentials, CredentialsError> {
         let text = std::fs::read_to_string(path).map_err(|source| CredentialsError::Io {
             path: path.to_owned(),
             source,
@@ -246,18 +246,13 @@ impl Credentials {
     }
 
     /// A user's identity, if the file has it (`policy explain --as`).
-    pub fn identity(&self, name: &str) -> Option<Arc<Identity>> {
+    pub(crate) fn identity(&self, name: &str) -> Option<Arc<Identity>> {
         self.users.get(name).map(|u| u.identity.clone())
     }
 
     /// How many users the file holds.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.users.len()
-    }
-
-    /// Whether the file holds no user.
-    pub fn is_empty(&self) -> bool {
-        self.users.is_empty()
     }
 }
 
@@ -318,7 +313,7 @@ const MEMO_CAP: usize = 4096;
 /// which [`Authenticator::reload`] replaces (an invalid new file is refused
 /// and the old one stays).
 #[derive(Debug)]
-pub struct Authenticator {
+pub(crate) struct Authenticator {
     path: PathBuf,
     current: RwLock<Arc<Credentials>>,
     /// SHA-256(user, NUL, password) of passwords verified against the
@@ -334,7 +329,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 impl Authenticator {
     /// Loads the credentials file; an invalid one refuses the start.
-    pub fn load(path: &Path) -> Result<Authenticator, CredentialsError> {
+    pub(crate) fn load(path: &Path) -> Result<Authenticator, CredentialsError> {
         let bytes = std::fs::read(path).map_err(|source| CredentialsError::Io {
             path: path.to_owned(),
             source,
@@ -353,7 +348,7 @@ impl Authenticator {
     }
 
     /// The credentials in force.
-    pub fn credentials(&self) -> Arc<Credentials> {
+    pub(crate) fn credentials(&self) -> Arc<Credentials> {
         self.current
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -362,7 +357,7 @@ impl Authenticator {
 
     /// Reads the file again; on success the new users and tokens apply to
     /// the next request and remembered passwords are forgotten.
-    pub fn reload(&self) -> Result<(), CredentialsError> {
+    pub(crate) fn reload(&self) -> Result<(), CredentialsError> {
         let fresh = Authenticator::load(&self.path)?;
         let creds = fresh.credentials();
         *self
@@ -375,7 +370,7 @@ impl Authenticator {
     }
 
     /// Reloads, logging the outcome (SIGHUP and the change watcher).
-    pub fn reload_logged(&self) {
+    pub(crate) fn reload_logged(&self) {
         match self.reload() {
             Ok(()) => tracing::info!(target: "goward::auth", file = %self.path.display(),
                 users = self.credentials().len(), "credentials reloaded"),
@@ -385,7 +380,7 @@ impl Authenticator {
     }
 
     /// Polls the file every `every` and reloads when its contents changed.
-    pub fn watch(self: &Arc<Self>, every: Duration) {
+    pub(crate) fn watch(self: &Arc<Self>, every: Duration) {
         let me = self.clone();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(every);
@@ -409,7 +404,7 @@ impl Authenticator {
     /// Whether checking `authorization` would run Argon2 (a password not
     /// verified since the last reload): the caller then moves it off the
     /// async workers.
-    pub fn needs_hashing(&self, authorization: &str) -> bool {
+    pub(crate) fn needs_hashing(&self, authorization: &str) -> bool {
         match parse_header(authorization) {
             Ok(Presented::Basic { user, secret }) if !secret.starts_with(TOKEN_PREFIX) => {
                 !lock(&self.memo).contains_key(&memo_key(&user, &secret))
@@ -420,7 +415,10 @@ impl Authenticator {
 
     /// Who sent `authorization` (the header's value, if any). Runs Argon2
     /// for a password not verified before: call it off the async workers.
-    pub fn authenticate(&self, authorization: Option<&str>) -> Result<Arc<Identity>, AuthError> {
+    pub(crate) fn authenticate(
+        &self,
+        authorization: Option<&str>,
+    ) -> Result<Arc<Identity>, AuthError> {
         let value = authorization.ok_or(AuthError::Missing)?;
         let creds = self.credentials();
         match parse_header(value)? {
@@ -529,7 +527,7 @@ fn write_model(path: &Path, model: &FileModel) -> Result<(), CredentialsError> {
 
 /// Hashes a password with Argon2id (the crate's defaults: 19 MiB, 2 passes,
 /// as OWASP recommends) and a random 16-byte salt.
-pub fn hash_password(password: &str) -> Result<String, String> {
+pub(crate) fn hash_password(password: &str) -> Result<String, String> {
     let mut salt = [0u8; 16];
     ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut salt)
         .map_err(|_| "no system randomness".to_owned())?;
@@ -540,7 +538,7 @@ pub fn hash_password(password: &str) -> Result<String, String> {
 }
 
 /// Adds `name` or replaces its password and groups (`goward user add`).
-pub fn set_user(
+pub(crate) fn set_user(
     path: &Path,
     name: &str,
     groups: &[String],
@@ -577,7 +575,7 @@ pub fn set_user(
 }
 
 /// Removes a user and its tokens; `false` if there was none.
-pub fn remove_user(path: &Path, name: &str) -> Result<bool, CredentialsError> {
+pub(crate) fn remove_user(path: &Path, name: &str) -> Result<bool, CredentialsError> {
     let mut model = read_model(path)?;
     let before = model.user.len();
     model.user.retain(|u| u.name != name);
@@ -590,7 +588,7 @@ pub fn remove_user(path: &Path, name: &str) -> Result<bool, CredentialsError> {
 
 /// Creates a token for `name` (adding the user, without a password, if
 /// new) and returns it: it is shown once and only its hash is kept.
-pub fn create_token(
+pub(crate) fn create_token(
     path: &Path,
     name: &str,
     groups: &[String],
@@ -635,7 +633,7 @@ pub fn create_token(
 
 /// Revokes the token whose id (`goward token list`) is `id`; returns its
 /// user, or `None` if no token has that id.
-pub fn revoke_token(path: &Path, id: &str) -> Result<Option<String>, CredentialsError> {
+pub(crate) fn revoke_token(path: &Path, id: &str) -> Result<Option<String>, CredentialsError> {
     let mut model = read_model(path)?;
     let mut owner = None;
     for u in &mut model.user {
@@ -652,7 +650,7 @@ pub fn revoke_token(path: &Path, id: &str) -> Result<Option<String>, Credentials
 }
 
 /// One line per user: name, groups, whether it has a password, its tokens' ids.
-pub fn list(path: &Path) -> Result<Vec<String>, CredentialsError> {
+pub(crate) fn list(path: &Path) -> Result<Vec<String>, CredentialsError> {
     let model = read_model(path)?;
     Ok(model
         .user

@@ -110,7 +110,7 @@ fn load(common: &CommonArgs) -> Result<Config, String> {
 }
 
 /// Runs `goward bundle …`.
-pub fn run(args: &BundleArgs) -> ExitCode {
+pub(crate) fn run(args: &BundleArgs) -> ExitCode {
     match &args.command {
         BundleCommand::Export(a) => run_export(a),
         BundleCommand::Import(a) => run_import(a),

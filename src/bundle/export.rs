@@ -28,11 +28,11 @@ use crate::verify::proof::signature::kind::Evidence as SignatureEvidence;
 use crate::xmod::tlog::{self, Tile};
 
 /// The file in the cache directory holding earlier exports' tree sizes.
-pub const HISTORY: &str = "bundle-exports.json";
+pub(crate) const HISTORY: &str = "bundle-exports.json";
 
 /// What to export.
 #[derive(Debug, Clone)]
-pub struct ExportOptions {
+pub(crate) struct ExportOptions {
     /// A directory (created; must be absent or empty), or a `.tar`,
     /// `.tar.gz` or `.tgz` file ([`Packing::of`]).
     pub out: PathBuf,
@@ -46,7 +46,7 @@ pub struct ExportOptions {
 
 /// What an export wrote, and what it could not.
 #[derive(Debug)]
-pub struct ExportReport {
+pub(crate) struct ExportReport {
     /// Module versions the bundle carries files of (the manifest's `modules`).
     pub modules: usize,
     /// Files written, the manifest aside.
@@ -104,7 +104,7 @@ impl TarFile {
 
 /// What `--out` names: a directory, a `.tar`, or a `.tar.gz` / `.tgz`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Packing {
+pub(crate) enum Packing {
     /// A directory (itself a `GOPROXY=file://` tree).
     Dir,
     /// An uncompressed tar.
@@ -115,7 +115,7 @@ pub enum Packing {
 
 impl Packing {
     /// By the file name's extension (case-insensitive).
-    pub fn of(out: &Path) -> Packing {
+    pub(crate) fn of(out: &Path) -> Packing {
         let name = out
             .file_name()
             .map(|n| n.to_string_lossy().to_ascii_lowercase())
@@ -251,7 +251,10 @@ struct DbExport {
 
 /// Exports the cache that `parts` read (offline parts: [`crate::pipeline::build`]
 /// of an offline configuration) as `opts` says.
-pub async fn export(parts: &Parts, opts: &ExportOptions) -> Result<ExportReport, BundleError> {
+pub(crate) async fn export(
+    parts: &Parts,
+    opts: &ExportOptions,
+) -> Result<ExportReport, BundleError> {
     let packing = Packing::of(&opts.out);
     let tar = packing != Packing::Dir;
     let root = if tar {
@@ -634,7 +637,7 @@ async fn signature_bytes(
 /// against the tree of size `n` (x/mod `TileHashReader.ReadHashes`), plus
 /// every narrower width `.p/1…W` of each partial one: a client whose own
 /// tree ends inside the same tile re-checks it from those.
-pub fn tiles_for(n: u64, indexes: &[u64]) -> Result<BTreeSet<Tile>, BundleError> {
+pub(crate) fn tiles_for(n: u64, indexes: &[u64]) -> Result<BTreeSet<Tile>, BundleError> {
     let plan = tlog::plan_tiles(TILE_HEIGHT, n, indexes)
         .map_err(|e| BundleError::Other(format!("planning tiles for tree {n}: {e}")))?;
     let mut set = BTreeSet::new();

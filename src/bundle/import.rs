@@ -45,7 +45,7 @@ use crate::service::Service;
 
 /// What to import.
 #[derive(Debug, Clone)]
-pub struct ImportOptions {
+pub(crate) struct ImportOptions {
     /// A bundle directory, or a `.tar` file (gzip-compressed or not).
     pub bundle: PathBuf,
     /// Import what proves even if something else is refused.
@@ -68,7 +68,7 @@ struct Proven {
 
 /// What an import did.
 #[derive(Debug, Default)]
-pub struct ImportReport {
+pub(crate) struct ImportReport {
     /// `module@version` landed in the cache.
     pub imported: Vec<String>,
     /// Everything refused, each `what: why`.
@@ -94,7 +94,7 @@ fn import_root(config: &Config) -> PathBuf {
 }
 
 /// Imports a bundle into the cache `config` names.
-pub fn import(config: &Config, opts: &ImportOptions) -> Result<ImportReport, BundleError> {
+pub(crate) fn import(config: &Config, opts: &ImportOptions) -> Result<ImportReport, BundleError> {
     let root = import_root(config);
     std::fs::create_dir_all(&root).map_err(io_err("create directory", &root))?;
     // One import at a time per cache; held until this one is done.
@@ -242,7 +242,7 @@ impl ImportReport {
 ///
 /// Skipped (`None`) while an import holds the lock: that import finishes or
 /// recovers its own work.
-pub fn recover(config: &Config) -> Result<Option<ImportReport>, BundleError> {
+pub(crate) fn recover(config: &Config) -> Result<Option<ImportReport>, BundleError> {
     let root = import_root(config);
     if !root.is_dir() {
         return Ok(None);

@@ -19,12 +19,11 @@
     clippy::panic
 )]
 
-pub mod cli;
-pub mod export;
-pub mod import;
+pub(crate) mod cli;
+pub(crate) mod export;
+pub(crate) mod import;
 mod spool;
 
-use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
@@ -32,10 +31,10 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 /// The manifest's file name at the bundle root.
-pub const MANIFEST: &str = "goward-bundle.json";
+pub(crate) const MANIFEST: &str = "goward-bundle.json";
 
 /// The manifest format this build writes and reads.
-pub const FORMAT: u32 = 1;
+pub(crate) const FORMAT: u32 = 1;
 
 /// The largest manifest read (a bundle of 100 000 versions lists well under this).
 const MAX_MANIFEST: u64 = 256 << 20;
@@ -43,7 +42,7 @@ const MAX_MANIFEST: u64 = 256 << 20;
 /// A bundle's table of contents. Untrusted on import: every file is checked
 /// against it and every artifact re-proven regardless.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Manifest {
+pub(crate) struct Manifest {
     /// [`FORMAT`].
     pub format: u32,
     /// The goward version that wrote it.
@@ -63,7 +62,7 @@ pub struct Manifest {
 
 /// A checksum database's head in a manifest.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ManifestDb {
+pub(crate) struct ManifestDb {
     /// Database name.
     pub name: String,
     /// Tree size.
@@ -74,7 +73,7 @@ pub struct ManifestDb {
 
 /// A module version in a manifest.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct ModuleVersionEntry {
+pub(crate) struct ModuleVersionEntry {
     /// Module path.
     pub path: String,
     /// Canonical version.
@@ -83,7 +82,7 @@ pub struct ModuleVersionEntry {
 
 /// A file in a manifest.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FileEntry {
+pub(crate) struct FileEntry {
     /// `/`-separated path relative to the bundle root.
     pub path: String,
     /// Lowercase hex SHA-256.
@@ -96,7 +95,7 @@ pub struct FileEntry {
 /// content are listed per item, see [`import::ImportReport`]).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum BundleError {
+pub(crate) enum BundleError {
     /// Reading or writing a file failed.
     #[error("{op} {path}: {source}")]
     Io {
@@ -131,7 +130,7 @@ impl Manifest {
     /// Parses and validates a manifest: format, and every path (see [`check_path`]),
     /// with no duplicates and no two paths equal up to case. The files come
     /// out sorted ([`Manifest::file`] finds one without an index beside them).
-    pub fn parse(bytes: &[u8], origin: &Path) -> Result<Manifest, BundleError> {
+    pub(crate) fn parse(bytes: &[u8], origin: &Path) -> Result<Manifest, BundleError> {
         let m: Manifest = serde_json::from_slice(bytes).map_err(|e| BundleError::Manifest {
             path: origin.to_path_buf(),
             msg: e.to_string(),
@@ -141,7 +140,7 @@ impl Manifest {
 
     /// [`Manifest::parse`] from a reader, reading at most [`MAX_MANIFEST`]
     /// bytes and never holding the text whole.
-    pub fn parse_reader(r: impl Read, origin: &Path) -> Result<Manifest, BundleError> {
+    pub(crate) fn parse_reader(r: impl Read, origin: &Path) -> Result<Manifest, BundleError> {
         let bad = |msg: String| BundleError::Manifest {
             path: origin.to_path_buf(),
             msg,
@@ -199,19 +198,14 @@ impl Manifest {
     }
 
     /// Reads the manifest file of a bundle directory.
-    pub fn read(path: &Path) -> Result<Manifest, BundleError> {
+    pub(crate) fn read(path: &Path) -> Result<Manifest, BundleError> {
         let f = std::fs::File::open(path).map_err(io_err("open", path))?;
         Manifest::parse_reader(f, path)
     }
 
-    /// The files by path.
-    pub fn by_path(&self) -> BTreeMap<&str, &FileEntry> {
-        self.files.iter().map(|f| (f.path.as_str(), f)).collect()
-    }
-
     /// The file listed at `path`, in a manifest as [`Manifest::parse`]
     /// leaves it (files sorted; a binary search, no index in memory).
-    pub fn file(&self, path: &str) -> Option<&FileEntry> {
+    pub(crate) fn file(&self, path: &str) -> Option<&FileEntry> {
         self.files
             .binary_search_by(|f| path_order(&f.path, path))
             .ok()
@@ -230,7 +224,7 @@ fn path_order(a: &str, b: &str) -> std::cmp::Ordering {
 
 /// A bundle path must be relative, `/`-separated plain names of safe
 /// characters: no `..`, `.`, empty segment, backslash, drive or leading `/`.
-pub fn check_path(p: &str) -> Result<(), String> {
+pub(crate) fn check_path(p: &str) -> Result<(), String> {
     if p.is_empty() {
         return Err("empty path".into());
     }
@@ -307,7 +301,7 @@ pub(crate) fn sha256_hex(b: &[u8]) -> String {
     hex(&Sha256::digest(b))
 }
 
-pub use crate::service::bundle_signature_path as signature_path;
+pub(crate) use crate::service::bundle_signature_path as signature_path;
 
 /// The local path of a checked bundle path under `root`.
 pub(crate) fn local(root: &Path, p: &str) -> PathBuf {

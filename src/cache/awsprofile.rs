@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 
 /// What a shared profile supplies.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Profile {
+pub(crate) struct Profile {
     /// The profile's name.
     pub name: String,
     /// Where its keys came from (for `goward doctor`), if it has keys.
@@ -99,7 +99,7 @@ fn read_optional(p: &Path) -> Result<Option<String>, String> {
 /// The shared profile in force: `AWS_PROFILE` (else `default`) from the
 /// credentials and config files. `Ok(None)`: neither file has it (an error
 /// when `AWS_PROFILE` names it explicitly).
-pub fn load(env: &dyn Fn(&str) -> Option<String>) -> Result<Option<Profile>, String> {
+pub(crate) fn load(env: &dyn Fn(&str) -> Option<String>) -> Result<Option<Profile>, String> {
     let explicit = env("AWS_PROFILE").filter(|p| !p.is_empty());
     let name = explicit.clone().unwrap_or_else(|| "default".to_owned());
     let aws_dir = home(env).map(|h| h.join(".aws"));
@@ -183,7 +183,7 @@ fn apply(p: &mut Profile, s: &BTreeMap<String, String>, path: &Path) -> Result<(
 
 /// Whether the environment already gives credentials of its own, which win
 /// over a profile's keys.
-pub fn env_has_credentials(env: &dyn Fn(&str) -> Option<String>) -> bool {
+pub(crate) fn env_has_credentials(env: &dyn Fn(&str) -> Option<String>) -> bool {
     let set = |k: &str| env(k).is_some_and(|v| !v.is_empty());
     set("AWS_ACCESS_KEY_ID")
         || set("AWS_SECRET_ACCESS_KEY")

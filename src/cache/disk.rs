@@ -41,7 +41,7 @@ pub(crate) const META_VERSION: u32 = 2;
 
 /// The directories the disk store owns under its root, in the order they
 /// are created (a creation error names the deepest one).
-pub const OWNED_DIRS: [&str; 6] = [
+pub(crate) const OWNED_DIRS: [&str; 6] = [
     "blobs/sha256",
     "blobs",
     "meta",
@@ -53,11 +53,11 @@ pub const OWNED_DIRS: [&str; 6] = [
 /// The disk store. Cheap to clone (operations on the blocking pool take a
 /// clone).
 #[derive(Clone, Debug)]
-pub struct DiskStore {
+pub(crate) struct DiskStore {
     root: Arc<Path>,
 }
 
-pub use crate::xmod::dirhash::hex;
+pub(crate) use crate::xmod::dirhash::hex;
 
 pub(crate) fn now_nanos() -> u64 {
     SystemTime::now()
@@ -76,7 +76,7 @@ pub(crate) fn now_secs() -> u64 {
 impl DiskStore {
     /// Opens (creating if needed) a store at `root` and sweeps temp files
     /// left by an earlier crash.
-    pub fn open(root: impl Into<PathBuf>) -> Result<(DiskStore, SweepReport), StoreError> {
+    pub(crate) fn open(root: impl Into<PathBuf>) -> Result<(DiskStore, SweepReport), StoreError> {
         let root: Arc<Path> = root.into().into();
         for d in OWNED_DIRS {
             let p = root.join(d);
@@ -88,14 +88,14 @@ impl DiskStore {
     }
 
     /// Where the store at `root` keeps a document (whether or not it exists).
-    pub fn doc_path(root: &Path, key: &DocKey) -> PathBuf {
+    pub(crate) fn doc_path(root: &Path, key: &DocKey) -> PathBuf {
         root.join(key.rel_path())
     }
 
     /// Removes what interrupted writes left in `tmp/`. Every in-flight temp
     /// file is locked by the process writing it, so files another live
     /// process (a CLI command beside the server) is writing are left alone.
-    pub fn sweep(&self) -> Result<SweepReport, StoreError> {
+    pub(crate) fn sweep(&self) -> Result<SweepReport, StoreError> {
         let tmp = self.root.join("tmp");
         let mut report = SweepReport::default();
         let entries = fs::read_dir(&tmp).map_err(|e| StoreError::io("read", &tmp, e))?;
@@ -997,7 +997,7 @@ pub(crate) fn classify_doc_rel(rel: &str) -> Option<DocKey> {
 }
 
 /// 64 lowercase hex digits: a content address.
-pub fn is_sha256_hex(s: &str) -> bool {
+pub(crate) fn is_sha256_hex(s: &str) -> bool {
     s.len() == 64
         && s.bytes()
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))

@@ -17,11 +17,11 @@
 //! the local disk one ([`DiskStore`]): it is async, and names locations only
 //! through records, content addresses and [`DocKey`]s.
 
-pub mod awsprofile;
-pub mod disk;
-pub mod object;
-pub mod read;
-pub mod recheck;
+pub(crate) mod awsprofile;
+pub(crate) mod disk;
+pub(crate) mod object;
+pub(crate) mod read;
+pub(crate) mod recheck;
 
 use std::fmt;
 use std::future::Future;
@@ -39,8 +39,9 @@ use crate::verify::proof::{EvidenceObjects, Proof, Recorded};
 use crate::verify::zip::ZipLimits;
 use crate::verify::{VerifiedMod, VerifiedZip};
 
-pub use disk::DiskStore;
-pub use object::{BucketProbe, ObjectStoreCache, StoreUrl, TierUsage};
+pub(crate) use disk::DiskStore;
+pub use object::ObjectStoreCache;
+pub(crate) use object::{BucketProbe, StoreUrl, TierUsage};
 
 /// What the store records about a verified artifact: enough to re-check the
 /// blob and to show what proved it.
@@ -88,7 +89,7 @@ impl ArtifactMeta {
 
 /// Serialized evidence of one proof, kept for audits and for the offline
 /// re-check: each proof kind's own evidence type ([`crate::verify::proof`]).
-pub type ProofRecord = crate::verify::Evidence;
+pub(crate) type ProofRecord = crate::verify::Evidence;
 
 /// Small documents kept beside the blobs. Keys are built from validated,
 /// case-encoded module paths and versions only, so they are safe as relative
@@ -197,25 +198,26 @@ impl StoreError {
 
 /// What a start-up sweep removed.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct SweepReport {
+pub(crate) struct SweepReport {
     /// Temp files left by an interrupted write.
     pub temp_files: u64,
 }
 
 /// The largest blob a "small" store operation reads (see
 /// [`Store::small_io_inline`]): go.mod files, `.info`, most module zips.
-pub const SMALL_IO: u64 = 64 << 10;
+pub(crate) const SMALL_IO: u64 = 64 << 10;
 
 /// Blobs up to this size are read whole when opened ([`Store::open_blob`]),
 /// in one call, and a zip this small is sent as one body once its digest
 /// matched (most module zips are a few KiB); larger ones stream.
-pub const SMALL_READ: u64 = 256 << 10;
+pub(crate) const SMALL_READ: u64 = 256 << 10;
 
 /// A boxed future of a store operation. The trait is used as `dyn Store`
 /// (one store chosen at start-up), and `async fn` in a trait is not
 /// object-safe; boxing by hand costs one allocation per call, as the
 /// `async-trait` crate would, without adding a dependency.
-pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
+pub(crate) type StoreFuture<'a, T> =
+    Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
 
 /// A stored artifact whose record passed its re-check ([`trust`]) or was
 /// just written from a proof token. Only this module (and the stores in it)
@@ -558,7 +560,7 @@ pub trait Store: Send + Sync + fmt::Debug {
 
 /// Runs a store operation to completion from synchronous code (the
 /// offline commands), on a runtime of its own: never call it from async code.
-pub fn block_on<F: Future>(f: F) -> Result<F::Output, StoreError> {
+pub(crate) fn block_on<F: Future>(f: F) -> Result<F::Output, StoreError> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -571,7 +573,7 @@ pub fn block_on<F: Future>(f: F) -> Result<F::Output, StoreError> {
 /// accepts it only for a record naming the same blob (and, for a zip, the
 /// same module version, whose rules the zip was checked against).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Digested {
+pub(crate) struct Digested {
     sha256: String,
     size: u64,
     zip_of: Option<(String, String)>,
@@ -588,7 +590,7 @@ impl Digested {
     }
 
     /// Whether these digests stand for the blob `meta` names, read as `meta`'s kind.
-    pub fn fits(&self, meta: &ArtifactMeta) -> bool {
+    pub(crate) fn fits(&self, meta: &ArtifactMeta) -> bool {
         let (sha256, size, zip_of) = Digested::key(meta);
         (sha256, size, zip_of) == (self.sha256.clone(), self.size, self.zip_of.clone())
     }
@@ -607,7 +609,7 @@ impl Digested {
 /// bytes under that name, which the verifying read of the blob catches),
 /// its size, kind, module version and the zip limits, and only ever
 /// written from digests computed here.
-pub async fn digests(
+pub(crate) async fn digests(
     store: &dyn Store,
     meta: &ArtifactMeta,
     limits: &ZipLimits,
@@ -638,7 +640,7 @@ pub async fn digests(
 
 /// [`digests`] read from the blob itself, never from the re-check memo:
 /// what the memo does not keep (the go.mod inside a zip) is needed.
-pub async fn digests_read(
+pub(crate) async fn digests_read(
     store: &dyn Store,
     meta: &ArtifactMeta,
     limits: &ZipLimits,
@@ -708,7 +710,7 @@ fn unhex32(s: &str) -> Option<[u8; 32]> {
 /// compare-and-swap is needed: the name fixes the content, so concurrent
 /// writers write the same bytes, each write atomic. A store's
 /// `create_zip`/`create_mod` call this first.
-pub async fn store_evidence(store: &dyn Store, proofs: &[Proof]) -> Result<(), StoreError> {
+pub(crate) async fn store_evidence(store: &dyn Store, proofs: &[Proof]) -> Result<(), StoreError> {
     for (sha256, bytes) in proofs.iter().filter_map(Proof::evidence_object) {
         let Some(key) = DocKey::evidence(&sha256) else {
             continue;
@@ -732,7 +734,7 @@ pub async fn store_evidence(store: &dyn Store, proofs: &[Proof]) -> Result<(), S
 /// digest where it is used. For a go.mod covered by a signed zip, the
 /// stored zip with the signed SHA-256 is re-read too (module-zip rules,
 /// `limits`) for the go.mod inside it.
-pub async fn load_evidence(
+pub(crate) async fn load_evidence(
     store: &dyn Store,
     meta: &ArtifactMeta,
     limits: &ZipLimits,
@@ -758,7 +760,7 @@ pub async fn load_evidence(
 /// itself (bundle export) rather than a re-check. Built on
 /// [`Evidence::signature_bytes`](crate::verify::proof::signature::kind::Evidence::signature_bytes),
 /// the one reader of a recorded signature.
-pub async fn signature_bytes(
+pub(crate) async fn signature_bytes(
     store: &dyn Store,
     evidence: &crate::verify::proof::signature::kind::Evidence,
 ) -> Result<Bytes, String> {
@@ -818,7 +820,7 @@ async fn stored_zip_go_mod(
 
 /// A record that failed its re-check, handed back for quarantine.
 #[derive(Debug)]
-pub struct Rejected {
+pub(crate) struct Rejected {
     /// The record.
     pub meta: ArtifactMeta,
     /// Why.
@@ -829,7 +831,7 @@ pub struct Rejected {
 /// [`StoredArtifact`]: [`recheck::recheck_record`] of `meta` as the record
 /// of `want`, against the digests of the blob it names and the evidence
 /// objects it names ([`load_evidence`]).
-pub fn trust(
+pub(crate) fn trust(
     meta: ArtifactMeta,
     want: (ArtifactKind, &str, &str),
     blob: &Digested,
@@ -857,12 +859,12 @@ pub fn trust(
 }
 
 /// What [`recheck`] found: the trusted artifact, or the rejected record.
-pub type Rechecked = Result<(StoredArtifact, RecheckedMeta), Box<Rejected>>;
+pub(crate) type Rechecked = Result<(StoredArtifact, RecheckedMeta), Box<Rejected>>;
 
 /// [`digests`] and [`load_evidence`], then [`trust`]. `Err`: the blob could
 /// not be read from a shared store that is unreachable (nothing was decided
 /// about the record).
-pub async fn recheck(
+pub(crate) async fn recheck(
     store: &dyn Store,
     meta: ArtifactMeta,
     want: (ArtifactKind, &str, &str),

@@ -68,7 +68,7 @@ const PART_SIZE: usize = 8 << 20;
 const UPLOAD_CONCURRENCY: usize = 4;
 
 /// Default bound of the local tier (`--local-cache-size`).
-pub const DEFAULT_LOCAL_TIER: u64 = 4 << 30;
+pub(crate) const DEFAULT_LOCAL_TIER: u64 = 4 << 30;
 
 /// Where the store is: `--store`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -171,7 +171,7 @@ impl ObjectStoreCache {
     /// `AWS_REGION`, keys, session token, container and instance roles);
     /// `http://` endpoints only with `AWS_ALLOW_HTTP=true`. No request is
     /// made here.
-    pub fn connect_s3(
+    pub(crate) fn connect_s3(
         bucket: &str,
         prefix: &str,
         tier_dir: &Path,
@@ -277,7 +277,7 @@ impl ObjectStoreCache {
     }
 
     /// Turns the cross-replica fill leases on or off (config `fill_leases`).
-    pub fn with_fill_leases(mut self, on: bool) -> ObjectStoreCache {
+    pub(crate) fn with_fill_leases(mut self, on: bool) -> ObjectStoreCache {
         self.leases = on;
         self
     }
@@ -403,7 +403,7 @@ impl ObjectStoreCache {
 
     /// This store reading every blob from the bucket itself, never from
     /// the local tier (`goward cache verify` checks the bucket's bytes).
-    pub fn bypassing_tier(mut self) -> ObjectStoreCache {
+    pub(crate) fn bypassing_tier(mut self) -> ObjectStoreCache {
         self.hot = false;
         self
     }
@@ -1299,7 +1299,7 @@ impl Store for ObjectStoreCache {
 
 /// What `goward doctor` learns from the bucket itself ([`ObjectStoreCache::probe`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct BucketProbe {
+pub(crate) struct BucketProbe {
     /// One listing of the prefix: what it saw, or the cause of the failure.
     pub reachable: Result<String, String>,
     /// The conditional-write probe (`None`: not tried, the bucket did not
@@ -1309,7 +1309,7 @@ pub struct BucketProbe {
 
 /// The local tier as `goward doctor` reports it.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TierUsage {
+pub(crate) struct TierUsage {
     /// Its directory.
     pub path: PathBuf,
     /// Blobs in it.
@@ -1327,7 +1327,7 @@ impl ObjectStoreCache {
     /// with `If-Match` on a wrong ETag (must refuse), and deleted. A server
     /// that accepts either second write does not honour conditional writes,
     /// on which records, leases and the tree head depend.
-    pub async fn probe(&self) -> BucketProbe {
+    pub(crate) async fn probe(&self) -> BucketProbe {
         let top = self.key("");
         let reachable = match self.remote.list_with_delimiter(Some(&top)).await {
             Ok(l) => Ok(format!(
@@ -1416,7 +1416,7 @@ impl ObjectStoreCache {
     }
 
     /// The local tier's directory, blobs, bytes and bound.
-    pub fn tier_usage(&self) -> TierUsage {
+    pub(crate) fn tier_usage(&self) -> TierUsage {
         let blobs = self.tier.blobs();
         TierUsage {
             path: self.tier.root.clone(),
@@ -1429,7 +1429,7 @@ impl ObjectStoreCache {
 
 /// Where the S3 credentials come from, in the order `object_store` looks
 /// (the AWS variables of the environment): for `goward doctor`.
-pub fn credential_source(env: &dyn Fn(&str) -> Option<String>) -> String {
+pub(crate) fn credential_source(env: &dyn Fn(&str) -> Option<String>) -> String {
     let set = |k: &str| env(k).is_some_and(|v| !v.is_empty());
     if env("AWS_SKIP_SIGNATURE").is_some_and(|v| v == "true") {
         return "none: requests are unsigned (AWS_SKIP_SIGNATURE=true)".into();

@@ -21,12 +21,12 @@ use crate::xmod::dirhash::hex;
 /// Runs when a blob is quarantined, before the store moves it aside (e.g.
 /// to drop an in-memory copy of its record, so the next request loads or
 /// fetches and proves it again).
-pub type OnQuarantine = Box<dyn FnOnce() -> BoxFuture<'static, ()> + Send>;
+pub(crate) type OnQuarantine = Box<dyn FnOnce() -> BoxFuture<'static, ()> + Send>;
 
 /// Why a verifying read gave no (complete) body.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
-pub enum ReadError {
+pub(crate) enum ReadError {
     /// The blob is unreadable or failed its digest check; it was quarantined.
     #[error("{0}")]
     Quarantined(String),
@@ -48,7 +48,7 @@ pub enum ReadError {
 const CHUNK: usize = 64 << 10;
 
 /// A stored artifact's blob, opened for a verifying read.
-pub struct VerifiedRead {
+pub(crate) struct VerifiedRead {
     store: Arc<dyn Store>,
     artifact: Arc<StoredArtifact>,
     blob: BlobReader,
@@ -83,7 +83,7 @@ async fn quarantine(
 
 impl VerifiedRead {
     /// Opens `artifact`'s blob; one that cannot be opened is quarantined.
-    pub async fn open(
+    pub(crate) async fn open(
         store: Arc<dyn Store>,
         artifact: Arc<StoredArtifact>,
         on_quarantine: Option<OnQuarantine>,
@@ -107,13 +107,13 @@ impl VerifiedRead {
     }
 
     /// The re-checked artifact being read.
-    pub fn artifact(&self) -> &Arc<StoredArtifact> {
+    pub(crate) fn artifact(&self) -> &Arc<StoredArtifact> {
         &self.artifact
     }
 
     /// The whole blob, returned only once its digest matched. An unreadable
     /// blob is quarantined too.
-    pub async fn read_all(self) -> Result<Bytes, ReadError> {
+    pub(crate) async fn read_all(self) -> Result<Bytes, ReadError> {
         let mut pieces = Box::pin(self.pieces(None, true));
         let mut first: Option<Bytes> = None;
         let mut rest = BytesMut::new();
@@ -140,7 +140,7 @@ impl VerifiedRead {
     /// The blob is read whole and hashed; the last piece comes only after
     /// the digest matched, else the stream ends with an error (after the
     /// blob was quarantined).
-    pub fn stream(
+    pub(crate) fn stream(
         self,
         range: Option<(u64, u64)>,
     ) -> impl Stream<Item = std::io::Result<Bytes>> + Send + 'static {
@@ -150,7 +150,7 @@ impl VerifiedRead {
 
     /// Copies the whole blob into `file`; the last piece is written only
     /// after the digest matched. On error the file holds a partial copy.
-    pub async fn copy_to(self, file: &mut tokio::fs::File) -> Result<(), ReadError> {
+    pub(crate) async fn copy_to(self, file: &mut tokio::fs::File) -> Result<(), ReadError> {
         let mut pieces = Box::pin(self.pieces(None, false));
         while let Some(piece) = pieces.next().await {
             file.write_all(&piece?)

@@ -35,7 +35,7 @@ use crate::xmod::note::Verifier;
 /// Why a stored record is not trusted again.
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum RecheckError {
+pub(crate) enum RecheckError {
     /// The record is about another artifact than the one asked for.
     #[error("the record is for {got}, not {want}")]
     WrongRecord { want: String, got: String },
@@ -63,7 +63,7 @@ impl From<VerifyError> for RecheckError {
 impl RecheckError {
     /// What is at fault: `blob` (the bytes are damaged: quarantine the
     /// blob), `metadata` or `proof` (the record is wrong; the blob is intact).
-    pub fn what(&self) -> &'static str {
+    pub(crate) fn what(&self) -> &'static str {
         match self {
             RecheckError::Blob(_) => "blob",
             RecheckError::WrongRecord { .. } | RecheckError::WrongBlob(_) => "metadata",
@@ -72,7 +72,7 @@ impl RecheckError {
     }
 
     /// Stable metric label.
-    pub fn reason(&self) -> &'static str {
+    pub(crate) fn reason(&self) -> &'static str {
         match self {
             RecheckError::WrongRecord { .. } => "cache_wrong_record",
             RecheckError::Blob(_) => "cache_digest_mismatch",
@@ -86,7 +86,7 @@ impl RecheckError {
 /// What a successful re-check noted: evidence that no anchor could check
 /// (it counts for nothing when the policy asks what proved the artifact).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct RecheckedMeta {
+pub(crate) struct RecheckedMeta {
     /// One line per unanchored piece of evidence.
     pub unanchored: Vec<String>,
 }
@@ -99,7 +99,7 @@ fn name(kind: ArtifactKind, module: &str, version: &str) -> String {
 /// checksum-database keys and the policy in force, which gives each
 /// artifact its [`TrustAnchors`](crate::verify::proof::TrustAnchors) (its pin, the declared signers).
 #[derive(Clone, Copy, Debug)]
-pub struct Anchors<'a> {
+pub(crate) struct Anchors<'a> {
     /// Keys of the configured checksum databases.
     pub sumdb_keys: &'a [Verifier],
     /// The policy in force.
@@ -109,7 +109,7 @@ pub struct Anchors<'a> {
 /// Re-checks `meta` as the record of `want` (kind, module, version), whose
 /// blob read back as `blob` and whose evidence objects as `objects`,
 /// against `anchors`.
-pub fn recheck_record(
+pub(crate) fn recheck_record(
     meta: &ArtifactMeta,
     want: (ArtifactKind, &str, &str),
     blob: &BlobDigests,
@@ -171,7 +171,7 @@ pub fn recheck_record(
 /// records: a zip passes every module-zip rule for its module version on
 /// the way (`limits`), a go.mod is hashed as one. Blocks; reads the whole
 /// blob. The store hands the blob over through [`crate::cache::digests`].
-pub fn blob_digests(
+pub(crate) fn blob_digests(
     blob: &LocalBlob,
     meta: &ArtifactMeta,
     limits: &ZipLimits,

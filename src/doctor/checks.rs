@@ -12,7 +12,7 @@ use crate::hostcheck::{Compression, uncompress_command};
 /// How bad a finding is. Ordered: the worst decides the exit status.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Severity {
+pub(crate) enum Severity {
     /// Checked, nothing to do.
     Ok,
     /// Worth knowing; nothing weakens verification.
@@ -25,7 +25,7 @@ pub enum Severity {
 
 /// One diagnosis.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Finding {
+pub(crate) struct Finding {
     /// Stable check name, e.g. `go-on-path`.
     pub check: &'static str,
     /// How bad.
@@ -73,7 +73,7 @@ impl Finding {
 
 /// One distinct `go` on `PATH`.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
-pub struct GoInstall {
+pub(crate) struct GoInstall {
     /// As found on `PATH`.
     pub path: PathBuf,
     /// Symlinks resolved.
@@ -86,7 +86,7 @@ pub struct GoInstall {
 
 /// Everything the checks look at.
 #[derive(Clone, Debug, Default)]
-pub struct Facts {
+pub(crate) struct Facts {
     /// Distinct `go` binaries, in `PATH` order (the first wins).
     pub gos: Vec<GoInstall>,
     /// `GOROOT` from the environment.
@@ -111,7 +111,7 @@ pub struct Facts {
 }
 
 /// Runs every check.
-pub fn all(f: &Facts) -> Vec<Finding> {
+pub(crate) fn all(f: &Facts) -> Vec<Finding> {
     let mut v = Vec::new();
     v.extend(go_binaries(f));
     v.extend(goroot(f));
@@ -123,7 +123,7 @@ pub fn all(f: &Facts) -> Vec<Finding> {
 }
 
 /// Several `go` binaries on `PATH`, or none.
-pub fn go_binaries(f: &Facts) -> Vec<Finding> {
+pub(crate) fn go_binaries(f: &Facts) -> Vec<Finding> {
     let describe = |g: &GoInstall| {
         let link = if g.canonical != g.path {
             format!(" -> {}", g.canonical.display())
@@ -163,7 +163,7 @@ pub fn go_binaries(f: &Facts) -> Vec<Finding> {
 }
 
 /// Whether `p` lies in a user's home or profile directory.
-pub fn in_user_home(p: &str, home: Option<&str>) -> bool {
+pub(crate) fn in_user_home(p: &str, home: Option<&str>) -> bool {
     let norm = p.replace('\\', "/");
     if let Some(h) = home.map(|h| h.replace('\\', "/")).filter(|h| h.len() > 1) {
         let h = h.trim_end_matches('/');
@@ -176,7 +176,7 @@ pub fn in_user_home(p: &str, home: Option<&str>) -> bool {
 }
 
 /// GOROOT set by hand, in a home directory, or disagreeing with `go env GOROOT`.
-pub fn goroot(f: &Facts) -> Vec<Finding> {
+pub(crate) fn goroot(f: &Facts) -> Vec<Finding> {
     let mut v = Vec::new();
     let go_env_root = f
         .go_env
@@ -225,7 +225,7 @@ pub fn goroot(f: &Facts) -> Vec<Finding> {
 }
 
 /// Go's and goward's directories on a compressed filesystem directory.
-pub fn compression(f: &Facts) -> Vec<Finding> {
+pub(crate) fn compression(f: &Facts) -> Vec<Finding> {
     let mut v = Vec::new();
     let mut checked = Vec::new();
     for (label, dir, state) in &f.dirs {
@@ -281,7 +281,7 @@ fn exclusion_safe_because(label: &str) -> &'static str {
 
 /// Go's and goward's directories scanned by Microsoft Defender on every
 /// access (locked files, timeouts).
-pub fn defender(f: &Facts) -> Vec<Finding> {
+pub(crate) fn defender(f: &Facts) -> Vec<Finding> {
     let exclusions = match &f.defender {
         Defender::NotApplicable(why) => {
             return vec![Finding::new(
@@ -361,7 +361,7 @@ pub fn defender(f: &Facts) -> Vec<Finding> {
 
 /// Go installed by MSI: upgrades and repairs by Windows Installer fight a
 /// ZIP install beside it and rewrite the tree under the user's feet.
-pub fn msi(f: &Facts) -> Vec<Finding> {
+pub(crate) fn msi(f: &Facts) -> Vec<Finding> {
     let found = match &f.msi {
         Msi::NotApplicable(why) => {
             return vec![Finding::new(
@@ -471,7 +471,7 @@ const CODE_HOSTS: &[&str] = &[
 /// The patterns of a `GOPRIVATE`-style comma-separated glob list that match
 /// much of the public ecosystem: `*`, a bare top-level domain (`com`,
 /// `*.com`), or a whole public code host (`github.com`).
-pub fn broad_patterns(list: &str) -> Vec<String> {
+pub(crate) fn broad_patterns(list: &str) -> Vec<String> {
     list.split(',')
         .map(str::trim)
         .filter(|p| !p.is_empty())
@@ -494,7 +494,7 @@ pub fn broad_patterns(list: &str) -> Vec<String> {
 }
 
 /// The entries of a `GOPROXY` list.
-pub fn proxy_entries(v: &str) -> Vec<String> {
+pub(crate) fn proxy_entries(v: &str) -> Vec<String> {
     v.split([',', '|'])
         .map(str::trim)
         .filter(|e| !e.is_empty())
@@ -504,7 +504,7 @@ pub fn proxy_entries(v: &str) -> Vec<String> {
 
 /// Whether `GOPROXY` sends everything to goward and nowhere else.
 /// `None`: no goward URL given, cannot tell.
-pub fn proxy_is_goward_only(f: &Facts) -> Option<bool> {
+pub(crate) fn proxy_is_goward_only(f: &Facts) -> Option<bool> {
     let url = f.goward_url.as_deref()?.trim_end_matches('/');
     let entries = proxy_entries(f.go_env.get("GOPROXY").map_or("", String::as_str));
     Some(
@@ -517,7 +517,7 @@ fn get<'a>(f: &'a Facts, k: &str) -> &'a str {
 }
 
 /// Settings from `go env -json` that weaken verification.
-pub fn settings(f: &Facts) -> Vec<Finding> {
+pub(crate) fn settings(f: &Facts) -> Vec<Finding> {
     let mut v = Vec::new();
     if let Some(e) = &f.go_env_error {
         v.push(
@@ -744,7 +744,7 @@ pub fn settings(f: &Facts) -> Vec<Finding> {
 }
 
 /// The doctor's verdict on `goward verify-toolchain --goroot DIR --json`.
-pub fn goroot_verification(dir: &str, code: Option<i32>, json: &str) -> Finding {
+pub(crate) fn goroot_verification(dir: &str, code: Option<i32>, json: &str) -> Finding {
     let doc: serde_json::Value = serde_json::from_str(json).unwrap_or(serde_json::Value::Null);
     let s = |k: &str| doc.get(k).and_then(|v| v.as_str()).map(str::to_owned);
     let mut evidence = vec![format!("GOROOT={dir}")];
@@ -784,7 +784,7 @@ pub fn goroot_verification(dir: &str, code: Option<i32>, json: &str) -> Finding 
 }
 
 /// The worst severity among findings not fixed.
-pub fn worst(findings: &[Finding]) -> Severity {
+pub(crate) fn worst(findings: &[Finding]) -> Severity {
     findings
         .iter()
         .filter(|f| f.fixed.is_none())
@@ -794,7 +794,7 @@ pub fn worst(findings: &[Finding]) -> Severity {
 }
 
 /// Exit status: 0 for ok/info, 1 for a warning or an error.
-pub fn exit_code(findings: &[Finding]) -> u8 {
+pub(crate) fn exit_code(findings: &[Finding]) -> u8 {
     match worst(findings) {
         Severity::Ok | Severity::Info => 0,
         Severity::Warning | Severity::Error => 1,

@@ -10,8 +10,8 @@
 //! Exit status: 0 when the worst finding is ok or info, 1 when there is a
 //! warning or an error (not fixed by `--fix`), 2 usage error.
 
-pub mod checks;
-pub mod store;
+pub(crate) mod checks;
+pub(crate) mod store;
 #[cfg(test)]
 mod tests;
 
@@ -51,7 +51,11 @@ pub struct DoctorArgs {
 }
 
 /// Collects the facts the checks need.
-pub fn gather(host: &dyn Host, goward_url: Option<String>, goward_cache: Option<PathBuf>) -> Facts {
+pub(crate) fn gather(
+    host: &dyn Host,
+    goward_url: Option<String>,
+    goward_cache: Option<PathBuf>,
+) -> Facts {
     let mut f = Facts {
         goward_url,
         goroot_env: host.env("GOROOT"),
@@ -128,7 +132,7 @@ pub fn gather(host: &dyn Host, goward_url: Option<String>, goward_cache: Option<
 
 /// Applies what `--fix` can: clearing the compression flag, and adding
 /// Defender exclusions when elevated.
-pub fn apply_fixes(host: &dyn Host, findings: &mut [Finding]) {
+pub(crate) fn apply_fixes(host: &dyn Host, findings: &mut [Finding]) {
     fix_compression(host, findings);
     fix_defender(host, findings);
 }
@@ -216,7 +220,7 @@ fn fix_defender(host: &dyn Host, findings: &mut [Finding]) {
 }
 
 /// Runs `goward doctor`.
-pub fn run(args: &DoctorArgs) -> ExitCode {
+pub(crate) fn run(args: &DoctorArgs) -> ExitCode {
     let host = RealHost;
     let config = match crate::config::Config::load(&args.location.serve_args()) {
         Ok(c) => c,

@@ -13,7 +13,7 @@ use crate::cache::{BucketProbe, TierUsage};
 
 /// What the store checks decide from.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct StoreFacts {
+pub(crate) struct StoreFacts {
     /// `s3://bucket[/prefix]`.
     pub url: String,
     /// What the bucket answered.
@@ -26,7 +26,7 @@ pub struct StoreFacts {
 
 /// Opens the configured `s3://` store and probes it; `Ok(None)` for a
 /// disk store.
-pub fn gather(config: &crate::config::Config) -> Result<Option<StoreFacts>, String> {
+pub(crate) fn gather(config: &crate::config::Config) -> Result<Option<StoreFacts>, String> {
     let crate::cache::StoreUrl::S3 { bucket, prefix } = &config.store else {
         return Ok(None);
     };
@@ -47,7 +47,7 @@ pub fn gather(config: &crate::config::Config) -> Result<Option<StoreFacts>, Stri
 }
 
 /// The findings about a shared store.
-pub fn findings(f: &StoreFacts) -> Vec<Finding> {
+pub(crate) fn findings(f: &StoreFacts) -> Vec<Finding> {
     let mut out = Vec::new();
     match &f.probe.reachable {
         Ok(seen) => out.push(

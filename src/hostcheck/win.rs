@@ -12,7 +12,7 @@ use super::{Host, RunOutput};
 
 /// A program in `%SystemRoot%\System32` (`rel` below it); the bare name
 /// when `SystemRoot` is unset.
-pub fn system32(host: &dyn Host, rel: &str) -> PathBuf {
+pub(crate) fn system32(host: &dyn Host, rel: &str) -> PathBuf {
     match host.env("SystemRoot") {
         Some(root) => PathBuf::from(format!("{}\\System32\\{rel}", root.trim_end_matches('\\'))),
         None => PathBuf::from(rel.rsplit('\\').next().unwrap_or(rel)),
@@ -34,7 +34,7 @@ fn run_powershell(host: &dyn Host, script: &str) -> Result<RunOutput, String> {
 
 /// One `ExclusionPath` entry of Defender.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Exclusion {
+pub(crate) struct Exclusion {
     /// As Defender lists it (may hold `%VAR%`).
     pub raw: String,
     /// Environment variables expanded.
@@ -43,7 +43,7 @@ pub struct Exclusion {
 
 /// What Microsoft Defender's real-time scanning does to goward's directories.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Defender {
+pub(crate) enum Defender {
     /// No Defender here (not Windows, not installed, or its service is off
     /// because another antivirus product took over): the reason.
     NotApplicable(String),
@@ -66,10 +66,10 @@ impl Default for Defender {
 /// Reads real-time state and exclusions in one PowerShell start (each start
 /// costs about a second). Statement-terminating errors (a missing cmdlet)
 /// only skip their own statement, so the parser takes the lines it gets.
-pub const DEFENDER_SCRIPT: &str = "'realtime=' + (Get-MpComputerStatus).RealTimeProtectionEnabled; (Get-MpPreference).ExclusionPath";
+pub(crate) const DEFENDER_SCRIPT: &str = "'realtime=' + (Get-MpComputerStatus).RealTimeProtectionEnabled; (Get-MpPreference).ExclusionPath";
 
 /// Defender's state on the host; "not applicable" off Windows.
-pub fn defender(host: &dyn Host) -> Defender {
+pub(crate) fn defender(host: &dyn Host) -> Defender {
     if !host.is_windows() {
         return Defender::NotApplicable("Microsoft Defender exists only on Windows".into());
     }
@@ -81,7 +81,7 @@ pub fn defender(host: &dyn Host) -> Defender {
 
 /// Parses the output of [`DEFENDER_SCRIPT`]; `env` expands `%VAR%` in
 /// exclusions.
-pub fn parse_defender(out: &RunOutput, env: &dyn Fn(&str) -> Option<String>) -> Defender {
+pub(crate) fn parse_defender(out: &RunOutput, env: &dyn Fn(&str) -> Option<String>) -> Defender {
     let all = format!("{}\n{}", out.stdout, out.stderr);
     if all.contains("0x800106ba") {
         return Defender::NotApplicable(
@@ -136,7 +136,7 @@ pub fn parse_defender(out: &RunOutput, env: &dyn Fn(&str) -> Option<String>) -> 
 
 /// Expands `%VAR%` (case-insensitive names, as Windows does); unknown
 /// variables stay as written.
-pub fn expand_env(s: &str, env: &dyn Fn(&str) -> Option<String>) -> String {
+pub(crate) fn expand_env(s: &str, env: &dyn Fn(&str) -> Option<String>) -> String {
     let mut out = String::new();
     let mut rest = s;
     while let Some(i) = rest.find('%') {
@@ -209,7 +209,7 @@ fn glob(pat: &str, s: &str) -> bool {
 /// The exclusion that covers `dir` (Defender excludes a folder with
 /// everything below it), matching component-wise and case-insensitively;
 /// a trailing `\*` covers the folder itself too.
-pub fn excluded_by<'a>(dir: &Path, exclusions: &'a [Exclusion]) -> Option<&'a Exclusion> {
+pub(crate) fn excluded_by<'a>(dir: &Path, exclusions: &'a [Exclusion]) -> Option<&'a Exclusion> {
     let d = components(&dir.to_string_lossy());
     if d.is_empty() {
         return None;
@@ -224,7 +224,7 @@ pub fn excluded_by<'a>(dir: &Path, exclusions: &'a [Exclusion]) -> Option<&'a Ex
 }
 
 /// Whether path `p` is `base` or below it (component-wise, ignoring case).
-pub fn within(p: &str, base: &str) -> bool {
+pub(crate) fn within(p: &str, base: &str) -> bool {
     let (p, b) = (components(p), components(base));
     !b.is_empty() && b.len() <= p.len() && b.iter().zip(&p).all(|(x, y)| x == y)
 }
@@ -235,7 +235,7 @@ fn ps_quote(s: &str) -> String {
 }
 
 /// The exact command that excludes `dir`, for messages and `--fix`.
-pub fn exclusion_command(dir: &Path) -> String {
+pub(crate) fn exclusion_command(dir: &Path) -> String {
     format!(
         "Add-MpPreference -ExclusionPath {}",
         ps_quote(&dir.display().to_string())
@@ -243,7 +243,7 @@ pub fn exclusion_command(dir: &Path) -> String {
 }
 
 /// Excludes `dir` from Defender's scanning (needs elevation).
-pub fn add_exclusion(host: &dyn Host, dir: &Path) -> Result<(), String> {
+pub(crate) fn add_exclusion(host: &dyn Host, dir: &Path) -> Result<(), String> {
     let out = run_powershell(host, &exclusion_command(dir))?;
     let err = out.stderr.trim();
     if out.code == Some(0) && err.is_empty() {
@@ -260,7 +260,7 @@ const ELEVATED_SIDS: &[&str] = &["S-1-16-12288", "S-1-16-16384"];
 
 /// Whether this process runs elevated (`whoami /groups` lists the high or
 /// system mandatory label); `None` off Windows or when `whoami` fails.
-pub fn elevated(host: &dyn Host) -> Option<bool> {
+pub(crate) fn elevated(host: &dyn Host) -> Option<bool> {
     if !host.is_windows() {
         return None;
     }
@@ -269,7 +269,7 @@ pub fn elevated(host: &dyn Host) -> Option<bool> {
 }
 
 /// Parses `whoami /groups`: `None` when it lists no mandatory label.
-pub fn parse_whoami_groups(stdout: &str) -> Option<bool> {
+pub(crate) fn parse_whoami_groups(stdout: &str) -> Option<bool> {
     if ELEVATED_SIDS.iter().any(|s| stdout.contains(s)) {
         Some(true)
     } else if stdout.contains("S-1-16-") {
@@ -281,7 +281,7 @@ pub fn parse_whoami_groups(stdout: &str) -> Option<bool> {
 
 /// One "Go Programming Language" entry of the Windows uninstall registry.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct MsiGo {
+pub(crate) struct MsiGo {
     /// The registry key (its last component is the MSI product code).
     pub key: String,
     /// `DisplayName`, e.g. `Go Programming Language amd64 go1.22.1`.
@@ -294,7 +294,7 @@ pub struct MsiGo {
 
 impl MsiGo {
     /// The MSI product code (`{…}`), if the key ends in one.
-    pub fn product_code(&self) -> Option<&str> {
+    pub(crate) fn product_code(&self) -> Option<&str> {
         let last = self.key.rsplit('\\').next()?;
         (last.starts_with('{') && last.ends_with('}')).then_some(last)
     }
@@ -302,7 +302,7 @@ impl MsiGo {
 
 /// MSI installs of Go found in the registry.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Msi {
+pub(crate) enum Msi {
     /// No Windows registry here.
     NotApplicable(String),
     /// `reg.exe` could not be run.
@@ -318,21 +318,21 @@ impl Default for Msi {
 }
 
 /// The uninstall registry views searched: native, then 32-bit.
-pub const UNINSTALL_ROOTS: &[&str] = &[
+pub(crate) const UNINSTALL_ROOTS: &[&str] = &[
     "HKLM\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Uninstall",
     "HKLM\\SOFTWARE\\WOW6432Node\\Microsoft\\Windows\\CurrentVersion\\Uninstall",
 ];
 
 /// The `DisplayName` the Go MSI registers (followed by arch and version).
-pub const GO_MSI_NAME: &str = "Go Programming Language";
+pub(crate) const GO_MSI_NAME: &str = "Go Programming Language";
 
 /// `reg query ROOT /s /f "Go Programming Language" /d`.
-pub fn reg_search_args(root: &str) -> [&str; 6] {
+pub(crate) fn reg_search_args(root: &str) -> [&str; 6] {
     ["query", root, "/s", "/f", GO_MSI_NAME, "/d"]
 }
 
 /// Finds MSI installs of Go; "not applicable" off Windows.
-pub fn msi_go(host: &dyn Host) -> Msi {
+pub(crate) fn msi_go(host: &dyn Host) -> Msi {
     if !host.is_windows() {
         return Msi::NotApplicable("MSI installs exist only on Windows".into());
     }
@@ -381,7 +381,7 @@ fn reg_value(line: &str) -> Option<(String, String)> {
 
 /// Parses `reg query ROOT /s /f … /d`: the keys whose `DisplayName`
 /// names Go, with that name.
-pub fn parse_reg_search(stdout: &str) -> Vec<(String, String)> {
+pub(crate) fn parse_reg_search(stdout: &str) -> Vec<(String, String)> {
     let mut v = Vec::new();
     let mut key = None;
     for line in stdout.lines() {
@@ -401,6 +401,6 @@ pub fn parse_reg_search(stdout: &str) -> Vec<(String, String)> {
 }
 
 /// Parses `reg query KEY`: its values by name.
-pub fn parse_reg_values(stdout: &str) -> Vec<(String, String)> {
+pub(crate) fn parse_reg_values(stdout: &str) -> Vec<(String, String)> {
     stdout.lines().filter_map(reg_value).collect()
 }

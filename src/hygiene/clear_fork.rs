@@ -46,7 +46,7 @@ pub struct ClearForkArgs {
 }
 
 /// Runs `goward sumdb …`.
-pub fn run(args: &SumdbArgs) -> ExitCode {
+pub(crate) fn run(args: &SumdbArgs) -> ExitCode {
     match &args.command {
         SumdbCommand::ClearFork(a) => match clear_fork(a) {
             Ok(code) => code,

@@ -21,11 +21,11 @@ use crate::cache::{DocKey, RecordId, Store, StoreError};
 
 /// An unreferenced blob younger than this may belong to a `serve` that has
 /// committed the blob but not yet written its record: left alone.
-pub const ORPHAN_GRACE: Duration = Duration::from_secs(3600);
+pub(crate) const ORPHAN_GRACE: Duration = Duration::from_secs(3600);
 
 /// One artifact the collector may remove.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Entry {
+pub(crate) struct Entry {
     /// The metadata record.
     pub id: RecordId,
     /// `module@version (kind)`.
@@ -40,7 +40,7 @@ pub struct Entry {
 
 /// A cached `.info`, `@v/list` or `@latest` document the collector may remove.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Doc {
+pub(crate) struct Doc {
     /// The document.
     pub key: DocKey,
     /// Where it is (orders documents written in the same second).
@@ -55,13 +55,13 @@ pub struct Doc {
 /// modules). Nothing is mirrored or pinned yet, so nothing is protected;
 /// when a mirror list exists, return `true` here for its members unless
 /// the operator asked to collect them too.
-pub fn protected(_e: &Entry) -> bool {
+pub(crate) fn protected(_e: &Entry) -> bool {
     false
 }
 
 /// Limits; `None` everywhere means "report only".
 #[derive(Clone, Copy, Debug, Default)]
-pub struct Limits {
+pub(crate) struct Limits {
     /// Largest total blob size to keep.
     pub max_size: Option<u64>,
     /// Remove artifacts verified longer ago than this.
@@ -70,7 +70,7 @@ pub struct Limits {
 
 /// What to remove.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Plan {
+pub(crate) struct Plan {
     /// Indexes into the entries.
     pub remove: Vec<usize>,
     /// Blobs left without a record (digests).
@@ -86,7 +86,7 @@ pub struct Plan {
 /// A blob on disk: size and whether it is old enough to collect when no
 /// record points at it.
 #[derive(Clone, Copy, Debug)]
-pub struct BlobInfo {
+pub(crate) struct BlobInfo {
     /// Size in bytes.
     pub size: u64,
     /// Older than [`ORPHAN_GRACE`].
@@ -96,7 +96,7 @@ pub struct BlobInfo {
 /// Decides what to remove: unreferenced settled blobs, then records and
 /// documents, oldest verification or write first, while over the size limit
 /// or older than the age limit.
-pub fn plan(
+pub(crate) fn plan(
     entries: &[Entry],
     docs: &[Doc],
     blobs: &HashMap<String, BlobInfo>,
@@ -174,7 +174,7 @@ pub fn plan(
 
 /// What a run did (or would do, with `--dry-run` or no limit).
 #[derive(Clone, Debug, Default, Serialize)]
-pub struct GcReport {
+pub(crate) struct GcReport {
     /// The cache root.
     pub cache_dir: String,
     /// Whether anything was (to be) removed: a limit was given.
@@ -239,7 +239,7 @@ fn secs(t: Option<SystemTime>) -> u64 {
 }
 
 /// Plans and (unless `dry_run` or without limits) applies a collection.
-pub async fn collect(
+pub(crate) async fn collect(
     store: &dyn Store,
     limits: Limits,
     dry_run: bool,

@@ -5,10 +5,10 @@
 //! Exit codes: 0 clean / done, 1 `verify` found something wrong, 2 usage,
 //! configuration or I/O error.
 
-pub mod clear_fork;
-pub mod gc;
-pub mod units;
-pub mod verify;
+pub(crate) mod clear_fork;
+pub(crate) mod gc;
+pub(crate) mod units;
+pub(crate) mod verify;
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -90,7 +90,7 @@ pub struct GcArgs {
 }
 
 /// Runs `goward cache …`.
-pub fn run(args: &CacheArgs) -> ExitCode {
+pub(crate) fn run(args: &CacheArgs) -> ExitCode {
     match &args.command {
         CacheCommand::Verify(a) => run_verify(a),
         CacheCommand::Gc(a) => run_gc(a),

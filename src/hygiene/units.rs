@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 /// Parses an age: a whole number followed by `s`, `m`, `h`, `d` or `w`.
-pub fn parse_age(s: &str) -> Result<Duration, String> {
+pub(crate) fn parse_age(s: &str) -> Result<Duration, String> {
     let t = s.trim();
     let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
@@ -27,7 +27,7 @@ pub fn parse_age(s: &str) -> Result<Duration, String> {
 }
 
 /// `1.5 GiB`-style rendering for reports.
-pub fn human(bytes: u64) -> String {
+pub(crate) fn human(bytes: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
     let mut v = bytes as f64;
     let mut i = 0;

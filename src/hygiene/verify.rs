@@ -37,7 +37,7 @@ use crate::xmod::tlog;
 
 /// One thing found wrong.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
-pub struct Problem {
+pub(crate) struct Problem {
     /// `metadata`, `blob`, `proof` or `tree-head`.
     pub what: &'static str,
     /// The file concerned.
@@ -52,7 +52,7 @@ pub struct Problem {
 
 /// What `cache verify` checked and found.
 #[derive(Clone, Debug, Default, Serialize)]
-pub struct VerifyReport {
+pub(crate) struct VerifyReport {
     /// The cache root.
     pub cache_dir: String,
     /// Artifact metadata records checked.
@@ -74,14 +74,14 @@ pub struct VerifyReport {
 
 impl VerifyReport {
     /// Whether nothing was wrong.
-    pub fn clean(&self) -> bool {
+    pub(crate) fn clean(&self) -> bool {
         self.problems.is_empty()
     }
 }
 
 /// Settings for [`verify_cache`].
 #[derive(Clone, Debug)]
-pub struct VerifyOptions {
+pub(crate) struct VerifyOptions {
     /// The limits zips are re-checked with (as `serve` stores them).
     pub zip_limits: ZipLimits,
     /// What `serve` re-checks against: the configured checksum databases'
@@ -94,7 +94,7 @@ fn artifact_name(module: &str, version: &str, kind: ArtifactKind) -> String {
 }
 
 /// Runs every check on `store`.
-pub async fn verify_cache(
+pub(crate) async fn verify_cache(
     store: &dyn Store,
     opts: &VerifyOptions,
 ) -> Result<VerifyReport, StoreError> {

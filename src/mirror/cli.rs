@@ -184,7 +184,7 @@ fn usage(msg: &str) -> ExitCode {
 }
 
 /// `goward mirror`.
-pub fn run(args: &MirrorArgs) -> ExitCode {
+pub(crate) fn run(args: &MirrorArgs) -> ExitCode {
     let serve = ServeArgs {
         upstream: args.upstream.clone(),
         sumdb: args.sumdb.clone(),

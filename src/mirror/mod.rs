@@ -24,8 +24,8 @@
     )
 )]
 
-pub mod cli;
-pub mod sources;
+pub(crate) mod cli;
+pub(crate) mod sources;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -43,7 +43,7 @@ use sources::{Query, Want};
 
 /// One module version to mirror.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Job {
+pub(crate) struct Job {
     /// The version.
     pub mv: ModuleVersion,
     /// The zip too; `false`: `.info` and `.mod` only (a go.sum `/go.mod` line).
@@ -59,7 +59,7 @@ impl Job {
 
 /// A version (or query) that was not mirrored, and why.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct Refusal {
+pub(crate) struct Refusal {
     /// `module@version`, or `module@query` when the query did not resolve.
     pub target: String,
     /// The refusal, as `serve` would have answered it.
@@ -68,7 +68,7 @@ pub struct Refusal {
 
 /// What a run did (printed as text, or as JSON with `--json`).
 #[derive(Debug, Default, Serialize)]
-pub struct Summary {
+pub(crate) struct Summary {
     /// Versions fetched and proven by this run.
     pub proven: Vec<String>,
     /// Versions whose every artifact the cache already held (re-checked).
@@ -88,7 +88,7 @@ pub struct Summary {
 
 impl Summary {
     /// 0 all proven, 1 something refused, 2 an error (I/O, network).
-    pub fn exit_code(&self) -> u8 {
+    pub(crate) fn exit_code(&self) -> u8 {
         if !self.errors.is_empty() {
             2
         } else if !self.refused.is_empty() {
@@ -105,7 +105,7 @@ const BAR_TEMPLATE: &str =
 
 /// How progress is shown.
 #[derive(Debug)]
-pub enum Progress {
+pub(crate) enum Progress {
     /// A progress bar (stderr is a terminal).
     Bar(indicatif::ProgressBar),
     /// One plain line per artifact on stderr.
@@ -123,7 +123,7 @@ struct Tally {
 
 impl Progress {
     /// A bar if stderr is a terminal, plain lines otherwise.
-    pub fn auto() -> Progress {
+    pub(crate) fn auto() -> Progress {
         use std::io::IsTerminal;
         if std::io::stderr().is_terminal() {
             let bar = indicatif::ProgressBar::new(0);
@@ -277,7 +277,7 @@ fn in_range(list: &str, range: &sources::Range) -> Result<Vec<String>, String> {
 
 /// What [`plan`] makes of the wants.
 #[derive(Debug, Default)]
-pub struct Plan {
+pub(crate) struct Plan {
     /// The versions to mirror, in path and version order.
     pub jobs: Vec<Job>,
     /// Queries that resolved to nothing (not found, an empty range…).
@@ -288,7 +288,7 @@ pub struct Plan {
 
 /// Resolves every want into jobs, `jobs` queries at once (a version
 /// wanted whole and `.mod`-only is wanted whole).
-pub async fn plan(svc: &Arc<Service>, wants: &[Want], jobs: usize) -> Plan {
+pub(crate) async fn plan(svc: &Arc<Service>, wants: &[Want], jobs: usize) -> Plan {
     use futures_util::StreamExt;
     let resolved: Vec<(&Want, Result<Vec<String>, Outcome>)> = futures_util::stream::iter(wants)
         .map(|w| async move { (w, resolve(svc, w).await) })
@@ -441,7 +441,12 @@ async fn mirror_one(
 }
 
 /// Runs the jobs, at most `jobs` at once, and sums up.
-pub async fn run(svc: &Arc<Service>, plan: Plan, jobs: usize, progress: Arc<Progress>) -> Summary {
+pub(crate) async fn run(
+    svc: &Arc<Service>,
+    plan: Plan,
+    jobs: usize,
+    progress: Arc<Progress>,
+) -> Summary {
     let Plan {
         jobs: plan,
         mut refused,

@@ -17,7 +17,7 @@ use crate::verify::gomod;
 /// A bad source: where, and what is wrong there.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{location}: {msg}")]
-pub struct SourceError {
+pub(crate) struct SourceError {
     /// `file:line`, a file, or `argument "…"`.
     pub location: String,
     /// What is wrong.
@@ -35,7 +35,7 @@ impl SourceError {
 
 /// Which versions of a module a request names.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Query {
+pub(crate) enum Query {
     /// One canonical version.
     Version(String),
     /// What the go command resolves `@latest` to.
@@ -46,11 +46,11 @@ pub enum Query {
 
 /// A version range, parsed by the policy's parser (one syntax for both).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Range(Constraint);
+pub(crate) struct Range(Constraint);
 
 impl Range {
     /// Whether the (valid) version `v` is in the range.
-    pub fn matches(&self, v: &str) -> bool {
+    pub(crate) fn matches(&self, v: &str) -> bool {
         self.0.matches(v)
     }
 }
@@ -73,7 +73,7 @@ impl fmt::Display for Query {
 
 /// One requested module query.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Want {
+pub(crate) struct Want {
     /// The module.
     pub module: ModulePath,
     /// Which versions.
@@ -90,7 +90,7 @@ impl fmt::Display for Want {
 
 /// Parses `MODULE@QUERY`: `@latest`, a canonical `@vX.Y.Z`, or a range
 /// such as `@>=v1.2.0,<v1.3.0` (the policy's `versions` syntax).
-pub fn parse_want(text: &str) -> Result<Want, String> {
+pub(crate) fn parse_want(text: &str) -> Result<Want, String> {
     let (module, query) = text
         .split_once('@')
         .ok_or_else(|| format!("{text:?} is not MODULE@VERSION (nor @latest, nor @RANGE)"))?;
@@ -122,7 +122,7 @@ pub fn parse_want(text: &str) -> Result<Want, String> {
 /// Parses a `--list` file: one `MODULE@QUERY` a line; blank lines and
 /// `#` comments (whole-line or trailing) are ignored. `name` names the file
 /// in errors.
-pub fn parse_list(name: &str, text: &str) -> Result<Vec<Want>, SourceError> {
+pub(crate) fn parse_list(name: &str, text: &str) -> Result<Vec<Want>, SourceError> {
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let line = line.split_once('#').map_or(line, |(code, _)| code).trim();
@@ -137,7 +137,7 @@ pub fn parse_list(name: &str, text: &str) -> Result<Vec<Want>, SourceError> {
 
 /// The module versions a go.sum names: `true` when it holds the zip's hash
 /// (the build needs the whole module), `false` for a `/go.mod` line only.
-pub fn parse_go_sum(
+pub(crate) fn parse_go_sum(
     name: &str,
     text: &str,
 ) -> Result<BTreeMap<(String, String), bool>, SourceError> {
@@ -182,7 +182,7 @@ fn check_module_version(module: &str, version: &str) -> Result<(), String> {
 
 /// What a project (`--from DIR`) needs.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Project {
+pub(crate) struct Project {
     /// Module versions; `true`: the zip too, `false`: `.info` and `.mod` only.
     pub modules: BTreeMap<(String, String), bool>,
     /// Go versions named by `toolchain` lines (`go1.22.3`).
@@ -312,7 +312,7 @@ fn read(path: &Path) -> Result<Option<String>, SourceError> {
 /// `DIR/go.sum`. go.sum decides what a version needs (a `/go.mod`-only
 /// line: the `.mod` only); a requirement no go.sum names needs the whole
 /// module. A directory with neither go.work nor go.mod is an error.
-pub fn read_project(dir: &Path) -> Result<Project, SourceError> {
+pub(crate) fn read_project(dir: &Path) -> Result<Project, SourceError> {
     let mut p = Project::default();
     let mut requires: BTreeSet<(String, String)> = BTreeSet::new();
     let work_path = dir.join("go.work");
@@ -383,7 +383,7 @@ fn merge(into: &mut BTreeMap<(String, String), bool>, from: BTreeMap<(String, St
 }
 
 /// Parses `--platforms`: `os/arch` pairs, `,`-separated.
-pub fn parse_platforms(text: &str) -> Result<Vec<(String, String)>, String> {
+pub(crate) fn parse_platforms(text: &str) -> Result<Vec<(String, String)>, String> {
     let mut out = Vec::new();
     for p in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         let (os, arch) = p
@@ -402,7 +402,7 @@ pub fn parse_platforms(text: &str) -> Result<Vec<(String, String)>, String> {
 }
 
 /// The platform this binary runs on, as GOOS/GOARCH.
-pub fn host_platform() -> (String, String) {
+pub(crate) fn host_platform() -> (String, String) {
     let os = match std::env::consts::OS {
         "macos" => "darwin",
         other => other,
@@ -422,7 +422,7 @@ pub fn host_platform() -> (String, String) {
 }
 
 /// The toolchain module versions of `go_version` for each platform.
-pub fn toolchain_wants(
+pub(crate) fn toolchain_wants(
     go_version: &str,
     platforms: &[(String, String)],
 ) -> Result<Vec<Want>, String> {

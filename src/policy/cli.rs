@@ -60,13 +60,13 @@ pub struct ExplainArgs {
 }
 
 /// Runs `goward policy …`, printing to stdout/stderr.
-pub fn run(args: &PolicyArgs) -> ExitCode {
+pub(crate) fn run(args: &PolicyArgs) -> ExitCode {
     let (mut out, mut err) = (std::io::stdout().lock(), std::io::stderr().lock());
     ExitCode::from(run_to(args, &mut out, &mut err))
 }
 
 /// [`run`] with explicit output streams; returns the exit code.
-pub fn run_to(args: &PolicyArgs, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
+pub(crate) fn run_to(args: &PolicyArgs, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
     match &args.command {
         PolicyCommand::Check(a) => check(a, out, err),
         PolicyCommand::Explain(a) => explain(a, out, err),

@@ -38,10 +38,10 @@
 //! without `versions`/`kinds`; version filters only decide concrete
 //! versions.
 
-pub mod cli;
+pub(crate) mod cli;
 mod parse;
 pub(crate) mod pins;
-pub mod retract;
+pub(crate) mod retract;
 pub(crate) mod rules;
 pub(crate) mod version;
 
@@ -53,7 +53,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::artifact::{ArtifactKind, H1};
-pub use crate::verify::proof::signature::kind::SignedMode;
+pub(crate) use crate::verify::proof::signature::kind::SignedMode;
 use crate::xmod::semver;
 
 use pins::PinSet;
@@ -61,14 +61,14 @@ use rules::{Patterns, PlatformGlob};
 use version::{Constraint, Filter, KindSet, Scheme};
 
 /// The module path of Go toolchains.
-pub const TOOLCHAIN_MODULE: &str = "golang.org/toolchain";
+pub(crate) const TOOLCHAIN_MODULE: &str = "golang.org/toolchain";
 
 /// The embedded default policy (`policy/default.toml`).
-pub const DEFAULT_POLICY: &str = include_str!("../../policy/default.toml");
+pub(crate) const DEFAULT_POLICY: &str = include_str!("../../policy/default.toml");
 
 /// One load error, with its position.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Diagnostic {
+pub(crate) struct Diagnostic {
     /// The file (the policy, or a pins file it names).
     pub file: String,
     /// 1-based line.
@@ -91,7 +91,7 @@ impl fmt::Display for Diagnostic {
 
 /// Why a policy was rejected.
 #[derive(Debug, thiserror::Error)]
-pub enum PolicyError {
+pub(crate) enum PolicyError {
     /// The policy file could not be read.
     #[error("reading policy file {}: {source}", path.display())]
     Read {
@@ -108,7 +108,8 @@ pub enum PolicyError {
 
 impl PolicyError {
     /// The problems with positions (empty for [`PolicyError::Read`]).
-    pub fn diagnostics(&self) -> &[Diagnostic] {
+    #[cfg(test)]
+    pub(crate) fn diagnostics(&self) -> &[Diagnostic] {
         match self {
             PolicyError::Read { .. } => &[],
             PolicyError::Invalid(d) => d,
@@ -118,7 +119,7 @@ impl PolicyError {
 
 /// Whether unlisted modules are served.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Mode {
+pub(crate) enum Mode {
     /// Anything not denied is served (with the `[defaults]` settings).
     Open,
     /// Only what an `[[allow]]` or `[[private]]` rule matches is served.
@@ -127,7 +128,7 @@ pub enum Mode {
 
 impl Mode {
     /// The spelling in the file.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Mode::Open => "open",
             Mode::AllowList => "allow-list",
@@ -137,13 +138,13 @@ impl Mode {
 
 /// A kind of proof a policy can require: the kinds goward verifies
 /// ([`crate::verify::proof`]).
-pub use crate::verify::ProofKind;
+pub(crate) use crate::verify::ProofKind;
 
 /// What must be proven about an artifact before it is stored or served.
 /// Every listed proof must hold (they are conjunctive).
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum RequiredProof {
+pub(crate) enum RequiredProof {
     /// Proven included in the configured checksum database (the default).
     Sumdb,
     /// Its `h1:` equals the hash pinned in these go.sum-format files (see
@@ -170,7 +171,7 @@ pub enum RequiredProof {
 
 impl RequiredProof {
     /// The kind of proof required.
-    pub fn kind(&self) -> ProofKind {
+    pub(crate) fn kind(&self) -> ProofKind {
         match self {
             RequiredProof::Sumdb => ProofKind::Sumdb,
             RequiredProof::Pinned { .. } => ProofKind::Pinned,
@@ -179,7 +180,7 @@ impl RequiredProof {
     }
 
     /// The requirement as the signature kind reads it, if it is one.
-    pub fn signature(&self) -> Option<SignatureRequirement<'_>> {
+    pub(crate) fn signature(&self) -> Option<SignatureRequirement<'_>> {
         match self {
             RequiredProof::Signature {
                 signers,
@@ -226,7 +227,7 @@ impl RequiredProof {
 
 use crate::verify::proof::Recorded;
 /// A `signature` requirement as its proof kind reads it.
-pub use crate::verify::proof::signature::kind::Requirement as SignatureRequirement;
+pub(crate) use crate::verify::proof::signature::kind::Requirement as SignatureRequirement;
 
 impl fmt::Display for RequiredProof {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -249,12 +250,12 @@ impl fmt::Display for RequiredProof {
     }
 }
 
-pub use crate::upstream::auth::{Auth, Secret};
+pub(crate) use crate::upstream::auth::{Auth, Secret};
 
 /// How a private path is fetched. A path with a route is never looked up
 /// in a public checksum database and never fetched from the public upstream.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PrivateRoute {
+pub(crate) struct PrivateRoute {
     /// The `[[private]]` rule.
     pub rule: String,
     /// A GOPROXY-style list (`,` / `|`), validated like `--upstream`.
@@ -265,7 +266,7 @@ pub struct PrivateRoute {
 
 /// The answer to "may this be served, and what must be proven first?".
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Decision {
+pub(crate) struct Decision {
     /// Whether it may be served.
     pub allowed: bool,
     /// The rule that decided: a deny rule, the `[[allow]]`/`[[private]]`
@@ -291,12 +292,13 @@ pub struct Decision {
 
 impl Decision {
     /// A stable label for logs and metrics: the rule name, or `default`.
-    pub fn rule_label(&self) -> &str {
+    pub(crate) fn rule_label(&self) -> &str {
         self.rule.as_deref().unwrap_or("default")
     }
 
     /// Whether a public checksum database may be asked about this path.
-    pub fn public_sumdb_lookup(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn public_sumdb_lookup(&self) -> bool {
         self.private.is_none() && self.proofs.contains(&RequiredProof::Sumdb)
     }
 
@@ -304,7 +306,7 @@ impl Decision {
     /// ([`crate::verify::proof::signature::kind::proving_go_mod`]): signed
     /// go.sum lines always; a signed zip when no other required kind
     /// proves the go.mod itself.
-    pub fn go_mod_signature(&self) -> Option<SignatureRequirement<'_>> {
+    pub(crate) fn go_mod_signature(&self) -> Option<SignatureRequirement<'_>> {
         let other = self.proofs.iter().any(|p| p.kind().proves_go_mod());
         crate::verify::proof::signature::kind::proving_go_mod(
             self.proofs.iter().filter_map(RequiredProof::signature),
@@ -320,7 +322,7 @@ impl Decision {
 /// One policy rule decides both artifacts today (rules select by path and
 /// version), so this guards the pairing rather than a case a policy file
 /// can write.
-pub fn zip_proves_go_mod(mod_d: &Decision, zd: &Decision) -> Result<(), String> {
+pub(crate) fn zip_proves_go_mod(mod_d: &Decision, zd: &Decision) -> Result<(), String> {
     crate::verify::proof::signature::kind::zip_covers_go_mod(
         mod_d.go_mod_signature(),
         zd.proofs.iter().filter_map(RequiredProof::signature),
@@ -330,7 +332,7 @@ pub fn zip_proves_go_mod(mod_d: &Decision, zd: &Decision) -> Result<(), String> 
 
 /// One rule's part in a decision, for `goward policy explain`.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ExplainStep {
+pub(crate) struct ExplainStep {
     /// `deny`, `private`, `allow`, `toolchain`, `defaults` or `mode`.
     pub section: &'static str,
     /// The rule name (empty for defaults and mode).
@@ -343,7 +345,7 @@ pub struct ExplainStep {
 
 /// Every rule that matched, in evaluation order, and the decision.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Explanation {
+pub(crate) struct Explanation {
     /// `module@version`, or the module alone.
     pub subject: String,
     /// The policy's origin.
@@ -697,7 +699,7 @@ fn platform_word(w: &str) -> bool {
 
 /// A loaded, validated policy. Cheap to clone (pin tables are shared).
 #[derive(Clone, Debug)]
-pub struct Policy {
+pub(crate) struct Policy {
     pub(crate) origin: String,
     pub(crate) mode: Mode,
     pub(crate) defaults: Settings,
@@ -710,7 +712,7 @@ pub struct Policy {
     pub(crate) signers: Vec<PolicySigner>,
 }
 
-pub use crate::verify::proof::signature::PolicySigner;
+pub(crate) use crate::verify::proof::signature::PolicySigner;
 
 /// Which rule supplies the settings of an allowed request.
 enum Source<'a> {
@@ -721,7 +723,7 @@ enum Source<'a> {
 impl Policy {
     /// Reads and validates a policy file. Pin files it names are read
     /// relative to its directory.
-    pub fn load(path: &Path) -> Result<Policy, PolicyError> {
+    pub(crate) fn load(path: &Path) -> Result<Policy, PolicyError> {
         let text = std::fs::read_to_string(path).map_err(|source| PolicyError::Read {
             path: path.to_owned(),
             source,
@@ -731,7 +733,7 @@ impl Policy {
 
     /// Validates policy text. `origin` names it in errors; pin files and
     /// relative secret files are resolved against `origin`'s directory.
-    pub fn parse(text: &str, origin: &str) -> Result<Policy, PolicyError> {
+    pub(crate) fn parse(text: &str, origin: &str) -> Result<Policy, PolicyError> {
         let base = Path::new(origin)
             .parent()
             .map(Path::to_path_buf)
@@ -741,7 +743,7 @@ impl Policy {
 
     /// The embedded default: every module must be proven in the checksum
     /// database; nothing is denied.
-    pub fn embedded_default() -> Policy {
+    pub(crate) fn embedded_default() -> Policy {
         match Policy::parse(DEFAULT_POLICY, "<embedded default policy>") {
             Ok(p) => p,
             // A unit test loads it; it cannot fail at run time.
@@ -750,7 +752,7 @@ impl Policy {
     }
 
     /// How many rules it has (`[[deny]]`, `[[allow]]`, `[[private]]`).
-    pub fn rule_count(&self) -> usize {
+    pub(crate) fn rule_count(&self) -> usize {
         self.deny
             .len()
             .saturating_add(self.allow.len())
@@ -758,18 +760,18 @@ impl Policy {
     }
 
     /// Where the policy came from.
-    pub fn origin(&self) -> &str {
+    pub(crate) fn origin(&self) -> &str {
         &self.origin
     }
 
     /// The `[[signer]]`s, in file order.
-    pub fn signers(&self) -> &[PolicySigner] {
+    pub(crate) fn signers(&self) -> &[PolicySigner] {
         &self.signers
     }
 
     /// Whether `[toolchain]` requires a signature by these signers at this
     /// location (a refusal then names the `toolchain` rule).
-    pub fn is_toolchain_signature(&self, signers: &[String], location: &str) -> bool {
+    pub(crate) fn is_toolchain_signature(&self, signers: &[String], location: &str) -> bool {
         self.toolchain
             .as_ref()
             .and_then(|t| t.signature.as_ref())
@@ -777,13 +779,14 @@ impl Policy {
     }
 
     /// The `[[signer]]` called `name`.
-    pub fn signer(&self, name: &str) -> Option<&PolicySigner> {
+    pub(crate) fn signer(&self, name: &str) -> Option<&PolicySigner> {
         self.signers.iter().find(|s| s.name == name)
     }
 
     /// The pin this policy holds for one artifact, under the rule that
     /// decides it; `None` when it pins nothing for it.
-    pub fn pin(
+    #[cfg(test)]
+    pub(crate) fn pin(
         &self,
         module: &str,
         version: &str,
@@ -798,7 +801,7 @@ impl Policy {
     /// `primary_sumdb` the database that proves modules: each requirement's
     /// kind decides. A decision requiring nothing is refused: goward serves
     /// nothing unproven. `Err` says what is missing.
-    pub fn satisfied(
+    pub(crate) fn satisfied(
         &self,
         d: &Decision,
         recorded: &Recorded<'_>,
@@ -820,7 +823,7 @@ impl Policy {
 
     /// What this policy says the stored evidence of one artifact is
     /// re-checked against, with the configured checksum-database keys.
-    pub fn trust_anchors<'a>(
+    pub(crate) fn trust_anchors<'a>(
         &'a self,
         sumdb_keys: &'a [crate::xmod::note::Verifier],
         module: &str,
@@ -836,13 +839,13 @@ impl Policy {
     }
 
     /// The routes of the `[[private]]` rules, in file order.
-    pub fn private_routes(&self) -> impl Iterator<Item = &PrivateRoute> {
+    pub(crate) fn private_routes(&self) -> impl Iterator<Item = &PrivateRoute> {
         self.private.iter().filter_map(|r| r.route.as_ref())
     }
 
     /// Every pin file the policy read, resolved against its directory (for
     /// reload watchers).
-    pub fn pin_files(&self) -> Vec<PathBuf> {
+    pub(crate) fn pin_files(&self) -> Vec<PathBuf> {
         let base = Path::new(&self.origin)
             .parent()
             .map(Path::to_path_buf)
@@ -864,7 +867,8 @@ impl Policy {
     }
 
     /// Open or allow-list.
-    pub fn mode(&self) -> Mode {
+    #[cfg(test)]
+    pub(crate) fn mode(&self) -> Mode {
         self.mode
     }
 
@@ -872,21 +876,27 @@ impl Policy {
     /// `module@version` (`.info`; use [`Policy::decide_artifact`] for `.mod`
     /// and `.zip`). `module` and `version` must already be valid (the
     /// request parser checks them); an invalid version is denied.
-    pub fn decide(&self, module: &str, version: Option<&str>) -> Decision {
+    pub(crate) fn decide(&self, module: &str, version: Option<&str>) -> Decision {
         self.evaluate(module, version, None, None)
     }
 
     /// Like [`Policy::decide`] for one artifact of a version: with pinned
     /// proof, that artifact's own hash must be pinned (a go.sum often pins
     /// only the go.mod of indirect dependencies).
-    pub fn decide_artifact(&self, module: &str, version: &str, kind: ArtifactKind) -> Decision {
+    pub(crate) fn decide_artifact(
+        &self,
+        module: &str,
+        version: &str,
+        kind: ArtifactKind,
+    ) -> Decision {
         self.evaluate(module, Some(version), Some(kind), None)
     }
 
     /// Decides a Go toolchain (`go1.22.3` or `1.22.3`, GOOS, GOARCH; `armv6l`
     /// means `arm`): the `[toolchain]` limits, the deny rules and the
     /// allow-list applied to the module `golang.org/toolchain`.
-    pub fn decide_toolchain(&self, go_version: &str, os: &str, arch: &str) -> Decision {
+    #[cfg(test)]
+    pub(crate) fn decide_toolchain(&self, go_version: &str, os: &str, arch: &str) -> Decision {
         let go = go_version.strip_prefix("go").unwrap_or(go_version);
         let arch = if arch == "armv6l" { "arm" } else { arch };
         let mv = format!("v0.0.1-go{go}.{os}-{arch}");
@@ -906,7 +916,7 @@ impl Policy {
     /// Whether `who` (`None`: not authenticated) may fetch `module` at
     /// `version`: the rule that decides it may name the users and groups
     /// it admits. `Err` is the denial, naming the rule and the identity.
-    pub fn admits(
+    pub(crate) fn admits(
         &self,
         module: &str,
         version: Option<&str>,
@@ -937,7 +947,7 @@ impl Policy {
     }
 
     /// Every rule that matches, in order, and the decision.
-    pub fn explain(&self, module: &str, version: Option<&str>) -> Explanation {
+    pub(crate) fn explain(&self, module: &str, version: Option<&str>) -> Explanation {
         let mut steps = Vec::new();
         let decision = self.evaluate(module, version, None, Some(&mut steps));
         let access = match self.source(module, version) {
@@ -955,7 +965,7 @@ impl Policy {
 
     /// The pinned `h1:` of one artifact under the rule that decides
     /// `module@version`; `None` if that rule pins nothing for it.
-    pub fn pinned_h1(&self, module: &str, version: &str, kind: ArtifactKind) -> Option<&H1> {
+    pub(crate) fn pinned_h1(&self, module: &str, version: &str, kind: ArtifactKind) -> Option<&H1> {
         let settings = match self.source(module, Some(version)) {
             Source::Rule(r) => &r.settings,
             Source::Defaults => &self.defaults,
@@ -967,7 +977,7 @@ impl Policy {
     }
 
     /// The resolved rules, for `goward policy check`.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         let mut out = String::new();
         let mut line = |s: String| {
             out.push_str(&s);

@@ -16,7 +16,7 @@ use crate::xmod::semver;
 /// without `@latest` (modload `queryProxy`, modfetch/proxy.go `Versions` and
 /// `latestFromList`).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ListLatest {
+pub(crate) enum ListLatest {
     /// The highest tagged release, else the highest tagged pre-release.
     Version(String),
     /// Tagged `+incompatible` versions sit above the highest compatible one:
@@ -37,7 +37,7 @@ pub enum ListLatest {
 }
 
 /// Chooses the latest version from an `@v/list` body (see [`ListLatest`]).
-pub fn latest_from_list(list: &str) -> ListLatest {
+pub(crate) fn latest_from_list(list: &str) -> ListLatest {
     let mut tagged: Vec<String> = list
         .lines()
         .filter_map(|l| l.split_whitespace().next())
@@ -134,7 +134,7 @@ fn rfc3339_unix(t: &str) -> Option<i64> {
 
 /// One retracted interval, inclusive at both ends.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Retraction {
+pub(crate) struct Retraction {
     /// Lowest retracted version.
     pub low: String,
     /// Highest retracted version (equal to `low` for a single version).
@@ -146,7 +146,7 @@ pub struct Retraction {
 impl Retraction {
     /// Whether `version` lies in the interval (semver order, build metadata
     /// ignored).
-    pub fn contains(&self, version: &str) -> bool {
+    pub(crate) fn contains(&self, version: &str) -> bool {
         semver::is_valid(version)
             && semver::compare(&self.low, version).is_le()
             && semver::compare(version, &self.high).is_le()
@@ -154,7 +154,7 @@ impl Retraction {
 }
 
 /// The first retraction that covers `version`.
-pub fn retracted<'a>(list: &'a [Retraction], version: &str) -> Option<&'a Retraction> {
+pub(crate) fn retracted<'a>(list: &'a [Retraction], version: &str) -> Option<&'a Retraction> {
     list.iter().find(|r| r.contains(version))
 }
 
@@ -216,7 +216,7 @@ fn parse_interval(code: &str, line: usize) -> Result<(String, String), String> {
 }
 
 /// Every retraction in a go.mod, in file order.
-pub fn retractions(go_mod: &str) -> Result<Vec<Retraction>, String> {
+pub(crate) fn retractions(go_mod: &str) -> Result<Vec<Retraction>, String> {
     let mut out = Vec::new();
     // Comment lines immediately above the current line.
     let mut pending: Vec<String> = Vec::new();

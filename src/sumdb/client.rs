@@ -29,7 +29,7 @@ use crate::xmod::tlog::{self, Hash, Tile, Tree};
 
 /// Size caps for checksum-database bodies (endless-data defence).
 #[derive(Clone, Debug)]
-pub struct SumdbLimits {
+pub(crate) struct SumdbLimits {
     /// `/lookup/` responses (a record plus a note: well under 1 KiB in practice).
     pub lookup: u64,
     /// `/latest` notes.
@@ -60,7 +60,7 @@ impl Default for SumdbLimits {
 /// Why a checksum-database operation failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum SumdbError {
+pub(crate) enum SumdbError {
     /// A fork was detected earlier; nothing is trusted from this database.
     #[error(
         "checksum database {db} is not trusted: a fork was detected (SECURITY ERROR); see {report}"
@@ -168,7 +168,7 @@ pub enum SumdbError {
 
 impl SumdbError {
     /// Stable metric label.
-    pub fn reason(&self) -> &'static str {
+    pub(crate) fn reason(&self) -> &'static str {
         match self {
             SumdbError::Poisoned { .. } => "sumdb_poisoned",
             SumdbError::Fork { .. } => "sumdb_fork",
@@ -200,7 +200,7 @@ enum Route {
 /// How often, at most, a request re-reads the fork report that another
 /// process sharing the store may have written (every head update re-reads it
 /// regardless). Documented in README's checksum-database section.
-pub const FORK_RECHECK: Duration = Duration::from_secs(10);
+pub(crate) const FORK_RECHECK: Duration = Duration::from_secs(10);
 
 /// The trusted head: the newest tree goward has verified, with its note.
 #[derive(Debug, Clone)]
@@ -231,7 +231,7 @@ impl TaskFailed for FetchError {
 
 /// A client for one checksum database.
 #[derive(Debug)]
-pub struct SumdbClient {
+pub(crate) struct SumdbClient {
     name: String,
     verifier: Verifier,
     remote: Arc<Remote>,
@@ -305,7 +305,7 @@ impl SumdbClient {
     /// Synchronous, for a store that answers small reads at once
     /// ([`Store::get_doc_now`]); a remote store will need an async
     /// constructor reading the same two documents with [`Store::get_doc`].
-    pub fn new(
+    pub(crate) fn new(
         spec: &SumdbSpec,
         upstreams: Arc<ProxyList>,
         direct: Arc<dyn Upstream>,
@@ -328,7 +328,7 @@ impl SumdbClient {
 
     /// [`Self::new`] for any store: reads the persisted head and fork
     /// report with [`Store::get_doc`] (a shared bucket has no synchronous reads).
-    pub async fn open(
+    pub(crate) async fn open(
         spec: &SumdbSpec,
         upstreams: Arc<ProxyList>,
         direct: Arc<dyn Upstream>,
@@ -345,7 +345,7 @@ impl SumdbClient {
     /// bucket): another replica's report stops this one within that bound
     /// plus one read, and every head update reads it too. Stops with the
     /// client or once a fork is adopted.
-    pub fn watch_forks(self: &Arc<Self>) {
+    pub(crate) fn watch_forks(self: &Arc<Self>) {
         let weak = Arc::downgrade(self);
         tokio::spawn(async move {
             loop {
@@ -435,19 +435,19 @@ impl SumdbClient {
     }
 
     /// The database name.
-    pub fn name(&self) -> &str {
+    pub(crate) fn name(&self) -> &str {
         &self.name
     }
 
     /// The key its signed notes verify with (stored proofs are re-checked
     /// against it offline).
-    pub fn verifier(&self) -> &Verifier {
+    pub(crate) fn verifier(&self) -> &Verifier {
         &self.verifier
     }
 
     /// Tree size, seconds since the head was last confirmed, and the fork
     /// report if any: for the operator's page and the metrics.
-    pub fn status(&self) -> crate::status::SumdbStatus {
+    pub(crate) fn status(&self) -> crate::status::SumdbStatus {
         crate::status::SumdbStatus {
             name: self.name.clone(),
             tree_size: self.snapshot().tree.n,
@@ -462,11 +462,6 @@ impl SumdbClient {
                 .unwrap_or_else(|e| e.into_inner())
                 .clone(),
         }
-    }
-
-    /// The trusted tree size (for metrics and readiness).
-    pub async fn trusted_size(&self) -> u64 {
-        self.snapshot().tree.n
     }
 
     fn snapshot(&self) -> Head {
@@ -523,7 +518,7 @@ impl SumdbClient {
 
     /// Fails if a fork was detected, by this process or by another one
     /// sharing the store.
-    pub fn check_trusted(&self) -> Result<(), SumdbError> {
+    pub(crate) fn check_trusted(&self) -> Result<(), SumdbError> {
         // Another process's report stops this one within FORK_RECHECK. Only a
         // store whose small reads are cheap is read from here; any other is
         // asked on head updates only (`recheck_fork`).
@@ -819,7 +814,11 @@ impl SumdbClient {
     /// Proves `path@version` (a canonical version, without `/go.mod`) and
     /// returns the proven record. Concurrent calls for one version share a
     /// single lookup, hence the shared error.
-    pub async fn prove(&self, path: &str, version: &str) -> Result<ProvenRecord, Arc<SumdbError>> {
+    pub(crate) async fn prove(
+        &self,
+        path: &str,
+        version: &str,
+    ) -> Result<ProvenRecord, Arc<SumdbError>> {
         Ok(self.prove_with_body(path, version).await?.0.clone())
     }
 
@@ -829,7 +828,7 @@ impl SumdbClient {
     /// current one from stored tiles first; stored lookup bytes are never
     /// passed through. Offline serving and `bundle export` both answer with
     /// this, so a bundle's lookups all verify at one tree size.
-    pub async fn lookup(&self, path: &str, version: &str) -> Result<Bytes, Arc<SumdbError>> {
+    pub(crate) async fn lookup(&self, path: &str, version: &str) -> Result<Bytes, Arc<SumdbError>> {
         let proven = self.prove_with_body(path, version).await?;
         let rec = &proven.0;
         let head = self.snapshot();
@@ -855,7 +854,7 @@ impl SumdbClient {
     }
 
     /// The trusted head's size and signed note (what `bundle export` ships).
-    pub fn head(&self) -> (Tree, Bytes) {
+    pub(crate) fn head(&self) -> (Tree, Bytes) {
         let h = self.snapshot();
         (h.tree, h.note)
     }
@@ -984,7 +983,7 @@ impl SumdbClient {
     /// The signed tree head for `/latest`: upstream's, once verified and
     /// merged; the persisted trusted head when upstream is unreachable
     /// (offline and air-gapped serving).
-    pub async fn latest(&self) -> Result<Bytes, SumdbError> {
+    pub(crate) async fn latest(&self) -> Result<Bytes, SumdbError> {
         self.check_trusted()?;
         if let Some(b) = self.latest.get(&()).await {
             return Ok(b);
@@ -1032,7 +1031,7 @@ impl SumdbClient {
     /// hashes authenticated against the trusted head, so unauthenticated
     /// bytes are never passed through; data tiles are checked record by
     /// record against authenticated leaf hashes.
-    pub async fn tile(&self, t: Tile) -> Result<Bytes, SumdbError> {
+    pub(crate) async fn tile(&self, t: Tile) -> Result<Bytes, SumdbError> {
         self.check_trusted()?;
         if let Some(b) = self.served.get(&t).await {
             return Ok(b);

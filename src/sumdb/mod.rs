@@ -12,19 +12,19 @@
     clippy::panic
 )]
 
-pub mod client;
+pub(crate) mod client;
 
 use crate::xmod::note;
 
-pub use crate::verify::proof::sumdb::ProvenRecord;
-pub use client::{SumdbClient, SumdbError};
+pub(crate) use crate::verify::proof::sumdb::ProvenRecord;
+pub(crate) use client::{SumdbClient, SumdbError};
 
 /// The key of sum.golang.org (cmd/go `modfetch/key.go`).
-pub const SUM_GOLANG_ORG_KEY: &str =
+pub(crate) const SUM_GOLANG_ORG_KEY: &str =
     "sum.golang.org+033de0ae+Ac4zctda0e5eza+HJyk9SxEdh+s3Ux18htTTAD8OuAn8";
 
 /// Tile height used by sum.golang.org and the go command (client.go).
-pub const TILE_HEIGHT: u32 = 8;
+pub(crate) const TILE_HEIGHT: u32 = 8;
 
 /// One configured checksum database, from a `GOSUMDB`-style value.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -83,7 +83,7 @@ impl SumdbSpec {
 
 /// Checks a database name: `host[/path]`, which also keeps it a safe
 /// relative path under `<cache>/sumdb/`.
-pub fn check_name(name: &str) -> Result<(), String> {
+pub(crate) fn check_name(name: &str) -> Result<(), String> {
     let ok = !name.is_empty()
         && !name.ends_with('/')
         && !name.starts_with('/')

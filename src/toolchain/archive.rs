@@ -15,12 +15,12 @@ use crate::xmod::dirhash;
 
 /// Largest number of entries read from an archive (names are kept in memory;
 /// a release has about 15,000).
-pub const MAX_ENTRIES: usize = 1 << 20;
+pub(crate) const MAX_ENTRIES: usize = 1 << 20;
 
 /// Why an input could not be read.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum ReadError {
+pub(crate) enum ReadError {
     /// The file could not be opened or read (exit status 2).
     #[error("{}: {source}", path.display())]
     Io {
@@ -56,7 +56,7 @@ impl ReadError {
 
 /// A progress line on stderr, only when stderr is a terminal.
 #[derive(Debug)]
-pub struct Progress {
+pub(crate) struct Progress {
     label: String,
     total: u64,
     done: u64,
@@ -68,7 +68,7 @@ pub struct Progress {
 impl Progress {
     /// A progress line for `label` out of `total` bytes (0: unknown), drawn
     /// only if `enabled` (the caller checks that stderr is a terminal).
-    pub fn new(label: impl Into<String>, total: u64, enabled: bool) -> Progress {
+    pub(crate) fn new(label: impl Into<String>, total: u64, enabled: bool) -> Progress {
         Progress {
             label: label.into(),
             total,
@@ -80,12 +80,13 @@ impl Progress {
     }
 
     /// A progress that never draws.
-    pub fn hidden() -> Progress {
+    #[cfg(test)]
+    pub(crate) fn hidden() -> Progress {
         Progress::new("", 0, false)
     }
 
     /// Adds `n` bytes.
-    pub fn add(&mut self, n: u64) {
+    pub(crate) fn add(&mut self, n: u64) {
         self.done = self.done.saturating_add(n);
         if !self.enabled {
             return;
@@ -113,7 +114,7 @@ impl Progress {
     }
 
     /// Erases the line.
-    pub fn finish(&mut self) {
+    pub(crate) fn finish(&mut self) {
         if self.drawn {
             eprint!("\r\x1b[K");
             self.drawn = false;
@@ -145,7 +146,7 @@ impl<R: Read> Read for Tap<'_, R> {
 
 /// Reads a release `.tar.gz` into the module's file set; also returns the
 /// SHA-256 of the whole file (one pass over the bytes).
-pub fn read_release_tar_gz(
+pub(crate) fn read_release_tar_gz(
     path: &Path,
     progress: &mut Progress,
 ) -> Result<(FileSet, [u8; 32]), ReadError> {
@@ -274,7 +275,7 @@ fn open_zip(
 
 /// What a `.zip` holds, judged by its first entry.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ZipFlavor {
+pub(crate) enum ZipFlavor {
     /// A toolchain module zip; the module version from the entry prefix.
     Module(String),
     /// A go.dev/dl release archive (entries under `go/`).
@@ -282,7 +283,7 @@ pub enum ZipFlavor {
 }
 
 /// Tells a toolchain module zip from a release zip by the first entry name.
-pub fn sniff_zip(path: &Path) -> Result<ZipFlavor, ReadError> {
+pub(crate) fn sniff_zip(path: &Path) -> Result<ZipFlavor, ReadError> {
     let (mut archive, _) = open_zip(path)?;
     let files = archive
         .files()
@@ -312,7 +313,7 @@ pub fn sniff_zip(path: &Path) -> Result<ZipFlavor, ReadError> {
 }
 
 /// Reads a release `.zip` (Windows) into the module's file set.
-pub fn read_release_zip(path: &Path, progress: &mut Progress) -> Result<FileSet, ReadError> {
+pub(crate) fn read_release_zip(path: &Path, progress: &mut Progress) -> Result<FileSet, ReadError> {
     let (mut archive, mut body) = open_zip(path)?;
     let mut set = FileSet::default();
     let mut seen = HashMap::new();
@@ -363,7 +364,7 @@ pub fn read_release_zip(path: &Path, progress: &mut Progress) -> Result<FileSet,
 
 /// The files of a toolchain module zip that already passed the module-zip
 /// rules: module-relative name → SHA-256 (directory entries skipped).
-pub fn module_zip_files(
+pub(crate) fn module_zip_files(
     path: &Path,
     prefix: &str,
 ) -> Result<BTreeMap<String, [u8; 32]>, ReadError> {
@@ -374,7 +375,10 @@ pub fn module_zip_files(
 /// [`module_zip_files`] over an open file (one handle: the zip crate's
 /// in-memory index of the central directory, which folds duplicate names;
 /// a checked module zip has none).
-pub fn module_zip_files_in(file: File, prefix: &str) -> Result<BTreeMap<String, [u8; 32]>, String> {
+pub(crate) fn module_zip_files_in(
+    file: File,
+    prefix: &str,
+) -> Result<BTreeMap<String, [u8; 32]>, String> {
     let mut archive = zip::ZipArchive::new(BufReader::new(file))
         .map_err(|e| format!("not a zip archive: {e}"))?;
     let mut out = BTreeMap::new();
@@ -398,7 +402,7 @@ pub fn module_zip_files_in(file: File, prefix: &str) -> Result<BTreeMap<String, 
 }
 
 /// The same files as a [`FileSet`] whose sources are the module-relative names.
-pub fn module_zip_file_set(path: &Path, prefix: &str) -> Result<FileSet, ReadError> {
+pub(crate) fn module_zip_file_set(path: &Path, prefix: &str) -> Result<FileSet, ReadError> {
     let mut set = FileSet::default();
     let mut seen = HashMap::new();
     for (name, sha256) in module_zip_files(path, prefix)? {
@@ -416,7 +420,7 @@ pub fn module_zip_file_set(path: &Path, prefix: &str) -> Result<FileSet, ReadErr
 }
 
 /// SHA-256 of a whole file.
-pub fn sha256_file(path: &Path, progress: &mut Progress) -> Result<[u8; 32], ReadError> {
+pub(crate) fn sha256_file(path: &Path, progress: &mut Progress) -> Result<[u8; 32], ReadError> {
     let f = File::open(path).map_err(|e| ReadError::io(path, e))?;
     let mut tap = Tap {
         inner: f,

@@ -117,7 +117,7 @@ pub struct VerifyToolchainArgs {
 
 /// What was checked and what came out, printed as text or JSON.
 #[derive(Debug, Default, Serialize)]
-pub struct Report {
+pub(crate) struct Report {
     /// The verdict.
     pub verified: bool,
     /// The file or directory given.
@@ -161,7 +161,7 @@ pub struct Report {
 
 /// The checksum-database record that the input was compared with.
 #[derive(Debug, Serialize)]
-pub struct DbReport {
+pub(crate) struct DbReport {
     /// Database name.
     pub name: String,
     /// Record number.
@@ -178,7 +178,7 @@ pub struct DbReport {
 
 /// The whole-file SHA-256 check.
 #[derive(Debug, Serialize)]
-pub struct ShaReport {
+pub(crate) struct ShaReport {
     /// Expected (lowercase hex).
     pub expected: String,
     /// Computed (lowercase hex).
@@ -210,7 +210,7 @@ impl Input {
 
 /// Runs `goward verify-toolchain`; prints the report; returns 0 verified,
 /// 1 not verified, 2 could not tell.
-pub fn run(args: &VerifyToolchainArgs) -> ExitCode {
+pub(crate) fn run(args: &VerifyToolchainArgs) -> ExitCode {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     let _ = tracing_subscriber::fmt()
@@ -383,7 +383,7 @@ fn expected_sha256(args: &VerifyToolchainArgs) -> Result<Option<(String, String)
 
 /// The `sha256` of the file named `name` in a go.dev/dl JSON document
 /// (an array of releases, each with `files`).
-pub fn dl_json_sha256(doc: &[u8], name: &str) -> Result<String, String> {
+pub(crate) fn dl_json_sha256(doc: &[u8], name: &str) -> Result<String, String> {
     let v: serde_json::Value = serde_json::from_slice(doc).map_err(|e| format!("not JSON: {e}"))?;
     let releases = v
         .as_array()

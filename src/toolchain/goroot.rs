@@ -20,7 +20,7 @@ use super::{DROPPED_TOP_LEVEL, FileDigest, FileSet, Mapped, NameError, Target, m
 /// Infers the release of a GOROOT: the Go version from the first line of
 /// its `VERSION` file, the platform from its only `pkg/tool/<os>_<arch>`
 /// directory. Each can be overridden.
-pub fn infer_target(
+pub(crate) fn infer_target(
     root: &Path,
     version: Option<&str>,
     goos: Option<&str>,
@@ -95,7 +95,7 @@ pub fn infer_target(
 /// Walks `root` and returns the module's file set (sources are
 /// GOROOT-relative paths). Unreadable directories and files are errors
 /// (exit 2); non-regular files and non-UTF-8 names are problems.
-pub fn read_goroot(root: &Path, progress: &mut Progress) -> Result<FileSet, ReadError> {
+pub(crate) fn read_goroot(root: &Path, progress: &mut Progress) -> Result<FileSet, ReadError> {
     let io_err = |p: &Path| {
         let p = p.to_owned();
         move |source| ReadError::Io { path: p, source }

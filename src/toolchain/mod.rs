@@ -35,10 +35,10 @@
 //! layout) could not be downloaded on the development machine and are covered
 //! only by go-protocol.md §5.2 and the hermetic tests.
 
-pub mod archive;
-pub mod cli;
-pub mod goroot;
-pub mod prove;
+pub(crate) mod archive;
+pub(crate) mod cli;
+pub(crate) mod goroot;
+pub(crate) mod prove;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -47,17 +47,17 @@ use crate::artifact::H1;
 use crate::xmod::dirhash;
 
 /// The module path of Go toolchains.
-pub const TOOLCHAIN_MODULE: &str = "golang.org/toolchain";
+pub(crate) const TOOLCHAIN_MODULE: &str = "golang.org/toolchain";
 
 /// The version prefix of toolchain module versions (cmd/go `gotoolchainVersion`).
-pub const TOOLCHAIN_VERSION_PREFIX: &str = "v0.0.1";
+pub(crate) const TOOLCHAIN_VERSION_PREFIX: &str = "v0.0.1";
 
 /// Top-level directories of a release that are not part of the toolchain module.
-pub const DROPPED_TOP_LEVEL: [&str; 5] = ["api", "doc", "misc", "test", ".github"];
+pub(crate) const DROPPED_TOP_LEVEL: [&str; 5] = ["api", "doc", "misc", "test", ".github"];
 
 /// A toolchain release: Go version and platform.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Target {
+pub(crate) struct Target {
     /// The Go version, e.g. `go1.26.8` or `go1.23rc2`.
     pub go_version: String,
     /// GOOS, e.g. `linux`.
@@ -69,11 +69,11 @@ pub struct Target {
 /// A name, version, OS or architecture that is not what it should be.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
-pub struct NameError(pub String);
+pub(crate) struct NameError(pub String);
 
 impl Target {
     /// Validates and builds a target; `armv6l` is normalized to `arm`.
-    pub fn new(go_version: &str, goos: &str, goarch: &str) -> Result<Target, NameError> {
+    pub(crate) fn new(go_version: &str, goos: &str, goarch: &str) -> Result<Target, NameError> {
         check_go_version(go_version)?;
         check_platform_word("OS", goos)?;
         if !goos.starts_with(|c: char| c.is_ascii_lowercase()) {
@@ -91,7 +91,7 @@ impl Target {
     }
 
     /// The module version, `v0.0.1-<go version>.<os>-<arch>`.
-    pub fn module_version(&self) -> String {
+    pub(crate) fn module_version(&self) -> String {
         format!(
             "{TOOLCHAIN_VERSION_PREFIX}-{}.{}-{}",
             self.go_version, self.goos, self.goarch
@@ -99,12 +99,12 @@ impl Target {
     }
 
     /// `golang.org/toolchain@<module version>/`, the prefix of every zip entry.
-    pub fn zip_prefix(&self) -> String {
+    pub(crate) fn zip_prefix(&self) -> String {
         format!("{TOOLCHAIN_MODULE}@{}/", self.module_version())
     }
 
     /// Parses a toolchain module version (`v0.0.1-go1.21.0.linux-amd64`).
-    pub fn from_module_version(v: &str) -> Result<Target, NameError> {
+    pub(crate) fn from_module_version(v: &str) -> Result<Target, NameError> {
         let bad = || {
             NameError(format!(
                 "{v:?} is not a toolchain module version (want {TOOLCHAIN_VERSION_PREFIX}-goX.Y.Z.OS-ARCH)"
@@ -132,7 +132,7 @@ impl fmt::Display for Target {
 }
 
 /// `go1`, `go1.21`, `go1.21.0`, `go1.21rc2`, `go1.10beta1`: what go.dev/dl publishes.
-pub fn check_go_version(v: &str) -> Result<(), NameError> {
+pub(crate) fn check_go_version(v: &str) -> Result<(), NameError> {
     let bad = || {
         NameError(format!(
             "invalid Go version {v:?} (want goX.Y.Z, goX.YrcN or goX.YbetaN)"
@@ -179,7 +179,7 @@ fn check_platform_word(what: &str, w: &str) -> Result<(), NameError> {
 
 /// Kind of go.dev/dl archive, from its file name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ArchiveFormat {
+pub(crate) enum ArchiveFormat {
     /// `.tar.gz` (every OS but Windows).
     TarGz,
     /// `.zip` (Windows).
@@ -188,7 +188,7 @@ pub enum ArchiveFormat {
 
 /// Infers the release from a go.dev/dl archive file name,
 /// `goX.Y.Z.<os>-<arch>.tar.gz` or `.zip` (a directory part is ignored).
-pub fn parse_archive_name(file_name: &str) -> Result<(Target, ArchiveFormat), NameError> {
+pub(crate) fn parse_archive_name(file_name: &str) -> Result<(Target, ArchiveFormat), NameError> {
     let base = file_name.rsplit(['/', '\\']).next().unwrap_or(file_name);
     let bad = |why: &str| {
         NameError(format!(
@@ -213,7 +213,7 @@ pub fn parse_archive_name(file_name: &str) -> Result<(Target, ArchiveFormat), Na
 
 /// What the §5.2 mapping does with one release path (relative to `go/`).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Mapped {
+pub(crate) enum Mapped {
     /// Part of the module, under this module-relative name.
     Keep(String),
     /// Under a dropped top-level directory (`api/`, `doc/`, `misc/`, `test/`,
@@ -223,7 +223,7 @@ pub enum Mapped {
 
 /// Maps a path relative to the release root (`go/` stripped, or relative to
 /// a GOROOT) to its name in the toolchain module (without the module prefix).
-pub fn map_release_path(rel: &str) -> Mapped {
+pub(crate) fn map_release_path(rel: &str) -> Mapped {
     if let Some((top, rest)) = rel.split_once('/')
         && !rest.is_empty()
         && DROPPED_TOP_LEVEL.contains(&top)
@@ -239,7 +239,7 @@ pub fn map_release_path(rel: &str) -> Mapped {
 
 /// The inverse of the `go.mod` → `_go.mod` rename, for naming files the
 /// module has and the input lacks.
-pub fn unmap_module_path(name: &str) -> String {
+pub(crate) fn unmap_module_path(name: &str) -> String {
     match name.rsplit_once('/') {
         Some((dir, "_go.mod")) => format!("{dir}/go.mod"),
         None if name == "_go.mod" => "go.mod".to_owned(),
@@ -262,7 +262,7 @@ pub(crate) fn is_clean_rel(rel: &str) -> bool {
 
 /// One file of the module's file set, with where it came from.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct FileDigest {
+pub(crate) struct FileDigest {
     /// Module-relative name (no `golang.org/toolchain@…/` prefix).
     pub name: String,
     /// Where it came from: the archive entry name, or the GOROOT-relative path.
@@ -276,7 +276,7 @@ pub struct FileDigest {
 /// The files an input contributes to the toolchain module, plus everything
 /// about the input that no official release has.
 #[derive(Clone, Debug, Default)]
-pub struct FileSet {
+pub(crate) struct FileSet {
     /// The mapped files.
     pub files: Vec<FileDigest>,
     /// Files under the dropped top-level directories (not covered by the
@@ -306,7 +306,7 @@ impl FileSet {
     }
 
     /// The module's `h1:` over these files, named with `target`'s zip prefix.
-    pub fn h1(&self, target: &Target) -> Result<H1, dirhash::DirhashError> {
+    pub(crate) fn h1(&self, target: &Target) -> Result<H1, dirhash::DirhashError> {
         let prefix = target.zip_prefix();
         let names: Vec<(String, [u8; 32])> = self
             .files
@@ -319,7 +319,7 @@ impl FileSet {
 
 /// How an input differs from the module's file list.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
-pub struct Differences {
+pub(crate) struct Differences {
     /// Files present in both with different content (input names).
     pub changed: Vec<String>,
     /// Files of the module the input lacks (input names, `_go.mod` mapped back).
@@ -331,7 +331,7 @@ pub struct Differences {
 impl Differences {
     /// Compares `ours` with the module's `(module-relative name, sha256)`
     /// list; `display_missing` turns a module name into the input's naming.
-    pub fn between(
+    pub(crate) fn between(
         ours: &FileSet,
         reference: &BTreeMap<String, [u8; 32]>,
         display_missing: impl Fn(&str) -> String,
@@ -358,7 +358,7 @@ impl Differences {
     }
 
     /// Whether nothing differs.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.changed.is_empty() && self.missing.is_empty() && self.extra.is_empty()
     }
 }

@@ -25,7 +25,7 @@ use crate::sumdb::{ProvenRecord, SumdbError};
 /// A failure with the exit status it deserves: 1 (not verified) or 2 (could
 /// not tell: usage, configuration, I/O, network, missing cache pieces).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Failure {
+pub(crate) struct Failure {
     /// Exit status.
     pub code: u8,
     /// What went wrong.
@@ -34,14 +34,14 @@ pub struct Failure {
 
 impl Failure {
     /// Exit status 2.
-    pub fn cannot_tell(msg: impl Into<String>) -> Failure {
+    pub(crate) fn cannot_tell(msg: impl Into<String>) -> Failure {
         Failure {
             code: 2,
             msg: msg.into(),
         }
     }
     /// Exit status 1.
-    pub fn not_verified(msg: impl Into<String>) -> Failure {
+    pub(crate) fn not_verified(msg: impl Into<String>) -> Failure {
         Failure {
             code: 1,
             msg: msg.into(),
@@ -57,16 +57,15 @@ impl std::fmt::Display for Failure {
 
 /// goward's verification pipeline, online or over the cache only.
 #[derive(Debug)]
-pub struct Backend {
+pub(crate) struct Backend {
     rt: tokio::runtime::Runtime,
     service: Arc<Service>,
     offline: bool,
-    db: String,
     cache_dir: std::path::PathBuf,
 }
 
 /// The toolchain module version as goward's request layer validates it.
-pub fn module_version(target: &Target) -> Result<ModuleVersion, Failure> {
+pub(crate) fn module_version(target: &Target) -> Result<ModuleVersion, Failure> {
     ModulePath::new(TOOLCHAIN_MODULE)
         .and_then(|m| ModuleVersion::new(m, &target.module_version()))
         .map_err(|e| Failure::cannot_tell(format!("{}: {e}", target.module_version())))
@@ -77,7 +76,7 @@ impl Backend {
     /// the first checksum database proves. Offline ([`Config::mode`]),
     /// checks first that the cache holds a trusted head and the lookup for
     /// `target`, without creating anything.
-    pub fn open(config: &Config, target: &Target) -> Result<Backend, Failure> {
+    pub(crate) fn open(config: &Config, target: &Target) -> Result<Backend, Failure> {
         let offline = config.mode == UpstreamMode::Offline;
         let spec = config
             .sumdbs
@@ -140,24 +139,18 @@ impl Backend {
             rt,
             service,
             offline,
-            db: spec.name.clone(),
             cache_dir: config.cache_dir.clone(),
         })
     }
 
-    /// The checksum database's name.
-    pub fn db(&self) -> &str {
-        &self.db
-    }
-
     /// Whether only the cache is used.
-    pub fn offline(&self) -> bool {
+    pub(crate) fn offline(&self) -> bool {
         self.offline
     }
 
     /// Starts proving `target`'s record in the background (so hashing a large
     /// input and reaching the checksum database overlap).
-    pub fn start_proof(&self, target: &Target) -> PendingProof {
+    pub(crate) fn start_proof(&self, target: &Target) -> PendingProof {
         let svc = self.service.clone();
         let version = target.module_version();
         PendingProof(self.rt.spawn(async move {
@@ -173,7 +166,7 @@ impl Backend {
     }
 
     /// Waits for a proof.
-    pub fn finish_proof(&self, p: PendingProof) -> Result<ProvenRecord, Failure> {
+    pub(crate) fn finish_proof(&self, p: PendingProof) -> Result<ProvenRecord, Failure> {
         match self.rt.block_on(p.0) {
             Ok(Ok(r)) => Ok(r),
             Ok(Err(e)) => Err(self.sumdb_failure(&e)),
@@ -205,7 +198,10 @@ impl Backend {
     /// copy goward verified: its cache, else (online) the upstream through
     /// the whole verification pipeline, which also caches it. The blob's
     /// digest is re-checked before it is read.
-    pub fn reference_files(&self, target: &Target) -> Result<BTreeMap<String, [u8; 32]>, Failure> {
+    pub(crate) fn reference_files(
+        &self,
+        target: &Target,
+    ) -> Result<BTreeMap<String, [u8; 32]>, Failure> {
         let mv = module_version(target)?;
         let copy = self.rt.block_on(self.service.zip_copy(&mv)).map_err(|e| {
             if self.offline {
@@ -230,11 +226,11 @@ impl Backend {
 
 /// A proof running in the background.
 #[derive(Debug)]
-pub struct PendingProof(tokio::task::JoinHandle<Result<ProvenRecord, Arc<SumdbError>>>);
+pub(crate) struct PendingProof(tokio::task::JoinHandle<Result<ProvenRecord, Arc<SumdbError>>>);
 
 /// How a computed `h1:` compares with the proven record.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RecordCheck {
+pub(crate) enum RecordCheck {
     /// Every `h1:` line for the zip equals it.
     Match,
     /// The record has no `h1:` line for the zip (CVE-2026-42501): never a pass.
@@ -244,7 +240,7 @@ pub enum RecordCheck {
 }
 
 /// Compares `h1` with the zip lines of `record`, as `verify::check_against`.
-pub fn check_record(record: &ProvenRecord, h1: &H1) -> RecordCheck {
+pub(crate) fn check_record(record: &ProvenRecord, h1: &H1) -> RecordCheck {
     let lines = record.zip_h1s();
     if lines.is_empty() {
         return RecordCheck::NoZipLine;

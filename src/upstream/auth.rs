@@ -10,7 +10,7 @@ use std::path::PathBuf;
 
 /// Where a secret comes from. The policy never holds a secret itself.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Secret {
+pub(crate) enum Secret {
     /// The value of this environment variable.
     Env(String),
     /// The contents of this file (trailing newline removed), resolved
@@ -30,7 +30,7 @@ impl fmt::Display for Secret {
 /// Credentials for a private upstream.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum Auth {
+pub(crate) enum Auth {
     /// `Authorization: Bearer <token>`.
     Bearer {
         /// The token.
@@ -64,7 +64,7 @@ impl fmt::Display for Auth {
 
 /// Reads a secret: an environment variable, or a file without its trailing
 /// newline. Empty secrets are errors.
-pub fn read_secret(s: &Secret) -> Result<String, String> {
+pub(crate) fn read_secret(s: &Secret) -> Result<String, String> {
     let v = match s {
         Secret::Env(name) => {
             std::env::var(name).map_err(|_| format!("environment variable {name} is not set"))?
@@ -81,7 +81,7 @@ pub fn read_secret(s: &Secret) -> Result<String, String> {
 }
 
 /// The `Authorization` header value `auth` gives for requests to `host`.
-pub fn authorization(auth: &Auth, host: &str) -> Result<Option<String>, String> {
+pub(crate) fn authorization(auth: &Auth, host: &str) -> Result<Option<String>, String> {
     Ok(Some(match auth {
         Auth::Bearer { token } => format!("Bearer {}", read_secret(token)?),
         Auth::Basic { username, password } => basic(username, &read_secret(password)?),
@@ -108,7 +108,7 @@ fn basic(user: &str, password: &str) -> String {
 /// The login and password a netrc file holds for `host` (a `machine` entry,
 /// else `default`), as cmd/go auth/netrc.go reads it: whitespace-separated
 /// tokens, `macdef` blocks skipped.
-pub fn netrc_lookup(text: &str, host: &str) -> Option<(String, String)> {
+pub(crate) fn netrc_lookup(text: &str, host: &str) -> Option<(String, String)> {
     #[derive(Default)]
     struct Entry {
         machine: Option<String>,

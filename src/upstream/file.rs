@@ -21,7 +21,7 @@ const CHUNK: usize = 64 << 10;
 /// A proxy served from a local directory. As cmd/go web/http.go `getFile`: a missing file is
 /// a 404, a permission error a 403, a present file a 200.
 #[derive(Debug)]
-pub struct FileUpstream {
+pub(crate) struct FileUpstream {
     dir: PathBuf,
     shown: String,
     limits: FetchLimits,
@@ -29,7 +29,7 @@ pub struct FileUpstream {
 
 impl FileUpstream {
     /// An upstream serving the tree under `dir` (which should be absolute).
-    pub fn new(dir: impl Into<PathBuf>, limits: &FetchLimits) -> FileUpstream {
+    pub(crate) fn new(dir: impl Into<PathBuf>, limits: &FetchLimits) -> FileUpstream {
         let dir = dir.into();
         let shown = Url::from_file_path(&dir)
             .map_or_else(|()| format!("file://{}", dir.display()), |u| u.to_string());
@@ -133,7 +133,8 @@ impl FileUpstream {
     }
 
     /// The directory served.
-    pub fn dir(&self) -> &Path {
+    #[cfg(test)]
+    pub(crate) fn dir(&self) -> &Path {
         &self.dir
     }
 

@@ -24,7 +24,7 @@ const MAX_REDIRECTS: usize = 10;
 /// The shared HTTP client: one connection pool for every upstream, plus the fetch limits.
 /// Cheap to clone.
 #[derive(Clone, Debug)]
-pub struct HttpClient {
+pub(crate) struct HttpClient {
     inner: reqwest::Client,
     limits: FetchLimits,
 }
@@ -35,7 +35,10 @@ impl HttpClient {
     /// decompression (no `Accept-Encoding` is sent: module proxies must not gzip, and the
     /// go command's resumable downloads assume they don't), the proxy from
     /// `HTTP(S)_PROXY`/`NO_PROXY` if set. Needs no process-global rustls set-up.
-    pub fn new(limits: &FetchLimits, user_agent: &str) -> Result<HttpClient, UpstreamConfigError> {
+    pub(crate) fn new(
+        limits: &FetchLimits,
+        user_agent: &str,
+    ) -> Result<HttpClient, UpstreamConfigError> {
         HttpClient::build(limits, user_agent, true)
     }
 
@@ -88,7 +91,7 @@ impl HttpClient {
     }
 
     /// The limits every fetch through this client obeys.
-    pub fn limits(&self) -> &FetchLimits {
+    pub(crate) fn limits(&self) -> &FetchLimits {
         &self.limits
     }
 }
@@ -168,7 +171,7 @@ fn redact_url(url: &Url) -> String {
 
 /// An http or https module proxy.
 #[derive(Debug)]
-pub struct HttpUpstream {
+pub(crate) struct HttpUpstream {
     client: HttpClient,
     base: Url,
     shown: String,
@@ -184,7 +187,10 @@ pub struct HttpUpstream {
 impl HttpUpstream {
     /// An upstream at `base` (http or https; may carry `user:password@` for basic auth, and
     /// a query, which every request keeps, as in cmd/go proxy.go `newProxyRepo`).
-    pub fn new(base: &str, client: &HttpClient) -> Result<HttpUpstream, UpstreamConfigError> {
+    pub(crate) fn new(
+        base: &str,
+        client: &HttpClient,
+    ) -> Result<HttpUpstream, UpstreamConfigError> {
         let parsed = parse_url(base)?;
         HttpUpstream::from_url(base, parsed, client)
     }
@@ -215,7 +221,7 @@ impl HttpUpstream {
     }
 
     /// Sends `Authorization: <value>` with every request.
-    pub fn with_authorization(mut self, value: &str) -> Result<HttpUpstream, String> {
+    pub(crate) fn with_authorization(mut self, value: &str) -> Result<HttpUpstream, String> {
         let mut v = reqwest::header::HeaderValue::from_str(value)
             .map_err(|_| "the credentials contain characters not allowed in a header".to_owned())?;
         v.set_sensitive(true);

@@ -25,11 +25,11 @@
 
 /// What an offline miss tells the go command's user to do (the fix, not
 /// just the fact).
-pub const OFFLINE_HINT: &str = "add it on the connected side with goward mirror";
+pub(crate) const OFFLINE_HINT: &str = "add it on the connected side with goward mirror";
 
-pub mod auth;
-pub mod file;
-pub mod http;
+pub(crate) mod auth;
+pub(crate) mod file;
+pub(crate) mod http;
 
 use std::fmt;
 use std::path::Path;
@@ -43,8 +43,8 @@ use futures_util::stream::BoxStream;
 use tokio::io::AsyncWriteExt;
 use tokio::time::Instant;
 
-pub use file::FileUpstream;
-pub use http::{HttpClient, HttpUpstream};
+pub(crate) use file::FileUpstream;
+pub(crate) use http::{HttpClient, HttpUpstream};
 
 /// Limits on every upstream request and body; they defend against endless data and slow
 /// loris upstreams (attacks.md #8). Size caps are per call ([`Body::bytes`],
@@ -97,7 +97,7 @@ impl FetchLimits {
 }
 
 /// User-Agent of goward's upstream requests.
-pub const USER_AGENT: &str = concat!("goward/", env!("CARGO_PKG_VERSION"));
+pub(crate) const USER_AGENT: &str = concat!("goward/", env!("CARGO_PKG_VERSION"));
 
 /// Whether goward may reach its upstreams at all.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -115,7 +115,7 @@ pub enum UpstreamMode {
 /// built from this, so an offline pipeline holds no client and cannot open
 /// a socket by construction.
 #[derive(Clone, Debug)]
-pub enum Network {
+pub(crate) enum Network {
     /// The shared HTTP client.
     Online(HttpClient),
     /// No client.
@@ -124,7 +124,10 @@ pub enum Network {
 
 impl Network {
     /// Builds the HTTP client for `Online` (no socket is opened yet); none for `Offline`.
-    pub fn new(mode: UpstreamMode, limits: &FetchLimits) -> Result<Network, UpstreamConfigError> {
+    pub(crate) fn new(
+        mode: UpstreamMode,
+        limits: &FetchLimits,
+    ) -> Result<Network, UpstreamConfigError> {
         Ok(match mode {
             UpstreamMode::Online => Network::Online(HttpClient::new(limits, USER_AGENT)?),
             UpstreamMode::Offline => Network::Offline,
@@ -132,7 +135,7 @@ impl Network {
     }
 
     /// The mode.
-    pub fn mode(&self) -> UpstreamMode {
+    pub(crate) fn mode(&self) -> UpstreamMode {
         match self {
             Network::Online(_) => UpstreamMode::Online,
             Network::Offline => UpstreamMode::Offline,
@@ -142,7 +145,7 @@ impl Network {
     /// A GOPROXY-style list with `Authorization` as `authorize` resolves it.
     /// Offline the list is still checked, so a configuration valid offline is
     /// valid online, but no upstream is built and no secret is read.
-    pub fn proxy_list(
+    pub(crate) fn proxy_list(
         &self,
         spec: &str,
         authorize: Authorize<'_>,
@@ -154,7 +157,7 @@ impl Network {
     }
 
     /// One upstream at `base` (a checksum database's own URL).
-    pub fn single(&self, base: &str) -> Result<Arc<dyn Upstream>, UpstreamConfigError> {
+    pub(crate) fn single(&self, base: &str) -> Result<Arc<dyn Upstream>, UpstreamConfigError> {
         Ok(match self {
             Network::Online(client) => Arc::new(HttpUpstream::new(base, client)?),
             Network::Offline => Arc::new(OfflineUpstream),
@@ -165,7 +168,7 @@ impl Network {
 /// The upstream of offline mode: it has no client, and every fetch fails
 /// with [`FetchErrorKind::Offline`] before anything leaves the process.
 #[derive(Debug)]
-pub struct OfflineUpstream;
+pub(crate) struct OfflineUpstream;
 
 impl Upstream for OfflineUpstream {
     fn base(&self) -> &str {
@@ -180,7 +183,7 @@ impl Upstream for OfflineUpstream {
 /// When a request falls through to the next list entry; set by the separator *after* an
 /// entry (proxy.go `proxySpec.fallBackOnError`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Fallback {
+pub(crate) enum Fallback {
     /// `,` (or the last entry): fall through only on "not found" (404/410).
     NotFoundOnly,
     /// `|`: fall through on any error.
@@ -188,7 +191,7 @@ pub enum Fallback {
 }
 
 /// One upstream proxy: [`HttpUpstream`] (http/https) or [`FileUpstream`] (`file://`).
-pub trait Upstream: Send + Sync + fmt::Debug {
+pub(crate) trait Upstream: Send + Sync + fmt::Debug {
     /// The base URL, with any password redacted; for logs and error messages.
     fn base(&self) -> &str;
 
@@ -201,7 +204,7 @@ pub trait Upstream: Send + Sync + fmt::Debug {
 /// A response body not yet read: a stream of chunks plus the declared `Content-Length`.
 /// Reading enforces the idle timeout between chunks, the request deadline, a size cap and
 /// completeness against the declared length.
-pub struct Body {
+pub(crate) struct Body {
     stream: BoxStream<'static, Result<Bytes, FetchError>>,
     content_length: Option<u64>,
     url: String,
@@ -229,7 +232,7 @@ impl Body {
     /// Wraps a chunk stream. `url` names the body in errors; `deadline` is the end of the
     /// whole request (it started before the body), `total_timeout` its length for messages.
     /// Public so tests and fakes elsewhere can build bodies.
-    pub fn from_stream(
+    pub(crate) fn from_stream(
         url: impl Into<String>,
         content_length: Option<u64>,
         stream: BoxStream<'static, Result<Bytes, FetchError>>,
@@ -249,7 +252,8 @@ impl Body {
     }
 
     /// A body already in memory (for fakes and tests); generous timeouts.
-    pub fn from_bytes(url: impl Into<String>, data: Bytes) -> Body {
+    #[cfg(test)]
+    pub(crate) fn from_bytes(url: impl Into<String>, data: Bytes) -> Body {
         let len = data.len() as u64;
         let limits = FetchLimits::default();
         Body::from_stream(
@@ -263,12 +267,12 @@ impl Body {
     }
 
     /// The length the upstream declared, if any. Untrusted: reading checks it.
-    pub fn content_length(&self) -> Option<u64> {
+    pub(crate) fn content_length(&self) -> Option<u64> {
         self.content_length
     }
 
     /// The (redacted) URL this body comes from.
-    pub fn url(&self) -> &str {
+    pub(crate) fn url(&self) -> &str {
         &self.url
     }
 
@@ -354,7 +358,7 @@ impl Body {
     /// Reads the whole body into memory, failing if it exceeds `max` bytes (checked against
     /// the declared length first, then while reading), stalls, overruns the request deadline
     /// or ends short of its declared length.
-    pub async fn bytes(mut self, max: u64) -> Result<Bytes, FetchError> {
+    pub(crate) async fn bytes(mut self, max: u64) -> Result<Bytes, FetchError> {
         self.check_declared(max)?;
         let cap = self.content_length.unwrap_or(0).min(MAX_PREALLOC).min(max);
         // `cap` ≤ MAX_PREALLOC (8 MiB), so it fits in usize on every supported target.
@@ -368,7 +372,7 @@ impl Body {
     /// Streams the body into `dst` (never buffering it whole) and returns the byte count.
     /// Fails like [`Body::bytes`]; on failure `dst` holds a partial body, which the caller
     /// must discard. `dst` is flushed on success (not synced).
-    pub async fn write_to(
+    pub(crate) async fn write_to(
         mut self,
         dst: &mut tokio::fs::File,
         max: u64,
@@ -402,7 +406,7 @@ impl Body {
 /// Why a fetch failed. Only [`FetchErrorKind::NotFound`] lets a `,` list fall through.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum FetchErrorKind {
+pub(crate) enum FetchErrorKind {
     /// 404 or 410, the only statuses that mean "not found" (web/api.go `HTTPError.Is`);
     /// `message` is the upstream's text/plain reason, sanitized to one line of at most 200
     /// characters (empty if none or unusable).
@@ -479,7 +483,7 @@ fn status_text(status: u16) -> &'static str {
 /// `GET https://x/y: 500 Internal Server Error: <first line of upstream text/plain body>`.
 #[derive(Clone, Debug, thiserror::Error)]
 #[error("GET {url}: {kind}{}", DetailSuffix(.detail.as_deref()))]
-pub struct FetchError {
+pub(crate) struct FetchError {
     /// Classification, for fall-through decisions and metrics.
     pub kind: FetchErrorKind,
     /// The requested URL, password redacted.
@@ -500,7 +504,7 @@ impl fmt::Display for DetailSuffix<'_> {
 
 impl FetchError {
     /// A new error without detail.
-    pub fn new(kind: FetchErrorKind, url: impl Into<String>) -> FetchError {
+    pub(crate) fn new(kind: FetchErrorKind, url: impl Into<String>) -> FetchError {
         FetchError {
             kind,
             url: url.into(),
@@ -509,7 +513,7 @@ impl FetchError {
     }
 
     /// Sets the human-readable cause appended to the message (ignored if empty).
-    pub fn with_detail(mut self, detail: impl Into<String>) -> FetchError {
+    pub(crate) fn with_detail(mut self, detail: impl Into<String>) -> FetchError {
         let detail = detail.into();
         self.detail = (!detail.is_empty()).then_some(detail);
         self
@@ -523,18 +527,19 @@ impl FetchError {
     }
 
     /// The cause appended to the message, if any.
-    pub fn detail(&self) -> Option<&str> {
+    #[cfg(test)]
+    pub(crate) fn detail(&self) -> Option<&str> {
         self.detail.as_deref()
     }
 
     /// True for 404/410 (fs.ErrNotExist in the go command): the only errors after which a
     /// `,` list falls through.
-    pub fn is_not_found(&self) -> bool {
+    pub(crate) fn is_not_found(&self) -> bool {
         matches!(self.kind, FetchErrorKind::NotFound { .. })
     }
 
     /// A short fixed label for metrics.
-    pub fn reason(&self) -> &'static str {
+    pub(crate) fn reason(&self) -> &'static str {
         match self.kind {
             FetchErrorKind::NotFound { .. } => "not_found",
             FetchErrorKind::Status(_) => "status",
@@ -554,7 +559,7 @@ impl FetchError {
 /// A bad upstream list or HTTP client setup; reported at start-up.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum UpstreamConfigError {
+pub(crate) enum UpstreamConfigError {
     /// No entries after removing empty ones (proxy.go `proxyList`).
     #[error("upstream list {spec:?} contains no entries")]
     Empty {
@@ -638,7 +643,7 @@ pub enum UpstreamConfigError {
 
 /// Resolves the `Authorization` header value for an http(s) entry of a
 /// [`ProxyList`] (by its URL); `Ok(None)` sends none.
-pub type Authorize<'a> = &'a dyn Fn(&reqwest::Url) -> Result<Option<String>, String>;
+pub(crate) type Authorize<'a> = &'a dyn Fn(&reqwest::Url) -> Result<Option<String>, String>;
 
 /// An entry of a [`ProxyList`].
 #[derive(Debug)]
@@ -649,13 +654,13 @@ struct Entry {
 
 /// A parsed GOPROXY-style list: upstream proxies in order, each with its fall-through rule.
 #[derive(Debug)]
-pub struct ProxyList {
+pub(crate) struct ProxyList {
     entries: Vec<Entry>,
 }
 
 impl ProxyList {
     /// The list as configured, credentials redacted (for the operator's page).
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         // An entry's separator (after it) says when to fall through from it.
         let mut out = String::new();
         let mut sep = None;
@@ -671,14 +676,15 @@ impl ProxyList {
     }
 
     /// Parses a list with [`parse_spec`] and builds its upstreams.
-    pub fn parse(spec: &str, client: &HttpClient) -> Result<ProxyList, UpstreamConfigError> {
+    #[cfg(test)]
+    pub(crate) fn parse(spec: &str, client: &HttpClient) -> Result<ProxyList, UpstreamConfigError> {
         ProxyList::parse_with_auth(spec, client, &|_| Ok(None))
     }
 
     /// [`ProxyList::parse`], with an `Authorization` header for every
     /// http(s) entry as `authorize` resolves it (private routes of the
     /// policy).
-    pub fn parse_with_auth(
+    pub(crate) fn parse_with_auth(
         spec: &str,
         client: &HttpClient,
         authorize: Authorize<'_>,
@@ -698,7 +704,7 @@ impl ProxyList {
     /// The list of offline mode: no entries, built without an HTTP client,
     /// so nothing fetched through it can open a socket; every fetch fails
     /// with [`FetchErrorKind::Offline`].
-    pub fn offline() -> ProxyList {
+    pub(crate) fn offline() -> ProxyList {
         ProxyList {
             entries: Vec::new(),
         }
@@ -707,7 +713,7 @@ impl ProxyList {
     /// A list of one `file://` tree, built without an HTTP client: nothing
     /// fetched through it can open a socket (`bundle import`, which also
     /// runs before `serve --offline` starts, to complete an interrupted one).
-    pub fn file_tree(dir: &std::path::Path, limits: &FetchLimits) -> ProxyList {
+    pub(crate) fn file_tree(dir: &std::path::Path, limits: &FetchLimits) -> ProxyList {
         ProxyList {
             entries: vec![Entry {
                 upstream: Box::new(file::FileUpstream::new(dir, limits)),
@@ -717,7 +723,7 @@ impl ProxyList {
     }
 
     /// The entries in order with their fall-through rules.
-    pub fn entries(&self) -> impl Iterator<Item = (&dyn Upstream, Fallback)> {
+    pub(crate) fn entries(&self) -> impl Iterator<Item = (&dyn Upstream, Fallback)> {
         self.entries
             .iter()
             .map(|e| (&*e.upstream as &dyn Upstream, e.fallback))
@@ -729,7 +735,7 @@ impl ProxyList {
     /// error that is not "not found" if any, else the last "not found" one. Fall-through is
     /// decided on the response status; errors while reading the returned [`Body`] are the
     /// caller's. Returns the body and the index of the entry that answered.
-    pub async fn get(&self, rel: &str) -> Result<(Body, usize), FetchError> {
+    pub(crate) async fn get(&self, rel: &str) -> Result<(Body, usize), FetchError> {
         let mut best: Option<FetchError> = None;
         for (i, entry) in self.entries.iter().enumerate() {
             match entry.upstream.get(rel).await {
@@ -754,7 +760,7 @@ impl ProxyList {
 
 /// An entry of a GOPROXY-style list, checked but not connected.
 #[derive(Clone, Debug)]
-pub struct SpecEntry {
+pub(crate) struct SpecEntry {
     /// The entry as written, trimmed, with `https://` prefixed to a bare host (credentials
     /// are not redacted).
     pub url: String,
@@ -772,7 +778,7 @@ pub struct SpecEntry {
 /// `direct` are errors (goward only talks to proxies), and so is an http(s) URL with a
 /// fragment. Needs no HTTP client, so the policy checks its private upstreams with it:
 /// every list it accepts, [`ProxyList::parse`] accepts.
-pub fn parse_spec(spec: &str) -> Result<Vec<SpecEntry>, UpstreamConfigError> {
+pub(crate) fn parse_spec(spec: &str) -> Result<Vec<SpecEntry>, UpstreamConfigError> {
     let mut entries = Vec::new();
     let mut rest = spec;
     while !rest.is_empty() {
@@ -928,7 +934,7 @@ pub(crate) fn check_rel(rel: &str) -> Result<(), &'static str> {
 
 /// A GOPROXY-style list for logs: every entry's password replaced by `xxxxx`,
 /// separators kept (the start-up line must not print credentials).
-pub fn redact_list(list: &str) -> String {
+pub(crate) fn redact_list(list: &str) -> String {
     let mut out = String::with_capacity(list.len());
     let mut rest = list;
     while let Some(i) = rest.find([',', '|']) {

@@ -14,7 +14,7 @@ use crate::artifact::H1;
 use crate::xmod::dirhash;
 
 /// `x/mod/zip.MaxGoMod` and cmd/go `codehost.MaxGoMod`.
-pub const MAX_GO_MOD: u64 = 16 << 20;
+pub(crate) const MAX_GO_MOD: u64 = 16 << 20;
 
 /// Proof token: a go.mod that passed [`check_mod`]. Fields are private; only
 /// `check_mod` builds it.
@@ -48,7 +48,7 @@ impl ModChecked {
 /// Why a go.mod was rejected.
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum ModError {
+pub(crate) enum ModError {
     /// Larger than [`MAX_GO_MOD`].
     #[error("go.mod is too large ({size} bytes; limit is {limit} bytes)")]
     TooLarge { size: u64, limit: u64 },
@@ -68,7 +68,7 @@ pub enum ModError {
 
 impl ModError {
     /// Stable metric label.
-    pub fn reason(&self) -> &'static str {
+    pub(crate) fn reason(&self) -> &'static str {
         match self {
             ModError::TooLarge { .. } => "mod_too_large",
             ModError::NotUtf8 | ModError::Syntax { .. } => "mod_syntax",
@@ -78,7 +78,7 @@ impl ModError {
 }
 
 /// Checks a go.mod served for `module@version` and hashes it.
-pub fn check_mod(module: &str, version: &str, bytes: Bytes) -> Result<ModChecked, ModError> {
+pub(crate) fn check_mod(module: &str, version: &str, bytes: Bytes) -> Result<ModChecked, ModError> {
     if bytes.len() as u64 > MAX_GO_MOD {
         return Err(ModError::TooLarge {
             size: bytes.len() as u64,
@@ -188,7 +188,7 @@ fn tokenize(line: &str, lineno: usize) -> Result<Vec<Token>, ModError> {
 /// `verb ( … )` block, with its verb and its words (quotes removed,
 /// comments dropped).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Directive {
+pub(crate) struct Directive {
     /// 1-based line number.
     pub line: usize,
     /// `module`, `require`, `replace`, `toolchain`, `use`, …
@@ -201,7 +201,7 @@ pub struct Directive {
 /// balanced: the lexical structure `x/mod/modfile` reads, without judging
 /// what each verb means (`goward mirror --from` reads `require`, `replace`,
 /// `toolchain` and `use` from it).
-pub fn directives(text: &str) -> Result<Vec<Directive>, ModError> {
+pub(crate) fn directives(text: &str) -> Result<Vec<Directive>, ModError> {
     let mut out = Vec::new();
     // The verb of the block we are in, if any.
     let mut block: Option<(String, usize)> = None;

@@ -6,12 +6,12 @@
 use bytes::Bytes;
 
 /// Upper bound on an `.info` / `@latest` body: the real ones are < 1 KiB.
-pub const MAX_INFO: u64 = 64 << 10;
+pub(crate) const MAX_INFO: u64 = 64 << 10;
 
 /// Why an `.info` or `@latest` body was rejected.
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum InfoError {
+pub(crate) enum InfoError {
     /// Not a JSON object with a string `Version`.
     #[error("invalid .info JSON: {0}")]
     Json(String),
@@ -28,7 +28,7 @@ pub enum InfoError {
 
 impl InfoError {
     /// Stable metric label.
-    pub fn reason(&self) -> &'static str {
+    pub(crate) fn reason(&self) -> &'static str {
         match self {
             InfoError::Json(_) | InfoError::BadTime(_) => "info_malformed",
             InfoError::NotCanonical(_) => "info_not_canonical",
@@ -49,7 +49,7 @@ struct Info {
 ///
 /// `want` is the requested version when the query was canonical; for
 /// queries such as `master` or `@latest` any canonical version is accepted.
-pub fn check_info(body: &Bytes, want: Option<&str>) -> Result<String, InfoError> {
+pub(crate) fn check_info(body: &Bytes, want: Option<&str>) -> Result<String, InfoError> {
     let info: Info = serde_json::from_slice(body).map_err(|e| InfoError::Json(e.to_string()))?;
     if crate::xmod::module::canonical_version(&info.version).as_deref()
         != Some(info.version.as_str())

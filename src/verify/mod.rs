@@ -23,15 +23,15 @@
     )
 )]
 
-pub mod gomod;
-pub mod info;
-pub mod proof;
+pub(crate) mod gomod;
+pub(crate) mod info;
+pub(crate) mod proof;
 
 pub mod zip;
 
 use crate::artifact::{ArtifactKind, H1};
 
-pub use proof::{Artifact, Evidence, PinnedHash, Proof, ProofKind};
+pub(crate) use proof::{Artifact, Evidence, Proof, ProofKind};
 
 /// Why an artifact's hash was not accepted.
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]

@@ -12,6 +12,10 @@
 //! functions here, unit-tested on every OS. Elsewhere the subcommand says
 //! to use `contrib/goward.service` and exits 2.
 
+// The plans run only on Windows (`scm`); elsewhere they are compiled for
+// their tests alone.
+#![cfg_attr(not(windows), allow(dead_code))]
+
 #[cfg(windows)]
 pub(crate) mod scm;
 #[cfg(test)]
@@ -29,45 +33,45 @@ use clap::{Args, Subcommand};
 use crate::config::{CacheLocation, ServeArgs};
 
 /// The service's name with the service control manager and the event log.
-pub const SERVICE_NAME: &str = "goward";
+pub(crate) const SERVICE_NAME: &str = "goward";
 /// The name shown in `services.msc`.
-pub const DISPLAY_NAME: &str = "goward verifying Go module proxy";
+pub(crate) const DISPLAY_NAME: &str = "goward verifying Go module proxy";
 /// The service's description.
-pub const DESCRIPTION: &str =
+pub(crate) const DESCRIPTION: &str =
     "Serves Go modules and toolchains only after proving them against the Go checksum database.";
 /// The default account: a virtual account, least privilege, its own SID.
-pub const DEFAULT_ACCOUNT: &str = "NT SERVICE\\goward";
+pub(crate) const DEFAULT_ACCOUNT: &str = "NT SERVICE\\goward";
 /// Where the configuration file is suggested to live.
-pub const SUGGESTED_CONFIG: &str = "C:\\ProgramData\\goward\\goward.toml";
+pub(crate) const SUGGESTED_CONFIG: &str = "C:\\ProgramData\\goward\\goward.toml";
 /// Where the cache is suggested to live.
-pub const SUGGESTED_CACHE: &str = "C:\\ProgramData\\goward\\cache";
+pub(crate) const SUGGESTED_CACHE: &str = "C:\\ProgramData\\goward\\cache";
 
 /// Delays of the restart actions after the first, second and later failures.
-pub const RESTART_DELAYS: [Duration; 3] = [
+pub(crate) const RESTART_DELAYS: [Duration; 3] = [
     Duration::from_secs(5),
     Duration::from_secs(10),
     Duration::from_secs(30),
 ];
 /// Failure-free time after which the failure count starts again at zero.
-pub const FAILURE_RESET: Duration = Duration::from_secs(24 * 60 * 60);
+pub(crate) const FAILURE_RESET: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// The Application-log source key.
-pub const EVENTLOG_KEY: &str =
+pub(crate) const EVENTLOG_KEY: &str =
     "HKLM\\SYSTEM\\CurrentControlSet\\Services\\EventLog\\Application\\goward";
 /// A message file that shows any event's text as is (every id is "%1").
-pub const EVENT_MESSAGE_FILE: &str =
+pub(crate) const EVENT_MESSAGE_FILE: &str =
     "%SystemRoot%\\Microsoft.NET\\Framework64\\v4.0.30319\\EventLogMessages.dll";
 
 /// Event ids written to the Application log.
-pub mod event_id {
+pub(crate) mod event_id {
     /// The service started and listens.
-    pub const STARTED: u32 = 1;
+    pub(crate) const STARTED: u32 = 1;
     /// The service stopped cleanly.
-    pub const STOPPED: u32 = 2;
+    pub(crate) const STOPPED: u32 = 2;
     /// The service stopped on an error (configuration, listen address).
-    pub const FATAL: u32 = 3;
+    pub(crate) const FATAL: u32 = 3;
     /// A thread panicked.
-    pub const PANIC: u32 = 4;
+    pub(crate) const PANIC: u32 = 4;
 }
 
 /// Flags of `goward service`.
@@ -118,7 +122,7 @@ pub struct InstallArgs {
 /// How a serve run is driven: the shutdown it waits for, and who hears that
 /// it listens. `goward serve` waits for Ctrl-C / SIGTERM; the service for
 /// the service control manager's stop.
-pub struct ServeHooks {
+pub(crate) struct ServeHooks {
     /// Resolves when the server should stop (it then drains gracefully).
     pub shutdown: Pin<Box<dyn Future<Output = ()> + Send>>,
     /// Called once the listeners are bound, with their URLs (`, `-separated).
@@ -133,11 +137,11 @@ impl std::fmt::Debug for ServeHooks {
 
 /// The serve path of `goward serve` (it lives in the binary; the service
 /// runs the same one).
-pub type ServeFn = fn(&ServeArgs, ServeHooks) -> anyhow::Result<()>;
+pub(crate) type ServeFn = fn(&ServeArgs, ServeHooks) -> anyhow::Result<()>;
 
 /// What `install` registers, checked before anything is changed.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct InstallPlan {
+pub(crate) struct InstallPlan {
     /// The configuration file, absolute.
     pub config: PathBuf,
     /// The cache directory it sets.
@@ -149,7 +153,7 @@ pub struct InstallPlan {
 /// Checks what `install` is given: an existing configuration file outside
 /// any user profile that sets `cache_dir` (otherwise the cache would land
 /// in the service account's profile) and loads cleanly.
-pub fn plan_install(config: &Path, account: &str) -> Result<InstallPlan, String> {
+pub(crate) fn plan_install(config: &Path, account: &str) -> Result<InstallPlan, String> {
     let abs =
         std::path::absolute(config).map_err(|e| format!("--config {}: {e}", config.display()))?;
     if crate::doctor::checks::in_user_home(&abs.to_string_lossy(), None) {
@@ -196,14 +200,14 @@ pub fn plan_install(config: &Path, account: &str) -> Result<InstallPlan, String>
 }
 
 /// The account for the service control manager: `None` for LocalSystem.
-pub fn account_name(account: &str) -> Option<String> {
+pub(crate) fn account_name(account: &str) -> Option<String> {
     let a = account.trim();
     let system = ["", "localsystem", ".\\localsystem", "nt authority\\system"];
     (!system.contains(&a.to_ascii_lowercase().as_str())).then(|| a.to_owned())
 }
 
 /// The command line the service control manager runs, after the exe.
-pub fn launch_arguments(config: &Path) -> Vec<OsString> {
+pub(crate) fn launch_arguments(config: &Path) -> Vec<OsString> {
     vec![
         "service".into(),
         "run".into(),
@@ -214,7 +218,7 @@ pub fn launch_arguments(config: &Path) -> Vec<OsString> {
 
 /// The `sc.exe` command that sets the same failure actions by hand, for
 /// when the service control manager refuses them at install.
-pub fn sc_failure_command() -> String {
+pub(crate) fn sc_failure_command() -> String {
     let actions: Vec<String> = RESTART_DELAYS
         .iter()
         .map(|d| format!("restart/{}", d.as_millis()))
@@ -228,7 +232,7 @@ pub fn sc_failure_command() -> String {
 
 /// `reg.exe` argument lists that register the event-log source. The
 /// `%SystemRoot%` stays literal: `REG_EXPAND_SZ` expands it when read.
-pub fn eventlog_register_args() -> Vec<Vec<String>> {
+pub(crate) fn eventlog_register_args() -> Vec<Vec<String>> {
     let s = |v: &[&str]| v.iter().map(|x| (*x).to_owned()).collect::<Vec<_>>();
     vec![
         s(&[
@@ -258,14 +262,14 @@ pub fn eventlog_register_args() -> Vec<Vec<String>> {
 }
 
 /// `reg.exe` arguments that remove the event-log source.
-pub fn eventlog_unregister_args() -> Vec<String> {
+pub(crate) fn eventlog_unregister_args() -> Vec<String> {
     vec!["delete".into(), EVENTLOG_KEY.into(), "/f".into()]
 }
 
 /// `icacls.exe` arguments that let the service account modify the cache
 /// (inherited by everything below it); `None` for LocalSystem, which may
 /// already.
-pub fn cache_grant_args(cache_dir: &Path, account: Option<&str>) -> Option<Vec<String>> {
+pub(crate) fn cache_grant_args(cache_dir: &Path, account: Option<&str>) -> Option<Vec<String>> {
     let a = account?;
     Some(vec![
         cache_dir.display().to_string(),
@@ -276,7 +280,7 @@ pub fn cache_grant_args(cache_dir: &Path, account: Option<&str>) -> Option<Vec<S
 }
 
 /// Runs `goward service …`; `serve` is the serve path the service runs.
-pub fn run(args: &ServiceArgs, serve: ServeFn) -> ExitCode {
+pub(crate) fn run(args: &ServiceArgs, serve: ServeFn) -> ExitCode {
     #[cfg(windows)]
     {
         scm::run(args, serve)

@@ -19,9 +19,9 @@
 //! ([`Proof::evidence_object`]); the record names it by SHA-256, and the
 //! re-check reads it through [`EvidenceObjects`], which checks the digest.
 
-pub mod pinned;
-pub mod signature;
-pub mod sumdb;
+pub(crate) mod pinned;
+pub(crate) mod signature;
+pub(crate) mod sumdb;
 
 use std::collections::BTreeMap;
 
@@ -34,8 +34,8 @@ use crate::xmod::dirhash::hex;
 use crate::xmod::note::Verifier;
 use sumdb::ProvenRecord;
 
-pub use pinned::PinnedHash;
-pub use signature::kind::SignedArtifact;
+pub(crate) use pinned::PinnedHash;
+pub(crate) use signature::kind::SignedArtifact;
 
 /// A kind of proof, as a policy names it (`proof = ["sumdb", "pinned"]`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

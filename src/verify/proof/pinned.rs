@@ -58,13 +58,13 @@ pub struct Evidence {
 
 /// The requirement of hashes pinned in `files`, as `policy explain`
 /// states it.
-pub fn requirement(files: &[String]) -> String {
+pub(crate) fn requirement(files: &[String]) -> String {
     format!("pinned hashes ({})", files.join(", "))
 }
 
 /// The fetch-time proof of a `pinned` requirement: the pin `anchors` hold
 /// for this artifact. `Err` says it is not pinned (the fetch is denied).
-pub fn prove(
+pub(crate) fn prove(
     anchors: &TrustAnchors<'_>,
     module: &str,
     version: &str,
@@ -77,7 +77,7 @@ pub fn prove(
 /// Whether a stored record satisfies a `pinned` requirement: its `h1:` is
 /// the one the policy in force pins now (`pin`), whatever was pinned when
 /// it was stored. `Err` says what differs.
-pub fn satisfied_by(recorded: &Recorded<'_>, pin: Option<&H1>) -> Result<(), String> {
+pub(crate) fn satisfied_by(recorded: &Recorded<'_>, pin: Option<&H1>) -> Result<(), String> {
     match pin {
         Some(h) if h.as_str() == recorded.h1 => Ok(()),
         Some(h) => Err(format!(

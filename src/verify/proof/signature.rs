@@ -21,9 +21,9 @@
 //! streaming it ([`Message::Digest`]); only a scheme that signs the whole
 //! message (Ed25519) needs the bytes ([`needs_message`]).
 
-pub mod cli;
+pub(crate) mod cli;
 mod crypto;
-pub mod kind;
+pub(crate) mod kind;
 
 use std::fmt;
 use std::path::Path;
@@ -37,11 +37,11 @@ use sigstore_verify::{
 
 /// The largest artifact kept in memory for a scheme that cannot verify a
 /// digest (Ed25519 message signatures). Module zips are at most 500 MiB.
-pub const MESSAGE_CAP: u64 = 512 << 20;
+pub(crate) const MESSAGE_CAP: u64 = 512 << 20;
 
 /// The most a bundle, key, signature or trust root file may hold: all are
 /// a few KiB; the cap keeps a hostile file from exhausting memory.
-pub const INPUT_CAP: u64 = 4 << 20;
+pub(crate) const INPUT_CAP: u64 = 4 << 20;
 
 /// A Sigstore instance whose trust root is compiled in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -220,7 +220,7 @@ impl PublicKey {
 
 /// A signature as it arrives.
 #[derive(Clone, Debug)]
-pub enum SignatureInput {
+pub(crate) enum SignatureInput {
     /// A Sigstore bundle (v0.1–v0.3), or cosign's legacy bundle converted
     /// to v0.1.
     Bundle(Box<Bundle>),
@@ -233,7 +233,7 @@ impl SignatureInput {
     /// Parses a bundle file's JSON: a Sigstore bundle, or cosign's legacy
     /// bundle (`{base64Signature, cert, rekorBundle}`), which is converted
     /// to the v0.1 bundle it is equivalent to.
-    pub fn bundle_from_json(json: &str) -> Result<SignatureInput, InputError> {
+    pub(crate) fn bundle_from_json(json: &str) -> Result<SignatureInput, InputError> {
         let value: serde_json::Value =
             serde_json::from_str(json).map_err(|e| InputError::Bundle(e.to_string()))?;
         let value = if value.get("base64Signature").is_some() {
@@ -247,7 +247,7 @@ impl SignatureInput {
     }
 
     /// Parses a `.sig` file: base64 of a DER signature, as cosign writes it.
-    pub fn key_signature(text: &str) -> Result<SignatureInput, InputError> {
+    pub(crate) fn key_signature(text: &str) -> Result<SignatureInput, InputError> {
         let raw = base64::engine::general_purpose::STANDARD
             .decode(text.trim())
             .map_err(|e| InputError::Signature(format!("not base64: {e}")))?;
@@ -404,7 +404,7 @@ impl PolicySigner {
 
 /// The artifact as verification sees it.
 #[derive(Clone, Copy, Debug)]
-pub enum Message<'a> {
+pub(crate) enum Message<'a> {
     /// Its SHA-256, computed while streaming it.
     Digest(&'a [u8; 32]),
     /// All of its bytes, when [`needs_message`] says so.
@@ -413,7 +413,7 @@ pub enum Message<'a> {
 
 /// Whether verifying `input` for `signer` needs the artifact's bytes rather
 /// than its digest: only schemes that sign the whole message (Ed25519).
-pub fn needs_message(input: &SignatureInput, signer: &Signer) -> bool {
+pub(crate) fn needs_message(input: &SignatureInput, signer: &Signer) -> bool {
     use sigstore_verify::crypto::KeyAlgorithm;
     let algorithm = match (signer, input) {
         (Signer::Key(k), _) => Some(k.algorithm),
@@ -428,7 +428,7 @@ pub fn needs_message(input: &SignatureInput, signer: &Signer) -> bool {
 
 /// What a successful verification established.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
-pub struct Verified {
+pub(crate) struct Verified {
     /// The verified certificate's identity (SAN); `None` for a key.
     pub identity: Option<String>,
     /// The verified certificate's OIDC issuer; `None` for a key.
@@ -712,7 +712,7 @@ impl std::error::Error for Rejected {}
 
 /// Verifies that `input` is a valid signature by `signer` over `message`,
 /// against `root`. Fail closed: anything not positively verified is an error.
-pub fn verify(
+pub(crate) fn verify(
     message: Message<'_>,
     input: &SignatureInput,
     signer: &Signer,

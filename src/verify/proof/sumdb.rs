@@ -27,7 +27,7 @@ pub struct Evidence {
 
 /// The `h1:` hashes of a checksum-database record text for `path@version`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct RecordH1s {
+pub(crate) struct RecordH1s {
     /// `path version h1:…` lines.
     pub zip: Vec<H1>,
     /// `path version/go.mod h1:…` lines.
@@ -39,7 +39,11 @@ pub struct RecordH1s {
 /// returned. Lines with other hash algorithms are skipped, as go does.
 /// Used when proving and when re-checking a stored proof, so both read a
 /// record the same way.
-pub fn record_h1s<'t>(path: &str, version: &str, text: &'t str) -> Result<RecordH1s, &'t str> {
+pub(crate) fn record_h1s<'t>(
+    path: &str,
+    version: &str,
+    text: &'t str,
+) -> Result<RecordH1s, &'t str> {
     let mod_version = format!("{version}/go.mod");
     let mut out = RecordH1s::default();
     for line in text.lines() {
@@ -169,13 +173,17 @@ pub enum NotProven {
 }
 
 /// The requirement, as `policy explain` states it.
-pub const REQUIREMENT: &str = "checksum database (sumdb)";
+pub(crate) const REQUIREMENT: &str = "checksum database (sumdb)";
 
 /// Whether a stored record satisfies a `sumdb` requirement: it holds
 /// evidence from `primary`, the database that proves modules (the first
 /// configured; `""` when none is). Never for a private path: it cannot be
 /// proven in a public checksum database. `Err` says what is missing.
-pub fn satisfied_by(recorded: &Recorded<'_>, private: bool, primary: &str) -> Result<(), String> {
+pub(crate) fn satisfied_by(
+    recorded: &Recorded<'_>,
+    private: bool,
+    primary: &str,
+) -> Result<(), String> {
     if private {
         return Err("a private path cannot be proven in a public checksum database".into());
     }
@@ -196,7 +204,7 @@ pub fn satisfied_by(recorded: &Recorded<'_>, private: bool, primary: &str) -> Re
 /// (`private`: a `[[private]]` rule routes it): a private path is never
 /// looked up. The policy loader rejects rules that would ask; this is the
 /// guard at the point of asking.
-pub fn may_look_up(private: bool) -> Result<(), &'static str> {
+pub(crate) fn may_look_up(private: bool) -> Result<(), &'static str> {
     if private {
         Err("refusing a public checksum-database lookup for a private path")
     } else {

@@ -101,7 +101,7 @@ impl From<InputError> for Usage {
 }
 
 /// Runs `goward verify-blob`.
-pub fn run(args: &VerifyBlobArgs) -> ExitCode {
+pub(crate) fn run(args: &VerifyBlobArgs) -> ExitCode {
     let prepared = match prepare(args) {
         Ok(p) => p,
         Err(Usage::Message(m)) => {

@@ -56,7 +56,7 @@ impl SignedMode {
 
 /// The message a `gosum` signature signs: the version's two go.sum lines,
 /// exactly as in go.sum, each newline-terminated.
-pub fn gosum_lines(module: &str, version: &str, zip_h1: &str, mod_h1: &str) -> String {
+pub(crate) fn gosum_lines(module: &str, version: &str, zip_h1: &str, mod_h1: &str) -> String {
     format!("{module} {version} {zip_h1}\n{module} {version}/go.mod {mod_h1}\n")
 }
 
@@ -142,7 +142,7 @@ impl SignatureFailure {
 
 /// Parses a signature file: a JSON bundle (Sigstore or cosign's legacy
 /// bundle), else a bare base64 `.sig`.
-pub fn parse_signature(text: &str) -> Result<SignatureInput, InputError> {
+pub(crate) fn parse_signature(text: &str) -> Result<SignatureInput, InputError> {
     if text.trim_start().starts_with('{') {
         SignatureInput::bundle_from_json(text)
     } else {
@@ -587,7 +587,7 @@ impl Evidence {
 /// accepted `[[signer]]`s (by name, in the rule's order), where the
 /// signatures live and what they sign.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Requirement<'a> {
+pub(crate) struct Requirement<'a> {
     /// Names of the accepted signers.
     pub signers: &'a [String],
     /// The location template, as written.
@@ -621,7 +621,7 @@ impl fmt::Display for Requirement<'_> {
 /// go.mod's `h1:`); a signed zip (which holds the go.mod) only when no
 /// other required kind proves the go.mod itself (`other`,
 /// [`ProofKind::proves_go_mod`](crate::verify::proof::ProofKind::proves_go_mod)).
-pub fn proving_go_mod<'a>(
+pub(crate) fn proving_go_mod<'a>(
     reqs: impl IntoIterator<Item = Requirement<'a>>,
     other: bool,
 ) -> Option<Requirement<'a>> {
@@ -635,7 +635,7 @@ pub fn proving_go_mod<'a>(
 /// go.mod's rule accepts (so whichever of them signed the zip, the go.mod's
 /// proof holds). `rules` are the go.mod's and the zip's rule labels; `Err`
 /// names both and the fix.
-pub fn zip_covers_go_mod<'a>(
+pub(crate) fn zip_covers_go_mod<'a>(
     mod_req: Option<Requirement<'_>>,
     zip_reqs: impl IntoIterator<Item = Requirement<'a>>,
     (mod_rule, zip_rule): (&str, &str),
@@ -669,7 +669,7 @@ pub fn zip_covers_go_mod<'a>(
 /// A go.mod needs one only when the signature proves it (`proves_go_mod`,
 /// [`proving_go_mod`]); otherwise the rule's other proof does. `Err` says
 /// what is missing.
-pub fn satisfied_by(
+pub(crate) fn satisfied_by(
     recorded: &Recorded<'_>,
     signers: &[String],
     signed: SignedMode,
@@ -692,7 +692,7 @@ pub fn satisfied_by(
 
 /// Why a go.mod proven through its zip's signature was not proven.
 #[derive(Debug)]
-pub enum GoModRefusal {
+pub(crate) enum GoModRefusal {
     /// The zip carries no signature of the required mode by an accepted
     /// signer: nothing proves the go.mod.
     NoSignature(String),
@@ -710,7 +710,7 @@ pub enum GoModRefusal {
 /// zip must hold exactly these bytes as its go.mod (by the SHA-256 recorded
 /// when the zip was verified). Either way the signature verifies again, by
 /// one of `accepted`, as the go.mod's own proof.
-pub fn prove_go_mod(
+pub(crate) fn prove_go_mod(
     req: Requirement<'_>,
     (module, version): (&str, &str),
     zip: Option<&Recorded<'_>>,
@@ -795,7 +795,7 @@ fn recorded_signature<'a>(
 
 /// A signature file that could not be read from `shown` (a local file):
 /// absent is a missing signature, anything else unreachable.
-pub fn read_failure(e: &std::io::Error, shown: &str) -> SignatureFailure {
+pub(crate) fn read_failure(e: &std::io::Error, shown: &str) -> SignatureFailure {
     match e.kind() {
         std::io::ErrorKind::NotFound => SignatureFailure::Missing {
             location: shown.to_owned(),
@@ -816,7 +816,7 @@ const UPSTREAM: &str = "upstream:";
 /// Where one artifact's signature is read from: a rule's location template
 /// with the artifact's escaped path and version substituted.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum SignatureSource {
+pub(crate) enum SignatureSource {
     /// A local file (`file:///…`).
     File(std::path::PathBuf),
     /// An `http(s)://` URL, fetched with goward's HTTP client. A signature
@@ -831,7 +831,7 @@ pub enum SignatureSource {
 impl SignatureSource {
     /// The location as shown to a client: a local path is the server's
     /// business, so only its file name is shown (logs keep the whole path).
-    pub fn shown(&self) -> String {
+    pub(crate) fn shown(&self) -> String {
         match self {
             SignatureSource::File(p) => format!(
                 "file://…/{}",
@@ -849,7 +849,7 @@ impl SignatureSource {
 /// path, an `http(s)://` URL template, or `upstream:` and a path relative to
 /// the upstream, each naming `{module}` and `{version}` (and optionally
 /// `{file}`), no other placeholder. `Err` says what is wrong.
-pub fn check_location(template: &str) -> Result<(), String> {
+pub(crate) fn check_location(template: &str) -> Result<(), String> {
     let mut rest = template;
     let mut seen = Vec::new();
     while let Some(open) = rest.find('{') {
@@ -881,7 +881,7 @@ pub fn check_location(template: &str) -> Result<(), String> {
 
 /// The template with `{module}` (escaped), `{version}` (escaped) and
 /// `{file}` (`.zip`) substituted.
-pub fn expand(template: &str, module: &str, version: &str, file: &str) -> String {
+pub(crate) fn expand(template: &str, module: &str, version: &str, file: &str) -> String {
     template
         .replace("{module}", module)
         .replace("{version}", version)
@@ -892,7 +892,7 @@ pub fn expand(template: &str, module: &str, version: &str, file: &str) -> String
 /// path, escaped version and file suffix. Escaped module paths and versions
 /// hold no `..` element, `?`, `#` or `%`, so the result stays inside the
 /// template's directory or site.
-pub fn resolve(
+pub(crate) fn resolve(
     template: &str,
     module: &str,
     version: &str,
@@ -938,7 +938,7 @@ pub fn resolve(
 
 /// The local path a `file://` location names (no percent-decoding; on
 /// Windows `file:///C:/sigs/…` is `C:/sigs/…`).
-pub fn location_path(location: &str) -> Result<std::path::PathBuf, String> {
+pub(crate) fn location_path(location: &str) -> Result<std::path::PathBuf, String> {
     let Some(path) = location.strip_prefix("file://") else {
         return Err(format!(
             "{location:?} is not a signature location: use file:///…, https://… or upstream:…"
