@@ -776,7 +776,7 @@ impl tokio::io::AsyncRead for KeepAlive {
 
 impl Tier {
     /// Where the re-check memo of `key` is kept: `checked/ab/<SHA-256 of
-    /// the key>`, a file holding the key and the `h1:` (outside `blobs/`,
+    /// the key>`, a file holding the key and the digests (outside `blobs/`,
     /// so evicting a blob keeps what was learnt about it).
     fn memo_path(&self, key: &str) -> PathBuf {
         let name = hex(&sha2::Sha256::digest(key.as_bytes()));
@@ -1226,16 +1226,16 @@ impl Store for ObjectStoreCache {
         Box::pin(self.delete_owned(key.rel_path()))
     }
 
-    fn remembered_h1(&self, key: &str) -> Option<String> {
+    fn remembered_digests(&self, key: &str) -> Option<String> {
         if !self.hot {
             return None;
         }
         let text = fs::read_to_string(self.tier.memo_path(key)).ok()?;
-        let (stored_key, h1) = text.split_once('\n')?;
-        (stored_key == key).then(|| h1.trim_end().to_owned())
+        let (stored_key, digests) = text.split_once('\n')?;
+        (stored_key == key).then(|| digests.trim_end().to_owned())
     }
 
-    fn remember_h1(&self, key: &str, h1: &str) {
+    fn remember_digests(&self, key: &str, digests: &str) {
         if !self.hot {
             return;
         }
@@ -1244,7 +1244,7 @@ impl Store for ObjectStoreCache {
             let dir = path.parent().unwrap_or(&self.tier.root);
             fs::create_dir_all(dir)?;
             let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-            tmp.write_all(format!("{key}\n{h1}\n").as_bytes())?;
+            tmp.write_all(format!("{key}\n{digests}\n").as_bytes())?;
             tmp.persist(&path).map_err(|e| e.error)?;
             Ok(())
         };

@@ -1114,3 +1114,87 @@ fn doctor_checks_the_shared_store() {
         )
     );
 }
+
+/// A signed zip's re-check and that of the go.mod its signature covers
+/// (which must be the go.mod inside that zip) come from the memo after a
+/// restart: no blob is read twice, and the second restart reads none. The
+/// memo keeps the zip's go.mod digest, so the zip's own re-check passes
+/// from it. A swapped zip is still caught by its verifying read.
+#[test]
+fn a_signed_zip_rechecks_from_the_memo_after_a_restart() {
+    use crate::signature::policy_e2e::Key;
+    let moto = Moto::start();
+    let w = world();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let key = Key::new();
+    std::fs::write(dir.path().join("release.pub"), &key.pem).unwrap();
+    let sig = dir.path().join("sigs/example.com/hello/@v/v1.0.0.zip.sig");
+    std::fs::create_dir_all(sig.parent().unwrap()).unwrap();
+    std::fs::write(&sig, key.sign(&w.hello.zip)).unwrap();
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(
+        &policy,
+        format!(
+            "[[signer]]\nname = \"release\"\nkey = \"release.pub\"\n\n\
+             [[allow]]\nname = \"signed\"\nmodules = \"example.com/hello\"\n\
+             proof = [\"signature\"]\nsigners = \"release\"\n\
+             signatures = \"file://{}/sigs/{{module}}/@v/{{version}}{{file}}.sig\"\n",
+            dir.path().to_str().unwrap()
+        ),
+    )
+    .unwrap();
+    let Replica { mut g, _tier } = replica_with(
+        &w,
+        &moto.endpoint(),
+        &["--policy", policy.to_str().unwrap()],
+    );
+    assert_serves(&g, &w.hello.zip_path(), &w.hello.zip);
+    assert_serves(&g, &w.hello.mod_path(), &w.hello.mod_bytes);
+
+    // Filled by this replica: the memo is written by the first re-check.
+    g.restart();
+    w.fake.reset_requests();
+    assert_serves(&g, &w.hello.mod_path(), &w.hello.mod_bytes);
+    assert_serves(&g, &w.hello.zip_path(), &w.hello.zip);
+    // The go.mod's blob and the zip (read for the go.mod inside it), each
+    // once; the zip's own re-check from what that read remembered.
+    assert_eq!(recheck_blobs(&g, "hashed"), 2);
+    assert_eq!(recheck_blobs(&g, "remembered"), 1);
+    assert!(
+        !g.stderr().contains("failed its re-check"),
+        "{}",
+        g.stderr()
+    );
+
+    g.restart();
+    assert_serves(&g, &w.hello.mod_path(), &w.hello.mod_bytes);
+    assert_serves(&g, &w.hello.zip_path(), &w.hello.zip);
+    assert_eq!(recheck_blobs(&g, "hashed"), 0, "re-hashed after a restart");
+    assert_eq!(recheck_blobs(&g, "remembered"), 3);
+    assert!(
+        !g.stderr().contains("failed its re-check"),
+        "{}",
+        g.stderr()
+    );
+    assert_eq!(w.fake.requests(&w.hello.zip_path()), 0);
+    assert_eq!(w.fake.requests(&w.hello.mod_path()), 0);
+
+    // The tier's copy evicted, the bucket's swapped (same length).
+    let key = blob_key(&w.hello.zip);
+    let sha = key.rsplit('/').next().unwrap();
+    let tier_copy = _tier.path().join("blobs/sha256").join(&sha[..2]).join(sha);
+    std::fs::remove_file(&tier_copy).expect("the tier's copy of the blob");
+    let mut evil = w.hello.zip.clone();
+    let mid = evil.len() / 2;
+    evil[mid] ^= 0x01;
+    let bucket = moto.client();
+    bucket.put(&key, evil);
+    g.restart();
+    assert_serves(&g, &w.hello.mod_path(), &w.hello.mod_bytes);
+    assert_serves(&g, &w.hello.zip_path(), &w.hello.zip);
+    assert_eq!(w.fake.requests(&w.hello.zip_path()), 1, "not re-fetched");
+    let caught = "cached zip failed its digest check while being read (";
+    assert!(g.stderr().contains(caught), "{}", g.stderr());
+    assert_eq!(bucket.get(&key).as_deref(), Some(&w.hello.zip[..]));
+    bucket_quarantined(&bucket, sha);
+}
