@@ -683,6 +683,8 @@ impl DiskStore {
         let path = self.listed_path(location)?;
         let prefix = if path.starts_with(self.root.join("blobs")) {
             "blob"
+        } else if path.starts_with(self.root.join("evidence")) {
+            "evidence"
         } else {
             "meta"
         };

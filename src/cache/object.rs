@@ -1180,6 +1180,8 @@ impl Store for ObjectStoreCache {
             };
             let what = if rel.starts_with("blobs/") {
                 "blob"
+            } else if rel.starts_with("evidence/") {
+                "evidence"
             } else {
                 "meta"
             };
