@@ -879,6 +879,18 @@ pub(crate) mod testing {
     /// The module every helper is about.
     pub(crate) const M: &str = "example.com/m";
 
+    /// A disk store (`dir/cache`) and an object store on an in-memory
+    /// bucket (local tier `dir/tier`): tests that must hold for both.
+    pub(crate) fn both_stores(dir: &std::path::Path) -> (DiskStore, ObjectStoreCache) {
+        let remote: Arc<dyn object_store::ObjectStore> =
+            Arc::new(object_store::memory::InMemory::new());
+        let (disk, _) = DiskStore::open(dir.join("cache")).unwrap();
+        let object =
+            ObjectStoreCache::new(remote, "p", "s3://b/p".into(), &dir.join("tier"), 1 << 20)
+                .unwrap();
+        (disk, object)
+    }
+
     /// A policy (in `dir`) pinning `text` as the go.mod of `M@v1.0.0`.
     pub(crate) fn pinning(dir: &std::path::Path, text: &str) -> Policy {
         let h1 = crate::xmod::dirhash::hash_go_mod(text.as_bytes());
@@ -1031,17 +1043,7 @@ mod tests {
         let zip_want = (ArtifactKind::Zip, M, "v1.0.0");
         let zip_id = RecordId::new(ArtifactKind::Zip, M, "v1.0.0");
 
-        let remote: Arc<dyn object_store::ObjectStore> =
-            Arc::new(object_store::memory::InMemory::new());
-        let (disk, _) = DiskStore::open(dir.path().join("cache")).unwrap();
-        let object = ObjectStoreCache::new(
-            remote,
-            "p",
-            "s3://b/p".into(),
-            &dir.path().join("tier"),
-            1 << 20,
-        )
-        .unwrap();
+        let (disk, object) = both_stores(dir.path());
         let stores: [&dyn Store; 2] = [&disk, &object];
         for store in stores {
             let at = store.describe();

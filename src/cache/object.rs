@@ -725,6 +725,28 @@ impl ObjectStoreCache {
         Ok(out)
     }
 
+    /// The objects under `rel_dir` that `key_of` names as documents (by
+    /// their relative name), sorted.
+    async fn list_doc_objects(
+        &self,
+        rel_dir: &str,
+        key_of: impl Fn(&str) -> Option<DocKey>,
+    ) -> Result<Vec<DocEntry>, StoreError> {
+        Ok(self
+            .list_rel(rel_dir)
+            .await?
+            .into_iter()
+            .filter_map(|(rel, size, modified)| {
+                Some(DocEntry {
+                    key: key_of(&rel)?,
+                    location: self.location(&rel),
+                    size,
+                    modified,
+                })
+            })
+            .collect())
+    }
+
     async fn open_reader(&self, meta: &ArtifactMeta) -> Result<BlobReader, StoreError> {
         use std::io::Read;
         let local = self.fetch_local(&meta.sha256).await?;
@@ -1062,42 +1084,16 @@ impl Store for ObjectStoreCache {
     }
 
     fn list_docs(&self) -> StoreFuture<'_, Vec<DocEntry>> {
-        Box::pin(async move {
-            Ok(self
-                .list_rel("meta/")
-                .await?
-                .into_iter()
-                .filter_map(|(rel, size, modified)| {
-                    let key = disk::classify_doc_rel(rel.strip_prefix("meta/")?)?;
-                    Some(DocEntry {
-                        key,
-                        location: self.location(&rel),
-                        size,
-                        modified,
-                    })
-                })
-                .collect())
-        })
+        Box::pin(self.list_doc_objects("meta/", |rel| {
+            disk::classify_doc_rel(rel.strip_prefix("meta/")?)
+        }))
     }
 
     fn list_evidence(&self) -> StoreFuture<'_, Vec<DocEntry>> {
-        Box::pin(async move {
-            Ok(self
-                .list_rel("evidence/")
-                .await?
-                .into_iter()
-                .filter_map(|(rel, size, modified)| {
-                    let name = rel.rsplit('/').next()?;
-                    let key = DocKey::evidence(name).filter(|k| k.rel_path() == rel)?;
-                    Some(DocEntry {
-                        key,
-                        location: self.location(&rel),
-                        size,
-                        modified,
-                    })
-                })
-                .collect())
-        })
+        Box::pin(self.list_doc_objects("evidence/", |rel| {
+            let name = rel.rsplit('/').next()?;
+            DocKey::evidence(name).filter(|k| k.rel_path() == rel)
+        }))
     }
 
     fn open_blob<'a>(&'a self, artifact: &'a StoredArtifact) -> StoreFuture<'a, BlobReader> {

@@ -578,19 +578,8 @@ mod tests {
     /// hour old, so nothing goes).
     #[tokio::test]
     async fn collect_counts_and_removes_unnamed_evidence_objects() {
-        use std::sync::Arc;
         let dir = tempfile::tempdir().unwrap();
-        let (disk, _) = crate::cache::DiskStore::open(dir.path().join("cache")).unwrap();
-        let remote: Arc<dyn object_store::ObjectStore> =
-            Arc::new(object_store::memory::InMemory::new());
-        let object = crate::cache::ObjectStoreCache::new(
-            remote,
-            "p",
-            "s3://b/p".into(),
-            &dir.path().join("tier"),
-            1 << 20,
-        )
-        .unwrap();
+        let (disk, object) = crate::cache::testing::both_stores(dir.path());
         let sha = |b: &[u8]| crate::xmod::dirhash::hex(&crate::xmod::dirhash::sha256(b));
         let (old, young) = (vec![b'o'; 1000], vec![b'y'; 300]);
         let limit = Limits {

@@ -434,7 +434,6 @@ async fn quarantine_location(
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
     use std::time::SystemTime;
 
     use super::*;
@@ -451,17 +450,7 @@ mod tests {
     #[tokio::test]
     async fn evidence_objects_are_hashed_and_unnamed_ones_noted() {
         let dir = tempfile::tempdir().unwrap();
-        let (disk, _) = crate::cache::DiskStore::open(dir.path().join("cache")).unwrap();
-        let remote: Arc<dyn object_store::ObjectStore> =
-            Arc::new(object_store::memory::InMemory::new());
-        let object = crate::cache::ObjectStoreCache::new(
-            remote,
-            "p",
-            "s3://b/p".into(),
-            &dir.path().join("tier"),
-            1 << 20,
-        )
-        .unwrap();
+        let (disk, object) = crate::cache::testing::both_stores(dir.path());
         let opts = VerifyOptions {
             zip_limits: ZipLimits::default(),
             anchors: RecheckAnchors {

@@ -978,6 +978,26 @@ fn recheck_blobs(g: &Goward, source: &str) -> u64 {
         .unwrap_or_else(|| panic!("no {prefix} in /metrics:\n{page}"))
 }
 
+/// Evicts `zip`'s blob from the local tier `tier` and swaps the bucket's
+/// copy for other bytes of the same length; returns the bucket, the blob's
+/// key and its SHA-256.
+fn swap_blob(
+    moto: &Moto,
+    tier: &std::path::Path,
+    zip: &[u8],
+) -> (crate::support::s3::Bucket, String, String) {
+    let key = blob_key(zip);
+    let sha = key.rsplit('/').next().unwrap().to_owned();
+    let tier_copy = tier.join("blobs/sha256").join(&sha[..2]).join(&sha);
+    std::fs::remove_file(&tier_copy).expect("the tier's copy of the blob");
+    let mut evil = zip.to_vec();
+    let mid = evil.len() / 2;
+    evil[mid] ^= 0x01;
+    let bucket = moto.client();
+    bucket.put(&key, evil);
+    (bucket, key, sha)
+}
+
 /// The first use of a stored record re-hashes its blob once; that check is
 /// remembered in the local tier, so the same replica restarted with its
 /// tier does not re-hash it. The memo vouches only for bytes with the
@@ -1001,16 +1021,8 @@ fn the_recheck_memo_survives_a_restart_in_the_local_tier() {
     assert_eq!(recheck_blobs(&g, "remembered"), 1);
     assert_eq!(w.fake.requests(&w.hello.zip_path()), 0);
 
-    // The tier's copy evicted, the bucket's swapped (same length).
-    let key = blob_key(&w.hello.zip);
-    let sha = key.rsplit('/').next().unwrap();
-    let tier_copy = _tier.path().join("blobs/sha256").join(&sha[..2]).join(sha);
-    std::fs::remove_file(&tier_copy).expect("the tier's copy of the blob");
-    let mut evil = w.hello.zip.clone();
-    let mid = evil.len() / 2;
-    evil[mid] ^= 0x01;
-    let bucket = moto.client();
-    bucket.put(&key, evil);
+    let (bucket, key, sha) = swap_blob(&moto, _tier.path(), &w.hello.zip);
+    let sha = sha.as_str();
     g.restart();
     assert_serves(&g, &w.hello.zip_path(), &w.hello.zip);
     assert_eq!(recheck_blobs(&g, "remembered"), 1);
@@ -1218,16 +1230,8 @@ fn a_signed_zip_rechecks_from_the_memo_after_a_restart() {
     assert_eq!(w.fake.requests(&w.hello.zip_path()), 0);
     assert_eq!(w.fake.requests(&w.hello.mod_path()), 0);
 
-    // The tier's copy evicted, the bucket's swapped (same length).
-    let key = blob_key(&w.hello.zip);
-    let sha = key.rsplit('/').next().unwrap();
-    let tier_copy = _tier.path().join("blobs/sha256").join(&sha[..2]).join(sha);
-    std::fs::remove_file(&tier_copy).expect("the tier's copy of the blob");
-    let mut evil = w.hello.zip.clone();
-    let mid = evil.len() / 2;
-    evil[mid] ^= 0x01;
-    let bucket = moto.client();
-    bucket.put(&key, evil);
+    let (bucket, key, sha) = swap_blob(&moto, _tier.path(), &w.hello.zip);
+    let sha = sha.as_str();
     g.restart();
     assert_serves(&g, &w.hello.mod_path(), &w.hello.mod_bytes);
     assert_serves(&g, &w.hello.zip_path(), &w.hello.zip);
