@@ -60,6 +60,19 @@ impl CacheLocation {
             ..ServeArgs::default()
         }
     }
+
+    /// The configuration of a command that works on the cache `serve`
+    /// fills (`cache verify|gc`, `bundle export|import`): loaded exactly as
+    /// `serve` loads it, with the command's own `--sumdb` and `--policy`
+    /// (empty or `None`: the config file's, else the default), so these
+    /// commands verify with the same anchors as `serve`.
+    pub fn load(&self, sumdb: &[String], policy: Option<&Path>) -> Result<Config, ConfigError> {
+        Config::load(&ServeArgs {
+            sumdb: sumdb.to_vec(),
+            policy: policy.map(Path::to_path_buf),
+            ..self.serve_args()
+        })
+    }
 }
 
 /// Flags of `goward serve`.
@@ -366,6 +379,9 @@ pub enum ConfigError {
     /// A value is invalid.
     #[error("invalid {setting}: {msg}")]
     Invalid { setting: &'static str, msg: String },
+    /// A command that reads an existing cache found no cache directory.
+    #[error("no cache directory at {}", dir.display())]
+    NoCache { dir: PathBuf },
 }
 
 /// The validated configuration of `goward serve`.
@@ -423,6 +439,18 @@ pub struct Config {
 }
 
 impl Config {
+    /// For the commands that read an existing cache: its directory must be
+    /// there, unless the store is a shared bucket (the directory is then
+    /// only its local tier).
+    pub fn require_cache_dir(&self) -> Result<(), ConfigError> {
+        if matches!(self.store, crate::cache::StoreUrl::Disk(_)) && !self.cache_dir.is_dir() {
+            return Err(ConfigError::NoCache {
+                dir: self.cache_dir.clone(),
+            });
+        }
+        Ok(())
+    }
+
     /// Merges flags/env (already merged by clap) over the file over defaults.
     pub fn load(args: &ServeArgs) -> Result<Config, ConfigError> {
         let file = match &args.location.config {

@@ -17,14 +17,19 @@
 //!
 //! The modules form no cycle (outside tests): [`xmod`], the Go ports
 //! (module paths, semver, dirhash, signed notes, the tiled log), is at the
-//! bottom; proof kinds in [`verify`] see neither the policy nor the
-//! checksum-database client, only the data they check against; [`cli`],
-//! the whole command line, is at the top.
+//! bottom; [`artifact`], the shared vocabulary (artifact kind, validated
+//! module path and version, digests), is the leaf right above it, depending
+//! on nothing else, so every stage names artifacts in the same types; proof
+//! kinds in [`verify`] see neither the policy nor the checksum-database
+//! client, only the data they check against (each kind decides whether a
+//! stored record satisfies its requirement; the policy and the service
+//! dispatch); [`cli`], the whole command line, is at the top.
 
 // Denied, not forbidden: the Windows API calls without a safe wrapper live
 // in `winffi`, the one module allowed to use `unsafe`.
 #![deny(unsafe_code)]
 
+pub mod artifact;
 pub mod audit;
 pub mod auth;
 pub mod bundle;

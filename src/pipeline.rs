@@ -24,8 +24,66 @@ pub use crate::upstream::UpstreamMode;
 pub struct Pipeline {
     /// Every request goes through it.
     pub service: Arc<Service>,
+    /// What `service` was built from, to build more like it ([`Parts::service`]).
+    pub parts: Parts,
     /// What opening the store swept (temp files of an interrupted run).
     pub sweep: SweepReport,
+}
+
+/// What a [`Service`] is built from, kept to build more: a batch job over
+/// many versions (`bundle export`, `bundle import`) takes a fresh service
+/// for each batch, over the same store and the same checksum-database
+/// clients (one trusted head, one bounded tile and proof cache), so that
+/// what a service remembers per version in memory is one batch's worth,
+/// not the whole run's.
+#[derive(Clone, Debug)]
+pub struct Parts {
+    network: Network,
+    upstreams: Arc<crate::upstream::ProxyList>,
+    store: Arc<dyn Store>,
+    sumdbs: Vec<Arc<SumdbClient>>,
+    limits: ServiceLimits,
+    /// The policy file and the policy it held at build time (re-read only
+    /// by `serve`'s watcher, never between batches).
+    policy: Option<(std::path::PathBuf, crate::policy::Policy)>,
+    /// Bundle import: private routes and signatures read this tree.
+    tree: Option<Arc<crate::upstream::ProxyList>>,
+}
+
+impl Parts {
+    /// A new service over these parts, with empty in-memory caches.
+    pub fn service(&self) -> Result<Arc<Service>, StartError> {
+        let mut service = Service::new(
+            self.network.clone(),
+            self.upstreams.clone(),
+            self.store.clone(),
+            self.sumdbs.clone(),
+            self.limits.clone(),
+        );
+        if let Some(tree) = &self.tree {
+            service = service.with_bundle_signatures();
+            if let Some((_, policy)) = &self.policy {
+                // Private rules read the tree too: a private module crosses the
+                // gap in the bundle, proven by the inside's pins or signatures.
+                service = service.with_policy(ActivePolicy::over_tree(policy.clone(), tree), None);
+            }
+        } else if let Some((path, policy)) = &self.policy {
+            let active =
+                ActivePolicy::new(policy.clone(), &self.network).map_err(PolicyLoadError::Route)?;
+            service = service.with_policy(active, Some(path.clone()));
+        }
+        Ok(Arc::new(service))
+    }
+
+    /// The store every service of these parts reads and writes.
+    pub fn store(&self) -> Arc<dyn Store> {
+        self.store.clone()
+    }
+
+    /// The checksum-database clients every service of these parts shares.
+    pub fn sumdbs(&self) -> &[Arc<SumdbClient>] {
+        &self.sumdbs
+    }
 }
 
 /// Why the pipeline could not be built; each names the setting or path involved.
@@ -143,7 +201,7 @@ pub fn build(config: &Config) -> Result<Pipeline, StartError> {
             upstreams.clone(),
             network.single(&sumdb_base(spec))?,
             store.clone(),
-            SumdbLimits::default(),
+            sumdb_limits(config),
         )?));
     }
     finish(config, network, upstreams, store, sumdbs, sweep)
@@ -165,7 +223,7 @@ pub async fn build_async(config: &Config) -> Result<Pipeline, StartError> {
                 upstreams.clone(),
                 network.single(&sumdb_base(spec))?,
                 store.clone(),
-                SumdbLimits::default(),
+                sumdb_limits(config),
             )
             .await?,
         );
@@ -210,6 +268,15 @@ pub fn recheck_anchors(config: &Config) -> Result<RecheckAnchors, StartError> {
     Ok(RecheckAnchors { sumdb_keys, policy })
 }
 
+/// The checksum-database clients' limits: their proof cache takes a
+/// quarter of the configured memory cache.
+fn sumdb_limits(config: &Config) -> SumdbLimits {
+    SumdbLimits {
+        proven_cache: config.memory_cache_size / 4,
+        ..SumdbLimits::default()
+    }
+}
+
 fn sumdb_base(spec: &crate::sumdb::SumdbSpec) -> String {
     spec.url
         .clone()
@@ -230,29 +297,42 @@ fn finish(
     limits.max_fills = config.max_fills;
     limits.spool_budget = config.spool_budget;
     limits.memory_cache_bytes = config.memory_cache_size;
-    let mut service = Service::new(network.clone(), upstreams, store, sumdbs, limits);
-    if let Some(path) = &config.policy {
-        let active = crate::service::load_policy(path, &network)?;
-        tracing::info!(target: "goward::policy", policy = %path.display(), "policy loaded");
-        service = service.with_policy(active, Some(path.clone()));
-    }
+    let policy = match &config.policy {
+        Some(path) => {
+            let policy = crate::policy::Policy::load(path).map_err(PolicyLoadError::Policy)?;
+            tracing::info!(target: "goward::policy", policy = %path.display(), "policy loaded");
+            Some((path.clone(), policy))
+        }
+        None => None,
+    };
+    let parts = Parts {
+        network,
+        upstreams,
+        store,
+        sumdbs,
+        limits,
+        policy,
+        tree: None,
+    };
     Ok(Pipeline {
-        service: Arc::new(service),
+        service: parts.service()?,
+        parts,
         sweep,
     })
 }
 
-/// A pipeline over `store` whose only upstream is the `GOPROXY` tree at
-/// `dir`, with every checksum database reached through that tree only (no
-/// direct URL) and no HTTP client at all: `bundle import` proves a bundle
-/// with it, through the same [`Service`], checksum-database client and
+/// The parts of a pipeline over `store` whose only upstream is the
+/// `GOPROXY` tree at `dir`, with every checksum database reached through
+/// that tree only (no direct URL) and no HTTP client at all: `bundle
+/// import` proves a bundle with its services ([`Parts::service`], one per
+/// batch), through the same [`Service`], checksum-database client and
 /// policy as `serve`. Private routes read the tree too, and required
 /// signatures are read from it ([`Service::with_bundle_signatures`]).
-pub fn build_over_tree(
+pub fn parts_over_tree(
     config: &Config,
     store: Arc<dyn Store>,
     dir: &std::path::Path,
-) -> Result<Arc<Service>, StartError> {
+) -> Result<Parts, StartError> {
     // No HTTP client anywhere: the tree is read from disk, so importing
     // opens no socket, like `serve --offline`.
     let network = Network::Offline;
@@ -268,20 +348,28 @@ pub fn build_over_tree(
             upstreams.clone(),
             Arc::new(crate::upstream::OfflineUpstream),
             store.clone(),
-            SumdbLimits::default(),
+            sumdb_limits(config),
         )?));
     }
     let mut limits = ServiceLimits::default();
     limits.zip.max_zip_file = config.max_zip_size;
     limits.max_fills = config.max_fills;
     limits.spool_budget = config.spool_budget;
-    let mut service =
-        Service::new(network, upstreams.clone(), store, sumdbs, limits).with_bundle_signatures();
-    if let Some(path) = &config.policy {
-        // Private rules read the tree too: a private module crosses the
-        // gap in the bundle, proven by the inside's pins or signatures.
-        let policy = crate::policy::Policy::load(path).map_err(PolicyLoadError::Policy)?;
-        service = service.with_policy(ActivePolicy::over_tree(policy, &upstreams), None);
-    }
-    Ok(Arc::new(service))
+    limits.memory_cache_bytes = config.memory_cache_size;
+    let policy = match &config.policy {
+        Some(path) => Some((
+            path.clone(),
+            crate::policy::Policy::load(path).map_err(PolicyLoadError::Policy)?,
+        )),
+        None => None,
+    };
+    Ok(Parts {
+        network,
+        tree: Some(upstreams.clone()),
+        upstreams,
+        store,
+        sumdbs,
+        limits,
+        policy,
+    })
 }

@@ -18,112 +18,13 @@
     clippy::panic
 )]
 
+use crate::artifact::MAX_NAME_LEN;
+use crate::artifact::{ModulePath, ModuleVersion, NameError, check_version_len};
 use crate::xmod::module;
 use crate::xmod::tlog::{Tile, TlogError};
 
 /// Longest request path accepted (module paths are far shorter in practice).
 pub const MAX_PATH_LEN: usize = 2048;
-
-/// A validated module path with its case-encoded form.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct ModulePath {
-    path: String,
-    escaped: String,
-}
-
-impl ModulePath {
-    /// Validates a decoded module path.
-    pub fn new(path: &str) -> Result<ModulePath, RequestError> {
-        module::check_path(path).map_err(|e| RequestError::BadModule(e.to_string()))?;
-        let escaped =
-            module::escape_path(path).map_err(|e| RequestError::BadModule(e.to_string()))?;
-        if let Some(e) = escaped.split('/').find(|e| e.len() > MAX_NAME_LEN) {
-            return Err(RequestError::NameTooLong {
-                what: "module path element",
-                len: e.len(),
-            });
-        }
-        Ok(ModulePath {
-            path: path.to_owned(),
-            escaped,
-        })
-    }
-
-    /// The module path.
-    pub fn as_str(&self) -> &str {
-        &self.path
-    }
-
-    /// The case-encoded path (safe as a relative file or URL path).
-    pub fn escaped(&self) -> &str {
-        &self.escaped
-    }
-}
-
-/// A module at a canonical version that fits its path's major version.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct ModuleVersion {
-    /// The module.
-    pub module: ModulePath,
-    version: String,
-    escaped_version: String,
-}
-
-impl ModuleVersion {
-    /// Validates that `version` is canonical and valid for `module`.
-    pub fn new(module: ModulePath, version: &str) -> Result<ModuleVersion, RequestError> {
-        match module::canonical_version(version) {
-            Some(c) if c == version => {}
-            Some(c) => {
-                return Err(RequestError::NotCanonical {
-                    version: version.to_owned(),
-                    canonical: Some(c),
-                });
-            }
-            None => {
-                return Err(RequestError::NotCanonical {
-                    version: version.to_owned(),
-                    canonical: None,
-                });
-            }
-        }
-        module::check(module.as_str(), version)
-            .map_err(|e| RequestError::BadVersion(e.to_string()))?;
-        let escaped_version =
-            module::escape_version(version).map_err(|e| RequestError::BadVersion(e.to_string()))?;
-        check_version_len(&escaped_version)?;
-        Ok(ModuleVersion {
-            module,
-            version: version.to_owned(),
-            escaped_version,
-        })
-    }
-
-    /// The canonical version.
-    pub fn version(&self) -> &str {
-        &self.version
-    }
-
-    /// The case-encoded version.
-    pub fn escaped_version(&self) -> &str {
-        &self.escaped_version
-    }
-
-    /// Relative upstream path of `@v/<version>.<ext>`.
-    pub fn upstream_path(&self, ext: &str) -> String {
-        format!(
-            "{}/@v/{}.{ext}",
-            self.module.escaped(),
-            self.escaped_version
-        )
-    }
-}
-
-impl std::fmt::Display for ModuleVersion {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}@{}", self.module.as_str(), self.version)
-    }
-}
 
 /// A checksum-database proxy request.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -191,21 +92,6 @@ impl Request {
     }
 }
 
-/// Longest escaped module path element or version: cache file names such as
-/// `<element>@<version>` (checksum lookups) and `<version>.zip.json` must
-/// stay under the 255-byte limit of common filesystems.
-pub const MAX_NAME_LEN: usize = 120;
-
-fn check_version_len(escaped: &str) -> Result<(), RequestError> {
-    if escaped.len() > MAX_NAME_LEN {
-        return Err(RequestError::NameTooLong {
-            what: "version",
-            len: escaped.len(),
-        });
-    }
-    Ok(())
-}
-
 /// Why a request path was refused (400), or that it names nothing (404).
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -244,6 +130,19 @@ pub enum RequestError {
     /// command falls through to the next proxy, as cmd/go expects).
     #[error("not found: checksum database {0} is not served here")]
     UnknownSumdb(String),
+}
+
+impl From<NameError> for RequestError {
+    fn from(e: NameError) -> Self {
+        match e {
+            NameError::TooLong { what, len } => RequestError::NameTooLong { what, len },
+            NameError::BadModule(m) => RequestError::BadModule(m),
+            NameError::BadVersion(m) => RequestError::BadVersion(m),
+            NameError::NotCanonical { version, canonical } => {
+                RequestError::NotCanonical { version, canonical }
+            }
+        }
+    }
 }
 
 impl RequestError {
@@ -338,7 +237,7 @@ fn percent_decode(raw: &str) -> Result<String, RequestError> {
 fn decode_module(escaped: &str) -> Result<ModulePath, RequestError> {
     let path =
         module::unescape_path(escaped).map_err(|e| RequestError::BadModule(e.to_string()))?;
-    ModulePath::new(&path)
+    Ok(ModulePath::new(&path)?)
 }
 
 fn parse_sumdb(rest: &str, sumdbs: &[String]) -> Result<Request, RequestError> {

@@ -27,6 +27,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
+use crate::artifact::{ArtifactKind, ModulePath, ModuleVersion};
 use crate::cache::read::{OnQuarantine, ReadError, VerifiedRead};
 use crate::cache::recheck::Anchors;
 use crate::cache::{
@@ -36,15 +37,18 @@ use crate::cache::{
 use crate::error::ProxyError;
 use crate::flight::Flights;
 use crate::policy::retract::ListLatest;
-use crate::policy::{Decision, Policy, PolicyError, RequiredProof, SignedMode};
-use crate::request::{ModulePath, ModuleVersion, SumdbOp};
+use crate::policy::{
+    Decision, Policy, PolicyError, RequiredProof, SignatureRequirement, SignedMode,
+    zip_proves_go_mod,
+};
+use crate::request::{RequestError, SumdbOp};
 use crate::sumdb::SumdbClient;
 use crate::upstream::{FetchErrorKind, Network, ProxyList, UpstreamMode};
 use crate::verify::info::{self, MAX_INFO};
-use crate::verify::proof::EvidenceObjects;
-use crate::verify::proof::SignedArtifact;
+use crate::verify::proof::signature::kind::{GoModRefusal, SignatureFailure};
+use crate::verify::proof::{EvidenceObjects, SignedArtifact, pinned, signature, sumdb};
 use crate::verify::zip::{self as zipcheck, ZipLimits};
-use crate::verify::{ArtifactKind, Proof, ProofKind, VerifiedMod, VerifiedZip, gomod};
+use crate::verify::{Proof, VerifiedMod, VerifiedZip, gomod};
 use crate::xmod::note::Verifier;
 
 /// How many zips may be prefetched at once.
@@ -838,7 +842,7 @@ impl Service {
                 ListLatest::IfGoMod { with_go_mod, .. } => with_go_mod,
                 ListLatest::None => return Err(missing()),
             };
-        let mv = ModuleVersion::new(m.clone(), &version)?;
+        let mv = ModuleVersion::new(m.clone(), &version).map_err(RequestError::from)?;
         self.stored_info(&mv).await?.ok_or_else(missing)
     }
 
@@ -1019,7 +1023,8 @@ impl Service {
             target: format!("{}@{query}", m.as_str()),
             source,
         })?;
-        let mv = ModuleVersion::new(m.clone(), &version).map_err(|e| Arc::new(e.into()))?;
+        let mv = ModuleVersion::new(m.clone(), &version)
+            .map_err(|e| Arc::new(RequestError::from(e).into()))?;
         self.decide_version(&pol, &mv, None).await?;
         Ok(b)
     }
@@ -1326,7 +1331,7 @@ impl Service {
     }
 
     /// [`Service::fill`], after proving what the artifact's proof builds
-    /// on: a go.mod proven by a signature ([`go_mod_signature`]) is proven
+    /// on: a go.mod proven by a signature ([`Decision::go_mod_signature`]) is proven
     /// through its zip (signed go.sum lines name the zip's `h1:`; a signed
     /// zip holds the go.mod), so the zip is proven (fetched if need be)
     /// first, outside the fill slot this fill then takes.
@@ -1337,7 +1342,7 @@ impl Service {
         pol: &Arc<ActivePolicy>,
         d: &Decision,
     ) -> Result<StoredArtifact, Failure> {
-        let zip = if kind == ArtifactKind::Mod && go_mod_signature(d).is_some() {
+        let zip = if kind == ArtifactKind::Mod && d.go_mod_signature().is_some() {
             Some(self.proven_zip(mv, pol, d).await?)
         } else {
             None
@@ -1345,7 +1350,7 @@ impl Service {
         Ok(self.fill(kind, mv, pol, d, zip.as_deref()).await?)
     }
 
-    /// The zip that proves a go.mod decided by `mod_d` ([`go_mod_signature`]):
+    /// The zip that proves a go.mod decided by `mod_d` ([`Decision::go_mod_signature`]):
     /// [`Service::artifact`] for the zip, decided as one, boxed as `Send`
     /// (`artifact` reaches [`Service::fill_proven`] again, and a recursive
     /// future's type must be named).
@@ -1499,76 +1504,23 @@ impl Service {
     }
 
     /// Whether the proofs recorded for a stored artifact satisfy every
-    /// proof `d` requires: a checksum-database record from the primary
-    /// database (never for a private path), the hash pinned now.
+    /// proof `d` requires under the policy in force, each requirement's
+    /// kind deciding ([`Policy::satisfied`]), with the first configured
+    /// checksum database the one that proves modules.
     fn satisfies(
         &self,
         meta: &ArtifactMeta,
         pol: &ActivePolicy,
         d: &Decision,
     ) -> Result<(), String> {
-        if d.proofs.is_empty() {
-            return Err("the policy requires no proof, and goward serves nothing unproven".into());
-        }
-        for req in &d.proofs {
-            match req {
-                RequiredProof::Sumdb => {
-                    if d.private.is_some() {
-                        return Err(
-                            "a private path cannot be proven in a public checksum database".into(),
-                        );
-                    }
-                    let primary = self.sumdbs.first().map(|c| c.name()).unwrap_or_default();
-                    let ok = meta
-                        .proofs
-                        .iter()
-                        .any(|p| p.kind() == ProofKind::Sumdb && p.db() == Some(primary));
-                    if !ok {
-                        return Err(format!(
-                            "no proof from checksum database {primary} on record"
-                        ));
-                    }
-                }
-                RequiredProof::Pinned { .. } => {
-                    match pol.policy.pinned_h1(&meta.module, &meta.version, meta.kind) {
-                        Some(h) if h.as_str() == meta.h1 => {}
-                        Some(h) => {
-                            return Err(format!(
-                                "the cached {} has {}, the policy pins {h}",
-                                meta.kind.as_str(),
-                                meta.h1
-                            ));
-                        }
-                        None => return Err(format!("the {} is not pinned", meta.kind.as_str())),
-                    }
-                }
-                // A go.mod needs a signature on record when the signature
-                // proves it ([`go_mod_signature`]); otherwise the rule's
-                // other proof does.
-                RequiredProof::Signature {
-                    signers, signed, ..
-                } => {
-                    let needed = meta.kind == ArtifactKind::Zip || go_mod_signature(d).is_some();
-                    if needed
-                        && !meta.proofs.iter().any(|p| {
-                            matches!(p, ProofRecord::Signature(e)
-                                if signers.contains(&e.signer) && e.signed == *signed)
-                        })
-                    {
-                        return Err(format!(
-                            "no signature ({}) by signer {} on record",
-                            signed.as_str(),
-                            signers.join(" or ")
-                        ));
-                    }
-                }
-            }
-        }
-        Ok(())
+        let primary = self.sumdbs.first().map(|c| c.name()).unwrap_or_default();
+        pol.policy.satisfied(d, &meta.recorded(), primary)
     }
 
-    /// Every proof `d` requires for `mv`'s `kind`: the checksum database
-    /// (never asked about a private path), the policy's pin.
+    /// Every proof `d` requires for `mv`'s `kind` that can be proven
+    /// before the artifact's bytes are in: each kind says what it needs
+    /// ([`crate::verify::proof`]); the service supplies its resources (the
+    /// checksum-database client).
     async fn prove(
         &self,
         mv: &ModuleVersion,
@@ -1576,28 +1528,22 @@ impl Service {
         pol: &ActivePolicy,
         d: &Decision,
     ) -> Result<Vec<Proof>, ProxyError> {
+        let (module, version) = (mv.module.as_str(), mv.version());
         let mut out = Vec::with_capacity(d.proofs.len());
         for req in &d.proofs {
             match req {
                 RequiredProof::Sumdb => {
-                    if d.private.is_some() {
-                        return Err(ProxyError::Internal(format!(
-                            "{mv}: refusing a public checksum-database lookup for a private path"
-                        )));
-                    }
+                    sumdb::may_look_up(d.private.is_some())
+                        .map_err(|why| ProxyError::Internal(format!("{mv}: {why}")))?;
                     out.push(self.prove_sumdb(mv).await?);
                 }
                 RequiredProof::Pinned { .. } => {
-                    let pin = pol
-                        .policy
-                        .pin(mv.module.as_str(), mv.version(), kind)
-                        .ok_or_else(|| ProxyError::Denied {
-                            reason: format!(
-                                "denied by policy rule {:?}: the {} of {mv} is not pinned",
-                                d.rule_label(),
-                                kind.as_str()
-                            ),
-                        })?;
+                    let anchors = pol.policy.trust_anchors(&[], module, version, kind);
+                    let pin = pinned::prove(&anchors, module, version, kind).map_err(|why| {
+                        ProxyError::Denied {
+                            reason: format!("denied by policy rule {:?}: {why}", d.rule_label()),
+                        }
+                    })?;
                     out.push(Proof::Pinned(pin));
                 }
                 // Needs the zip's SHA-256: proven in `fetch_zip` once the
@@ -1608,18 +1554,22 @@ impl Service {
         Ok(out)
     }
 
-    /// Reads the signature the rule's `location` names for `mv`'s zip and
-    /// verifies it over what `over` says was signed by one of `signers`.
+    /// Reads the signature the requirement's `location` names for `mv`'s
+    /// zip and verifies it over what `over` says was signed by one of its
+    /// `signers`.
     /// Missing, unreadable or refused: an error, and nothing is stored.
     async fn prove_signature(
         &self,
         mv: &ModuleVersion,
         pol: &ActivePolicy,
         d: &Decision,
-        (signers, location): (&[String], &str),
+        req: SignatureRequirement<'_>,
         over: SignedOver<'_>,
     ) -> Result<SignedArtifact, ProxyError> {
-        use crate::verify::proof::signature::kind::{SignatureFailure, SignatureSource, resolve};
+        use crate::verify::proof::signature::kind::{SignatureSource, resolve};
+        let SignatureRequirement {
+            signers, location, ..
+        } = req;
         let rule = if mv.module.as_str() == crate::policy::TOOLCHAIN_MODULE
             && pol.policy.is_toolchain_signature(signers, location)
         {
@@ -1648,15 +1598,7 @@ impl Service {
         let text = match &source {
             SignatureSource::File(path) => read_signature(path).await.map_err(|e| {
                 tracing::warn!(subject = %mv, path = %path.display(), error = %e, "signature not read");
-                match e.kind() {
-                    std::io::ErrorKind::NotFound => SignatureFailure::Missing {
-                        location: shown.clone(),
-                    },
-                    _ => SignatureFailure::Unreachable {
-                        location: shown.clone(),
-                        reason: e.to_string(),
-                    },
-                }
+                signature::kind::read_failure(&e, &shown)
             }),
             SignatureSource::Http(url) => {
                 // The URL's directory is the base, so its credentials (if
@@ -1689,113 +1631,40 @@ impl Service {
         Ok(signed)
     }
 
-    /// A go.mod under signed go.sum lines: the lines the version's proven
-    /// zip was verified with must name this go.mod's `h1:`, and their
-    /// signature (recorded with the zip) verifies again as this go.mod's.
-    fn prove_mod_gosum(
+    /// A go.mod whose proof is the signature recorded with the version's
+    /// proven `zip` (`req`, [`Decision::go_mod_signature`]): the signature
+    /// kind checks that it covers this go.mod and verifies it again as the
+    /// go.mod's ([`signature::kind::prove_go_mod`]).
+    fn prove_mod_signature(
         &self,
         mv: &ModuleVersion,
         pol: &ActivePolicy,
         d: &Decision,
-        signers: &[String],
-        (zip, objects): (Option<&StoredArtifact>, &EvidenceObjects),
-        mod_h1: &crate::xmod::dirhash::H1,
-    ) -> Result<SignedArtifact, ProxyError> {
-        use crate::verify::proof::signature::kind::SignatureFailure;
-        let fail = |source| signature_refused(mv, ".mod", d.rule_label(), source);
-        let recorded = zip.and_then(|z| {
-            z.proofs.iter().find_map(|p| match p {
-                ProofRecord::Signature(e) => e.gosum_by(signers).map(|h| (z, e, h)),
-                _ => None,
-            })
-        });
-        let Some((zip, evidence, (zip_h1, signed_mod_h1))) = recorded else {
-            return Err(ProxyError::Unproven {
-                target: format!("{mv} .mod"),
-                msg: format!(
-                    "the zip the go.mod is proven through carries no signed go.sum lines by signer {}",
-                    signers.join(" or ")
-                ),
-            });
+        zip: (Option<&StoredArtifact>, &EvidenceObjects),
+        checked: &gomod::ModChecked,
+    ) -> Result<Option<SignedArtifact>, ProxyError> {
+        let Some(req) = d.go_mod_signature() else {
+            return Ok(None);
         };
-        if signed_mod_h1 != mod_h1.as_str() || zip_h1 != zip.h1 {
-            return Err(fail(SignatureFailure::NotSigned(format!(
-                "the signed go.sum lines give the go.mod {signed_mod_h1}, but the go.mod served has {mod_h1}"
-            ))));
-        }
-        let accepted = accepted_signers(pol, signers);
-        let text = recorded_signature(evidence, objects).map_err(fail)?;
-        SignedArtifact::verify_gosum(
-            (ArtifactKind::Mod, mv.module.as_str(), mv.version()),
-            (zip_h1, mod_h1.as_str()),
-            text,
-            &accepted,
+        let (zip, objects) = zip;
+        let recorded = zip.map(|z| z.recorded());
+        let accepted = accepted_signers(pol, req.signers);
+        signature::kind::prove_go_mod(
+            req,
+            (mv.module.as_str(), mv.version()),
+            recorded.as_ref(),
+            (&accepted, objects),
+            (checked.h1(), checked.bytes()),
         )
-        .map_err(fail)
-    }
-
-    /// A go.mod under a rule whose only proof is a signed zip: its bytes
-    /// must be the proven zip's root go.mod (by SHA-256, as recorded when
-    /// the zip was verified), and the zip's signature (recorded with it)
-    /// verifies again as this go.mod's.
-    fn prove_mod_in_zip(
-        &self,
-        mv: &ModuleVersion,
-        pol: &ActivePolicy,
-        d: &Decision,
-        signers: &[String],
-        (zip, objects): (Option<&StoredArtifact>, &EvidenceObjects),
-        go_mod: &[u8],
-    ) -> Result<SignedArtifact, ProxyError> {
-        use crate::verify::proof::signature::kind::SignatureFailure;
-        let fail = |source| signature_refused(mv, ".mod", d.rule_label(), source);
-        let recorded = zip.and_then(|z| {
-            z.proofs.iter().find_map(|p| match p {
-                ProofRecord::Signature(e)
-                    if e.signed == SignedMode::Zip && signers.contains(&e.signer) =>
-                {
-                    Some((z, e))
-                }
-                _ => None,
-            })
-        });
-        let Some((_, evidence)) = recorded else {
-            return Err(ProxyError::Unproven {
+        .map(Some)
+        .map_err(|refusal| match refusal {
+            GoModRefusal::NoSignature(msg) => ProxyError::Unproven {
                 target: format!("{mv} .mod"),
-                msg: format!(
-                    "the zip the go.mod is proven through carries no zip signature by signer {}",
-                    signers.join(" or ")
-                ),
-            });
-        };
-        let served = crate::xmod::dirhash::sha256(go_mod);
-        let in_zip = evidence
-            .go_mod_sha256
-            .as_deref()
-            .and_then(crate::verify::proof::signature::hex_decode)
-            .and_then(|b| <[u8; 32]>::try_from(b).ok());
-        let Some(in_zip) = in_zip.filter(|h| *h == served) else {
-            return Err(fail(SignatureFailure::NotSigned(format!(
-                "the go.mod served (SHA-256 {}) is not the signed zip's go.mod ({})",
-                crate::xmod::dirhash::hex(&served),
-                evidence
-                    .go_mod_sha256
-                    .as_deref()
-                    .unwrap_or("the zip has none")
-            ))));
-        };
-        let zip_sha256 = crate::verify::proof::signature::hex_decode(&evidence.sha256)
-            .and_then(|b| <[u8; 32]>::try_from(b).ok())
-            .ok_or_else(|| ProxyError::Internal(format!("{mv}: bad signed SHA-256 on record")))?;
-        let accepted = accepted_signers(pol, signers);
-        let text = recorded_signature(evidence, objects).map_err(fail)?;
-        SignedArtifact::verify(
-            (ArtifactKind::Mod, mv.module.as_str(), mv.version()),
-            (&zip_sha256, Some(&in_zip)),
-            text,
-            &accepted,
-        )
-        .map_err(fail)
+                msg,
+            },
+            GoModRefusal::Refused(source) => signature_refused(mv, ".mod", d.rule_label(), source),
+            GoModRefusal::BadRecord(why) => ProxyError::Internal(format!("{mv}: {why}")),
+        })
     }
 
     /// Proves `mv` in the primary checksum database.
@@ -1862,19 +1731,13 @@ impl Service {
         // The zip's recorded signature proves the go.mod too: its file is
         // an evidence object of the zip's record.
         let objects = match zip {
-            Some(z) if go_mod_signature(d).is_some() => {
+            Some(z) if d.go_mod_signature().is_some() => {
                 crate::cache::load_evidence(&*self.store, z.meta(), &self.limits.zip).await
             }
             _ => EvidenceObjects::default(),
         };
-        match go_mod_signature(d) {
-            Some((signers, SignedMode::Gosum)) => proof.push(Proof::Signature(
-                self.prove_mod_gosum(mv, pol, d, signers, (zip, &objects), checked.h1())?,
-            )),
-            Some((signers, SignedMode::Zip)) => proof.push(Proof::Signature(
-                self.prove_mod_in_zip(mv, pol, d, signers, (zip, &objects), checked.bytes())?,
-            )),
-            None => {}
+        if let Some(signed) = self.prove_mod_signature(mv, pol, d, (zip, &objects), &checked)? {
+            proof.push(Proof::Signature(signed));
         }
         let verified = VerifiedMod::new(checked, proof).map_err(|source| ProxyError::Verify {
             target: mv.to_string(),
@@ -1932,40 +1795,31 @@ impl Service {
             },
         };
         let ((checked, _spool), mut proof) = (checked?, proof?);
-        for req in &d.proofs {
-            if let RequiredProof::Signature {
-                signers,
-                location,
-                signed,
-            } = req
-            {
-                let over = match signed {
-                    SignedMode::Zip => None,
-                    // The lines name the go.mod's h1: too: the upstream's
-                    // go.mod, checked like any other.
-                    SignedMode::Gosum => {
-                        let what = format!("{mv} .mod");
-                        let bytes = self
-                            .fetch_small(&ups, &mv.upstream_path("mod"), gomod::MAX_GO_MOD, &what)
-                            .await?;
-                        let m = gomod::check_mod(mv.module.as_str(), mv.version(), bytes).map_err(
-                            |source| ProxyError::Mod {
-                                target: mv.to_string(),
-                                source,
-                            },
-                        )?;
-                        Some(m.h1().as_str().to_owned())
-                    }
-                };
-                let over = match &over {
-                    None => SignedOver::Zip(checked.sha256(), checked.go_mod_sha256()),
-                    Some(mod_h1) => SignedOver::Gosum((checked.h1().as_str(), mod_h1)),
-                };
-                let signed = self
-                    .prove_signature(mv, pol, d, (signers, location), over)
-                    .await?;
-                proof.push(Proof::Signature(signed));
-            }
+        for req in d.proofs.iter().filter_map(RequiredProof::signature) {
+            let over = match req.signed {
+                SignedMode::Zip => None,
+                // The lines name the go.mod's h1: too: the upstream's
+                // go.mod, checked like any other.
+                SignedMode::Gosum => {
+                    let what = format!("{mv} .mod");
+                    let bytes = self
+                        .fetch_small(&ups, &mv.upstream_path("mod"), gomod::MAX_GO_MOD, &what)
+                        .await?;
+                    let m = gomod::check_mod(mv.module.as_str(), mv.version(), bytes).map_err(
+                        |source| ProxyError::Mod {
+                            target: mv.to_string(),
+                            source,
+                        },
+                    )?;
+                    Some(m.h1().as_str().to_owned())
+                }
+            };
+            let over = match &over {
+                None => SignedOver::Zip(checked.sha256(), checked.go_mod_sha256()),
+                Some(mod_h1) => SignedOver::Gosum((checked.h1().as_str(), mod_h1)),
+            };
+            let signed = self.prove_signature(mv, pol, d, req, over).await?;
+            proof.push(Proof::Signature(signed));
         }
         let verified = VerifiedZip::new(checked, proof).map_err(|source| ProxyError::Verify {
             target: mv.to_string(),
@@ -2057,55 +1911,6 @@ impl Service {
     }
 }
 
-/// The signature requirement that proves a go.mod under `d`, if one does:
-/// signed go.sum lines always; a signed zip (which holds the go.mod) when
-/// the rule has no other proof for the go.mod.
-fn go_mod_signature(d: &Decision) -> Option<(&[String], SignedMode)> {
-    let other = d
-        .proofs
-        .iter()
-        .any(|p| matches!(p, RequiredProof::Sumdb | RequiredProof::Pinned { .. }));
-    d.proofs.iter().find_map(|p| match p {
-        RequiredProof::Signature {
-            signers, signed, ..
-        } if *signed == SignedMode::Gosum || !other => Some((signers.as_slice(), *signed)),
-        _ => None,
-    })
-}
-
-/// Whether the zip decided by `zd` can prove the go.mod decided by `mod_d`
-/// through its signature ([`go_mod_signature`]): the zip's rule must
-/// require the same kind of signature, by signers the go.mod's rule accepts
-/// (so whichever of them signed the zip, the go.mod's proof holds). `Err`
-/// names both rules and the fix. One policy rule decides both artifacts
-/// today (rules select by path and version), so this guards the pairing
-/// rather than a case a policy file can write.
-fn zip_proves_go_mod(mod_d: &Decision, zd: &Decision) -> Result<(), String> {
-    let Some((signers, mode)) = go_mod_signature(mod_d) else {
-        return Ok(());
-    };
-    let covered = zd.proofs.iter().any(|p| {
-        matches!(p, RequiredProof::Signature { signers: zs, signed, .. }
-            if *signed == mode && !zs.is_empty() && zs.iter().all(|s| signers.contains(s)))
-    });
-    if covered {
-        return Ok(());
-    }
-    Err(format!(
-        "policy rule {:?} proves the go.mod through the version's signed zip, but the zip is \
-         decided by policy rule {:?}, which does not require {} by signer {}: decide both by one \
-         rule, or give the go.mod a proof of its own (sumdb or pinned)",
-        mod_d.rule_label(),
-        zd.rule_label(),
-        if mode == SignedMode::Gosum {
-            "signed go.sum lines"
-        } else {
-            "a zip signature"
-        },
-        signers.join(" or ")
-    ))
-}
-
 /// What a zip's signature is verified over.
 #[derive(Clone, Copy)]
 enum SignedOver<'a> {
@@ -2115,31 +1920,13 @@ enum SignedOver<'a> {
     Gosum((&'a str, &'a str)),
 }
 
-/// The text of a signature recorded with a version's zip, read through
-/// [`Evidence::signature_bytes`](crate::verify::proof::signature::kind::Evidence::signature_bytes)
-/// (digest-checked when it is an evidence object).
-fn recorded_signature<'a>(
-    evidence: &'a crate::verify::proof::signature::kind::Evidence,
-    objects: &'a EvidenceObjects,
-) -> Result<&'a str, crate::verify::proof::signature::kind::SignatureFailure> {
-    use crate::verify::proof::signature::kind::SignatureFailure;
-    let bytes = evidence.signature_bytes(objects).map_err(|e| {
-        SignatureFailure::NotSigned(format!(
-            "the signature recorded with the zip is not available: {e}"
-        ))
-    })?;
-    std::str::from_utf8(bytes).map_err(|_| {
-        SignatureFailure::NotSigned("the signature recorded with the zip is not UTF-8 text".into())
-    })
-}
-
 /// A required signature refused for `mv`'s `file` (`.zip`, `.mod`) under
 /// `rule`, counted in `goward_signature_failures_total{reason}`.
 fn signature_refused(
     mv: &ModuleVersion,
     file: &str,
     rule: &str,
-    source: crate::verify::proof::signature::kind::SignatureFailure,
+    source: SignatureFailure,
 ) -> ProxyError {
     metrics::counter!("goward_signature_failures_total", "reason" => source.label()).increment(1);
     ProxyError::Signature {
@@ -2171,8 +1958,7 @@ const PROGRESS_EVERY: Duration = Duration::from_secs(10);
 async fn fetch_signature(
     got: Result<crate::upstream::Body, crate::upstream::FetchError>,
     shown: &str,
-) -> Result<String, crate::verify::proof::signature::kind::SignatureFailure> {
-    use crate::verify::proof::signature::kind::SignatureFailure;
+) -> Result<String, SignatureFailure> {
     let unreachable = |e: crate::upstream::FetchError| {
         if e.is_not_found() {
             SignatureFailure::Missing {

@@ -9,7 +9,7 @@ use clap::{Args, Subcommand};
 
 use super::export::{ExportOptions, export};
 use super::import::{ImportOptions, import};
-use crate::config::{CacheLocation, Config, ServeArgs};
+use crate::config::{CacheLocation, Config};
 use crate::pipeline::UpstreamMode;
 
 /// Flags of `goward bundle`.
@@ -94,13 +94,19 @@ pub struct ImportArgs {
     pub test_abort_after: Option<usize>,
 }
 
+/// The in-memory caches of a bundle command: each version is read once, so
+/// a server's cache (`memory_cache_size`) would only hold memory.
+const MEMORY_CACHE: u64 = 4 << 20;
+
 fn load(common: &CommonArgs) -> Result<Config, String> {
-    let serve = ServeArgs {
-        sumdb: common.sumdb.clone(),
-        policy: common.policy.clone(),
-        ..common.location.serve_args()
-    };
-    Config::load(&serve).map_err(|e| e.to_string())
+    let c = common
+        .location
+        .load(&common.sumdb, common.policy.as_deref())
+        .map_err(|e| e.to_string())?;
+    Ok(Config {
+        memory_cache_size: c.memory_cache_size.min(MEMORY_CACHE),
+        ..c
+    })
 }
 
 /// Runs `goward bundle …`.
@@ -122,11 +128,8 @@ fn run_export(a: &ExportArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if !config.cache_dir.is_dir() {
-        eprintln!(
-            "goward: no cache directory at {}",
-            config.cache_dir.display()
-        );
+    if let Err(e) = config.require_cache_dir() {
+        eprintln!("goward: {e}");
         return ExitCode::from(2);
     }
     let rt = match tokio::runtime::Builder::new_multi_thread()
@@ -153,21 +156,21 @@ fn run_export(a: &ExportArgs) -> ExitCode {
     };
     let r = rt.block_on(async {
         let p = crate::pipeline::build(&config)?;
-        export(&p.service, &opts).await
+        export(&p.parts, &opts).await
     });
     match r {
         Ok(report) => {
             for f in &report.failures {
                 eprintln!("goward: left out: {f}");
             }
-            let bytes: u64 = report.manifest.files.iter().map(|f| f.size).sum();
             crate::outln!(
-                "exported {} module versions ({} files, {bytes} bytes) to {}",
-                report.manifest.modules.len(),
-                report.manifest.files.len(),
+                "exported {} module versions ({} files, {} bytes) to {}",
+                report.modules,
+                report.files,
+                report.bytes,
                 out.display()
             );
-            for db in &report.manifest.sumdb {
+            for db in &report.sumdb {
                 crate::outln!("checksum database {} at tree size {}", db.name, db.size);
             }
             if report.failures.is_empty() {

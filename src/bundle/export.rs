@@ -10,16 +10,20 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use std::io::{Seek, Write};
+
+use super::spool::{Spool, SpooledManifest};
 use super::{
     BundleError, FORMAT, FileEntry, MANIFEST, Manifest, ManifestDb, ModuleVersionEntry, io_err,
     local, sha256_hex,
 };
+use crate::artifact::ArtifactKind;
+use crate::artifact::{ModulePath, ModuleVersion};
 use crate::cache::{ProofRecord, RecordId};
 use crate::error::ProxyError;
-use crate::request::{ModulePath, ModuleVersion};
+use crate::pipeline::Parts;
 use crate::service::Service;
 use crate::sumdb::{SumdbError, TILE_HEIGHT};
-use crate::verify::ArtifactKind;
 use crate::verify::proof::signature::kind::Evidence as SignatureEvidence;
 use crate::xmod::tlog::{self, Tile};
 
@@ -43,8 +47,14 @@ pub struct ExportOptions {
 /// What an export wrote, and what it could not.
 #[derive(Debug)]
 pub struct ExportReport {
-    /// The manifest written.
-    pub manifest: Manifest,
+    /// Module versions the bundle carries files of (the manifest's `modules`).
+    pub modules: usize,
+    /// Files written, the manifest aside.
+    pub files: usize,
+    /// Their bytes.
+    pub bytes: u64,
+    /// Each checksum database's head the bundle's lookups are signed at.
+    pub sumdb: Vec<ManifestDb>,
     /// Items that failed their re-check and were left out (`module@version: why`).
     pub failures: Vec<String>,
 }
@@ -144,7 +154,10 @@ impl TarSink {
 struct Out {
     root: PathBuf,
     tar: Option<TarSink>,
-    files: Vec<FileEntry>,
+    /// The manifest's file list, on disk until the manifest is written.
+    files: Spool<FileEntry>,
+    /// The bytes of `files`.
+    bytes: u64,
     prev: HashMap<String, String>,
 }
 
@@ -176,8 +189,7 @@ impl Out {
             drop(f);
             std::fs::remove_file(local_file).map_err(io_err("remove", local_file))?;
         }
-        self.files.push(FileEntry { path, sha256, size });
-        Ok(())
+        self.listed(FileEntry { path, sha256, size })
     }
 
     /// Whether the previous export carried this module file with these bytes.
@@ -208,20 +220,38 @@ impl Out {
             let p = self.target(path)?;
             std::fs::write(&p, bytes).map_err(io_err("write", &p))?;
         }
-        self.files.push(FileEntry {
+        self.listed(FileEntry {
             path: path.to_owned(),
             sha256,
-            size: u64::try_from(bytes.len()).unwrap_or(u64::MAX),
-        });
+            size,
+        })?;
         Ok(true)
+    }
+
+    /// Adds a written file to the manifest's list.
+    fn listed(&mut self, f: FileEntry) -> Result<(), BundleError> {
+        self.bytes = self.bytes.saturating_add(f.size);
+        self.files.push(&f)
     }
 }
 
-/// Exports the cache `service` reads (an offline service) as `opts` says.
-pub async fn export(
-    service: &Arc<Service>,
-    opts: &ExportOptions,
-) -> Result<ExportReport, BundleError> {
+/// Versions read through one service: a fresh one (empty in-memory caches)
+/// for each batch keeps the export's memory flat in the number of versions.
+const BATCH: usize = 256;
+
+/// A checksum database being exported: its head at the start, and the
+/// stored-hash indexes of the records whose lookups were written (8 bytes
+/// a version: what the tiles must prove).
+struct DbExport {
+    client: Arc<crate::sumdb::SumdbClient>,
+    tree: tlog::Tree,
+    note: bytes::Bytes,
+    indexes: Vec<u64>,
+}
+
+/// Exports the cache that `parts` read (offline parts: [`crate::pipeline::build`]
+/// of an offline configuration) as `opts` says.
+pub async fn export(parts: &Parts, opts: &ExportOptions) -> Result<ExportReport, BundleError> {
     let packing = Packing::of(&opts.out);
     let tar = packing != Packing::Dir;
     let root = if tar {
@@ -274,10 +304,16 @@ pub async fn export(
     } else {
         None
     };
+    // The lists that grow with the bundle are spooled beside it, not held.
+    let spool_dir = match opts.out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
     let mut out = Out {
         tar: sink,
         root: root.clone(),
-        files: Vec::new(),
+        files: Spool::new(&spool_dir)?,
+        bytes: 0,
         prev: prev
             .iter()
             .flat_map(|m| m.files.iter().map(|f| (f.path.clone(), f.sha256.clone())))
@@ -290,7 +326,7 @@ pub async fn export(
     };
 
     // Every version the store holds a record for.
-    let store = service.store();
+    let store = parts.store();
     let mut versions: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for e in store.list_records().await? {
         if let Ok(id) = e.id {
@@ -298,8 +334,25 @@ pub async fn export(
         }
     }
 
-    let mut modules = Vec::new();
-    let mut exported: Vec<(String, String)> = Vec::new();
+    // The databases whose lookups the bundle carries, each at its head now
+    // (the clients are shared by every batch's service: one head for all).
+    let mut dbs: Vec<DbExport> = parts
+        .sumdbs()
+        .iter()
+        .filter_map(|client| {
+            let (tree, note) = client.head();
+            (tree.n > 0).then(|| DbExport {
+                client: client.clone(),
+                tree,
+                note,
+                indexes: Vec::new(),
+            })
+        })
+        .collect();
+
+    let mut modules = Spool::new(&spool_dir)?;
+    let mut service = parts.service()?;
+    let mut in_batch = 0usize;
     for (module, vs) in &versions {
         let Ok(mp) = ModulePath::new(module) else {
             failures.push(format!("{module}: not a valid module path"));
@@ -311,18 +364,48 @@ pub async fn export(
                 failures.push(format!("{module}@{v}: not a valid version"));
                 continue;
             };
-            match export_version(service, &mut out, &mv).await {
+            // A fresh service per batch: what it remembers of each version
+            // (artifact records, `.info`) goes with it.
+            if in_batch >= BATCH {
+                service = parts.service()?;
+                in_batch = 0;
+            }
+            in_batch = in_batch.saturating_add(1);
+            match export_version(&service, &mut out, &mv).await {
                 Ok(wrote) => {
                     any_version = true;
-                    exported.push((module.clone(), v.clone()));
                     if wrote {
-                        modules.push(ModuleVersionEntry {
+                        modules.push(&ModuleVersionEntry {
                             path: module.clone(),
                             version: v.clone(),
-                        });
+                        })?;
                     }
                 }
-                Err(e) => failures.push(e),
+                Err(e) => {
+                    failures.push(e);
+                    continue;
+                }
+            }
+            if service.private_rule(module).is_some() {
+                continue;
+            }
+            for db in &mut dbs {
+                let name = db.client.name();
+                match db.client.lookup(module, v).await {
+                    Ok(body) => {
+                        let (id, _, _) = tlog::parse_record(&body)
+                            .map_err(|e| BundleError::Other(format!("composed lookup: {e}")))?;
+                        db.indexes.push(tlog::stored_hash_index(0, id));
+                        let key = lookup_key(module, v)?;
+                        out.put(&format!("sumdb/{name}/lookup/{key}"), &body)?;
+                    }
+                    Err(e)
+                        if matches!(
+                            *e,
+                            SumdbError::NotInOfflineCache { .. } | SumdbError::NotFound { .. }
+                        ) => {}
+                    Err(e) => failures.push(format!("{module}@{v}: {e}")),
+                }
             }
         }
         if any_version {
@@ -334,36 +417,18 @@ pub async fn export(
             }
         }
     }
+    drop(versions);
 
-    let mut dbs = Vec::new();
-    for client in service.sumdbs() {
-        let (tree, note) = client.head();
-        if tree.n == 0 {
-            continue;
-        }
+    let mut heads = Vec::new();
+    for db in dbs {
+        let DbExport {
+            client,
+            tree,
+            note,
+            mut indexes,
+        } = db;
         let name = client.name().to_owned();
         let base = format!("sumdb/{name}");
-        let mut indexes = Vec::new();
-        for (module, v) in &exported {
-            if service.private_rule(module).is_some() {
-                continue;
-            }
-            match client.lookup(module, v).await {
-                Ok(body) => {
-                    let (id, _, _) = tlog::parse_record(&body)
-                        .map_err(|e| BundleError::Other(format!("composed lookup: {e}")))?;
-                    indexes.push(tlog::stored_hash_index(0, id));
-                    let key = lookup_key(module, v)?;
-                    out.put(&format!("{base}/lookup/{key}"), &body)?;
-                }
-                Err(e)
-                    if matches!(
-                        *e,
-                        SumdbError::NotInOfflineCache { .. } | SumdbError::NotFound { .. }
-                    ) => {}
-                Err(e) => failures.push(format!("{module}@{v}: {e}")),
-            }
-        }
         // A client that trusted the previous export's head checks the new
         // one against it from these tiles (x/mod client.go `checkTrees`).
         let since_db = prev
@@ -397,43 +462,58 @@ pub async fn export(
         }
         out.put(&format!("{base}/supported"), b"")?;
         out.put(&format!("{base}/latest"), &note)?;
-        dbs.push(ManifestDb {
+        heads.push(ManifestDb {
             name,
             size: tree.n,
             head: String::from_utf8_lossy(&note).into_owned(),
         });
     }
 
-    let manifest = Manifest {
+    let Out {
+        tar, files, bytes, ..
+    } = out;
+    let (module_count, file_count) = (modules.len(), files.len());
+    let files = files.finish()?;
+    let modules = modules.finish()?;
+    let since = prev.map(|m| m.sumdb);
+    let manifest = SpooledManifest {
         format: FORMAT,
-        goward: env!("CARGO_PKG_VERSION").to_owned(),
+        goward: env!("CARGO_PKG_VERSION"),
         created: std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs()),
-        sumdb: dbs,
-        since: prev.map(|m| m.sumdb),
-        modules,
-        files: std::mem::take(&mut out.files),
+        sumdb: &heads,
+        since: since.as_deref(),
+        modules: &modules,
+        files: &files,
     };
-    let json = serde_json::to_vec_pretty(&manifest)
-        .map_err(|e| BundleError::Other(format!("encoding the manifest: {e}")))?;
-    match out.tar.take() {
+    let encode = |e: serde_json::Error| BundleError::Other(format!("encoding the manifest: {e}"));
+    match tar {
         Some(mut t) => {
-            t.append(
-                MANIFEST,
-                u64::try_from(json.len()).unwrap_or(u64::MAX),
-                &mut &json[..],
-            )?;
+            // Its size goes in the tar header first: written to a temp file.
+            let tmp = tempfile::tempfile_in(&spool_dir)
+                .map_err(io_err("create a temp file in", &spool_dir))?;
+            let mut w = std::io::BufWriter::new(tmp);
+            serde_json::to_writer_pretty(&mut w, &manifest).map_err(encode)?;
+            let mut tmp = w
+                .into_inner()
+                .map_err(|e| io_err("write", &spool_dir)(e.into_error()))?;
+            let size = tmp.stream_position().map_err(io_err("write", &spool_dir))?;
+            tmp.rewind().map_err(io_err("write", &spool_dir))?;
+            t.append(MANIFEST, size, &mut std::io::BufReader::new(tmp))?;
             finish_tar(t, &opts.out)?;
             std::fs::remove_dir_all(&root).map_err(io_err("remove", &root))?;
         }
         None => {
             let mpath = root.join(MANIFEST);
-            std::fs::write(&mpath, &json).map_err(io_err("write", &mpath))?;
+            let f = std::fs::File::create(&mpath).map_err(io_err("create", &mpath))?;
+            let mut w = std::io::BufWriter::new(f);
+            serde_json::to_writer_pretty(&mut w, &manifest).map_err(encode)?;
+            w.flush().map_err(io_err("write", &mpath))?;
         }
     }
     if let Some(p) = &opts.history {
-        for db in &manifest.sumdb {
+        for db in &heads {
             let sizes = history.entry(db.name.clone()).or_default();
             if !sizes.contains(&db.size) {
                 sizes.push(db.size);
@@ -443,7 +523,13 @@ pub async fn export(
             .map_err(|e| BundleError::Other(format!("encoding {}: {e}", p.display())))?;
         std::fs::write(p, bytes).map_err(io_err("write", p))?;
     }
-    Ok(ExportReport { manifest, failures })
+    Ok(ExportReport {
+        modules: module_count,
+        files: file_count,
+        bytes,
+        sumdb: heads,
+        failures,
+    })
 }
 
 /// Tree sizes of earlier exports, by checksum database.

@@ -5,7 +5,7 @@
 //!    on the way; a file whose digest or size differs from the manifest, a
 //!    file the manifest does not list, or a missing one is refused.
 //! 2. **Prove.** The staged tree is the only upstream of a pipeline over a
-//!    scratch store ([`crate::pipeline::build_over_tree`]) that starts from
+//!    scratch store ([`crate::pipeline::parts_over_tree`]) that starts from
 //!    a copy of the cache's trusted heads: the bundle head's note must verify
 //!    with the configured key, must not roll back the trusted head, and must
 //!    be consistent with it (else the same SECURITY ERROR as a live
@@ -24,7 +24,7 @@
 //! new state; staging without a journal is an import that never committed
 //! and is rolled back (removed).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -32,15 +32,16 @@ use std::sync::Arc;
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 
+use super::spool::Spool;
 use super::{
-    BundleError, FileEntry, HashingWriter, MANIFEST, MAX_MANIFEST, Manifest, ModuleVersionEntry,
-    io_err, local,
+    BundleError, FileEntry, HashingWriter, MANIFEST, Manifest, ModuleVersionEntry, io_err, local,
 };
+use crate::artifact::ArtifactKind;
+use crate::artifact::{ModulePath, ModuleVersion};
 use crate::cache::{DiskStore, DocKey, RecordId, Store};
 use crate::config::Config;
-use crate::request::{ModulePath, ModuleVersion};
+use crate::pipeline::Parts;
 use crate::service::Service;
-use crate::verify::ArtifactKind;
 
 /// What to import.
 #[derive(Debug, Clone)]
@@ -53,8 +54,17 @@ pub struct ImportOptions {
     pub abort_after: Option<usize>,
 }
 
-/// One version's outcome (`Err`: why it was refused).
-type Outcome = (ModuleVersionEntry, Result<(), String>);
+/// Versions proven through one service: a fresh one (empty in-memory
+/// caches) for each batch keeps the import's memory flat in the number of
+/// versions.
+const BATCH: usize = 256;
+
+/// What a proving pass found: which versions proved (a flag each, by
+/// their index in the list proven) and why the others did not.
+struct Proven {
+    ok: Vec<bool>,
+    refused: Vec<String>,
+}
 
 /// What an import did.
 #[derive(Debug, Default)]
@@ -117,19 +127,27 @@ fn import_in(
     let mut report = ImportReport::default();
     let mut manifest = stage(&opts.bundle, &staged, &mut report.refused)?;
     // A version one of whose files failed staging is left out, named.
-    let listed: BTreeSet<String> = manifest.files.iter().map(|f| f.path.clone()).collect();
-    manifest.modules.retain(|m| {
-        let bad = files_of_listed(&listed, m)
-            .into_iter()
-            .find(|p| !local(&staged, p).is_file());
-        if let Some(p) = &bad {
-            report.refused.push(format!(
-                "{}@{}: left out: its file {p} failed the bundle checks",
-                m.path, m.version
-            ));
-        }
-        bad.is_none()
-    });
+    let keep: Vec<bool> = manifest
+        .modules
+        .iter()
+        .map(|m| {
+            let bad = files_of_listed(&manifest, m)
+                .into_iter()
+                .find(|p| !local(&staged, p).is_file());
+            if let Some(p) = &bad {
+                report.refused.push(format!(
+                    "{}@{}: left out: its file {p} failed the bundle checks",
+                    m.path, m.version
+                ));
+            }
+            bad.is_none()
+        })
+        .collect();
+    // Only the versions are needed from here on: the file list goes.
+    let mut modules = std::mem::take(&mut manifest.modules);
+    retain_flagged(&mut modules, &keep);
+    let heads = std::mem::take(&mut manifest.sumdb);
+    drop(manifest);
 
     let (real, _) = DiskStore::open(&config.cache_dir).map_err(|source| {
         crate::pipeline::StartError::Store {
@@ -145,7 +163,7 @@ fn import_in(
             source,
         })?;
     let scratch: Arc<dyn Store> = Arc::new(scratch);
-    let dbs: Vec<String> = manifest.sumdb.iter().map(|d| d.name.clone()).collect();
+    let dbs: Vec<String> = heads.iter().map(|d| d.name.clone()).collect();
     let proven = crate::cache::block_on(async {
         for spec in &config.sumdbs {
             for key in [
@@ -157,8 +175,8 @@ fn import_in(
                 }
             }
         }
-        let service = crate::pipeline::build_over_tree(config, scratch.clone(), &staged)?;
-        let mut refused = check_heads(&service, &manifest, &staged).await;
+        let parts = crate::pipeline::parts_over_tree(config, scratch.clone(), &staged)?;
+        let refused = check_heads(parts.sumdbs(), &heads, &staged).await;
         if !refused.is_empty() {
             // A fork proven by the bundle is a fork of the database: record it
             // in the cache as a live client would.
@@ -168,24 +186,19 @@ fn import_in(
                     real.put_doc(&key, b).await?;
                 }
             }
-            return Ok::<_, BundleError>((Vec::new(), refused));
+            return Ok::<_, BundleError>(Proven {
+                ok: Vec::new(),
+                refused,
+            });
         }
-        let results = prove_all(&service, &manifest, None).await;
-        let mut ok = Vec::new();
-        for (m, r) in results {
-            match r {
-                Ok(()) => ok.push(m),
-                Err(e) => refused.push(e),
-            }
-        }
-        Ok((ok, refused))
+        prove_all(&parts, &modules, &staged, None).await
     })??;
-    let (ok, refused) = proven;
-    report.refused.extend(refused);
+    report.refused.extend(proven.refused);
     if !report.refused.is_empty() && !opts.partial {
         return Ok(report);
     }
-    if ok.is_empty() && dbs.is_empty() {
+    retain_flagged(&mut modules, &proven.ok);
+    if modules.is_empty() && dbs.is_empty() {
         return Ok(report);
     }
 
@@ -193,18 +206,35 @@ fn import_in(
     let journal = Journal {
         work: id.to_owned(),
         dbs,
-        modules: ok,
+        modules,
     };
     write_journal(&import_root(config), &journal)?;
     let committed = commit(config, &journal, work, opts.abort_after)?;
-    for (m, r) in committed {
-        match r {
-            Ok(()) => report.imported.push(format!("{}@{}", m.path, m.version)),
-            Err(e) => report.refused.push(e),
-        }
-    }
+    report.add(&journal.modules, committed);
     finish(config, work)?;
     Ok(report)
+}
+
+/// Keeps the items whose flag is set (`flags` is parallel to `items`).
+fn retain_flagged<T>(items: &mut Vec<T>, flags: &[bool]) {
+    let mut i = 0usize;
+    items.retain(|_| {
+        let keep = flags.get(i).copied().unwrap_or(false);
+        i = i.saturating_add(1);
+        keep
+    });
+}
+
+impl ImportReport {
+    /// Adds a commit pass over `modules`: each one that proved is imported.
+    fn add(&mut self, modules: &[ModuleVersionEntry], p: Proven) {
+        for (m, ok) in modules.iter().zip(&p.ok) {
+            if *ok {
+                self.imported.push(format!("{}@{}", m.path, m.version));
+            }
+        }
+        self.refused.extend(p.refused);
+    }
 }
 
 /// Rolls a leftover journal forward (re-proving everything from the staged
@@ -263,12 +293,8 @@ fn recover_locked(config: &Config) -> Result<Option<ImportReport>, BundleError> 
         let mut r = ImportReport::default();
         if work.join("bundle").is_dir() {
             tracing::warn!(journal = %jpath.display(), "an interrupted bundle import is being completed");
-            for (m, res) in commit(config, &journal, &work, None)? {
-                match res {
-                    Ok(()) => r.imported.push(format!("{}@{}", m.path, m.version)),
-                    Err(e) => r.refused.push(e),
-                }
-            }
+            let committed = commit(config, &journal, &work, None)?;
+            r.add(&journal.modules, committed);
         }
         finish(config, &work)?;
         report = Some(r);
@@ -327,7 +353,7 @@ fn commit(
     journal: &Journal,
     work: &Path,
     abort_after: Option<usize>,
-) -> Result<Vec<Outcome>, BundleError> {
+) -> Result<Proven, BundleError> {
     let staged = work.join("bundle");
     let (store, _) = DiskStore::open(&config.cache_dir).map_err(|source| {
         crate::pipeline::StartError::Store {
@@ -337,30 +363,21 @@ fn commit(
     })?;
     let store: Arc<dyn Store> = Arc::new(store);
     crate::cache::block_on(async {
-        let service = crate::pipeline::build_over_tree(config, store, &staged)?;
+        let parts = crate::pipeline::parts_over_tree(config, store, &staged)?;
         // The head first (compare-and-swap), then each version.
-        for client in service.sumdbs() {
+        for client in parts.sumdbs() {
             if journal.dbs.iter().any(|d| d == client.name()) {
                 client.latest().await.map_err(|e| {
                     BundleError::Other(format!("committing the bundle's head: {e}"))
                 })?;
             }
         }
-        let manifest_like = Manifest {
-            format: super::FORMAT,
-            goward: String::new(),
-            created: 0,
-            sumdb: Vec::new(),
-            since: None,
-            modules: journal.modules.clone(),
-            files: files_of(&staged, &journal.modules),
-        };
-        Ok(prove_all(&service, &manifest_like, abort_after).await)
+        prove_all(&parts, &journal.modules, &staged, abort_after).await
     })?
 }
 
 /// The `.mod`/`.zip`/`.info`/`.zip.sig` paths of `m` that `listed` names.
-fn files_of_listed(listed: &BTreeSet<String>, m: &ModuleVersionEntry) -> Vec<String> {
+fn files_of_listed(listed: &Manifest, m: &ModuleVersionEntry) -> Vec<String> {
     let (Ok(p), Ok(v)) = (
         crate::xmod::module::escape_path(&m.path),
         crate::xmod::module::escape_version(&m.version),
@@ -370,41 +387,21 @@ fn files_of_listed(listed: &BTreeSet<String>, m: &ModuleVersionEntry) -> Vec<Str
     ["mod", "zip", "info", "zip.sig"]
         .iter()
         .map(|ext| format!("{p}/@v/{v}.{ext}"))
-        .filter(|path| listed.contains(path))
+        .filter(|path| listed.file(path).is_some())
         .collect()
-}
-
-/// The `.mod`/`.zip`/`.info` files the staged tree holds for `modules`.
-fn files_of(staged: &Path, modules: &[ModuleVersionEntry]) -> Vec<FileEntry> {
-    let mut out = Vec::new();
-    for m in modules {
-        let (Ok(p), Ok(v)) = (
-            crate::xmod::module::escape_path(&m.path),
-            crate::xmod::module::escape_version(&m.version),
-        ) else {
-            continue;
-        };
-        for ext in ["mod", "zip", "info"] {
-            let path = format!("{p}/@v/{v}.{ext}");
-            if local(staged, &path).is_file() {
-                out.push(FileEntry {
-                    path,
-                    sha256: String::new(),
-                    size: 0,
-                });
-            }
-        }
-    }
-    out
 }
 
 /// The bundle's heads against the trusted ones: the note must verify with
 /// the configured key, must not be older than the trusted tree, and must be
 /// consistent with it (merging it is the live client's fork check).
-async fn check_heads(service: &Arc<Service>, m: &Manifest, staged: &Path) -> Vec<String> {
+async fn check_heads(
+    sumdbs: &[Arc<crate::sumdb::SumdbClient>],
+    heads: &[super::ManifestDb],
+    staged: &Path,
+) -> Vec<String> {
     let mut refused = Vec::new();
-    for db in &m.sumdb {
-        let Some(client) = service.sumdbs().iter().find(|c| c.name() == db.name) else {
+    for db in heads {
+        let Some(client) = sumdbs.iter().find(|c| c.name() == db.name) else {
             refused.push(format!(
                 "checksum database {}: not configured here (configure its key with --sumdb)",
                 db.name
@@ -447,41 +444,52 @@ async fn check_heads(service: &Arc<Service>, m: &Manifest, staged: &Path) -> Vec
     refused
 }
 
-/// Fills every version of `m` (those files the bundle holds) through the
-/// service; `abort_after`: the crash test hook.
+/// Fills every version of `modules` (those of its files that `staged`
+/// holds: every one staged passed the manifest check) through a fresh
+/// service of `parts` per [`BATCH`]; `abort_after`: the crash test hook.
 async fn prove_all(
-    service: &Arc<Service>,
-    m: &Manifest,
+    parts: &Parts,
+    modules: &[ModuleVersionEntry],
+    staged: &Path,
     abort_after: Option<usize>,
-) -> Vec<Outcome> {
-    let files: BTreeSet<&str> = m.files.iter().map(|f| f.path.as_str()).collect();
+) -> Result<Proven, BundleError> {
+    let mut proven = Proven {
+        ok: Vec::with_capacity(modules.len()),
+        refused: Vec::new(),
+    };
     let done = std::sync::atomic::AtomicUsize::new(0);
-    let jobs = m.modules.iter().map(|mv| {
-        let files = &files;
-        let done = &done;
-        async move {
-            let r = prove_one(service, mv, files).await;
-            let n = done
-                .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
-                .saturating_add(1);
-            if abort_after.is_some_and(|k| n >= k) {
-                eprintln!("goward: test hook: aborting the import after {n} versions");
-                std::process::abort();
-            }
-            (mv.clone(), r)
-        }
-    });
     let width = if abort_after.is_some() { 1 } else { 8 };
-    futures_util::stream::iter(jobs)
-        .buffered(width)
-        .collect()
-        .await
+    for batch in modules.chunks(BATCH) {
+        let service = parts.service()?;
+        let jobs = batch.iter().map(|mv| {
+            let (service, done) = (&service, &done);
+            async move {
+                let r = prove_one(service, mv, staged).await;
+                let n = done
+                    .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+                    .saturating_add(1);
+                if abort_after.is_some_and(|k| n >= k) {
+                    eprintln!("goward: test hook: aborting the import after {n} versions");
+                    std::process::abort();
+                }
+                r
+            }
+        });
+        let mut results = futures_util::stream::iter(jobs).buffered(width);
+        while let Some(r) = results.next().await {
+            proven.ok.push(r.is_ok());
+            if let Err(e) = r {
+                proven.refused.push(e);
+            }
+        }
+    }
+    Ok(proven)
 }
 
 async fn prove_one(
     service: &Arc<Service>,
     e: &ModuleVersionEntry,
-    files: &BTreeSet<&str>,
+    staged: &Path,
 ) -> Result<(), String> {
     let what = format!("{}@{}", e.path, e.version);
     // Service errors mostly name the version already.
@@ -497,7 +505,7 @@ async fn prove_one(
         .and_then(|p| ModuleVersion::new(p, &e.version))
         .map_err(|err| named(&err))?;
     let base = format!("{}/@v/{}", mv.module.escaped(), mv.escaped_version());
-    let has = |ext: &str| files.contains(format!("{base}.{ext}").as_str());
+    let has = |ext: &str| local(staged, &format!("{base}.{ext}")).is_file();
     if !has("mod") && !has("zip") {
         return Err(format!(
             "{what}: the bundle carries neither its .mod nor its .zip"
@@ -571,7 +579,6 @@ fn stage_dir(
     refused: &mut Vec<String>,
 ) -> Result<Manifest, BundleError> {
     let manifest = Manifest::read(&dir.join(MANIFEST))?;
-    let listed = manifest.by_path();
     // Every file present must be listed.
     let mut stack = vec![(dir.to_path_buf(), String::new())];
     while let Some((d, prefix)) = stack.pop() {
@@ -590,7 +597,7 @@ fn stage_dir(
                 refused.push(format!(
                     "{rel}: a symbolic link; bundles hold regular files only"
                 ));
-            } else if rel != MANIFEST && !listed.contains_key(rel.as_str()) {
+            } else if rel != MANIFEST && manifest.file(&rel).is_none() {
                 refused.push(format!("{rel}: not listed in the manifest"));
             }
         }
@@ -626,11 +633,16 @@ fn stage_tar(
     let mut ar = tar::Archive::new(reader);
     let entries = ar.entries().map_err(|e| damaged(&e))?;
     // The manifest comes last (an export streams it after the files) or
-    // first. Entries before it are staged with their digests and checked
-    // once it is read; entries after it are checked as they arrive.
+    // first. Entries before it are staged and their digests spooled to a
+    // file, checked once it is read; entries after it are checked as they
+    // arrive. What an entry leaves behind is on disk (its staged copy, its
+    // spooled digest), so memory does not grow with the bundle.
     let mut manifest: Option<Manifest> = None;
-    let mut pending: BTreeMap<String, (String, u64)> = BTreeMap::new();
-    let mut seen: BTreeSet<String> = BTreeSet::new();
+    let mut pending: Spool<FileEntry> = Spool::new(staged.parent().unwrap_or(staged))?;
+    // Names refused on arrival (no staged copy is left of them): a later
+    // entry of the same name is still a duplicate, and none is "missing".
+    let mut gone: BTreeSet<String> = BTreeSet::new();
+    let mut manifest_seen = false;
     let mut truncated = false;
     for e in entries {
         let mut e = match e {
@@ -653,42 +665,56 @@ fn stage_tar(
         if kind.is_dir() {
             continue;
         }
-        if !seen.insert(name.clone()) {
+        let twice = if name == MANIFEST {
+            std::mem::replace(&mut manifest_seen, true)
+        } else {
+            gone.contains(&name)
+                || (super::check_path(&name).is_ok() && local(staged, &name).is_file())
+        };
+        if twice {
             refused.push(format!("{name}: appears twice in the tar"));
             continue;
         }
         if name == MANIFEST {
-            let mut bytes = Vec::new();
-            if let Err(err) = (&mut e).take(MAX_MANIFEST).read_to_end(&mut bytes) {
-                refused.push(damaged(&err).to_string());
-                truncated = true;
-                break;
+            match Manifest::parse_reader(&mut e, &path.join(MANIFEST)) {
+                Ok(m) => manifest = Some(m),
+                Err(BundleError::Io { source, .. }) => {
+                    refused.push(damaged(&source).to_string());
+                    truncated = true;
+                    break;
+                }
+                Err(err) => return Err(err),
             }
-            manifest = Some(Manifest::parse(&bytes, &path.join(MANIFEST))?);
             continue;
         }
         if !kind.is_file() {
             refused.push(format!("{name}: not a regular file"));
+            gone.insert(name);
             continue;
         }
         if let Err(err) = super::check_path(&name) {
             refused.push(format!("{name}: {err}"));
+            gone.insert(name);
             continue;
         }
         match &manifest {
             Some(m) => {
-                let Some(want) = m.files.iter().find(|f| f.path == name) else {
+                let Some(want) = m.file(&name) else {
                     refused.push(format!("{name}: not listed in the manifest"));
+                    gone.insert(name);
                     continue;
                 };
                 if let Err(err) = copy_checked(&mut e, &local(staged, &name), want) {
                     refused.push(err);
+                    gone.insert(name);
                 }
             }
             None => match copy_hashed(&mut e, &local(staged, &name)) {
-                Ok(d) => {
-                    pending.insert(name, d);
-                }
+                Ok((sha256, size)) => pending.push(&FileEntry {
+                    path: name,
+                    sha256,
+                    size,
+                })?,
                 Err(err) => {
                     refused.push(damaged(&format!("{name}: {err}")).to_string());
                     truncated = true;
@@ -707,13 +733,15 @@ fn stage_tar(
         refused.push(damaged(&err).to_string());
         truncated = true;
     }
+    let pending = pending.finish()?;
+    let spool_err = |e: String| BundleError::Other(format!("reading the import's spool file: {e}"));
     let Some(manifest) = manifest else {
         if !truncated {
             refused.push(format!("{}: the bundle has no {MANIFEST}", path.display()));
         }
         // Nothing says what they should be: none stays staged.
-        for name in pending.keys() {
-            let _ = std::fs::remove_file(local(staged, name));
+        for f in pending.items().map_err(|e| spool_err(e.to_string()))? {
+            let _ = std::fs::remove_file(local(staged, &f.map_err(spool_err)?.path));
         }
         return Ok(Manifest {
             format: super::FORMAT,
@@ -725,27 +753,33 @@ fn stage_tar(
             files: Vec::new(),
         });
     };
-    let listed = manifest.by_path();
-    for (name, (sha256, size)) in &pending {
-        let dest = local(staged, name);
-        match listed.get(name.as_str()) {
+    for f in pending.items().map_err(|e| spool_err(e.to_string()))? {
+        let FileEntry {
+            path: name,
+            sha256,
+            size,
+        } = f.map_err(spool_err)?;
+        let dest = local(staged, &name);
+        match manifest.file(&name) {
             None => {
                 let _ = std::fs::remove_file(&dest);
                 refused.push(format!("{name}: not listed in the manifest"));
+                gone.insert(name);
             }
-            Some(want) if want.sha256 != *sha256 || want.size != *size => {
+            Some(want) if want.sha256 != sha256 || want.size != size => {
                 let _ = std::fs::remove_file(&dest);
                 refused.push(format!(
                     "{name}: the manifest says {} bytes, sha256 {}, but the file has {size} bytes, sha256 {sha256}",
                     want.size, want.sha256
                 ));
+                gone.insert(name);
             }
             Some(_) => {}
         }
     }
     if !truncated {
         for f in &manifest.files {
-            if !seen.contains(&f.path) {
+            if !gone.contains(&f.path) && !local(staged, &f.path).is_file() {
                 refused.push(format!("{}: listed in the manifest but missing", f.path));
             }
         }
@@ -847,8 +881,8 @@ mod tests {
             vec![
                 "example.com/m/@v/list: the manifest says 7 bytes, sha256 86f0555bccd069ac54e4c54a19a0f1aed9d328e13aa34aa090f3f3d43aaad441, but the file has 7 bytes, sha256 4079c2350401eb1d5f659b430515db8b5fd8d6d9a9887d00b2ab7246e28ec6e1",
                 "example.com/m/@v/v2.0.0.zip: not listed in the manifest",
-                "example.com/m/@v/v1.0.0.mod: listed in the manifest but missing",
                 "example.com/m/@v/v1.0.0.info: listed in the manifest but missing",
+                "example.com/m/@v/v1.0.0.mod: listed in the manifest but missing",
                 "sumdb/sum.golang.org/supported: listed in the manifest but missing",
             ]
         );

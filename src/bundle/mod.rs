@@ -22,8 +22,9 @@
 pub mod cli;
 pub mod export;
 pub mod import;
+mod spool;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
@@ -128,21 +129,48 @@ pub(crate) fn io_err(op: &'static str, path: &Path) -> impl FnOnce(std::io::Erro
 
 impl Manifest {
     /// Parses and validates a manifest: format, and every path (see [`check_path`]),
-    /// with no duplicates and no two paths equal up to case.
+    /// with no duplicates and no two paths equal up to case. The files come
+    /// out sorted ([`Manifest::file`] finds one without an index beside them).
     pub fn parse(bytes: &[u8], origin: &Path) -> Result<Manifest, BundleError> {
+        let m: Manifest = serde_json::from_slice(bytes).map_err(|e| BundleError::Manifest {
+            path: origin.to_path_buf(),
+            msg: e.to_string(),
+        })?;
+        m.validated(origin)
+    }
+
+    /// [`Manifest::parse`] from a reader, reading at most [`MAX_MANIFEST`]
+    /// bytes and never holding the text whole.
+    pub fn parse_reader(r: impl Read, origin: &Path) -> Result<Manifest, BundleError> {
         let bad = |msg: String| BundleError::Manifest {
             path: origin.to_path_buf(),
             msg,
         };
-        let m: Manifest = serde_json::from_slice(bytes).map_err(|e| bad(e.to_string()))?;
-        if m.format != FORMAT {
+        let mut limited = std::io::BufReader::new(r.take(MAX_MANIFEST.saturating_add(1)));
+        let parsed: Result<Manifest, _> = serde_json::from_reader(&mut limited);
+        if limited.get_ref().limit() == 0 {
+            return Err(bad(format!("larger than {MAX_MANIFEST} bytes")));
+        }
+        match parsed {
+            Ok(m) => m.validated(origin),
+            // Reading failed (a damaged tar, a disk error): not the manifest's fault.
+            Err(e) if e.is_io() => Err(io_err("read", origin)(e.into())),
+            Err(e) => Err(bad(e.to_string())),
+        }
+    }
+
+    fn validated(mut self, origin: &Path) -> Result<Manifest, BundleError> {
+        let bad = |msg: String| BundleError::Manifest {
+            path: origin.to_path_buf(),
+            msg,
+        };
+        if self.format != FORMAT {
             return Err(bad(format!(
                 "format {} is not supported (this goward reads format {FORMAT})",
-                m.format
+                self.format
             )));
         }
-        let mut seen = HashSet::new();
-        for f in &m.files {
+        for f in &self.files {
             check_path(&f.path).map_err(|e| bad(format!("file {:?}: {e}", f.path)))?;
             if f.path == MANIFEST {
                 return Err(bad(format!("file {MANIFEST:?} lists the manifest itself")));
@@ -153,36 +181,51 @@ impl Manifest {
                     f.path, f.sha256
                 )));
             }
-            if !seen.insert(f.path.to_lowercase()) {
+        }
+        // Sorted case-insensitively first, paths equal up to case are
+        // neighbours: no set of every path is needed to find them.
+        self.files.sort_by(|a, b| path_order(&a.path, &b.path));
+        for pair in self.files.windows(2) {
+            if let [a, b] = pair
+                && a.path.eq_ignore_ascii_case(&b.path)
+            {
                 return Err(bad(format!(
                     "file {:?} is listed twice (paths equal up to case collide on Windows and macOS)",
-                    f.path
+                    b.path
                 )));
             }
         }
-        Ok(m)
+        Ok(self)
     }
 
     /// Reads the manifest file of a bundle directory.
     pub fn read(path: &Path) -> Result<Manifest, BundleError> {
         let f = std::fs::File::open(path).map_err(io_err("open", path))?;
-        let mut bytes = Vec::new();
-        f.take(MAX_MANIFEST.saturating_add(1))
-            .read_to_end(&mut bytes)
-            .map_err(io_err("read", path))?;
-        if u64::try_from(bytes.len()).unwrap_or(u64::MAX) > MAX_MANIFEST {
-            return Err(BundleError::Manifest {
-                path: path.to_path_buf(),
-                msg: format!("larger than {MAX_MANIFEST} bytes"),
-            });
-        }
-        Manifest::parse(&bytes, path)
+        Manifest::parse_reader(f, path)
     }
 
     /// The files by path.
     pub fn by_path(&self) -> BTreeMap<&str, &FileEntry> {
         self.files.iter().map(|f| (f.path.as_str(), f)).collect()
     }
+
+    /// The file listed at `path`, in a manifest as [`Manifest::parse`]
+    /// leaves it (files sorted; a binary search, no index in memory).
+    pub fn file(&self, path: &str) -> Option<&FileEntry> {
+        self.files
+            .binary_search_by(|f| path_order(&f.path, path))
+            .ok()
+            .and_then(|i| self.files.get(i))
+    }
+}
+
+/// The order of a parsed manifest's files: case-insensitive first (paths
+/// are ASCII, [`check_path`]), then exact.
+fn path_order(a: &str, b: &str) -> std::cmp::Ordering {
+    a.bytes()
+        .map(|c| c.to_ascii_lowercase())
+        .cmp(b.bytes().map(|c| c.to_ascii_lowercase()))
+        .then_with(|| a.cmp(b))
 }
 
 /// A bundle path must be relative, `/`-separated plain names of safe

@@ -32,7 +32,8 @@ use super::{
     RecordEntry, RecordId, SMALL_IO, SMALL_READ, Store, StoreError, StoreFuture, StoredArtifact,
     SweepReport, UncheckedBlob,
 };
-use crate::verify::{ArtifactKind, VerifiedMod, VerifiedZip};
+use crate::artifact::ArtifactKind;
+use crate::verify::{VerifiedMod, VerifiedZip};
 use crate::xmod::module;
 
 /// Current [`ArtifactMeta::v`].

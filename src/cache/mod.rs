@@ -33,10 +33,11 @@ use std::time::SystemTime;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
-use self::recheck::{BlobDigests, RecheckError, RecheckedMeta};
-use crate::verify::proof::{EvidenceObjects, Proof};
+use self::recheck::{RecheckError, RecheckedMeta};
+use crate::artifact::{ArtifactKind, BlobDigests};
+use crate::verify::proof::{EvidenceObjects, Proof, Recorded};
 use crate::verify::zip::ZipLimits;
-use crate::verify::{ArtifactKind, VerifiedMod, VerifiedZip};
+use crate::verify::{VerifiedMod, VerifiedZip};
 
 pub use disk::DiskStore;
 pub use object::{BucketProbe, ObjectStoreCache, StoreUrl, TierUsage};
@@ -69,6 +70,20 @@ pub struct ArtifactMeta {
     /// a resumed download never splices two copies.
     #[serde(default)]
     pub instance: u64,
+}
+
+impl ArtifactMeta {
+    /// The record as a proof requirement of the policy in force sees it
+    /// ([`crate::policy::Policy::satisfied`]).
+    pub fn recorded(&self) -> Recorded<'_> {
+        Recorded {
+            kind: self.kind,
+            module: &self.module,
+            version: &self.version,
+            h1: &self.h1,
+            proofs: &self.proofs,
+        }
+    }
 }
 
 /// Serialized evidence of one proof, kept for audits and for the offline
@@ -671,9 +686,9 @@ fn memo_text(d: &BlobDigests) -> String {
 }
 
 /// [`memo_text`] read back; `None` (not remembered) for anything else.
-fn parse_memo(text: &str) -> Option<(crate::xmod::dirhash::H1, Option<[u8; 32]>)> {
+fn parse_memo(text: &str) -> Option<(crate::artifact::H1, Option<[u8; 32]>)> {
     let (h1, go_mod) = text.split_once(' ')?;
-    let h1 = crate::xmod::dirhash::H1::parse(h1).ok()?;
+    let h1 = crate::artifact::H1::parse(h1).ok()?;
     let go_mod = match go_mod {
         "-" => None,
         hex => Some(unhex32(hex)?),
@@ -1162,8 +1177,8 @@ mod tests {
     /// (a v1 memo's bare `h1:`, a damaged file) is not remembered.
     #[test]
     fn memo_text_round_trips_and_rejects_anything_else() {
-        let h1 = crate::xmod::dirhash::H1::parse("h1:NnGvEkTHyKKlgPcQSue0skqyqiS1EfBSAh+0WaWZYmE=")
-            .unwrap();
+        let h1 =
+            crate::artifact::H1::parse("h1:NnGvEkTHyKKlgPcQSue0skqyqiS1EfBSAh+0WaWZYmE=").unwrap();
         for go_mod in [None, Some([7u8; 32])] {
             let d = BlobDigests {
                 h1: h1.clone(),

@@ -56,7 +56,8 @@ use super::{
     ArtifactMeta, BlobEntry, BlobReader, Created, DocEntry, DocKey, LocalBlob, RecordEntry,
     RecordId, SMALL_READ, Store, StoreError, StoreFuture, StoredArtifact, UncheckedBlob,
 };
-use crate::verify::{ArtifactKind, VerifiedMod, VerifiedZip};
+use crate::artifact::ArtifactKind;
+use crate::verify::{VerifiedMod, VerifiedZip};
 use crate::xmod::module;
 
 /// Blobs up to this size are uploaded with one conditional `PUT`; larger

@@ -24,26 +24,13 @@
 use std::io::Read;
 
 use super::{ArtifactMeta, LocalBlob};
+use crate::artifact::{ArtifactKind, BlobDigests};
 use crate::policy::Policy;
 use crate::verify::proof::{Artifact, EvidenceObjects, Rechecked};
 use crate::verify::zip::{ZipLimits, check_zip_handles};
-use crate::verify::{ArtifactKind, VerifyError, gomod};
-use crate::xmod::dirhash::{self, H1, hex};
+use crate::verify::{VerifyError, gomod};
+use crate::xmod::dirhash::{self, hex};
 use crate::xmod::note::Verifier;
-
-/// The digests of a stored blob's bytes, as read back.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct BlobDigests {
-    /// `h1:` of the bytes as the artifact kind the record says.
-    pub h1: H1,
-    /// SHA-256 of the bytes.
-    pub sha256: [u8; 32],
-    /// Size in bytes.
-    pub size: u64,
-    /// A zip's root go.mod's SHA-256, read from the zip (`None`: it has
-    /// none, or the blob is a go.mod).
-    pub go_mod_sha256: Option<[u8; 32]>,
-}
 
 /// Why a stored record is not trusted again.
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
@@ -252,6 +239,7 @@ pub fn blob_digests(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::artifact::H1;
     use crate::cache::ProofRecord;
     use crate::policy::Policy;
     use crate::verify::proof::{pinned, sumdb};

@@ -219,7 +219,7 @@ fn verify_zip(args: &VerifyZipArgs) -> ExitCode {
     let want = match args
         .h1
         .as_deref()
-        .map(crate::xmod::dirhash::H1::parse)
+        .map(crate::artifact::H1::parse)
         .transpose()
     {
         Ok(w) => w,

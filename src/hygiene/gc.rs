@@ -411,7 +411,7 @@ mod tests {
 
     fn e(name: &str, sha: &str, at: u64) -> Entry {
         Entry {
-            id: RecordId::new(crate::verify::ArtifactKind::Zip, name, "v1.0.0"),
+            id: RecordId::new(crate::artifact::ArtifactKind::Zip, name, "v1.0.0"),
             name: name.into(),
             sha256: sha.into(),
             evidence: Vec::new(),

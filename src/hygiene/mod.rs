@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use clap::{Args, Subcommand};
 
-use crate::config::{CacheLocation, Config, ServeArgs};
+use crate::config::{CacheLocation, Config};
 
 /// Flags of `goward cache`.
 #[derive(Debug, Args)]
@@ -98,14 +98,11 @@ pub fn run(args: &CacheArgs) -> ExitCode {
 }
 
 fn load(common: &CommonArgs) -> Result<Config, String> {
-    let serve = ServeArgs {
-        sumdb: common.sumdb.clone(),
-        ..common.location.serve_args()
-    };
-    let c = Config::load(&serve).map_err(|e| e.to_string())?;
-    if matches!(c.store, crate::cache::StoreUrl::Disk(_)) && !c.cache_dir.is_dir() {
-        return Err(format!("no cache directory at {}", c.cache_dir.display()));
-    }
+    let c = common
+        .location
+        .load(&common.sumdb, None)
+        .map_err(|e| e.to_string())?;
+    c.require_cache_dir().map_err(|e| e.to_string())?;
     Ok(c)
 }
 

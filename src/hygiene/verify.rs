@@ -28,12 +28,12 @@ use std::collections::{HashMap, HashSet};
 use bytes::Bytes;
 use serde::Serialize;
 
+use crate::artifact::ArtifactKind;
 use crate::cache::recheck::Anchors;
 use crate::cache::{
     self, ArtifactMeta, BlobEntry, Digested, DocKey, RecordId, Rejected, Store, StoreError,
 };
 use crate::pipeline::RecheckAnchors;
-use crate::verify::ArtifactKind;
 use crate::verify::zip::ZipLimits;
 use crate::xmod::dirhash::hex;
 use crate::xmod::note::{self, Verifier};

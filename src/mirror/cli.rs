@@ -154,7 +154,7 @@ fn wants(args: &MirrorArgs) -> Result<Vec<Want>, String> {
     for dir in &args.from {
         let p = sources::read_project(dir).map_err(|e| e.to_string())?;
         for ((m, v), full) in p.modules {
-            let module = crate::request::ModulePath::new(&m).map_err(|e| e.to_string())?;
+            let module = crate::artifact::ModulePath::new(&m).map_err(|e| e.to_string())?;
             out.push(Want {
                 module,
                 query: sources::Query::Version(v),

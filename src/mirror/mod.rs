@@ -33,12 +33,12 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+use crate::artifact::ArtifactKind;
+use crate::artifact::{ModulePath, ModuleVersion};
 use crate::cache::{DocKey, RecordId, Store};
 use crate::error::ProxyError;
 use crate::policy::retract::{ListLatest, latest_from_list};
-use crate::request::{ModulePath, ModuleVersion};
 use crate::service::Service;
-use crate::verify::ArtifactKind;
 use sources::{Query, Want};
 
 /// One module version to mirror.

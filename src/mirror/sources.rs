@@ -9,8 +9,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use crate::artifact::ModulePath;
 use crate::policy::version::{Constraint, Scheme};
-use crate::request::ModulePath;
 use crate::toolchain::{TOOLCHAIN_MODULE, Target};
 use crate::verify::gomod;
 
@@ -173,7 +173,7 @@ pub fn parse_go_sum(
 
 fn check_module_version(module: &str, version: &str) -> Result<(), String> {
     let m = ModulePath::new(module).map_err(|e| e.to_string())?;
-    crate::request::ModuleVersion::new(m, version).map_err(|e| e.to_string())?;
+    crate::artifact::ModuleVersion::new(m, version).map_err(|e| e.to_string())?;
     if crate::xmod::module::canonical_version(version).as_deref() != Some(version) {
         return Err(format!("{module}@{version}: version is not canonical"));
     }

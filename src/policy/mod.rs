@@ -52,9 +52,8 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::verify::ArtifactKind;
+use crate::artifact::{ArtifactKind, H1};
 pub use crate::verify::proof::signature::kind::SignedMode;
-use crate::xmod::dirhash::H1;
 use crate::xmod::semver;
 
 use pins::PinSet;
@@ -178,32 +177,74 @@ impl RequiredProof {
             RequiredProof::Signature { .. } => ProofKind::Signature,
         }
     }
+
+    /// The requirement as the signature kind reads it, if it is one.
+    pub fn signature(&self) -> Option<SignatureRequirement<'_>> {
+        match self {
+            RequiredProof::Signature {
+                signers,
+                location,
+                signed,
+            } => Some(SignatureRequirement {
+                signers,
+                location,
+                signed: *signed,
+            }),
+            RequiredProof::Sumdb | RequiredProof::Pinned { .. } => None,
+        }
+    }
+
+    /// Whether a stored record satisfies this requirement under the
+    /// decision `d` (for `private` and the go.mod's proof), `primary_sumdb`
+    /// (the database that proves modules) and `pin` (the hash the policy
+    /// in force pins for it). Each kind decides ([`crate::verify::proof`]);
+    /// `Err` says what is missing.
+    fn satisfied_by(
+        &self,
+        recorded: &Recorded<'_>,
+        d: &Decision,
+        primary_sumdb: &str,
+        pin: Option<&H1>,
+    ) -> Result<(), String> {
+        use crate::verify::proof::{pinned, signature, sumdb};
+        match self {
+            RequiredProof::Sumdb => {
+                sumdb::satisfied_by(recorded, d.private.is_some(), primary_sumdb)
+            }
+            RequiredProof::Pinned { .. } => pinned::satisfied_by(recorded, pin),
+            RequiredProof::Signature {
+                signers, signed, ..
+            } => signature::kind::satisfied_by(
+                recorded,
+                signers,
+                *signed,
+                d.go_mod_signature().is_some(),
+            ),
+        }
+    }
 }
+
+use crate::verify::proof::Recorded;
+/// A `signature` requirement as its proof kind reads it.
+pub use crate::verify::proof::signature::kind::Requirement as SignatureRequirement;
 
 impl fmt::Display for RequiredProof {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            RequiredProof::Sumdb => f.write_str("checksum database (sumdb)"),
+            RequiredProof::Sumdb => f.write_str(crate::verify::proof::sumdb::REQUIREMENT),
             RequiredProof::Pinned { files } => {
-                write!(f, "pinned hashes ({})", files.join(", "))
+                f.write_str(&crate::verify::proof::pinned::requirement(files))
             }
             RequiredProof::Signature {
                 signers,
                 location,
                 signed,
-            } => write!(
-                f,
-                "{} signed by signer {} (signature at {location})",
-                match signed {
-                    SignedMode::Zip => "zip",
-                    SignedMode::Gosum => "go.sum lines",
-                },
-                signers
-                    .iter()
-                    .map(|s| format!("{s:?}"))
-                    .collect::<Vec<_>>()
-                    .join(" or ")
-            ),
+            } => SignatureRequirement {
+                signers,
+                location,
+                signed: *signed,
+            }
+            .fmt(f),
         }
     }
 }
@@ -258,6 +299,33 @@ impl Decision {
     pub fn public_sumdb_lookup(&self) -> bool {
         self.private.is_none() && self.proofs.contains(&RequiredProof::Sumdb)
     }
+
+    /// The signature requirement that proves the go.mod, if one does
+    /// ([`crate::verify::proof::signature::kind::proving_go_mod`]): signed
+    /// go.sum lines always; a signed zip when no other required kind
+    /// proves the go.mod itself.
+    pub fn go_mod_signature(&self) -> Option<SignatureRequirement<'_>> {
+        let other = self.proofs.iter().any(|p| p.kind().proves_go_mod());
+        crate::verify::proof::signature::kind::proving_go_mod(
+            self.proofs.iter().filter_map(RequiredProof::signature),
+            other,
+        )
+    }
+}
+
+/// Whether the zip decided by `zd` can prove the go.mod decided by `mod_d`
+/// through its signature ([`Decision::go_mod_signature`]): the zip's rule
+/// must require the same kind of signature, by signers the go.mod's rule
+/// accepts ([`crate::verify::proof::signature::kind::zip_covers_go_mod`]).
+/// One policy rule decides both artifacts today (rules select by path and
+/// version), so this guards the pairing rather than a case a policy file
+/// can write.
+pub fn zip_proves_go_mod(mod_d: &Decision, zd: &Decision) -> Result<(), String> {
+    crate::verify::proof::signature::kind::zip_covers_go_mod(
+        mod_d.go_mod_signature(),
+        zd.proofs.iter().filter_map(RequiredProof::signature),
+        (mod_d.rule_label(), zd.rule_label()),
+    )
 }
 
 /// One rule's part in a decision, for `goward policy explain`.
@@ -723,6 +791,31 @@ impl Policy {
     ) -> Option<crate::verify::proof::pinned::PinnedHash> {
         let anchors = self.trust_anchors(&[], module, version, kind);
         crate::verify::proof::pinned::PinnedHash::from_anchors(&anchors, module, version, kind)
+    }
+
+    /// Whether a stored record satisfies every proof `d` requires under
+    /// this policy (the hash it pins now, its signers), with
+    /// `primary_sumdb` the database that proves modules: each requirement's
+    /// kind decides. A decision requiring nothing is refused: goward serves
+    /// nothing unproven. `Err` says what is missing.
+    pub fn satisfied(
+        &self,
+        d: &Decision,
+        recorded: &Recorded<'_>,
+        primary_sumdb: &str,
+    ) -> Result<(), String> {
+        if d.proofs.is_empty() {
+            return Err("the policy requires no proof, and goward serves nothing unproven".into());
+        }
+        // Looked up only when a pin is required: this runs on every request.
+        let pin = if d.proofs.iter().any(|p| p.kind() == ProofKind::Pinned) {
+            self.pinned_h1(recorded.module, recorded.version, recorded.kind)
+        } else {
+            None
+        };
+        d.proofs
+            .iter()
+            .try_for_each(|req| req.satisfied_by(recorded, d, primary_sumdb, pin))
     }
 
     /// What this policy says the stored evidence of one artifact is

@@ -10,8 +10,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::verify::ArtifactKind;
-use crate::xmod::dirhash::H1;
+use crate::artifact::{ArtifactKind, H1};
 use crate::xmod::module;
 
 /// Where a pin came from, for messages.

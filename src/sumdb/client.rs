@@ -38,6 +38,11 @@ pub struct SumdbLimits {
     pub data_tile: u64,
     /// How long a fetched `/latest` is reused before asking upstream again.
     pub latest_ttl: Duration,
+    /// Bytes of proven lookups kept in memory. Bounded by bytes, not
+    /// entries: a bundle export or import proves every version once, and
+    /// an entry count sized for a server let that grow with the number of
+    /// versions.
+    pub proven_cache: u64,
 }
 
 impl Default for SumdbLimits {
@@ -47,6 +52,7 @@ impl Default for SumdbLimits {
             latest: 64 << 10,
             data_tile: 16 << 20,
             latest_ttl: Duration::from_secs(30),
+            proven_cache: 16 << 20,
         }
     }
 }
@@ -256,6 +262,33 @@ pub struct SumdbClient {
     served: moka::future::Cache<Tile, Bytes>,
 }
 
+/// What a proven lookup holds in memory: its strings and bodies plus a
+/// fixed overhead for the record's other fields and the cache entry.
+fn proven_weight(k: &(String, String), v: &Arc<(ProvenRecord, Bytes)>) -> u32 {
+    let (rec, body) = &**v;
+    let hashes = rec
+        .zip_h1s()
+        .len()
+        .saturating_add(rec.mod_h1s().len())
+        .saturating_mul(64);
+    [
+        k.0.len(),
+        k.1.len(),
+        rec.db().len(),
+        rec.path().len(),
+        rec.version().len(),
+        rec.text().len(),
+        rec.note().len(),
+        body.len(),
+        hashes,
+        256,
+    ]
+    .into_iter()
+    .fold(0usize, usize::saturating_add)
+    .try_into()
+    .unwrap_or(u32::MAX)
+}
+
 fn tlog_err(db: &str, what: impl Into<String>) -> impl FnOnce(tlog::TlogError) -> SumdbError + '_ {
     let what = what.into();
     move |source| SumdbError::Malformed {
@@ -386,7 +419,10 @@ impl SumdbClient {
                 .max_capacity(64 << 20)
                 .weigher(|_, v: &Bytes| u32::try_from(v.len()).unwrap_or(u32::MAX))
                 .build(),
-            proven: moka::future::Cache::builder().max_capacity(100_000).build(),
+            proven: moka::future::Cache::builder()
+                .max_capacity(limits.proven_cache)
+                .weigher(|k: &(String, String), v: &Arc<(ProvenRecord, Bytes)>| proven_weight(k, v))
+                .build(),
             latest: moka::future::Cache::builder()
                 .time_to_live(limits.latest_ttl)
                 .build(),

@@ -43,7 +43,8 @@ pub mod prove;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
-use crate::xmod::dirhash::{self, H1};
+use crate::artifact::H1;
+use crate::xmod::dirhash;
 
 /// The module path of Go toolchains.
 pub const TOOLCHAIN_MODULE: &str = "golang.org/toolchain";
@@ -517,8 +518,8 @@ mod tests {
         assert!(Target::new("go1.22.3", "li/nux", "amd64").is_err());
         assert!(Target::new("go1.22.3", "linux", "").is_err());
         // Every target gives a module version goward's request layer accepts.
-        let mv = crate::request::ModuleVersion::new(
-            crate::request::ModulePath::new(TOOLCHAIN_MODULE).unwrap(),
+        let mv = crate::artifact::ModuleVersion::new(
+            crate::artifact::ModulePath::new(TOOLCHAIN_MODULE).unwrap(),
             &Target::new("go1.23rc2", "linux", "amd64")
                 .unwrap()
                 .module_version(),

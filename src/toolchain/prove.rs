@@ -14,14 +14,13 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::{TOOLCHAIN_MODULE, Target};
+use crate::artifact::{H1, ModulePath, ModuleVersion};
 use crate::cache::read::ReadError;
 use crate::cache::{DiskStore, DocKey};
 use crate::config::Config;
 use crate::pipeline::UpstreamMode;
-use crate::request::{ModulePath, ModuleVersion};
 use crate::service::Service;
 use crate::sumdb::{ProvenRecord, SumdbError};
-use crate::xmod::dirhash::H1;
 
 /// A failure with the exit status it deserves: 1 (not verified) or 2 (could
 /// not tell: usage, configuration, I/O, network, missing cache pieces).

@@ -10,7 +10,8 @@
 
 use bytes::Bytes;
 
-use crate::xmod::dirhash::{self, H1};
+use crate::artifact::H1;
+use crate::xmod::dirhash;
 
 /// `x/mod/zip.MaxGoMod` and cmd/go `codehost.MaxGoMod`.
 pub const MAX_GO_MOD: u64 = 16 << 20;

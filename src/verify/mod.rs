@@ -29,29 +29,9 @@ pub mod proof;
 
 pub mod zip;
 
-use crate::xmod::dirhash::H1;
+use crate::artifact::{ArtifactKind, H1};
 
 pub use proof::{Artifact, Evidence, PinnedHash, Proof, ProofKind};
-
-/// Which half of a module version an `h1:` line speaks for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ArtifactKind {
-    /// `path version h1:…`
-    Zip,
-    /// `path version/go.mod h1:…`
-    Mod,
-}
-
-impl ArtifactKind {
-    /// The name used in messages and metric labels.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ArtifactKind::Zip => "zip",
-            ArtifactKind::Mod => "go.mod",
-        }
-    }
-}
 
 /// Why an artifact's hash was not accepted.
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]

@@ -42,7 +42,8 @@ use std::path::Path;
 use zip::read::{ZipFileEntry, ZipReadOptions};
 use zip::unstable::read::ZipIterable;
 
-use crate::xmod::dirhash::{self, ContentError, DirhashError, H1};
+use crate::artifact::H1;
+use crate::xmod::dirhash::{self, ContentError, DirhashError};
 use crate::xmod::module::{self, ModuleError};
 
 mod goread;

@@ -5,8 +5,14 @@
 //! of [`Evidence`]), a `check` of the token against the downloaded
 //! artifact, and a `recheck` of stored evidence, offline, from the evidence
 //! alone plus the [`TrustAnchors`] (keys, pins). Both apply [`vouches`], the
-//! one rule for hash lines. Adding a kind is a module here and one arm in
-//! each `match` of this file.
+//! one rule for hash lines. Each kind's module also says whether a stored
+//! record satisfies the kind's requirement under the policy in force
+//! (`satisfied_by`, with the refusal's text) and what a fetch needs before
+//! it can prove the kind (`sumdb::may_look_up`, `pinned::prove`, the
+//! signature's `prove_go_mod`): the policy and the service only dispatch to
+//! them. Adding a kind is a module here, one arm in each `match` of this
+//! file, the policy's requirement variant and its keys, and the service's
+//! fetch-time arm (where the kind needs the service's network or clients).
 //!
 //! Evidence too large to sit in a record (a signature bundle) is a
 //! content-addressed object the store keeps beside the records
@@ -22,8 +28,9 @@ use std::collections::BTreeMap;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
-use super::{ArtifactKind, VerifyError};
-use crate::xmod::dirhash::{H1, hex};
+use super::VerifyError;
+use crate::artifact::{ArtifactKind, H1};
+use crate::xmod::dirhash::hex;
 use crate::xmod::note::Verifier;
 use sumdb::ProvenRecord;
 
@@ -58,6 +65,36 @@ impl ProofKind {
     pub fn from_name(name: &str) -> Option<ProofKind> {
         ProofKind::ALL.into_iter().find(|k| k.name() == name)
     }
+
+    /// Whether a proof of this kind vouches for a go.mod by itself. A
+    /// signature is over the zip's bytes (or the go.sum lines), so it
+    /// proves a go.mod only through the version's zip, and only when the
+    /// rule has no kind that proves the go.mod itself
+    /// ([`signature::kind::proving_go_mod`]).
+    pub fn proves_go_mod(self) -> bool {
+        match self {
+            ProofKind::Sumdb | ProofKind::Pinned => true,
+            ProofKind::Signature => false,
+        }
+    }
+}
+
+/// A stored artifact's record as a requirement of the policy in force sees
+/// it: what it is and the evidence recorded when it was proven. Each kind's
+/// `satisfied_by` decides from this whether the record still satisfies the
+/// kind's requirement, or the artifact must be proven again.
+#[derive(Clone, Copy, Debug)]
+pub struct Recorded<'a> {
+    /// Zip or go.mod.
+    pub kind: ArtifactKind,
+    /// Module path.
+    pub module: &'a str,
+    /// Canonical version.
+    pub version: &'a str,
+    /// The recorded `h1:`.
+    pub h1: &'a str,
+    /// The recorded evidence, one per proof.
+    pub proofs: &'a [Evidence],
 }
 
 /// The artifact a proof must vouch for: what it is and the digests of the

@@ -3,9 +3,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Artifact, Rechecked, TrustAnchors, vouches};
-use crate::verify::{ArtifactKind, VerifyError};
-use crate::xmod::dirhash::H1;
+use super::{Artifact, Rechecked, Recorded, TrustAnchors, vouches};
+use crate::artifact::{ArtifactKind, H1};
+use crate::verify::VerifyError;
 
 /// A hash pinned by the policy for one artifact. Built only from
 /// [`Policy::pinned_h1`]; fields are private to this module.
@@ -56,6 +56,39 @@ pub struct Evidence {
     pub policy: String,
 }
 
+/// The requirement of hashes pinned in `files`, as `policy explain`
+/// states it.
+pub fn requirement(files: &[String]) -> String {
+    format!("pinned hashes ({})", files.join(", "))
+}
+
+/// The fetch-time proof of a `pinned` requirement: the pin `anchors` hold
+/// for this artifact. `Err` says it is not pinned (the fetch is denied).
+pub fn prove(
+    anchors: &TrustAnchors<'_>,
+    module: &str,
+    version: &str,
+    kind: ArtifactKind,
+) -> Result<PinnedHash, String> {
+    PinnedHash::from_anchors(anchors, module, version, kind)
+        .ok_or_else(|| format!("the {} of {module}@{version} is not pinned", kind.as_str()))
+}
+
+/// Whether a stored record satisfies a `pinned` requirement: its `h1:` is
+/// the one the policy in force pins now (`pin`), whatever was pinned when
+/// it was stored. `Err` says what differs.
+pub fn satisfied_by(recorded: &Recorded<'_>, pin: Option<&H1>) -> Result<(), String> {
+    match pin {
+        Some(h) if h.as_str() == recorded.h1 => Ok(()),
+        Some(h) => Err(format!(
+            "the cached {} has {}, the policy pins {h}",
+            recorded.kind.as_str(),
+            recorded.h1
+        )),
+        None => Err(format!("the {} is not pinned", recorded.kind.as_str())),
+    }
+}
+
 pub(super) fn authority(origin: &str) -> String {
     format!("pinned hash of policy {origin}")
 }
@@ -104,5 +137,68 @@ impl Evidence {
                 self.policy, anchors.policy_origin
             ))),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::xmod::dirhash::hash_go_mod;
+
+    fn anchors(pin: Option<&H1>) -> TrustAnchors<'_> {
+        TrustAnchors {
+            sumdb_keys: &[],
+            policy_origin: "corp.toml",
+            pin,
+            signers: &[],
+        }
+    }
+
+    #[test]
+    fn only_the_hash_pinned_now_satisfies_pinned() {
+        let (pinned, other) = (hash_go_mod(b"a"), hash_go_mod(b"b"));
+        let recorded = Recorded {
+            kind: ArtifactKind::Mod,
+            module: "example.com/m",
+            version: "v1.0.0",
+            h1: pinned.as_str(),
+            proofs: &[],
+        };
+        assert_eq!(satisfied_by(&recorded, Some(&pinned)), Ok(()));
+        assert_eq!(
+            satisfied_by(&recorded, Some(&other)),
+            Err(format!(
+                "the cached go.mod has {pinned}, the policy pins {other}"
+            ))
+        );
+        assert_eq!(
+            satisfied_by(&recorded, None),
+            Err("the go.mod is not pinned".into())
+        );
+        let zip = Recorded {
+            kind: ArtifactKind::Zip,
+            ..recorded
+        };
+        assert_eq!(
+            satisfied_by(&zip, None),
+            Err("the zip is not pinned".into())
+        );
+    }
+
+    #[test]
+    fn a_fetch_needs_a_pin() {
+        let h = hash_go_mod(b"a");
+        let p = prove(
+            &anchors(Some(&h)),
+            "example.com/m",
+            "v1.0.0",
+            ArtifactKind::Zip,
+        )
+        .unwrap();
+        assert_eq!((p.h1(), p.origin()), (&h, "corp.toml"));
+        assert_eq!(
+            prove(&anchors(None), "example.com/m", "v1.0.0", ArtifactKind::Mod).unwrap_err(),
+            "the go.mod of example.com/m@v1.0.0 is not pinned"
+        );
     }
 }

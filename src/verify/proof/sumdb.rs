@@ -5,9 +5,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Artifact, Rechecked, TrustAnchors, vouches};
-use crate::verify::{ArtifactKind, VerifyError};
-use crate::xmod::dirhash::H1;
+use super::{Artifact, Rechecked, Recorded, TrustAnchors, vouches};
+use crate::artifact::{ArtifactKind, H1};
+use crate::verify::VerifyError;
 use crate::xmod::{note, tlog};
 
 /// What the cache records of a checksum-database proof.
@@ -168,6 +168,42 @@ pub enum NotProven {
     WrongLine(String),
 }
 
+/// The requirement, as `policy explain` states it.
+pub const REQUIREMENT: &str = "checksum database (sumdb)";
+
+/// Whether a stored record satisfies a `sumdb` requirement: it holds
+/// evidence from `primary`, the database that proves modules (the first
+/// configured; `""` when none is). Never for a private path: it cannot be
+/// proven in a public checksum database. `Err` says what is missing.
+pub fn satisfied_by(recorded: &Recorded<'_>, private: bool, primary: &str) -> Result<(), String> {
+    if private {
+        return Err("a private path cannot be proven in a public checksum database".into());
+    }
+    if recorded
+        .proofs
+        .iter()
+        .any(|p| matches!(p, super::Evidence::Sumdb(e) if e.db == primary))
+    {
+        Ok(())
+    } else {
+        Err(format!(
+            "no proof from checksum database {primary} on record"
+        ))
+    }
+}
+
+/// Whether a fetch may ask a public checksum database about a path
+/// (`private`: a `[[private]]` rule routes it): a private path is never
+/// looked up. The policy loader rejects rules that would ask; this is the
+/// guard at the point of asking.
+pub fn may_look_up(private: bool) -> Result<(), &'static str> {
+    if private {
+        Err("refusing a public checksum-database lookup for a private path")
+    } else {
+        Ok(())
+    }
+}
+
 pub(super) fn authority(db: &str, record: u64) -> String {
     format!("checksum database {db} record {record}")
 }
@@ -245,5 +281,62 @@ impl Evidence {
             )));
         }
         Ok(Rechecked::Verified)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verify::proof::Evidence as Recorded_;
+
+    fn evidence(db: &str) -> Recorded_ {
+        Recorded_::Sumdb(Evidence {
+            db: db.into(),
+            record: 7,
+            text: String::new(),
+            tree_size: 8,
+            note: String::new(),
+        })
+    }
+
+    fn recorded(proofs: &[Recorded_]) -> Recorded<'_> {
+        Recorded {
+            kind: ArtifactKind::Zip,
+            module: "example.com/m",
+            version: "v1.0.0",
+            h1: "h1:x",
+            proofs,
+        }
+    }
+
+    #[test]
+    fn a_record_from_the_primary_database_satisfies_sumdb() {
+        let primary = [evidence("sum.golang.org")];
+        assert_eq!(
+            satisfied_by(&recorded(&primary), false, "sum.golang.org"),
+            Ok(())
+        );
+        // Another database's record, or none: refused, naming the database.
+        let other = [evidence("sum.example.com")];
+        for proofs in [&other[..], &[]] {
+            assert_eq!(
+                satisfied_by(&recorded(proofs), false, "sum.golang.org"),
+                Err("no proof from checksum database sum.golang.org on record".into())
+            );
+        }
+        // A private path never, whatever is on record.
+        assert_eq!(
+            satisfied_by(&recorded(&primary), true, "sum.golang.org"),
+            Err("a private path cannot be proven in a public checksum database".into())
+        );
+    }
+
+    #[test]
+    fn a_private_path_is_never_looked_up() {
+        assert_eq!(may_look_up(false), Ok(()));
+        assert_eq!(
+            may_look_up(true),
+            Err("refusing a public checksum-database lookup for a private path")
+        );
     }
 }

@@ -19,8 +19,9 @@ use serde::{Deserialize, Serialize};
 
 use super::PolicySigner;
 use super::{InputError, Message, Rejected, SignatureInput, verify};
-use crate::verify::proof::{Artifact, EvidenceObjects, Rechecked, TrustAnchors};
-use crate::verify::{ArtifactKind, VerifyError};
+use crate::artifact::{ArtifactKind, H1};
+use crate::verify::VerifyError;
+use crate::verify::proof::{Artifact, EvidenceObjects, Rechecked, Recorded, TrustAnchors};
 use crate::xmod::dirhash::hex;
 
 /// What a rule's signers sign (the rule's `signed` key).
@@ -582,6 +583,230 @@ impl Evidence {
     }
 }
 
+/// A rule's `signature` requirement, as the policy states it: the
+/// accepted `[[signer]]`s (by name, in the rule's order), where the
+/// signatures live and what they sign.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Requirement<'a> {
+    /// Names of the accepted signers.
+    pub signers: &'a [String],
+    /// The location template, as written.
+    pub location: &'a str,
+    /// What is signed.
+    pub signed: SignedMode,
+}
+
+/// As `policy explain` states it.
+impl fmt::Display for Requirement<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} signed by signer {} (signature at {})",
+            match self.signed {
+                SignedMode::Zip => "zip",
+                SignedMode::Gosum => "go.sum lines",
+            },
+            self.signers
+                .iter()
+                .map(|s| format!("{s:?}"))
+                .collect::<Vec<_>>()
+                .join(" or "),
+            self.location
+        )
+    }
+}
+
+/// The signature requirement that proves a go.mod, among a decision's
+/// signature requirements `reqs`: signed go.sum lines always (they name the
+/// go.mod's `h1:`); a signed zip (which holds the go.mod) only when no
+/// other required kind proves the go.mod itself (`other`,
+/// [`ProofKind::proves_go_mod`](crate::verify::proof::ProofKind::proves_go_mod)).
+pub fn proving_go_mod<'a>(
+    reqs: impl IntoIterator<Item = Requirement<'a>>,
+    other: bool,
+) -> Option<Requirement<'a>> {
+    reqs.into_iter()
+        .find(|r| r.signed == SignedMode::Gosum || !other)
+}
+
+/// Whether the zip, under its rule's signature requirements `zip_reqs`, can
+/// prove a go.mod that `mod_req` ([`proving_go_mod`]) proves through it:
+/// the zip's rule must require the same kind of signature, by signers the
+/// go.mod's rule accepts (so whichever of them signed the zip, the go.mod's
+/// proof holds). `rules` are the go.mod's and the zip's rule labels; `Err`
+/// names both and the fix.
+pub fn zip_covers_go_mod<'a>(
+    mod_req: Option<Requirement<'_>>,
+    zip_reqs: impl IntoIterator<Item = Requirement<'a>>,
+    (mod_rule, zip_rule): (&str, &str),
+) -> Result<(), String> {
+    let Some(want) = mod_req else {
+        return Ok(());
+    };
+    let covered = zip_reqs.into_iter().any(|z| {
+        z.signed == want.signed
+            && !z.signers.is_empty()
+            && z.signers.iter().all(|s| want.signers.contains(s))
+    });
+    if covered {
+        return Ok(());
+    }
+    Err(format!(
+        "policy rule {mod_rule:?} proves the go.mod through the version's signed zip, but the zip is \
+         decided by policy rule {zip_rule:?}, which does not require {} by signer {}: decide both by one \
+         rule, or give the go.mod a proof of its own (sumdb or pinned)",
+        if want.signed == SignedMode::Gosum {
+            "signed go.sum lines"
+        } else {
+            "a zip signature"
+        },
+        want.signers.join(" or ")
+    ))
+}
+
+/// Whether a stored record satisfies a `signature` requirement (`signers`,
+/// `signed`): a signature of that mode by one of the signers is on record.
+/// A go.mod needs one only when the signature proves it (`proves_go_mod`,
+/// [`proving_go_mod`]); otherwise the rule's other proof does. `Err` says
+/// what is missing.
+pub fn satisfied_by(
+    recorded: &Recorded<'_>,
+    signers: &[String],
+    signed: SignedMode,
+    proves_go_mod: bool,
+) -> Result<(), String> {
+    let needed = recorded.kind == ArtifactKind::Zip || proves_go_mod;
+    let on_record = recorded.proofs.iter().any(|p| {
+        matches!(p, crate::verify::proof::Evidence::Signature(e)
+            if signers.contains(&e.signer) && e.signed == signed)
+    });
+    if needed && !on_record {
+        return Err(format!(
+            "no signature ({}) by signer {} on record",
+            signed.as_str(),
+            signers.join(" or ")
+        ));
+    }
+    Ok(())
+}
+
+/// Why a go.mod proven through its zip's signature was not proven.
+#[derive(Debug)]
+pub enum GoModRefusal {
+    /// The zip carries no signature of the required mode by an accepted
+    /// signer: nothing proves the go.mod.
+    NoSignature(String),
+    /// The zip's signature does not cover this go.mod, or does not verify
+    /// again as its proof.
+    Refused(SignatureFailure),
+    /// The zip's record is malformed.
+    BadRecord(String),
+}
+
+/// Proves a go.mod (`module@version`, its `h1:` and bytes) through the
+/// signature recorded with the version's proven zip (`zip`; its signature
+/// file read from `objects`), under `req` ([`proving_go_mod`]): signed
+/// go.sum lines must name this go.mod's `h1:` (and the zip's); a signed
+/// zip must hold exactly these bytes as its go.mod (by the SHA-256 recorded
+/// when the zip was verified). Either way the signature verifies again, by
+/// one of `accepted`, as the go.mod's own proof.
+pub fn prove_go_mod(
+    req: Requirement<'_>,
+    (module, version): (&str, &str),
+    zip: Option<&Recorded<'_>>,
+    (accepted, objects): (&[&PolicySigner], &EvidenceObjects),
+    (mod_h1, go_mod): (&H1, &[u8]),
+) -> Result<SignedArtifact, GoModRefusal> {
+    let subject = (ArtifactKind::Mod, module, version);
+    let signers = req.signers;
+    let signatures = || {
+        zip.into_iter().flat_map(|z| {
+            z.proofs.iter().filter_map(move |p| match p {
+                crate::verify::proof::Evidence::Signature(e) => Some((z, e)),
+                _ => None,
+            })
+        })
+    };
+    if req.signed == SignedMode::Gosum {
+        let lines = signatures().find_map(|(z, e)| e.gosum_by(signers).map(|h| (z, e, h)));
+        let Some((zip, evidence, (zip_h1, signed_mod_h1))) = lines else {
+            return Err(GoModRefusal::NoSignature(format!(
+                "the zip the go.mod is proven through carries no signed go.sum lines by signer {}",
+                signers.join(" or ")
+            )));
+        };
+        if signed_mod_h1 != mod_h1.as_str() || zip_h1 != zip.h1 {
+            return Err(GoModRefusal::Refused(SignatureFailure::NotSigned(format!(
+                "the signed go.sum lines give the go.mod {signed_mod_h1}, but the go.mod served has {mod_h1}"
+            ))));
+        }
+        let text = recorded_signature(evidence, objects).map_err(GoModRefusal::Refused)?;
+        return SignedArtifact::verify_gosum(subject, (zip_h1, mod_h1.as_str()), text, accepted)
+            .map_err(GoModRefusal::Refused);
+    }
+    let recorded =
+        signatures().find(|(_, e)| e.signed == SignedMode::Zip && signers.contains(&e.signer));
+    let Some((_, evidence)) = recorded else {
+        return Err(GoModRefusal::NoSignature(format!(
+            "the zip the go.mod is proven through carries no zip signature by signer {}",
+            signers.join(" or ")
+        )));
+    };
+    let served = crate::xmod::dirhash::sha256(go_mod);
+    let in_zip = evidence
+        .go_mod_sha256
+        .as_deref()
+        .and_then(super::hex_decode)
+        .and_then(|b| <[u8; 32]>::try_from(b).ok());
+    let Some(in_zip) = in_zip.filter(|h| *h == served) else {
+        return Err(GoModRefusal::Refused(SignatureFailure::NotSigned(format!(
+            "the go.mod served (SHA-256 {}) is not the signed zip's go.mod ({})",
+            hex(&served),
+            evidence
+                .go_mod_sha256
+                .as_deref()
+                .unwrap_or("the zip has none")
+        ))));
+    };
+    let zip_sha256 = super::hex_decode(&evidence.sha256)
+        .and_then(|b| <[u8; 32]>::try_from(b).ok())
+        .ok_or_else(|| GoModRefusal::BadRecord("bad signed SHA-256 on record".into()))?;
+    let text = recorded_signature(evidence, objects).map_err(GoModRefusal::Refused)?;
+    SignedArtifact::verify(subject, (&zip_sha256, Some(&in_zip)), text, accepted)
+        .map_err(GoModRefusal::Refused)
+}
+
+/// The text of a signature recorded with a version's zip, read through
+/// [`Evidence::signature_bytes`] (digest-checked when it is an evidence
+/// object).
+fn recorded_signature<'a>(
+    evidence: &'a Evidence,
+    objects: &'a EvidenceObjects,
+) -> Result<&'a str, SignatureFailure> {
+    let bytes = evidence.signature_bytes(objects).map_err(|e| {
+        SignatureFailure::NotSigned(format!(
+            "the signature recorded with the zip is not available: {e}"
+        ))
+    })?;
+    std::str::from_utf8(bytes).map_err(|_| {
+        SignatureFailure::NotSigned("the signature recorded with the zip is not UTF-8 text".into())
+    })
+}
+
+/// A signature file that could not be read from `shown` (a local file):
+/// absent is a missing signature, anything else unreachable.
+pub fn read_failure(e: &std::io::Error, shown: &str) -> SignatureFailure {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => SignatureFailure::Missing {
+            location: shown.to_owned(),
+        },
+        _ => SignatureFailure::Unreachable {
+            location: shown.to_owned(),
+            reason: e.to_string(),
+        },
+    }
+}
+
 /// The placeholders a signature location may hold.
 const PLACEHOLDERS: [&str; 3] = ["module", "version", "file"];
 
@@ -903,6 +1128,184 @@ mod tests {
                     &EvidenceObjects::default()
                 )
                 .is_err()
+        );
+    }
+
+    fn signature_evidence(signer: &str, signed: SignedMode) -> crate::verify::proof::Evidence {
+        crate::verify::proof::Evidence::Signature(Evidence {
+            signer: signer.into(),
+            trust_root: "(none: key)".into(),
+            sha256: hex(&dirhash::sha256(&read("artifact.zip"))),
+            signature_sha256: None,
+            inline_signature: String::from_utf8(read("artifact.zip.key.sig")).unwrap(),
+            signed,
+            zip_h1: None,
+            mod_h1: None,
+            go_mod_sha256: Some(hex(&dirhash::sha256(b"module example.com/m\n"))),
+        })
+    }
+
+    fn recorded<'a>(
+        kind: ArtifactKind,
+        h1: &'a str,
+        proofs: &'a [crate::verify::proof::Evidence],
+    ) -> Recorded<'a> {
+        Recorded {
+            kind,
+            module: M,
+            version: V,
+            h1,
+            proofs,
+        }
+    }
+
+    #[test]
+    fn a_signature_on_record_satisfies_signature() {
+        let ab = ["a".to_owned(), "b".to_owned()];
+        let by_b = [signature_evidence("b", SignedMode::Zip)];
+        let zip = recorded(ArtifactKind::Zip, "h1:x", &by_b);
+        assert_eq!(satisfied_by(&zip, &ab, SignedMode::Zip, false), Ok(()));
+        // Another mode, another signer, nothing: refused, naming what is wanted.
+        assert_eq!(
+            satisfied_by(&zip, &ab, SignedMode::Gosum, false),
+            Err("no signature (gosum) by signer a or b on record".into())
+        );
+        assert_eq!(
+            satisfied_by(&zip, &["a".to_owned()], SignedMode::Zip, false),
+            Err("no signature (zip) by signer a on record".into())
+        );
+        // A go.mod needs one only when the signature proves it.
+        let go_mod = recorded(ArtifactKind::Mod, "h1:x", &[]);
+        assert_eq!(satisfied_by(&go_mod, &ab, SignedMode::Zip, false), Ok(()));
+        assert_eq!(
+            satisfied_by(&go_mod, &ab, SignedMode::Zip, true),
+            Err("no signature (zip) by signer a or b on record".into())
+        );
+    }
+
+    #[test]
+    fn which_signature_proves_a_go_mod() {
+        let s = ["a".to_owned()];
+        let req = |signed| Requirement {
+            signers: &s,
+            location: "file:///s/{module}/{version}",
+            signed,
+        };
+        let zip = req(SignedMode::Zip);
+        let gosum = req(SignedMode::Gosum);
+        assert_eq!(proving_go_mod([zip], false), Some(zip));
+        assert_eq!(proving_go_mod([zip], true), None);
+        assert_eq!(proving_go_mod([zip, gosum], true), Some(gosum));
+        assert_eq!(proving_go_mod([], false), None);
+        // As `policy explain` states them.
+        assert_eq!(
+            gosum.to_string(),
+            "go.sum lines signed by signer \"a\" (signature at file:///s/{module}/{version})"
+        );
+        // The zip's rule must require the same mode by accepted signers.
+        assert_eq!(zip_covers_go_mod(None, [], ("m", "z")), Ok(()));
+        assert_eq!(zip_covers_go_mod(Some(gosum), [gosum], ("m", "z")), Ok(()));
+        assert_eq!(
+            zip_covers_go_mod(Some(gosum), [zip], ("m", "z")),
+            Err(
+                "policy rule \"m\" proves the go.mod through the version's signed zip, but the \
+                 zip is decided by policy rule \"z\", which does not require signed go.sum lines \
+                 by signer a: decide both by one rule, or give the go.mod a proof of its own \
+                 (sumdb or pinned)"
+                    .into()
+            )
+        );
+    }
+
+    #[test]
+    fn a_go_mod_is_proven_through_its_zips_signature() {
+        let p = policy(&[("good", "cosign.pub")]);
+        let accepted = [p.signer("good").unwrap()];
+        let good = ["good".to_owned()];
+        let objects = EvidenceObjects::default();
+        let go_mod = b"module example.com/m\n";
+        let mod_h1 = dirhash::hash_go_mod(go_mod);
+        let req = |signed| Requirement {
+            signers: &good,
+            location: "file:///s/{module}/{version}",
+            signed,
+        };
+        let prove = |signed, zip: Option<&Recorded<'_>>, bytes: &[u8]| {
+            prove_go_mod(
+                req(signed),
+                (M, V),
+                zip,
+                (&accepted, &objects),
+                (&mod_h1, bytes),
+            )
+        };
+        // Zip mode: the go.mod's bytes are the signed zip's go.mod.
+        let proofs = [signature_evidence("good", SignedMode::Zip)];
+        let zip = recorded(ArtifactKind::Zip, "h1:zip", &proofs);
+        let signed = prove(SignedMode::Zip, Some(&zip), go_mod).unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(signed.signer(), "good");
+        let refused = |r: Result<SignedArtifact, GoModRefusal>| match r {
+            Err(GoModRefusal::Refused(f)) => f.to_string(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            refused(prove(SignedMode::Zip, Some(&zip), b"module other\n")),
+            format!(
+                "the go.mod served (SHA-256 {}) is not the signed zip's go.mod ({})",
+                hex(&dirhash::sha256(b"module other\n")),
+                hex(&dirhash::sha256(go_mod))
+            )
+        );
+        let unproven = |r: Result<SignedArtifact, GoModRefusal>| match r {
+            Err(GoModRefusal::NoSignature(msg)) => msg,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            unproven(prove(SignedMode::Zip, None, go_mod)),
+            "the zip the go.mod is proven through carries no zip signature by signer good"
+        );
+        // Gosum mode: the zip carries no signed lines, or lines naming another go.mod.
+        assert_eq!(
+            unproven(prove(SignedMode::Gosum, Some(&zip), go_mod)),
+            "the zip the go.mod is proven through carries no signed go.sum lines by signer good"
+        );
+        let mut lines = signature_evidence("good", SignedMode::Gosum);
+        if let crate::verify::proof::Evidence::Signature(e) = &mut lines {
+            e.zip_h1 = Some("h1:zip".into());
+            e.mod_h1 = Some("h1:other".into());
+        }
+        let proofs = [lines];
+        let zip = recorded(ArtifactKind::Zip, "h1:zip", &proofs);
+        assert_eq!(
+            refused(prove(SignedMode::Gosum, Some(&zip), go_mod)),
+            format!(
+                "the signed go.sum lines give the go.mod h1:other, but the go.mod served has {mod_h1}"
+            )
+        );
+        // A record whose signed SHA-256 is not one.
+        let mut bad = signature_evidence("good", SignedMode::Zip);
+        if let crate::verify::proof::Evidence::Signature(e) = &mut bad {
+            e.sha256 = "zz".into();
+        }
+        let proofs = [bad];
+        let zip = recorded(ArtifactKind::Zip, "h1:zip", &proofs);
+        assert!(matches!(
+            prove(SignedMode::Zip, Some(&zip), go_mod),
+            Err(GoModRefusal::BadRecord(m)) if m == "bad signed SHA-256 on record"
+        ));
+    }
+
+    #[test]
+    fn an_unreadable_signature_file_is_missing_or_unreachable() {
+        let gone = std::io::Error::from(std::io::ErrorKind::NotFound);
+        assert_eq!(
+            read_failure(&gone, "file://…/v1.zip.sig").to_string(),
+            "no signature at file://…/v1.zip.sig"
+        );
+        let denied = std::io::Error::other("permission denied");
+        assert_eq!(
+            read_failure(&denied, "file://…/v1.zip.sig").to_string(),
+            "cannot read the signature at file://…/v1.zip.sig: permission denied"
         );
     }
 
