@@ -565,43 +565,29 @@ impl DiskStore {
 
     fn list_docs_sync(&self) -> Result<Vec<DocEntry>, StoreError> {
         let meta = self.root.join("meta");
-        let mut files = Vec::new();
-        walk(&meta, &mut files).map_err(|e| StoreError::io("read", &meta, e))?;
-        files.sort();
-        let mut out = Vec::new();
-        for path in files {
-            let Some(key) = classify_doc(&meta, &path) else {
-                continue;
-            };
-            match fs::metadata(&path) {
-                Ok(md) => out.push(DocEntry {
-                    key,
-                    location: path.display().to_string(),
-                    size: md.len(),
-                    modified: md.modified().ok(),
-                }),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(StoreError::io("read", path, e)),
-            }
-        }
-        Ok(out)
+        self.list_doc_files(&meta, |path| classify_doc(&meta, path))
     }
 
     fn list_evidence_sync(&self) -> Result<Vec<DocEntry>, StoreError> {
-        let dir = self.root.join("evidence/sha256");
+        self.list_doc_files(&self.root.join("evidence/sha256"), |path| {
+            let name = path.file_name()?.to_string_lossy();
+            // Lock files of the conditional create, temp files: not objects.
+            DocKey::evidence(&name).filter(|k| self.root.join(k.rel_path()) == path)
+        })
+    }
+
+    /// The files under `dir` that `key_of` names as documents, sorted by path.
+    fn list_doc_files(
+        &self,
+        dir: &Path,
+        key_of: impl Fn(&Path) -> Option<DocKey>,
+    ) -> Result<Vec<DocEntry>, StoreError> {
         let mut files = Vec::new();
-        walk(&dir, &mut files).map_err(|e| StoreError::io("read", &dir, e))?;
+        walk(dir, &mut files).map_err(|e| StoreError::io("read", dir, e))?;
         files.sort();
         let mut out = Vec::new();
         for path in files {
-            let name = path
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            // Lock files of the conditional create, temp files: not objects.
-            let Some(key) =
-                DocKey::evidence(&name).filter(|k| self.root.join(k.rel_path()) == path)
-            else {
+            let Some(key) = key_of(&path) else {
                 continue;
             };
             match fs::metadata(&path) {
@@ -684,6 +670,8 @@ impl DiskStore {
         let path = self.listed_path(location)?;
         let prefix = if path.starts_with(self.root.join("blobs")) {
             "blob"
+        } else if path.starts_with(self.root.join("evidence")) {
+            "evidence"
         } else {
             "meta"
         };

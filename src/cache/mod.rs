@@ -528,18 +528,18 @@ pub trait Store: Send + Sync + fmt::Debug {
     }
 
     /// What this replica remembers of an earlier re-check of a blob: the
-    /// `h1:` it computed from bytes whose SHA-256, size, kind, module
-    /// version (for a zip) and zip limits `key` names ([`digests`] builds
-    /// it). Kept only where this replica alone writes (a shared store's
-    /// local tier), so the bucket cannot forge one; `None`: not remembered,
-    /// or a store that keeps no memo (the disk store re-checks once per
-    /// process).
-    fn remembered_h1(&self, _key: &str) -> Option<String> {
+    /// digests it computed (the memo text [`digests`] writes: `h1:` and,
+    /// for a zip, its go.mod's SHA-256) from bytes whose SHA-256, size,
+    /// kind, module version (for a zip) and zip limits `key` names. Kept
+    /// only where this replica alone writes (a shared store's local tier),
+    /// so the bucket cannot forge one; `None`: not remembered, or a store
+    /// that keeps no memo (the disk store re-checks once per process).
+    fn remembered_digests(&self, _key: &str) -> Option<String> {
         None
     }
 
-    /// Remembers the `h1:` computed from the bytes `key` names ([`Store::remembered_h1`]).
-    fn remember_h1(&self, _key: &str, _h1: &str) {}
+    /// Remembers the digests computed from the bytes `key` names ([`Store::remembered_digests`]).
+    fn remember_digests(&self, _key: &str, _digests: &str) {}
 
     /// Releases the lease [`Store::begin_fill`] took, whatever the fill's outcome.
     fn end_fill<'a>(&'a self, _id: &'a RecordId) -> StoreFuture<'a, ()> {
@@ -604,11 +604,13 @@ impl Digested {
 /// the blob: it must not be quarantined for it.
 ///
 /// Digests remembered from an earlier re-check of the same bytes
-/// ([`Store::remembered_h1`]) are used instead of reading the blob: the
-/// memo is keyed by the blob's SHA-256 (so it says nothing about other
+/// ([`Store::remembered_digests`]) are used instead of reading the blob:
+/// the memo is keyed by the blob's SHA-256 (so it says nothing about other
 /// bytes under that name, which the verifying read of the blob catches),
 /// its size, kind, module version and the zip limits, and only ever
-/// written from digests computed here.
+/// written from digests computed here. It keeps a zip's go.mod SHA-256
+/// too, so neither a signed zip's re-check nor that of the go.mod it
+/// covers ([`load_evidence`]) re-reads a zip checked before.
 pub(crate) async fn digests(
     store: &dyn Store,
     meta: &ArtifactMeta,
@@ -616,10 +618,10 @@ pub(crate) async fn digests(
 ) -> Result<Digested, StoreError> {
     let (sha256, size, zip_of) = Digested::key(meta);
     let remembered = store
-        .remembered_h1(&memo_key(&meta.sha256, meta.size, zip_of.as_ref(), limits))
-        .and_then(|h1| crate::artifact::H1::parse(&h1).ok())
+        .remembered_digests(&memo_key(&meta.sha256, meta.size, zip_of.as_ref(), limits))
+        .and_then(|text| parse_memo(&text))
         .zip(unhex32(&meta.sha256));
-    if let Some((h1, sha)) = remembered {
+    if let Some(((h1, go_mod_sha256), sha)) = remembered {
         metrics::counter!("goward_recheck_blobs_total", "source" => "remembered").increment(1);
         return Ok(Digested {
             sha256,
@@ -629,23 +631,10 @@ pub(crate) async fn digests(
                 h1,
                 sha256: sha,
                 size: meta.size,
-                // Not remembered: the re-check of a go.mod proven through
-                // this zip reads the zip itself ([`digests_read`]).
-                go_mod_sha256: None,
+                go_mod_sha256,
             }),
         });
     }
-    digests_read(store, meta, limits).await
-}
-
-/// [`digests`] read from the blob itself, never from the re-check memo:
-/// what the memo does not keep (the go.mod inside a zip) is needed.
-pub(crate) async fn digests_read(
-    store: &dyn Store,
-    meta: &ArtifactMeta,
-    limits: &ZipLimits,
-) -> Result<Digested, StoreError> {
-    let (sha256, size, zip_of) = Digested::key(meta);
     let digests = match store.local_blob(UncheckedBlob { meta }).await {
         Err(e @ StoreError::Unavailable { .. }) => return Err(e),
         Err(StoreError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
@@ -666,7 +655,7 @@ pub(crate) async fn digests_read(
         metrics::counter!("goward_recheck_blobs_total", "source" => "hashed").increment(1);
         // Keyed by what the bytes are, not by what the record says.
         let key = memo_key(&disk::hex(&d.sha256), d.size, zip_of.as_ref(), limits);
-        store.remember_h1(&key, d.h1.as_str());
+        store.remember_digests(&key, &memo_text(d));
     }
     Ok(Digested {
         sha256,
@@ -676,17 +665,37 @@ pub(crate) async fn digests_read(
     })
 }
 
-/// The key of a re-check memo ([`Store::remembered_h1`]): everything the
-/// computed `h1:` (and the zip rules passed) depend on, with a format tag.
+/// The key of a re-check memo ([`Store::remembered_digests`]): everything
+/// the computed digests (and the zip rules passed) depend on, with a
+/// format tag (v1 memos held no go.mod digest: they are not read).
 fn memo_key(sha256: &str, size: u64, zip_of: Option<&(String, String)>, l: &ZipLimits) -> String {
     let what = match zip_of {
         Some((m, v)) => format!("zip {m} {v}"),
         None => "mod".to_owned(),
     };
     format!(
-        "goward-recheck-v1 {sha256} {size} {what} limits {} {} {} {}",
+        "goward-recheck-v2 {sha256} {size} {what} limits {} {} {} {}",
         l.max_zip_file, l.max_go_mod, l.max_license, l.max_entries
     )
+}
+
+/// A memo's text: the `h1:` and the zip's go.mod SHA-256 (`-`: none).
+fn memo_text(d: &BlobDigests) -> String {
+    let go_mod = d
+        .go_mod_sha256
+        .map_or_else(|| "-".to_owned(), |h| disk::hex(&h));
+    format!("{} {go_mod}", d.h1.as_str())
+}
+
+/// [`memo_text`] read back; `None` (not remembered) for anything else.
+fn parse_memo(text: &str) -> Option<(crate::artifact::H1, Option<[u8; 32]>)> {
+    let (h1, go_mod) = text.split_once(' ')?;
+    let h1 = crate::artifact::H1::parse(h1).ok()?;
+    let go_mod = match go_mod {
+        "-" => None,
+        hex => Some(unhex32(hex)?),
+    };
+    Some((h1, go_mod))
 }
 
 /// A lowercase hex SHA-256 as bytes.
@@ -779,7 +788,8 @@ pub(crate) async fn signature_bytes(
 
 /// The root go.mod's SHA-256 of the stored zip of `meta`'s version whose
 /// bytes hash to `zip` (its record only says where the blob is: the bytes
-/// are hashed and checked by the module-zip rules here).
+/// are hashed and checked by the module-zip rules here, or were by this
+/// replica before: [`digests`]).
 async fn stored_zip_go_mod(
     store: &dyn Store,
     meta: &ArtifactMeta,
@@ -804,7 +814,7 @@ async fn stored_zip_go_mod(
         Ok(Err(e)) => return Err(format!("the zip's record is damaged: {e}")),
         Err(e) => return Err(e.to_string()),
     };
-    let d = match digests_read(store, &zip_meta, limits).await {
+    let d = match digests(store, &zip_meta, limits).await {
         Ok(d) => d,
         Err(e) => return Err(e.to_string()),
     };
@@ -885,6 +895,18 @@ pub(crate) mod testing {
 
     /// The module every helper is about.
     pub(crate) const M: &str = "example.com/m";
+
+    /// A disk store (`dir/cache`) and an object store on an in-memory
+    /// bucket (local tier `dir/tier`): tests that must hold for both.
+    pub(crate) fn both_stores(dir: &std::path::Path) -> (DiskStore, ObjectStoreCache) {
+        let remote: Arc<dyn object_store::ObjectStore> =
+            Arc::new(object_store::memory::InMemory::new());
+        let (disk, _) = DiskStore::open(dir.join("cache")).unwrap();
+        let object =
+            ObjectStoreCache::new(remote, "p", "s3://b/p".into(), &dir.join("tier"), 1 << 20)
+                .unwrap();
+        (disk, object)
+    }
 
     /// A policy (in `dir`) pinning `text` as the go.mod of `M@v1.0.0`.
     pub(crate) fn pinning(dir: &std::path::Path, text: &str) -> Policy {
@@ -1035,18 +1057,10 @@ mod tests {
         };
         let limits = ZipLimits::default();
         let want = (ArtifactKind::Mod, M, "v1.0.0");
+        let zip_want = (ArtifactKind::Zip, M, "v1.0.0");
+        let zip_id = RecordId::new(ArtifactKind::Zip, M, "v1.0.0");
 
-        let remote: Arc<dyn object_store::ObjectStore> =
-            Arc::new(object_store::memory::InMemory::new());
-        let (disk, _) = DiskStore::open(dir.path().join("cache")).unwrap();
-        let object = ObjectStoreCache::new(
-            remote,
-            "p",
-            "s3://b/p".into(),
-            &dir.path().join("tier"),
-            1 << 20,
-        )
-        .unwrap();
+        let (disk, object) = both_stores(dir.path());
         let stores: [&dyn Store; 2] = [&disk, &object];
         for store in stores {
             let at = store.describe();
@@ -1087,6 +1101,14 @@ mod tests {
                     .map_err(|r| (r.error.what(), r.error.to_string()))
             };
             check(meta.clone()).await.unwrap();
+            // The zip's record, which records its go.mod: on the object
+            // store its digests come from the memo the go.mod's re-check
+            // wrote, which keeps that go.mod's digest.
+            let zip_meta = store.record(&zip_id).await.unwrap().unwrap();
+            recheck(store, zip_meta, zip_want, &limits, &anchors)
+                .await
+                .expect("the store is reachable")
+                .unwrap_or_else(|r| panic!("{at}: {}", r.error));
             // The same signature again: still one object.
             let _ = store.create_mod(proven_mod()).await.unwrap();
             assert_eq!(store.list_evidence().await.unwrap().len(), 1, "{at}");
@@ -1150,6 +1172,26 @@ mod tests {
                 )),
                 "{at}"
             );
+        }
+    }
+
+    /// A memo's text reads back as the digests written; anything else
+    /// (a v1 memo's bare `h1:`, a damaged file) is not remembered.
+    #[test]
+    fn memo_text_round_trips_and_rejects_anything_else() {
+        let h1 =
+            crate::artifact::H1::parse("h1:NnGvEkTHyKKlgPcQSue0skqyqiS1EfBSAh+0WaWZYmE=").unwrap();
+        for go_mod in [None, Some([7u8; 32])] {
+            let d = BlobDigests {
+                h1: h1.clone(),
+                sha256: [1; 32],
+                size: 5,
+                go_mod_sha256: go_mod,
+            };
+            assert_eq!(parse_memo(&memo_text(&d)), Some((h1.clone(), go_mod)));
+        }
+        for bad in [h1.as_str(), "h1:x -", "", &format!("{} 0707", h1.as_str())] {
+            assert_eq!(parse_memo(bad), None, "{bad:?}");
         }
     }
 

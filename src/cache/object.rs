@@ -726,6 +726,28 @@ impl ObjectStoreCache {
         Ok(out)
     }
 
+    /// The objects under `rel_dir` that `key_of` names as documents (by
+    /// their relative name), sorted.
+    async fn list_doc_objects(
+        &self,
+        rel_dir: &str,
+        key_of: impl Fn(&str) -> Option<DocKey>,
+    ) -> Result<Vec<DocEntry>, StoreError> {
+        Ok(self
+            .list_rel(rel_dir)
+            .await?
+            .into_iter()
+            .filter_map(|(rel, size, modified)| {
+                Some(DocEntry {
+                    key: key_of(&rel)?,
+                    location: self.location(&rel),
+                    size,
+                    modified,
+                })
+            })
+            .collect())
+    }
+
     async fn open_reader(&self, meta: &ArtifactMeta) -> Result<BlobReader, StoreError> {
         use std::io::Read;
         let local = self.fetch_local(&meta.sha256).await?;
@@ -777,7 +799,7 @@ impl tokio::io::AsyncRead for KeepAlive {
 
 impl Tier {
     /// Where the re-check memo of `key` is kept: `checked/ab/<SHA-256 of
-    /// the key>`, a file holding the key and the `h1:` (outside `blobs/`,
+    /// the key>`, a file holding the key and the digests (outside `blobs/`,
     /// so evicting a blob keeps what was learnt about it).
     fn memo_path(&self, key: &str) -> PathBuf {
         let name = hex(&sha2::Sha256::digest(key.as_bytes()));
@@ -1063,42 +1085,16 @@ impl Store for ObjectStoreCache {
     }
 
     fn list_docs(&self) -> StoreFuture<'_, Vec<DocEntry>> {
-        Box::pin(async move {
-            Ok(self
-                .list_rel("meta/")
-                .await?
-                .into_iter()
-                .filter_map(|(rel, size, modified)| {
-                    let key = disk::classify_doc_rel(rel.strip_prefix("meta/")?)?;
-                    Some(DocEntry {
-                        key,
-                        location: self.location(&rel),
-                        size,
-                        modified,
-                    })
-                })
-                .collect())
-        })
+        Box::pin(self.list_doc_objects("meta/", |rel| {
+            disk::classify_doc_rel(rel.strip_prefix("meta/")?)
+        }))
     }
 
     fn list_evidence(&self) -> StoreFuture<'_, Vec<DocEntry>> {
-        Box::pin(async move {
-            Ok(self
-                .list_rel("evidence/")
-                .await?
-                .into_iter()
-                .filter_map(|(rel, size, modified)| {
-                    let name = rel.rsplit('/').next()?;
-                    let key = DocKey::evidence(name).filter(|k| k.rel_path() == rel)?;
-                    Some(DocEntry {
-                        key,
-                        location: self.location(&rel),
-                        size,
-                        modified,
-                    })
-                })
-                .collect())
-        })
+        Box::pin(self.list_doc_objects("evidence/", |rel| {
+            let name = rel.rsplit('/').next()?;
+            DocKey::evidence(name).filter(|k| k.rel_path() == rel)
+        }))
     }
 
     fn open_blob<'a>(&'a self, artifact: &'a StoredArtifact) -> StoreFuture<'a, BlobReader> {
@@ -1181,6 +1177,8 @@ impl Store for ObjectStoreCache {
             };
             let what = if rel.starts_with("blobs/") {
                 "blob"
+            } else if rel.starts_with("evidence/") {
+                "evidence"
             } else {
                 "meta"
             };
@@ -1227,16 +1225,16 @@ impl Store for ObjectStoreCache {
         Box::pin(self.delete_owned(key.rel_path()))
     }
 
-    fn remembered_h1(&self, key: &str) -> Option<String> {
+    fn remembered_digests(&self, key: &str) -> Option<String> {
         if !self.hot {
             return None;
         }
         let text = fs::read_to_string(self.tier.memo_path(key)).ok()?;
-        let (stored_key, h1) = text.split_once('\n')?;
-        (stored_key == key).then(|| h1.trim_end().to_owned())
+        let (stored_key, digests) = text.split_once('\n')?;
+        (stored_key == key).then(|| digests.trim_end().to_owned())
     }
 
-    fn remember_h1(&self, key: &str, h1: &str) {
+    fn remember_digests(&self, key: &str, digests: &str) {
         if !self.hot {
             return;
         }
@@ -1245,7 +1243,7 @@ impl Store for ObjectStoreCache {
             let dir = path.parent().unwrap_or(&self.tier.root);
             fs::create_dir_all(dir)?;
             let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-            tmp.write_all(format!("{key}\n{h1}\n").as_bytes())?;
+            tmp.write_all(format!("{key}\n{digests}\n").as_bytes())?;
             tmp.persist(&path).map_err(|e| e.error)?;
             Ok(())
         };

@@ -8,8 +8,10 @@
 //! touched. `.info`, `list` and `@latest` documents count towards the size
 //! and are collected with the artifacts, least recently written first: they
 //! are re-fetched on use. Evidence objects (signature files, named by
-//! SHA-256 in records) stay while a record names them; a run with a limit
-//! removes those no record names any more (settled ones, as for blobs).
+//! SHA-256 in records) count towards the size too and stay while a record
+//! names them; a run with a limit removes those no record names any more,
+//! or no more once the records it removes are gone, if older than
+//! [`ORPHAN_GRACE`] (a `serve` writes one before the record naming it).
 //! Without a limit nothing is removed.
 
 use std::collections::{HashMap, HashSet};
@@ -77,14 +79,16 @@ pub(crate) struct Plan {
     pub blobs: Vec<String>,
     /// Indexes into the documents.
     pub docs: Vec<usize>,
+    /// Evidence objects left without a record (digests).
+    pub evidence: Vec<String>,
     /// Bytes freed.
     pub freed: u64,
-    /// Blob and document bytes kept.
+    /// Blob, document and evidence bytes kept.
     pub after: u64,
 }
 
-/// A blob on disk: size and whether it is old enough to collect when no
-/// record points at it.
+/// A blob or evidence object: size and whether it is old enough to collect
+/// when no record points at it.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct BlobInfo {
     /// Size in bytes.
@@ -93,37 +97,42 @@ pub(crate) struct BlobInfo {
     pub settled: bool,
 }
 
-/// Decides what to remove: unreferenced settled blobs, then records and
-/// documents, oldest verification or write first, while over the size limit
-/// or older than the age limit.
+/// Decides what to remove: unreferenced settled blobs and evidence
+/// objects, then records and documents, oldest verification or write first,
+/// while over the size limit or older than the age limit; with a record,
+/// its blob and its settled evidence objects once no kept record names them.
 pub(crate) fn plan(
     entries: &[Entry],
     docs: &[Doc],
     blobs: &HashMap<String, BlobInfo>,
+    evidence: &HashMap<String, BlobInfo>,
     limits: Limits,
     now: u64,
 ) -> Plan {
     let mut p = Plan::default();
-    let total: u64 =
-        blobs.values().map(|b| b.size).sum::<u64>() + docs.iter().map(|d| d.size).sum::<u64>();
+    let total: u64 = blobs.values().map(|b| b.size).sum::<u64>()
+        + docs.iter().map(|d| d.size).sum::<u64>()
+        + evidence.values().map(|b| b.size).sum::<u64>();
     if limits.max_size.is_none() && limits.older_than.is_none() {
         p.after = total;
         return p;
     }
     let mut refs: HashMap<&str, usize> = HashMap::new();
+    let mut evidence_refs: HashMap<&str, usize> = HashMap::new();
     for e in entries {
         *refs.entry(e.sha256.as_str()).or_default() += 1;
+        for sha in &e.evidence {
+            *evidence_refs.entry(sha.as_str()).or_default() += 1;
+        }
     }
     let mut current = total;
-    let mut orphans: Vec<&String> = blobs
-        .iter()
-        .filter(|(sha, b)| b.settled && !refs.contains_key(sha.as_str()))
-        .map(|(sha, _)| sha)
-        .collect();
-    orphans.sort();
-    for sha in orphans {
+    for sha in orphans(blobs, &refs) {
         current -= blobs[sha].size;
         p.blobs.push(sha.clone());
+    }
+    for sha in orphans(evidence, &evidence_refs) {
+        current -= evidence[sha].size;
+        p.evidence.push(sha.clone());
     }
     // Records (Ok) and documents (Err) in one queue, oldest first.
     let mut order: Vec<(u64, &str, Result<usize, usize>)> = entries
@@ -166,10 +175,32 @@ pub(crate) fn plan(
             current -= b.size;
             p.blobs.push(e.sha256.clone());
         }
+        for sha in &e.evidence {
+            let r = evidence_refs.entry(sha.as_str()).or_default();
+            let was = *r;
+            *r = r.saturating_sub(1);
+            if was == 1
+                && let Some(b) = evidence.get(sha).filter(|b| b.settled)
+            {
+                current -= b.size;
+                p.evidence.push(sha.clone());
+            }
+        }
     }
     p.freed = total - current;
     p.after = current;
     p
+}
+
+/// The settled objects of `all` no record names (per `refs`), sorted.
+fn orphans<'a>(all: &'a HashMap<String, BlobInfo>, refs: &HashMap<&str, usize>) -> Vec<&'a String> {
+    let mut out: Vec<&String> = all
+        .iter()
+        .filter(|(sha, b)| b.settled && !refs.contains_key(sha.as_str()))
+        .map(|(sha, _)| sha)
+        .collect();
+    out.sort();
+    out
 }
 
 /// What a run did (or would do, with `--dry-run` or no limit).
@@ -185,11 +216,13 @@ pub(crate) struct GcReport {
     pub artifacts: u64,
     /// `.info`, `list` and `@latest` documents in the cache.
     pub documents: u64,
-    /// Blob and document bytes before.
+    /// Evidence objects (signature files) in the cache.
+    pub evidence_objects: u64,
+    /// Blob, document and evidence bytes before.
     pub before_bytes: u64,
-    /// Blob and document bytes after.
+    /// Blob, document and evidence bytes after.
     pub after_bytes: u64,
-    /// Blob and document bytes freed.
+    /// Blob, document and evidence bytes freed.
     pub freed_bytes: u64,
     /// Records removed (`module@version (kind)`).
     pub removed: Vec<String>,
@@ -199,7 +232,8 @@ pub(crate) struct GcReport {
     pub removed_documents: u64,
     /// Evidence objects no record names any more, removed.
     pub removed_evidence: u64,
-    /// Bytes of blobs no record points at (freed by any run with a limit).
+    /// Bytes of blobs and evidence objects no record names, older than
+    /// [`ORPHAN_GRACE`] (freed by any run with a limit).
     pub unreferenced_bytes: u64,
     /// Records that could not be read (left alone; `cache verify` deals with them).
     pub unreadable: Vec<String>,
@@ -253,26 +287,37 @@ pub(crate) async fn collect(
     let entries = read_entries(store, &mut report).await?;
     report.artifacts = entries.len() as u64;
     let now_sys = SystemTime::now();
+    let settled = |modified: Option<SystemTime>| {
+        modified
+            .and_then(|m| now_sys.duration_since(m).ok())
+            .is_some_and(|age| age >= ORPHAN_GRACE)
+    };
     let mut blobs = HashMap::new();
     for b in store.list_blobs().await?.iter().filter(|b| b.well_named) {
-        let settled = b
-            .modified
-            .and_then(|m| now_sys.duration_since(m).ok())
-            .is_some_and(|age| age >= ORPHAN_GRACE);
-        blobs.insert(
-            b.name.clone(),
-            BlobInfo {
-                size: b.size,
-                settled,
-            },
-        );
+        let info = BlobInfo {
+            size: b.size,
+            settled: settled(b.modified),
+        };
+        blobs.insert(b.name.clone(), info);
     }
+    let mut evidence = HashMap::new();
+    for d in store.list_evidence().await? {
+        if let DocKey::Evidence(sha) = d.key {
+            let info = BlobInfo {
+                size: d.size,
+                settled: settled(d.modified),
+            };
+            evidence.insert(sha, info);
+        }
+    }
+    report.evidence_objects = evidence.len() as u64;
     let referenced: HashSet<&str> = entries.iter().map(|e| e.sha256.as_str()).collect();
-    report.unreferenced_bytes = blobs
+    let named: HashSet<&str> = entries
         .iter()
-        .filter(|(sha, b)| b.settled && !referenced.contains(sha.as_str()))
-        .map(|(_, b)| b.size)
-        .sum();
+        .flat_map(|e| e.evidence.iter().map(String::as_str))
+        .collect();
+    report.unreferenced_bytes =
+        unnamed_bytes(&blobs, &referenced) + unnamed_bytes(&evidence, &named);
     let docs: Vec<Doc> = store
         .list_docs()
         .await?
@@ -285,46 +330,28 @@ pub(crate) async fn collect(
         })
         .collect();
     report.documents = docs.len() as u64;
-    let p = plan(&entries, &docs, &blobs, limits, secs(Some(now_sys)));
-    let doc_bytes: u64 = docs.iter().map(|d| d.size).sum();
-    report.before_bytes = blobs.values().map(|b| b.size).sum::<u64>() + doc_bytes;
+    let p = plan(
+        &entries,
+        &docs,
+        &blobs,
+        &evidence,
+        limits,
+        secs(Some(now_sys)),
+    );
+    report.before_bytes = p.after + p.freed;
     report.after_bytes = p.after;
     report.freed_bytes = p.freed;
     report.removed = p.remove.iter().map(|&i| entries[i].name.clone()).collect();
     report.removed_blobs = p.blobs.len() as u64;
     report.removed_documents = p.docs.len() as u64;
-    // Evidence objects no record left by the plan names.
-    let evidence: Vec<(DocKey, String)> = store
-        .list_evidence()
-        .await?
-        .into_iter()
-        .filter(|d| {
-            d.modified
-                .and_then(|m| now_sys.duration_since(m).ok())
-                .is_some_and(|age| age >= ORPHAN_GRACE)
-        })
-        .filter_map(|d| match d.key {
-            DocKey::Evidence(sha) => Some((DocKey::Evidence(sha.clone()), sha)),
-            _ => None,
-        })
-        .collect();
-    let kept: HashSet<&str> = entries
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| !p.remove.contains(i))
-        .flat_map(|(_, e)| e.evidence.iter().map(String::as_str))
-        .collect();
-    report.removed_evidence = evidence
-        .iter()
-        .filter(|(_, sha)| !kept.contains(sha.as_str()))
-        .count() as u64;
+    report.removed_evidence = p.evidence.len() as u64;
     if dry_run || !report.limited {
         return Ok(report);
     }
-    let mut docs_freed = 0u64;
+    let mut freed = 0u64;
     for &j in &p.docs {
         if store.delete_doc(&docs[j].key).await? {
-            docs_freed += docs[j].size;
+            freed += docs[j].size;
         }
     }
     for &i in &p.remove {
@@ -339,14 +366,20 @@ pub(crate) async fn collect(
         .flat_map(|e| e.evidence.iter().map(String::as_str))
         .collect();
     let mut removed_evidence = 0u64;
-    for (key, sha) in &evidence {
-        if !still_evidence.contains(sha.as_str()) && store.delete_doc(key).await? {
+    for sha in &p.evidence {
+        if still_evidence.contains(sha.as_str()) {
+            continue;
+        }
+        let Some(key) = DocKey::evidence(sha) else {
+            continue;
+        };
+        if store.delete_doc(&key).await? {
+            freed += evidence.get(sha).map_or(0, |b| b.size);
             removed_evidence += 1;
         }
     }
     report.removed_evidence = removed_evidence;
     let still: HashSet<String> = now_entries.into_iter().map(|e| e.sha256).collect();
-    let mut freed = docs_freed;
     let mut removed_blobs = 0u64;
     for sha in &p.blobs {
         if still.contains(sha) {
@@ -361,6 +394,14 @@ pub(crate) async fn collect(
     report.removed_blobs = removed_blobs;
     report.after_bytes = report.before_bytes - freed;
     Ok(report)
+}
+
+/// Bytes of the settled objects of `all` that `named` does not hold.
+fn unnamed_bytes(all: &HashMap<String, BlobInfo>, named: &HashSet<&str>) -> u64 {
+    all.iter()
+        .filter(|(sha, b)| b.settled && !named.contains(sha.as_str()))
+        .map(|(_, b)| b.size)
+        .sum()
 }
 
 #[cfg(test)]
@@ -396,7 +437,7 @@ mod tests {
     fn no_limit_removes_nothing() {
         let en = [e("a", "1", 10), e("b", "2", 20)];
         let b = blobs(&[("1", 100, true), ("2", 100, true), ("9", 5, true)]);
-        let p = plan(&en, &[], &b, Limits::default(), 1000);
+        let p = plan(&en, &[], &b, &HashMap::new(), Limits::default(), 1000);
         assert_eq!(p.remove, Vec::<usize>::new());
         assert!(p.blobs.is_empty());
         assert_eq!((p.freed, p.after), (0, 205));
@@ -416,6 +457,7 @@ mod tests {
             &en,
             &[],
             &b,
+            &HashMap::new(),
             Limits {
                 max_size: Some(150),
                 older_than: None,
@@ -436,6 +478,7 @@ mod tests {
             &en,
             &[],
             &b,
+            &HashMap::new(),
             Limits {
                 max_size: Some(1000),
                 older_than: None,
@@ -455,6 +498,7 @@ mod tests {
             &en,
             &[],
             &b,
+            &HashMap::new(),
             Limits {
                 max_size: None,
                 older_than: Some(Duration::from_secs(500)),
@@ -481,12 +525,128 @@ mod tests {
             older_than: None,
         };
         // 900 bytes: the old list goes first, then the record, then the new list.
-        let p = plan(&en, &docs, &b, lim(500), 1000);
+        let p = plan(&en, &docs, &b, &HashMap::new(), lim(500), 1000);
         assert_eq!((p.docs.clone(), p.remove.clone()), (vec![0], vec![]));
         assert_eq!((p.freed, p.after), (400, 500));
-        let p = plan(&en, &docs, &b, lim(0), 1000);
+        let p = plan(&en, &docs, &b, &HashMap::new(), lim(0), 1000);
         assert_eq!((p.docs, p.remove), (vec![0, 1], vec![0]));
         assert_eq!((p.freed, p.after), (900, 0));
+    }
+
+    /// Evidence objects count towards the size: settled orphans go first,
+    /// a named one with the last record naming it (if settled), a fresh
+    /// one never.
+    #[test]
+    fn evidence_counts_and_goes_with_the_last_record_naming_it() {
+        let mut zip = e("zip", "1", 100);
+        zip.evidence = vec!["s".into(), "young".into()];
+        let mut gomod = e("mod", "2", 200);
+        gomod.evidence = vec!["s".into()];
+        let en = [zip, gomod, e("new", "3", 900)];
+        let b = blobs(&[("1", 100, true), ("2", 10, true), ("3", 100, true)]);
+        let ev = blobs(&[
+            ("s", 50, true),
+            ("young", 7, false),
+            ("orphan", 20, true),
+            ("fresh-orphan", 30, false),
+        ]);
+        let lim = |m| Limits {
+            max_size: Some(m),
+            older_than: None,
+        };
+        let p = plan(&en, &[], &b, &ev, Limits::default(), 1000);
+        assert_eq!((p.freed, p.after), (0, 317));
+        // The orphan alone gets it under.
+        let p = plan(&en, &[], &b, &ev, lim(300), 1000);
+        assert_eq!(
+            (p.remove.clone(), p.evidence.clone()),
+            (vec![], vec!["orphan".into()])
+        );
+        assert_eq!((p.freed, p.after), (20, 297));
+        // The zip's record (its blob; "s" is still named by the go.mod's),
+        // then the go.mod's (its blob and "s"); "young" stays.
+        let p = plan(&en, &[], &b, &ev, lim(140), 1000);
+        assert_eq!(p.remove, vec![0, 1]);
+        assert_eq!(p.blobs, vec!["1".to_owned(), "2".to_owned()]);
+        assert_eq!(p.evidence, vec!["orphan".to_owned(), "s".to_owned()]);
+        assert_eq!((p.freed, p.after), (180, 137));
+    }
+
+    /// `collect` on a store with evidence objects only (no record names
+    /// them): their bytes count, a run with a limit removes the settled
+    /// ones. The same on disk and on an object store (where nothing is an
+    /// hour old, so nothing goes).
+    #[tokio::test]
+    async fn collect_counts_and_removes_unnamed_evidence_objects() {
+        let dir = tempfile::tempdir().unwrap();
+        let (disk, object) = crate::cache::testing::both_stores(dir.path());
+        let sha = |b: &[u8]| crate::xmod::dirhash::hex(&crate::xmod::dirhash::sha256(b));
+        let (old, young) = (vec![b'o'; 1000], vec![b'y'; 300]);
+        let limit = Limits {
+            max_size: Some(1 << 30),
+            older_than: None,
+        };
+        let stores: [(&dyn Store, bool); 2] = [(&disk, true), (&object, false)];
+        for (store, can_age) in stores {
+            let at = store.describe();
+            for b in [&old, &young] {
+                let key = DocKey::evidence(&sha(b)).unwrap();
+                store
+                    .put_doc(&key, bytes::Bytes::from(b.clone()))
+                    .await
+                    .unwrap();
+            }
+            if can_age {
+                let path = dir
+                    .path()
+                    .join("cache")
+                    .join(DocKey::evidence(&sha(&old)).unwrap().rel_path());
+                fs::File::options()
+                    .write(true)
+                    .open(&path)
+                    .and_then(|f| f.set_modified(SystemTime::now() - 2 * ORPHAN_GRACE))
+                    .unwrap();
+            }
+            let settled = if can_age { 1000 } else { 0 };
+            let r = collect(store, Limits::default(), false).await.unwrap();
+            assert_eq!(r.evidence_objects, 2, "{at}");
+            assert_eq!(
+                (r.before_bytes, r.unreferenced_bytes),
+                (1300, settled),
+                "{at}"
+            );
+            let r = collect(store, limit, true).await.unwrap();
+            assert_eq!(
+                (r.removed_evidence, r.freed_bytes),
+                (u64::from(can_age), settled),
+                "{at}"
+            );
+            assert_eq!(
+                store.list_evidence().await.unwrap().len(),
+                2,
+                "{at}: dry run"
+            );
+            let r = collect(store, limit, false).await.unwrap();
+            assert_eq!(
+                (r.removed_evidence, r.freed_bytes),
+                (u64::from(can_age), settled),
+                "{at}"
+            );
+            assert_eq!(r.after_bytes, 1300 - settled, "{at}");
+            let left: Vec<String> = store
+                .list_evidence()
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|d| d.key.rel_path())
+                .collect();
+            let mut want = vec![DocKey::evidence(&sha(&young)).unwrap().rel_path()];
+            if !can_age {
+                want.push(DocKey::evidence(&sha(&old)).unwrap().rel_path());
+                want.sort();
+            }
+            assert_eq!(left, want, "{at}");
+        }
     }
 
     #[test]

@@ -184,12 +184,13 @@ fn run_verify(a: &VerifyArgs) -> ExitCode {
             crate::outln!("note: {n}");
         }
         crate::outln!(
-            "{}: {} artifacts, {} blobs ({}), {} proofs, {} tree heads checked; {} problem(s)",
+            "{}: {} artifacts, {} blobs ({}), {} proofs, {} evidence objects, {} tree heads checked; {} problem(s)",
             report.cache_dir,
             report.artifacts,
             report.blobs,
             units::human(report.bytes),
             report.proofs,
+            report.evidence,
             report.tree_heads,
             report.problems.len()
         );
@@ -248,11 +249,13 @@ fn run_gc(a: &GcArgs) -> ExitCode {
         );
     } else {
         crate::outln!(
-            "{}: {} artifact(s), {} document(s), {} of blobs and documents; {} in blobs no record points at would be freed by any collection; \
+            "{}: {} artifact(s), {} document(s), {} evidence object(s), {} of blobs, documents and evidence; \
+             {} in blobs and evidence objects no record names would be freed by any collection; \
              nothing removed: give --max-size SIZE and/or --older-than AGE",
             report.cache_dir,
             report.artifacts,
             report.documents,
+            report.evidence_objects,
             units::human(report.before_bytes),
             units::human(report.unreferenced_bytes)
         );

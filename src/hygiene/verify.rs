@@ -8,6 +8,9 @@
 //!   recorded proof must re-check offline against the configured
 //!   checksum-database keys and the policy's pins;
 //! * every blob no record reached must be named by its SHA-256;
+//! * every evidence object (signature file) must be named by its SHA-256
+//!   (one that is not is quarantined); one no record names is noted, with
+//!   what `cache gc` will do with it;
 //! * every persisted trusted tree head must verify.
 //!
 //! What is wrong is quarantined (`<cache>/quarantine/`) so the next request
@@ -22,6 +25,7 @@
 
 use std::collections::{HashMap, HashSet};
 
+use bytes::Bytes;
 use serde::Serialize;
 
 use crate::artifact::ArtifactKind;
@@ -38,7 +42,7 @@ use crate::xmod::tlog;
 /// One thing found wrong.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
 pub(crate) struct Problem {
-    /// `metadata`, `blob`, `proof` or `tree-head`.
+    /// `metadata`, `blob`, `proof`, `evidence` or `tree-head`.
     pub what: &'static str,
     /// The file concerned.
     pub path: String,
@@ -63,6 +67,8 @@ pub(crate) struct VerifyReport {
     pub bytes: u64,
     /// Checksum-database and pin proofs checked.
     pub proofs: u64,
+    /// Evidence objects (signature files) re-hashed.
+    pub evidence: u64,
     /// Trusted tree heads checked.
     pub tree_heads: u64,
     /// Remarks that are not problems (e.g. a proof by a database that is no
@@ -114,6 +120,8 @@ pub(crate) async fn verify_cache(
     // checked for); and every blob name a record reached.
     let mut hashed: HashMap<DigestKey, Digested> = HashMap::new();
     let mut reached: HashSet<String> = HashSet::new();
+    // Evidence objects the records left in place name.
+    let mut named: HashSet<String> = HashSet::new();
     for entry in store.list_records().await? {
         let id = match entry.id {
             Ok(id) => id,
@@ -172,15 +180,27 @@ pub(crate) async fn verify_cache(
         report.proofs += meta.proofs.len() as u64;
         let want = (id.kind, id.module.as_str(), id.version.as_str());
         let objects = cache::load_evidence(store, &meta, &opts.zip_limits).await;
+        let names: Vec<String> = meta
+            .proofs
+            .iter()
+            .flat_map(|p| p.objects())
+            .map(str::to_owned)
+            .collect();
         match cache::trust(meta, want, &digests, &objects, &anchors) {
-            Ok((_, r)) => report
-                .notes
-                .extend(r.unanchored.into_iter().map(|n| format!("{name}: {n}"))),
+            Ok((_, r)) => {
+                named.extend(names);
+                report
+                    .notes
+                    .extend(r.unanchored.into_iter().map(|n| format!("{name}: {n}")));
+            }
             Err(rejected) => {
                 let Rejected { meta, error: e } = *rejected;
                 let why = e.to_string();
                 let blob_bad = e.what() == "blob";
-                let action = quarantine_if_unchanged(store, &meta, blob_bad, &why).await?;
+                let (moved, action) = quarantine_if_unchanged(store, &meta, blob_bad, &why).await?;
+                if !moved {
+                    named.extend(names);
+                }
                 report.problems.push(Problem {
                     what: e.what(),
                     path: if blob_bad {
@@ -212,7 +232,68 @@ pub(crate) async fn verify_cache(
             });
         }
     }
+    check_evidence(store, &named, &mut report).await?;
     Ok(report)
+}
+
+/// Every evidence object: its bytes must hash to its name (one that does
+/// not is quarantined; the records naming it failed their re-check above);
+/// one no record left in place names is noted with what `cache gc` does.
+async fn check_evidence(
+    store: &dyn Store,
+    named: &HashSet<String>,
+    report: &mut VerifyReport,
+) -> Result<(), StoreError> {
+    let now = std::time::SystemTime::now();
+    for d in store.list_evidence().await? {
+        let DocKey::Evidence(name) = &d.key else {
+            continue;
+        };
+        let bytes = match store.get_doc(&d.key).await? {
+            Some(b) => b,
+            // Removed meanwhile (`get_doc` also answers `None` for an empty one).
+            None if d.size > 0 => continue,
+            None => Bytes::new(),
+        };
+        report.evidence += 1;
+        let sha = hex(&crate::xmod::dirhash::sha256(&bytes));
+        if sha != *name {
+            let why = format!("evidence object SHA-256 is {sha}, its name says {name}");
+            let action = match store.quarantine_location(&d.location, &why).await? {
+                Some(dest) => format!(
+                    "quarantined to {dest}; proving again a version whose record names it writes it again"
+                ),
+                None => "already gone".into(),
+            };
+            report.problems.push(Problem {
+                what: "evidence",
+                path: d.location,
+                artifact: None,
+                detail: why,
+                action,
+            });
+            continue;
+        }
+        if named.contains(name) {
+            continue;
+        }
+        let settled = d
+            .modified
+            .and_then(|m| now.duration_since(m).ok())
+            .is_some_and(|age| age >= crate::hygiene::gc::ORPHAN_GRACE);
+        report.notes.push(if settled {
+            format!(
+                "evidence object {} is named by no record: any `cache gc` run with a limit removes it",
+                d.location
+            )
+        } else {
+            format!(
+                "evidence object {} is named by no record yet (written within the hour, maybe just before its record): `cache gc` removes it if still unnamed an hour after it was written",
+                d.location
+            )
+        });
+    }
+    Ok(())
 }
 
 async fn check_heads(
@@ -312,12 +393,13 @@ async fn check_loose_blob(
 /// Quarantines the artifact, unless a concurrent `serve` replaced the record
 /// meanwhile: a bad blob through the store (blob and record), a bad proof
 /// by moving the record only (its blob is intact and may be shared).
+/// Returns whether the record is gone, and what was done.
 async fn quarantine_if_unchanged(
     store: &dyn Store,
     meta: &ArtifactMeta,
     blob_bad: bool,
     why: &str,
-) -> Result<String, StoreError> {
+) -> Result<(bool, String), StoreError> {
     match store.record(&RecordId::of(meta)).await? {
         Some(now) if now == *meta => {
             if blob_bad {
@@ -325,10 +407,16 @@ async fn quarantine_if_unchanged(
             } else {
                 store.quarantine_record(meta, why).await?;
             }
-            Ok("quarantined; the next request fetches and proves it again".into())
+            Ok((
+                true,
+                "quarantined; the next request fetches and proves it again".into(),
+            ))
         }
-        Some(_) => Ok("left alone: the record was replaced while it was checked".into()),
-        None => Ok("already gone".into()),
+        Some(_) => Ok((
+            false,
+            "left alone: the record was replaced while it was checked".into(),
+        )),
+        None => Ok((true, "already gone".into())),
     }
 }
 
@@ -342,4 +430,120 @@ async fn quarantine_location(
         Some(dest) => format!("quarantined to {dest}"),
         None => "already gone".into(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::SystemTime;
+
+    use super::*;
+    use crate::hygiene::gc::ORPHAN_GRACE;
+
+    fn sha(b: &[u8]) -> String {
+        hex(&crate::xmod::dirhash::sha256(b))
+    }
+
+    /// Evidence objects no record names are noted with what `cache gc`
+    /// does with them (settled: removed by any run with a limit; fresh:
+    /// kept for an hour); one whose bytes are not its name is a problem
+    /// and quarantined. The same on disk and on an object store.
+    #[tokio::test]
+    async fn evidence_objects_are_hashed_and_unnamed_ones_noted() {
+        let dir = tempfile::tempdir().unwrap();
+        let (disk, object) = crate::cache::testing::both_stores(dir.path());
+        let opts = VerifyOptions {
+            zip_limits: ZipLimits::default(),
+            anchors: RecheckAnchors {
+                sumdb_keys: Vec::new(),
+                policy: crate::policy::Policy::embedded_default(),
+            },
+        };
+        let (old, young, swapped) = (b"old".to_vec(), b"young".to_vec(), b"swapped".to_vec());
+        let altered_name = sha(b"the signature");
+        let stores: [(&dyn Store, bool); 2] = [(&disk, true), (&object, false)];
+        for (store, can_age) in stores {
+            let at = store.describe();
+            for (name, bytes) in [
+                (sha(&old), &old),
+                (sha(&young), &young),
+                (altered_name.clone(), &swapped),
+            ] {
+                let key = DocKey::evidence(&name).unwrap();
+                store
+                    .put_doc(&key, Bytes::from(bytes.clone()))
+                    .await
+                    .unwrap();
+            }
+            let loc = |b: &str| store.doc_location(&DocKey::evidence(b).unwrap());
+            if can_age {
+                std::fs::File::options()
+                    .write(true)
+                    .open(loc(&sha(&old)))
+                    .and_then(|f| f.set_modified(SystemTime::now() - 2 * ORPHAN_GRACE))
+                    .unwrap();
+            }
+            let r = verify_cache(store, &opts).await.unwrap();
+            assert_eq!(r.evidence, 3, "{at}");
+            let [p] = &r.problems[..] else {
+                panic!("{at}: {:?}", r.problems)
+            };
+            assert_eq!(
+                (p.what, p.path.as_str(), p.detail.as_str()),
+                (
+                    "evidence",
+                    loc(&altered_name).as_str(),
+                    format!(
+                        "evidence object SHA-256 is {}, its name says {altered_name}",
+                        sha(&swapped)
+                    )
+                    .as_str()
+                ),
+                "{at}"
+            );
+            assert!(
+                p.action.starts_with("quarantined to ")
+                    && p.action.ends_with(
+                        "; proving again a version whose record names it writes it again"
+                    ),
+                "{at}: {}",
+                p.action
+            );
+            let settled = format!(
+                "evidence object {} is named by no record: any `cache gc` run with a limit removes it",
+                loc(&sha(&old))
+            );
+            let fresh = |b: &[u8]| {
+                format!(
+                    "evidence object {} is named by no record yet (written within the hour, maybe just before its record): `cache gc` removes it if still unnamed an hour after it was written",
+                    loc(&sha(b))
+                )
+            };
+            let want = if can_age {
+                vec![settled, fresh(&young)]
+            } else {
+                vec![fresh(&old), fresh(&young)]
+            };
+            let mut notes = r.notes.clone();
+            notes.sort();
+            let mut want = want;
+            want.sort();
+            assert_eq!(notes, want, "{at}");
+            let left: Vec<DocKey> = store
+                .list_evidence()
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|d| d.key)
+                .collect();
+            assert_eq!(left.len(), 2, "{at}: {left:?}");
+            assert!(
+                !left.contains(&DocKey::evidence(&altered_name).unwrap()),
+                "{at}: the altered object was not quarantined"
+            );
+            // Quarantined: a second run finds nothing wrong.
+            let r = verify_cache(store, &opts).await.unwrap();
+            assert!(r.clean(), "{at}: {:?}", r.problems);
+            assert_eq!(r.evidence, 2, "{at}");
+        }
+    }
 }

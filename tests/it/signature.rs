@@ -758,6 +758,30 @@ pub(crate) mod policy_e2e {
                 .and_then(|f| f.set_modified(old))
                 .expect("age the object");
         }
+        // `cache verify` notes the orphan and what gc does with it; gc counts both.
+        let o = verify();
+        assert_eq!(o.status.code(), Some(0), "{}\n{}", o.stdout, o.stderr);
+        let note = format!(
+            "note: evidence object {} is named by no record: any `cache gc` run with a limit removes it",
+            evidence_path(cache, &orphan).display()
+        );
+        assert!(o.stdout.lines().any(|l| l == note), "{}", o.stdout);
+        assert!(o.stdout.contains(" 2 evidence objects, "), "{}", o.stdout);
+        let o = cache_cmd(&["gc", "--json"]);
+        assert_eq!(o.status.code(), Some(0), "{}\n{}", o.stdout, o.stderr);
+        let report: serde_json::Value = serde_json::from_str(&o.stdout).expect("json");
+        assert_eq!(report["evidence_objects"], 2, "{}", o.stdout);
+        assert_eq!(report["unreferenced_bytes"], 6, "{}", o.stdout);
+        let blobs: u64 = crate::support::files_under(&cache.join("blobs"))
+            .iter()
+            .chain(&crate::support::files_under(&cache.join("evidence")))
+            .map(|p| std::fs::metadata(p).expect("size").len())
+            .sum();
+        assert!(
+            report["before_bytes"].as_u64().expect("bytes") >= blobs,
+            "{}",
+            o.stdout
+        );
         let o = cache_cmd(&["gc", "--max-size", "1GiB"]);
         assert_eq!(o.status.code(), Some(0), "{}\n{}", o.stdout, o.stderr);
         assert!(
@@ -790,6 +814,18 @@ pub(crate) mod policy_e2e {
             o.stdout,
             o.stderr
         );
+        // The object itself: quarantined (a proof writes it again).
+        let bad = format!(
+            "BAD evidence {}: evidence object SHA-256 is {altered}, its name says {name} [quarantined to ",
+            object.display()
+        );
+        assert!(
+            o.stdout.lines().any(|l| l.starts_with(&bad)
+                && l.ends_with("; proving again a version whose record names it writes it again]")),
+            "{}",
+            o.stdout
+        );
+        assert!(!object.exists(), "the altered object was left in place");
 
         // Online, the version is proven again and the object written again.
         let g = Goward::start_in(cache, &w.proxy.url(), &w.vkey, &["--policy", pol]);
