@@ -546,6 +546,14 @@ pub trait Store: Send + Sync + fmt::Debug {
         Box::pin(std::future::ready(Ok(())))
     }
 
+    /// On shutdown: releases every fill lease this process still holds. A
+    /// fill's release runs after its answer and may not have run yet; left
+    /// in the bucket, the lease would make a replica that needs the version
+    /// again (its record quarantined meanwhile) wait for it to expire.
+    fn release_fills(&self) -> StoreFuture<'_, ()> {
+        Box::pin(std::future::ready(Ok(())))
+    }
+
     /// Writes `new` only if the document still holds `expected` (`None`:
     /// absent or empty), atomically with respect to every process sharing
     /// the store; returns whether it was written. This keeps two processes

@@ -1267,6 +1267,22 @@ impl Store for ObjectStoreCache {
         })
     }
 
+    fn release_fills(&self) -> StoreFuture<'_, ()> {
+        Box::pin(async move {
+            let held: Vec<String> = self
+                .held
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .keys()
+                .cloned()
+                .collect();
+            for rel in held {
+                self.release(&rel).await?;
+            }
+            Ok(())
+        })
+    }
+
     fn compare_and_swap_doc<'a>(
         &'a self,
         key: &'a DocKey,
@@ -1556,6 +1572,32 @@ mod tests {
                 .map(|(h, n)| (hex(&h), n)),
             Some((first.sha256.clone(), first.size))
         );
+    }
+
+    /// A lease still held at shutdown (its fill's release not run yet) is
+    /// released, so a replica started at once does not wait for it; a lease
+    /// another process took over stays.
+    #[tokio::test]
+    async fn held_leases_are_released_at_shutdown() {
+        use crate::cache::testing::*;
+        let dir = tempfile::tempdir().unwrap();
+        let remote: Arc<dyn ObjectStore> = Arc::new(object_store::memory::InMemory::new());
+        let a = in_memory(&remote, &dir.path().join("a"), 1 << 30);
+        let b = in_memory(&remote, &dir.path().join("b"), 1 << 30);
+        let zip_id = RecordId::new(ArtifactKind::Zip, M, "v1.0.0");
+        assert!(!a.begin_fill(&mod_id()).await.unwrap(), "a takes the lease");
+        assert!(!a.begin_fill(&zip_id).await.unwrap(), "a takes the lease");
+        let lease = |id: &RecordId| format!("leases/{}", record_rel(id).unwrap());
+        // The zip's lease expired and b took it over: no longer a's.
+        let rel = lease(&zip_id);
+        b.put(&rel, Bytes::from_static(b"0 1\n"), PutMode::Overwrite)
+            .await
+            .unwrap();
+        a.release_fills().await.unwrap();
+        assert_eq!(a.get_small(&lease(&mod_id())).await.unwrap(), None);
+        let kept = a.get_small(&rel).await.unwrap().map(|(body, _)| body);
+        assert_eq!(kept.as_deref(), Some(&b"0 1\n"[..]));
+        assert!(a.held.lock().unwrap().is_empty());
     }
 
     /// A damaged record in the bucket proves nothing: it is moved to

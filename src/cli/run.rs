@@ -151,7 +151,11 @@ fn serve(args: &ServeArgs, hooks: ServeHooks) -> anyhow::Result<()> {
             sumdb = %config.sumdbs.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(","),
             "serving"
         );
+        let store = app.service().store();
         crate::server::run(listeners, app, config.conn, tls, hooks.shutdown).await?;
+        if let Err(e) = store.release_fills().await {
+            tracing::warn!("fill leases not released (they expire on their own): {e}");
+        }
         tracing::info!("stopped");
         Ok(())
     })
