@@ -1,4 +1,5 @@
-//! Proof kinds: one module per kind, one arm per kind in the enums here.
+//! Proof kinds: one module per kind, each implementing [`Kind`], and one
+//! line per kind in the [`kinds!`] list that generates the enums here.
 //!
 //! Each kind supplies a fetch-time token (a variant of [`Proof`], built only
 //! by its verifier), the serializable evidence the cache records (a variant
@@ -10,9 +11,7 @@
 //! (`satisfied_by`, with the refusal's text) and what a fetch needs before
 //! it can prove the kind (`sumdb::may_look_up`, `pinned::prove`, the
 //! signature's `prove_go_mod`): the policy and the service only dispatch to
-//! them. Adding a kind is a module here, one arm in each `match` of this
-//! file, the policy's requirement variant and its keys, and the service's
-//! fetch-time arm (where the kind needs the service's network or clients).
+//! them.
 //!
 //! Evidence too large to sit in a record (a signature bundle) is a
 //! content-addressed object the store keeps beside the records
@@ -26,56 +25,237 @@ pub(crate) mod sumdb;
 use std::collections::BTreeMap;
 
 use bytes::Bytes;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::VerifyError;
 use crate::artifact::{ArtifactKind, H1};
 use crate::xmod::dirhash::hex;
 use crate::xmod::note::Verifier;
-use sumdb::ProvenRecord;
 
-pub(crate) use pinned::PinnedHash;
 pub(crate) use signature::kind::SignedArtifact;
 
-/// A kind of proof, as a policy names it (`proof = ["sumdb", "pinned"]`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum ProofKind {
-    /// Proven included in a checksum database's signed tree.
-    Sumdb,
-    /// Equal to a hash the policy pins in a go.sum-format file.
-    Pinned,
-    /// Signed (the zip's exact bytes) by a signer the rule accepts.
-    Signature,
-}
-
-impl ProofKind {
-    /// Every kind goward can verify.
-    pub const ALL: [ProofKind; 3] = [ProofKind::Sumdb, ProofKind::Pinned, ProofKind::Signature];
-
-    /// The name used in policy files and in the stored records.
-    pub fn name(self) -> &'static str {
-        match self {
-            ProofKind::Sumdb => "sumdb",
-            ProofKind::Pinned => "pinned",
-            ProofKind::Signature => "signature",
-        }
-    }
-
-    /// The kind called `name`, if goward can verify it.
-    pub fn from_name(name: &str) -> Option<ProofKind> {
-        ProofKind::ALL.into_iter().find(|k| k.name() == name)
-    }
-
+/// One kind of proof. Each kind's module implements it on a marker type:
+/// the token its verifier hands the fetch (only that module builds one),
+/// the evidence the cache records of it, and how each is checked against
+/// an artifact. The enums [`ProofKind`], [`Proof`] and [`Evidence`] are
+/// generated from the one list in [`kinds!`] and only dispatch here, so a
+/// kind's behaviour lives in its module alone.
+pub trait Kind {
     /// Whether a proof of this kind vouches for a go.mod by itself. A
     /// signature is over the zip's bytes (or the go.sum lines), so it
     /// proves a go.mod only through the version's zip, and only when the
     /// rule has no kind that proves the go.mod itself
     /// ([`signature::kind::proving_go_mod`]).
-    pub fn proves_go_mod(self) -> bool {
-        match self {
-            ProofKind::Sumdb | ProofKind::Pinned => true,
-            ProofKind::Signature => false,
+    const PROVES_GO_MOD: bool;
+    /// The fetch-time token; built only by the kind's verifier.
+    type Token: Clone + std::fmt::Debug;
+    /// What the cache records of a token, in the record's JSON.
+    type Evidence: Clone + std::fmt::Debug + PartialEq + Eq + Serialize + DeserializeOwned;
+
+    /// Short description of the authority that vouched, for messages.
+    fn authority(token: &Self::Token) -> String;
+    /// Checks that the token vouches for exactly `a` (by [`vouches`]).
+    fn check(token: &Self::Token, a: &Artifact<'_>) -> Result<(), VerifyError>;
+    /// The content-addressed object the store must hold before a record of
+    /// this token is written (lowercase hex SHA-256, bytes), if any.
+    fn evidence_object(_token: &Self::Token) -> Option<(String, Bytes)> {
+        None
+    }
+    /// The evidence the cache records for the token.
+    fn evidence(token: &Self::Token) -> Self::Evidence;
+    /// Where the evidence comes from, for the audit log.
+    fn reference(e: &Self::Evidence) -> String;
+    /// The checksum database the evidence depends on, if any.
+    fn db(_e: &Self::Evidence) -> Option<&str> {
+        None
+    }
+    /// The content-addressed objects (SHA-256, hex) the evidence names.
+    fn objects(_e: &Self::Evidence) -> Vec<&str> {
+        Vec::new()
+    }
+    /// The stored zips (SHA-256, hex) whose contents the re-check of a
+    /// record of `kind` with this evidence reads.
+    fn zips(_e: &Self::Evidence, _kind: ArtifactKind) -> Vec<&str> {
+        Vec::new()
+    }
+    /// Re-checks the evidence offline for `a` against `anchors`, reading
+    /// the objects it names from `objects`.
+    fn recheck(
+        e: &Self::Evidence,
+        a: &Artifact<'_>,
+        anchors: &TrustAnchors<'_>,
+        objects: &EvidenceObjects,
+    ) -> Result<Rechecked, VerifyError>;
+}
+
+/// Generates the per-kind enums from the list of kinds: one line per kind
+/// (its documentation, its variant, its name in policies and records, the
+/// module's [`Kind`]). The enums hold no logic of their own.
+macro_rules! kinds {
+    ($($(#[$doc:meta])* $Variant:ident = $name:tt => $K:ty,)+) => {
+        /// A kind of proof, as a policy names it (`proof = ["sumdb", "pinned"]`).
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum ProofKind {
+            $($(#[$doc])* $Variant,)+
         }
+
+        impl ProofKind {
+            /// Every kind goward can verify.
+            pub const ALL: &'static [ProofKind] = &[$(ProofKind::$Variant,)+];
+
+            /// The name used in policy files and in the stored records.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(ProofKind::$Variant => $name,)+
+                }
+            }
+
+            /// Whether a proof of this kind vouches for a go.mod by itself
+            /// ([`Kind::PROVES_GO_MOD`]).
+            pub fn proves_go_mod(self) -> bool {
+                match self {
+                    $(ProofKind::$Variant => <$K as Kind>::PROVES_GO_MOD,)+
+                }
+            }
+        }
+
+        /// Evidence that an artifact's hash is vouched for by an authority,
+        /// as gathered at fetch time: a token only its kind's verifier builds.
+        #[derive(Clone, Debug)]
+        #[non_exhaustive]
+        pub enum Proof {
+            $($(#[$doc])* $Variant(<$K as Kind>::Token),)+
+        }
+
+        impl Proof {
+            /// Which kind of proof this is.
+            pub fn kind(&self) -> ProofKind {
+                match self {
+                    $(Proof::$Variant(_) => ProofKind::$Variant,)+
+                }
+            }
+
+            /// Short description of the authority, for error messages and logs.
+            pub fn authority(&self) -> String {
+                match self {
+                    $(Proof::$Variant(t) => <$K as Kind>::authority(t),)+
+                }
+            }
+
+            /// Checks that the proof vouches for exactly `a`.
+            pub fn check(&self, a: &Artifact<'_>) -> Result<(), VerifyError> {
+                let r = match self {
+                    $(Proof::$Variant(t) => <$K as Kind>::check(t, a),)+
+                };
+                count(self.kind(), "fetch", r.is_ok());
+                r
+            }
+
+            /// The content-addressed object the store must hold before a
+            /// record of this proof is written (lowercase hex SHA-256,
+            /// bytes), if the proof's evidence names one: a signature file.
+            pub fn evidence_object(&self) -> Option<(String, Bytes)> {
+                match self {
+                    $(Proof::$Variant(t) => <$K as Kind>::evidence_object(t),)+
+                }
+            }
+        }
+
+        /// Serialized evidence of one proof, kept in the cache record for
+        /// audits and for the offline re-check. The JSON is
+        /// `{"type": "<kind>", ...fields}`.
+        #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+        #[serde(tag = "type")]
+        #[non_exhaustive]
+        pub enum Evidence {
+            $($(#[$doc])* #[serde(rename = $name)] $Variant(<$K as Kind>::Evidence),)+
+        }
+
+        impl Evidence {
+            /// The evidence the cache records for a proof.
+            pub fn from_proof(p: &Proof) -> Evidence {
+                match p {
+                    $(Proof::$Variant(t) => Evidence::$Variant(<$K as Kind>::evidence(t)),)+
+                }
+            }
+
+            /// Which kind of proof this is evidence of.
+            pub fn kind(&self) -> ProofKind {
+                match self {
+                    $(Evidence::$Variant(_) => ProofKind::$Variant,)+
+                }
+            }
+
+            /// Database this proof depends on, if any.
+            pub fn db(&self) -> Option<&str> {
+                match self {
+                    $(Evidence::$Variant(e) => <$K as Kind>::db(e),)+
+                }
+            }
+
+            /// Where the evidence comes from, for the audit log: the
+            /// authority that vouched (`checksum database sum.golang.org
+            /// record 123 in tree 456`, `pinned hash of policy corp.toml`).
+            pub fn reference(&self) -> String {
+                match self {
+                    $(Evidence::$Variant(e) => <$K as Kind>::reference(e),)+
+                }
+            }
+
+            /// The content-addressed objects (SHA-256, hex) this evidence
+            /// names: the store reads them for [`Evidence::recheck`], and
+            /// `cache gc` keeps them while a record names them.
+            pub fn objects(&self) -> Vec<&str> {
+                match self {
+                    $(Evidence::$Variant(e) => <$K as Kind>::objects(e),)+
+                }
+            }
+
+            /// The stored zips (SHA-256, hex) whose contents the re-check of
+            /// a record of `kind` with this evidence reads: a go.mod covered
+            /// by a signed zip must be the go.mod inside that zip.
+            pub fn zips(&self, kind: ArtifactKind) -> Vec<&str> {
+                match self {
+                    $(Evidence::$Variant(e) => <$K as Kind>::zips(e, kind),)+
+                }
+            }
+
+            /// Re-checks the evidence offline for `a` against `anchors`,
+            /// reading the objects it names from `objects`.
+            pub fn recheck(
+                &self,
+                a: &Artifact<'_>,
+                anchors: &TrustAnchors<'_>,
+                objects: &EvidenceObjects,
+            ) -> Result<Rechecked, VerifyError> {
+                let r = match self {
+                    $(Evidence::$Variant(e) => <$K as Kind>::recheck(e, a, anchors, objects),)+
+                };
+                count(self.kind(), "recheck", r.is_ok());
+                r
+            }
+        }
+    };
+}
+
+// The kinds goward verifies. Adding one is a module implementing [`Kind`]
+// and a line here; its policy keys are in `policy::parse`, and a kind that
+// needs the network at fetch time gets its arm in `Service::prove`.
+kinds! {
+    /// Proven included in a checksum database's signed tree.
+    Sumdb = "sumdb" => sumdb::Sumdb,
+    /// Equal to a hash the policy pins in a go.sum-format file.
+    Pinned = "pinned" => pinned::Pinned,
+    /// Signed (the zip's exact bytes, or the go.sum lines) by a signer the
+    /// rule accepts.
+    Signature = "signature" => signature::kind::Signature,
+}
+
+impl ProofKind {
+    /// The kind called `name`, if goward can verify it.
+    pub fn from_name(name: &str) -> Option<ProofKind> {
+        ProofKind::ALL.iter().copied().find(|k| k.name() == name)
     }
 }
 
@@ -137,60 +317,6 @@ impl TrustAnchors<'_> {
     }
 }
 
-/// Evidence that an artifact's hash is vouched for by an authority, as
-/// gathered at fetch time. Each variant is a token only its verifier builds.
-#[derive(Clone, Debug)]
-#[non_exhaustive]
-pub enum Proof {
-    /// The record was proven included in a checksum database's signed tree.
-    Sumdb(ProvenRecord),
-    /// The policy pins this artifact's hash (go.sum-format pin files).
-    Pinned(PinnedHash),
-    /// A signer the rule accepts signed the artifact's bytes.
-    Signature(SignedArtifact),
-}
-
-impl Proof {
-    /// Which kind of proof this is.
-    pub fn kind(&self) -> ProofKind {
-        match self {
-            Proof::Sumdb(_) => ProofKind::Sumdb,
-            Proof::Pinned(_) => ProofKind::Pinned,
-            Proof::Signature(_) => ProofKind::Signature,
-        }
-    }
-
-    /// Short description of the authority, for error messages and logs.
-    pub fn authority(&self) -> String {
-        match self {
-            Proof::Sumdb(r) => sumdb::authority(r.db(), r.id()),
-            Proof::Pinned(p) => pinned::authority(p.origin()),
-            Proof::Signature(s) => signature::kind::authority(s.signer()),
-        }
-    }
-
-    /// Checks that the proof vouches for exactly `a`.
-    pub fn check(&self, a: &Artifact<'_>) -> Result<(), VerifyError> {
-        let r = match self {
-            Proof::Sumdb(r) => sumdb::check(r, a),
-            Proof::Pinned(p) => pinned::check(p, a),
-            Proof::Signature(s) => signature::kind::check(s, a),
-        };
-        count(self.kind(), "fetch", r.is_ok());
-        r
-    }
-
-    /// The content-addressed object the store must hold before a record of
-    /// this proof is written (lowercase hex SHA-256, bytes), if the proof's
-    /// evidence names one: a signature file.
-    pub fn evidence_object(&self) -> Option<(String, Bytes)> {
-        match self {
-            Proof::Sumdb(_) | Proof::Pinned(_) => None,
-            Proof::Signature(s) => Some(s.evidence_object()),
-        }
-    }
-}
-
 /// The content-addressed evidence objects a record names, as read back from
 /// the store for its re-check ([`crate::cache::load_evidence`]). Untrusted:
 /// [`EvidenceObjects::get`] hands out an object's bytes only if they hash
@@ -248,20 +374,6 @@ impl EvidenceObjects {
     }
 }
 
-/// Serialized evidence of one proof, kept in the cache record for audits and
-/// for the offline re-check. The JSON is `{"type": "<kind>", ...fields}`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "lowercase")]
-#[non_exhaustive]
-pub enum Evidence {
-    /// Proven in a checksum database.
-    Sumdb(sumdb::Evidence),
-    /// Equal to a hash pinned by the policy.
-    Pinned(pinned::Evidence),
-    /// Signed by a signer of the policy.
-    Signature(signature::kind::Evidence),
-}
-
 /// What an offline re-check of one piece of evidence concluded, when it did
 /// not find it wrong.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -272,86 +384,6 @@ pub enum Rechecked {
     /// database no longer configured, a hash no longer pinned): it counts
     /// for nothing, and this says why.
     Unanchored(String),
-}
-
-impl Evidence {
-    /// The evidence the cache records for a proof.
-    pub fn from_proof(p: &Proof) -> Evidence {
-        match p {
-            Proof::Sumdb(r) => Evidence::Sumdb(sumdb::Evidence::from_proven(r)),
-            Proof::Pinned(p) => Evidence::Pinned(pinned::Evidence::from_pin(p)),
-            Proof::Signature(s) => Evidence::Signature(signature::kind::Evidence::from_signed(s)),
-        }
-    }
-
-    /// Which kind of proof this is evidence of.
-    pub fn kind(&self) -> ProofKind {
-        match self {
-            Evidence::Sumdb(_) => ProofKind::Sumdb,
-            Evidence::Pinned(_) => ProofKind::Pinned,
-            Evidence::Signature(_) => ProofKind::Signature,
-        }
-    }
-
-    /// Database this proof depends on, if any.
-    pub fn db(&self) -> Option<&str> {
-        match self {
-            Evidence::Sumdb(e) => Some(&e.db),
-            Evidence::Pinned(_) | Evidence::Signature(_) => None,
-        }
-    }
-
-    /// Where the evidence comes from, for the audit log: the authority
-    /// that vouched (`checksum database sum.golang.org record 123 in tree
-    /// 456`, `pinned hash of policy corp.toml`).
-    pub fn reference(&self) -> String {
-        match self {
-            Evidence::Sumdb(e) => format!(
-                "{} in tree {}",
-                sumdb::authority(&e.db, e.record),
-                e.tree_size
-            ),
-            Evidence::Pinned(e) => pinned::authority(&e.policy),
-            Evidence::Signature(e) => signature::kind::authority(&e.signer),
-        }
-    }
-
-    /// The content-addressed objects (SHA-256, hex) this evidence names:
-    /// the store reads them for [`Evidence::recheck`], and `cache gc` keeps
-    /// them while a record names them.
-    pub fn objects(&self) -> Vec<&str> {
-        match self {
-            Evidence::Sumdb(_) | Evidence::Pinned(_) => Vec::new(),
-            Evidence::Signature(e) => e.objects(),
-        }
-    }
-
-    /// The stored zips (SHA-256, hex) whose contents the re-check of a
-    /// record of `kind` with this evidence reads: a go.mod covered by a
-    /// signed zip must be the go.mod inside that zip.
-    pub fn zips(&self, kind: ArtifactKind) -> Vec<&str> {
-        match self {
-            Evidence::Sumdb(_) | Evidence::Pinned(_) => Vec::new(),
-            Evidence::Signature(e) => e.zips(kind),
-        }
-    }
-
-    /// Re-checks the evidence offline for `a` against `anchors`, reading
-    /// the objects it names from `objects`.
-    pub fn recheck(
-        &self,
-        a: &Artifact<'_>,
-        anchors: &TrustAnchors<'_>,
-        objects: &EvidenceObjects,
-    ) -> Result<Rechecked, VerifyError> {
-        let r = match self {
-            Evidence::Sumdb(e) => e.recheck(a, anchors),
-            Evidence::Pinned(e) => e.recheck(a, anchors),
-            Evidence::Signature(e) => e.recheck(a, anchors, objects),
-        };
-        count(self.kind(), "recheck", r.is_ok());
-        r
-    }
 }
 
 /// `goward_proofs_total{kind,stage,result}`: every proof checked against an
@@ -402,4 +434,41 @@ pub(crate) fn vouches(
         });
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Stored records name each proof by its kind's policy name, and read
+    /// back as the same evidence; a kind goward does not know is refused.
+    #[test]
+    fn evidence_is_tagged_with_its_kind_name() {
+        let recorded = [
+            Evidence::Sumdb(sumdb::Evidence {
+                db: "sum.example".into(),
+                record: 1,
+                text: "example.com/m v1.0.0 h1:x".into(),
+                tree_size: 2,
+                note: "note".into(),
+            }),
+            Evidence::Pinned(pinned::Evidence {
+                h1: "h1:x".into(),
+                policy: "corp.toml".into(),
+            }),
+        ];
+        for e in recorded {
+            let json = serde_json::to_value(&e).unwrap();
+            assert_eq!(json["type"], e.kind().name());
+            assert_eq!(serde_json::from_value::<Evidence>(json).unwrap(), e);
+        }
+        let names: Vec<&str> = ProofKind::ALL.iter().map(|k| k.name()).collect();
+        assert_eq!(names, ["sumdb", "pinned", "signature"]);
+        assert_eq!(
+            ProofKind::from_name("signature"),
+            Some(ProofKind::Signature)
+        );
+        let err = serde_json::from_str::<Evidence>(r#"{"type":"magic"}"#).unwrap_err();
+        assert!(err.to_string().contains("unknown variant `magic`"), "{err}");
+    }
 }

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Artifact, Rechecked, Recorded, TrustAnchors, vouches};
+use super::{Artifact, EvidenceObjects, Rechecked, Recorded, TrustAnchors, vouches};
 use crate::artifact::{ArtifactKind, H1};
 use crate::verify::VerifyError;
 
@@ -93,33 +93,49 @@ pub(super) fn authority(origin: &str) -> String {
     format!("pinned hash of policy {origin}")
 }
 
-/// The fetch-time check: the pin is for `a` and equals its `h1:`.
-pub(super) fn check(p: &PinnedHash, a: &Artifact<'_>) -> Result<(), VerifyError> {
-    let lines: &[H1] = if p.kind == a.kind { &p.h1 } else { &[] };
-    vouches(&|| authority(&p.origin), (&p.path, &p.version), lines, a)
-}
+/// The `pinned` kind ([`super::Kind`]).
+pub struct Pinned;
 
-impl Evidence {
-    pub(super) fn from_pin(p: &PinnedHash) -> Evidence {
+impl super::Kind for Pinned {
+    const PROVES_GO_MOD: bool = true;
+    type Token = PinnedHash;
+    type Evidence = Evidence;
+
+    fn authority(p: &PinnedHash) -> String {
+        authority(&p.origin)
+    }
+
+    /// The fetch-time check: the pin is for `a` and equals its `h1:`.
+    fn check(p: &PinnedHash, a: &Artifact<'_>) -> Result<(), VerifyError> {
+        let lines: &[H1] = if p.kind == a.kind { &p.h1 } else { &[] };
+        vouches(&|| authority(&p.origin), (&p.path, &p.version), lines, a)
+    }
+
+    fn evidence(p: &PinnedHash) -> Evidence {
         Evidence {
             h1: p.h1().as_str().to_owned(),
             policy: p.origin().to_owned(),
         }
     }
 
+    fn reference(e: &Evidence) -> String {
+        authority(&e.policy)
+    }
+
     /// The offline re-check: the recorded pin equals `a`'s `h1:` by the
     /// fetch-time rule, and the policy in force still pins that hash. A
     /// policy that no longer pins the artifact leaves the evidence
     /// unanchored; one that pins another hash contradicts it.
-    pub(super) fn recheck(
-        &self,
+    fn recheck(
+        e: &Evidence,
         a: &Artifact<'_>,
         anchors: &TrustAnchors<'_>,
+        _objects: &EvidenceObjects,
     ) -> Result<Rechecked, VerifyError> {
-        let who = || authority(&self.policy);
-        let pinned = H1::parse(&self.h1).map_err(|e| VerifyError::BadEvidence {
+        let who = || authority(&e.policy);
+        let pinned = H1::parse(&e.h1).map_err(|err| VerifyError::BadEvidence {
             authority: who(),
-            msg: format!("the recorded pin {:?} is not an h1: hash: {e}", self.h1),
+            msg: format!("the recorded pin {:?} is not an h1: hash: {err}", e.h1),
         })?;
         vouches(&who, (a.module, a.version), &[pinned], a)?;
         match anchors.pin {
@@ -134,7 +150,7 @@ impl Evidence {
             }),
             None => Ok(Rechecked::Unanchored(format!(
                 "pinned by {}, but the policy in force ({}) pins nothing for it",
-                self.policy, anchors.policy_origin
+                e.policy, anchors.policy_origin
             ))),
         }
     }

@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Artifact, Rechecked, Recorded, TrustAnchors, vouches};
+use super::{Artifact, EvidenceObjects, Rechecked, Recorded, TrustAnchors, vouches};
 use crate::artifact::{ArtifactKind, H1};
 use crate::verify::VerifyError;
 use crate::xmod::{note, tlog};
@@ -216,22 +216,33 @@ pub(super) fn authority(db: &str, record: u64) -> String {
     format!("checksum database {db} record {record}")
 }
 
-/// The fetch-time check: the proven record's lines vouch for `a`.
-pub(super) fn check(r: &ProvenRecord, a: &Artifact<'_>) -> Result<(), VerifyError> {
-    let lines = match a.kind {
-        ArtifactKind::Zip => r.zip_h1s(),
-        ArtifactKind::Mod => r.mod_h1s(),
-    };
-    vouches(
-        &|| authority(r.db(), r.id()),
-        (r.path(), r.version()),
-        lines,
-        a,
-    )
-}
+/// The `sumdb` kind ([`super::Kind`]).
+pub struct Sumdb;
 
-impl Evidence {
-    pub(super) fn from_proven(r: &ProvenRecord) -> Evidence {
+impl super::Kind for Sumdb {
+    const PROVES_GO_MOD: bool = true;
+    type Token = ProvenRecord;
+    type Evidence = Evidence;
+
+    fn authority(r: &ProvenRecord) -> String {
+        authority(r.db(), r.id())
+    }
+
+    /// The fetch-time check: the proven record's lines vouch for `a`.
+    fn check(r: &ProvenRecord, a: &Artifact<'_>) -> Result<(), VerifyError> {
+        let lines = match a.kind {
+            ArtifactKind::Zip => r.zip_h1s(),
+            ArtifactKind::Mod => r.mod_h1s(),
+        };
+        vouches(
+            &|| authority(r.db(), r.id()),
+            (r.path(), r.version()),
+            lines,
+            a,
+        )
+    }
+
+    fn evidence(r: &ProvenRecord) -> Evidence {
         Evidence {
             db: r.db().to_owned(),
             record: r.id(),
@@ -241,11 +252,30 @@ impl Evidence {
         }
     }
 
+    fn reference(e: &Evidence) -> String {
+        format!("{} in tree {}", authority(&e.db, e.record), e.tree_size)
+    }
+
+    fn db(e: &Evidence) -> Option<&str> {
+        Some(&e.db)
+    }
+
+    fn recheck(
+        e: &Evidence,
+        a: &Artifact<'_>,
+        anchors: &TrustAnchors<'_>,
+        _objects: &EvidenceObjects,
+    ) -> Result<Rechecked, VerifyError> {
+        e.recheck(a, anchors)
+    }
+}
+
+impl Evidence {
     /// The offline re-check: the record text is about exactly `a`'s module
     /// version and vouches for it by the fetch-time rule; the note verifies
     /// with the database's configured key and signs a tree that holds the
     /// record. Inclusion itself was proven at fetch time and is not redone.
-    pub(super) fn recheck(
+    fn recheck(
         &self,
         a: &Artifact<'_>,
         anchors: &TrustAnchors<'_>,

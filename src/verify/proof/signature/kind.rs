@@ -322,6 +322,52 @@ pub(in crate::verify::proof) fn check(
     Ok(())
 }
 
+/// The `signature` kind ([`crate::verify::proof::Kind`]).
+pub struct Signature;
+
+impl crate::verify::proof::Kind for Signature {
+    const PROVES_GO_MOD: bool = false;
+    type Token = SignedArtifact;
+    type Evidence = Evidence;
+
+    fn authority(s: &SignedArtifact) -> String {
+        authority(s.signer())
+    }
+
+    fn check(s: &SignedArtifact, a: &Artifact<'_>) -> Result<(), VerifyError> {
+        check(s, a)
+    }
+
+    fn evidence_object(s: &SignedArtifact) -> Option<(String, bytes::Bytes)> {
+        Some(s.evidence_object())
+    }
+
+    fn evidence(s: &SignedArtifact) -> Evidence {
+        Evidence::from_signed(s)
+    }
+
+    fn reference(e: &Evidence) -> String {
+        authority(&e.signer)
+    }
+
+    fn objects(e: &Evidence) -> Vec<&str> {
+        e.objects()
+    }
+
+    fn zips(e: &Evidence, kind: ArtifactKind) -> Vec<&str> {
+        e.zips(kind)
+    }
+
+    fn recheck(
+        e: &Evidence,
+        a: &Artifact<'_>,
+        anchors: &TrustAnchors<'_>,
+        objects: &EvidenceObjects,
+    ) -> Result<Rechecked, VerifyError> {
+        e.recheck(a, anchors, objects)
+    }
+}
+
 /// What the cache records of a signature proof.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Evidence {
