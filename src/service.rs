@@ -1569,12 +1569,12 @@ impl Service {
         let mut out = Vec::with_capacity(d.proofs.len());
         for req in &d.proofs {
             match req {
-                RequiredProof::Sumdb => {
+                RequiredProof::Sumdb(_) => {
                     sumdb::may_look_up(d.private.is_some())
                         .map_err(|why| ProxyError::Internal(format!("{mv}: {why}")))?;
                     out.push(self.prove_sumdb(mv).await?);
                 }
-                RequiredProof::Pinned { .. } => {
+                RequiredProof::Pinned(_) => {
                     let anchors = pol.policy.trust_anchors(&[], module, version, kind);
                     let pin = pinned::prove(&anchors, module, version, kind).map_err(|why| {
                         ProxyError::Denied {
@@ -1585,7 +1585,7 @@ impl Service {
                 }
                 // Needs the zip's SHA-256: proven in `fetch_zip` once the
                 // zip is spooled ([`Service::prove_signature`]).
-                RequiredProof::Signature { .. } => {}
+                RequiredProof::Signature(_) => {}
             }
         }
         Ok(out)
@@ -1600,7 +1600,7 @@ impl Service {
         mv: &ModuleVersion,
         pol: &ActivePolicy,
         d: &Decision,
-        req: SignatureRequirement<'_>,
+        req: &SignatureRequirement,
         over: SignedOver<'_>,
     ) -> Result<SignedArtifact, ProxyError> {
         use crate::verify::proof::signature::kind::{SignatureSource, resolve};
@@ -1685,7 +1685,7 @@ impl Service {
         };
         let (zip, objects) = zip;
         let recorded = zip.map(|z| z.recorded());
-        let accepted = accepted_signers(pol, req.signers);
+        let accepted = accepted_signers(pol, &req.signers);
         signature::kind::prove_go_mod(
             req,
             (mv.module.as_str(), mv.version()),

@@ -140,115 +140,12 @@ impl Mode {
 /// ([`crate::verify::proof`]).
 pub(crate) use crate::verify::ProofKind;
 
-/// What must be proven about an artifact before it is stored or served.
-/// Every listed proof must hold (they are conjunctive).
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub(crate) enum RequiredProof {
-    /// Proven included in the configured checksum database (the default).
-    Sumdb,
-    /// Its `h1:` equals the hash pinned in these go.sum-format files (see
-    /// [`Policy::pinned_h1`]); an unpinned version is denied.
-    Pinned {
-        /// The pin files, as written in the policy.
-        files: Vec<String>,
-    },
-    /// The zip's exact bytes (or the version's go.sum lines) are signed by
-    /// one of these `[[signer]]`s, the signature read from `location` (a
-    /// `file://`, `http(s)://` or `upstream:` template). The go.mod is
-    /// proven by the rule's other proof if it has one, else through the
-    /// signed zip (its go.mod) or the signed lines (its `h1:`).
-    Signature {
-        /// Names of the accepted signers, in the rule's order.
-        signers: Vec<String>,
-        /// The template, as written (`{module}`, `{version}`, `{file}`).
-        location: String,
-        /// What is signed: the zip's bytes, or the go.sum lines (which
-        /// prove the go.mod too).
-        signed: SignedMode,
-    },
-}
-
-impl RequiredProof {
-    /// The kind of proof required.
-    pub(crate) fn kind(&self) -> ProofKind {
-        match self {
-            RequiredProof::Sumdb => ProofKind::Sumdb,
-            RequiredProof::Pinned { .. } => ProofKind::Pinned,
-            RequiredProof::Signature { .. } => ProofKind::Signature,
-        }
-    }
-
-    /// The requirement as the signature kind reads it, if it is one.
-    pub(crate) fn signature(&self) -> Option<SignatureRequirement<'_>> {
-        match self {
-            RequiredProof::Signature {
-                signers,
-                location,
-                signed,
-            } => Some(SignatureRequirement {
-                signers,
-                location,
-                signed: *signed,
-            }),
-            RequiredProof::Sumdb | RequiredProof::Pinned { .. } => None,
-        }
-    }
-
-    /// Whether a stored record satisfies this requirement under the
-    /// decision `d` (for `private` and the go.mod's proof), `primary_sumdb`
-    /// (the database that proves modules) and `pin` (the hash the policy
-    /// in force pins for it). Each kind decides ([`crate::verify::proof`]);
-    /// `Err` says what is missing.
-    fn satisfied_by(
-        &self,
-        recorded: &Recorded<'_>,
-        d: &Decision,
-        primary_sumdb: &str,
-        pin: Option<&H1>,
-    ) -> Result<(), String> {
-        use crate::verify::proof::{pinned, signature, sumdb};
-        match self {
-            RequiredProof::Sumdb => {
-                sumdb::satisfied_by(recorded, d.private.is_some(), primary_sumdb)
-            }
-            RequiredProof::Pinned { .. } => pinned::satisfied_by(recorded, pin),
-            RequiredProof::Signature {
-                signers, signed, ..
-            } => signature::kind::satisfied_by(
-                recorded,
-                signers,
-                *signed,
-                d.go_mod_signature().is_some(),
-            ),
-        }
-    }
-}
-
-use crate::verify::proof::Recorded;
+/// What must be proven about an artifact: one kind with what the rule
+/// says of it ([`crate::verify::proof`]).
+pub(crate) use crate::verify::proof::RequiredProof;
 /// A `signature` requirement as its proof kind reads it.
 pub(crate) use crate::verify::proof::signature::kind::Requirement as SignatureRequirement;
-
-impl fmt::Display for RequiredProof {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            RequiredProof::Sumdb => f.write_str(crate::verify::proof::sumdb::REQUIREMENT),
-            RequiredProof::Pinned { files } => {
-                f.write_str(&crate::verify::proof::pinned::requirement(files))
-            }
-            RequiredProof::Signature {
-                signers,
-                location,
-                signed,
-            } => SignatureRequirement {
-                signers,
-                location,
-                signed: *signed,
-            }
-            .fmt(f),
-        }
-    }
-}
+use crate::verify::proof::{Recorded, Satisfying, pinned, sumdb};
 
 pub(crate) use crate::upstream::auth::{Auth, Secret};
 
@@ -299,14 +196,17 @@ impl Decision {
     /// Whether a public checksum database may be asked about this path.
     #[cfg(test)]
     pub(crate) fn public_sumdb_lookup(&self) -> bool {
-        self.private.is_none() && self.proofs.contains(&RequiredProof::Sumdb)
+        self.private.is_none()
+            && self
+                .proofs
+                .contains(&RequiredProof::Sumdb(sumdb::Requirement))
     }
 
     /// The signature requirement that proves the go.mod, if one does
     /// ([`crate::verify::proof::signature::kind::proving_go_mod`]): signed
     /// go.sum lines always; a signed zip when no other required kind
     /// proves the go.mod itself.
-    pub(crate) fn go_mod_signature(&self) -> Option<SignatureRequirement<'_>> {
+    pub(crate) fn go_mod_signature(&self) -> Option<&SignatureRequirement> {
         let other = self.proofs.iter().any(|p| p.kind().proves_go_mod());
         crate::verify::proof::signature::kind::proving_go_mod(
             self.proofs.iter().filter_map(RequiredProof::signature),
@@ -427,31 +327,17 @@ impl Settings {
         self.proofs
             .iter()
             .map(|p| match p {
-                ProofKind::Sumdb => RequiredProof::Sumdb,
-                ProofKind::Pinned => RequiredProof::Pinned {
+                ProofKind::Sumdb => RequiredProof::Sumdb(sumdb::Requirement),
+                ProofKind::Pinned => RequiredProof::Pinned(pinned::Requirement {
                     files: self
                         .pins
                         .as_ref()
                         .map(|p| p.files.clone())
                         .unwrap_or_default(),
-                },
-                ProofKind::Signature => RequiredProof::Signature {
-                    signers: self
-                        .signature
-                        .as_ref()
-                        .map(|s| s.signers.clone())
-                        .unwrap_or_default(),
-                    location: self
-                        .signature
-                        .as_ref()
-                        .map(|s| s.location.clone())
-                        .unwrap_or_default(),
-                    signed: self
-                        .signature
-                        .as_ref()
-                        .map(|s| s.signed)
-                        .unwrap_or_default(),
-                },
+                }),
+                ProofKind::Signature => {
+                    RequiredProof::Signature(self.signature.as_deref().cloned().unwrap_or_default())
+                }
             })
             .collect()
     }
@@ -496,17 +382,9 @@ impl Settings {
     }
 }
 
-/// Where a rule's required signatures live and who may sign them.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct SignatureSetting {
-    /// `[[signer]]` names, each declared.
-    pub(crate) signers: Vec<String>,
-    /// A `file://`, `http(s)://` or `upstream:` template with `{module}`,
-    /// `{version}`, `{file}`.
-    pub(crate) location: String,
-    /// What the signers sign (`signed`, default zip).
-    pub(crate) signed: SignedMode,
-}
+/// Where a rule's required signatures live and who may sign them: the
+/// signature kind's requirement.
+pub(crate) use SignatureRequirement as SignatureSetting;
 
 /// Which list a rule belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -816,9 +694,15 @@ impl Policy {
         } else {
             None
         };
+        let cx = Satisfying {
+            private: d.private.is_some(),
+            primary_sumdb,
+            pin,
+            go_mod_signed: d.go_mod_signature().is_some(),
+        };
         d.proofs
             .iter()
-            .try_for_each(|req| req.satisfied_by(recorded, d, primary_sumdb, pin))
+            .try_for_each(|req| req.satisfied_by(recorded, &cx))
     }
 
     /// What this policy says the stored evidence of one artifact is
@@ -1321,23 +1205,17 @@ impl Policy {
         }
 
         let mut proofs = settings.required();
-        if module == TOOLCHAIN_MODULE && !proofs.contains(&RequiredProof::Sumdb) {
+        let sumdb = RequiredProof::Sumdb(sumdb::Requirement);
+        if module == TOOLCHAIN_MODULE && !proofs.contains(&sumdb) {
             // Unreachable: the loader rejects such policies. Kept as a guard.
-            proofs.insert(0, RequiredProof::Sumdb);
+            proofs.insert(0, sumdb);
         }
         // `[toolchain]`'s signature, on top of what the rule requires.
         if module == TOOLCHAIN_MODULE
             && let Some(s) = self.toolchain.as_ref().and_then(|t| t.signature.as_ref())
-            && !proofs.iter().any(|p| {
-                matches!(p, RequiredProof::Signature { signers, location, signed }
-                    if *signers == s.signers && *location == s.location && *signed == s.signed)
-            })
+            && !proofs.iter().any(|p| p.signature() == Some(&**s))
         {
-            proofs.push(RequiredProof::Signature {
-                signers: s.signers.clone(),
-                location: s.location.clone(),
-                signed: s.signed,
-            });
+            proofs.push(RequiredProof::Signature((**s).clone()));
         }
         let reason = match source {
             Some(r) if r.section == Section::Private => format!(

@@ -84,7 +84,7 @@ fn empty_policy_allows_everything_with_sumdb_proof() {
             allowed: true,
             rule: None,
             reason: "allowed: no policy rule matches, the defaults apply".into(),
-            proofs: vec![RequiredProof::Sumdb],
+            proofs: vec![RequiredProof::Sumdb(sumdb::Requirement)],
             private: None,
             max_zip_size: None,
             deny_retracted: false,
@@ -117,7 +117,7 @@ fn embedded_default_is_open_and_proves_everything_in_the_checksum_database() {
     ] {
         let d = p.decide(m, v);
         assert!(d.allowed, "{m}");
-        assert_eq!(d.proofs, [RequiredProof::Sumdb], "{m}");
+        assert_eq!(d.proofs, [RequiredProof::Sumdb(sumdb::Requirement)], "{m}");
         assert!(d.private.is_none() && !d.deny_retracted && d.max_zip_size.is_none());
     }
     assert!(p.decide_toolchain("go1.25.0", "linux", "amd64").allowed);
@@ -243,7 +243,7 @@ fn first_matching_allow_rule_supplies_the_settings() {
     let d = p.decide("gopkg.in/yaml.v3", Some("v3.0.1"));
     assert_eq!(verdict(&d), "allow:yaml");
     assert_eq!(d.max_zip_size, Some(1 << 20));
-    assert_eq!(d.proofs, [RequiredProof::Sumdb]);
+    assert_eq!(d.proofs, [RequiredProof::Sumdb(sumdb::Requirement)]);
     // No rule: the defaults.
     let d = p.decide("golang.org/x/mod", Some("v0.43.0"));
     assert_eq!(verdict(&d), "allow:-");
@@ -265,9 +265,9 @@ fn private_paths_route_privately_and_need_pins() {
     );
     assert_eq!(
         d.proofs,
-        [RequiredProof::Pinned {
+        [RequiredProof::Pinned(pinned::Requirement {
             files: vec!["corp.sum".into()]
-        }]
+        })]
     );
     assert!(!d.public_sumdb_lookup());
     assert!(d.deny_retracted, "inherited from [defaults]");
@@ -528,10 +528,10 @@ pins = "a.sum"
     assert_eq!(
         d.proofs,
         [
-            RequiredProof::Sumdb,
-            RequiredProof::Pinned {
+            RequiredProof::Sumdb(sumdb::Requirement),
+            RequiredProof::Pinned(pinned::Requirement {
                 files: vec!["a.sum".into()]
-            }
+            })
         ]
     );
     assert!(d.public_sumdb_lookup());
@@ -574,7 +574,7 @@ proof = ["pinned"]
     // [defaults] proof is still sumdb: pins alone change nothing for others.
     assert_eq!(
         p.decide("example.com/b", Some("v1.0.0")).proofs,
-        [RequiredProof::Sumdb]
+        [RequiredProof::Sumdb(sumdb::Requirement)]
     );
 }
 
@@ -621,7 +621,7 @@ fn toolchain_rules() {
         if verdict(&d) != want {
             failures.push(format!("{go} {os}/{arch}: {} ({})", verdict(&d), d.reason));
         }
-        if d.allowed && d.proofs != [RequiredProof::Sumdb] {
+        if d.allowed && d.proofs != [RequiredProof::Sumdb(sumdb::Requirement)] {
             failures.push(format!("{go} {os}/{arch}: proofs {:?}", d.proofs));
         }
     }
@@ -728,7 +728,7 @@ proof = ["sumdb"]
     .unwrap();
     let d = p.decide_toolchain("go1.22.3", "linux", "amd64");
     assert!(d.allowed);
-    assert_eq!(d.proofs, [RequiredProof::Sumdb]);
+    assert_eq!(d.proofs, [RequiredProof::Sumdb(sumdb::Requirement)]);
     // In allow-list mode [toolchain] without an allow rule can never apply.
     assert_eq!(
         errors("mode = \"allow-list\"\n[toolchain]\nmin_version = \"go1.22.0\"\n"),
@@ -1457,7 +1457,7 @@ fn private_modules_example_decisions() {
     assert_eq!(d.proofs.len(), 2);
     assert!(d.public_sumdb_lookup());
     let d = p.decide("github.com/other/x", Some("v1.0.0"));
-    assert_eq!(d.proofs, [RequiredProof::Sumdb]);
+    assert_eq!(d.proofs, [RequiredProof::Sumdb(sumdb::Requirement)]);
 }
 
 #[test]
@@ -1475,7 +1475,7 @@ fn air_gapped_example_decisions() {
     assert!(d.allowed && !d.public_sumdb_lookup());
     let d = p.decide_toolchain("go1.23.6", "linux", "amd64");
     assert!(d.allowed);
-    assert_eq!(d.proofs, [RequiredProof::Sumdb]);
+    assert_eq!(d.proofs, [RequiredProof::Sumdb(sumdb::Requirement)]);
     assert!(!p.decide_toolchain("go1.23.5", "linux", "amd64").allowed);
     assert!(!p.decide_toolchain("go1.23.6", "darwin", "arm64").allowed);
 }
@@ -1714,12 +1714,12 @@ fn signature_proof_needs_declared_signers_a_file_template_and_a_go_mod_proof() {
     assert_eq!(
         d.proofs,
         [
-            RequiredProof::Sumdb,
-            RequiredProof::Signature {
+            RequiredProof::Sumdb(sumdb::Requirement),
+            RequiredProof::Signature(crate::policy::SignatureRequirement {
                 signers: vec!["s".into()],
                 location: "file:///srv/sigs/{module}/@v/{version}{file}.sig".into(),
                 signed: crate::policy::SignedMode::Zip,
-            }
+            })
         ]
     );
     assert!(p.signer("s").is_some() && p.signer("t").is_none());
@@ -1737,7 +1737,7 @@ fn signature_proof_needs_declared_signers_a_file_template_and_a_go_mod_proof() {
             crate::policy::SignedMode::Zip
         };
         assert!(
-            matches!(&d.proofs[..], [RequiredProof::Signature { signed, .. }] if *signed == want),
+            matches!(&d.proofs[..], [RequiredProof::Signature(r)] if r.signed == want),
             "{:?}",
             d.proofs
         );
@@ -1801,12 +1801,12 @@ fn toolchain_may_require_a_signature_on_top_of_the_checksum_database() {
     assert_eq!(
         d.proofs,
         [
-            RequiredProof::Sumdb,
-            RequiredProof::Signature {
+            RequiredProof::Sumdb(sumdb::Requirement),
+            RequiredProof::Signature(crate::policy::SignatureRequirement {
                 signers: vec!["s".into()],
                 location: "file:///s/{module}/@v/{version}{file}.sig".into(),
                 signed: crate::policy::SignedMode::Zip,
-            }
+            })
         ]
     );
     assert!(
@@ -1819,7 +1819,7 @@ fn toolchain_may_require_a_signature_on_top_of_the_checksum_database() {
     // Other modules are not affected.
     assert_eq!(
         p.decide("a.com", Some("v1.0.0")).proofs,
-        [RequiredProof::Sumdb]
+        [RequiredProof::Sumdb(sumdb::Requirement)]
     );
     let cases = [
         (

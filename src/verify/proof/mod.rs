@@ -52,6 +52,18 @@ pub trait Kind {
     type Token: Clone + std::fmt::Debug;
     /// What the cache records of a token, in the record's JSON.
     type Evidence: Clone + std::fmt::Debug + PartialEq + Eq + Serialize + DeserializeOwned;
+    /// What a policy rule requires of this kind, resolved when the policy
+    /// loads; its `Display` is how `policy explain` states it.
+    type Requirement: Clone + std::fmt::Debug + PartialEq + Eq + std::fmt::Display;
+
+    /// Whether a stored record satisfies `req` under the policy in force
+    /// (`cx`), or the artifact must be proven again. `Err` says what is
+    /// missing.
+    fn satisfied_by(
+        req: &Self::Requirement,
+        recorded: &Recorded<'_>,
+        cx: &Satisfying<'_>,
+    ) -> Result<(), String>;
 
     /// Short description of the authority that vouched, for messages.
     fn authority(token: &Self::Token) -> String;
@@ -98,6 +110,45 @@ macro_rules! kinds {
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
         pub enum ProofKind {
             $($(#[$doc])* $Variant,)+
+        }
+
+        /// What must be proven about an artifact before it is stored or
+        /// served, one kind with what the policy rule says of it. Every
+        /// proof a decision lists must hold (they are conjunctive).
+        #[derive(Clone, Debug, PartialEq, Eq)]
+        #[non_exhaustive]
+        pub(crate) enum RequiredProof {
+            $($(#[$doc])* $Variant(<$K as Kind>::Requirement),)+
+        }
+
+        impl RequiredProof {
+            /// The kind of proof required.
+            pub(crate) fn kind(&self) -> ProofKind {
+                match self {
+                    $(RequiredProof::$Variant(_) => ProofKind::$Variant,)+
+                }
+            }
+
+            /// Whether a stored record satisfies this requirement under the
+            /// policy in force ([`Kind::satisfied_by`]).
+            pub(crate) fn satisfied_by(
+                &self,
+                recorded: &Recorded<'_>,
+                cx: &Satisfying<'_>,
+            ) -> Result<(), String> {
+                match self {
+                    $(RequiredProof::$Variant(r) => <$K as Kind>::satisfied_by(r, recorded, cx),)+
+                }
+            }
+        }
+
+        /// As `policy explain` states it.
+        impl std::fmt::Display for RequiredProof {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                match self {
+                    $(RequiredProof::$Variant(r) => r.fmt(f),)+
+                }
+            }
         }
 
         impl ProofKind {
@@ -275,6 +326,24 @@ pub struct Recorded<'a> {
     pub h1: &'a str,
     /// The recorded evidence, one per proof.
     pub proofs: &'a [Evidence],
+}
+
+/// What a decision's requirements are checked against besides the record
+/// ([`RequiredProof::satisfied_by`]): plain data the policy gathers, so
+/// that proof kinds need nothing from the policy module.
+#[derive(Clone, Copy, Debug)]
+pub struct Satisfying<'a> {
+    /// The path is private (a `[[private]]` rule routes it).
+    pub private: bool,
+    /// The checksum database that proves modules (the first configured;
+    /// `""` when none is).
+    pub primary_sumdb: &'a str,
+    /// The hash the policy in force pins for the artifact, looked up only
+    /// when a requirement is `pinned`.
+    pub pin: Option<&'a H1>,
+    /// Whether the decision's signature requirement proves the go.mod
+    /// ([`signature::kind::proving_go_mod`]).
+    pub go_mod_signed: bool,
 }
 
 /// The artifact a proof must vouch for: what it is and the digests of the

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Artifact, EvidenceObjects, Rechecked, Recorded, TrustAnchors, vouches};
+use super::{Artifact, EvidenceObjects, Rechecked, Recorded, Satisfying, TrustAnchors, vouches};
 use crate::artifact::{ArtifactKind, H1};
 use crate::verify::VerifyError;
 
@@ -56,10 +56,20 @@ pub struct Evidence {
     pub policy: String,
 }
 
-/// The requirement of hashes pinned in `files`, as `policy explain`
-/// states it.
-pub(crate) fn requirement(files: &[String]) -> String {
-    format!("pinned hashes ({})", files.join(", "))
+/// A `pinned` requirement: the artifact's `h1:` is pinned in these
+/// go.sum-format files (the policy looks the pin up,
+/// [`Satisfying::pin`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Requirement {
+    /// The pin files, as written in the policy.
+    pub files: Vec<String>,
+}
+
+/// As `policy explain` states it.
+impl std::fmt::Display for Requirement {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "pinned hashes ({})", self.files.join(", "))
+    }
 }
 
 /// The fetch-time proof of a `pinned` requirement: the pin `anchors` hold
@@ -77,7 +87,7 @@ pub(crate) fn prove(
 /// Whether a stored record satisfies a `pinned` requirement: its `h1:` is
 /// the one the policy in force pins now (`pin`), whatever was pinned when
 /// it was stored. `Err` says what differs.
-pub(crate) fn satisfied_by(recorded: &Recorded<'_>, pin: Option<&H1>) -> Result<(), String> {
+fn satisfied_by(recorded: &Recorded<'_>, pin: Option<&H1>) -> Result<(), String> {
     match pin {
         Some(h) if h.as_str() == recorded.h1 => Ok(()),
         Some(h) => Err(format!(
@@ -100,6 +110,15 @@ impl super::Kind for Pinned {
     const PROVES_GO_MOD: bool = true;
     type Token = PinnedHash;
     type Evidence = Evidence;
+    type Requirement = Requirement;
+
+    fn satisfied_by(
+        _req: &Requirement,
+        recorded: &Recorded<'_>,
+        cx: &Satisfying<'_>,
+    ) -> Result<(), String> {
+        satisfied_by(recorded, cx.pin)
+    }
 
     fn authority(p: &PinnedHash) -> String {
         authority(&p.origin)

@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Artifact, EvidenceObjects, Rechecked, Recorded, TrustAnchors, vouches};
+use super::{Artifact, EvidenceObjects, Rechecked, Recorded, Satisfying, TrustAnchors, vouches};
 use crate::artifact::{ArtifactKind, H1};
 use crate::verify::VerifyError;
 use crate::xmod::{note, tlog};
@@ -172,18 +172,23 @@ pub enum NotProven {
     WrongLine(String),
 }
 
-/// The requirement, as `policy explain` states it.
-pub(crate) const REQUIREMENT: &str = "checksum database (sumdb)";
+/// A `sumdb` requirement: the first configured checksum database proves
+/// the artifact. It has no settings.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Requirement;
+
+/// As `policy explain` states it.
+impl std::fmt::Display for Requirement {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("checksum database (sumdb)")
+    }
+}
 
 /// Whether a stored record satisfies a `sumdb` requirement: it holds
 /// evidence from `primary`, the database that proves modules (the first
 /// configured; `""` when none is). Never for a private path: it cannot be
 /// proven in a public checksum database. `Err` says what is missing.
-pub(crate) fn satisfied_by(
-    recorded: &Recorded<'_>,
-    private: bool,
-    primary: &str,
-) -> Result<(), String> {
+fn satisfied_by(recorded: &Recorded<'_>, private: bool, primary: &str) -> Result<(), String> {
     if private {
         return Err("a private path cannot be proven in a public checksum database".into());
     }
@@ -223,6 +228,15 @@ impl super::Kind for Sumdb {
     const PROVES_GO_MOD: bool = true;
     type Token = ProvenRecord;
     type Evidence = Evidence;
+    type Requirement = Requirement;
+
+    fn satisfied_by(
+        _req: &Requirement,
+        recorded: &Recorded<'_>,
+        cx: &Satisfying<'_>,
+    ) -> Result<(), String> {
+        satisfied_by(recorded, cx.private, cx.primary_sumdb)
+    }
 
     fn authority(r: &ProvenRecord) -> String {
         authority(r.db(), r.id())

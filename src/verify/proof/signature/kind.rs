@@ -329,6 +329,15 @@ impl crate::verify::proof::Kind for Signature {
     const PROVES_GO_MOD: bool = false;
     type Token = SignedArtifact;
     type Evidence = Evidence;
+    type Requirement = Requirement;
+
+    fn satisfied_by(
+        req: &Requirement,
+        recorded: &Recorded<'_>,
+        cx: &crate::verify::proof::Satisfying<'_>,
+    ) -> Result<(), String> {
+        satisfied_by(recorded, &req.signers, req.signed, cx.go_mod_signed)
+    }
 
     fn authority(s: &SignedArtifact) -> String {
         authority(s.signer())
@@ -632,18 +641,29 @@ impl Evidence {
 /// A rule's `signature` requirement, as the policy states it: the
 /// accepted `[[signer]]`s (by name, in the rule's order), where the
 /// signatures live and what they sign.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Requirement<'a> {
-    /// Names of the accepted signers.
-    pub signers: &'a [String],
-    /// The location template, as written.
-    pub location: &'a str,
-    /// What is signed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Requirement {
+    /// `[[signer]]` names, each declared.
+    pub signers: Vec<String>,
+    /// A `file://`, `http(s)://` or `upstream:` template with `{module}`,
+    /// `{version}`, `{file}`, as written.
+    pub location: String,
+    /// What the signers sign (`signed`, default zip).
     pub signed: SignedMode,
 }
 
+impl crate::verify::proof::RequiredProof {
+    /// The requirement as the signature kind reads it, if it is one.
+    pub(crate) fn signature(&self) -> Option<&Requirement> {
+        match self {
+            crate::verify::proof::RequiredProof::Signature(r) => Some(r),
+            _ => None,
+        }
+    }
+}
+
 /// As `policy explain` states it.
-impl fmt::Display for Requirement<'_> {
+impl fmt::Display for Requirement {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
@@ -668,9 +688,9 @@ impl fmt::Display for Requirement<'_> {
 /// other required kind proves the go.mod itself (`other`,
 /// [`ProofKind::proves_go_mod`](crate::verify::proof::ProofKind::proves_go_mod)).
 pub(crate) fn proving_go_mod<'a>(
-    reqs: impl IntoIterator<Item = Requirement<'a>>,
+    reqs: impl IntoIterator<Item = &'a Requirement>,
     other: bool,
-) -> Option<Requirement<'a>> {
+) -> Option<&'a Requirement> {
     reqs.into_iter()
         .find(|r| r.signed == SignedMode::Gosum || !other)
 }
@@ -682,8 +702,8 @@ pub(crate) fn proving_go_mod<'a>(
 /// proof holds). `rules` are the go.mod's and the zip's rule labels; `Err`
 /// names both and the fix.
 pub(crate) fn zip_covers_go_mod<'a>(
-    mod_req: Option<Requirement<'_>>,
-    zip_reqs: impl IntoIterator<Item = Requirement<'a>>,
+    mod_req: Option<&Requirement>,
+    zip_reqs: impl IntoIterator<Item = &'a Requirement>,
     (mod_rule, zip_rule): (&str, &str),
 ) -> Result<(), String> {
     let Some(want) = mod_req else {
@@ -715,7 +735,7 @@ pub(crate) fn zip_covers_go_mod<'a>(
 /// A go.mod needs one only when the signature proves it (`proves_go_mod`,
 /// [`proving_go_mod`]); otherwise the rule's other proof does. `Err` says
 /// what is missing.
-pub(crate) fn satisfied_by(
+fn satisfied_by(
     recorded: &Recorded<'_>,
     signers: &[String],
     signed: SignedMode,
@@ -757,14 +777,14 @@ pub(crate) enum GoModRefusal {
 /// when the zip was verified). Either way the signature verifies again, by
 /// one of `accepted`, as the go.mod's own proof.
 pub(crate) fn prove_go_mod(
-    req: Requirement<'_>,
+    req: &Requirement,
     (module, version): (&str, &str),
     zip: Option<&Recorded<'_>>,
     (accepted, objects): (&[&PolicySigner], &EvidenceObjects),
     (mod_h1, go_mod): (&H1, &[u8]),
 ) -> Result<SignedArtifact, GoModRefusal> {
     let subject = (ArtifactKind::Mod, module, version);
-    let signers = req.signers;
+    let signers = &req.signers;
     let signatures = || {
         zip.into_iter().flat_map(|z| {
             z.proofs.iter().filter_map(move |p| match p {
@@ -1233,12 +1253,11 @@ mod tests {
     fn which_signature_proves_a_go_mod() {
         let s = ["a".to_owned()];
         let req = |signed| Requirement {
-            signers: &s,
-            location: "file:///s/{module}/{version}",
+            signers: s.to_vec(),
+            location: "file:///s/{module}/{version}".into(),
             signed,
         };
-        let zip = req(SignedMode::Zip);
-        let gosum = req(SignedMode::Gosum);
+        let (zip, gosum) = (&req(SignedMode::Zip), &req(SignedMode::Gosum));
         assert_eq!(proving_go_mod([zip], false), Some(zip));
         assert_eq!(proving_go_mod([zip], true), None);
         assert_eq!(proving_go_mod([zip, gosum], true), Some(gosum));
@@ -1272,13 +1291,13 @@ mod tests {
         let go_mod = b"module example.com/m\n";
         let mod_h1 = dirhash::hash_go_mod(go_mod);
         let req = |signed| Requirement {
-            signers: &good,
-            location: "file:///s/{module}/{version}",
+            signers: good.to_vec(),
+            location: "file:///s/{module}/{version}".into(),
             signed,
         };
         let prove = |signed, zip: Option<&Recorded<'_>>, bytes: &[u8]| {
             prove_go_mod(
-                req(signed),
+                &req(signed),
                 (M, V),
                 zip,
                 (&accepted, &objects),
