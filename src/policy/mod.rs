@@ -40,7 +40,6 @@
 
 pub(crate) mod cli;
 mod parse;
-pub(crate) mod pins;
 pub(crate) mod retract;
 pub(crate) mod rules;
 pub(crate) mod version;
@@ -56,7 +55,7 @@ use crate::artifact::{ArtifactKind, H1};
 pub(crate) use crate::verify::proof::signature::kind::SignedMode;
 use crate::xmod::semver;
 
-use pins::PinSet;
+use crate::verify::proof::pinned::pins::PinSet;
 use rules::{Patterns, PlatformGlob};
 use version::{Constraint, Filter, KindSet, Scheme};
 
@@ -145,7 +144,7 @@ pub(crate) use crate::verify::ProofKind;
 pub(crate) use crate::verify::proof::RequiredProof;
 /// A `signature` requirement as its proof kind reads it.
 pub(crate) use crate::verify::proof::signature::kind::Requirement as SignatureRequirement;
-use crate::verify::proof::{Recorded, Satisfying, pinned, sumdb};
+use crate::verify::proof::{Recorded, Satisfying, sumdb};
 
 pub(crate) use crate::upstream::auth::{Auth, Secret};
 
@@ -315,59 +314,28 @@ impl fmt::Display for Explanation {
 /// Resolved settings of a rule (or of `[defaults]`).
 #[derive(Clone, Debug)]
 pub(crate) struct Settings {
-    pub(crate) proofs: Vec<ProofKind>,
-    pub(crate) pins: Option<Arc<PinSet>>,
-    pub(crate) signature: Option<Arc<SignatureSetting>>,
+    /// What must be proven: each kind with what the rule says of it.
+    pub(crate) proofs: Vec<RequiredProof>,
     pub(crate) max_zip_size: Option<u64>,
     pub(crate) deny_retracted: bool,
 }
 
 impl Settings {
-    fn required(&self) -> Vec<RequiredProof> {
-        self.proofs
-            .iter()
-            .map(|p| match p {
-                ProofKind::Sumdb => RequiredProof::Sumdb(sumdb::Requirement),
-                ProofKind::Pinned => RequiredProof::Pinned(pinned::Requirement {
-                    files: self
-                        .pins
-                        .as_ref()
-                        .map(|p| p.files.clone())
-                        .unwrap_or_default(),
-                }),
-                ProofKind::Signature => {
-                    RequiredProof::Signature(self.signature.as_deref().cloned().unwrap_or_default())
-                }
-            })
-            .collect()
+    /// Whether the rule requires a proof of `kind`.
+    pub(crate) fn requires(&self, kind: ProofKind) -> bool {
+        self.proofs.iter().any(|p| p.kind() == kind)
+    }
+
+    /// The rule's pins, when it requires "pinned".
+    pub(crate) fn pins(&self) -> Option<&Arc<PinSet>> {
+        self.proofs.iter().find_map(|p| match p {
+            RequiredProof::Pinned(r) => Some(&r.pins),
+            _ => None,
+        })
     }
 
     fn describe(&self) -> String {
-        let proofs: Vec<String> = self
-            .proofs
-            .iter()
-            .map(|p| match p {
-                ProofKind::Sumdb => "sumdb".to_owned(),
-                ProofKind::Pinned => match &self.pins {
-                    Some(s) => format!(
-                        "pinned ({}: {} version{})",
-                        s.files_text(),
-                        s.len(),
-                        if s.len() == 1 { "" } else { "s" }
-                    ),
-                    None => "pinned".to_owned(),
-                },
-                ProofKind::Signature => match &self.signature {
-                    Some(s) => format!(
-                        "signature (signed {}; signers {}; at {})",
-                        s.signed.as_str(),
-                        s.signers.join(", "),
-                        s.location
-                    ),
-                    None => "signature".to_owned(),
-                },
-            })
-            .collect();
+        let proofs: Vec<String> = self.proofs.iter().map(RequiredProof::summary).collect();
         format!(
             "proof {}; zip limit {}; retracted versions {}",
             proofs.join(" + "),
@@ -738,7 +706,7 @@ impl Policy {
         let mut out: Vec<PathBuf> = Vec::new();
         for set in std::iter::once(&self.defaults)
             .chain(rules.map(|r| &r.settings))
-            .filter_map(|s| s.pins.as_ref())
+            .filter_map(Settings::pins)
         {
             for f in &set.files {
                 let p = base.join(f);
@@ -854,10 +822,7 @@ impl Policy {
             Source::Rule(r) => &r.settings,
             Source::Defaults => &self.defaults,
         };
-        if !settings.proofs.contains(&ProofKind::Pinned) {
-            return None;
-        }
-        settings.pins.as_ref()?.get(module, version, kind)
+        settings.pins()?.get(module, version, kind)
     }
 
     /// The resolved rules, for `goward policy check`.
@@ -1178,17 +1143,13 @@ impl Policy {
             None => "denied by policy defaults".to_owned(),
         };
         if let Some(v) = version
-            && settings.proofs.contains(&ProofKind::Pinned)
+            && let Some(pins) = settings.pins()
         {
-            let files = settings
-                .pins
-                .as_ref()
-                .map(|p| p.files_text())
-                .unwrap_or_default();
-            let pinned = settings.pins.as_ref().is_some_and(|p| match artifact {
-                Some(kind) => p.get(module, v, kind).is_some(),
-                None => p.has_version(module, v),
-            });
+            let files = pins.files_text();
+            let pinned = match artifact {
+                Some(kind) => pins.get(module, v, kind).is_some(),
+                None => pins.has_version(module, v),
+            };
             if !pinned {
                 let what = match artifact {
                     Some(kind) => format!("the {} of {subj}", kind.as_str()),
@@ -1204,7 +1165,7 @@ impl Policy {
             }
         }
 
-        let mut proofs = settings.required();
+        let mut proofs = settings.proofs.clone();
         let sumdb = RequiredProof::Sumdb(sumdb::Requirement);
         if module == TOOLCHAIN_MODULE && !proofs.contains(&sumdb) {
             // Unreachable: the loader rejects such policies. Kept as a guard.

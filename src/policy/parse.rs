@@ -15,7 +15,6 @@ use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use toml::Spanned;
 
 use super::Access;
-use super::pins::{PinSet, PinSite};
 use super::rules::{Glob, Patterns, PlatformGlob};
 use super::version::{self, Constraint, Filter, Kind, KindSet, Scheme};
 use super::{
@@ -23,8 +22,10 @@ use super::{
     Secret, Section, Settings, SignatureSetting, TOOLCHAIN_MODULE, ToolchainRules,
 };
 use crate::upstream;
+use crate::verify::proof::pinned::pins::{PinSet, PinSite};
 use crate::verify::proof::signature::kind::{SignedMode, check_location};
 use crate::verify::proof::signature::{Instance, Matcher, PublicKey, Signer, TrustRoot};
+use crate::verify::proof::{RequiredProof, pinned, sumdb};
 use crate::xmod::module::quote;
 
 type Span = Range<usize>;
@@ -505,20 +506,23 @@ pub(crate) fn parse(
             ),
         );
     }
-    let defaults = Settings {
-        proofs: d_proof.unwrap_or_else(|| vec![ProofKind::Sumdb]),
+    let d_kinds = d_proof.unwrap_or_else(|| vec![ProofKind::Sumdb]);
+    let defaults = Defaults {
+        settings: Settings {
+            proofs: required(&d_kinds, d_pins.clone(), None),
+            max_zip_size: d
+                .max_zip_size
+                .as_ref()
+                .and_then(|s| parse_size(&mut cx, ctx, s)),
+            deny_retracted: d.deny_retracted.unwrap_or(false),
+        },
+        kinds: d_kinds,
         pins: d_pins,
-        signature: None,
-        max_zip_size: d
-            .max_zip_size
-            .as_ref()
-            .and_then(|s| parse_size(&mut cx, ctx, s)),
-        deny_retracted: d.deny_retracted.unwrap_or(false),
     };
     let default_spans = SettingSpans {
         proof: d.proof.as_ref().map(Spanned::span),
     };
-    if defaults.proofs.contains(&ProofKind::Pinned)
+    if defaults.kinds.contains(&ProofKind::Pinned)
         && d.pins.is_none()
         && let Some(s) = &default_spans.proof
     {
@@ -612,7 +616,7 @@ pub(crate) fn parse(
     Ok(Policy {
         origin: origin.to_owned(),
         mode,
-        defaults,
+        defaults: defaults.settings,
         deny: deny.into_iter().map(|b| b.rule).collect(),
         allow: allow.into_iter().map(|b| b.rule).collect(),
         private: private.into_iter().map(|b| b.rule).collect(),
@@ -919,8 +923,6 @@ fn build_deny(cx: &mut Ctx<'_>, r: &Spanned<RawDeny>) -> Option<Built> {
             reason: Some(reason.to_owned()),
             settings: Settings {
                 proofs: Vec::new(),
-                pins: None,
-                signature: None,
                 max_zip_size: None,
                 deny_retracted: false,
             },
@@ -930,6 +932,39 @@ fn build_deny(cx: &mut Ctx<'_>, r: &Spanned<RawDeny>) -> Option<Built> {
         header: r.span(),
         spans: SettingSpans { proof: None },
     })
+}
+
+/// `[defaults]` as the rules inherit it.
+struct Defaults {
+    /// Its settings, which decide what no rule matches.
+    settings: Settings,
+    /// Its proof kinds, which a rule without `proof` inherits.
+    kinds: Vec<ProofKind>,
+    /// Its pins, which a rule that requires "pinned" and names no pins
+    /// inherits (whether or not `[defaults]` itself requires "pinned").
+    pins: Option<Arc<PinSet>>,
+}
+
+/// The requirement of each of a rule's proof kinds, with the pins and the
+/// signature setting the rule resolved (each present when its kind is
+/// required, or the rule was refused).
+fn required(
+    kinds: &[ProofKind],
+    pins: Option<Arc<PinSet>>,
+    signature: Option<Arc<SignatureSetting>>,
+) -> Vec<RequiredProof> {
+    kinds
+        .iter()
+        .map(|k| match k {
+            ProofKind::Sumdb => RequiredProof::Sumdb(sumdb::Requirement),
+            ProofKind::Pinned => RequiredProof::Pinned(pinned::Requirement {
+                pins: pins.clone().unwrap_or_default(),
+            }),
+            ProofKind::Signature => {
+                RequiredProof::Signature(signature.as_deref().cloned().unwrap_or_default())
+            }
+        })
+        .collect()
 }
 
 /// Resolves a rule's settings over `[defaults]` and checks proof/pins
@@ -943,7 +978,7 @@ fn settings(
     sig: SigFields<'_>,
     max_zip_size: Option<&Spanned<Size>>,
     deny_retracted: Option<bool>,
-    defaults: &Settings,
+    defaults: &Defaults,
     default_spans: &SettingSpans,
     private: bool,
     signer_names: &[String],
@@ -958,7 +993,7 @@ fn settings(
             }
         },
         None if private => vec![ProofKind::Pinned],
-        None => defaults.proofs.clone(),
+        None => defaults.kinds.clone(),
     };
     let own_pins = match pins {
         Some(p) => match load_pins(cx, ctx, p) {
@@ -978,7 +1013,7 @@ fn settings(
                 None
             }
         },
-        None => defaults.max_zip_size,
+        None => defaults.settings.max_zip_size,
     };
     if !ok {
         return None;
@@ -1012,11 +1047,9 @@ fn settings(
     }
     Some((
         Settings {
-            proofs,
-            pins: if wants_pins { pins_resolved } else { None },
-            signature,
+            proofs: required(&proofs, pins_resolved, signature),
             max_zip_size: size,
-            deny_retracted: deny_retracted.unwrap_or(defaults.deny_retracted),
+            deny_retracted: deny_retracted.unwrap_or(defaults.settings.deny_retracted),
         },
         SettingSpans {
             proof: proof.map(Spanned::span).or_else(|| {
@@ -1149,7 +1182,7 @@ fn signature_setting(
 fn build_allow(
     cx: &mut Ctx<'_>,
     r: &Spanned<RawAllow>,
-    defaults: &Settings,
+    defaults: &Defaults,
     default_spans: &SettingSpans,
     signer_names: &[String],
 ) -> Option<Built> {
@@ -1196,7 +1229,7 @@ fn build_allow(
 fn build_private(
     cx: &mut Ctx<'_>,
     r: &Spanned<RawPrivate>,
-    defaults: &Settings,
+    defaults: &Defaults,
     signer_names: &[String],
 ) -> Option<Built> {
     let raw = r.get_ref();
@@ -1629,7 +1662,7 @@ fn cross_checks(
     deny: &[Built],
     allow: &[Built],
     private: &[Built],
-    defaults: &Settings,
+    defaults: &Defaults,
     default_spans: &SettingSpans,
     toolchain_span: Option<Span>,
 ) {
@@ -1715,8 +1748,7 @@ fn cross_checks(
             cx.err(&a.header, msg);
             continue;
         }
-        if a.rule.patterns.matches(TOOLCHAIN_MODULE)
-            && !a.rule.settings.proofs.contains(&ProofKind::Sumdb)
+        if a.rule.patterns.matches(TOOLCHAIN_MODULE) && !a.rule.settings.requires(ProofKind::Sumdb)
         {
             let span = a.spans.proof.clone().unwrap_or_else(|| a.header.clone());
             let msg = format!(
@@ -1729,9 +1761,7 @@ fn cross_checks(
     let toolchain_fully_allowed = allow
         .iter()
         .any(|a| a.rule.patterns.matches(TOOLCHAIN_MODULE) && a.rule.filter.is_all());
-    if mode == Mode::Open
-        && !toolchain_fully_allowed
-        && !defaults.proofs.contains(&ProofKind::Sumdb)
+    if mode == Mode::Open && !toolchain_fully_allowed && !defaults.kinds.contains(&ProofKind::Sumdb)
     {
         let span = default_spans.proof.clone().unwrap_or(0..0);
         cx.err(

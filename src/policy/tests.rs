@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use super::*;
+use crate::verify::proof::pinned;
 
 const H_A: &str = "h1:ypeBEsobvcr6wjGzmiPcTaeG7/gUfE5yuYB3ha/uSLs=";
 const H_B: &str = "h1:PiPoFgA5WUoziU9lZOGxNIu9egCI1CxKy3PurtWcAJ0=";
@@ -265,9 +266,9 @@ fn private_paths_route_privately_and_need_pins() {
     );
     assert_eq!(
         d.proofs,
-        [RequiredProof::Pinned(pinned::Requirement {
-            files: vec!["corp.sum".into()]
-        })]
+        [RequiredProof::Pinned(pinned::Requirement::of_files(&[
+            "corp.sum"
+        ]))]
     );
     assert!(!d.public_sumdb_lookup());
     assert!(d.deny_retracted, "inherited from [defaults]");
@@ -529,9 +530,7 @@ pins = "a.sum"
         d.proofs,
         [
             RequiredProof::Sumdb(sumdb::Requirement),
-            RequiredProof::Pinned(pinned::Requirement {
-                files: vec!["a.sum".into()]
-            })
+            RequiredProof::Pinned(pinned::Requirement::of_files(&["a.sum"]))
         ]
     );
     assert!(d.public_sumdb_lookup());

@@ -56,6 +56,10 @@ pub trait Kind {
     /// loads; its `Display` is how `policy explain` states it.
     type Requirement: Clone + std::fmt::Debug + PartialEq + Eq + std::fmt::Display;
 
+    /// How `policy check` lists a rule's requirement: the kind's name and
+    /// its settings, briefly.
+    fn summary(req: &Self::Requirement) -> String;
+
     /// Whether a stored record satisfies `req` under the policy in force
     /// (`cx`), or the artifact must be proven again. `Err` says what is
     /// missing.
@@ -126,6 +130,13 @@ macro_rules! kinds {
             pub(crate) fn kind(&self) -> ProofKind {
                 match self {
                     $(RequiredProof::$Variant(_) => ProofKind::$Variant,)+
+                }
+            }
+
+            /// How `policy check` lists it ([`Kind::summary`]).
+            pub(crate) fn summary(&self) -> String {
+                match self {
+                    $(RequiredProof::$Variant(r) => <$K as Kind>::summary(r),)+
                 }
             }
 

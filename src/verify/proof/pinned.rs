@@ -1,6 +1,10 @@
 //! Proof by pin: the policy's go.sum-format pin files hold the artifact's
 //! `h1:` ([`Policy::pinned_h1`]).
 
+pub(crate) mod pins;
+
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use super::{Artifact, EvidenceObjects, Rechecked, Recorded, Satisfying, TrustAnchors, vouches};
@@ -56,19 +60,42 @@ pub struct Evidence {
     pub policy: String,
 }
 
-/// A `pinned` requirement: the artifact's `h1:` is pinned in these
-/// go.sum-format files (the policy looks the pin up,
+/// A `pinned` requirement: the artifact's `h1:` is pinned in the rule's
+/// go.sum-format files (the policy looks the pin up for a record,
 /// [`Satisfying::pin`]).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default)]
 pub struct Requirement {
-    /// The pin files, as written in the policy.
-    pub files: Vec<String>,
+    /// The rule's pin files, parsed (one set, possibly several files).
+    pub(crate) pins: Arc<pins::PinSet>,
 }
+
+impl Requirement {
+    /// A requirement of the files named, holding no pins (tests compare
+    /// decisions by the files a rule names).
+    #[cfg(test)]
+    pub(crate) fn of_files(files: &[&str]) -> Requirement {
+        let mut set = pins::PinSet::default();
+        set.files = files.iter().map(|f| (*f).to_owned()).collect();
+        Requirement {
+            pins: Arc::new(set),
+        }
+    }
+}
+
+/// Requirements are the same when they name the same pin files: the
+/// files' contents are one load's, and a reload builds a new policy.
+impl PartialEq for Requirement {
+    fn eq(&self, other: &Requirement) -> bool {
+        self.pins.files == other.pins.files
+    }
+}
+
+impl Eq for Requirement {}
 
 /// As `policy explain` states it.
 impl std::fmt::Display for Requirement {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "pinned hashes ({})", self.files.join(", "))
+        write!(f, "pinned hashes ({})", self.pins.files.join(", "))
     }
 }
 
@@ -111,6 +138,15 @@ impl super::Kind for Pinned {
     type Token = PinnedHash;
     type Evidence = Evidence;
     type Requirement = Requirement;
+
+    fn summary(req: &Requirement) -> String {
+        let n = req.pins.len();
+        format!(
+            "pinned ({}: {n} version{})",
+            req.pins.files_text(),
+            if n == 1 { "" } else { "s" }
+        )
+    }
 
     fn satisfied_by(
         _req: &Requirement,

@@ -230,6 +230,10 @@ impl super::Kind for Sumdb {
     type Evidence = Evidence;
     type Requirement = Requirement;
 
+    fn summary(_req: &Requirement) -> String {
+        "sumdb".to_owned()
+    }
+
     fn satisfied_by(
         _req: &Requirement,
         recorded: &Recorded<'_>,

@@ -331,6 +331,15 @@ impl crate::verify::proof::Kind for Signature {
     type Evidence = Evidence;
     type Requirement = Requirement;
 
+    fn summary(req: &Requirement) -> String {
+        format!(
+            "signature (signed {}; signers {}; at {})",
+            req.signed.as_str(),
+            req.signers.join(", "),
+            req.location
+        )
+    }
+
     fn satisfied_by(
         req: &Requirement,
         recorded: &Recorded<'_>,

@@ -50,50 +50,49 @@ impl PinSet {
             pins: HashMap::new(),
         };
         let mut errors = Vec::new();
-        for (i, line) in text.lines().enumerate() {
+        // 1-based line numbers and character columns, for messages.
+        for (line_no, line) in (1..).zip(text.lines()) {
             let site = |col: usize| PinSite {
                 file: name.to_owned(),
-                line: i + 1,
+                line: line_no,
                 col,
             };
             // Fields with their 1-based character columns.
-            let mut fields = Vec::new();
+            let mut fields: Vec<(usize, &str)> = Vec::new();
             let mut start = None;
-            for (ci, (bi, ch)) in line.char_indices().enumerate() {
+            for (col, (bi, ch)) in (1..).zip(line.char_indices()) {
                 match (ch.is_whitespace(), start) {
-                    (false, None) => start = Some((ci + 1, bi)),
-                    (true, Some((col, b))) => {
-                        fields.push((col, &line[b..bi]));
+                    (false, None) => start = Some((col, bi)),
+                    (true, Some((c, b))) => {
+                        fields.push((c, line.get(b..bi).unwrap_or_default()));
                         start = None;
                     }
                     _ => {}
                 }
             }
-            if let Some((col, b)) = start {
-                fields.push((col, &line[b..]));
+            if let Some((c, b)) = start {
+                fields.push((c, line.get(b..).unwrap_or_default()));
             }
-            if fields.is_empty() {
+            let [(pcol, path), (vcol, raw_version), (hcol, hash)] = fields[..] else {
+                if let Some(&(col, _)) = fields.first() {
+                    errors.push((
+                        site(col),
+                        format!(
+                            "malformed go.sum line: want \"module version h1:hash\", found {} field{}",
+                            fields.len(),
+                            if fields.len() == 1 { "" } else { "s" }
+                        ),
+                    ));
+                }
                 continue;
-            }
-            if fields.len() != 3 {
-                errors.push((
-                    site(fields[0].0),
-                    format!(
-                        "malformed go.sum line: want \"module version h1:hash\", found {} field{}",
-                        fields.len(),
-                        if fields.len() == 1 { "" } else { "s" }
-                    ),
-                ));
-                continue;
-            }
-            let (path, (vcol, raw_version), (hcol, hash)) = (fields[0].1, fields[1], fields[2]);
+            };
             let (version, kind) = match raw_version.strip_suffix("/go.mod") {
                 Some(v) => (v, ArtifactKind::Mod),
                 None => (raw_version, ArtifactKind::Zip),
             };
             if let Err(e) = module::check(path, version) {
                 let col = if module::check_path(path).is_err() {
-                    fields[0].0
+                    pcol
                 } else {
                     vcol
                 };
