@@ -21,9 +21,10 @@
 //! module path and version, digests), is the leaf right above it, depending
 //! on nothing else, so every stage names artifacts in the same types; proof
 //! kinds in [`verify`] see neither the policy nor the checksum-database
-//! client, only the data they check against (each kind decides whether a
-//! stored record satisfies its requirement; the policy and the service
-//! dispatch); [`cli`], the whole command line, is at the top.
+//! client, only the data they check against (each kind owns its policy
+//! requirement, pin files included, and decides whether a stored record
+//! satisfies it; the policy and the service dispatch); [`cli`], the whole
+//! command line, is at the top.
 //!
 //! The public surface is deliberate and small: [`cli`] (what `main.rs`
 //! runs), [`xmod`] (the Go ports, for the differential tests and the

@@ -1,17 +1,27 @@
 //! Proof kinds: one module per kind, each implementing [`Kind`], and one
-//! line per kind in the [`kinds!`] list that generates the enums here.
+//! line per kind in the [`kinds!`] list that generates the enums here
+//! ([`ProofKind`], [`Proof`], [`Evidence`], [`RequiredProof`]) and their
+//! dispatch.
 //!
 //! Each kind supplies a fetch-time token (a variant of [`Proof`], built only
 //! by its verifier), the serializable evidence the cache records (a variant
 //! of [`Evidence`]), a `check` of the token against the downloaded
 //! artifact, and a `recheck` of stored evidence, offline, from the evidence
 //! alone plus the [`TrustAnchors`] (keys, pins). Both apply [`vouches`], the
-//! one rule for hash lines. Each kind's module also says whether a stored
-//! record satisfies the kind's requirement under the policy in force
-//! (`satisfied_by`, with the refusal's text) and what a fetch needs before
-//! it can prove the kind (`sumdb::may_look_up`, `pinned::prove`, the
-//! signature's `prove_go_mod`): the policy and the service only dispatch to
-//! them.
+//! one rule for hash lines. Its requirement type is what a policy rule says
+//! of the kind (pin files, signers), with whether a stored record still
+//! satisfies it under the policy in force (`satisfied_by`, with the
+//! refusal's text) and how `policy explain` and `policy check` state it.
+//! The kind's module also says what a fetch needs before it can prove the
+//! kind (`sumdb::may_look_up`, `pinned::prove`, the signature's
+//! `prove_go_mod`): the policy and the service only dispatch to them.
+//!
+//! Outside this folder a kind has two more places, by design: its keys in
+//! the policy file (`policy::parse`, which names every key of every table
+//! so that an unknown key's error lists them all, and which resolves a
+//! rule's kinds into requirements), and, when proving it needs the
+//! service's network or clients, its arm in `Service::prove`. The
+//! compiler's exhaustiveness checks point at both.
 //!
 //! Evidence too large to sit in a record (a signature bundle) is a
 //! content-addressed object the store keeps beside the records
@@ -302,8 +312,7 @@ macro_rules! kinds {
 }
 
 // The kinds goward verifies. Adding one is a module implementing [`Kind`]
-// and a line here; its policy keys are in `policy::parse`, and a kind that
-// needs the network at fetch time gets its arm in `Service::prove`.
+// and a line here (see the module documentation for its policy keys).
 kinds! {
     /// Proven included in a checksum database's signed tree.
     Sumdb = "sumdb" => sumdb::Sumdb,
