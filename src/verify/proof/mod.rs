@@ -1,5 +1,5 @@
 //! Proof kinds: one module per kind, each implementing [`Kind`], and one
-//! line per kind in the [`kinds!`] list that generates the enums here
+//! line per kind in the `kinds!` list that generates the enums here
 //! ([`ProofKind`], [`Proof`], [`Evidence`], [`RequiredProof`]) and their
 //! dispatch.
 //!
@@ -49,7 +49,7 @@ pub(crate) use signature::kind::SignedArtifact;
 /// the token its verifier hands the fetch (only that module builds one),
 /// the evidence the cache records of it, and how each is checked against
 /// an artifact. The enums [`ProofKind`], [`Proof`] and [`Evidence`] are
-/// generated from the one list in [`kinds!`] and only dispatch here, so a
+/// generated from the one list in `kinds!` and only dispatch here, so a
 /// kind's behaviour lives in its module alone.
 pub trait Kind {
     /// Whether a proof of this kind vouches for a go.mod by itself. A

@@ -1,5 +1,7 @@
-//! Proof by pin: the policy's go.sum-format pin files hold the artifact's
-//! `h1:` ([`Policy::pinned_h1`]).
+//! Proof by pin: the rule's go.sum-format pin files ([`pins`], parsed when
+//! the policy loads, held by the kind's [`Requirement`]) hold the
+//! artifact's `h1:`; the policy looks it up under the rule that decides the
+//! artifact (`Policy::pinned_h1`).
 
 pub(crate) mod pins;
 
@@ -12,7 +14,7 @@ use crate::artifact::{ArtifactKind, H1};
 use crate::verify::VerifyError;
 
 /// A hash pinned by the policy for one artifact. Built only from
-/// [`Policy::pinned_h1`]; fields are private to this module.
+/// `Policy::pinned_h1`; fields are private to this module.
 #[derive(Clone, Debug)]
 pub struct PinnedHash {
     path: String,
