@@ -556,6 +556,9 @@ pub(crate) struct Policy {
     /// `[[signer]]` tables: who may sign. Validated at load; a rule that
     /// requires `signature` names the ones it accepts.
     pub(crate) signers: Vec<PolicySigner>,
+    /// Every pin file it read, resolved, in the order first read (those
+    /// `[defaults]` names for rules to inherit too): what a reload watches.
+    pub(crate) read_files: Vec<PathBuf>,
 }
 
 pub(crate) use crate::verify::proof::signature::PolicySigner;
@@ -698,24 +701,7 @@ impl Policy {
     /// Every pin file the policy read, resolved against its directory (for
     /// reload watchers).
     pub(crate) fn pin_files(&self) -> Vec<PathBuf> {
-        let base = Path::new(&self.origin)
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_default();
-        let rules = self.deny.iter().chain(&self.allow).chain(&self.private);
-        let mut out: Vec<PathBuf> = Vec::new();
-        for set in std::iter::once(&self.defaults)
-            .chain(rules.map(|r| &r.settings))
-            .filter_map(Settings::pins)
-        {
-            for f in &set.files {
-                let p = base.join(f);
-                if !out.contains(&p) {
-                    out.push(p);
-                }
-            }
-        }
-        out
+        self.read_files.clone()
     }
 
     /// Open or allow-list.

@@ -398,6 +398,8 @@ struct Ctx<'a> {
     diags: Vec<Diagnostic>,
     /// Parsed pin files by resolved path (`None`: unreadable or invalid).
     pin_files: HashMap<PathBuf, Option<Arc<PinSet>>>,
+    /// The same paths, in the order first read.
+    read_order: Vec<PathBuf>,
 }
 
 impl Ctx<'_> {
@@ -459,6 +461,7 @@ pub(crate) fn parse(
         read,
         diags: Vec::new(),
         pin_files: HashMap::new(),
+        read_order: Vec::new(),
     };
     let raw: RawPolicy = match toml::from_str(text) {
         Ok(r) => r,
@@ -622,6 +625,7 @@ pub(crate) fn parse(
         private: private.into_iter().map(|b| b.rule).collect(),
         toolchain,
         signers,
+        read_files: cx.read_order,
     })
 }
 
@@ -857,6 +861,7 @@ fn load_pins(cx: &mut Ctx<'_>, ctx: &str, v: &Spanned<OneOrMany>) -> Option<Arc<
                     },
                 };
                 cx.pin_files.insert(path.clone(), parsed.clone());
+                cx.read_order.push(path.clone());
                 parsed
             }
         };

@@ -1905,3 +1905,19 @@ fn users_and_groups_restrict_who_may_fetch_what_a_rule_matches() {
         assert!(e[0].contains(want), "{tail}: want {want:?} in {e:#?}");
     }
 }
+
+/// A reload watches every pin file the policy read: those of the rules
+/// that require "pinned", and those `[defaults]` names for rules to
+/// inherit even when `[defaults]` itself does not require "pinned" (an
+/// edit that breaks one must be noticed, since the next load refuses it).
+#[test]
+fn every_pin_file_read_is_watched() {
+    let line = "example.com/a v1.0.0/go.mod h1:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n";
+    let text = "[defaults]\npins = [\"d.sum\"]\n\n[[allow]]\nname = \"a\"\nmodules = \"example.com/a\"\nproof = [\"pinned\"]\npins = [\"r.sum\"]\n";
+    let p = parse_with(text, &[("d.sum", line), ("r.sum", line)]).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        p.pin_files(),
+        [PathBuf::from("d.sum"), PathBuf::from("r.sum")]
+    );
+    assert!(policy("").pin_files().is_empty());
+}
