@@ -63,7 +63,7 @@ pub fn lookup_record(data: &[u8]) {
     }
 }
 
-/// A signed note (`note::open` with [`NOTE_VKEY`]), and the tree in its text.
+/// A signed note (`note::open` with the test key `NOTE_VKEY`), and the tree in its text.
 pub fn signed_note(data: &[u8]) {
     static VERIFIER: std::sync::OnceLock<Verifier> = std::sync::OnceLock::new();
     let verifier = VERIFIER.get_or_init(|| {

@@ -1,7 +1,7 @@
 //! `goward cache verify`: re-checks everything the cache holds, offline.
 //!
 //! * every artifact metadata record must parse and match its location, and
-//!   pass [`recheck_record`], the re-check `serve` runs when it loads a
+//!   pass [`crate::cache::recheck`], the re-check `serve` runs when it loads a
 //!   record: its blob is re-hashed (a zip runs every module-zip rule again)
 //!   and must have the recorded size, SHA-256 and `h1:` — every record's,
 //!   even when records share a blob, which is read once per run — and every

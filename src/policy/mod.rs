@@ -6,7 +6,7 @@
 //! fields, bad patterns or versions, rules that can never apply, a proof kind
 //! goward cannot check yet, secrets written inline — is rejected at load
 //! with file, line and column. Evaluation ([`Policy::decide`],
-//! [`Policy::decide_artifact`], [`Policy::decide_toolchain`],
+//! [`Policy::decide_artifact`], `Policy::decide_toolchain`,
 //! [`Policy::explain`], [`Policy::pinned_h1`]) is pure: no I/O, no clock, no
 //! environment, so one loaded policy answers the same question the same way
 //! until it is replaced.

@@ -1,5 +1,5 @@
 //! Proving a toolchain's `h1:` with goward's own pipeline: the first
-//! configured checksum database's [`SumdbClient`] (trusted head, tiles and
+//! configured checksum database's [`crate::sumdb::SumdbClient`] (trusted head, tiles and
 //! lookups persisted in the cache directory) and, for per-file reports, the
 //! toolchain module zip through [`Service`] (verified cache, else upstream →
 //! module-zip rules → checksum-database proof → cache).

@@ -681,7 +681,7 @@ impl ProxyList {
         ProxyList::parse_with_auth(spec, client, &|_| Ok(None))
     }
 
-    /// [`ProxyList::parse`], with an `Authorization` header for every
+    /// `ProxyList::parse` (in tests), with an `Authorization` header for every
     /// http(s) entry as `authorize` resolves it (private routes of the
     /// policy).
     pub(crate) fn parse_with_auth(
@@ -777,7 +777,7 @@ pub(crate) struct SpecEntry {
 /// `\\host\share`, as `filepath.IsAbs`). Differences from the go command: `off` and
 /// `direct` are errors (goward only talks to proxies), and so is an http(s) URL with a
 /// fragment. Needs no HTTP client, so the policy checks its private upstreams with it:
-/// every list it accepts, [`ProxyList::parse`] accepts.
+/// every list it accepts, [`ProxyList::parse_with_auth`] accepts.
 pub(crate) fn parse_spec(spec: &str) -> Result<Vec<SpecEntry>, UpstreamConfigError> {
     let mut entries = Vec::new();
     let mut rest = spec;

@@ -99,7 +99,7 @@ fn check_all(proofs: &[Proof], a: &Artifact<'_>) -> Result<(), VerifyError> {
 }
 
 /// A module zip that passed every zip rule and whose `h1:` is proven.
-/// The only value [`crate::cache::Store::put_zip`] accepts.
+/// The only value [`crate::cache::Store::create_zip`] accepts.
 #[derive(Debug)]
 pub struct VerifiedZip {
     checked: zip::ZipChecked,
@@ -140,7 +140,7 @@ impl VerifiedZip {
 }
 
 /// A go.mod whose content passed [`gomod::check_mod`] and whose `h1:` is proven.
-/// The only value [`crate::cache::Store::put_mod`] accepts.
+/// The only value [`crate::cache::Store::create_mod`] accepts.
 #[derive(Debug)]
 pub struct VerifiedMod {
     checked: gomod::ModChecked,
