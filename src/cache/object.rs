@@ -809,7 +809,9 @@ impl Tier {
 
     fn blob_path(&self, sha256: &str) -> PathBuf {
         let shard = sha256.get(..2).unwrap_or("00");
-        self.root.join("blobs/sha256").join(shard).join(sha256)
+        super::disk::local_path(&self.root, "blobs/sha256")
+            .join(shard)
+            .join(sha256)
     }
 
     fn temp_file(&self) -> Result<tempfile::NamedTempFile, StoreError> {
@@ -826,7 +828,7 @@ impl Tier {
     /// Every tier blob: (path, size, last use).
     fn blobs(&self) -> Vec<(PathBuf, u64, SystemTime)> {
         let mut out = Vec::new();
-        let root = self.root.join("blobs/sha256");
+        let root = super::disk::local_path(&self.root, "blobs/sha256");
         let Ok(shards) = fs::read_dir(&root) else {
             return out;
         };
