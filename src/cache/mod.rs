@@ -571,9 +571,27 @@ pub trait Store: Send + Sync + fmt::Debug {
 pub(crate) fn block_on<F: Future>(f: F) -> Result<F::Output, StoreError> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
+        .max_blocking_threads(offline_blocking_threads())
         .build()
         .map_err(|e| StoreError::io("start", "async runtime", e))?;
     Ok(rt.block_on(f))
+}
+
+/// The blocking-thread cap of an offline command's runtime ([`block_on`],
+/// `bundle export`), instead of tokio's 512. Their blocking work is file
+/// reads, zip checks and fsyncs for a handful of versions at a time (an
+/// import proves 8 at once, each step after step), bound by the cores and
+/// the disk; yet unbounded, an import grew to 25–50 threads, each a
+/// potential glibc malloc arena (up to 8 per core). Two per core keeps
+/// fsync waits overlapping with checks; a store commit adds one short-lived
+/// fsync thread per blocking task, so the process stays near 1 + 2 × cap
+/// threads, under glibc's arena limit from two cores on. At least 4, so a
+/// one-core machine still overlaps I/O; at most 16.
+pub(crate) fn offline_blocking_threads() -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, std::num::NonZeroUsize::get)
+        .saturating_mul(2)
+        .clamp(4, 16)
 }
 
 /// A stored blob's digests as read back for the re-check of one record.
