@@ -29,8 +29,8 @@ use bytes::Bytes;
 
 use super::{
     ArtifactMeta, BlobEntry, BlobReader, Created, DocEntry, DocKey, LocalBlob, ProofRecord,
-    RecordEntry, RecordId, SMALL_IO, SMALL_READ, Store, StoreError, StoreFuture, StoredArtifact,
-    SweepReport, UncheckedBlob,
+    RecordEntry, RecordId, RecordPage, SMALL_IO, SMALL_READ, Store, StoreError, StoreFuture,
+    StoredArtifact, SweepReport, UncheckedBlob,
 };
 use crate::artifact::ArtifactKind;
 use crate::verify::{VerifiedMod, VerifiedZip};
@@ -577,6 +577,32 @@ impl DiskStore {
             .collect())
     }
 
+    /// [`Store::list_records_page`]: a sorted walk of `meta/` resumed past
+    /// the cursor, reading only the directories on the way to it and after.
+    fn list_records_page_sync(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<RecordPage, StoreError> {
+        let meta = self.root.join("meta");
+        let limit = limit.max(1);
+        let (mut records, mut seen, mut last) = (Vec::new(), 0usize, None);
+        let finished = walk_sorted(&meta, "", after, &mut |rel, path| {
+            if seen >= limit {
+                return false;
+            }
+            seen = seen.saturating_add(1);
+            records.extend(classify_record_rel(&rel, path.display().to_string()));
+            last = Some(rel);
+            true
+        })
+        .map_err(|e| StoreError::io("read", &meta, e))?;
+        Ok(RecordPage {
+            records,
+            next: if finished { None } else { last },
+        })
+    }
+
     fn list_docs_sync(&self) -> Result<Vec<DocEntry>, StoreError> {
         let meta = self.root.join("meta");
         self.list_doc_files(&meta, |path| classify_doc(&meta, path))
@@ -824,6 +850,15 @@ impl Store for DiskStore {
         self.blocking(|s| s.list_records_sync())
     }
 
+    fn list_records_page<'a>(
+        &'a self,
+        after: Option<&'a str>,
+        limit: usize,
+    ) -> StoreFuture<'a, RecordPage> {
+        let after = after.map(str::to_owned);
+        self.blocking(move |s| s.list_records_page_sync(after.as_deref(), limit))
+    }
+
     fn versions<'a>(&'a self, module: &'a str) -> StoreFuture<'a, Vec<String>> {
         let module = module.to_owned();
         self.blocking(move |s| s.versions_sync(&module))
@@ -943,6 +978,53 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Visits the files under `dir` (whose relative path is `rel`: empty or
+/// ending in `/`) in byte order of their relative paths, skipping those up
+/// to `after`, until `visit` says stop (then `Ok(false)`). A directory `d`
+/// sorts as `d/`, where its files' paths sort; one that sorts before the
+/// cursor and does not contain it holds nothing after it and is not read.
+/// Names that are not UTF-8 are never keys and are passed over.
+fn walk_sorted(
+    dir: &Path,
+    rel: &str,
+    after: Option<&str>,
+    visit: &mut dyn FnMut(String, PathBuf) -> bool,
+) -> std::io::Result<bool> {
+    let entries = match fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(true),
+        Err(e) => return Err(e),
+    };
+    let mut children = Vec::new();
+    for entry in entries {
+        let entry = entry?;
+        let ft = entry.file_type()?;
+        let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
+            continue;
+        };
+        if ft.is_dir() {
+            children.push((format!("{rel}{name}/"), true, entry.path()));
+        } else if ft.is_file() {
+            children.push((format!("{rel}{name}"), false, entry.path()));
+        }
+    }
+    children.sort();
+    for (key, is_dir, path) in children {
+        if after.is_some_and(|c| key.as_str() <= c && !(is_dir && c.starts_with(&key))) {
+            continue;
+        }
+        let go_on = if is_dir {
+            walk_sorted(&path, &key, after, visit)?
+        } else {
+            visit(key, path)
+        };
+        if !go_on {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 /// `path` relative to `meta`, with `/` separators.

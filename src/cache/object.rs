@@ -54,7 +54,8 @@ use sha2::Digest;
 use super::disk::{self, hex, is_sha256_hex};
 use super::{
     ArtifactMeta, BlobEntry, BlobReader, Created, DocEntry, DocKey, LocalBlob, RecordEntry,
-    RecordId, SMALL_READ, Store, StoreError, StoreFuture, StoredArtifact, UncheckedBlob,
+    RecordId, RecordPage, SMALL_READ, Store, StoreError, StoreFuture, StoredArtifact,
+    UncheckedBlob,
 };
 use crate::artifact::ArtifactKind;
 use crate::verify::{VerifiedMod, VerifiedZip};
@@ -1037,6 +1038,48 @@ impl Store for ObjectStoreCache {
                     disk::classify_record_rel(rel.strip_prefix("meta/")?, loc)
                 })
                 .collect())
+        })
+    }
+
+    /// One listing request per page: S3's ListObjectsV2 (with
+    /// `start-after`) and the in-memory store return keys in byte order.
+    fn list_records_page<'a>(
+        &'a self,
+        after: Option<&'a str>,
+        limit: usize,
+    ) -> StoreFuture<'a, RecordPage> {
+        Box::pin(async move {
+            let limit = limit.max(1);
+            let prefix = self.key("meta/");
+            let mut listing = match after {
+                Some(a) => self
+                    .remote
+                    .list_with_offset(Some(&prefix), &self.key(&format!("meta/{a}"))),
+                None => self.remote.list(Some(&prefix)),
+            };
+            let (mut records, mut seen, mut last) = (Vec::new(), 0usize, None);
+            while let Some(m) = listing.next().await {
+                if seen >= limit {
+                    return Ok(RecordPage {
+                        records,
+                        next: last,
+                    });
+                }
+                let m = m.map_err(|e| self.unavailable("list", "meta/", e))?;
+                let Some(rel) = self.rel_of(&m.location) else {
+                    continue;
+                };
+                let Some(under) = rel.strip_prefix("meta/") else {
+                    continue;
+                };
+                seen = seen.saturating_add(1);
+                records.extend(disk::classify_record_rel(under, self.location(&rel)));
+                last = Some(under.to_owned());
+            }
+            Ok(RecordPage {
+                records,
+                next: None,
+            })
         })
     }
 
