@@ -18,7 +18,6 @@
     clippy::panic
 )]
 
-use crate::artifact::MAX_NAME_LEN;
 use crate::artifact::{ModulePath, ModuleVersion, NameError, check_version_len};
 use crate::xmod::module;
 use crate::xmod::tlog::{Tile, TlogError};
@@ -99,27 +98,17 @@ pub(crate) enum RequestError {
     /// Over [`MAX_PATH_LEN`].
     #[error("request path too long ({0} bytes; limit is {MAX_PATH_LEN})")]
     TooLong(usize),
-    /// An escaped module path element or version over [`MAX_NAME_LEN`].
-    #[error("{what} too long ({len} bytes escaped; limit is {MAX_NAME_LEN})")]
-    NameTooLong { what: &'static str, len: usize },
+    /// A module path or version that is not a valid artifact name (an
+    /// over-long element, a bad path or version, a non-canonical version):
+    /// the one definition lives with the names in [`crate::artifact`].
+    #[error(transparent)]
+    Name(#[from] NameError),
     /// Percent-escapes, control characters, backslashes and the like.
     #[error("invalid character {0:?} in request path")]
     BadChar(char),
     /// A percent-escape that is malformed or decodes to a forbidden character.
     #[error("invalid percent-escape {0:?} in request path")]
     BadEscape(String),
-    /// The module path does not decode or is not a valid module path.
-    #[error("{0}")]
-    BadModule(String),
-    /// The version does not decode or does not fit the module path.
-    #[error("{0}")]
-    BadVersion(String),
-    /// `.mod`/`.zip` need canonical versions (the go command only asks for those).
-    #[error("version {version:?} is not canonical{}", canonical.as_ref().map(|c| format!(" (should be {c:?})")).unwrap_or_default())]
-    NotCanonical {
-        version: String,
-        canonical: Option<String>,
-    },
     /// A malformed checksum-database path.
     #[error("invalid checksum database request: {0}")]
     BadSumdb(String),
@@ -130,19 +119,6 @@ pub(crate) enum RequestError {
     /// command falls through to the next proxy, as cmd/go expects).
     #[error("not found: checksum database {0} is not served here")]
     UnknownSumdb(String),
-}
-
-impl From<NameError> for RequestError {
-    fn from(e: NameError) -> Self {
-        match e {
-            NameError::TooLong { what, len } => RequestError::NameTooLong { what, len },
-            NameError::BadModule(m) => RequestError::BadModule(m),
-            NameError::BadVersion(m) => RequestError::BadVersion(m),
-            NameError::NotCanonical { version, canonical } => {
-                RequestError::NotCanonical { version, canonical }
-            }
-        }
-    }
 }
 
 impl RequestError {
@@ -191,8 +167,7 @@ pub(crate) fn parse(raw: &str, sumdbs: &[String]) -> Result<Request, RequestErro
     if !matches!(ext, "info" | "mod" | "zip") {
         return Err(RequestError::UnknownEndpoint(raw.to_owned()));
     }
-    let version =
-        module::unescape_version(ev).map_err(|e| RequestError::BadVersion(e.to_string()))?;
+    let version = module::unescape_version(ev).map_err(|e| NameError::BadVersion(e.to_string()))?;
     if ext == "info" && module::canonical_version(&version).as_deref() != Some(version.as_str()) {
         check_version_len(ev)?;
         return Ok(Request::InfoQuery(module, version));
@@ -235,8 +210,7 @@ fn percent_decode(raw: &str) -> Result<String, RequestError> {
 }
 
 fn decode_module(escaped: &str) -> Result<ModulePath, RequestError> {
-    let path =
-        module::unescape_path(escaped).map_err(|e| RequestError::BadModule(e.to_string()))?;
+    let path = module::unescape_path(escaped).map_err(|e| NameError::BadModule(e.to_string()))?;
     Ok(ModulePath::new(&path)?)
 }
 
@@ -261,8 +235,8 @@ fn parse_sumdb(rest: &str, sumdbs: &[String]) -> Result<Request, RequestError> {
                 .filter(|(p, v)| !p.is_empty() && !v.contains('@'))
                 .ok_or_else(|| RequestError::BadSumdb(format!("invalid lookup {key:?}")))?;
             let module = decode_module(ep)?;
-            let version = module::unescape_version(ev)
-                .map_err(|e| RequestError::BadVersion(e.to_string()))?;
+            let version =
+                module::unescape_version(ev).map_err(|e| NameError::BadVersion(e.to_string()))?;
             let mv = ModuleVersion::new(module, &version)?;
             SumdbOp::Lookup(mv.module, version)
         }
@@ -431,10 +405,10 @@ mod tests {
         let e = p(&format!("/example.com/m/@v/{long_v}.info")).unwrap_err();
         assert_eq!(
             e,
-            RequestError::NameTooLong {
+            RequestError::Name(NameError::TooLong {
                 what: "version",
                 len: 207
-            }
+            })
         );
         let e = p(&format!(
             "/sumdb/sum.golang.org/lookup/example.com/m@{long_v}"

@@ -134,6 +134,7 @@ fn run_export(a: &ExportArgs) -> ExitCode {
     }
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .max_blocking_threads(crate::cache::offline_blocking_threads())
         .build()
     {
         Ok(rt) => rt,

@@ -239,6 +239,9 @@ impl Out {
 /// for each batch keeps the export's memory flat in the number of versions.
 const BATCH: usize = 256;
 
+/// Keys per page of the record listing (one S3 listing request's worth).
+const LIST_PAGE: usize = 1000;
+
 /// A checksum database being exported: its head at the start, and the
 /// stored-hash indexes of the records whose lookups were written (8 bytes
 /// a version: what the tiles must prove).
@@ -328,15 +331,6 @@ pub(crate) async fn export(
         None => BTreeMap::new(),
     };
 
-    // Every version the store holds a record for.
-    let store = parts.store();
-    let mut versions: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for e in store.list_records().await? {
-        if let Ok(id) = e.id {
-            versions.entry(id.module).or_default().insert(id.version);
-        }
-    }
-
     // The databases whose lookups the bundle carries, each at its head now
     // (the clients are shared by every batch's service: one head for all).
     let mut dbs: Vec<DbExport> = parts
@@ -353,74 +347,105 @@ pub(crate) async fn export(
         })
         .collect();
 
+    // Every version the store holds a record for, a page of records at a
+    // time (the listing is never held whole): pages come in key order,
+    // which keeps a module's records together, so each module is exported
+    // once the listing moves past it. Modules go out in that order (of
+    // their escaped paths).
+    let store = parts.store();
     let mut modules = Spool::new(&spool_dir)?;
     let mut service = parts.service()?;
     let mut in_batch = 0usize;
-    for (module, vs) in &versions {
-        let Ok(mp) = ModulePath::new(module) else {
-            failures.push(format!("{module}: not a valid module path"));
-            continue;
-        };
-        let mut any_version = false;
-        for v in vs {
-            let Ok(mv) = ModuleVersion::new(mp.clone(), v) else {
-                failures.push(format!("{module}@{v}: not a valid version"));
+    let mut cursor: Option<String> = None;
+    let mut open: Option<(String, BTreeSet<String>)> = None;
+    loop {
+        let page = store
+            .list_records_page(cursor.as_deref(), LIST_PAGE)
+            .await?;
+        let mut ready = Vec::new();
+        for e in page.records {
+            let Ok(id) = e.id else {
                 continue;
             };
-            // A fresh service per batch: what it remembers of each version
-            // (artifact records, `.info`) goes with it.
-            if in_batch >= BATCH {
-                service = parts.service()?;
-                in_batch = 0;
+            match &mut open {
+                Some((m, vs)) if *m == id.module => {
+                    vs.insert(id.version);
+                }
+                _ => ready.extend(open.replace((id.module, BTreeSet::from([id.version])))),
             }
-            in_batch = in_batch.saturating_add(1);
-            match export_version(&service, &mut out, &mv).await {
-                Ok(wrote) => {
-                    any_version = true;
-                    if wrote {
-                        modules.push(&ModuleVersionEntry {
-                            path: module.clone(),
-                            version: v.clone(),
-                        })?;
+        }
+        cursor = page.next;
+        if cursor.is_none() {
+            ready.extend(open.take());
+        }
+        for (module, vs) in &ready {
+            let Ok(mp) = ModulePath::new(module) else {
+                failures.push(format!("{module}: not a valid module path"));
+                continue;
+            };
+            let mut any_version = false;
+            for v in vs {
+                let Ok(mv) = ModuleVersion::new(mp.clone(), v) else {
+                    failures.push(format!("{module}@{v}: not a valid version"));
+                    continue;
+                };
+                // A fresh service per batch: what it remembers of each version
+                // (artifact records, `.info`) goes with it.
+                if in_batch >= BATCH {
+                    service = parts.service()?;
+                    in_batch = 0;
+                }
+                in_batch = in_batch.saturating_add(1);
+                match export_version(&service, &mut out, &mv).await {
+                    Ok(wrote) => {
+                        any_version = true;
+                        if wrote {
+                            modules.push(&ModuleVersionEntry {
+                                path: module.clone(),
+                                version: v.clone(),
+                            })?;
+                        }
+                    }
+                    Err(e) => {
+                        failures.push(e);
+                        continue;
                     }
                 }
-                Err(e) => {
-                    failures.push(e);
+                if service.private_rule(module).is_some() {
                     continue;
                 }
-            }
-            if service.private_rule(module).is_some() {
-                continue;
-            }
-            for db in &mut dbs {
-                let name = db.client.name();
-                match db.client.lookup(module, v).await {
-                    Ok(body) => {
-                        let (id, _, _) = tlog::parse_record(&body)
-                            .map_err(|e| BundleError::Other(format!("composed lookup: {e}")))?;
-                        db.indexes.push(tlog::stored_hash_index(0, id));
-                        let key = lookup_key(module, v)?;
-                        out.put(&format!("sumdb/{name}/lookup/{key}"), &body)?;
+                for db in &mut dbs {
+                    let name = db.client.name();
+                    match db.client.lookup(module, v).await {
+                        Ok(body) => {
+                            let (id, _, _) = tlog::parse_record(&body)
+                                .map_err(|e| BundleError::Other(format!("composed lookup: {e}")))?;
+                            db.indexes.push(tlog::stored_hash_index(0, id));
+                            let key = lookup_key(module, v)?;
+                            out.put(&format!("sumdb/{name}/lookup/{key}"), &body)?;
+                        }
+                        Err(e)
+                            if matches!(
+                                *e,
+                                SumdbError::NotInOfflineCache { .. } | SumdbError::NotFound { .. }
+                            ) => {}
+                        Err(e) => failures.push(format!("{module}@{v}: {e}")),
                     }
-                    Err(e)
-                        if matches!(
-                            *e,
-                            SumdbError::NotInOfflineCache { .. } | SumdbError::NotFound { .. }
-                        ) => {}
-                    Err(e) => failures.push(format!("{module}@{v}: {e}")),
+                }
+            }
+            if any_version {
+                match service.list(&mp).await {
+                    Ok(list) => {
+                        out.put(&format!("{}/@v/list", mp.escaped()), &list)?;
+                    }
+                    Err(e) => failures.push(format!("{module} @v/list: {e}")),
                 }
             }
         }
-        if any_version {
-            match service.list(&mp).await {
-                Ok(list) => {
-                    out.put(&format!("{}/@v/list", mp.escaped()), &list)?;
-                }
-                Err(e) => failures.push(format!("{module} @v/list: {e}")),
-            }
+        if cursor.is_none() {
+            break;
         }
     }
-    drop(versions);
 
     let mut heads = Vec::new();
     for db in dbs {

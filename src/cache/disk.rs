@@ -29,8 +29,8 @@ use bytes::Bytes;
 
 use super::{
     ArtifactMeta, BlobEntry, BlobReader, Created, DocEntry, DocKey, LocalBlob, ProofRecord,
-    RecordEntry, RecordId, SMALL_IO, SMALL_READ, Store, StoreError, StoreFuture, StoredArtifact,
-    SweepReport, UncheckedBlob,
+    RecordEntry, RecordId, RecordPage, SMALL_IO, SMALL_READ, Store, StoreError, StoreFuture,
+    StoredArtifact, SweepReport, UncheckedBlob,
 };
 use crate::artifact::ArtifactKind;
 use crate::verify::{VerifiedMod, VerifiedZip};
@@ -49,6 +49,22 @@ pub(crate) const OWNED_DIRS: [&str; 6] = [
     "tmp",
     "quarantine",
 ];
+
+/// Where content-addressed blobs live, relative to the root.
+const BLOBS: &str = "blobs/sha256";
+/// Where evidence objects live, relative to the root (see [`DocKey::rel_path`]).
+const EVIDENCE: &str = "evidence/sha256";
+
+/// `rel`, a `/`-separated store key (`meta/example.com/m/@v/list`), as a
+/// path under `root`, joined component by component. Listings walk the
+/// directories and print what the OS spells, so a key's location must use
+/// the platform separator too (on Windows `cache\meta\…`, never
+/// `cache\meta/…`) for the two to print alike.
+pub(crate) fn local_path(root: &Path, rel: &str) -> PathBuf {
+    let mut p = root.to_path_buf();
+    p.extend(rel.split('/').filter(|c| !c.is_empty()));
+    p
+}
 
 /// The disk store. Cheap to clone (operations on the blocking pool take a
 /// clone).
@@ -79,7 +95,7 @@ impl DiskStore {
     pub(crate) fn open(root: impl Into<PathBuf>) -> Result<(DiskStore, SweepReport), StoreError> {
         let root: Arc<Path> = root.into().into();
         for d in OWNED_DIRS {
-            let p = root.join(d);
+            let p = local_path(&root, d);
             fs::create_dir_all(&p).map_err(|e| StoreError::io("create", &p, e))?;
         }
         let store = DiskStore { root };
@@ -89,7 +105,7 @@ impl DiskStore {
 
     /// Where the store at `root` keeps a document (whether or not it exists).
     pub(crate) fn doc_path(root: &Path, key: &DocKey) -> PathBuf {
-        root.join(key.rel_path())
+        local_path(root, &key.rel_path())
     }
 
     /// Removes what interrupted writes left in `tmp/`. Every in-flight temp
@@ -122,7 +138,7 @@ impl DiskStore {
 
     fn blob_path(&self, sha256_hex: &str) -> PathBuf {
         let shard = sha256_hex.get(..2).unwrap_or("00");
-        self.root.join("blobs/sha256").join(shard).join(sha256_hex)
+        local_path(&self.root, BLOBS).join(shard).join(sha256_hex)
     }
 
     fn meta_path(
@@ -141,12 +157,10 @@ impl DiskStore {
             ArtifactKind::Zip => "zip",
             ArtifactKind::Mod => "mod",
         };
-        Ok(self
-            .root
-            .join("meta")
-            .join(p)
-            .join("@v")
-            .join(format!("{v}.{ext}.json")))
+        Ok(local_path(
+            &self.root,
+            &format!("meta/{p}/@v/{v}.{ext}.json"),
+        ))
     }
 
     /// Atomic always (temp file + rename); durable (fsync of file and
@@ -373,7 +387,7 @@ impl DiskStore {
             path: self.root.join("meta"),
             msg: e.to_string(),
         })?;
-        let dir = self.root.join("meta").join(escaped).join("@v");
+        let dir = local_path(&self.root, &format!("meta/{escaped}/@v"));
         let entries = match fs::read_dir(&dir) {
             Ok(e) => e,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -481,7 +495,7 @@ impl DiskStore {
     }
 
     fn get_doc_sync(&self, key: &DocKey) -> Result<Option<Bytes>, StoreError> {
-        let p = self.root.join(key.rel_path());
+        let p = DiskStore::doc_path(&self.root, key);
         match read_regular(&p) {
             // An empty file counts as missing (cmd/go sumdb.go ReadCache).
             Ok(b) if b.is_empty() => Ok(None),
@@ -498,13 +512,13 @@ impl DiskStore {
     }
 
     fn put_doc_sync(&self, key: &DocKey, bytes: &[u8]) -> Result<(), StoreError> {
-        let p = self.root.join(key.rel_path());
+        let p = DiskStore::doc_path(&self.root, key);
         // Only the documents that must survive a power cut pay for fsyncs.
         self.write_atomic_with(&p, bytes, key.durable())
     }
 
     fn delete_doc_sync(&self, key: &DocKey) -> Result<bool, StoreError> {
-        remove_file(&self.root.join(key.rel_path()))
+        remove_file(&DiskStore::doc_path(&self.root, key))
     }
 
     /// An exclusive lock on a `<name>.lock` sibling serializes the
@@ -516,7 +530,7 @@ impl DiskStore {
         expected: Option<&[u8]>,
         new: &[u8],
     ) -> Result<bool, StoreError> {
-        let p = self.root.join(key.rel_path());
+        let p = DiskStore::doc_path(&self.root, key);
         let dir = p.parent().unwrap_or(&self.root);
         fs::create_dir_all(dir).map_err(|e| StoreError::io("create", dir, e))?;
         let mut lock_name = p.file_name().unwrap_or_default().to_owned();
@@ -563,16 +577,42 @@ impl DiskStore {
             .collect())
     }
 
+    /// [`Store::list_records_page`]: a sorted walk of `meta/` resumed past
+    /// the cursor, reading only the directories on the way to it and after.
+    fn list_records_page_sync(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<RecordPage, StoreError> {
+        let meta = self.root.join("meta");
+        let limit = limit.max(1);
+        let (mut records, mut seen, mut last) = (Vec::new(), 0usize, None);
+        let finished = walk_sorted(&meta, "", after, &mut |rel, path| {
+            if seen >= limit {
+                return false;
+            }
+            seen = seen.saturating_add(1);
+            records.extend(classify_record_rel(&rel, path.display().to_string()));
+            last = Some(rel);
+            true
+        })
+        .map_err(|e| StoreError::io("read", &meta, e))?;
+        Ok(RecordPage {
+            records,
+            next: if finished { None } else { last },
+        })
+    }
+
     fn list_docs_sync(&self) -> Result<Vec<DocEntry>, StoreError> {
         let meta = self.root.join("meta");
         self.list_doc_files(&meta, |path| classify_doc(&meta, path))
     }
 
     fn list_evidence_sync(&self) -> Result<Vec<DocEntry>, StoreError> {
-        self.list_doc_files(&self.root.join("evidence/sha256"), |path| {
+        self.list_doc_files(&local_path(&self.root, EVIDENCE), |path| {
             let name = path.file_name()?.to_string_lossy();
             // Lock files of the conditional create, temp files: not objects.
-            DocKey::evidence(&name).filter(|k| self.root.join(k.rel_path()) == path)
+            DocKey::evidence(&name).filter(|k| DiskStore::doc_path(&self.root, k) == path)
         })
     }
 
@@ -605,7 +645,7 @@ impl DiskStore {
     }
 
     fn list_blobs_sync(&self) -> Result<Vec<BlobEntry>, StoreError> {
-        let blobs = self.root.join("blobs/sha256");
+        let blobs = local_path(&self.root, BLOBS);
         let mut files = Vec::new();
         walk(&blobs, &mut files).map_err(|e| StoreError::io("read", &blobs, e))?;
         files.sort();
@@ -696,7 +736,7 @@ impl DiskStore {
     fn local_blob_sync(&self, sha256: &str) -> Result<LocalBlob, StoreError> {
         if !is_sha256_hex(sha256) {
             return Err(StoreError::Corrupt {
-                path: self.root.join("blobs/sha256"),
+                path: local_path(&self.root, BLOBS),
                 msg: format!("{sha256:?} is not a content address"),
             });
         }
@@ -808,6 +848,15 @@ impl Store for DiskStore {
 
     fn list_records(&self) -> StoreFuture<'_, Vec<RecordEntry>> {
         self.blocking(|s| s.list_records_sync())
+    }
+
+    fn list_records_page<'a>(
+        &'a self,
+        after: Option<&'a str>,
+        limit: usize,
+    ) -> StoreFuture<'a, RecordPage> {
+        let after = after.map(str::to_owned);
+        self.blocking(move |s| s.list_records_page_sync(after.as_deref(), limit))
     }
 
     fn versions<'a>(&'a self, module: &'a str) -> StoreFuture<'a, Vec<String>> {
@@ -929,6 +978,53 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Visits the files under `dir` (whose relative path is `rel`: empty or
+/// ending in `/`) in byte order of their relative paths, skipping those up
+/// to `after`, until `visit` says stop (then `Ok(false)`). A directory `d`
+/// sorts as `d/`, where its files' paths sort; one that sorts before the
+/// cursor and does not contain it holds nothing after it and is not read.
+/// Names that are not UTF-8 are never keys and are passed over.
+fn walk_sorted(
+    dir: &Path,
+    rel: &str,
+    after: Option<&str>,
+    visit: &mut dyn FnMut(String, PathBuf) -> bool,
+) -> std::io::Result<bool> {
+    let entries = match fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(true),
+        Err(e) => return Err(e),
+    };
+    let mut children = Vec::new();
+    for entry in entries {
+        let entry = entry?;
+        let ft = entry.file_type()?;
+        let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
+            continue;
+        };
+        if ft.is_dir() {
+            children.push((format!("{rel}{name}/"), true, entry.path()));
+        } else if ft.is_file() {
+            children.push((format!("{rel}{name}"), false, entry.path()));
+        }
+    }
+    children.sort();
+    for (key, is_dir, path) in children {
+        if after.is_some_and(|c| key.as_str() <= c && !(is_dir && c.starts_with(&key))) {
+            continue;
+        }
+        let go_on = if is_dir {
+            walk_sorted(&path, &key, after, visit)?
+        } else {
+            visit(key, path)
+        };
+        if !go_on {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 /// `path` relative to `meta`, with `/` separators.
@@ -1385,6 +1481,25 @@ mod store_tests {
             let p = Path::new("/c").join(k.rel_path());
             assert_eq!(classify_doc(meta, &p), Some(k));
         }
+    }
+
+    /// A key's location prints exactly as a directory walk spells the
+    /// same file (on Windows too, where `join("a/b")` would keep the `/`).
+    #[test]
+    fn local_paths_use_the_platform_separator() {
+        let root = Path::new("cache");
+        let walked = ["meta", "example.com", "m", "@v", "list"]
+            .iter()
+            .fold(root.to_path_buf(), |p, e| p.join(e));
+        let key = DocKey::List("example.com/m".into());
+        assert_eq!(
+            DiskStore::doc_path(root, &key).display().to_string(),
+            walked.display().to_string()
+        );
+        assert_eq!(
+            local_path(root, "blobs/sha256").display().to_string(),
+            root.join("blobs").join("sha256").display().to_string()
+        );
     }
 
     #[test]

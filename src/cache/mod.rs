@@ -303,6 +303,16 @@ pub struct RecordEntry {
     pub id: Result<RecordId, String>,
 }
 
+/// One page of [`Store::list_records_page`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RecordPage {
+    /// The records among the page's keys, in key order.
+    pub records: Vec<RecordEntry>,
+    /// Where the next page starts (the last key this page looked at);
+    /// `None`: this was the last page.
+    pub next: Option<String>,
+}
+
 /// One blob found by [`Store::list_blobs`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BlobEntry {
@@ -456,6 +466,19 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// Every artifact record.
     fn list_records(&self) -> StoreFuture<'_, Vec<RecordEntry>>;
 
+    /// The records among the next `limit` keys under `meta/` after the
+    /// cursor `after` (a page's [`RecordPage::next`]; `None`: from the
+    /// start), so a listing of any size is walked a page at a time. Keys
+    /// come in byte order of their `/`-separated relative path on every
+    /// store, so one module's records are contiguous (`meta/<escaped
+    /// path>/@v/…` is a prefix no other module's key has) and the order
+    /// does not depend on the store.
+    fn list_records_page<'a>(
+        &'a self,
+        after: Option<&'a str>,
+        limit: usize,
+    ) -> StoreFuture<'a, RecordPage>;
+
     /// The versions of `module` with a stored record (zip or go.mod),
     /// sorted, once each: offline mode's `@v/list`.
     fn versions<'a>(&'a self, module: &'a str) -> StoreFuture<'a, Vec<String>>;
@@ -571,9 +594,27 @@ pub trait Store: Send + Sync + fmt::Debug {
 pub(crate) fn block_on<F: Future>(f: F) -> Result<F::Output, StoreError> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
+        .max_blocking_threads(offline_blocking_threads())
         .build()
         .map_err(|e| StoreError::io("start", "async runtime", e))?;
     Ok(rt.block_on(f))
+}
+
+/// The blocking-thread cap of an offline command's runtime ([`block_on`],
+/// `bundle export`), instead of tokio's 512. Their blocking work is file
+/// reads, zip checks and fsyncs for a handful of versions at a time (an
+/// import proves 8 at once, each step after step), bound by the cores and
+/// the disk; yet unbounded, an import grew to 25–50 threads, each a
+/// potential glibc malloc arena (up to 8 per core). Two per core keeps
+/// fsync waits overlapping with checks; a store commit adds one short-lived
+/// fsync thread per blocking task, so the process stays near 1 + 2 × cap
+/// threads, under glibc's arena limit from two cores on. At least 4, so a
+/// one-core machine still overlaps I/O; at most 16.
+pub(crate) fn offline_blocking_threads() -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, std::num::NonZeroUsize::get)
+        .saturating_mul(2)
+        .clamp(4, 16)
 }
 
 /// A stored blob's digests as read back for the re-check of one record.
@@ -916,6 +957,29 @@ pub(crate) mod testing {
         (disk, object)
     }
 
+    /// [`both_stores`], with the bucket (objects under `p/`) to plant
+    /// objects in.
+    pub(crate) fn both_stores_and_bucket(
+        dir: &std::path::Path,
+    ) -> (
+        DiskStore,
+        ObjectStoreCache,
+        Arc<dyn object_store::ObjectStore>,
+    ) {
+        let remote: Arc<dyn object_store::ObjectStore> =
+            Arc::new(object_store::memory::InMemory::new());
+        let (disk, _) = DiskStore::open(dir.join("cache")).unwrap();
+        let object = ObjectStoreCache::new(
+            remote.clone(),
+            "p",
+            "s3://b/p".into(),
+            &dir.join("tier"),
+            1 << 20,
+        )
+        .unwrap();
+        (disk, object, remote)
+    }
+
     /// A policy (in `dir`) pinning `text` as the go.mod of `M@v1.0.0`.
     pub(crate) fn pinning(dir: &std::path::Path, text: &str) -> Policy {
         let h1 = crate::xmod::dirhash::hash_go_mod(text.as_bytes());
@@ -959,6 +1023,75 @@ mod tests {
 
     use super::testing::*;
     use super::*;
+
+    /// Paged record listings see every record once, in byte order of the
+    /// key (a module's records together), on disk and in a bucket alike,
+    /// whatever the page size; other files under `meta/` take a place in
+    /// a page but are not records.
+    #[tokio::test]
+    async fn record_pages_walk_every_record_once_in_key_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let (disk, object, bucket) = both_stores_and_bucket(dir.path());
+        let keys = [
+            "example.com/a/sub/@v/v0.1.0.mod.json",
+            "example.com/a/@v/v1.0.0.zip.json",
+            "example.com/a/@v/list",
+            "example.com/a-b/@v/v1.0.0.zip.json",
+            "example.com/a/@v/v1.0.0.mod.json",
+            "example.com/a/@latest",
+            "golang.org/x/text/@v/v0.3.0.mod.json",
+        ];
+        for k in keys {
+            let path = crate::cache::disk::local_path(&dir.path().join("cache/meta"), k);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, b"{}").unwrap();
+            object_store::ObjectStoreExt::put(
+                &*bucket,
+                &object_store::path::Path::from(format!("p/meta/{k}")),
+                Bytes::from_static(b"{}").into(),
+            )
+            .await
+            .unwrap();
+        }
+        let id = |kind, m: &str, v: &str| RecordId::new(kind, m, v);
+        let want = vec![
+            id(ArtifactKind::Zip, "example.com/a-b", "v1.0.0"),
+            id(ArtifactKind::Mod, "example.com/a", "v1.0.0"),
+            id(ArtifactKind::Zip, "example.com/a", "v1.0.0"),
+            id(ArtifactKind::Mod, "example.com/a/sub", "v0.1.0"),
+            id(ArtifactKind::Mod, "golang.org/x/text", "v0.3.0"),
+        ];
+        let stores: [&dyn Store; 2] = [&disk, &object];
+        for store in stores {
+            let at = store.describe();
+            let mut all: Vec<RecordEntry> = store.list_records().await.unwrap();
+            all.sort_by(|a, b| a.location.cmp(&b.location));
+            for limit in [1, 2, 3, 7, 100] {
+                let (mut got, mut cursor, mut pages) = (Vec::new(), None::<String>, 0);
+                loop {
+                    let page = store
+                        .list_records_page(cursor.as_deref(), limit)
+                        .await
+                        .unwrap();
+                    pages += 1;
+                    assert!(page.records.len() <= limit, "{at}: {limit}: {page:?}");
+                    got.extend(page.records);
+                    match page.next {
+                        Some(n) => cursor = Some(n),
+                        None => break,
+                    }
+                }
+                assert_eq!(pages, keys.len().div_ceil(limit), "{at}: {limit}");
+                let ids: Vec<RecordId> = got.iter().map(|e| e.id.clone().unwrap()).collect();
+                assert_eq!(ids, want, "{at}: {limit}");
+                got.sort_by(|a, b| a.location.cmp(&b.location));
+                assert_eq!(
+                    got, all,
+                    "{at}: {limit}: the same entries as the full listing"
+                );
+            }
+        }
+    }
 
     #[test]
     fn only_the_tree_head_fork_report_and_evidence_are_durable() {

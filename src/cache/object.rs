@@ -54,7 +54,8 @@ use sha2::Digest;
 use super::disk::{self, hex, is_sha256_hex};
 use super::{
     ArtifactMeta, BlobEntry, BlobReader, Created, DocEntry, DocKey, LocalBlob, RecordEntry,
-    RecordId, SMALL_READ, Store, StoreError, StoreFuture, StoredArtifact, UncheckedBlob,
+    RecordId, RecordPage, SMALL_READ, Store, StoreError, StoreFuture, StoredArtifact,
+    UncheckedBlob,
 };
 use crate::artifact::ArtifactKind;
 use crate::verify::{VerifiedMod, VerifiedZip};
@@ -809,7 +810,9 @@ impl Tier {
 
     fn blob_path(&self, sha256: &str) -> PathBuf {
         let shard = sha256.get(..2).unwrap_or("00");
-        self.root.join("blobs/sha256").join(shard).join(sha256)
+        super::disk::local_path(&self.root, "blobs/sha256")
+            .join(shard)
+            .join(sha256)
     }
 
     fn temp_file(&self) -> Result<tempfile::NamedTempFile, StoreError> {
@@ -826,7 +829,7 @@ impl Tier {
     /// Every tier blob: (path, size, last use).
     fn blobs(&self) -> Vec<(PathBuf, u64, SystemTime)> {
         let mut out = Vec::new();
-        let root = self.root.join("blobs/sha256");
+        let root = super::disk::local_path(&self.root, "blobs/sha256");
         let Ok(shards) = fs::read_dir(&root) else {
             return out;
         };
@@ -1035,6 +1038,48 @@ impl Store for ObjectStoreCache {
                     disk::classify_record_rel(rel.strip_prefix("meta/")?, loc)
                 })
                 .collect())
+        })
+    }
+
+    /// One listing request per page: S3's ListObjectsV2 (with
+    /// `start-after`) and the in-memory store return keys in byte order.
+    fn list_records_page<'a>(
+        &'a self,
+        after: Option<&'a str>,
+        limit: usize,
+    ) -> StoreFuture<'a, RecordPage> {
+        Box::pin(async move {
+            let limit = limit.max(1);
+            let prefix = self.key("meta/");
+            let mut listing = match after {
+                Some(a) => self
+                    .remote
+                    .list_with_offset(Some(&prefix), &self.key(&format!("meta/{a}"))),
+                None => self.remote.list(Some(&prefix)),
+            };
+            let (mut records, mut seen, mut last) = (Vec::new(), 0usize, None);
+            while let Some(m) = listing.next().await {
+                if seen >= limit {
+                    return Ok(RecordPage {
+                        records,
+                        next: last,
+                    });
+                }
+                let m = m.map_err(|e| self.unavailable("list", "meta/", e))?;
+                let Some(rel) = self.rel_of(&m.location) else {
+                    continue;
+                };
+                let Some(under) = rel.strip_prefix("meta/") else {
+                    continue;
+                };
+                seen = seen.saturating_add(1);
+                records.extend(disk::classify_record_rel(under, self.location(&rel)));
+                last = Some(under.to_owned());
+            }
+            Ok(RecordPage {
+                records,
+                next: None,
+            })
         })
     }
 
