@@ -303,10 +303,9 @@ pub(crate) fn sha256_hex(b: &[u8]) -> String {
 
 pub(crate) use crate::service::bundle_signature_path as signature_path;
 
-/// The local path of a checked bundle path under `root`.
-pub(crate) fn local(root: &Path, p: &str) -> PathBuf {
-    p.split('/').fold(root.to_path_buf(), |acc, s| acc.join(s))
-}
+/// The local path of a checked bundle path under `root`, joined part by
+/// part (the disk store's one helper, so separators are the platform's).
+pub(crate) use crate::cache::disk::local_path as local;
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::indexing_slicing)]
