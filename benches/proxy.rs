@@ -633,9 +633,9 @@ fn graph_bench(s: &Settings, report: &mut Report) -> Result<()> {
 /// side (a regression hunt). Each build fills its own cache, is restarted and makes one untimed
 /// warm run; then `BENCH_RUNS` rounds, builds in rotated order, each a timed `go mod download`
 /// with goward's CPU time (utime+stime) measured around it. Wall-clock time on a shared machine
-/// is too noisy to compare builds with; CPU per run is steadier, and `BENCH_HOOK` (an executable
-/// run as `HOOK before|after LABEL PID ROUND` around every timed run) attaches exact instruments:
-/// `callgrind_control -d` under valgrind, `strace -c -f -p`.
+/// is too noisy to compare builds with; CPU per run is steadier, and `BENCH_HOOK` (an
+/// executable run as `HOOK before|after LABEL PID ROUND URL` around every timed run) attaches
+/// exact instruments: `callgrind_control -d` under valgrind, `strace -c -f -p`.
 fn compare_bench(s: &Settings, spec: &str) -> Result<()> {
     let builds: Vec<(&str, PathBuf)> = spec
         .split(',')
@@ -653,10 +653,16 @@ fn compare_bench(s: &Settings, spec: &str) -> Result<()> {
         );
     }
     let hook = std::env::var_os("BENCH_HOOK");
-    let run_hook = |phase: &str, label: &str, pid: u32, round: usize| -> Result<()> {
+    let run_hook = |phase: &str, label: &str, g: &Goward, round: usize| -> Result<()> {
         let Some(h) = &hook else { return Ok(()) };
         let st = std::process::Command::new(h)
-            .args([phase, label, &pid.to_string(), &round.to_string()])
+            .args([
+                phase,
+                label,
+                &pid(g)?.to_string(),
+                &round.to_string(),
+                g.url(),
+            ])
             .status()
             .with_context(|| format!("running BENCH_HOOK {}", Path::new(h).display()))?;
         ensure!(st.success(), "BENCH_HOOK {phase} {label} failed: {st}");
@@ -703,13 +709,13 @@ fn compare_bench(s: &Settings, spec: &str) -> Result<()> {
             let i = (k + round) % builds.len();
             let (g, label) = (&gowards[i], builds[i].0);
             let p = pid(g)?;
-            run_hook("before", label, p, round)?;
+            run_hook("before", label, g, round)?;
             fake.reset_requests();
             let c0 = proc_cpu(p)?;
             let d = go_mod_download(g.url(), &gosumdb, &graph, &mut keep)?;
             cpu[i].push(proc_cpu(p)?.saturating_sub(c0));
             wall[i].push(d);
-            run_hook("after", label, p, round)?;
+            run_hook("after", label, g, round)?;
             let upstream = fake.request_log().len();
             ensure!(
                 upstream == 0,
