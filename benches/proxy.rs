@@ -15,6 +15,8 @@
 //! the checksum database before the graph's, default 1000), `BENCH_BUNDLE_VERSIONS` and
 //! `BENCH_BUNDLE_KIB` (the air-gap section: module versions, default 2000, and KiB of data in
 //! each, default 32). `BENCH_S3_ONLY=1` or `BENCH_BUNDLE_ONLY=1` runs one section alone.
+//! `BENCH_COMPARE=label=path,...` runs only the warm arm over several goward builds
+//! (`compare_bench`), with `BENCH_HOOK` around each timed run.
 
 // The integration tests' harness, unchanged. `cargo check`/`clippy --all-targets` compile this
 // target with `cfg(test)` but without the test harness, which leaves the helpers' unit-test
@@ -135,6 +137,9 @@ fn run() -> Result<()> {
         cpu_model()
     );
 
+    if let Ok(spec) = std::env::var("BENCH_COMPARE") {
+        return compare_bench(&settings, &spec);
+    }
     let mut report = Report::default();
     // BENCH_S3_ONLY=1: only the shared-store section (s3_bench); BENCH_BUNDLE_ONLY=1: only
     // the air-gap section (bundle_bench).
@@ -621,6 +626,132 @@ fn graph_bench(s: &Settings, report: &mut Report) -> Result<()> {
         kib_mib(cold_hwm.iter().copied().max().unwrap_or(0)),
         None,
     );
+    Ok(())
+}
+
+/// `BENCH_COMPARE=label=/path/to/goward,...`: only the warm arm, over several builds side by
+/// side (a regression hunt). Each build fills its own cache, is restarted and makes one untimed
+/// warm run; then `BENCH_RUNS` rounds, builds in rotated order, each a timed `go mod download`
+/// with goward's CPU time (utime+stime) measured around it. Wall-clock time on a shared machine
+/// is too noisy to compare builds with; CPU per run is steadier, and `BENCH_HOOK` (an
+/// executable run as `HOOK before|after LABEL PID ROUND URL` around every timed run) attaches
+/// exact instruments: `callgrind_control -d` under valgrind, `strace -c -f -p`.
+fn compare_bench(s: &Settings, spec: &str) -> Result<()> {
+    let builds: Vec<(&str, PathBuf)> = spec
+        .split(',')
+        .map(|b| {
+            b.split_once('=')
+                .map(|(l, p)| (l, PathBuf::from(p)))
+                .with_context(|| format!("BENCH_COMPARE: {b:?} is not LABEL=PATH"))
+        })
+        .collect::<Result<_>>()?;
+    for (label, bin) in &builds {
+        ensure!(
+            bin.is_file(),
+            "BENCH_COMPARE: {label}: no file {}",
+            bin.display()
+        );
+    }
+    let hook = std::env::var_os("BENCH_HOOK");
+    let run_hook = |phase: &str, label: &str, g: &Goward, round: usize| -> Result<()> {
+        let Some(h) = &hook else { return Ok(()) };
+        let st = std::process::Command::new(h)
+            .args([
+                phase,
+                label,
+                &pid(g)?.to_string(),
+                &round.to_string(),
+                g.url(),
+            ])
+            .status()
+            .with_context(|| format!("running BENCH_HOOK {}", Path::new(h).display()))?;
+        ensure!(st.success(), "BENCH_HOOK {phase} {label} failed: {st}");
+        Ok(())
+    };
+    let mut log = TestLog::new(DB_NAME);
+    log.add_fillers(s.fillers);
+    let vkey = log.vkey();
+    let fake = FakeProxy::start(log);
+    let graph = generate_graph(&fake, s.modules);
+    let gosumdb = if s.sumdb_off {
+        "off".to_owned()
+    } else {
+        vkey.clone()
+    };
+    println!();
+    println!(
+        "warm arm only, {} builds, {} module versions, {} runs each",
+        builds.len(),
+        graph.mods.len(),
+        s.runs
+    );
+    let mut keep = Leftovers::default();
+    let mut caches = Vec::new();
+    let mut gowards = Vec::new();
+    for (label, bin) in &builds {
+        let dir = tempfile::Builder::new()
+            .prefix("goward-bench-compare-")
+            .tempdir()?;
+        let mut g = Goward::start_bin_in(bin, dir.path(), &fake.url(), &vkey);
+        go_mod_download(g.url(), &gosumdb, &graph, &mut keep)
+            .with_context(|| format!("filling {label}'s cache"))?;
+        g.restart();
+        go_mod_download(g.url(), &gosumdb, &graph, &mut keep)
+            .with_context(|| format!("warm-up of {label}"))?;
+        println!("  {label}: {} (pid {})", bin.display(), pid(&g)?);
+        caches.push(dir);
+        gowards.push(g);
+    }
+    let mut cpu: Vec<Vec<Duration>> = vec![Vec::new(); builds.len()];
+    let mut wall: Vec<Vec<Duration>> = vec![Vec::new(); builds.len()];
+    for round in 0..s.runs {
+        for k in 0..builds.len() {
+            let i = (k + round) % builds.len();
+            let (g, label) = (&gowards[i], builds[i].0);
+            let p = pid(g)?;
+            run_hook("before", label, g, round)?;
+            fake.reset_requests();
+            let c0 = proc_cpu(p)?;
+            let d = go_mod_download(g.url(), &gosumdb, &graph, &mut keep)?;
+            cpu[i].push(proc_cpu(p)?.saturating_sub(c0));
+            wall[i].push(d);
+            run_hook("after", label, g, round)?;
+            let upstream = fake.request_log().len();
+            ensure!(
+                upstream == 0,
+                "{label}'s warm run made {upstream} upstream requests"
+            );
+        }
+        println!(
+            "  round {}: {}",
+            round + 1,
+            builds
+                .iter()
+                .enumerate()
+                .map(|(i, (l, _))| format!(
+                    "{l} {:.2} s (CPU {:.2} s)",
+                    wall[i][round].as_secs_f64(),
+                    cpu[i][round].as_secs_f64()
+                ))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    let mean = |v: &[Duration]| v.iter().map(Duration::as_secs_f64).sum::<f64>() / v.len() as f64;
+    println!();
+    println!("warm go mod download        wall median   CPU median   CPU mean   CPU mean / first");
+    for (i, (label, _)) in builds.iter().enumerate() {
+        println!(
+            "  {label:<24} {:>9.3} s {:>10.3} s {:>8.3} s {:>10.2}×",
+            median(&wall[i]).as_secs_f64(),
+            median(&cpu[i]).as_secs_f64(),
+            mean(&cpu[i]),
+            mean(&cpu[i]) / mean(&cpu[0])
+        );
+    }
+    drop(keep);
+    drop(gowards);
+    drop(caches);
     Ok(())
 }
 

@@ -112,6 +112,8 @@ pub(crate) struct Goward {
     _owned_cache: Option<TempDir>,
     /// Extra environment variables (e.g. `AWS_*` for a shared store).
     envs: Vec<(String, String)>,
+    /// The binary, if not [`goward_bin`] (the bench compares builds).
+    bin: Option<PathBuf>,
 }
 
 impl Goward {
@@ -163,13 +165,42 @@ impl Goward {
             stdout: Arc::new(Mutex::new(Vec::new())),
             _owned_cache: None,
             envs,
+            bin: None,
+        };
+        g.spawn();
+        g
+    }
+
+    /// Like [`Goward::start_in`], running `bin` instead of [`goward_bin`].
+    pub(crate) fn start_bin_in(
+        bin: &Path,
+        cache_dir: &Path,
+        upstream: &str,
+        sumdb_vkey: &str,
+    ) -> Goward {
+        let mut g = Goward {
+            args: vec![
+                "--upstream".into(),
+                upstream.into(),
+                "--sumdb".into(),
+                sumdb_vkey.into(),
+            ],
+            cache_dir: cache_dir.to_path_buf(),
+            child: None,
+            url: String::new(),
+            stderr: Arc::new(Mutex::new(Vec::new())),
+            stdout: Arc::new(Mutex::new(Vec::new())),
+            _owned_cache: None,
+            envs: Vec::new(),
+            bin: Some(bin.to_path_buf()),
         };
         g.spawn();
         g
     }
 
     fn spawn(&mut self) {
-        let mut cmd = Command::new(goward_bin());
+        let bin = self.bin.clone().unwrap_or_else(goward_bin);
+        let mut cmd = Command::new(&bin);
         cmd.arg("serve");
         // A test that names its own addresses gets only those.
         if !self.args.iter().any(|a| a == "--listen") {
@@ -185,7 +216,7 @@ impl Goward {
         cmd.envs(self.envs.iter().map(|(k, v)| (k, v)));
         let mut child = cmd
             .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", goward_bin().display()));
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
         // A fresh buffer per process, so `stderr()` describes the current run.
         self.stderr = Arc::new(Mutex::new(Vec::new()));
         self.stdout = Arc::new(Mutex::new(Vec::new()));
