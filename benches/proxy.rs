@@ -413,18 +413,49 @@ fn go_mod_download(
     Ok(elapsed)
 }
 
-fn graph_bench(s: &Settings, report: &mut Report) -> Result<()> {
+/// The fake upstream and checksum database with the graph published in
+/// them, as every graph arm starts.
+struct Fixture {
+    fake: FakeProxy,
+    /// The database's verifier key.
+    vkey: String,
+    graph: Graph,
+    /// What the go command gets as GOSUMDB (`off` with BENCH_GOSUMDB=off).
+    gosumdb: String,
+    /// How long generating and publishing the graph took.
+    generated: Duration,
+}
+
+fn publish_graph(s: &Settings) -> Fixture {
     let mut log = TestLog::new(DB_NAME);
     log.add_fillers(s.fillers);
     let vkey = log.vkey();
     let fake = FakeProxy::start(log);
     let t = Instant::now();
     let graph = generate_graph(&fake, s.modules);
+    let generated = t.elapsed();
     let gosumdb = if s.sumdb_off {
         "off".to_owned()
     } else {
         vkey.clone()
     };
+    Fixture {
+        fake,
+        vkey,
+        graph,
+        gosumdb,
+        generated,
+    }
+}
+
+fn graph_bench(s: &Settings, report: &mut Report) -> Result<()> {
+    let Fixture {
+        fake,
+        vkey,
+        graph,
+        gosumdb,
+        generated,
+    } = publish_graph(s);
     let log = fake.log_snapshot();
     println!();
     println!(
@@ -435,7 +466,7 @@ fn graph_bench(s: &Settings, report: &mut Report) -> Result<()> {
         "  zips: {:.1} MiB in all ({} with 1 MiB of random test data, the rest 1-2 KiB); generated in {:.1} s",
         to_mib(graph.zip_bytes),
         LARGER_MODULES.min(s.modules),
-        t.elapsed().as_secs_f64()
+        generated.as_secs_f64()
     );
     println!(
         "  checksum DB {DB_NAME}: {} records ({} fillers); goward proves every .mod and .zip in it",
@@ -668,16 +699,13 @@ fn compare_bench(s: &Settings, spec: &str) -> Result<()> {
         ensure!(st.success(), "BENCH_HOOK {phase} {label} failed: {st}");
         Ok(())
     };
-    let mut log = TestLog::new(DB_NAME);
-    log.add_fillers(s.fillers);
-    let vkey = log.vkey();
-    let fake = FakeProxy::start(log);
-    let graph = generate_graph(&fake, s.modules);
-    let gosumdb = if s.sumdb_off {
-        "off".to_owned()
-    } else {
-        vkey.clone()
-    };
+    let Fixture {
+        fake,
+        vkey,
+        graph,
+        gosumdb,
+        ..
+    } = publish_graph(s);
     println!();
     println!(
         "warm arm only, {} builds, {} module versions, {} runs each",
@@ -1270,16 +1298,13 @@ fn s3_bench(s: &Settings, big: &BigZip, report: &mut Report) -> Result<()> {
     use support::s3::Moto;
     let moto = Moto::start();
     let env = Moto::env_for(&moto.endpoint());
-    let mut log = TestLog::new(DB_NAME);
-    log.add_fillers(s.fillers);
-    let vkey = log.vkey();
-    let fake = FakeProxy::start(log);
-    let graph = generate_graph(&fake, s.modules);
-    let gosumdb = if s.sumdb_off {
-        "off".to_owned()
-    } else {
-        vkey.clone()
-    };
+    let Fixture {
+        fake,
+        vkey,
+        graph,
+        gosumdb,
+        ..
+    } = publish_graph(s);
     let s3_args = |prefix: &str| -> Vec<OsString> {
         [
             "--upstream",
